@@ -1,0 +1,396 @@
+#include "operator/runtime/http_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+
+namespace shardcast::runtime {
+
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+const char* reason_phrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Unknown";
+  }
+}
+
+std::string serialize(const HttpResponse& r, bool head_only) {
+  std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason_phrase(r.status) + "\r\n";
+  out += "Content-Type: " + r.content_type + "\r\n";
+  out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
+  if (r.status == 405) out += "Allow: GET, HEAD\r\n";
+  out += "Connection: close\r\n\r\n";
+  if (!head_only) out += r.body;
+  return out;
+}
+
+int remaining_ms(std::chrono::steady_clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  return left.count() < 0 ? 0 : static_cast<int>(left.count());
+}
+
+// Waits for `events` on fd, or the wake pipe, or the deadline.
+// Returns 1 when fd is ready, 0 on timeout, -1 on wake-up or error.
+int wait_fd(int fd, short events, int wake_fd, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    pollfd fds[2] = {{fd, events, 0}, {wake_fd, POLLIN, 0}};
+    const int n = ::poll(fds, 2, remaining_ms(deadline));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (n == 0) return 0;
+    if (fds[1].revents != 0) return -1;
+    if (fds[0].revents & (events | POLLHUP | POLLERR)) return 1;
+  }
+}
+
+bool send_all(int fd, const std::string& data, int wake_fd,
+              std::chrono::steady_clock::time_point deadline) {
+  std::size_t off = 0;
+  while (off < data.size()) {
+    const ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n > 0) {
+      off += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (wait_fd(fd, POLLOUT, wake_fd, deadline) != 1) return false;
+      continue;
+    }
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<ListenAddress> parse_listen_address(const std::string& address) {
+  ListenAddress out;
+  std::string port_text;
+  if (!address.empty() && address[0] == '[') {
+    const auto close = address.find(']');
+    if (close == std::string::npos || close + 1 >= address.size() || address[close + 1] != ':')
+      return unexpected(Error{"address \"" + address + "\": expected [ipv6]:port"});
+    out.host = address.substr(1, close - 1);
+    port_text = address.substr(close + 2);
+  } else {
+    const auto colon = address.rfind(':');
+    if (colon == std::string::npos)
+      return unexpected(Error{"address \"" + address + "\": expected host:port or :port"});
+    out.host = address.substr(0, colon);
+    if (out.host.find(':') != std::string::npos)
+      return unexpected(Error{"address \"" + address + "\": IPv6 hosts need brackets, [::1]:port"});
+    port_text = address.substr(colon + 1);
+  }
+  if (port_text.empty() || port_text.size() > 5)
+    return unexpected(Error{"address \"" + address + "\": port must be a number 0..65535"});
+  unsigned long port = 0;
+  for (char c : port_text) {
+    if (c < '0' || c > '9')
+      return unexpected(Error{"address \"" + address + "\": port must be a number 0..65535"});
+    port = port * 10 + static_cast<unsigned long>(c - '0');
+  }
+  if (port > 65535)
+    return unexpected(Error{"address \"" + address + "\": port must be a number 0..65535"});
+  out.port = static_cast<std::uint16_t>(port);
+  return out;
+}
+
+HttpServer::HttpServer(HttpServerOptions opts, const Registry* registry,
+                       std::function<ReadyStatus()> readiness)
+    : opts_(std::move(opts)), registry_(registry), readiness_(std::move(readiness)) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::handle(const std::string& path, Handler handler) {
+  std::lock_guard<std::mutex> g(lifecycle_mu_);
+  if (!started_) handlers_[path] = std::move(handler);
+}
+
+Result<void> HttpServer::start() {
+  std::lock_guard<std::mutex> g(lifecycle_mu_);
+  if (started_) return unexpected(Error{"http server: already started"});
+  if (opts_.max_connections == 0)
+    return unexpected(Error{"http server: max_connections must be >= 1"});
+  if (opts_.io_timeout.count() <= 0)
+    return unexpected(Error{"http server: io_timeout must be > 0"});
+  auto addr = parse_listen_address(opts_.address);
+  if (!addr) return unexpected(addr.error());
+
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  const std::string port_text = std::to_string(addr->port);
+  const int gai = ::getaddrinfo(addr->host.empty() ? nullptr : addr->host.c_str(),
+                                port_text.c_str(), &hints, &res);
+  if (gai != 0)
+    return unexpected(Error{"address \"" + opts_.address + "\": " + ::gai_strerror(gai)});
+
+  // For ":port" prefer the IPv6 wildcard in dual-stack mode; fall back to
+  // whatever binds.
+  std::vector<addrinfo*> candidates;
+  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    if (addr->host.empty() && ai->ai_family == AF_INET6) candidates.insert(candidates.begin(), ai);
+    else candidates.push_back(ai);
+  }
+  int fd = -1;
+  std::string last_error = "no usable address";
+  for (addrinfo* ai : candidates) {
+    fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    if (fd < 0) {
+      last_error = "socket: " + errno_text(errno);
+      continue;
+    }
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (ai->ai_family == AF_INET6 && addr->host.empty()) {
+      int zero = 0;
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+    }
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+      last_error = "bind: " + errno_text(errno);
+      ::close(fd);
+      fd = -1;
+      continue;
+    }
+    if (::listen(fd, 64) != 0) {
+      last_error = "listen: " + errno_text(errno);
+      ::close(fd);
+      fd = -1;
+      continue;
+    }
+    break;
+  }
+  ::freeaddrinfo(res);
+  if (fd < 0) return unexpected(Error{"address \"" + opts_.address + "\": " + last_error});
+
+  sockaddr_storage bound{};
+  socklen_t len = sizeof(bound);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return unexpected(Error{"http server: getsockname: " + errno_text(err)});
+  }
+  if (bound.ss_family == AF_INET6) {
+    port_.store(ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port));
+  } else {
+    port_.store(ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port));
+  }
+
+  if (::pipe2(wake_fds_, O_CLOEXEC | O_NONBLOCK) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return unexpected(Error{"http server: pipe: " + errno_text(err)});
+  }
+  listen_fd_ = fd;
+  try {
+    accept_thread_ = std::thread([this] { accept_loop(); });
+  } catch (const std::exception& e) {
+    ::close(listen_fd_);
+    ::close(wake_fds_[0]);
+    ::close(wake_fds_[1]);
+    listen_fd_ = wake_fds_[0] = wake_fds_[1] = -1;
+    return unexpected(Error{std::string("http server: cannot start thread: ") + e.what()});
+  }
+  started_ = true;
+  return {};
+}
+
+void HttpServer::stop() {
+  std::lock_guard<std::mutex> g(lifecycle_mu_);
+  shutting_down_.store(true);
+  if (!started_ || stopped_) {
+    stopped_ = true;
+    return;
+  }
+  stopped_ = true;
+  const char b = 'x';
+  // The byte stays in the pipe, so every poller sees it.
+  while (::write(wake_fds_[1], &b, 1) < 0 && errno == EINTR) {
+  }
+  if (accept_thread_.joinable()) accept_thread_.join();
+  reap_finished(true);
+  ::close(listen_fd_);
+  ::close(wake_fds_[0]);
+  ::close(wake_fds_[1]);
+  listen_fd_ = wake_fds_[0] = wake_fds_[1] = -1;
+}
+
+void HttpServer::reap_finished(bool all) {
+  for (auto it = conns_.begin(); it != conns_.end();) {
+    if (all || it->finished->load()) {
+      if (it->thread.joinable()) it->thread.join();
+      it = conns_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void HttpServer::accept_loop() {
+  for (;;) {
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fds_[0], POLLIN, 0}};
+    const int n = ::poll(fds, 2, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;  // poll on our own fds failed: nothing sensible left to do
+    }
+    if (fds[1].revents != 0) return;
+    if ((fds[0].revents & POLLIN) == 0) continue;
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of resources: back off briefly instead of spinning, but stay
+        // responsive to stop().
+        pollfd w{wake_fds_[0], POLLIN, 0};
+        if (::poll(&w, 1, 100) > 0) return;
+      }
+      continue;
+    }
+    try {
+      reap_finished(false);
+      if (conns_.size() >= opts_.max_connections) {
+        HttpResponse busy{503, "text/plain; charset=utf-8", "too many connections\n"};
+        send_all(fd, serialize(busy, false), wake_fds_[0],
+                 std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
+        ::close(fd);
+        continue;
+      }
+      auto finished = std::make_shared<std::atomic<bool>>(false);
+      std::thread t([this, fd, finished] {
+        serve_connection(fd);
+        finished->store(true);
+      });
+      conns_.push_back(Conn{std::move(t), std::move(finished)});
+    } catch (...) {
+      // Thread creation or allocation failed: drop this connection only.
+      ::close(fd);
+    }
+  }
+}
+
+void HttpServer::serve_connection(int fd) {
+  try {
+    const auto deadline = std::chrono::steady_clock::now() + opts_.io_timeout;
+    std::string req;
+    char buf[4096];
+    std::size_t head_end = std::string::npos;
+    int error_status = 0;
+    while (head_end == std::string::npos) {
+      const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n > 0) {
+        req.append(buf, static_cast<std::size_t>(n));
+        head_end = req.find("\r\n\r\n");
+        if (head_end == std::string::npos && req.size() > opts_.max_request_bytes) {
+          error_status = 431;
+          break;
+        }
+        continue;
+      }
+      if (n == 0) break;  // peer closed before a full request
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        const int w = wait_fd(fd, POLLIN, wake_fds_[0], deadline);
+        if (w == 0) {
+          error_status = 408;
+          break;
+        }
+        if (w < 0) break;
+        continue;
+      }
+      break;
+    }
+    HttpResponse resp;
+    bool head_only = false;
+    if (error_status != 0) {
+      resp = {error_status, "text/plain; charset=utf-8", std::string(reason_phrase(error_status)) + "\n"};
+    } else if (head_end == std::string::npos) {
+      ::close(fd);
+      return;  // nothing to answer
+    } else {
+      const std::string line = req.substr(0, req.find("\r\n"));
+      const auto sp1 = line.find(' ');
+      const auto sp2 = sp1 == std::string::npos ? std::string::npos : line.find(' ', sp1 + 1);
+      if (sp1 == std::string::npos || sp2 == std::string::npos ||
+          line.compare(sp2 + 1, 5, "HTTP/") != 0) {
+        resp = {400, "text/plain; charset=utf-8", "malformed request line\n"};
+      } else {
+        const std::string method = line.substr(0, sp1);
+        std::string target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+        const auto q = target.find('?');
+        if (q != std::string::npos) target.resize(q);
+        head_only = method == "HEAD";
+        resp = route(method, target);
+      }
+    }
+    send_all(fd, serialize(resp, head_only), wake_fds_[0], deadline);
+    ::shutdown(fd, SHUT_WR);
+    served_.fetch_add(1);
+  } catch (...) {
+    // Transport layer: never let an exception escape a connection thread.
+  }
+  ::close(fd);
+}
+
+HttpResponse HttpServer::route(const std::string& method, const std::string& path) {
+  if (method != "GET" && method != "HEAD")
+    return {405, "text/plain; charset=utf-8", "method not allowed\n"};
+  try {
+    if (path == "/metrics") {
+      return {200, kPrometheusContentType, registry_ != nullptr ? registry_->render() : ""};
+    }
+    if (path == "/healthz") {
+      if (shutting_down_.load()) return {503, "text/plain; charset=utf-8", "shutting down\n"};
+      return {200, "text/plain; charset=utf-8", "ok\n"};
+    }
+    if (path == "/readyz") {
+      if (shutting_down_.load()) return {503, "text/plain; charset=utf-8", "shutting down\n"};
+      ReadyStatus st{true, ""};
+      if (readiness_) st = readiness_();
+      if (st.ready) return {200, "text/plain; charset=utf-8", "ok\n"};
+      return {503, "text/plain; charset=utf-8",
+              "not ready: " + (st.reason.empty() ? std::string("unspecified") : st.reason) + "\n"};
+    }
+    auto it = handlers_.find(path);
+    if (it != handlers_.end()) return it->second();
+    return {404, "text/plain; charset=utf-8", "not found\n"};
+  } catch (const std::exception& e) {
+    return {500, "text/plain; charset=utf-8", std::string("internal error: ") + e.what() + "\n"};
+  } catch (...) {
+    return {500, "text/plain; charset=utf-8", "internal error\n"};
+  }
+}
+
+}  // namespace shardcast::runtime

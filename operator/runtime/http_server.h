@@ -1,0 +1,123 @@
+// The operator's small HTTP endpoint server: /metrics, /healthz, /readyz.
+//
+// A minimal HTTP/1.1 server on POSIX sockets (one short-lived thread per
+// connection, capped; every response closes the connection). It is only for
+// Prometheus scrapes and kubelet probes, so it supports GET and HEAD and
+// nothing else. All exceptions are caught in this transport layer.
+//
+//   HttpServer srv({.address = ":8080"}, &registry,
+//                  [&] { return informers_synced() ? ReadyStatus{true, ""}
+//                                                  : ReadyStatus{false, "informers not synced"}; });
+//   if (auto r = srv.start(); !r) { log(r.error().message); }
+//   ...
+//   srv.stop();
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "operator/runtime/metrics.h"
+#include "operator/util/expected.h"
+
+namespace shardcast::runtime {
+
+struct ReadyStatus {
+  bool ready = false;
+  std::string reason;  // why not ready; sent in the 503 body
+};
+
+struct HttpServerOptions {
+  // "host:port", ":port" (all interfaces), "[v6addr]:port". Port 0 picks a
+  // free port (see HttpServer::port()).
+  std::string address = ":8080";
+  // Per-connection deadline for reading the request and writing the reply.
+  std::chrono::milliseconds io_timeout{5000};
+  // Concurrent connections; beyond this, new ones get 503 at once.
+  std::size_t max_connections = 32;
+  // Largest request head (request line + headers) accepted.
+  std::size_t max_request_bytes = 16 * 1024;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+
+// Parsed listen address.
+struct ListenAddress {
+  std::string host;  // empty: all interfaces
+  std::uint16_t port = 0;
+};
+// Parses HttpServerOptions::address; the error names the field "address".
+[[nodiscard]] Result<ListenAddress> parse_listen_address(const std::string& address);
+
+class HttpServer {
+ public:
+  using Handler = std::function<HttpResponse()>;
+
+  // `registry` may be null (then /metrics is empty). `readiness` may be
+  // empty (then /readyz reports ready once started).
+  HttpServer(HttpServerOptions opts, const Registry* registry,
+             std::function<ReadyStatus()> readiness);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Extra GET endpoints (e.g. debug pages); call before start().
+  void handle(const std::string& path, Handler handler);
+
+  // Binds and starts serving. Errors name the field (address) or the
+  // failing system call.
+  [[nodiscard]] Result<void> start();
+  // The bound port (useful with port 0); 0 before start().
+  std::uint16_t port() const { return port_.load(); }
+
+  // Marks the process as shutting down: /healthz and /readyz answer 503
+  // from now on while the server still serves /metrics.
+  void begin_shutdown() { shutting_down_.store(true); }
+  // Stops accepting, wakes and joins every connection thread. Idempotent.
+  void stop();
+
+  // Connections served so far (for tests and debugging).
+  std::uint64_t connections_served() const { return served_.load(); }
+
+ private:
+  struct Conn {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> finished;
+  };
+
+  void accept_loop();
+  void serve_connection(int fd);
+  HttpResponse route(const std::string& method, const std::string& path);
+  void reap_finished(bool all);
+
+  HttpServerOptions opts_;
+  const Registry* registry_;
+  std::function<ReadyStatus()> readiness_;
+  std::map<std::string, Handler> handlers_;
+
+  std::mutex lifecycle_mu_;
+  bool started_ = false;
+  bool stopped_ = false;
+  int listen_fd_ = -1;
+  int wake_fds_[2] = {-1, -1};  // pipe: written once by stop(), polled by all
+  std::thread accept_thread_;
+  std::vector<Conn> conns_;  // owned by the accept thread until stop() joins it
+
+  std::atomic<std::uint16_t> port_{0};
+  std::atomic<bool> shutting_down_{false};
+  std::atomic<std::uint64_t> served_{0};
+};
+
+}  // namespace shardcast::runtime
