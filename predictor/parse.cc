@@ -1,0 +1,363 @@
+#include "predictor/parse.h"
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+namespace shardcast::predictor {
+
+namespace {
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+    s.remove_suffix(1);
+  return s;
+}
+
+std::string Quote(std::string_view s) {
+  std::string out = "'";
+  for (char c : s.substr(0, 40)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+  if (s.size() > 40) out += "...";
+  return out + "'";
+}
+
+bool AllDigits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+int ToInt(std::string_view s) {
+  int v = 0;
+  for (char c : s) v = v * 10 + (c - '0');
+  return v;
+}
+
+// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant).
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+}  // namespace
+
+std::optional<double> ParseDouble(std::string_view s) {
+  s = Trim(s);
+  if (s.empty()) return std::nullopt;
+  std::string_view body = s;
+  bool neg = false;
+  if (body.front() == '+' || body.front() == '-') {
+    neg = body.front() == '-';
+    body.remove_prefix(1);
+  }
+  auto ieq = [](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+      if (std::tolower(static_cast<unsigned char>(a[i])) != b[i]) return false;
+    return true;
+  };
+  if (ieq(body, "nan")) return std::numeric_limits<double>::quiet_NaN();
+  if (ieq(body, "inf") || ieq(body, "infinity"))
+    return neg ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+  if (body.empty() || body.front() == '+' || body.front() == '-') return std::nullopt;
+  double v = 0;
+  auto res = std::from_chars(body.data(), body.data() + body.size(), v);
+  if (res.ec == std::errc::result_out_of_range) {
+    // Too large: saturate to infinity; too small: zero.
+    bool big = false;
+    for (char c : body)
+      if (c == 'e' || c == 'E') {
+        big = body.find('-', static_cast<size_t>(&c - body.data())) == std::string_view::npos;
+        break;
+      }
+    v = big ? std::numeric_limits<double>::infinity() : 0.0;
+  } else if (res.ec != std::errc() || res.ptr != body.data() + body.size()) {
+    return std::nullopt;
+  }
+  return neg ? -v : v;
+}
+
+Result<int64_t> ParseTimestamp(std::string_view s) {
+  s = Trim(s);
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
+  if (s.empty()) return unexpected(Error{"empty timestamp"});
+  // Unix seconds.
+  if (s.find('-', 1) == std::string_view::npos && s.find(':') == std::string_view::npos) {
+    auto d = ParseDouble(s);
+    if (!d || !std::isfinite(*d)) return unexpected(Error{"not a timestamp: " + Quote(s)});
+    if (std::fabs(*d) > 1e13) return unexpected(Error{"timestamp out of range: " + Quote(s)});
+    return static_cast<int64_t>(std::floor(*d));
+  }
+  // RFC3339: YYYY-MM-DD[T ]hh:mm:ss[.frac][Z|+hh:mm|-hh:mm]
+  auto bad = [&]() { return unexpected(Error{"not an RFC3339 timestamp or unix seconds: " + Quote(s)}); };
+  if (s.size() < 19) return bad();
+  if (!AllDigits(s.substr(0, 4)) || s[4] != '-' || !AllDigits(s.substr(5, 2)) || s[7] != '-' ||
+      !AllDigits(s.substr(8, 2)) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+      !AllDigits(s.substr(11, 2)) || s[13] != ':' || !AllDigits(s.substr(14, 2)) || s[16] != ':' ||
+      !AllDigits(s.substr(17, 2)))
+    return bad();
+  const int year = ToInt(s.substr(0, 4)), mon = ToInt(s.substr(5, 2)), day = ToInt(s.substr(8, 2));
+  const int hh = ToInt(s.substr(11, 2)), mm = ToInt(s.substr(14, 2)), ss = ToInt(s.substr(17, 2));
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (mon < 1 || mon > 12 || day < 1 || day > kDays[mon - 1] || hh > 23 || mm > 59 || ss > 60) return bad();
+  size_t i = 19;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    size_t j = i;
+    while (j < s.size() && s[j] >= '0' && s[j] <= '9') ++j;
+    if (j == i) return bad();
+    i = j;
+  }
+  int64_t offset = 0;
+  if (i < s.size()) {
+    std::string_view z = s.substr(i);
+    if (z == "Z" || z == "z") {
+    } else if (z.size() == 6 && (z[0] == '+' || z[0] == '-') && AllDigits(z.substr(1, 2)) && z[3] == ':' &&
+               AllDigits(z.substr(4, 2))) {
+      const int oh = ToInt(z.substr(1, 2)), om = ToInt(z.substr(4, 2));
+      if (oh > 23 || om > 59) return bad();
+      offset = (z[0] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+    } else {
+      return bad();
+    }
+  }
+  const int64_t days = DaysFromCivil(year, static_cast<unsigned>(mon), static_cast<unsigned>(day));
+  return days * 86400 + hh * 3600 + mm * 60 + ss - offset;
+}
+
+Result<std::vector<Sample>> ParseCsvSeries(std::string_view text) {
+  std::vector<Sample> out;
+  size_t pos = 0;
+  int line_no = 0;
+  bool first_data_line = true;
+  while (pos <= text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::string_view line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    std::string_view t = Trim(line);
+    if (t.empty() || t.front() == '#') {
+      if (nl == text.size()) break;
+      continue;
+    }
+    const size_t comma = line.find(',');
+    const std::string where = "line " + std::to_string(line_no);
+    if (comma == std::string_view::npos) {
+      if (first_data_line) {  // a one-column header is still a header
+        first_data_line = false;
+        continue;
+      }
+      return unexpected(Error{where + ": expected 2 columns 'timestamp,value', found 1"});
+    }
+    std::string_view c1 = line.substr(0, comma), c2 = line.substr(comma + 1);
+    if (c2.find(',') != std::string_view::npos)
+      return unexpected(Error{where + ": expected 2 columns 'timestamp,value', found more"});
+    auto ts = ParseTimestamp(c1);
+    if (!ts) {
+      if (first_data_line) {  // header
+        first_data_line = false;
+        continue;
+      }
+      return unexpected(Error{where + ", column 1 (timestamp): " + ts.error().message});
+    }
+    first_data_line = false;
+    std::string_view vs = Trim(c2);
+    if (vs.size() >= 2 && vs.front() == '"' && vs.back() == '"') vs = vs.substr(1, vs.size() - 2);
+    auto v = ParseDouble(vs);
+    if (!v) return unexpected(Error{where + ", column 2 (value): not a number: " + Quote(vs)});
+    out.push_back({*ts, *v});
+    if (nl == text.size()) break;
+  }
+  if (out.empty()) return unexpected(Error{"csv: no data rows (expected 'timestamp,value' lines after a header)"});
+  return out;
+}
+
+// ---------------- Prometheus text format ----------------
+
+namespace {
+
+bool IsNameStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':'; }
+bool IsNameChar(char c) { return IsNameStart(c) || (c >= '0' && c <= '9'); }
+bool IsLabelStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+bool IsLabelChar(char c) { return IsLabelStart(c) || (c >= '0' && c <= '9'); }
+
+// Parses one sample line; returns an error message or empty on success.
+std::string ParsePromLine(std::string_view line, PromSample& out) {
+  size_t i = 0;
+  const size_t n = line.size();
+  auto skip_ws = [&]() {
+    while (i < n && (line[i] == ' ' || line[i] == '\t')) ++i;
+  };
+  skip_ws();
+  if (i >= n || !IsNameStart(line[i])) return "expected a metric name";
+  size_t start = i;
+  while (i < n && IsNameChar(line[i])) ++i;
+  out.name = std::string(line.substr(start, i - start));
+  skip_ws();
+  if (i < n && line[i] == '{') {
+    ++i;
+    while (true) {
+      skip_ws();
+      if (i >= n) return "unterminated label set";
+      if (line[i] == '}') {
+        ++i;
+        break;
+      }
+      if (!IsLabelStart(line[i])) return "invalid label name at column " + std::to_string(i + 1);
+      start = i;
+      while (i < n && IsLabelChar(line[i])) ++i;
+      std::string lname(line.substr(start, i - start));
+      skip_ws();
+      if (i >= n || line[i] != '=') return "expected '=' after label " + lname;
+      ++i;
+      skip_ws();
+      if (i >= n || line[i] != '"') return "expected '\"' to open the value of label " + lname;
+      ++i;
+      std::string val;
+      bool closed = false;
+      while (i < n) {
+        char c = line[i++];
+        if (c == '"') {
+          closed = true;
+          break;
+        }
+        if (c == '\\') {
+          if (i >= n) break;
+          char e = line[i++];
+          if (e == 'n')
+            val += '\n';
+          else if (e == '\\')
+            val += '\\';
+          else if (e == '"')
+            val += '"';
+          else
+            return "invalid escape '\\" + std::string(1, e) + "' in label " + lname;
+        } else {
+          val += c;
+        }
+      }
+      if (!closed) return "unterminated value of label " + lname;
+      if (out.labels.count(lname)) return "duplicate label " + lname;
+      out.labels.emplace(std::move(lname), std::move(val));
+      skip_ws();
+      if (i < n && line[i] == ',') {
+        ++i;
+        continue;
+      }
+      skip_ws();
+      if (i < n && line[i] == '}') {
+        ++i;
+        break;
+      }
+      return "expected ',' or '}' in label set";
+    }
+  }
+  if (i >= n || (line[i] != ' ' && line[i] != '\t')) return "expected a space before the value";
+  skip_ws();
+  start = i;
+  while (i < n && line[i] != ' ' && line[i] != '\t') ++i;
+  auto v = ParseDouble(line.substr(start, i - start));
+  if (!v) return "invalid value '" + std::string(line.substr(start, std::min<size_t>(i - start, 40))) + "'";
+  out.value = *v;
+  skip_ws();
+  if (i < n) {
+    start = i;
+    while (i < n && line[i] != ' ' && line[i] != '\t') ++i;
+    std::string_view ts = line.substr(start, i - start);
+    std::string_view digits = ts;
+    if (!digits.empty() && digits.front() == '-') digits.remove_prefix(1);
+    if (!AllDigits(digits) || digits.size() > 18) return "invalid timestamp";
+    int64_t t = 0;
+    std::from_chars(ts.data(), ts.data() + ts.size(), t);
+    out.timestamp_ms = t;
+    skip_ws();
+    if (i < n) return "trailing characters after timestamp";
+  }
+  return "";
+}
+
+}  // namespace
+
+PromParseResult ParsePromText(std::string_view text, size_t max_errors) {
+  PromParseResult r;
+  size_t pos = 0;
+  size_t line_no = 0;
+  size_t dropped = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::string_view line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    std::string_view t = Trim(line);
+    if (t.empty() || t.front() == '#') continue;  // comments, HELP, TYPE
+    PromSample s;
+    std::string err = ParsePromLine(line, s);
+    if (err.empty()) {
+      r.samples.push_back(std::move(s));
+    } else if (r.errors.size() < max_errors) {
+      r.errors.push_back("line " + std::to_string(line_no) + ": " + err);
+    } else {
+      ++dropped;
+    }
+  }
+  if (dropped > 0) r.errors.push_back("... and " + std::to_string(dropped) + " more malformed lines");
+  return r;
+}
+
+Result<std::vector<PromRangeSeries>> ParsePromQueryRange(std::string_view text) {
+  nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return unexpected(Error{"query_range: not valid JSON"});
+  if (!j.is_object()) return unexpected(Error{"query_range: top level is not an object"});
+  if (j.contains("status") && j["status"] != "success") {
+    std::string msg = j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>() : "";
+    return unexpected(Error{"query_range: status is not success: " + msg});
+  }
+  if (!j.contains("data") || !j["data"].is_object()) return unexpected(Error{"query_range: missing field data"});
+  const auto& data = j["data"];
+  if (data.contains("resultType") && data["resultType"] != "matrix")
+    return unexpected(Error{"query_range: data.resultType must be matrix"});
+  if (!data.contains("result") || !data["result"].is_array())
+    return unexpected(Error{"query_range: missing field data.result"});
+  std::vector<PromRangeSeries> out;
+  size_t k = 0;
+  for (const auto& r : data["result"]) {
+    const std::string where = "query_range: data.result[" + std::to_string(k++) + "]";
+    if (!r.is_object()) return unexpected(Error{where + " is not an object"});
+    PromRangeSeries s;
+    if (r.contains("metric")) {
+      if (!r["metric"].is_object()) return unexpected(Error{where + ".metric is not an object"});
+      for (auto it = r["metric"].begin(); it != r["metric"].end(); ++it)
+        if (it.value().is_string()) s.labels[it.key()] = it.value().get<std::string>();
+    }
+    if (!r.contains("values") || !r["values"].is_array())
+      return unexpected(Error{where + ".values is missing or not an array"});
+    size_t vi = 0;
+    for (const auto& p : r["values"]) {
+      const std::string pw = where + ".values[" + std::to_string(vi++) + "]";
+      if (!p.is_array() || p.size() != 2 || !p[0].is_number() || !p[1].is_string())
+        return unexpected(Error{pw + ": expected [unix_seconds, \"value\"]"});
+      const double t = p[0].get<double>();
+      if (!std::isfinite(t) || std::fabs(t) > 1e13) return unexpected(Error{pw + ": timestamp out of range"});
+      auto v = ParseDouble(p[1].get<std::string>());
+      if (!v) return unexpected(Error{pw + ": value is not a number"});
+      s.samples.push_back({static_cast<int64_t>(std::floor(t)), *v});
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace shardcast::predictor
