@@ -1,0 +1,154 @@
+// A typed Kubernetes API client over a Transport. Objects are JSON
+// (nlohmann::json); the client knows resource paths and verbs, nothing of
+// shards.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "operator/kube/error.h"
+#include "operator/kube/transport.h"
+
+namespace shardcast::kube {
+
+using Json = nlohmann::json;
+
+struct Resource {
+  std::string group;    // "" for the core group
+  std::string version;
+  std::string plural;
+  std::string kind;
+  bool namespaced = true;
+
+  std::string api_version() const { return group.empty() ? version : group + "/" + version; }
+};
+
+namespace resources {
+extern const Resource kPods;
+extern const Resource kConfigMaps;
+extern const Resource kEvents;
+extern const Resource kNamespaces;
+extern const Resource kNodes;
+extern const Resource kPersistentVolumeClaims;
+extern const Resource kLeases;
+extern const Resource kPodMetrics;
+}  // namespace resources
+
+struct ListOptions {
+  std::string label_selector;
+  std::string field_selector;
+  int64_t limit = 0;             // 0: no limit
+  std::string continue_token;
+  std::string resource_version;  // "" : most recent (quorum read)
+};
+
+struct ListResult {
+  std::vector<Json> items;
+  std::string resource_version;
+  int pages = 0;
+};
+
+enum class PatchType { kMerge, kJson, kStrategicMerge, kApply };
+
+struct PatchOptions {
+  std::string field_manager;
+  bool force = false;            // server-side apply only
+  std::string subresource;       // "" or "status", "scale"
+};
+
+struct DeleteOptions {
+  std::optional<std::string> precondition_uid;
+  std::optional<std::string> precondition_resource_version;
+  std::string propagation_policy;  // "", "Foreground", "Background", "Orphan"
+  std::optional<int64_t> grace_period_seconds;
+};
+
+struct WatchOptions {
+  std::string resource_version;
+  bool allow_bookmarks = true;
+  int timeout_seconds = 300;     // server-side end of the watch
+  std::string label_selector;
+  std::string field_selector;
+};
+
+enum class WatchEventType { kAdded, kModified, kDeleted, kBookmark };
+
+struct WatchEvent {
+  WatchEventType type;
+  Json object;
+};
+
+// One open watch. next() blocks for the next event; nullopt means the server
+// ended the watch normally (timeoutSeconds); an error of kind kGone means the
+// resourceVersion is too old and the caller must re-list.
+class WatchStream {
+ public:
+  explicit WatchStream(std::unique_ptr<LineStream> lines) : lines_(std::move(lines)) {}
+  [[nodiscard]] ApiResult<std::optional<WatchEvent>> next();
+  void cancel() { lines_->cancel(); }
+
+ private:
+  std::unique_ptr<LineStream> lines_;
+};
+
+// Decodes one line of a watch stream; exposed for tests and the fuzzer.
+ApiResult<WatchEvent> ParseWatchEvent(const std::string& line);
+
+class Client {
+ public:
+  explicit Client(std::shared_ptr<Transport> transport) : transport_(std::move(transport)) {}
+
+  [[nodiscard]] ApiResult<Json> get(const Resource& r, const std::string& ns,
+                                    const std::string& name, const std::string& subresource = {});
+  [[nodiscard]] ApiResult<Json> list(const Resource& r, const std::string& ns,
+                                     const ListOptions& opts = {});
+  // Follows `continue` until the list is complete.
+  [[nodiscard]] ApiResult<ListResult> list_all(const Resource& r, const std::string& ns,
+                                               ListOptions opts = {});
+  [[nodiscard]] ApiResult<Json> create(const Resource& r, const std::string& ns, const Json& obj);
+  // PUT; the object's metadata.resourceVersion is the precondition, so a
+  // stale object fails with kConflict.
+  [[nodiscard]] ApiResult<Json> update(const Resource& r, const std::string& ns, const Json& obj,
+                                       const std::string& subresource = {});
+  [[nodiscard]] ApiResult<Json> update_status(const Resource& r, const std::string& ns,
+                                              const Json& obj) {
+    return update(r, ns, obj, "status");
+  }
+  [[nodiscard]] ApiResult<Json> patch(const Resource& r, const std::string& ns,
+                                      const std::string& name, PatchType type, const Json& body,
+                                      const PatchOptions& opts = {});
+  // Server-side apply of a full intent object.
+  [[nodiscard]] ApiResult<Json> apply(const Resource& r, const std::string& ns, const Json& obj,
+                                      const std::string& field_manager, bool force = false,
+                                      const std::string& subresource = {});
+  [[nodiscard]] ApiStatus remove(const Resource& r, const std::string& ns, const std::string& name,
+                                 const DeleteOptions& opts = {});
+  [[nodiscard]] ApiResult<std::unique_ptr<WatchStream>> watch(const Resource& r,
+                                                              const std::string& ns,
+                                                              const WatchOptions& opts);
+  // GET of an arbitrary API path returning JSON (e.g. "/version").
+  [[nodiscard]] ApiResult<Json> get_path(const std::string& path);
+  [[nodiscard]] ApiResult<Json> server_version() { return get_path("/version"); }
+  // Discovery: whether group/version is served (e.g. metrics.k8s.io/v1beta1).
+  [[nodiscard]] ApiResult<bool> serves(const std::string& group, const std::string& version);
+
+  Transport& transport() { return *transport_; }
+
+  // Path of a collection or object; exposed for tests.
+  static std::string Path(const Resource& r, const std::string& ns, const std::string& name = {},
+                          const std::string& subresource = {});
+
+ private:
+  ApiResult<Json> call(const HttpRequest& req);
+  std::shared_ptr<Transport> transport_;
+};
+
+// Builds a query string ("?a=b&c=d") with percent-encoding; "" when empty.
+std::string QueryString(const std::vector<std::pair<std::string, std::string>>& params);
+
+}  // namespace shardcast::kube

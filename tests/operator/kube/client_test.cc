@@ -1,0 +1,70 @@
+// Pure parts of the client: paths, query strings, watch-event decoding and
+// line splitting. Behaviour against a server is in the integration tests.
+#include "operator/kube/client.h"
+
+#include <gtest/gtest.h>
+
+namespace shardcast::kube {
+namespace {
+
+TEST(ClientPathTest, CoreAndGroupPaths) {
+  EXPECT_EQ(Client::Path(resources::kPods, "ns"), "/api/v1/namespaces/ns/pods");
+  EXPECT_EQ(Client::Path(resources::kPods, "ns", "p", "status"),
+            "/api/v1/namespaces/ns/pods/p/status");
+  EXPECT_EQ(Client::Path(resources::kPods, ""), "/api/v1/pods");
+  EXPECT_EQ(Client::Path(resources::kNodes, "ignored", "n1"), "/api/v1/nodes/n1");
+  EXPECT_EQ(Client::Path(resources::kLeases, "kube-system", "l"),
+            "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/l");
+}
+
+TEST(ClientPathTest, QueryStringEncodes) {
+  EXPECT_EQ(QueryString({}), "");
+  EXPECT_EQ(QueryString({{"labelSelector", "a=b,c in (d)"}, {"limit", "5"}}),
+            "?labelSelector=a%3Db%2Cc%20in%20%28d%29&limit=5");
+}
+
+TEST(WatchEventTest, ParsesTypes) {
+  auto a = ParseWatchEvent(R"({"type":"ADDED","object":{"metadata":{"name":"x"}}})");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->type, WatchEventType::kAdded);
+  EXPECT_EQ(a->object["metadata"]["name"], "x");
+  auto b = ParseWatchEvent(R"({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"9"}}})");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->type, WatchEventType::kBookmark);
+}
+
+TEST(WatchEventTest, ErrorEventWith410IsGone) {
+  auto e = ParseWatchEvent(
+      R"json({"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired","message":"too old resource version: 1 (2)"}})json");
+  ASSERT_FALSE(e);
+  EXPECT_EQ(e.error().kind, ErrorKind::kGone);
+}
+
+TEST(WatchEventTest, GarbageIsDecodeError) {
+  for (const char* line : {"", "{", "[]", R"({"type":"ADDED"})", R"({"type":1,"object":{}})",
+                           R"({"type":"WAT","object":{}})", R"({"type":"ADDED","object":[]})"}) {
+    auto e = ParseWatchEvent(line);
+    ASSERT_FALSE(e) << line;
+    EXPECT_EQ(e.error().kind, ErrorKind::kDecode) << line;
+  }
+}
+
+TEST(LineSplitterTest, SplitsAcrossChunksWithoutPadding) {
+  LineSplitter s;
+  auto feed = [&s](const std::string& chunk) { s.feed(chunk.data(), chunk.size()); };
+  feed("{\"a\":");
+  EXPECT_FALSE(s.pop());
+  feed("1}\n{\"b\":2}\r\n{\"c\"");
+  EXPECT_EQ(s.pop(), std::optional<std::string>("{\"a\":1}"));
+  EXPECT_EQ(s.pop(), std::optional<std::string>("{\"b\":2}"));
+  EXPECT_FALSE(s.pop());
+  EXPECT_TRUE(s.has_partial());
+  feed(":3}\n");
+  auto last = s.pop();
+  ASSERT_TRUE(last);
+  EXPECT_EQ(*last, "{\"c\":3}");
+  EXPECT_EQ(last->find('\0'), std::string::npos);
+}
+
+}  // namespace
+}  // namespace shardcast::kube
