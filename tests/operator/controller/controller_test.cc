@@ -1,0 +1,130 @@
+#include "operator/controller/controller.h"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace shardcast::ctrl {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Returns scripted results and records the keys it saw.
+class ScriptedReconciler : public Reconciler {
+ public:
+  ReconcileResult reconcile(const std::string& key) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    seen_.push_back(key);
+    cv_.notify_all();
+    if (script_.empty()) return Action::AwaitChange();
+    ReconcileResult r = script_.front();
+    script_.pop_front();
+    return r;
+  }
+  void push(ReconcileResult r) {
+    std::lock_guard<std::mutex> lock(mu_);
+    script_.push_back(std::move(r));
+  }
+  bool wait_calls(size_t n, std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return seen_.size() >= n; });
+  }
+  size_t calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return seen_.size();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<ReconcileResult> script_;
+  std::vector<std::string> seen_;
+};
+
+// Polls a condition until it holds or the timeout passes.
+template <typename Pred>
+bool Eventually(Pred pred, std::chrono::milliseconds timeout = 5s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::yield();
+  }
+  return pred();
+}
+
+kube::ApiError Err(kube::ErrorKind kind) {
+  kube::ApiError e;
+  e.kind = kind;
+  e.message = "scripted";
+  return e;
+}
+
+TEST(ControllerTest, RequeueAfterWaitsOnTheClock) {
+  runtime::FakeClock clock;
+  ScriptedReconciler rec;
+  rec.push(Action::RequeueAfter(30s));
+  Controller c("test", rec, clock);
+  c.start();
+  c.enqueue("ns/a");
+  ASSERT_TRUE(rec.wait_calls(1));
+  ASSERT_TRUE(Eventually([&] { return c.queue().num_waiting() == 1; }));
+  clock.advance(29s);
+  EXPECT_EQ(rec.calls(), 1u);
+  clock.advance(1s);
+  EXPECT_TRUE(rec.wait_calls(2));
+  c.stop();
+}
+
+TEST(ControllerTest, ErrorsBackOffAndSuccessForgets) {
+  runtime::FakeClock clock;
+  ScriptedReconciler rec;
+  rec.push(unexpected(Err(kube::ErrorKind::kUnavailable)));
+  rec.push(unexpected(Err(kube::ErrorKind::kUnavailable)));
+  Controller c("test", rec, clock);
+  c.start();
+  c.enqueue("k");
+  ASSERT_TRUE(rec.wait_calls(1));
+  // First retry after 5 ms, then 10 ms: client-go's per-item backoff.
+  ASSERT_TRUE(Eventually([&] { return c.queue().num_waiting() == 1; }));
+  clock.advance(5ms);
+  ASSERT_TRUE(rec.wait_calls(2));
+  ASSERT_TRUE(Eventually([&] { return c.queue().num_waiting() == 1; }));
+  clock.advance(9ms);
+  EXPECT_EQ(rec.calls(), 2u);
+  clock.advance(1ms);
+  ASSERT_TRUE(rec.wait_calls(3));
+  // The third call succeeded: the key's failure count is reset.
+  c.stop();
+  EXPECT_EQ(c.queue().num_requeues("k"), 0);
+}
+
+TEST(ControllerTest, TooManyRequestsHonoursRetryAfter) {
+  ErrorPolicy policy;
+  auto e = Err(kube::ErrorKind::kTooManyRequests);
+  e.retry_after = std::chrono::seconds(7);
+  auto d = policy.on_error("k", e, 0);
+  EXPECT_EQ(d.kind, ErrorPolicy::Decision::Kind::kAfter);
+  EXPECT_EQ(d.after, 7000ms);
+  auto c = policy.on_error("k", Err(kube::ErrorKind::kConflict), 0);
+  EXPECT_EQ(c.kind, ErrorPolicy::Decision::Kind::kAfter);
+  EXPECT_LT(c.after, 1000ms);
+  auto other = policy.on_error("k", Err(kube::ErrorKind::kForbidden), 0);
+  EXPECT_EQ(other.kind, ErrorPolicy::Decision::Kind::kRateLimited);
+}
+
+TEST(ControllerTest, DuplicateKeysReconcileOnce) {
+  runtime::FakeClock clock;
+  ScriptedReconciler rec;
+  Controller c("test", rec, clock);
+  for (int i = 0; i < 10; ++i) c.enqueue("same");
+  c.start();
+  ASSERT_TRUE(rec.wait_calls(1));
+  c.stop();
+  EXPECT_EQ(rec.calls(), 1u);
+}
+
+}  // namespace
+}  // namespace shardcast::ctrl
