@@ -431,9 +431,12 @@ double ProbExceed(const ForecastResult& f, double capacity, size_t steps) {
     if (N < kMinEmpirical) return 0.5 * std::erfc(u / (std::sqrt(2.0) * (1.0 + 2.0 / (N + 1))));
     const size_t above = static_cast<size_t>(f.z.end() - std::upper_bound(f.z.begin(), f.z.end(), u));
     if (above > 0 && above < N) return static_cast<double>(above) / (N + 1);
-    if (above == N) return static_cast<double>(N) / (N + 1);
-    // Beyond the largest observed error: Gaussian tail, capped by 1/(N+1).
     const double med = f.z[N / 2];
+    if (above == N) {
+      // Below the smallest observed error: one minus the Gaussian lower tail.
+      return 1.0 - std::min(1.0 / (N + 1), 0.5 * std::erfc((med - u) / (std::sqrt(2.0) * zsig)));
+    }
+    // Beyond the largest observed error: Gaussian tail, capped by 1/(N+1).
     return std::min(1.0 / (N + 1), 0.5 * std::erfc((u - med) / (std::sqrt(2.0) * zsig)));
   };
   double pmax = 0, psum = 0;

@@ -17,24 +17,32 @@ std::vector<double> Tail(const std::vector<double>& y, size_t n) {
   return std::vector<double>(y.end() - static_cast<std::ptrdiff_t>(n), y.end());
 }
 
-// Centred moving average of length p (2xp when p is even) with shrinking
-// windows at the edges.
+// Centred moving average of length p (2xp when p is even). Where the
+// window does not fit (the first and last p/2 points) the MA is linearly
+// extrapolated from the nearest full windows (slope over one period).
 std::vector<double> CenteredMA(const std::vector<double>& x, int p) {
   const int n = static_cast<int>(x.size());
   std::vector<double> pre(x.size() + 1, 0.0);
   for (int i = 0; i < n; ++i) pre[i + 1] = pre[i] + x[i];
   std::vector<double> out(x.size());
   const int half = p / 2;
-  for (int t = 0; t < n; ++t) {
-    int a = std::max(0, t - half), b = std::min(n - 1, t + half);
-    if (p % 2 == 0 && t - half >= 0 && t + half < n) {
-      // 2xp MA: half weight on the two ends.
-      double s = pre[b + 1] - pre[a] - 0.5 * (x[a] + x[b]);
-      out[t] = s / p;
-    } else {
-      out[t] = (pre[b + 1] - pre[a]) / (b - a + 1);
-    }
+  const int lo = half, hi = n - 1 - half;  // full windows for t in [lo, hi]
+  if (hi < lo) {
+    const double mean = n ? pre[n] / n : 0.0;
+    std::fill(out.begin(), out.end(), mean);
+    return out;
   }
+  for (int t = lo; t <= hi; ++t) {
+    const int a = t - half, b = t + half;
+    double s = pre[b + 1] - pre[a];
+    if (p % 2 == 0) s -= 0.5 * (x[a] + x[b]);
+    out[t] = s / p;
+  }
+  const int span = std::min(p, hi - lo);
+  const double slope_hi = span > 0 ? (out[hi] - out[hi - span]) / span : 0.0;
+  const double slope_lo = span > 0 ? (out[lo + span] - out[lo]) / span : 0.0;
+  for (int t = hi + 1; t < n; ++t) out[t] = out[hi] + slope_hi * (t - hi);
+  for (int t = 0; t < lo; ++t) out[t] = out[lo] - slope_lo * (lo - t);
   return out;
 }
 }  // namespace
@@ -383,12 +391,14 @@ ModelRun RunMstl(const std::vector<double>& y, const std::vector<int>& periods_i
       const auto trend = CenteredMA(x, p);
       std::vector<double> d(n);
       for (int t = 0; t < n; ++t) d[t] = x[t] - trend[t];
-      // Cycle-subseries smoothing over neighbouring cycles (triangular weights).
+      // Causal cycle-subseries smoothing: the same phase in this and the K
+      // previous cycles (triangular weights), so a forecast from any origin
+      // uses only seasonal estimates built from cycles before it.
       const int K = p <= 48 ? 3 : 1;
       std::vector<double> s(n);
       for (int t = 0; t < n; ++t) {
         double sw = 0, sv = 0;
-        for (int k = -K; k <= K; ++k) {
+        for (int k = -K; k <= 0; ++k) {
           const int j = t + k * p;
           if (j < 0 || j >= n) continue;
           const double w = K + 1 - std::abs(k);

@@ -204,6 +204,7 @@ std::string ParsePromLine(std::string_view line, PromSample& out) {
   size_t start = i;
   while (i < n && IsNameChar(line[i])) ++i;
   out.name = std::string(line.substr(start, i - start));
+  size_t before_ws = i;
   skip_ws();
   if (i < n && line[i] == '{') {
     ++i;
@@ -262,9 +263,10 @@ std::string ParsePromLine(std::string_view line, PromSample& out) {
       }
       return "expected ',' or '}' in label set";
     }
+    before_ws = i;
+    skip_ws();
   }
-  if (i >= n || (line[i] != ' ' && line[i] != '\t')) return "expected a space before the value";
-  skip_ws();
+  if (i == before_ws || i >= n) return "expected a space and a value after the metric";
   start = i;
   while (i < n && line[i] != ' ' && line[i] != '\t') ++i;
   auto v = ParseDouble(line.substr(start, i - start));
