@@ -3,7 +3,9 @@
 # templates, wrapped in `{{- if .Values.crds.install }}`, so that
 # `helm upgrade` updates them (Helm never upgrades files under a chart's crds/).
 #
-#   hack/sync-crds.sh          rewrite charts/shardcast/templates/crds/*.yaml
+# It also regenerates the field reference in docs/api.md (tests/crds/api_doc.py).
+#
+#   hack/sync-crds.sh          rewrite charts/shardcast/templates/crds/*.yaml and docs/api.md
 #   hack/sync-crds.sh --check  exit 1 (and show a diff) when they are out of sync
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -46,5 +48,10 @@ for g in "$DST"/*.yaml; do
     fi
   fi
 done
-if [ "$CHECK" = 1 ] && [ "$status" = 0 ]; then echo "sync-crds: in sync (${#want[@]} CRDs)"; fi
+if [ "$CHECK" = 1 ]; then
+  python3 "${ROOT}/tests/crds/api_doc.py" "$ROOT" --check >&2 || status=1
+  if [ "$status" = 0 ]; then echo "sync-crds: in sync (${#want[@]} CRDs, docs/api.md)"; fi
+else
+  python3 "${ROOT}/tests/crds/api_doc.py" "$ROOT"
+fi
 exit "$status"

@@ -139,6 +139,20 @@ def main(src):
             mutate(d)
             check(bool(list(v(rschema).iter_errors(d))), f"routing schema rejects: {what}")
 
+    # The FNV-1a test vectors in docs/routing.md are right.
+    import re
+    with open(os.path.join(src, "docs", "routing.md")) as fh:
+        md = fh.read()
+    rows = re.findall(r"^\| `([^`]*)`[^|]* \| `(0x[0-9a-f]{16})` \| (\d+) \| (\d+) \|$", md, re.M)
+    check(len(rows) >= 4, f"docs/routing.md has FNV-1a test vectors ({len(rows)})")
+    for key, full, high, rng in rows:
+        key = "" if key == '""' else key
+        h = 14695981039346656037
+        for b in key.encode():
+            h = ((h ^ b) * 1099511628211) % 2**64
+        check((hex(h), h >> 32, (h >> 32) * 256 >> 32) == (full, int(high), int(rng)),
+              f"routing.md vector {key!r}: {hex(h)} {h >> 32}")
+
     if FAILURES:
         print(f"{len(FAILURES)} check(s) failed")
         return 1

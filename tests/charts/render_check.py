@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Checks `helm template` output (stdin) of charts/shardcast.
+
+  render_check.py cluster      default values (ClusterRole)
+  render_check.py namespaced   watchNamespaces=[team-a, team-b], crds.install=false
+"""
+import sys
+
+import yaml
+
+EXPECTED_RULES = {  # (apiGroup, resource) -> verbs
+    ("shardcast.dev", "shardsets"): {"get", "list", "watch"},
+    ("shardcast.dev", "shardsets/status"): {"get", "update", "patch"},
+    ("shardcast.dev", "migrationpolicies"): {"get", "list", "watch"},
+    ("shardcast.dev", "migrationpolicies/status"): {"get", "update", "patch"},
+    ("", "pods"): {"get", "list", "watch", "create", "delete", "patch"},
+    ("", "persistentvolumeclaims"): {"get", "list", "watch", "create", "delete"},
+    ("", "configmaps"): {"get", "list", "watch", "create", "update", "patch"},
+    ("", "events"): {"create", "patch"},
+    ("events.k8s.io", "events"): {"create", "patch"},
+    ("metrics.k8s.io", "pods"): {"get", "list"},
+}
+LEASE_RULES = {("coordination.k8s.io", "leases"): {"get", "create", "update"}, ("", "events"): {"create", "patch"}}
+
+
+def flatten(rules):
+    out = {}
+    for r in rules:
+        for g in r.get("apiGroups", []):
+            for res in r.get("resources", []):
+                out.setdefault((g, res), set()).update(r.get("verbs", []))
+    return out
+
+
+def main(mode):
+    docs = [d for d in yaml.safe_load_all(sys.stdin) if d]
+    by_kind = {}
+    for d in docs:
+        by_kind.setdefault(d["kind"], []).append(d)
+    errors = []
+
+    def expect(cond, what):
+        if not cond:
+            errors.append(what)
+
+    crds = by_kind.get("CustomResourceDefinition", [])
+    if mode == "cluster":
+        expect(len(crds) == 2, f"2 CRDs rendered, got {len(crds)}")
+        expect(len(by_kind.get("ClusterRole", [])) == 1, "one ClusterRole")
+        expect(len(by_kind.get("ClusterRoleBinding", [])) == 1, "one ClusterRoleBinding")
+        roles = by_kind.get("ClusterRole", [])
+    else:
+        expect(not crds, "no CRDs with crds.install=false")
+        expect("ClusterRole" not in by_kind and "ClusterRoleBinding" not in by_kind, "no cluster-wide RBAC")
+        roles = [r for r in by_kind.get("Role", []) if not r["metadata"]["name"].endswith("-leader-election")]
+        expect(sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"],
+               "a Role in each watched namespace")
+        expect(len(by_kind.get("RoleBinding", [])) == 3, "RoleBindings for team-a, team-b and the lease")
+    for role in roles:
+        got = flatten(role["rules"])
+        expect(got == EXPECTED_RULES, f"{role['kind']} {role['metadata']['name']} rules: {got}")
+    lease = [r for r in by_kind.get("Role", []) if r["metadata"]["name"].endswith("-leader-election")]
+    expect(len(lease) == 1 and flatten(lease[0]["rules"]) == LEASE_RULES
+           and lease[0]["metadata"]["namespace"] == "shardcast-system", "leader-election Role in the release namespace")
+    for d in docs:
+        for r in d.get("rules", []) or []:
+            expect("secrets" not in r.get("resources", []), f"{d['kind']} grants secrets")
+            expect("*" not in r.get("verbs", []) and "*" not in r.get("resources", []), f"{d['kind']} uses a wildcard")
+
+    deps = by_kind.get("Deployment", [])
+    expect(len(deps) == 1, "one Deployment")
+    if deps:
+        spec = deps[0]["spec"]
+        expect(spec["replicas"] == 2, "2 replicas")
+        pod = spec["template"]["spec"]
+        c = pod["containers"][0]
+        args = c["args"]
+        for a in ["--leader-elect", "--leader-election-namespace=shardcast-system", "--log-level=info",
+                  "--log-format=json", "--metrics-addr=:8080", "--health-addr=:8081"]:
+            expect(a in args, f"arg {a} in {args}")
+        if mode == "namespaced":
+            expect("--namespaces=team-a,team-b" in args, f"--namespaces in {args}")
+        else:
+            expect(not any(a.startswith("--namespaces") for a in args), "no --namespaces for all namespaces")
+        expect(c["image"] == "shardcast/operator:0.1.0", f"image {c['image']}")
+        expect(c["imagePullPolicy"] == "IfNotPresent", "pull policy")
+        expect(c["livenessProbe"]["httpGet"]["path"] == "/healthz", "liveness /healthz")
+        expect(c["readinessProbe"]["httpGet"]["path"] == "/readyz", "readiness /readyz")
+        sc = c["securityContext"]
+        expect(sc.get("runAsNonRoot") is True and sc.get("runAsUser") == 65532, "non-root 65532")
+        expect(sc.get("readOnlyRootFilesystem") is True, "read-only root filesystem")
+        expect(sc.get("allowPrivilegeEscalation") is False, "no privilege escalation")
+        expect(sc.get("capabilities", {}).get("drop") == ["ALL"], "drop ALL capabilities")
+        expect(sc.get("seccompProfile", {}).get("type") == "RuntimeDefault", "seccomp RuntimeDefault")
+        expect(pod["securityContext"].get("runAsNonRoot") is True, "pod runAsNonRoot")
+        ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+        expect(ports == {"metrics": 8080, "health": 8081}, f"container ports {ports}")
+    svcs = by_kind.get("Service", [])
+    expect(len(svcs) == 1 and svcs[0]["spec"]["ports"][0]["name"] == "metrics"
+           and svcs[0]["spec"]["ports"][0]["port"] == 8080, "metrics Service on 8080")
+    expect(len(by_kind.get("ServiceAccount", [])) == 1, "one ServiceAccount")
+
+    if errors:
+        for e in errors:
+            print("FAIL", e)
+        return 1
+    print(f"{len(docs)} objects: " + ", ".join(f"{k}x{len(v)}" for k, v in sorted(by_kind.items())))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "cluster"))
