@@ -1,0 +1,174 @@
+// The Shardcast planner: a pure function from (ShardSet state, forecasts,
+// policy, recent history, now) to an ordered list of actions with reasons and
+// predicted effects. No I/O, no clocks (time is an input), no Kubernetes
+// client, no threads; deterministic for the same input. The operator
+// translates predictor forecasts and Kubernetes objects into these types.
+//
+// Loads are absolute, in the ShardSet's capacity metric (CPU millicores or
+// requests per second); utilization = load / pod capacity.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "operator/util/expected.h"
+
+namespace shardcast::planner {
+
+enum class PodRole { kActive, kWarm };
+enum class RangeState { kStable, kMigrating, kShadow };
+
+struct Pod {
+  std::string name;
+  PodRole role = PodRole::kActive;
+  bool ready = true;
+  double capacity = 0;  // > 0
+};
+
+struct Range {
+  uint32_t id = 0;
+  uint32_t start = 0;  // inclusive, in the 32-bit key space
+  uint32_t end = 0;    // inclusive
+  std::string owner;
+  std::optional<double> sizeBytes;
+  std::optional<double> readFraction;  // 0..1
+  std::vector<std::string> echoes;     // read-only replicas
+  RangeState state = RangeState::kStable;
+};
+
+struct ShardSetState {
+  std::string name;
+  int minReplicas = 1;
+  int maxReplicas = 10;
+  int warmPoolSize = 1;
+  int configuredRanges = 0;  // spec.keySpace.ranges; 0 = ranges.size()
+  std::vector<Pod> pods;
+  std::vector<Range> ranges;
+};
+
+// One forecast series (a pod or a range). Quantiles are of the peak load
+// over the horizon.
+struct SeriesForecast {
+  double observed = 0;
+  double p50 = 0, p90 = 0, p99 = 0;
+  double probExceed = 0;  // P(pod exceeds maxUtilization within the horizon)
+  std::optional<double> timeToCrossingSeconds;
+  bool trusted = false;  // untrusted: planner acts on `observed` only
+};
+
+struct Forecasts {
+  double horizonSeconds = 1800;
+  std::map<std::string, SeriesForecast> pods;
+  std::map<uint32_t, SeriesForecast> ranges;
+};
+
+struct Schedule {
+  std::string cron;  // 5-field
+  int64_t durationSeconds = 0;
+};
+
+struct Policy {
+  double targetUtilization = 0.6;
+  double maxUtilization = 0.8;
+  double scaleInUtilization = 0.3;
+  double confidence = 0.9;
+  int maxConcurrentMigrations = 2;
+  int maxMovesPerHour = 32;
+  int64_t cooldownSeconds = 300;
+  int64_t scaleInStabilizationSeconds = 1800;
+  std::vector<Schedule> windows;    // empty = always allowed
+  std::vector<Schedule> blackouts;
+  std::optional<bool> inWindow;     // already evaluated; overrides `windows`
+  std::optional<bool> inBlackout;   // already evaluated; overrides `blackouts`
+  double promotionLeadSeconds = 30;
+  double perRangeLeadSeconds = 10;
+  // Act when time-to-crossing <= needed lead + max(leadMarginSeconds, 0.25 * needed).
+  double leadMarginSeconds = 60;
+  double readHeavyFraction = 0.7;  // echo instead of split at/above this
+};
+
+struct History {
+  std::vector<int64_t> moveTimes;                  // starts of moves (last hour is used)
+  std::map<uint32_t, int64_t> rangeLastAction;     // per-range cooldown
+  std::map<std::string, int64_t> podLastAction;    // per-pod cooldown
+  int inFlightMigrations = 0;
+  std::optional<int64_t> lowLoadSince;  // observed mean utilization < scaleIn since
+};
+
+struct PlanInput {
+  ShardSetState state;
+  Forecasts forecasts;
+  Policy policy;
+  History history;
+  int64_t now = 0;  // Unix seconds
+};
+
+enum class ActionType { kPromote, kMove, kAddEcho, kRemoveEcho, kSplit, kMerge, kDemote, kScaleIn };
+const char* ActionTypeName(ActionType t);
+
+struct PodEffect {
+  std::string pod;
+  double before = 0;  // predicted utilization
+  double after = 0;
+};
+
+struct Action {
+  ActionType type = ActionType::kMove;
+  std::optional<uint32_t> range;  // Move, AddEcho, RemoveEcho, Split, Merge (lower range)
+  std::optional<uint32_t> other;  // Merge: the upper range absorbed; Split: the new range id
+  std::string pod;                // Promote, Demote, ScaleIn, AddEcho/RemoveEcho (echo pod)
+  std::string from, to;           // Move
+  std::optional<uint32_t> splitAt;  // Split: first key of the upper half
+  double score = 0;               // Move: migration score
+  std::string reason;
+  std::vector<PodEffect> effect;
+};
+
+struct PodRow {
+  std::string pod;
+  PodRole role = PodRole::kActive;
+  bool ready = true;
+  double capacity = 0;
+  double observed = 0;   // observed utilization
+  double before = 0;     // predicted utilization before the plan
+  double after = 0;      // predicted utilization after the plan
+  double imbalance = 0;  // before - mean(before) over active pods
+  std::size_t rangesBefore = 0, rangesAfter = 0;
+};
+
+struct Finding {
+  std::string subject;  // pod or "range/<id>" or "plan"
+  std::string message;
+};
+
+struct Plan {
+  std::string id;  // stable hash of the actions, for approval
+  std::vector<Action> actions;
+  std::vector<PodRow> pods;
+  std::vector<Finding> blocked;  // wanted but not done, and why
+  std::vector<Finding> notes;    // watching, waiting for lead time, etc.
+  std::size_t movedLowerBound = 0;  // see MovementLowerBound
+  std::size_t moves = 0;
+};
+
+// The plan. Errors name the offending field.
+[[nodiscard]] Result<Plan> MakePlan(const PlanInput& in);
+
+// The state after executing every action of `plan` in order.
+[[nodiscard]] Result<ShardSetState> ApplyPlan(const ShardSetState& state, const Plan& plan);
+
+// Lower bound on moved ranges: for every pod the planner must relieve (hot and
+// due), the fewest of its movable ranges whose predicted loads cover its excess
+// over targetUtilization, found exactly by taking the largest first; summed.
+// Ignores receiver capacity, so no valid plan relieving those pods moves fewer.
+[[nodiscard]] Result<std::size_t> MovementLowerBound(const PlanInput& in);
+
+// Predicted load at the policy confidence from a series' quantiles:
+// p50 at <= 0.5, p90 at 0.9, p99 at >= 0.99, linear in between; never below observed.
+double QuantileAt(const SeriesForecast& f, double confidence);
+
+}  // namespace shardcast::planner

@@ -1,0 +1,4 @@
+#include "operator/cli/plan.h"
+namespace shardcast::cli {
+int PlanMain(int, char**) { return 2; }
+}  // namespace shardcast::cli

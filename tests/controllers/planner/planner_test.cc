@@ -1,0 +1,475 @@
+#include "controllers/planner/planner.h"
+
+#include <gtest/gtest.h>
+
+#include "controllers/planner/schedule.h"
+#include "tests/controllers/planner/fixture.h"
+
+namespace shardcast::planner {
+namespace {
+
+using testing::Count;
+using testing::Fixture;
+using testing::Mentions;
+using testing::PodName;
+using testing::Row;
+
+Plan MustPlan(const PlanInput& in) {
+  auto p = MakePlan(in);
+  EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message);
+  return p.ok() ? std::move(p).value() : Plan{};
+}
+
+TEST(Planner, BalancedShardSetNeedsNothing) {
+  Fixture fx(4, 8, 0.5);
+  for (int i = 0; i < 4; ++i) fx.SetPodForecast(i, 0.01, std::nullopt);
+  Plan p = MustPlan(fx.in);
+  EXPECT_TRUE(p.actions.empty());
+  EXPECT_TRUE(p.blocked.empty());
+  ASSERT_EQ(p.pods.size(), 4u);
+  for (const auto& r : p.pods) {
+    EXPECT_NEAR(r.before, 0.5, 1e-9);
+    EXPECT_NEAR(r.after, 0.5, 1e-9);
+    EXPECT_EQ(r.rangesBefore, 8u);
+  }
+  EXPECT_EQ(p.id, MustPlan(fx.in).id);
+}
+
+// Table-driven: one case per action type.
+struct Case {
+  const char* name;
+  void (*setup)(Fixture&);
+  ActionType expect;
+  std::size_t count;
+};
+
+const Case kCases[] = {
+    {"Move: forecast-hot pod sheds to target",
+     [](Fixture& f) {
+       f.SetPodUtil(0, 0.5, 0.9);
+       f.SetPodForecast(0, 0.95, 0);
+     },
+     ActionType::kMove, 3},
+    {"Promote: no active pod has room",
+     [](Fixture& f) {
+       for (int i = 0; i < 4; ++i) f.SetPodUtil(i, 0.58);
+       f.SetPodUtil(0, 0.5, 0.9);
+       f.SetPodForecast(0, 0.95, 0);
+     },
+     ActionType::kPromote, 1},
+    {"Split: one range alone exceeds a pod's target",
+     [](Fixture& f) {
+       f.SetRange(0, 700);
+       f.SetPodForecast(0, 0.99, 0);
+     },
+     ActionType::kSplit, 1},
+    {"AddEcho: hot read-heavy range",
+     [](Fixture& f) {
+       for (int i = 1; i < 4; ++i) f.SetPodUtil(i, 0.2);
+       f.SetRange(0, 700);
+       f.in.state.ranges[0].readFraction = 0.9;
+       f.SetPodForecast(0, 0.99, 0);
+     },
+     ActionType::kAddEcho, 1},
+    {"RemoveEcho: echoed range went cold",
+     [](Fixture& f) {
+       f.in.state.ranges[0].echoes = {PodName(2)};
+       f.in.state.ranges[0].readFraction = 0.9;
+       f.SetRange(0, 20);
+     },
+     ActionType::kRemoveEcho, 1},
+    {"Merge: adjacent cold halves of a split range",
+     [](Fixture& f) {
+       f.in.state.configuredRanges = 31;  // one split happened earlier
+       f.SetRange(0, 5);
+       f.SetRange(1, 5);
+     },
+     ActionType::kMerge, 1},
+    {"Demote: observed load low for the stabilization period",
+     [](Fixture& f) {
+       for (int i = 0; i < 4; ++i) f.SetPodUtil(i, 0.1);
+       f.in.history.lowLoadSince = f.in.now - 3600;
+       f.in.state.warmPoolSize = 1;
+     },
+     ActionType::kDemote, 1},
+    {"ScaleIn: warm pool already full",
+     [](Fixture& f) {
+       for (int i = 0; i < 4; ++i) f.SetPodUtil(i, 0.1);
+       f.in.history.lowLoadSince = f.in.now - 3600;
+       f.in.state.warmPoolSize = 0;
+     },
+     ActionType::kScaleIn, 1},
+};
+
+class ActionTable : public ::testing::TestWithParam<Case> {};
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
+TEST_P(ActionTable, EmitsTheAction) {
+  const Case& c = GetParam();
+  Fixture fx(4, 8, 0.4, c.expect == ActionType::kPromote ? 1 : 0);
+  c.setup(fx);
+  Plan p = MustPlan(fx.in);
+  EXPECT_EQ(Count(p, c.expect), c.count) << c.name;
+  for (const auto& a : p.actions) {
+    EXPECT_FALSE(a.reason.empty()) << ActionTypeName(a.type);
+    EXPECT_FALSE(a.effect.empty()) << ActionTypeName(a.type);
+  }
+  auto after = ApplyPlan(fx.in.state, p);
+  ASSERT_TRUE(after.ok()) << after.error().message;
+}
+
+INSTANTIATE_TEST_SUITE_P(Planner, ActionTable, ::testing::ValuesIn(kCases));
+
+TEST(Planner, MoveDetailsAndPredictedEffect) {
+  Fixture fx(4, 8, 0.4);
+  fx.SetPodUtil(0, 0.5, 0.9);
+  fx.SetPodForecast(0, 0.95, 0);
+  Plan p = MustPlan(fx.in);
+  ASSERT_EQ(p.moves, 3u);
+  EXPECT_EQ(p.movedLowerBound, 3u);
+  for (const auto& a : p.actions) {
+    ASSERT_EQ(a.type, ActionType::kMove);
+    EXPECT_EQ(a.from, "kv-0");
+    EXPECT_NE(a.to, "kv-0");
+    ASSERT_EQ(a.effect.size(), 2u);
+    EXPECT_LT(a.effect[0].after, a.effect[0].before);
+    EXPECT_GT(a.effect[1].after, a.effect[1].before);
+    EXPECT_GT(a.score, 0);
+  }
+  EXPECT_NEAR(Row(p, "kv-0").before, 0.9, 1e-9);
+  EXPECT_LE(Row(p, "kv-0").after, 0.6 + 1e-9);
+  EXPECT_GT(Row(p, "kv-0").imbalance, 0);
+  for (int i = 1; i < 4; ++i) EXPECT_LE(Row(p, PodName(i)).after, 0.6 + 1e-9);
+  auto after = ApplyPlan(fx.in.state, p);
+  ASSERT_TRUE(after.ok());
+  std::size_t onZero = 0;
+  for (const auto& r : after->ranges) onZero += r.owner == "kv-0" ? 1 : 0;
+  EXPECT_EQ(onZero, 5u);
+}
+
+TEST(Planner, PrefersCheapRangesAmongEquallyFewMoves) {
+  Fixture fx(4, 8, 0.4);
+  fx.SetPodUtil(0, 0.5, 0.9);
+  fx.SetPodForecast(0, 0.95, 0);
+  fx.in.state.ranges[5].sizeBytes = 1e3;  // tiny: cheapest to move
+  Plan p = MustPlan(fx.in);
+  bool movedFive = false;
+  for (const auto& a : p.actions) movedFive = movedFive || (a.range && *a.range == 5);
+  EXPECT_TRUE(movedFive);
+  EXPECT_EQ(p.moves, 3u);
+}
+
+TEST(Planner, PromoteThenMoveOntoThePromotedPod) {
+  Fixture fx(4, 8, 0.58, 1);
+  fx.SetPodUtil(0, 0.5, 0.9);
+  fx.SetPodForecast(0, 0.95, 0);
+  Plan p = MustPlan(fx.in);
+  ASSERT_FALSE(p.actions.empty());
+  EXPECT_EQ(p.actions[0].type, ActionType::kPromote);
+  EXPECT_EQ(p.actions[0].pod, "kv-4");
+  bool toNew = false;
+  for (const auto& a : p.actions) toNew = toNew || (a.type == ActionType::kMove && a.to == "kv-4");
+  EXPECT_TRUE(toNew);
+  EXPECT_EQ(Row(p, "kv-4").role, PodRole::kActive);
+}
+
+TEST(Planner, BlockedWhenMaxReplicasReachedOrWarmPoolEmpty) {
+  Fixture fx(4, 8, 0.58, 1);
+  fx.SetPodUtil(0, 0.5, 0.9);
+  fx.SetPodForecast(0, 0.95, 0);
+  fx.in.state.maxReplicas = 4;
+  Plan p = MustPlan(fx.in);
+  EXPECT_EQ(Count(p, ActionType::kPromote), 0u);
+  EXPECT_TRUE(Mentions(p.blocked, "maxReplicas=4 reached"));
+
+  Fixture empty(4, 8, 0.58, 0);
+  empty.SetPodUtil(0, 0.5, 0.9);
+  empty.SetPodForecast(0, 0.95, 0);
+  Plan q = MustPlan(empty.in);
+  EXPECT_TRUE(Mentions(q.blocked, "warm pool empty"));
+
+  Fixture notReady(4, 8, 0.58, 1);
+  notReady.in.state.pods[4].ready = false;
+  notReady.SetPodUtil(0, 0.5, 0.9);
+  notReady.SetPodForecast(0, 0.95, 0);
+  Plan r = MustPlan(notReady.in);
+  EXPECT_TRUE(Mentions(r.blocked, "no ready pod"));
+  for (const auto& a : r.actions) {
+    EXPECT_NE(a.pod, "kv-4");
+    EXPECT_NE(a.to, "kv-4");
+  }
+}
+
+TEST(Planner, SplitHalvesTheKeyInterval) {
+  Fixture fx(4, 8, 0.4);
+  fx.SetRange(3, 700);
+  fx.SetPodForecast(0, 0.99, 0);
+  Plan p = MustPlan(fx.in);
+  ASSERT_EQ(Count(p, ActionType::kSplit), 1u);
+  const Action* split = nullptr;
+  for (const auto& a : p.actions) {
+    if (a.type == ActionType::kSplit) split = &a;
+  }
+  const auto& r = fx.in.state.ranges[3];
+  EXPECT_EQ(*split->range, 3u);
+  EXPECT_EQ(*split->other, 32u);
+  EXPECT_EQ(*split->splitAt, r.start + (r.end - r.start) / 2 + 1);
+  auto after = ApplyPlan(fx.in.state, p);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->ranges.size(), 33u);
+}
+
+TEST(Planner, EchoGoesToAPodWithRoomAndNotTheOwner) {
+  Fixture fx(4, 8, 0.4);
+  for (int i = 1; i < 4; ++i) fx.SetPodUtil(i, 0.2);
+  fx.SetPodUtil(3, 0.5);  // no room for the echo's share there
+  fx.SetRange(0, 700);
+  fx.in.state.ranges[0].readFraction = 0.9;
+  fx.SetPodForecast(0, 0.99, 0);
+  Plan p = MustPlan(fx.in);
+  ASSERT_EQ(Count(p, ActionType::kAddEcho), 1u);
+  for (const auto& a : p.actions) {
+    if (a.type != ActionType::kAddEcho) continue;
+    EXPECT_NE(a.pod, "kv-0");
+    EXPECT_NE(a.pod, "kv-3");
+    EXPECT_LT(a.effect[0].after, a.effect[0].before);  // owner relieved
+    EXPECT_LE(a.effect[1].after, 0.6 + 1e-9);
+  }
+}
+
+TEST(Planner, ActsOnlyWhenLeadTimeIsAboutToRunOut) {
+  // 3 moves x 10s = 30s needed, margin max(60s, 7.5s) = 60s: act at ttc <= 90s.
+  Fixture fx(4, 8, 0.4);
+  fx.SetPodUtil(0, 0.5, 0.9);
+  fx.SetPodForecast(0, 0.95, 600.0);
+  Plan early = MustPlan(fx.in);
+  EXPECT_EQ(early.moves, 0u);
+  EXPECT_TRUE(Mentions(early.notes, "acting when within 90s"));
+  fx.SetPodForecast(0, 0.95, 95.0);
+  EXPECT_EQ(MustPlan(fx.in).moves, 0u);
+  fx.SetPodForecast(0, 0.95, 85.0);
+  EXPECT_EQ(MustPlan(fx.in).moves, 3u);
+  // Unknown time to crossing: act now (never late).
+  fx.SetPodForecast(0, 0.95, std::nullopt);
+  EXPECT_EQ(MustPlan(fx.in).moves, 3u);
+  // Below confidence: nothing.
+  fx.SetPodForecast(0, 0.5, 0.0);
+  EXPECT_EQ(MustPlan(fx.in).moves, 0u);
+}
+
+TEST(Planner, PromotionLengthensTheLeadTime) {
+  Fixture fx(4, 8, 0.58, 1);
+  fx.SetPodUtil(0, 0.5, 0.9);
+  // 3 moves (30s) + promotion (30s) = 60s, margin 60s: act at <= 120s.
+  fx.SetPodForecast(0, 0.95, 110.0);
+  Plan p = MustPlan(fx.in);
+  EXPECT_EQ(Count(p, ActionType::kPromote), 1u);
+  fx.SetPodForecast(0, 0.95, 130.0);
+  EXPECT_EQ(MustPlan(fx.in).actions.size(), 0u);
+}
+
+TEST(Planner, UntrustedForecastFallsBackToObservedLoad) {
+  Fixture fx(4, 8, 0.4);
+  fx.SetPodUtil(0, 0.5, 0.95);
+  fx.SetPodForecast(0, 0.99, 0, /*trusted=*/false);
+  Plan p = MustPlan(fx.in);
+  EXPECT_TRUE(p.actions.empty());
+  EXPECT_NEAR(Row(p, "kv-0").before, 0.5, 1e-9);  // the observed load
+
+  fx.SetPodUtil(0, 0.9, 0.9);
+  fx.SetPodForecast(0, 0.0, std::nullopt, /*trusted=*/false);
+  EXPECT_EQ(MustPlan(fx.in).moves, 3u);  // reactive: observed over maxUtilization
+}
+
+TEST(Planner, HysteresisBetweenTargetAndMax) {
+  // A pod at 70% (above target, below max) is neither relieved nor a receiver.
+  Fixture fx(6, 8, 0.4);
+  fx.SetPodUtil(1, 0.7);
+  Plan p = MustPlan(fx.in);
+  EXPECT_TRUE(p.actions.empty());
+  fx.SetPodUtil(0, 0.5, 0.9);
+  fx.SetPodForecast(0, 0.95, 0);
+  Plan q = MustPlan(fx.in);
+  for (const auto& a : q.actions) EXPECT_NE(a.to, "kv-1");
+  // After relief the source sits at or below target, not just below max.
+  EXPECT_LE(Row(q, "kv-0").after, 0.6 + 1e-9);
+  // Re-planning on the applied state does nothing (no flapping).
+  auto after = ApplyPlan(fx.in.state, q);
+  ASSERT_TRUE(after.ok());
+  Fixture next = fx;
+  next.in.state = *after;
+  next.in.forecasts.pods.clear();
+  Plan r = MustPlan(next.in);
+  EXPECT_EQ(r.moves, 0u);
+}
+
+TEST(Planner, CooldownKeepsRecentlyMovedRangesInPlace) {
+  Fixture fx(4, 8, 0.4);
+  fx.SetPodUtil(0, 0.5, 0.9);
+  fx.SetPodForecast(0, 0.95, 0);
+  for (uint32_t id = 0; id < 8; ++id) fx.in.history.rangeLastAction[id] = fx.in.now - 60;
+  Plan p = MustPlan(fx.in);
+  EXPECT_EQ(p.moves, 0u);
+  EXPECT_TRUE(Mentions(p.blocked, "kv-0"));
+  for (uint32_t id = 0; id < 8; ++id) fx.in.history.rangeLastAction[id] = fx.in.now - 301;
+  EXPECT_EQ(MustPlan(fx.in).moves, 3u);
+}
+
+TEST(Planner, LimitsCapMovesAndReportTheRest) {
+  Fixture fx(4, 8, 0.4);
+  fx.SetPodUtil(0, 0.5, 0.9);
+  fx.SetPodForecast(0, 0.95, 0);
+  fx.in.policy.maxConcurrentMigrations = 2;
+  fx.in.history.inFlightMigrations = 1;
+  Plan p = MustPlan(fx.in);
+  EXPECT_EQ(p.moves, 1u);
+  EXPECT_TRUE(Mentions(p.blocked, "maxConcurrentMigrations"));
+
+  fx.in.policy.maxConcurrentMigrations = 16;
+  fx.in.history.inFlightMigrations = 0;
+  fx.in.policy.maxMovesPerHour = 4;
+  fx.in.history.moveTimes = {fx.in.now - 100, fx.in.now - 200, fx.in.now - 4000};
+  Plan q = MustPlan(fx.in);
+  EXPECT_EQ(q.moves, 2u);  // 2 of 4 used in the last hour
+  EXPECT_TRUE(Mentions(q.blocked, "maxMovesPerHour"));
+}
+
+TEST(Planner, WindowsAndBlackouts) {
+  Fixture fx(4, 8, 0.4);
+  fx.SetPodUtil(0, 0.5, 0.9);
+  fx.SetPodForecast(0, 0.95, 0);
+  fx.in.policy.windows = {{"0 8 * * 1-5", 10 * 3600}};
+  fx.in.now = *ParseRfc3339("2026-11-27T09:00:00Z");  // Friday, inside
+  EXPECT_EQ(MustPlan(fx.in).moves, 3u);
+  fx.in.now = *ParseRfc3339("2026-11-28T09:00:00Z");  // Saturday, outside
+  Plan out = MustPlan(fx.in);
+  EXPECT_TRUE(out.actions.empty());
+  EXPECT_TRUE(Mentions(out.blocked, "outside every allowed window"));
+  EXPECT_NEAR(Row(out, "kv-0").after, Row(out, "kv-0").before, 1e-12);
+
+  fx.in.now = *ParseRfc3339("2026-12-25T09:00:00Z");  // Friday, but Christmas blackout
+  fx.in.policy.blackouts = {{"0 0 24 12 *", 48 * 3600}};
+  Plan black = MustPlan(fx.in);
+  EXPECT_TRUE(black.actions.empty());
+  EXPECT_TRUE(Mentions(black.blocked, "blackout"));
+
+  // Pre-evaluated booleans override the schedules.
+  fx.in.policy.inBlackout = false;
+  fx.in.policy.inWindow = true;
+  EXPECT_EQ(MustPlan(fx.in).moves, 3u);
+  fx.in.policy.inWindow = false;
+  EXPECT_EQ(MustPlan(fx.in).moves, 0u);
+}
+
+TEST(Planner, ScaleInNeedsObservedLowLoadForTheStabilizationPeriod) {
+  Fixture fx(4, 8, 0.1);
+  fx.in.state.warmPoolSize = 1;
+  // Forecast-only low load (observed is high): never scale in.
+  for (int i = 0; i < 4; ++i) fx.SetPodUtil(i, 0.5, 0.1);
+  fx.in.history.lowLoadSince = fx.in.now - 7200;
+  EXPECT_EQ(Count(MustPlan(fx.in), ActionType::kDemote), 0u);
+  // Observed low, but not for long enough.
+  for (int i = 0; i < 4; ++i) fx.SetPodUtil(i, 0.1);
+  fx.in.history.lowLoadSince = fx.in.now - 600;
+  Plan early = MustPlan(fx.in);
+  EXPECT_TRUE(early.actions.empty());
+  EXPECT_TRUE(Mentions(early.notes, "scaleInStabilization"));
+  // Long enough: drain the victim (highest ordinal on a tie), then demote it.
+  fx.in.history.lowLoadSince = fx.in.now - 1800;
+  Plan p = MustPlan(fx.in);
+  ASSERT_EQ(Count(p, ActionType::kDemote), 1u);
+  EXPECT_EQ(p.actions.back().type, ActionType::kDemote);
+  EXPECT_EQ(p.actions.back().pod, "kv-3");
+  EXPECT_EQ(p.moves, 8u);
+  for (const auto& a : p.actions) {
+    if (a.type == ActionType::kMove) {
+      EXPECT_EQ(a.from, "kv-3");
+    }
+  }
+  auto after = ApplyPlan(fx.in.state, p);
+  ASSERT_TRUE(after.ok());
+  for (const auto& r : after->ranges) EXPECT_NE(r.owner, "kv-3");
+  // At minReplicas: nothing.
+  fx.in.state.minReplicas = 4;
+  EXPECT_EQ(Count(MustPlan(fx.in), ActionType::kDemote), 0u);
+}
+
+TEST(Planner, ScaleInWaitsForDrainUnderLimits) {
+  Fixture fx(4, 8, 0.1);
+  fx.in.history.lowLoadSince = fx.in.now - 3600;
+  fx.in.policy.maxConcurrentMigrations = 2;
+  Plan p = MustPlan(fx.in);
+  EXPECT_EQ(p.moves, 2u);
+  EXPECT_EQ(Count(p, ActionType::kDemote) + Count(p, ActionType::kScaleIn), 0u);
+  EXPECT_TRUE(Mentions(p.blocked, "waits for drain"));
+}
+
+TEST(Planner, ForecastCanVetoScaleIn) {
+  Fixture fx(2, 8, 0.25);
+  fx.in.history.lowLoadSince = fx.in.now - 3600;
+  fx.in.policy.scaleInUtilization = 0.3;
+  // Removing one of two pods at 25% leaves 50% <= 60%: allowed.
+  EXPECT_EQ(Count(MustPlan(fx.in), ActionType::kScaleIn), 1u);
+  // Predicted peak 35% each: 70% on the survivor > target: vetoed.
+  for (int i = 0; i < 2; ++i) fx.SetPodUtil(i, 0.25, 0.35);
+  EXPECT_EQ(Count(MustPlan(fx.in), ActionType::kScaleIn), 0u);
+}
+
+TEST(Planner, PlanIdIsStableAndChangesWithTheActions) {
+  Fixture fx(4, 8, 0.4);
+  fx.SetPodUtil(0, 0.5, 0.9);
+  fx.SetPodForecast(0, 0.95, 0);
+  Plan a = MustPlan(fx.in);
+  Plan b = MustPlan(fx.in);
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.id.rfind("plan-", 0), 0u);
+  fx.SetPodUtil(1, 0.5, 0.9);
+  fx.SetPodForecast(1, 0.95, 0);
+  EXPECT_NE(MustPlan(fx.in).id, a.id);
+}
+
+TEST(Planner, BadInputNamesTheField) {
+  struct Bad {
+    void (*mutate)(PlanInput&);
+    const char* field;
+  };
+  const Bad cases[] = {
+      {[](PlanInput& in) { in.state.pods[1].capacity = 0; }, "pods[1].capacity"},
+      {[](PlanInput& in) { in.state.pods[1].name = "kv-0"; }, "pods[1].name"},
+      {[](PlanInput& in) { in.state.ranges[2].owner = "nope"; }, "ranges[2].owner"},
+      {[](PlanInput& in) { in.state.ranges[2].readFraction = 1.5; }, "ranges[2].readFraction"},
+      {[](PlanInput& in) { in.state.ranges[2].start = in.state.ranges[1].end; }, "overlaps"},
+      {[](PlanInput& in) { in.policy.targetUtilization = 0.9; }, "policy.thresholds"},
+      {[](PlanInput& in) { in.policy.confidence = 0.2; }, "policy.forecast.confidence"},
+      {[](PlanInput& in) { in.policy.maxConcurrentMigrations = 0; }, "maxConcurrentMigrations"},
+      {[](PlanInput& in) { in.policy.windows = {{"0 8 * *", 60}}; }, "policy.windows[0].schedule"},
+      {[](PlanInput& in) { in.forecasts.ranges[3].probExceed = 2; }, "forecasts.ranges[3].probExceed"},
+      {[](PlanInput& in) { in.forecasts.ranges[3].p90 = -1; }, "forecasts.ranges[3].p90"},
+      {[](PlanInput& in) { in.state.maxReplicas = 0; }, "maxReplicas"},
+  };
+  for (const auto& c : cases) {
+    Fixture fx(4, 8, 0.4);
+    c.mutate(fx.in);
+    auto p = MakePlan(fx.in);
+    ASSERT_FALSE(p.ok()) << c.field;
+    EXPECT_NE(p.error().message.find(c.field), std::string::npos) << p.error().message;
+  }
+}
+
+TEST(Planner, QuantileFollowsConfidence) {
+  SeriesForecast f;
+  f.observed = 1;
+  f.p50 = 10;
+  f.p90 = 20;
+  f.p99 = 40;
+  EXPECT_DOUBLE_EQ(QuantileAt(f, 0.5), 10);
+  EXPECT_DOUBLE_EQ(QuantileAt(f, 0.7), 15);
+  EXPECT_DOUBLE_EQ(QuantileAt(f, 0.9), 20);
+  EXPECT_DOUBLE_EQ(QuantileAt(f, 0.99), 40);
+  f.observed = 50;
+  EXPECT_DOUBLE_EQ(QuantileAt(f, 0.9), 50);  // never below what is observed now
+}
+
+}  // namespace
+}  // namespace shardcast::planner
