@@ -1,10 +1,24 @@
 #!/usr/bin/env bash
-# Runs examples/argocd/health.lua against its Argo CD fixtures (no cluster).
+# Runs examples/argocd/health.lua against its Argo CD fixtures (no cluster),
+# with every Lua interpreter found among lua5.1 (the dialect of Argo CD's
+# gopher-lua) and lua5.4, or the one named by SHARDCAST_LUA.
 set -euo pipefail
 SRC="${SHARDCAST_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
-LUA="${SHARDCAST_LUA:-$(command -v lua5.4 || command -v lua5.3 || command -v lua5.1 || command -v lua || true)}"
-if [ -z "$LUA" ]; then
+if [ -n "${SHARDCAST_LUA:-}" ]; then
+  interpreters=("$SHARDCAST_LUA")
+else
+  interpreters=()
+  for l in lua5.1 lua5.4; do
+    if command -v "$l" >/dev/null 2>&1; then interpreters+=("$l"); fi
+  done
+fi
+if [ ${#interpreters[@]} -eq 0 ]; then
   echo "argocd_health_test: no Lua interpreter (install lua5.4: bash hack/install-deps.sh)" >&2
   exit 1
 fi
-exec python3 "$SRC/tests/examples/argocd_health_runner.py" "$SRC/examples/argocd" "$LUA"
+rc=0
+for lua in "${interpreters[@]}"; do
+  echo "== $lua"
+  python3 "$SRC/tests/examples/argocd_health_runner.py" "$SRC/examples/argocd" "$lua" || rc=1
+done
+exit "$rc"
