@@ -432,9 +432,9 @@ struct Planner {
         plan.blocked.push_back({subject, "cannot move off " + rg.owner + ": no pod has room under targetUtilization and " + whyNot});
         return false;
       }
-      if ((podLoad[static_cast<std::size_t>(to)] + share) / Cap(static_cast<std::size_t>(to)) >
-          pol.targetUtilization) {
-        plan.blocked.push_back({subject, "range alone exceeds the promoted pod's target"});
+      to = PickTarget(share, from, &rg);
+      if (to < 0) {
+        plan.blocked.push_back({subject, "cannot move off " + rg.owner + ": no room under targetUtilization even on the promoted pod"});
         return false;
       }
     }
@@ -674,6 +674,7 @@ struct Planner {
         left -= cands[static_cast<std::size_t>(pick)].share;
         --budgetK;
       }
+      bool failed = false;
       std::sort(chosen.begin(), chosen.end(), [&](std::size_t a, std::size_t b) {
         if (cands[a].share != cands[b].share) return cands[a].share > cands[b].share;
         return st.ranges[cands[a].r].id < st.ranges[cands[b].r].id;
@@ -684,7 +685,26 @@ struct Planner {
                           ", crossing in " + Secs(h.ttc) + "); moving " +
                           Pct(cands[i].share / Cap(h.pod)) + " toward target " +
                           Pct(pol.targetUtilization);
-        MoveRange(cands[i].r, why, cands[i].score, true);
+        if (!MoveRange(cands[i].r, why, cands[i].score, true)) failed = true;
+      }
+      // A chosen range found no receiver: cover what is left with smaller
+      // ranges that do fit somewhere (more moves, but the pod gets relief).
+      if (failed && movesEmitted < budget) {
+        std::vector<std::size_t> rest;
+        for (std::size_t i = 0; i < cands.size(); ++i) {
+          if (!used[i]) rest.push_back(i);
+        }
+        std::sort(rest.begin(), rest.end(), [&](std::size_t a, std::size_t b) {
+          if (cands[a].share != cands[b].share) return cands[a].share > cands[b].share;
+          return st.ranges[cands[a].r].id < st.ranges[cands[b].r].id;
+        });
+        for (std::size_t i : rest) {
+          if (podLoad[h.pod] <= pol.targetUtilization * Cap(h.pod) + 1e-9 || movesEmitted >= budget) break;
+          const auto& rg = st.ranges[cands[i].r];
+          if (PickTarget(cands[i].share, h.pod, &rg) < 0) continue;
+          MoveRange(cands[i].r, name(h.pod) + " still above target after a blocked move; moving a smaller range",
+                    cands[i].score, false);
+        }
       }
     }
     for (const auto& h : hot) anyHot = anyHot || h.due;

@@ -1,1 +1,230 @@
-// placeholder
+// Property tests on random states (seeded, many iterations).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <set>
+
+#include "controllers/planner/planner.h"
+#include "tests/controllers/planner/fixture.h"
+
+namespace shardcast::planner {
+namespace {
+
+using testing::Fixture;
+using testing::PodName;
+
+// A random ShardSet: random sizes, capacities, loads, forecasts, history and limits.
+PlanInput RandomInput(std::mt19937& rng) {
+  auto uni = [&](double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng); };
+  auto pick = [&](int a, int b) { return std::uniform_int_distribution<int>(a, b)(rng); };
+  int active = pick(2, 12), warm = pick(0, 3);
+  Fixture fx(active, pick(1, 12), 0.4, warm);
+  PlanInput& in = fx.in;
+  in.state.maxReplicas = active + pick(0, warm);
+  in.state.minReplicas = pick(1, active);
+  in.state.warmPoolSize = pick(0, 3);
+  for (auto& p : in.state.pods) {
+    p.capacity = std::vector<double>{500, 1000, 2000}[static_cast<std::size_t>(pick(0, 2))];
+    p.ready = pick(0, 9) != 0;
+  }
+  std::lognormal_distribution<double> heavy(0, 0.8);
+  double podScale = uni(0.05, 1.1);
+  for (auto& r : in.state.ranges) {
+    double load = podScale * 60 * heavy(rng);
+    fx.SetRange(r.id, load * uni(0.6, 1.0), load);
+    auto& f = in.forecasts.ranges[r.id];
+    f.trusted = pick(0, 5) != 0;
+    f.p99 = f.p90 * uni(1.0, 1.3);
+    f.p50 = f.p90 * uni(0.7, 1.0);
+    if (pick(0, 3) == 0) r.readFraction = uni(0, 1);
+    if (pick(0, 3) == 0) r.sizeBytes = uni(1e3, 1e9);
+    if (pick(0, 15) == 0) r.state = RangeState::kMigrating;
+    if (pick(0, 10) == 0) in.history.rangeLastAction[r.id] = in.now - pick(0, 900);
+    if (pick(0, 12) == 0 && in.state.pods.size() > 1) {
+      std::string e = in.state.pods[static_cast<std::size_t>(pick(0, static_cast<int>(in.state.pods.size()) - 1))].name;
+      if (e != r.owner) r.echoes.push_back(e);
+    }
+  }
+  if (pick(0, 4) == 0) in.forecasts.ranges.erase(in.forecasts.ranges.begin());
+  for (int i = 0; i < active; ++i) {
+    if (pick(0, 4) == 0) continue;  // no pod forecast
+    std::optional<double> ttc;
+    if (pick(0, 2) != 0) ttc = uni(0, 3600);
+    fx.SetPodForecast(i, uni(0, 1), ttc, pick(0, 5) != 0);
+  }
+  in.policy.confidence = uni(0.5, 0.99);
+  in.policy.maxConcurrentMigrations = pick(1, 8);
+  in.policy.maxMovesPerHour = pick(1, 40);
+  in.history.inFlightMigrations = pick(0, 3);
+  for (int i = pick(0, 30); i > 0; --i) in.history.moveTimes.push_back(in.now - pick(0, 7200));
+  if (pick(0, 1)) in.history.lowLoadSince = in.now - pick(0, 7200);
+  if (pick(0, 6) == 0) in.policy.inWindow = false;
+  return in;
+}
+
+std::string Describe(const Plan& p) {
+  std::string s;
+  for (const auto& a : p.actions) {
+    s += std::string(ActionTypeName(a.type)) + "(" + (a.range ? std::to_string(*a.range) : "") + " " + a.pod + " " +
+         a.from + "->" + a.to + ") ";
+  }
+  for (const auto& f : p.blocked) s += "\n  blocked " + f.subject + ": " + f.message;
+  for (const auto& f : p.notes) s += "\n  note " + f.subject + ": " + f.message;
+  return s;
+}
+
+void CheckCoverage(const ShardSetState& s, const std::string& ctx) {
+  std::set<uint32_t> ids;
+  std::set<std::string> pods;
+  for (const auto& p : s.pods) pods.insert(p.name);
+  std::vector<std::pair<uint32_t, uint32_t>> spans;
+  for (const auto& r : s.ranges) {
+    ASSERT_TRUE(ids.insert(r.id).second) << ctx << " duplicate range " << r.id;
+    ASSERT_TRUE(pods.count(r.owner)) << ctx << " range " << r.id << " owned by missing pod " << r.owner;
+    spans.push_back({r.start, r.end});
+  }
+  std::sort(spans.begin(), spans.end());
+  ASSERT_EQ(spans.front().first, 0u) << ctx;
+  ASSERT_EQ(spans.back().second, UINT32_MAX) << ctx;
+  for (std::size_t i = 1; i < spans.size(); ++i) {
+    ASSERT_EQ(static_cast<uint64_t>(spans[i - 1].second) + 1, spans[i].first) << ctx << " gap/overlap";
+  }
+}
+
+TEST(PlannerProperty, RandomStatesKeepInvariants) {
+  std::mt19937 rng(20261127);
+  int withActions = 0;
+  for (int iter = 0; iter < 3000; ++iter) {
+    PlanInput in = RandomInput(rng);
+    std::string ctx = "iter " + std::to_string(iter);
+    auto plan = MakePlan(in);
+    ASSERT_TRUE(plan.ok()) << ctx << ": " << plan.error().message;
+    withActions += plan->actions.empty() ? 0 : 1;
+    // Same input, same plan.
+    auto again = MakePlan(in);
+    ASSERT_TRUE(again.ok());
+    ASSERT_EQ(plan->id, again->id) << ctx;
+
+    // Limits.
+    int recent = 0;
+    for (auto t : in.history.moveTimes) recent += in.now - t < 3600 ? 1 : 0;
+    int budget = std::max(0, std::min(in.policy.maxConcurrentMigrations - in.history.inFlightMigrations,
+                                      in.policy.maxMovesPerHour - recent));
+    int migrations = 0;
+    std::map<std::string, const Pod*> pods;
+    for (const auto& p : in.state.pods) pods[p.name] = &p;
+    int active = 0;
+    for (const auto& p : in.state.pods) active += p.role == PodRole::kActive ? 1 : 0;
+    for (const auto& a : plan->actions) {
+      if (a.type == ActionType::kMove || a.type == ActionType::kAddEcho) ++migrations;
+      if (a.type == ActionType::kPromote) ++active;
+      if (a.type == ActionType::kDemote || a.type == ActionType::kScaleIn) --active;
+      // Nothing targets a pod that is not Ready.
+      const std::string& target =
+          a.type == ActionType::kMove ? a.to : (a.type == ActionType::kPromote || a.type == ActionType::kAddEcho) ? a.pod : "";
+      if (!target.empty()) {
+        ASSERT_TRUE(pods.count(target)) << ctx;
+        ASSERT_TRUE(pods[target]->ready) << ctx << " " << ActionTypeName(a.type) << " targets unready " << target;
+      }
+      ASSERT_FALSE(a.reason.empty()) << ctx;
+      if (a.range && in.history.rangeLastAction.count(*a.range) && a.type != ActionType::kRemoveEcho) {
+        ASSERT_GE(in.now - in.history.rangeLastAction.at(*a.range), in.policy.cooldownSeconds)
+            << ctx << " range " << *a.range << " acted on during cooldown";
+      }
+    }
+    ASSERT_LE(migrations, budget) << ctx;
+    ASSERT_LE(active, in.state.maxReplicas) << ctx;
+    ASSERT_GE(active, std::min(in.state.minReplicas, active)) << ctx;
+    if (in.policy.inWindow && !*in.policy.inWindow) {
+      ASSERT_TRUE(plan->actions.empty()) << ctx;
+    }
+
+    // Every range is assigned exactly once after applying the actions.
+    auto after = ApplyPlan(in.state, *plan);
+    ASSERT_TRUE(after.ok()) << ctx << ": " << after.error().message;
+    CheckCoverage(*after, ctx);
+    ctx += " " + Describe(*plan);
+    for (const auto& r : after->ranges) {
+      for (const auto& e : r.echoes) ASSERT_NE(e, r.owner) << ctx;
+    }
+    ASSERT_EQ(after->ranges.size(),
+              in.state.ranges.size() + testing::Count(*plan, ActionType::kSplit) -
+                  testing::Count(*plan, ActionType::kMerge))
+        << ctx;
+  }
+  EXPECT_GT(withActions, 300);  // the generator exercises the planner
+}
+
+// Independent lower bound: for each pod that must be relieved, the fewest of
+// its ranges (largest first) covering the excess over target.
+std::size_t IndependentLowerBound(const PlanInput& in) {
+  std::size_t lb = 0;
+  for (const auto& p : in.state.pods) {
+    auto f = in.forecasts.pods.find(p.name);
+    if (f == in.forecasts.pods.end() || f->second.probExceed < in.policy.confidence) continue;
+    std::vector<double> loads;
+    double total = 0;
+    for (const auto& r : in.state.ranges) {
+      if (r.owner != p.name) continue;
+      double l = QuantileAt(in.forecasts.ranges.at(r.id), in.policy.confidence);
+      loads.push_back(l);
+      total += l;
+    }
+    double excess = total - in.policy.targetUtilization * p.capacity;
+    std::sort(loads.rbegin(), loads.rend());
+    for (std::size_t k = 0; excess > 1e-9 && k < loads.size(); ++k) {
+      excess -= loads[k];
+      ++lb;
+    }
+  }
+  return lb;
+}
+
+TEST(PlannerProperty, MovesStayWithinTwelveTenthsOfTheLowerBound) {
+  std::mt19937 rng(42);
+  int checked = 0;
+  for (int iter = 0; iter < 1000; ++iter) {
+    auto pick = [&](int a, int b) { return std::uniform_int_distribution<int>(a, b)(rng); };
+    auto uni = [&](double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng); };
+    int pods = pick(4, 30), per = pick(6, 24);
+    Fixture fx(pods, per, 0.3);
+    fx.in.policy.maxConcurrentMigrations = 64;
+    fx.in.policy.maxMovesPerHour = 10000;
+    int hot = std::max(1, pods / 4);
+    for (int i = 0; i < pods; ++i) {
+      if (i < hot) {
+        // Hot: 0.8..1.0 predicted; range loads skewed but each below target.
+        double want = uni(0.82, 1.0) * 1000;
+        std::vector<double> w(static_cast<std::size_t>(per));
+        double sum = 0;
+        for (auto& x : w) sum += (x = uni(0.5, 1.0));
+        for (int k = 0; k < per; ++k) {
+          uint32_t id = static_cast<uint32_t>(i * per + k);
+          fx.SetRange(id, want * w[static_cast<std::size_t>(k)] / sum * 0.7, want * w[static_cast<std::size_t>(k)] / sum);
+        }
+        fx.SetPodForecast(i, uni(0.9, 1.0), 0.0);
+      } else {
+        fx.SetPodUtil(i, uni(0.05, 0.25));
+        fx.SetPodForecast(i, 0.0, std::nullopt);
+      }
+    }
+    auto plan = MakePlan(fx.in);
+    ASSERT_TRUE(plan.ok()) << plan.error().message;
+    std::size_t lb = IndependentLowerBound(fx.in);
+    ASSERT_EQ(plan->movedLowerBound, lb) << iter;
+    ASSERT_LE(static_cast<double>(plan->moves), 1.2 * static_cast<double>(lb)) << iter;
+    // And the plan actually relieves every hot pod to target.
+    for (int i = 0; i < hot; ++i) {
+      ASSERT_LE(testing::Row(*plan, PodName(i)).after, fx.in.policy.targetUtilization + 1e-9)
+          << iter << " " << Describe(*plan);
+    }
+    for (const auto& row : plan->pods) ASSERT_LE(row.after, fx.in.policy.maxUtilization + 1e-9) << iter;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 1000);
+}
+
+}  // namespace
+}  // namespace shardcast::planner
