@@ -246,6 +246,24 @@ Result<ForecastResult> Forecast(const std::vector<double>& y_in, const ForecastC
   if (!(s0 > 0) || !std::isfinite(s0)) s0 = 1;
   for (auto& vv : x) vv /= s0;
   const int n = static_cast<int>(x.size());
+  // The observed values aligned with x (leading gaps dropped), for scoring
+  // the backtest: errors are measured against what was really observed
+  // (spikes included, gaps and outage runs excluded) so the bands reflect
+  // real-world tails while the point forecast is fitted on cleaned data.
+  std::vector<double> obs;
+  {
+    size_t first = 0;
+    while (first < y_in.size() && !(std::isfinite(y_in[first]) && (!cfg.clean || y_in[first] >= 0))) ++first;
+    for (size_t i = first; i < y_in.size(); ++i) {
+      const double vv = y_in[i];
+      obs.push_back(std::isfinite(vv) && (!cfg.clean || vv >= 0) ? vv / s0 : std::nan(""));
+    }
+    if (static_cast<int>(obs.size()) != n) obs = x;  // clean=false drops non-finite values
+    for (int t = 0; t < n; ++t) {
+      // Outage runs that cleaning filled (zeros far from the cleaned value) are not scored.
+      if (obs[t] == 0 && x[t] != 0) obs[t] = std::nan("");
+    }
+  }
 
   // In-sample seasonal-naive MAE (MASE denominator).
   {
@@ -350,17 +368,31 @@ Result<ForecastResult> Forecast(const std::vector<double>& y_in, const ForecastC
   std::vector<double> scale(h, std::nan(""));
   std::vector<std::vector<double>> err(origins.size(), std::vector<double>(h, std::nan("")));
   for (size_t i = 0; i < chosen.backtest.size(); ++i)
-    for (int kk = 0; kk < h && origins[i] + kk < n; ++kk) err[i][kk] = x[origins[i] + kk] - chosen.backtest[i][kk];
+    for (int kk = 0; kk < h && origins[i] + kk < n; ++kk) err[i][kk] = obs[origins[i] + kk] - chosen.backtest[i][kk];
+  // Robust per-step scale: 1.4826 x median |error| (spikes must not inflate
+  // it; they show up in the tails of z instead), smoothed over +-2 steps.
   int last_k = -1;
+  std::vector<double> raw_scale(h, std::nan(""));
   for (int kk = 0; kk < h; ++kk) {
-    double s = 0;
-    int c = 0;
+    std::vector<double> a;
     for (auto& row : err)
-      if (!std::isnan(row[kk])) s += row[kk] * row[kk], ++c;
-    if (c >= 3) {
-      scale[kk] = std::sqrt(s / c);
+      if (!std::isnan(row[kk])) a.push_back(std::fabs(row[kk]));
+    if (a.size() >= 3) {
+      const double med = Median(a);
+      double mean = 0;
+      for (double vv : a) mean += vv / static_cast<double>(a.size());
+      // Mean |e| as a floor keeps the scale positive when most errors are 0.
+      raw_scale[kk] = std::max(1.4826 * med, 0.5 * mean);
       last_k = kk;
     }
+  }
+  for (int kk = 0; kk <= last_k; ++kk) {
+    double s = 0;
+    int c = 0;
+    for (int j = std::max(0, kk - 2); j <= std::min(last_k, kk + 2); ++j)
+      if (!std::isnan(raw_scale[j])) s += raw_scale[j], ++c;
+    if (c) scale[kk] = s / c;
+    if (!std::isnan(scale[kk])) last_k = std::max(last_k, kk);
   }
   double floor_scale = 1e-9;
   if (last_k < 0) {

@@ -1,0 +1,218 @@
+// Forecasting benchmark runner (on demand; see bench/forecast/run.sh).
+//   bench_forecast m4 <Hourly-train.csv> <Hourly-test.csv> [--model auto] [--holdout]
+//   bench_forecast nab <dir>... [--model auto]
+// Prints one result line per dataset/model in a fixed "key=value" format
+// that run.sh turns into the markdown table.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "predictor/forecaster.h"
+#include "predictor/models.h"
+#include "predictor/parse.h"
+#include "predictor/series.h"
+
+namespace pr = shardcast::predictor;
+
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "cannot read %s\n", path.c_str());
+    std::exit(2);
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// M4 wide CSV: "V1","V2",...; first column is the id; cells may be empty.
+std::vector<std::vector<double>> ReadM4(const std::string& path) {
+  std::vector<std::vector<double>> out;
+  std::istringstream in(ReadFile(path));
+  std::string line;
+  bool header = true;
+  while (std::getline(in, line)) {
+    if (header) {
+      header = false;
+      continue;
+    }
+    std::vector<double> row;
+    std::stringstream ls(line);
+    std::string cell;
+    bool first = true;
+    while (std::getline(ls, cell, ',')) {
+      if (first) {
+        first = false;
+        continue;
+      }
+      if (!cell.empty() && cell.front() == '"') cell = cell.substr(1, cell.size() - 2);
+      if (cell.empty()) continue;
+      row.push_back(std::stod(cell));
+    }
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+double Seconds(std::chrono::steady_clock::time_point a) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count();
+}
+
+int RunM4(const std::string& train_path, const std::string& test_path, pr::ModelKind kind, bool holdout) {
+  auto train = ReadM4(train_path);
+  auto test = ReadM4(test_path);
+  const int h = 48, m = 24;
+  if (holdout) {
+    for (size_t i = 0; i < train.size(); ++i) {
+      test[i].assign(train[i].end() - h, train[i].end());
+      train[i].resize(train[i].size() - h);
+    }
+  }
+  double smape = 0, mase = 0, smape_n2 = 0, mase_n2 = 0, cov90 = 0, cov99 = 0, fit_seconds = 0;
+  long cnt = 0;
+  std::string models;
+  for (size_t i = 0; i < train.size(); ++i) {
+    const auto& y = train[i];
+    pr::ForecastConfig cfg;
+    cfg.horizon = h;
+    cfg.seasons = {m, 168};
+    cfg.quantiles = {0.005, 0.05, 0.5, 0.95, 0.995};
+    cfg.model = kind;
+    auto t0 = std::chrono::steady_clock::now();
+    auto f = pr::Forecast(y, cfg);
+    fit_seconds += Seconds(t0);
+    if (!f.ok()) {
+      std::fprintf(stderr, "series %zu: %s\n", i, f.error().message.c_str());
+      return 1;
+    }
+    auto n2 = pr::RunNaive2(y, m, h, {});
+    double scale = 0;
+    for (size_t t = m; t < y.size(); ++t) scale += std::fabs(y[t] - y[t - m]);
+    scale /= static_cast<double>(y.size() - m);
+    double s = 0, a = 0, s2 = 0, a2 = 0;
+    for (int k = 0; k < h; ++k) {
+      const double act = test[i][k], fc = f->point[k], fn = n2.forecast[k];
+      s += 200 * std::fabs(act - fc) / (std::fabs(act) + std::fabs(fc));
+      a += std::fabs(act - fc);
+      s2 += 200 * std::fabs(act - fn) / (std::fabs(act) + std::fabs(fn));
+      a2 += std::fabs(act - fn);
+      cov90 += act >= f->q[1][k] && act <= f->q[3][k];
+      cov99 += act >= f->q[0][k] && act <= f->q[4][k];
+      ++cnt;
+    }
+    smape += s / h;
+    mase += a / h / scale;
+    smape_n2 += s2 / h;
+    mase_n2 += a2 / h / scale;
+    if (i < 3) models += f->model + ";";
+  }
+  const double N = static_cast<double>(train.size());
+  smape /= N, mase /= N, smape_n2 /= N, mase_n2 /= N;
+  const double owa = 0.5 * (smape / smape_n2 + mase / mase_n2);
+  std::printf(
+      "dataset=m4-hourly%s model=shardcast-%s series=%zu smape=%.3f mase=%.3f owa=%.3f naive2_smape=%.3f "
+      "naive2_mase=%.3f cov90=%.3f cov99=%.3f seconds=%.2f\n",
+      holdout ? "-holdout" : "", pr::ModelKindName(kind).c_str(), train.size(), smape, mase, owa, smape_n2, mase_n2,
+      cov90 / cnt, cov99 / cnt, fit_seconds);
+  std::fprintf(stderr, "first models: %s\n", models.c_str());
+  return 0;
+}
+
+int RunNab(const std::vector<std::string>& dirs, pr::ModelKind kind) {
+  const int h = 12, season = 288, history = 2016, stride = 144;
+  double mase_sum = 0, cov90 = 0, cov99 = 0, seconds = 0;
+  long forecasts = 0, points = 0;
+  for (const auto& dir : dirs) {
+    std::vector<std::string> files;
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+      if (e.path().extension() == ".csv") files.push_back(e.path().string());
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files) {
+      auto samples = pr::ParseCsvSeries(ReadFile(file));
+      if (!samples) {
+        std::fprintf(stderr, "%s: %s\n", file.c_str(), samples.error().message.c_str());
+        return 1;
+      }
+      auto series = pr::Bucketize(*samples, 300);
+      if (!series) return 1;
+      const auto& v = series->values;
+      const int n = static_cast<int>(v.size());
+      for (int o = n / 2; o + h <= n; o += stride) {
+        std::vector<double> y(v.begin() + std::max(0, o - history), v.begin() + o);
+        pr::ForecastConfig cfg;
+        cfg.horizon = h;
+        cfg.seasons = {season};
+        cfg.quantiles = {0.005, 0.05, 0.5, 0.95, 0.995};
+        cfg.model = kind;
+        auto t0 = std::chrono::steady_clock::now();
+        auto f = pr::Forecast(y, cfg);
+        seconds += Seconds(t0);
+        if (!f.ok()) continue;
+        // MASE scale: in-sample one-step naive MAE of the history window.
+        double sc = 0;
+        int c = 0;
+        for (size_t t = 1; t < y.size(); ++t)
+          if (std::isfinite(y[t]) && std::isfinite(y[t - 1])) sc += std::fabs(y[t] - y[t - 1]), ++c;
+        sc = c ? sc / c : 0;
+        double a = 0;
+        int ca = 0;
+        for (int k = 0; k < h; ++k) {
+          const double act = v[o + k];
+          if (!std::isfinite(act)) continue;
+          a += std::fabs(act - f->point[k]);
+          ++ca;
+          cov90 += act >= f->q[1][k] && act <= f->q[3][k];
+          cov99 += act >= f->q[0][k] && act <= f->q[4][k];
+          ++points;
+        }
+        if (ca && sc > 0) {
+          mase_sum += a / ca / sc;
+          ++forecasts;
+        }
+      }
+    }
+  }
+  std::printf("dataset=nab model=shardcast-%s forecasts=%ld mase=%.3f cov90=%.3f cov99=%.3f seconds=%.2f\n",
+              pr::ModelKindName(kind).c_str(), forecasts, mase_sum / forecasts, cov90 / points, cov99 / points,
+              seconds);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: bench_forecast m4 TRAIN TEST [--model M] [--holdout] | nab DIR... [--model M]\n");
+    return 2;
+  }
+  const std::string mode = argv[1];
+  std::vector<std::string> pos;
+  pr::ModelKind kind = pr::ModelKind::kAuto;
+  bool holdout = false;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--model" && i + 1 < argc) {
+      auto k = pr::ParseModelKind(argv[++i]);
+      if (!k) {
+        std::fprintf(stderr, "%s\n", k.error().message.c_str());
+        return 2;
+      }
+      kind = *k;
+    } else if (a == "--holdout") {
+      holdout = true;
+    } else {
+      pos.push_back(a);
+    }
+  }
+  if (mode == "m4" && pos.size() == 2) return RunM4(pos[0], pos[1], kind, holdout);
+  if (mode == "nab" && !pos.empty()) return RunNab(pos, kind);
+  std::fprintf(stderr, "bad arguments\n");
+  return 2;
+}
