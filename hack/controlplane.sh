@@ -295,6 +295,7 @@ launch() { # name binary args...
   printf '%s\n' "$bin" "$@" >"${CP_DIR}/run/${name}.cmd"
   setsid "$bin" "$@" </dev/null >>"${CP_DIR}/logs/${name}.log" 2>&1 &
   echo "$!" >"${CP_DIR}/run/${name}.pid"
+  proc_start_time "$!" >"${CP_DIR}/run/${name}.start"
   log "started ${name} (pid $!, log ${CP_DIR}/logs/${name}.log)"
 }
 
@@ -304,14 +305,24 @@ relaunch() { # name: start again with the recorded command line
   launch "$name" "${args[@]}"
 }
 
+proc_start_time() { # pid -> start time in clock ticks since boot (field 22 of /proc/pid/stat)
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }" # drop "pid (comm) "; comm may contain spaces
+  # shellcheck disable=SC2086
+  set -- $stat
+  echo "${20}"
+}
+
 component_pid() { # name -> pid if our process still runs
-  local f="${CP_DIR}/run/$1.pid" pid bin
+  local f="${CP_DIR}/run/$1.pid" pid
   [ -f "$f" ] || return 1
   pid="$(cat "$f")"
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  bin="$(head -1 "${CP_DIR}/run/$1.cmd" 2>/dev/null)"
-  # Guard against a recycled pid: the process must still be our binary.
-  [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$bin")" ] || return 1
+  # Guard against a recycled pid: same process start time as at launch.
+  [ "$(proc_start_time "$pid")" = "$(cat "${CP_DIR}/run/$1.start" 2>/dev/null)" ] || return 1
+  # A zombie (exited, not yet reaped) does not count as running.
+  [ "$(ps -o stat= -p "$pid" | cut -c1)" != Z ] || return 1
   echo "$pid"
 }
 
@@ -319,11 +330,16 @@ component_pid() { # name -> pid if our process still runs
 group_alive() { ps -o stat= --sid "$1" 2>/dev/null | grep -qv '^Z'; }
 group_gone() { ! group_alive "$1"; }
 
+# kube-apiserver drains for up to a minute after SIGTERM even when idle; all
+# durable state is in etcd, so it gets a short grace period and then SIGKILL.
+stop_grace() { case "$1" in kube-apiserver) echo 5 ;; *) echo 20 ;; esac; }
+
 stop_component() { # name
   local name="$1" pid
   if pid="$(component_pid "$name")"; then
     kill -TERM -- "-$pid" 2>/dev/null || true
-    if ! wait_until 20 "${name} (pgid ${pid}) to exit" group_gone "$pid"; then
+    if ! wait_until "$(stop_grace "$name")" "${name} (pgid ${pid}) to exit" group_gone "$pid"; then
+      log "${name} still running after SIGTERM; sending SIGKILL"
       kill -KILL -- "-$pid" 2>/dev/null || true
       wait_until 10 "${name} (pgid ${pid}) to die" group_gone "$pid" || true
     fi

@@ -1,0 +1,180 @@
+// Smoke test of the real local control plane: version, a KWOK pod whose
+// annotated CPU usage shows up through metrics-server, apiserver restart and
+// etcd compaction.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "tests/testenv/controlplane.h"
+
+namespace shardcast::testenv {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Parses a Kubernetes CPU quantity ("250m", "251234567n", "1") into millicores.
+std::optional<double> CpuMillis(const std::string& q) {
+  if (q.empty()) return std::nullopt;
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(q, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  std::string suffix = q.substr(used);
+  if (suffix.empty()) return v * 1000;
+  if (suffix == "m") return v;
+  if (suffix == "u") return v / 1000;
+  if (suffix == "n") return v / 1e6;
+  return std::nullopt;
+}
+
+// Parses a memory quantity ("65536Ki", "67108864", "64Mi") into bytes.
+std::optional<double> Bytes(const std::string& q) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(q, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  std::string s = q.substr(used);
+  if (s.empty()) return v;
+  if (s == "Ki") return v * 1024;
+  if (s == "Mi") return v * 1024 * 1024;
+  if (s == "Gi") return v * 1024 * 1024 * 1024;
+  if (s == "k") return v * 1e3;
+  if (s == "M") return v * 1e6;
+  return std::nullopt;
+}
+
+TEST(QuantityParsing, CpuAndMemory) {
+  EXPECT_EQ(CpuMillis("250m"), 250);
+  EXPECT_NEAR(*CpuMillis("251234567n"), 251.234567, 1e-6);
+  EXPECT_EQ(CpuMillis("2"), 2000);
+  EXPECT_FALSE(CpuMillis("abc").has_value());
+  EXPECT_EQ(Bytes("64Mi"), 64.0 * 1024 * 1024);
+  EXPECT_EQ(Bytes("65536Ki"), 64.0 * 1024 * 1024);
+  EXPECT_FALSE(Bytes("12Xi").has_value());
+}
+
+class ControlPlaneSmoke : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(cp().ready()) << cp().startupError();
+  }
+  static ControlPlane& cp() { return ControlPlane::Shared(); }
+};
+
+TEST_F(ControlPlaneSmoke, ServerVersionIs1_33_13) {
+  auto v = cp().serverVersion();
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_EQ(*v, "v1.33.13");
+}
+
+TEST_F(ControlPlaneSmoke, KwokNodesAreReadyWithLargeAllocatable) {
+  auto r = cp().kubectl({"get", "nodes", "-l", "type=kwok", "-o", "json"});
+  ASSERT_TRUE(r.ok()) << r.describe();
+  auto nodes = nlohmann::json::parse(r.out)["items"];
+  ASSERT_GE(nodes.size(), 1u);
+  for (const auto& n : nodes) {
+    EXPECT_EQ(n["status"]["allocatable"]["cpu"], "64") << n["metadata"]["name"];
+    EXPECT_EQ(n["status"]["allocatable"]["pods"], "1100") << n["metadata"]["name"];
+    bool ready = false;
+    for (const auto& c : n["status"]["conditions"]) {
+      if (c["type"] == "Ready") ready = c["status"] == "True";
+    }
+    EXPECT_TRUE(ready) << n["metadata"]["name"];
+  }
+}
+
+TEST_F(ControlPlaneSmoke, KwokPodReportsAnnotatedCpuThroughMetricsServer) {
+  const std::string ns = "smoke-" + std::to_string(::getpid());
+  const std::string pod = "usage-250m";
+  auto created = cp().kubectl({"create", "namespace", ns});
+  ASSERT_TRUE(created.ok()) << created.describe();
+  const std::string manifest = R"({
+    "apiVersion": "v1", "kind": "Pod",
+    "metadata": {"name": ")" + pod + R"(", "namespace": ")" + ns + R"(",
+      "annotations": {"kwok.x-k8s.io/usage-cpu": "250m", "kwok.x-k8s.io/usage-memory": "64Mi"}},
+    "spec": {
+      "nodeSelector": {"type": "kwok"},
+      "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}],
+      "containers": [{"name": "app", "image": "fake-image"}]}})";
+  auto applied = cp().kubectl({"apply", "-f", "-"}, manifest);
+  ASSERT_TRUE(applied.ok()) << applied.describe();
+
+  std::string phase;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto r = cp().kubectl({"get", "pod", pod, "-n", ns, "-o", "jsonpath={.status.phase}"});
+        phase = r.out;
+        return r.ok() && r.out == "Running";
+      },
+      120s, "pod " + ns + "/" + pod + " Running"))
+      << "last phase: " << phase;
+
+  std::string last;
+  double cpu = -1, mem = -1;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto r = cp().kubectl({"get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/" + ns + "/pods/" + pod});
+        last = r.ok() ? r.out : r.describe();
+        if (!r.ok()) return false;
+        auto j = nlohmann::json::parse(r.out, nullptr, false);
+        if (j.is_discarded() || !j.contains("containers")) return false;
+        double c = 0, m = 0;
+        for (const auto& ctr : j["containers"]) {
+          auto cm = CpuMillis(ctr["usage"].value("cpu", ""));
+          auto mb = Bytes(ctr["usage"].value("memory", ""));
+          if (!cm || !mb) return false;
+          c += *cm;
+          m += *mb;
+        }
+        cpu = c;
+        mem = m;
+        return std::abs(cpu - 250) <= 25;
+      },
+      180s, "metrics.k8s.io to report ~250m CPU for " + ns + "/" + pod))
+      << "last response: " << last;
+  EXPECT_NEAR(cpu, 250, 25);
+  EXPECT_NEAR(mem, 64.0 * 1024 * 1024, 1024 * 1024);
+
+  auto del = cp().kubectl({"delete", "namespace", ns, "--wait=false"});
+  EXPECT_TRUE(del.ok()) << del.describe();
+}
+
+TEST_F(ControlPlaneSmoke, ApiserverAnswersAfterRestart) {
+  auto before = cp().kubectl({"create", "configmap", "restart-probe-" + std::to_string(::getpid()), "-n", "default",
+                              "--from-literal=k=v"});
+  ASSERT_TRUE(before.ok()) << before.describe();
+  auto restarted = cp().restartApiserver();
+  ASSERT_TRUE(restarted.ok()) << restarted.error().message;
+  EXPECT_TRUE(WaitFor([&] { return cp().serverVersion().ok(); }, 60s, "apiserver /version after restart"));
+  // Data written before the restart is still there (same etcd).
+  auto after = cp().kubectl({"get", "configmap", "restart-probe-" + std::to_string(::getpid()), "-n", "default",
+                             "-o", "jsonpath={.data.k}"});
+  ASSERT_TRUE(after.ok()) << after.describe();
+  EXPECT_EQ(after.out, "v");
+}
+
+TEST_F(ControlPlaneSmoke, CompactEtcdAdvancesWithWrites) {
+  auto first = cp().compactEtcd();
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_GT(*first, 0);
+  auto w = cp().kubectl({"create", "configmap", "compact-probe-" + std::to_string(::getpid()), "-n", "default",
+                         "--from-literal=k=v"});
+  ASSERT_TRUE(w.ok()) << w.describe();
+  auto second = cp().compactEtcd();
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_GT(*second, *first);
+}
+
+}  // namespace
+}  // namespace shardcast::testenv
