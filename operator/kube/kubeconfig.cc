@@ -154,6 +154,7 @@ Result<RestConfig> ParseImpl(const std::string& yaml, const std::string& path,
                           *server + "'");
   }
   cfg.server = *server;
+  cfg.server_field = cl_where + ".server";
   while (!cfg.server.empty() && cfg.server.back() == '/') cfg.server.pop_back();
   auto insecure = BoolField(*cluster, "insecure-skip-tls-verify", cl_where);
   if (!insecure) return Fail(path, insecure.error().message);
@@ -170,6 +171,7 @@ Result<RestConfig> ParseImpl(const std::string& yaml, const std::string& path,
     auto user = FindNamed(root, "users", "user", *user_name, path);
     if (!user) return unexpected(user.error());
     const std::string u_where = "users[" + *user_name + "].user";
+    cfg.user_field = u_where;
     auto cert = FileOrData(*user, "client-certificate", u_where, base_dir, files, nullptr);
     if (!cert) return Fail(path, cert.error().message);
     auto key = FileOrData(*user, "client-key", u_where, base_dir, files, nullptr);
@@ -269,6 +271,8 @@ Result<RestConfig> InClusterConfig(const EnvLookup& env, const FileReader& files
   cfg.ca_source = sa_dir + "/ca.crt";
   if (auto ns = files.read(sa_dir + "/namespace")) cfg.namespace_ = Trim(*ns);
   cfg.source = "in-cluster service account";
+  cfg.server_field = "KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT";
+  cfg.user_field = cfg.token_file;
   return cfg;
 }
 

@@ -28,6 +28,8 @@ struct RestConfig {
   std::string context;               // context name, for messages
   std::string source;                // where it came from, for messages
   std::string ca_source;             // file or field the CA came from, for messages
+  std::string server_field;          // e.g. "clusters[dev].cluster.server", for messages
+  std::string user_field;            // e.g. "users[admin].user", for messages
 };
 
 // Reads files; tests inject fakes. Returns nullopt when the file is unreadable.

@@ -1,0 +1,258 @@
+// The shardcast binary: `shardcast run` is the operator; `forecast` and
+// `plan` are offline tools that need no cluster.
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "operator/kube/client.h"
+#include "operator/kube/kubeconfig.h"
+#include "operator/manager/manager.h"
+
+#ifdef SHARDCAST_WITH_SHARDSET
+#include "controllers/shardset/register.h"
+#endif
+#ifdef SHARDCAST_WITH_MIGRATIONPOLICY
+#include "controllers/migrationpolicy/register.h"
+#endif
+#ifdef SHARDCAST_WITH_FORECAST_CLI
+#include "operator/cli/forecast.h"
+#endif
+#ifdef SHARDCAST_WITH_PLAN_CLI
+#include "operator/cli/plan.h"
+#endif
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void OnSignal(int) { g_stop.store(true); }
+
+constexpr const char* kUsage = R"(usage: shardcast <command> [flags]
+
+commands:
+  run        run the operator against a cluster
+  forecast   forecast a series from a CSV (no cluster needed)
+  plan       print what the operator would do for a dumped state (no cluster needed)
+  version    print the version
+
+run flags (each also read from the environment variable in brackets):
+  --kubeconfig PATH                 kubeconfig file [KUBECONFIG]; default: in-cluster, then ~/.kube/config
+  --context NAME                    kubeconfig context [SHARDCAST_CONTEXT]
+  --namespace NS                    namespace to watch; "" = all [SHARDCAST_NAMESPACE]
+  --leader-elect                    use a Lease so only one replica acts [SHARDCAST_LEADER_ELECT=true]
+  --leader-election-namespace NS    namespace of the Lease [SHARDCAST_LEADER_ELECTION_NAMESPACE]
+  --leader-election-id NAME         name of the Lease (default shardcast-operator)
+  --log-level LEVEL                 trace|debug|info|warn|error [SHARDCAST_LOG_LEVEL]
+  --log-format FORMAT               text|json [SHARDCAST_LOG_FORMAT]
+  --metrics-bind-address ADDR       Prometheus /metrics, e.g. :8080; "" disables [SHARDCAST_METRICS_BIND_ADDRESS]
+  --health-probe-bind-address ADDR  /healthz and /readyz, e.g. :8081 [SHARDCAST_HEALTH_PROBE_BIND_ADDRESS]
+)";
+
+struct RunFlags {
+  std::string kubeconfig;
+  std::string context;
+  std::string ns;
+  bool leader_elect = false;
+  std::string le_namespace;
+  std::string le_id = "shardcast-operator";
+  std::string log_level = "info";
+  std::string log_format = "text";
+  std::string metrics_addr = ":8080";
+  std::string health_addr = ":8081";
+};
+
+std::optional<std::string> Env(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr) return std::nullopt;
+  return std::string(v);
+}
+
+int Fail(const std::string& msg, int code = 2) {
+  std::cerr << "shardcast: " << msg << "\n";
+  return code;
+}
+
+// Returns an error message, or "" when parsing succeeded.
+std::string ParseRunFlags(int argc, char** argv, RunFlags* f) {
+  if (auto v = Env("KUBECONFIG")) f->kubeconfig = "";  // resolved by LoadDefault
+  if (auto v = Env("SHARDCAST_CONTEXT")) f->context = *v;
+  if (auto v = Env("SHARDCAST_NAMESPACE")) f->ns = *v;
+  if (auto v = Env("SHARDCAST_LEADER_ELECT")) f->leader_elect = (*v == "true" || *v == "1");
+  if (auto v = Env("SHARDCAST_LEADER_ELECTION_NAMESPACE")) f->le_namespace = *v;
+  if (auto v = Env("SHARDCAST_LOG_LEVEL")) f->log_level = *v;
+  if (auto v = Env("SHARDCAST_LOG_FORMAT")) f->log_format = *v;
+  if (auto v = Env("SHARDCAST_METRICS_BIND_ADDRESS")) f->metrics_addr = *v;
+  if (auto v = Env("SHARDCAST_HEALTH_PROBE_BIND_ADDRESS")) f->health_addr = *v;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    std::string value;
+    bool has_value = false;
+    if (auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = a.substr(eq + 1);
+      a = a.substr(0, eq);
+      has_value = true;
+    }
+    auto take = [&](std::string* out) -> bool {
+      if (has_value) {
+        *out = value;
+        return true;
+      }
+      if (i + 1 >= argc) return false;
+      *out = argv[++i];
+      return true;
+    };
+    bool ok = true;
+    if (a == "--kubeconfig") {
+      ok = take(&f->kubeconfig);
+    } else if (a == "--context") {
+      ok = take(&f->context);
+    } else if (a == "--namespace") {
+      ok = take(&f->ns);
+    } else if (a == "--leader-elect") {
+      f->leader_elect = !has_value || value == "true";
+    } else if (a == "--leader-election-namespace") {
+      ok = take(&f->le_namespace);
+    } else if (a == "--leader-election-id") {
+      ok = take(&f->le_id);
+    } else if (a == "--log-level") {
+      ok = take(&f->log_level);
+    } else if (a == "--log-format") {
+      ok = take(&f->log_format);
+    } else if (a == "--metrics-bind-address") {
+      ok = take(&f->metrics_addr);
+    } else if (a == "--health-probe-bind-address") {
+      ok = take(&f->health_addr);
+    } else if (a == "-h" || a == "--help") {
+      return "help";
+    } else {
+      return "unknown flag '" + a + "'";
+    }
+    if (!ok) return "flag " + a + " needs a value";
+  }
+  if (f->log_format != "text" && f->log_format != "json") {
+    return "--log-format must be text or json, not '" + f->log_format + "'";
+  }
+  if (spdlog::level::from_str(f->log_level) == spdlog::level::off && f->log_level != "off") {
+    return "--log-level must be trace, debug, info, warn or error, not '" + f->log_level + "'";
+  }
+  return "";
+}
+
+void SetupLogging(const RunFlags& f) {
+  auto logger = spdlog::stderr_color_mt("shardcast");
+  if (f.log_format == "json") {
+    // One JSON object per line; the message is escaped by the %v writer's
+    // callers never emitting raw quotes is not assumed: we escape here.
+    logger->set_pattern(
+        R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","logger":"%n","thread":%t,"msg":"%v"})",
+        spdlog::pattern_time_type::utc);
+  } else {
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  }
+  logger->set_level(spdlog::level::from_str(f.log_level));
+  spdlog::set_default_logger(logger);
+}
+
+// Names the kubeconfig field behind a failure to reach the API server.
+std::string ExplainStartupError(const shardcast::kube::RestConfig& cfg,
+                                const shardcast::kube::ApiError& err) {
+  using K = shardcast::kube::ErrorKind;
+  std::string where = "kubeconfig " + cfg.source + ": ";
+  switch (err.kind) {
+    case K::kUnauthorized:
+      return where + (cfg.user_field.empty() ? "user" : cfg.user_field) +
+             ": the API server rejected the credentials (401 Unauthorized)";
+    case K::kForbidden:
+      return where + (cfg.user_field.empty() ? "user" : cfg.user_field) +
+             ": not allowed to read /version (403 Forbidden)";
+    case K::kConfig:
+      return where + (cfg.ca_source.empty() ? "certificate-authority" : cfg.ca_source) + ": " +
+             err.message;
+    default:
+      return where + (cfg.server_field.empty() ? "server" : cfg.server_field) + " " +
+             cfg.server + ": " + err.message;
+  }
+}
+
+int Run(int argc, char** argv) {
+  RunFlags flags;
+  std::string perr = ParseRunFlags(argc, argv, &flags);
+  if (perr == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (!perr.empty()) return Fail(perr);
+  SetupLogging(flags);
+
+  auto cfg = shardcast::kube::LoadDefault(flags.kubeconfig, flags.context);
+  if (!cfg) return Fail(cfg.error().message);
+  auto transport = shardcast::kube::MakeHttpTransport(*cfg);
+  if (!transport) return Fail(transport.error().message);
+  auto client = std::make_shared<shardcast::kube::Client>(*transport);
+  auto version = client->server_version();
+  if (!version) return Fail(ExplainStartupError(*cfg, version.error()), 1);
+  spdlog::info("connected to {} (Kubernetes {})", cfg->server,
+               version->value("gitVersion", std::string("unknown")));
+
+  shardcast::manager::ManagerOptions mo;
+  mo.namespace_ = flags.ns;
+  mo.leader_elect = flags.leader_elect;
+  mo.metrics_address = flags.metrics_addr;
+  mo.health_address = flags.health_addr;
+  mo.leader_election.lease_name = flags.le_id;
+  mo.leader_election.lease_namespace =
+      !flags.le_namespace.empty() ? flags.le_namespace
+                                  : (!cfg->namespace_.empty() ? cfg->namespace_ : "default");
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  mo.leader_election.identity = std::string(host) + "_" + std::to_string(getpid());
+  shardcast::manager::Manager mgr(client, mo);
+
+#ifdef SHARDCAST_WITH_SHARDSET
+  shardcast::controllers::RegisterShardSetController(mgr);
+#endif
+#ifdef SHARDCAST_WITH_MIGRATIONPOLICY
+  shardcast::controllers::RegisterMigrationPolicyController(mgr);
+#endif
+
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  auto r = mgr.run(g_stop);
+  if (!r) return Fail(r.error().message, 1);
+  spdlog::info("shut down cleanly");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  std::string cmd = argv[1];
+  if (cmd == "run") return Run(argc - 2, argv + 2);
+  if (cmd == "version" || cmd == "--version") {
+    std::cout << "shardcast " << SHARDCAST_VERSION << "\n";
+    return 0;
+  }
+  if (cmd == "-h" || cmd == "--help" || cmd == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+#ifdef SHARDCAST_WITH_FORECAST_CLI
+  if (cmd == "forecast") return shardcast::cli::ForecastMain(argc - 1, argv + 1);
+#endif
+#ifdef SHARDCAST_WITH_PLAN_CLI
+  if (cmd == "plan") return shardcast::cli::PlanMain(argc - 1, argv + 1);
+#endif
+  std::cerr << "shardcast: unknown command '" << cmd << "'\n" << kUsage;
+  return 2;
+}
