@@ -88,6 +88,21 @@ std::unique_ptr<RateLimiter> default_controller_rate_limiter(Clock& clock) {
   return std::make_unique<MaxOfRateLimiter>(std::move(ls));
 }
 
+Result<WorkQueueMetrics> register_workqueue_metrics(Registry& registry,
+                                                    const std::string& queue_name) {
+  auto depth = registry.gauge("shardcast_workqueue_depth", "Keys ready in the work queue.",
+                              {"name"});
+  if (!depth) return unexpected(depth.error());
+  auto adds = registry.counter("shardcast_workqueue_adds_total",
+                               "Keys added to the work queue.", {"name"});
+  if (!adds) return unexpected(adds.error());
+  auto retries = registry.counter("shardcast_workqueue_retries_total",
+                                  "Rate-limited re-adds to the work queue.", {"name"});
+  if (!retries) return unexpected(retries.error());
+  const Labels l{{"name", queue_name}};
+  return WorkQueueMetrics{(*depth)->with(l), (*adds)->with(l), (*retries)->with(l)};
+}
+
 // ---------------------------------------------------------------------------
 // WorkQueue
 

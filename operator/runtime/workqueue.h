@@ -21,11 +21,13 @@
 #include <vector>
 
 #include "operator/runtime/clock.h"
+#include "operator/util/expected.h"
 
 namespace shardcast::runtime {
 
 class Gauge;
 class Counter;
+class Registry;
 
 // Decides how long an item waits before it is (re)queued.
 class RateLimiter {
@@ -98,6 +100,13 @@ struct WorkQueueMetrics {
   std::shared_ptr<Counter> retries;   // add_rate_limited() calls
 };
 
+// Registers (idempotently) shardcast_workqueue_depth (gauge),
+// shardcast_workqueue_adds_total and shardcast_workqueue_retries_total
+// (counters), all labelled name=<queue_name>, and returns the queue's children.
+[[nodiscard]] Result<WorkQueueMetrics> register_workqueue_metrics(Registry& registry,
+                                                                  const std::string& queue_name);
+
+// Destroy a queue only after its worker threads have returned from get().
 class WorkQueue {
  public:
   // `limiter` defaults to default_controller_rate_limiter(clock).

@@ -301,5 +301,31 @@ TEST(WorkQueueTest, MetricsTrackDepthAddsAndRetries) {
   EXPECT_EQ(retries->value(), 1);
 }
 
+TEST(WorkQueueTest, RegisteredMetricsAreExported) {
+  FakeClock clock;
+  Registry reg;
+  auto m = register_workqueue_metrics(reg, "shardset");
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  auto again = register_workqueue_metrics(reg, "migration");  // idempotent families
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  WorkQueue q(clock);
+  q.set_metrics(*m);
+  q.add("ns/a");
+  q.add_rate_limited("ns/b");
+  EXPECT_EQ(reg.render(),
+            "# HELP shardcast_workqueue_adds_total Keys added to the work queue.\n"
+            "# TYPE shardcast_workqueue_adds_total counter\n"
+            "shardcast_workqueue_adds_total{name=\"migration\"} 0\n"
+            "shardcast_workqueue_adds_total{name=\"shardset\"} 1\n"
+            "# HELP shardcast_workqueue_depth Keys ready in the work queue.\n"
+            "# TYPE shardcast_workqueue_depth gauge\n"
+            "shardcast_workqueue_depth{name=\"migration\"} 0\n"
+            "shardcast_workqueue_depth{name=\"shardset\"} 1\n"
+            "# HELP shardcast_workqueue_retries_total Rate-limited re-adds to the work queue.\n"
+            "# TYPE shardcast_workqueue_retries_total counter\n"
+            "shardcast_workqueue_retries_total{name=\"migration\"} 0\n"
+            "shardcast_workqueue_retries_total{name=\"shardset\"} 1\n");
+}
+
 }  // namespace
 }  // namespace shardcast::runtime
