@@ -96,8 +96,12 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const CommandOpti
   if (pid == 0) {
     ::setpgid(0, 0);  // own process group, so a timeout kills the whole tree
     ::dup2(inPipe[0], 0);
-    ::dup2(outPipe[1], 1);
-    ::dup2(errPipe[1], 2);
+    if (options.passthrough) {
+      ::dup2(2, 1);
+    } else {
+      ::dup2(outPipe[1], 1);
+      ::dup2(errPipe[1], 2);
+    }
     ::execvpe(cargv[0], cargv.data(), envp.data());
     const char msg[] = "RunCommand: exec failed\n";
     ssize_t ignored = ::write(2, msg, sizeof msg - 1);
@@ -117,9 +121,17 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const CommandOpti
     ::fcntl(inFd, F_SETFL, O_NONBLOCK);
   }
   int outFd = outPipe[0], errFd = errPipe[0];
+  if (options.passthrough) {
+    // Nothing is captured; the (unused) pipes still give EOF once the child
+    // and everything it spawned with inherited descriptors are gone. Only
+    // wait for the child itself.
+    ::close(outFd);
+    ::close(errFd);
+    outFd = errFd = -1;
+  }
   const auto deadline = Clock::now() + options.timeout;
   char buf[65536];
-  while (outFd >= 0 || errFd >= 0) {
+  while (outFd >= 0 || errFd >= 0 || inFd >= 0) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) {
       result.timedOut = true;
@@ -159,7 +171,24 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const CommandOpti
     if (fd >= 0) ::close(fd);
   }
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  if (options.passthrough && !result.timedOut) {
+    // Poll for the child's exit so the timeout still applies.
+    while (true) {
+      pid_t w = ::waitpid(pid, &status, WNOHANG);
+      if (w == pid) break;
+      if (w < 0 && errno != EINTR) break;
+      if (Clock::now() >= deadline) {
+        result.timedOut = true;
+        ::kill(-pid, SIGKILL);
+        ::kill(pid, SIGKILL);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  if (!options.passthrough || result.timedOut) {
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
   }
   if (WIFEXITED(status)) result.exitCode = WEXITSTATUS(status);
   else if (WIFSIGNALED(status)) result.exitCode = 128 + WTERMSIG(status);
@@ -202,11 +231,13 @@ ControlPlane::ControlPlane() { start(); }
 
 ControlPlane::~ControlPlane() { stop(); }
 
-CommandResult ControlPlane::script(const std::vector<std::string>& args, std::chrono::milliseconds timeout) const {
+CommandResult ControlPlane::script(const std::vector<std::string>& args, std::chrono::milliseconds timeout,
+                                   bool passthrough) const {
   std::vector<std::string> argv{"bash", sourceDir() + "/hack/controlplane.sh"};
   argv.insert(argv.end(), args.begin(), args.end());
   CommandOptions opts;
   opts.timeout = timeout;
+  opts.passthrough = passthrough;
   if (!stateDir_.empty()) opts.env["SHARDCAST_CP_DIR"] = stateDir_;
   return RunCommand(argv, opts);
 }
@@ -262,14 +293,14 @@ void ControlPlane::start() {
   std::cerr << "[testenv] building (cached after the first time) and starting the control plane in " << stateDir_
             << std::endl;
   const auto t0 = Clock::now();
-  auto build = script({"build"}, std::chrono::minutes(60));
+  auto build = script({"build"}, std::chrono::minutes(60), /*passthrough=*/true);
   if (!build.ok()) {
-    startupError_ = "hack/controlplane.sh build failed: " + build.describe();
+    startupError_ = "hack/controlplane.sh build failed (output above): " + build.describe();
     return;
   }
-  auto up = script({"start"}, std::chrono::minutes(10));
+  auto up = script({"start"}, std::chrono::minutes(10), /*passthrough=*/true);
   if (!up.ok()) {
-    startupError_ = "hack/controlplane.sh start failed (logs in " + stateDir_ + "/logs): " + up.describe();
+    startupError_ = "hack/controlplane.sh start failed (output above; logs in " + stateDir_ + "/logs): " + up.describe();
     return;
   }
   auto secs = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - t0).count();

@@ -44,6 +44,9 @@ struct CommandOptions {
   std::map<std::string, std::string> env;  // added to / overriding the parent's environment
   std::string stdinData;                   // written to the child's stdin
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};
+  // Send the child's stdout and stderr to this process's stderr (live
+  // progress) instead of capturing them.
+  bool passthrough = false;
 };
 
 // Runs argv[0] (looked up in PATH when it has no '/') with argv, capturing
@@ -101,7 +104,7 @@ class ControlPlane {
   void start();
   void stop();
   CommandResult script(const std::vector<std::string>& args,
-                       std::chrono::milliseconds timeout = std::chrono::minutes(5)) const;
+                       std::chrono::milliseconds timeout = std::chrono::minutes(5), bool passthrough = false) const;
 
   std::string kubeconfig_;
   std::string stateDir_;

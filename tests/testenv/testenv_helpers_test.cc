@@ -39,6 +39,17 @@ TEST(RunCommand, KillsOnTimeout) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
 }
 
+TEST(RunCommand, PassthroughKeepsExitCodeAndTimeout) {
+  CommandOptions o;
+  o.passthrough = true;
+  auto r = RunCommand({"bash", "-c", "echo visible-progress >&2; exit 4"}, o);
+  EXPECT_EQ(r.exitCode, 4);
+  EXPECT_TRUE(r.out.empty());
+  o.timeout = 300ms;
+  auto slow = RunCommand({"bash", "-c", "exec sleep 30"}, o);
+  EXPECT_TRUE(slow.timedOut);
+}
+
 TEST(RunCommand, MissingBinaryFails) {
   auto r = RunCommand({"/nonexistent/shardcast-binary"});
   EXPECT_EQ(r.exitCode, 127);
