@@ -21,7 +21,7 @@ lint_clean() { # extra helm args...
   fi
 }
 lint_clean
-lint_clean --set 'watchNamespaces={a,b}' --set crds.install=false --set replicaCount=1
+lint_clean --set 'watchNamespaces={a}' --set crds.install=false --set replicaCount=1
 if out="$(bash "$SRC/hack/sync-crds.sh" --check 2>&1)"; then pass "CRD templates in sync with crds/"; else fail "$out"; fi
 
 # Rendered objects: what the chart promises (checked on the YAML).
@@ -32,8 +32,15 @@ check_render() { # python-check-name helm-template-args...
     python3 "$SRC/tests/charts/render_check.py" "$check"
 }
 out="$(check_render cluster 2>&1)" && pass "rendered chart (cluster scope): $(tail -1 <<<"$out")" || fail "rendered chart (cluster scope): $out"
-out="$(check_render namespaced --set 'watchNamespaces={team-a,team-b}' --set crds.install=false 2>&1)" &&
+out="$(check_render namespaced --set 'watchNamespaces={team-a}' --set crds.install=false 2>&1)" &&
   pass "rendered chart (namespaced): $(tail -1 <<<"$out")" || fail "rendered chart (namespaced): $out"
+if out="$("$HELM" template shardcast "$CHART" --set 'watchNamespaces={a,b}' 2>&1)"; then
+  fail "two watchNamespaces rendered, want a clear error"
+elif [[ "$out" == *"watchNamespaces: the operator watches either all namespaces"* ]]; then
+  pass "two watchNamespaces refused: $(tail -1 <<<"$out")"
+else
+  fail "two watchNamespaces: unclear error: $out"
+fi
 
 # ---- cluster ----------------------------------------------------------------
 cluster_up
@@ -129,7 +136,7 @@ if out="$("$HELM" install "$REL2" "$CHART" -n "$NS" --set "watchNamespaces={$NS}
   expect_can no list shardsets.shardcast.dev -n default
   expect_can no list shardsets.shardcast.dev -A
   args="$(k -n "$NS" get deploy "$REL2" -o jsonpath='{.spec.template.spec.containers[0].args}')"
-  [[ "$args" == *"--namespaces=$NS"* ]] && pass "--namespaces=$NS passed" || fail "args: $args"
+  [[ "$args" == *"--namespace=$NS"* ]] && pass "--namespace=$NS passed" || fail "args: $args"
   "$HELM" uninstall "$REL2" -n "$NS" >/dev/null 2>&1 || fail "helm uninstall $REL2"
 else
   fail "namespaced helm install: $out"

@@ -2,7 +2,7 @@
 """Checks `helm template` output (stdin) of charts/shardcast.
 
   render_check.py cluster      default values (ClusterRole)
-  render_check.py namespaced   watchNamespaces=[team-a, team-b], crds.install=false
+  render_check.py namespaced   watchNamespaces=[team-a], crds.install=false
 """
 import sys
 
@@ -53,9 +53,8 @@ def main(mode):
         expect(not crds, "no CRDs with crds.install=false")
         expect("ClusterRole" not in by_kind and "ClusterRoleBinding" not in by_kind, "no cluster-wide RBAC")
         roles = [r for r in by_kind.get("Role", []) if not r["metadata"]["name"].endswith("-leader-election")]
-        expect(sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"],
-               "a Role in each watched namespace")
-        expect(len(by_kind.get("RoleBinding", [])) == 3, "RoleBindings for team-a, team-b and the lease")
+        expect([r["metadata"]["namespace"] for r in roles] == ["team-a"], "a Role in the watched namespace")
+        expect(len(by_kind.get("RoleBinding", [])) == 2, "RoleBindings for team-a and the lease")
     for role in roles:
         got = flatten(role["rules"])
         expect(got == EXPECTED_RULES, f"{role['kind']} {role['metadata']['name']} rules: {got}")
@@ -75,13 +74,15 @@ def main(mode):
         pod = spec["template"]["spec"]
         c = pod["containers"][0]
         args = c["args"]
-        for a in ["--leader-elect", "--leader-election-namespace=shardcast-system", "--log-level=info",
-                  "--log-format=json", "--metrics-addr=:8080", "--health-addr=:8081"]:
+        expect(args[:1] == ["run"], f"first argument is the run command: {args}")
+        for a in ["--leader-elect", "--leader-election-namespace=shardcast-system",
+                  "--leader-election-id=shardcast", "--log-level=info", "--log-format=json",
+                  "--metrics-bind-address=:8080", "--health-probe-bind-address=:8081"]:
             expect(a in args, f"arg {a} in {args}")
         if mode == "namespaced":
-            expect("--namespaces=team-a,team-b" in args, f"--namespaces in {args}")
+            expect("--namespace=team-a" in args, f"--namespace in {args}")
         else:
-            expect(not any(a.startswith("--namespaces") for a in args), "no --namespaces for all namespaces")
+            expect(not any(a.startswith("--namespace=") for a in args), "no --namespace for all namespaces")
         expect(c["image"] == "shardcast/operator:0.1.0", f"image {c['image']}")
         expect(c["imagePullPolicy"] == "IfNotPresent", "pull policy")
         expect(c["livenessProbe"]["httpGet"]["path"] == "/healthz", "liveness /healthz")

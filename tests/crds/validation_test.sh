@@ -6,6 +6,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 MK="python3 $SRC/tests/crds/mk.py"
 
 cluster_up
+# The plain manifest install path: kubectl apply -f crds/ (client-side).
+out="$(k apply -f "$SRC/crds/" 2>&1)" || die "kubectl apply -f crds/ failed: $out"
+pass "kubectl apply -f crds/: $(tr '\n' ' ' <<<"$out")"
 install_crds
 pass "CRDs Established"
 make_namespace crds
