@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <random>
 
+#include "operator/runtime/clock.h"
 #include "operator/util/expected.h"
 
 namespace shardcast::runtime {
@@ -48,5 +49,23 @@ class Backoff {
   int exponent_ = 0;  // stops growing once the delay reaches max
   std::mt19937_64 rng_;
 };
+
+// Calls fn() (returning a Result<T> or Expected<T, E>) until it succeeds,
+// sleeping backoff.next() on `clock` between attempts. Gives up after
+// `max_attempts` calls (0 = no limit) or when `stop` is requested, and then
+// returns the last failure. The backoff is reset after a success.
+template <typename F>
+auto retry_with_backoff(Clock& clock, Backoff& backoff, StopSignal& stop, int max_attempts, F&& fn)
+    -> decltype(fn()) {
+  for (int attempt = 1;; ++attempt) {
+    auto r = fn();
+    if (r.ok()) {
+      backoff.reset();
+      return r;
+    }
+    if (max_attempts > 0 && attempt >= max_attempts) return r;
+    if (stop.stop_requested() || stop.sleep_for(clock, backoff.next())) return r;
+  }
+}
 
 }  // namespace shardcast::runtime

@@ -106,4 +106,25 @@ bool FakeClock::wait_for_waiters(std::size_t n, std::chrono::milliseconds real_t
   return changed_.wait_for(g, real_timeout, [&] { return waiters_.size() >= n; });
 }
 
+void StopSignal::request_stop() {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    stopped_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool StopSignal::stop_requested() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return stopped_;
+}
+
+bool StopSignal::sleep_until(Clock& clock, Clock::time_point deadline) {
+  std::unique_lock<std::mutex> lk(mu_);
+  while (!stopped_ && clock.now() < deadline) {
+    clock.wait_until(lk, cv_, deadline, [this] { return stopped_; });
+  }
+  return stopped_;
+}
+
 }  // namespace shardcast::runtime

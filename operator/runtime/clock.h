@@ -106,4 +106,23 @@ class FakeClock final : public Clock {
   std::vector<std::shared_ptr<Waiter>> waiters_;
 };
 
+// A one-shot stop flag that sleeps on a Clock can be interrupted by, for
+// reconnect and retry loops: `while (!stop.sleep_for(clock, backoff.next()))`.
+class StopSignal {
+ public:
+  void request_stop();
+  bool stop_requested() const;
+  // Sleeps until `deadline` on `clock`. Returns true if stop was requested
+  // (before or during the sleep), false when the time simply passed.
+  bool sleep_until(Clock& clock, Clock::time_point deadline);
+  bool sleep_for(Clock& clock, Clock::duration d) {
+    return sleep_until(clock, clock.deadline_after(d));
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopped_ = false;
+};
+
 }  // namespace shardcast::runtime

@@ -100,3 +100,33 @@ TEST(ClockTest, DeadlineAfterSaturates) {
 
 }  // namespace
 }  // namespace shardcast::runtime
+
+namespace shardcast::runtime {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(StopSignalTest, SleepReturnsFalseWhenTimePasses) {
+  FakeClock clock;
+  StopSignal stop;
+  auto fut = std::async(std::launch::async, [&] { return stop.sleep_for(clock, 3s); });
+  ASSERT_TRUE(clock.wait_for_waiters(1, 5s));
+  clock.advance(3s);
+  ASSERT_EQ(fut.wait_for(5s), std::future_status::ready);
+  EXPECT_FALSE(fut.get());
+}
+
+TEST(StopSignalTest, RequestStopInterruptsSleep) {
+  FakeClock clock;
+  StopSignal stop;
+  auto fut = std::async(std::launch::async, [&] { return stop.sleep_for(clock, 1h); });
+  ASSERT_TRUE(clock.wait_for_waiters(1, 5s));
+  stop.request_stop();
+  ASSERT_EQ(fut.wait_for(5s), std::future_status::ready);
+  EXPECT_TRUE(fut.get());
+  EXPECT_TRUE(stop.stop_requested());
+  EXPECT_TRUE(stop.sleep_for(clock, 1h));  // already stopped: returns at once
+}
+
+}  // namespace
+}  // namespace shardcast::runtime
