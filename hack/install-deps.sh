@@ -12,6 +12,7 @@ PACKAGES=(
   clang libclang-rt-14-dev clang-format
   python3 python3-venv
   etcd-server
+  procps
   lua5.1 lua5.4 python3-yaml python3-jsonschema
 )
 
