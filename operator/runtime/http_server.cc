@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -355,8 +356,27 @@ void HttpServer::serve_connection(int fd) {
         resp = route(method, target);
       }
     }
-    send_all(fd, serialize(resp, head_only), wake_fds_[0], deadline);
-    ::shutdown(fd, SHUT_WR);
+    if (send_all(fd, serialize(resp, head_only), wake_fds_[0], deadline)) {
+      ::shutdown(fd, SHUT_WR);
+      // Lingering close: read what the client still sends (a body we did not
+      // want) until it closes, briefly, so close() does not reset the
+      // connection before the client has read the reply.
+      const auto linger = std::min(deadline, std::chrono::steady_clock::now() +
+                                                 std::chrono::milliseconds(500));
+      std::size_t drained = 0;
+      while (drained < 1024 * 1024) {
+        const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+        if (n > 0) {
+          drained += static_cast<std::size_t>(n);
+          continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+            wait_fd(fd, POLLIN, wake_fds_[0], linger) == 1)
+          continue;
+        break;
+      }
+    }
     served_.fetch_add(1);
   } catch (...) {
     // Transport layer: never let an exception escape a connection thread.

@@ -138,6 +138,13 @@ TEST_F(HttpServerTest, UnknownPathMethodAndGarbage) {
   EXPECT_EQ(raw_request(port_, "GET /" + std::string(20000, 'a') + " HTTP/1.1\r\n").status, 431);
 }
 
+TEST_F(HttpServerTest, PostWithBodyGets405NotAReset) {
+  const std::string body(200000, 'x');  // larger than socket buffers
+  auto r = raw_request(port_, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                                  std::to_string(body.size()) + "\r\n\r\n" + body);
+  EXPECT_EQ(r.status, 405);
+}
+
 TEST_F(HttpServerTest, StalledClientGetsTimeoutAndDoesNotBlockOthers) {
   const int stalled = connect_loopback(port_);
   ASSERT_GE(stalled, 0);
