@@ -282,10 +282,11 @@ Result<ForecastResult> Forecast(const std::vector<double>& y_in, const ForecastC
   const int longest = usable.empty() ? 1 : usable.back();
   const int min_train = std::max({8, 2 * longest + 2});
 
-  // Backtest origins: evenly spaced over the last 11 horizons of the series.
+  // Backtest origins: evenly spaced over the last max(11 horizons, 3 longest
+  // seasons) of the series.
   std::vector<int> origins;
   if (n > min_train && cfg.max_backtest_origins > 0) {
-    const int o_start = std::max(min_train, n - 11 * h);
+    const int o_start = min_train;
     const int o_end = n - 1;
     const int count = std::min(cfg.max_backtest_origins, o_end - o_start + 1);
     for (int i = 0; i < count; ++i) {
@@ -423,6 +424,40 @@ Result<ForecastResult> Forecast(const std::vector<double>& y_in, const ForecastC
         any = true;
       }
     if (any) res.paths.push_back(std::move(path));
+  }
+  // Shift allowance (nested backtest): the bands built from the older 60%
+  // of the origins are checked on the newer 40%; the smallest multiplier
+  // lambda in [0.7, 3] of the z quantiles that gives the nominal 90%
+  // coverage there is applied to all z. This corrects for in-sample
+  // fitting, model selection and drifting volatility without new data.
+  res.z_multiplier = 1.0;
+  if (res.paths.size() >= 10) {
+    const size_t split = res.paths.size() * 6 / 10;
+    std::vector<double> zc;
+    for (size_t i = 0; i < split; ++i)
+      for (double zz : res.paths[i])
+        if (!std::isnan(zz)) zc.push_back(zz);
+    std::sort(zc.begin(), zc.end());
+    std::vector<double> zv;
+    for (size_t i = split; i < res.paths.size(); ++i)
+      for (double zz : res.paths[i])
+        if (!std::isnan(zz)) zv.push_back(zz);
+    if (zc.size() >= kMinEmpirical && zv.size() >= 20) {
+      const double lo = ZQuantile(zc, 0.05), hi = ZQuantile(zc, 0.95);
+      double lambda = 3.0;
+      for (double l = 0.7; l <= 3.0 + 1e-9; l += 0.05) {
+        size_t cov = 0;
+        for (double zz : zv) cov += zz >= l * lo && zz <= l * hi;
+        if (static_cast<double>(cov) >= 0.9 * static_cast<double>(zv.size())) {
+          lambda = l;
+          break;
+        }
+      }
+      res.z_multiplier = lambda;
+      for (auto& zz : res.z) zz *= lambda;
+      for (auto& path : res.paths)
+        for (auto& zz : path) zz *= lambda;
+    }
   }
   std::sort(res.z.begin(), res.z.end());
   // Back to original units.

@@ -23,7 +23,7 @@ struct ForecastConfig {
   std::vector<double> quantiles{0.5, 0.9, 0.99};  // each in (0, 1)
   ModelKind model = ModelKind::kAuto;
   bool clean = true;                         // Hampel/outage cleaning before fitting
-  int max_backtest_origins = 40;
+  int max_backtest_origins = 100;
 };
 
 [[nodiscard]] Result<void> ValidateConfig(const ForecastConfig& c);
@@ -50,6 +50,7 @@ struct ForecastResult {
   std::vector<double> scale;               // per-step error scale (non-decreasing)
   std::vector<double> z;                   // pooled normalised backtest errors, sorted
   std::vector<std::vector<double>> paths;  // normalised backtest error paths [origin][step]
+  double z_multiplier = 1;                 // shift allowance from the nested backtest (see .cc)
   double backtest_mae = 0;                 // mean |error| over all backtest steps (original units)
   double insample_naive_mae = 0;           // mean |y_t - y_{t-m}| (MASE denominator)
   CleanReport clean;

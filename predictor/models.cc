@@ -219,11 +219,21 @@ EtsInit InitStates(const std::vector<double>& y, const EtsSpec& sp) {
       if (sp.trend != EtsTrend::kNone) in.b = (m2 - m1) / m;
     }
     in.l = m1;
-    in.s.resize(m);
-    for (int i = 0; i < m; ++i) {
-      const double base = m1 + in.b * (i - (m - 1) / 2.0);
-      in.s[i] = sp.season == EtsSeason::kAdditive ? y[i] - base : (base != 0 ? y[i] / base : 1.0);
+    in.s.assign(m, 0.0);
+    // Seasonal states: average over up to 3 first cycles of the deviation
+    // from each cycle's mean (ratio for multiplicative), normalised.
+    const int cycles = std::max(1, std::min(3, n / m));
+    for (int c = 0; c < cycles; ++c) {
+      double cm = 0;
+      for (int i = 0; i < m; ++i) cm += y[c * m + i] / m;
+      for (int i = 0; i < m; ++i) {
+        const double v = y[c * m + i];
+        in.s[i] += (sp.season == EtsSeason::kAdditive ? v - cm : (cm != 0 ? v / cm : 1.0)) / cycles;
+      }
     }
+    double smean = 0;
+    for (double v : in.s) smean += v / m;
+    for (auto& v : in.s) v = sp.season == EtsSeason::kAdditive ? v - smean : (smean != 0 ? v / smean : 1.0);
     // Level at "time -1" so that the first step predicts y[0].
     in.l = m1 - in.b * ((m - 1) / 2.0 + 1);
   } else {
@@ -352,9 +362,13 @@ ModelRun RunEts(const std::vector<double>& y, int m, EtsTrend trend, EtsSeason s
 ModelRun RunAutoEts(const std::vector<double>& y, int m, int h, const std::vector<int>& origins) {
   const int n = static_cast<int>(y.size());
   bool positive = std::all_of(y.begin(), y.end(), [](double v) { return v > 0; });
+  // One-step likelihood favours non-seasonal, high-alpha models on smooth
+  // seasonal data although they extrapolate badly; so when the 90%
+  // seasonality test passes only seasonal variants compete (as in M4's
+  // benchmarks), otherwise only non-seasonal ones.
   std::vector<EtsSeason> seasons{EtsSeason::kNone};
-  if (m > 1 && n >= 2 * m + 2) {
-    seasons.push_back(EtsSeason::kAdditive);
+  if (m > 1 && n >= 2 * m + 2 && SeasonalityTest(Tail(y, kFitWindow), m)) {
+    seasons = {EtsSeason::kAdditive};
     if (positive) seasons.push_back(EtsSeason::kMultiplicative);
   }
   ModelRun best;
