@@ -1,0 +1,74 @@
+// The ShardSet reconciler: reads the ShardSet, its pods and its routing
+// ConfigMap from informer caches, asks ComputeDesired() for this round's
+// step, executes it through the Client (with resourceVersion / uid
+// preconditions), and writes status only when it changed.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "controllers/shardset/shardset.h"
+#include "operator/controller/controller.h"
+#include "operator/kube/client.h"
+#include "operator/kube/events.h"
+#include "operator/kube/informer.h"
+#include "operator/runtime/metrics.h"
+
+namespace shardcast::shardset {
+
+// What the reconciler needs from its surroundings (the Manager provides all
+// of it; tests may wire informers by hand).
+struct ReconcilerDeps {
+  std::shared_ptr<kube::Client> client;
+  const kube::Store* shardsets = nullptr;
+  const kube::Store* pods = nullptr;        // pods labelled shardcast.dev/shardset
+  const kube::Store* configmaps = nullptr;  // routing ConfigMaps (same label)
+  kube::EventSink* events = nullptr;        // optional
+  runtime::Registry* metrics = nullptr;     // optional
+  std::function<uint64_t()> fencing_token;  // default: 1
+  std::function<bool(uint64_t)> may_write;  // default: always
+  std::function<std::string()> now;         // RFC 3339; default: wall clock
+  std::chrono::milliseconds wait_requeue{2000};   // while pods are not Ready
+  std::chrono::milliseconds step_requeue{1000};   // after a step (safety net)
+};
+
+class ShardSetReconciler final : public ctrl::Reconciler {
+ public:
+  explicit ShardSetReconciler(ReconcilerDeps deps);
+  [[nodiscard]] ctrl::ReconcileResult reconcile(const std::string& key) override;
+
+  // API writes made so far (creates, updates, patches, deletes): the
+  // steady-state target is zero per minute.
+  uint64_t writes() const { return writes_.load(); }
+
+ private:
+  struct Round;
+  ctrl::ReconcileResult execute(Round& round);
+  kube::ApiStatus write_routing(Round& round);
+  kube::ApiStatus write_status(Round& round);
+  void event(const Json& obj, kube::EventType type, const std::string& reason,
+             const std::string& message);
+  void set_metrics(const std::string& key, const Round& round);
+
+  ReconcilerDeps deps_;
+  std::atomic<uint64_t> writes_{0};
+  runtime::GaugeFamily* epoch_gauge_ = nullptr;
+  runtime::CounterFamily* promotions_ = nullptr;
+  runtime::GaugeFamily* pods_gauge_ = nullptr;
+};
+
+// The key of the ShardSet that `obj` (a Pod or routing ConfigMap) belongs
+// to: "namespace/<label shardcast.dev/shardset>", else the controller owner
+// reference of kind ShardSet; "" when none.
+std::string OwningShardSetKey(const Json& obj);
+
+// Enqueues into `c` the ShardSet key of every change seen by the three
+// informers (register before they start).
+void WireHandlers(kube::Informer& sets, kube::Informer& pods, kube::Informer& cms,
+                  ctrl::Controller& c);
+
+}  // namespace shardcast::shardset

@@ -1,0 +1,34 @@
+#include "controllers/shardset/register.h"
+
+#include <memory>
+
+#include "controllers/api/resources.h"
+#include "controllers/shardset/reconciler.h"
+#include "operator/manager/manager.h"
+
+namespace shardcast::shardset {
+
+Result<void> RegisterShardSetController(manager::Manager& mgr, int workers) {
+  kube::InformerOptions selected;
+  selected.label_selector = api::kLabelShardSet;  // label exists
+  kube::Informer& sets = mgr.informer(api::kShardSets);
+  kube::Informer& pods = mgr.informer(kube::resources::kPods, selected);
+  kube::Informer& cms = mgr.informer(kube::resources::kConfigMaps, selected);
+
+  ReconcilerDeps deps;
+  deps.client = mgr.client_ptr();
+  deps.shardsets = &sets.store();
+  deps.pods = &pods.store();
+  deps.configmaps = &cms.store();
+  deps.events = &mgr.events();
+  deps.metrics = &mgr.metrics();
+  deps.fencing_token = [&mgr] { return mgr.fencing_token(); };
+  deps.may_write = [&mgr](uint64_t t) { return mgr.may_write(t); };
+  ctrl::Controller& c =
+      mgr.add_controller("shardset", std::make_unique<ShardSetReconciler>(std::move(deps)), workers);
+
+  WireHandlers(sets, pods, cms, c);
+  return {};
+}
+
+}  // namespace shardcast::shardset
