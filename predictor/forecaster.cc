@@ -307,6 +307,10 @@ Result<ForecastResult> Forecast(const std::vector<double>& y_in, const ForecastC
     const bool positive = std::all_of(x.begin(), x.end(), [](double vv) { return vv > 0; });
     const ModelKind k = cfg.model;
     if (k == ModelKind::kAuto || k == ModelKind::kSeasonalNaive) runs.push_back(RunSeasonalNaive(x, m_eff, h, origins));
+    if (k == ModelKind::kAuto && longest > m_eff) {
+      runs.push_back(RunSeasonalNaive(x, longest, h, origins));
+      runs.back().name = "snaive" + std::to_string(longest);
+    }
     if (k == ModelKind::kNaive2) runs.push_back(RunNaive2(x, m_eff, h, origins));
     if (k == ModelKind::kAuto || k == ModelKind::kEts) runs.push_back(RunAutoEts(x, m_eff, h, origins));
     if (k == ModelKind::kAuto || k == ModelKind::kTheta) runs.push_back(RunTheta(x, m_eff, h, origins));
@@ -342,7 +346,7 @@ Result<ForecastResult> Forecast(const std::vector<double>& y_in, const ForecastC
   ModelRun chosen = runs[scored.front().second];
   double chosen_mae = scored.front().first;
   if (cfg.model == ModelKind::kAuto && scored.size() >= 3) {
-    for (size_t top : {2, 3}) {
+    for (size_t top = 2; top <= std::min<size_t>(5, scored.size()); ++top) {
       ModelRun e;
       e.name = "ensemble(";
       e.forecast.assign(h, 0.0);

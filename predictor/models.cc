@@ -408,7 +408,7 @@ ModelRun RunMstl(const std::vector<double>& y, const std::vector<int>& periods_i
       // Causal cycle-subseries smoothing: the same phase in this and the K
       // previous cycles (triangular weights), so a forecast from any origin
       // uses only seasonal estimates built from cycles before it.
-      const int K = p <= 48 ? 3 : 1;
+      const int K = p <= 48 ? 5 : 2;
       std::vector<double> s(n);
       for (int t = 0; t < n; ++t) {
         double sw = 0, sv = 0;
@@ -442,7 +442,9 @@ ModelRun RunMstl(const std::vector<double>& y, const std::vector<int>& periods_i
     }
   };
   ModelRun r;
-  r.name = std::string(log ? "mstl-log" : "mstl") + "[" + base.name + "]";
+  std::string ps;
+  for (int p : periods) ps += (ps.empty() ? "" : ",") + std::to_string(p);
+  r.name = std::string(log ? "mstl-log" : "mstl") + "(" + ps + ")[" + base.name + "]";
   r.forecast = base.forecast;
   add_seasonal(r.forecast, n);
   r.backtest = base.backtest;
