@@ -8,7 +8,7 @@
 
 namespace shardcast::shardset {
 
-Result<void> RegisterShardSetController(manager::Manager& mgr, int workers) {
+void RegisterShardSetController(manager::Manager& mgr) {
   kube::InformerOptions selected;
   selected.label_selector = api::kLabelShardSet;  // label exists
   kube::Informer& sets = mgr.informer(api::kShardSets);
@@ -25,10 +25,9 @@ Result<void> RegisterShardSetController(manager::Manager& mgr, int workers) {
   deps.fencing_token = [&mgr] { return mgr.fencing_token(); };
   deps.may_write = [&mgr](uint64_t t) { return mgr.may_write(t); };
   ctrl::Controller& c =
-      mgr.add_controller("shardset", std::make_unique<ShardSetReconciler>(std::move(deps)), workers);
+      mgr.add_controller("shardset", std::make_unique<ShardSetReconciler>(std::move(deps)));
 
   WireHandlers(sets, pods, cms, c);
-  return {};
 }
 
 }  // namespace shardcast::shardset

@@ -1,11 +1,6 @@
 // Wires the ShardSet controller into the Manager.
 #pragma once
 
-#include <string>
-
-#include "nlohmann/json.hpp"
-#include "operator/util/expected.h"
-
 namespace shardcast::manager {
 class Manager;
 }
@@ -14,7 +9,11 @@ namespace shardcast::shardset {
 
 // Creates the reconciler, registers the informers (ShardSets; Pods and
 // ConfigMaps selected by the label shardcast.dev/shardset) and enqueues the
-// owning ShardSet on every change. Call before Manager::run().
-[[nodiscard]] Result<void> RegisterShardSetController(manager::Manager& manager, int workers = 1);
+// owning ShardSet's key on every change. Call before Manager::run().
+void RegisterShardSetController(manager::Manager& manager);
 
 }  // namespace shardcast::shardset
+
+namespace shardcast::controllers {
+using shardset::RegisterShardSetController;
+}  // namespace shardcast::controllers
