@@ -6,6 +6,7 @@
 #include <numeric>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "controllers/planner/placement.h"
 #include "controllers/planner/schedule.h"
@@ -83,7 +84,7 @@ Result<bool> Validate(const PlanInput& in) {
     return unexpected(Error{"shardSet.spec.maxReplicas: must be >= 1 and >= minReplicas"});
   }
   if (s.warmPoolSize < 0) return unexpected(Error{"shardSet.spec.warmPool.size: must be >= 0"});
-  std::set<std::string> names;
+  std::unordered_set<std::string> names;
   for (std::size_t i = 0; i < s.pods.size(); ++i) {
     const auto& pod = s.pods[i];
     std::string f = "pods[" + std::to_string(i) + "]";
@@ -95,14 +96,13 @@ Result<bool> Validate(const PlanInput& in) {
       return unexpected(Error{f + ".capacity: must be > 0 (pod " + pod.name + ")"});
     }
   }
-  std::set<uint32_t> ids;
+  std::vector<uint32_t> ids;
+  ids.reserve(s.ranges.size());
   std::vector<std::pair<uint32_t, uint32_t>> spans;  // start, id
   for (std::size_t i = 0; i < s.ranges.size(); ++i) {
     const auto& r = s.ranges[i];
     std::string f = "ranges[" + std::to_string(i) + "]";
-    if (!ids.insert(r.id).second) {
-      return unexpected(Error{f + ".id: duplicate range id " + std::to_string(r.id)});
-    }
+    ids.push_back(r.id);
     if (r.start > r.end) return unexpected(Error{f + ".start: greater than end"});
     if (!names.count(r.owner)) {
       return unexpected(Error{f + ".owner: unknown pod \"" + r.owner + "\""});
@@ -118,6 +118,16 @@ Result<bool> Validate(const PlanInput& in) {
       return unexpected(Error{f + ".sizeBytes: must be >= 0"});
     }
     spans.push_back({r.start, static_cast<uint32_t>(i)});
+  }
+  std::sort(ids.begin(), ids.end());
+  for (std::size_t i = 1; i < ids.size(); ++i) {
+    if (ids[i] == ids[i - 1]) {
+      for (std::size_t j = 0; j < s.ranges.size(); ++j) {
+        if (s.ranges[j].id == ids[i]) {
+          return unexpected(Error{"ranges[" + std::to_string(j) + "].id: duplicate range id " + std::to_string(ids[i])});
+        }
+      }
+    }
   }
   std::sort(spans.begin(), spans.end());
   for (std::size_t i = 1; i < spans.size(); ++i) {
@@ -136,11 +146,12 @@ Result<bool> Validate(const PlanInput& in) {
   if (!(p.confidence >= 0.5 && p.confidence <= 0.999)) {
     return unexpected(Error{"policy.forecast.confidence: must be in [0.5, 0.999]"});
   }
-  if (p.maxConcurrentMigrations < 1 || p.maxConcurrentMigrations > 64) {
-    return unexpected(Error{"policy.limits.maxConcurrentMigrations: must be in 1..64"});
+  // The CRD caps these (1..64, 1..10000); the planner only needs them >= 1.
+  if (p.maxConcurrentMigrations < 1) {
+    return unexpected(Error{"policy.limits.maxConcurrentMigrations: must be >= 1"});
   }
-  if (p.maxMovesPerHour < 1 || p.maxMovesPerHour > 10000) {
-    return unexpected(Error{"policy.limits.maxMovesPerHour: must be in 1..10000"});
+  if (p.maxMovesPerHour < 1) {
+    return unexpected(Error{"policy.limits.maxMovesPerHour: must be >= 1"});
   }
   if (p.cooldownSeconds < 0) return unexpected(Error{"policy.limits.cooldown: must be >= 0"});
   if (p.scaleInStabilizationSeconds < 0) {
@@ -215,9 +226,24 @@ struct Planner {
     return rangeLoad[ri] * ReadFraction(st.ranges[ri]) / static_cast<double>(1 + echoes);
   }
 
+  std::vector<std::vector<std::size_t>> ownedIdx;
+  std::vector<const SeriesForecast*> podF;  // per pod, or null
+  std::vector<std::size_t> initialOwner;     // pod index per range, before the plan
+  double maxReadyCapacity = 0;
+
   void Index() {
-    for (std::size_t i = 0; i < st.pods.size(); ++i) podIdx[st.pods[i].name] = i;
-    for (std::size_t i = 0; i < st.ranges.size(); ++i) rangeIdx[st.ranges[i].id] = i;
+    for (std::size_t i = 0; i < st.pods.size(); ++i) {
+      podIdx[st.pods[i].name] = i;
+      if (st.pods[i].ready) maxReadyCapacity = std::max(maxReadyCapacity, st.pods[i].capacity);
+    }
+    ownedIdx.assign(st.pods.size(), {});
+    initialOwner.resize(st.ranges.size());
+    rangeIdx.reserve(st.ranges.size());
+    for (std::size_t i = 0; i < st.ranges.size(); ++i) {
+      rangeIdx[st.ranges[i].id] = i;
+      initialOwner[i] = podIdx.at(st.ranges[i].owner);
+      ownedIdx[initialOwner[i]].push_back(i);
+    }
   }
 
   void ComputeLoads() {
@@ -229,20 +255,23 @@ struct Planner {
     podTrusted.assign(P, false);
     podProb.assign(P, 0);
     std::vector<bool> known(R, false);
+    podF.assign(P, nullptr);
     for (std::size_t p = 0; p < P; ++p) {
       auto f = in.forecasts.pods.find(st.pods[p].name);
       if (f != in.forecasts.pods.end()) {
+        podF[p] = &f->second;
         podTrusted[p] = f->second.trusted;
         podProb[p] = f->second.trusted ? f->second.probExceed : 0;
       }
     }
-    for (std::size_t r = 0; r < R; ++r) {
-      auto f = in.forecasts.ranges.find(st.ranges[r].id);
-      if (f == in.forecasts.ranges.end()) continue;
+    for (auto f = in.forecasts.ranges.begin(); f != in.forecasts.ranges.end(); ++f) {
+      auto ri = rangeIdx.find(f->first);
+      if (ri == rangeIdx.end()) continue;  // a range that no longer exists
+      const std::size_t r = ri->second;
       known[r] = true;
       rangeObs[r] = f->second.observed;
-      std::size_t owner = podIdx.at(st.ranges[r].owner);
-      bool podReactive = in.forecasts.pods.count(st.pods[owner].name) && !podTrusted[owner];
+      std::size_t owner = initialOwner[r];
+      bool podReactive = podF[owner] && !podTrusted[owner];
       rangeLoad[r] = (f->second.trusted && !podReactive) ? QuantileAt(f->second, pol.confidence)
                                                         : f->second.observed;
     }
@@ -253,8 +282,7 @@ struct Planner {
       double pred = f->second.trusted ? QuantileAt(f->second, pol.confidence) : f->second.observed;
       double knownPred = 0, knownObs = 0;
       std::vector<std::size_t> unknown;
-      for (std::size_t r = 0; r < R; ++r) {
-        if (st.ranges[r].owner != st.pods[p].name) continue;
+      for (std::size_t r : ownedIdx[p]) {
         if (known[r]) {
           knownPred += OwnerShare(r, st.ranges[r].echoes.size());
           knownObs += rangeObs[r];
@@ -272,7 +300,7 @@ struct Planner {
     for (std::size_t r = 0; r < R; ++r) {
       const auto& rg = st.ranges[r];
       std::size_t e = rg.echoes.size();
-      std::size_t o = podIdx.at(rg.owner);
+      std::size_t o = initialOwner[r];
       podLoad[o] += OwnerShare(r, e);
       double obsF = e ? ReadFraction(rg) : 0;
       podObs[o] += rangeObs[r] * (1 - obsF) + rangeObs[r] * obsF / static_cast<double>(1 + e);
@@ -315,21 +343,16 @@ struct Planner {
                              std::to_string(recent) + " in the last hour)";
   }
 
+  // Ranges currently owned by pod p (index built once; ranges only leave).
   std::vector<std::size_t> OwnedRanges(std::size_t p) const {
     std::vector<std::size_t> out;
-    for (std::size_t r = 0; r < st.ranges.size(); ++r) {
+    for (std::size_t r : ownedIdx[p]) {
       if (st.ranges[r].owner == st.pods[p].name) out.push_back(r);
     }
     return out;
   }
 
-  double MaxActiveCapacity() const {
-    double m = 0;
-    for (std::size_t p = 0; p < st.pods.size(); ++p) {
-      if (st.pods[p].ready) m = std::max(m, Cap(p));
-    }
-    return m;
-  }
+  double MaxActiveCapacity() const { return maxReadyCapacity; }
 
   bool Giant(std::size_t r) const {
     return OwnerShare(r, st.ranges[r].echoes.size()) > pol.targetUtilization * MaxActiveCapacity();
@@ -597,6 +620,7 @@ struct Planner {
           rangeLoad.push_back(L / 2);
           rangeObs.push_back(rangeObs[r]);
           rangeIdx[newId] = st.ranges.size();
+          ownedIdx[h.pod].push_back(st.ranges.size());
           st.ranges.push_back(upper);
           splitNew.insert(newId);
           Commit(std::move(a));
@@ -940,9 +964,9 @@ struct Planner {
       podLoad = podLoadBefore;
       st = in.state;
     }
-    std::map<std::string, std::size_t> countBefore, countAfter;
-    for (const auto& r : in.state.ranges) ++countBefore[r.owner];
-    for (const auto& r : st.ranges) ++countAfter[r.owner];
+    std::vector<std::size_t> countBefore(in.state.pods.size(), 0), countAfter(in.state.pods.size(), 0);
+    for (const auto& r : in.state.ranges) ++countBefore[podIdx.at(r.owner)];
+    for (const auto& r : st.ranges) ++countAfter[podIdx.at(r.owner)];
     for (std::size_t p = 0; p < in.state.pods.size(); ++p) {
       const auto& pod = in.state.pods[p];
       PodRow row;
@@ -954,8 +978,8 @@ struct Planner {
       row.before = podLoadBefore[p] / Cap(p);
       row.after = std::max(0.0, podLoad[p]) / Cap(p);
       row.imbalance = pod.role == PodRole::kActive ? row.before - meanBefore : 0;
-      row.rangesBefore = countBefore[pod.name];
-      row.rangesAfter = countAfter[pod.name];
+      row.rangesBefore = countBefore[p];
+      row.rangesAfter = countAfter[p];
       plan.pods.push_back(row);
     }
     // Stable id over the actions (and the ShardSet name).

@@ -1,0 +1,213 @@
+// Planner benchmark (on demand, not in ctest).
+//  1. Latency of MakePlan for 1,000 pods x 64 ranges (target <= 100 ms).
+//  2. Moved ranges / lower bound over 1,000 random scenarios, next to a naive
+//     greedy baseline (move the hot pod's ranges in key order to the currently
+//     least-loaded pod until it is at target) in the same run.
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "controllers/planner/planner.h"
+
+namespace pl = shardcast::planner;
+
+namespace {
+
+struct Scenario {
+  pl::PlanInput in;
+  int hot = 0;
+};
+
+// `pods` active pods with `per` ranges each; `hotFraction` of them forecast
+// to peak at 82..100% with skewed range loads, the rest at 5..30%.
+Scenario Make(std::mt19937& rng, int pods, int per, double hotFraction) {
+  auto uni = [&](double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng); };
+  Scenario sc;
+  auto& in = sc.in;
+  in.now = 1795766400;
+  in.state.name = "bench";
+  in.state.minReplicas = 1;
+  in.state.maxReplicas = pods;
+  in.state.warmPoolSize = 0;
+  // Limits out of the way (the CRD caps them at 64 and 10000; the planner
+  // accepts more) so the benchmark measures the choice of moves.
+  in.policy.maxConcurrentMigrations = 1 << 20;
+  in.policy.maxMovesPerHour = 1 << 20;
+  for (int i = 0; i < pods; ++i) in.state.pods.push_back({"p-" + std::to_string(i), pl::PodRole::kActive, true, 1000});
+  const uint64_t total = uint64_t{1} << 32;
+  const int n = pods * per;
+  std::lognormal_distribution<double> skew(0, 0.6);
+  for (int p = 0; p < pods; ++p) {
+    bool hot = uni(0, 1) < hotFraction;
+    sc.hot += hot ? 1 : 0;
+    double util = hot ? uni(0.82, 1.0) : uni(0.05, 0.3);
+    std::vector<double> w(static_cast<std::size_t>(per));
+    double sum = 0;
+    for (auto& x : w) sum += (x = std::min(skew(rng), 4.0));
+    double podPeak = 0, podObs = 0;
+    for (int k = 0; k < per; ++k) {
+      int i = p * per + k;
+      pl::Range r;
+      r.id = static_cast<uint32_t>(i);
+      r.start = static_cast<uint32_t>(total * static_cast<uint64_t>(i) / static_cast<uint64_t>(n));
+      r.end = static_cast<uint32_t>(total * static_cast<uint64_t>(i + 1) / static_cast<uint64_t>(n) - 1);
+      r.owner = in.state.pods[static_cast<std::size_t>(p)].name;
+      r.sizeBytes = uni(1e6, 1e8);
+      in.state.ranges.push_back(r);
+      double peak = util * 1000 * w[static_cast<std::size_t>(k)] / sum;
+      pl::SeriesForecast f;
+      f.observed = peak * 0.7;
+      f.p50 = peak * 0.9;
+      f.p90 = peak;
+      f.p99 = peak * 1.1;
+      f.trusted = true;
+      in.forecasts.ranges[r.id] = f;
+      podPeak += peak;
+      podObs += f.observed;
+    }
+    pl::SeriesForecast pf;
+    pf.observed = podObs;
+    pf.p50 = podPeak * 0.9;
+    pf.p90 = podPeak;
+    pf.p99 = podPeak * 1.1;
+    pf.probExceed = hot ? uni(0.9, 1.0) : 0.0;
+    pf.timeToCrossingSeconds = 0;
+    pf.trusted = true;
+    in.forecasts.pods[in.state.pods[static_cast<std::size_t>(p)].name] = pf;
+  }
+  in.state.configuredRanges = n;
+  return sc;
+}
+
+struct BaselineResult {
+  std::size_t moves = 0;
+  int relieved = 0;
+};
+
+// Naive greedy: hot pods in name order; ranges in key order; each to the
+// least-loaded pod (any pod below target after receiving it).
+BaselineResult NaiveGreedy(const pl::PlanInput& in) {
+  const double target = in.policy.targetUtilization;
+  std::map<std::string, std::size_t> idx;
+  for (std::size_t i = 0; i < in.state.pods.size(); ++i) idx[in.state.pods[i].name] = i;
+  std::vector<double> load(in.state.pods.size(), 0);
+  std::vector<std::vector<double>> owned(in.state.pods.size());
+  std::vector<bool> hot(in.state.pods.size());
+  for (std::size_t i = 0; i < in.state.pods.size(); ++i) {
+    hot[i] = in.forecasts.pods.at(in.state.pods[i].name).probExceed >= in.policy.confidence;
+  }
+  for (const auto& r : in.state.ranges) {
+    double l = pl::QuantileAt(in.forecasts.ranges.at(r.id), in.policy.confidence);
+    std::size_t o = idx[r.owner];
+    load[o] += l;
+    owned[o].push_back(l);
+  }
+  BaselineResult out;
+  for (std::size_t p = 0; p < in.state.pods.size(); ++p) {
+    if (!hot[p]) continue;
+    const double cap = in.state.pods[p].capacity;
+    for (double l : owned[p]) {
+      if (load[p] <= target * cap) break;
+      long best = -1;
+      for (std::size_t q = 0; q < load.size(); ++q) {
+        if (q != p && !hot[q] && (best < 0 || load[q] < load[static_cast<std::size_t>(best)])) best = static_cast<long>(q);
+      }
+      if (best < 0) break;
+      auto b = static_cast<std::size_t>(best);
+      if (load[b] + l > target * in.state.pods[b].capacity) continue;
+      load[p] -= l;
+      load[b] += l;
+      ++out.moves;
+    }
+    out.relieved += load[p] <= target * cap + 1e-9 ? 1 : 0;
+  }
+  return out;
+}
+
+double Ms(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int scenarios = argc > 1 ? std::atoi(argv[1]) : 1000;
+  std::mt19937 rng(1);
+
+  // 1. Latency at 1,000 pods x 64 ranges.
+  Scenario big = Make(rng, 1000, 64, 0.1);
+  std::vector<double> planMs, naiveMs, planCpuMs;
+  pl::Plan last;
+  for (int i = 0; i < 7; ++i) {
+    std::clock_t c0 = std::clock();
+    auto t0 = std::chrono::steady_clock::now();
+    auto plan = pl::MakePlan(big.in);
+    auto t1 = std::chrono::steady_clock::now();
+    planCpuMs.push_back(1000.0 * static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC);
+    if (!plan) {
+      std::fprintf(stderr, "plan failed: %s\n", plan.error().message.c_str());
+      return 1;
+    }
+    last = std::move(plan).value();
+    planMs.push_back(Ms(t1 - t0));
+    t0 = std::chrono::steady_clock::now();
+    auto base = NaiveGreedy(big.in);
+    t1 = std::chrono::steady_clock::now();
+    naiveMs.push_back(Ms(t1 - t0));
+    (void)base;
+  }
+  std::sort(planMs.begin(), planMs.end());
+  std::sort(naiveMs.begin(), naiveMs.end());
+  std::sort(planCpuMs.begin(), planCpuMs.end());
+  std::printf("Planner latency, 1000 pods x 64 ranges (64000 ranges, %d hot pods), 7 runs:\n", big.hot);
+  std::printf("  planner       median %8.1f ms  max %8.1f ms  cpu median %8.1f ms  (%zu moves, lower bound %zu)"
+              "  target <= 100 ms: %s\n",
+              planMs[3], planMs.back(), planCpuMs[3], last.moves, last.movedLowerBound,
+              planMs[3] <= 100 ? "PASS" : "FAIL");
+  std::printf("  naive greedy  median %8.1f ms  max %8.1f ms\n", naiveMs[3], naiveMs.back());
+
+  // 2. Movement quality over random scenarios.
+  std::size_t planMoves = 0, naiveMoves = 0, lb = 0;
+  double worstPlan = 0, worstNaive = 0;
+  int hotTotal = 0, planRelieved = 0, naiveRelieved = 0, withinBound = 0, counted = 0;
+  for (int s = 0; s < scenarios; ++s) {
+    std::uniform_int_distribution<int> podsD(10, 200), perD(8, 64);
+    Scenario sc = Make(rng, podsD(rng), perD(rng), 0.15);
+    auto plan = pl::MakePlan(sc.in);
+    if (!plan) {
+      std::fprintf(stderr, "scenario %d: %s\n", s, plan.error().message.c_str());
+      return 1;
+    }
+    auto base = NaiveGreedy(sc.in);
+    hotTotal += sc.hot;
+    for (const auto& row : plan->pods) {
+      const auto& f = sc.in.forecasts.pods.at(row.pod);
+      if (f.probExceed >= sc.in.policy.confidence) planRelieved += row.after <= sc.in.policy.targetUtilization + 1e-9 ? 1 : 0;
+    }
+    naiveRelieved += base.relieved;
+    if (plan->movedLowerBound == 0) continue;
+    ++counted;
+    double lbd = static_cast<double>(plan->movedLowerBound);
+    planMoves += plan->moves;
+    naiveMoves += base.moves;
+    lb += plan->movedLowerBound;
+    worstPlan = std::max(worstPlan, static_cast<double>(plan->moves) / lbd);
+    worstNaive = std::max(worstNaive, static_cast<double>(base.moves) / lbd);
+    withinBound += static_cast<double>(plan->moves) <= 1.2 * lbd ? 1 : 0;
+  }
+  std::printf("\nMoved ranges / lower bound over %d random scenarios (10-200 pods, 8-64 ranges each, 15%% hot):\n",
+              scenarios);
+  std::printf("  %-13s %10s %10s %10s %12s\n", "", "moves", "ratio", "worst", "hot relieved");
+  std::printf("  %-13s %10zu %10.3f %10.3f %7d/%d\n", "planner", planMoves,
+              static_cast<double>(planMoves) / static_cast<double>(lb), worstPlan, planRelieved, hotTotal);
+  std::printf("  %-13s %10zu %10.3f %10.3f %7d/%d\n", "naive greedy", naiveMoves,
+              static_cast<double>(naiveMoves) / static_cast<double>(lb), worstNaive, naiveRelieved, hotTotal);
+  std::printf("  lower bound   %10zu   scenarios within 1.2x: %d/%d\n", lb, withinBound, counted);
+  return 0;
+}
