@@ -50,6 +50,7 @@ double NormInv(double p) {
 }
 
 constexpr size_t kMinEmpirical = 30;  // fewer pooled errors: Gaussian quantiles
+constexpr double kClip = 12.0;  // robust sigmas for the outlier rule
 
 // Quantile of the normalised error distribution. Split-conformal style:
 // the ceil((N+1)p)-th order statistic; beyond the sample, Gaussian tail
@@ -124,8 +125,8 @@ Result<void> ValidateConfig(const ForecastConfig& c) {
 }
 
 std::vector<double> CleanSeries(const std::vector<double>& y_in, int m, CleanReport* rep) {
-  CleanReport local;
-  CleanReport& r = rep ? *rep : local;
+  CleanReport scratch;
+  CleanReport& r = rep ? *rep : scratch;
   std::vector<double> y(y_in);
   for (auto& v : y)
     if (!std::isfinite(v) || v < 0) {
@@ -177,37 +178,54 @@ std::vector<double> CleanSeries(const std::vector<double>& y_in, int m, CleanRep
     for (size_t k = i; k < j; ++k) y[k] = a + (b - a) * static_cast<double>(k - i + 1) / static_cast<double>(j - i + 1);
     i = j - 1;
   }
-  // Hampel-style clipping against a robust baseline.
+  // Hampel-style clipping. A point is an outlier only if it is far (kClip
+  // robust sigmas) from BOTH its temporal neighbourhood (median of the
+  // 7-point window) and, when seasonal, from the same phase in the 3
+  // cycles either side. Genuine level shifts agree with their neighbours
+  // and are kept; isolated spikes (up to 3 points wide) are clipped to the
+  // seasonal (else local) baseline.
   const bool seasonal = m > 1 && n >= static_cast<size_t>(3 * m);
-  std::vector<double> base(n), resid(n);
+  auto robust_sigma = [&](const std::vector<double>& r, double& center) {
+    center = Median(r);
+    std::vector<double> a(r.size());
+    for (size_t t = 0; t < r.size(); ++t) a[t] = std::fabs(r[t] - center);
+    std::vector<double> absy(n);
+    for (size_t t = 0; t < n; ++t) absy[t] = std::fabs(y[t]);
+    return std::max({1.4826 * Median(a), 1e-6 * Median(absy), 1e-300});
+  };
+  std::vector<double> local(n), phase(n), r_local(n), r_phase(n);
   std::vector<double> w;
   for (size_t t = 0; t < n; ++t) {
     w.clear();
+    for (long j = static_cast<long>(t) - 3; j <= static_cast<long>(t) + 3; ++j)
+      if (j >= 0 && j < static_cast<long>(n)) w.push_back(y[static_cast<size_t>(j)]);
+    local[t] = Median(w);
+    r_local[t] = y[t] - local[t];
     if (seasonal) {
+      w.clear();
       for (int k = -3; k <= 3; ++k) {
         if (k == 0) continue;
         const long j = static_cast<long>(t) + static_cast<long>(k) * m;
         if (j >= 0 && j < static_cast<long>(n)) w.push_back(y[static_cast<size_t>(j)]);
       }
-    } else {
-      for (long j = static_cast<long>(t) - 3; j <= static_cast<long>(t) + 3; ++j)
-        if (j >= 0 && j < static_cast<long>(n)) w.push_back(y[static_cast<size_t>(j)]);
+      phase[t] = Median(w);
+      r_phase[t] = y[t] - phase[t];
     }
-    base[t] = Median(w);
-    resid[t] = y[t] - base[t];
   }
-  std::vector<double> absr(n);
-  const double med_r = Median(resid);
-  for (size_t t = 0; t < n; ++t) absr[t] = std::fabs(resid[t] - med_r);
-  std::vector<double> absy(n);
-  for (size_t t = 0; t < n; ++t) absy[t] = std::fabs(y[t]);
-  const double sigma = std::max({1.4826 * Median(absr), 1e-6 * Median(absy), 1e-300});
   if (n >= 8) {
-    for (size_t t = 0; t < n; ++t)
-      if (std::fabs(resid[t] - med_r) > 5 * sigma) {
-        y[t] = base[t];
+    double c_local = 0, c_phase = 0;
+    const double s_local = robust_sigma(r_local, c_local);
+    const double s_phase = seasonal ? robust_sigma(r_phase, c_phase) : 0;
+    std::vector<double> out(y);
+    for (size_t t = 0; t < n; ++t) {
+      const bool far_local = std::fabs(r_local[t] - c_local) > kClip * s_local;
+      const bool far_phase = !seasonal || std::fabs(r_phase[t] - c_phase) > kClip * s_phase;
+      if (far_local && far_phase) {
+        out[t] = seasonal ? phase[t] : local[t];
         r.outliers_clipped++;
       }
+    }
+    y = std::move(out);
   }
   return y;
 }

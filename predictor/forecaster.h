@@ -35,10 +35,11 @@ struct CleanReport {
 
 // Replaces non-finite and negative values by NaN, treats runs of >= 3
 // exact zeros in an otherwise positive series as outages (NaN), fills NaNs
-// (previous season, else linear interpolation, leading ones dropped) and
-// clips outliers to a robust baseline (Hampel rule, 5 robust sigmas; the
-// baseline is the median of the same phase in the 3 cycles either side
-// when seasonal, else the median of a 7-point window).
+// (previous season, else linear interpolation; leading ones dropped) and
+// clips isolated outliers: a point is clipped only when it is more than 12
+// robust sigmas away from both the median of its 7-point window and (when
+// seasonal) the median of the same phase in the 3 cycles either side; it
+// is replaced by the seasonal (else local) median.
 std::vector<double> CleanSeries(const std::vector<double>& y, int m, CleanReport* report = nullptr);
 
 struct ForecastResult {

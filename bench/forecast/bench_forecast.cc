@@ -71,6 +71,8 @@ double CpuSeconds() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
+bool g_clean = true;
+
 int RunM4(const std::string& train_path, const std::string& test_path, pr::ModelKind kind, bool holdout) {
   auto train = ReadM4(train_path);
   auto test = ReadM4(test_path);
@@ -91,6 +93,7 @@ int RunM4(const std::string& train_path, const std::string& test_path, pr::Model
     cfg.seasons = {m, 168};
     cfg.quantiles = {0.005, 0.05, 0.5, 0.95, 0.995};
     cfg.model = kind;
+    cfg.clean = g_clean;
     auto t0 = std::chrono::steady_clock::now();
     const double c0 = CpuSeconds();
     auto f = pr::Forecast(y, cfg);
@@ -159,6 +162,7 @@ int RunNab(const std::vector<std::string>& dirs, pr::ModelKind kind) {
         cfg.seasons = {season};
         cfg.quantiles = {0.005, 0.05, 0.5, 0.95, 0.995};
         cfg.model = kind;
+        cfg.clean = g_clean;
         auto t0 = std::chrono::steady_clock::now();
         const double c0 = CpuSeconds();
         auto f = pr::Forecast(y, cfg);
@@ -215,6 +219,8 @@ int main(int argc, char** argv) {
         return 2;
       }
       kind = *k;
+    } else if (a == "--no-clean") {
+      g_clean = false;
     } else if (a == "--holdout") {
       holdout = true;
     } else {
