@@ -25,19 +25,21 @@ lint_clean --set 'watchNamespaces={a}' --set crds.install=false --set replicaCou
 if out="$(bash "$SRC/hack/sync-crds.sh" --check 2>&1)"; then pass "CRD templates in sync with crds/"; else fail "$out"; fi
 
 # Rendered objects: what the chart promises (checked on the YAML).
+# Offline rendering assumes Kubernetes v1.20 unless told; the chart needs >= 1.30.
+OFFLINE_KUBE=(--kube-version 1.33.0)
 check_render() { # python-check-name helm-template-args...
   local check="$1"
   shift
-  "$HELM" template shardcast "$CHART" --namespace shardcast-system "$@" |
+  "$HELM" template shardcast "$CHART" "${OFFLINE_KUBE[@]}" --namespace shardcast-system "$@" |
     python3 "$SRC/tests/charts/render_check.py" "$check"
 }
 out="$(check_render cluster 2>&1)" && pass "rendered chart (cluster scope): $(tail -1 <<<"$out")" || fail "rendered chart (cluster scope): $out"
 out="$(check_render namespaced --set 'watchNamespaces={team-a}' --set crds.install=false 2>&1)" &&
   pass "rendered chart (namespaced): $(tail -1 <<<"$out")" || fail "rendered chart (namespaced): $out"
-if out="$("$HELM" template shardcast "$CHART" --set 'watchNamespaces={a,b}' 2>&1)"; then
+if out="$("$HELM" template shardcast "$CHART" "${OFFLINE_KUBE[@]}" --set 'watchNamespaces={a,b}' 2>&1)"; then
   fail "two watchNamespaces rendered, want a clear error"
 elif [[ "$out" == *"watchNamespaces: the operator watches either all namespaces"* ]]; then
-  pass "two watchNamespaces refused: $(tail -1 <<<"$out")"
+  pass "two watchNamespaces refused: $(grep -m1 watchNamespaces <<<"$out")"
 else
   fail "two watchNamespaces: unclear error: $out"
 fi
@@ -50,9 +52,10 @@ TAKE=()
 if "$HELM" install --help 2>/dev/null | grep -q -- '--take-ownership'; then TAKE=(--take-ownership); fi
 
 # Everything the chart renders is accepted by the API server.
+SERVER_KUBE=(--kube-version "$(k version -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])')")
 for args in "" "--set watchNamespaces={$NS} --set crds.install=false"; do
   # shellcheck disable=SC2086
-  if out="$("$HELM" template "$REL" "$CHART" --namespace "$NS" $args | k apply --dry-run=server -f - 2>&1)"; then
+  if out="$("$HELM" template "$REL" "$CHART" "${SERVER_KUBE[@]}" --namespace "$NS" $args | k apply --dry-run=server -f - 2>&1)"; then
     pass "helm template $args | kubectl apply --dry-run=server ($(grep -c . <<<"$out") objects)"
   else
     fail "server dry run of the rendered chart ($args): $out"
@@ -83,6 +86,21 @@ k wait --for=condition=Established --timeout=60s crd/shardsets.shardcast.dev crd
 # RBAC as the operator's ServiceAccount.
 SA="system:serviceaccount:$NS:$REL"
 can() { k auth can-i "$@" --as="$SA" 2>/dev/null || true; }
+# A SubjectAccessReview straight to the API server (no discovery needed, so it
+# also works for metrics.k8s.io before the metrics API is available).
+sar() { # verb group resource namespace -> yes|no
+  k create -o jsonpath='{.status.allowed}' -f - <<EOS | sed 's/^true$/yes/; s/^false$/no/; s/^$/no/'
+{"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+ "spec": {"user": "$SA", "groups": ["system:serviceaccounts", "system:serviceaccounts:$NS", "system:authenticated"],
+          "resourceAttributes": {"verb": "$1", "group": "$2", "resource": "$3", "namespace": "$4"}}}
+EOS
+}
+expect_sar() { # yes|no verb group resource namespace
+  local want="$1" got
+  shift
+  got="$(sar "$@")"
+  [ "$got" = "$want" ] && pass "SubjectAccessReview $* = $want" || fail "SubjectAccessReview $* = $got, want $want"
+}
 expect_can() { # yes|no verb resource [args]
   local want="$1"
   shift
@@ -102,7 +120,9 @@ expect_can no update persistentvolumeclaims -n "$NS"
 expect_can yes update configmaps -n "$NS"
 expect_can no delete configmaps -n "$NS"
 expect_can yes create events.events.k8s.io -n "$NS"
-expect_can yes list pods.metrics.k8s.io -n "$NS"
+expect_sar yes list metrics.k8s.io pods "$NS"
+expect_sar yes get metrics.k8s.io pods "$NS"
+expect_sar no watch metrics.k8s.io pods "$NS"
 expect_can yes update leases.coordination.k8s.io -n "$NS"
 expect_can no update leases.coordination.k8s.io -n default
 expect_can no get secrets -n "$NS"
