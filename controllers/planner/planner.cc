@@ -835,6 +835,7 @@ struct Planner {
       return;
     }
     std::size_t v = podIdx.at(victims[0]);
+    if (cap - Cap(v) <= 0) return;  // never scale in to zero capacity
     if (pred / (cap - Cap(v)) > pol.targetUtilization) {
       plan.notes.push_back({"plan", "observed load is low but the forecast for the remaining pods exceeds targetUtilization; not scaling in"});
       return;

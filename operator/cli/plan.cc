@@ -44,13 +44,15 @@ Result<std::string> ReadFile(const std::string& path) {
 
 // --- JSON helpers -----------------------------------------------------------
 
+std::string Join(const std::string& field, const char* key) { return field.empty() ? key : field + "." + key; }
+
 double Num(const json& j, const std::string& field) {
   if (!j.is_number()) Fail(field, "must be a number");
   return j.get<double>();
 }
 double NumOr(const json& obj, const char* key, double def, const std::string& field) {
   if (!obj.contains(key) || obj[key].is_null()) return def;
-  return Num(obj[key], field + "." + key);
+  return Num(obj[key], Join(field, key));
 }
 std::string Str(const json& j, const std::string& field) {
   if (!j.is_string()) Fail(field, "must be a string");
@@ -75,13 +77,13 @@ uint32_t U32(const json& j, const std::string& field) {
   return static_cast<uint32_t>(v);
 }
 const json& Obj(const json& j, const char* key, const std::string& field) {
-  if (!j.contains(key)) Fail(field + "." + key, "missing");
-  if (!j[key].is_object()) Fail(field + "." + key, "must be an object");
+  if (!j.contains(key)) Fail(Join(field, key), "missing");
+  if (!j[key].is_object()) Fail(Join(field, key), "must be an object");
   return j[key];
 }
 const json& Arr(const json& j, const char* key, const std::string& field) {
-  if (!j.contains(key)) Fail(field + "." + key, "missing");
-  if (!j[key].is_array()) Fail(field + "." + key, "must be an array");
+  if (!j.contains(key)) Fail(Join(field, key), "missing");
+  if (!j[key].is_array()) Fail(Join(field, key), "must be an array");
   return j[key];
 }
 
@@ -121,13 +123,16 @@ Result<pl::PlanInput> ParseState(const std::string& path) {
       in.state.configuredRanges = static_cast<int>(NumOr(spec["keySpace"], "ranges", 0, "shardSet.spec.keySpace"));
     }
     double capacity = 1000;
+    std::string capacityField = "shardSet.spec.capacity.cpuMillis";
     if (spec.contains("capacity")) {
       const json& c = spec["capacity"];
+      if (!c.is_object()) Fail("shardSet.spec.capacity", "must be an object");
       std::string metric = c.contains("metric") ? Str(c["metric"], "shardSet.spec.capacity.metric") : "CPU";
       if (metric == "CPU") {
         capacity = NumOr(c, "cpuMillis", 1000, "shardSet.spec.capacity");
       } else if (metric == "RequestsPerSecond") {
         capacity = NumOr(c, "requestsPerSecond", 0, "shardSet.spec.capacity");
+        capacityField = "shardSet.spec.capacity.requestsPerSecond";
       } else {
         Fail("shardSet.spec.capacity.metric", "must be CPU or RequestsPerSecond, got \"" + metric + "\"");
       }
@@ -145,6 +150,9 @@ Result<pl::PlanInput> ParseState(const std::string& path) {
       else if (role == "warm") pod.role = pl::PodRole::kWarm;
       else Fail(f + ".role", "must be active or warm, got \"" + role + "\"");
       pod.ready = BoolOr(p, "ready", true, f);
+      if (!p.contains("capacity") && !(capacity > 0)) {
+        Fail(capacityField, "must be > 0 (pod " + pod.name + " has no capacity of its own)");
+      }
       pod.capacity = NumOr(p, "capacity", capacity, f);
       in.state.pods.push_back(pod);
     }
@@ -222,6 +230,10 @@ Result<pl::PlanInput> ParseState(const std::string& path) {
     return in;
   } catch (const FieldError& e) {
     return unexpected(Error{path + ": " + e.message});
+  } catch (const json::exception& e) {
+    return unexpected(Error{path + ": unexpected JSON shape: " + std::string(e.what())});
+  } catch (const YAML::Exception& e) {
+    return unexpected(Error{path + ": unexpected YAML shape at line " + std::to_string(e.mark.line + 1) + ": " + e.msg});
   }
 }
 
@@ -236,12 +248,14 @@ T YamlAs(const YAML::Node& n, const std::string& field, const char* what) {
   }
 }
 double YNum(const YAML::Node& parent, const char* key, double def, const std::string& field) {
+  if (!parent.IsMap()) Fail(field, "must be a map");
   YAML::Node n = parent[key];
   if (!n || n.IsNull()) return def;
   if (!n.IsScalar()) Fail(field + "." + key, "must be a number");
   return YamlAs<double>(n, field + "." + key, "a number");
 }
 int64_t YDur(const YAML::Node& parent, const char* key, int64_t def, const std::string& field) {
+  if (!parent.IsMap()) Fail(field, "must be a map");
   YAML::Node n = parent[key];
   if (!n || n.IsNull()) return def;
   std::string s = YamlAs<std::string>(n, field + "." + key, "a duration like 5m");
@@ -284,7 +298,8 @@ Result<pl::Policy> ParsePolicy(const std::string& path, double* horizonSeconds) 
       Fail("kind", "must be MigrationPolicy, got \"" + doc["kind"].as<std::string>() + "\"");
     }
     YAML::Node spec = doc["spec"];
-    if (!spec || !spec.IsMap()) Fail("spec", "missing");
+    if (!spec) Fail("spec", "missing");
+    if (!spec.IsMap()) Fail("spec", "must be a map");
     pl::Policy p;
     if (spec["forecast"]) {
       YAML::Node f = spec["forecast"];
@@ -314,6 +329,10 @@ Result<pl::Policy> ParsePolicy(const std::string& path, double* horizonSeconds) 
     return p;
   } catch (const FieldError& e) {
     return unexpected(Error{path + ": " + e.message});
+  } catch (const json::exception& e) {
+    return unexpected(Error{path + ": unexpected JSON shape: " + std::string(e.what())});
+  } catch (const YAML::Exception& e) {
+    return unexpected(Error{path + ": unexpected YAML shape at line " + std::to_string(e.mark.line + 1) + ": " + e.msg});
   }
 }
 
@@ -364,6 +383,10 @@ Result<pl::Forecasts> ParseForecast(const std::string& path, std::optional<int64
     return out;
   } catch (const FieldError& e) {
     return unexpected(Error{path + ": " + e.message});
+  } catch (const json::exception& e) {
+    return unexpected(Error{path + ": unexpected JSON shape: " + std::string(e.what())});
+  } catch (const YAML::Exception& e) {
+    return unexpected(Error{path + ": unexpected YAML shape at line " + std::to_string(e.mark.line + 1) + ": " + e.msg});
   }
 }
 
@@ -463,6 +486,10 @@ Result<pl::Forecasts> ParseReplay(const std::string& path, const pl::PlanInput& 
     return out;
   } catch (const FieldError& e) {
     return unexpected(Error{path + ": " + e.message});
+  } catch (const json::exception& e) {
+    return unexpected(Error{path + ": unexpected JSON shape: " + std::string(e.what())});
+  } catch (const YAML::Exception& e) {
+    return unexpected(Error{path + ": unexpected YAML shape at line " + std::to_string(e.mark.line + 1) + ": " + e.msg});
   }
 }
 
@@ -577,7 +604,18 @@ const char* kUsage =
 
 }  // namespace
 
+static int PlanMainImpl(int argc, char** argv);
+
 int PlanMain(int argc, char** argv) {
+  try {
+    return PlanMainImpl(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "shardcast plan: " << e.what() << "\n";
+    return 2;
+  }
+}
+
+static int PlanMainImpl(int argc, char** argv) {
   std::map<std::string, std::string> args;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];

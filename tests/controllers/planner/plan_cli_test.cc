@@ -145,6 +145,37 @@ TEST(PlanCli, BadInputIsAOneLineErrorNamingFileAndField) {
   }
 }
 
+TEST(PlanCli, WrongShapesAreErrorsNotCrashes) {
+  struct Shape {
+    bool policy;  // else state
+    std::string text, expect;
+  };
+  const std::vector<Shape> shapes = {
+      {false, "[]", "(top level)"},
+      {false, "{\"shardSet\": 5}", "shardSet: must be an object"},
+      {false, "{\"shardSet\": {\"name\": \"kv\", \"spec\": 3}, \"pods\": [], \"routing\": {\"ranges\": []}}",
+       "shardSet.spec"},
+      {false, "{\"shardSet\": {\"name\": \"kv\"}, \"pods\": [3], \"routing\": {\"ranges\": []}}", "pods[0]"},
+      {false,
+       "{\"shardSet\": {\"name\": \"kv\", \"spec\": {\"capacity\": {\"metric\": \"RequestsPerSecond\"}}}, "
+       "\"pods\": [{\"name\": \"a\"}], \"routing\": {\"ranges\": []}}",
+       "shardSet.spec.capacity.requestsPerSecond"},
+      {false, "{\"shardSet\": {\"name\": \"kv\"}, \"pods\": [], \"routing\": {\"ranges\": [{\"id\": -1}]}}",
+       "routing.ranges[0]"},
+      {true, "spec: 3", "spec: must be a map"},
+      {true, "spec: {forecast: 5}", "spec.forecast: must be a map"},
+      {true, "spec: {migration: {leadTime: 3}}", "spec.migration.leadTime"},
+      {true, "spec: {windows: [{schedule: \"* * * * *\"}]}", "spec.windows[0].duration"},
+  };
+  for (const auto& sh : shapes) {
+    std::string s = sh.policy ? kData + "/state.json" : Write("shape.json", sh.text);
+    std::string p = sh.policy ? Write("shape.yaml", sh.text) : kData + "/policy.yaml";
+    CliRun r = Plan({"--shardset", s, "--policy", p, "--forecast", kData + "/forecast.json"});
+    EXPECT_EQ(r.rc, 2) << sh.text;
+    EXPECT_NE(r.err.find(sh.expect), std::string::npos) << sh.text << " -> " << r.err;
+  }
+}
+
 TEST(PlanCli, FlagErrors) {
   EXPECT_EQ(Plan({"--policy", kData + "/policy.yaml"}).rc, 2);
   EXPECT_EQ(Plan({"--shardset", kData + "/state.json", "--policy", kData + "/policy.yaml"}).rc, 2);
