@@ -228,3 +228,64 @@ TEST(PlannerProperty, MovesStayWithinTwelveTenthsOfTheLowerBound) {
 
 }  // namespace
 }  // namespace shardcast::planner
+
+namespace shardcast::planner {
+namespace {
+
+// Timing on random cases: a hot pod is relieved exactly when its time to
+// crossing is within the lead time it needs (k moves x perRange) plus the
+// margin max(60s, 25%): never late, not needlessly early.
+TEST(PlannerProperty, ActsExactlyWhenLeadTimeRunsOut) {
+  std::mt19937 rng(99);
+  int early = 0, due = 0;
+  for (int iter = 0; iter < 300; ++iter) {
+    auto pick = [&](int a, int b) { return std::uniform_int_distribution<int>(a, b)(rng); };
+    auto uni = [&](double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng); };
+    int pods = pick(6, 20), per = pick(6, 16);
+    Fixture fx(pods, per, 0.15);
+    fx.in.policy.maxConcurrentMigrations = 64;
+    fx.in.policy.maxMovesPerHour = 10000;
+    fx.in.policy.perRangeLeadSeconds = pick(5, 60);
+    std::vector<double> ttc;
+    int hot = pick(1, 2);
+    for (int i = 0; i < hot; ++i) {
+      fx.SetPodUtil(i, 0.5, uni(0.85, 1.0));
+      ttc.push_back(uni(0, 900));
+      fx.SetPodForecast(i, 0.99, ttc.back());
+    }
+    auto plan = MakePlan(fx.in);
+    ASSERT_TRUE(plan.ok()) << plan.error().message;
+    for (int i = 0; i < hot; ++i) {
+      // k from an independent largest-first count.
+      std::vector<double> loads;
+      double total = 0;
+      for (const auto& r : fx.in.state.ranges) {
+        if (r.owner != PodName(i)) continue;
+        loads.push_back(fx.in.forecasts.ranges[r.id].p90);
+        total += loads.back();
+      }
+      std::sort(loads.rbegin(), loads.rend());
+      double excess = total - 600;
+      std::size_t k = 0;
+      while (excess > 1e-9 && k < loads.size()) excess -= loads[k++];
+      double needed = fx.in.policy.perRangeLeadSeconds * static_cast<double>(k);
+      bool shouldAct = ttc[static_cast<std::size_t>(i)] <= needed + std::max(60.0, 0.25 * needed);
+      std::size_t movedOff = 0;
+      for (const auto& a : plan->actions) movedOff += a.type == ActionType::kMove && a.from == PodName(i) ? 1 : 0;
+      if (shouldAct) {
+        ++due;
+        EXPECT_EQ(movedOff, k) << iter << " pod " << i << " ttc " << ttc[static_cast<std::size_t>(i)];
+        EXPECT_LE(testing::Row(*plan, PodName(i)).after, 0.6 + 1e-9) << iter;
+      } else {
+        ++early;
+        EXPECT_EQ(movedOff, 0u) << iter << " pod " << i << " ttc " << ttc[static_cast<std::size_t>(i)];
+        EXPECT_TRUE(testing::Mentions(plan->notes, "acting when within")) << iter;
+      }
+    }
+  }
+  EXPECT_GT(due, 50);
+  EXPECT_GT(early, 50);
+}
+
+}  // namespace
+}  // namespace shardcast::planner
