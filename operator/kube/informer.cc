@@ -196,6 +196,10 @@ std::string Informer::last_resource_version() const {
 
 void Informer::set_paused(bool paused) {
   paused_ = paused;
+  if (paused) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (current_watch_ != nullptr) current_watch_->cancel();
+  }
   cv_.notify_all();
 }
 
