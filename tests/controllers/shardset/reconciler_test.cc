@@ -1,0 +1,296 @@
+// The reconciler against in-memory stores and a fake HTTP transport: which
+// API calls one round makes.
+#include <gtest/gtest.h>
+
+#include <mutex>
+
+#include "controllers/api/resources.h"
+#include "controllers/shardset/reconciler.h"
+#include "testutil.h"
+
+namespace shardcast::shardset {
+namespace {
+
+using testing::SetObject;
+
+class FakeTransport : public kube::Transport {
+ public:
+  kube::ApiResult<kube::HttpResponse> send(const kube::HttpRequest& r) override {
+    std::lock_guard<std::mutex> l(mu);
+    requests.push_back(r);
+    if (r.method == "GET") {
+      auto it = gets.find(r.path_and_query);
+      if (it == gets.end()) return kube::HttpResponse{404, R"({"kind":"Status","reason":"NotFound","code":404})", ""};
+      return kube::HttpResponse{200, it->second.dump(), ""};
+    }
+    if (r.method == "DELETE") return kube::HttpResponse{200, "{}", ""};
+    Json body = Json::parse(r.body, nullptr, false);
+    if (body.is_discarded()) body = Json::object();
+    return kube::HttpResponse{r.method == "POST" ? 201 : 200, body.dump(), ""};
+  }
+  kube::ApiResult<std::unique_ptr<kube::LineStream>> stream(const kube::HttpRequest&,
+                                                            std::chrono::seconds) override {
+    return kube::api_error(kube::ErrorKind::kUnavailable, "no streams in tests");
+  }
+  std::string server() const override { return "https://fake"; }
+
+  std::vector<kube::HttpRequest> writes() const {
+    std::vector<kube::HttpRequest> out;
+    for (const auto& r : requests) {
+      if (r.method != "GET") out.push_back(r);
+    }
+    return out;
+  }
+  std::mutex mu;
+  std::vector<kube::HttpRequest> requests;
+  std::map<std::string, Json> gets;
+};
+
+class RecordingSink : public kube::EventSink {
+ public:
+  void record(const Json&, kube::EventType type, const std::string& reason,
+              const std::string& message) override {
+    events.push_back({type, reason, message});
+  }
+  struct Ev {
+    kube::EventType type;
+    std::string reason, message;
+  };
+  std::vector<Ev> events;
+  bool has(const std::string& reason) const {
+    for (const auto& e : events) {
+      if (e.reason == reason) return true;
+    }
+    return false;
+  }
+};
+
+Json PodObject(long ordinal, const std::string& role, bool ready) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata",
+           {{"name", "kv-" + std::to_string(ordinal)},
+            {"namespace", "ns"},
+            {"uid", "uid-" + std::to_string(ordinal)},
+            {"resourceVersion", "10" + std::to_string(ordinal)},
+            {"labels", {{api::kLabelShardSet, "kv"}, {api::kLabelRole, role}}},
+            {"ownerReferences",
+             Json::array({{{"kind", "ShardSet"}, {"name", "kv"}, {"uid", "set-uid"},
+                           {"controller", true}}})}}},
+          {"status",
+           {{"phase", "Running"},
+            {"podIP", "10.0.0." + std::to_string(ordinal + 1)},
+            {"conditions", Json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})}}}};
+}
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    transport = std::make_shared<FakeTransport>();
+    ReconcilerDeps deps;
+    deps.client = std::make_shared<kube::Client>(transport);
+    deps.shardsets = &sets;
+    deps.pods = &pods;
+    deps.configmaps = &cms;
+    deps.events = &sink;
+    deps.metrics = &registry;
+    deps.fencing_token = [this] { return token; };
+    deps.may_write = [this](uint64_t) { return may_write; };
+    deps.now = [] { return std::string("2026-01-01T00:00:00Z"); };
+    rec = std::make_unique<ShardSetReconciler>(std::move(deps));
+  }
+  void PutSet(Json obj) {
+    obj["metadata"]["resourceVersion"] = "1";
+    sets.upsert(std::make_shared<const Json>(std::move(obj)));
+  }
+  void PutPod(long ordinal, const std::string& role, bool ready = true) {
+    pods.upsert(std::make_shared<const Json>(PodObject(ordinal, role, ready)));
+  }
+  // Publishes the document the reconciler wrote last into the ConfigMap cache.
+  Json LastWrite(const std::string& method, const std::string& path_part) {
+    for (auto it = transport->requests.rbegin(); it != transport->requests.rend(); ++it) {
+      if (it->method == method && it->path_and_query.find(path_part) != std::string::npos) {
+        return Json::parse(it->body);
+      }
+    }
+    return Json();
+  }
+
+  std::shared_ptr<FakeTransport> transport;
+  kube::Store sets, pods, cms;
+  RecordingSink sink;
+  runtime::Registry registry;
+  uint64_t token = 1;
+  bool may_write = true;
+  std::unique_ptr<ShardSetReconciler> rec;
+};
+
+TEST_F(ReconcilerTest, FreshSetCreatesPodsAndWritesStatus) {
+  PutSet(SetObject(3, 1, 16));
+  auto r = rec->reconcile("ns/kv");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->kind, ctrl::Action::Kind::kRequeueAfter);
+  auto w = transport->writes();
+  ASSERT_EQ(w.size(), 5u);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(w[i].method, "POST");
+    EXPECT_EQ(w[i].path_and_query, "/api/v1/namespaces/ns/pods");
+    EXPECT_EQ(Json::parse(w[i].body)["metadata"]["name"], "kv-" + std::to_string(i));
+  }
+  EXPECT_EQ(w[4].method, "PUT");
+  EXPECT_EQ(w[4].path_and_query, "/apis/shardcast.dev/v1alpha1/namespaces/ns/shardsets/kv/status");
+  Json st = Json::parse(w[4].body);
+  EXPECT_EQ(st["metadata"]["resourceVersion"], "1") << "status write has a precondition";
+  EXPECT_EQ(st["status"]["observedGeneration"], 4);
+}
+
+TEST_F(ReconcilerTest, ConvergedSetMakesNoWrites) {
+  PutSet(SetObject(2, 1, 8));
+  PutPod(0, "active");
+  PutPod(1, "active");
+  PutPod(2, "warm");
+  // Round 1 publishes the routing document (create) and status.
+  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  Json cm = LastWrite("POST", "/configmaps");
+  ASSERT_TRUE(cm.is_object());
+  EXPECT_EQ(cm["metadata"]["labels"][api::kLabelShardSet], "kv");
+  EXPECT_EQ(cm["metadata"]["annotations"][api::kAnnotationFencing], "1");
+  EXPECT_EQ(cm["metadata"]["ownerReferences"][0]["uid"], "set-uid");
+  auto doc = ParseRoutingDocument(cm["data"][api::kRoutingKey].get<std::string>());
+  ASSERT_TRUE(doc.ok()) << doc.error().message;
+  EXPECT_EQ(doc->epoch, 1);
+  EXPECT_TRUE(sink.has("RangesMoved"));
+  cm["metadata"]["resourceVersion"] = "50";
+  cms.upsert(std::make_shared<const Json>(cm));
+  Json set = LastWrite("PUT", "/status");
+  EXPECT_EQ(set["status"]["epoch"], 1);
+  set["metadata"]["resourceVersion"] = "2";
+  sets.upsert(std::make_shared<const Json>(set));
+  // Round 2: the status may settle (Progressing -> False) once.
+  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  Json settled = LastWrite("PUT", "/status");
+  settled["metadata"]["resourceVersion"] = "3";
+  sets.upsert(std::make_shared<const Json>(settled));
+  size_t before = transport->writes().size();
+  auto r = rec->reconcile("ns/kv");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->kind, ctrl::Action::Kind::kAwaitChange);
+  EXPECT_EQ(transport->writes().size(), before) << "no API writes at rest";
+  bool ready = false;
+  for (const auto& c : settled["status"]["conditions"]) {
+    if (c["type"] == "Ready") ready = c["status"] == "True";
+  }
+  EXPECT_TRUE(ready) << settled["status"].dump();
+  EXPECT_NE(registry.render().find("shardcast_routing_epoch{shardset=\"ns/kv\"} 1"),
+            std::string::npos)
+      << registry.render();
+}
+
+TEST_F(ReconcilerTest, RefusesRoutingWriteWhenConfigMapHasALargerFencingToken) {
+  PutSet(SetObject(1, 0, 4));
+  PutPod(0, "active");
+  Json cm = {{"apiVersion", "v1"},
+             {"kind", "ConfigMap"},
+             {"metadata",
+              {{"name", "kv-routing"},
+               {"namespace", "ns"},
+               {"resourceVersion", "7"},
+               {"annotations", {{api::kAnnotationFencing, "5"}}}}},
+             {"data", Json::object()}};
+  cms.upsert(std::make_shared<const Json>(cm));
+  auto r = rec->reconcile("ns/kv");
+  for (const auto& w : transport->writes()) {
+    EXPECT_EQ(w.path_and_query.find("/configmaps"), std::string::npos) << w.path_and_query;
+  }
+  EXPECT_TRUE(sink.has("RoutingWriteFailed"));
+  Json st = LastWrite("PUT", "/status");
+  bool degraded = false;
+  for (const auto& c : st["status"]["conditions"]) {
+    if (c["type"] == "Degraded") degraded = c["status"] == "True";
+  }
+  EXPECT_TRUE(degraded) << st.dump();
+  (void)r;
+}
+
+TEST_F(ReconcilerTest, NoWritesAtAllWhenTheFencingTokenMayNotWrite) {
+  PutSet(SetObject());
+  may_write = false;
+  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  EXPECT_TRUE(transport->writes().empty());
+}
+
+TEST_F(ReconcilerTest, MalformedSpecOnlyReportsDegradedNamingTheField) {
+  Json obj = SetObject();
+  obj["spec"]["warmPool"]["size"] = "lots";
+  PutSet(obj);
+  auto r = rec->reconcile("ns/kv");
+  ASSERT_TRUE(r.ok());
+  auto w = transport->writes();
+  ASSERT_EQ(w.size(), 1u);
+  Json st = Json::parse(w[0].body)["status"];
+  bool named = false;
+  for (const auto& c : st["conditions"]) {
+    if (c["type"] == "Degraded" && c["status"] == "True") {
+      named = c["message"].get<std::string>().find("spec.warmPool.size") != std::string::npos;
+      EXPECT_EQ(c["reason"], "InvalidSpec");
+    }
+  }
+  EXPECT_TRUE(named) << st.dump();
+  EXPECT_TRUE(sink.has("InvalidSpec"));
+}
+
+TEST_F(ReconcilerTest, PromotionPatchesTheRoleWithAResourceVersionPrecondition) {
+  PutSet(SetObject(2, 1, 8));
+  PutPod(0, "active");
+  PutPod(2, "warm");
+  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  auto w = transport->writes();
+  ASSERT_GE(w.size(), 1u);
+  EXPECT_EQ(w[0].method, "PATCH");
+  EXPECT_EQ(w[0].path_and_query.rfind("/api/v1/namespaces/ns/pods/kv-2", 0), 0u);
+  Json body = Json::parse(w[0].body);
+  EXPECT_EQ(body["metadata"]["resourceVersion"], "102");
+  EXPECT_EQ(body["metadata"]["labels"][api::kLabelRole], "active");
+  EXPECT_TRUE(sink.has("Promoted"));
+  EXPECT_NE(registry.render().find("shardcast_promotions_total{shardset=\"ns/kv\"} 1"),
+            std::string::npos);
+}
+
+TEST_F(ReconcilerTest, DeleteIsSkippedWhenTheLiveDocumentStillNamesThePod) {
+  // The cache says kv-1 (failed) owns nothing, the API server's current
+  // document says it owns a range: it must not be deleted.
+  ShardSetSpec s = testing::Spec(1, 0, 2);
+  PutSet(SetObject(1, 0, 2));
+  PutPod(0, "active");
+  Json failed = PodObject(1, "warm", false);
+  failed["status"]["phase"] = "Failed";
+  pods.upsert(std::make_shared<const Json>(failed));
+  auto cached = BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-0"}}, {{"kv-0", "10.0.0.1"}}, 3, nullptr);
+  auto live = BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-1"}}, {{"kv-0", "10.0.0.1"}}, 4, nullptr);
+  Json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
+             {"metadata", {{"name", "kv-routing"}, {"namespace", "ns"}, {"resourceVersion", "9"},
+                           {"ownerReferences", Json::array({{{"uid", "set-uid"}, {"controller", true}}})}}},
+             {"data", {{api::kRoutingKey, cached.dump()}}}};
+  cms.upsert(std::make_shared<const Json>(cm));
+  Json live_cm = cm;
+  live_cm["data"][api::kRoutingKey] = live.dump();
+  transport->gets["/api/v1/namespaces/ns/configmaps/kv-routing"] = live_cm;
+  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  for (const auto& w : transport->writes()) EXPECT_NE(w.method, "DELETE") << w.path_and_query;
+  // With the live document agreeing, the failed pod goes (uid precondition).
+  transport->gets["/api/v1/namespaces/ns/configmaps/kv-routing"] = cm;
+  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  bool deleted = false;
+  for (const auto& w : transport->writes()) {
+    if (w.method == "DELETE") {
+      deleted = true;
+      EXPECT_EQ(w.path_and_query.rfind("/api/v1/namespaces/ns/pods/kv-1", 0), 0u);
+      EXPECT_NE(w.body.find("uid-1"), std::string::npos) << w.body;
+    }
+  }
+  EXPECT_TRUE(deleted);
+  EXPECT_TRUE(sink.has("PodReplaced"));
+}
+
+}  // namespace
+}  // namespace shardcast::shardset
