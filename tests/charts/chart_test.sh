@@ -49,7 +49,8 @@ cluster_up
 make_namespace chart
 REL="shardcast-$RANDOM"
 TAKE=()
-if "$HELM" install --help 2>/dev/null | grep -q -- '--take-ownership'; then TAKE=(--take-ownership); fi
+help="$("$HELM" install --help 2>/dev/null || true)"
+if [[ "$help" == *--take-ownership* ]]; then TAKE=(--take-ownership); fi
 
 # Everything the chart renders is accepted by the API server.
 SERVER_KUBE=(--kube-version "$(k version -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])')")

@@ -49,11 +49,11 @@ else
 fi
 k -n "$NS" get shs defaults >/dev/null && pass "short name shs" || fail "kubectl get shs"
 k -n "$NS" get mp defaults >/dev/null && pass "short name mp" || fail "kubectl get mp"
-hdr="$(k -n "$NS" get shardsets | head -1)"
+hdr="$(k -n "$NS" get shardsets)"; hdr="$(head -1 <<<"$hdr")"
 for col in NAME DESIRED ACTIVE WARM READY EPOCH STATUS AGE; do
   [[ "$hdr" == *"$col"* ]] || fail "ShardSet printer column $col missing: $hdr"
 done
-hdr="$(k -n "$NS" get migrationpolicies | head -1)"
+hdr="$(k -n "$NS" get migrationpolicies)"; hdr="$(head -1 <<<"$hdr")"
 for col in NAME MODE SELECTED PROPOSAL AGE; do
   [[ "$hdr" == *"$col"* ]] || fail "MigrationPolicy printer column $col missing: $hdr"
 done
@@ -160,7 +160,8 @@ mp_status='{"status":{"observedGeneration":1,"selectedShardSets":["fixed"],"conf
 if out="$(k -n "$NS" patch migrationpolicy full --subresource=status --type merge -p "$mp_status" 2>&1)"; then
   got="$(k -n "$NS" get migrationpolicy full -o jsonpath='{.status.proposal.id},{.status.actions[0].phase},{.status.history[0].phase}')"
   [ "$got" = "p-1,Copying,Completed" ] && pass "MigrationPolicy status subresource" || fail "MigrationPolicy status not stored: $got"
-  k -n "$NS" get mp full | grep -q 'p-1' && pass "Proposal printer column" || fail "Proposal column: $(k -n "$NS" get mp full)"
+  row="$(k -n "$NS" get mp full)"
+  [[ "$row" == *"p-1"* ]] && pass "Proposal printer column" || fail "Proposal column: $row"
 else
   fail "MigrationPolicy status patch: $out"
 fi
