@@ -506,8 +506,8 @@ metadata:
   namespace: kube-system
   labels: {app.kubernetes.io/managed-by: shardcast-controlplane}
 spec:
-  # Endpoints may not hold loopback addresses; with --enable-aggregator-routing
-  # the aggregator dials an ExternalName service's name and port directly.
+  # Endpoints may not hold loopback addresses; the aggregator (with
+  # --enable-aggregator-routing=false) dials an ExternalName's name and port.
   type: ExternalName
   externalName: localhost
   ports:
@@ -558,7 +558,11 @@ apiserver_args() {
   echo "--requestheader-extra-headers-prefix=X-Remote-Extra-"
   echo "--proxy-client-cert-file=$(pki front-proxy-client.crt)"
   echo "--proxy-client-key-file=$(pki front-proxy-client.key)"
-  echo "--enable-aggregator-routing=true"
+  # Aggregated APIs are reached through ExternalName services (Endpoints may
+  # not hold loopback addresses). With --enable-aggregator-routing=true the
+  # 1.33 aggregator rejects them ("unsupported service type ExternalName");
+  # the service resolver used when it is false dials externalName:port.
+  echo "--enable-aggregator-routing=false"
   echo "--kubelet-client-certificate=$(pki admin.crt)"
   echo "--kubelet-client-key=$(pki admin.key)"
   echo "--profiling=false"
