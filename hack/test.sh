@@ -1,8 +1,65 @@
 #!/usr/bin/env bash
-# The whole test suite (README: `make test`). Filled in as components land.
+# Every test of Shardcast (README: `make test`; CI: .ci/run).
+#
+#  1. Debian packages (idempotent)           hack/install-deps.sh
+#  2. the local control plane's binaries      hack/controlplane.sh build (cached by version)
+#  3. build + unit tests                      build/, ctest -L unit
+#  4. unit tests under ASan + UBSan           build-asan/
+#  5. short libFuzzer runs                    build-fuzz/ (clang), ctest -L fuzz
+#  6. integration tests on one shared real control plane (etcd, kube-apiserver,
+#     controller-manager, scheduler, KWOK, metrics-server), ctest -L integration
+#
+# Environment: JOBS (default 2); SHARDCAST_TEST_SKIP="asan fuzz" skips stages
+# (never in CI); SHARDCAST_TEST_REGEX limits integration tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+JOBS=${JOBS:-2}
+SKIP=${SHARDCAST_TEST_SKIP:-}
+if [ "${CI:-}" = "true" ]; then SKIP=""; fi
+start_ts=$(date +%s)
+stage() { printf '\n==> [%ss] %s\n' "$(( $(date +%s) - start_ts ))" "$*"; }
+skipped() { case " $SKIP " in *" $1 "*) return 0 ;; esac; return 1; }
+
+stage "dependencies"
 bash hack/install-deps.sh
+
+stage "control plane binaries (first build takes many minutes; cached afterwards)"
+bash hack/controlplane.sh build
+
+stage "build"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build build -j 2
-ctest --test-dir build -L unit --output-on-failure -j 2
+cmake --build build -j "$JOBS"
+
+stage "unit tests"
+ctest --test-dir build -L unit --output-on-failure -j "$JOBS"
+
+if ! skipped asan; then
+  stage "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSHARDCAST_SANITIZE=ON
+  cmake --build build-asan -j "$JOBS" --target unit_tests
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan -L unit --output-on-failure -j "$JOBS"
+fi
+
+if ! skipped fuzz; then
+  stage "fuzzers (short runs)"
+  cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DSHARDCAST_FUZZ=ON \
+    -DSHARDCAST_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  cmake --build build-fuzz -j "$JOBS" --target fuzz_targets
+  ctest --test-dir build-fuzz -L fuzz --output-on-failure
+fi
+
+stage "integration tests on the real local control plane"
+CP_DIR=$(mktemp -d /tmp/shardcast-test-cp.XXXXXX)
+cleanup() { SHARDCAST_CP_DIR="$CP_DIR" bash "$ROOT/hack/controlplane.sh" stop >/dev/null 2>&1 || true; rm -rf "$CP_DIR"; }
+trap cleanup EXIT
+SHARDCAST_CP_DIR="$CP_DIR" bash hack/controlplane.sh start
+export SHARDCAST_CP_DIR="$CP_DIR"
+export SHARDCAST_TEST_KUBECONFIG="$CP_DIR/kubeconfig"
+SHARDCAST_HELM=$(bash hack/controlplane.sh bin-path helm)
+export SHARDCAST_HELM
+KUBECONFIG="$SHARDCAST_TEST_KUBECONFIG" kubectl version -o json | grep -E '"gitVersion"' | tail -1
+ctest --test-dir build -L integration --output-on-failure ${SHARDCAST_TEST_REGEX:+-R "$SHARDCAST_TEST_REGEX"}
+
+stage "all tests passed"
