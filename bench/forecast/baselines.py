@@ -105,7 +105,7 @@ def run_sf(kind, season, series, h):
 def run_prophet(series, h, freq, seasonalities):
     from prophet import Prophet
     import logging
-    logging.getLogger("cmdstanpy").setLevel(logging.ERROR)
+    logging.getLogger("cmdstanpy").disabled = True
     logging.getLogger("prophet").setLevel(logging.ERROR)
     out = []
     t0, c0 = time.perf_counter(), time.process_time()
