@@ -78,6 +78,16 @@ TEST_F(ControlPlaneSmoke, ServerVersionIs1_33_13) {
   EXPECT_EQ(*v, "v1.33.13");
 }
 
+TEST_F(ControlPlaneSmoke, HelmIsThePinnedVersionAndReachesTheCluster) {
+  const std::string helm = cp().helmPath();
+  ASSERT_FALSE(helm.empty());
+  auto v = RunCommand({helm, "version", "--short"});
+  ASSERT_TRUE(v.ok()) << v.describe();
+  EXPECT_EQ(v.out.rfind("v3.17.4", 0), 0u) << v.out;
+  auto ls = RunCommand({helm, "list", "--all-namespaces", "--kubeconfig", cp().kubeconfigPath()});
+  EXPECT_TRUE(ls.ok()) << ls.describe();
+}
+
 TEST_F(ControlPlaneSmoke, KwokNodesAreReadyWithLargeAllocatable) {
   auto r = cp().kubectl({"get", "nodes", "-l", "type=kwok", "-o", "json"});
   ASSERT_TRUE(r.ok()) << r.describe();
