@@ -351,6 +351,11 @@ TEST_F(ShardSetIT, DeletedActivePodIsReplacedByPromotedWarmPodFast) {
   ASSERT_TRUE(WaitConverged(3, 2));
   RoutingView before = Routing();
   std::string victim = before.owners.begin()->second;
+  std::string victim_uid;
+  for (const auto& p : Pods()) {
+    if (p.name == victim) victim_uid = p.uid;
+  }
+  ASSERT_FALSE(victim_uid.empty());
   std::set<uint32_t> victim_ranges;
   for (const auto& [id, o] : before.owners) {
     if (o == victim) victim_ranges.insert(id);
@@ -365,13 +370,14 @@ TEST_F(ShardSetIT, DeletedActivePodIsReplacedByPromotedWarmPodFast) {
         auto now = Clock::now();
         if (!t_gone) {
           bool present = false;
-          for (const auto& p : Pods()) present |= p.name == victim && !p.terminating;
+          // The name comes back (lowest free ordinal): compare uids.
+          for (const auto& p : Pods()) present |= p.uid == victim_uid && !p.terminating;
           if (!present) t_gone = now;
         }
         if (!t_routed) {
           RoutingView v = Routing();
           bool moved = v.valid && v.epoch > before.epoch;
-          for (const auto& [id, o] : v.owners) moved &= o != victim;
+          for (const auto& id : victim_ranges) moved &= v.owners.count(id) && v.owners[id] != victim;
           if (moved) {
             t_routed = Clock::now();
             after = v;
@@ -468,14 +474,15 @@ TEST_F(ShardSetIT, OperatorKilledMidScaleUpConvergesAfterRestart) {
   ASSERT_TRUE(WaitConverged(3, 2));
   auto r = kubectl({"scale", "shardset", "kv", "-n", ns_, "--replicas=7"});
   ASSERT_TRUE(r.ok()) << r.describe();
-  // Kill as soon as the scale-up has visibly started.
+  // Kill the operator as soon as it logs its first step of the scale-up
+  // (the first promotion): pods promoted, routing and the pool not done.
+  const std::string log = op_->log();
   ASSERT_TRUE(WaitFor(
       [&] {
-        int active = 0;
-        for (const auto& p : Pods()) active += p.role == "active";
-        return active > 3;
+        auto r = RunCommand({"grep", "-c", "promoted", log});
+        return r.ok() && r.out != "0\n";
       },
-      30s, "the scale-up starts", 20ms));
+      30s, "the scale-up starts", 5ms));
   op_->kill_hard();
   std::string why;
   bool early = Converged(7, 2, &why);
