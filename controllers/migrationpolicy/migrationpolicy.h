@@ -1,0 +1,309 @@
+// MigrationPolicy controller: pure parts (no I/O, no clocks; time is an
+// input). Parsing of the policy, ShardSet selection and conflict resolution,
+// translation of cached objects into the planner's input, proposals and
+// approval matching, the routing-document edits of a move, and the per-action
+// state machine (NextStep). The reconciler (reconciler.h) only executes what
+// these functions decide, one step per round.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "controllers/planner/planner.h"
+#include "operator/util/expected.h"
+
+namespace shardcast::migrationpolicy {
+
+using Json = nlohmann::json;
+
+enum class Mode { kAuto, kProposal, kObserve };
+const char* ModeName(Mode m);
+
+struct PolicySpec {
+  std::string ns;
+  std::string name;
+  std::string uid;
+  int64_t generation = 0;
+  int64_t created = 0;  // metadata.creationTimestamp (Unix seconds)
+  Mode mode = Mode::kProposal;
+  Json selector = Json::object();  // spec.shardSetSelector
+  planner::Policy planner;         // thresholds, limits, windows, lead times
+  double horizonSeconds = 1800;
+  bool shadowEnabled = false;
+  double shadowFraction = 0.1;
+  int64_t shadowSeconds = 60;
+  int64_t verificationSeconds = 120;
+  double maxErrorRate = 0.01;
+  double maxLatencyRatio = 1.5;
+  int64_t proposalTtlSeconds = 900;
+  std::string approve;  // annotation shardcast.dev/approve ("" when absent)
+};
+
+// Parses a MigrationPolicy defensively; errors name the field
+// ("spec.limits.cooldown: ..."). Missing fields take the CRD defaults.
+[[nodiscard]] Result<PolicySpec> ParsePolicy(const Json& obj);
+
+// metav1.LabelSelector semantics (matchLabels and matchExpressions, all must
+// hold; an empty selector matches everything). Errors name the field.
+[[nodiscard]] Result<bool> SelectorMatches(const Json& selector,
+                                           const std::map<std::string, std::string>& labels);
+
+// ---- selection and conflicts ----
+
+struct PolicyRef {
+  std::string name;
+  int64_t created = 0;
+  std::vector<std::string> selected;  // ShardSet names its selector matches
+};
+
+struct Conflict {
+  std::string shardSet;
+  std::vector<std::string> policies;  // sorted by (created, name)
+  std::string chosen;                 // the oldest; ties broken by name
+};
+
+struct Selection {
+  std::vector<std::string> governed;   // ShardSets this policy acts on
+  std::vector<Conflict> conflicts;     // ShardSets it shares with other policies
+};
+
+// The view of policy `self` among every policy of the namespace. Deterministic:
+// the oldest creationTimestamp wins, then the smallest name.
+Selection ResolveSelection(const std::string& self, const std::vector<PolicyRef>& all);
+
+// ---- planner input ----
+
+struct PodInfo {
+  std::string name;
+  std::string role;  // active | warm
+  bool ready = false;
+  std::string ip;
+};
+
+struct ForecastEntry {
+  double horizonSeconds = 0;
+  double peak = 0, p90 = 0, p99 = 0, probExceed = 0;
+  bool trusted = false;
+};
+
+struct LoadInput {
+  std::map<std::string, double> observed;          // pod -> load (capacity metric)
+  std::map<std::string, ForecastEntry> forecasts;  // pod -> ShardSet status.forecasts
+};
+
+// status.forecasts of a ShardSet; entries with a wrong shape are errors
+// naming the field (status.forecasts[2].p90).
+[[nodiscard]] Result<std::map<std::string, ForecastEntry>> ParseForecasts(const Json& shardset);
+
+// CPU usage in millicores from a PodMetrics object (sum over containers);
+// nullopt when it carries none.
+std::optional<double> PodMetricsMillicores(const Json& podMetrics);
+// "250m", "1", "0.5", "1500000n", "3u" -> millicores.
+[[nodiscard]] Result<double> ParseCpuQuantity(const std::string& q);
+
+// Builds the planner input. `routing` is the parsed routing.json. Fails when a
+// field the planner needs is malformed (named). `reactive` tells the caller
+// there were no forecasts and the plan runs on observed load only;
+// `noData` that there is neither (then the caller plans nothing).
+struct BuiltInput {
+  planner::PlanInput input;
+  bool reactive = false;
+  bool noData = false;
+  double capacity = 0;
+};
+[[nodiscard]] Result<BuiltInput> BuildPlanInput(const Json& shardset, const std::vector<PodInfo>& pods,
+                                                const Json& routing, const LoadInput& load,
+                                                const PolicySpec& policy, const planner::History& history,
+                                                int64_t now);
+
+// ---- actions (status.actions / status.history) ----
+
+struct ActionRecord {
+  std::string id;
+  std::string shardSet;
+  std::string type;  // Promote, Move, AddEcho, RemoveEcho, Split, Merge, ScaleIn, Demote
+  std::optional<uint32_t> range;
+  std::string source;
+  std::string target;
+  std::string phase = "Pending";
+  int64_t startedAt = 0;       // 0 = not started
+  int64_t phaseStartedAt = 0;
+  int64_t finishedAt = 0;
+  int attempts = 0;
+  std::string message;
+
+  bool terminal() const { return phase == "Completed" || phase == "Reverted" || phase == "Failed"; }
+};
+
+Json ActionToJson(const ActionRecord& a);
+[[nodiscard]] Result<ActionRecord> ActionFromJson(const Json& j, const std::string& field);
+
+// The actions of a plan as status entries (phase Pending), ids "<plan>-<i>".
+std::vector<ActionRecord> ActionsFromPlan(const std::string& planId, const std::string& shardSet,
+                                          const planner::Plan& plan);
+
+// ---- proposals ----
+
+// Proposal id: the planner's plan id (hash of the actions) plus the creation
+// time, so an expired proposal re-planned to the same actions gets a new id.
+std::string ProposalId(const std::string& planId, int64_t createdAt);
+
+struct ProposalPlan {
+  std::string shardSet;
+  planner::Plan plan;
+  std::optional<double> bytesMoved;  // sum of sizeBytes of moved ranges, when known
+};
+
+// status.proposal for `plans` made at `now`; `note` (e.g. Observe mode) is
+// the first reason. Per-pod predicted utilization before/after and moved
+// ranges/bytes are in `reasons` (the CRD has no other place for them).
+Json BuildProposal(const std::vector<ProposalPlan>& plans, int64_t now, int64_t ttlSeconds,
+                   const std::string& note);
+
+enum class ProposalVerdict {
+  kNone,      // no proposal
+  kPending,   // valid, waiting for approval
+  kApproved,  // the annotation names this proposal and it has not expired
+  kExpired,   // past expiresAt: discard and re-plan
+};
+// `approve` is the annotation's value. An approval of an expired proposal is
+// not honoured (the operator re-plans and publishes a new id).
+ProposalVerdict JudgeProposal(const Json& proposal, const std::string& approve, int64_t now);
+
+// Actions of an approved proposal (status.proposal.actions) as Pending status
+// actions. Errors name the field.
+[[nodiscard]] Result<std::vector<ActionRecord>> ActionsFromProposal(const Json& proposal);
+
+// ---- the state machine ----
+
+struct RangeView {
+  bool found = false;
+  std::string owner;
+  std::string state = "stable";  // stable | migrating | shadow
+  std::string source, target;
+  std::vector<std::string> echoes;
+};
+
+struct PodView {
+  bool exists = false;
+  bool active = false;
+  bool ready = false;
+};
+
+struct StepWorld {
+  int64_t now = 0;
+  RangeView range;            // the action's range in the published document
+  PodView source, target;
+  int activePods = 0;         // live active pods of the ShardSet
+  int replicasSpec = 0;       // ShardSet spec.replicas
+  int maxReplicas = 10;
+  int minReplicas = 1;
+  bool hooks = false;         // the ShardSet declares spec.hooks
+  std::optional<double> targetUtilization;  // observed, 0..
+  std::optional<double> errorRate;          // target's, when it reports one
+  std::optional<double> latencyRatio;       // target latency / source latency before the move
+};
+
+struct StepConfig {
+  bool shadow = false;
+  double shadowFraction = 0.1;
+  int64_t shadowSeconds = 60;
+  int64_t verificationSeconds = 120;
+  double maxUtilization = 0.8;
+  double maxErrorRate = 0.01;
+  double maxLatencyRatio = 1.5;
+  int maxAttempts = 5;             // hook/write failures before abandoning
+  int64_t promotionTimeoutSeconds = 600;
+  int64_t phaseTimeoutSeconds = 1800;  // Migrating/Copying without progress
+};
+
+enum class Write {
+  kNone,            // nothing external: only `next` goes to status
+  kWait,            // nothing to do yet; requeue
+  kScaleReplicas,   // patch ShardSet spec.replicas to `replicas`
+  kMarkMigrating,   // routing: state migrating, source=owner, target
+  kMarkShadow,      // routing: state shadow + shadowFraction
+  kCutover,         // routing: owner = target, stable
+  kRevert,          // routing: owner = source, stable (clears marks)
+  kAddEcho,         // routing: add echo `target` to the range
+  kRemoveEcho,      // routing: remove echo `target`
+  kHookPrepare,     // POST prepare on the target
+  kHookCopy,        // poll progress on the target, POST copy when idle
+  kHookCutover,     // POST cutover on the target
+  kHookRelease,     // POST release on the source
+};
+const char* WriteName(Write w);
+
+struct Step {
+  Write write = Write::kWait;
+  ActionRecord next;       // the record once the write succeeded
+  int replicas = 0;        // kScaleReplicas
+  std::string event;       // Event reason to emit after success ("" = none)
+  std::string eventMessage;
+  bool warning = false;
+  std::chrono::milliseconds requeue{1000};
+};
+
+// One idempotent step of `a` given what is observed now. Every decision is
+// made from the observed state, so re-running a step whose write already
+// happened (crash before the status write) advances without writing again.
+Step NextStep(const ActionRecord& a, const StepWorld& w, const StepConfig& cfg);
+
+// The record after a failed write or hook call: attempts+1; after
+// cfg.maxAttempts the action is abandoned (Reverting when the routing may
+// carry its marks or cutover, Failed otherwise).
+ActionRecord AfterFailure(const ActionRecord& a, const std::string& error, const StepConfig& cfg,
+                          int64_t now);
+// Backoff before retrying after `attempts` failures: 1s, 2s, 4s ... 30s.
+std::chrono::milliseconds RetryBackoff(int attempts);
+
+// Hook progress (GET progressPath): {"state": "idle|copying|done|failed",
+// "progress": 0..1}.
+struct HookProgress {
+  std::string state;
+  double progress = 0;
+};
+[[nodiscard]] Result<HookProgress> ParseHookProgress(const std::string& body);
+
+// ---- routing edits ----
+
+struct RoutingEdit {
+  Write write = Write::kNone;
+  uint32_t range = 0;
+  std::string source, target;
+  std::string targetEndpoint;  // mark, cutover, echo: the target's endpoint
+  std::string sourceEndpoint;  // revert: the source's endpoint
+  double shadowFraction = 0;
+};
+// routing.json after `edit`, with epoch + 1. Errors name the field.
+[[nodiscard]] Result<Json> ApplyRoutingEdit(const Json& doc, const RoutingEdit& edit);
+RangeView ViewRange(const Json& doc, uint32_t id);
+
+// ---- limits ----
+
+// Whether another Move/AddEcho may start: in flight < maxConcurrentMigrations
+// and moves started within the last hour < maxMovesPerHour.
+bool MayStartMigration(const std::vector<ActionRecord>& actions,
+                       const std::vector<ActionRecord>& history, const planner::Policy& p,
+                       int64_t now);
+// Planner history from status.actions + status.history.
+planner::History HistoryFrom(const std::vector<ActionRecord>& actions,
+                             const std::vector<ActionRecord>& history, int64_t now);
+
+// ---- conditions ----
+
+struct Condition {
+  std::string type, status, reason, message;
+};
+// Conditions keep lastTransitionTime when their status is unchanged.
+Json BuildConditions(const std::vector<Condition>& conds, const Json& previous, int64_t generation,
+                     const std::string& now);
+
+}  // namespace shardcast::migrationpolicy

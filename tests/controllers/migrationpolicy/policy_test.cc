@@ -1,0 +1,251 @@
+// Policy parsing, selection/conflicts, proposals and approval, limits,
+// planner input.
+#include <gtest/gtest.h>
+
+#include "controllers/migrationpolicy/migrationpolicy.h"
+#include "controllers/planner/schedule.h"
+
+namespace shardcast::migrationpolicy {
+namespace {
+
+Json PolicyObj(const std::string& specJson = "{}") {
+  Json j = {{"apiVersion", "shardcast.dev/v1alpha1"},
+            {"kind", "MigrationPolicy"},
+            {"metadata",
+             {{"name", "p"}, {"namespace", "ns"}, {"creationTimestamp", "2026-11-27T08:00:00Z"}}},
+            {"spec", Json::parse(specJson)}};
+  return j;
+}
+
+TEST(ParsePolicy, DefaultsFollowTheCrd) {
+  auto p = ParsePolicy(PolicyObj());
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->mode, Mode::kProposal);
+  EXPECT_EQ(p->planner.maxConcurrentMigrations, 2);
+  EXPECT_EQ(p->planner.cooldownSeconds, 300);
+  EXPECT_EQ(p->proposalTtlSeconds, 900);
+  EXPECT_EQ(p->verificationSeconds, 120);
+  EXPECT_EQ(p->created, *planner::ParseRfc3339("2026-11-27T08:00:00Z"));
+}
+
+TEST(ParsePolicy, BadFieldsAreNamed) {
+  struct Case {
+    std::string spec, field;
+  } cases[] = {
+      {R"({"mode":"Sometimes"})", "spec.mode"},
+      {R"({"limits":{"cooldown":"soon"}})", "spec.limits.cooldown"},
+      {R"({"limits":{"maxConcurrentMigrations":0}})", "spec.limits.maxConcurrentMigrations"},
+      {R"({"thresholds":{"targetUtilization":0.9}})", "spec.thresholds.targetUtilization"},
+      {R"({"windows":[{"schedule":"0 99 * * *","duration":"1h"}]})", "spec.windows[0].schedule"},
+      {R"({"migration":{"shadow":{"enabled":"yes"}}})", "spec.migration.shadow.enabled"},
+      {R"({"shardSetSelector":{"matchExpressions":[{"key":"a","operator":"Near"}]}})",
+       "spec.shardSetSelector.matchExpressions[0].operator"},
+  };
+  for (const auto& c : cases) {
+    auto p = ParsePolicy(PolicyObj(c.spec));
+    ASSERT_FALSE(p) << c.spec;
+    EXPECT_NE(p.error().message.find(c.field), std::string::npos) << p.error().message;
+  }
+}
+
+TEST(Selector, MatchLabelsAndExpressions) {
+  std::map<std::string, std::string> l = {{"tier", "kv"}, {"env", "prod"}};
+  EXPECT_TRUE(*SelectorMatches(Json::object(), l));
+  EXPECT_TRUE(*SelectorMatches(Json::parse(R"({"matchLabels":{"tier":"kv"}})"), l));
+  EXPECT_FALSE(*SelectorMatches(Json::parse(R"({"matchLabels":{"tier":"db"}})"), l));
+  EXPECT_TRUE(*SelectorMatches(
+      Json::parse(R"({"matchExpressions":[{"key":"env","operator":"In","values":["prod","qa"]}]})"), l));
+  EXPECT_FALSE(*SelectorMatches(
+      Json::parse(R"({"matchExpressions":[{"key":"env","operator":"NotIn","values":["prod"]}]})"), l));
+  EXPECT_FALSE(*SelectorMatches(Json::parse(R"({"matchExpressions":[{"key":"x","operator":"Exists"}]})"), l));
+  EXPECT_TRUE(*SelectorMatches(Json::parse(R"({"matchExpressions":[{"key":"x","operator":"DoesNotExist"}]})"), l));
+  EXPECT_FALSE(SelectorMatches(Json::parse(R"({"matchExpressions":[{"key":"x","operator":"In"}]})"), l));
+}
+
+TEST(Conflicts, OldestThenNameWinsAndEveryoneSeesTheSameAnswer) {
+  std::vector<PolicyRef> all = {
+      {"b", 100, {"kv", "other"}},
+      {"a", 100, {"kv"}},
+      {"old", 50, {"db"}},
+      {"young", 200, {"db", "kv"}},
+  };
+  Selection a = ResolveSelection("a", all);
+  Selection b = ResolveSelection("b", all);
+  Selection y = ResolveSelection("young", all);
+  EXPECT_EQ(a.governed, std::vector<std::string>{"kv"});
+  EXPECT_EQ(b.governed, std::vector<std::string>{"other"});
+  EXPECT_TRUE(y.governed.empty());
+  ASSERT_EQ(a.conflicts.size(), 1u);
+  EXPECT_EQ(a.conflicts[0].chosen, "a");
+  EXPECT_EQ(a.conflicts[0].policies, (std::vector<std::string>{"a", "b", "young"}));
+  ASSERT_EQ(y.conflicts.size(), 2u);
+  EXPECT_EQ(y.conflicts[0].shardSet, "db");
+  EXPECT_EQ(y.conflicts[0].chosen, "old");
+  EXPECT_EQ(y.conflicts[1].chosen, "a");
+  // Order of the input does not matter.
+  std::reverse(all.begin(), all.end());
+  EXPECT_EQ(ResolveSelection("a", all).governed, a.governed);
+  EXPECT_EQ(ResolveSelection("b", all).conflicts[0].chosen, "a");
+}
+
+planner::Plan OneMove() {
+  planner::Plan p;
+  p.id = "plan-00000000000000aa";
+  planner::Action m;
+  m.type = planner::ActionType::kMove;
+  m.range = 3;
+  m.from = "kv-0";
+  m.to = "kv-2";
+  m.reason = "kv-0 forecast 95% > 80%";
+  p.actions.push_back(m);
+  p.moves = 1;
+  p.movedLowerBound = 1;
+  planner::PodRow r;
+  r.pod = "kv-0";
+  r.before = 0.95;
+  r.after = 0.6;
+  r.rangesBefore = 4;
+  r.rangesAfter = 3;
+  p.pods.push_back(r);
+  return p;
+}
+
+TEST(Proposals, ExpireApproveAndNewIdAfterReplanning) {
+  Json prop = BuildProposal({{"kv", OneMove(), 1.5e6}}, 1000, 900, "");
+  std::string id = prop["id"];
+  EXPECT_EQ(id, "plan-00000000000000aa-1000");
+  EXPECT_EQ(prop["expiresAt"], planner::FormatRfc3339(1900));
+  ASSERT_EQ(prop["actions"].size(), 1u);
+  EXPECT_EQ(prop["actions"][0]["type"], "Move");
+  EXPECT_EQ(prop["actions"][0]["range"], 3);
+  EXPECT_EQ(prop["actions"][0]["reason"], "kv-0 forecast 95% > 80%");
+  std::string reasons = prop["reasons"].dump();
+  EXPECT_NE(reasons.find("kv/kv-0: utilization 95% -> 60%"), std::string::npos) << reasons;
+  EXPECT_NE(reasons.find("1500000 bytes"), std::string::npos) << reasons;
+
+  EXPECT_EQ(JudgeProposal(prop, "", 1200), ProposalVerdict::kPending);
+  EXPECT_EQ(JudgeProposal(prop, "plan-00000000000000aa-999", 1200), ProposalVerdict::kPending);
+  EXPECT_EQ(JudgeProposal(prop, id, 1200), ProposalVerdict::kApproved);
+  EXPECT_EQ(JudgeProposal(prop, id, 1900), ProposalVerdict::kExpired);  // approval too late
+  EXPECT_EQ(JudgeProposal(Json(), id, 1200), ProposalVerdict::kNone);
+  // Same actions re-planned later: a different id, so an old approval does not carry over.
+  Json again = BuildProposal({{"kv", OneMove(), std::nullopt}}, 1900, 900, "");
+  EXPECT_NE(again["id"], prop["id"]);
+  EXPECT_EQ(JudgeProposal(again, id, 1901), ProposalVerdict::kPending);
+
+  auto acts = ActionsFromProposal(prop);
+  ASSERT_TRUE(acts) << acts.error().message;
+  ASSERT_EQ(acts->size(), 1u);
+  EXPECT_EQ((*acts)[0].phase, "Pending");
+  EXPECT_EQ((*acts)[0].source, "kv-0");
+  EXPECT_EQ((*acts)[0].target, "kv-2");
+  EXPECT_EQ((*acts)[0].id, id + "-0");
+}
+
+TEST(Proposals, MalformedActionsAreNamed) {
+  Json prop = Json::parse(R"({"id":"x","actions":[{"id":"x-0","type":"Teleport"}]})");
+  auto acts = ActionsFromProposal(prop);
+  ASSERT_FALSE(acts);
+  EXPECT_NE(acts.error().message.find("status.proposal.actions[0].type"), std::string::npos);
+}
+
+ActionRecord Started(const std::string& type, int64_t at, const std::string& phase = "Migrating") {
+  ActionRecord a;
+  a.id = type + std::to_string(at);
+  a.type = type;
+  a.range = static_cast<uint32_t>(at % 100);
+  a.startedAt = at;
+  a.phase = phase;
+  return a;
+}
+
+TEST(Limits, ConcurrencyAndMovesPerHour) {
+  planner::Policy p;
+  p.maxConcurrentMigrations = 2;
+  p.maxMovesPerHour = 3;
+  int64_t now = 10000;
+  std::vector<ActionRecord> inflight = {Started("Move", now - 10)};
+  EXPECT_TRUE(MayStartMigration(inflight, {}, p, now));
+  inflight.push_back(Started("AddEcho", now - 5));
+  EXPECT_FALSE(MayStartMigration(inflight, {}, p, now));  // 2 in flight
+  inflight.back().phase = "Completed";
+  EXPECT_TRUE(MayStartMigration(inflight, {}, p, now));
+  std::vector<ActionRecord> hist = {Started("Move", now - 100, "Completed")};
+  EXPECT_FALSE(MayStartMigration(inflight, hist, p, now));  // 3 in the last hour
+  hist[0].startedAt = now - 4000;
+  EXPECT_TRUE(MayStartMigration(inflight, hist, p, now));
+  // Promotions do not count.
+  EXPECT_TRUE(MayStartMigration({Started("Promote", now - 1)}, {}, p, now));
+
+  planner::History h = HistoryFrom(inflight, hist, now);
+  EXPECT_EQ(h.inFlightMigrations, 1);
+  EXPECT_EQ(h.moveTimes.size(), 2u);
+  EXPECT_EQ(h.rangeLastAction.count(static_cast<uint32_t>((now - 10) % 100)), 1u);
+}
+
+TEST(PlanInput, ObservedOnlyIsReactiveAndNoDataIsSaid) {
+  Json set = Json::parse(R"({"metadata":{"name":"kv"},"spec":{"replicas":2,"capacity":{"metric":"CPU","cpuMillis":1000},
+    "keySpace":{"ranges":2}}})");
+  Json routing = Json::parse(R"({"epoch":1,"ranges":[
+    {"id":0,"start":0,"end":2147483647,"owner":"kv-0","state":"stable","echoes":[]},
+    {"id":1,"start":2147483648,"end":4294967295,"owner":"kv-1","state":"migrating","echoes":[{"pod":"kv-2"}]}]})");
+  std::vector<PodInfo> pods = {{"kv-0", "active", true, "10.0.0.1"}, {"kv-1", "active", true, ""}};
+  auto policy = ParsePolicy(PolicyObj());
+  ASSERT_TRUE(policy);
+  LoadInput load;
+  auto b = BuildPlanInput(set, pods, routing, load, *policy, {}, 1000);
+  ASSERT_TRUE(b) << b.error().message;
+  EXPECT_TRUE(b->noData);
+  load.observed["kv-0"] = 900;
+  b = BuildPlanInput(set, pods, routing, load, *policy, {}, 1000);
+  ASSERT_TRUE(b);
+  EXPECT_FALSE(b->noData);
+  EXPECT_TRUE(b->reactive);
+  EXPECT_DOUBLE_EQ(b->input.forecasts.pods["kv-0"].observed, 900);
+  EXPECT_FALSE(b->input.forecasts.pods["kv-0"].trusted);
+  EXPECT_EQ(b->input.state.ranges[1].state, planner::RangeState::kMigrating);
+  EXPECT_EQ(b->input.state.ranges[1].echoes, std::vector<std::string>{"kv-2"});
+  EXPECT_DOUBLE_EQ(b->input.state.pods[0].capacity, 1000);
+
+  set["status"]["forecasts"] = Json::parse(R"([{"pod":"kv-0","horizonSeconds":600,"peak":700,"p90":950,"p99":990,
+    "probExceed":0.97,"trusted":true}])");
+  auto f = ParseForecasts(set);
+  ASSERT_TRUE(f);
+  load.forecasts = *f;
+  b = BuildPlanInput(set, pods, routing, load, *policy, {}, 1000);
+  ASSERT_TRUE(b);
+  EXPECT_FALSE(b->reactive);
+  EXPECT_TRUE(b->input.forecasts.pods["kv-0"].trusted);
+  EXPECT_DOUBLE_EQ(b->input.forecasts.pods["kv-0"].p90, 950);
+  EXPECT_DOUBLE_EQ(b->input.forecasts.horizonSeconds, 600);
+
+  set["status"]["forecasts"][0]["p90"] = "high";
+  auto bad = ParseForecasts(set);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("status.forecasts[0].p90"), std::string::npos);
+  set["spec"]["capacity"]["cpuMillis"] = 0;
+  auto nocap = BuildPlanInput(set, pods, routing, load, *policy, {}, 1000);
+  ASSERT_FALSE(nocap);
+  EXPECT_NE(nocap.error().message.find("spec.capacity.cpuMillis"), std::string::npos);
+}
+
+TEST(PlanInput, PodMetricsQuantities) {
+  EXPECT_DOUBLE_EQ(*ParseCpuQuantity("250m"), 250);
+  EXPECT_DOUBLE_EQ(*ParseCpuQuantity("1"), 1000);
+  EXPECT_DOUBLE_EQ(*ParseCpuQuantity("1500000n"), 1.5);
+  EXPECT_FALSE(ParseCpuQuantity("lots"));
+  Json pm = Json::parse(R"({"containers":[{"usage":{"cpu":"300m"}},{"usage":{"cpu":"0.2"}}]})");
+  EXPECT_DOUBLE_EQ(*PodMetricsMillicores(pm), 500);
+  EXPECT_FALSE(PodMetricsMillicores(Json::object()));
+}
+
+TEST(Conditions, KeepTransitionTimeWhileUnchanged) {
+  Json prev = BuildConditions({{"Conflict", "True", "R", "m"}}, Json::array(), 1, "t1");
+  Json same = BuildConditions({{"Conflict", "True", "R", "m2"}}, prev, 2, "t2");
+  EXPECT_EQ(same[0]["lastTransitionTime"], "t1");
+  Json flipped = BuildConditions({{"Conflict", "False", "R", ""}}, prev, 2, "t2");
+  EXPECT_EQ(flipped[0]["lastTransitionTime"], "t2");
+}
+
+}  // namespace
+}  // namespace shardcast::migrationpolicy

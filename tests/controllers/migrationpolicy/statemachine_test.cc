@@ -1,0 +1,334 @@
+// The per-action state machine (NextStep), failure handling and routing edits.
+#include <gtest/gtest.h>
+
+#include "controllers/migrationpolicy/migrationpolicy.h"
+
+namespace shardcast::migrationpolicy {
+namespace {
+
+ActionRecord Move(const std::string& phase, int64_t phaseStart = 1000) {
+  ActionRecord a;
+  a.id = "plan-1-0";
+  a.shardSet = "kv";
+  a.type = "Move";
+  a.range = 7;
+  a.source = "kv-0";
+  a.target = "kv-3";
+  a.phase = phase;
+  a.startedAt = phase == "Pending" ? 0 : 900;
+  a.phaseStartedAt = phase == "Pending" ? 0 : phaseStart;
+  return a;
+}
+
+StepWorld World(const std::string& owner = "kv-0", const std::string& state = "stable") {
+  StepWorld w;
+  w.now = 1010;
+  w.range.found = true;
+  w.range.owner = owner;
+  w.range.state = state;
+  if (state != "stable") {
+    w.range.source = "kv-0";
+    w.range.target = "kv-3";
+  }
+  w.source = {true, true, true};
+  w.target = {true, true, true};
+  w.activePods = 4;
+  w.replicasSpec = 4;
+  return w;
+}
+
+TEST(MoveStateMachine, PendingStartsAndPromotingWaitsForAnActiveReadyTarget) {
+  StepConfig cfg;
+  auto s = NextStep(Move("Pending"), World(), cfg);
+  EXPECT_EQ(s.write, Write::kNone);
+  EXPECT_EQ(s.next.phase, "Promoting");
+  EXPECT_EQ(s.next.startedAt, 1010);
+  EXPECT_EQ(s.event, "MoveStarted");
+
+  StepWorld w = World();
+  w.target = {true, false, true};  // warm
+  s = NextStep(Move("Promoting"), w, cfg);
+  EXPECT_EQ(s.write, Write::kWait);
+  EXPECT_EQ(s.next.phase, "Promoting");
+
+  w.target = {true, true, true};
+  s = NextStep(Move("Promoting"), w, cfg);
+  EXPECT_EQ(s.next.phase, "Migrating");
+  EXPECT_EQ(s.next.phaseStartedAt, 1010);
+}
+
+TEST(MoveStateMachine, PromotingTimesOutIntoFailed) {
+  StepConfig cfg;
+  cfg.promotionTimeoutSeconds = 5;
+  StepWorld w = World();
+  w.target = {true, false, false};
+  auto s = NextStep(Move("Promoting", 1000), w, cfg);
+  EXPECT_EQ(s.next.phase, "Failed");
+  EXPECT_EQ(s.next.finishedAt, 1010);
+  EXPECT_TRUE(s.warning);
+}
+
+TEST(MoveStateMachine, MigratingMarksRoutingOnceThenAdvances) {
+  StepConfig cfg;
+  auto s = NextStep(Move("Migrating"), World(), cfg);
+  EXPECT_EQ(s.write, Write::kMarkMigrating);
+  EXPECT_EQ(s.next.phase, "Migrating");
+  // After the write (or after a crash that lost the status write) the mark is
+  // observed, so the step advances without writing routing again.
+  s = NextStep(Move("Migrating"), World("kv-0", "migrating"), cfg);
+  EXPECT_EQ(s.write, Write::kNone);
+  EXPECT_EQ(s.next.phase, "Cutover");
+}
+
+TEST(MoveStateMachine, HooksGoThroughPrepareAndCopy) {
+  StepConfig cfg;
+  StepWorld w = World("kv-0", "migrating");
+  w.hooks = true;
+  auto s = NextStep(Move("Migrating"), w, cfg);
+  EXPECT_EQ(s.write, Write::kHookPrepare);
+  EXPECT_EQ(s.next.phase, "Copying");
+  s = NextStep(Move("Copying"), w, cfg);
+  EXPECT_EQ(s.write, Write::kHookCopy);
+  EXPECT_EQ(s.next.phase, "Cutover");
+}
+
+TEST(MoveStateMachine, ShadowPhaseMarksThenWaitsItsDuration) {
+  StepConfig cfg;
+  cfg.shadow = true;
+  cfg.shadowSeconds = 60;
+  auto s = NextStep(Move("Migrating"), World("kv-0", "migrating"), cfg);
+  EXPECT_EQ(s.next.phase, "Shadow");
+  s = NextStep(Move("Shadow", 1000), World("kv-0", "migrating"), cfg);
+  EXPECT_EQ(s.write, Write::kMarkShadow);
+  s = NextStep(Move("Shadow", 1000), World("kv-0", "shadow"), cfg);
+  EXPECT_EQ(s.write, Write::kWait);
+  StepWorld later = World("kv-0", "shadow");
+  later.now = 1060;
+  s = NextStep(Move("Shadow", 1000), later, cfg);
+  EXPECT_EQ(s.next.phase, "Cutover");
+}
+
+TEST(MoveStateMachine, CutoverWritesOwnerOnceAndIsIdempotent) {
+  StepConfig cfg;
+  auto s = NextStep(Move("Cutover"), World("kv-0", "migrating"), cfg);
+  EXPECT_EQ(s.write, Write::kCutover);
+  EXPECT_EQ(s.next.phase, "Verifying");
+  // Crash after the routing write: the owner is already the target.
+  s = NextStep(Move("Cutover"), World("kv-3"), cfg);
+  EXPECT_EQ(s.write, Write::kNone);
+  EXPECT_EQ(s.next.phase, "Verifying");
+}
+
+TEST(MoveStateMachine, CutoverCallsTheHookBeforeRouting) {
+  StepConfig cfg;
+  StepWorld w = World("kv-0", "migrating");
+  w.hooks = true;
+  auto s = NextStep(Move("Cutover"), w, cfg);
+  EXPECT_EQ(s.write, Write::kHookCutover);
+  s = NextStep(s.next, w, cfg);
+  EXPECT_EQ(s.write, Write::kCutover);
+}
+
+TEST(MoveStateMachine, VerifyingCompletesAfterTheWindowWhenHealthy) {
+  StepConfig cfg;
+  cfg.verificationSeconds = 120;
+  StepWorld w = World("kv-3");
+  w.targetUtilization = 0.5;
+  auto s = NextStep(Move("Verifying", 1000), w, cfg);
+  EXPECT_EQ(s.write, Write::kWait);
+  w.now = 1120;
+  s = NextStep(Move("Verifying", 1000), w, cfg);
+  EXPECT_EQ(s.next.phase, "Completed");
+  EXPECT_EQ(s.event, "MoveCompleted");
+  w.hooks = true;
+  s = NextStep(Move("Verifying", 1000), w, cfg);
+  EXPECT_EQ(s.write, Write::kHookRelease);
+}
+
+TEST(MoveStateMachine, BadTargetMetricsRevert) {
+  StepConfig cfg;
+  cfg.maxUtilization = 0.8;
+  StepWorld w = World("kv-3");
+  w.targetUtilization = 0.95;
+  auto s = NextStep(Move("Verifying"), w, cfg);
+  EXPECT_EQ(s.next.phase, "Reverting");
+  EXPECT_NE(s.next.message.find("utilization 95%"), std::string::npos) << s.next.message;
+  EXPECT_TRUE(s.warning);
+
+  w.targetUtilization = 0.2;
+  w.errorRate = 0.05;
+  s = NextStep(Move("Verifying"), w, cfg);
+  EXPECT_EQ(s.next.phase, "Reverting");
+  w.errorRate.reset();
+  w.latencyRatio = 3.0;
+  s = NextStep(Move("Verifying"), w, cfg);
+  EXPECT_EQ(s.next.phase, "Reverting");
+
+  // Reverting routes back to the source, then (re-run) sees it done.
+  s = NextStep(s.next, w, cfg);
+  EXPECT_EQ(s.write, Write::kRevert);
+  EXPECT_EQ(s.next.phase, "Reverted");
+  s = NextStep(Move("Reverting"), World("kv-0"), cfg);
+  EXPECT_EQ(s.write, Write::kNone);
+  EXPECT_EQ(s.next.phase, "Reverted");
+}
+
+TEST(MoveStateMachine, RevertingClearsOurMarksBeforeCutover) {
+  StepConfig cfg;
+  auto s = NextStep(Move("Reverting"), World("kv-0", "migrating"), cfg);
+  EXPECT_EQ(s.write, Write::kRevert);
+}
+
+TEST(MoveStateMachine, OwnerChangedUnderTheMoveStopsIt) {
+  StepConfig cfg;
+  auto s = NextStep(Move("Migrating"), World("kv-1"), cfg);
+  EXPECT_EQ(s.next.phase, "Failed");
+  s = NextStep(Move("Pending"), World("kv-3"), cfg);
+  EXPECT_EQ(s.next.phase, "Completed");
+  StepWorld gone = World();
+  gone.range.found = false;
+  s = NextStep(Move("Pending"), gone, cfg);
+  EXPECT_EQ(s.next.phase, "Failed");
+}
+
+TEST(MoveStateMachine, FailuresRetryThenAbandonWithRevert) {
+  StepConfig cfg;
+  cfg.maxAttempts = 3;
+  ActionRecord a = Move("Copying");
+  a = AfterFailure(a, "copy hook: connection refused", cfg, 1010);
+  EXPECT_EQ(a.phase, "Copying");
+  EXPECT_EQ(a.attempts, 1);
+  a = AfterFailure(a, "x", cfg, 1011);
+  EXPECT_EQ(a.phase, "Copying");
+  a = AfterFailure(a, "x", cfg, 1012);
+  EXPECT_EQ(a.phase, "Reverting");
+  EXPECT_EQ(a.attempts, 0);
+  EXPECT_NE(a.message.find("abandoned after 3 attempts"), std::string::npos);
+  // Before any mark: abandoning fails the action outright.
+  ActionRecord p = Move("Promoting");
+  for (int i = 0; i < 3; ++i) p = AfterFailure(p, "x", cfg, 1010);
+  EXPECT_EQ(p.phase, "Failed");
+  EXPECT_EQ(RetryBackoff(1), std::chrono::milliseconds(1000));
+  EXPECT_EQ(RetryBackoff(3), std::chrono::milliseconds(4000));
+  EXPECT_EQ(RetryBackoff(20), std::chrono::milliseconds(30000));
+}
+
+TEST(PromoteStateMachine, AsksTheShardSetForOneMoreReplicaThenWaits) {
+  StepConfig cfg;
+  ActionRecord a;
+  a.id = "p-0";
+  a.type = "Promote";
+  a.target = "kv-3";
+  StepWorld w = World();
+  w.activePods = 3;
+  w.replicasSpec = 3;
+  w.target = {true, false, true};
+  auto s = NextStep(a, w, cfg);
+  EXPECT_EQ(s.next.phase, "Promoting");
+  s = NextStep(s.next, w, cfg);
+  EXPECT_EQ(s.write, Write::kScaleReplicas);
+  EXPECT_EQ(s.replicas, 4);
+  w.replicasSpec = 4;  // after the patch: wait for the ShardSet controller
+  s = NextStep(s.next, w, cfg);
+  EXPECT_EQ(s.write, Write::kWait);
+  w.target = {true, true, true};
+  s = NextStep(s.next, w, cfg);
+  EXPECT_EQ(s.next.phase, "Completed");
+  // maxReplicas reached: fail with a warning, never silently.
+  ActionRecord b = a;
+  b.phase = "Promoting";
+  b.phaseStartedAt = 1000;
+  StepWorld full = World();
+  full.activePods = full.replicasSpec = full.maxReplicas = 4;
+  full.target = {true, false, true};
+  s = NextStep(b, full, cfg);
+  EXPECT_EQ(s.next.phase, "Failed");
+  EXPECT_TRUE(s.warning);
+}
+
+TEST(OtherActions, SplitIsRefusedVisiblyAndEchoesEditRouting) {
+  StepConfig cfg;
+  ActionRecord a;
+  a.id = "x";
+  a.type = "Split";
+  a.range = 1;
+  auto s = NextStep(a, World(), cfg);
+  EXPECT_EQ(s.next.phase, "Failed");
+  EXPECT_TRUE(s.warning);
+  a.type = "AddEcho";
+  a.target = "kv-3";
+  s = NextStep(a, World(), cfg);
+  EXPECT_EQ(s.write, Write::kAddEcho);
+  StepWorld w = World();
+  w.range.echoes = {"kv-3"};
+  s = NextStep(a, w, cfg);
+  EXPECT_EQ(s.write, Write::kNone);
+  EXPECT_EQ(s.next.phase, "Completed");
+}
+
+Json Doc() {
+  return Json::parse(R"({"schemaVersion":1,"shardSet":"kv","epoch":7,"hash":"fnv1a64-high32","ranges":[
+    {"id":0,"start":0,"end":2147483647,"owner":"kv-0","endpoint":"10.0.0.1:8080","state":"stable",
+     "source":null,"target":null,"shadowFraction":0,"echoes":[],"extra":"kept"},
+    {"id":7,"start":2147483648,"end":4294967295,"owner":"kv-0","endpoint":"10.0.0.1:8080","state":"stable",
+     "source":null,"target":null,"shadowFraction":0,"echoes":[]}]})");
+}
+
+TEST(RoutingEdits, MarkCutoverRevertEachBumpTheEpoch) {
+  RoutingEdit e{Write::kMarkMigrating, 7, "kv-0", "kv-3", "10.0.0.4:8080", "10.0.0.1:8080", 0};
+  auto d = ApplyRoutingEdit(Doc(), e);
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ((*d)["epoch"], 8);
+  RangeView v = ViewRange(*d, 7);
+  EXPECT_EQ(v.state, "migrating");
+  EXPECT_EQ(v.target, "kv-3");
+  EXPECT_EQ((*d)["ranges"][0]["extra"], "kept");
+  e.write = Write::kMarkShadow;
+  e.shadowFraction = 0.25;
+  d = ApplyRoutingEdit(*d, e);
+  ASSERT_TRUE(d);
+  EXPECT_EQ((*d)["ranges"][1]["shadowFraction"], 0.25);
+  e.write = Write::kCutover;
+  d = ApplyRoutingEdit(*d, e);
+  ASSERT_TRUE(d);
+  EXPECT_EQ((*d)["epoch"], 10);
+  v = ViewRange(*d, 7);
+  EXPECT_EQ(v.owner, "kv-3");
+  EXPECT_EQ(v.state, "stable");
+  EXPECT_EQ((*d)["ranges"][1]["endpoint"], "10.0.0.4:8080");
+  EXPECT_TRUE((*d)["ranges"][1]["target"].is_null());
+  // A second cutover is refused: the owner is no longer the source.
+  EXPECT_FALSE(ApplyRoutingEdit(*d, e));
+  e.write = Write::kRevert;
+  d = ApplyRoutingEdit(*d, e);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(ViewRange(*d, 7).owner, "kv-0");
+  EXPECT_EQ((*d)["ranges"][1]["endpoint"], "10.0.0.1:8080");
+  EXPECT_EQ((*d)["epoch"], 11);
+}
+
+TEST(RoutingEdits, ErrorsNameTheField) {
+  RoutingEdit e{Write::kMarkMigrating, 99, "kv-0", "kv-3", "", "", 0};
+  auto d = ApplyRoutingEdit(Doc(), e);
+  ASSERT_FALSE(d);
+  EXPECT_NE(d.error().message.find("ranges[id=99]"), std::string::npos);
+  e.range = 7;
+  e.source = "kv-1";
+  d = ApplyRoutingEdit(Doc(), e);
+  ASSERT_FALSE(d);
+  EXPECT_NE(d.error().message.find(".owner"), std::string::npos);
+}
+
+TEST(HookProgress, ParsesAndRejectsBadShapes) {
+  auto p = ParseHookProgress(R"({"state":"copying","progress":0.4})");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->state, "copying");
+  EXPECT_DOUBLE_EQ(p->progress, 0.4);
+  EXPECT_FALSE(ParseHookProgress("nope"));
+  auto bad = ParseHookProgress(R"({"state":"weird"})");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("progress.state"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace shardcast::migrationpolicy
