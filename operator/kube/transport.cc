@@ -103,9 +103,18 @@ class CpprestLineStream final : public LineStream {
       if (cancelled_.load()) return api_error(ErrorKind::kCancelled, "watch cancelled");
       size_t n = 0;
       try {
-        // getn completes as soon as some bytes are available, so events
-        // stream as the server flushes them.
-        n = body_.streambuf().getn(buffer_, sizeof(buffer_)).get();
+        // getn() waits for its whole count, which would hold events back
+        // until 64 KiB arrived. Instead block for one byte, then take what
+        // is already buffered, so events stream as the server flushes them.
+        auto sb = body_.streambuf();
+        auto c = sb.bumpc().get();
+        if (c != concurrency::streams::streambuf<uint8_t>::traits::eof()) {
+          buffer_[0] = static_cast<uint8_t>(c);
+          n = 1;
+          size_t avail = sb.in_avail();
+          size_t want = std::min(avail, sizeof(buffer_) - 1);
+          if (want > 0) n += sb.getn(buffer_ + 1, want).get();
+        }
       } catch (const std::exception& e) {
         return Unexpected<ApiError>{FromException(*st_, e, cancelled_.load())};
       }

@@ -34,6 +34,8 @@ std::string UniqueNamespace(const std::string& prefix) {
   return prefix + "-" + std::to_string(rng() % 1000000);
 }
 
+const Resource kPodTemplates{"", "v1", "podtemplates", "PodTemplate", true};
+
 class ClientIT : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -53,6 +55,14 @@ class ClientIT : public ::testing::Test {
                 {"kind", "ConfigMap"},
                 {"metadata", {{"name", name}, {"namespace", ns_}}},
                 {"data", {{"k", value}}}};
+  }
+  Json PodTemplate(const std::string& name, const std::string& value) {
+    return Json{{"apiVersion", "v1"},
+                {"kind", "PodTemplate"},
+                {"metadata", {{"name", name}, {"namespace", ns_}}},
+                {"template", {{"metadata", {{"labels", {{"k", value}}}}},
+                              {"spec", {{"containers", Json::array({{{"name", "c"},
+                                                                    {"image", "fake"}}})}}}}}};
   }
   std::shared_ptr<Client> client_;
   std::string ns_;
@@ -255,8 +265,8 @@ TEST_F(ClientIT, InformerSurvivesApiServerRestart) {
   InformerOptions io;
   io.namespace_ = ns_;
   io.backoff_max = 2000ms;
+  Recorder rec;  // outlives the informer, whose thread calls it
   Informer inf(client_, resources::kConfigMaps, io);
-  Recorder rec;
   inf.add_handlers(rec.handlers());
   inf.start();
   ASSERT_TRUE(inf.wait_for_sync(30s));
@@ -278,29 +288,30 @@ TEST_F(ClientIT, CompactionForcesRelistWithoutLosingEvents) {
   auto& cp = ControlPlane::Shared();
   if (cp.stateDir().empty()) GTEST_SKIP() << "reused cluster without a state dir";
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(client_->create(resources::kConfigMaps, ns_, ConfigMap("keep-" + std::to_string(i), "1")));
+    ASSERT_TRUE(client_->create(kPodTemplates, ns_, PodTemplate("keep-" + std::to_string(i), "1")));
   }
   InformerOptions io;
   io.namespace_ = ns_;
-  Informer inf(client_, resources::kConfigMaps, io);
-  Recorder rec;
+  Recorder rec;  // outlives the informer, whose thread calls it
+  Informer inf(client_, kPodTemplates, io);
   inf.add_handlers(rec.handlers());
   inf.start();
   ASSERT_TRUE(inf.wait_for_sync(30s));
   ASSERT_TRUE(WaitFor([&] { return inf.store().size() >= 5; }, 10s, "initial objects"));
-  // Stop consuming the watch, change things, and compact etcd past the
+  // PodTemplates bypass the API server's watch cache (hack/controlplane.sh),
+  // so their watch is served by etcd. Stop consuming the watch, change things, and compact etcd past the
   // informer's resourceVersion: resuming must hit 410 Gone.
   inf.set_paused(true);
-  ASSERT_TRUE(client_->remove(resources::kConfigMaps, ns_, "keep-0"));
-  ASSERT_TRUE(client_->create(resources::kConfigMaps, ns_, ConfigMap("added-while-paused", "1")));
-  auto got = client_->get(resources::kConfigMaps, ns_, "keep-1");
+  ASSERT_TRUE(client_->remove(kPodTemplates, ns_, "keep-0"));
+  ASSERT_TRUE(client_->create(kPodTemplates, ns_, PodTemplate("added-while-paused", "1")));
+  auto got = client_->get(kPodTemplates, ns_, "keep-1");
   ASSERT_TRUE(got);
   Json upd = *got;
-  upd["data"]["k"] = "changed";
-  ASSERT_TRUE(client_->update(resources::kConfigMaps, ns_, upd));
+  upd["template"]["metadata"]["labels"]["k"] = "changed";
+  ASSERT_TRUE(client_->update(kPodTemplates, ns_, upd));
   // Writes elsewhere move etcd's revision beyond the informer's.
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(client_->create(resources::kConfigMaps, ns_, ConfigMap("noise-" + std::to_string(i), "n")));
+    ASSERT_TRUE(client_->create(kPodTemplates, ns_, PodTemplate("noise-" + std::to_string(i), "n")));
   }
   auto rev = cp.compactEtcd();
   ASSERT_TRUE(rev) << rev.error().message;
@@ -310,12 +321,12 @@ TEST_F(ClientIT, CompactionForcesRelistWithoutLosingEvents) {
     return rec.contains("delete keep-0") && rec.contains("add added-while-paused") &&
            rec.contains("update keep-1");
   }, 30s, "every change made while the watch was gone is delivered"));
-  auto server = client_->list_all(resources::kConfigMaps, ns_);
+  auto server = client_->list_all(kPodTemplates, ns_);
   ASSERT_TRUE(server);
   ASSERT_TRUE(WaitFor([&] { return inf.store().size() == server->items.size(); }, 10s,
                       "cache matches the server"));
   EXPECT_EQ(inf.store().get(ns_ + "/keep-0"), nullptr);
-  EXPECT_EQ((*inf.store().get(ns_ + "/keep-1"))["data"]["k"], "changed");
+  EXPECT_EQ((*inf.store().get(ns_ + "/keep-1"))["template"]["metadata"]["labels"]["k"], "changed");
   EXPECT_GE(inf.stats().lists.load(), 2u);
   inf.stop();
 }
