@@ -110,7 +110,8 @@ class ShardSetIT : public ::testing::Test {
       if (std::isalnum(static_cast<unsigned char>(c))) ns_ += static_cast<char>(std::tolower(c));
       if (ns_.size() > 40) break;
     }
-    ns_ += "-" + std::to_string(getpid() % 100000);
+    static int run = 0;  // --gtest_repeat: the previous namespace may still be terminating
+    ns_ += "-" + std::to_string(getpid() % 100000) + "-" + std::to_string(++run);
     auto r = kubectl({"create", "namespace", ns_});
     ASSERT_TRUE(r.ok()) << r.describe();
   }
