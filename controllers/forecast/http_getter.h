@@ -1,0 +1,39 @@
+// The HTTP boundary of the sampler: a GET of a pod's Prometheus endpoint.
+// Injectable so tests can serve canned text; the real one is plain HTTP/1.0
+// over a socket with one deadline for connect + request + response.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "operator/util/expected.h"
+
+namespace shardcast::forecast {
+
+class HttpGetter {
+ public:
+  virtual ~HttpGetter() = default;
+  // GET http://host:port/path. Returns the body of a 200 answer; any other
+  // outcome (refused, timeout, non-200, oversized) is an error.
+  [[nodiscard]] virtual Result<std::string> get(const std::string& host, int port,
+                                                const std::string& path,
+                                                std::chrono::milliseconds timeout) = 0;
+};
+
+// Plain HTTP/1.0 (no TLS, no redirects, no chunked encoding needed) with
+// the whole exchange bounded by `timeout`; bodies above `max_body` bytes
+// are refused. IPv4 and IPv6 literals and host names are accepted.
+class PlainHttpGetter final : public HttpGetter {
+ public:
+  explicit PlainHttpGetter(size_t max_body = 8u << 20) : max_body_(max_body) {}
+  [[nodiscard]] Result<std::string> get(const std::string& host, int port, const std::string& path,
+                                        std::chrono::milliseconds timeout) override;
+
+ private:
+  size_t max_body_;
+};
+
+std::unique_ptr<HttpGetter> MakePlainHttpGetter();
+
+}  // namespace shardcast::forecast

@@ -1,0 +1,208 @@
+#include "controllers/forecast/persist.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "controllers/api/resources.h"
+#include "predictor/parse.h"
+
+namespace shardcast::forecast {
+
+using Json = nlohmann::json;
+
+std::string HistoryConfigMapName(const std::string& shardset) { return shardset + "-history"; }
+
+namespace {
+
+bool SameResolutions(const predictor::History& h, const std::vector<predictor::Resolution>& r) {
+  if (h.levels() != r.size()) return false;
+  for (size_t i = 0; i < r.size(); ++i) {
+    if (h.resolution(i).step_seconds != r[i].step_seconds || h.resolution(i).capacity != r[i].capacity) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Re-adds the buckets of `from` (coarsest level first) into `to`.
+void Replay(const predictor::History& from, predictor::History& to) {
+  for (size_t l = from.levels(); l-- > 0;) {
+    auto s = from.Series(l);
+    for (size_t i = 0; i < s.values.size(); ++i) {
+      if (std::isfinite(s.values[i])) to.Add(s.start + static_cast<int64_t>(i) * s.step, s.values[i]);
+    }
+  }
+}
+
+// A history holding only the coarsest level of `h`.
+std::string CoarseSnapshot(const predictor::History& h) {
+  const auto& r = h.resolution(h.levels() - 1);
+  auto coarse = predictor::History::Create({r});
+  if (!coarse) return {};
+  auto s = h.Series(h.levels() - 1);
+  for (size_t i = 0; i < s.values.size(); ++i) {
+    if (std::isfinite(s.values[i])) coarse->Add(s.start + static_cast<int64_t>(i) * s.step, s.values[i]);
+  }
+  return coarse->EncodeSnapshot();
+}
+
+bool Empty(const predictor::History& h) { return h.Series(0).values.empty(); }
+
+}  // namespace
+
+Json BuildHistoryConfigMap(const Json& shardset, const SetState& state, int64_t now, size_t budget,
+                           BuildReport* report) {
+  const Json md = shardset.value("metadata", Json::object());
+  const std::string name = md.value("name", std::string());
+  const std::string ns = md.value("namespace", std::string());
+  Json owner = {{"apiVersion", api::kShardSets.api_version()},
+                {"kind", api::kShardSets.kind},
+                {"name", name},
+                {"uid", md.value("uid", std::string())},
+                {"controller", false},
+                {"blockOwnerDeletion", false}};
+  Json cm = {{"apiVersion", "v1"},
+             {"kind", "ConfigMap"},
+             {"metadata",
+              {{"name", HistoryConfigMapName(name)},
+               {"namespace", ns},
+               {"labels", {{api::kLabelShardSet, name}}},
+               {"ownerReferences", Json::array({owner})}}},
+             {"data", Json::object()}};
+  BuildReport rep;
+  // Leave room for meta.json (at most ~4 KB with a long dropped list cut).
+  const size_t limit = budget > 4096 ? budget - 4096 : 0;
+  auto put = [&](const std::string& key, const predictor::History& h) {
+    if (Empty(h)) return;
+    std::string snap = h.EncodeSnapshot();
+    if (rep.bytes + key.size() + snap.size() > limit && h.levels() > 1) snap = CoarseSnapshot(h);
+    if (snap.empty() || rep.bytes + key.size() + snap.size() > limit) {
+      rep.dropped.push_back(key);
+      return;
+    }
+    rep.bytes += key.size() + snap.size();
+    cm["data"][key] = std::move(snap);
+  };
+  for (const auto& [pod, ps] : state.pods()) put("cpu." + pod, ps.cpu.hist);
+  for (const auto& [pod, ps] : state.pods()) put("rps." + pod, ps.rps.hist);
+  for (const auto& [pod, ps] : state.pods()) put("mem." + pod, ps.mem.hist);
+  for (const auto& [id, s] : state.ranges()) put("range." + std::to_string(id), s.hist);
+  Json meta = {{"version", 1}, {"savedAt", now}, {"bytes", rep.bytes},
+               {"droppedCount", rep.dropped.size()}};
+  Json dropped = Json::array();
+  for (size_t i = 0; i < rep.dropped.size() && i < 50; ++i) dropped.push_back(rep.dropped[i]);
+  meta["dropped"] = dropped;
+  std::string m = meta.dump();
+  rep.bytes += m.size() + std::string(kMetaKey).size();
+  cm["data"][kMetaKey] = m;
+  if (report) *report = rep;
+  return cm;
+}
+
+size_t LoadHistoryConfigMap(const Json& cm, SetState& state, std::vector<std::string>* errors) {
+  auto err = [&](const std::string& e) {
+    if (errors) errors->push_back(e);
+  };
+  if (!cm.is_object() || !cm.contains("data") || !cm["data"].is_object()) return 0;
+  size_t loaded = 0;
+  for (const auto& [key, value] : cm["data"].items()) {
+    if (key == kMetaKey) continue;
+    if (!value.is_string()) {
+      err("data." + key + ": not a string");
+      continue;
+    }
+    size_t dot = key.find('.');
+    if (dot == std::string::npos || dot + 1 >= key.size()) {
+      err("data." + key + ": unknown key");
+      continue;
+    }
+    std::string kind = key.substr(0, dot), id = key.substr(dot + 1);
+    auto h = predictor::History::DecodeSnapshot(value.get<std::string>());
+    if (!h) {
+      err("data." + key + ": " + h.error().message);
+      continue;
+    }
+    Series* s = nullptr;
+    const std::vector<predictor::Resolution>* want = &state.options().pod_resolutions;
+    if (kind == "cpu" || kind == "mem" || kind == "rps") {
+      s = &state.PodMetric(id, kind);
+    } else if (kind == "range") {
+      bool digits = id.size() <= 9 && std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; });
+      if (!digits) {
+        err("data." + key + ": bad range id");
+        continue;
+      }
+      s = &state.Range(std::stoi(id));
+      want = &state.options().range_resolutions;
+    } else {
+      err("data." + key + ": unknown series kind '" + kind + "'");
+      continue;
+    }
+    if (SameResolutions(*h, *want)) {
+      s->hist = std::move(*h);
+    } else {
+      Replay(*h, s->hist);
+    }
+    s->fit.reset();
+    ++loaded;
+  }
+  return loaded;
+}
+
+Result<size_t> SeedFromCsv(SetState& state, const std::string& pod, const std::string& metric,
+                           const std::string& csv) {
+  if (pod.empty()) return unexpected(Error{"pod: must not be empty"});
+  if (metric != "cpu" && metric != "mem" && metric != "rps") {
+    return unexpected(Error{"metric: must be cpu, mem or rps, not '" + metric + "'"});
+  }
+  auto samples = predictor::ParseCsvSeries(csv);
+  if (!samples) return unexpected(Error{"csv: " + samples.error().message});
+  std::sort(samples->begin(), samples->end(),
+            [](const predictor::Sample& a, const predictor::Sample& b) { return a.t < b.t; });
+  Series& s = state.PodMetric(pod, metric);
+  size_t n = 0;
+  for (const auto& x : *samples) {
+    if (!std::isfinite(x.v)) continue;
+    s.hist.Add(x.t, x.v);
+    s.last = x.v;
+    s.last_t = x.t;
+    ++n;
+  }
+  s.fit.reset();
+  return n;
+}
+
+Result<size_t> BackfillFromCsv(kube::Client& client, const std::string& ns,
+                               const std::string& shardset, const std::string& pod,
+                               const std::string& metric, const std::string& csv,
+                               const StateOptions& options) {
+  auto set = client.get(api::kShardSets, ns, shardset);
+  if (!set) return unexpected(Error{"shardset " + ns + "/" + shardset + ": " + set.error().to_string()});
+  SetState state(options);
+  const std::string cm_name = HistoryConfigMapName(shardset);
+  auto cur = client.get(kube::resources::kConfigMaps, ns, cm_name);
+  std::string rv;
+  if (cur) {
+    std::vector<std::string> errors;
+    (void)LoadHistoryConfigMap(*cur, state, &errors);
+    rv = cur->value("metadata", Json::object()).value("resourceVersion", std::string());
+  } else if (cur.error().kind != kube::ErrorKind::kNotFound) {
+    return unexpected(Error{"configmap " + ns + "/" + cm_name + ": " + cur.error().to_string()});
+  }
+  auto n = SeedFromCsv(state, pod, metric, csv);
+  if (!n) return unexpected(n.error());
+  int64_t newest = 0;
+  for (const auto& [p, ps] : state.pods()) newest = std::max(newest, ps.cpu.last_t);
+  Json cm = BuildHistoryConfigMap(*set, state, newest);
+  if (rv.empty()) {
+    auto r = client.create(kube::resources::kConfigMaps, ns, cm);
+    if (!r) return unexpected(Error{"configmap " + ns + "/" + cm_name + ": " + r.error().to_string()});
+  } else {
+    cm["metadata"]["resourceVersion"] = rv;
+    auto r = client.update(kube::resources::kConfigMaps, ns, cm);
+    if (!r) return unexpected(Error{"configmap " + ns + "/" + cm_name + ": " + r.error().to_string()});
+  }
+  return *n;
+}
+
+}  // namespace shardcast::forecast

@@ -1,0 +1,61 @@
+// History persistence: one ConfigMap `<shardset>-history` per ShardSet
+// holding a compact snapshot of every series (predictor::History snapshot,
+// base64), within a byte budget below the 1 MiB ConfigMap limit. Pure
+// builders/loaders plus a CSV seeding function for backfills and demos.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "controllers/forecast/state.h"
+#include "operator/kube/client.h"
+#include "operator/util/expected.h"
+
+namespace shardcast::forecast {
+
+inline constexpr size_t kDefaultSnapshotBudget = 900 * 1024;  // bytes of data (limit 1 MiB total)
+inline constexpr const char* kMetaKey = "meta.json";
+
+std::string HistoryConfigMapName(const std::string& shardset);
+
+struct BuildReport {
+  size_t bytes = 0;                  // keys + values in data
+  std::vector<std::string> dropped;  // keys left out to stay within the budget
+};
+
+// The ConfigMap (apiVersion, kind, metadata with name, namespace, the
+// shardset label and an owner reference to the ShardSet, data). Keys:
+// `cpu.<pod>`, `mem.<pod>`, `rps.<pod>` and `range.<id>` with snapshots,
+// and `meta.json`. Filled in priority order (pod CPU, pod request rate,
+// pod memory, ranges by id) while within `budget`; a series that does not
+// fit is retried at its coarsest resolution only, else dropped (reported).
+nlohmann::json BuildHistoryConfigMap(const nlohmann::json& shardset, const SetState& state,
+                                     int64_t now, size_t budget = kDefaultSnapshotBudget,
+                                     BuildReport* report = nullptr);
+
+// Loads every decodable series from a history ConfigMap into `state`
+// (replacing series of the same key); corrupt or unknown entries are
+// skipped and named in `errors`. Returns the number of series loaded.
+size_t LoadHistoryConfigMap(const nlohmann::json& cm, SetState& state,
+                            std::vector<std::string>* errors);
+
+// Seeds one pod series from CSV (`timestamp,value` with a header, see
+// predictor::ParseCsvSeries) into `state`. metric: "cpu" (millicores),
+// "mem" (bytes) or "rps". Returns the number of samples added.
+[[nodiscard]] Result<size_t> SeedFromCsv(SetState& state, const std::string& pod,
+                                         const std::string& metric, const std::string& csv);
+
+// Backfill against a cluster: reads the ShardSet ns/name, loads its history
+// ConfigMap (if any), adds the CSV samples for `pod` and writes the
+// ConfigMap back (create, or update with the resourceVersion read). Run it
+// before the operator starts (or restart the operator afterwards): a
+// running operator keeps its in-memory history and overwrites the map.
+[[nodiscard]] Result<size_t> BackfillFromCsv(kube::Client& client, const std::string& ns,
+                                             const std::string& shardset, const std::string& pod,
+                                             const std::string& metric, const std::string& csv,
+                                             const StateOptions& options = {});
+
+}  // namespace shardcast::forecast

@@ -1,0 +1,353 @@
+#include "controllers/forecast/reconciler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "controllers/api/resources.h"
+#include "controllers/forecast/quantity.h"
+
+namespace shardcast::forecast {
+
+using Json = nlohmann::json;
+using namespace std::chrono_literals;
+
+Result<ControllerOptions> ControllerOptions::FromEnv() {
+  ControllerOptions o;
+  auto dur = [](const char* var, std::chrono::milliseconds* out) -> Result<void> {
+    const char* v = std::getenv(var);
+    if (v == nullptr || *v == '\0') return {};
+    auto d = ParseDurationSeconds(v, var);
+    if (!d) return unexpected(d.error());
+    if (*d < 1) return unexpected(Error{std::string(var) + ": must be at least 1s"});
+    *out = std::chrono::seconds(*d);
+    return {};
+  };
+  if (auto r = dur("SHARDCAST_FORECAST_SAMPLE_PERIOD", &o.sample_period); !r) return unexpected(r.error());
+  if (auto r = dur("SHARDCAST_FORECAST_PERSIST_INTERVAL", &o.persist_interval); !r) return unexpected(r.error());
+  if (auto r = dur("SHARDCAST_FORECAST_SCRAPE_TIMEOUT", &o.scrape_timeout); !r) return unexpected(r.error());
+  std::chrono::milliseconds refit = std::chrono::seconds(o.state.refit_interval_seconds);
+  if (auto r = dur("SHARDCAST_FORECAST_REFIT_INTERVAL", &refit); !r) return unexpected(r.error());
+  o.state.refit_interval_seconds = std::chrono::duration_cast<std::chrono::seconds>(refit).count();
+  if (const char* v = std::getenv("SHARDCAST_FORECAST_SCRAPE_RANGES"); v != nullptr && *v != '\0') {
+    std::string s = v;
+    if (s == "true" || s == "1") o.scrape_ranges = true;
+    else if (s == "false" || s == "0") o.scrape_ranges = false;
+    else return unexpected(Error{"SHARDCAST_FORECAST_SCRAPE_RANGES: must be true or false, not '" + s + "'"});
+  }
+  return o;
+}
+
+Result<ForecastMetrics> RegisterForecastMetrics(runtime::Registry& reg) {
+  ForecastMetrics m;
+  auto peak = reg.gauge("shardcast_forecast_peak",
+                        "Forecast peak load of a pod within the horizon, by quantile (0.5 = expected), "
+                        "in units of spec.capacity.metric.",
+                        {"shardset", "pod", "quantile"});
+  if (!peak) return unexpected(peak.error());
+  auto prob = reg.gauge("shardcast_forecast_prob_exceed",
+                        "Probability that the pod's load exceeds maxUtilization x capacity within the horizon.",
+                        {"shardset", "pod"});
+  if (!prob) return unexpected(prob.error());
+  auto trusted = reg.gauge("shardcast_forecast_trusted",
+                           "1 when the pod's forecast is trusted (enough history, recent accuracy).",
+                           {"shardset", "pod"});
+  if (!trusted) return unexpected(trusted.error());
+  auto cpu = reg.gauge("shardcast_observed_cpu_millicores",
+                       "Last sampled CPU of the pod (sum over containers, metrics.k8s.io).",
+                       {"shardset", "pod"});
+  if (!cpu) return unexpected(cpu.error());
+  m.peak = *peak;
+  m.prob_exceed = *prob;
+  m.trusted = *trusted;
+  m.observed_cpu = *cpu;
+  return m;
+}
+
+ForecastReconciler::ForecastReconciler(ReconcilerDeps deps, ControllerOptions options)
+    : deps_(std::move(deps)), opts_(std::move(options)) {
+  if (deps_.clock == nullptr) deps_.clock = &runtime::real_clock();
+}
+
+ReconcilerStats ForecastReconciler::stats() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return stats_;
+}
+
+namespace {
+
+std::string Label(const Json& obj, const char* key) {
+  const Json md = obj.value("metadata", Json::object());
+  const Json labels = md.is_object() ? md.value("labels", Json::object()) : Json::object();
+  return labels.is_object() ? labels.value(key, std::string()) : std::string();
+}
+
+bool Active(const Json& pod) {
+  if (pod.value("metadata", Json::object()).contains("deletionTimestamp")) return false;
+  return Label(pod, api::kLabelRole) != api::kRoleWarm;
+}
+
+}  // namespace
+
+void ForecastReconciler::DropMetrics(const std::string& key, const std::string& pod) {
+  runtime::Labels l = {{"shardset", key}};
+  if (!pod.empty()) l.push_back({"pod", pod});
+  for (auto* f : {deps_.metrics.peak, deps_.metrics.prob_exceed, deps_.metrics.trusted,
+                  deps_.metrics.observed_cpu}) {
+    if (f) f->remove_matching(l);
+  }
+}
+
+void ForecastReconciler::Sample(Entry& e, const SetSettings& set,
+                                const std::vector<kube::ObjectPtr>& pods, int64_t t) {
+  // CPU and memory: one list of PodMetrics by label.
+  kube::ListOptions lo;
+  lo.label_selector = std::string(api::kLabelShardSet) + "=" + set.name;
+  auto list = deps_.client->list(kube::resources::kPodMetrics, set.ns, lo);
+  std::set<std::string> names;
+  for (const auto& p : pods) names.insert(kube::ObjectName(*p));
+  if (list) {
+    std::vector<std::string> errors;
+    for (const auto& u : ParsePodMetricsList(*list, &errors)) {
+      if (!names.count(u.pod)) continue;
+      e.state->AddPodUsage(u, t);
+      if (u.has_cpu && deps_.metrics.observed_cpu) {
+        deps_.metrics.observed_cpu->with({{"shardset", set.ns + "/" + set.name}, {"pod", u.pod}})
+            ->set(u.cpu_millis);
+      }
+    }
+    for (const auto& err : errors) spdlog::warn("forecast {}/{}: skipped sample: {}", set.ns, set.name, err);
+  } else {
+    spdlog::warn("forecast {}/{}: metrics.k8s.io PodMetrics unavailable ({}): a gap in CPU/memory",
+                 set.ns, set.name, list.error().to_string());
+  }
+  // Per-range request counters from each running pod's metrics endpoint.
+  if (opts_.scrape_ranges && deps_.http != nullptr) {
+    std::map<int, double> range_rates;
+    std::map<std::string, double> pod_rates;
+    for (const auto& p : pods) {
+      const Json st = p->value("status", Json::object());
+      std::string ip = st.is_object() ? st.value("podIP", std::string()) : std::string();
+      if (ip.empty() || st.value("phase", std::string()) != "Running") continue;
+      std::string pod = kube::ObjectName(*p);
+      auto body = deps_.http->get(ip, set.metrics_port, set.metrics_path, opts_.scrape_timeout);
+      if (!body) {
+        spdlog::debug("forecast {}/{}: scrape of {} failed (a gap): {}", set.ns, set.name, pod,
+                      body.error().message);
+        continue;
+      }
+      std::vector<std::string> errors;
+      auto counters = ParseRangeCounters(*body, &errors);
+      if (!errors.empty()) {
+        spdlog::warn("forecast {}/{}: {} bad metric line(s) from {}, first: {}", set.ns, set.name,
+                     errors.size(), pod, errors.front());
+      }
+      auto rates = e.state->CounterRates(pod, counters, t);
+      if (counters.empty()) continue;
+      double total = 0;
+      for (const auto& [id, r] : rates) {
+        range_rates[id] += r;
+        total += r;
+      }
+      if (!rates.empty()) pod_rates[pod] = total;
+    }
+    e.state->AddRates(range_rates, pod_rates, t);
+  }
+  std::vector<std::string> keep(names.begin(), names.end());
+  e.state->RetainPods(keep);
+  e.dirty = true;
+  ++stats_.samples;
+}
+
+void ForecastReconciler::Forecast(Entry& e, const std::string& key, const Json& set_obj,
+                                  const SetSettings& set, const PolicySettings& policy,
+                                  const std::vector<kube::ObjectPtr>& pods, int64_t t) {
+  std::vector<PodForecast> out;
+  std::set<std::string> reported;
+  for (const auto& p : pods) {
+    if (!Active(*p)) continue;
+    std::string pod = kube::ObjectName(*p);
+    std::string err;
+    auto f = e.state->ForecastPod(pod, set, policy, t, false, &err);
+    if (!err.empty()) spdlog::warn("forecast {} pod {}: {}", key, pod, err);
+    if (!f) continue;
+    if (f->refitted) ++stats_.refits;
+    out.push_back(*f);
+    reported.insert(pod);
+    if (deps_.metrics.peak) {
+      runtime::Labels base = {{"shardset", key}, {"pod", pod}};
+      auto with_q = [&](const char* q) {
+        runtime::Labels l = base;
+        l.push_back({"quantile", q});
+        return l;
+      };
+      deps_.metrics.peak->with(with_q("0.5"))->set(f->peak);
+      deps_.metrics.peak->with(with_q("0.9"))->set(f->p90);
+      deps_.metrics.peak->with(with_q("0.99"))->set(f->p99);
+      deps_.metrics.prob_exceed->with(base)->set(f->prob_exceed);
+      deps_.metrics.trusted->with(base)->set(f->trusted ? 1 : 0);
+    }
+  }
+  for (const auto& old : e.metric_pods) {
+    if (!reported.count(old)) DropMetrics(key, old);
+  }
+  e.metric_pods = reported;
+
+  Json status = ForecastsToStatus(out);
+  const Json cur_status = set_obj.value("status", Json::object());
+  const Json current = cur_status.is_object() ? cur_status.value("forecasts", Json()) : Json();
+  if (status == current || status == e.last_written) return;
+  if (deps_.may_write && !deps_.may_write()) return;
+  kube::PatchOptions po;
+  po.subresource = "status";
+  po.field_manager = std::string(api::kFieldManager) + "-forecast";
+  auto r = deps_.client->patch(api::kShardSets, set.ns, set.name, kube::PatchType::kMerge,
+                               Json{{"status", {{"forecasts", status}}}}, po);
+  if (r) {
+    e.last_written = status;
+    ++stats_.status_writes;
+  } else if (r.error().kind != kube::ErrorKind::kNotFound) {
+    spdlog::warn("forecast {}: writing status.forecasts failed: {}", key, r.error().to_string());
+  }
+}
+
+kube::ApiStatus ForecastReconciler::Persist(Entry& e, const Json& set_obj, int64_t t) {
+  const std::string ns = kube::ObjectNamespace(set_obj);
+  BuildReport rep;
+  Json cm = BuildHistoryConfigMap(set_obj, *e.state, t, opts_.snapshot_budget, &rep);
+  if (!rep.dropped.empty()) {
+    spdlog::warn("forecast {}: history snapshot over budget ({} bytes): left out {} series, first {}",
+                 kube::ObjectKey(set_obj), rep.bytes, rep.dropped.size(), rep.dropped.front());
+  }
+  const std::string name = cm["metadata"]["name"].get<std::string>();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    kube::ApiResult<Json> r = e.cm_exists
+                                  ? [&] {
+                                      Json u = cm;
+                                      u["metadata"]["resourceVersion"] = e.cm_rv;
+                                      return deps_.client->update(kube::resources::kConfigMaps, ns, u);
+                                    }()
+                                  : deps_.client->create(kube::resources::kConfigMaps, ns, cm);
+    if (r) {
+      e.cm_exists = true;
+      e.cm_rv = kube::ObjectResourceVersion(*r);
+      ++stats_.history_writes;
+      return {};
+    }
+    auto kind = r.error().kind;
+    if (kind == kube::ErrorKind::kConflict || kind == kube::ErrorKind::kAlreadyExists) {
+      // Someone else wrote it (a backfill, a previous leader): take its
+      // resourceVersion and write our newer state over it.
+      auto cur = deps_.client->get(kube::resources::kConfigMaps, ns, name);
+      if (!cur) return unexpected(cur.error());
+      e.cm_exists = true;
+      e.cm_rv = kube::ObjectResourceVersion(*cur);
+      continue;
+    }
+    if (kind == kube::ErrorKind::kNotFound && e.cm_exists) {
+      e.cm_exists = false;
+      continue;
+    }
+    return unexpected(r.error());
+  }
+  return unexpected(kube::ApiError{kube::ErrorKind::kConflict, 409, "Conflict",
+                                   "configmap " + ns + "/" + name + ": still conflicting", std::nullopt});
+}
+
+ctrl::ReconcileResult ForecastReconciler::reconcile(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  kube::ObjectPtr obj = deps_.shardsets ? deps_.shardsets->get(key) : nullptr;
+  if (!obj) {
+    sets_.erase(key);
+    DropMetrics(key, "");
+    return ctrl::Action::AwaitChange();
+  }
+  auto set = ParseShardSet(*obj);
+  if (!set) {
+    spdlog::warn("forecast {}: {}", key, set.error().message);
+    return ctrl::Action::AwaitChange();
+  }
+  PolicySettings policy;
+  if (deps_.policies) {
+    auto all = deps_.policies->list_namespace(set->ns);
+    std::vector<const Json*> ptrs;
+    for (const auto& p : all) ptrs.push_back(p.get());
+    if (const Json* chosen = SelectPolicy(*obj, ptrs)) {
+      auto ps = ParsePolicy(*chosen);
+      if (ps) {
+        policy = *ps;
+      } else {
+        spdlog::warn("forecast {}: MigrationPolicy {}: {} (using defaults)", key,
+                     kube::ObjectName(*chosen), ps.error().message);
+      }
+    }
+  }
+  Entry& e = sets_[key];
+  if (!e.state) e.state = std::make_unique<SetState>(opts_.state);
+  const auto now = deps_.clock->now();
+  if (!e.loaded) {
+    auto cm = deps_.client->get(kube::resources::kConfigMaps, set->ns, HistoryConfigMapName(set->name));
+    if (cm) {
+      std::vector<std::string> errors;
+      size_t n = LoadHistoryConfigMap(*cm, *e.state, &errors);
+      for (const auto& err : errors) spdlog::warn("forecast {}: history: skipped {}", key, err);
+      e.cm_exists = true;
+      e.cm_rv = kube::ObjectResourceVersion(*cm);
+      stats_.history_loads += n;
+      spdlog::info("forecast {}: loaded {} series from ConfigMap {}", key, n,
+                   HistoryConfigMapName(set->name));
+    } else if (cm.error().kind != kube::ErrorKind::kNotFound) {
+      return unexpected(cm.error());
+    }
+    e.loaded = true;
+    e.next_sample = now;
+    e.next_persist = now + opts_.persist_interval;
+  }
+  const int64_t t = std::chrono::duration_cast<std::chrono::seconds>(
+                        deps_.clock->system_now().time_since_epoch())
+                        .count();
+  if (now >= e.next_sample) {
+    std::vector<kube::ObjectPtr> pods =
+        deps_.pods ? deps_.pods->list_labels(set->ns, {{api::kLabelShardSet, set->name}})
+                   : std::vector<kube::ObjectPtr>{};
+    Sample(e, *set, pods, t);
+    Forecast(e, key, *obj, *set, policy, pods, t);
+    e.next_sample = now + opts_.sample_period;
+  }
+  if (now >= e.next_persist) {
+    if (e.dirty && (!deps_.may_write || deps_.may_write())) {
+      auto r = Persist(e, *obj, t);
+      if (!r) {
+        spdlog::warn("forecast {}: saving history failed: {}", key, r.error().to_string());
+      } else {
+        e.dirty = false;
+      }
+    }
+    e.next_persist = now + opts_.persist_interval;
+  }
+  auto next = std::min(e.next_sample, e.next_persist);
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - deps_.clock->now());
+  return ctrl::Action::RequeueAfter(std::max(wait, std::chrono::milliseconds(10)));
+}
+
+void WireHandlers(kube::Informer& shardsets, kube::Informer* policies, ctrl::Controller& c) {
+  kube::EventHandlers h;
+  h.on_add = [&c](const kube::ObjectPtr& o) { c.enqueue(kube::ObjectKey(*o)); };
+  h.on_update = [&c](const kube::ObjectPtr&, const kube::ObjectPtr& o) { c.enqueue(kube::ObjectKey(*o)); };
+  h.on_delete = [&c](const kube::ObjectPtr& o) { c.enqueue(kube::ObjectKey(*o)); };
+  shardsets.add_handlers(h);
+  if (policies) {
+    const kube::Store* store = &shardsets.store();
+    auto all = [&c, store](const kube::ObjectPtr& o) {
+      for (const auto& s : store->list_namespace(kube::ObjectNamespace(*o))) c.enqueue(kube::ObjectKey(*s));
+    };
+    kube::EventHandlers ph;
+    ph.on_add = all;
+    ph.on_update = [all](const kube::ObjectPtr&, const kube::ObjectPtr& o) { all(o); };
+    ph.on_delete = all;
+    policies->add_handlers(ph);
+  }
+}
+
+}  // namespace shardcast::forecast

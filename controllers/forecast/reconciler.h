@@ -1,0 +1,108 @@
+// The forecast controller: per ShardSet, sample pod CPU/memory from
+// metrics.k8s.io and per-range request counters from the pods'
+// Prometheus endpoints every sample period, keep the series in memory and
+// in the `<shardset>-history` ConfigMap, refit on a schedule, and expose
+// forecasts in status.forecasts and as Prometheus metrics.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "controllers/forecast/http_getter.h"
+#include "controllers/forecast/persist.h"
+#include "controllers/forecast/settings.h"
+#include "controllers/forecast/state.h"
+#include "operator/controller/controller.h"
+#include "operator/kube/client.h"
+#include "operator/kube/informer.h"
+#include "operator/runtime/clock.h"
+#include "operator/runtime/metrics.h"
+
+namespace shardcast::forecast {
+
+struct ControllerOptions {
+  std::chrono::milliseconds sample_period{std::chrono::seconds(60)};
+  std::chrono::milliseconds persist_interval{std::chrono::minutes(5)};
+  std::chrono::milliseconds scrape_timeout{std::chrono::seconds(2)};
+  bool scrape_ranges = true;
+  size_t snapshot_budget = kDefaultSnapshotBudget;
+  StateOptions state;  // resolutions, refit interval (state.refit_interval_seconds)
+
+  // Defaults overridden by the environment (durations like 10s, 5m):
+  // SHARDCAST_FORECAST_SAMPLE_PERIOD, SHARDCAST_FORECAST_PERSIST_INTERVAL,
+  // SHARDCAST_FORECAST_REFIT_INTERVAL, SHARDCAST_FORECAST_SCRAPE_TIMEOUT,
+  // SHARDCAST_FORECAST_SCRAPE_RANGES (true|false). A bad value is an error
+  // naming the variable.
+  [[nodiscard]] static Result<ControllerOptions> FromEnv();
+};
+
+struct ForecastMetrics {
+  runtime::GaugeFamily* peak = nullptr;         // shardset, pod, quantile
+  runtime::GaugeFamily* prob_exceed = nullptr;  // shardset, pod
+  runtime::GaugeFamily* trusted = nullptr;      // shardset, pod
+  runtime::GaugeFamily* observed_cpu = nullptr; // shardset, pod
+};
+[[nodiscard]] Result<ForecastMetrics> RegisterForecastMetrics(runtime::Registry& registry);
+
+struct ReconcilerDeps {
+  std::shared_ptr<kube::Client> client;
+  const kube::Store* shardsets = nullptr;
+  const kube::Store* pods = nullptr;      // pods labelled shardcast.dev/shardset
+  const kube::Store* policies = nullptr;  // MigrationPolicies; may be null
+  HttpGetter* http = nullptr;             // may be null: no range scraping
+  runtime::Clock* clock = nullptr;        // steady time for schedules, wall time for samples
+  ForecastMetrics metrics;
+  std::function<bool()> may_write;        // leadership/fencing; null = always
+};
+
+struct ReconcilerStats {
+  uint64_t samples = 0;          // sampling rounds
+  uint64_t status_writes = 0;
+  uint64_t history_writes = 0;
+  uint64_t history_loads = 0;    // series loaded from ConfigMaps
+  uint64_t refits = 0;
+};
+
+class ForecastReconciler final : public ctrl::Reconciler {
+ public:
+  ForecastReconciler(ReconcilerDeps deps, ControllerOptions options);
+  [[nodiscard]] ctrl::ReconcileResult reconcile(const std::string& key) override;
+
+  ReconcilerStats stats() const;
+
+ private:
+  struct Entry {
+    std::unique_ptr<SetState> state;
+    bool loaded = false;
+    bool cm_exists = false;
+    std::string cm_rv;
+    bool dirty = false;
+    runtime::Clock::time_point next_sample{};
+    runtime::Clock::time_point next_persist{};
+    nlohmann::json last_written;  // status.forecasts last patched
+    std::set<std::string> metric_pods;
+  };
+  void Sample(Entry& e, const SetSettings& set, const std::vector<kube::ObjectPtr>& pods, int64_t t);
+  kube::ApiStatus Persist(Entry& e, const nlohmann::json& set_obj, int64_t t);
+  void Forecast(Entry& e, const std::string& key, const nlohmann::json& set_obj,
+                const SetSettings& set, const PolicySettings& policy,
+                const std::vector<kube::ObjectPtr>& pods, int64_t t);
+  void DropMetrics(const std::string& key, const std::string& pod);
+
+  ReconcilerDeps deps_;
+  ControllerOptions opts_;
+  mutable std::mutex mu_;
+  std::map<std::string, Entry> sets_;
+  ReconcilerStats stats_;
+};
+
+// Handlers: ShardSet changes enqueue the set; MigrationPolicy changes
+// enqueue every ShardSet of the policy's namespace.
+void WireHandlers(kube::Informer& shardsets, kube::Informer* policies, ctrl::Controller& c);
+
+}  // namespace shardcast::forecast

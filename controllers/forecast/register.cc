@@ -1,0 +1,65 @@
+#include "controllers/forecast/register.h"
+
+#include <spdlog/spdlog.h>
+
+#include "controllers/api/resources.h"
+#include "controllers/forecast/reconciler.h"
+#include "operator/manager/manager.h"
+
+namespace shardcast::forecast {
+
+namespace {
+// Keeps the getter alive as long as the reconciler.
+class OwningReconciler final : public ctrl::Reconciler {
+ public:
+  OwningReconciler(std::shared_ptr<HttpGetter> http, ReconcilerDeps deps, ControllerOptions o)
+      : http_(std::move(http)), inner_((deps.http = http_.get(), std::move(deps)), std::move(o)) {}
+  ctrl::ReconcileResult reconcile(const std::string& key) override { return inner_.reconcile(key); }
+  ForecastReconciler& inner() { return inner_; }
+
+ private:
+  std::shared_ptr<HttpGetter> http_;
+  ForecastReconciler inner_;
+};
+}  // namespace
+
+ForecastReconciler* RegisterForecastController(manager::Manager& mgr, const ControllerOptions& options,
+                                               std::shared_ptr<HttpGetter> http) {
+  kube::InformerOptions selected;
+  selected.label_selector = api::kLabelShardSet;  // label exists
+  kube::Informer& sets = mgr.informer(api::kShardSets);
+  kube::Informer& pods = mgr.informer(kube::resources::kPods, selected);
+  kube::Informer& policies = mgr.informer(api::kMigrationPolicies);
+  if (!http) http = std::shared_ptr<HttpGetter>(MakePlainHttpGetter());
+
+  ReconcilerDeps deps;
+  deps.client = mgr.client_ptr();
+  deps.shardsets = &sets.store();
+  deps.pods = &pods.store();
+  deps.policies = &policies.store();
+  deps.clock = &mgr.clock();
+  auto m = RegisterForecastMetrics(mgr.metrics());
+  if (m) {
+    deps.metrics = *m;
+  } else {
+    spdlog::error("forecast metrics: {}", m.error().message);
+  }
+  deps.may_write = [&mgr] { return mgr.may_write(mgr.fencing_token()); };
+  auto owning = std::make_unique<OwningReconciler>(std::move(http), std::move(deps), options);
+  ForecastReconciler* inner = &owning->inner();
+  ctrl::Controller& c = mgr.add_controller("forecast", std::move(owning));
+  WireHandlers(sets, &policies, c);
+  return inner;
+}
+
+}  // namespace shardcast::forecast
+
+namespace shardcast::controllers {
+
+void RegisterForecastController(manager::Manager& mgr) {
+  auto o = forecast::ControllerOptions::FromEnv();
+  if (!o) spdlog::error("forecast controller: {} (using defaults)", o.error().message);
+  forecast::RegisterForecastController(mgr, o ? *o : forecast::ControllerOptions{});
+}
+
+}  // namespace shardcast::controllers

@@ -1,0 +1,379 @@
+#include "controllers/forecast/state.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <set>
+
+#include "controllers/forecast/quantity.h"
+#include "predictor/parse.h"
+#include "predictor/series.h"
+
+namespace shardcast::forecast {
+
+using Json = nlohmann::json;
+
+std::vector<PodUsage> ParsePodMetricsList(const Json& list, std::vector<std::string>* errors) {
+  std::vector<PodUsage> out;
+  auto err = [&](const std::string& e) {
+    if (errors) errors->push_back(e);
+  };
+  if (!list.is_object() || !list.contains("items") || !list["items"].is_array()) {
+    err("PodMetricsList: missing items");
+    return out;
+  }
+  const Json& items = list["items"];
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Json& it = items[i];
+    std::string where = "items[" + std::to_string(i) + "]";
+    if (!it.is_object()) {
+      err(where + ": not an object");
+      continue;
+    }
+    PodUsage u;
+    const Json md = it.value("metadata", Json::object());
+    if (md.is_object() && md.contains("name") && md["name"].is_string()) {
+      u.pod = md["name"].get<std::string>();
+    }
+    if (u.pod.empty()) {
+      err(where + ".metadata.name: missing");
+      continue;
+    }
+    where = "PodMetrics " + u.pod;
+    const Json cs = it.value("containers", Json::array());
+    if (!cs.is_array()) {
+      err(where + ".containers: not a list");
+      continue;
+    }
+    for (size_t c = 0; c < cs.size(); ++c) {
+      if (!cs[c].is_object()) continue;
+      const Json usage = cs[c].value("usage", Json::object());
+      if (!usage.is_object()) continue;
+      std::string f = where + ".containers[" + std::to_string(c) + "].usage.";
+      if (usage.contains("cpu")) {
+        auto v = usage["cpu"].is_string() ? ParseCpuMillis(usage["cpu"].get<std::string>(), f + "cpu")
+                                          : Result<double>(unexpected(Error{f + "cpu: not a string"}));
+        if (v) {
+          u.cpu_millis += *v;
+          u.has_cpu = true;
+        } else {
+          err(v.error().message);
+        }
+      }
+      if (usage.contains("memory")) {
+        auto v = usage["memory"].is_string()
+                     ? ParseBytes(usage["memory"].get<std::string>(), f + "memory")
+                     : Result<double>(unexpected(Error{f + "memory: not a string"}));
+        if (v) {
+          u.mem_bytes += *v;
+          u.has_mem = true;
+        } else {
+          err(v.error().message);
+        }
+      }
+    }
+    out.push_back(u);
+  }
+  return out;
+}
+
+std::map<int, double> ParseRangeCounters(const std::string& text, std::vector<std::string>* errors) {
+  std::map<int, double> out;
+  auto parsed = predictor::ParsePromText(text, 10);
+  if (errors) {
+    for (auto& e : parsed.errors) errors->push_back(e);
+  }
+  for (const auto& s : parsed.samples) {
+    if (s.name != "shardcast_range_requests_total") continue;
+    auto it = s.labels.find("range");
+    if (it == s.labels.end()) {
+      if (errors) errors->push_back("shardcast_range_requests_total: missing label range");
+      continue;
+    }
+    const std::string& id = it->second;
+    bool digits = !id.empty() && id.size() <= 9 &&
+                  std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits || !std::isfinite(s.value) || s.value < 0) {
+      if (errors) {
+        errors->push_back("shardcast_range_requests_total{range=\"" + id.substr(0, 32) +
+                          "\"}: bad range id or value");
+      }
+      continue;
+    }
+    out[std::stoi(id)] += s.value;
+  }
+  return out;
+}
+
+SetState::SetState(StateOptions opts) : opts_(std::move(opts)) {
+  if (!predictor::ValidateResolutions(opts_.pod_resolutions)) {
+    opts_.pod_resolutions = predictor::DefaultResolutions();
+  }
+  if (!predictor::ValidateResolutions(opts_.range_resolutions)) {
+    opts_.range_resolutions = {{900, 3360}};
+  }
+}
+
+Series SetState::NewSeries(const std::vector<predictor::Resolution>& res) const {
+  auto h = predictor::History::Create(res);
+  return Series{h ? std::move(*h) : predictor::History::Create(predictor::DefaultResolutions()).value(),
+                0, 0, std::nullopt, 0, 0, 0, "", predictor::AccuracyTracker(opts_.accuracy), {}};
+}
+
+Series& SetState::PodMetric(const std::string& pod, const std::string& metric) {
+  auto it = pods_.find(pod);
+  if (it == pods_.end()) {
+    it = pods_.emplace(pod, PodSeries{NewSeries(opts_.pod_resolutions), NewSeries(opts_.pod_resolutions),
+                                      NewSeries(opts_.pod_resolutions)})
+             .first;
+  }
+  if (metric == "mem") return it->second.mem;
+  if (metric == "rps") return it->second.rps;
+  return it->second.cpu;
+}
+
+Series& SetState::Range(int id) {
+  auto it = ranges_.find(id);
+  if (it == ranges_.end()) it = ranges_.emplace(id, NewSeries(opts_.range_resolutions)).first;
+  return it->second;
+}
+
+namespace {
+void Record(Series& s, int64_t t, double v) {
+  s.hist.Add(t, v);
+  s.last = v;
+  s.last_t = t;
+}
+}  // namespace
+
+void SetState::AddPodUsage(const PodUsage& u, int64_t t) {
+  if (u.has_cpu) Record(PodMetric(u.pod, "cpu"), t, u.cpu_millis);
+  if (u.has_mem) Record(PodMetric(u.pod, "mem"), t, u.mem_bytes);
+  if (u.has_cpu || u.has_mem) ++samples_;
+}
+
+std::map<int, double> SetState::CounterRates(const std::string& pod,
+                                             const std::map<int, double>& counters, int64_t t) {
+  std::map<int, double> rates;
+  for (const auto& [id, v] : counters) {
+    auto key = std::make_pair(pod, id);
+    auto it = last_counter_.find(key);
+    if (it != last_counter_.end() && it->second.t < t) {
+      auto r = predictor::CounterToRate({it->second, predictor::Sample{t, v}});
+      if (!r.empty() && std::isfinite(r.back().v)) rates[id] = r.back().v;
+    }
+    last_counter_[key] = predictor::Sample{t, v};
+  }
+  return rates;
+}
+
+void SetState::AddRates(const std::map<int, double>& range_rates,
+                        const std::map<std::string, double>& pod_rates, int64_t t) {
+  for (const auto& [id, r] : range_rates) Record(Range(id), t, r);
+  for (const auto& [pod, r] : pod_rates) Record(PodMetric(pod, "rps"), t, r);
+}
+
+void SetState::RetainPods(const std::vector<std::string>& keep) {
+  std::set<std::string> k(keep.begin(), keep.end());
+  for (auto it = pods_.begin(); it != pods_.end();) {
+    it = k.count(it->first) ? std::next(it) : pods_.erase(it);
+  }
+  for (auto it = last_counter_.begin(); it != last_counter_.end();) {
+    it = k.count(it->first.first) ? std::next(it) : last_counter_.erase(it);
+  }
+}
+
+namespace {
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+// The series at the forecast step: the coarsest history level whose step
+// divides the policy step, aggregated (mean of present buckets).
+struct Prepared {
+  std::vector<double> y;
+  int64_t step = 60;
+  int64_t origin = 0;  // start of the first bucket after y
+};
+
+std::optional<Prepared> Prepare(const predictor::History& h, int64_t want_step, size_t max_points) {
+  size_t level = 0;
+  for (size_t l = 0; l < h.levels(); ++l) {
+    int64_t ls = h.resolution(l).step_seconds;
+    if (ls <= want_step && want_step % ls == 0) level = l;
+  }
+  predictor::RegularSeries rs = h.Series(level);
+  if (rs.values.empty()) return std::nullopt;
+  Prepared p;
+  p.step = std::max(want_step, rs.step);
+  p.step = (p.step / rs.step) * rs.step;
+  std::map<int64_t, std::pair<double, int>> agg;
+  int64_t first = 0, last = 0;
+  bool any = false;
+  for (size_t i = 0; i < rs.values.size(); ++i) {
+    int64_t b = FloorDiv(rs.start + static_cast<int64_t>(i) * rs.step, p.step);
+    double v = rs.values[i];
+    if (!std::isfinite(v)) continue;
+    auto& a = agg[b];
+    a.first += v;
+    a.second += 1;
+    if (!any) first = b;
+    last = b;
+    any = true;
+  }
+  if (!any) return std::nullopt;
+  if (static_cast<size_t>(last - first + 1) > max_points) first = last - static_cast<int64_t>(max_points) + 1;
+  for (int64_t b = first; b <= last; ++b) {
+    auto it = agg.find(b);
+    p.y.push_back(it == agg.end() ? std::nan("") : it->second.first / it->second.second);
+  }
+  p.origin = (last + 1) * p.step;
+  return p;
+}
+
+predictor::ForecastResult Slice(const predictor::ForecastResult& f, size_t k0, size_t h) {
+  predictor::ForecastResult g;
+  g.model = f.model;
+  g.note = f.note;
+  g.quantiles = f.quantiles;
+  g.z = f.z;
+  g.z_multiplier = f.z_multiplier;
+  g.backtest_mae = f.backtest_mae;
+  g.insample_naive_mae = f.insample_naive_mae;
+  auto cut = [&](const std::vector<double>& v) {
+    std::vector<double> out;
+    for (size_t k = k0; k < k0 + h && k < v.size(); ++k) out.push_back(v[k]);
+    return out;
+  };
+  g.point = cut(f.point);
+  g.scale = cut(f.scale);
+  g.p50 = cut(f.p50);
+  for (const auto& q : f.q) g.q.push_back(cut(q));
+  for (const auto& p : f.paths) {
+    if (p.size() > k0) g.paths.push_back(cut(p));
+  }
+  return g;
+}
+
+}  // namespace
+
+std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const SetSettings& set,
+                                                 const PolicySettings& policy, int64_t now,
+                                                 bool force_refit, std::string* error) {
+  auto pit = pods_.find(pod);
+  if (pit == pods_.end()) return std::nullopt;
+  Series& s = set.metric == CapacityMetric::kCpu ? pit->second.cpu : pit->second.rps;
+  auto prep = Prepare(s.hist, policy.step_seconds, std::max<size_t>(opts_.max_fit_points, 16));
+  if (!prep) return std::nullopt;
+  const int64_t step = prep->step;
+  const size_t H = static_cast<size_t>(std::clamp<int64_t>((policy.horizon_seconds + step - 1) / step, 1, 5000));
+  const size_t n = prep->y.size();
+
+  // Matured one-step forecasts: compare with what was observed.
+  for (auto it = s.pending.begin(); it != s.pending.end();) {
+    if (it->bucket >= prep->origin) {
+      ++it;
+      continue;
+    }
+    int64_t idx = (it->bucket - prep->origin) / step + static_cast<int64_t>(n);
+    if (idx >= 0 && idx < static_cast<int64_t>(n) && std::isfinite(prep->y[idx])) {
+      s.accuracy.Record(prep->y[idx], it->p50, it->lo90, it->hi90);
+    }
+    it = s.pending.erase(it);
+  }
+
+  std::string key = std::to_string(step) + "/" + std::to_string(H);
+  std::vector<int> seasons;
+  for (int64_t ss : policy.seasons_seconds) {
+    if (ss % step != 0) continue;
+    int64_t p = ss / step;
+    if (p >= 2 && p <= 100000 && static_cast<size_t>(2 * p + 2) <= n) seasons.push_back(static_cast<int>(p));
+  }
+  for (int p : seasons) key += "," + std::to_string(p);
+
+  int64_t k0 = s.fit ? (prep->origin - s.fit_origin) / step : -1;
+  bool refit = force_refit || !s.fit || s.fit_key != key || s.fit_step != step ||
+               now - s.fit_time >= opts_.refit_interval_seconds || k0 < 0 ||
+               static_cast<size_t>(k0) + H > s.fit->point.size();
+  if (refit) {
+    predictor::ForecastConfig cfg;
+    const int64_t extra = (opts_.refit_interval_seconds + step - 1) / step + 1;
+    cfg.horizon = static_cast<int>(std::min<int64_t>(static_cast<int64_t>(H) + extra, 10000));
+    cfg.seasons = seasons;
+    cfg.quantiles = {0.05, 0.5, 0.9, 0.95, 0.99};
+    auto f = predictor::Forecast(prep->y, cfg);
+    if (!f) {
+      if (error) *error = f.error().message;
+      return std::nullopt;
+    }
+    s.fit = std::move(*f);
+    s.fit_origin = prep->origin;
+    s.fit_step = step;
+    s.fit_time = now;
+    s.fit_key = key;
+    k0 = 0;
+  }
+  predictor::ForecastResult g = Slice(*s.fit, static_cast<size_t>(k0), H);
+  if (k0 > 0) {
+    // Cheap update: move the level by part of the latest one-step error.
+    double last = prep->y.back();
+    double predicted = s.fit->Quantile(0.5, static_cast<size_t>(k0 - 1));
+    if (std::isfinite(last) && std::isfinite(predicted)) {
+      double delta = opts_.level_correction * (last - predicted);
+      for (auto& v : g.point) v += delta;
+      for (auto& v : g.p50) v = std::max(0.0, v + delta);
+      for (auto& q : g.q)
+        for (auto& v : q) v = std::max(0.0, v + delta);
+    }
+  }
+  auto ev = predictor::ApplyEvents(g, prep->origin, step, policy.events);
+  if (!ev && error) *error = ev.error().message;
+
+  PodForecast out;
+  out.pod = pod;
+  out.horizon_seconds = static_cast<int64_t>(H) * step;
+  out.model = g.model;
+  out.refitted = refit;
+  for (size_t k = 0; k < g.point.size(); ++k) {
+    out.peak = std::max(out.peak, g.Quantile(0.5, k));
+    out.p90 = std::max(out.p90, g.Quantile(0.9, k));
+    out.p99 = std::max(out.p99, g.Quantile(0.99, k));
+  }
+  out.prob_exceed = predictor::ProbExceed(g, set.capacity * policy.max_utilization);
+  out.trusted = s.accuracy.trusted();
+  if (!g.point.empty()) {
+    bool have = std::any_of(s.pending.begin(), s.pending.end(),
+                            [&](const Series::Pending& p) { return p.bucket == prep->origin; });
+    if (!have) {
+      s.pending.push_back({prep->origin, g.Quantile(0.5, 0), g.Quantile(0.05, 0), g.Quantile(0.95, 0)});
+    }
+    if (s.pending.size() > 64) s.pending.erase(s.pending.begin());
+  }
+  return out;
+}
+
+double RoundSig(double v, int digits) {
+  if (!std::isfinite(v) || v == 0) return 0;
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*g", digits, v);
+  return std::strtod(buf, nullptr);
+}
+
+Json ForecastsToStatus(std::vector<PodForecast> forecasts) {
+  std::sort(forecasts.begin(), forecasts.end(),
+            [](const PodForecast& a, const PodForecast& b) { return a.pod < b.pod; });
+  Json arr = Json::array();
+  for (const auto& f : forecasts) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.2f", std::clamp(f.prob_exceed, 0.0, 1.0));
+    arr.push_back({{"pod", f.pod},
+                   {"horizonSeconds", f.horizon_seconds},
+                   {"peak", RoundSig(f.peak)},
+                   {"p90", RoundSig(f.p90)},
+                   {"p99", RoundSig(f.p99)},
+                   {"probExceed", std::strtod(buf, nullptr)},
+                   {"trusted", f.trusted}});
+  }
+  return arr;
+}
+
+}  // namespace shardcast::forecast

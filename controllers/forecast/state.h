@@ -1,0 +1,135 @@
+// Per-ShardSet forecasting state: the sampled series (per-pod CPU, memory
+// and request rate, per-range request rate) in predictor::History ring
+// buffers, the last fitted model per pod with cheap re-forecasts between
+// refits, online accuracy, and the status entries derived from them.
+// No I/O and no clock: callers pass JSON/text and unix seconds in.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "controllers/forecast/settings.h"
+#include "predictor/accuracy.h"
+#include "predictor/forecaster.h"
+#include "predictor/history.h"
+
+namespace shardcast::forecast {
+
+struct StateOptions {
+  // Pod series (CPU, memory, request rate): 1 min x 2 days, 15 min x 5 weeks.
+  std::vector<predictor::Resolution> pod_resolutions = predictor::DefaultResolutions();
+  // Per-range request rates: coarse only (15 min x 5 weeks), see the budget
+  // in docs/forecasting-in-operator.md.
+  std::vector<predictor::Resolution> range_resolutions = {{900, 3360}};
+  int64_t refit_interval_seconds = 600;
+  size_t max_fit_points = 3000;     // newest points handed to the forecaster
+  double level_correction = 0.5;    // weight of the last error between refits
+  predictor::AccuracyConfig accuracy;
+};
+
+// One series with its model cache.
+struct Series {
+  predictor::History hist;
+  double last = 0;                   // last sample
+  int64_t last_t = 0;                // its time (0: never)
+  // Model cache (from the last refit).
+  std::optional<predictor::ForecastResult> fit;
+  int64_t fit_origin = 0;            // start time of the fit's first forecast bucket
+  int64_t fit_step = 0;
+  int64_t fit_time = 0;              // when it was fitted
+  std::string fit_key;               // settings the fit was made with
+  predictor::AccuracyTracker accuracy;
+  struct Pending {
+    int64_t bucket;                  // start of the forecast bucket
+    double p50, lo90, hi90;
+  };
+  std::vector<Pending> pending;      // one-step forecasts waiting for actuals
+};
+
+struct PodSeries {
+  Series cpu, mem, rps;
+};
+
+struct PodForecast {
+  std::string pod;
+  int64_t horizon_seconds = 0;
+  double peak = 0, p90 = 0, p99 = 0, prob_exceed = 0;
+  bool trusted = false;
+  std::string model;                 // not in status; for logs
+  bool refitted = false;
+};
+
+// Pod CPU (millicores) and memory (bytes) from one PodMetrics object.
+// Containers with a garbage quantity are skipped and reported in `errors`.
+struct PodUsage {
+  std::string pod;
+  double cpu_millis = 0;
+  double mem_bytes = 0;
+  bool has_cpu = false, has_mem = false;
+};
+std::vector<PodUsage> ParsePodMetricsList(const nlohmann::json& list,
+                                          std::vector<std::string>* errors);
+
+// Range counters (shardcast_range_requests_total{range="<id>"}) from a
+// Prometheus text page; the values of one range are summed over other
+// labels. Bad lines and bad range labels are reported in `errors`.
+std::map<int, double> ParseRangeCounters(const std::string& text, std::vector<std::string>* errors);
+
+class SetState {
+ public:
+  explicit SetState(StateOptions opts = {});
+
+  const StateOptions& options() const { return opts_; }
+
+  // Sampling.
+  void AddPodUsage(const PodUsage& u, int64_t t);
+  // Turns one pod's counters into per-second rates against the previous
+  // scrape of that pod (a drop is a counter reset) and returns them; the
+  // first scrape of a pod yields nothing.
+  std::map<int, double> CounterRates(const std::string& pod, const std::map<int, double>& counters,
+                                     int64_t t);
+  // Records the per-range rates summed over the pods of one round, and each
+  // pod's total request rate.
+  void AddRates(const std::map<int, double>& range_rates,
+                const std::map<std::string, double>& pod_rates, int64_t t);
+
+  // Forecast of one pod's capacity metric. `now` is the current time; the
+  // model is refitted when `force_refit`, when the settings changed, when
+  // the fit is older than refit_interval, or when its horizon runs out;
+  // otherwise the cached fit is re-anchored (cheap). nullopt without data.
+  std::optional<PodForecast> ForecastPod(const std::string& pod, const SetSettings& set,
+                                         const PolicySettings& policy, int64_t now,
+                                         bool force_refit, std::string* error);
+
+  // Access for persistence and tests.
+  std::map<std::string, PodSeries>& pods() { return pods_; }
+  const std::map<std::string, PodSeries>& pods() const { return pods_; }
+  std::map<int, Series>& ranges() { return ranges_; }
+  const std::map<int, Series>& ranges() const { return ranges_; }
+  Series& PodMetric(const std::string& pod, const std::string& metric);  // "cpu" | "mem" | "rps"
+  Series& Range(int id);
+  // Forgets pods not in `keep` (their series and counters).
+  void RetainPods(const std::vector<std::string>& keep);
+  size_t samples() const { return samples_; }
+
+ private:
+  Series NewSeries(const std::vector<predictor::Resolution>& res) const;
+  StateOptions opts_;
+  std::map<std::string, PodSeries> pods_;
+  std::map<int, Series> ranges_;
+  std::map<std::pair<std::string, int>, predictor::Sample> last_counter_;
+  size_t samples_ = 0;
+};
+
+// Status entries: 2 significant digits for loads, 2 decimals for the
+// probability, so that noise does not cause writes.
+double RoundSig(double v, int digits = 2);
+nlohmann::json ForecastsToStatus(std::vector<PodForecast> forecasts);
+
+}  // namespace shardcast::forecast
