@@ -86,6 +86,7 @@ int RunM4(const std::string& train_path, const std::string& test_path, pr::Model
   double smape = 0, mase = 0, smape_n2 = 0, mase_n2 = 0, cov90 = 0, cov99 = 0, fit_seconds = 0, cpu = 0;
   long cnt = 0;
   std::string models;
+  double pe_pred[2] = {0, 0}, pe_obs[2] = {0, 0};
   for (size_t i = 0; i < train.size(); ++i) {
     const auto& y = train[i];
     pr::ForecastConfig cfg;
@@ -118,6 +119,16 @@ int RunM4(const std::string& train_path, const std::string& test_path, pr::Model
       cov99 += act >= f->q[0][k] && act <= f->q[4][k];
       ++cnt;
     }
+    {
+      double caps[2] = {0, 0};
+      for (int k = 0; k < h; ++k) caps[0] = std::max(caps[0], f->p50[k]), caps[1] = std::max(caps[1], f->q[3][k]);
+      for (int j = 0; j < 2; ++j) {
+        pe_pred[j] += pr::ProbExceed(*f, caps[j]);
+        bool hit = false;
+        for (int k = 0; k < h; ++k) hit = hit || test[i][k] > caps[j];
+        pe_obs[j] += hit;
+      }
+    }
     smape += s / h;
     mase += a / h / scale;
     smape_n2 += s2 / h;
@@ -133,12 +144,18 @@ int RunM4(const std::string& train_path, const std::string& test_path, pr::Model
       holdout ? "-holdout" : "", pr::ModelKindName(kind).c_str(), train.size(), smape, mase, owa, smape_n2, mase_n2,
       cov90 / cnt, cov99 / cnt, fit_seconds, cpu);
   std::fprintf(stderr, "first models: %s\n", models.c_str());
+  std::fprintf(stderr, "probExceed reliability: cap=max p50: predicted %.3f observed %.3f; cap=max q0.95: predicted %.3f observed %.3f\n",
+               pe_pred[0] / N, pe_obs[0] / N, pe_pred[1] / N, pe_obs[1] / N);
   return 0;
 }
 
 int RunNab(const std::vector<std::string>& dirs, pr::ModelKind kind) {
   const int h = 12, season = 288, history = 2016, stride = 144;
   double mase_sum = 0, cov90 = 0, cov99 = 0, seconds = 0, cpu = 0;
+  // Reliability of ProbExceed: capacities at the horizon max of p50 and of
+  // q0.95; mean predicted probability vs observed frequency of crossing.
+  double pe_pred[2] = {0, 0}, pe_obs[2] = {0, 0};
+  long pe_n = 0;
   long forecasts = 0, points = 0;
   for (const auto& dir : dirs) {
     std::vector<std::string> files;
@@ -190,9 +207,22 @@ int RunNab(const std::vector<std::string>& dirs, pr::ModelKind kind) {
           mase_sum += a / ca / sc;
           ++forecasts;
         }
+        if (ca == h) {
+          double caps[2] = {0, 0};
+          for (int k = 0; k < h; ++k) caps[0] = std::max(caps[0], f->p50[k]), caps[1] = std::max(caps[1], f->q[3][k]);
+          for (int j = 0; j < 2; ++j) {
+            pe_pred[j] += pr::ProbExceed(*f, caps[j]);
+            bool hit = false;
+            for (int k = 0; k < h; ++k) hit = hit || v[o + k] > caps[j];
+            pe_obs[j] += hit;
+          }
+          ++pe_n;
+        }
       }
     }
   }
+  std::fprintf(stderr, "probExceed reliability over %ld forecasts: cap=max p50: predicted %.3f observed %.3f; cap=max q0.95: predicted %.3f observed %.3f\n",
+               pe_n, pe_pred[0] / pe_n, pe_obs[0] / pe_n, pe_pred[1] / pe_n, pe_obs[1] / pe_n);
   std::printf("dataset=nab model=shardcast-%s forecasts=%ld mase=%.3f cov90=%.3f cov99=%.3f seconds=%.2f cpu_seconds=%.2f\n",
               pr::ModelKindName(kind).c_str(), forecasts, mase_sum / forecasts, cov90 / points, cov99 / points,
               seconds, cpu);
