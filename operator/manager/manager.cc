@@ -88,12 +88,18 @@ Result<void> Manager::run(const std::atomic<bool>& stop) {
   for (auto& [k, inf] : informers_) inf->start();
   auto deadline = std::chrono::steady_clock::now() + options_.sync_timeout;
   for (auto& [k, inf] : informers_) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0 || !inf->wait_for_sync(left)) {
-      return unexpected(Error{"informer for " + inf->resource().plural + " did not sync within " +
-                              std::to_string(options_.sync_timeout.count()) +
-                              "s; is the API server reachable and are the CRDs installed?"});
+    // Wait in short slices so that SIGTERM during start-up is honoured.
+    while (!inf->wait_for_sync(std::chrono::milliseconds(200))) {
+      if (stop.load() || stop_requested_.load()) {
+        for (auto& [k2, i2] : informers_) i2->stop();
+        return {};
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return unexpected(Error{"informer for " + inf->resource().plural +
+                                " did not sync within " +
+                                std::to_string(options_.sync_timeout.count()) +
+                                "s; is the API server reachable and are the CRDs installed?"});
+      }
     }
   }
   synced_ = true;
