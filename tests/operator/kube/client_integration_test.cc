@@ -7,6 +7,7 @@
 #include <random>
 
 #include "operator/kube/client.h"
+#include "operator/kube/events.h"
 #include "operator/kube/informer.h"
 #include "operator/kube/kubeconfig.h"
 #include "operator/kube/leader_election.h"
@@ -364,6 +365,52 @@ TEST_F(ClientIT, LeaseHasExactlyOneLeaderAndFailsOver) {
   std::cout << "takeover after leader stopped: " << took.count() << " ms\n";
   EXPECT_GT(token_b.load(), token_a.load()) << "fencing token grows across leaders";
   b->stop();
+}
+
+TEST_F(ClientIT, ReleasedLeaseIsTakenOverWithoutWaitingForExpiry) {
+  auto make = [&](const std::string& id) {
+    LeaderElectionConfig c;
+    c.lease_namespace = ns_;
+    c.lease_name = "shardcast-release";
+    c.identity = id;
+    return std::make_unique<LeaderElector>(MakeClient(), c);  // releases on stop (SIGTERM path)
+  };
+  auto a = make("a");
+  auto b = make("b");
+  a->start([](uint64_t) {}, [] {});
+  ASSERT_TRUE(WaitFor([&] { return a->is_leader(); }, 20s, "a leads"));
+  b->start([](uint64_t) {}, [] {});
+  auto stopped_at = std::chrono::steady_clock::now();
+  a->stop();
+  auto lease = client_->get(resources::kLeases, ns_, "shardcast-release");
+  ASSERT_TRUE(lease);
+  EXPECT_EQ((*lease)["spec"].value("holderIdentity", "x"), "") << "a stepped down cleanly";
+  // Well under the 15 s lease: b only needs its next retry (2 s, with jitter).
+  ASSERT_TRUE(WaitFor([&] { return b->is_leader(); }, 8s, "b takes over a released lease"));
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - stopped_at);
+  std::cout << "takeover after a clean step-down: " << took.count() << " ms\n";
+  b->stop();
+}
+
+TEST_F(ClientIT, EventRecorderFoldsRepeats) {
+  auto cm = client_->create(resources::kConfigMaps, ns_, ConfigMap("evt", "1"));
+  ASSERT_TRUE(cm);
+  EventRecorder rec(client_, "shardcast-test", "it");
+  rec.record(*cm, EventType::kNormal, "Promoted", "promoted pod kv-3");
+  rec.record(*cm, EventType::kNormal, "Promoted", "promoted pod kv-3");
+  rec.record(*cm, EventType::kWarning, "RoutingWriteFailed", "conflict");
+  ASSERT_TRUE(WaitFor([&] {
+    auto l = client_->list(resources::kEvents, ns_);
+    if (!l) return false;
+    int promoted_count = 0, warnings = 0;
+    for (const auto& e : (*l)["items"]) {
+      if (e["involvedObject"]["name"] != "evt") continue;
+      if (e["reason"] == "Promoted") promoted_count = e.value("count", 0);
+      if (e["reason"] == "RoutingWriteFailed" && e["type"] == "Warning") ++warnings;
+    }
+    return promoted_count == 2 && warnings == 1;
+  }, 10s, "one Promoted event with count 2 and one Warning"));
 }
 
 TEST_F(ClientIT, DiscoveryAndPodMetrics) {
