@@ -1,0 +1,807 @@
+#include "controllers/migrationpolicy/reconciler.h"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "controllers/api/resources.h"
+#include "controllers/planner/schedule.h"
+#include "controllers/shardset/shardset.h"
+
+namespace shardcast::migrationpolicy {
+namespace {
+
+using kube::ErrorKind;
+using ms = std::chrono::milliseconds;
+
+constexpr size_t kHistoryLimit = 100;
+
+uint64_t FencingTokenOf(const Json& cm) {
+  if (!cm.is_object() || !cm.contains("metadata") || !cm["metadata"].is_object()) return 0;
+  const Json& md = cm["metadata"];
+  if (!md.contains("annotations") || !md["annotations"].is_object()) return 0;
+  const Json& a = md["annotations"];
+  if (!a.contains(api::kAnnotationFencing) || !a[api::kAnnotationFencing].is_string()) return 0;
+  std::string s = a[api::kAnnotationFencing].get<std::string>();
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return 0;
+  return v;
+}
+
+std::map<std::string, std::string> LabelsOf(const Json& obj) {
+  std::map<std::string, std::string> out;
+  if (!obj.is_object() || !obj.contains("metadata") || !obj["metadata"].is_object()) return out;
+  const Json& md = obj["metadata"];
+  if (!md.contains("labels") || !md["labels"].is_object()) return out;
+  for (auto it = md["labels"].begin(); it != md["labels"].end(); ++it) {
+    if (it.value().is_string()) out[it.key()] = it.value().get<std::string>();
+  }
+  return out;
+}
+
+bool Deleting(const Json& obj) {
+  return obj.is_object() && obj.contains("metadata") && obj["metadata"].is_object() &&
+         obj["metadata"].contains("deletionTimestamp") && !obj["metadata"]["deletionTimestamp"].is_null();
+}
+
+int IntAt(const Json& obj, const char* key, int def) {
+  if (!obj.is_object() || !obj.contains(key) || !obj[key].is_number_integer()) return def;
+  return obj[key].get<int>();
+}
+
+std::string StrAt(const Json& obj, const char* key, const std::string& def) {
+  if (!obj.is_object() || !obj.contains(key) || !obj[key].is_string()) return def;
+  return obj[key].get<std::string>();
+}
+
+std::optional<double> AnnotationNumber(const Json& pod, const char* key) {
+  if (!pod.is_object() || !pod.contains("metadata") || !pod["metadata"].is_object()) return std::nullopt;
+  const Json& md = pod["metadata"];
+  if (!md.contains("annotations") || !md["annotations"].is_object()) return std::nullopt;
+  const Json& a = md["annotations"];
+  if (!a.contains(key) || !a[key].is_string()) return std::nullopt;
+  try {
+    size_t pos = 0;
+    double v = std::stod(a[key].get<std::string>(), &pos);
+    if (!std::isfinite(v) || v < 0) return std::nullopt;
+    return v;
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+struct MigrationPolicyReconciler::SetState {
+  std::string name;
+  bool exists = false;
+  Json obj;
+  int replicas = 0, minReplicas = 1, maxReplicas = 10;
+  int port = 8080;
+  std::string cmName;
+  bool hooks = false;
+  int hookPort = 8081;
+  int hookTimeoutSeconds = 30;
+  std::string preparePath = "/shardcast/prepare", copyPath = "/shardcast/copy",
+              progressPath = "/shardcast/progress", cutoverPath = "/shardcast/cutover",
+              releasePath = "/shardcast/release";
+  double capacity = 0;
+  std::string metric = "CPU";
+  std::vector<shardset::ObservedPod> pods;  // live pods
+  std::map<std::string, Json> podObjs;
+  Json cm;   // null when absent
+  Json doc;  // parsed routing.json, null when absent/invalid
+  std::string problem;
+  std::optional<std::map<std::string, double>> load;  // observed, fetched lazily
+};
+
+struct MigrationPolicyReconciler::Round {
+  std::string key;
+  Json obj;
+  PolicySpec spec;
+  uint64_t token = 1;
+  int64_t now = 0;
+  Selection sel;
+  std::vector<ActionRecord> actions, history;
+  Json proposal;  // null = none
+  std::map<std::string, SetState> sets;
+  std::vector<std::string> notes;      // Planned condition message parts
+  std::string plannedReason = "NothingToDo";
+  std::vector<std::string> blocked;    // impossible constraints
+  std::optional<ms> requeue;
+};
+
+MigrationPolicyReconciler::MigrationPolicyReconciler(ReconcilerDeps deps) : deps_(std::move(deps)) {
+  if (!deps_.fencing_token) deps_.fencing_token = [] { return uint64_t{1}; };
+  if (!deps_.may_write) deps_.may_write = [](uint64_t) { return true; };
+  if (!deps_.now) {
+    deps_.now = [] {
+      return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+  }
+  if (!deps_.hooks) deps_.hooks = MakeSocketHookClient();
+  if (!deps_.hook_endpoint) {
+    deps_.hook_endpoint = [](const std::string&, const std::string& ip, int port) {
+      return shardset::Endpoint(ip, port);
+    };
+  }
+  if (!deps_.observed_load) {
+    auto client = deps_.client;
+    deps_.observed_load = [client](const std::string& ns, const std::string& set) {
+      std::map<std::string, double> out;
+      if (!client) return out;
+      kube::ListOptions o;
+      o.label_selector = std::string(api::kLabelShardSet) + "=" + set;
+      auto l = client->list(kube::resources::kPodMetrics, ns, o);
+      if (!l) {
+        spdlog::debug("migrationpolicy: PodMetrics for {}/{}: {}", ns, set, l.error().to_string());
+        return out;
+      }
+      if (!l->contains("items") || !(*l)["items"].is_array()) return out;
+      for (const auto& pm : (*l)["items"]) {
+        auto v = PodMetricsMillicores(pm);
+        if (v) out[kube::ObjectName(pm)] = *v;
+      }
+      return out;
+    };
+  }
+  if (deps_.metrics != nullptr) {
+    auto m = deps_.metrics->counter("shardcast_migrations_total",
+                                    "Range moves finished, by ShardSet and result (Completed, Reverted, Failed).",
+                                    {"shardset", "result"});
+    if (m) migrations_ = *m;
+    auto p = deps_.metrics->counter("shardcast_proposals_total", "Plans published as proposals.", {"policy"});
+    if (p) proposals_ = *p;
+    if (!m || !p) spdlog::error("migrationpolicy: cannot register metrics");
+  }
+}
+
+void MigrationPolicyReconciler::event(const Json& obj, bool warning, const std::string& reason,
+                                      const std::string& message) {
+  if (deps_.events != nullptr) {
+    deps_.events->record(obj, warning ? kube::EventType::kWarning : kube::EventType::kNormal, reason, message);
+  }
+}
+
+ctrl::ReconcileResult MigrationPolicyReconciler::reconcile(const std::string& key) {
+  kube::ObjectPtr obj = deps_.policies != nullptr ? deps_.policies->get(key) : nullptr;
+  if (!obj) return ctrl::Action::AwaitChange();
+  if (Deleting(*obj)) return ctrl::Action::AwaitChange();
+  Round r;
+  r.key = key;
+  r.obj = *obj;
+  r.token = deps_.fencing_token();
+  if (!deps_.may_write(r.token)) {
+    spdlog::warn("migrationpolicy {}: fencing token {} may no longer write; skipping", key, r.token);
+    return ctrl::Action::AwaitChange();
+  }
+  r.now = deps_.now();
+  auto spec = ParsePolicy(*obj);
+  if (!spec) {
+    const Json prev = obj->value("status", Json::object());
+    Json status = prev.is_object() ? prev : Json::object();
+    Json conds = prev.is_object() ? prev.value("conditions", Json::array()) : Json::array();
+    bool same = false;
+    for (const auto& c : conds) {
+      if (c.is_object() && c.value("type", Json()) == "Ready" && c.value("message", Json()) == spec.error().message) {
+        same = true;
+      }
+    }
+    if (same) return ctrl::Action::AwaitChange();
+    event(*obj, true, "InvalidSpec", spec.error().message);
+    status["conditions"] = BuildConditions({{"Ready", "False", "InvalidSpec", spec.error().message}}, conds,
+                                           IntAt(obj->value("metadata", Json::object()), "generation", 0),
+                                           planner::FormatRfc3339(r.now));
+    Json o = *obj;
+    o["status"] = status;
+    auto w = deps_.client->update_status(api::kMigrationPolicies, kube::ObjectNamespace(*obj), o);
+    if (!w) return unexpected(w.error());
+    return ctrl::Action::AwaitChange();
+  }
+  r.spec = std::move(spec.value());
+  return run(r);
+}
+
+void MigrationPolicyReconciler::load_set(Round& r, const std::string& name) {
+  if (r.sets.count(name)) return;
+  SetState& s = r.sets[name];
+  s.name = name;
+  const std::string& ns = r.spec.ns;
+  kube::ObjectPtr obj = deps_.shardsets != nullptr ? deps_.shardsets->get(ns + "/" + name) : nullptr;
+  if (!obj) return;
+  s.exists = true;
+  s.obj = *obj;
+  const Json spec = obj->value("spec", Json::object());
+  s.replicas = IntAt(spec, "replicas", 3);
+  s.minReplicas = IntAt(spec, "minReplicas", 1);
+  s.maxReplicas = IntAt(spec, "maxReplicas", 10);
+  const Json routing = spec.value("routing", Json::object());
+  s.port = IntAt(routing, "port", 8080);
+  s.cmName = StrAt(routing, "configMapName", "");
+  const Json cap = spec.value("capacity", Json::object());
+  s.metric = StrAt(cap, "metric", "CPU");
+  if (spec.contains("hooks") && spec["hooks"].is_object()) {
+    const Json& h = spec["hooks"];
+    s.hooks = true;
+    s.hookPort = IntAt(h, "port", 8081);
+    s.hookTimeoutSeconds = std::max(1, IntAt(h, "timeoutSeconds", 30));
+    s.preparePath = StrAt(h, "preparePath", s.preparePath);
+    s.copyPath = StrAt(h, "copyPath", s.copyPath);
+    s.progressPath = StrAt(h, "progressPath", s.progressPath);
+    s.cutoverPath = StrAt(h, "cutoverPath", s.cutoverPath);
+    s.releasePath = StrAt(h, "releasePath", s.releasePath);
+  }
+  if (s.metric == "CPU") {
+    s.capacity = cap.contains("cpuMillis") && cap["cpuMillis"].is_number() ? cap["cpuMillis"].get<double>() : 1000;
+  } else {
+    s.capacity = cap.contains("requestsPerSecond") && cap["requestsPerSecond"].is_number()
+                     ? cap["requestsPerSecond"].get<double>()
+                     : 0;
+  }
+  if (deps_.pods != nullptr) {
+    for (const auto& p : deps_.pods->list_labels(ns, {{api::kLabelShardSet, name}})) {
+      auto op = shardset::ObservePod(*p);
+      if (!op.live()) continue;
+      s.podObjs[op.name] = *p;
+      s.pods.push_back(op);
+    }
+  }
+  kube::ObjectPtr cm = deps_.configmaps != nullptr && !s.cmName.empty()
+                           ? deps_.configmaps->get(ns + "/" + s.cmName)
+                           : nullptr;
+  if (cm) {
+    s.cm = *cm;
+    const Json data = cm->value("data", Json::object());
+    if (data.is_object() && data.contains(api::kRoutingKey) && data[api::kRoutingKey].is_string()) {
+      auto parsed = shardset::ParseRoutingDocument(data[api::kRoutingKey].get<std::string>());
+      if (parsed) {
+        s.doc = parsed->raw;
+      } else {
+        s.problem = "ConfigMap " + s.cmName + ": " + parsed.error().message;
+      }
+    }
+  }
+}
+
+kube::ApiStatus MigrationPolicyReconciler::write_routing(Round& r, SetState& s, const RoutingEdit& edit) {
+  if (s.cm.is_null() || s.doc.is_null()) {
+    return kube::api_error(ErrorKind::kNotFound, "routing ConfigMap " + s.cmName + " has no valid routing document");
+  }
+  uint64_t theirs = FencingTokenOf(s.cm);
+  if (theirs > r.token) {
+    return kube::api_error(ErrorKind::kForbidden, "ConfigMap " + s.cmName + " carries fencing token " +
+                                                      std::to_string(theirs) + " > ours " +
+                                                      std::to_string(r.token) + "; refusing to write");
+  }
+  if (!deps_.may_write(r.token)) return kube::api_error(ErrorKind::kForbidden, "fencing token no longer valid");
+  auto doc = ApplyRoutingEdit(s.doc, edit);
+  if (!doc) return kube::api_error(ErrorKind::kInvalid, doc.error().message);
+  Json cm = s.cm;
+  Json& md = cm["metadata"];
+  if (!md.contains("annotations") || !md["annotations"].is_object()) md["annotations"] = Json::object();
+  md["annotations"][api::kAnnotationFencing] = std::to_string(r.token);
+  cm["data"][api::kRoutingKey] = doc->dump();
+  auto w = deps_.client->update(kube::resources::kConfigMaps, r.spec.ns, cm);
+  if (!w) return unexpected(w.error());
+  s.cm = *w;
+  s.doc = *doc;
+  spdlog::info("migrationpolicy {}: routing {} epoch {}: {} range {}", r.key, s.cmName, (*doc)["epoch"].dump(),
+               WriteName(edit.write), edit.range);
+  return {};
+}
+
+Result<HookResponse> MigrationPolicyReconciler::hook(SetState& s, const std::string& pod, const std::string& path,
+                                                     const std::string& method, const Json& body) {
+  std::string ip;
+  for (const auto& p : s.pods) {
+    if (p.name == pod) ip = p.ip;
+  }
+  std::string ep = deps_.hook_endpoint(pod, ip, s.hookPort);
+  if (ep.empty()) return unexpected(Error{"hook: pod " + pod + " has no IP yet"});
+  auto res = deps_.hooks->call(method, ep, path, body.dump(), std::chrono::seconds(s.hookTimeoutSeconds));
+  if (!res) return res;
+  if (res->status < 200 || res->status >= 300) {
+    return unexpected(Error{"hook " + method + " " + path + " on " + pod + ": HTTP " + std::to_string(res->status) +
+                            (res->body.empty() ? "" : ": " + res->body.substr(0, 200))});
+  }
+  return res;
+}
+
+std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
+  std::optional<ms> requeue;
+  auto want = [&](ms d) { requeue = requeue ? std::min(*requeue, d) : d; };
+  StepConfig cfg = deps_.step;
+  cfg.shadow = r.spec.shadowEnabled;
+  cfg.shadowFraction = r.spec.shadowFraction;
+  cfg.shadowSeconds = r.spec.shadowSeconds;
+  cfg.verificationSeconds = r.spec.verificationSeconds;
+  cfg.maxUtilization = r.spec.planner.maxUtilization;
+  cfg.maxErrorRate = r.spec.maxErrorRate;
+  cfg.maxLatencyRatio = r.spec.maxLatencyRatio;
+
+  for (size_t i = 0; i < r.actions.size(); ++i) {
+    ActionRecord& a = r.actions[i];
+    if (a.terminal()) continue;
+    load_set(r, a.shardSet);
+    SetState& s = r.sets[a.shardSet];
+    if (!s.exists) {
+      a = AfterFailure(a, "ShardSet " + a.shardSet + " not found", cfg, r.now);
+      if (a.terminal()) continue;
+      want(RetryBackoff(a.attempts));
+      continue;
+    }
+    if (a.phase == "Pending") {
+      bool earlier = false;  // an earlier Promote/ScaleIn/Demote of the set still runs
+      for (size_t j = 0; j < i; ++j) {
+        const auto& b = r.actions[j];
+        if (!b.terminal() && b.shardSet == a.shardSet &&
+            (b.type == "Promote" || b.type == "ScaleIn" || b.type == "Demote" ||
+             a.type == "ScaleIn" || a.type == "Demote")) {
+          earlier = true;
+        }
+      }
+      if (earlier) {
+        a.message = "waiting for earlier actions";
+        continue;
+      }
+      if ((a.type == "Move" || a.type == "AddEcho") &&
+          !MayStartMigration(r.actions, r.history, r.spec.planner, r.now)) {
+        a.message = "waiting: maxConcurrentMigrations=" + std::to_string(r.spec.planner.maxConcurrentMigrations) +
+                    " / maxMovesPerHour=" + std::to_string(r.spec.planner.maxMovesPerHour);
+        want(ms(2000));
+        continue;
+      }
+    }
+    StepWorld w;
+    w.now = r.now;
+    if (a.range && !s.doc.is_null()) w.range = ViewRange(s.doc, *a.range);
+    int active = 0;
+    for (const auto& p : s.pods) {
+      bool act = p.role == api::kRoleActive;
+      if (act) ++active;
+      if (p.name == a.source) w.source = {true, act, p.ready};
+      if (p.name == a.target) w.target = {true, act, p.ready};
+    }
+    w.activePods = active;
+    w.replicasSpec = s.replicas;
+    w.minReplicas = s.minReplicas;
+    w.maxReplicas = s.maxReplicas;
+    w.hooks = s.hooks;
+    if (a.phase == "Verifying" && !a.target.empty()) {
+      if (!s.load) s.load = deps_.observed_load(r.spec.ns, s.name);
+      auto it = s.load->find(a.target);
+      if (it != s.load->end() && s.capacity > 0) w.targetUtilization = it->second / s.capacity;
+      auto po = s.podObjs.find(a.target);
+      if (po != s.podObjs.end()) {
+        w.errorRate = AnnotationNumber(po->second, "shardcast.dev/error-rate");
+        w.latencyRatio = AnnotationNumber(po->second, "shardcast.dev/latency-ratio");
+      }
+    }
+    Step st = NextStep(a, w, cfg);
+    if (st.write == Write::kWait) {
+      a = st.next;
+      want(st.requeue);
+      continue;
+    }
+    // One external write this round.
+    std::optional<std::string> failure;
+    bool conflict = false;
+    Json body = {{"shardSet", a.shardSet}, {"action", a.id}, {"source", a.source}, {"target", a.target}};
+    if (a.range) body["range"] = *a.range;
+    if (!s.doc.is_null()) body["epoch"] = s.doc.value("epoch", Json(0));
+    auto endpoint_of = [&](const std::string& pod) {
+      for (const auto& p : s.pods) {
+        if (p.name == pod) return shardset::Endpoint(p.ip, s.port);
+      }
+      return std::string();
+    };
+    auto route = [&](Write wr) {
+      RoutingEdit e;
+      e.write = wr;
+      e.range = a.range.value_or(0);
+      e.source = a.source;
+      e.target = a.target;
+      e.targetEndpoint = endpoint_of(a.target);
+      e.sourceEndpoint = endpoint_of(a.source);
+      e.shadowFraction = cfg.shadowFraction;
+      auto res = write_routing(r, s, e);
+      if (!res) {
+        if (res.error().kind == ErrorKind::kConflict) {
+          conflict = true;
+        } else {
+          failure = res.error().to_string();
+        }
+      }
+    };
+    switch (st.write) {
+      case Write::kNone:
+      case Write::kWait:
+        break;
+      case Write::kScaleReplicas: {
+        if (!deps_.may_write(r.token)) {
+          failure = "fencing token no longer valid";
+          break;
+        }
+        Json patch = {{"metadata", {{"resourceVersion", StrAt(s.obj.value("metadata", Json::object()),
+                                                               "resourceVersion", "")}}},
+                      {"spec", {{"replicas", st.replicas}}}};
+        auto res = deps_.client->patch(api::kShardSets, r.spec.ns, s.name, kube::PatchType::kMerge, patch,
+                                       {api::kFieldManager, false, ""});
+        if (!res) {
+          if (res.error().kind == ErrorKind::kConflict) {
+            conflict = true;
+          } else {
+            failure = res.error().to_string();
+          }
+        }
+        break;
+      }
+      case Write::kMarkMigrating:
+      case Write::kMarkShadow:
+      case Write::kCutover:
+      case Write::kRevert:
+      case Write::kAddEcho:
+      case Write::kRemoveEcho:
+        route(st.write);
+        break;
+      case Write::kHookPrepare:
+      case Write::kHookCutover: {
+        auto res = hook(s, a.target, st.write == Write::kHookPrepare ? s.preparePath : s.cutoverPath, "POST", body);
+        if (!res) failure = res.error().message;
+        break;
+      }
+      case Write::kHookRelease: {
+        auto res = hook(s, a.source, s.releasePath, "POST", body);
+        if (!res) failure = res.error().message;
+        break;
+      }
+      case Write::kHookCopy: {
+        std::string q = s.progressPath + "?action=" + a.id + (a.range ? "&range=" + std::to_string(*a.range) : "");
+        auto res = hook(s, a.target, q, "GET", Json());
+        if (!res) {
+          failure = res.error().message;
+          break;
+        }
+        auto prog = ParseHookProgress(res->body);
+        if (!prog) {
+          failure = prog.error().message;
+        } else if (prog->state == "failed") {
+          failure = "copy failed on " + a.target + ": " + res->body.substr(0, 200);
+        } else if (prog->state == "idle") {
+          auto c = hook(s, a.target, s.copyPath, "POST", body);
+          if (!c) {
+            failure = c.error().message;
+          } else {
+            st.next = a;
+            st.next.message = "copy started on " + a.target;
+            st.event.clear();
+            st.requeue = ms(500);
+          }
+        } else if (prog->state == "copying") {
+          st.next = a;
+          st.next.message = "copying " + std::to_string(static_cast<int>(prog->progress * 100)) + "%";
+          st.event.clear();
+          st.requeue = ms(500);
+        }
+        break;
+      }
+    }
+    if (conflict) {
+      want(ms(200));  // the cache is behind: re-read and retry next round
+      break;
+    }
+    if (failure) {
+      spdlog::warn("migrationpolicy {}: {} {}: {}", r.key, a.id, WriteName(st.write), *failure);
+      a = AfterFailure(a, *failure, cfg, r.now);
+      if (a.phase == "Reverting") event(r.obj, true, "MoveAbandoned", a.id + ": " + a.message);
+      want(RetryBackoff(a.attempts == 0 ? 1 : a.attempts));
+      break;
+    }
+    a = st.next;
+    if (!st.event.empty()) event(r.obj, st.warning, st.event, st.eventMessage);
+    want(st.requeue);
+    break;
+  }
+  // Finished actions go to history, newest first, and are counted.
+  std::vector<ActionRecord> keep;
+  for (auto& a : r.actions) {
+    if (!a.terminal()) {
+      keep.push_back(a);
+      continue;
+    }
+    if (migrations_ != nullptr && (a.type == "Move" || a.type == "AddEcho")) {
+      migrations_->with({{"shardset", r.spec.ns + "/" + a.shardSet}, {"result", a.phase}})->inc();
+    }
+    r.history.insert(r.history.begin(), a);
+  }
+  r.actions = std::move(keep);
+  if (r.history.size() > kHistoryLimit) r.history.resize(kHistoryLimit);
+  return requeue;
+}
+
+void MigrationPolicyReconciler::plan(Round& r) {
+  std::vector<ProposalPlan> plans;
+  planner::History hist = HistoryFrom(r.actions, r.history, r.now);
+  for (const auto& name : r.sel.governed) {
+    load_set(r, name);
+    SetState& s = r.sets[name];
+    if (!s.exists) continue;
+    if (!s.problem.empty()) {
+      r.notes.push_back(name + ": " + s.problem);
+      continue;
+    }
+    if (s.doc.is_null()) {
+      r.notes.push_back(name + ": no routing document yet; nothing planned");
+      continue;
+    }
+    LoadInput load;
+    if (!s.load) s.load = deps_.observed_load(r.spec.ns, name);
+    load.observed = *s.load;
+    auto fc = ParseForecasts(s.obj);
+    if (!fc) {
+      r.notes.push_back(name + ": " + fc.error().message + "; using observed load only");
+    } else {
+      load.forecasts = *fc;
+    }
+    std::vector<PodInfo> pods;
+    for (const auto& p : s.pods) pods.push_back({p.name, p.role, p.ready, p.ip});
+    // lowLoadSince (for scale-in) is kept in memory: a restart only delays scale-in.
+    std::string llKey = r.key + "|" + name;
+    planner::History h = hist;
+    {
+      double sum = 0;
+      int n = 0;
+      for (const auto& p : s.pods) {
+        if (p.role != api::kRoleActive) continue;
+        auto it = load.observed.find(p.name);
+        if (it == load.observed.end() || s.capacity <= 0) continue;
+        sum += it->second / s.capacity;
+        ++n;
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      if (n > 0 && sum / n < r.spec.planner.scaleInUtilization) {
+        low_load_since_.emplace(llKey, r.now);
+        h.lowLoadSince = low_load_since_[llKey];
+      } else {
+        low_load_since_.erase(llKey);
+      }
+    }
+    auto in = BuildPlanInput(s.obj, pods, s.doc, load, r.spec, h, r.now);
+    if (!in) {
+      r.notes.push_back(name + ": " + in.error().message);
+      r.plannedReason = "InvalidInput";
+      continue;
+    }
+    if (in->noData) {
+      r.notes.push_back(name + ": no forecasts and no observed load; nothing planned");
+      if (r.plannedReason == "NothingToDo") r.plannedReason = "NoLoadData";
+      continue;
+    }
+    if (in->reactive) r.notes.push_back(name + ": no forecasts; planning on observed load only");
+    auto p = planner::MakePlan(in->input);
+    if (!p) {
+      r.notes.push_back(name + ": planner: " + p.error().message);
+      r.plannedReason = "PlanFailed";
+      continue;
+    }
+    for (const auto& b : p->blocked) {
+      if (b.message.find("maxReplicas") != std::string::npos || b.message.find("warm pool") != std::string::npos) {
+        r.blocked.push_back(name + ": " + b.subject + ": " + b.message);
+      }
+    }
+    if (!p->actions.empty()) plans.push_back({name, *p, std::nullopt});
+  }
+
+  const std::string policyName = r.spec.name;
+  if (r.spec.mode == Mode::kAuto) {
+    r.proposal = Json();
+    if (plans.empty()) return;
+    std::string id = BuildProposal(plans, r.now, r.spec.proposalTtlSeconds, "")["id"].get<std::string>();
+    size_t n = 0;
+    for (const auto& pp : plans) {
+      for (auto& a : ActionsFromPlan(id + "-" + pp.shardSet, pp.shardSet, pp.plan)) {
+        r.actions.push_back(a);
+        ++n;
+      }
+    }
+    r.plannedReason = "Executing";
+    event(r.obj, false, "PlanExecuted", "plan " + id + ": executing " + std::to_string(n) + " action(s)");
+    return;
+  }
+  if (plans.empty()) {
+    r.proposal = Json();
+    return;
+  }
+  std::string note = r.spec.mode == Mode::kObserve ? "Observe mode: recorded only, never executed" : "";
+  r.proposal = BuildProposal(plans, r.now, r.spec.proposalTtlSeconds, note);
+  r.plannedReason = "ProposalPending";
+  if (proposals_ != nullptr) proposals_->with({{"policy", r.key}})->inc();
+  std::string id = r.proposal["id"].get<std::string>();
+  event(r.obj, false, "PlanProposed",
+        "plan " + id + ": " + std::to_string(r.proposal["actions"].size()) + " action(s)" +
+            (r.spec.mode == Mode::kProposal ? "; approve with annotation shardcast.dev/approve=" + id
+                                            : " (Observe mode: not executed)"));
+}
+
+ctrl::ReconcileResult MigrationPolicyReconciler::run(Round& r) {
+  const std::string& ns = r.spec.ns;
+  // 1. Selection and conflicts over every policy of the namespace.
+  std::vector<PolicyRef> refs;
+  std::vector<kube::ObjectPtr> sets = deps_.shardsets != nullptr ? deps_.shardsets->list_namespace(ns)
+                                                                 : std::vector<kube::ObjectPtr>{};
+  std::vector<kube::ObjectPtr> pols =
+      deps_.policies != nullptr ? deps_.policies->list_namespace(ns) : std::vector<kube::ObjectPtr>{};
+  for (const auto& p : pols) {
+    if (Deleting(*p)) continue;
+    PolicyRef ref;
+    ref.name = kube::ObjectName(*p);
+    const Json md = p->value("metadata", Json::object());
+    if (md.contains("creationTimestamp") && md["creationTimestamp"].is_string()) {
+      auto t = planner::ParseRfc3339(md["creationTimestamp"].get<std::string>());
+      if (t) ref.created = *t;
+    }
+    Json selector = Json::object();
+    const Json spec = p->value("spec", Json::object());
+    if (spec.is_object() && spec.contains("shardSetSelector")) selector = spec["shardSetSelector"];
+    for (const auto& s : sets) {
+      auto m = SelectorMatches(selector, LabelsOf(*s));
+      if (m && *m) ref.selected.push_back(kube::ObjectName(*s));
+    }
+    refs.push_back(ref);
+  }
+  r.sel = ResolveSelection(r.spec.name, refs);
+
+  // 2. Current status.
+  const Json prev = r.obj.value("status", Json::object());
+  std::vector<std::string> dropped;
+  auto read_list = [&](const char* key, std::vector<ActionRecord>& out) {
+    if (!prev.is_object() || !prev.contains(key) || !prev[key].is_array()) return;
+    for (size_t i = 0; i < prev[key].size(); ++i) {
+      auto a = ActionFromJson(prev[key][i], std::string("status.") + key + "[" + std::to_string(i) + "]");
+      if (a) {
+        out.push_back(*a);
+      } else {
+        dropped.push_back(a.error().message);
+      }
+    }
+  };
+  read_list("actions", r.actions);
+  read_list("history", r.history);
+  if (prev.is_object() && prev.contains("proposal") && prev["proposal"].is_object()) r.proposal = prev["proposal"];
+
+  // 3. Execution: one step.
+  r.requeue = step_actions(r);
+
+  // 4. Planning, when nothing is in flight.
+  if (r.actions.empty()) {
+    ProposalVerdict v = JudgeProposal(r.proposal, r.spec.mode == Mode::kProposal ? r.spec.approve : "", r.now);
+    if (r.spec.mode != Mode::kAuto && v == ProposalVerdict::kApproved) {
+      auto acts = ActionsFromProposal(r.proposal);
+      if (!acts) {
+        r.notes.push_back(acts.error().message);
+        r.proposal = Json();
+      } else {
+        std::string id = r.proposal["id"].get<std::string>();
+        r.actions = *acts;
+        r.proposal = Json();
+        r.plannedReason = "Executing";
+        event(r.obj, false, "PlanApproved",
+              "plan " + id + " approved; executing " + std::to_string(r.actions.size()) + " action(s)");
+        r.requeue = ms(100);
+      }
+    } else if (r.spec.mode != Mode::kAuto && v == ProposalVerdict::kPending) {
+      r.plannedReason = "ProposalPending";
+      int64_t exp = planner::ParseRfc3339(r.proposal.value("expiresAt", std::string())).value_or(r.now + 15);
+      ms until = ms(std::max<int64_t>(1, exp - r.now + 1) * 1000);
+      r.requeue = std::min(until, deps_.idle_requeue);
+    } else {
+      if (v == ProposalVerdict::kExpired) {
+        event(r.obj, false, "ProposalExpired",
+              "proposal " + r.proposal.value("id", std::string()) + " expired; re-planning");
+      }
+      r.proposal = Json();
+      plan(r);
+      if (!r.actions.empty()) r.requeue = ms(100);
+    }
+  } else {
+    r.plannedReason = "Executing";
+  }
+  if (r.spec.mode == Mode::kObserve && !r.spec.approve.empty()) {
+    r.notes.push_back("Observe mode ignores the shardcast.dev/approve annotation");
+  }
+  for (const auto& d : dropped) r.notes.push_back("ignored malformed entry: " + d);
+
+  // 5. Impossible constraints: a condition and (once per message) a Warning.
+  std::string blocked;
+  for (const auto& b : r.blocked) blocked += (blocked.empty() ? "" : "; ") + b;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!blocked.empty() && last_warning_[r.key] != blocked) {
+      event(r.obj, true, "ConstraintUnsatisfiable", blocked);
+    }
+    last_warning_[r.key] = blocked;
+  }
+
+  auto st = write_status(r);
+  if (!st) return unexpected(st.error());
+  if (!r.actions.empty()) return ctrl::Action::RequeueAfter(r.requeue.value_or(ms(1000)));
+  return ctrl::Action::RequeueAfter(r.requeue.value_or(deps_.idle_requeue));
+}
+
+kube::ApiStatus MigrationPolicyReconciler::write_status(Round& r) {
+  const Json prev = r.obj.value("status", Json::object());
+  Json status = prev.is_object() ? prev : Json::object();
+  status["observedGeneration"] = r.spec.generation;
+  status["selectedShardSets"] = r.sel.governed;
+  Json conflicts = Json::array();
+  std::string conflictMsg;
+  for (const auto& c : r.sel.conflicts) {
+    conflicts.push_back({{"shardSet", c.shardSet}, {"policies", c.policies}, {"chosen", c.chosen}});
+    std::string others;
+    for (const auto& p : c.policies) others += (others.empty() ? "" : ", ") + p;
+    conflictMsg += (conflictMsg.empty() ? "" : "; ") + std::string("ShardSet ") + c.shardSet +
+                   " is selected by policies " + others + "; " + c.chosen + " governs it (oldest, then name)";
+  }
+  status["conflicts"] = conflicts;
+  if (r.proposal.is_null()) {
+    status.erase("proposal");
+  } else {
+    status["proposal"] = r.proposal;
+  }
+  Json actions = Json::array();
+  for (const auto& a : r.actions) actions.push_back(ActionToJson(a));
+  Json history = Json::array();
+  for (const auto& a : r.history) history.push_back(ActionToJson(a));
+  status["actions"] = actions;
+  status["history"] = history;
+  std::string governs;
+  for (const auto& g : r.sel.governed) governs += (governs.empty() ? "" : ", ") + g;
+  std::string notes;
+  for (const auto& n : r.notes) notes += (notes.empty() ? "" : "; ") + n;
+  std::string blocked;
+  for (const auto& b : r.blocked) blocked += (blocked.empty() ? "" : "; ") + b;
+  std::vector<Condition> conds;
+  conds.push_back({"Ready", "True", "Applied",
+                   std::string("mode ") + ModeName(r.spec.mode) + "; governs " + (governs.empty() ? "no ShardSet" : governs)});
+  conds.push_back({"Conflict", r.sel.conflicts.empty() ? "False" : "True",
+                   r.sel.conflicts.empty() ? "NoConflict" : "ShardSetSelectedByMultiplePolicies", conflictMsg});
+  conds.push_back({"Blocked", blocked.empty() ? "False" : "True",
+                   blocked.empty() ? "NotBlocked" : "ConstraintUnsatisfiable", blocked});
+  bool active = r.plannedReason == "Executing" || r.plannedReason == "ProposalPending";
+  conds.push_back({"Planned", active ? "True" : "False", r.plannedReason, notes});
+  status["conditions"] = BuildConditions(conds, prev.is_object() ? prev.value("conditions", Json::array()) : Json::array(),
+                                         r.spec.generation, planner::FormatRfc3339(r.now));
+  if (status == prev) return {};
+  if (!deps_.may_write(r.token)) return kube::api_error(ErrorKind::kForbidden, "fencing token no longer valid");
+  Json obj = r.obj;
+  obj["status"] = status;
+  auto w = deps_.client->update_status(api::kMigrationPolicies, r.spec.ns, obj);
+  if (!w) return unexpected(w.error());
+  return {};
+}
+
+void WireHandlers(kube::Informer& policies, kube::Informer& sets, kube::Informer& pods, kube::Informer& cms,
+                  ctrl::Controller& c) {
+  auto own = [&c](const kube::ObjectPtr& o) {
+    if (o) c.enqueue(kube::ObjectKey(*o));
+  };
+  policies.add_handlers({own, [own](const kube::ObjectPtr&, const kube::ObjectPtr& n) { own(n); }, own});
+  const kube::Store* store = &policies.store();
+  auto all_in_ns = [&c, store](const kube::ObjectPtr& o) {
+    if (!o) return;
+    for (const auto& p : store->list_namespace(kube::ObjectNamespace(*o))) c.enqueue(kube::ObjectKey(*p));
+  };
+  kube::EventHandlers h{all_in_ns, [all_in_ns](const kube::ObjectPtr&, const kube::ObjectPtr& n) { all_in_ns(n); },
+                        all_in_ns};
+  sets.add_handlers(h);
+  pods.add_handlers(h);
+  cms.add_handlers(h);
+}
+
+}  // namespace shardcast::migrationpolicy

@@ -1,0 +1,80 @@
+// The MigrationPolicy reconciler (key "namespace/name"): resolves the
+// policy's ShardSets and conflicts, plans with the pure planner, publishes
+// proposals or starts the plan, and advances the in-flight actions by ONE
+// external write per round (routing, ShardSet scale, or hook call), then
+// records the result in status. Level-triggered: a crash after any write is
+// resumed from what is observed.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "controllers/migrationpolicy/hooks.h"
+#include "controllers/migrationpolicy/migrationpolicy.h"
+#include "operator/controller/controller.h"
+#include "operator/kube/client.h"
+#include "operator/kube/events.h"
+#include "operator/kube/informer.h"
+#include "operator/runtime/metrics.h"
+
+namespace shardcast::migrationpolicy {
+
+struct ReconcilerDeps {
+  std::shared_ptr<kube::Client> client;
+  const kube::Store* policies = nullptr;
+  const kube::Store* shardsets = nullptr;
+  const kube::Store* pods = nullptr;        // pods labelled shardcast.dev/shardset
+  const kube::Store* configmaps = nullptr;  // routing ConfigMaps (same label)
+  kube::EventSink* events = nullptr;        // optional
+  runtime::Registry* metrics = nullptr;     // optional
+  std::function<uint64_t()> fencing_token;  // default: 1
+  std::function<bool(uint64_t)> may_write;  // default: always
+  std::function<int64_t()> now;             // Unix seconds; default: wall clock
+  std::shared_ptr<HookClient> hooks;        // default: plain sockets
+  // Endpoint of a pod's hook server; default "podIP:hooks.port".
+  std::function<std::string(const std::string& pod, const std::string& ip, int port)> hook_endpoint;
+  // Observed load of a ShardSet's pods in its capacity metric; default:
+  // metrics.k8s.io PodMetrics (CPU millicores) through the client.
+  std::function<std::map<std::string, double>(const std::string& ns, const std::string& shardSet)> observed_load;
+  StepConfig step;                          // timeouts/attempts (policy fields override the rest)
+  std::chrono::milliseconds idle_requeue{15000};
+};
+
+class MigrationPolicyReconciler final : public ctrl::Reconciler {
+ public:
+  explicit MigrationPolicyReconciler(ReconcilerDeps deps);
+  [[nodiscard]] ctrl::ReconcileResult reconcile(const std::string& key) override;
+
+ private:
+  struct Round;
+  struct SetState;
+  ctrl::ReconcileResult run(Round& r);
+  void load_set(Round& r, const std::string& name);
+  std::optional<std::chrono::milliseconds> step_actions(Round& r);
+  void plan(Round& r);
+  kube::ApiStatus write_routing(Round& r, SetState& s, const RoutingEdit& edit);
+  Result<HookResponse> hook(SetState& s, const std::string& pod, const std::string& path,
+                            const std::string& method, const Json& body);
+  kube::ApiStatus write_status(Round& r);
+  void event(const Json& obj, bool warning, const std::string& reason, const std::string& message);
+
+  ReconcilerDeps deps_;
+  runtime::CounterFamily* migrations_ = nullptr;
+  runtime::CounterFamily* proposals_ = nullptr;
+  std::mutex mu_;
+  std::map<std::string, std::string> last_warning_;  // policy key -> last Blocked message (event dedup)
+  std::map<std::string, int64_t> low_load_since_;    // "policy|set" -> since (kept in memory)
+};
+
+// Enqueues policies: their own changes, and every policy of the namespace on
+// a ShardSet, pod or routing ConfigMap change.
+void WireHandlers(kube::Informer& policies, kube::Informer& sets, kube::Informer& pods, kube::Informer& cms,
+                  ctrl::Controller& c);
+
+}  // namespace shardcast::migrationpolicy
