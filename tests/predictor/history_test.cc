@@ -103,3 +103,43 @@ TEST(Base64, RoundTripAllLengths) {
 
 }  // namespace
 }  // namespace shardcast::predictor
+
+#include "predictor/forecaster.h"
+#include "predictor/parse.h"
+
+namespace shardcast::predictor {
+namespace {
+
+TEST(History, BackfillFromQueryRangeCountersThenForecast) {
+  // A request counter scraped every 60 s for 3 hours at 10 req/s, reset once.
+  std::string json = R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{"range":"12"},"values":[)";
+  double counter = 0;
+  for (int i = 0; i < 180; ++i) {
+    if (i == 90) counter = 0;  // pod restart
+    if (i) json += ",";
+    json += "[" + std::to_string(1700000000 + i * 60) + ",\"" + std::to_string(counter) + "\"]";
+    counter += 600;
+  }
+  json += "]}]}}";
+  auto series = ParsePromQueryRange(json);
+  ASSERT_TRUE(series.ok()) << series.error().message;
+  auto rates = CounterToRate((*series)[0].samples);
+  auto h = History::Create(DefaultResolutions());
+  ASSERT_TRUE(h.ok());
+  for (const auto& s : rates) h->Add(s.t, s.v);
+  auto fine = h->Series(0);
+  std::vector<double> tail(fine.values.end() - 179, fine.values.end());
+  for (double v : tail) {
+    ASSERT_FALSE(std::isnan(v));
+    EXPECT_GE(v, 0.0);
+  }
+  ForecastConfig cfg;
+  cfg.horizon = 10;
+  auto f = Forecast(fine.values, cfg);  // leading gaps of the ring are dropped
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  // The reset interval reads 0 req/s (counter restarted at 0); the forecast stays near 10.
+  EXPECT_NEAR(f->p50[0], 10.0, 0.5);
+}
+
+}  // namespace
+}  // namespace shardcast::predictor
