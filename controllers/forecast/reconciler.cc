@@ -197,7 +197,10 @@ void ForecastReconciler::Forecast(Entry& e, const std::string& key, const Json& 
   Json status = ForecastsToStatus(out);
   const Json cur_status = set_obj.value("status", Json::object());
   const Json current = cur_status.is_object() ? cur_status.value("forecasts", Json()) : Json();
-  if (status == current || status == e.last_written) return;
+  if (!MateriallyDifferent(status, current, set.capacity) ||
+      (!e.last_written.is_null() && !MateriallyDifferent(status, e.last_written, set.capacity))) {
+    return;
+  }
   if (deps_.may_write && !deps_.may_write()) return;
   kube::PatchOptions po;
   po.subresource = "status";

@@ -314,11 +314,21 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
   }
   predictor::ForecastResult g = Slice(*s.fit, static_cast<size_t>(k0), H);
   if (k0 > 0) {
-    // Cheap update: move the level by part of the latest one-step error.
-    double last = prep->y.back();
-    double predicted = s.fit->Quantile(0.5, static_cast<size_t>(k0 - 1));
-    if (std::isfinite(last) && std::isfinite(predicted)) {
-      double delta = opts_.level_correction * (last - predicted);
+    // Cheap update between refits: move the level by the mean error of the
+    // (up to) 3 newest buckets observed since the fit; robust to a single
+    // spike, catches a level shift within 3 steps.
+    double sum = 0;
+    int cnt = 0;
+    for (int64_t j = 1; j <= std::min<int64_t>(k0, 3) && j <= static_cast<int64_t>(n); ++j) {
+      double actual = prep->y[n - static_cast<size_t>(j)];
+      double predicted = s.fit->Quantile(0.5, static_cast<size_t>(k0 - j));
+      if (std::isfinite(actual) && std::isfinite(predicted)) {
+        sum += actual - predicted;
+        ++cnt;
+      }
+    }
+    if (cnt > 0) {
+      double delta = opts_.level_correction * sum / cnt;
       for (auto& v : g.point) v += delta;
       for (auto& v : g.p50) v = std::max(0.0, v + delta);
       for (auto& q : g.q)
@@ -356,6 +366,31 @@ double RoundSig(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%.*g", digits, v);
   return std::strtod(buf, nullptr);
+}
+
+bool MateriallyDifferent(const Json& a, const Json& b, double capacity) {
+  if (!a.is_array() || !b.is_array() || a.size() != b.size()) return true;
+  auto num = [](const Json& o, const char* k) {
+    auto it = o.find(k);
+    return it != o.end() && it->is_number() ? it->get<double>() : std::nan("");
+  };
+  for (size_t i = 0; i < a.size(); ++i) {
+    const Json &x = a[i], &y = b[i];
+    if (!x.is_object() || !y.is_object()) return true;
+    if (x.value("pod", Json()) != y.value("pod", Json()) ||
+        x.value("horizonSeconds", Json()) != y.value("horizonSeconds", Json()) ||
+        x.value("trusted", Json()) != y.value("trusted", Json())) {
+      return true;
+    }
+    double dp = std::fabs(num(x, "probExceed") - num(y, "probExceed"));
+    if (!(dp < 0.05)) return true;
+    for (const char* k : {"peak", "p90", "p99"}) {
+      double u = num(x, k), v = num(y, k);
+      double tol = std::max(0.1 * std::max(std::fabs(u), std::fabs(v)), 0.02 * capacity);
+      if (!(std::fabs(u - v) <= tol)) return true;
+    }
+  }
+  return false;
 }
 
 Json ForecastsToStatus(std::vector<PodForecast> forecasts) {

@@ -29,7 +29,7 @@ struct StateOptions {
   std::vector<predictor::Resolution> range_resolutions = {{900, 3360}};
   int64_t refit_interval_seconds = 600;
   size_t max_fit_points = 3000;     // newest points handed to the forecaster
-  double level_correction = 0.5;    // weight of the last error between refits
+  double level_correction = 1.0;    // weight of the recent mean error between refits
   predictor::AccuracyConfig accuracy;
 };
 
@@ -131,5 +131,9 @@ class SetState {
 // probability, so that noise does not cause writes.
 double RoundSig(double v, int digits = 2);
 nlohmann::json ForecastsToStatus(std::vector<PodForecast> forecasts);
+// Whether two status.forecasts lists differ enough to write: another pod
+// set, horizon or trusted flag, probExceed by >= 0.05, or a load (peak,
+// p90, p99) by more than 10% or 2% of `capacity`, whichever is larger.
+bool MateriallyDifferent(const nlohmann::json& a, const nlohmann::json& b, double capacity);
 
 }  // namespace shardcast::forecast

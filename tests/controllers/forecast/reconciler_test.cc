@@ -1,0 +1,269 @@
+// The reconciler over in-memory stores, a fake API transport, a fake clock
+// and a fake metrics endpoint: which writes one round makes.
+#include <gtest/gtest.h>
+
+#include <iostream>
+#include <mutex>
+#include <random>
+
+#include "controllers/api/resources.h"
+#include "controllers/forecast/reconciler.h"
+
+namespace shardcast::forecast {
+namespace {
+
+using namespace std::chrono_literals;
+
+class FakeTransport : public kube::Transport {
+ public:
+  kube::ApiResult<kube::HttpResponse> send(const kube::HttpRequest& r) override {
+    std::lock_guard<std::mutex> l(mu);
+    requests.push_back(r);
+    std::string path = r.path_and_query.substr(0, r.path_and_query.find('?'));
+    if (r.method == "GET") {
+      auto it = gets.find(path);
+      if (it == gets.end()) {
+        return Unexpected<kube::ApiError>{kube::ErrorFromResponse(404, R"({"kind":"Status","reason":"NotFound","code":404})")};
+      }
+      return kube::HttpResponse{200, it->second.dump(), ""};
+    }
+    Json body = Json::parse(r.body, nullptr, false);
+    if (body.is_discarded()) body = Json::object();
+    if (r.method == "POST" || r.method == "PUT") {
+      body["metadata"]["resourceVersion"] = std::to_string(++rv);
+      if (body.value("kind", "") == "ConfigMap") gets[path + (r.method == "POST" ? "/" + body["metadata"]["name"].get<std::string>() : "")] = body;
+    }
+    return kube::HttpResponse{r.method == "POST" ? 201 : 200, body.dump(), ""};
+  }
+  kube::ApiResult<std::unique_ptr<kube::LineStream>> stream(const kube::HttpRequest&, std::chrono::seconds) override {
+    return kube::api_error(kube::ErrorKind::kUnavailable, "no streams in tests");
+  }
+  std::string server() const override { return "https://fake"; }
+  std::vector<kube::HttpRequest> by(const std::string& method, const std::string& needle) {
+    std::lock_guard<std::mutex> l(mu);
+    std::vector<kube::HttpRequest> out;
+    for (auto& r : requests)
+      if (r.method == method && r.path_and_query.find(needle) != std::string::npos) out.push_back(r);
+    return out;
+  }
+  std::mutex mu;
+  std::vector<kube::HttpRequest> requests;
+  std::map<std::string, Json> gets;
+  int rv = 100;
+};
+
+class FakeHttp : public HttpGetter {
+ public:
+  Result<std::string> get(const std::string& host, int port, const std::string& path,
+                          std::chrono::milliseconds) override {
+    calls.push_back(host + ":" + std::to_string(port) + path);
+    auto it = bodies.find(host);
+    if (it == bodies.end()) return unexpected(Error{"connection refused"});
+    return it->second;
+  }
+  std::map<std::string, std::string> bodies;
+  std::vector<std::string> calls;
+};
+
+Json SetObj() {
+  return Json::parse(R"({"apiVersion":"shardcast.dev/v1alpha1","kind":"ShardSet",
+    "metadata":{"name":"kv","namespace":"ns","uid":"set-uid","resourceVersion":"1"},
+    "spec":{"capacity":{"metric":"CPU","cpuMillis":1000},"metrics":{"port":9090,"path":"/metrics"}}})");
+}
+
+Json Pod(const std::string& name, const std::string& ip, const std::string& role = "active") {
+  return {{"metadata", {{"name", name}, {"namespace", "ns"},
+                        {"labels", {{"shardcast.dev/shardset", "kv"}, {"shardcast.dev/role", role}}}}},
+          {"status", {{"phase", "Running"}, {"podIP", ip}}}};
+}
+
+Json Metrics(double cpu0, double cpu1) {
+  auto item = [](const std::string& n, double m) {
+    return Json{{"metadata", {{"name", n}}},
+                {"containers", Json::array({{{"name", "c"}, {"usage", {{"cpu", std::to_string(static_cast<int>(m)) + "m"}, {"memory", "10Mi"}}}}})}};
+  };
+  return {{"kind", "PodMetricsList"}, {"items", Json::array({item("kv-0", cpu0), item("kv-1", cpu1), item("kv-2", 5)})}};
+}
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    transport = std::make_shared<FakeTransport>();
+    client = std::make_shared<kube::Client>(transport);
+    sets.upsert(std::make_shared<Json>(SetObj()));
+    pods.upsert(std::make_shared<Json>(Pod("kv-0", "10.0.0.1")));
+    pods.upsert(std::make_shared<Json>(Pod("kv-1", "10.0.0.2")));
+    pods.upsert(std::make_shared<Json>(Pod("kv-2", "10.0.0.3", "warm")));
+    metrics_path = kube::Client::Path(kube::resources::kPodMetrics, "ns");
+    transport->gets[metrics_path] = Metrics(300, 500);
+    http.bodies["10.0.0.1"] = "shardcast_range_requests_total{range=\"0\"} 1000\n";
+    auto m = RegisterForecastMetrics(registry);
+    ASSERT_TRUE(m);
+    ReconcilerDeps d;
+    d.client = client;
+    d.shardsets = &sets;
+    d.pods = &pods;
+    d.policies = &policies;
+    d.http = &http;
+    d.clock = &clock;
+    d.metrics = *m;
+    ControllerOptions o;
+    o.sample_period = 60s;
+    o.persist_interval = 300s;
+    rec = std::make_unique<ForecastReconciler>(d, o);
+  }
+  // Reflects a status patch into the cached ShardSet, as the informer would.
+  void ApplyStatusPatches() {
+    auto patches = transport->by("PATCH", "/shardsets/kv/status");
+    if (patches.empty()) return;
+    Json obj = *sets.get("ns/kv");
+    obj.merge_patch(Json::parse(patches.back().body));
+    sets.upsert(std::make_shared<Json>(obj));
+  }
+  void Round() {
+    auto r = rec->reconcile("ns/kv");
+    ASSERT_TRUE(r) << r.error().to_string();
+    EXPECT_EQ(r->kind, ctrl::Action::Kind::kRequeueAfter);
+    ApplyStatusPatches();
+  }
+
+  std::shared_ptr<FakeTransport> transport;
+  std::shared_ptr<kube::Client> client;
+  kube::Store sets, pods, policies;
+  FakeHttp http;
+  runtime::FakeClock clock;
+  runtime::Registry registry;
+  std::string metrics_path;
+  std::unique_ptr<ForecastReconciler> rec;
+};
+
+TEST_F(ReconcilerTest, StatusIsPatchedOnlyOnMaterialChange) {
+  // Five hours of history (as if saved before a restart) so the forecast is
+  // a fitted model, not the short-series fallback.
+  {
+    SetState seed;
+    std::mt19937 rng(7);
+    std::normal_distribution<double> noise(0, 5);
+    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                            clock.system_now().time_since_epoch()).count();
+    for (int i = 300; i > 0; --i) {
+      seed.AddPodUsage({"kv-0", 300 + noise(rng), 0, true, false}, now - 60 * i);
+      seed.AddPodUsage({"kv-1", 500 + noise(rng), 0, true, false}, now - 60 * i);
+    }
+    transport->gets[kube::Client::Path(kube::resources::kConfigMaps, "ns", "kv-history")] =
+        BuildHistoryConfigMap(SetObj(), seed, now);
+  }
+  Round();
+  auto patches = transport->by("PATCH", "/shardsets/kv/status");
+  ASSERT_EQ(patches.size(), 1u);
+  Json body = Json::parse(patches[0].body);
+  Json fc = body["status"]["forecasts"];
+  ASSERT_EQ(fc.size(), 2u) << fc.dump();  // the warm pod kv-2 is not forecast
+  EXPECT_EQ(fc[0]["pod"], "kv-0");
+  EXPECT_EQ(fc[0]["peak"], 300.0);
+  EXPECT_EQ(fc[1]["peak"], 500.0);
+  EXPECT_EQ(fc[0]["horizonSeconds"], 1800);
+  EXPECT_EQ(body.size(), 1u);  // only status.forecasts
+  EXPECT_EQ(body["status"].size(), 1u);
+
+  // Same load, slightly noisy: no writes for many rounds.
+  for (int i = 0; i < 8; ++i) {
+    transport->gets[metrics_path] = Metrics(300 + (i % 2) * 6, 500 - (i % 2) * 8);
+    clock.advance(60s);
+    Round();
+  }
+  EXPECT_EQ(transport->by("PATCH", "/status").size(), 1u);
+  // Before the sample period nothing is sampled at all.
+  size_t lists = transport->by("GET", "/pods").size();
+  clock.advance(10s);
+  Round();
+  EXPECT_EQ(transport->by("GET", "/pods").size(), lists);
+
+  // A material change is written.
+  transport->gets[metrics_path] = Metrics(900, 500);
+  for (int i = 0; i < 3; ++i) {
+    clock.advance(60s);
+    Round();
+  }
+  patches = transport->by("PATCH", "/shardsets/kv/status");
+  ASSERT_GE(patches.size(), 2u);
+  Json last = Json::parse(patches.back().body)["status"]["forecasts"];
+  EXPECT_GT(last[0]["peak"].get<double>(), 600);
+  EXPECT_GT(last[0]["probExceed"].get<double>(), 0.5);  // 900 > 0.8 x 1000
+}
+
+TEST_F(ReconcilerTest, MetricsAndRangeScrapes) {
+  Round();
+  http.bodies["10.0.0.1"] = "shardcast_range_requests_total{range=\"0\"} 1600\n";
+  clock.advance(60s);
+  Round();
+  std::string text = registry.render();
+  EXPECT_NE(text.find("shardcast_observed_cpu_millicores{shardset=\"ns/kv\",pod=\"kv-0\"} 300"), std::string::npos) << text;
+  EXPECT_NE(text.find("shardcast_forecast_peak{shardset=\"ns/kv\",pod=\"kv-1\",quantile=\"0.5\"} 500"), std::string::npos) << text;
+  EXPECT_NE(text.find("shardcast_forecast_prob_exceed{shardset=\"ns/kv\",pod=\"kv-0\"}"), std::string::npos);
+  EXPECT_NE(text.find("shardcast_forecast_trusted{shardset=\"ns/kv\",pod=\"kv-0\"} 0"), std::string::npos);
+  // kv-1 (10.0.0.2) refused: a gap, not an error; the warm pod is scraped too.
+  EXPECT_EQ(http.calls.size(), 6u);
+  EXPECT_EQ(http.calls[0], "10.0.0.1:9090/metrics");
+  // (1600 - 1000) / 60 s = 10 req/s for range 0.
+  // (Range series are kept at 15 min resolution: the bucket holds the mean.)
+  // The reconciler exposes its state only through writes; check the history map.
+  http.bodies["10.0.0.1"] = "shardcast_range_requests_total{range=\"0\"} 4600\n";
+  clock.advance(300s);
+  Round();
+  auto cms = transport->by("POST", "/configmaps");
+  ASSERT_EQ(cms.size(), 1u);
+  Json cm = Json::parse(cms[0].body);
+  EXPECT_EQ(cm["metadata"]["name"], "kv-history");
+  EXPECT_TRUE(cm["data"].contains("range.0"));
+  EXPECT_TRUE(cm["data"].contains("rps.kv-0"));
+  SetState back;
+  std::vector<std::string> errors;
+  (void)LoadHistoryConfigMap(cm, back, &errors);
+  EXPECT_NEAR(back.ranges().at(0).hist.Series(0).values.back(), 10, 0.01);
+
+  // The ShardSet is deleted: its metrics go away.
+  sets.erase("ns/kv");
+  auto r = rec->reconcile("ns/kv");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(registry.render().find("ns/kv"), std::string::npos);
+}
+
+TEST_F(ReconcilerTest, HistoryIsSavedWithPreconditionsAndReloaded) {
+  Round();
+  clock.advance(300s);
+  Round();
+  ASSERT_EQ(transport->by("POST", "/configmaps").size(), 1u);
+  clock.advance(300s);
+  Round();
+  auto puts = transport->by("PUT", "/configmaps/kv-history");
+  ASSERT_EQ(puts.size(), 1u);
+  EXPECT_FALSE(Json::parse(puts[0].body)["metadata"]["resourceVersion"].get<std::string>().empty());
+
+  // A fresh reconciler (operator restart) loads the map before sampling.
+  ReconcilerDeps d;
+  d.client = client;
+  d.shardsets = &sets;
+  d.pods = &pods;
+  d.clock = &clock;
+  ForecastReconciler second(d, ControllerOptions{});
+  transport->gets.erase(metrics_path);  // metrics API down: a gap
+  ASSERT_TRUE(second.reconcile("ns/kv"));
+  // cpu and mem of kv-0, kv-1 and the warm kv-2, rps of kv-0, range 0.
+  EXPECT_EQ(second.stats().history_loads, 8u);
+}
+
+TEST_F(ReconcilerTest, PolicySetsThresholdAndHorizon) {
+  policies.upsert(std::make_shared<Json>(Json::parse(R"({"metadata":{"name":"p","namespace":"ns"},
+    "spec":{"shardSetSelector":{},"forecast":{"horizon":"10m","step":"1m"},
+            "thresholds":{"maxUtilization":0.25}}})")));
+  Round();
+  auto patches = transport->by("PATCH", "/shardsets/kv/status");
+  ASSERT_EQ(patches.size(), 1u);
+  Json fc = Json::parse(patches[0].body)["status"]["forecasts"];
+  EXPECT_EQ(fc[0]["horizonSeconds"], 600);
+  EXPECT_GT(fc[0]["probExceed"].get<double>(), 0.5);  // 300 > 0.25 x 1000
+}
+
+}  // namespace
+}  // namespace shardcast::forecast

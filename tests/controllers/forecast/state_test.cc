@@ -1,0 +1,237 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "controllers/forecast/state.h"
+
+namespace shardcast::forecast {
+namespace {
+
+constexpr int64_t kT0 = 1767225600;  // 2026-01-01T00:00:00Z
+
+TEST(PodMetrics, SumsContainersAndSkipsGarbage) {
+  Json list = Json::parse(R"({"kind":"PodMetricsList","items":[
+    {"metadata":{"name":"kv-0"},"containers":[
+      {"name":"a","usage":{"cpu":"200m","memory":"64Mi"}},
+      {"name":"b","usage":{"cpu":"100000000n","memory":"1Mi"}}]},
+    {"metadata":{"name":"kv-1"},"containers":[
+      {"name":"a","usage":{"cpu":"lots","memory":"32Mi"}},
+      {"name":"b","usage":{"cpu":"50m"}}]},
+    {"metadata":{"name":"kv-2"},"containers":[{"name":"a","usage":{"cpu":7}}]},
+    "junk",
+    {"containers":[]}]})");
+  std::vector<std::string> errors;
+  auto usage = ParsePodMetricsList(list, &errors);
+  ASSERT_EQ(usage.size(), 3u);
+  EXPECT_EQ(usage[0].pod, "kv-0");
+  EXPECT_NEAR(usage[0].cpu_millis, 300, 1e-9);
+  EXPECT_DOUBLE_EQ(usage[0].mem_bytes, 65.0 * 1024 * 1024);
+  EXPECT_NEAR(usage[1].cpu_millis, 50, 1e-9);  // the garbage container is skipped
+  EXPECT_TRUE(usage[1].has_cpu);
+  EXPECT_FALSE(usage[2].has_cpu);
+  ASSERT_EQ(errors.size(), 4u);
+  EXPECT_NE(errors[0].find("PodMetrics kv-1.containers[0].usage.cpu"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[1].find("kv-2"), std::string::npos) << errors[1];
+  // Not a list at all: an error, no crash.
+  errors.clear();
+  EXPECT_TRUE(ParsePodMetricsList(Json("nope"), &errors).empty());
+  EXPECT_EQ(errors.size(), 1u);
+}
+
+TEST(RangeCounters, ParsesAndRejectsBadLabels) {
+  std::vector<std::string> errors;
+  auto c = ParseRangeCounters(
+      "# TYPE shardcast_range_requests_total counter\n"
+      "shardcast_range_requests_total{range=\"0\",method=\"get\"} 100\n"
+      "shardcast_range_requests_total{range=\"0\",method=\"put\"} 20\n"
+      "shardcast_range_requests_total{range=\"7\"} 5\n"
+      "shardcast_range_requests_total{range=\"x\"} 5\n"
+      "shardcast_range_requests_total 9\n"
+      "other_metric{range=\"1\"} 1\n"
+      "this is { not prometheus\n",
+      &errors);
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_DOUBLE_EQ(c[0], 120);
+  EXPECT_DOUBLE_EQ(c[7], 5);
+  EXPECT_EQ(errors.size(), 3u);
+}
+
+TEST(Sampling, UsageGoesIntoPerPodSeries) {
+  SetState st;
+  for (int i = 0; i < 10; ++i) {
+    PodUsage u{"kv-0", 100.0 + i, 1e6, true, true};
+    st.AddPodUsage(u, kT0 + 60 * i);
+  }
+  EXPECT_EQ(st.samples(), 10u);
+  auto s = st.pods().at("kv-0").cpu.hist.Series(0);
+  ASSERT_FALSE(s.values.empty());
+  EXPECT_EQ(s.start + static_cast<int64_t>(s.values.size() - 1) * s.step, kT0 + 540);
+  EXPECT_DOUBLE_EQ(s.values.back(), 109);
+  EXPECT_DOUBLE_EQ(s.values[s.values.size() - 10], 100);
+  EXPECT_DOUBLE_EQ(st.pods().at("kv-0").mem.hist.Series(0).values.back(), 1e6);
+  st.RetainPods({"kv-1"});
+  EXPECT_TRUE(st.pods().empty());
+}
+
+TEST(Sampling, CounterRatesWithResets) {
+  SetState st;
+  EXPECT_TRUE(st.CounterRates("kv-0", {{0, 1000}, {1, 50}}, kT0).empty());  // first scrape
+  auto r = st.CounterRates("kv-0", {{0, 1600}, {1, 50}}, kT0 + 60);
+  EXPECT_DOUBLE_EQ(r.at(0), 10);
+  EXPECT_DOUBLE_EQ(r.at(1), 0);
+  // The pod restarted: its counter dropped to 120; the increase is 120.
+  r = st.CounterRates("kv-0", {{0, 120}}, kT0 + 120);
+  EXPECT_DOUBLE_EQ(r.at(0), 2);
+  // Another pod's counters are separate.
+  EXPECT_TRUE(st.CounterRates("kv-1", {{0, 5}}, kT0 + 120).empty());
+  st.AddRates({{0, 2.0}}, {{"kv-0", 2.0}}, kT0 + 120);
+  EXPECT_DOUBLE_EQ(st.ranges().at(0).hist.Series(0).values.back(), 2.0);
+  EXPECT_DOUBLE_EQ(st.pods().at("kv-0").rps.hist.Series(0).values.back(), 2.0);
+}
+
+SetState Noisy(double level, double noise, int n, int64_t step = 60, unsigned seed = 1) {
+  SetState st;
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> d(0, noise);
+  for (int i = 0; i < n; ++i) {
+    st.AddPodUsage(PodUsage{"kv-0", std::max(0.0, level + d(rng)), 0, true, false}, kT0 + step * i);
+  }
+  return st;
+}
+
+SetSettings Set(double capacity) {
+  SetSettings s;
+  s.ns = "ns";
+  s.name = "kv";
+  s.capacity = capacity;
+  return s;
+}
+
+TEST(ForecastPod, ProbExceedFollowsCapacity) {
+  SetState st = Noisy(700, 20, 300);
+  PolicySettings pol;  // 1m step, 30m horizon, threshold 0.8 x capacity
+  int64_t now = kT0 + 300 * 60;
+  std::string err;
+  auto roomy = st.ForecastPod("kv-0", Set(2000), pol, now, true, &err);  // threshold 1600
+  ASSERT_TRUE(roomy) << err;
+  EXPECT_NEAR(roomy->peak, 700, 60);
+  EXPECT_GE(roomy->p90, roomy->peak);
+  EXPECT_GE(roomy->p99, roomy->p90);
+  EXPECT_EQ(roomy->horizon_seconds, 1800);
+  EXPECT_LT(roomy->prob_exceed, 0.05);
+  auto tight = st.ForecastPod("kv-0", Set(500), pol, now, true, &err);  // threshold 400
+  ASSERT_TRUE(tight);
+  EXPECT_GT(tight->prob_exceed, 0.95);
+  auto edge = st.ForecastPod("kv-0", Set(875), pol, now, true, &err);  // threshold 700 = the level
+  ASSERT_TRUE(edge);
+  EXPECT_GT(edge->prob_exceed, roomy->prob_exceed);
+  EXPECT_LT(edge->prob_exceed, tight->prob_exceed);
+  // maxUtilization from a policy moves the threshold.
+  pol.max_utilization = 0.3;  // 2000 x 0.3 = 600 < 700
+  auto strict = st.ForecastPod("kv-0", Set(2000), pol, now, true, &err);
+  ASSERT_TRUE(strict);
+  EXPECT_GT(strict->prob_exceed, 0.9);
+  EXPECT_FALSE(strict->trusted);  // no matured forecasts yet
+}
+
+TEST(ForecastPod, RefitsOnScheduleAndReanchorsInBetween) {
+  StateOptions o;
+  o.refit_interval_seconds = 600;
+  SetState st(o);
+  std::mt19937 rng(3);
+  std::normal_distribution<double> d(0, 10);
+  int64_t t = kT0;
+  for (int i = 0; i < 200; ++i, t += 60) st.AddPodUsage({"kv-0", 300 + d(rng), 0, true, false}, t);
+  PolicySettings pol;
+  std::string err;
+  auto f1 = st.ForecastPod("kv-0", Set(1000), pol, t, false, &err);
+  ASSERT_TRUE(f1) << err;
+  EXPECT_TRUE(f1->refitted);
+  // The load steps up to 600; between refits the cached fit is re-anchored.
+  for (int i = 0; i < 3; ++i, t += 60) st.AddPodUsage({"kv-0", 600, 0, true, false}, t);
+  auto f2 = st.ForecastPod("kv-0", Set(1000), pol, t, false, &err);
+  ASSERT_TRUE(f2);
+  EXPECT_FALSE(f2->refitted);
+  EXPECT_GT(f2->peak, f1->peak + 100);  // level correction moved it up
+  t += 600;
+  st.AddPodUsage({"kv-0", 600, 0, true, false}, t);
+  auto f3 = st.ForecastPod("kv-0", Set(1000), pol, t, false, &err);
+  ASSERT_TRUE(f3);
+  EXPECT_TRUE(f3->refitted);
+}
+
+TEST(ForecastPod, EventsMultiplyThePeak) {
+  SetState st = Noisy(300, 5, 200);
+  int64_t now = kT0 + 200 * 60;
+  PolicySettings pol;
+  std::string err;
+  auto base = st.ForecastPod("kv-0", Set(1000), pol, now, true, &err);
+  ASSERT_TRUE(base) << err;
+  pol.events.push_back({"bf", now + 600, 600, 3.0});
+  auto ev = st.ForecastPod("kv-0", Set(1000), pol, now, true, &err);
+  ASSERT_TRUE(ev) << err;
+  EXPECT_NEAR(ev->peak, 3 * base->peak, 0.15 * base->peak);
+  EXPECT_GT(ev->prob_exceed, 0.9);  // 900 > 800
+  EXPECT_LT(base->prob_exceed, 0.05);
+}
+
+TEST(ForecastPod, AggregatesFinerHistoryToThePolicyStep) {
+  StateOptions o;
+  o.pod_resolutions = {{1, 600}};
+  SetState st(o);
+  for (int i = 0; i < 120; ++i) st.AddPodUsage({"kv-0", 300, 0, true, false}, kT0 + i);
+  PolicySettings pol;  // 60 s step
+  std::string err;
+  auto f = st.ForecastPod("kv-0", Set(1000), pol, kT0 + 120, true, &err);
+  ASSERT_TRUE(f) << err;
+  EXPECT_NEAR(f->peak, 300, 1);
+  EXPECT_EQ(f->horizon_seconds, 1800);
+  EXPECT_FALSE(st.ForecastPod("nobody", Set(1000), pol, kT0, true, &err));
+}
+
+TEST(Status, RoundsSoNoiseDoesNotChangeIt) {
+  EXPECT_DOUBLE_EQ(RoundSig(304.2), 300);
+  EXPECT_DOUBLE_EQ(RoundSig(0.01234), 0.012);
+  EXPECT_DOUBLE_EQ(RoundSig(0), 0);
+  EXPECT_DOUBLE_EQ(RoundSig(std::nan("")), 0);
+  PodForecast a{"kv-1", 1800, 304.2, 351, 398.7, 0.0312, false, "", false};
+  PodForecast b{"kv-0", 1800, 296.0, 349, 401.2, 0.0288, true, "", false};
+  Json s1 = ForecastsToStatus({a, b});
+  ASSERT_EQ(s1.size(), 2u);
+  EXPECT_EQ(s1[0]["pod"], "kv-0");  // sorted by pod
+  EXPECT_EQ(s1[1]["peak"], 300.0);
+  EXPECT_EQ(s1[1]["probExceed"], 0.03);
+  a.peak = 301.9;
+  a.prob_exceed = 0.029;
+  EXPECT_EQ(ForecastsToStatus({b, a}), s1);
+  a.peak = 420;
+  EXPECT_NE(ForecastsToStatus({b, a}), s1);
+}
+
+TEST(Status, MaterialChange) {
+  PodForecast a{"kv-0", 1800, 300, 350, 400, 0.03, false, "", false};
+  Json base = ForecastsToStatus({a});
+  auto with = [&](auto mutate) {
+    PodForecast x = a;
+    mutate(x);
+    return ForecastsToStatus({x});
+  };
+  EXPECT_FALSE(MateriallyDifferent(base, base, 1000));
+  EXPECT_FALSE(MateriallyDifferent(with([](PodForecast& x) { x.p90 = 370; }), base, 1000));  // +6%
+  EXPECT_TRUE(MateriallyDifferent(with([](PodForecast& x) { x.peak = 360; }), base, 1000));  // +20%
+  EXPECT_FALSE(MateriallyDifferent(with([](PodForecast& x) { x.prob_exceed = 0.06; }), base, 1000));
+  EXPECT_TRUE(MateriallyDifferent(with([](PodForecast& x) { x.prob_exceed = 0.2; }), base, 1000));
+  EXPECT_TRUE(MateriallyDifferent(with([](PodForecast& x) { x.trusted = true; }), base, 1000));
+  EXPECT_TRUE(MateriallyDifferent(with([](PodForecast& x) { x.pod = "kv-1"; }), base, 1000));
+  EXPECT_TRUE(MateriallyDifferent(Json::array(), base, 1000));
+  EXPECT_TRUE(MateriallyDifferent(base, Json(), 1000));  // nothing written yet
+  // Tiny loads: 2% of capacity is the floor of the tolerance.
+  PodForecast tiny{"kv-0", 1800, 1, 2, 3, 0, false, "", false};
+  PodForecast tiny2 = tiny;
+  tiny2.peak = 12;
+  EXPECT_FALSE(MateriallyDifferent(ForecastsToStatus({tiny}), ForecastsToStatus({tiny2}), 1000));
+}
+
+}  // namespace
+}  // namespace shardcast::forecast
