@@ -712,6 +712,11 @@ ctrl::ReconcileResult MigrationPolicyReconciler::run(Round& r) {
   } else {
     r.plannedReason = "Executing";
   }
+  if (r.spec.mode == Mode::kProposal && !r.spec.approve.empty() && r.proposal.is_object() &&
+      r.proposal.value("id", std::string()) != r.spec.approve) {
+    r.notes.push_back("annotation shardcast.dev/approve names " + r.spec.approve + ", not the current proposal " +
+                      r.proposal.value("id", std::string()) + "; nothing approved");
+  }
   if (r.spec.mode == Mode::kObserve && !r.spec.approve.empty()) {
     r.notes.push_back("Observe mode ignores the shardcast.dev/approve annotation");
   }

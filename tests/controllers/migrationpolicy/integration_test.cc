@@ -1,0 +1,499 @@
+// The MigrationPolicy controller with the ShardSet controller in an
+// in-process Manager on the real local control plane (KWOK pods, CPU usage
+// from the kwok.x-k8s.io/usage-cpu annotation through metrics-server,
+// forecasts injected into ShardSet status). HTTP hooks are served by a small
+// server on loopback. Waits on conditions with timeouts, never sleeps.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <ctime>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "controllers/api/resources.h"
+#include "controllers/migrationpolicy/reconciler.h"
+#include "controllers/migrationpolicy/register.h"
+#include "controllers/planner/schedule.h"
+#include "controllers/shardset/register.h"
+#include "operator/kube/kubeconfig.h"
+#include "operator/manager/manager.h"
+#include "tests/testenv/controlplane.h"
+
+namespace shardcast::migrationpolicy {
+namespace {
+
+using namespace std::chrono_literals;
+using testenv::ControlPlane;
+using testenv::WaitFor;
+
+// A workload's hook server on 127.0.0.1: records every call; progress is
+// "idle" until copy is posted, then "copying" while held, then "done".
+class HookServer {
+ public:
+  HookServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    ::listen(fd_, 16);
+    socklen_t len = sizeof(a);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~HookServer() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  int port() const { return port_; }
+  void hold(bool h) { hold_ = h; }
+  std::vector<std::string> calls() {
+    std::lock_guard<std::mutex> l(mu_);
+    return calls_;
+  }
+  bool called(const std::string& what) {
+    for (const auto& c : calls()) {
+      if (c.rfind(what, 0) == 0) return true;
+    }
+    return false;
+  }
+
+ private:
+  void loop() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      std::string req;
+      char buf[4096];
+      size_t need = std::string::npos;
+      while (true) {
+        pollfd r{c, POLLIN, 0};
+        if (::poll(&r, 1, 2000) <= 0) break;
+        ssize_t n = ::recv(c, buf, sizeof(buf), 0);
+        if (n <= 0) break;
+        req.append(buf, static_cast<size_t>(n));
+        auto he = req.find("\r\n\r\n");
+        if (he != std::string::npos && need == std::string::npos) {
+          auto cl = req.find("Content-Length: ");
+          size_t body = cl == std::string::npos ? 0 : std::stoul(req.substr(cl + 16));
+          need = he + 4 + body;
+        }
+        if (need != std::string::npos && req.size() >= need) break;
+      }
+      std::string line = req.substr(0, req.find("\r\n"));
+      std::string method = line.substr(0, line.find(' '));
+      std::string path = line.substr(method.size() + 1);
+      path = path.substr(0, path.find(' '));
+      std::string body = "{}";
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        calls_.push_back(method + " " + path.substr(0, path.find('?')));
+        if (path.rfind("/shardcast/copy", 0) == 0) copied_ = true;
+        if (path.rfind("/shardcast/progress", 0) == 0) {
+          body = !copied_ ? R"({"state":"idle"})" : hold_ ? R"({"state":"copying","progress":0.5})"
+                                                          : R"({"state":"done","progress":1})";
+        }
+      }
+      std::string resp = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+      (void)::send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
+      ::close(c);
+    }
+  }
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> hold_{false};
+  bool copied_ = false;
+  std::mutex mu_;
+  std::vector<std::string> calls_;
+  std::thread thread_;
+};
+
+// Both controllers in one Manager. With `hook_port`, hooks go to loopback.
+class RunningManager {
+ public:
+  RunningManager(std::shared_ptr<kube::Client> client, const std::string& ns, int hook_port = 0) {
+    manager::ManagerOptions mo;
+    mo.namespace_ = ns;
+    mo.metrics_address = "";
+    mo.health_address = "";
+    mgr_ = std::make_unique<manager::Manager>(client, mo);
+    shardset::RegisterShardSetController(*mgr_);
+    if (hook_port == 0) {
+      controllers::RegisterMigrationPolicyController(*mgr_);
+    } else {
+      kube::InformerOptions selected;
+      selected.label_selector = api::kLabelShardSet;
+      auto& policies = mgr_->informer(api::kMigrationPolicies);
+      auto& sets = mgr_->informer(api::kShardSets);
+      auto& pods = mgr_->informer(kube::resources::kPods, selected);
+      auto& cms = mgr_->informer(kube::resources::kConfigMaps, selected);
+      ReconcilerDeps d;
+      d.client = client;
+      d.policies = &policies.store();
+      d.shardsets = &sets.store();
+      d.pods = &pods.store();
+      d.configmaps = &cms.store();
+      d.events = &mgr_->events();
+      d.metrics = &mgr_->metrics();
+      d.hook_endpoint = [hook_port](const std::string&, const std::string&, int) {
+        return "127.0.0.1:" + std::to_string(hook_port);
+      };
+      auto& c = mgr_->add_controller("migrationpolicy", std::make_unique<MigrationPolicyReconciler>(d));
+      WireHandlers(policies, sets, pods, cms, c);
+    }
+    thread_ = std::thread([this] { result_ = mgr_->run(stop_); });
+  }
+  ~RunningManager() { stop(); }
+  void stop() {
+    if (!thread_.joinable()) return;
+    stop_ = true;
+    mgr_->request_stop();
+    thread_.join();
+  }
+  std::string metrics() { return mgr_->metrics().render(); }
+
+ private:
+  std::unique_ptr<manager::Manager> mgr_;
+  std::atomic<bool> stop_{false};
+  Result<void> result_;
+  std::thread thread_;
+};
+
+class MigrationPolicyIT : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto& cp = ControlPlane::Shared();
+    ASSERT_TRUE(cp.ready()) << cp.startupError();
+    auto apply = cp.kubectl({"apply", "--server-side", "-f", ControlPlane::sourceDir() + "/crds/"});
+    ASSERT_TRUE(apply.ok()) << apply.describe();
+    auto est = cp.kubectl({"wait", "--for=condition=Established", "--timeout=60s", "crd/shardsets.shardcast.dev",
+                           "crd/migrationpolicies.shardcast.dev"});
+    ASSERT_TRUE(est.ok()) << est.describe();
+    auto cfg = kube::LoadKubeconfigFile(cp.kubeconfigPath());
+    ASSERT_TRUE(cfg) << cfg.error().message;
+    auto t = kube::MakeHttpTransport(*cfg);
+    ASSERT_TRUE(t) << t.error().to_string();
+    client_ = std::make_shared<kube::Client>(*t);
+    static std::mt19937 rng(std::random_device{}());
+    ns_ = "mp-it-" + std::to_string(rng() % 1000000);
+    ASSERT_TRUE(client_->create(kube::resources::kNamespaces, "",
+                                Json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns_}}}}));
+  }
+  void TearDown() override {
+    if (HasFailure() && client_) {
+      auto p = client_->list(api::kMigrationPolicies, ns_);
+      if (p) std::cerr << "policies: " << p->dump(1).substr(0, 6000) << "\n";
+      auto cm = client_->get(kube::resources::kConfigMaps, ns_, "kv-routing");
+      if (cm) std::cerr << "routing: " << (*cm)["data"].dump() << "\n";
+    }
+    if (client_) (void)client_->remove(kube::resources::kNamespaces, "", ns_);
+  }
+
+  // 2 active pods, no warm pool, 4 ranges; pods report 50m CPU.
+  Json ShardSet(int hook_port = 0) const {
+    Json s = Json::parse(R"({"apiVersion":"shardcast.dev/v1alpha1","kind":"ShardSet",
+      "metadata":{"name":"kv","labels":{"tier":"kv"}},
+      "spec":{"replicas":2,"minReplicas":1,"maxReplicas":4,"warmPool":{"size":0},
+        "keySpace":{"ranges":4},"capacity":{"metric":"CPU","cpuMillis":1000},
+        "routing":{"configMapName":"kv-routing"},
+        "template":{"metadata":{"annotations":{"kwok.x-k8s.io/usage-cpu":"50m"}},
+          "spec":{"nodeSelector":{"type":"kwok"},
+            "tolerations":[{"key":"kwok.x-k8s.io/node","operator":"Exists","effect":"NoSchedule"}],
+            "containers":[{"name":"kv","image":"example/kv:1.0"}]}}}})");
+    if (hook_port != 0) s["spec"]["hooks"] = {{"port", hook_port}, {"timeoutSeconds", 5}};
+    return s;
+  }
+  Json Policy(const std::string& name, const std::string& mode, const std::string& verification = "3s") const {
+    Json p = Json::parse(R"({"apiVersion":"shardcast.dev/v1alpha1","kind":"MigrationPolicy",
+      "spec":{"shardSetSelector":{"matchLabels":{"tier":"kv"}},
+        "limits":{"cooldown":"1h"},
+        "migration":{"proposalTTL":"15m","verification":{"window":"3s"}}}})");
+    p["metadata"]["name"] = name;
+    p["spec"]["mode"] = mode;
+    p["spec"]["migration"]["verification"]["window"] = verification;
+    return p;
+  }
+
+  std::optional<Json> Get(const kube::Resource& r, const std::string& name) {
+    auto o = client_->get(r, ns_, name);
+    if (!o) return std::nullopt;
+    return *o;
+  }
+  Json Status(const std::string& policy) {
+    auto p = Get(api::kMigrationPolicies, policy);
+    return p ? p->value("status", Json::object()) : Json::object();
+  }
+  static std::string Cond(const Json& status, const std::string& type, const char* field = "status") {
+    for (const auto& c : status.value("conditions", Json::array())) {
+      if (c.value("type", "") == type) return c.value(field, "");
+    }
+    return "";
+  }
+  Json Routing() {
+    auto cm = Get(kube::resources::kConfigMaps, "kv-routing");
+    if (!cm || !(*cm).contains("data") || !(*cm)["data"].contains("routing.json")) return Json();
+    return Json::parse((*cm)["data"]["routing.json"].get<std::string>(), nullptr, false);
+  }
+  // Every range exactly once, covering the key space, owned by a pod of the set.
+  ::testing::AssertionResult Consistent(const Json& doc) {
+    if (!doc.is_object() || !doc.contains("ranges")) return ::testing::AssertionFailure() << "no routing document";
+    std::set<uint64_t> ids;
+    uint64_t next = 0;
+    for (const auto& r : doc["ranges"]) {
+      if (!ids.insert(r["id"].get<uint64_t>()).second) return ::testing::AssertionFailure() << "range listed twice";
+      if (r["start"].get<uint64_t>() != next) return ::testing::AssertionFailure() << "gap at " << next;
+      next = r["end"].get<uint64_t>() + 1;
+      if (r.value("owner", "").rfind("kv-", 0) != 0) return ::testing::AssertionFailure() << "bad owner";
+    }
+    if (next != (uint64_t{1} << 32) || ids.size() != 4) return ::testing::AssertionFailure() << "coverage";
+    return ::testing::AssertionSuccess();
+  }
+  std::string OwnerOf(uint32_t id) {
+    Json d = Routing();
+    if (!d.is_object()) return "";
+    for (const auto& r : d["ranges"]) {
+      if (r["id"] == id) return r.value("owner", "");
+    }
+    return "";
+  }
+
+  // Waits for the set to publish routing with both pods Ready, then makes
+  // kv-0 hot in the forecast.
+  void ConvergeAndForecastHot() {
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          Json d = Routing();
+          if (!Consistent(d)) return false;
+          for (const auto& r : d["ranges"]) {
+            if (r.value("endpoint", "").empty()) return false;
+          }
+          std::set<std::string> owners;
+          for (const auto& r : d["ranges"]) owners.insert(r["owner"]);
+          return owners.size() == 2;
+        },
+        120s, "routing over 2 ready pods"));
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          auto l = client_->list(kube::resources::kPodMetrics, ns_);
+          return l && (*l)["items"].size() >= 2;
+        },
+        90s, "PodMetrics for both pods"));
+    Json patch = {{"status",
+                   {{"forecasts", Json::array({{{"pod", "kv-0"},
+                                                {"horizonSeconds", 1800},
+                                                {"peak", 800},
+                                                {"p90", 850},
+                                                {"p99", 900},
+                                                {"probExceed", 0.99},
+                                                {"trusted", true}}})}}}};
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          (void)client_->patch(api::kShardSets, ns_, "kv", kube::PatchType::kMerge, patch, {"test", false, "status"});
+          auto s = Get(api::kShardSets, "kv");
+          return s && (*s)["status"].contains("forecasts");
+        },
+        30s, "forecast injected"));
+  }
+
+  std::shared_ptr<kube::Client> client_;
+  std::string ns_;
+};
+
+TEST_F(MigrationPolicyIT, TwoPoliciesSelectingOneShardSetGetTheConflictCondition) {
+  RunningManager m(client_, ns_);
+  ASSERT_TRUE(client_->create(api::kShardSets, ns_, ShardSet()));
+  ASSERT_TRUE(client_->create(api::kMigrationPolicies, ns_, Policy("first", "Observe")));
+  // creationTimestamp has one-second resolution: make the order unambiguous.
+  ASSERT_TRUE(WaitFor([&] { return !Status("first").value("selectedShardSets", Json::array()).empty(); }, 60s,
+                      "first governs kv"));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto p = Get(api::kMigrationPolicies, "first");
+        return p && planner::ParseRfc3339((*p)["metadata"]["creationTimestamp"].get<std::string>()).value_or(0) <
+                        std::time(nullptr);
+      },
+      5s, "a second passes"));
+  ASSERT_TRUE(client_->create(api::kMigrationPolicies, ns_, Policy("second", "Observe")));
+  ASSERT_TRUE(WaitFor(
+      [&] { return Cond(Status("first"), "Conflict") == "True" && Cond(Status("second"), "Conflict") == "True"; },
+      60s, "both policies report the conflict"));
+  Json a = Status("first"), b = Status("second");
+  EXPECT_EQ(Cond(b, "Conflict", "reason"), "ShardSetSelectedByMultiplePolicies");
+  EXPECT_NE(Cond(b, "Conflict", "message").find("first governs it"), std::string::npos) << b.dump();
+  EXPECT_NE(Cond(a, "Conflict", "message").find("second"), std::string::npos) << a.dump();
+  EXPECT_EQ(a["selectedShardSets"], Json::array({"kv"}));
+  EXPECT_EQ(b["selectedShardSets"], Json::array());
+  ASSERT_EQ(b["conflicts"].size(), 1u);
+  EXPECT_EQ(b["conflicts"][0]["chosen"], "first");
+  EXPECT_EQ(b["conflicts"][0]["policies"], Json::array({"first", "second"}));
+  // The conflict clears when the winner goes away; the other takes over.
+  ASSERT_TRUE(client_->remove(api::kMigrationPolicies, ns_, "first"));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        Json s = Status("second");
+        return Cond(s, "Conflict") == "False" && s.value("selectedShardSets", Json::array()) == Json::array({"kv"});
+      },
+      60s, "second governs kv alone"));
+}
+
+TEST_F(MigrationPolicyIT, ProposalWaitsForApprovalThenExecutesWithHooks) {
+  HookServer hooks;
+  RunningManager m(client_, ns_, hooks.port());
+  ASSERT_TRUE(client_->create(api::kShardSets, ns_, ShardSet(hooks.port())));
+  ConvergeAndForecastHot();
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(client_->create(api::kMigrationPolicies, ns_, Policy("p", "Proposal")));
+  ASSERT_TRUE(WaitFor([&] { return Status("p").contains("proposal"); }, 60s, "a proposal"));
+  Json prop = Status("p")["proposal"];
+  std::string id = prop["id"];
+  ASSERT_GE(prop["actions"].size(), 1u) << prop.dump();
+  Json move = prop["actions"][0];
+  ASSERT_EQ(move["type"], "Move") << prop.dump();
+  EXPECT_EQ(move["source"], "kv-0");
+  uint32_t range = move["range"];
+  int64_t epoch = Routing()["epoch"];
+
+  // A wrong approval is reported and changes nothing.
+  ASSERT_TRUE(client_->patch(api::kMigrationPolicies, ns_, "p", kube::PatchType::kMerge,
+                             {{"metadata", {{"annotations", {{"shardcast.dev/approve", "plan-wrong"}}}}}}));
+  ASSERT_TRUE(WaitFor([&] { return Cond(Status("p"), "Planned", "message").find("plan-wrong") != std::string::npos; },
+                      30s, "the wrong approval is reported"));
+  EXPECT_TRUE(Status("p").value("actions", Json::array()).empty());
+  EXPECT_EQ(Status("p")["proposal"]["id"], id);
+  EXPECT_EQ(Routing()["epoch"], epoch);
+  EXPECT_EQ(OwnerOf(range), "kv-0");
+  EXPECT_TRUE(hooks.calls().empty());
+
+  ASSERT_TRUE(client_->patch(api::kMigrationPolicies, ns_, "p", kube::PatchType::kMerge,
+                             {{"metadata", {{"annotations", {{"shardcast.dev/approve", id}}}}}}));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& h : Status("p").value("history", Json::array())) {
+          if (h.value("range", -1) == static_cast<int>(range) && h.value("phase", "") == "Completed") return true;
+        }
+        return false;
+      },
+      120s, "the approved move completes"));
+  EXPECT_EQ(OwnerOf(range), move["target"].get<std::string>());
+  Json doc = Routing();
+  EXPECT_TRUE(Consistent(doc));
+  EXPECT_GE(doc["epoch"].get<int64_t>(), epoch + 2);  // mark + cutover
+  for (const auto& r : doc["ranges"]) EXPECT_EQ(r["state"], "stable");
+  EXPECT_TRUE(hooks.called("POST /shardcast/prepare"));
+  EXPECT_TRUE(hooks.called("POST /shardcast/copy"));
+  EXPECT_TRUE(hooks.called("GET /shardcast/progress"));
+  EXPECT_TRUE(hooks.called("POST /shardcast/cutover"));
+  EXPECT_TRUE(hooks.called("POST /shardcast/release"));
+  EXPECT_FALSE(Status("p").contains("proposal"));
+  EXPECT_NE(m.metrics().find("shardcast_migrations_total{result=\"Completed\",shardset=\"" + ns_ + "/kv\"} 1"),
+            std::string::npos)
+      << m.metrics();
+}
+
+TEST_F(MigrationPolicyIT, MoveWhoseTargetTurnsHotIsReverted) {
+  RunningManager m(client_, ns_);
+  ASSERT_TRUE(client_->create(api::kShardSets, ns_, ShardSet()));
+  ConvergeAndForecastHot();
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(client_->create(api::kMigrationPolicies, ns_, Policy("p", "Auto", "10m")));
+  Json action;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& a : Status("p").value("actions", Json::array())) {
+          if (a.value("type", "") == "Move" && a.value("phase", "") == "Verifying") {
+            action = a;
+            return true;
+          }
+        }
+        return false;
+      },
+      90s, "a move in Verifying"));
+  std::string target = action["target"];
+  uint32_t range = action["range"];
+  EXPECT_EQ(OwnerOf(range), target);
+  auto r = ControlPlane::Shared().kubectl(
+      {"-n", ns_, "annotate", "pod", target, "--overwrite", "kwok.x-k8s.io/usage-cpu=950m"});
+  ASSERT_TRUE(r.ok()) << r.describe();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& h : Status("p").value("history", Json::array())) {
+          if (h.value("id", "") == action["id"] && h.value("phase", "") == "Reverted") return true;
+        }
+        return false;
+      },
+      120s, "the move is reverted"));
+  EXPECT_EQ(OwnerOf(range), "kv-0");
+  EXPECT_TRUE(Consistent(Routing()));
+  for (const auto& h : Status("p")["history"]) {
+    if (h["id"] == action["id"]) {
+      EXPECT_NE(h.value("message", "").find("utilization"), std::string::npos) << h.dump();
+    }
+  }
+}
+
+TEST_F(MigrationPolicyIT, NewManagerResumesAnInterruptedMove) {
+  HookServer hooks;
+  hooks.hold(true);  // the copy stays in progress until released
+  auto m = std::make_unique<RunningManager>(client_, ns_, hooks.port());
+  ASSERT_TRUE(client_->create(api::kShardSets, ns_, ShardSet(hooks.port())));
+  ConvergeAndForecastHot();
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(client_->create(api::kMigrationPolicies, ns_, Policy("p", "Auto")));
+  Json action;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& a : Status("p").value("actions", Json::array())) {
+          if (a.value("phase", "") == "Copying" && a.value("message", "").find("copying") != std::string::npos) {
+            action = a;
+            return true;
+          }
+        }
+        return false;
+      },
+      90s, "a move copying"));
+  m->stop();  // the operator goes away mid-move
+  m.reset();
+  Json doc = Routing();
+  EXPECT_TRUE(Consistent(doc));
+  uint32_t range = action["range"];
+  bool marked = false;
+  for (const auto& r : doc["ranges"]) {
+    if (r["id"] == range) marked = r["state"] == "migrating" && r["target"] == action["target"];
+  }
+  EXPECT_TRUE(marked) << doc.dump();
+
+  hooks.hold(false);
+  RunningManager again(client_, ns_, hooks.port());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& h : Status("p").value("history", Json::array())) {
+          if (h.value("id", "") == action["id"]) return h.value("phase", "") == "Completed";
+        }
+        return false;
+      },
+      120s, "the move completes under the new manager"));
+  doc = Routing();
+  EXPECT_TRUE(Consistent(doc));
+  EXPECT_EQ(OwnerOf(range), action["target"].get<std::string>());
+  for (const auto& r : doc["ranges"]) EXPECT_EQ(r["state"], "stable");
+}
+
+}  // namespace
+}  // namespace shardcast::migrationpolicy
