@@ -12,7 +12,9 @@ void RegisterShardSetController(manager::Manager& mgr) {
   kube::InformerOptions selected;
   selected.label_selector = api::kLabelShardSet;  // label exists
   kube::Informer& sets = mgr.informer(api::kShardSets);
-  kube::Informer& pods = mgr.informer(kube::resources::kPods, selected);
+  kube::InformerOptions pod_options = selected;
+  pod_options.transform = kube::PrunePodForCache;  // the controller reads metadata and status only
+  kube::Informer& pods = mgr.informer(kube::resources::kPods, pod_options);
   kube::Informer& cms = mgr.informer(kube::resources::kConfigMaps, selected);
 
   ReconcilerDeps deps;

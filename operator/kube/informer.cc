@@ -58,6 +58,22 @@ std::string ObjectKey(const Json& obj) {
   return ns.empty() ? ObjectName(obj) : ns + "/" + ObjectName(obj);
 }
 
+void PrunePodForCache(Json& pod) {
+  if (!pod.is_object()) return;
+  if (auto spec = pod.find("spec"); spec != pod.end() && spec->is_object()) {
+    Json kept = Json::object();
+    if (auto n = spec->find("nodeName"); n != spec->end()) kept["nodeName"] = *n;
+    *spec = std::move(kept);
+  }
+  if (auto st = pod.find("status"); st != pod.end() && st->is_object()) {
+    Json kept = Json::object();
+    for (const char* f : {"phase", "podIP", "hostIP", "conditions", "startTime", "reason"}) {
+      if (auto it = st->find(f); it != st->end()) kept[f] = *it;
+    }
+    *st = std::move(kept);
+  }
+}
+
 // ---- Store ----
 
 void Store::index_locked(const std::string& key, const Json& obj) {
@@ -214,6 +230,7 @@ ObjectPtr Informer::prepare(Json obj) const {
     auto m = obj.find("metadata");
     if (m != obj.end() && m->is_object()) m->erase("managedFields");
   }
+  if (options_.transform) options_.transform(obj);
   // List items carry no kind; fill it so handlers can build owner refs.
   if (obj.is_object() && !obj.contains("kind")) {
     obj["kind"] = resource_.kind;
@@ -249,6 +266,7 @@ bool Informer::relist() {
     ListOptions lo;
     lo.label_selector = options_.label_selector;
     lo.limit = options_.page_size;
+    if (options_.initial_list_from_cache && !synced_.load()) lo.resource_version = "0";
     auto result = client_->list_all(resource_, options_.namespace_, lo);
     ++stats_.lists;
     if (result) {

@@ -54,6 +54,12 @@ class Store {
   std::unordered_map<std::string, std::set<std::string>> by_owner_;
 };
 
+// A transform for Pod informers: keeps metadata, spec.nodeName and the
+// status fields controllers read (phase, podIP, hostIP, conditions,
+// startTime), and drops the rest (containers, volumes, container
+// statuses), which is most of a Pod's size in memory.
+void PrunePodForCache(Json& pod);
+
 struct EventHandlers {
   std::function<void(const ObjectPtr&)> on_add;
   std::function<void(const ObjectPtr& old_obj, const ObjectPtr& new_obj)> on_update;
@@ -65,6 +71,13 @@ struct InformerOptions {
   std::string label_selector;
   int64_t page_size = 500;
   bool strip_managed_fields = true;  // saves memory; controllers never read them
+  // Prunes each object before it is cached (client-go's TransformFunc), e.g.
+  // dropping pod spec fields a controller never reads. Must be idempotent.
+  std::function<void(Json&)> transform;
+  // Serve the first list from the API server's watch cache
+  // (resourceVersion=0), as client-go's reflector does: much cheaper for the
+  // server; the watch that follows brings the cache up to date.
+  bool initial_list_from_cache = true;
   int watch_timeout_seconds = 300;   // randomised upward by up to 2x per watch
   std::chrono::milliseconds backoff_initial{100};
   std::chrono::milliseconds backoff_max{30000};
