@@ -80,8 +80,14 @@ std::string Client::Path(const Resource& r, const std::string& ns, const std::st
   return p;
 }
 
-ApiResult<Json> Client::call(const HttpRequest& req) {
+ApiResult<HttpResponse> Client::send(const HttpRequest& req) {
   auto resp = transport_->send(req);
+  if (observer_) observer_(req.method, resp ? resp->status : resp.error().http_status);
+  return resp;
+}
+
+ApiResult<Json> Client::call(const HttpRequest& req) {
+  auto resp = send(req);
   if (!resp) return Unexpected<ApiError>{resp.error()};
   if (resp->body.empty()) return Json::object();
   return ParseBody(resp->body);
@@ -184,7 +190,7 @@ ApiStatus Client::remove(const Resource& r, const std::string& ns, const std::st
   }
   if (!opts.propagation_policy.empty()) body["propagationPolicy"] = opts.propagation_policy;
   if (opts.grace_period_seconds) body["gracePeriodSeconds"] = *opts.grace_period_seconds;
-  auto resp = transport_->send(HttpRequest{"DELETE", Path(r, ns, name), body.dump(),
+  auto resp = send(HttpRequest{"DELETE", Path(r, ns, name), body.dump(),
                                            "application/json", "application/json"});
   if (!resp) return Unexpected<ApiError>{resp.error()};
   return {};

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -139,13 +140,21 @@ class Client {
 
   Transport& transport() { return *transport_; }
 
+  // Called after every request with its method ("GET", "PATCH", ...) and
+  // HTTP status (0 when no response arrived); used for metrics. Set before
+  // the client is shared between threads.
+  using RequestObserver = std::function<void(const std::string& method, int status)>;
+  void set_request_observer(RequestObserver observer) { observer_ = std::move(observer); }
+
   // Path of a collection or object; exposed for tests.
   static std::string Path(const Resource& r, const std::string& ns, const std::string& name = {},
                           const std::string& subresource = {});
 
  private:
   ApiResult<Json> call(const HttpRequest& req);
+  ApiResult<HttpResponse> send(const HttpRequest& req);
   std::shared_ptr<Transport> transport_;
+  RequestObserver observer_;
 };
 
 // Builds a query string ("?a=b&c=d") with percent-encoding; "" when empty.

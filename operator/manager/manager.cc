@@ -10,6 +10,14 @@ Manager::Manager(std::shared_ptr<kube::Client> client, ManagerOptions options)
   events_ = std::make_unique<kube::EventRecorder>(client_, options_.component, instance);
   auto m = ctrl::RegisterControllerMetrics(registry_);
   if (m) controller_metrics_ = *m;
+  if (auto req = registry_.counter("shardcast_api_requests_total",
+                                   "Requests to the Kubernetes API by method and HTTP code.",
+                                   {"method", "code"})) {
+    runtime::CounterFamily* family = *req;
+    client_->set_request_observer([family](const std::string& method, int status) {
+      family->with({{"method", method}, {"code", std::to_string(status)}})->inc();
+    });
+  }
 }
 
 Manager::~Manager() {
