@@ -21,6 +21,9 @@
 #ifdef SHARDCAST_WITH_MIGRATIONPOLICY
 #include "controllers/migrationpolicy/register.h"
 #endif
+#ifdef SHARDCAST_WITH_FORECAST
+#include "controllers/forecast/register.h"
+#endif
 #ifdef SHARDCAST_WITH_FORECAST_CLI
 #include "operator/cli/forecast.h"
 #endif
@@ -220,6 +223,9 @@ int Run(int argc, char** argv) {
 #endif
 #ifdef SHARDCAST_WITH_MIGRATIONPOLICY
   shardcast::controllers::RegisterMigrationPolicyController(mgr);
+#endif
+#ifdef SHARDCAST_WITH_FORECAST
+  shardcast::controllers::RegisterForecastController(mgr);
 #endif
 
   std::signal(SIGTERM, OnSignal);
