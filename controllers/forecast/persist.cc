@@ -34,9 +34,11 @@ void Replay(const predictor::History& from, predictor::History& to) {
   }
 }
 
-// A history holding only the coarsest level of `h`.
-std::string CoarseSnapshot(const predictor::History& h) {
-  const auto& r = h.resolution(h.levels() - 1);
+// A history holding only the newest `keep` buckets (0 = all) of the
+// coarsest level of `h`.
+std::string CoarseSnapshot(const predictor::History& h, uint32_t keep = 0) {
+  predictor::Resolution r = h.resolution(h.levels() - 1);
+  if (keep > 0 && keep < r.capacity) r.capacity = keep;
   auto coarse = predictor::History::Create({r});
   if (!coarse) return {};
   auto s = h.Series(h.levels() - 1);
@@ -72,10 +74,7 @@ Json BuildHistoryConfigMap(const Json& shardset, const SetState& state, int64_t 
   BuildReport rep;
   // Leave room for meta.json (at most ~4 KB with a long dropped list cut).
   const size_t limit = budget > 4096 ? budget - 4096 : 0;
-  auto put = [&](const std::string& key, const predictor::History& h) {
-    if (Empty(h)) return;
-    std::string snap = h.EncodeSnapshot();
-    if (rep.bytes + key.size() + snap.size() > limit && h.levels() > 1) snap = CoarseSnapshot(h);
+  auto add = [&](const std::string& key, std::string snap) {
     if (snap.empty() || rep.bytes + key.size() + snap.size() > limit) {
       rep.dropped.push_back(key);
       return;
@@ -83,11 +82,36 @@ Json BuildHistoryConfigMap(const Json& shardset, const SetState& state, int64_t 
     rep.bytes += key.size() + snap.size();
     cm["data"][key] = std::move(snap);
   };
+  // Forecast inputs at full resolution (coarsest only when over budget).
+  auto put = [&](const std::string& key, const predictor::History& h) {
+    if (Empty(h)) return;
+    std::string snap = h.EncodeSnapshot();
+    if (rep.bytes + key.size() + snap.size() > limit && h.levels() > 1) snap = CoarseSnapshot(h);
+    add(key, std::move(snap));
+  };
   for (const auto& [pod, ps] : state.pods()) put("cpu." + pod, ps.cpu.hist);
   for (const auto& [pod, ps] : state.pods()) put("rps." + pod, ps.rps.hist);
-  for (const auto& [pod, ps] : state.pods()) put("mem." + pod, ps.mem.hist);
-  for (const auto& [id, s] : state.ranges()) put("range." + std::to_string(id), s.hist);
-  Json meta = {{"version", 1}, {"savedAt", now}, {"bytes", rep.bytes},
+  // Memory is observed, not forecast: its coarsest level only.
+  for (const auto& [pod, ps] : state.pods()) {
+    if (!Empty(ps.mem.hist)) add("mem." + pod, CoarseSnapshot(ps.mem.hist));
+  }
+  // Ranges share what is left equally; a range that does not fit its share
+  // keeps only its newest buckets (the oldest are dropped first).
+  size_t left = state.ranges().size();
+  for (const auto& [id, s] : state.ranges()) {
+    const std::string key = "range." + std::to_string(id);
+    size_t share = limit > rep.bytes ? (limit - rep.bytes) / std::max<size_t>(left, 1) : 0;
+    --left;
+    if (Empty(s.hist)) continue;
+    std::string snap = s.hist.levels() == 1 ? s.hist.EncodeSnapshot() : CoarseSnapshot(s.hist);
+    for (uint32_t keep : {1344u, 672u, 288u, 96u}) {
+      if (key.size() + snap.size() <= share) break;
+      snap = CoarseSnapshot(s.hist, keep);
+      ++rep.trimmed;
+    }
+    add(key, std::move(snap));
+  }
+  Json meta = {{"version", 1}, {"savedAt", now}, {"bytes", rep.bytes}, {"trimmed", rep.trimmed},
                {"droppedCount", rep.dropped.size()}};
   Json dropped = Json::array();
   for (size_t i = 0; i < rep.dropped.size() && i < 50; ++i) dropped.push_back(rep.dropped[i]);

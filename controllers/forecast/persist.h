@@ -24,14 +24,18 @@ std::string HistoryConfigMapName(const std::string& shardset);
 struct BuildReport {
   size_t bytes = 0;                  // keys + values in data
   std::vector<std::string> dropped;  // keys left out to stay within the budget
+  size_t trimmed = 0;                // range series shortened (oldest buckets dropped)
 };
 
 // The ConfigMap (apiVersion, kind, metadata with name, namespace, the
 // shardset label and an owner reference to the ShardSet, data). Keys:
 // `cpu.<pod>`, `mem.<pod>`, `rps.<pod>` and `range.<id>` with snapshots,
-// and `meta.json`. Filled in priority order (pod CPU, pod request rate,
-// pod memory, ranges by id) while within `budget`; a series that does not
-// fit is retried at its coarsest resolution only, else dropped (reported).
+// and `meta.json`. Filled in priority order while within `budget`: pod
+// CPU and request rate at full resolution (coarsest level only when that
+// does not fit), pod memory at its coarsest level, then the ranges, which
+// share what is left equally: a range over its share keeps only its newest
+// 1344/672/288/96 coarse buckets (oldest dropped first). Whatever still
+// does not fit is left out and reported.
 nlohmann::json BuildHistoryConfigMap(const nlohmann::json& shardset, const SetState& state,
                                      int64_t now, size_t budget = kDefaultSnapshotBudget,
                                      BuildReport* report = nullptr);

@@ -22,13 +22,15 @@
 namespace shardcast::forecast {
 
 struct StateOptions {
-  // Pod series (CPU, memory, request rate): 1 min x 2 days, 15 min x 5 weeks.
-  std::vector<predictor::Resolution> pod_resolutions = predictor::DefaultResolutions();
+  // Pod series (CPU, memory, request rate): 1 min x 3 days, 15 min x 5
+  // weeks. Three days (not the predictor's default two) so that a daily
+  // season is usable at 1-min steps (it needs 2 x 1440 + 2 points).
+  std::vector<predictor::Resolution> pod_resolutions = {{60, 4320}, {900, 3360}};
   // Per-range request rates: coarse only (15 min x 5 weeks), see the budget
   // in docs/forecasting-in-operator.md.
   std::vector<predictor::Resolution> range_resolutions = {{900, 3360}};
   int64_t refit_interval_seconds = 600;
-  size_t max_fit_points = 3000;     // newest points handed to the forecaster
+  size_t max_fit_points = 4320;     // newest points handed to the forecaster
   double level_correction = 1.0;    // weight of the recent mean error between refits
   predictor::AccuracyConfig accuracy;
 };

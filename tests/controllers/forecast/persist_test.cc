@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 
 #include "controllers/forecast/persist.h"
 
@@ -84,6 +85,35 @@ TEST(HistoryConfigMap, BudgetKeepsPodCpuFirstAndReportsDrops) {
   EXPECT_LE(rep.bytes, cpu + 4096 + 100);
   Json meta = Json::parse(small["data"]["meta.json"].get<std::string>());
   EXPECT_EQ(meta["droppedCount"], rep.dropped.size());
+}
+
+TEST(HistoryConfigMap, ManyRangesAreTrimmedOldestFirstToFit1MiB) {
+  SetState st = Filled(6, 0, 5 * 7 * 1440 / 4);  // ~9 days of pod series
+  std::mt19937 rng(5);
+  std::normal_distribution<double> noise(0, 1);
+  const int buckets = 3360;  // 5 weeks at 15 min
+  for (int r = 0; r < 256; ++r) {
+    for (int i = 0; i < buckets; ++i) st.Range(r).hist.Add(kT0 + 900 * i, 10 + noise(rng));
+  }
+  BuildReport rep;
+  Json cm = BuildHistoryConfigMap(SetObj(), st, kT0, kDefaultSnapshotBudget, &rep);
+  EXPECT_TRUE(rep.dropped.empty()) << rep.dropped.size() << " dropped, first " << rep.dropped.front();
+  EXPECT_GT(rep.trimmed, 0u);
+  EXPECT_LE(rep.bytes, kDefaultSnapshotBudget);
+  EXPECT_LT(cm.dump().size(), 1024u * 1024 - 16 * 1024);  // room for metadata
+  EXPECT_TRUE(cm["data"].contains("cpu.kv-5"));
+  EXPECT_TRUE(cm["data"].contains("range.255"));
+  SetState back;
+  std::vector<std::string> errors;
+  EXPECT_EQ(LoadHistoryConfigMap(cm, back, &errors), 6u * 2 + 256);
+  EXPECT_TRUE(errors.empty());
+  // The newest buckets survive the trim; the oldest are gone.
+  auto a = st.ranges().at(7).hist.Series(0);
+  auto b = back.ranges().at(7).hist.Series(0);
+  ASSERT_EQ(a.values.size(), b.values.size());
+  EXPECT_NEAR(a.values.back(), b.values.back(), 0.01);
+  EXPECT_TRUE(std::isnan(b.values.front()));
+  EXPECT_FALSE(std::isnan(a.values.front()));
 }
 
 TEST(HistoryConfigMap, CorruptEntriesAreSkippedAndNamed) {
