@@ -55,7 +55,7 @@ TEST(Duration, GoStyle) {
   }
 }
 
-TEST(Settings, ShardSetCapacityAndMetricsEndpoint) {
+TEST(ForecastSettings, ShardSetCapacityAndMetricsEndpoint) {
   Json set = Json::parse(R"({"metadata":{"name":"kv","namespace":"ns","uid":"u"},
     "spec":{"capacity":{"metric":"CPU","cpuMillis":500},"metrics":{"port":9100,"path":"/m"}}})");
   auto s = ParseShardSet(set);
@@ -80,7 +80,7 @@ TEST(Settings, ShardSetCapacityAndMetricsEndpoint) {
   EXPECT_NE(bad.error().message.find("spec.metrics.port"), std::string::npos);
 }
 
-TEST(Settings, PolicyFieldsAndErrors) {
+TEST(ForecastSettings, PolicyFieldsAndErrors) {
   Json p = Json::parse(R"({"metadata":{"name":"p"},"spec":{
     "forecast":{"horizon":"2h","step":"5m","seasonality":"Manual","seasonalPeriods":["24h"]},
     "thresholds":{"maxUtilization":0.9},
@@ -112,7 +112,7 @@ TEST(Settings, PolicyFieldsAndErrors) {
   EXPECT_NE(r.error().message.find("maxUtilization"), std::string::npos);
 }
 
-TEST(Settings, SelectorAndPolicyChoice) {
+TEST(ForecastSettings, SelectorAndPolicyChoice) {
   Json labels = {{"app", "kv"}, {"tier", "gold"}};
   EXPECT_TRUE(SelectorMatches(Json::object(), labels));
   EXPECT_TRUE(SelectorMatches(Json{{"matchLabels", {{"app", "kv"}}}}, labels));

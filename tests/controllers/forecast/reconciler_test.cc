@@ -85,7 +85,7 @@ Json Metrics(double cpu0, double cpu1) {
   return {{"kind", "PodMetricsList"}, {"items", Json::array({item("kv-0", cpu0), item("kv-1", cpu1), item("kv-2", 5)})}};
 }
 
-class ReconcilerTest : public ::testing::Test {
+class ForecastReconcilerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     transport = std::make_shared<FakeTransport>();
@@ -137,7 +137,7 @@ class ReconcilerTest : public ::testing::Test {
   std::unique_ptr<ForecastReconciler> rec;
 };
 
-TEST_F(ReconcilerTest, StatusIsPatchedOnlyOnMaterialChange) {
+TEST_F(ForecastReconcilerTest, StatusIsPatchedOnlyOnMaterialChange) {
   // Five hours of history (as if saved before a restart) so the forecast is
   // a fitted model, not the short-series fallback.
   {
@@ -192,7 +192,7 @@ TEST_F(ReconcilerTest, StatusIsPatchedOnlyOnMaterialChange) {
   EXPECT_GT(last[0]["probExceed"].get<double>(), 0.5);  // 900 > 0.8 x 1000
 }
 
-TEST_F(ReconcilerTest, MetricsAndRangeScrapes) {
+TEST_F(ForecastReconcilerTest, MetricsAndRangeScrapes) {
   Round();
   http.bodies["10.0.0.1"] = "shardcast_range_requests_total{range=\"0\"} 1600\n";
   clock.advance(60s);
@@ -229,7 +229,7 @@ TEST_F(ReconcilerTest, MetricsAndRangeScrapes) {
   EXPECT_EQ(registry.render().find("ns/kv"), std::string::npos);
 }
 
-TEST_F(ReconcilerTest, HistoryIsSavedWithPreconditionsAndReloaded) {
+TEST_F(ForecastReconcilerTest, HistoryIsSavedWithPreconditionsAndReloaded) {
   Round();
   clock.advance(300s);
   Round();
@@ -253,7 +253,7 @@ TEST_F(ReconcilerTest, HistoryIsSavedWithPreconditionsAndReloaded) {
   EXPECT_EQ(second.stats().history_loads, 8u);
 }
 
-TEST_F(ReconcilerTest, PolicySetsThresholdAndHorizon) {
+TEST_F(ForecastReconcilerTest, PolicySetsThresholdAndHorizon) {
   policies.upsert(std::make_shared<Json>(Json::parse(R"({"metadata":{"name":"p","namespace":"ns"},
     "spec":{"shardSetSelector":{},"forecast":{"horizon":"10m","step":"1m"},
             "thresholds":{"maxUtilization":0.25}}})")));

@@ -57,7 +57,7 @@ TEST(RangeCounters, ParsesAndRejectsBadLabels) {
   EXPECT_EQ(errors.size(), 3u);
 }
 
-TEST(Sampling, UsageGoesIntoPerPodSeries) {
+TEST(ForecastSampling, UsageGoesIntoPerPodSeries) {
   SetState st;
   for (int i = 0; i < 10; ++i) {
     PodUsage u{"kv-0", 100.0 + i, 1e6, true, true};
@@ -74,7 +74,7 @@ TEST(Sampling, UsageGoesIntoPerPodSeries) {
   EXPECT_TRUE(st.pods().empty());
 }
 
-TEST(Sampling, CounterRatesWithResets) {
+TEST(ForecastSampling, CounterRatesWithResets) {
   SetState st;
   EXPECT_TRUE(st.CounterRates("kv-0", {{0, 1000}, {1, 50}}, kT0).empty());  // first scrape
   auto r = st.CounterRates("kv-0", {{0, 1600}, {1, 50}}, kT0 + 60);
@@ -190,7 +190,7 @@ TEST(ForecastPod, AggregatesFinerHistoryToThePolicyStep) {
   EXPECT_FALSE(st.ForecastPod("nobody", Set(1000), pol, kT0, true, &err));
 }
 
-TEST(Status, RoundsSoNoiseDoesNotChangeIt) {
+TEST(ForecastStatus, RoundsSoNoiseDoesNotChangeIt) {
   EXPECT_DOUBLE_EQ(RoundSig(304.2), 300);
   EXPECT_DOUBLE_EQ(RoundSig(0.01234), 0.012);
   EXPECT_DOUBLE_EQ(RoundSig(0), 0);
@@ -209,7 +209,7 @@ TEST(Status, RoundsSoNoiseDoesNotChangeIt) {
   EXPECT_NE(ForecastsToStatus({b, a}), s1);
 }
 
-TEST(Status, MaterialChange) {
+TEST(ForecastStatus, MaterialChange) {
   PodForecast a{"kv-0", 1800, 300, 350, 400, 0.03, false, "", false};
   Json base = ForecastsToStatus({a});
   auto with = [&](auto mutate) {
