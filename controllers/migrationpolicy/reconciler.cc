@@ -505,6 +505,18 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
     }
     a = st.next;
     if (!st.event.empty()) event(r.obj, st.warning, st.event, st.eventMessage);
+    if (a.phase == "Failed" && (a.type == "Split" || a.type == "Merge") && a.range) {
+      // Later actions planned on the halves/merged range depend on it.
+      for (size_t j = i + 1; j < r.actions.size(); ++j) {
+        ActionRecord& b = r.actions[j];
+        if (b.phase == "Pending" && b.shardSet == a.shardSet && b.range == a.range) {
+          b.phase = "Failed";
+          b.startedAt = b.phaseStartedAt = b.finishedAt = r.now;
+          b.message = "depends on " + a.id + " (" + a.type + "), which failed";
+          event(r.obj, true, "ActionSkipped", b.id + ": " + b.message);
+        }
+      }
+    }
     want(st.requeue);
     break;
   }

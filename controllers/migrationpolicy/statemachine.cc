@@ -190,7 +190,8 @@ Step MoveStep(const ActionRecord& a, const StepWorld& w, const StepConfig& cfg) 
     }
     bool ours = w.range.owner == a.target || (w.range.owner == a.source && MarkedByUs(a, w.range));
     if (w.range.owner == a.source && !ours) {
-      return Go(Write::kNone, Enter(a, "Reverted", now, RangeName(a) + " served by " + a.source + " again"),
+      std::string why = a.message.empty() ? std::string() : a.message + "; ";
+      return Go(Write::kNone, Enter(a, "Reverted", now, why + RangeName(a) + " served by " + a.source + " again"),
                 "MoveReverted", a.id + ": " + RangeName(a) + " routed back to " + a.source, true);
     }
     if (!ours) {
@@ -203,7 +204,8 @@ Step MoveStep(const ActionRecord& a, const StepWorld& w, const StepConfig& cfg) 
                                             RangeName(a) + " stays on " + a.target),
                 "MoveFailed", a.id + ": cannot revert, source gone", true);
     }
-    return Go(Write::kRevert, Enter(a, "Reverted", now, RangeName(a) + " routed back to " + a.source),
+    std::string why = a.message.empty() ? std::string() : a.message + "; ";
+    return Go(Write::kRevert, Enter(a, "Reverted", now, why + RangeName(a) + " routed back to " + a.source),
               "MoveReverted", a.id + ": " + RangeName(a) + " routed back to " + a.source, true);
   }
   return Wait(a, std::chrono::milliseconds(5000));

@@ -168,6 +168,7 @@ TEST(MoveStateMachine, BadTargetMetricsRevert) {
   s = NextStep(s.next, w, cfg);
   EXPECT_EQ(s.write, Write::kRevert);
   EXPECT_EQ(s.next.phase, "Reverted");
+  EXPECT_NE(s.next.message.find("verification failed: latency ratio"), std::string::npos) << s.next.message;
   s = NextStep(Move("Reverting"), World("kv-0"), cfg);
   EXPECT_EQ(s.write, Write::kNone);
   EXPECT_EQ(s.next.phase, "Reverted");
