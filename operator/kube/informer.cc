@@ -236,7 +236,10 @@ ObjectPtr Informer::prepare(Json obj) const {
     obj["kind"] = resource_.kind;
     obj["apiVersion"] = resource_.api_version();
   }
-  return std::make_shared<const Json>(std::move(obj));
+  // A fresh copy of the pruned tree: its nodes are allocated together
+  // instead of being scattered among the freed nodes of the full response,
+  // which otherwise pins that memory (the 10,000-pod benchmark's RSS).
+  return std::make_shared<const Json>(Json(obj));
 }
 
 void Informer::deliver(WatchEventType type, ObjectPtr obj) {
