@@ -520,6 +520,14 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
     want(st.requeue);
     break;
   }
+  // Say why the Pending moves this round did not reach are waiting.
+  for (auto& a : r.actions) {
+    if (a.phase == "Pending" && (a.type == "Move" || a.type == "AddEcho") &&
+        !MayStartMigration(r.actions, r.history, r.spec.planner, r.now)) {
+      a.message = "waiting: maxConcurrentMigrations=" + std::to_string(r.spec.planner.maxConcurrentMigrations) +
+                  " / maxMovesPerHour=" + std::to_string(r.spec.planner.maxMovesPerHour);
+    }
+  }
   // Finished actions go to history, newest first, and are counted.
   std::vector<ActionRecord> keep;
   for (auto& a : r.actions) {

@@ -1,0 +1,252 @@
+// The reconciler against in-memory stores and a fake HTTP transport: which
+// writes one round makes (fencing, executor limits, approval, may_write).
+#include <gtest/gtest.h>
+
+#include <mutex>
+
+#include "controllers/api/resources.h"
+#include "controllers/migrationpolicy/reconciler.h"
+#include "controllers/planner/schedule.h"
+
+namespace shardcast::migrationpolicy {
+namespace {
+
+class FakeTransport : public kube::Transport {
+ public:
+  kube::ApiResult<kube::HttpResponse> send(const kube::HttpRequest& r) override {
+    std::lock_guard<std::mutex> l(mu);
+    requests.push_back(r);
+    if (r.method == "GET") return kube::HttpResponse{200, R"({"items":[]})", ""};
+    Json body = Json::parse(r.body, nullptr, false);
+    if (body.is_discarded()) body = Json::object();
+    return kube::HttpResponse{200, body.dump(), ""};
+  }
+  kube::ApiResult<std::unique_ptr<kube::LineStream>> stream(const kube::HttpRequest&, std::chrono::seconds) override {
+    return kube::api_error(kube::ErrorKind::kUnavailable, "no streams in tests");
+  }
+  std::string server() const override { return "https://fake"; }
+  std::vector<kube::HttpRequest> writes(const std::string& path_part) {
+    std::lock_guard<std::mutex> l(mu);
+    std::vector<kube::HttpRequest> out;
+    for (const auto& r : requests) {
+      if (r.method != "GET" && r.path_and_query.find(path_part) != std::string::npos) out.push_back(r);
+    }
+    return out;
+  }
+  std::mutex mu;
+  std::vector<kube::HttpRequest> requests;
+};
+
+constexpr int64_t kNow = 1795320000;
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    transport_ = std::make_shared<FakeTransport>();
+    Json set = Json::parse(R"({"apiVersion":"shardcast.dev/v1alpha1","kind":"ShardSet",
+      "metadata":{"name":"kv","namespace":"ns","resourceVersion":"5","labels":{"tier":"kv"}},
+      "spec":{"replicas":3,"keySpace":{"ranges":4},"capacity":{"metric":"CPU","cpuMillis":1000},
+              "routing":{"configMapName":"kv-routing"}}})");
+    sets_.upsert(std::make_shared<const Json>(set));
+    for (int i = 0; i < 3; ++i) {
+      Json pod = {{"apiVersion", "v1"},
+                  {"kind", "Pod"},
+                  {"metadata",
+                   {{"name", "kv-" + std::to_string(i)},
+                    {"namespace", "ns"},
+                    {"labels", {{api::kLabelShardSet, "kv"}, {api::kLabelRole, "active"}}}}},
+                  {"status",
+                   {{"phase", "Running"},
+                    {"podIP", "10.0.0." + std::to_string(i + 1)},
+                    {"conditions", Json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
+      pods_.upsert(std::make_shared<const Json>(pod));
+    }
+    SetRouting(1);
+  }
+
+  void SetRouting(uint64_t token) {
+    Json doc = {{"schemaVersion", 1}, {"shardSet", "kv"}, {"epoch", 3}, {"hash", "fnv1a64-high32"}};
+    Json ranges = Json::array();
+    uint64_t step = (uint64_t{1} << 32) / 4;
+    for (uint32_t i = 0; i < 4; ++i) {
+      ranges.push_back({{"id", i},
+                        {"start", i * step},
+                        {"end", (i + 1) * step - 1},
+                        {"owner", i < 2 ? "kv-0" : i == 2 ? "kv-1" : "kv-2"},
+                        {"endpoint", "10.0.0.1:8080"},
+                        {"state", "stable"},
+                        {"source", nullptr},
+                        {"target", nullptr},
+                        {"shadowFraction", 0},
+                        {"echoes", Json::array()}});
+    }
+    doc["ranges"] = ranges;
+    Json cm = {{"apiVersion", "v1"},
+               {"kind", "ConfigMap"},
+               {"metadata",
+                {{"name", "kv-routing"},
+                 {"namespace", "ns"},
+                 {"resourceVersion", "77"},
+                 {"labels", {{api::kLabelShardSet, "kv"}}},
+                 {"annotations", {{api::kAnnotationFencing, std::to_string(token)}}}}},
+               {"data", {{"routing.json", doc.dump()}}}};
+    cms_.upsert(std::make_shared<const Json>(cm));
+  }
+
+  void SetPolicy(const Json& spec, const Json& status, const std::string& approve = "") {
+    Json p = {{"apiVersion", "shardcast.dev/v1alpha1"},
+              {"kind", "MigrationPolicy"},
+              {"metadata",
+               {{"name", "p"},
+                {"namespace", "ns"},
+                {"resourceVersion", "9"},
+                {"creationTimestamp", planner::FormatRfc3339(kNow - 1000)}}},
+              {"spec", spec},
+              {"status", status}};
+    if (!approve.empty()) p["metadata"]["annotations"] = {{api::kAnnotationApprove, approve}};
+    policies_.upsert(std::make_shared<const Json>(p));
+  }
+
+  std::unique_ptr<MigrationPolicyReconciler> Make(bool may_write = true) {
+    ReconcilerDeps d;
+    d.client = std::make_shared<kube::Client>(transport_);
+    d.policies = &policies_;
+    d.shardsets = &sets_;
+    d.pods = &pods_;
+    d.configmaps = &cms_;
+    d.now = [] { return kNow; };
+    d.may_write = [may_write](uint64_t) { return may_write; };
+    d.observed_load = [](const std::string&, const std::string&) { return std::map<std::string, double>{}; };
+    return std::make_unique<MigrationPolicyReconciler>(d);
+  }
+
+  Json LastStatus() {
+    auto w = transport_->writes("/migrationpolicies/p/status");
+    if (w.empty()) return Json();
+    return Json::parse(w.back().body)["status"];
+  }
+
+  static Json MoveAction(const std::string& id, uint32_t range, const std::string& phase) {
+    ActionRecord a;
+    a.id = id;
+    a.shardSet = "kv";
+    a.type = "Move";
+    a.range = range;
+    a.source = "kv-0";
+    a.target = "kv-2";
+    a.phase = phase;
+    if (phase != "Pending") a.startedAt = a.phaseStartedAt = kNow - 5;
+    return ActionToJson(a);
+  }
+
+  std::shared_ptr<FakeTransport> transport_;
+  kube::Store policies_, sets_, pods_, cms_;
+};
+
+TEST_F(ReconcilerTest, ExecutorStartsNoMoreMovesThanAllowed) {
+  // a-0 is in flight (Verifying, range 3 already on kv-2, window not over);
+  // a-1 waits for a free slot.
+  Json actions = Json::array({MoveAction("a-0", 3, "Verifying"), MoveAction("a-1", 0, "Pending")});
+  SetPolicy(Json::parse(R"({"mode":"Auto","limits":{"maxConcurrentMigrations":1}})"), {{"actions", actions}});
+  auto rec = Make();
+  ASSERT_TRUE(rec->reconcile("ns/p"));
+  Json st = LastStatus();
+  ASSERT_EQ(st["actions"].size(), 2u) << st.dump();
+  EXPECT_EQ(st["actions"][0]["phase"], "Verifying");
+  EXPECT_EQ(st["actions"][1]["phase"], "Pending");
+  EXPECT_NE(st["actions"][1].value("message", "").find("maxConcurrentMigrations=1"), std::string::npos) << st.dump();
+  // With two slots the same round starts it.
+  SetPolicy(Json::parse(R"({"mode":"Auto","limits":{"maxConcurrentMigrations":2}})"), {{"actions", actions}});
+  ASSERT_TRUE(rec->reconcile("ns/p"));
+  st = LastStatus();
+  EXPECT_EQ(st["actions"][1]["phase"], "Promoting");
+  // maxMovesPerHour counts finished moves too.
+  Json hist = Json::array({MoveAction("h-0", 2, "Completed")});
+  SetPolicy(Json::parse(R"({"mode":"Auto","limits":{"maxConcurrentMigrations":2,"maxMovesPerHour":2}})"),
+            {{"actions", actions}, {"history", hist}});
+  ASSERT_TRUE(rec->reconcile("ns/p"));
+  st = LastStatus();
+  EXPECT_EQ(st["actions"][1]["phase"], "Pending");
+  EXPECT_TRUE(transport_->writes("/configmaps/").empty());
+}
+
+TEST_F(ReconcilerTest, RoutingWriteCarriesPreconditionAndToken) {
+  SetPolicy(Json::parse(R"({"mode":"Auto"})"), {{"actions", Json::array({MoveAction("a-0", 0, "Migrating")})}});
+  auto rec = Make();
+  ASSERT_TRUE(rec->reconcile("ns/p"));
+  auto w = transport_->writes("/configmaps/kv-routing");
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0].method, "PUT");
+  Json cm = Json::parse(w[0].body);
+  EXPECT_EQ(cm["metadata"]["resourceVersion"], "77");
+  EXPECT_EQ(cm["metadata"]["annotations"][api::kAnnotationFencing], "1");
+  Json doc = Json::parse(cm["data"]["routing.json"].get<std::string>());
+  EXPECT_EQ(doc["epoch"], 4);
+  EXPECT_EQ(doc["ranges"][0]["state"], "migrating");
+  EXPECT_EQ(doc["ranges"][0]["target"], "kv-2");
+  EXPECT_EQ(doc["ranges"][0]["targetEndpoint"], "10.0.0.3:8080");
+}
+
+TEST_F(ReconcilerTest, LargerFencingTokenOnTheConfigMapIsRefused) {
+  SetRouting(5);
+  SetPolicy(Json::parse(R"({"mode":"Auto"})"), {{"actions", Json::array({MoveAction("a-0", 0, "Migrating")})}});
+  auto rec = Make();
+  ASSERT_TRUE(rec->reconcile("ns/p"));
+  EXPECT_TRUE(transport_->writes("/configmaps/").empty());
+  Json st = LastStatus();
+  EXPECT_EQ(st["actions"][0]["attempts"], 1);
+  EXPECT_NE(st["actions"][0]["message"].get<std::string>().find("fencing token 5"), std::string::npos)
+      << st.dump();
+}
+
+TEST_F(ReconcilerTest, NothingIsWrittenWhenTheTokenMayNotWrite) {
+  SetPolicy(Json::parse(R"({"mode":"Auto"})"), {{"actions", Json::array({MoveAction("a-0", 0, "Migrating")})}});
+  auto rec = Make(/*may_write=*/false);
+  ASSERT_TRUE(rec->reconcile("ns/p"));
+  for (const auto& r : transport_->requests) EXPECT_EQ(r.method, "GET") << r.path_and_query;
+}
+
+TEST_F(ReconcilerTest, ApprovalOfTheCurrentProposalStartsIt) {
+  Json prop = {{"id", "plan-x-1"},
+               {"createdAt", planner::FormatRfc3339(kNow - 10)},
+               {"expiresAt", planner::FormatRfc3339(kNow + 100)},
+               {"actions", Json::array({{{"id", "plan-x-1-0"},
+                                         {"shardSet", "kv"},
+                                         {"type", "Move"},
+                                         {"range", 1},
+                                         {"source", "kv-0"},
+                                         {"target", "kv-2"},
+                                         {"reason", "hot"}}})}};
+  SetPolicy(Json::parse(R"({"mode":"Proposal"})"), {{"proposal", prop}}, "plan-x-0");
+  auto rec = Make();
+  ASSERT_TRUE(rec->reconcile("ns/p"));
+  Json st = LastStatus();
+  EXPECT_EQ(st["proposal"]["id"], "plan-x-1");  // wrong id: still pending
+  EXPECT_TRUE(st["actions"].empty());
+  SetPolicy(Json::parse(R"({"mode":"Proposal"})"), st, "plan-x-1");
+  ASSERT_TRUE(rec->reconcile("ns/p"));
+  st = LastStatus();
+  EXPECT_FALSE(st.contains("proposal"));
+  ASSERT_EQ(st["actions"].size(), 1u);
+  EXPECT_EQ(st["actions"][0]["id"], "plan-x-1-0");
+  EXPECT_EQ(st["actions"][0]["phase"], "Pending");
+  // Observe mode never executes, whatever the annotation says.
+  SetPolicy(Json::parse(R"({"mode":"Observe"})"), {{"proposal", prop}}, "plan-x-1");
+  ASSERT_TRUE(rec->reconcile("ns/p"));
+  st = LastStatus();
+  EXPECT_TRUE(st["actions"].empty());
+  EXPECT_EQ(st["proposal"]["id"], "plan-x-1");
+}
+
+TEST_F(ReconcilerTest, InvalidSpecIsAConditionNamingTheField) {
+  SetPolicy(Json::parse(R"({"mode":"Auto","limits":{"cooldown":"soon"}})"), Json::object());
+  auto rec = Make();
+  ASSERT_TRUE(rec->reconcile("ns/p"));
+  Json st = LastStatus();
+  ASSERT_TRUE(st.contains("conditions")) << st.dump();
+  EXPECT_EQ(st["conditions"][0]["reason"], "InvalidSpec");
+  EXPECT_NE(st["conditions"][0]["message"].get<std::string>().find("spec.limits.cooldown"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace shardcast::migrationpolicy
