@@ -26,6 +26,9 @@ Manager::~Manager() {
   if (elector_) elector_->stop();
   if (metrics_server_) metrics_server_->stop();
   if (health_server_) health_server_->stop();
+  // The observer points into this manager's registry; a client that
+  // outlives the manager must not call it.
+  client_->set_request_observer(nullptr);
 }
 
 kube::Informer& Manager::informer(const kube::Resource& resource, kube::InformerOptions extra) {
