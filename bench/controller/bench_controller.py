@@ -36,7 +36,7 @@ def free_port():
     return port
 
 
-def scrape(port):
+def scrape(port, by_method=None):
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     writes = 0.0
     reconciles = 0.0
@@ -44,10 +44,22 @@ def scrape(port):
         m = re.match(r'shardcast_api_requests_total\{(.*)\} ([0-9.e+]+)', line)
         if m and any(f'method="{w}"' in m.group(1) for w in WRITE_METHODS):
             writes += float(m.group(2))
+            if by_method is not None:
+                method = re.search(r'method="([A-Z]+)"', m.group(1)).group(1)
+                by_method[method] = by_method.get(method, 0.0) + float(m.group(2))
         m = re.match(r'shardcast_reconcile_total\{(.*)\} ([0-9.e+]+)', line)
         if m and 'controller="shardset"' in m.group(1):
             reconciles += float(m.group(2))
     return writes, reconciles
+
+
+def operator_writes(args):
+    """Counts the objects the operator writes, by kind, via resourceVersions."""
+    out = {}
+    for kind in ("pods", "configmaps", "shardsets", "events"):
+        items = json.loads(kubectl(args.kubeconfig, "-n", args.namespace, "get", kind, "-o", "json"))["items"]
+        out[kind] = {i["metadata"]["name"]: i["metadata"].get("resourceVersion") for i in items}
+    return out
 
 
 def rss_mb(pid):
@@ -152,9 +164,12 @@ def main():
         full_rss = rss_mb(op.pid)
 
         # Steady state: count the operator's writes over a window.
-        w0, _ = scrape(port)
+        m0, m1 = {}, {}
+        w0, _ = scrape(port, m0)
+        ops0 = operator_writes(args)
         time.sleep(args.steady_seconds)  # measurement window, not synchronisation
-        w1, _ = scrape(port)
+        w1, _ = scrape(port, m1)
+        ops1 = operator_writes(args)
         writes_per_min = (w1 - w0) * 60.0 / args.steady_seconds
 
         # Restart: a new process must re-list, reconcile every set, and find
@@ -186,6 +201,12 @@ def main():
     print(f"{'metric':48} {'value':>12} {'baseline':>12} {'target':>8}")
     print(f"{'converge from nothing (s) | after restart (s)':48} {fresh_secs:12.1f} {restart_secs:12.1f} {'-':>8}")
     print(f"{'API writes/min, steady state':48} {writes_per_min:12.1f} {'-':>12} {'0':>8}")
+    for method in sorted(set(m0) | set(m1)):
+        per_min = (m1.get(method, 0) - m0.get(method, 0)) * 60.0 / args.steady_seconds
+        print(f"{'  of which ' + method + ' per min':48} {per_min:12.1f}")
+    for kind in ops0:
+        changed = sum(1 for n, rv in ops1[kind].items() if ops0[kind].get(n) != rv)
+        print(f"{'  ' + kind + ' created or changed in the window':48} {changed:12d}")
     print(f"{'writes made by the restarted operator':48} {restart_writes:12.0f} {'-':>12} {'~0':>8}")
     print(f"{'operator RSS (MB): converged | idle':48} {full_rss:12.1f} {idle_rss:12.1f} {'-':>8}")
     return 0

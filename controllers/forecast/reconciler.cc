@@ -224,6 +224,8 @@ kube::ApiStatus ForecastReconciler::Persist(Entry& e, const Json& set_obj, int64
                  kube::ObjectKey(set_obj), rep.bytes, rep.dropped.size(), rep.dropped.front());
   }
   const std::string name = cm["metadata"]["name"].get<std::string>();
+  // Nothing new to keep: skip the write (steady state makes no API writes).
+  if (e.cm_exists && cm.value("data", Json()) == e.last_saved) return {};
   for (int attempt = 0; attempt < 2; ++attempt) {
     kube::ApiResult<Json> r = e.cm_exists
                                   ? [&] {
@@ -235,6 +237,7 @@ kube::ApiStatus ForecastReconciler::Persist(Entry& e, const Json& set_obj, int64
     if (r) {
       e.cm_exists = true;
       e.cm_rv = kube::ObjectResourceVersion(*r);
+      e.last_saved = cm.value("data", Json());
       ++stats_.history_writes;
       return {};
     }

@@ -85,6 +85,7 @@ class ForecastReconciler final : public ctrl::Reconciler {
     runtime::Clock::time_point next_sample{};
     runtime::Clock::time_point next_persist{};
     nlohmann::json last_written;  // status.forecasts last patched
+    nlohmann::json last_saved;    // history ConfigMap data last written
     std::set<std::string> metric_pods;
   };
   void Sample(Entry& e, const SetSettings& set, const std::vector<kube::ObjectPtr>& pods, int64_t t);
