@@ -73,7 +73,8 @@ def rss_mb(pid):
 def start_operator(args, port, log):
     return subprocess.Popen([args.binary, "run", "--kubeconfig", args.kubeconfig,
                              "--namespace", args.namespace, "--metrics-bind-address",
-                             f"127.0.0.1:{port}", "--health-probe-bind-address", ""],
+                             f"127.0.0.1:{port}", "--health-probe-bind-address", "",
+                             f"--forecasting={args.forecasting}"],
                             stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -134,6 +135,7 @@ def main():
     ap.add_argument("--warm", type=int, default=2)
     ap.add_argument("--steady-seconds", type=int, default=60)
     ap.add_argument("--timeout", type=int, default=1800)
+    ap.add_argument("--forecasting", default="true", help="false: ShardSet controller without forecasting")
     args = ap.parse_args()
 
     kubectl(args.kubeconfig, "apply", "--server-side", "-f", "crds/")
@@ -197,6 +199,7 @@ def main():
             op.kill()
 
     pods = args.sets * (args.replicas + args.warm)
+    print(f"\nforecasting: {args.forecasting}")
     print(f"\nShardSet controller, {args.sets} sets x {args.replicas + args.warm} pods ({pods} pods)")
     print(f"{'metric':48} {'value':>12} {'baseline':>12} {'target':>8}")
     print(f"{'converge from nothing (s) | after restart (s)':48} {fresh_secs:12.1f} {restart_secs:12.1f} {'-':>8}")

@@ -57,6 +57,7 @@ run flags (each also read from the environment variable in brackets):
   --log-format FORMAT               text|json [SHARDCAST_LOG_FORMAT]
   --metrics-bind-address ADDR       Prometheus /metrics, e.g. :8080; "" disables [SHARDCAST_METRICS_BIND_ADDRESS]
   --health-probe-bind-address ADDR  /healthz and /readyz, e.g. :8081 [SHARDCAST_HEALTH_PROBE_BIND_ADDRESS]
+  --forecasting=false               run without the forecast controller (reactive only) [SHARDCAST_FORECASTING]
 )";
 
 struct RunFlags {
@@ -70,6 +71,7 @@ struct RunFlags {
   std::string log_format = "text";
   std::string metrics_addr = ":8080";
   std::string health_addr = ":8081";
+  bool forecasting = true;
 };
 
 std::optional<std::string> Env(const char* name) {
@@ -94,6 +96,7 @@ std::string ParseRunFlags(int argc, char** argv, RunFlags* f) {
   if (auto v = Env("SHARDCAST_LOG_FORMAT")) f->log_format = *v;
   if (auto v = Env("SHARDCAST_METRICS_BIND_ADDRESS")) f->metrics_addr = *v;
   if (auto v = Env("SHARDCAST_HEALTH_PROBE_BIND_ADDRESS")) f->health_addr = *v;
+  if (auto v = Env("SHARDCAST_FORECASTING")) f->forecasting = !(*v == "false" || *v == "0");
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
     std::string value;
@@ -119,8 +122,6 @@ std::string ParseRunFlags(int argc, char** argv, RunFlags* f) {
       ok = take(&f->context);
     } else if (a == "--namespace") {
       ok = take(&f->ns);
-    } else if (a == "--leader-elect") {
-      f->leader_elect = !has_value || value == "true";
     } else if (a == "--leader-election-namespace") {
       ok = take(&f->le_namespace);
     } else if (a == "--leader-election-id") {
@@ -133,6 +134,11 @@ std::string ParseRunFlags(int argc, char** argv, RunFlags* f) {
       ok = take(&f->metrics_addr);
     } else if (a == "--health-probe-bind-address") {
       ok = take(&f->health_addr);
+    } else if (a == "--forecasting" || a == "--leader-elect") {
+      if (has_value && value != "true" && value != "false") {
+        return a + " must be true or false, not '" + value + "'";
+      }
+      (a == "--forecasting" ? f->forecasting : f->leader_elect) = !has_value || value == "true";
     } else if (a == "-h" || a == "--help") {
       return "help";
     } else {
@@ -226,7 +232,7 @@ int Run(int argc, char** argv) {
   shardcast::controllers::RegisterMigrationPolicyController(mgr);
 #endif
 #ifdef SHARDCAST_WITH_FORECAST
-  shardcast::controllers::RegisterForecastController(mgr);
+  if (flags.forecasting) shardcast::controllers::RegisterForecastController(mgr);
 #endif
 
   std::signal(SIGTERM, OnSignal);
