@@ -93,4 +93,6 @@ while [ "$(date +%s)" -lt "$end" ]; do
 done
 say "summary"
 kubectl get shardsets -o wide || true
-kubectl get events --sort-by=.lastTimestamp 2>/dev/null | grep -ciE 'promot' | xargs -I{} echo "promotion events: {}"
+promotions=$(kubectl get events -o jsonpath='{range .items[*]}{.reason}{"\n"}{end}' 2>/dev/null | grep -c '^Promoted$' || true)
+echo "promotion events: ${promotions:-0}"
+echo "operator log: $SHARDCAST_CP_DIR/operator.log"
