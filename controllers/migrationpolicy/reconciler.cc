@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "controllers/api/fencing.h"
 #include "controllers/api/resources.h"
 #include "controllers/planner/schedule.h"
 #include "controllers/shardset/shardset.h"
@@ -19,19 +20,6 @@ using kube::ErrorKind;
 using ms = std::chrono::milliseconds;
 
 constexpr size_t kHistoryLimit = 100;
-
-uint64_t FencingTokenOf(const Json& cm) {
-  if (!cm.is_object() || !cm.contains("metadata") || !cm["metadata"].is_object()) return 0;
-  const Json& md = cm["metadata"];
-  if (!md.contains("annotations") || !md["annotations"].is_object()) return 0;
-  const Json& a = md["annotations"];
-  if (!a.contains(api::kAnnotationFencing) || !a[api::kAnnotationFencing].is_string()) return 0;
-  std::string s = a[api::kAnnotationFencing].get<std::string>();
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return 0;
-  return v;
-}
 
 std::map<std::string, std::string> LabelsOf(const Json& obj) {
   std::map<std::string, std::string> out;
@@ -273,7 +261,7 @@ kube::ApiStatus MigrationPolicyReconciler::write_routing(Round& r, SetState& s, 
   if (s.cm.is_null() || s.doc.is_null()) {
     return kube::api_error(ErrorKind::kNotFound, "routing ConfigMap " + s.cmName + " has no valid routing document");
   }
-  uint64_t theirs = FencingTokenOf(s.cm);
+  uint64_t theirs = api::FencingTokenOf(s.cm);
   if (theirs > r.token) {
     return kube::api_error(ErrorKind::kForbidden, "ConfigMap " + s.cmName + " carries fencing token " +
                                                       std::to_string(theirs) + " > ours " +

@@ -7,24 +7,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include "controllers/api/fencing.h"
 #include "controllers/api/resources.h"
 
 namespace shardcast::shardset {
 namespace {
 
 using kube::ErrorKind;
-
-uint64_t ParseToken(const Json& cm) {
-  const Json md = cm.value("metadata", Json::object());
-  if (!md.is_object() || !md.contains("annotations") || !md["annotations"].is_object()) return 0;
-  const Json& a = md["annotations"];
-  if (!a.contains(api::kAnnotationFencing) || !a[api::kAnnotationFencing].is_string()) return 0;
-  std::string s = a[api::kAnnotationFencing].get<std::string>();
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return 0;
-  return v;
-}
 
 std::string ControllerUid(const Json& obj) {
   const Json md = obj.value("metadata", Json::object());
@@ -327,10 +316,10 @@ ctrl::ReconcileResult ShardSetReconciler::execute(Round& round) {
 
 kube::ApiStatus ShardSetReconciler::write_routing(Round& round) {
   const ShardSetSpec& s = round.spec;
-  if (!round.cm.is_null() && ParseToken(round.cm) > round.token) {
+  if (!round.cm.is_null() && api::FencingTokenOf(round.cm) > round.token) {
     return kube::api_error(ErrorKind::kForbidden,
                            "ConfigMap " + s.config_map + " carries fencing token " +
-                               std::to_string(ParseToken(round.cm)) + " > ours " +
+                               std::to_string(api::FencingTokenOf(round.cm)) + " > ours " +
                                std::to_string(round.token) + "; refusing to write");
   }
   if (!deps_.may_write(round.token)) {
