@@ -138,6 +138,10 @@ struct ActionRecord {
   int64_t finishedAt = 0;
   int attempts = 0;
   std::string message;
+  // Epoch of the routing document our last routing write for this action
+  // produced (0 = none). Kept in status: a round whose cached routing is
+  // older waits instead of judging the action on a stale document.
+  int64_t routingEpoch = 0;
 
   bool terminal() const { return phase == "Completed" || phase == "Reverted" || phase == "Failed"; }
 };

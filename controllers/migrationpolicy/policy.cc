@@ -461,6 +461,7 @@ Json ActionToJson(const ActionRecord& a) {
   if (a.phaseStartedAt > 0) j["phaseStartedAt"] = TimeStr(a.phaseStartedAt);
   if (a.finishedAt > 0) j["finishedAt"] = TimeStr(a.finishedAt);
   if (!a.message.empty()) j["message"] = a.message;
+  if (a.routingEpoch > 0) j["routingEpoch"] = a.routingEpoch;
   return j;
 }
 
@@ -487,6 +488,12 @@ Result<ActionRecord> ActionFromJson(const Json& j, const std::string& field) {
     if (j.contains("finishedAt")) a.finishedAt = TimeOf(j["finishedAt"]);
     if (j.contains("attempts") && j["attempts"].is_number_integer()) a.attempts = j["attempts"].get<int>();
     a.message = Str(j, "message", "", field);
+    if (j.contains("routingEpoch")) {
+      if (!j["routingEpoch"].is_number_integer() || j["routingEpoch"].get<int64_t>() < 0) {
+        Fail(field + ".routingEpoch", "must be a non-negative integer");
+      }
+      a.routingEpoch = j["routingEpoch"].get<int64_t>();
+    }
     return a;
   } catch (const FieldError& e) {
     return unexpected(Error{e.message});

@@ -371,6 +371,20 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
         w.latencyRatio = AnnotationNumber(po->second, "shardcast.dev/latency-ratio");
       }
     }
+    // Our own last routing write must be visible before the routing document
+    // is judged: a cache one epoch behind shows the range back on its source
+    // and would turn a finished cutover into a "revert". The wait is bounded
+    // by the phase timeout in case the ConfigMap was recreated from epoch 1.
+    if (a.routingEpoch > 0 && !s.doc.is_null() && !a.terminal()) {
+      const Json e = s.doc.value("epoch", Json(0));
+      const int64_t seen = e.is_number_integer() ? e.get<int64_t>() : 0;
+      if (seen < a.routingEpoch && r.now - a.phaseStartedAt <= cfg.phaseTimeoutSeconds) {
+        a.message = "waiting for the routing cache to show epoch " + std::to_string(a.routingEpoch) +
+                    " (it shows " + std::to_string(seen) + ")";
+        want(ms(200));
+        continue;
+      }
+    }
     Step st = NextStep(a, w, cfg);
     if (st.write == Write::kWait) {
       a = st.next;
@@ -405,7 +419,10 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
         } else {
           failure = res.error().to_string();
         }
+        return;
       }
+      const Json epoch = s.doc.value("epoch", Json(0));
+      if (epoch.is_number_integer()) st.next.routingEpoch = epoch.get<int64_t>();
     };
     switch (st.write) {
       case Write::kNone:

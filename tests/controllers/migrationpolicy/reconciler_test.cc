@@ -187,6 +187,37 @@ TEST_F(ReconcilerTest, RoutingWriteCarriesPreconditionAndToken) {
   EXPECT_EQ(doc["ranges"][0]["targetEndpoint"], "10.0.0.3:8080");
 }
 
+TEST_F(ReconcilerTest, RoutingWriteEpochIsRecordedInTheAction) {
+  SetPolicy(Json::parse(R"({"mode":"Auto"})"), {{"actions", Json::array({MoveAction("a-0", 0, "Migrating")})}});
+  auto rec = Make();
+  ASSERT_TRUE(rec->reconcile("ns/p"));
+  Json st = LastStatus();
+  EXPECT_EQ(st["actions"][0]["routingEpoch"], 4) << st.dump();
+}
+
+TEST_F(ReconcilerTest, StaleRoutingCacheDoesNotRevertAFinishedCutover) {
+  // The cutover wrote epoch 4 (range 0 on kv-2); the cache still shows epoch
+  // 3, where range 0 is on its source kv-0. Judging that document would call
+  // the move "Reverted"; the action waits for its own write instead.
+  Json a = MoveAction("a-0", 0, "Verifying");
+  a["routingEpoch"] = 4;
+  SetPolicy(Json::parse(R"({"mode":"Auto"})"), {{"actions", Json::array({a})}});
+  auto rec = Make();
+  ASSERT_TRUE(rec->reconcile("ns/p"));
+  Json st = LastStatus();
+  ASSERT_EQ(st["actions"].size(), 1u) << st.dump();
+  EXPECT_EQ(st["actions"][0]["phase"], "Verifying");
+  EXPECT_NE(st["actions"][0]["message"].get<std::string>().find("epoch 4"), std::string::npos) << st.dump();
+  EXPECT_TRUE(transport_->writes("/configmaps/").empty());
+  // Without the recorded epoch the same document reads as a revert.
+  a.erase("routingEpoch");
+  SetPolicy(Json::parse(R"({"mode":"Auto"})"), {{"actions", Json::array({a})}});
+  ASSERT_TRUE(rec->reconcile("ns/p"));
+  st = LastStatus();
+  ASSERT_FALSE(st["history"].empty()) << st.dump();
+  EXPECT_EQ(st["history"][0]["phase"], "Reverted");
+}
+
 TEST_F(ReconcilerTest, LargerFencingTokenOnTheConfigMapIsRefused) {
   SetRouting(5);
   SetPolicy(Json::parse(R"({"mode":"Auto"})"), {{"actions", Json::array({MoveAction("a-0", 0, "Migrating")})}});
