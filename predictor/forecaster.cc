@@ -97,7 +97,8 @@ Result<ModelKind> ParseModelKind(const std::string& s) {
   if (s == "mstl") return ModelKind::kMstl;
   if (s == "theta") return ModelKind::kTheta;
   if (s == "naive2") return ModelKind::kNaive2;
-  return unexpected(Error{"model: unknown model '" + s + "' (want auto|snaive|ets|mstl|theta|naive2)"});
+  if (s == "ar") return ModelKind::kAr;
+  return unexpected(Error{"model: unknown model '" + s + "' (want auto|snaive|ets|mstl|theta|naive2|ar)"});
 }
 
 std::string ModelKindName(ModelKind k) {
@@ -108,6 +109,7 @@ std::string ModelKindName(ModelKind k) {
     case ModelKind::kMstl: return "mstl";
     case ModelKind::kTheta: return "theta";
     case ModelKind::kNaive2: return "naive2";
+    case ModelKind::kAr: return "ar";
   }
   return "?";
 }
@@ -341,6 +343,7 @@ Result<ForecastResult> Forecast(const std::vector<double>& y_in, const ForecastC
     } else if (k == ModelKind::kMstl) {
       runs.push_back(RunAutoEts(x, 1, h, origins));
     }
+    if (k == ModelKind::kAuto || k == ModelKind::kAr) runs.push_back(RunSeasonalAr(x, usable, h, origins));
   }
 
   // Backtest MAE of every run (and of ensembles of the best ones).

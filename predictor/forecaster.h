@@ -12,7 +12,7 @@
 
 namespace shardcast::predictor {
 
-enum class ModelKind { kAuto, kSeasonalNaive, kEts, kMstl, kTheta, kNaive2 };
+enum class ModelKind { kAuto, kSeasonalNaive, kEts, kMstl, kTheta, kNaive2, kAr };
 
 [[nodiscard]] Result<ModelKind> ParseModelKind(const std::string& s);
 std::string ModelKindName(ModelKind k);

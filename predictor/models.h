@@ -48,4 +48,13 @@ ModelRun RunMstl(const std::vector<double>& y, const std::vector<int>& periods, 
 // classically (multiplicatively) deseasonalised series when seasonal.
 ModelRun RunTheta(const std::vector<double>& y, int m, int h, const std::vector<int>& origins);
 
+// Seasonal autoregression on log(y) (log(y + c) when some y <= 0): least
+// squares on lags 1, 2, 3 and, for every period p, p-1, p, p+1 and 2p (and
+// 2p-1 for the shortest period), keeping lags below n/2; recursive
+// multi-step forecasts, clamped to the observed log range +-1.
+ModelRun RunSeasonalAr(const std::vector<double>& y, const std::vector<int>& periods, int h,
+                       const std::vector<int>& origins);
+// The lags RunSeasonalAr uses for a series of length n (exposed for tests).
+std::vector<int> SeasonalArLags(const std::vector<int>& periods, int n);
+
 }  // namespace shardcast::predictor

@@ -197,6 +197,8 @@ TEST(Forecast, EventsMultiplyAffectedSteps) {
 
 TEST(ParseModelKind, NamesAndErrors) {
   EXPECT_EQ(ParseModelKind("mstl").value(), ModelKind::kMstl);
+  EXPECT_EQ(ParseModelKind("ar").value(), ModelKind::kAr);
+  EXPECT_EQ(ModelKindName(ModelKind::kAr), "ar");
   auto r = ParseModelKind("prophet");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("model"), std::string::npos);
