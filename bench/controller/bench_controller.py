@@ -74,7 +74,7 @@ def start_operator(args, port, log):
     return subprocess.Popen([args.binary, "run", "--kubeconfig", args.kubeconfig,
                              "--namespace", args.namespace, "--metrics-bind-address",
                              f"127.0.0.1:{port}", "--health-probe-bind-address", "",
-                             f"--forecasting={args.forecasting}"],
+                             f"--forecasting={args.forecasting}", "--log-level", args.log_level],
                             stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -92,9 +92,12 @@ def converged(args):
     done = 0
     for s in sets["items"]:
         st = s.get("status", {})
-        ready = any(c.get("type") == "Ready" and c.get("status") == "True"
-                    for c in st.get("conditions", []))
-        if (ready and st.get("activeReplicas") == args.replicas
+        conds = {c.get("type"): c.get("status") for c in st.get("conditions", [])}
+        # Ready alone is not the end: the controller may still be writing
+        # (Progressing=True), and those writes belong to convergence, not to
+        # the steady state measured afterwards.
+        if (conds.get("Ready") == "True" and conds.get("Progressing") == "False"
+                and st.get("activeReplicas") == args.replicas
                 and st.get("warmReplicas") == args.warm
                 and st.get("observedGeneration") == s["metadata"]["generation"]):
             done += 1
@@ -135,6 +138,8 @@ def main():
     ap.add_argument("--warm", type=int, default=2)
     ap.add_argument("--steady-seconds", type=int, default=60)
     ap.add_argument("--timeout", type=int, default=1800)
+    ap.add_argument("--log-level", default="info",
+                    help="operator log level; debug logs every API write (method, path, status)")
     ap.add_argument("--forecasting", default="true", help="false: ShardSet controller without forecasting")
     args = ap.parse_args()
 

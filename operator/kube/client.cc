@@ -1,5 +1,7 @@
 #include "operator/kube/client.h"
 
+#include <spdlog/spdlog.h>
+
 namespace shardcast::kube {
 
 namespace resources {
@@ -82,7 +84,13 @@ std::string Client::Path(const Resource& r, const std::string& ns, const std::st
 
 ApiResult<HttpResponse> Client::send(const HttpRequest& req) {
   auto resp = transport_->send(req);
-  if (observer_) observer_(req.method, resp ? resp->status : resp.error().http_status);
+  const int status = resp ? resp->status : resp.error().http_status;
+  if (observer_) observer_(req.method, status);
+  if (req.method != "GET") {
+    spdlog::debug("api {} {} -> {}", req.method, req.path_and_query, status);
+  } else {
+    spdlog::trace("api GET {} -> {}", req.path_and_query, status);
+  }
   return resp;
 }
 
