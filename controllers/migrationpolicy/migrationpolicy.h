@@ -231,7 +231,7 @@ struct StepConfig {
 enum class Write {
   kNone,            // nothing external: only `next` goes to status
   kWait,            // nothing to do yet; requeue
-  kScaleReplicas,   // patch ShardSet spec.replicas to `replicas`
+  kScaleReplicas,   // ask for `replicas` active pods in status.replicaRequests (never the ShardSet spec)
   kMarkMigrating,   // routing: state migrating, source=owner, target
   kMarkShadow,      // routing: state shadow + shadowFraction
   kCutover,         // routing: owner = target, stable

@@ -88,6 +88,13 @@ struct MigrationPolicyReconciler::SetState {
   std::optional<std::map<std::string, double>> load;  // observed, fetched lazily
 };
 
+// A replica request of this policy (status.replicaRequests[]).
+struct StoredRequest {
+  int replicas = 0;
+  std::string action;
+  std::string requestedAt;
+};
+
 struct MigrationPolicyReconciler::Round {
   std::string key;
   Json obj;
@@ -102,6 +109,7 @@ struct MigrationPolicyReconciler::Round {
   std::string plannedReason = "NothingToDo";
   std::vector<std::string> blocked;    // impossible constraints
   std::optional<ms> requeue;
+  std::map<std::string, StoredRequest> requests;  // by ShardSet name
 };
 
 MigrationPolicyReconciler::MigrationPolicyReconciler(ReconcilerDeps deps) : deps_(std::move(deps)) {
@@ -209,6 +217,11 @@ void MigrationPolicyReconciler::load_set(Round& r, const std::string& name) {
   s.replicas = IntAt(spec, "replicas", 3);
   s.minReplicas = IntAt(spec, "minReplicas", 1);
   s.maxReplicas = IntAt(spec, "maxReplicas", 10);
+  // Our own request, when we made one, is what the ShardSet controller
+  // works towards (api/replica_request.h); spec.replicas otherwise.
+  if (auto it = r.requests.find(name); it != r.requests.end()) {
+    s.replicas = std::clamp(it->second.replicas, s.minReplicas, std::max(s.minReplicas, s.maxReplicas));
+  }
   const Json routing = spec.value("routing", Json::object());
   s.port = IntAt(routing, "port", 8080);
   s.cmName = StrAt(routing, "configMapName", "");
@@ -428,25 +441,13 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
       case Write::kNone:
       case Write::kWait:
         break;
-      case Write::kScaleReplicas: {
-        if (!deps_.may_write(r.token)) {
-          failure = "fencing token no longer valid";
-          break;
-        }
-        Json patch = {{"metadata", {{"resourceVersion", StrAt(s.obj.value("metadata", Json::object()),
-                                                               "resourceVersion", "")}}},
-                      {"spec", {{"replicas", st.replicas}}}};
-        auto res = deps_.client->patch(api::kShardSets, r.spec.ns, s.name, kube::PatchType::kMerge, patch,
-                                       {api::kFieldManager, false, ""});
-        if (!res) {
-          if (res.error().kind == ErrorKind::kConflict) {
-            conflict = true;
-          } else {
-            failure = res.error().to_string();
-          }
-        }
+      case Write::kScaleReplicas:
+        // Not a write to the ShardSet: the request goes into this policy's
+        // status with the action's next phase (one status write), and the
+        // ShardSet controller honours it.
+        r.requests[s.name] = StoredRequest{st.replicas, a.id, planner::FormatRfc3339(r.now)};
+        s.replicas = std::clamp(st.replicas, s.minReplicas, std::max(s.minReplicas, s.maxReplicas));
         break;
-      }
       case Write::kMarkMigrating:
       case Write::kMarkShadow:
       case Write::kCutover:
@@ -698,6 +699,17 @@ ctrl::ReconcileResult MigrationPolicyReconciler::run(Round& r) {
   };
   read_list("actions", r.actions);
   read_list("history", r.history);
+  if (prev.is_object() && prev.contains("replicaRequests") && prev["replicaRequests"].is_array()) {
+    for (const auto& q : prev["replicaRequests"]) {
+      if (!q.is_object() || !q.contains("shardSet") || !q["shardSet"].is_string() || !q.contains("replicas") ||
+          !q["replicas"].is_number_integer()) {
+        dropped.push_back("status.replicaRequests: entry without shardSet and replicas");
+        continue;
+      }
+      r.requests[q["shardSet"].get<std::string>()] =
+          StoredRequest{q["replicas"].get<int>(), q.value("action", std::string()), q.value("requestedAt", std::string())};
+    }
+  }
   if (prev.is_object() && prev.contains("proposal") && prev["proposal"].is_object()) r.proposal = prev["proposal"];
 
   // 3. Execution: one step.
@@ -790,6 +802,21 @@ kube::ApiStatus MigrationPolicyReconciler::write_status(Round& r) {
   for (const auto& a : r.history) history.push_back(ActionToJson(a));
   status["actions"] = actions;
   status["history"] = history;
+  // Requests only for the sets this policy still governs: a set it lost
+  // (to an older policy, or a label change) falls back to its own spec.
+  Json requests = Json::array();
+  for (const auto& [set, q] : r.requests) {
+    if (std::find(r.sel.governed.begin(), r.sel.governed.end(), set) == r.sel.governed.end()) continue;
+    Json e = {{"shardSet", set}, {"replicas", q.replicas}};
+    if (!q.action.empty()) e["action"] = q.action;
+    if (!q.requestedAt.empty()) e["requestedAt"] = q.requestedAt;
+    requests.push_back(e);
+  }
+  if (requests.empty()) {
+    status.erase("replicaRequests");
+  } else {
+    status["replicaRequests"] = requests;
+  }
   std::string governs;
   for (const auto& g : r.sel.governed) governs += (governs.empty() ? "" : ", ") + g;
   std::string notes;

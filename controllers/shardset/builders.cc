@@ -88,6 +88,16 @@ Result<ShardSetSpec> ParseShardSet(const Json& obj) {
   if (!(r = ReadInt(spec, "replicas", "spec.replicas", 0, 10000, &s.replicas))) {
     return unexpected(r.error());
   }
+  if (!(r = ReadInt(spec, "minReplicas", "spec.minReplicas", 0, 10000, &s.min_replicas))) {
+    return unexpected(r.error());
+  }
+  if (!(r = ReadInt(spec, "maxReplicas", "spec.maxReplicas", 1, 10000, &s.max_replicas))) {
+    return unexpected(r.error());
+  }
+  if (s.min_replicas > s.max_replicas) {
+    return unexpected(Error{"spec.maxReplicas: must be at least spec.minReplicas (" +
+                            std::to_string(s.min_replicas) + "), got " + std::to_string(s.max_replicas)});
+  }
   auto warm = Section(spec, "warmPool", "spec.warmPool");
   if (!warm) return unexpected(warm.error());
   if (!(r = ReadInt(**warm, "size", "spec.warmPool.size", 0, 100, &s.warm_pool))) {
@@ -469,6 +479,8 @@ Json BuildStatus(const StatusInput& in, const Json& previous_status, const std::
                     {"ranges", it == in.ranges_per_pod.end() ? 0 : it->second}});
   }
   st["replicas"] = active;
+  st["desiredReplicas"] = in.desired_replicas;
+  st["desiredReplicasFrom"] = in.desired_from;
   st["readyReplicas"] = ready;
   st["activeReplicas"] = active;
   st["warmReplicas"] = warm_ready;

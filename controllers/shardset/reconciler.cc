@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "controllers/api/fencing.h"
+#include "controllers/api/replica_request.h"
 #include "controllers/api/resources.h"
 
 namespace shardcast::shardset {
@@ -44,6 +45,7 @@ struct ShardSetReconciler::Round {
   std::string problem;      // Degraded message
   std::string problem_reason;
   uint64_t token = 1;
+  std::string replicas_from = "spec";  // or "MigrationPolicy/<name>"
   int64_t epoch = 0;        // epoch after this round
   std::optional<RoutingDocument> published;  // document after this round
 };
@@ -127,6 +129,13 @@ ctrl::ReconcileResult ShardSetReconciler::reconcile(const std::string& key) {
     return ctrl::Action::AwaitChange();
   }
   round.spec = std::move(spec.value());
+  if (deps_.policies != nullptr) {
+    auto req = api::ReplicaRequestFor(deps_.policies->list_namespace(round.spec.ns), round.spec.name);
+    if (req) {
+      round.spec.replicas = std::clamp(req->replicas, round.spec.min_replicas, round.spec.max_replicas);
+      round.replicas_from = "MigrationPolicy/" + req->policy;
+    }
+  }
   return execute(round);
 }
 
@@ -253,7 +262,7 @@ ctrl::ReconcileResult ShardSetReconciler::execute(Round& round) {
                 "deleted failed pod " + rm.name + "; a replacement follows");
         } else if (rm.reason == "ScaleIn") {
           event(round.set_obj, kube::EventType::kNormal, "ScaledIn",
-                "deleted drained pod " + rm.name + " (spec.replicas " +
+                "deleted drained pod " + rm.name + " (desired replicas " +
                     std::to_string(s.replicas) + ")");
         } else {
           event(round.set_obj, kube::EventType::kNormal, "ScaledIn",
@@ -389,6 +398,8 @@ kube::ApiStatus ShardSetReconciler::write_status(Round& round) {
   in.selector = std::string(api::kLabelShardSet) + "=" + s.name;
   in.pods = round.obs.pods;
   in.epoch = round.epoch;
+  in.desired_replicas = s.replicas;
+  in.desired_from = round.replicas_from;
   if (round.published) {
     for (const auto& r : round.published->ranges) ++in.ranges_per_pod[r.owner];
   }
@@ -478,7 +489,7 @@ std::string OwningShardSetKey(const Json& obj) {
 }
 
 void WireHandlers(kube::Informer& sets, kube::Informer& pods, kube::Informer& cms,
-                  ctrl::Controller& c) {
+                  ctrl::Controller& c, kube::Informer* policies) {
   auto own = [&c](const kube::ObjectPtr& o) {
     if (o) c.enqueue(kube::ObjectKey(*o));
   };
@@ -498,6 +509,44 @@ void WireHandlers(kube::Informer& sets, kube::Informer& pods, kube::Informer& cm
       owner};
   pods.add_handlers(by_owner);
   cms.add_handlers(by_owner);
+  if (policies == nullptr) return;
+  // A policy's status changes often (action progress); only a change of its
+  // replica requests or of the sets it governs concerns the ShardSets.
+  auto named = [](const kube::ObjectPtr& o) {
+    std::set<std::string> out;
+    if (!o || !o->contains("status") || !(*o)["status"].is_object()) return out;
+    const Json& st = (*o)["status"];
+    if (st.contains("selectedShardSets") && st["selectedShardSets"].is_array()) {
+      for (const auto& n : st["selectedShardSets"]) {
+        if (n.is_string()) out.insert(n.get<std::string>());
+      }
+    }
+    if (st.contains("replicaRequests") && st["replicaRequests"].is_array()) {
+      for (const auto& r : st["replicaRequests"]) {
+        if (r.is_object() && r.contains("shardSet") && r["shardSet"].is_string()) {
+          out.insert(r["shardSet"].get<std::string>());
+        }
+      }
+    }
+    return out;
+  };
+  auto requests = [](const kube::ObjectPtr& o) {
+    if (!o || !o->contains("status") || !(*o)["status"].is_object()) return Json();
+    const Json& st = (*o)["status"];
+    return Json{st.value("selectedShardSets", Json()), st.value("replicaRequests", Json())};
+  };
+  auto enqueue = [&c, named](const kube::ObjectPtr& o) {
+    if (!o) return;
+    std::string ns = kube::ObjectNamespace(*o);
+    for (const auto& n : named(o)) c.enqueue(ns + "/" + n);
+  };
+  policies->add_handlers({enqueue,
+                          [enqueue, requests](const kube::ObjectPtr& old_obj, const kube::ObjectPtr& new_obj) {
+                            if (requests(old_obj) == requests(new_obj)) return;
+                            enqueue(old_obj);
+                            enqueue(new_obj);
+                          },
+                          enqueue});
 }
 
 }  // namespace shardcast::shardset

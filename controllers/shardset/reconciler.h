@@ -27,6 +27,7 @@ struct ReconcilerDeps {
   const kube::Store* shardsets = nullptr;
   const kube::Store* pods = nullptr;        // pods labelled shardcast.dev/shardset
   const kube::Store* configmaps = nullptr;  // routing ConfigMaps (same label)
+  const kube::Store* policies = nullptr;    // MigrationPolicies (replica requests); optional
   kube::EventSink* events = nullptr;        // optional
   runtime::Registry* metrics = nullptr;     // optional
   std::function<uint64_t()> fencing_token;  // default: 1
@@ -66,9 +67,10 @@ class ShardSetReconciler final : public ctrl::Reconciler {
 // reference of kind ShardSet; "" when none.
 std::string OwningShardSetKey(const Json& obj);
 
-// Enqueues into `c` the ShardSet key of every change seen by the three
-// informers (register before they start).
+// Enqueues into `c` the ShardSet key of every change seen by the
+// informers (register before they start). With `policies`, a change of a
+// MigrationPolicy's replica requests enqueues the ShardSets it names.
 void WireHandlers(kube::Informer& sets, kube::Informer& pods, kube::Informer& cms,
-                  ctrl::Controller& c);
+                  ctrl::Controller& c, kube::Informer* policies = nullptr);
 
 }  // namespace shardcast::shardset

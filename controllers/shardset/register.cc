@@ -16,12 +16,14 @@ void RegisterShardSetController(manager::Manager& mgr) {
   pod_options.transform = kube::PrunePodForCache;  // the controller reads metadata and status only
   kube::Informer& pods = mgr.informer(kube::resources::kPods, pod_options);
   kube::Informer& cms = mgr.informer(kube::resources::kConfigMaps, selected);
+  kube::Informer& policies = mgr.informer(api::kMigrationPolicies);
 
   ReconcilerDeps deps;
   deps.client = mgr.client_ptr();
   deps.shardsets = &sets.store();
   deps.pods = &pods.store();
   deps.configmaps = &cms.store();
+  deps.policies = &policies.store();
   deps.events = &mgr.events();
   deps.metrics = &mgr.metrics();
   deps.fencing_token = [&mgr] { return mgr.fencing_token(); };
@@ -29,7 +31,7 @@ void RegisterShardSetController(manager::Manager& mgr) {
   ctrl::Controller& c =
       mgr.add_controller("shardset", std::make_unique<ShardSetReconciler>(std::move(deps)));
 
-  WireHandlers(sets, pods, cms, c);
+  WireHandlers(sets, pods, cms, c, &policies);
 }
 
 }  // namespace shardcast::shardset

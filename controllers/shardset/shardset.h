@@ -27,7 +27,9 @@ struct ShardSetSpec {
   std::string name;
   std::string uid;
   int64_t generation = 0;
-  int replicas = 3;
+  int replicas = 3;       // spec.replicas; the reconciler may replace it by a policy's request
+  int min_replicas = 1;
+  int max_replicas = 10;
   int warm_pool = 1;
   int ranges = 256;
   int virtual_nodes = 64;
@@ -134,6 +136,8 @@ struct StatusInput {
   std::vector<ObservedPod> pods;                   // live pods of the set
   std::map<std::string, size_t> ranges_per_pod;    // from the published document
   int64_t epoch = 0;
+  int desired_replicas = 0;                        // active pods worked towards
+  std::string desired_from = "spec";               // "spec" or "MigrationPolicy/<name>"
   std::vector<Condition> conditions;               // Ready, Progressing, Degraded
 };
 

@@ -473,6 +473,65 @@ TEST_F(MigrationPolicyIT, MoveWhoseTargetTurnsHotIsReverted) {
   }
 }
 
+// Both active pods forecast hot and a warm pod ready: the policy promotes it
+// by a replica request in its own status; the ShardSet controller honours
+// the request, and nobody writes the ShardSet's spec.
+TEST_F(MigrationPolicyIT, PromotionIsARequestTheShardSetControllerHonoursWithoutSpecWrites) {
+  RunningManager m(client_, ns_);
+  Json set = ShardSet();
+  set["spec"]["warmPool"]["size"] = 1;
+  ASSERT_TRUE(client_->create(api::kShardSets, ns_, set));
+  ConvergeAndForecastHot();
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto s = Get(api::kShardSets, "kv");
+        return s && (*s)["status"].value("warmReplicas", 0) == 1;
+      },
+      90s, "a ready warm pod"));
+  auto before = Get(api::kShardSets, "kv");
+  ASSERT_TRUE(before);
+  const int64_t generation = (*before)["metadata"]["generation"];
+  Json hot = Json::array();
+  for (const char* pod : {"kv-0", "kv-1"}) {
+    hot.push_back({{"pod", pod}, {"horizonSeconds", 1800}, {"peak", 900}, {"p90", 950}, {"p99", 990},
+                   {"probExceed", 0.99}, {"trusted", true}});
+  }
+  ASSERT_TRUE(client_->patch(api::kShardSets, ns_, "kv", kube::PatchType::kMerge,
+                             Json{{"status", {{"forecasts", hot}}}}, {"test", false, "status"}));
+  ASSERT_TRUE(client_->create(api::kMigrationPolicies, ns_, Policy("p", "Auto")));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& q : Status("p").value("replicaRequests", Json::array())) {
+          if (q.value("shardSet", "") == "kv" && q.value("replicas", 0) == 3) return true;
+        }
+        return false;
+      },
+      90s, "a replica request for 3 active pods in the policy's status"));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto s = Get(api::kShardSets, "kv");
+        if (!s) return false;
+        const Json& st = (*s)["status"];
+        return st.value("desiredReplicas", 0) == 3 && st.value("desiredReplicasFrom", "") == "MigrationPolicy/p" &&
+               st.value("activeReplicas", 0) == 3;
+      },
+      90s, "the ShardSet controller promotes to 3 active pods"));
+  auto after = Get(api::kShardSets, "kv");
+  ASSERT_TRUE(after);
+  EXPECT_EQ((*after)["spec"]["replicas"], 2) << "spec is the user's";
+  EXPECT_EQ((*after)["metadata"]["generation"], generation) << "no spec write";
+  // Deleting the policy hands the count back to spec.replicas.
+  ASSERT_TRUE(client_->remove(api::kMigrationPolicies, ns_, "p"));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto s = Get(api::kShardSets, "kv");
+        return s && (*s)["status"].value("desiredReplicasFrom", "") == "spec" &&
+               (*s)["status"].value("desiredReplicas", 0) == 2;
+      },
+      60s, "desiredReplicas back to spec.replicas"));
+}
+
 TEST_F(MigrationPolicyIT, NewManagerResumesAnInterruptedMove) {
   HookServer hooks;
   hooks.hold(true);  // the copy stays in progress until released

@@ -218,6 +218,53 @@ TEST_F(ReconcilerTest, StaleRoutingCacheDoesNotRevertAFinishedCutover) {
   EXPECT_EQ(st["history"][0]["phase"], "Reverted");
 }
 
+TEST_F(ReconcilerTest, PromotionIsARequestInPolicyStatusNeverASpecWrite) {
+  Json warm = {{"apiVersion", "v1"},
+               {"kind", "Pod"},
+               {"metadata",
+                {{"name", "kv-3"},
+                 {"namespace", "ns"},
+                 {"labels", {{api::kLabelShardSet, "kv"}, {api::kLabelRole, "warm"}}}}},
+               {"status",
+                {{"phase", "Running"},
+                 {"podIP", "10.0.0.4"},
+                 {"conditions", Json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
+  pods_.upsert(std::make_shared<const Json>(warm));
+  ActionRecord a;
+  a.id = "p-0";
+  a.shardSet = "kv";
+  a.type = "Promote";
+  a.target = "kv-3";
+  a.phase = "Promoting";
+  a.startedAt = a.phaseStartedAt = kNow - 1;
+  SetPolicy(Json::parse(R"({"mode":"Auto"})"), {{"actions", Json::array({ActionToJson(a)})}});
+  auto rec = Make();
+  ASSERT_TRUE(rec->reconcile("ns/p"));
+  for (const auto& w : transport_->writes("/shardsets/")) ADD_FAILURE() << "wrote " << w.path_and_query;
+  Json st = LastStatus();
+  ASSERT_TRUE(st.contains("replicaRequests")) << st.dump();
+  ASSERT_EQ(st["replicaRequests"].size(), 1u);
+  EXPECT_EQ(st["replicaRequests"][0]["shardSet"], "kv");
+  EXPECT_EQ(st["replicaRequests"][0]["replicas"], 4);
+  EXPECT_EQ(st["replicaRequests"][0]["action"], "p-0");
+  EXPECT_EQ(st["actions"][0]["phase"], "Promoting");
+  // The next round reads its own request back: no second request, it waits.
+  SetPolicy(Json::parse(R"({"mode":"Auto"})"), st);
+  ASSERT_TRUE(rec->reconcile("ns/p"));
+  st = LastStatus();
+  EXPECT_EQ(st["replicaRequests"][0]["replicas"], 4);
+  EXPECT_NE(st["actions"][0]["message"].get<std::string>().find("waiting for the ShardSet controller"),
+            std::string::npos)
+      << st.dump();
+  // A set the policy no longer governs loses the request.
+  Json unlabeled = *sets_.get("ns/kv");
+  unlabeled["metadata"]["labels"] = Json::object();
+  sets_.upsert(std::make_shared<const Json>(unlabeled));
+  SetPolicy(Json::parse(R"({"mode":"Auto","shardSetSelector":{"matchLabels":{"tier":"kv"}}})"), st);
+  ASSERT_TRUE(rec->reconcile("ns/p"));
+  EXPECT_FALSE(LastStatus().contains("replicaRequests")) << LastStatus().dump();
+}
+
 TEST_F(ReconcilerTest, LargerFencingTokenOnTheConfigMapIsRefused) {
   SetRouting(5);
   SetPolicy(Json::parse(R"({"mode":"Auto"})"), {{"actions", Json::array({MoveAction("a-0", 0, "Migrating")})}});

@@ -92,6 +92,7 @@ class ReconcilerTest : public ::testing::Test {
     deps.shardsets = &sets;
     deps.pods = &pods;
     deps.configmaps = &cms;
+    deps.policies = &policies;
     deps.events = &sink;
     deps.metrics = &registry;
     deps.fencing_token = [this] { return token; };
@@ -117,7 +118,7 @@ class ReconcilerTest : public ::testing::Test {
   }
 
   std::shared_ptr<FakeTransport> transport;
-  kube::Store sets, pods, cms;
+  kube::Store sets, pods, cms, policies;
   RecordingSink sink;
   runtime::Registry registry;
   uint64_t token = 1;
@@ -254,6 +255,54 @@ TEST_F(ReconcilerTest, PromotionPatchesTheRoleWithAResourceVersionPrecondition) 
   EXPECT_TRUE(sink.has("Promoted"));
   EXPECT_NE(registry.render().find("shardcast_promotions_total{shardset=\"ns/kv\"} 1"),
             std::string::npos);
+}
+
+// A governing MigrationPolicy's status.replicaRequests decides the active
+// count (clamped to [min, max]) without any write to the ShardSet's spec.
+TEST_F(ReconcilerTest, GoverningPolicyReplicaRequestPromotesWithoutTouchingSpec) {
+  PutSet(SetObject(1, 1, 8));
+  PutPod(0, "active");
+  PutPod(1, "warm");
+  auto policy = [](const std::string& name, const std::string& created, const Json& selected, int replicas) {
+    return std::make_shared<const Json>(Json{
+        {"apiVersion", "shardcast.dev/v1alpha1"},
+        {"kind", "MigrationPolicy"},
+        {"metadata", {{"name", name}, {"namespace", "ns"}, {"creationTimestamp", created}}},
+        {"status",
+         {{"selectedShardSets", selected},
+          {"replicaRequests", Json::array({{{"shardSet", "kv"}, {"replicas", replicas}, {"action", "a-1"}}})}}}});
+  };
+  // A policy that does not (or no longer) govern kv is ignored.
+  policies.upsert(policy("stale", "2026-01-01T00:00:00Z", Json::array(), 5));
+  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  for (const auto& w : transport->writes()) {
+    EXPECT_EQ(w.path_and_query.find("/pods/kv-1"), std::string::npos) << "no promotion without a request";
+  }
+  Json st = LastWrite("PUT", "/status");
+  EXPECT_EQ(st["status"]["desiredReplicas"], 1);
+  EXPECT_EQ(st["status"]["desiredReplicasFrom"], "spec");
+
+  policies.upsert(policy("p", "2026-01-02T00:00:00Z", Json::array({"kv"}), 2));
+  transport->requests.clear();
+  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  auto w = transport->writes();
+  ASSERT_GE(w.size(), 1u);
+  EXPECT_EQ(w[0].method, "PATCH");
+  EXPECT_EQ(w[0].path_and_query.rfind("/api/v1/namespaces/ns/pods/kv-1", 0), 0u);
+  for (const auto& x : w) {
+    if (x.path_and_query.find("/shardsets/") == std::string::npos) continue;
+    EXPECT_NE(x.path_and_query.find("/status"), std::string::npos) << "only status is written: " << x.path_and_query;
+  }
+  st = LastWrite("PUT", "/status");
+  EXPECT_EQ(st["status"]["desiredReplicas"], 2);
+  EXPECT_EQ(st["status"]["desiredReplicasFrom"], "MigrationPolicy/p");
+  EXPECT_EQ(st["spec"]["replicas"], 1);
+
+  // Clamped to maxReplicas.
+  policies.upsert(policy("p", "2026-01-02T00:00:00Z", Json::array({"kv"}), 500));
+  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  st = LastWrite("PUT", "/status");
+  EXPECT_EQ(st["status"]["desiredReplicas"], SetObject(1, 1, 8)["spec"].value("maxReplicas", 10));
 }
 
 TEST_F(ReconcilerTest, DeleteIsSkippedWhenTheLiveDocumentStillNamesThePod) {
