@@ -155,6 +155,8 @@ def score_m4(name, train, test, fcs, secs, label):
         c99 += int(((act >= l99) & (act <= h99)).sum())
         cnt += len(act)
     n = len(fcs)  # fewer than len(train) when a time limit stopped the model
+    if n < len(train):
+        label += f"-first{n}"
     sm, ma, sm2, ma2 = sm / n, ma / n, sm2 / n, ma2 / n
     owa = 0.5 * (sm / sm2 + ma / ma2)
     print(f"dataset={label} model={name} series={n} smape={sm:.3f} mase={ma:.3f} owa={owa:.3f} "
@@ -208,6 +210,8 @@ def main():
     ap.add_argument("--datasets", default="m4,nab")
     ap.add_argument("--m4-every", type=int, default=1,
                     help="M4: only every K-th series (0, K, 2K, ...), for models too slow for all 414")
+    ap.add_argument("--m4-first", type=int, default=0,
+                    help="M4: then only the first N of those series (0 = all)")
     ap.add_argument("--time-limit", type=float, default=0.0,
                     help="wall seconds per model and dataset; the series done by then are scored (a prefix)")
     args = ap.parse_args()
@@ -227,6 +231,9 @@ def main():
         if args.m4_every > 1:
             train, test = train[::args.m4_every], test[::args.m4_every]
             label = f"m4-hourly-every{args.m4_every}"
+        if args.m4_first > 0:
+            train, test = train[:args.m4_first], test[:args.m4_first]
+            label += f"-first{args.m4_first}"
         for kind in models:
             try:
                 if kind == "Prophet":

@@ -1,5 +1,5 @@
 // Forecasting benchmark runner (on demand; see bench/forecast/run.sh).
-//   bench_forecast m4 <Hourly-train.csv> <Hourly-test.csv> [--model auto] [--holdout] [--every K]
+//   bench_forecast m4 <Hourly-train.csv> <Hourly-test.csv> [--model auto] [--holdout] [--every K] [--first N]
 //   bench_forecast nab <dir>... [--model auto]
 // Prints one result line per dataset/model in a fixed "key=value" format
 // that run.sh turns into the markdown table.
@@ -75,6 +75,7 @@ double CpuSeconds() {
 
 bool g_clean = true;
 int g_every = 1;  // M4: only every K-th series
+int g_first = 0;  // M4: then only the first N of those (0 = all)
 
 int RunM4(const std::string& train_path, const std::string& test_path, pr::ModelKind kind, bool holdout) {
   auto train = ReadM4(train_path);
@@ -89,6 +90,10 @@ int RunM4(const std::string& train_path, const std::string& test_path, pr::Model
     }
     train.resize(j);
     test.resize(j);
+  }
+  if (g_first > 0 && static_cast<size_t>(g_first) < train.size()) {
+    train.resize(static_cast<size_t>(g_first));
+    test.resize(static_cast<size_t>(g_first));
   }
   const int h = 48, m = 24;
   if (holdout) {
@@ -152,10 +157,13 @@ int RunM4(const std::string& train_path, const std::string& test_path, pr::Model
   const double N = static_cast<double>(train.size());
   smape /= N, mase /= N, smape_n2 /= N, mase_n2 /= N;
   const double owa = 0.5 * (smape / smape_n2 + mase / mase_n2);
+  std::string subset;
+  if (g_every > 1) subset += "-every" + std::to_string(g_every);
+  if (g_first > 0) subset += "-first" + std::to_string(g_first);
   std::printf(
       "dataset=m4-hourly%s%s model=shardcast-%s series=%zu smape=%.3f mase=%.3f owa=%.3f naive2_smape=%.3f "
       "naive2_mase=%.3f cov90=%.3f cov99=%.3f seconds=%.2f cpu_seconds=%.2f\n",
-      holdout ? "-holdout" : "", g_every > 1 ? ("-every" + std::to_string(g_every)).c_str() : "", pr::ModelKindName(kind).c_str(), train.size(), smape, mase, owa, smape_n2, mase_n2,
+      holdout ? "-holdout" : "", subset.c_str(), pr::ModelKindName(kind).c_str(), train.size(), smape, mase, owa, smape_n2, mase_n2,
       cov90 / cnt, cov99 / cnt, fit_seconds, cpu);
   std::fprintf(stderr, "first models: %s\n", models.c_str());
   std::fprintf(stderr, "probExceed reliability: cap=max p50: predicted %.3f observed %.3f; cap=max q0.95: predicted %.3f observed %.3f\n",
@@ -247,7 +255,7 @@ int RunNab(const std::vector<std::string>& dirs, pr::ModelKind kind) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: bench_forecast m4 TRAIN TEST [--model M] [--holdout] [--every K] | nab DIR... [--model M]\n");
+    std::fprintf(stderr, "usage: bench_forecast m4 TRAIN TEST [--model M] [--holdout] [--every K] [--first N] | nab DIR... [--model M]\n");
     return 2;
   }
   const std::string mode = argv[1];
@@ -267,6 +275,8 @@ int main(int argc, char** argv) {
       g_clean = false;
     } else if (a == "--every" && i + 1 < argc) {
       g_every = std::max(1, std::atoi(argv[++i]));
+    } else if (a == "--first" && i + 1 < argc) {
+      g_first = std::max(0, std::atoi(argv[++i]));
     } else if (a == "--holdout") {
       holdout = true;
     } else {

@@ -20,8 +20,8 @@ def main():
     print("|---|---|---|---|---|---|---|---|---|")
     for r in m4:
         split = "train holdout (last 48)" if "holdout" in r["dataset"] else "test"
-        if "-every" in r["dataset"]:
-            split += f" (every {r['dataset'].split('-every')[1]}th series: {r['series']})"
+        if "-every" in r["dataset"] or "-first" in r["dataset"]:
+            split += f" (subset {r['dataset'].split('m4-hourly-')[1]}: {r['series']} series)"
         print(f"| {split} | {r['model']} | {r['smape']} | {r['mase']} | {r['owa']} | {r['cov90']} | {r['cov99']} "
               f"| {r['seconds']} | {r.get('cpu_seconds', '-')} |")
     print("\nNAB realAWSCloudwatch + realKnownCause (5-min, rolling origin every 144 steps from mid-series, "
