@@ -199,7 +199,8 @@ def score_nab(name, wins, fcs, secs):
         c90 += int(((a >= l9[ok]) & (a <= h9[ok])).sum())
         c99 += int(((a >= l99[ok]) & (a <= h99[ok])).sum())
         pts += len(a)
-    print(f"dataset=nab model={name} forecasts={len(mase)} mase={np.mean(mase):.3f} cov90={c90 / pts:.3f} "
+    label = "nab" if len(fcs) >= len(wins) else f"nab-first{len(fcs)}"  # a time limit stopped the model
+    print(f"dataset={label} model={name} windows={len(fcs)} forecasts={len(mase)} mase={np.mean(mase):.3f} cov90={c90 / pts:.3f} "
           f"cov99={c99 / pts:.3f} seconds={secs:.2f} cpu_seconds={LAST_CPU:.2f}", flush=True)
 
 

@@ -1,6 +1,6 @@
 // Forecasting benchmark runner (on demand; see bench/forecast/run.sh).
 //   bench_forecast m4 <Hourly-train.csv> <Hourly-test.csv> [--model auto] [--holdout] [--every K] [--first N]
-//   bench_forecast nab <dir>... [--model auto]
+//   bench_forecast nab <dir>... [--model auto] [--first N]
 // Prints one result line per dataset/model in a fixed "key=value" format
 // that run.sh turns into the markdown table.
 #include <algorithm>
@@ -178,7 +178,7 @@ int RunNab(const std::vector<std::string>& dirs, pr::ModelKind kind) {
   // q0.95; mean predicted probability vs observed frequency of crossing.
   double pe_pred[2] = {0, 0}, pe_obs[2] = {0, 0};
   long pe_n = 0;
-  long forecasts = 0, points = 0;
+  long forecasts = 0, points = 0, windows = 0;
   for (const auto& dir : dirs) {
     std::vector<std::string> files;
     for (const auto& e : std::filesystem::directory_iterator(dir))
@@ -195,6 +195,9 @@ int RunNab(const std::vector<std::string>& dirs, pr::ModelKind kind) {
       const auto& v = series->values;
       const int n = static_cast<int>(v.size());
       for (int o = n / 2; o + h <= n; o += stride) {
+        // --first N: only the first N windows (in the order baselines.py uses).
+        if (g_first > 0 && windows >= g_first) break;
+        ++windows;
         std::vector<double> y(v.begin() + std::max(0, o - history), v.begin() + o);
         pr::ForecastConfig cfg;
         cfg.horizon = h;
@@ -245,8 +248,9 @@ int RunNab(const std::vector<std::string>& dirs, pr::ModelKind kind) {
   }
   std::fprintf(stderr, "probExceed reliability over %ld forecasts: cap=max p50: predicted %.3f observed %.3f; cap=max q0.95: predicted %.3f observed %.3f\n",
                pe_n, pe_pred[0] / pe_n, pe_obs[0] / pe_n, pe_pred[1] / pe_n, pe_obs[1] / pe_n);
-  std::printf("dataset=nab model=shardcast-%s forecasts=%ld mase=%.3f cov90=%.3f cov99=%.3f seconds=%.2f cpu_seconds=%.2f\n",
-              pr::ModelKindName(kind).c_str(), forecasts, mase_sum / forecasts, cov90 / points, cov99 / points,
+  const std::string label = g_first > 0 ? "nab-first" + std::to_string(g_first) : "nab";
+  std::printf("dataset=%s model=shardcast-%s windows=%ld forecasts=%ld mase=%.3f cov90=%.3f cov99=%.3f seconds=%.2f cpu_seconds=%.2f\n",
+              label.c_str(), pr::ModelKindName(kind).c_str(), windows, forecasts, mase_sum / forecasts, cov90 / points, cov99 / points,
               seconds, cpu);
   return 0;
 }
@@ -255,7 +259,7 @@ int RunNab(const std::vector<std::string>& dirs, pr::ModelKind kind) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: bench_forecast m4 TRAIN TEST [--model M] [--holdout] [--every K] [--first N] | nab DIR... [--model M]\n");
+    std::fprintf(stderr, "usage: bench_forecast m4 TRAIN TEST [--model M] [--holdout] [--every K] [--first N] | nab DIR... [--model M] [--first N]\n");
     return 2;
   }
   const std::string mode = argv[1];

@@ -14,7 +14,7 @@ def rows(path):
 def main():
     rs = list(rows(sys.argv[1]))
     m4 = [r for r in rs if r.get("dataset", "").startswith("m4")]
-    nab = [r for r in rs if r.get("dataset") == "nab"]
+    nab = [r for r in rs if r.get("dataset", "").startswith("nab")]
     print("M4 Hourly (414 series, h=48, MASE scaled by in-sample seasonal naive m=24, OWA vs Naive2):\n")
     print("| split | model | sMAPE | MASE | OWA | 90% cov | 99% cov | wall s | CPU s |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -26,10 +26,10 @@ def main():
               f"| {r['seconds']} | {r.get('cpu_seconds', '-')} |")
     print("\nNAB realAWSCloudwatch + realKnownCause (5-min, rolling origin every 144 steps from mid-series, "
           "7-day history, h=12, MASE scaled by in-sample one-step naive):\n")
-    print("| model | forecasts | MASE | 90% cov | 99% cov | wall s | CPU s |")
-    print("|---|---|---|---|---|---|---|")
+    print("| windows | model | forecasts (with a MASE scale) | MASE | 90% cov | 99% cov | wall s | CPU s |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in nab:
-        print(f"| {r['model']} | {r['forecasts']} | {r['mase']} | {r['cov90']} | {r['cov99']} | {r['seconds']} "
+        print(f"| {r.get('windows', '-')} | {r['model']} | {r['forecasts']} | {r['mase']} | {r['cov90']} | {r['cov99']} | {r['seconds']} "
               f"| {r.get('cpu_seconds', '-')} |")
 
 
