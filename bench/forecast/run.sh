@@ -78,7 +78,7 @@ if [[ -z "${SKIP_PYTHON:-}" ]]; then
   fi
   "${PY[@]}" --models "$MODELS" --datasets nab --time-limit "$NAB_TIME_LIMIT" | tee -a "$RES"
   # Models stopped by the time limit were scored on their first N windows: ours on the same.
-  for N in $(grep -o 'dataset=nab-first[0-9]*' "$RES" | cut -d t -f 3 | sort -un); do
+  for N in $(grep -o 'dataset=nab-first[0-9]*' "$RES" | sed 's/.*first//' | sort -un); do
     for m in auto snaive; do
       "$BF" nab "${NAB[@]}" --model "$m" --first "$N" | tee -a "$RES"
     done
