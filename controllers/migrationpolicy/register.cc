@@ -1,5 +1,10 @@
 #include "controllers/migrationpolicy/register.h"
 
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <memory>
 
 #include "controllers/api/resources.h"
@@ -7,6 +12,30 @@
 #include "operator/manager/manager.h"
 
 namespace shardcast::controllers {
+
+namespace {
+// The domain clock of `shardcast run --time-scale` (docs/demo.md), exported by
+// main as SHARDCAST_TIME_SCALE / _ORIGIN / _ANCHOR (unix seconds): `now` of
+// the reconciler (cooldowns, windows, stabilization, verification, events,
+// status timestamps) reads domain time. Requeue delays stay real.
+bool DomainClockFromEnv(double* scale, double* origin, double* anchor) {
+  if (std::getenv("SHARDCAST_TIME_SCALE") == nullptr) return false;
+  auto num = [](const char* name, double* out) {
+    const char* v = std::getenv(name);
+    if (v == nullptr) return false;
+    char* end = nullptr;
+    *out = std::strtod(v, &end);
+    return end != v && *end == '\0' && std::isfinite(*out);
+  };
+  if (!num("SHARDCAST_TIME_SCALE", scale) || *scale <= 0 || !num("SHARDCAST_TIME_ORIGIN", origin) ||
+      !num("SHARDCAST_TIME_ANCHOR", anchor)) {
+    spdlog::error("migrationpolicy controller: SHARDCAST_TIME_SCALE/_ORIGIN/_ANCHOR must be numbers (scale > 0); "
+                  "using the real clock");
+    return false;
+  }
+  return true;
+}
+}  // namespace
 
 void RegisterMigrationPolicyController(manager::Manager& mgr) {
   using namespace shardcast::migrationpolicy;
@@ -27,6 +56,17 @@ void RegisterMigrationPolicyController(manager::Manager& mgr) {
   deps.metrics = &mgr.metrics();
   deps.fencing_token = [&mgr] { return mgr.fencing_token(); };
   deps.may_write = [&mgr](uint64_t t) { return mgr.may_write(t); };
+  if (double scale = 1, origin = 0, anchor = 0; DomainClockFromEnv(&scale, &origin, &anchor)) {
+    deps.now = [scale, origin, anchor] {
+      const double real =
+          std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+      return static_cast<int64_t>(std::floor(origin + scale * (real - anchor)));
+    };
+    // Timeouts that wait for real work (a pod becoming Ready, a copy making
+    // progress) keep their real length: they are given in domain seconds.
+    deps.step.promotionTimeoutSeconds = static_cast<int64_t>(deps.step.promotionTimeoutSeconds * scale);
+    deps.step.phaseTimeoutSeconds = static_cast<int64_t>(deps.step.phaseTimeoutSeconds * scale);
+  }
   ctrl::Controller& c =
       mgr.add_controller("migrationpolicy", std::make_unique<MigrationPolicyReconciler>(std::move(deps)));
   WireHandlers(policies, sets, pods, cms, c);

@@ -1,7 +1,13 @@
 // The shardcast binary: `shardcast run` is the operator; `forecast` and
 // `plan` are offline tools that need no cluster.
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 #include <malloc.h>
 #include <optional>
@@ -31,6 +37,11 @@
 #ifdef SHARDCAST_WITH_PLAN_CLI
 #include "operator/cli/plan.h"
 #endif
+#ifdef SHARDCAST_WITH_FORECAST
+// `shardcast backfill` needs the forecast controller library; compiled here
+// (not as its own CMake target) so that it is built exactly when that library is.
+#include "operator/cli/backfill.cc"
+#endif
 
 namespace {
 
@@ -44,6 +55,7 @@ commands:
   run        run the operator against a cluster
   forecast   forecast a series from a CSV (no cluster needed)
   plan       print what the operator would do for a dumped state (no cluster needed)
+  backfill   seed a ShardSet's forecast history from CSV files (before `run`)
   version    print the version
 
 run flags (each also read from the environment variable in brackets):
@@ -58,6 +70,15 @@ run flags (each also read from the environment variable in brackets):
   --metrics-bind-address ADDR       Prometheus /metrics, e.g. :8080; "" disables [SHARDCAST_METRICS_BIND_ADDRESS]
   --health-probe-bind-address ADDR  /healthz and /readyz, e.g. :8081 [SHARDCAST_HEALTH_PROBE_BIND_ADDRESS]
   --forecasting=false               run without the forecast controller (reactive only) [SHARDCAST_FORECASTING]
+
+domain clock (replays and demos of accelerated traces; docs/demo.md):
+  --time-scale S                    domain seconds per real second, > 0 (default 1) [SHARDCAST_TIME_SCALE]
+  --time-origin T                   domain time (RFC3339 or unix seconds) at the anchor [SHARDCAST_TIME_ORIGIN]
+  --time-anchor R                   real unix time (seconds, may be fractional) at which the domain
+                                    clock reads T; default: now [SHARDCAST_TIME_ANCHOR]
+    The domain clock stamps forecast samples and drives forecast steps, refits,
+    cooldowns, windows, stabilization and verification windows. Leases, HTTP and
+    API timeouts, sample periods and work-queue delays stay on the real clock.
 )";
 
 struct RunFlags {
@@ -72,6 +93,9 @@ struct RunFlags {
   std::string metrics_addr = ":8080";
   std::string health_addr = ":8081";
   bool forecasting = true;
+  std::string time_scale;   // "" = real time
+  std::string time_origin;
+  std::string time_anchor;
 };
 
 std::optional<std::string> Env(const char* name) {
@@ -97,6 +121,9 @@ std::string ParseRunFlags(int argc, char** argv, RunFlags* f) {
   if (auto v = Env("SHARDCAST_METRICS_BIND_ADDRESS")) f->metrics_addr = *v;
   if (auto v = Env("SHARDCAST_HEALTH_PROBE_BIND_ADDRESS")) f->health_addr = *v;
   if (auto v = Env("SHARDCAST_FORECASTING")) f->forecasting = !(*v == "false" || *v == "0");
+  if (auto v = Env("SHARDCAST_TIME_SCALE")) f->time_scale = *v;
+  if (auto v = Env("SHARDCAST_TIME_ORIGIN")) f->time_origin = *v;
+  if (auto v = Env("SHARDCAST_TIME_ANCHOR")) f->time_anchor = *v;
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
     std::string value;
@@ -134,6 +161,12 @@ std::string ParseRunFlags(int argc, char** argv, RunFlags* f) {
       ok = take(&f->metrics_addr);
     } else if (a == "--health-probe-bind-address") {
       ok = take(&f->health_addr);
+    } else if (a == "--time-scale") {
+      ok = take(&f->time_scale);
+    } else if (a == "--time-origin") {
+      ok = take(&f->time_origin);
+    } else if (a == "--time-anchor") {
+      ok = take(&f->time_anchor);
     } else if (a == "--forecasting" || a == "--leader-elect") {
       if (has_value && value != "true" && value != "false") {
         return a + " must be true or false, not '" + value + "'";
@@ -152,6 +185,81 @@ std::string ParseRunFlags(int argc, char** argv, RunFlags* f) {
   if (spdlog::level::from_str(f->log_level) == spdlog::level::off && f->log_level != "off") {
     return "--log-level must be trace, debug, info, warn or error, not '" + f->log_level + "'";
   }
+  return "";
+}
+
+// A whole number or decimal; false on anything else (trailing garbage too).
+bool ParseNumber(const std::string& s, double* out) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  errno = 0;
+  double v = std::strtod(s.c_str(), &end);
+  if (errno != 0 || end != s.c_str() + s.size() || !std::isfinite(v)) return false;
+  *out = v;
+  return true;
+}
+
+// Unix seconds, or RFC3339 "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)".
+bool ParseTimeValue(const std::string& s, double* out) {
+  if (ParseNumber(s, out)) return true;
+  int Y, M, D, h, m, sec, n = 0;
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &Y, &M, &D, &h, &m, &sec, &n) != 6) return false;
+  std::string rest = s.substr(static_cast<size_t>(n));
+  double frac = 0;
+  if (!rest.empty() && rest[0] == '.') {
+    size_t k = 1;
+    while (k < rest.size() && std::isdigit(static_cast<unsigned char>(rest[k]))) ++k;
+    if (k == 1 || !ParseNumber("0" + rest.substr(0, k), &frac)) return false;
+    rest = rest.substr(k);
+  }
+  long offset = 0;
+  if (rest == "Z" || rest == "z") {
+    offset = 0;
+  } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
+    int oh = 0, om = 0;
+    if (std::sscanf(rest.c_str() + 1, "%2d:%2d", &oh, &om) != 2) return false;
+    offset = (rest[0] == '+' ? 1 : -1) * (oh * 3600L + om * 60L);
+  } else {
+    return false;
+  }
+  if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60) return false;
+  std::tm tm{};
+  tm.tm_year = Y - 1900;
+  tm.tm_mon = M - 1;
+  tm.tm_mday = D;
+  tm.tm_hour = h;
+  tm.tm_min = m;
+  tm.tm_sec = sec;
+  *out = static_cast<double>(timegm(&tm) - offset) + frac;
+  return true;
+}
+
+// Validates the domain-clock flags and hands them to the controllers'
+// registration (controllers/*/register.cc read SHARDCAST_TIME_*) as plain
+// numbers: scale, origin and anchor in unix seconds.
+std::string ExportDomainClock(const RunFlags& f) {
+  if (f.time_scale.empty() && f.time_origin.empty() && f.time_anchor.empty()) return "";
+  double scale = 1, origin = 0, anchor = 0;
+  if (!f.time_scale.empty() && (!ParseNumber(f.time_scale, &scale) || scale <= 0 || scale > 1e6)) {
+    return "--time-scale must be a number in (0, 1e6], not '" + f.time_scale + "'";
+  }
+  const double real_now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  anchor = real_now;
+  if (!f.time_anchor.empty() && !ParseTimeValue(f.time_anchor, &anchor)) {
+    return "--time-anchor must be unix seconds or RFC3339, not '" + f.time_anchor + "'";
+  }
+  origin = anchor;
+  if (!f.time_origin.empty() && !ParseTimeValue(f.time_origin, &origin)) {
+    return "--time-origin must be unix seconds or RFC3339, not '" + f.time_origin + "'";
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.9g", scale);
+  setenv("SHARDCAST_TIME_SCALE", buf, 1);
+  std::snprintf(buf, sizeof(buf), "%.3f", origin);
+  setenv("SHARDCAST_TIME_ORIGIN", buf, 1);
+  std::snprintf(buf, sizeof(buf), "%.3f", anchor);
+  setenv("SHARDCAST_TIME_ANCHOR", buf, 1);
   return "";
 }
 
@@ -199,7 +307,12 @@ int Run(int argc, char** argv) {
     return 0;
   }
   if (!perr.empty()) return Fail(perr);
+  if (std::string terr = ExportDomainClock(flags); !terr.empty()) return Fail(terr);
   SetupLogging(flags);
+  if (const char* s = std::getenv("SHARDCAST_TIME_SCALE")) {
+    spdlog::info("domain clock: {} domain seconds per real second, domain time {} at real time {}", s,
+                 std::getenv("SHARDCAST_TIME_ORIGIN"), std::getenv("SHARDCAST_TIME_ANCHOR"));
+  }
 
   auto cfg = shardcast::kube::LoadDefault(flags.kubeconfig, flags.context);
   if (!cfg) return Fail(cfg.error().message);
@@ -266,6 +379,9 @@ int main(int argc, char** argv) {
   }
 #ifdef SHARDCAST_WITH_FORECAST_CLI
   if (cmd == "forecast") return shardcast::cli::ForecastMain(argc - 1, argv + 1);
+#endif
+#ifdef SHARDCAST_WITH_FORECAST
+  if (cmd == "backfill") return shardcast::cli::BackfillMain(argc - 1, argv + 1);
 #endif
 #ifdef SHARDCAST_WITH_PLAN_CLI
   if (cmd == "plan") return shardcast::cli::PlanMain(argc - 1, argv + 1);

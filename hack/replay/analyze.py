@@ -1,0 +1,190 @@
+"""Measurements of a replay (hack/replay/run.py) and the offline oracle bound.
+
+Per arm, over the live window [start, end] of trace time:
+  overloadSamples   metrics.k8s.io samples (one per pod and metrics-server
+                    timestamp) of an active pod above maxUtilization x capacity
+  overTrueMinutes   pod-minutes over maxUtilization of the load the driver set
+                    (every tick, not only what metrics-server happened to see)
+  activePodMinutes, warmPodMinutes
+  rangesMoved       owner changes between consecutive observed routing epochs
+  promotions        warm -> active transitions, with their lead time: the
+                    start of the next episode in which the *counterfactual*
+                    load (the trace on the initial routing, nothing done)
+                    crosses maxUtilization, minus the promotion time
+                    (positive = ahead of the crossing, negative = late)
+Oracle (offline, from the trace alone): at every trace minute the fewest
+active pods k(t) >= minReplicas whose best packing of that minute's range
+loads (largest first onto the least loaded pod) keeps every pod at or
+below maxUtilization; no overload by construction, no warm pods, and as
+moves, for each increase of k, the fewest hottest ranges that make up the
+new pod's fair share (a lower bound of what filling it takes).
+"""
+import heapq
+import math
+
+
+def moves(routing):
+    n = 0
+    for a, b in zip(routing, routing[1:]):
+        n += sum(1 for x, y in zip(a["owners"], b["owners"]) if x != y)
+    return n
+
+
+def _lpt_max(loads, k):
+    heap = [0.0] * k
+    for v in sorted(loads, reverse=True):
+        m = heapq.heappop(heap)
+        heapq.heappush(heap, m + v)
+    return max(heap)
+
+
+def oracle(res, tr, min_replicas, max_replicas):
+    cap = res["capacity"] * res["maxUtilization"]
+    T0, T1 = res["start"], res["end"]
+    pod_minutes = 0
+    moved = 0
+    prev = None
+    ks = []
+    t = T0
+    while t <= T1:
+        rl = tr.range_loads(t)
+        k = max(min_replicas, math.ceil(sum(rl) / cap))
+        while k < max_replicas and _lpt_max(rl, k) > cap:
+            k += 1
+        ks.append((t, k))
+        pod_minutes += k
+        if prev is not None and k > prev:
+            for kk in range(prev + 1, k + 1):
+                share = sum(rl) / kk
+                acc, cnt = 0.0, 0
+                for v in sorted(rl, reverse=True):
+                    if acc >= share:
+                        break
+                    acc += v
+                    cnt += 1
+                moved += cnt
+        prev = k
+        t += 60
+    return {"activePodMinutes": pod_minutes, "warmPodMinutes": 0, "overloadSamples": 0, "overTrueMinutes": 0,
+            "rangesMoved": moved, "pods": ks}
+
+
+def counterfactual_episodes(res, tr, owners):
+    """Intervals where the trace on the initial routing (nothing done) is over maxUtilization."""
+    cap = res["capacity"] * res["maxUtilization"]
+    eps = []
+    cur = None
+    t = res["start"]
+    while t <= res["end"]:
+        rl = tr.range_loads(t)
+        per = {}
+        for i, o in enumerate(owners):
+            per[o] = per.get(o, 0.0) + rl[i]
+        over = max(per.values()) > cap
+        if over and cur is None:
+            cur = [t, t]
+        elif over:
+            cur[1] = t
+        elif cur is not None:
+            eps.append(cur)
+            cur = None
+        t += 60
+    if cur is not None:
+        eps.append(cur)
+    return eps
+
+
+def arm_summary(res, tr, arm):
+    cap = res["capacity"]
+    mx = res["maxUtilization"]
+    T0, T1 = res["start"], res["end"]
+    obs = [o for o in arm["observed"] if T0 <= o["t"] <= T1 and o["active"]]
+    over = [o for o in obs if o["cpu"] / cap > mx]
+    ticks = [tk for tk in arm["ticks"] if T0 <= tk["t"] <= T1]
+    act_min = warm_min = over_min = 0.0
+    for a, b in zip(ticks, ticks[1:]):
+        dt = (b["t"] - a["t"]) / 60.0
+        act_min += len(a["active"]) * dt
+        warm_min += len(a["warm"]) * dt
+        over_min += sum(1 for p in a["active"] if a["loads"].get(p, 0) / cap > mx) * dt
+    eps = counterfactual_episodes(res, tr, arm["initialOwners"]) if arm.get("initialOwners") else []
+    promos = []
+    for p in [p for p in arm["promotions"] if T0 <= p["t"] <= T1]:
+        lead = None
+        for s, e in eps:
+            if e >= p["t"]:
+                lead = (s - p["t"]) / 60.0
+                break
+        promos.append({"t": p["t"], "pod": p["pod"], "leadMinutes": lead})
+    types = {}
+    for a in arm["actions"]:
+        key = f"{a.get('type')}/{a.get('phase')}"
+        types[key] = types.get(key, 0) + 1
+    return {
+        "observedSamples": len(obs), "overloadSamples": len(over),
+        "firstOverload": min((o["t"] for o in over), default=None),
+        "overTrueMinutes": round(over_min, 1),
+        "activePodMinutes": round(act_min), "warmPodMinutes": round(warm_min),
+        "rangesMoved": moves(arm["routing"]), "epochs": len(arm["routing"]),
+        "routingErrors": len(arm["routingErrors"]),
+        "promotions": promos, "firstPromotion": min((p["t"] for p in promos), default=None),
+        "scaleIns": len([d for d in arm["demotions"] if T0 <= d["t"] <= T1]), "actions": types,
+        "warmupPromotions": len([p for p in arm["promotions"] if p["t"] < T0]),
+        "warmupOverloadSamples": len([o for o in arm["observed"] if o["t"] < T0 and o["active"]
+                                      and o["cpu"] / cap > mx]),
+        "trustedFrom": next((f["t"] for f in arm["forecasts"]
+                             if f["pods"] and all(v.get("trusted") for v in f["pods"].values())), None),
+        "episodes": eps,
+    }
+
+
+def summarize(res, tr):
+    out = {"arms": {}}
+    for name, arm in res["arms"].items():
+        out["arms"][name] = arm_summary(res, tr, arm)
+    first = next(iter(res["arms"].values()))
+    # minReplicas/maxReplicas of the demo ShardSet: the oracle uses the same bounds.
+    out["oracle"] = oracle(res, tr, res.get("minReplicas", 3), res.get("maxReplicas", 8))
+    out["episodes"] = counterfactual_episodes(res, tr, first["initialOwners"]) if first.get("initialOwners") else []
+    return out
+
+
+def _fmt_t(t):
+    import time
+    return "-" if t is None else time.strftime("%m-%d %H:%M", time.gmtime(t))
+
+
+def table(summary):
+    rows = [("arm", "overload samples", "over-max pod-min (true)", "active pod-min", "warm pod-min",
+             "ranges moved", "promotions", "lead time (trace min)")]
+    for name, s in summary["arms"].items():
+        leads = [p["leadMinutes"] for p in s["promotions"] if p["leadMinutes"] is not None]
+        lead = ", ".join(f"{x:+.0f}" for x in leads) if leads else "-"
+        rows.append((name, f"{s['overloadSamples']} / {s['observedSamples']}", f"{s['overTrueMinutes']:.0f}",
+                     str(s["activePodMinutes"]), str(s["warmPodMinutes"]), str(s["rangesMoved"]),
+                     str(len(s["promotions"])), lead))
+    o = summary["oracle"]
+    rows.append(("oracle (bound)", "0", "0", str(o["activePodMinutes"]), "0", str(o["rangesMoved"]), "-", "-"))
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    return "\n".join(lines)
+
+
+def format_summary(summary, res):
+    import time
+    out = [f"trace {res['trace']}: {res['description']}",
+           f"live window {time.strftime('%Y-%m-%d %H:%M', time.gmtime(res['start']))} .. "
+           f"{time.strftime('%H:%M', time.gmtime(res['end']))} UTC trace time, x{res['timeScale']:g} "
+           f"({(res['end'] - res['start']) / res['timeScale']:.0f}s real) after a warm-up from "
+           f"{time.strftime('%m-%d %H:%M', time.gmtime(res['warmupStart']))}; forecast step {res['forecastStep']}m, "
+           f"horizon {res['horizon']}m; wall {res.get('wallSeconds', 0):.0f}s",
+           "counterfactual overload episodes (initial routing, nothing done): "
+           + (", ".join(f"{_fmt_t(s)}..{_fmt_t(e)[-5:]}" for s, e in summary["episodes"]) or "none"),
+           "", table(summary), ""]
+    for name, s in summary["arms"].items():
+        out.append(f"{name}: first promotion {_fmt_t(s['firstPromotion'])}, first overload sample "
+                   f"{_fmt_t(s['firstOverload'])}, routing epochs seen {s['epochs']} "
+                   f"(errors {s['routingErrors']}), scale-ins {s['scaleIns']}, all forecasts trusted from "
+                   f"{_fmt_t(s['trustedFrom'])}, during warm-up: {s['warmupPromotions']} promotions, "
+                   f"{s['warmupOverloadSamples']} overload samples; actions {s['actions']}")
+    return "\n".join(out) + "\n"
