@@ -142,6 +142,9 @@ struct ActionRecord {
   // produced (0 = none). Kept in status: a round whose cached routing is
   // older waits instead of judging the action on a stale document.
   int64_t routingEpoch = 0;
+  // After a failed step: not before this time (0 = now). In status, so that
+  // the backoff holds although our own status write re-queues the policy.
+  int64_t retryAt = 0;
 
   bool terminal() const { return phase == "Completed" || phase == "Reverted" || phase == "Failed"; }
 };

@@ -462,6 +462,7 @@ Json ActionToJson(const ActionRecord& a) {
   if (a.finishedAt > 0) j["finishedAt"] = TimeStr(a.finishedAt);
   if (!a.message.empty()) j["message"] = a.message;
   if (a.routingEpoch > 0) j["routingEpoch"] = a.routingEpoch;
+  if (a.retryAt > 0) j["retryAt"] = TimeStr(a.retryAt);
   return j;
 }
 
@@ -486,6 +487,7 @@ Result<ActionRecord> ActionFromJson(const Json& j, const std::string& field) {
     if (j.contains("startedAt")) a.startedAt = TimeOf(j["startedAt"]);
     if (j.contains("phaseStartedAt")) a.phaseStartedAt = TimeOf(j["phaseStartedAt"]);
     if (j.contains("finishedAt")) a.finishedAt = TimeOf(j["finishedAt"]);
+    if (j.contains("retryAt")) a.retryAt = TimeOf(j["retryAt"]);
     if (j.contains("attempts") && j["attempts"].is_number_integer()) a.attempts = j["attempts"].get<int>();
     a.message = Str(j, "message", "", field);
     if (j.contains("routingEpoch")) {

@@ -398,6 +398,10 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
         continue;
       }
     }
+    if (a.retryAt > r.now && !a.terminal()) {
+      want(ms((a.retryAt - r.now) * 1000));  // backoff after a failed step
+      continue;
+    }
     Step st = NextStep(a, w, cfg);
     if (st.write == Write::kWait) {
       a = st.next;
@@ -510,6 +514,7 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
       break;
     }
     a = st.next;
+    a.retryAt = 0;
     if (!st.event.empty()) event(r.obj, st.warning, st.event, st.eventMessage);
     if (a.phase == "Failed" && (a.type == "Split" || a.type == "Merge") && a.range) {
       // Later actions planned on the halves/merged range depend on it.

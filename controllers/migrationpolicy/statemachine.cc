@@ -332,7 +332,11 @@ ActionRecord AfterFailure(const ActionRecord& a, const std::string& error, const
   ActionRecord n = a;
   n.attempts = a.attempts + 1;
   n.message = "attempt " + std::to_string(n.attempts) + " failed: " + error;
-  if (n.attempts < cfg.maxAttempts) return n;
+  if (n.attempts < cfg.maxAttempts) {
+    n.retryAt = now + RetryBackoff(n.attempts).count() / 1000;
+    return n;
+  }
+  n.retryAt = 0;
   static const std::set<std::string> kMayCarryMarks = {"Migrating", "Copying", "Shadow", "Cutover", "Verifying"};
   if (a.type == "Move" && kMayCarryMarks.count(a.phase)) {
     return Enter(n, "Reverting", now, "abandoned after " + std::to_string(n.attempts) + " attempts: " + error);

@@ -60,6 +60,8 @@ class HookServer {
   }
   int port() const { return port_; }
   void hold(bool h) { hold_ = h; }
+  // The cutover hook answers 503 while set: the move stays in Cutover.
+  void fail_cutover(bool f) { fail_cutover_ = f; }
   std::vector<std::string> calls() {
     std::lock_guard<std::mutex> l(mu_);
     return calls_;
@@ -100,16 +102,18 @@ class HookServer {
       std::string path = line.substr(method.size() + 1);
       path = path.substr(0, path.find(' '));
       std::string body = "{}";
+      std::string status_line = "200 OK";
       {
         std::lock_guard<std::mutex> l(mu_);
         calls_.push_back(method + " " + path.substr(0, path.find('?')));
         if (path.rfind("/shardcast/copy", 0) == 0) copied_ = true;
+        if (path.rfind("/shardcast/cutover", 0) == 0 && fail_cutover_) status_line = "503 Service Unavailable";
         if (path.rfind("/shardcast/progress", 0) == 0) {
           body = !copied_ ? R"({"state":"idle"})" : hold_ ? R"({"state":"copying","progress":0.5})"
                                                           : R"({"state":"done","progress":1})";
         }
       }
-      std::string resp = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+      std::string resp = "HTTP/1.1 " + status_line + "\r\nContent-Type: application/json\r\nContent-Length: " +
                          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
       (void)::send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
       ::close(c);
@@ -119,6 +123,7 @@ class HookServer {
   int port_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<bool> hold_{false};
+  std::atomic<bool> fail_cutover_{false};
   bool copied_ = false;
   std::mutex mu_;
   std::vector<std::string> calls_;
@@ -175,6 +180,13 @@ class RunningManager {
     thread_.join();
   }
   std::string metrics() { return mgr_->metrics().render(); }
+  // Freezes (or thaws) the operator's view of routing ConfigMaps: events
+  // are held back, so its cache goes stale.
+  void pause_configmaps(bool paused) {
+    kube::InformerOptions selected;
+    selected.label_selector = api::kLabelShardSet;
+    mgr_->informer(kube::resources::kConfigMaps, selected).set_paused(paused);
+  }
 
  private:
   std::unique_ptr<manager::Manager> mgr_;
@@ -184,7 +196,7 @@ class RunningManager {
 };
 
 class MigrationPolicyIT : public ::testing::Test {
- protected:
+ public:  // KillDuringPhaseAndResume drives the fixture
   void SetUp() override {
     auto& cp = ControlPlane::Shared();
     ASSERT_TRUE(cp.ready()) << cp.startupError();
@@ -532,50 +544,62 @@ TEST_F(MigrationPolicyIT, PromotionIsARequestTheShardSetControllerHonoursWithout
       60s, "desiredReplicas back to spec.replicas"));
 }
 
-TEST_F(MigrationPolicyIT, NewManagerResumesAnInterruptedMove) {
+// Kills the operator while a move is in `phase`, checks the routing
+// document it left, then starts a new operator and waits for the move to
+// complete with a consistent routing table.
+void KillDuringPhaseAndResume(MigrationPolicyIT& t, const std::string& phase) {
   HookServer hooks;
-  hooks.hold(true);  // the copy stays in progress until released
-  auto m = std::make_unique<RunningManager>(client_, ns_, hooks.port());
-  ASSERT_TRUE(client_->create(api::kShardSets, ns_, ShardSet(hooks.port())));
-  ConvergeAndForecastHot();
-  if (HasFatalFailure()) return;
-  ASSERT_TRUE(client_->create(api::kMigrationPolicies, ns_, Policy("p", "Auto")));
+  if (phase == "Copying") hooks.hold(true);       // the copy stays in progress until released
+  if (phase == "Cutover") hooks.fail_cutover(true);  // the cutover hook answers 503 until released
+  auto m = std::make_unique<RunningManager>(t.client_, t.ns_, hooks.port());
+  ASSERT_TRUE(t.client_->create(api::kShardSets, t.ns_, t.ShardSet(hooks.port())));
+  t.ConvergeAndForecastHot();
+  if (::testing::Test::HasFatalFailure()) return;
+  ASSERT_TRUE(t.client_->create(api::kMigrationPolicies, t.ns_,
+                                t.Policy("p", "Auto", phase == "Verifying" ? "20s" : "3s")));
   Json action;
   ASSERT_TRUE(WaitFor(
       [&] {
-        for (const auto& a : Status("p").value("actions", Json::array())) {
-          if (a.value("phase", "") == "Copying" && a.value("message", "").find("copying") != std::string::npos) {
-            action = a;
-            return true;
-          }
+        for (const auto& a : t.Status("p").value("actions", Json::array())) {
+          if (a.value("phase", "") != phase) continue;
+          if (phase == "Copying" && a.value("message", "").find("copying") == std::string::npos) continue;
+          if (phase == "Cutover" && a.value("attempts", 0) < 1) continue;
+          action = a;
+          return true;
         }
         return false;
       },
-      90s, "a move copying"));
+      90s, "a move in phase " + phase));
   m->stop();  // the operator goes away mid-move
   m.reset();
-  Json doc = Routing();
-  EXPECT_TRUE(Consistent(doc));
+  Json doc = t.Routing();
+  EXPECT_TRUE(t.Consistent(doc));
   uint32_t range = action["range"];
-  bool marked = false;
   for (const auto& r : doc["ranges"]) {
-    if (r["id"] == range) marked = r["state"] == "migrating" && r["target"] == action["target"];
+    if (r["id"] != range) continue;
+    if (phase == "Verifying") {
+      EXPECT_EQ(r["owner"], action["target"]) << "cut over before the kill: " << r.dump();
+    } else {
+      EXPECT_EQ(r["state"], "migrating") << r.dump();
+      EXPECT_EQ(r["owner"], action["source"]) << r.dump();
+      EXPECT_EQ(r["target"], action["target"]) << r.dump();
+    }
   }
-  EXPECT_TRUE(marked) << doc.dump();
 
   hooks.hold(false);
-  RunningManager again(client_, ns_, hooks.port());
+  hooks.fail_cutover(false);
+  RunningManager again(t.client_, t.ns_, hooks.port());
   ASSERT_TRUE(WaitFor(
       [&] {
-        for (const auto& h : Status("p").value("history", Json::array())) {
+        for (const auto& h : t.Status("p").value("history", Json::array())) {
           if (h.value("id", "") == action["id"]) return h.value("phase", "") == "Completed";
         }
         return false;
       },
       120s, "the move completes under the new manager"));
-  doc = Routing();
-  EXPECT_TRUE(Consistent(doc));
-  EXPECT_EQ(OwnerOf(range), action["target"].get<std::string>());
+  doc = t.Routing();
+  EXPECT_TRUE(t.Consistent(doc));
+  EXPECT_EQ(t.OwnerOf(range), action["target"].get<std::string>());
   // The forecast still says "hot", so Auto mode may already run the next
   // move; the routing invariants hold whatever it does.
   for (const auto& r : doc["ranges"]) {
@@ -584,6 +608,73 @@ TEST_F(MigrationPolicyIT, NewManagerResumesAnInterruptedMove) {
       EXPECT_NE(r["target"], r["owner"]) << r.dump();
     }
   }
+}
+
+TEST_F(MigrationPolicyIT, NewManagerResumesAMoveKilledWhileCopying) { KillDuringPhaseAndResume(*this, "Copying"); }
+
+TEST_F(MigrationPolicyIT, NewManagerResumesAMoveKilledAtCutover) { KillDuringPhaseAndResume(*this, "Cutover"); }
+
+TEST_F(MigrationPolicyIT, NewManagerResumesAMoveKilledWhileVerifying) {
+  KillDuringPhaseAndResume(*this, "Verifying");
+}
+
+// Stale read: the operator's view of the routing ConfigMap is frozen while
+// another writer moves a range. The operator's routing write must fail on
+// the resourceVersion precondition instead of overwriting the newer
+// document, and once its view catches up the table is consistent.
+TEST_F(MigrationPolicyIT, StaleRoutingViewDoesNotOverwriteANewerDocument) {
+  HookServer hooks;
+  hooks.hold(true);
+  RunningManager m(client_, ns_, hooks.port());
+  ASSERT_TRUE(client_->create(api::kShardSets, ns_, ShardSet(hooks.port())));
+  ConvergeAndForecastHot();
+  if (HasFatalFailure()) return;
+  m.pause_configmaps(true);
+  // Another writer (a person, a second operator with a newer lease) takes
+  // range ownership decisions: it rewrites the document with a new epoch.
+  auto cm = Get(kube::resources::kConfigMaps, "kv-routing");
+  ASSERT_TRUE(cm);
+  Json doc = Json::parse((*cm)["data"]["routing.json"].get<std::string>());
+  const int64_t their_epoch = doc["epoch"].get<int64_t>() + 10;
+  doc["epoch"] = their_epoch;
+  (*cm)["data"]["routing.json"] = doc.dump();
+  auto w = client_->update(kube::resources::kConfigMaps, ns_, *cm);
+  ASSERT_TRUE(w) << w.error().to_string();
+  // The policy plans on the stale view and tries to mark a range migrating:
+  // its routing PUTs carry the stale resourceVersion and get 409.
+  auto conflicts = [&] {
+    const std::string text = m.metrics();
+    const std::string key = "shardcast_api_requests_total{method=\"PUT\",code=\"409\"} ";
+    auto at = text.find(key);
+    return at == std::string::npos ? 0.0 : std::stod(text.substr(at + key.size()));
+  };
+  const double before = conflicts();
+  ASSERT_TRUE(client_->create(api::kMigrationPolicies, ns_, Policy("p", "Auto")));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& a : Status("p").value("actions", Json::array())) {
+          if (a.value("phase", "") == "Migrating") return conflicts() >= before + 2;
+        }
+        return false;
+      },
+      90s, "the policy's routing writes from its stale view are refused (409)"));
+  // Whatever it tried, the newer document was not overwritten.
+  Json now = Routing();
+  EXPECT_GE(now["epoch"].get<int64_t>(), their_epoch) << now.dump();
+  m.pause_configmaps(false);
+  hooks.hold(false);
+  // With the view thawed, the move proceeds on top of the newer document.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& h : Status("p").value("history", Json::array())) {
+          if (h.value("phase", "") == "Completed") return true;
+        }
+        return false;
+      },
+      120s, "a move completes once the view is current"));
+  now = Routing();
+  EXPECT_TRUE(Consistent(now));
+  EXPECT_GT(now["epoch"].get<int64_t>(), their_epoch) << "epochs only move forward";
 }
 
 }  // namespace

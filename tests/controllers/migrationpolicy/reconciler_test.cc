@@ -275,6 +275,12 @@ TEST_F(ReconcilerTest, LargerFencingTokenOnTheConfigMapIsRefused) {
   EXPECT_EQ(st["actions"][0]["attempts"], 1);
   EXPECT_NE(st["actions"][0]["message"].get<std::string>().find("fencing token 5"), std::string::npos)
       << st.dump();
+  EXPECT_EQ(st["actions"][0]["retryAt"], planner::FormatRfc3339(kNow + 1)) << st.dump();
+  // Our own status write re-queues the policy at once; the backoff still
+  // holds because it is in status: no second attempt before retryAt.
+  SetPolicy(Json::parse(R"({"mode":"Auto"})"), st);
+  ASSERT_TRUE(rec->reconcile("ns/p"));
+  EXPECT_EQ(LastStatus()["actions"][0]["attempts"], 1) << LastStatus().dump();
 }
 
 TEST_F(ReconcilerTest, NothingIsWrittenWhenTheTokenMayNotWrite) {
