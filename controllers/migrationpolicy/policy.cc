@@ -363,6 +363,8 @@ Result<BuiltInput> BuildPlanInput(const Json& shardset, const std::vector<PodInf
         static_cast<int>(Num(ObjectAt(spec, "warmPool", "spec", kEmpty), "size", 1, "spec.warmPool", 0, 100));
     in.state.configuredRanges =
         static_cast<int>(Num(ObjectAt(spec, "keySpace", "spec", kEmpty), "ranges", 256, "spec.keySpace", 1, 4096));
+    in.state.loadFactor = Num(ObjectAt(ObjectAt(spec, "keySpace", "spec", kEmpty), "hashing", "spec.keySpace", kEmpty),
+                              "loadFactor", 1.25, "spec.keySpace.hashing", 1, 100);
     const Json& cap = ObjectAt(spec, "capacity", "spec", kEmpty);
     std::string metric = Str(cap, "metric", "CPU", "spec.capacity");
     double capacity = 0;

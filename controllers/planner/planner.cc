@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdio>
 #include <numeric>
 #include <set>
@@ -191,6 +192,7 @@ struct Planner {
   std::vector<double> podObs;
   std::vector<double> podLoadBefore;
   std::vector<std::size_t> podMovesIn;
+  std::vector<std::size_t> podRanges;  // ranges owned, as the plan so far leaves them
   std::vector<bool> podHot;
   std::vector<bool> podTrusted;
   std::vector<double> podProb;
@@ -326,6 +328,18 @@ struct Planner {
     podLoadBefore = podLoad;
     podMovesIn.assign(P, 0);
     podHot.assign(P, false);
+    podRanges.assign(P, 0);
+    for (std::size_t i = 0; i < P; ++i) podRanges[i] = ownedIdx[i].size();
+  }
+
+  // The ShardSet controller's bounded-load limit on ranges per pod.
+  std::size_t RangeBound() const {
+    if (!(st.loadFactor > 0)) return std::numeric_limits<std::size_t>::max();
+    std::size_t n = 0;
+    for (std::size_t p = 0; p < st.pods.size(); ++p) n += Active(p) && st.pods[p].ready ? 1 : 0;
+    if (n == 0) return std::numeric_limits<std::size_t>::max();
+    return static_cast<std::size_t>(
+        std::ceil(st.loadFactor * static_cast<double>(st.ranges.size()) / static_cast<double>(n) - 1e-9));
   }
 
   void ComputeBudget() {
@@ -383,8 +397,10 @@ struct Planner {
   long PickTarget(double load, std::size_t exclude, const Range* range) const {
     long best = -1;
     double bestScore = -1e300;
+    const std::size_t bound = range != nullptr ? RangeBound() : std::numeric_limits<std::size_t>::max();
     for (std::size_t p = 0; p < st.pods.size(); ++p) {
       if (p == exclude || !Active(p) || !st.pods[p].ready || podHot[p]) continue;
+      if (podRanges[p] + 1 > bound) continue;
       if (range && std::find(range->echoes.begin(), range->echoes.end(), st.pods[p].name) !=
                        range->echoes.end()) {
         continue;
@@ -474,6 +490,8 @@ struct Planner {
     podLoad[from] -= share;
     podLoad[t] += share;
     ++podMovesIn[t];
+    if (podRanges[from] > 0) --podRanges[from];
+    ++podRanges[t];
     ++movesEmitted;
     Action a;
     a.type = ActionType::kMove;

@@ -46,6 +46,11 @@ struct ShardSetState {
   int maxReplicas = 10;
   int warmPoolSize = 1;
   int configuredRanges = 0;  // spec.keySpace.ranges; 0 = ranges.size()
+  // spec.keySpace.hashing.loadFactor: the ShardSet controller lets no pod
+  // own more than ceil(loadFactor * ranges / ready active pods) and sheds the
+  // excess at its next routing write, so a move beyond that bound would be
+  // undone. Moves respect it. 0 = no bound.
+  double loadFactor = 0;
   std::vector<Pod> pods;
   std::vector<Range> ranges;
 };

@@ -121,6 +121,10 @@ Result<pl::PlanInput> ParseState(const std::string& path) {
     }
     if (spec.contains("keySpace")) {
       in.state.configuredRanges = static_cast<int>(NumOr(spec["keySpace"], "ranges", 0, "shardSet.spec.keySpace"));
+      in.state.loadFactor = 1.25;
+      if (spec["keySpace"].contains("hashing")) {
+        in.state.loadFactor = NumOr(spec["keySpace"]["hashing"], "loadFactor", 1.25, "shardSet.spec.keySpace.hashing");
+      }
     }
     double capacity = 1000;
     std::string capacityField = "shardSet.spec.capacity.cpuMillis";

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "controllers/planner/schedule.h"
 #include "tests/controllers/planner/fixture.h"
 
@@ -146,6 +148,31 @@ TEST(Planner, MoveDetailsAndPredictedEffect) {
   std::size_t onZero = 0;
   for (const auto& r : after->ranges) onZero += r.owner == "kv-0" ? 1 : 0;
   EXPECT_EQ(onZero, 5u);
+}
+
+// The ShardSet controller sheds ranges above ceil(loadFactor * R / N) at its
+// next routing write; a move beyond that bound would be undone, so the
+// planner never makes one.
+TEST(Planner, MovesRespectTheShardSetsBoundedLoadLimit) {
+  Fixture fx(4, 8, 0.4);
+  fx.SetPodUtil(0, 0.5, 0.9);
+  fx.SetPodForecast(0, 0.95, 0);
+  fx.in.state.loadFactor = 1.1;  // bound ceil(1.1 * 32 / 4) = 9: one more range per pod
+  Plan p = MustPlan(fx.in);
+  ASSERT_EQ(p.moves, 3u);
+  std::map<std::string, int> in;
+  for (const auto& a : p.actions) ++in[a.to];
+  for (const auto& [pod, n] : in) EXPECT_LE(n, 1) << pod << " would own more than 9 ranges";
+  auto after = ApplyPlan(fx.in.state, p);
+  ASSERT_TRUE(after.ok());
+  std::map<std::string, int> owned;
+  for (const auto& r : after->ranges) ++owned[r.owner];
+  for (const auto& [pod, n] : owned) EXPECT_LE(n, 9) << pod;
+  // A bound of exactly the current share leaves no room at all: blocked, and said.
+  fx.in.state.loadFactor = 1.0;
+  p = MustPlan(fx.in);
+  EXPECT_EQ(p.moves, 0u);
+  EXPECT_FALSE(p.blocked.empty());
 }
 
 TEST(Planner, PrefersCheapRangesAmongEquallyFewMoves) {
