@@ -1,5 +1,7 @@
 #include "operator/manager/manager.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 namespace shardcast::manager {
@@ -46,7 +48,7 @@ ctrl::Controller& Manager::add_controller(const std::string& name,
                                           std::unique_ptr<ctrl::Reconciler> reconciler,
                                           int workers) {
   auto c = std::make_unique<ctrl::Controller>(name, *reconciler, clock_, controller_metrics_);
-  (void)workers;
+  workers_.push_back(std::max(1, workers));
   reconcilers_.push_back(std::move(reconciler));
   controllers_.push_back(std::move(c));
   return *controllers_.back();
@@ -118,7 +120,7 @@ Result<void> Manager::run(const std::atomic<bool>& stop) {
 
   auto start_controllers = [this](uint64_t token) {
     spdlog::info("starting {} controllers (fencing token {})", controllers_.size(), token);
-    for (auto& c : controllers_) c->start();
+    for (std::size_t i = 0; i < controllers_.size(); ++i) controllers_[i]->start(workers_[i]);
     // Level-triggered start: every cached object of the primary kinds gets
     // one reconcile, even without a fresh event.
     cv_.notify_all();

@@ -45,6 +45,8 @@ class Manager {
   kube::EventSink& events() { return *events_; }
   const ManagerOptions& options() const { return options_; }
 
+  // `workers` reconcile different keys in parallel (the work queue never
+  // hands one key to two workers); the reconciler must then be thread-safe.
   ctrl::Controller& add_controller(const std::string& name,
                                    std::unique_ptr<ctrl::Reconciler> reconciler, int workers = 1);
 
@@ -70,6 +72,7 @@ class Manager {
   std::map<std::string, std::unique_ptr<kube::Informer>> informers_;
   std::vector<std::unique_ptr<ctrl::Reconciler>> reconcilers_;
   std::vector<std::unique_ptr<ctrl::Controller>> controllers_;
+  std::vector<int> workers_;  // per controller, same order
   ctrl::ControllerMetrics controller_metrics_;
   std::unique_ptr<kube::LeaderElector> elector_;
   std::unique_ptr<runtime::HttpServer> metrics_server_;

@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -124,6 +126,65 @@ TEST(ControllerTest, DuplicateKeysReconcileOnce) {
   ASSERT_TRUE(rec.wait_calls(1));
   c.stop();
   EXPECT_EQ(rec.calls(), 1u);
+}
+
+// Blocks inside reconcile until released; counts how many reconciles of
+// each key run at the same time.
+class GateReconciler : public Reconciler {
+ public:
+  ReconcileResult reconcile(const std::string& key) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    int now = ++running_[key];
+    max_same_key_ = std::max(max_same_key_, now);
+    ++inside_;
+    max_inside_ = std::max(max_inside_, inside_);
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+    --inside_;
+    --running_[key];
+    ++done_;
+    cv_.notify_all();
+    return Action::AwaitChange();
+  }
+  bool wait_inside(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, 5s, [&] { return inside_ >= n; });
+  }
+  bool wait_done(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, 5s, [&] { return done_ >= n; });
+  }
+  void open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  int max_same_key() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return max_same_key_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, int> running_;
+  int inside_ = 0, max_inside_ = 0, max_same_key_ = 0, done_ = 0;
+  bool open_ = false;
+};
+
+TEST(ControllerTest, WorkersReconcileDifferentKeysInParallelButNeverOneKeyTwice) {
+  runtime::FakeClock clock;
+  GateReconciler rec;
+  Controller c("test", rec, clock);
+  c.enqueue("a");
+  c.enqueue("b");
+  c.start(2);
+  ASSERT_TRUE(rec.wait_inside(2)) << "two keys at once with two workers";
+  c.enqueue("a");  // while "a" is being reconciled: queued again, not run twice at once
+  rec.open();
+  ASSERT_TRUE(rec.wait_done(3));
+  c.stop();
+  EXPECT_EQ(rec.max_same_key(), 1);
 }
 
 }  // namespace
