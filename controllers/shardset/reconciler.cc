@@ -257,6 +257,24 @@ ctrl::ReconcileResult ShardSetReconciler::execute(Round& round) {
           step_error = r.error();
           break;
         }
+        if (rm.reason != "Failed") {
+          // The ordinal is gone (scale-in or a smaller warm pool): its claims
+          // go too. A failed pod's replacement reuses them.
+          for (const auto& vct : s.volume_claim_templates) {
+            std::string claim = vct.contains("metadata") && vct["metadata"].is_object()
+                                    ? vct["metadata"].value("name", std::string())
+                                    : std::string();
+            if (claim.empty()) continue;
+            auto pr = deps_.client->remove(kube::resources::kPersistentVolumeClaims, s.ns, claim + "-" + rm.name);
+            ++writes_;
+            if (!pr && !Ignorable(pr.error(), ErrorKind::kNotFound)) {
+              step_error = pr.error();
+              break;
+            }
+            if (pr) spdlog::info("shardset {}: deleted claim {}-{}", round.key, claim, rm.name);
+          }
+          if (step_error) break;
+        }
         if (rm.reason == "Failed") {
           event(round.set_obj, kube::EventType::kNormal, "PodReplaced",
                 "deleted failed pod " + rm.name + "; a replacement follows");

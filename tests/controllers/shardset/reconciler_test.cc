@@ -341,5 +341,47 @@ TEST_F(ReconcilerTest, DeleteIsSkippedWhenTheLiveDocumentStillNamesThePod) {
   EXPECT_TRUE(sink.has("PodReplaced"));
 }
 
+TEST_F(ReconcilerTest, RemovedOrdinalTakesItsClaimsAlongButAReplacedPodKeepsThem) {
+  Json set = SetObject(1, 0, 4);
+  set["spec"]["volumeClaimTemplates"] = Json::parse(
+      R"([{"metadata":{"name":"data"},"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}}}])");
+  PutSet(set);
+  PutPod(0, "active");
+  PutPod(1, "warm");  // beyond warmPool.size 0
+  ShardSetSpec s = testing::Spec(1, 0, 4);
+  auto doc = BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-0"}, {2, "kv-0"}, {3, "kv-0"}}, {{"kv-0", "10.0.0.1"}}, 2,
+                                  nullptr);
+  Json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
+             {"metadata", {{"name", "kv-routing"}, {"namespace", "ns"}, {"resourceVersion", "9"},
+                           {"ownerReferences", Json::array({{{"uid", "set-uid"}, {"controller", true}}})}}},
+             {"data", {{api::kRoutingKey, doc.dump()}}}};
+  cms.upsert(std::make_shared<const Json>(cm));
+  transport->gets["/api/v1/namespaces/ns/configmaps/kv-routing"] = cm;
+  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  std::vector<std::string> deletes;
+  for (const auto& w : transport->writes()) {
+    if (w.method == "DELETE") deletes.push_back(w.path_and_query.substr(0, w.path_and_query.find('?')));
+  }
+  ASSERT_EQ(deletes.size(), 2u);
+  EXPECT_EQ(deletes[0], "/api/v1/namespaces/ns/pods/kv-1");
+  EXPECT_EQ(deletes[1], "/api/v1/namespaces/ns/persistentvolumeclaims/data-kv-1");
+
+  // A failed pod is replaced under the same name: its claim stays.
+  transport->requests.clear();
+  set["spec"]["warmPool"]["size"] = 1;
+  PutSet(set);
+  Json failed = PodObject(1, "warm", false);
+  failed["status"]["phase"] = "Failed";
+  pods.upsert(std::make_shared<const Json>(failed));
+  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  bool pod_deleted = false;
+  for (const auto& w : transport->writes()) {
+    if (w.method != "DELETE") continue;
+    EXPECT_EQ(w.path_and_query.find("persistentvolumeclaims"), std::string::npos) << w.path_and_query;
+    pod_deleted = pod_deleted || w.path_and_query.rfind("/api/v1/namespaces/ns/pods/kv-1", 0) == 0;
+  }
+  EXPECT_TRUE(pod_deleted);
+}
+
 }  // namespace
 }  // namespace shardcast::shardset
