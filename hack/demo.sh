@@ -1,38 +1,53 @@
 #!/usr/bin/env bash
-# The main job (README: `make demo`): the operator against the default local
-# control plane, with the example workload.
+# The main job (README: `make demo`): Shardcast in Auto mode against a load
+# trace replayed in accelerated time on the local control plane
+# (docs/demo.md).
 #
 #   1. builds (or reuses) the local control plane and starts it in
 #      ${SHARDCAST_CP_DIR:-/tmp/shardcast-controlplane}
-#   2. builds the operator and installs crds/ and examples/
-#   3. runs the operator and shows a live view of the ShardSet, its pods
-#      (role, CPU) and its routing epoch, for --seconds (default 120) or until
-#      Ctrl-C; then stops everything it started.
+#   2. builds the operator, installs crds/ and the demo ShardSet and
+#      MigrationPolicy (examples/demo/) in a fresh namespace
+#   3. backfills the forecast history from the trace, runs the operator with
+#      a domain clock (--time-scale) and replays the trace: every second each
+#      pod's kwok.x-k8s.io/usage-cpu is the load of the ranges routed to it;
+#      a live view shows trace time, each pod's load vs capacity, the
+#      forecast band and the actions with their reasons
+#   4. writes a timeline plot and a summary to --out (default
+#      $SHARDCAST_CP_DIR/demo); Ctrl-C stops everything it started.
 #
-# Flags: --seconds N, --keep (leave the control plane running afterwards).
+# Flags: --trace SPEC (generated | nab:realKnownCause/nyc_taxi.csv | ...,
+#        see hack/replay/trace.py), --hours H (trace hours), --time-scale S
+#        (trace seconds per real second, default 120), --arms
+#        predictive[,reactive], --out DIR, --keep (leave the control plane
+#        and the namespace running afterwards).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-SECONDS_TO_RUN=120
 KEEP=0
+OUT=""
+REPLAY_ARGS=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --seconds) SECONDS_TO_RUN=$2; shift 2 ;;
+    --trace|--hours|--time-scale|--arms|--start) REPLAY_ARGS+=("$1" "$2"); shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "demo: unknown flag '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
 export SHARDCAST_CP_DIR=${SHARDCAST_CP_DIR:-/tmp/shardcast-controlplane}
+OUT=${OUT:-$SHARDCAST_CP_DIR/demo}
+BUILD_DIR=${BUILD_DIR:-build}
 say() { printf '\n==> %s\n' "$*"; }
 
-OP_PID=""
+REPLAY_PID=""
 STARTED_CP=0
 cleanup() {
   trap - EXIT INT TERM
-  if [ -n "$OP_PID" ] && kill -0 "$OP_PID" 2>/dev/null; then
-    kill -TERM "$OP_PID" 2>/dev/null || true
-    wait "$OP_PID" 2>/dev/null || true
+  if [ -n "$REPLAY_PID" ] && kill -0 "$REPLAY_PID" 2>/dev/null; then
+    # The driver stops its operators and deletes its namespace on SIGTERM.
+    kill -TERM "$REPLAY_PID" 2>/dev/null || true
+    wait "$REPLAY_PID" 2>/dev/null || true
   fi
   if [ "$STARTED_CP" = 1 ] && [ "$KEEP" = 0 ]; then
     say "stopping the control plane"
@@ -52,47 +67,18 @@ bash hack/controlplane.sh start
 export KUBECONFIG="$SHARDCAST_CP_DIR/kubeconfig"
 
 say "building the operator"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "${JOBS:-2}" --target shardcast
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$BUILD_DIR" -j "${JOBS:-2}" --target shardcast
 
-say "installing CRDs and examples"
-kubectl apply --server-side -f crds/
-kubectl wait --for=condition=Established crd/shardsets.shardcast.dev crd/migrationpolicies.shardcast.dev --timeout=60s
-kubectl apply --server-side -f examples/shardset.yaml -f examples/migrationpolicy.yaml
-
-say "running the operator (log: $SHARDCAST_CP_DIR/operator.log)"
-./build/operator/cmd/shardcast run --kubeconfig "$KUBECONFIG" --namespace default \
-  --metrics-bind-address 127.0.0.1:0 --health-probe-bind-address "" \
-  >"$SHARDCAST_CP_DIR/operator.log" 2>&1 &
-OP_PID=$!
-
-end=$(( $(date +%s) + SECONDS_TO_RUN ))
-while [ "$(date +%s)" -lt "$end" ]; do
-  if ! kill -0 "$OP_PID" 2>/dev/null; then
-    echo "demo: the operator exited; last log lines:" >&2
-    tail -20 "$SHARDCAST_CP_DIR/operator.log" >&2
-    exit 1
-  fi
-  clear 2>/dev/null || true
-  echo "Shardcast demo — $(date -u +%H:%M:%S) — $(( end - $(date +%s) ))s left (Ctrl-C stops)"
-  echo
-  kubectl get shardsets,migrationpolicies 2>&1 || true
-  echo
-  kubectl get pods -l shardcast.dev/shardset -L shardcast.dev/role 2>&1 | head -20 || true
-  echo
-  kubectl top pods -l shardcast.dev/shardset 2>/dev/null | head -20 || echo "(metrics not yet available)"
-  echo
-  epoch=$(kubectl get configmap kv-routing -o jsonpath='{.data.routing\.json}' 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print("epoch", d["epoch"], "ranges", len(d["ranges"]))' 2>/dev/null || echo "routing table not yet published")
-  echo "routing: $epoch"
-  echo
-  echo "recent events:"
-  kubectl get events --sort-by=.lastTimestamp 2>/dev/null | grep -iE 'shardset|promot|range|scale' | tail -6 || true
-  # The live view refreshes every few seconds; this is a display interval,
-  # not synchronisation.
-  sleep 3
-done
-say "summary"
-kubectl get shardsets -o wide || true
-promotions=$(kubectl get events -o jsonpath='{range .items[*]}{.reason}{"\n"}{end}' 2>/dev/null | grep -c '^Promoted$' || true)
-echo "promotion events: ${promotions:-0}"
-echo "operator log: $SHARDCAST_CP_DIR/operator.log"
+say "replaying the trace (operator logs and results in $OUT)"
+mkdir -p "$OUT"
+keep_ns=()
+[ "$KEEP" = 1 ] && keep_ns=(--keep)
+# Run in the background and wait, so that Ctrl-C reaches this script's trap
+# (which stops the driver) while the driver draws the live view.
+python3 hack/replay/run.py --kubeconfig "$KUBECONFIG" --binary "$BUILD_DIR/operator/cmd/shardcast" \
+  --out "$OUT" --namespace-prefix demo --live ${REPLAY_ARGS[@]+"${REPLAY_ARGS[@]}"} ${keep_ns[@]+"${keep_ns[@]}"} &
+REPLAY_PID=$!
+wait "$REPLAY_PID"
+REPLAY_PID=""
+say "done: plot $OUT/timeline.svg, summary $OUT/summary.txt"

@@ -133,7 +133,7 @@ def arm_summary(res, tr, arm):
         "warmupOverloadSamples": len([o for o in arm["observed"] if o["t"] < T0 and o["active"]
                                       and o["cpu"] / cap > mx]),
         "trustedFrom": next((f["t"] for f in arm["forecasts"]
-                             if f["pods"] and all(v.get("trusted") for v in f["pods"].values())), None),
+                             if any(v.get("trusted") for v in f["pods"].values())), None),
         "episodes": eps,
     }
 
@@ -184,7 +184,7 @@ def format_summary(summary, res):
     for name, s in summary["arms"].items():
         out.append(f"{name}: first promotion {_fmt_t(s['firstPromotion'])}, first overload sample "
                    f"{_fmt_t(s['firstOverload'])}, routing epochs seen {s['epochs']} "
-                   f"(errors {s['routingErrors']}), scale-ins {s['scaleIns']}, all forecasts trusted from "
+                   f"(errors {s['routingErrors']}), scale-ins {s['scaleIns']}, first trusted forecast "
                    f"{_fmt_t(s['trustedFrom'])}, during warm-up: {s['warmupPromotions']} promotions, "
                    f"{s['warmupOverloadSamples']} overload samples; actions {s['actions']}")
     return "\n".join(out) + "\n"

@@ -538,7 +538,7 @@ def main():
     ap.add_argument("--trace", default="generated", help="generated[:k=v..] or nab:PATH[:k=v..] (hack/replay/trace.py)")
     ap.add_argument("--start", help="trace time where the measured window starts (default: the trace's)")
     ap.add_argument("--hours", type=float, help="trace hours of the measured window (default: the trace's)")
-    ap.add_argument("--time-scale", type=float, default=180.0, help="trace seconds per real second (default 180)")
+    ap.add_argument("--time-scale", type=float, default=120.0, help="trace seconds per real second (default 120)")
     ap.add_argument("--metrics-resolution", type=float, default=10.0,
                     help="metrics-server --metric-resolution in seconds (sets the forecast step)")
     ap.add_argument("--warmup-hours", type=float,

@@ -121,7 +121,7 @@ def generated(opts):
     camp_day = int(opts.get("campaign_day", 39))       # day index from start (Friday of week 6)
     camp_hour = float(opts.get("campaign_hour", 9.5))
     camp_hours = float(opts.get("campaign_hours", 1.0))
-    camp_mult = float(opts.get("campaign_mult", 1.5))
+    camp_mult = float(opts.get("campaign_mult", 1.7))
     rng = random.Random(seed)
     n = (weeks * 7 + days_live) * 1440
     vals = []
