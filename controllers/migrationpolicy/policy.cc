@@ -568,6 +568,9 @@ Json BuildProposal(const std::vector<ProposalPlan>& plans, int64_t now, int64_t 
   Json reasons = Json::array();
   if (!note.empty()) reasons.push_back(note);
   int before = 0, after = 0;
+  Json pods = Json::array();
+  int64_t moved_ranges = 0, lower_bound = 0;
+  std::optional<double> bytes;
   for (const auto& pp : plans) {
     for (const auto& a : ActionsFromPlan(id, pp.shardSet, pp.plan)) {
       Json j = {{"id", a.id}, {"shardSet", a.shardSet}, {"type", a.type}, {"reason", a.message}};
@@ -579,6 +582,14 @@ Json BuildProposal(const std::vector<ProposalPlan>& plans, int64_t now, int64_t 
     for (const auto& row : pp.plan.pods) {
       if (row.role == planner::PodRole::kActive) ++after;
       if (row.rangesBefore > 0 || (row.role == planner::PodRole::kActive && row.rangesAfter == 0)) ++before;
+      pods.push_back({{"shardSet", pp.shardSet},
+                      {"pod", row.pod},
+                      {"role", row.role == planner::PodRole::kActive ? "active" : "warm"},
+                      {"utilizationBefore", Pct(row.before)},
+                      {"utilizationAfter", Pct(row.after)},
+                      {"observedUtilization", Pct(row.observed)},
+                      {"rangesBefore", row.rangesBefore},
+                      {"rangesAfter", row.rangesAfter}});
       reasons.push_back(pp.shardSet + "/" + row.pod + ": utilization " + Pct(row.before) + " -> " +
                         Pct(row.after) + " (observed " + Pct(row.observed) + "), ranges " +
                         std::to_string(row.rangesBefore) + " -> " + std::to_string(row.rangesAfter));
@@ -586,6 +597,9 @@ Json BuildProposal(const std::vector<ProposalPlan>& plans, int64_t now, int64_t 
     std::string moved = pp.shardSet + ": " + std::to_string(pp.plan.moves) + " range(s) moved (lower bound " +
                         std::to_string(pp.plan.movedLowerBound) + ")";
     if (pp.bytesMoved) moved += ", ~" + std::to_string(static_cast<long long>(*pp.bytesMoved)) + " bytes";
+    moved_ranges += static_cast<int64_t>(pp.plan.moves);
+    lower_bound += static_cast<int64_t>(pp.plan.movedLowerBound);
+    if (pp.bytesMoved) bytes = bytes.value_or(0) + *pp.bytesMoved;
     reasons.push_back(moved);
     for (const auto& b : pp.plan.blocked) reasons.push_back(pp.shardSet + ": blocked: " + b.subject + ": " + b.message);
   }
@@ -595,7 +609,11 @@ Json BuildProposal(const std::vector<ProposalPlan>& plans, int64_t now, int64_t 
             {"actions", actions},
             {"podsBefore", before},
             {"podsAfter", after},
+            {"pods", pods},
+            {"movedRanges", moved_ranges},
+            {"movedRangesLowerBound", lower_bound},
             {"reasons", reasons}};
+  if (bytes) p["bytesMoved"] = static_cast<int64_t>(std::llround(*bytes));
   return p;
 }
 

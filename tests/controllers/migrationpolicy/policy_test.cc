@@ -122,6 +122,15 @@ TEST(Proposals, ExpireApproveAndNewIdAfterReplanning) {
   std::string reasons = prop["reasons"].dump();
   EXPECT_NE(reasons.find("kv/kv-0: utilization 95% -> 60%"), std::string::npos) << reasons;
   EXPECT_NE(reasons.find("1500000 bytes"), std::string::npos) << reasons;
+  ASSERT_EQ(prop["pods"].size(), 1u);
+  EXPECT_EQ(prop["pods"][0]["pod"], "kv-0");
+  EXPECT_EQ(prop["pods"][0]["utilizationBefore"], "95%");
+  EXPECT_EQ(prop["pods"][0]["utilizationAfter"], "60%");
+  EXPECT_EQ(prop["pods"][0]["rangesBefore"], 4);
+  EXPECT_EQ(prop["pods"][0]["rangesAfter"], 3);
+  EXPECT_EQ(prop["movedRanges"], 1);
+  EXPECT_EQ(prop["movedRangesLowerBound"], 1);
+  EXPECT_EQ(prop["bytesMoved"], 1500000);
 
   EXPECT_EQ(JudgeProposal(prop, "", 1200), ProposalVerdict::kPending);
   EXPECT_EQ(JudgeProposal(prop, "plan-00000000000000aa-999", 1200), ProposalVerdict::kPending);
