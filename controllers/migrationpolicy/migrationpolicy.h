@@ -130,6 +130,8 @@ struct ActionRecord {
   std::string shardSet;
   std::string type;  // Promote, Move, AddEcho, RemoveEcho, Split, Merge, ScaleIn, Demote
   std::optional<uint32_t> range;
+  std::optional<uint32_t> other;    // Split: id of the new upper half; Merge: the upper range absorbed
+  std::optional<uint32_t> splitAt;  // Split: first key of the upper half
   std::string source;
   std::string target;
   std::string phase = "Pending";
@@ -192,6 +194,7 @@ ProposalVerdict JudgeProposal(const Json& proposal, const std::string& approve, 
 
 struct RangeView {
   bool found = false;
+  uint32_t start = 0, end = 0;
   std::string owner;
   std::string state = "stable";  // stable | migrating | shadow
   std::string source, target;
@@ -207,6 +210,7 @@ struct PodView {
 struct StepWorld {
   int64_t now = 0;
   RangeView range;            // the action's range in the published document
+  RangeView other;            // Split/Merge: the range `other` names
   PodView source, target;
   int activePods = 0;         // live active pods of the ShardSet
   int replicasSpec = 0;       // ShardSet spec.replicas
@@ -241,6 +245,8 @@ enum class Write {
   kRevert,          // routing: owner = source, stable (clears marks)
   kAddEcho,         // routing: add echo `target` to the range
   kRemoveEcho,      // routing: remove echo `target`
+  kSplit,           // routing: range [start, splitAt-1] keeps its id, [splitAt, end] becomes `other`
+  kMerge,           // routing: range absorbs the adjacent `other` (same owner, both stable)
   kHookPrepare,     // POST prepare on the target
   kHookCopy,        // poll progress on the target, POST copy when idle
   kHookCutover,     // POST cutover on the target
@@ -288,6 +294,8 @@ struct RoutingEdit {
   std::string targetEndpoint;  // mark, cutover, echo: the target's endpoint
   std::string sourceEndpoint;  // revert: the source's endpoint
   double shadowFraction = 0;
+  uint32_t other = 0;    // kSplit / kMerge
+  uint32_t splitAt = 0;  // kSplit
 };
 // routing.json after `edit`, with epoch + 1. Errors name the field.
 [[nodiscard]] Result<Json> ApplyRoutingEdit(const Json& doc, const RoutingEdit& edit);

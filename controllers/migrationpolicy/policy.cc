@@ -457,6 +457,8 @@ Json ActionToJson(const ActionRecord& a) {
   Json j = {{"id", a.id}, {"shardSet", a.shardSet}, {"type", a.type}, {"phase", a.phase},
             {"attempts", a.attempts}};
   if (a.range) j["range"] = *a.range;
+  if (a.other) j["other"] = *a.other;
+  if (a.splitAt) j["splitAt"] = *a.splitAt;
   if (!a.source.empty()) j["source"] = a.source;
   if (!a.target.empty()) j["target"] = a.target;
   if (a.startedAt > 0) j["startedAt"] = TimeStr(a.startedAt);
@@ -483,6 +485,15 @@ Result<ActionRecord> ActionFromJson(const Json& j, const std::string& field) {
       if (!j["range"].is_number_unsigned()) Fail(field + ".range", "must be a range id");
       a.range = j["range"].get<uint32_t>();
     }
+    for (const char* k : {"other", "splitAt"}) {
+      if (!j.contains(k) || j[k].is_null()) continue;
+      if (!j[k].is_number_unsigned() || j[k].get<uint64_t>() > UINT32_MAX) {
+        Fail(field + "." + k, "must be an integer in 0..4294967295");
+      }
+      (std::string(k) == "other" ? a.other : a.splitAt) = j[k].get<uint32_t>();
+    }
+    if (a.type == "Split" && (!a.range || !a.other || !a.splitAt)) Fail(field, "Split needs range, other and splitAt");
+    if (a.type == "Merge" && (!a.range || !a.other)) Fail(field, "Merge needs range and other");
     a.source = Str(j, "source", "", field);
     a.target = Str(j, "target", "", field);
     a.phase = Str(j, "phase", "Pending", field);
@@ -514,6 +525,8 @@ std::vector<ActionRecord> ActionsFromPlan(const std::string& planId, const std::
     a.shardSet = shardSet;
     a.type = planner::ActionTypeName(pa.type);
     a.range = pa.range;
+    a.other = pa.other;
+    a.splitAt = pa.splitAt;
     switch (pa.type) {
       case planner::ActionType::kMove:
         a.source = pa.from;
@@ -575,6 +588,8 @@ Json BuildProposal(const std::vector<ProposalPlan>& plans, int64_t now, int64_t 
     for (const auto& a : ActionsFromPlan(id, pp.shardSet, pp.plan)) {
       Json j = {{"id", a.id}, {"shardSet", a.shardSet}, {"type", a.type}, {"reason", a.message}};
       if (a.range) j["range"] = *a.range;
+      if (a.other) j["other"] = *a.other;
+      if (a.splitAt) j["splitAt"] = *a.splitAt;
       if (!a.source.empty()) j["source"] = a.source;
       if (!a.target.empty()) j["target"] = a.target;
       actions.push_back(j);

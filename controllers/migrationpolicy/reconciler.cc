@@ -362,6 +362,7 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
     StepWorld w;
     w.now = r.now;
     if (a.range && !s.doc.is_null()) w.range = ViewRange(s.doc, *a.range);
+    if (a.other && !s.doc.is_null()) w.other = ViewRange(s.doc, *a.other);
     int active = 0;
     for (const auto& p : s.pods) {
       bool act = p.role == api::kRoleActive;
@@ -429,6 +430,8 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
       e.targetEndpoint = endpoint_of(a.target);
       e.sourceEndpoint = endpoint_of(a.source);
       e.shadowFraction = cfg.shadowFraction;
+      e.other = a.other.value_or(0);
+      e.splitAt = a.splitAt.value_or(0);
       auto res = write_routing(r, s, e);
       if (!res) {
         if (res.error().kind == ErrorKind::kConflict) {
@@ -458,6 +461,8 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
       case Write::kRevert:
       case Write::kAddEcho:
       case Write::kRemoveEcho:
+      case Write::kSplit:
+      case Write::kMerge:
         route(st.write);
         break;
       case Write::kHookPrepare:

@@ -294,6 +294,55 @@ Step EchoStep(const ActionRecord& a, const StepWorld& w) {
             a.id + ": " + RangeName(a) + " echo " + a.target);
 }
 
+// Split and Merge only re-cut the key space on the same owner: one routing
+// write, no data movement. Both are idempotent: a split whose upper half
+// already exists (or a merge whose upper range is gone) is done.
+Step SplitMergeStep(const ActionRecord& a, const StepWorld& w) {
+  const int64_t now = w.now;
+  const bool split = a.type == "Split";
+  const std::string what = RangeName(a) + (split ? " split at " + std::to_string(a.splitAt.value_or(0))
+                                                 : " merged with range " + std::to_string(a.other.value_or(0)));
+  if (!a.range || !a.other || (split && !a.splitAt)) {
+    return Go(Write::kNone, Enter(a, "Failed", now, a.type + " without its range ids"), "ActionFailed",
+              a.id + ": " + a.type + " without its range ids", true);
+  }
+  if (!w.range.found) {
+    return Go(Write::kNone, Enter(a, "Failed", now, RangeName(a) + " is not in the routing document"), "ActionFailed",
+              a.id + ": " + RangeName(a) + " is not in the routing document", true);
+  }
+  if (split && w.other.found) {
+    if (w.range.end + 1 == *a.splitAt && w.other.start == *a.splitAt) {
+      return Go(Write::kNone, Enter(a, "Completed", now, what), "RangeSplit", a.id + ": " + what);
+    }
+    return Go(Write::kNone, Enter(a, "Failed", now, "range id " + std::to_string(*a.other) + " is already in use"),
+              "ActionFailed", a.id + ": range id " + std::to_string(*a.other) + " is already in use", true);
+  }
+  if (!split && !w.other.found) {
+    return Go(Write::kNone, Enter(a, "Completed", now, what), "RangesMerged", a.id + ": " + what);
+  }
+  // Not while a move, shadow or echo is in flight on the ranges involved.
+  const bool busy = w.range.state != "stable" || (!split && w.other.state != "stable");
+  if (busy) {
+    if (a.phaseStartedAt > 0 && now - a.phaseStartedAt > 600) {
+      return Go(Write::kNone, Enter(a, "Failed", now, "the ranges stayed busy (migrating or shadowed) for 10 minutes"),
+                "ActionFailed", a.id + ": ranges busy", true);
+    }
+    ActionRecord n = a.phase == "Pending" ? Enter(a, "Migrating", now) : a;
+    return Wait(n, std::chrono::milliseconds(2000), "waiting for the ranges to be stable");
+  }
+  if (split && !(*a.splitAt > w.range.start && *a.splitAt <= w.range.end)) {
+    return Go(Write::kNone, Enter(a, "Failed", now, "splitAt " + std::to_string(*a.splitAt) + " is outside " + RangeName(a)),
+              "ActionFailed", a.id + ": splitAt outside the range", true);
+  }
+  if (!split && (w.range.end == UINT32_MAX || w.range.end + 1 != w.other.start || w.range.owner != w.other.owner)) {
+    return Go(Write::kNone,
+              Enter(a, "Failed", now, "range " + std::to_string(*a.other) + " is not adjacent on the same owner"),
+              "ActionFailed", a.id + ": ranges not adjacent on one owner", true);
+  }
+  return Go(split ? Write::kSplit : Write::kMerge, Enter(a, "Completed", now, what), split ? "RangeSplit" : "RangesMerged",
+            a.id + ": " + what);
+}
+
 }  // namespace
 
 const char* WriteName(Write w) {
@@ -307,6 +356,8 @@ const char* WriteName(Write w) {
     case Write::kRevert: return "Revert";
     case Write::kAddEcho: return "AddEcho";
     case Write::kRemoveEcho: return "RemoveEcho";
+    case Write::kSplit: return "Split";
+    case Write::kMerge: return "Merge";
     case Write::kHookPrepare: return "HookPrepare";
     case Write::kHookCopy: return "HookCopy";
     case Write::kHookCutover: return "HookCutover";
@@ -321,11 +372,9 @@ Step NextStep(const ActionRecord& a, const StepWorld& w, const StepConfig& cfg) 
   if (a.type == "Promote") return PromoteStep(a, w, cfg);
   if (a.type == "ScaleIn" || a.type == "Demote") return ScaleInStep(a, w, cfg);
   if (a.type == "AddEcho" || a.type == "RemoveEcho") return EchoStep(a, w);
-  // Split and Merge change the number of ranges, which the ShardSet
-  // controller keeps fixed (spec.keySpace.ranges is immutable).
-  return Go(Write::kNone,
-            Enter(a, "Failed", w.now, a.type + " is not executed by this operator version (key ranges are fixed)"),
-            "ActionUnsupported", a.id + ": " + a.type + " is not executed by this operator version", true);
+  if (a.type == "Split" || a.type == "Merge") return SplitMergeStep(a, w);
+  return Go(Write::kNone, Enter(a, "Failed", w.now, "unknown action type " + a.type), "ActionUnsupported",
+            a.id + ": unknown action type " + a.type, true);
 }
 
 ActionRecord AfterFailure(const ActionRecord& a, const std::string& error, const StepConfig& cfg, int64_t now) {
@@ -373,6 +422,8 @@ RangeView ViewRange(const Json& doc, uint32_t id) {
       continue;
     }
     v.found = true;
+    if (r.contains("start") && r["start"].is_number_unsigned()) v.start = r["start"].get<uint32_t>();
+    if (r.contains("end") && r["end"].is_number_unsigned()) v.end = r["end"].get<uint32_t>();
     auto s = [&](const char* k) { return r.contains(k) && r[k].is_string() ? r[k].get<std::string>() : ""; };
     v.owner = s("owner");
     v.state = s("state").empty() ? "stable" : s("state");
@@ -459,8 +510,53 @@ Result<Json> ApplyRoutingEdit(const Json& doc, const RoutingEdit& edit) {
       e["echoes"] = kept;
       break;
     }
+    case Write::kSplit: {
+      const uint32_t start = e.value("start", 0u), end = e.value("end", 0u);
+      if (!(edit.splitAt > start && edit.splitAt <= end)) {
+        return unexpected(Error{f + ".splitAt: " + std::to_string(edit.splitAt) + " is outside [" +
+                                std::to_string(start) + ", " + std::to_string(end) + "]"});
+      }
+      if (e.value("state", std::string("stable")) != "stable") return unexpected(Error{f + ".state: not stable"});
+      for (const auto& r : out["ranges"]) {
+        if (r.is_object() && r.value("id", Json()) == edit.other) {
+          return unexpected(Error{"routing.json ranges[id=" + std::to_string(edit.other) + "]: id already in use"});
+        }
+      }
+      Json upper = e;
+      upper["id"] = edit.other;
+      upper["start"] = edit.splitAt;
+      upper["echoes"] = Json::array();  // echo replicas hold the whole range; they are re-planned per half
+      e["end"] = edit.splitAt - 1;
+      out["ranges"].push_back(upper);
+      break;
+    }
+    case Write::kMerge: {
+      Json* b = nullptr;
+      for (auto& r : out["ranges"]) {
+        if (r.is_object() && r.value("id", Json()) == edit.other) b = &r;
+      }
+      const std::string g = "routing.json ranges[id=" + std::to_string(edit.other) + "]";
+      if (b == nullptr) return unexpected(Error{g + ": no such range"});
+      const uint32_t end = e.value("end", 0u);
+      if (end == UINT32_MAX || b->value("start", 0u) != end + 1) return unexpected(Error{g + ".start: not adjacent"});
+      if (b->value("owner", std::string()) != owner) return unexpected(Error{g + ".owner: not the same owner"});
+      if (e.value("state", std::string("stable")) != "stable" || b->value("state", std::string("stable")) != "stable") {
+        return unexpected(Error{f + ".state: not stable"});
+      }
+      e["end"] = b->value("end", 0u);
+      Json kept = Json::array();
+      for (const auto& r : out["ranges"]) {
+        if (!(r.is_object() && r.value("id", Json()) == edit.other)) kept.push_back(r);
+      }
+      out["ranges"] = kept;
+      break;
+    }
     default:
       return unexpected(Error{std::string("routing edit: ") + WriteName(edit.write) + " does not edit routing"});
+  }
+  if (edit.write == Write::kSplit || edit.write == Write::kMerge) {
+    std::sort(out["ranges"].begin(), out["ranges"].end(),
+              [](const Json& x, const Json& y) { return x.value("start", 0u) < y.value("start", 0u); });
   }
   out["epoch"] = doc["epoch"].get<int64_t>() + 1;
   return out;

@@ -247,22 +247,72 @@ TEST(PromoteStateMachine, AsksTheShardSetForOneMoreReplicaThenWaits) {
   EXPECT_TRUE(s.warning);
 }
 
-TEST(OtherActions, SplitIsRefusedVisiblyAndEchoesEditRouting) {
+TEST(OtherActions, EchoesEditRouting) {
   StepConfig cfg;
   ActionRecord a;
   a.id = "x";
-  a.type = "Split";
-  a.range = 1;
-  auto s = NextStep(a, World(), cfg);
-  EXPECT_EQ(s.next.phase, "Failed");
-  EXPECT_TRUE(s.warning);
   a.type = "AddEcho";
+  a.range = 1;
   a.target = "kv-3";
-  s = NextStep(a, World(), cfg);
+  auto s = NextStep(a, World(), cfg);
   EXPECT_EQ(s.write, Write::kAddEcho);
   StepWorld w = World();
   w.range.echoes = {"kv-3"};
   s = NextStep(a, w, cfg);
+  EXPECT_EQ(s.write, Write::kNone);
+  EXPECT_EQ(s.next.phase, "Completed");
+}
+
+TEST(OtherActions, SplitAndMergeAreOneIdempotentRoutingWrite) {
+  StepConfig cfg;
+  ActionRecord a;
+  a.id = "s";
+  a.type = "Split";
+  a.range = 0;
+  a.other = 9;
+  a.splitAt = 1000;
+  StepWorld w = World();
+  w.range.start = 0;
+  w.range.end = 1999;
+  auto s = NextStep(a, w, cfg);
+  EXPECT_EQ(s.write, Write::kSplit);
+  EXPECT_EQ(s.next.phase, "Completed");
+  // After a crash between the routing write and the status write: done.
+  w.range.end = 999;
+  w.other.found = true;
+  w.other.start = 1000;
+  w.other.end = 1999;
+  s = NextStep(a, w, cfg);
+  EXPECT_EQ(s.write, Write::kNone);
+  EXPECT_EQ(s.next.phase, "Completed");
+  // The new id taken by an unrelated range: refused visibly.
+  w.other.start = 5000;
+  s = NextStep(a, w, cfg);
+  EXPECT_EQ(s.next.phase, "Failed");
+  EXPECT_TRUE(s.warning);
+  // A range being migrated is not re-cut under the move.
+  StepWorld busy = World("kv-0", "migrating");
+  busy.range.start = 0;
+  busy.range.end = 1999;
+  s = NextStep(a, busy, cfg);
+  EXPECT_EQ(s.write, Write::kWait);
+
+  ActionRecord m = a;
+  m.type = "Merge";
+  m.splitAt.reset();
+  StepWorld mw = World();
+  mw.range.start = 0;
+  mw.range.end = 999;
+  mw.other = mw.range;
+  mw.other.start = 1000;
+  mw.other.end = 1999;
+  s = NextStep(m, mw, cfg);
+  EXPECT_EQ(s.write, Write::kMerge);
+  mw.other.owner = "kv-1";  // not on the same owner
+  s = NextStep(m, mw, cfg);
+  EXPECT_EQ(s.next.phase, "Failed");
+  mw.other.found = false;  // already merged
+  s = NextStep(m, mw, cfg);
   EXPECT_EQ(s.write, Write::kNone);
   EXPECT_EQ(s.next.phase, "Completed");
 }
@@ -273,6 +323,51 @@ Json Doc() {
      "source":null,"target":null,"shadowFraction":0,"echoes":[],"extra":"kept"},
     {"id":7,"start":2147483648,"end":4294967295,"owner":"kv-0","endpoint":"10.0.0.1:8080","state":"stable",
      "source":null,"target":null,"shadowFraction":0,"echoes":[]}]})");
+}
+
+TEST(RoutingEdits, SplitThenMergeRestoresTheDocumentWithNewEpochs) {
+  RoutingEdit sp;
+  sp.write = Write::kSplit;
+  sp.range = 0;
+  sp.other = 3;
+  sp.splitAt = 1073741824;
+  auto d = ApplyRoutingEdit(Doc(), sp);
+  ASSERT_TRUE(d) << d.error().message;
+  ASSERT_EQ((*d)["ranges"].size(), 3u);
+  EXPECT_EQ((*d)["epoch"], 8);
+  EXPECT_EQ((*d)["ranges"][0]["id"], 0);
+  EXPECT_EQ((*d)["ranges"][0]["end"], 1073741823u);
+  EXPECT_EQ((*d)["ranges"][1]["id"], 3);
+  EXPECT_EQ((*d)["ranges"][1]["start"], 1073741824u);
+  EXPECT_EQ((*d)["ranges"][1]["end"], 2147483647u);
+  EXPECT_EQ((*d)["ranges"][1]["owner"], "kv-0");
+  EXPECT_EQ((*d)["ranges"][2]["id"], 7);
+  // Errors name the field.
+  auto again = ApplyRoutingEdit(*d, sp);
+  ASSERT_FALSE(again);
+  EXPECT_NE(again.error().message.find("splitAt"), std::string::npos) << again.error().message;
+  RoutingEdit taken = sp;
+  taken.splitAt = 10;
+  taken.other = 7;
+  auto t = ApplyRoutingEdit(Doc(), taken);
+  ASSERT_FALSE(t);
+  EXPECT_NE(t.error().message.find("ranges[id=7]"), std::string::npos) << t.error().message;
+
+  RoutingEdit mg;
+  mg.write = Write::kMerge;
+  mg.range = 0;
+  mg.other = 3;
+  auto back = ApplyRoutingEdit(*d, mg);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ((*back)["epoch"], 9);
+  Json expect = Doc();
+  expect["epoch"] = 9;
+  EXPECT_EQ(*back, expect);
+  RoutingEdit far = mg;
+  far.other = 7;  // not adjacent to range 0 after the split
+  auto f = ApplyRoutingEdit(*d, far);
+  ASSERT_FALSE(f);
+  EXPECT_NE(f.error().message.find("not adjacent"), std::string::npos) << f.error().message;
 }
 
 TEST(RoutingEdits, MarkCutoverRevertEachBumpTheEpoch) {

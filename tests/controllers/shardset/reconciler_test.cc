@@ -383,5 +383,37 @@ TEST_F(ReconcilerTest, RemovedOrdinalTakesItsClaimsAlongButAReplacedPodKeepsThem
   EXPECT_TRUE(pod_deleted);
 }
 
+// A MigrationPolicy may split or merge ranges in the routing document; the
+// ShardSet controller keeps the document's ranges as they are (it takes the
+// range list from the published document, not from spec.keySpace.ranges).
+TEST_F(ReconcilerTest, SplitRangesInThePublishedDocumentAreKept) {
+  PutSet(SetObject(1, 0, 4));
+  PutPod(0, "active");
+  ShardSetSpec s = testing::Spec(1, 0, 4);
+  Json doc = BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-0"}, {2, "kv-0"}, {3, "kv-0"}}, {{"kv-0", "10.0.0.1"}}, 5,
+                                  nullptr);
+  Json upper = doc["ranges"][0];
+  const uint32_t mid = doc["ranges"][0]["end"].get<uint32_t>() / 2;
+  upper["id"] = 4;
+  upper["start"] = mid + 1;
+  doc["ranges"][0]["end"] = mid;
+  doc["ranges"].insert(doc["ranges"].begin() + 1, upper);
+  Json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
+             {"metadata", {{"name", "kv-routing"}, {"namespace", "ns"}, {"resourceVersion", "9"},
+                           {"annotations", {{api::kAnnotationFencing, "1"}}},
+                           {"labels", {{api::kLabelShardSet, "kv"}}},
+                           {"ownerReferences", Json::array({{{"uid", "set-uid"}, {"controller", true}}})}}},
+             {"data", {{api::kRoutingKey, doc.dump()}}}};
+  cms.upsert(std::make_shared<const Json>(cm));
+  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  for (const auto& w : transport->writes()) {
+    EXPECT_EQ(w.path_and_query.find("/configmaps"), std::string::npos) << "no rewrite of a valid split document";
+  }
+  Json st = LastWrite("PUT", "/status");
+  ASSERT_TRUE(st.is_object());
+  EXPECT_EQ(st["status"]["epoch"], 5);
+  EXPECT_EQ(st["status"]["pods"][0]["ranges"], 5) << st["status"].dump();
+}
+
 }  // namespace
 }  // namespace shardcast::shardset
