@@ -9,8 +9,10 @@
 #        bench/e2e/run.sh generated  # one of: generated nab
 # Env:   E2E_KUBECONFIG=path  use a running control plane instead of a
 #                             private one; BUILD_DIR (default build).
-# Output: bench/e2e/results/<trace>/{summary.txt,timeline.svg} (committed)
-#         and results.json + operator logs (not committed).
+# Output: bench/e2e/results/<trace>/ (ignored by git: results.json, logs,
+#         summary.txt, timeline.svg); the summary and the plot are also
+#         copied to bench/e2e/plots/<trace>{-summary.txt,.svg} (committed,
+#         linked from docs/benchmarks.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -46,5 +48,15 @@ for n in "${names[@]}"; do
 done
 rc=0
 for p in "${pids[@]}"; do wait "$p" || rc=1; done
-for n in "${names[@]}"; do echo; cat "$ROOT/bench/e2e/results/$n/summary.txt" 2>/dev/null || tail -5 "$ROOT/bench/e2e/results/$n/run.log"; done
+mkdir -p "$ROOT/bench/e2e/plots"
+for n in "${names[@]}"; do
+  echo
+  if [ -f "$ROOT/bench/e2e/results/$n/summary.txt" ]; then
+    cat "$ROOT/bench/e2e/results/$n/summary.txt"
+    cp "$ROOT/bench/e2e/results/$n/summary.txt" "$ROOT/bench/e2e/plots/$n-summary.txt"
+    cp "$ROOT/bench/e2e/results/$n/timeline.svg" "$ROOT/bench/e2e/plots/$n.svg"
+  else
+    tail -5 "$ROOT/bench/e2e/results/$n/run.log"
+  fi
+done
 exit $rc
