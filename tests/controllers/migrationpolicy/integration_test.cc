@@ -347,6 +347,33 @@ class MigrationPolicyIT : public ::testing::Test {
         30s, "forecast injected"));
   }
 
+  // A set of 2 active pods and 1 warm spare, converged, then both active
+  // pods forecast hot (p90 95%): only a promotion makes room. Returns the
+  // ShardSet's metadata.generation before any policy exists.
+  int64_t BothActivePodsHotWithAWarmSpare() {
+    Json set = ShardSet();
+    set["spec"]["warmPool"]["size"] = 1;
+    EXPECT_TRUE(client_->create(api::kShardSets, ns_, set));
+    ConvergeAndForecastHot();
+    if (HasFatalFailure()) return -1;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          auto s = Get(api::kShardSets, "kv");
+          return s && (*s)["status"].value("warmReplicas", 0) == 1;
+        },
+        90s, "a ready warm pod"));
+    auto before = Get(api::kShardSets, "kv");
+    if (!before) return -1;
+    Json hot = Json::array();
+    for (const char* pod : {"kv-0", "kv-1"}) {
+      hot.push_back({{"pod", pod}, {"horizonSeconds", 1800}, {"peak", 900}, {"p90", 950}, {"p99", 990},
+                     {"probExceed", 0.99}, {"trusted", true}});
+    }
+    EXPECT_TRUE(client_->patch(api::kShardSets, ns_, "kv", kube::PatchType::kMerge,
+                               Json{{"status", {{"forecasts", hot}}}}, {"test", false, "status"}));
+    return (*before)["metadata"]["generation"].get<int64_t>();
+  }
+
   std::shared_ptr<kube::Client> client_;
   std::string ns_;
   std::string hot_;
@@ -492,27 +519,8 @@ TEST_F(MigrationPolicyIT, MoveWhoseTargetTurnsHotIsReverted) {
 // the request, and nobody writes the ShardSet's spec.
 TEST_F(MigrationPolicyIT, PromotionIsARequestTheShardSetControllerHonoursWithoutSpecWrites) {
   RunningManager m(client_, ns_);
-  Json set = ShardSet();
-  set["spec"]["warmPool"]["size"] = 1;
-  ASSERT_TRUE(client_->create(api::kShardSets, ns_, set));
-  ConvergeAndForecastHot();
-  if (HasFatalFailure()) return;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        auto s = Get(api::kShardSets, "kv");
-        return s && (*s)["status"].value("warmReplicas", 0) == 1;
-      },
-      90s, "a ready warm pod"));
-  auto before = Get(api::kShardSets, "kv");
-  ASSERT_TRUE(before);
-  const int64_t generation = (*before)["metadata"]["generation"];
-  Json hot = Json::array();
-  for (const char* pod : {"kv-0", "kv-1"}) {
-    hot.push_back({{"pod", pod}, {"horizonSeconds", 1800}, {"peak", 900}, {"p90", 950}, {"p99", 990},
-                   {"probExceed", 0.99}, {"trusted", true}});
-  }
-  ASSERT_TRUE(client_->patch(api::kShardSets, ns_, "kv", kube::PatchType::kMerge,
-                             Json{{"status", {{"forecasts", hot}}}}, {"test", false, "status"}));
+  const int64_t generation = BothActivePodsHotWithAWarmSpare();
+  if (HasFailure()) return;
   ASSERT_TRUE(client_->create(api::kMigrationPolicies, ns_, Policy("p", "Auto")));
   ASSERT_TRUE(WaitFor(
       [&] {
@@ -617,24 +625,8 @@ void KillDuringPhaseAndResume(MigrationPolicyIT& t, const std::string& phase) {
 // finishes the Promote action from status, without asking twice.
 TEST_F(MigrationPolicyIT, NewManagerResumesAPromotionKilledWhilePromoting) {
   auto m = std::make_unique<RunningManager>(client_, ns_);
-  Json set = ShardSet();
-  set["spec"]["warmPool"]["size"] = 1;
-  ASSERT_TRUE(client_->create(api::kShardSets, ns_, set));
-  ConvergeAndForecastHot();
-  if (HasFatalFailure()) return;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        auto s = Get(api::kShardSets, "kv");
-        return s && (*s)["status"].value("warmReplicas", 0) == 1;
-      },
-      90s, "a ready warm pod"));
-  Json hot = Json::array();
-  for (const char* pod : {"kv-0", "kv-1"}) {
-    hot.push_back({{"pod", pod}, {"horizonSeconds", 1800}, {"peak", 900}, {"p90", 950}, {"p99", 990},
-                   {"probExceed", 0.99}, {"trusted", true}});
-  }
-  ASSERT_TRUE(client_->patch(api::kShardSets, ns_, "kv", kube::PatchType::kMerge,
-                             Json{{"status", {{"forecasts", hot}}}}, {"test", false, "status"}));
+  BothActivePodsHotWithAWarmSpare();
+  if (HasFailure()) return;
   ASSERT_TRUE(client_->create(api::kMigrationPolicies, ns_, Policy("p", "Auto")));
   Json promote;
   ASSERT_TRUE(WaitFor(
