@@ -23,11 +23,17 @@ import heapq
 import math
 
 
+def _owner_changes(a, b):
+    """Ranges (by id, present in both epochs) whose owner changed."""
+    oa, ob = a["owners"], b["owners"]
+    if isinstance(oa, list):  # older records: owners indexed by range id
+        oa = {str(i): o for i, o in enumerate(oa)}
+        ob = {str(i): o for i, o in enumerate(ob)}
+    return sum(1 for k, o in ob.items() if k in oa and oa[k] != o)
+
+
 def moves(routing):
-    n = 0
-    for a, b in zip(routing, routing[1:]):
-        n += sum(1 for x, y in zip(a["owners"], b["owners"]) if x != y)
-    return n
+    return sum(_owner_changes(a, b) for a, b in zip(routing, routing[1:]))
 
 
 def _lpt_max(loads, k):
