@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
                        Json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}});
 
   // Nodes to pin pods to (skips the scheduler; KWOK runs them).
-  auto nodes = client->list_all(resources::kNodes, "", ListOptions{"type=kwok", "", 0, "", ""});
+  auto nodes = client->list_all(resources::kNodes, "", ListOptions{"type=kwok", "", 0, "", "", {}});
   if (!nodes || nodes->items.empty()) {
     std::cerr << "no KWOK nodes (label type=kwok)\n";
     return 1;
@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> node_names;
   for (auto& n : nodes->items) node_names.push_back(n["metadata"]["name"]);
 
-  auto existing = client->list_all(resources::kPods, ns, ListOptions{"", "", 500, "", ""});
+  auto existing = client->list_all(resources::kPods, ns, ListOptions{"", "", 500, "", "", {}});
   int have = existing ? static_cast<int>(existing->items.size()) : 0;
   if (have < pods) {
     std::cout << "creating " << (pods - have) << " pods with " << writers << " writers...\n";
@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
   double rss_before = RssMb();
   auto b0 = Clock::now();
   {
-    auto l = client->list_all(resources::kPods, ns, ListOptions{"", "", 500, "", ""});
+    auto l = client->list_all(resources::kPods, ns, ListOptions{"", "", 500, "", "", {}});
     if (!l) {
       std::cerr << l.error().to_string() << "\n";
       return 1;
@@ -133,6 +133,7 @@ int main(int argc, char** argv) {
   InformerOptions io;
   io.namespace_ = ns;
   io.transform = PrunePodForCache;  // as the ShardSet controller configures it
+  io.list_prune = PodCacheListPrune();
   io.initial_list_from_cache = list_from_cache;
   Informer inf(client, resources::kPods, io);
   std::atomic<uint64_t> events{0};

@@ -14,6 +14,7 @@ void RegisterShardSetController(manager::Manager& mgr) {
   kube::Informer& sets = mgr.informer(api::kShardSets);
   kube::InformerOptions pod_options = selected;
   pod_options.transform = kube::PrunePodForCache;  // the controller reads metadata and status only
+  pod_options.list_prune = kube::PodCacheListPrune();  // ... and lists are pruned while parsed
   kube::Informer& pods = mgr.informer(kube::resources::kPods, pod_options);
   kube::Informer& cms = mgr.informer(kube::resources::kConfigMaps, selected);
   kube::Informer& policies = mgr.informer(api::kMigrationPolicies);

@@ -33,8 +33,8 @@ std::string PercentEncode(const std::string& s) {
   return out;
 }
 
-ApiResult<Json> ParseBody(const std::string& body) {
-  Json j = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+ApiResult<Json> ParseBody(const std::string& body, const Json::parser_callback_t& filter = nullptr) {
+  Json j = Json::parse(body, filter, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     return api_error(ErrorKind::kDecode,
                      "server answered with invalid JSON: " + body.substr(0, 200));
@@ -118,9 +118,45 @@ std::vector<std::pair<std::string, std::string>> ListParams(const ListOptions& o
 }
 }  // namespace
 
+namespace {
+
+// A parser callback for a list body {"items": [{metadata, spec, status}]}:
+// depth 1 holds the list's keys, 2 the items, 3 an item's sections, 4 their
+// fields. Returning false drops a key with its value before it is built.
+Json::parser_callback_t ItemPruneFilter(const ListItemPrune& prune) {
+  struct State {
+    std::string root_key, section;
+  };
+  auto st = std::make_shared<State>();
+  return [prune, st](int depth, Json::parse_event_t event, Json& parsed) {
+    if (event != Json::parse_event_t::key || !parsed.is_string()) return true;
+    const std::string& key = parsed.get_ref<const std::string&>();
+    if (depth == 1) {
+      st->root_key = key;
+      return true;
+    }
+    if (st->root_key != "items") return true;
+    if (depth == 3) {
+      st->section = key;
+      return true;
+    }
+    if (depth != 4) return true;
+    if (st->section == "metadata") return !(prune.drop_managed_fields && key == "managedFields");
+    if (st->section == "spec" && prune.keep_spec) return prune.keep_spec->count(key) > 0;
+    if (st->section == "status" && prune.keep_status) return prune.keep_status->count(key) > 0;
+    return true;
+  };
+}
+
+}  // namespace
+
 ApiResult<Json> Client::list(const Resource& r, const std::string& ns, const ListOptions& opts) {
-  return call(HttpRequest{"GET", Path(r, ns) + QueryString(ListParams(opts)), "", "",
-                          "application/json"});
+  HttpRequest req{"GET", Path(r, ns) + QueryString(ListParams(opts)), "", "", "application/json"};
+  if (!opts.prune.active()) return call(req);
+  auto resp = send(req);
+  if (!resp) return Unexpected<ApiError>{resp.error()};
+  if (resp->body.empty()) return Json::object();
+  return ParseBody(resp->body, ItemPruneFilter(opts.prune));
 }
 
 ApiResult<ListResult> Client::list_all(const Resource& r, const std::string& ns,
@@ -130,13 +166,14 @@ ApiResult<ListResult> Client::list_all(const Resource& r, const std::string& ns,
     auto page = list(r, ns, opts);
     if (!page) return Unexpected<ApiError>{page.error()};
     ++out.pages;
-    const Json& j = *page;
+    Json j = std::move(*page);
     auto items = j.find("items");
     if (items == j.end() || !(items->is_array() || items->is_null())) {
       return api_error(ErrorKind::kDecode, "list of " + r.plural + ": 'items' is not a list");
     }
     if (items->is_array()) {
-      for (const auto& it : *items) out.items.push_back(it);
+      out.items.reserve(out.items.size() + items->size());
+      for (auto& it : *items) out.items.push_back(std::move(it));  // no second copy of the page
     }
     std::string cont;
     if (auto md = j.find("metadata"); md != j.end() && md->is_object()) {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,12 +41,23 @@ extern const Resource kLeases;
 extern const Resource kPodMetrics;
 }  // namespace resources
 
+// Fields of each listed item dropped while the response is parsed, so that
+// a large list (10,000 pods) never exists in memory in full: peak memory and
+// the heap fragmentation it leaves behind both shrink.
+struct ListItemPrune {
+  bool drop_managed_fields = false;               // metadata.managedFields
+  std::optional<std::set<std::string>> keep_spec;    // nullopt: keep all of spec
+  std::optional<std::set<std::string>> keep_status;  // nullopt: keep all of status
+  bool active() const { return drop_managed_fields || keep_spec || keep_status; }
+};
+
 struct ListOptions {
   std::string label_selector;
   std::string field_selector;
   int64_t limit = 0;             // 0: no limit
   std::string continue_token;
   std::string resource_version;  // "" : most recent (quorum read)
+  ListItemPrune prune;           // applied by list() and list_all() while parsing
 };
 
 struct ListResult {

@@ -58,19 +58,25 @@ std::string ObjectKey(const Json& obj) {
   return ns.empty() ? ObjectName(obj) : ns + "/" + ObjectName(obj);
 }
 
+ListItemPrune PodCacheListPrune() {
+  ListItemPrune p;
+  p.drop_managed_fields = true;
+  p.keep_spec = std::set<std::string>{"nodeName"};
+  p.keep_status = std::set<std::string>{"phase", "podIP", "hostIP", "conditions", "startTime", "reason"};
+  return p;
+}
+
 void PrunePodForCache(Json& pod) {
   if (!pod.is_object()) return;
-  if (auto spec = pod.find("spec"); spec != pod.end() && spec->is_object()) {
+  static const ListItemPrune kKeep = PodCacheListPrune();
+  for (const auto& [section, keep] : {std::pair{"spec", &*kKeep.keep_spec}, std::pair{"status", &*kKeep.keep_status}}) {
+    auto it = pod.find(section);
+    if (it == pod.end() || !it->is_object()) continue;
     Json kept = Json::object();
-    if (auto n = spec->find("nodeName"); n != spec->end()) kept["nodeName"] = *n;
-    *spec = std::move(kept);
-  }
-  if (auto st = pod.find("status"); st != pod.end() && st->is_object()) {
-    Json kept = Json::object();
-    for (const char* f : {"phase", "podIP", "hostIP", "conditions", "startTime", "reason"}) {
-      if (auto it = st->find(f); it != st->end()) kept[f] = *it;
+    for (const auto& f : *keep) {
+      if (auto v = it->find(f); v != it->end()) kept[f] = std::move(*v);
     }
-    *st = std::move(kept);
+    *it = std::move(kept);
   }
 }
 
@@ -269,6 +275,8 @@ bool Informer::relist() {
     ListOptions lo;
     lo.label_selector = options_.label_selector;
     lo.limit = options_.page_size;
+    lo.prune = options_.list_prune;
+    lo.prune.drop_managed_fields = lo.prune.drop_managed_fields || options_.strip_managed_fields;
     if (options_.initial_list_from_cache && !synced_.load()) lo.resource_version = "0";
     auto result = client_->list_all(resource_, options_.namespace_, lo);
     ++stats_.lists;

@@ -59,6 +59,8 @@ class Store {
 // startTime), and drops the rest (containers, volumes, container
 // statuses), which is most of a Pod's size in memory.
 void PrunePodForCache(Json& pod);
+// The same selection for list responses, applied while parsing.
+ListItemPrune PodCacheListPrune();
 
 struct EventHandlers {
   std::function<void(const ObjectPtr&)> on_add;
@@ -74,6 +76,9 @@ struct InformerOptions {
   // Prunes each object before it is cached (client-go's TransformFunc), e.g.
   // dropping pod spec fields a controller never reads. Must be idempotent.
   std::function<void(Json&)> transform;
+  // The same pruning, declared so that the list is pruned while it is parsed
+  // (client ListItemPrune); managedFields follow strip_managed_fields.
+  ListItemPrune list_prune;
   // Serve the first list from the API server's watch cache
   // (resourceVersion=0), as client-go's reflector does: much cheaper for the
   // server; the watch that follows brings the cache up to date.

@@ -1,11 +1,65 @@
 // Pure parts of the client: paths, query strings, watch-event decoding and
-// line splitting. Behaviour against a server is in the integration tests.
+// line splitting, list pruning. Behaviour against a server is in the
+// integration tests.
 #include "operator/kube/client.h"
+#include "operator/kube/informer.h"
 
 #include <gtest/gtest.h>
 
 namespace shardcast::kube {
 namespace {
+
+// A transport that answers every GET with one canned list body.
+class CannedList : public Transport {
+ public:
+  explicit CannedList(std::string body) : body_(std::move(body)) {}
+  ApiResult<HttpResponse> send(const HttpRequest&) override { return HttpResponse{200, body_, ""}; }
+  ApiResult<std::unique_ptr<LineStream>> stream(const HttpRequest&, std::chrono::seconds) override {
+    return api_error(ErrorKind::kUnavailable, "no streams");
+  }
+  std::string server() const override { return "https://canned"; }
+
+ private:
+  std::string body_;
+};
+
+TEST(ClientListTest, ItemsArePrunedWhileParsed) {
+  const std::string body = R"({"kind":"PodList","metadata":{"resourceVersion":"42","managedFields":"list-level, kept"},
+    "items":[
+      {"metadata":{"name":"a","managedFields":[{"manager":"x"}],"labels":{"l":"1"}},
+       "spec":{"nodeName":"n1","containers":[{"name":"c","image":"i"}],"volumes":[]},
+       "status":{"phase":"Running","podIP":"10.0.0.1","containerStatuses":[{"name":"c"}],
+                 "conditions":[{"type":"Ready","status":"True"}]}},
+      {"metadata":{"name":"b"},"spec":{"containers":[]},"status":{"phase":"Pending"}}]})";
+  Client c(std::make_shared<CannedList>(body));
+  ListOptions o;
+  o.prune.drop_managed_fields = true;
+  o.prune.keep_spec = std::set<std::string>{"nodeName"};
+  o.prune.keep_status = std::set<std::string>{"phase", "podIP", "conditions"};
+  auto l = c.list_all(resources::kPods, "ns", o);
+  ASSERT_TRUE(l) << l.error().to_string();
+  ASSERT_EQ(l->items.size(), 2u);
+  EXPECT_EQ(l->resource_version, "42");
+  const Json& a = l->items[0];
+  EXPECT_FALSE(a["metadata"].contains("managedFields"));
+  EXPECT_EQ(a["metadata"]["labels"]["l"], "1");
+  EXPECT_EQ(a["spec"], Json({{"nodeName", "n1"}}));
+  EXPECT_EQ(a["status"]["phase"], "Running");
+  EXPECT_EQ(a["status"]["podIP"], "10.0.0.1");
+  EXPECT_FALSE(a["status"].contains("containerStatuses"));
+  EXPECT_EQ(a["status"]["conditions"][0]["type"], "Ready");
+  EXPECT_EQ(l->items[1]["spec"], Json::object());
+  // Without pruning everything stays.
+  auto full = c.list(resources::kPods, "ns", ListOptions{});
+  ASSERT_TRUE(full);
+  EXPECT_TRUE((*full)["items"][0]["spec"].contains("containers"));
+  EXPECT_TRUE((*full)["items"][0]["metadata"].contains("managedFields"));
+  // The same selection as the informer's transform.
+  Json pod = (*full)["items"][0];
+  PrunePodForCache(pod);
+  pod["metadata"].erase("managedFields");
+  EXPECT_EQ(pod, a);
+}
 
 TEST(ClientPathTest, CoreAndGroupPaths) {
   EXPECT_EQ(Client::Path(resources::kPods, "ns"), "/api/v1/namespaces/ns/pods");
