@@ -117,7 +117,7 @@ SetState::SetState(StateOptions opts) : opts_(std::move(opts)) {
 Series SetState::NewSeries(const std::vector<predictor::Resolution>& res) const {
   auto h = predictor::History::Create(res);
   return Series{h ? std::move(*h) : predictor::History::Create(predictor::DefaultResolutions()).value(),
-                0, 0, std::nullopt, 0, 0, 0, "", predictor::AccuracyTracker(opts_.accuracy), {}};
+                0, 0, std::nullopt, 0, 0, 0, "", predictor::AccuracyTracker(opts_.accuracy), false, {}};
 }
 
 Series& SetState::PodMetric(const std::string& pod, const std::string& metric) {
@@ -279,6 +279,49 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
       s.accuracy.Record(prep->y[idx], it->p50, it->lo90, it->hi90);
     }
     it = s.pending.erase(it);
+  }
+
+  // A series with history but no verdict yet (a new operator process, a
+  // backfill) is judged on that history at once instead of after
+  // min_samples live steps: the newest M buckets are held out, the model is
+  // fitted on what precedes them, and each held-out bucket is forecast as the
+  // live path does between refits (the fit's step plus the level correction
+  // from the up to 3 buckets before it). Live records replace these as the
+  // tracker's window rolls. One extra fit per series and process.
+  if (!s.accuracy_seeded && s.accuracy.count() == 0) {
+    s.accuracy_seeded = true;
+    const size_t M = std::max<size_t>(opts_.accuracy.min_samples, 1);
+    if (n >= M + 32) {
+      const size_t m = n - M;
+      predictor::ForecastConfig sc;
+      sc.horizon = static_cast<int>(M);
+      for (int64_t ss : policy.seasons_seconds) {
+        if (ss % step != 0) continue;
+        int64_t p = ss / step;
+        if (p >= 2 && p <= 100000 && static_cast<size_t>(2 * p + 2) <= m) sc.seasons.push_back(static_cast<int>(p));
+      }
+      sc.quantiles = {0.05, 0.5, 0.95};
+      std::vector<double> head(prep->y.begin(), prep->y.begin() + static_cast<std::ptrdiff_t>(m));
+      auto f = predictor::Forecast(head, sc);
+      if (f) {
+        for (size_t k = 0; k < M; ++k) {
+          double sum = 0;
+          int cnt = 0;
+          for (size_t j = 1; j <= std::min<size_t>(k, 3); ++j) {
+            double actual = prep->y[m + k - j], predicted = f->Quantile(0.5, k - j);
+            if (std::isfinite(actual) && std::isfinite(predicted)) {
+              sum += actual - predicted;
+              ++cnt;
+            }
+          }
+          const double delta = cnt > 0 ? opts_.level_correction * sum / cnt : 0.0;
+          const double actual = prep->y[m + k];
+          if (!std::isfinite(actual)) continue;
+          s.accuracy.Record(actual, std::max(0.0, f->Quantile(0.5, k) + delta),
+                            std::max(0.0, f->Quantile(0.05, k) + delta), std::max(0.0, f->Quantile(0.95, k) + delta));
+        }
+      }
+    }
   }
 
   std::string key = std::to_string(step) + "/" + std::to_string(H);

@@ -47,6 +47,7 @@ struct Series {
   int64_t fit_time = 0;              // when it was fitted
   std::string fit_key;               // settings the fit was made with
   predictor::AccuracyTracker accuracy;
+  bool accuracy_seeded = false;      // the history backtest ran (once per process)
   struct Pending {
     int64_t bucket;                  // start of the forecast bucket
     double p50, lo90, hi90;

@@ -132,7 +132,34 @@ TEST(ForecastPod, ProbExceedFollowsCapacity) {
   auto strict = st.ForecastPod("kv-0", Set(2000), pol, now, true, &err);
   ASSERT_TRUE(strict);
   EXPECT_GT(strict->prob_exceed, 0.9);
-  EXPECT_FALSE(strict->trusted);  // no matured forecasts yet
+  // Trust comes from the history at once (backtest of the newest 30 steps);
+  // see HistoryEarnsOrFailsTrustAtOnce.
+  EXPECT_TRUE(strict->trusted);
+}
+
+TEST(ForecastPod, HistoryEarnsOrFailsTrustAtOnce) {
+  PolicySettings pol;
+  std::string err;
+  // A steady series with enough history: trusted at its first forecast.
+  SetState steady = Noisy(300, 10, 300);
+  auto a = steady.ForecastPod("kv-0", Set(1000), pol, kT0 + 300 * 60, false, &err);
+  ASSERT_TRUE(a) << err;
+  EXPECT_TRUE(a->trusted);
+  // Too little history to hold 30 steps out: warming up, as before.
+  SetState young = Noisy(300, 10, 50);
+  auto b = young.ForecastPod("kv-0", Set(1000), pol, kT0 + 50 * 60, false, &err);
+  ASSERT_TRUE(b) << err;
+  EXPECT_FALSE(b->trusted);
+  // History the model cannot forecast (the newest 30 steps jump between 0
+  // and 2000 at random after a calm past): not trusted.
+  SetState wild = Noisy(300, 10, 270);
+  std::mt19937 rng(9);
+  for (int i = 270; i < 300; ++i) {
+    wild.AddPodUsage(PodUsage{"kv-0", (rng() % 2) ? 2000.0 : 0.0, 0, true, false}, kT0 + 60 * i);
+  }
+  auto c = wild.ForecastPod("kv-0", Set(1000), pol, kT0 + 300 * 60, false, &err);
+  ASSERT_TRUE(c) << err;
+  EXPECT_FALSE(c->trusted);
 }
 
 TEST(ForecastPod, RefitsOnScheduleAndReanchorsInBetween) {
