@@ -691,6 +691,12 @@ planner::History HistoryFrom(const std::vector<ActionRecord>& actions,
         if (!a.terminal()) ++h.inFlightMigrations;
       }
       if (a.range) h.rangeLastAction[*a.range] = std::max(h.rangeLastAction[*a.range], last);
+      // Both halves of a split cool down: otherwise the new upper half is
+      // split again at once while a stale pod forecast still calls its owner
+      // hot, and the key space is cut ever finer.
+      if (a.other && (a.type == "Split" || a.type == "Merge")) {
+        h.rangeLastAction[*a.other] = std::max(h.rangeLastAction[*a.other], last);
+      }
       for (const auto& pod : {a.source, a.target}) {
         if (!pod.empty() && a.type != "Move") h.podLastAction[pod] = std::max(h.podLastAction[pod], last);
       }

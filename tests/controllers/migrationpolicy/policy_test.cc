@@ -192,6 +192,24 @@ TEST(Limits, ConcurrencyAndMovesPerHour) {
   EXPECT_EQ(h.rangeLastAction.count(static_cast<uint32_t>((now - 10) % 100)), 1u);
 }
 
+// A split cools both halves, so a stale "hot" forecast cannot split the new
+// upper half again in the next plan; a move cools only its range.
+TEST(Limits, SplitCoolsBothHalvesAndMoveOnlyItsRange) {
+  const int64_t now = 10000;
+  ActionRecord split = Started("Split", now - 20, "Completed");
+  split.range = 3;
+  split.other = 7;
+  split.splitAt = 1000;
+  ActionRecord move = Started("Move", now - 10, "Completed");
+  move.range = 4;
+  move.other = 9;  // ignored for a Move
+  planner::History h = HistoryFrom({}, {split, move}, now);
+  EXPECT_EQ(h.rangeLastAction.count(3u), 1u);
+  EXPECT_EQ(h.rangeLastAction.count(7u), 1u);
+  EXPECT_EQ(h.rangeLastAction.count(4u), 1u);
+  EXPECT_EQ(h.rangeLastAction.count(9u), 0u);
+}
+
 TEST(PlanInput, ObservedOnlyIsReactiveAndNoDataIsSaid) {
   Json set = Json::parse(R"({"metadata":{"name":"kv"},"spec":{"replicas":2,"capacity":{"metric":"CPU","cpuMillis":1000},
     "keySpace":{"ranges":2}}})");
