@@ -8,6 +8,8 @@
 // the ConfigMap); run it before `shardcast run`.
 #include "operator/cli/backfill.h"
 
+#include "operator/cli/flags.h"
+
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -49,14 +51,10 @@ int BackfillMain(int argc, char** argv) {
   std::string kubeconfig, context, ns = "default", shardset, metric = "cpu";
   std::vector<std::pair<std::string, std::string>> series;  // pod, file
   for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    std::string value;
-    bool has_value = false;
-    if (auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = a.substr(eq + 1);
-      a = a.substr(0, eq);
-      has_value = true;
-    }
+    FlagArg flag = SplitFlag(argv[i]);
+    std::string& a = flag.name;
+    std::string& value = flag.value;
+    const bool has_value = flag.has_value;
     if (a == "-h" || a == "--help") {
       std::cout << kBackfillUsage;
       return 0;

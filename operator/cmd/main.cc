@@ -37,11 +37,10 @@
 #ifdef SHARDCAST_WITH_PLAN_CLI
 #include "operator/cli/plan.h"
 #endif
-#ifdef SHARDCAST_WITH_FORECAST
-// `shardcast backfill` needs the forecast controller library; compiled here
-// (not as its own CMake target) so that it is built exactly when that library is.
-#include "operator/cli/backfill.cc"
+#ifdef SHARDCAST_WITH_BACKFILL_CLI
+#include "operator/cli/backfill.h"
 #endif
+#include "operator/cli/flags.h"
 
 namespace {
 
@@ -125,14 +124,10 @@ std::string ParseRunFlags(int argc, char** argv, RunFlags* f) {
   if (auto v = Env("SHARDCAST_TIME_ORIGIN")) f->time_origin = *v;
   if (auto v = Env("SHARDCAST_TIME_ANCHOR")) f->time_anchor = *v;
   for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    std::string value;
-    bool has_value = false;
-    if (auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = a.substr(eq + 1);
-      a = a.substr(0, eq);
-      has_value = true;
-    }
+    shardcast::cli::FlagArg flag = shardcast::cli::SplitFlag(argv[i]);
+    std::string& a = flag.name;
+    std::string& value = flag.value;
+    const bool has_value = flag.has_value;
     auto take = [&](std::string* out) -> bool {
       if (has_value) {
         *out = value;
@@ -380,7 +375,7 @@ int main(int argc, char** argv) {
 #ifdef SHARDCAST_WITH_FORECAST_CLI
   if (cmd == "forecast") return shardcast::cli::ForecastMain(argc - 1, argv + 1);
 #endif
-#ifdef SHARDCAST_WITH_FORECAST
+#ifdef SHARDCAST_WITH_BACKFILL_CLI
   if (cmd == "backfill") return shardcast::cli::BackfillMain(argc - 1, argv + 1);
 #endif
 #ifdef SHARDCAST_WITH_PLAN_CLI
