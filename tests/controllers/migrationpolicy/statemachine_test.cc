@@ -247,12 +247,18 @@ TEST(PromoteStateMachine, AsksTheShardSetForOneMoreReplicaThenWaits) {
   EXPECT_TRUE(s.warning);
 }
 
+// A pending action of `type` on `range`.
+ActionRecord Pending(const std::string& id, const std::string& type, uint32_t range) {
+  ActionRecord a;
+  a.id = id;
+  a.type = type;
+  a.range = range;
+  return a;
+}
+
 TEST(OtherActions, EchoesEditRouting) {
   StepConfig cfg;
-  ActionRecord a;
-  a.id = "x";
-  a.type = "AddEcho";
-  a.range = 1;
+  ActionRecord a = Pending("x", "AddEcho", 1);
   a.target = "kv-3";
   auto s = NextStep(a, World(), cfg);
   EXPECT_EQ(s.write, Write::kAddEcho);
@@ -265,10 +271,7 @@ TEST(OtherActions, EchoesEditRouting) {
 
 TEST(OtherActions, SplitAndMergeAreOneIdempotentRoutingWrite) {
   StepConfig cfg;
-  ActionRecord a;
-  a.id = "s";
-  a.type = "Split";
-  a.range = 0;
+  ActionRecord a = Pending("s", "Split", 0);
   a.other = 9;
   a.splitAt = 1000;
   StepWorld w = World();
