@@ -393,6 +393,9 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
   }
   out.prob_exceed = predictor::ProbExceed(g, set.capacity * policy.max_utilization);
   out.trusted = s.accuracy.trusted();
+  out.accuracy_count = s.accuracy.count();
+  out.coverage90 = s.accuracy.coverage90();
+  out.mase = s.accuracy.mase();
   if (!g.point.empty()) {
     bool have = std::any_of(s.pending.begin(), s.pending.end(),
                             [&](const Series::Pending& p) { return p.bucket == prep->origin; });

@@ -66,6 +66,9 @@ struct PodForecast {
   bool trusted = false;
   std::string model;                 // not in status; for logs
   bool refitted = false;
+  // The accuracy behind `trusted` (not in status; for logs).
+  size_t accuracy_count = 0;
+  double coverage90 = 0, mase = 0;
 };
 
 // Pod CPU (millicores) and memory (bytes) from one PodMetrics object.
