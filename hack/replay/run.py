@@ -44,6 +44,7 @@ import yaml  # noqa: E402
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 READ_FRACTION = 0.8  # share of a range's load that is reads (split over owner and echoes)
 IDLE_LOAD = 5.0      # millicores of a pod that serves no range
+WARMUP_STEPS = 6     # forecast steps replayed before the measured window (default)
 
 
 def log(msg):
@@ -136,9 +137,12 @@ class Runner:
         self.horizon_min = max(60, 3 * self.step_min)
         self.policy["spec"]["forecast"]["step"] = f"{self.step_min}m"
         self.policy["spec"]["forecast"]["horizon"] = f"{self.horizon_min}m"
-        # Warm-up: the operator's forecasts are trusted only after 30 matured
-        # one-step forecasts made live; the replay starts that much earlier.
-        warm = args.warmup_hours if args.warmup_hours is not None else 32 * self.step_min / 60.0
+        # Warm-up: a few forecast steps replayed live before the measured
+        # window, so that metrics-server has samples of every pod and the
+        # operator has placed the ranges. Trust needs no live warm-up: the
+        # forecast controller judges a backfilled series on its newest 30
+        # steps when it loads it (docs/forecasting-in-operator.md).
+        warm = args.warmup_hours if args.warmup_hours is not None else WARMUP_STEPS * self.step_min / 60.0
         self.TW = self.T0 - int(warm * 3600)
         self.TW -= self.TW % 60
         if self.TW <= self.tr.t0 + 3 * 86400:
@@ -561,7 +565,7 @@ def main():
     ap.add_argument("--metrics-resolution", type=float, default=10.0,
                     help="metrics-server --metric-resolution in seconds (sets the forecast step)")
     ap.add_argument("--warmup-hours", type=float,
-                    help="trace hours replayed before --start (default: 32 forecast steps)")
+                    help="trace hours replayed before --start (default: 6 forecast steps)")
     ap.add_argument("--tick", type=float, default=1.0, help="real seconds between load updates (default 1)")
     ap.add_argument("--sample-period", default="1s", help="operator's forecast sample period (real time)")
     ap.add_argument("--arms", default="predictive", help="comma list: predictive, reactive")

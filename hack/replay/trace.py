@@ -14,9 +14,8 @@ range r carries total(t) * weight[r]. Two sources:
                         linearly interpolated to 1 minute.
 
 Every trace names a recommended measured window (`live_start`,
-`live_hours`); the replay starts a warm-up before it (the operator's
-forecasts must earn trust live, see docs/demo.md) and backfills everything
-before the warm-up.
+`live_hours`); the replay starts a short warm-up before it (see
+docs/demo.md) and backfills everything before the warm-up.
 """
 import bisect
 import calendar

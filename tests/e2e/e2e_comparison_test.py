@@ -12,13 +12,14 @@ predictive arm (Auto mode, backfilled history) and the reactive arm
 Uses the control plane named by SHARDCAST_TEST_KUBECONFIG (hack/test.sh), or
 starts a private one. Every wait is a condition with a timeout; the only
 timer is the driver's pacing of trace steps. Exit 77 (ctest: skipped) when
-the predictive arm earned no trusted forecast before the surge.
+the predictive arm had no trusted forecast before the surge (then both arms
+are the same reactive controller and the comparison tests nothing).
 
-Assertions 1 and 2 are the product's goal, not yet met (issue 6: the
-predictive arm does not beat the reactive one at full length either). Until
-it is, a shortfall is printed as "KNOWN GAP (issue 6)" and does not fail the
-test; set SHARDCAST_E2E_REQUIRE_WIN=1 to make it fail. Assertion 3, the
-replay itself and a trace that overloads the reactive arm always fail it.
+Measured on 2026-11-30 (three runs, ~160 s each): the predictive arm
+promoted at 07:54, 08:02 and 08:14, 94 to 95 minutes before its first overload
+sample each time. It had 4 overload samples each time against the reactive
+arm's 6, 6 and 7. SHARDCAST_E2E_ALLOW_LOSS=1 prints a lost comparison as a
+warning instead of failing (for experiments with the planner or the trace).
 """
 import argparse
 import json
@@ -74,11 +75,10 @@ def main():
             failures.append(f"{name}: routing errors {arm['routingErrors'][:3]}")
         if len(arm["routing"]) < 2:
             failures.append(f"{name}: fewer than 2 routing epochs observed")
-    # The planner uses forecasts only once they are trusted, and trust is
-    # earned live (30 matured one-step forecasts, MASE and coverage rules;
-    # docs/demo.md). Without a trusted forecast before the surge the
-    # predictive arm is the reactive arm, and comparing them tests nothing:
-    # that run is reported as skipped, not passed or failed.
+    # The planner uses forecasts only once they are trusted (backfilled
+    # history is judged when the operator loads it; docs/demo.md). Without a
+    # trusted forecast before the surge the predictive arm is the reactive
+    # arm, and comparing them tests nothing: that run is reported as skipped.
     episodes = res["summary"]["episodes"]
     surge = episodes[0][0] if episodes else res["end"]
     trusted = pred.get("trustedFrom")
@@ -97,11 +97,11 @@ def main():
     if not pred["overloadSamples"] < react["overloadSamples"]:
         gaps.append(f"predictive overload samples {pred['overloadSamples']} not fewer than reactive "
                     f"{react['overloadSamples']}")
-    if os.environ.get("SHARDCAST_E2E_REQUIRE_WIN") == "1":
-        failures.extend(gaps)
-    else:
+    if os.environ.get("SHARDCAST_E2E_ALLOW_LOSS") == "1":
         for g in gaps:
-            print("KNOWN GAP (issue 6): " + g)
+            print("WARNING (SHARDCAST_E2E_ALLOW_LOSS=1): " + g)
+    else:
+        failures.extend(gaps)
     print(f"predictive: first promotion {fmt(pred['firstPromotion'])}, first overload {fmt(pred['firstOverload'])}, "
           f"overload samples {pred['overloadSamples']}; reactive: {react['overloadSamples']}; "
           f"epochs observed {pred['epochs']} / {react['epochs']}")
