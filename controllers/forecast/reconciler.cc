@@ -177,9 +177,11 @@ void ForecastReconciler::Forecast(Entry& e, const std::string& key, const Json& 
     // log each change (and the first verdict) with the accuracy behind it.
     auto seen = e.trust_logged.find(pod);
     if (seen == e.trust_logged.end() || seen->second != f->trusted) {
-      spdlog::info("forecast {} pod {}: {} (model {}, {} matured one-step forecasts, 90% coverage {:.2f}, MASE {:.2f})",
-                   key, pod, f->trusted ? "trusted" : "not trusted", f->model, f->accuracy_count, f->coverage90,
-                   f->mase);
+      spdlog::info(
+          "forecast {} pod {}: {} (model {}, {} matured one-step forecasts, 90% coverage {:.2f}, MASE {:.2f}, "
+          "band scale {:.2f})",
+          key, pod, f->trusted ? "trusted" : "not trusted", f->model, f->accuracy_count, f->coverage90, f->mase,
+          f->band_scale);
       e.trust_logged[pod] = f->trusted;
     }
     out.push_back(*f);

@@ -254,6 +254,13 @@ predictor::ForecastResult Slice(const predictor::ForecastResult& f, size_t k0, s
   return g;
 }
 
+// Adaptive band calibration (see Series::band_scale): a miss multiplies the
+// scale by exp(0.9 x gamma), a hit by exp(-0.1 x gamma); at a 10% miss rate
+// it stands still.
+constexpr double kBandGamma = 0.3;
+constexpr double kBandScaleMin = 0.5;
+constexpr double kBandScaleMax = 4.0;
+
 }  // namespace
 
 std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const SetSettings& set,
@@ -276,7 +283,11 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
     }
     int64_t idx = (it->bucket - prep->origin) / step + static_cast<int64_t>(n);
     if (idx >= 0 && idx < static_cast<int64_t>(n) && std::isfinite(prep->y[idx])) {
-      s.accuracy.Record(prep->y[idx], it->p50, it->lo90, it->hi90);
+      const double actual = prep->y[idx];
+      s.accuracy.Record(actual, it->p50, it->lo90, it->hi90);
+      const bool covered = !(actual < it->lo90) && !(actual > it->hi90);
+      s.band_scale = std::clamp(s.band_scale * std::exp(kBandGamma * ((covered ? 0.0 : 1.0) - 0.1)),
+                                kBandScaleMin, kBandScaleMax);
     }
     it = s.pending.erase(it);
   }
@@ -356,6 +367,7 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
     k0 = 0;
   }
   predictor::ForecastResult g = Slice(*s.fit, static_cast<size_t>(k0), H);
+  for (auto& v : g.scale) v *= s.band_scale;  // quantiles and ProbExceed follow the scale
   if (k0 > 0) {
     // Cheap update between refits: move the level by the mean error of the
     // (up to) 3 newest buckets observed since the fit; robust to a single
@@ -396,6 +408,7 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
   out.accuracy_count = s.accuracy.count();
   out.coverage90 = s.accuracy.coverage90();
   out.mase = s.accuracy.mase();
+  out.band_scale = s.band_scale;
   if (!g.point.empty()) {
     bool have = std::any_of(s.pending.begin(), s.pending.end(),
                             [&](const Series::Pending& p) { return p.bucket == prep->origin; });

@@ -53,6 +53,11 @@ struct Series {
     double p50, lo90, hi90;
   };
   std::vector<Pending> pending;      // one-step forecasts waiting for actuals
+  // Live calibration (adaptive conformal): the error scale of published
+  // forecasts is multiplied by this; each matured one-step forecast widens
+  // it after a miss of the 90% band and narrows it a little after a hit, so
+  // that live misses settle near 10% whatever the fit's backtest said.
+  double band_scale = 1.0;
 };
 
 struct PodSeries {
@@ -69,6 +74,7 @@ struct PodForecast {
   // The accuracy behind `trusted` (not in status; for logs).
   size_t accuracy_count = 0;
   double coverage90 = 0, mase = 0;
+  double band_scale = 1;             // live calibration factor of the bands (Series::band_scale)
 };
 
 // Pod CPU (millicores) and memory (bytes) from one PodMetrics object.

@@ -162,6 +162,37 @@ TEST(ForecastPod, HistoryEarnsOrFailsTrustAtOnce) {
   EXPECT_FALSE(c->trusted);
 }
 
+// Live calibration: when live errors outgrow the bands fitted on history,
+// misses widen them (band_scale up); when the bands cover everything they
+// narrow, down to half.
+TEST(ForecastPod, LiveMissesWidenTheBandsAndHitsNarrowThem) {
+  PolicySettings pol;
+  std::string err;
+  auto live = [&](double noise, unsigned seed) {
+    SetState st = Noisy(500, 5, 300);
+    std::mt19937 rng(seed);
+    std::normal_distribution<double> d(0, noise);
+    int64_t t = kT0 + 300 * 60;
+    auto first = st.ForecastPod("kv-0", Set(1000), pol, t, false, &err);
+    EXPECT_TRUE(first) << err;
+    std::optional<PodForecast> last;
+    for (int i = 0; i < 40; ++i, t += 60) {
+      st.AddPodUsage(PodUsage{"kv-0", std::max(0.0, 500 + d(rng)), 0, true, false}, t);
+      last = st.ForecastPod("kv-0", Set(1000), pol, t + 60, false, &err);
+      EXPECT_TRUE(last) << err;
+    }
+    return std::make_pair(*first, *last);
+  };
+  auto [calm0, calm] = live(5, 4);
+  EXPECT_DOUBLE_EQ(calm0.band_scale, 1.0);
+  EXPECT_LT(calm.band_scale, 1.0);   // every step covered: narrower
+  EXPECT_GE(calm.band_scale, 0.5);   // but never below half
+  auto [wild0, wild] = live(80, 5);  // live noise 16x the history's
+  EXPECT_GT(wild.band_scale, 2.0);
+  EXPECT_LE(wild.band_scale, 4.0);
+  EXPECT_GT(wild.p90 - wild.peak, 2.0 * (wild0.p90 - wild0.peak));
+}
+
 TEST(ForecastPod, RefitsOnScheduleAndReanchorsInBetween) {
   StateOptions o;
   o.refit_interval_seconds = 600;
@@ -222,8 +253,8 @@ TEST(ForecastStatus, RoundsSoNoiseDoesNotChangeIt) {
   EXPECT_DOUBLE_EQ(RoundSig(0.01234), 0.012);
   EXPECT_DOUBLE_EQ(RoundSig(0), 0);
   EXPECT_DOUBLE_EQ(RoundSig(std::nan("")), 0);
-  PodForecast a{"kv-1", 1800, 304.2, 351, 398.7, 0.0312, false, "", false, 0, 0, 0};
-  PodForecast b{"kv-0", 1800, 296.0, 349, 401.2, 0.0288, true, "", false, 0, 0, 0};
+  PodForecast a{"kv-1", 1800, 304.2, 351, 398.7, 0.0312, false, "", false, 0, 0, 0, 1};
+  PodForecast b{"kv-0", 1800, 296.0, 349, 401.2, 0.0288, true, "", false, 0, 0, 0, 1};
   Json s1 = ForecastsToStatus({a, b});
   ASSERT_EQ(s1.size(), 2u);
   EXPECT_EQ(s1[0]["pod"], "kv-0");  // sorted by pod
@@ -237,7 +268,7 @@ TEST(ForecastStatus, RoundsSoNoiseDoesNotChangeIt) {
 }
 
 TEST(ForecastStatus, MaterialChange) {
-  PodForecast a{"kv-0", 1800, 300, 350, 400, 0.03, false, "", false, 0, 0, 0};
+  PodForecast a{"kv-0", 1800, 300, 350, 400, 0.03, false, "", false, 0, 0, 0, 1};
   Json base = ForecastsToStatus({a});
   auto with = [&](auto mutate) {
     PodForecast x = a;
@@ -254,7 +285,7 @@ TEST(ForecastStatus, MaterialChange) {
   EXPECT_TRUE(MateriallyDifferent(Json::array(), base, 1000));
   EXPECT_TRUE(MateriallyDifferent(base, Json(), 1000));  // nothing written yet
   // Tiny loads: 2% of capacity is the floor of the tolerance.
-  PodForecast tiny{"kv-0", 1800, 1, 2, 3, 0, false, "", false, 0, 0, 0};
+  PodForecast tiny{"kv-0", 1800, 1, 2, 3, 0, false, "", false, 0, 0, 0, 1};
   PodForecast tiny2 = tiny;
   tiny2.peak = 12;
   EXPECT_FALSE(MateriallyDifferent(ForecastsToStatus({tiny}), ForecastsToStatus({tiny2}), 1000));
