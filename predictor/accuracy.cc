@@ -7,8 +7,7 @@ namespace shardcast::predictor {
 
 void AccuracyTracker::Record(double actual, double p50, double lo90, double hi90) {
   if (!std::isfinite(actual) || !std::isfinite(p50)) return;
-  const bool covered = !(actual < lo90) && !(actual > hi90);
-  recs_.push_back({actual, p50, covered});
+  recs_.push_back({actual, p50, InBand90(actual, lo90, hi90)});
   while (recs_.size() > cfg_.window) recs_.pop_front();
 }
 

@@ -9,6 +9,9 @@
 
 namespace shardcast::predictor {
 
+// Whether `actual` lies in the 90% band [lo90, hi90] (ends included).
+inline bool InBand90(double actual, double lo90, double hi90) { return !(actual < lo90) && !(actual > hi90); }
+
 struct AccuracyConfig {
   size_t window = 288;          // matured forecasts kept
   size_t season = 1;            // MASE uses the seasonal-naive error at this lag (in records)

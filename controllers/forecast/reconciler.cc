@@ -175,14 +175,9 @@ void ForecastReconciler::Forecast(Entry& e, const std::string& key, const Json& 
     if (f->refitted) ++stats_.refits;
     // The trust verdict decides whether the planner acts on the forecast:
     // log each change (and the first verdict) with the accuracy behind it.
-    auto seen = e.trust_logged.find(pod);
-    if (seen == e.trust_logged.end() || seen->second != f->trusted) {
-      spdlog::info(
-          "forecast {} pod {}: {} (model {}, {} matured one-step forecasts, 90% coverage {:.2f}, MASE {:.2f}, "
-          "band scale {:.2f})",
-          key, pod, f->trusted ? "trusted" : "not trusted", f->model, f->accuracy_count, f->coverage90, f->mase,
-          f->band_scale);
-      e.trust_logged[pod] = f->trusted;
+    if (f->trust_changed) {
+      spdlog::info("forecast {} pod {}: {} (model {}, band scale {:.2f})", key, pod, f->verdict, f->model,
+                   f->band_scale);
     }
     out.push_back(*f);
     reported.insert(pod);
@@ -204,9 +199,6 @@ void ForecastReconciler::Forecast(Entry& e, const std::string& key, const Json& 
     if (!reported.count(old)) DropMetrics(key, old);
   }
   e.metric_pods = reported;
-  for (auto it = e.trust_logged.begin(); it != e.trust_logged.end();) {
-    it = reported.count(it->first) ? std::next(it) : e.trust_logged.erase(it);
-  }
 
   Json status = ForecastsToStatus(out);
   const Json cur_status = set_obj.value("status", Json::object());

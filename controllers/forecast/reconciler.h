@@ -87,7 +87,6 @@ class ForecastReconciler final : public ctrl::Reconciler {
     nlohmann::json last_written;  // status.forecasts last patched
     nlohmann::json last_saved;    // history ConfigMap data last written
     std::set<std::string> metric_pods;
-    std::map<std::string, bool> trust_logged;  // pod -> verdict last logged
   };
   void Sample(Entry& e, const SetSettings& set, const std::vector<kube::ObjectPtr>& pods, int64_t t);
   kube::ApiStatus Persist(Entry& e, const nlohmann::json& set_obj, int64_t t);

@@ -285,7 +285,7 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
     if (idx >= 0 && idx < static_cast<int64_t>(n) && std::isfinite(prep->y[idx])) {
       const double actual = prep->y[idx];
       s.accuracy.Record(actual, it->p50, it->lo90, it->hi90);
-      const bool covered = !(actual < it->lo90) && !(actual > it->hi90);
+      const bool covered = predictor::InBand90(actual, it->lo90, it->hi90);
       s.band_scale = std::clamp(s.band_scale * std::exp(kBandGamma * ((covered ? 0.0 : 1.0) - 0.1)),
                                 kBandScaleMin, kBandScaleMax);
     }
@@ -405,9 +405,9 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
   }
   out.prob_exceed = predictor::ProbExceed(g, set.capacity * policy.max_utilization);
   out.trusted = s.accuracy.trusted();
-  out.accuracy_count = s.accuracy.count();
-  out.coverage90 = s.accuracy.coverage90();
-  out.mase = s.accuracy.mase();
+  out.trust_changed = s.last_trusted != out.trusted;
+  s.last_trusted = out.trusted;
+  out.verdict = s.accuracy.verdict();
   out.band_scale = s.band_scale;
   if (!g.point.empty()) {
     bool have = std::any_of(s.pending.begin(), s.pending.end(),

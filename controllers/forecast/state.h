@@ -58,6 +58,7 @@ struct Series {
   // it after a miss of the 90% band and narrows it a little after a hit, so
   // that live misses settle near 10% whatever the fit's backtest said.
   double band_scale = 1.0;
+  std::optional<bool> last_trusted = std::nullopt;  // verdict of the previous forecast (none yet: nullopt)
 };
 
 struct PodSeries {
@@ -71,10 +72,11 @@ struct PodForecast {
   bool trusted = false;
   std::string model;                 // not in status; for logs
   bool refitted = false;
-  // The accuracy behind `trusted` (not in status; for logs).
-  size_t accuracy_count = 0;
-  double coverage90 = 0, mase = 0;
-  double band_scale = 1;             // live calibration factor of the bands (Series::band_scale)
+  // For logs, not in status: the verdict changed since the previous
+  // forecast (or is the first), the accuracy behind it, the band scale.
+  bool trust_changed = false;
+  std::string verdict = "";          // predictor::AccuracyTracker::verdict()
+  double band_scale = 1;             // Series::band_scale
 };
 
 // Pod CPU (millicores) and memory (bytes) from one PodMetrics object.

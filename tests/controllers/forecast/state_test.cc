@@ -145,6 +145,11 @@ TEST(ForecastPod, HistoryEarnsOrFailsTrustAtOnce) {
   auto a = steady.ForecastPod("kv-0", Set(1000), pol, kT0 + 300 * 60, false, &err);
   ASSERT_TRUE(a) << err;
   EXPECT_TRUE(a->trusted);
+  EXPECT_TRUE(a->trust_changed);  // the first verdict is news (logged)
+  EXPECT_EQ(a->verdict.rfind("trusted:", 0), 0u) << a->verdict;
+  auto again = steady.ForecastPod("kv-0", Set(1000), pol, kT0 + 300 * 60, false, &err);
+  ASSERT_TRUE(again) << err;
+  EXPECT_FALSE(again->trust_changed);  // the same verdict is not
   // Too little history to hold 30 steps out: warming up, as before.
   SetState young = Noisy(300, 10, 50);
   auto b = young.ForecastPod("kv-0", Set(1000), pol, kT0 + 50 * 60, false, &err);
@@ -253,8 +258,8 @@ TEST(ForecastStatus, RoundsSoNoiseDoesNotChangeIt) {
   EXPECT_DOUBLE_EQ(RoundSig(0.01234), 0.012);
   EXPECT_DOUBLE_EQ(RoundSig(0), 0);
   EXPECT_DOUBLE_EQ(RoundSig(std::nan("")), 0);
-  PodForecast a{"kv-1", 1800, 304.2, 351, 398.7, 0.0312, false, "", false, 0, 0, 0, 1};
-  PodForecast b{"kv-0", 1800, 296.0, 349, 401.2, 0.0288, true, "", false, 0, 0, 0, 1};
+  PodForecast a{"kv-1", 1800, 304.2, 351, 398.7, 0.0312, false, "", false};
+  PodForecast b{"kv-0", 1800, 296.0, 349, 401.2, 0.0288, true, "", false};
   Json s1 = ForecastsToStatus({a, b});
   ASSERT_EQ(s1.size(), 2u);
   EXPECT_EQ(s1[0]["pod"], "kv-0");  // sorted by pod
@@ -268,7 +273,7 @@ TEST(ForecastStatus, RoundsSoNoiseDoesNotChangeIt) {
 }
 
 TEST(ForecastStatus, MaterialChange) {
-  PodForecast a{"kv-0", 1800, 300, 350, 400, 0.03, false, "", false, 0, 0, 0, 1};
+  PodForecast a{"kv-0", 1800, 300, 350, 400, 0.03, false, "", false};
   Json base = ForecastsToStatus({a});
   auto with = [&](auto mutate) {
     PodForecast x = a;
@@ -285,7 +290,7 @@ TEST(ForecastStatus, MaterialChange) {
   EXPECT_TRUE(MateriallyDifferent(Json::array(), base, 1000));
   EXPECT_TRUE(MateriallyDifferent(base, Json(), 1000));  // nothing written yet
   // Tiny loads: 2% of capacity is the floor of the tolerance.
-  PodForecast tiny{"kv-0", 1800, 1, 2, 3, 0, false, "", false, 0, 0, 0, 1};
+  PodForecast tiny{"kv-0", 1800, 1, 2, 3, 0, false, "", false};
   PodForecast tiny2 = tiny;
   tiny2.peak = 12;
   EXPECT_FALSE(MateriallyDifferent(ForecastsToStatus({tiny}), ForecastsToStatus({tiny2}), 1000));
