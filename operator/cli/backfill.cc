@@ -8,8 +8,6 @@
 // the ConfigMap); run it before `shardcast run`.
 #include "operator/cli/backfill.h"
 
-#include "operator/cli/flags.h"
-
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -18,6 +16,7 @@
 #include <vector>
 
 #include "controllers/forecast/persist.h"
+#include "operator/cli/flags.h"
 #include "operator/kube/client.h"
 #include "operator/kube/kubeconfig.h"
 #include "operator/kube/transport.h"
