@@ -95,15 +95,17 @@ Json BuildHistoryConfigMap(const Json& shardset, const SetState& state, int64_t 
   for (const auto& [pod, ps] : state.pods()) {
     if (!Empty(ps.mem.hist)) add("mem." + pod, CoarseSnapshot(ps.mem.hist));
   }
-  // Ranges share what is left equally; a range that does not fit its share
-  // keeps only its newest buckets (the oldest are dropped first).
+  // Ranges share what is left equally, at full resolution when that fits
+  // (pod forecasts are composed from them); a range that does not fit its
+  // share keeps its coarsest level, then only its newest buckets of it.
   size_t left = state.ranges().size();
   for (const auto& [id, s] : state.ranges()) {
     const std::string key = "range." + std::to_string(id);
     size_t share = limit > rep.bytes ? (limit - rep.bytes) / std::max<size_t>(left, 1) : 0;
     --left;
     if (Empty(s.hist)) continue;
-    std::string snap = s.hist.levels() == 1 ? s.hist.EncodeSnapshot() : CoarseSnapshot(s.hist);
+    std::string snap = s.hist.EncodeSnapshot();
+    if (key.size() + snap.size() > share && s.hist.levels() > 1) snap = CoarseSnapshot(s.hist);
     for (uint32_t keep : {1344u, 672u, 288u, 96u}) {
       if (key.size() + snap.size() <= share) break;
       snap = CoarseSnapshot(s.hist, keep);
@@ -176,14 +178,18 @@ size_t LoadHistoryConfigMap(const Json& cm, SetState& state, std::vector<std::st
 Result<size_t> SeedFromCsv(SetState& state, const std::string& pod, const std::string& metric,
                            const std::string& csv) {
   if (pod.empty()) return unexpected(Error{"pod: must not be empty"});
-  if (metric != "cpu" && metric != "mem" && metric != "rps") {
-    return unexpected(Error{"metric: must be cpu, mem or rps, not '" + metric + "'"});
+  if (metric != "cpu" && metric != "mem" && metric != "rps" && metric != "range") {
+    return unexpected(Error{"metric: must be cpu, mem, rps or range, not '" + metric + "'"});
+  }
+  const bool range = metric == "range";
+  if (range && (pod.size() > 9 || !std::all_of(pod.begin(), pod.end(), [](char c) { return c >= '0' && c <= '9'; }))) {
+    return unexpected(Error{"range id: must be a non-negative integer, not '" + pod + "'"});
   }
   auto samples = predictor::ParseCsvSeries(csv);
   if (!samples) return unexpected(Error{"csv: " + samples.error().message});
   std::sort(samples->begin(), samples->end(),
             [](const predictor::Sample& a, const predictor::Sample& b) { return a.t < b.t; });
-  Series& s = state.PodMetric(pod, metric);
+  Series& s = range ? state.Range(std::stoi(pod)) : state.PodMetric(pod, metric);
   size_t n = 0;
   for (const auto& x : *samples) {
     if (!std::isfinite(x.v)) continue;
@@ -217,6 +223,7 @@ Result<size_t> BackfillFromCsv(kube::Client& client, const std::string& ns,
   if (!n) return unexpected(n.error());
   int64_t newest = 0;
   for (const auto& [p, ps] : state.pods()) newest = std::max(newest, ps.cpu.last_t);
+  for (const auto& [id, rs] : state.ranges()) newest = std::max(newest, rs.last_t);
   Json cm = BuildHistoryConfigMap(*set, state, newest);
   if (rv.empty()) {
     auto r = client.create(kube::resources::kConfigMaps, ns, cm);

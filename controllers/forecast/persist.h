@@ -48,7 +48,8 @@ size_t LoadHistoryConfigMap(const nlohmann::json& cm, SetState& state,
 
 // Seeds one pod series from CSV (`timestamp,value` with a header, see
 // predictor::ParseCsvSeries) into `state`. metric: "cpu" (millicores),
-// "mem" (bytes) or "rps". Returns the number of samples added.
+// "mem" (bytes) or "rps"; or "range", when `pod` is a range id and the
+// values are that range's requests/s. Returns the number of samples added.
 [[nodiscard]] Result<size_t> SeedFromCsv(SetState& state, const std::string& pod,
                                          const std::string& metric, const std::string& csv);
 

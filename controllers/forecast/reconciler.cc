@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 
 #include "controllers/api/resources.h"
 #include "controllers/forecast/quantity.h"
@@ -163,21 +164,52 @@ void ForecastReconciler::Sample(Entry& e, const SetSettings& set,
 void ForecastReconciler::Forecast(Entry& e, const std::string& key, const Json& set_obj,
                                   const SetSettings& set, const PolicySettings& policy,
                                   const std::vector<kube::ObjectPtr>& pods, int64_t t) {
+  // The ranges each pod owns now, from the routing ConfigMap, so that a
+  // pod's forecast follows the load of its current ranges (only when ranges
+  // are sampled at all). Without it, pods are forecast from their own
+  // history.
+  std::optional<std::map<std::string, std::vector<int>>> owned;
+  if (!set.routing_configmap.empty() && !e.state->ranges().empty()) {
+    auto cm = deps_.client->get(kube::resources::kConfigMaps, set.ns, set.routing_configmap);
+    if (cm) {
+      const Json data = cm->value("data", Json::object());
+      auto it = data.is_object() ? data.find("routing.json") : data.end();
+      auto parsed = it != data.end() && it->is_string()
+                        ? RangesByOwner(it->get<std::string>())
+                        : Result<std::map<std::string, std::vector<int>>>(
+                              unexpected(Error{"data.routing.json: missing"}));
+      if (parsed) {
+        owned = std::move(*parsed);
+      } else {
+        spdlog::warn("forecast {}: ConfigMap {}: {} (pods forecast from their own history)", key,
+                     set.routing_configmap, parsed.error().message);
+      }
+    } else if (cm.error().kind != kube::ErrorKind::kNotFound) {
+      spdlog::warn("forecast {}: reading ConfigMap {} failed: {} (pods forecast from their own history)", key,
+                   set.routing_configmap, cm.error().to_string());
+    }
+  }
+  static const std::vector<int> kNoRanges;
   std::vector<PodForecast> out;
   std::set<std::string> reported;
   for (const auto& p : pods) {
     if (!Active(*p)) continue;
     std::string pod = kube::ObjectName(*p);
     std::string err;
-    auto f = e.state->ForecastPod(pod, set, policy, t, false, &err);
+    const std::vector<int>* ids = nullptr;
+    if (owned) {
+      auto it = owned->find(pod);
+      ids = it == owned->end() ? &kNoRanges : &it->second;
+    }
+    auto f = e.state->ForecastPod(pod, set, policy, t, false, &err, ids);
     if (!err.empty()) spdlog::warn("forecast {} pod {}: {}", key, pod, err);
     if (!f) continue;
     if (f->refitted) ++stats_.refits;
     // The trust verdict decides whether the planner acts on the forecast:
     // log each change (and the first verdict) with the accuracy behind it.
     if (f->trust_changed) {
-      spdlog::info("forecast {} pod {}: {} (model {}, band scale {:.2f})", key, pod, f->verdict, f->model,
-                   f->band_scale);
+      spdlog::info("forecast {} pod {}: {} (model {}, band scale {:.2f}, from {})", key, pod, f->verdict,
+                   f->model, f->band_scale, f->source == "ranges" ? "its ranges' series" : "its own history");
     }
     out.push_back(*f);
     reported.insert(pod);

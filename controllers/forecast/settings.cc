@@ -84,6 +84,11 @@ Result<SetSettings> ParseShardSet(const Json& obj) {
     }
     s.metrics_path = p->get<std::string>();
   }
+  const Json routing = spec.value("routing", Json::object());
+  if (const Json* p = Find(routing, "configMapName")) {
+    if (!p->is_string()) return Bad("spec.routing.configMapName", "must be a string");
+    s.routing_configmap = p->get<std::string>();
+  }
   return s;
 }
 

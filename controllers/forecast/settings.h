@@ -24,6 +24,7 @@ struct SetSettings {
   double capacity = 1000;   // per pod, in units of the metric (millicores or req/s)
   int metrics_port = 9090;
   std::string metrics_path = "/metrics";
+  std::string routing_configmap;  // spec.routing.configMapName ("" when unset)
 };
 
 struct PolicySettings {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <set>
 
 #include "controllers/forecast/quantity.h"
@@ -105,6 +106,12 @@ std::map<int, double> ParseRangeCounters(const std::string& text, std::vector<st
   return out;
 }
 
+namespace {
+// A composed series keeps no samples of its own (they are the ranges'): its
+// history is a placeholder of one bucket.
+const std::vector<predictor::Resolution> kComposedHistory = {{60, 1}};
+}  // namespace
+
 SetState::SetState(StateOptions opts) : opts_(std::move(opts)) {
   if (!predictor::ValidateResolutions(opts_.pod_resolutions)) {
     opts_.pod_resolutions = predictor::DefaultResolutions();
@@ -124,7 +131,7 @@ Series& SetState::PodMetric(const std::string& pod, const std::string& metric) {
   auto it = pods_.find(pod);
   if (it == pods_.end()) {
     it = pods_.emplace(pod, PodSeries{NewSeries(opts_.pod_resolutions), NewSeries(opts_.pod_resolutions),
-                                      NewSeries(opts_.pod_resolutions)})
+                                      NewSeries(opts_.pod_resolutions), NewSeries(kComposedHistory), {}, ""})
              .first;
   }
   if (metric == "mem") return it->second.mem;
@@ -261,15 +268,114 @@ constexpr double kBandGamma = 0.3;
 constexpr double kBandScaleMin = 0.5;
 constexpr double kBandScaleMax = 4.0;
 
+// The sum of the ranges' series at the forecast step, times `scale`, over
+// the buckets where every range has history (a bucket one of them missed is
+// a gap). nullopt when a range has no series or the steps differ.
+std::optional<Prepared> Compose(const std::map<int, Series>& ranges, const std::vector<int>& ids,
+                                int64_t want_step, size_t max_points, double scale) {
+  std::vector<Prepared> parts;
+  for (int id : ids) {
+    auto it = ranges.find(id);
+    if (it == ranges.end()) return std::nullopt;
+    auto p = Prepare(it->second.hist, want_step, max_points);
+    if (!p || (!parts.empty() && p->step != parts.front().step)) return std::nullopt;
+    parts.push_back(std::move(*p));
+  }
+  if (parts.empty()) return std::nullopt;
+  const int64_t step = parts.front().step;
+  int64_t first = std::numeric_limits<int64_t>::min(), end = std::numeric_limits<int64_t>::min();
+  for (const auto& p : parts) {
+    const int64_t e = p.origin / step;
+    first = std::max(first, e - static_cast<int64_t>(p.y.size()));
+    end = std::max(end, e);
+  }
+  if (end - first > static_cast<int64_t>(max_points)) first = end - static_cast<int64_t>(max_points);
+  if (end <= first) return std::nullopt;
+  Prepared out;
+  out.step = step;
+  out.origin = end * step;
+  out.y.assign(static_cast<size_t>(end - first), 0.0);
+  for (const auto& p : parts) {
+    const int64_t p_first = p.origin / step - static_cast<int64_t>(p.y.size());
+    for (int64_t b = first; b < end; ++b) {
+      const int64_t i = b - p_first;
+      const double v = i >= 0 && i < static_cast<int64_t>(p.y.size()) ? p.y[static_cast<size_t>(i)] : std::nan("");
+      out.y[static_cast<size_t>(b - first)] += v * scale;  // NaN stays NaN: a gap
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+std::optional<double> SetState::CpuPerRequest() const {
+  double cpu = 0, rps = 0;
+  for (const auto& [pod, ps] : pods_) {
+    if (ps.cpu.last_t == 0 || ps.rps.last_t == 0 || !(ps.rps.last > 0) || !std::isfinite(ps.cpu.last)) continue;
+    cpu += ps.cpu.last;
+    rps += ps.rps.last;
+  }
+  if (!(rps > 0) || !(cpu > 0)) return std::nullopt;
+  return cpu / rps;
+}
+
+Result<std::map<std::string, std::vector<int>>> RangesByOwner(const std::string& routing_json) {
+  Json doc = Json::parse(routing_json, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) return unexpected(Error{"routing.json: not a JSON object"});
+  auto it = doc.find("ranges");
+  if (it == doc.end() || !it->is_array()) return unexpected(Error{"routing.json ranges: must be a list"});
+  std::map<std::string, std::vector<int>> out;
+  for (const Json& r : *it) {
+    if (!r.is_object()) continue;
+    auto id = r.find("id");
+    auto owner = r.find("owner");
+    if (id == r.end() || !id->is_number_integer() || owner == r.end() || !owner->is_string() ||
+        owner->get<std::string>().empty()) {
+      continue;
+    }
+    const int64_t v = id->get<int64_t>();
+    if (v < 0 || v > 999999999) continue;
+    out[owner->get<std::string>()].push_back(static_cast<int>(v));
+  }
+  for (auto& [pod, ids] : out) std::sort(ids.begin(), ids.end());
+  return out;
+}
 
 std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const SetSettings& set,
                                                  const PolicySettings& policy, int64_t now,
-                                                 bool force_refit, std::string* error) {
+                                                 bool force_refit, std::string* error,
+                                                 const std::vector<int>* ranges) {
   auto pit = pods_.find(pod);
   if (pit == pods_.end()) return std::nullopt;
-  Series& s = set.metric == CapacityMetric::kCpu ? pit->second.cpu : pit->second.rps;
-  auto prep = Prepare(s.hist, policy.step_seconds, std::max<size_t>(opts_.max_fit_points, 16));
+  PodSeries& ps = pit->second;
+  Series* sp = set.metric == CapacityMetric::kCpu ? &ps.cpu : &ps.rps;
+  const size_t max_points = std::max<size_t>(opts_.max_fit_points, 16);
+  std::optional<Prepared> prep;
+  const char* source = "pod";
+  if (ranges != nullptr && !ranges->empty()) {
+    std::vector<int> ids = *ranges;
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    std::optional<double> scale = set.metric == CapacityMetric::kCpu ? CpuPerRequest() : std::optional<double>(1.0);
+    auto c = scale ? Compose(ranges_, ids, policy.step_seconds, max_points, *scale) : std::nullopt;
+    // Enough composed history to judge it at once (the same bar as a
+    // backfilled pod series, below).
+    if (c && c->y.size() >= std::max<size_t>(opts_.accuracy.min_samples, 1) + 32) {
+      if (ps.composition != ids) {
+        // Other ranges: another series. Start it afresh so that it is judged
+        // on the composed history, and keep the previous verdict for the log.
+        auto last_trusted = ps.composed.last_trusted ? ps.composed.last_trusted : sp->last_trusted;
+        ps.composed = NewSeries(kComposedHistory);
+        ps.composed.last_trusted = last_trusted;
+        ps.composition = ids;
+      }
+      sp = &ps.composed;
+      prep = std::move(c);
+      source = "ranges";
+    }
+  }
+  Series& s = *sp;
+  if (!prep) prep = Prepare(s.hist, policy.step_seconds, max_points);
   if (!prep) return std::nullopt;
   const int64_t step = prep->step;
   const size_t H = static_cast<size_t>(std::clamp<int64_t>((policy.horizon_seconds + step - 1) / step, 1, 5000));
@@ -405,10 +511,12 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
   }
   out.prob_exceed = predictor::ProbExceed(g, set.capacity * policy.max_utilization);
   out.trusted = s.accuracy.trusted();
-  out.trust_changed = s.last_trusted != out.trusted;
+  out.trust_changed = s.last_trusted != out.trusted || ps.last_source != source;
+  ps.last_source = source;
   s.last_trusted = out.trusted;
   out.verdict = s.accuracy.verdict();
   out.band_scale = s.band_scale;
+  out.source = source;
   if (!g.point.empty()) {
     bool have = std::any_of(s.pending.begin(), s.pending.end(),
                             [&](const Series::Pending& p) { return p.bucket == prep->origin; });

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "controllers/forecast/settings.h"
+#include "operator/util/expected.h"
 #include "predictor/accuracy.h"
 #include "predictor/forecaster.h"
 #include "predictor/history.h"
@@ -26,9 +27,11 @@ struct StateOptions {
   // weeks. Three days (not the predictor's default two) so that a daily
   // season is usable at 1-min steps (it needs 2 x 1440 + 2 points).
   std::vector<predictor::Resolution> pod_resolutions = {{60, 4320}, {900, 3360}};
-  // Per-range request rates: coarse only (15 min x 5 weeks), see the budget
-  // in docs/forecasting-in-operator.md.
-  std::vector<predictor::Resolution> range_resolutions = {{900, 3360}};
+  // Per-range request rates: 5 min x 3 days and 15 min x 5 weeks (about a
+  // third of a pod series), see the budget in
+  // docs/forecasting-in-operator.md. A pod's forecast is composed from the
+  // ranges it owns (SetState::ForecastPod), so they need the same seasons.
+  std::vector<predictor::Resolution> range_resolutions = {{300, 864}, {900, 3360}};
   int64_t refit_interval_seconds = 600;
   size_t max_fit_points = 4320;     // newest points handed to the forecaster
   double level_correction = 1.0;    // weight of the recent mean error between refits
@@ -63,6 +66,13 @@ struct Series {
 
 struct PodSeries {
   Series cpu, mem, rps;
+  // The pod's load composed from the series of the ranges it owns (sum of
+  // range request rates, in units of the capacity metric), with its own
+  // model cache, accuracy and calibration. Rebuilt from scratch, and judged
+  // again on the composed history, whenever the owned ranges change.
+  Series composed;
+  std::vector<int> composition;      // sorted range ids behind `composed`
+  std::string last_source;           // PodForecast::source of the previous forecast
 };
 
 struct PodForecast {
@@ -72,11 +82,15 @@ struct PodForecast {
   bool trusted = false;
   std::string model;                 // not in status; for logs
   bool refitted = false;
-  // For logs, not in status: the verdict changed since the previous
-  // forecast (or is the first), the accuracy behind it, the band scale.
+  // For logs, not in status: the verdict or the series it is about changed
+  // since the previous forecast (or is the first), the accuracy behind it,
+  // the band scale.
   bool trust_changed = false;
   std::string verdict = "";          // predictor::AccuracyTracker::verdict()
   double band_scale = 1;             // Series::band_scale
+  // For logs: "ranges" when composed from the owned ranges' series, "pod"
+  // when fitted on the pod's own history.
+  std::string source = "pod";
 };
 
 // Pod CPU (millicores) and memory (bytes) from one PodMetrics object.
@@ -94,6 +108,12 @@ std::vector<PodUsage> ParsePodMetricsList(const nlohmann::json& list,
 // Prometheus text page; the values of one range are summed over other
 // labels. Bad lines and bad range labels are reported in `errors`.
 std::map<int, double> ParseRangeCounters(const std::string& text, std::vector<std::string>* errors);
+
+// The ranges each pod owns in a routing document (the routing ConfigMap's
+// routing.json: {"ranges": [{"id": 3, "owner": "kv-1", ...}, ...]}), ids
+// sorted. Ranges without an owner or id are skipped; a document that is not
+// JSON or has no ranges list is an error naming the field.
+[[nodiscard]] Result<std::map<std::string, std::vector<int>>> RangesByOwner(const std::string& routing_json);
 
 class SetState {
  public:
@@ -117,9 +137,22 @@ class SetState {
   // model is refitted when `force_refit`, when the settings changed, when
   // the fit is older than refit_interval, or when its horizon runs out;
   // otherwise the cached fit is re-anchored (cheap). nullopt without data.
+  //
+  // With `ranges` (the ids the pod owns now), the forecast is of the sum of
+  // those ranges' request rates, converted to the capacity metric with the
+  // set's CPU per request (CpuPerRequest), when every one of them has
+  // enough history: a pod's own history still holds the load of ranges it
+  // gave away and none of those it received, while the ranges' series follow
+  // the load wherever it is routed. Otherwise the pod's own series is used.
   std::optional<PodForecast> ForecastPod(const std::string& pod, const SetSettings& set,
                                          const PolicySettings& policy, int64_t now,
-                                         bool force_refit, std::string* error);
+                                         bool force_refit, std::string* error,
+                                         const std::vector<int>* ranges = nullptr);
+
+  // Millicores per request per second over the pods sampled for both (sum of
+  // their last CPU over sum of their last request rate); nullopt without
+  // request rates.
+  std::optional<double> CpuPerRequest() const;
 
   // Access for persistence and tests.
   std::map<std::string, PodSeries>& pods() { return pods_; }

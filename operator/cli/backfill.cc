@@ -1,7 +1,7 @@
 // `shardcast backfill` (see operator/cli/backfill.h and docs/demo.md).
 //
 //   shardcast backfill --kubeconfig K --namespace NS --shardset NAME
-//       [--metric cpu|rps|mem] --series POD=FILE.csv [--series POD=FILE.csv ...]
+//       [--metric cpu|rps|mem|range] --series POD=FILE.csv [--series POD=FILE.csv ...]
 //
 // Each CSV is `timestamp,value` with a header (unix seconds or RFC3339). The
 // operator must not be running for this ShardSet (its next save would replace
@@ -35,8 +35,9 @@ flags:
   --context NAME        kubeconfig context
   --namespace NS        namespace of the ShardSet (default "default")
   --shardset NAME       the ShardSet (required)
-  --metric NAME         cpu (millicores, default), rps (requests/s) or mem (bytes)
-  --series POD=FILE     a pod's samples; repeat for several pods (at least one)
+  --metric NAME         cpu (millicores, default), rps (requests/s), mem (bytes), or
+                        range (a key range's requests/s; --series RANGE_ID=FILE)
+  --series POD=FILE     a pod's (or range's) samples; repeat for several (at least one)
 )";
 
 int Bad(const std::string& msg) {
@@ -84,8 +85,8 @@ int BackfillMain(int argc, char** argv) {
   }
   if (shardset.empty()) return Bad("--shardset is required");
   if (series.empty()) return Bad("at least one --series POD=FILE is required");
-  if (metric != "cpu" && metric != "rps" && metric != "mem") {
-    return Bad("--metric must be cpu, rps or mem, not '" + metric + "'");
+  if (metric != "cpu" && metric != "rps" && metric != "mem" && metric != "range") {
+    return Bad("--metric must be cpu, rps, mem or range, not '" + metric + "'");
   }
   // Read every file first: a bad file fails before anything is written.
   std::vector<std::string> texts;

@@ -107,9 +107,11 @@ TEST(HistoryConfigMap, ManyRangesAreTrimmedOldestFirstToFit1MiB) {
   std::vector<std::string> errors;
   EXPECT_EQ(LoadHistoryConfigMap(cm, back, &errors), 6u * 2 + 256);
   EXPECT_TRUE(errors.empty());
-  // The newest buckets survive the trim; the oldest are gone.
-  auto a = st.ranges().at(7).hist.Series(0);
-  auto b = back.ranges().at(7).hist.Series(0);
+  // The newest buckets of the coarsest level survive the trim; the oldest
+  // are gone.
+  const auto& h7 = st.ranges().at(7).hist;
+  auto a = h7.Series(h7.levels() - 1);
+  auto b = back.ranges().at(7).hist.Series(h7.levels() - 1);
   ASSERT_EQ(a.values.size(), b.values.size());
   EXPECT_NEAR(a.values.back(), b.values.back(), 0.01);
   EXPECT_TRUE(std::isnan(b.values.front()));
@@ -162,6 +164,36 @@ TEST(Backfill, SeedFromCsv) {
   auto metric = SeedFromCsv(st, "kv-0", "disk", csv);
   ASSERT_FALSE(metric);
   EXPECT_NE(metric.error().message.find("metric"), std::string::npos);
+}
+
+TEST(Backfill, SeedsRangeSeriesAndRoundTripsThemAtFullResolution) {
+  SetState st;
+  std::string csv = "timestamp,value\n";
+  for (int i = 0; i < 600; ++i) csv += std::to_string(kT0 + 300 * i) + "," + std::to_string(200 + i % 7) + "\n";
+  auto n = SeedFromCsv(st, "12", "range", csv);
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(*n, 600u);
+  ASSERT_TRUE(st.ranges().count(12));
+  EXPECT_TRUE(st.pods().empty());
+  auto bad_id = SeedFromCsv(st, "kv-0", "range", csv);
+  ASSERT_FALSE(bad_id);
+  EXPECT_NE(bad_id.error().message.find("range id"), std::string::npos) << bad_id.error().message;
+  // The 5-minute level survives a save and load (pod forecasts are composed
+  // from it at the policy step).
+  Json cm = BuildHistoryConfigMap(SetObj(), st, kT0 + 300 * 600);
+  SetState back;
+  std::vector<std::string> errors;
+  EXPECT_EQ(LoadHistoryConfigMap(cm, back, &errors), 1u);
+  auto a = st.ranges().at(12).hist.Series(0), b = back.ranges().at(12).hist.Series(0);
+  ASSERT_EQ(a.step, 300);
+  ASSERT_EQ(a.values.size(), b.values.size());
+  size_t present = 0;
+  for (size_t i = 0; i < a.values.size(); ++i) {
+    if (std::isnan(a.values[i])) continue;
+    ++present;
+    EXPECT_NEAR(a.values[i], b.values[i], 0.01) << i;
+  }
+  EXPECT_EQ(present, 600u);
 }
 
 }  // namespace

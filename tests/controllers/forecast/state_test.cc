@@ -198,6 +198,93 @@ TEST(ForecastPod, LiveMissesWidenTheBandsAndHitsNarrowThem) {
   EXPECT_GT(wild.p90 - wild.peak, 2.0 * (wild0.p90 - wild0.peak));
 }
 
+TEST(RoutingOwners, RangesByOwnerSkipsOwnerlessRangesAndNamesBadFields) {
+  auto r = RangesByOwner(R"({"epoch":4,"ranges":[{"id":3,"owner":"kv-1"},{"id":0,"owner":"kv-0"},
+      {"id":1,"owner":"kv-1"},{"id":2},{"id":"x","owner":"kv-0"},{"id":5,"owner":""}]})");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->at("kv-0"), (std::vector<int>{0}));
+  EXPECT_EQ(r->at("kv-1"), (std::vector<int>{1, 3}));  // sorted
+  EXPECT_EQ(r->size(), 2u);
+  auto bad = RangesByOwner("{not json");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("routing.json"), std::string::npos);
+  auto no_list = RangesByOwner(R"({"ranges":{}})");
+  ASSERT_FALSE(no_list);
+  EXPECT_NE(no_list.error().message.find("ranges"), std::string::npos);
+}
+
+// Three days of a daily-seasonal hot range 0 and a flat range 1 (requests/s
+// = 2 x millicores), both served by kv-0 until now; then range 0 moves to
+// kv-1, a pod with one sample of its own.
+TEST(ForecastPod, ComposedFromTheRangesThePodOwnsNow) {
+  SetState st;
+  std::mt19937 rng(11);
+  std::normal_distribution<double> d(0, 1);
+  const int64_t day = 86400, step = 300;
+  auto hot = [&](int64_t t) { return 400 + 300 * std::sin(2 * M_PI * static_cast<double>(t - kT0) / day); };
+  const int64_t now = kT0 + 3 * day + 5 * 3600;  // an hour before the daily peak
+  for (int64_t t = kT0; t < now; t += step) {
+    const double l0 = hot(t) + 10 * d(rng), l1 = 50 + 2 * d(rng);
+    st.AddRates({{0, 2 * l0}, {1, 2 * l1}}, {{"kv-0", 2 * (l0 + l1)}}, t);
+    st.AddPodUsage(PodUsage{"kv-0", l0 + l1, 0, true, false}, t);
+  }
+  st.AddPodUsage(PodUsage{"kv-1", 5, 0, true, false}, now - step);
+  PolicySettings pol;
+  pol.step_seconds = step;
+  pol.horizon_seconds = 3600;
+  pol.seasons_seconds = {day};
+  std::string err;
+  const std::vector<int> kv0 = {1}, kv1 = {0};
+  auto own = st.ForecastPod("kv-0", Set(1000), pol, now, false, &err);
+  ASSERT_TRUE(own) << err;
+  EXPECT_EQ(own->source, "pod");
+  EXPECT_GT(own->peak, 650);  // its own history still carries range 0
+  auto k0 = st.ForecastPod("kv-0", Set(1000), pol, now, false, &err, &kv0);
+  ASSERT_TRUE(k0) << err;
+  EXPECT_EQ(k0->source, "ranges");
+  EXPECT_LT(k0->peak, 80);
+  EXPECT_LT(k0->prob_exceed, 0.01);
+  auto k1 = st.ForecastPod("kv-1", Set(1000), pol, now, false, &err, &kv1);
+  ASSERT_TRUE(k1) << err;
+  EXPECT_EQ(k1->source, "ranges");
+  EXPECT_GT(k1->peak, 640);  // the daily peak of range 0, ahead of it
+  EXPECT_LT(k1->peak, 760);
+  EXPECT_TRUE(k1->trusted) << k1->verdict;  // judged on the ranges' history at once
+  EXPECT_GT(PolicySettings().max_utilization * 1000, k1->peak);
+  // Capacity 700m: the moved range alone overloads kv-1 within the hour.
+  auto k1small = st.ForecastPod("kv-1", Set(700), pol, now, false, &err, &kv1);
+  ASSERT_TRUE(k1small);
+  EXPECT_GT(k1small->prob_exceed, 0.5);
+  // A range without history: back to the pod's own series.
+  const std::vector<int> unknown = {0, 9};
+  auto fallback = st.ForecastPod("kv-1", Set(1000), pol, now, false, &err, &unknown);
+  ASSERT_TRUE(fallback);
+  EXPECT_EQ(fallback->source, "pod");
+  EXPECT_LT(fallback->peak, 50);
+}
+
+TEST(ForecastPod, ComposedNeedsRequestRatesToConvertToCpu) {
+  SetState st;
+  int64_t t = kT0;
+  for (int i = 0; i < 600; ++i, t += 300) st.AddRates({{0, 100}}, {}, t);  // no pod rates: no CPU per request
+  st.AddPodUsage(PodUsage{"kv-0", 40, 0, true, false}, t);
+  EXPECT_FALSE(st.CpuPerRequest());
+  PolicySettings pol;
+  pol.step_seconds = 300;
+  std::string err;
+  const std::vector<int> ids = {0};
+  auto f = st.ForecastPod("kv-0", Set(1000), pol, t + 300, false, &err, &ids);
+  ASSERT_TRUE(f) << err;
+  EXPECT_EQ(f->source, "pod");
+  // Capacity in requests/s: the ranges' rates are the load as they are.
+  SetSettings rps = Set(1000);
+  rps.metric = CapacityMetric::kRequestsPerSecond;
+  auto g = st.ForecastPod("kv-0", rps, pol, t + 300, false, &err, &ids);
+  ASSERT_TRUE(g) << err;
+  EXPECT_EQ(g->source, "ranges");
+  EXPECT_NEAR(g->peak, 100, 5);
+}
+
 TEST(ForecastPod, RefitsOnScheduleAndReanchorsInBetween) {
   StateOptions o;
   o.refit_interval_seconds = 600;
