@@ -487,8 +487,9 @@ metadata:
     kubernetes.io/role: agent
     node-role.kubernetes.io/agent: ""
 spec:
-  podCIDR: 10.$((64 + i)).0.0/16
-  podCIDRs: [10.$((64 + i)).0.0/16]
+  # Loopback pod IPs: a test can serve a pod's endpoints on its IP (docs/controlplane.md).
+  podCIDR: 127.$((64 + i)).0.0/16
+  podCIDRs: [127.$((64 + i)).0.0/16]
 status:
   allocatable: {cpu: "64", memory: 256Gi, pods: "1100"}
   capacity: {cpu: "64", memory: 256Gi, pods: "1100"}
@@ -643,7 +644,7 @@ EOF
     --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
     --node-ip=127.0.0.1 --node-port="${KWOK_PORT}" --server-address="127.0.0.1:${KWOK_PORT}" \
     --tls-cert-file="$(pki kwok.crt)" --tls-private-key-file="$(pki kwok.key)" \
-    --node-lease-duration-seconds=40 --cidr=10.63.0.1/16
+    --node-lease-duration-seconds=40 --cidr=127.63.0.1/16
   launch metrics-server "$ms_bin" --bind-address=127.0.0.1 --secure-port="${METRICS_SERVER_PORT}" \
     --kubeconfig="${CP_DIR}/kubeconfig" --authentication-kubeconfig="${CP_DIR}/kubeconfig" \
     --authorization-kubeconfig="${CP_DIR}/kubeconfig" \

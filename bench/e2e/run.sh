@@ -2,7 +2,8 @@
 # End-to-end comparison (docs/benchmarks.md, "End-to-end comparison"): each
 # trace through the predictive arm (Auto mode, backfilled history) and the
 # reactive arm (--forecasting=false) at the same time on one local control
-# plane, plus the offline oracle bound (hack/replay/run.py, docs/demo.md).
+# plane, plus the offline packing bound and planner oracle (hack/replay/run.py,
+# hack/replay/oracle.py, docs/demo.md).
 # The traces also run concurrently (own namespaces and operators).
 #
 # Usage: bench/e2e/run.sh            # both full-length traces, ~18 minutes

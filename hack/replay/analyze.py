@@ -1,4 +1,4 @@
-"""Measurements of a replay (hack/replay/run.py) and the offline oracle bound.
+"""Measurements of a replay (hack/replay/run.py) and its two offline references.
 
 Per arm, over the live window [start, end] of trace time:
   overloadSamples   metrics.k8s.io samples (one per pod and metrics-server
@@ -12,12 +12,17 @@ Per arm, over the live window [start, end] of trace time:
                     load (the trace on the initial routing, nothing done)
                     crosses maxUtilization, minus the promotion time
                     (positive = ahead of the crossing, negative = late)
-Oracle (offline, from the trace alone): at every trace minute the fewest
-active pods k(t) >= minReplicas whose best packing of that minute's range
-loads (largest first onto the least loaded pod) keeps every pod at or
-below maxUtilization; no overload by construction, no warm pods, and as
-moves, for each increase of k, the fewest hottest ranges that make up the
-new pod's fair share (a lower bound of what filling it takes).
+Packing bound (offline, from the trace alone; `packing_bound`): at every
+trace minute the fewest active pods k(t) >= minReplicas whose best packing
+of that minute's range loads (largest first onto the least loaded pod) keeps
+every pod at or below maxUtilization; no overload by construction, no warm
+pods, and as moves, for each increase of k, the fewest hottest ranges that
+make up the new pod's fair share (a lower bound of what filling it takes).
+Oracle (planner, true future; hack/replay/oracle.py, when the shardcast
+binary is known): `shardcast plan` run offline every forecast step on a
+simulated ShardSet whose forecasts are the trace's true future load, its
+actions applied at once; measured on trace minutes like an arm (no
+metrics-server, so no overload samples).
 """
 import heapq
 import math
@@ -44,7 +49,7 @@ def _lpt_max(loads, k):
     return max(heap)
 
 
-def oracle(res, tr, min_replicas, max_replicas):
+def packing_bound(res, tr, min_replicas, max_replicas):
     cap = res["capacity"] * res["maxUtilization"]
     T0, T1 = res["start"], res["end"]
     pod_minutes = 0
@@ -144,13 +149,24 @@ def arm_summary(res, tr, arm):
     }
 
 
-def summarize(res, tr):
+def summarize(res, tr, binary=None, oracle_options=None, raise_oracle=False):
+    """Per-arm measures, the packing bound and, given the shardcast binary, the
+    planner oracle (a failure of the oracle is recorded as {"error": ...}
+    unless raise_oracle)."""
     out = {"arms": {}}
     for name, arm in res["arms"].items():
         out["arms"][name] = arm_summary(res, tr, arm)
     first = next(iter(res["arms"].values()))
-    # minReplicas/maxReplicas of the demo ShardSet: the oracle uses the same bounds.
-    out["oracle"] = oracle(res, tr, res.get("minReplicas", 3), res.get("maxReplicas", 8))
+    # minReplicas/maxReplicas of the demo ShardSet: the bound uses the same ones.
+    out["packingBound"] = packing_bound(res, tr, res.get("minReplicas", 3), res.get("maxReplicas", 8))
+    if binary:
+        import oracle
+        try:
+            out["oraclePlanner"] = oracle.simulate(res, tr, binary, **(oracle_options or {}))
+        except oracle.OracleError as e:
+            if raise_oracle:
+                raise
+            out["oraclePlanner"] = {"error": str(e)}
     out["episodes"] = counterfactual_episodes(res, tr, first["initialOwners"]) if first.get("initialOwners") else []
     return out
 
@@ -169,11 +185,27 @@ def table(summary):
         rows.append((name, f"{s['overloadSamples']} / {s['observedSamples']}", f"{s['overTrueMinutes']:.0f}",
                      str(s["activePodMinutes"]), str(s["warmPodMinutes"]), str(s["rangesMoved"]),
                      str(len(s["promotions"])), lead))
-    o = summary["oracle"]
-    rows.append(("oracle (bound)", "0", "0", str(o["activePodMinutes"]), "0", str(o["rangesMoved"]), "-", "-"))
+    o = summary.get("packingBound") or summary.get("oracle")  # "oracle": records before 2026-11-30
+    rows.append(("packing bound", "0", "0", str(o["activePodMinutes"]), "0", str(o["rangesMoved"]), "-", "-"))
+    o = summary.get("oraclePlanner")
+    if o and "error" not in o:
+        leads = [p["leadMinutes"] for p in o["promotions"] if p["leadMinutes"] is not None]
+        rows.append(("oracle (planner, true future)", "-", f"{o['overTrueMinutes']:.0f}", str(o["activePodMinutes"]),
+                     str(o["warmPodMinutes"]), str(o["rangesMoved"]), str(len(o["promotions"])),
+                     ", ".join(f"{x:+.0f}" for x in leads) if leads else "-"))
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
     return "\n".join(lines)
+
+
+def oracle_line(o):
+    if "error" in o:
+        return f"oracle (planner, true future): not computed: {o['error']}"
+    what = "pod and range forecasts" if o.get("rangeForecasts", True) else "pod forecasts only"
+    return (f"oracle (planner, true future): {what}, from the {o['arm']} arm's initial routing at "
+            f"{_fmt_t(o['simulatedFrom'])}; {o['planCalls']} plan calls ({o['planSeconds']:.1f}s), first promotion "
+            f"{_fmt_t(min((p['t'] for p in o['promotions']), default=None))}, scale-ins {o['scaleIns']}, "
+            f"{o['finalRanges']} ranges at the end, blocked findings {o['blocked']}; actions {o['actions']}")
 
 
 def format_summary(summary, res):
@@ -187,6 +219,8 @@ def format_summary(summary, res):
            "counterfactual overload episodes (initial routing, nothing done): "
            + (", ".join(f"{_fmt_t(s)}..{_fmt_t(e)[-5:]}" for s, e in summary["episodes"]) or "none"),
            "", table(summary), ""]
+    if summary.get("oraclePlanner"):
+        out.append(oracle_line(summary["oraclePlanner"]))
     for name, s in summary["arms"].items():
         out.append(f"{name}: first promotion {_fmt_t(s['firstPromotion'])}, first overload sample "
                    f"{_fmt_t(s['firstOverload'])}, routing epochs seen {s['epochs']} "

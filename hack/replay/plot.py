@@ -4,7 +4,7 @@ when over maxUtilization), the capacity and maxUtilization lines, the
 forecast band of the hottest pod (p50..p90 of its peak over the horizon, as
 published in status.forecasts, drawn at the time it was published),
 promotions (green), scale-ins (grey) and range moves (ticks on top), plus
-the number of active pods and the oracle's."""
+the number of active pods, the packing bound's and the planner oracle's."""
 import html
 import time
 
@@ -112,8 +112,18 @@ def write_svg(res, summary, path):
 
         pts = " ".join(f'{X(tk["t"]):.1f},{SY(len(tk["active"])):.1f}' for tk in arm["ticks"])
         out.append(f'<polyline points="{pts}" fill="none" stroke="black"/>')
-        opts = " ".join(f'{X(t):.1f},{SY(k):.1f}' for t, k in summary["oracle"]["pods"])
+        bound = summary.get("packingBound") or summary.get("oracle")
+        opts = " ".join(f'{X(t):.1f},{SY(k):.1f}' for t, k in bound["pods"])
         out.append(f'<polyline points="{opts}" fill="none" stroke="orange" stroke-dasharray="4,3"/>')
+        orc = summary.get("oraclePlanner") or {}
+        if orc.get("pods"):
+            # a step line: the count holds until the next change
+            steps = []
+            for (t, k), nxt in zip(orc["pods"], orc["pods"][1:] + [None]):
+                steps.append(f'{X(t):.1f},{SY(k):.1f}')
+                if nxt is not None:
+                    steps.append(f'{X(nxt[0]):.1f},{SY(k):.1f}')
+            out.append(f'<polyline points="{" ".join(steps)}" fill="none" stroke="teal" stroke-dasharray="1,2"/>')
         out.append(f'<text x="{LEFT - 4}" y="{sy0 + 20}" text-anchor="end">pods</text>')
         s = summary["arms"][name]
         out.append(f'<text x="{LEFT + pw}" y="{y0 - 6}" text-anchor="end">overload samples {s["overloadSamples"]}, '
@@ -121,7 +131,8 @@ def write_svg(res, summary, path):
     ly = H - 12
     out.append(f'<text x="{LEFT}" y="{ly}">lines: pod load; dots: metrics-server samples (red: over max); red dashed: '
                f'maxUtilization; black: capacity; blue band: hottest pod forecast p50..p90 of peak (dark: trusted); '
-               f'green: promotion; purple ticks: range moves; strip: active pods (black) vs oracle (orange)</text>')
+               f'green: promotion; purple ticks: range moves; strip: active pods (black) vs packing bound (orange) '
+               f'and planner oracle (teal)</text>')
     out.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(out))

@@ -18,13 +18,23 @@ each arm:
      pods and sets each pod's `kwok.x-k8s.io/usage-cpu` to the sum of the
      loads of the ranges routed to it (reads split over echoes), and records
      what metrics.k8s.io, status.forecasts, the MigrationPolicy status and the
-     routing show.
+     routing show;
+  5. each pod's metrics endpoint is served on its pod IP (KWOK's nodes hand
+     out loopback pod CIDRs, hack/controlplane.sh): a Prometheus page of
+     `shardcast_range_requests_total{range="<id>"}` counters that grow by the
+     requests the pod serves for each range (RPS_PER_MILLI per millicore), so
+     the operator samples per-range load as it would from a real workload.
+     The predictive arm's range history is backfilled as well.
 
-At the end: a JSON record and summary per arm, the offline oracle bound, an
-SVG timeline (hack/replay/plot.py). Ctrl-C stops the operators and deletes
-the namespaces.
+At the end: a JSON record and summary per arm, the two offline references
+(the packing bound, and the planner oracle: `shardcast plan` run offline on
+the true future load, hack/replay/oracle.py), an SVG timeline
+(hack/replay/plot.py). The record keeps the trace spec, Zipf exponent and
+seed, so `hack/replay/oracle.py --results` can recompute the oracle later.
+Ctrl-C stops the operators and deletes the namespaces.
 """
 import argparse
+import http.server
 import json
 import os
 import shutil
@@ -33,18 +43,21 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import analyze  # noqa: E402
 import kube  # noqa: E402
+import loads as loads_mod  # noqa: E402
 import trace as traces  # noqa: E402
 import yaml  # noqa: E402
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-READ_FRACTION = 0.8  # share of a range's load that is reads (split over owner and echoes)
-IDLE_LOAD = 5.0      # millicores of a pod that serves no range
+READ_FRACTION = loads_mod.READ_FRACTION  # share of a range's load that is reads (split over owner and echoes)
+IDLE_LOAD = loads_mod.IDLE_LOAD          # millicores of a pod that serves no range
 WARMUP_STEPS = 6     # forecast steps replayed before the measured window (default)
+RPS_PER_MILLI = 2.0  # requests/s a pod serves per millicore of a range's load (range counters)
 
 
 def log(msg):
@@ -86,6 +99,67 @@ def wait_for(what, pred, timeout, period=0.25):
     raise RuntimeError(f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_err})" if last_err else ""))
 
 
+class _CounterHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        if self.path.split("?")[0] != self.server.path:
+            self.send_error(404)
+            return
+        counters = self.server.counters.get(self.server.server_address[0], {})
+        lines = ["# HELP shardcast_range_requests_total Requests served per key range.",
+                 "# TYPE shardcast_range_requests_total counter"]
+        lines += [f'shardcast_range_requests_total{{range="{rid}"}} {v:.3f}' for rid, v in sorted(counters.items())]
+        body = ("\n".join(lines) + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, fmt, *args):
+        pass
+
+
+class CounterServers:
+    """One metrics endpoint per pod IP (loopback addresses on KWOK nodes):
+    each serves the range counters of the pod that has that IP now."""
+
+    def __init__(self, port, path):
+        self.port = port
+        self.path = path
+        self.servers = {}    # ip -> server
+        self.counters = {}   # ip -> {range id: requests}; replaced whole, never changed in place
+        self.failed = set()
+
+    def ensure(self, ip):
+        if ip in self.servers or ip in self.failed:
+            return
+        if not ip.startswith("127."):
+            self.failed.add(ip)
+            log(f"pod IP {ip} is not a loopback address: no range counters for it (restart the control "
+                f"plane with hack/controlplane.sh for loopback pod CIDRs)")
+            return
+        try:
+            srv = http.server.ThreadingHTTPServer((ip, self.port), _CounterHandler)
+        except OSError as e:
+            self.failed.add(ip)
+            log(f"metrics endpoint {ip}:{self.port}: {e}: no range counters for it")
+            return
+        srv.daemon_threads = True
+        srv.counters = self.counters
+        srv.path = self.path
+        threading.Thread(target=srv.serve_forever, name=f"counters-{ip}", daemon=True).start()
+        self.servers[ip] = srv
+
+    def publish(self, ip, counters):
+        self.counters[ip] = dict(counters)
+
+    def close(self):
+        for srv in self.servers.values():
+            srv.shutdown()
+            srv.server_close()
+        self.servers.clear()
+
+
 class Arm:
     def __init__(self, name, ns, forecasting):
         self.name = name
@@ -108,6 +182,8 @@ class Arm:
         self.last_fc = None
         self.last_doc = None
         self.initial_owners = None
+        self.counters = {}     # pod -> {range id: requests served}
+        self.counter_t = None  # trace time of the last counter update
 
 
 class Runner:
@@ -158,6 +234,8 @@ class Runner:
         self.workdir = args.out
         os.makedirs(self.workdir, exist_ok=True)
         self.view_last = 0.0
+        m = self.shardset["spec"].get("metrics") or {}
+        self.counter_servers = CounterServers(int(m.get("port", 9090)), m.get("path", "/metrics"))
 
     # ---- domain clock -------------------------------------------------
     def domain_now(self):
@@ -276,56 +354,42 @@ class Runner:
                     f.write(f"{t},{self.tr.total(t) * share:.1f}\n")
                     t += 60 if t >= fine_from else 900
             series += ["--series", f"{pod}={path}"]
+        # Each range's request rate (what its counters would have shown).
+        wd = loads_mod.doc_range_loads(w, doc["ranges"])
+        ranges = []
+        for rid, share in sorted(wd.items()):
+            path = os.path.join(tmp, f"range-{rid}.csv")
+            with open(path, "w") as f:
+                f.write("timestamp,value\n")
+                t = start
+                while t < self.TW:
+                    f.write(f"{t},{self.tr.total(t) * share * RPS_PER_MILLI:.2f}\n")
+                    t += 300 if t >= fine_from else 900
+            ranges += ["--series", f"{rid}={path}"]
         t = time.time()
-        out = subprocess.run([self.a.binary, "backfill", "--kubeconfig", self.kc, "--namespace", arm.ns,
-                              "--shardset", self.set_name(), "--metric", "cpu", *series],
-                             capture_output=True, text=True, timeout=120)
-        if out.returncode != 0:
-            raise RuntimeError(f"shardcast backfill: {out.stderr.strip()}")
-        log(f"{arm.name}: backfilled {len(owners)} pods from {traces.fmt_time(start)} "
+        for metric, args in (("cpu", series), ("range", ranges)):
+            out = subprocess.run([self.a.binary, "backfill", "--kubeconfig", self.kc, "--namespace", arm.ns,
+                                  "--shardset", self.set_name(), "--metric", metric, *args],
+                                 capture_output=True, text=True, timeout=300)
+            if out.returncode != 0:
+                raise RuntimeError(f"shardcast backfill --metric {metric}: {out.stderr.strip()}")
+        log(f"{arm.name}: backfilled {len(owners)} pods and {len(wd)} ranges from {traces.fmt_time(start)} "
             f"({time.time() - t:.1f}s)")
         shutil.rmtree(tmp, ignore_errors=True)
 
     # ---- load ----------------------------------------------------------
     def doc_range_loads(self, t, doc):
-        """Load of each range of the document: the trace's ranges are the
-        equal split of the key space the ShardSet starts with; a range of the
-        document (also after a split or merge) gets the load of the key space
-        it covers."""
-        rl = self.tr.range_loads(t)
-        n = self.nranges
-        span = 2 ** 32
-        out = {}
-        for r in doc["ranges"]:
-            a, b = int(r["start"]), int(r["end"]) + 1
-            load = 0.0
-            for i in range(max(0, a * n // span), min(n, (b - 1) * n // span + 1)):
-                lo, hi = i * span // n, (i + 1) * span // n
-                ov = min(b, hi) - max(a, lo)
-                if ov > 0:
-                    load += rl[i] * ov / (hi - lo)
-            out[r["id"]] = load
-        return out
+        """Load of each range of the document (hack/replay/loads.py)."""
+        return loads_mod.doc_range_loads(self.tr.range_loads(t), doc["ranges"])
 
-    def pod_loads(self, t, doc, pod_names):
-        loads = {p: 0.0 for p in pod_names}
-        rl = self.doc_range_loads(t, doc)
-        for r in doc["ranges"]:
-            L = rl[r["id"]]
-            echoes = [e["pod"] for e in r.get("echoes") or [] if e.get("pod")]
-            reads = L * READ_FRACTION
-            per = reads / (1 + len(echoes))
-            loads[r["owner"]] = loads.get(r["owner"], 0.0) + (L - reads) + per
-            for e in echoes:
-                loads[e] = loads.get(e, 0.0) + per
-            if r.get("state") == "shadow" and r.get("target"):
-                tgt = r["target"]
-                loads[tgt] = loads.get(tgt, 0.0) + reads * float(r.get("shadowFraction") or 0)
-        return {p: max(v, IDLE_LOAD) for p, v in loads.items()}
+    def pod_loads(self, t, doc, pod_names, served=None):
+        return loads_mod.pod_loads(self.tr.range_loads(t), doc["ranges"], pod_names, served=served)
 
     def apply_loads(self, arm, t, doc, pods):
         names = [p["metadata"]["name"] for p in pods]
-        loads = self.pod_loads(t, doc, names)
+        served = {}
+        loads = self.pod_loads(t, doc, names, served)
+        self.count_requests(arm, t, served, pods)
         for p in pods:
             n = p["metadata"]["name"]
             want = f"{int(round(loads.get(n, IDLE_LOAD)))}m"
@@ -338,6 +402,25 @@ class Runner:
                 if e.status != 404:
                     raise
         return loads
+
+    def count_requests(self, arm, t, served, pods):
+        """Advances each pod's range counters by what it served since the
+        previous tick and publishes them on its pod IP."""
+        dt = 0.0 if arm.counter_t is None else max(0.0, t - arm.counter_t)
+        arm.counter_t = t
+        for p in pods:
+            n = p["metadata"]["name"]
+            c = arm.counters.setdefault(n, {})
+            for rid, load in served.get(n, {}).items():
+                c[rid] = c.get(rid, 0.0) + load * RPS_PER_MILLI * dt
+            st = p.get("status", {})
+            if st.get("podIP") and st.get("phase") == "Running":
+                self.counter_servers.ensure(st["podIP"])
+                self.counter_servers.publish(st["podIP"], c)
+        live = {p["metadata"]["name"] for p in pods}
+        for n in list(arm.counters):
+            if n not in live:
+                del arm.counters[n]
 
     # ---- observation ---------------------------------------------------
     def check_routing(self, arm, t, doc):
@@ -529,7 +612,8 @@ class Runner:
 
     # ---- results -------------------------------------------------------
     def results(self):
-        res = {"trace": self.tr.name, "description": self.tr.description, "start": self.T0, "end": self.T1,
+        res = {"trace": self.tr.name, "traceSpec": self.a.trace, "zipf": self.a.zipf, "seed": self.a.seed,
+               "description": self.tr.description, "start": self.T0, "end": self.T1,
                "warmupStart": self.TW, "forecastStep": self.step_min, "horizon": self.horizon_min,
                "timeScale": self.S, "capacity": self.capacity, "maxUtilization": self.max_util,
                "ranges": self.nranges, "minReplicas": self.shardset["spec"]["minReplicas"],
@@ -549,6 +633,7 @@ class Runner:
                 self.stop_operator(arm)
             except Exception as e:  # noqa: BLE001 - best effort on the way out
                 log(f"{arm.name}: stopping the operator: {e}")
+        self.counter_servers.close()
         if not self.a.keep:
             for arm in self.arms:
                 kubectl(self.kc, "delete", "namespace", arm.ns, "--wait=false", "--ignore-not-found", check=False)
@@ -606,7 +691,7 @@ def main():
         return 130
     res = r.results()
     res["wallSeconds"] = time.time() - t_start
-    summary = analyze.summarize(res, r.tr)
+    summary = analyze.summarize(res, r.tr, binary=args.binary)
     res["summary"] = summary
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(res, f)

@@ -1,0 +1,552 @@
+#!/usr/bin/env python3
+"""Planner oracle: the real planner handed the true future load, offline.
+
+The end-to-end comparison (hack/replay/run.py, analyze.py, bench/e2e/run.sh)
+measures two live arms against references computed from the trace alone. The
+packing bound (analyze.packing_bound) is the fewest pods per minute; this is
+the other one: `shardcast plan` (operator/cli/plan.cc, docs/planner.md) run
+step by step on a simulated ShardSet whose forecasts are the truth. No
+cluster is needed.
+
+Simulation, from the arm's start (the warm-up start, as the live arms) to the
+end of the measured window, at the forecast step of the run:
+  state     active and warm pods (the arm's first recorded tick, else
+            replicas + warm pool by ordinal) and the routing: the arm's
+            initialOwners over the equal split of the key space;
+  load      of a range and a pod at trace time t: hack/replay/loads.py, the
+            same mapping run.py sets the KWOK pods with (split or merged
+            ranges get the load of the key span they cover; reads split over
+            the owner and echoes; an idle pod 5m);
+  forecast  the true future under the current routing: per active pod the
+            maximum of its load over (t, t + horizon] as p50 = p90 = p99,
+            probExceed 1 if that peak is over maxUtilization x capacity else
+            0, trusted; observed = the load at t. Per range likewise (the
+            peak of its own load), unless --pod-forecasts-only, which gives
+            the planner pod forecasts only, as the live operator does (it
+            then splits a pod's forecast evenly over its ranges). Warm pods:
+            observed only, untrusted. No time to crossing (unknown = act
+            now, as the operator passes it);
+  history   built as controllers/migrationpolicy (HistoryFrom over the last
+            100 finished actions): move starts of the last hour (Move,
+            AddEcho), per-range and per-pod last action (cooldowns), no
+            migration in flight (actions complete at once), and lowLoadSince
+            kept like the reconciler (set when the mean utilization of the
+            active pods is first seen below scaleInUtilization, cleared when
+            it is not; checked every trace minute);
+  policy    examples/demo/migrationpolicy.yaml with the run's step and
+            horizon (as run.py writes it); examples/demo/shardset.yaml.
+Every step, one `shardcast plan -o json`; its actions are applied at once, in
+order: Promote (warm -> active), Demote (active -> warm), ScaleIn (pod
+removed), Move (owner), AddEcho/RemoveEcho, Split (upper half gets the new
+id), Merge; then the warm pool is refilled like the ShardSet controller does
+(lowest free ordinal) or trimmed (highest ordinal first). The ShardSet
+controller's own placement (a joining pod taking ranges from the ring) is
+not simulated: the planner's moves are the only owner changes.
+
+Measured on trace minutes of [start, end) exactly as analyze.arm_summary
+does for a live arm's ticks: overTrueMinutes (active pod-minutes over
+maxUtilization), activePodMinutes, warmPodMinutes, rangesMoved (Move
+actions, i.e. owner changes), promotions with their lead time against the
+counterfactual episodes. There are no metrics-server samples, so no
+overload samples.
+
+CLI: python3 hack/replay/oracle.py --results DIR/results.json --binary PATH
+prints the table of the run's arms, the packing bound and the oracle.
+"""
+import argparse
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import loads as loads_mod  # noqa: E402
+import trace as traces  # noqa: E402
+import yaml  # noqa: E402
+
+if __name__ == "__main__":
+    # analyze.summarize imports `oracle`: let it find this module, not a second
+    # copy whose OracleError main() would not catch.
+    sys.modules.setdefault("oracle", sys.modules["__main__"])
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+SHARDSET = os.path.join(ROOT, "examples/demo/shardset.yaml")
+POLICY = os.path.join(ROOT, "examples/demo/migrationpolicy.yaml")
+HISTORY_LIMIT = 100  # controllers/migrationpolicy/reconciler.cc kHistoryLimit
+REQUIRED = ("start", "end", "forecastStep", "horizon", "capacity", "maxUtilization", "ranges", "minReplicas",
+            "maxReplicas", "arms")
+# what analyze.arm_summary reads of each arm
+ARM_FIELDS = ("ticks", "observed", "forecasts", "actions", "routing", "routingErrors", "promotions", "demotions")
+ACTION_TYPES = ("Promote", "Move", "AddEcho", "RemoveEcho", "Split", "Merge", "Demote", "ScaleIn")
+
+
+class OracleError(Exception):
+    """Bad input or a failed plan; the message is one line."""
+
+
+def _num(res, key, where):
+    v = res.get(key)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise OracleError(f"{where}: field '{key}' must be a number, got {json.dumps(v)[:40]}")
+    return v
+
+
+def check_results(res, where="results.json"):
+    if not isinstance(res, dict):
+        raise OracleError(f"{where}: must be a JSON object")
+    missing = [k for k in REQUIRED if k not in res]
+    if missing:
+        raise OracleError(f"{where}: missing field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+    for k in REQUIRED[:-1]:
+        _num(res, k, where)
+    if res["end"] <= res["start"]:
+        raise OracleError(f"{where}: end ({res['end']}) must be after start ({res['start']})")
+    if res["forecastStep"] <= 0 or res["horizon"] <= 0:
+        raise OracleError(f"{where}: forecastStep and horizon must be > 0 minutes")
+    if not isinstance(res["arms"], dict) or not res["arms"]:
+        raise OracleError(f"{where}: field 'arms' must be a non-empty object")
+    for name, arm in res["arms"].items():
+        if not isinstance(arm, dict):
+            raise OracleError(f"{where}: arms.{name} must be an object")
+        gone = [k for k in ARM_FIELDS if k not in arm]
+        if gone:
+            raise OracleError(f"{where}: arms.{name}: missing field{'s' if len(gone) > 1 else ''} {', '.join(gone)}")
+
+
+def _ordinal(name):
+    tail = name.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def _load_yaml(path):
+    try:
+        with open(path) as f:
+            return yaml.safe_load(f)
+    except (OSError, yaml.YAMLError) as e:
+        raise OracleError(f"{path}: {str(e).splitlines()[0]}") from None
+
+
+class Simulation:
+    def __init__(self, res, tr, binary, arm=None, shardset=None, policy=None, range_forecasts=True,
+                 warmup=True, workdir=None):
+        check_results(res)
+        if tr.weights is None:
+            raise OracleError("trace: set_ranges() was not called (the trace has no range weights)")
+        if len(tr.weights) != int(res["ranges"]):
+            raise OracleError(f"trace: {len(tr.weights)} ranges, results.json says {res['ranges']}")
+        self.res, self.tr, self.binary = res, tr, binary
+        self.range_forecasts = range_forecasts
+        if arm is None:
+            arm = next((n for n in ("predictive", "reactive") if n in res["arms"]), next(iter(res["arms"])))
+        if arm not in res["arms"]:
+            raise OracleError(f"results.json: no arm '{arm}' (arms: {', '.join(res['arms'])})")
+        self.arm_name = arm
+        a = res["arms"][arm]
+        owners = a.get("initialOwners") if isinstance(a, dict) else None
+        if not owners:
+            raise OracleError(f"results.json: arms.{arm}.initialOwners: missing")
+        if len(owners) != int(res["ranges"]):
+            raise OracleError(f"results.json: arms.{arm}.initialOwners: {len(owners)} owners for "
+                              f"{res['ranges']} ranges")
+        self.initial_owners = list(owners)
+        self.shardset = copy.deepcopy(shardset if shardset is not None else _load_yaml(SHARDSET))
+        self.policy = copy.deepcopy(policy if policy is not None else _load_yaml(POLICY))
+        try:
+            self.set_name = self.shardset["metadata"]["name"]
+            spec = self.shardset["spec"]
+            self.pool = int(spec["warmPool"]["size"])
+            replicas = int(spec["replicas"])
+            spec["minReplicas"], spec["maxReplicas"] = int(res["minReplicas"]), int(res["maxReplicas"])
+            spec["keySpace"]["ranges"] = int(res["ranges"])
+            spec["capacity"] = {"metric": "CPU", "cpuMillis": float(res["capacity"])}
+            pspec = self.policy["spec"]
+            pspec["forecast"]["step"] = f"{int(res['forecastStep'])}m"
+            pspec["forecast"]["horizon"] = f"{int(res['horizon'])}m"
+            pspec["thresholds"]["maxUtilization"] = float(res["maxUtilization"])
+            pspec["events"] = list(tr.events)
+            self.scale_in_util = float(pspec["thresholds"]["scaleInUtilization"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise OracleError(f"examples/demo: ShardSet or MigrationPolicy without the field {e}") from None
+        self.cap = float(res["capacity"])
+        self.mx = float(res["maxUtilization"])
+        self.step = int(res["forecastStep"]) * 60
+        self.horizon = int(res["horizon"]) * 60
+        self.T0, self.T1 = int(res["start"]), int(res["end"])
+        self.TW = int(res.get("warmupStart", self.T0)) if warmup else self.T0
+        self.TW = min(self.TW, self.T0)
+        if self.TW < tr.t0 or self.T1 + self.horizon > tr.t_end + 60:
+            raise OracleError(f"trace {tr.name} covers {traces.fmt_time(tr.t0)}..{traces.fmt_time(tr.t_end)}, "
+                              f"not the window plus one horizon")
+        # Pods: as the arm's first tick shows them, else replicas + warm pool by ordinal.
+        ticks = a.get("ticks") or []
+        if ticks and ticks[0].get("active"):
+            self.active = list(ticks[0]["active"])
+            self.warm = list(ticks[0].get("warm") or [])
+        else:
+            names = sorted(set(owners), key=lambda n: (_ordinal(n) is None, _ordinal(n) or 0, n))
+            self.active = names
+            k = 0
+            while len(self.active) < replicas:
+                if f"{self.set_name}-{k}" not in self.active:
+                    self.active.append(f"{self.set_name}-{k}")
+                k += 1
+            self.warm = []
+            self._refill_warm()
+        missing = sorted(set(owners) - set(self.active))
+        if missing:
+            raise OracleError(f"results.json: arms.{arm}.initialOwners names {', '.join(missing)}, not an active pod")
+        n = int(res["ranges"])
+        span = loads_mod.SPAN
+        self.ranges = {i: {"id": i, "start": span * i // n, "end": span * (i + 1) // n - 1, "owner": owners[i],
+                           "state": "stable", "echoes": []} for i in range(n)}
+        self.history = []        # newest last: {type, t, range, other, source, target}
+        self.low_since = None
+        self.tmp = workdir
+        self.own_tmp = workdir is None
+        self.plan_calls = 0
+        self.plan_seconds = 0.0
+        self.blocked = 0
+
+    # ---- load ------------------------------------------------------------
+    def range_list(self):
+        return [self.ranges[k] for k in sorted(self.ranges, key=lambda k: self.ranges[k]["start"])]
+
+    def loads_at(self, t, ranges=None):
+        ranges = self.range_list() if ranges is None else ranges
+        rl = self.tr.range_loads(t)
+        rloads = loads_mod.doc_range_loads(rl, ranges)
+        return rloads, loads_mod.pod_loads(rl, ranges, self.active + self.warm, rloads)
+
+    def forecasts(self, t):
+        ranges = self.range_list()
+        r_obs, p_obs = self.loads_at(t, ranges)
+        r_peak = {k: 0.0 for k in r_obs}
+        p_peak = {p: 0.0 for p in p_obs}
+        for m in range(t + 60, t + self.horizon + 1, 60):
+            rl, pl = self.loads_at(m, ranges)
+            for k, v in rl.items():
+                r_peak[k] = max(r_peak[k], v)
+            for p, v in pl.items():
+                p_peak[p] = max(p_peak.get(p, 0.0), v)
+        limit = self.mx * self.cap
+        pods = []
+        for p in self.active:
+            pk = p_peak[p]
+            pods.append({"pod": p, "observed": round(p_obs[p], 3), "p50": round(pk, 3), "p90": round(pk, 3),
+                         "p99": round(pk, 3), "probExceed": 1.0 if pk > limit else 0.0, "trusted": True})
+        for p in self.warm:
+            pods.append({"pod": p, "observed": round(p_obs[p], 3), "trusted": False})
+        doc = {"generatedAt": traces.fmt_time(t), "horizonSeconds": self.horizon, "pods": pods}
+        if self.range_forecasts:
+            doc["ranges"] = [{"id": k, "observed": round(r_obs[k], 3), "p50": round(r_peak[k], 3),
+                              "p90": round(r_peak[k], 3), "p99": round(r_peak[k], 3), "trusted": True}
+                             for k in sorted(r_obs)]
+        return doc
+
+    # ---- planner input ----------------------------------------------------
+    def history_input(self, now):
+        moves, rla, pla = [], {}, {}
+        for h in self.history[-HISTORY_LIMIT:]:
+            if h["type"] in ("Move", "AddEcho") and now - h["t"] < 3600:
+                moves.append(h["t"])
+            if h["range"] is not None:
+                rla[str(h["range"])] = max(rla.get(str(h["range"]), 0), h["t"])
+            if h["other"] is not None and h["type"] in ("Split", "Merge"):
+                rla[str(h["other"])] = max(rla.get(str(h["other"]), 0), h["t"])
+            if h["type"] != "Move":
+                for pod in (h["source"], h["target"]):
+                    if pod:
+                        pla[pod] = max(pla.get(pod, 0), h["t"])
+        return {"moves": sorted(moves), "rangeLastAction": rla, "podLastAction": pla, "inFlightMigrations": 0,
+                "lowLoadSince": self.low_since}
+
+    def state_doc(self, now):
+        pods = [{"name": p, "role": "active", "ready": True} for p in self.active]
+        pods += [{"name": p, "role": "warm", "ready": True} for p in self.warm]
+        return {"shardSet": {"name": self.set_name, "spec": self.shardset["spec"]}, "pods": pods,
+                "routing": {"ranges": self.range_list()}, "history": self.history_input(now)}
+
+    def plan(self, t):
+        sp, pp, fp = (os.path.join(self.tmp, f) for f in ("state.json", "policy.yaml", "forecast.json"))
+        with open(sp, "w") as f:
+            json.dump(self.state_doc(t), f)
+        with open(fp, "w") as f:
+            json.dump(self.forecasts(t), f)
+        if not os.path.exists(pp):
+            with open(pp, "w") as f:
+                yaml.safe_dump(self.policy, f)
+        cmd = [self.binary, "plan", "--shardset", sp, "--policy", pp, "--forecast", fp,
+               "--now", traces.fmt_time(t), "-o", "json"]
+        c0 = time.time()
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        except FileNotFoundError:
+            raise OracleError(f"{self.binary}: no such file (the shardcast binary)") from None
+        except PermissionError:
+            raise OracleError(f"{self.binary}: not executable") from None
+        except subprocess.TimeoutExpired:
+            raise OracleError(f"shardcast plan at {traces.fmt_time(t)}: no answer in 60s") from None
+        self.plan_seconds += time.time() - c0
+        self.plan_calls += 1
+        if r.returncode != 0:
+            msg = next((ln for ln in reversed(r.stderr.strip().splitlines()) if ln.strip()), f"exit {r.returncode}")
+            raise OracleError(f"shardcast plan at {traces.fmt_time(t)} failed: {msg.strip()}")
+        try:
+            out = json.loads(r.stdout)
+            acts = out["actions"]
+            if not isinstance(acts, list):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            raise OracleError(f"shardcast plan at {traces.fmt_time(t)}: output is not a plan (-o json)") from None
+        self.blocked += len(out.get("blocked") or [])
+        return acts
+
+    # ---- applying a plan ------------------------------------------------------
+    def _refill_warm(self):
+        used = set(self.active) | set(self.warm)
+        k = 0
+        while len(self.warm) < self.pool:
+            name = f"{self.set_name}-{k}"
+            if name not in used:
+                self.warm.append(name)
+                used.add(name)
+            k += 1
+        if len(self.warm) > self.pool:
+            referenced = {e for r in self.ranges.values() for e in r["echoes"]}
+            order = sorted(self.warm, key=lambda n: -(_ordinal(n) or 0))
+            for name in order:
+                if len(self.warm) <= self.pool:
+                    break
+                if name not in referenced:
+                    self.warm.remove(name)
+
+    def apply(self, t, actions, tally):
+        when = traces.fmt_time(t)
+        for i, a in enumerate(actions):
+            typ = a.get("type") if isinstance(a, dict) else None
+            where = f"shardcast plan at {when}: actions[{i}] ({typ})"
+            if typ not in ACTION_TYPES:
+                raise OracleError(f"{where}: unknown action type")
+            rid = a.get("range")
+            r = self.ranges.get(rid) if rid is not None else None
+            if rid is not None and r is None:
+                raise OracleError(f"{where}: unknown range {rid}")
+            pod = a.get("pod", "")
+            rec = {"type": typ, "t": t, "range": rid, "other": a.get("newRange", a.get("absorbedRange")),
+                   "source": "", "target": ""}
+            if typ == "Promote":
+                if pod not in self.warm:
+                    raise OracleError(f"{where}: {pod} is not a warm pod")
+                self.warm.remove(pod)
+                self.active.append(pod)
+                rec["target"] = pod
+                if self.T0 <= t <= self.T1:
+                    tally["promotions"].append({"t": t, "pod": pod})
+            elif typ == "Demote":
+                if pod not in self.active:
+                    raise OracleError(f"{where}: {pod} is not an active pod")
+                self.active.remove(pod)
+                self.warm.append(pod)
+                rec["source"] = pod
+                tally["demotions"].append({"t": t, "pod": pod})
+            elif typ == "ScaleIn":
+                if pod not in self.active:
+                    raise OracleError(f"{where}: {pod} is not an active pod")
+                owned = [k for k, x in self.ranges.items() if x["owner"] == pod]
+                if owned:
+                    raise OracleError(f"{where}: {pod} still owns ranges {owned[:5]}")
+                self.active.remove(pod)
+                for x in self.ranges.values():
+                    x["echoes"] = [e for e in x["echoes"] if e != pod]
+                rec["source"] = pod
+                tally["demotions"].append({"t": t, "pod": pod})
+            elif typ == "Move":
+                src, dst = a.get("from"), a.get("to")
+                if r is None or r["owner"] != src:
+                    raise OracleError(f"{where}: range {rid} is not owned by {src}")
+                if dst not in self.active:
+                    raise OracleError(f"{where}: target {dst} is not an active pod")
+                r["owner"] = dst
+                rec["source"], rec["target"] = src, dst
+                if self.T0 <= t <= self.T1 and src != dst:
+                    tally["moved"] += 1
+            elif typ == "AddEcho":
+                if r is None or pod not in self.active:
+                    raise OracleError(f"{where}: range {rid} / pod {pod} unknown")
+                r["echoes"].append(pod)
+                rec["target"] = pod
+            elif typ == "RemoveEcho":
+                if r is None or pod not in r["echoes"]:
+                    raise OracleError(f"{where}: {pod} is not an echo of range {rid}")
+                r["echoes"].remove(pod)
+                rec["target"] = pod
+            elif typ == "Split":
+                new, at = a.get("newRange"), a.get("splitAt")
+                if r is None or new is None or at is None or not (r["start"] < at <= r["end"]):
+                    raise OracleError(f"{where}: split of range {rid} at {at} is outside it")
+                if new in self.ranges:
+                    raise OracleError(f"{where}: new range id {new} is taken")
+                upper = copy.deepcopy(r)
+                upper["id"], upper["start"] = new, at
+                r["end"] = at - 1
+                self.ranges[new] = upper
+                rec["source"] = pod
+            elif typ == "Merge":
+                other = a.get("absorbedRange")
+                b = self.ranges.get(other)
+                if r is None or b is None or r["end"] + 1 != b["start"] or r["owner"] != b["owner"]:
+                    raise OracleError(f"{where}: ranges {rid} and {other} are not adjacent on one owner")
+                r["end"] = b["end"]
+                del self.ranges[other]
+                rec["source"] = pod
+            self.history.append(rec)
+            tally["actions"][typ] = tally["actions"].get(typ, 0) + 1
+        if len(self.history) > HISTORY_LIMIT:
+            del self.history[:-HISTORY_LIMIT]
+        self._refill_warm()
+
+    # ---- the run ---------------------------------------------------------------
+    def run(self):
+        if self.own_tmp:
+            self.tmp = tempfile.mkdtemp(prefix="shardcast-oracle-")
+        try:
+            return self._run()
+        finally:
+            if self.own_tmp:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _run(self):
+        tally = {"promotions": [], "demotions": [], "moved": 0, "actions": {}}
+        act_min = warm_min = over_min = 0
+        pods_series = []
+        limit = self.mx * self.cap
+        for m in range(self.TW, self.T1, 60):
+            _, pl = self.loads_at(m)
+            util = [pl[p] / self.cap for p in self.active]
+            if util and sum(util) / len(util) < self.scale_in_util:
+                if self.low_since is None:
+                    self.low_since = m
+            else:
+                self.low_since = None
+            if (m - self.TW) % self.step == 0:
+                acts = self.plan(m)
+                if acts:
+                    self.apply(m, acts, tally)
+                    _, pl = self.loads_at(m)
+            if m >= self.T0:
+                act_min += len(self.active)
+                warm_min += len(self.warm)
+                over_min += sum(1 for p in self.active if pl[p] > limit)
+                if not pods_series or pods_series[-1][1] != len(self.active):
+                    pods_series.append((m, len(self.active)))
+        pods_series.append((self.T1, len(self.active)))
+        return {"overTrueMinutes": over_min, "activePodMinutes": act_min, "warmPodMinutes": warm_min,
+                "rangesMoved": tally["moved"], "promotions": tally["promotions"],
+                "scaleIns": len([d for d in tally["demotions"] if self.T0 <= d["t"] <= self.T1]),
+                "actions": tally["actions"], "planCalls": self.plan_calls,
+                "planSeconds": round(self.plan_seconds, 1), "blocked": self.blocked, "arm": self.arm_name,
+                "rangeForecasts": self.range_forecasts, "simulatedFrom": self.TW, "pods": pods_series,
+                "finalRanges": len(self.ranges)}
+
+
+def simulate(res, tr, binary, **kw):
+    """The oracle's measures (see the module doc); raises OracleError."""
+    import analyze
+    out = Simulation(res, tr, binary, **kw).run()
+    arm = res["arms"][out["arm"]]
+    eps = analyze.counterfactual_episodes(res, tr, arm["initialOwners"])
+    for p in out["promotions"]:
+        p["leadMinutes"] = next(((s - p["t"]) / 60.0 for s, e in eps if e >= p["t"]), None)
+    return out
+
+
+def check_trace(res, tr, arm):
+    """The run's recorded pod loads at its first tick must be what this trace
+    gives on the initial routing (else the trace spec, zipf or seed differ)."""
+    if res.get("description") and res["description"] != tr.description:
+        raise OracleError(f"trace: '{tr.description}' is not the run's '{res['description']}' "
+                          f"(give the run's --trace)")
+    a = res["arms"][arm]
+    ticks, routing = a.get("ticks") or [], a.get("routing") or []
+    if not ticks or not routing or routing[0].get("epoch") != ticks[0].get("epoch"):
+        return
+    owners = a["initialOwners"]
+    n = len(owners)
+    if sorted(routing[0].get("owners", {})) != sorted(str(i) for i in range(n)):
+        return
+    span = loads_mod.SPAN
+    ranges = [{"id": str(i), "start": span * i // n, "end": span * (i + 1) // n - 1,
+               "owner": routing[0]["owners"][str(i)]} for i in range(n)]
+    want = loads_mod.pod_loads(tr.range_loads(ticks[0]["t"]), ranges, list(ticks[0]["loads"]))
+    for p, v in ticks[0]["loads"].items():
+        if abs(want.get(p, 0.0) - v) > 1.0 + 0.01 * v:
+            raise OracleError(f"trace: pod {p} had {v:.0f}m at {traces.fmt_time(int(ticks[0]['t']))} in the run, "
+                              f"this trace gives {want.get(p, 0.0):.0f}m (trace spec, --zipf or --seed differ)")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--results", required=True, help="results.json of a replay (hack/replay/run.py --out)")
+    ap.add_argument("--binary", required=True, help="the shardcast binary (its `plan` subcommand)")
+    ap.add_argument("--arm", help="arm whose initial routing and pods to start from (default: predictive)")
+    ap.add_argument("--trace", help="trace spec (default: the results' traceSpec, else its trace name)")
+    ap.add_argument("--zipf", type=float, help="Zipf exponent (default: the results', else 0.7 as run.py)")
+    ap.add_argument("--seed", type=int, help="range popularity seed (default: the results', else 7 as run.py)")
+    ap.add_argument("--pod-forecasts-only", action="store_true",
+                    help="give the planner pod forecasts only, as the live operator (ranges share them evenly)")
+    ap.add_argument("--no-warmup", action="store_true", help="start at the measured window, not the warm-up")
+    ap.add_argument("--json", help="also write the oracle's measures to this file")
+    args = ap.parse_args(argv)
+    try:
+        import analyze
+        try:
+            with open(args.results) as f:
+                res = json.load(f)
+        except OSError as e:
+            raise OracleError(f"{args.results}: {e.strerror}") from None
+        except ValueError as e:
+            raise OracleError(f"{args.results}: not JSON ({e})") from None
+        check_results(res, args.results)
+        spec = args.trace or res.get("traceSpec") or res.get("trace")
+        if not spec:
+            raise OracleError(f"{args.results}: no trace or traceSpec field; give --trace")
+        tr = traces.load(spec)
+        zipf = args.zipf if args.zipf is not None else res.get("zipf", 0.7)
+        seed = args.seed if args.seed is not None else res.get("seed", 7)
+        tr.set_ranges(int(res["ranges"]), zipf, seed)
+        sim_kw = {"range_forecasts": not args.pod_forecasts_only, "warmup": not args.no_warmup}
+        if args.arm:
+            sim_kw["arm"] = args.arm
+        arm = args.arm or next((n for n in ("predictive", "reactive") if n in res["arms"]), next(iter(res["arms"])))
+        if arm not in res["arms"]:
+            raise OracleError(f"{args.results}: no arm '{arm}' (arms: {', '.join(res['arms'])})")
+        check_trace(res, tr, arm)
+        summary = analyze.summarize(res, tr, binary=args.binary, oracle_options=sim_kw, raise_oracle=True)
+    except (OracleError, traces.TraceError) as e:
+        print(f"oracle: {e}", file=sys.stderr)
+        return 2
+    except KeyError as e:
+        print(f"oracle: {args.results}: missing field {e}", file=sys.stderr)
+        return 2
+    except (TypeError, ValueError, AttributeError, IndexError) as e:
+        print(f"oracle: {args.results}: unexpected shape ({type(e).__name__}: {e})", file=sys.stderr)
+        return 2
+    o = summary["oraclePlanner"]
+    print(f"trace {res.get('traceSpec') or res.get('trace')}: window {traces.fmt_time(res['start'])} .. "
+          f"{traces.fmt_time(res['end'])}, forecast step {res['forecastStep']}m, horizon {res['horizon']}m")
+    print()
+    print(analyze.table(summary))
+    print()
+    print(analyze.oracle_line(o))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(o, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
