@@ -121,8 +121,20 @@ Desired ComputeDesired(const ShardSetSpec& set, const Observation& obs) {
         }
       }
     }
+    // Under a MigrationPolicy's replica request, pods that still own nothing
+    // stay out of the ring placement: the policy moves hot ranges to them.
+    std::vector<std::string> placing = routable;
+    if (set.policy_fills_joiners && obs.routing) {
+      std::set<std::string> owners;
+      for (const auto& [id, pod] : seeded) owners.insert(pod);
+      std::vector<std::string> kept;
+      for (const auto& p : routable) {
+        if (owners.count(p)) kept.push_back(p);
+      }
+      if (!kept.empty()) placing = std::move(kept);
+    }
     auto placed =
-        planner::Assign(ids, routable, set.virtual_nodes, set.load_factor, seeded);
+        planner::Assign(ids, placing, set.virtual_nodes, set.load_factor, seeded);
     if (placed) {
       placed->moved = 0;
       for (const auto& [id, pod] : placed->owners) {

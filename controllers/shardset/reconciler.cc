@@ -134,6 +134,7 @@ ctrl::ReconcileResult ShardSetReconciler::reconcile(const std::string& key) {
     if (req) {
       round.spec.replicas = std::clamp(req->replicas, round.spec.min_replicas, round.spec.max_replicas);
       round.replicas_from = "MigrationPolicy/" + req->policy;
+      round.spec.policy_fills_joiners = true;
     }
   }
   return execute(round);

@@ -38,6 +38,12 @@ struct ShardSetSpec {
   int port = 8080;
   Json pod_template = Json::object();          // spec.template (metadata + spec)
   std::vector<Json> volume_claim_templates;    // spec.volumeClaimTemplates
+  // Set by the reconciler when a MigrationPolicy's replica request sets the
+  // count: a pod that joins the routing owning nothing is left empty for the
+  // policy's planned moves to fill with the ranges that need it, instead of
+  // taking its share of the hash ring (ranges chosen without regard to
+  // load, which the planner would then move again).
+  bool policy_fills_joiners = false;
 };
 
 // Parses a ShardSet object defensively: every wrong type or out-of-range

@@ -202,6 +202,39 @@ TEST(Desired, ScaleUpPromotesWarmThenRebalancesNearTheMinimum) {
   EXPECT_EQ(per["kv-3"], d.moved) << "moves go to the new pod only";
 }
 
+TEST(Desired, UnderAPolicyRequestAPromotedPodJoinsEmptyForThePlannerToFill) {
+  ShardSetSpec s = Spec(4, 1, 64);
+  s.load_factor = 2.0;
+  s.policy_fills_joiners = true;
+  Observation obs;
+  obs.pods = {Pod(0, "active"), Pod(1, "active"), Pod(2, "active"), Pod(3, "warm")};
+  obs.routing = Published(s, obs.pods, {"kv-0", "kv-1", "kv-2"}, 1);
+  Desired d = ComputeDesired(s, obs);
+  ASSERT_EQ(d.kind, StepKind::kPromote);
+  obs.pods[3].role = "active";
+  d = ComputeDesired(s, obs);
+  // The ring would hand kv-3 about a quarter of the ranges; under the
+  // policy's request nothing moves until the policy moves hot ranges to it.
+  EXPECT_NE(d.kind, StepKind::kWriteRouting) << d.summary;
+  // Once it owns a range (a planned move), it is placed like any pod, and the
+  // placement keeps what the planner did.
+  std::map<uint32_t, std::string> a = obs.routing->owners();
+  a[5] = "kv-3";
+  std::map<std::string, std::string> ips;
+  for (const auto& p : obs.pods) ips[p.name] = p.ip;
+  auto doc = ParseRoutingDocument(BuildRoutingDocument(s, a, ips, 2, nullptr).dump());
+  ASSERT_TRUE(doc.ok());
+  obs.routing = doc.value();
+  d = ComputeDesired(s, obs);
+  EXPECT_NE(d.kind, StepKind::kWriteRouting) << d.summary;
+  // Without a policy's request the ring fills the joiner as before.
+  s.policy_fills_joiners = false;
+  obs.routing = Published(s, obs.pods, {"kv-0", "kv-1", "kv-2"}, 1);
+  d = ComputeDesired(s, obs);
+  ASSERT_EQ(d.kind, StepKind::kWriteRouting);
+  EXPECT_GT(d.moved, 0u);
+}
+
 TEST(Desired, ScaleDownDrainsBeforeDeletingAndNeverDeletesAnOwner) {
   ShardSetSpec s = Spec(2, 0);
   Observation obs;
