@@ -343,29 +343,27 @@ class Runner:
         w = self.tr.weights
         start = max(self.tr.t0, self.TW - self.a.backfill_days * 86400)
         fine_from = self.TW - 3 * 86400
-        series = []
-        for pod, ids in sorted(owners.items()):
-            share = sum(w[i] for i in ids)
-            path = os.path.join(tmp, f"{pod}.csv")
+
+        def csv(name, key, factor, fine_step):
+            """The trace total times `factor`, every fine_step seconds over the
+            last 3 days and every 15 minutes before; a --series argument."""
+            path = os.path.join(tmp, f"{name}.csv")
             with open(path, "w") as f:
                 f.write("timestamp,value\n")
                 t = start
                 while t < self.TW:
-                    f.write(f"{t},{self.tr.total(t) * share:.1f}\n")
-                    t += 60 if t >= fine_from else 900
-            series += ["--series", f"{pod}={path}"]
+                    f.write(f"{t},{self.tr.total(t) * factor:.2f}\n")
+                    t += fine_step if t >= fine_from else 900
+            return ["--series", f"{key}={path}"]
+
+        series = []
+        for pod, ids in sorted(owners.items()):
+            series += csv(pod, pod, sum(w[i] for i in ids), 60)
         # Each range's request rate (what its counters would have shown).
         wd = loads_mod.doc_range_loads(w, doc["ranges"])
         ranges = []
         for rid, share in sorted(wd.items()):
-            path = os.path.join(tmp, f"range-{rid}.csv")
-            with open(path, "w") as f:
-                f.write("timestamp,value\n")
-                t = start
-                while t < self.TW:
-                    f.write(f"{t},{self.tr.total(t) * share * RPS_PER_MILLI:.2f}\n")
-                    t += 300 if t >= fine_from else 900
-            ranges += ["--series", f"{rid}={path}"]
+            ranges += csv(f"range-{rid}", rid, share * RPS_PER_MILLI, 300)
         t = time.time()
         for metric, args in (("cpu", series), ("range", ranges)):
             out = subprocess.run([self.a.binary, "backfill", "--kubeconfig", self.kc, "--namespace", arm.ns,
