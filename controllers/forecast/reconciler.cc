@@ -180,6 +180,9 @@ void ForecastReconciler::Forecast(Entry& e, const std::string& key, const Json& 
                               unexpected(Error{"data.routing.json: missing"}));
       if (parsed) {
         owned = std::move(*parsed);
+        std::set<int> ids;
+        for (const auto& [pod, rs] : *owned) ids.insert(rs.begin(), rs.end());
+        e.state->RetainRanges(ids);
       } else {
         spdlog::warn("forecast {}: ConfigMap {}: {} (pods forecast from their own history)", key,
                      set.routing_configmap, parsed.error().message);

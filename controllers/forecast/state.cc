@@ -190,6 +190,15 @@ void SetState::RetainPods(const std::vector<std::string>& keep) {
   }
 }
 
+void SetState::RetainRanges(const std::set<int>& keep) {
+  for (auto it = ranges_.begin(); it != ranges_.end();) {
+    it = keep.count(it->first) ? std::next(it) : ranges_.erase(it);
+  }
+  for (auto it = last_counter_.begin(); it != last_counter_.end();) {
+    it = keep.count(it->first.second) ? std::next(it) : last_counter_.erase(it);
+  }
+}
+
 namespace {
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
@@ -268,15 +277,16 @@ constexpr double kBandGamma = 0.3;
 constexpr double kBandScaleMin = 0.5;
 constexpr double kBandScaleMax = 4.0;
 
-// The sum of the ranges' series at the forecast step, times `scale`, over
-// the buckets where every range has history (a bucket one of them missed is
-// a gap). nullopt when a range has no series or the steps differ.
+// The sum of the ranges' series at the forecast step, over the buckets where
+// every range has history (a bucket one of them missed is a gap). nullopt
+// when a range has no series, no live sample since `fresh_since` (a range
+// no longer scraped, or only loaded from a save), or the steps differ.
 std::optional<Prepared> Compose(const std::map<int, Series>& ranges, const std::vector<int>& ids,
-                                int64_t want_step, size_t max_points, double scale) {
+                                int64_t want_step, size_t max_points, int64_t fresh_since) {
   std::vector<Prepared> parts;
   for (int id : ids) {
     auto it = ranges.find(id);
-    if (it == ranges.end()) return std::nullopt;
+    if (it == ranges.end() || it->second.last_t < fresh_since) return std::nullopt;
     auto p = Prepare(it->second.hist, want_step, max_points);
     if (!p || (!parts.empty() && p->step != parts.front().step)) return std::nullopt;
     parts.push_back(std::move(*p));
@@ -300,7 +310,7 @@ std::optional<Prepared> Compose(const std::map<int, Series>& ranges, const std::
     for (int64_t b = first; b < end; ++b) {
       const int64_t i = b - p_first;
       const double v = i >= 0 && i < static_cast<int64_t>(p.y.size()) ? p.y[static_cast<size_t>(i)] : std::nan("");
-      out.y[static_cast<size_t>(b - first)] += v * scale;  // NaN stays NaN: a gap
+      out.y[static_cast<size_t>(b - first)] += v;  // NaN stays NaN: a gap
     }
   }
   return out;
@@ -352,15 +362,24 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
   const size_t max_points = std::max<size_t>(opts_.max_fit_points, 16);
   std::optional<Prepared> prep;
   const char* source = "pod";
+  double unit = 1.0;  // published load per unit of the forecast series
   if (ranges != nullptr && !ranges->empty()) {
     std::vector<int> ids = *ranges;
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    // The composed series stays in requests/s; only what is published is
+    // converted (so a changing CPU per request never rescales the fit, its
+    // accuracy records or its calibration).
     std::optional<double> scale = set.metric == CapacityMetric::kCpu ? CpuPerRequest() : std::optional<double>(1.0);
-    auto c = scale ? Compose(ranges_, ids, policy.step_seconds, max_points, *scale) : std::nullopt;
+    // Ranges sampled within the last 3 forecast steps (at least 15 minutes).
+    const int64_t fresh_since = now - 3 * std::max<int64_t>(policy.step_seconds, 300);
+    auto c = scale ? Compose(ranges_, ids, policy.step_seconds, max_points, fresh_since) : std::nullopt;
     // Enough composed history to judge it at once (the same bar as a
-    // backfilled pod series, below).
-    if (c && c->y.size() >= std::max<size_t>(opts_.accuracy.min_samples, 1) + 32) {
+    // backfilled pod series, below), counting buckets with data only.
+    const size_t present = c ? static_cast<size_t>(std::count_if(c->y.begin(), c->y.end(),
+                                                                 [](double v) { return std::isfinite(v); }))
+                             : 0;
+    if (c && present >= std::max<size_t>(opts_.accuracy.min_samples, 1) + 32) {
       if (ps.composition != ids) {
         // Other ranges: another series. Start it afresh so that it is judged
         // on the composed history, and keep the previous verdict for the log.
@@ -372,6 +391,7 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
       sp = &ps.composed;
       prep = std::move(c);
       source = "ranges";
+      unit = *scale;
     }
   }
   Series& s = *sp;
@@ -505,11 +525,11 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
   out.model = g.model;
   out.refitted = refit;
   for (size_t k = 0; k < g.point.size(); ++k) {
-    out.peak = std::max(out.peak, g.Quantile(0.5, k));
-    out.p90 = std::max(out.p90, g.Quantile(0.9, k));
-    out.p99 = std::max(out.p99, g.Quantile(0.99, k));
+    out.peak = std::max(out.peak, unit * g.Quantile(0.5, k));
+    out.p90 = std::max(out.p90, unit * g.Quantile(0.9, k));
+    out.p99 = std::max(out.p99, unit * g.Quantile(0.99, k));
   }
-  out.prob_exceed = predictor::ProbExceed(g, set.capacity * policy.max_utilization);
+  out.prob_exceed = predictor::ProbExceed(g, set.capacity * policy.max_utilization / unit);
   out.trusted = s.accuracy.trusted();
   out.trust_changed = s.last_trusted != out.trusted || ps.last_source != source;
   ps.last_source = source;

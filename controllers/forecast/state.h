@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -139,11 +140,12 @@ class SetState {
   // otherwise the cached fit is re-anchored (cheap). nullopt without data.
   //
   // With `ranges` (the ids the pod owns now), the forecast is of the sum of
-  // those ranges' request rates, converted to the capacity metric with the
-  // set's CPU per request (CpuPerRequest), when every one of them has
-  // enough history: a pod's own history still holds the load of ranges it
-  // gave away and none of those it received, while the ranges' series follow
-  // the load wherever it is routed. Otherwise the pod's own series is used.
+  // those ranges' request rates, its published loads converted to the
+  // capacity metric with the set's CPU per request (CpuPerRequest), when
+  // every one of them was sampled lately and has enough history: a pod's own
+  // history still holds the load of ranges it gave away and none of those it
+  // received, while the ranges' series follow the load wherever it is
+  // routed. Otherwise the pod's own series is used.
   std::optional<PodForecast> ForecastPod(const std::string& pod, const SetSettings& set,
                                          const PolicySettings& policy, int64_t now,
                                          bool force_refit, std::string* error,
@@ -163,6 +165,9 @@ class SetState {
   Series& Range(int id);
   // Forgets pods not in `keep` (their series and counters).
   void RetainPods(const std::vector<std::string>& keep);
+  // Forgets ranges not in `keep` (merged away; a later split may reuse the
+  // id for other keys, which must not inherit this history).
+  void RetainRanges(const std::set<int>& keep);
   size_t samples() const { return samples_; }
 
  private:

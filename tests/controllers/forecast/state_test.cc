@@ -214,25 +214,37 @@ TEST(RoutingOwners, RangesByOwnerSkipsOwnerlessRangesAndNamesBadFields) {
 }
 
 // Three days of a daily-seasonal hot range 0 and a flat range 1 (requests/s
-// = 2 x millicores), both served by kv-0 until now; then range 0 moves to
-// kv-1, a pod with one sample of its own.
-TEST(ForecastPod, ComposedFromTheRangesThePodOwnsNow) {
+// = 2 x millicores), both served by kv-0 until `now`, an hour before the
+// daily peak; kv-1 has one sample of its own.
+constexpr int64_t kDay = 86400, kRangeStep = 300;
+constexpr int64_t kRangesNow = kT0 + 3 * kDay + 5 * 3600;
+SetState TwoRangesOnKv0(double cpu_per_request = 0.5) {
   SetState st;
   std::mt19937 rng(11);
   std::normal_distribution<double> d(0, 1);
-  const int64_t day = 86400, step = 300;
-  auto hot = [&](int64_t t) { return 400 + 300 * std::sin(2 * M_PI * static_cast<double>(t - kT0) / day); };
-  const int64_t now = kT0 + 3 * day + 5 * 3600;  // an hour before the daily peak
-  for (int64_t t = kT0; t < now; t += step) {
-    const double l0 = hot(t) + 10 * d(rng), l1 = 50 + 2 * d(rng);
+  for (int64_t t = kT0; t < kRangesNow; t += kRangeStep) {
+    const double l0 = 400 + 300 * std::sin(2 * M_PI * static_cast<double>(t - kT0) / kDay) + 10 * d(rng);
+    const double l1 = 50 + 2 * d(rng);
     st.AddRates({{0, 2 * l0}, {1, 2 * l1}}, {{"kv-0", 2 * (l0 + l1)}}, t);
-    st.AddPodUsage(PodUsage{"kv-0", l0 + l1, 0, true, false}, t);
+    st.AddPodUsage(PodUsage{"kv-0", 2 * cpu_per_request * (l0 + l1), 0, true, false}, t);
   }
-  st.AddPodUsage(PodUsage{"kv-1", 5, 0, true, false}, now - step);
+  st.AddPodUsage(PodUsage{"kv-1", 5, 0, true, false}, kRangesNow - kRangeStep);
+  return st;
+}
+
+PolicySettings RangesPolicy() {
   PolicySettings pol;
-  pol.step_seconds = step;
+  pol.step_seconds = kRangeStep;
   pol.horizon_seconds = 3600;
-  pol.seasons_seconds = {day};
+  pol.seasons_seconds = {kDay};
+  return pol;
+}
+
+// Range 0 moves from kv-0 to kv-1.
+TEST(ForecastPod, ComposedFromTheRangesThePodOwnsNow) {
+  SetState st = TwoRangesOnKv0();
+  const int64_t now = kRangesNow;
+  PolicySettings pol = RangesPolicy();
   std::string err;
   const std::vector<int> kv0 = {1}, kv1 = {0};
   auto own = st.ForecastPod("kv-0", Set(1000), pol, now, false, &err);
@@ -261,6 +273,53 @@ TEST(ForecastPod, ComposedFromTheRangesThePodOwnsNow) {
   ASSERT_TRUE(fallback);
   EXPECT_EQ(fallback->source, "pod");
   EXPECT_LT(fallback->peak, 50);
+}
+
+TEST(ForecastPod, ComposedIsConvertedAtTheOutputAndRejudgedWhenTheRangesChange) {
+  PolicySettings pol = RangesPolicy();
+  std::string err;
+  const std::vector<int> both = {0, 1}, hot = {0};
+  // Twice the CPU per request: the same composed series, twice the load.
+  SetState a = TwoRangesOnKv0(0.5), b = TwoRangesOnKv0(1.0);
+  auto fa = a.ForecastPod("kv-0", Set(1000), pol, kRangesNow, false, &err, &both);
+  auto fb = b.ForecastPod("kv-0", Set(1000), pol, kRangesNow, false, &err, &both);
+  ASSERT_TRUE(fa && fb) << err;
+  EXPECT_EQ(fa->source, "ranges");
+  EXPECT_NEAR(fb->peak, 2 * fa->peak, 0.02 * fb->peak);
+  EXPECT_LT(fa->prob_exceed, 0.05);  // ~750m of 800m
+  EXPECT_GT(fb->prob_exceed, 0.95);  // ~1500m of 800m
+  EXPECT_TRUE(fa->trust_changed);    // first verdict
+  auto again = a.ForecastPod("kv-0", Set(1000), pol, kRangesNow, false, &err, &both);
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->trust_changed);
+  // Another set of ranges: a fresh series, judged on its history at once.
+  auto other = a.ForecastPod("kv-0", Set(1000), pol, kRangesNow, false, &err, &hot);
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->source, "ranges");
+  EXPECT_TRUE(other->refitted);
+  EXPECT_NE(other->verdict.find("n=30"), std::string::npos) << other->verdict;
+  EXPECT_LT(other->peak, fa->peak - 40);  // range 1's ~50m gone
+}
+
+TEST(ForecastPod, StaleOrForgottenRangesFallBackToThePodSeries) {
+  PolicySettings pol = RangesPolicy();
+  std::string err;
+  const std::vector<int> both = {0, 1};
+  // Two hours without a range sample (the endpoint stopped answering).
+  SetState st = TwoRangesOnKv0();
+  const int64_t later = kRangesNow + 2 * 3600;
+  st.AddPodUsage(PodUsage{"kv-0", 400, 0, true, false}, later - 60);
+  auto f = st.ForecastPod("kv-0", Set(1000), pol, later, false, &err, &both);
+  ASSERT_TRUE(f) << err;
+  EXPECT_EQ(f->source, "pod");
+  // A range merged away is forgotten: an id reused by a later split starts
+  // without the old keys' history.
+  SetState m = TwoRangesOnKv0();
+  m.RetainRanges({1});
+  EXPECT_EQ(m.ranges().count(0), 0u);
+  auto g = m.ForecastPod("kv-0", Set(1000), pol, kRangesNow, false, &err, &both);
+  ASSERT_TRUE(g) << err;
+  EXPECT_EQ(g->source, "pod");
 }
 
 TEST(ForecastPod, ComposedNeedsRequestRatesToConvertToCpu) {

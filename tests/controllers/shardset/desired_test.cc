@@ -209,17 +209,18 @@ TEST(Desired, ScaleUpPromotesWarmThenRebalancesNearTheMinimum) {
 }
 
 TEST(Desired, UnderAPolicyRequestAPromotedPodJoinsEmptyForThePlannerToFill) {
-  ShardSetSpec s = Spec(4, 1, 64);
-  s.load_factor = 2.0;
+  ShardSetSpec s = Spec(4, 1, 64);  // loadFactor 1.25
   s.policy_fills_joiners = true;
   Observation obs = FourthPodPromoted(s);
   Desired d = ComputeDesired(s, obs);
   // The ring would hand kv-3 about a quarter of the ranges; under the
   // policy's request nothing moves until the policy moves hot ranges to it.
   EXPECT_NE(d.kind, StepKind::kWriteRouting) << d.summary;
-  // Once it owns a range (a planned move), it is placed like any pod, and the
-  // placement keeps what the planner did.
+  // Once it owns a range (a planned move) it is placed like any pod: the
+  // bounded load (ceil(1.25 x 64 / 4) = 20 over 22/21/20/1) sheds only the
+  // excess, all of it to kv-3, and keeps what the planner did.
   std::map<uint32_t, std::string> a = obs.routing->owners();
+  ASSERT_EQ(a[5], "kv-2");
   a[5] = "kv-3";
   std::map<std::string, std::string> ips;
   for (const auto& p : obs.pods) ips[p.name] = p.ip;
@@ -227,13 +228,22 @@ TEST(Desired, UnderAPolicyRequestAPromotedPodJoinsEmptyForThePlannerToFill) {
   ASSERT_TRUE(doc.ok());
   obs.routing = doc.value();
   d = ComputeDesired(s, obs);
-  EXPECT_NE(d.kind, StepKind::kWriteRouting) << d.summary;
+  ASSERT_EQ(d.kind, StepKind::kWriteRouting) << d.summary;
+  EXPECT_EQ(d.moved, 3u);
+  EXPECT_EQ(d.assignment.at(5), "kv-3");
+  size_t on_new = 0;
+  for (const auto& [id, pod] : d.assignment) on_new += pod == "kv-3";
+  EXPECT_EQ(on_new, 1u + d.moved);
+  // With a loadFactor that leaves room (the demo's 2.0), nothing moves.
+  s.load_factor = 2.0;
+  EXPECT_NE(ComputeDesired(s, obs).kind, StepKind::kWriteRouting);
   // Without a policy's request the ring fills the joiner as before.
   s.policy_fills_joiners = false;
-  obs.routing = Published(s, obs.pods, {"kv-0", "kv-1", "kv-2"}, 1);
+  s.load_factor = 1.25;
+  obs = FourthPodPromoted(s);
   d = ComputeDesired(s, obs);
   ASSERT_EQ(d.kind, StepKind::kWriteRouting);
-  EXPECT_GT(d.moved, 0u);
+  EXPECT_GE(d.moved, 3u);
 }
 
 TEST(Desired, ScaleDownDrainsBeforeDeletingAndNeverDeletesAnOwner) {
