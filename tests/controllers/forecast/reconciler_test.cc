@@ -253,6 +253,68 @@ TEST_F(ForecastReconcilerTest, HistoryIsSavedWithPreconditionsAndReloaded) {
   EXPECT_EQ(second.stats().history_loads, 8u);
 }
 
+// Range 0 (1000 req/s) just moved from kv-0 to kv-1; kv-0 keeps range 1 (50
+// req/s). Eight hours of range history and of kv-0's CPU (525m, both
+// ranges) were saved; kv-1 has none. The routing ConfigMap says who owns
+// what now, and the pods' forecasts follow it.
+TEST_F(ForecastReconcilerTest, PodForecastsFollowTheRangesInTheRoutingConfigMap) {
+  Json set = SetObj();
+  set["spec"]["routing"] = {{"configMapName", "kv-routing"}};
+  sets.upsert(std::make_shared<Json>(set));
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(clock.system_now().time_since_epoch()).count();
+  {
+    SetState seed;
+    std::mt19937 rng(3);
+    std::normal_distribution<double> noise(0, 1);
+    for (int i = 8 * 12; i > 0; --i) {
+      const int64_t t = now - 300 * i;
+      const double r0 = 1000 + 10 * noise(rng), r1 = 50 + noise(rng);
+      seed.AddRates({{0, r0}, {1, r1}}, {{"kv-0", r0 + r1}}, t);
+      seed.AddPodUsage({"kv-0", (r0 + r1) / 2, 0, true, false}, t);
+    }
+    transport->gets[kube::Client::Path(kube::resources::kConfigMaps, "ns", "kv-history")] =
+        BuildHistoryConfigMap(set, seed, now);
+  }
+  transport->gets[kube::Client::Path(kube::resources::kConfigMaps, "ns", "kv-routing")] = {
+      {"data",
+       {{"routing.json", R"({"epoch":7,"ranges":[{"id":0,"owner":"kv-1"},{"id":1,"owner":"kv-0"}]})"}}}};
+  transport->gets[metrics_path] = Metrics(25, 500);
+  double c0 = 0, c1 = 0;
+  for (int i = 0; i < 3; ++i) {
+    http.bodies["10.0.0.1"] = "shardcast_range_requests_total{range=\"1\"} " + std::to_string(c0) + "\n";
+    http.bodies["10.0.0.2"] = "shardcast_range_requests_total{range=\"0\"} " + std::to_string(c1) + "\n";
+    Round();
+    clock.advance(60s);
+    c0 += 50 * 60;
+    c1 += 1000 * 60;
+  }
+  EXPECT_FALSE(transport->by("GET", "/configmaps/kv-routing").empty());
+  auto patches = transport->by("PATCH", "/shardsets/kv/status");
+  ASSERT_FALSE(patches.empty());
+  Json fc = Json::parse(patches.back().body)["status"]["forecasts"];
+  ASSERT_EQ(fc.size(), 2u) << fc.dump();
+  // kv-0: range 1 only (25m), not the 525m of its own history.
+  EXPECT_EQ(fc[0]["pod"], "kv-0");
+  EXPECT_LT(fc[0]["peak"].get<double>(), 60) << fc.dump();
+  // kv-1: range 0 (500m), trusted at once on the range's history.
+  EXPECT_EQ(fc[1]["pod"], "kv-1");
+  EXPECT_NEAR(fc[1]["peak"].get<double>(), 500, 60) << fc.dump();
+  EXPECT_TRUE(fc[1]["trusted"].get<bool>()) << fc.dump();
+
+  // A routing document that is not JSON: a warning, and back to each pod's
+  // own series (kv-1 has three samples: not trusted).
+  transport->gets[kube::Client::Path(kube::resources::kConfigMaps, "ns", "kv-routing")] = {
+      {"data", {{"routing.json", "{oops"}}}};
+  http.bodies["10.0.0.1"] = "shardcast_range_requests_total{range=\"1\"} " + std::to_string(c0) + "\n";
+  http.bodies["10.0.0.2"] = "shardcast_range_requests_total{range=\"0\"} " + std::to_string(c1) + "\n";
+  Round();
+  patches = transport->by("PATCH", "/shardsets/kv/status");
+  fc = Json::parse(patches.back().body)["status"]["forecasts"];
+  ASSERT_EQ(fc.size(), 2u);
+  EXPECT_FALSE(fc[1]["trusted"].get<bool>()) << fc.dump();
+}
+
 TEST_F(ForecastReconcilerTest, PolicySetsThresholdAndHorizon) {
   policies.upsert(std::make_shared<Json>(Json::parse(R"({"metadata":{"name":"p","namespace":"ns"},
     "spec":{"shardSetSelector":{},"forecast":{"horizon":"10m","step":"1m"},
