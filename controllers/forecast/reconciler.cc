@@ -211,8 +211,9 @@ void ForecastReconciler::Forecast(Entry& e, const std::string& key, const Json& 
     // The trust verdict decides whether the planner acts on the forecast:
     // log each change (and the first verdict) with the accuracy behind it.
     if (f->trust_changed) {
-      spdlog::info("forecast {} pod {}: {} (model {}, band scale {:.2f}, from {})", key, pod, f->verdict,
-                   f->model, f->band_scale, f->source == "ranges" ? "its ranges' series" : "its own history");
+      spdlog::info("forecast {} pod {}: {} (model {}, band scale {:.2f}, from {}{})", key, pod, f->verdict,
+                   f->model, f->band_scale, f->source == "ranges" ? "its ranges' series" : "its own history",
+                   f->fallback.empty() ? "" : ": " + f->fallback);
     }
     out.push_back(*f);
     reported.insert(pod);

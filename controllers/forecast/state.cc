@@ -282,13 +282,23 @@ constexpr double kBandScaleMax = 4.0;
 // when a range has no series, no live sample since `fresh_since` (a range
 // no longer scraped, or only loaded from a save), or the steps differ.
 std::optional<Prepared> Compose(const std::map<int, Series>& ranges, const std::vector<int>& ids,
-                                int64_t want_step, size_t max_points, int64_t fresh_since) {
+                                int64_t want_step, size_t max_points, int64_t fresh_since, std::string* why) {
   std::vector<Prepared> parts;
   for (int id : ids) {
     auto it = ranges.find(id);
-    if (it == ranges.end() || it->second.last_t < fresh_since) return std::nullopt;
+    if (it == ranges.end()) {
+      *why = "range " + std::to_string(id) + " has no series";
+      return std::nullopt;
+    }
+    if (it->second.last_t < fresh_since) {
+      *why = "range " + std::to_string(id) + " has no recent sample";
+      return std::nullopt;
+    }
     auto p = Prepare(it->second.hist, want_step, max_points);
-    if (!p || (!parts.empty() && p->step != parts.front().step)) return std::nullopt;
+    if (!p || (!parts.empty() && p->step != parts.front().step)) {
+      *why = "range " + std::to_string(id) + " has no history at the forecast step";
+      return std::nullopt;
+    }
     parts.push_back(std::move(*p));
   }
   if (parts.empty()) return std::nullopt;
@@ -300,7 +310,10 @@ std::optional<Prepared> Compose(const std::map<int, Series>& ranges, const std::
     end = std::max(end, e);
   }
   if (end - first > static_cast<int64_t>(max_points)) first = end - static_cast<int64_t>(max_points);
-  if (end <= first) return std::nullopt;
+  if (end <= first) {
+    *why = "the ranges' histories do not overlap";
+    return std::nullopt;
+  }
   Prepared out;
   out.step = step;
   out.origin = end * step;
@@ -363,6 +376,7 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
   std::optional<Prepared> prep;
   const char* source = "pod";
   double unit = 1.0;  // published load per unit of the forecast series
+  std::string fallback;  // why the pod's ranges were not used
   if (ranges != nullptr && !ranges->empty()) {
     std::vector<int> ids = *ranges;
     std::sort(ids.begin(), ids.end());
@@ -373,13 +387,19 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
     std::optional<double> scale = set.metric == CapacityMetric::kCpu ? CpuPerRequest() : std::optional<double>(1.0);
     // Ranges sampled within the last 3 forecast steps (at least 15 minutes).
     const int64_t fresh_since = now - 3 * std::max<int64_t>(policy.step_seconds, 300);
-    auto c = scale ? Compose(ranges_, ids, policy.step_seconds, max_points, fresh_since) : std::nullopt;
+    std::string why = "no CPU per request yet (no pod request rates)";
+    auto c = scale ? Compose(ranges_, ids, policy.step_seconds, max_points, fresh_since, &why) : std::nullopt;
     // Enough composed history to judge it at once (the same bar as a
     // backfilled pod series, below), counting buckets with data only.
     const size_t present = c ? static_cast<size_t>(std::count_if(c->y.begin(), c->y.end(),
                                                                  [](double v) { return std::isfinite(v); }))
                              : 0;
-    if (c && present >= std::max<size_t>(opts_.accuracy.min_samples, 1) + 32) {
+    const size_t need = std::max<size_t>(opts_.accuracy.min_samples, 1) + 32;
+    if (c && present < need) {
+      why = "the ranges' history holds " + std::to_string(present) + " of " + std::to_string(need) + " steps";
+    }
+    if (!c || present < need) fallback = why;
+    if (c && present >= need) {
       if (ps.composition != ids) {
         // Other ranges: another series. Start it afresh so that it is judged
         // on the composed history, and keep the previous verdict for the log.
@@ -537,6 +557,7 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
   out.verdict = s.accuracy.verdict();
   out.band_scale = s.band_scale;
   out.source = source;
+  out.fallback = fallback;
   if (!g.point.empty()) {
     bool have = std::any_of(s.pending.begin(), s.pending.end(),
                             [&](const Series::Pending& p) { return p.bucket == prep->origin; });

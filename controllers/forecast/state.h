@@ -92,6 +92,7 @@ struct PodForecast {
   // For logs: "ranges" when composed from the owned ranges' series, "pod"
   // when fitted on the pod's own history.
   std::string source = "pod";
+  std::string fallback = "";         // why the ranges were not used, when given
 };
 
 // Pod CPU (millicores) and memory (bytes) from one PodMetrics object.

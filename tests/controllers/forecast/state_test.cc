@@ -312,6 +312,7 @@ TEST(ForecastPod, StaleOrForgottenRangesFallBackToThePodSeries) {
   auto f = st.ForecastPod("kv-0", Set(1000), pol, later, false, &err, &both);
   ASSERT_TRUE(f) << err;
   EXPECT_EQ(f->source, "pod");
+  EXPECT_EQ(f->fallback, "range 0 has no recent sample");
   // A range merged away is forgotten: an id reused by a later split starts
   // without the old keys' history.
   SetState m = TwoRangesOnKv0();
@@ -320,6 +321,7 @@ TEST(ForecastPod, StaleOrForgottenRangesFallBackToThePodSeries) {
   auto g = m.ForecastPod("kv-0", Set(1000), pol, kRangesNow, false, &err, &both);
   ASSERT_TRUE(g) << err;
   EXPECT_EQ(g->source, "pod");
+  EXPECT_EQ(g->fallback, "range 0 has no series");
 }
 
 TEST(ForecastPod, ComposedNeedsRequestRatesToConvertToCpu) {
@@ -335,12 +337,14 @@ TEST(ForecastPod, ComposedNeedsRequestRatesToConvertToCpu) {
   auto f = st.ForecastPod("kv-0", Set(1000), pol, t + 300, false, &err, &ids);
   ASSERT_TRUE(f) << err;
   EXPECT_EQ(f->source, "pod");
+  EXPECT_NE(f->fallback.find("no CPU per request"), std::string::npos) << f->fallback;
   // Capacity in requests/s: the ranges' rates are the load as they are.
   SetSettings rps = Set(1000);
   rps.metric = CapacityMetric::kRequestsPerSecond;
   auto g = st.ForecastPod("kv-0", rps, pol, t + 300, false, &err, &ids);
   ASSERT_TRUE(g) << err;
   EXPECT_EQ(g->source, "ranges");
+  EXPECT_TRUE(g->fallback.empty());
   EXPECT_NEAR(g->peak, 100, 5);
 }
 
