@@ -153,12 +153,12 @@ size_t LoadHistoryConfigMap(const Json& cm, SetState& state, std::vector<std::st
     if (kind == "cpu" || kind == "mem" || kind == "rps") {
       s = &state.PodMetric(id, kind);
     } else if (kind == "range") {
-      bool digits = id.size() <= 9 && std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; });
-      if (!digits) {
+      const std::optional<int> range = ParseRangeId(id);
+      if (!range) {
         err("data." + key + ": bad range id");
         continue;
       }
-      s = &state.Range(std::stoi(id));
+      s = &state.Range(*range);
       want = &state.options().range_resolutions;
     } else {
       err("data." + key + ": unknown series kind '" + kind + "'");
@@ -181,15 +181,15 @@ Result<size_t> SeedFromCsv(SetState& state, const std::string& pod, const std::s
   if (metric != "cpu" && metric != "mem" && metric != "rps" && metric != "range") {
     return unexpected(Error{"metric: must be cpu, mem, rps or range, not '" + metric + "'"});
   }
-  const bool range = metric == "range";
-  if (range && (pod.size() > 9 || !std::all_of(pod.begin(), pod.end(), [](char c) { return c >= '0' && c <= '9'; }))) {
+  const std::optional<int> range = metric == "range" ? ParseRangeId(pod) : std::nullopt;
+  if (metric == "range" && !range) {
     return unexpected(Error{"range id: must be a non-negative integer, not '" + pod + "'"});
   }
   auto samples = predictor::ParseCsvSeries(csv);
   if (!samples) return unexpected(Error{"csv: " + samples.error().message});
   std::sort(samples->begin(), samples->end(),
             [](const predictor::Sample& a, const predictor::Sample& b) { return a.t < b.t; });
-  Series& s = range ? state.Range(std::stoi(pod)) : state.PodMetric(pod, metric);
+  Series& s = range ? state.Range(*range) : state.PodMetric(pod, metric);
   size_t n = 0;
   for (const auto& x : *samples) {
     if (!std::isfinite(x.v)) continue;

@@ -78,6 +78,14 @@ std::vector<PodUsage> ParsePodMetricsList(const Json& list, std::vector<std::str
   return out;
 }
 
+std::optional<int> ParseRangeId(const std::string& text) {
+  if (text.empty() || text.size() > 9 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  return std::stoi(text);
+}
+
 std::map<int, double> ParseRangeCounters(const std::string& text, std::vector<std::string>* errors) {
   std::map<int, double> out;
   auto parsed = predictor::ParsePromText(text, 10);
@@ -92,16 +100,15 @@ std::map<int, double> ParseRangeCounters(const std::string& text, std::vector<st
       continue;
     }
     const std::string& id = it->second;
-    bool digits = !id.empty() && id.size() <= 9 &&
-                  std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (!digits || !std::isfinite(s.value) || s.value < 0) {
+    const std::optional<int> range = ParseRangeId(id);
+    if (!range || !std::isfinite(s.value) || s.value < 0) {
       if (errors) {
         errors->push_back("shardcast_range_requests_total{range=\"" + id.substr(0, 32) +
                           "\"}: bad range id or value");
       }
       continue;
     }
-    out[std::stoi(id)] += s.value;
+    out[*range] += s.value;
   }
   return out;
 }

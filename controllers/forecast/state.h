@@ -106,6 +106,10 @@ struct PodUsage {
 std::vector<PodUsage> ParsePodMetricsList(const nlohmann::json& list,
                                           std::vector<std::string>* errors);
 
+// A range id as written in counters, history keys and backfill flags: 1 to 9
+// decimal digits (so it fits an int). nullopt otherwise.
+std::optional<int> ParseRangeId(const std::string& text);
+
 // Range counters (shardcast_range_requests_total{range="<id>"}) from a
 // Prometheus text page; the values of one range are summed over other
 // labels. Bad lines and bad range labels are reported in `errors`.
