@@ -175,11 +175,15 @@ size_t LoadHistoryConfigMap(const Json& cm, SetState& state, std::vector<std::st
   return loaded;
 }
 
+bool IsSeedMetric(const std::string& metric) {
+  return metric == "cpu" || metric == "mem" || metric == "rps" || metric == "range";
+}
+
 Result<size_t> SeedFromCsv(SetState& state, const std::string& pod, const std::string& metric,
                            const std::string& csv) {
   if (pod.empty()) return unexpected(Error{"pod: must not be empty"});
-  if (metric != "cpu" && metric != "mem" && metric != "rps" && metric != "range") {
-    return unexpected(Error{"metric: must be cpu, mem, rps or range, not '" + metric + "'"});
+  if (!IsSeedMetric(metric)) {
+    return unexpected(Error{std::string("metric: must be ") + kSeedMetrics + ", not '" + metric + "'"});
   }
   const std::optional<int> range = metric == "range" ? ParseRangeId(pod) : std::nullopt;
   if (metric == "range" && !range) {

@@ -50,6 +50,9 @@ size_t LoadHistoryConfigMap(const nlohmann::json& cm, SetState& state,
 // predictor::ParseCsvSeries) into `state`. metric: "cpu" (millicores),
 // "mem" (bytes) or "rps"; or "range", when `pod` is a range id and the
 // values are that range's requests/s. Returns the number of samples added.
+// The metrics SeedFromCsv takes, and their names for messages.
+bool IsSeedMetric(const std::string& metric);
+inline constexpr const char* kSeedMetrics = "cpu, mem, rps or range";
 [[nodiscard]] Result<size_t> SeedFromCsv(SetState& state, const std::string& pod,
                                          const std::string& metric, const std::string& csv);
 

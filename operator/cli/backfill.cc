@@ -85,8 +85,8 @@ int BackfillMain(int argc, char** argv) {
   }
   if (shardset.empty()) return Bad("--shardset is required");
   if (series.empty()) return Bad("at least one --series POD=FILE is required");
-  if (metric != "cpu" && metric != "rps" && metric != "mem" && metric != "range") {
-    return Bad("--metric must be cpu, rps, mem or range, not '" + metric + "'");
+  if (!forecast::IsSeedMetric(metric)) {
+    return Bad(std::string("--metric must be ") + forecast::kSeedMetrics + ", not '" + metric + "'");
   }
   // Read every file first: a bad file fails before anything is written.
   std::vector<std::string> texts;
