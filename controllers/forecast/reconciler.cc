@@ -169,27 +169,24 @@ void ForecastReconciler::Forecast(Entry& e, const std::string& key, const Json& 
   // are sampled at all). Without it, pods are forecast from their own
   // history.
   std::optional<std::map<std::string, std::vector<int>>> owned;
-  if (!set.routing_configmap.empty() && !e.state->ranges().empty()) {
-    auto cm = deps_.client->get(kube::resources::kConfigMaps, set.ns, set.routing_configmap);
-    if (cm) {
-      const Json data = cm->value("data", Json::object());
-      auto it = data.is_object() ? data.find("routing.json") : data.end();
-      auto parsed = it != data.end() && it->is_string()
-                        ? RangesByOwner(it->get<std::string>())
-                        : Result<std::map<std::string, std::vector<int>>>(
-                              unexpected(Error{"data.routing.json: missing"}));
-      if (parsed) {
-        owned = std::move(*parsed);
-        std::set<int> ids;
-        for (const auto& [pod, rs] : *owned) ids.insert(rs.begin(), rs.end());
-        e.state->RetainRanges(ids);
-      } else {
-        spdlog::warn("forecast {}: ConfigMap {}: {} (pods forecast from their own history)", key,
-                     set.routing_configmap, parsed.error().message);
-      }
-    } else if (cm.error().kind != kube::ErrorKind::kNotFound) {
-      spdlog::warn("forecast {}: reading ConfigMap {} failed: {} (pods forecast from their own history)", key,
-                   set.routing_configmap, cm.error().to_string());
+  kube::ObjectPtr cm = deps_.configmaps != nullptr && !set.routing_configmap.empty() && !e.state->ranges().empty()
+                           ? deps_.configmaps->get(set.ns + "/" + set.routing_configmap)
+                           : nullptr;
+  if (cm) {
+    const Json data = cm->value("data", Json::object());
+    auto it = data.is_object() ? data.find(api::kRoutingKey) : data.end();
+    auto parsed = it != data.end() && it->is_string()
+                      ? RangesByOwner(it->get<std::string>())
+                      : Result<std::map<std::string, std::vector<int>>>(
+                            unexpected(Error{"data.routing.json: missing"}));
+    if (parsed) {
+      owned = std::move(*parsed);
+      std::set<int> ids;
+      for (const auto& [pod, rs] : *owned) ids.insert(rs.begin(), rs.end());
+      e.state->RetainRanges(ids);
+    } else {
+      spdlog::warn("forecast {}: ConfigMap {}: {} (pods forecast from their own history)", key,
+                   set.routing_configmap, parsed.error().message);
     }
   }
   static const std::vector<int> kNoRanges;

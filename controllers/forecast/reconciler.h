@@ -54,6 +54,9 @@ struct ReconcilerDeps {
   const kube::Store* shardsets = nullptr;
   const kube::Store* pods = nullptr;      // pods labelled shardcast.dev/shardset
   const kube::Store* policies = nullptr;  // MigrationPolicies; may be null
+  // ConfigMaps labelled shardcast.dev/shardset (the routing ConfigMap); may
+  // be null: pods are then forecast from their own history.
+  const kube::Store* configmaps = nullptr;
   HttpGetter* http = nullptr;             // may be null: no range scraping
   runtime::Clock* clock = nullptr;        // steady time for schedules, wall time for samples
   ForecastMetrics metrics;

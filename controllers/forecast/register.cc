@@ -87,6 +87,8 @@ ForecastReconciler* RegisterForecastController(manager::Manager& mgr, const Cont
   kube::Informer& sets = mgr.informer(api::kShardSets);
   kube::Informer& pods = mgr.informer(kube::resources::kPods, selected);
   kube::Informer& policies = mgr.informer(api::kMigrationPolicies);
+  // Shared with the ShardSet controller (same resource, same selector).
+  kube::Informer& configmaps = mgr.informer(kube::resources::kConfigMaps, selected);
   if (!http) http = std::shared_ptr<HttpGetter>(MakePlainHttpGetter());
 
   ReconcilerDeps deps;
@@ -94,6 +96,7 @@ ForecastReconciler* RegisterForecastController(manager::Manager& mgr, const Cont
   deps.shardsets = &sets.store();
   deps.pods = &pods.store();
   deps.policies = &policies.store();
+  deps.configmaps = &configmaps.store();
   deps.clock = &mgr.clock();
   auto m = RegisterForecastMetrics(mgr.metrics());
   if (m) {

@@ -104,6 +104,7 @@ class ForecastReconcilerTest : public ::testing::Test {
     d.shardsets = &sets;
     d.pods = &pods;
     d.policies = &policies;
+    d.configmaps = &configmaps;
     d.http = &http;
     d.clock = &clock;
     d.metrics = *m;
@@ -129,7 +130,7 @@ class ForecastReconcilerTest : public ::testing::Test {
 
   std::shared_ptr<FakeTransport> transport;
   std::shared_ptr<kube::Client> client;
-  kube::Store sets, pods, policies;
+  kube::Store sets, pods, policies, configmaps;
   FakeHttp http;
   runtime::FakeClock clock;
   runtime::Registry registry;
@@ -276,9 +277,12 @@ TEST_F(ForecastReconcilerTest, PodForecastsFollowTheRangesInTheRoutingConfigMap)
     transport->gets[kube::Client::Path(kube::resources::kConfigMaps, "ns", "kv-history")] =
         BuildHistoryConfigMap(set, seed, now);
   }
-  transport->gets[kube::Client::Path(kube::resources::kConfigMaps, "ns", "kv-routing")] = {
-      {"data",
-       {{"routing.json", R"({"epoch":7,"ranges":[{"id":0,"owner":"kv-1"},{"id":1,"owner":"kv-0"}]})"}}}};
+  // The routing ConfigMap as the informer cache holds it.
+  auto routing = [&](const std::string& doc) {
+    configmaps.upsert(std::make_shared<Json>(Json{{"metadata", {{"name", "kv-routing"}, {"namespace", "ns"}}},
+                                                  {"data", {{"routing.json", doc}}}}));
+  };
+  routing(R"({"epoch":7,"ranges":[{"id":0,"owner":"kv-1"},{"id":1,"owner":"kv-0"}]})");
   transport->gets[metrics_path] = Metrics(25, 500);
   double c0 = 0, c1 = 0;
   for (int i = 0; i < 3; ++i) {
@@ -289,7 +293,7 @@ TEST_F(ForecastReconcilerTest, PodForecastsFollowTheRangesInTheRoutingConfigMap)
     c0 += 50 * 60;
     c1 += 1000 * 60;
   }
-  EXPECT_FALSE(transport->by("GET", "/configmaps/kv-routing").empty());
+  EXPECT_TRUE(transport->by("GET", "/configmaps/kv-routing").empty());  // read from the cache
   auto patches = transport->by("PATCH", "/shardsets/kv/status");
   ASSERT_FALSE(patches.empty());
   Json fc = Json::parse(patches.back().body)["status"]["forecasts"];
@@ -304,8 +308,7 @@ TEST_F(ForecastReconcilerTest, PodForecastsFollowTheRangesInTheRoutingConfigMap)
 
   // A routing document that is not JSON: a warning, and back to each pod's
   // own series (kv-1 has three samples: not trusted).
-  transport->gets[kube::Client::Path(kube::resources::kConfigMaps, "ns", "kv-routing")] = {
-      {"data", {{"routing.json", "{oops"}}}};
+  routing("{oops");
   http.bodies["10.0.0.1"] = "shardcast_range_requests_total{range=\"1\"} " + std::to_string(c0) + "\n";
   http.bodies["10.0.0.2"] = "shardcast_range_requests_total{range=\"0\"} " + std::to_string(c1) + "\n";
   Round();
