@@ -7,6 +7,7 @@
 #include <set>
 
 #include "controllers/forecast/quantity.h"
+#include "controllers/shardset/shardset.h"
 #include "predictor/parse.h"
 #include "predictor/series.h"
 
@@ -350,25 +351,14 @@ std::optional<double> SetState::CpuPerRequest() const {
 }
 
 Result<std::map<std::string, std::vector<int>>> RangesByOwner(const std::string& routing_json) {
-  Json doc = Json::parse(routing_json, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) return unexpected(Error{"routing.json: not a JSON object"});
-  auto it = doc.find("ranges");
-  if (it == doc.end() || !it->is_array()) return unexpected(Error{"routing.json ranges: must be a list"});
+  auto doc = shardset::ParseRoutingDocument(routing_json);
+  if (!doc) return unexpected(doc.error());
   std::map<std::string, std::vector<int>> out;
-  for (const Json& r : *it) {
-    if (!r.is_object()) continue;
-    auto id = r.find("id");
-    auto owner = r.find("owner");
-    if (id == r.end() || !id->is_number_integer() || owner == r.end() || !owner->is_string() ||
-        owner->get<std::string>().empty()) {
-      continue;
-    }
-    const int64_t v = id->get<int64_t>();
-    if (v < 0 || v > 999999999) continue;
-    out[owner->get<std::string>()].push_back(static_cast<int>(v));
+  for (const auto& [id, owner] : doc->owners()) {
+    if (owner.empty() || id > 999999999) continue;  // ids as ParseRangeId reads them
+    out[owner].push_back(static_cast<int>(id));
   }
-  for (auto& [pod, ids] : out) std::sort(ids.begin(), ids.end());
-  return out;
+  return out;  // owners() is ordered by id, so each list is sorted
 }
 
 std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const SetSettings& set,

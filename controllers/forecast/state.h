@@ -116,9 +116,9 @@ std::optional<int> ParseRangeId(const std::string& text);
 std::map<int, double> ParseRangeCounters(const std::string& text, std::vector<std::string>* errors);
 
 // The ranges each pod owns in a routing document (the routing ConfigMap's
-// routing.json: {"ranges": [{"id": 3, "owner": "kv-1", ...}, ...]}), ids
-// sorted. Ranges without an owner or id are skipped; a document that is not
-// JSON or has no ranges list is an error naming the field.
+// routing.json, parsed by shardset::ParseRoutingDocument), ids sorted.
+// Ranges without an owner are skipped; a document the ShardSet controller
+// would reject is an error naming the field.
 [[nodiscard]] Result<std::map<std::string, std::vector<int>>> RangesByOwner(const std::string& routing_json);
 
 class SetState {

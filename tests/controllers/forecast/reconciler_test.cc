@@ -282,7 +282,8 @@ TEST_F(ForecastReconcilerTest, PodForecastsFollowTheRangesInTheRoutingConfigMap)
     configmaps.upsert(std::make_shared<Json>(Json{{"metadata", {{"name", "kv-routing"}, {"namespace", "ns"}}},
                                                   {"data", {{"routing.json", doc}}}}));
   };
-  routing(R"({"epoch":7,"ranges":[{"id":0,"owner":"kv-1"},{"id":1,"owner":"kv-0"}]})");
+  routing(R"({"schemaVersion":1,"epoch":7,"ranges":[{"id":0,"start":0,"end":2147483647,"owner":"kv-1"},
+      {"id":1,"start":2147483648,"end":4294967295,"owner":"kv-0"}]})");
   transport->gets[metrics_path] = Metrics(25, 500);
   double c0 = 0, c1 = 0;
   for (int i = 0; i < 3; ++i) {

@@ -199,8 +199,10 @@ TEST(ForecastPod, LiveMissesWidenTheBandsAndHitsNarrowThem) {
 }
 
 TEST(RoutingOwners, RangesByOwnerSkipsOwnerlessRangesAndNamesBadFields) {
-  auto r = RangesByOwner(R"({"epoch":4,"ranges":[{"id":3,"owner":"kv-1"},{"id":0,"owner":"kv-0"},
-      {"id":1,"owner":"kv-1"},{"id":2},{"id":"x","owner":"kv-0"},{"id":5,"owner":""}]})");
+  auto r = RangesByOwner(R"({"schemaVersion":1,"epoch":4,"ranges":[
+      {"id":3,"start":0,"end":99,"owner":"kv-1"},{"id":0,"start":100,"end":199,"owner":"kv-0"},
+      {"id":1,"start":200,"end":299,"owner":"kv-1"},{"id":2,"start":300,"end":399},
+      {"id":5,"start":400,"end":4294967295,"owner":""}]})");
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->at("kv-0"), (std::vector<int>{0}));
   EXPECT_EQ(r->at("kv-1"), (std::vector<int>{1, 3}));  // sorted
@@ -208,9 +210,13 @@ TEST(RoutingOwners, RangesByOwnerSkipsOwnerlessRangesAndNamesBadFields) {
   auto bad = RangesByOwner("{not json");
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find("routing.json"), std::string::npos);
-  auto no_list = RangesByOwner(R"({"ranges":{}})");
+  auto no_list = RangesByOwner(R"({"schemaVersion":1,"epoch":4,"ranges":{}})");
   ASSERT_FALSE(no_list);
   EXPECT_NE(no_list.error().message.find("ranges"), std::string::npos);
+  auto bad_id = RangesByOwner(R"({"schemaVersion":1,"epoch":4,"ranges":[
+      {"id":"x","start":0,"end":4294967295,"owner":"kv-0"}]})");
+  ASSERT_FALSE(bad_id);
+  EXPECT_NE(bad_id.error().message.find("ranges[0].id"), std::string::npos) << bad_id.error().message;
 }
 
 // Three days of a daily-seasonal hot range 0 and a flat range 1 (requests/s
