@@ -139,7 +139,7 @@ Series& SetState::PodMetric(const std::string& pod, const std::string& metric) {
   auto it = pods_.find(pod);
   if (it == pods_.end()) {
     it = pods_.emplace(pod, PodSeries{NewSeries(opts_.pod_resolutions), NewSeries(opts_.pod_resolutions),
-                                      NewSeries(opts_.pod_resolutions), NewSeries(kComposedHistory), {}, ""})
+                                      NewSeries(opts_.pod_resolutions), NewSeries(kComposedHistory), {}, "", std::nullopt})
              .first;
   }
   if (metric == "mem") return it->second.mem;
@@ -386,23 +386,24 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
     const int64_t fresh_since = now - 3 * std::max<int64_t>(policy.step_seconds, 300);
     std::string why = "no CPU per request yet (no pod request rates)";
     auto c = scale ? Compose(ranges_, ids, policy.step_seconds, max_points, fresh_since, &why) : std::nullopt;
-    // Enough composed history to judge it at once (the same bar as a
-    // backfilled pod series, below), counting buckets with data only.
-    const size_t present = c ? static_cast<size_t>(std::count_if(c->y.begin(), c->y.end(),
-                                                                 [](double v) { return std::isfinite(v); }))
-                             : 0;
-    const size_t need = std::max<size_t>(opts_.accuracy.min_samples, 1) + 32;
-    if (c && present < need) {
-      why = "the ranges' history holds " + std::to_string(present) + " of " + std::to_string(need) + " steps";
+    if (c) {
+      // Enough composed history to judge it at once (the same bar as a
+      // backfilled pod series, below), counting buckets with data only.
+      const size_t present =
+          static_cast<size_t>(std::count_if(c->y.begin(), c->y.end(), [](double v) { return std::isfinite(v); }));
+      const size_t need = std::max<size_t>(opts_.accuracy.min_samples, 1) + 32;
+      if (present < need) {
+        why = "the ranges' history holds " + std::to_string(present) + " of " + std::to_string(need) + " steps";
+        c.reset();
+      }
     }
-    if (!c || present < need) fallback = why;
-    if (c && present >= need) {
+    if (!c) {
+      fallback = why;
+    } else {
       if (ps.composition != ids) {
         // Other ranges: another series. Start it afresh so that it is judged
-        // on the composed history, and keep the previous verdict for the log.
-        auto last_trusted = ps.composed.last_trusted ? ps.composed.last_trusted : sp->last_trusted;
+        // on the composed history.
         ps.composed = NewSeries(kComposedHistory);
-        ps.composed.last_trusted = last_trusted;
         ps.composition = ids;
       }
       sp = &ps.composed;
@@ -548,9 +549,9 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
   }
   out.prob_exceed = predictor::ProbExceed(g, set.capacity * policy.max_utilization / unit);
   out.trusted = s.accuracy.trusted();
-  out.trust_changed = s.last_trusted != out.trusted || ps.last_source != source;
+  out.trust_changed = ps.last_trusted != out.trusted || ps.last_source != source;
   ps.last_source = source;
-  s.last_trusted = out.trusted;
+  ps.last_trusted = out.trusted;
   out.verdict = s.accuracy.verdict();
   out.band_scale = s.band_scale;
   out.source = source;

@@ -62,7 +62,6 @@ struct Series {
   // it after a miss of the 90% band and narrows it a little after a hit, so
   // that live misses settle near 10% whatever the fit's backtest said.
   double band_scale = 1.0;
-  std::optional<bool> last_trusted = std::nullopt;  // verdict of the previous forecast (none yet: nullopt)
 };
 
 struct PodSeries {
@@ -73,7 +72,10 @@ struct PodSeries {
   // again on the composed history, whenever the owned ranges change.
   Series composed;
   std::vector<int> composition;      // sorted range ids behind `composed`
-  std::string last_source;           // PodForecast::source of the previous forecast
+  // What the previous forecast of the pod published (none yet: nullopt), for
+  // PodForecast::trust_changed.
+  std::string last_source;           // PodForecast::source
+  std::optional<bool> last_trusted = std::nullopt;
 };
 
 struct PodForecast {
