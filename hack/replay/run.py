@@ -54,8 +54,6 @@ import trace as traces  # noqa: E402
 import yaml  # noqa: E402
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-READ_FRACTION = loads_mod.READ_FRACTION  # share of a range's load that is reads (split over owner and echoes)
-IDLE_LOAD = loads_mod.IDLE_LOAD          # millicores of a pod that serves no range
 WARMUP_STEPS = 6     # forecast steps replayed before the measured window (default)
 RPS_PER_MILLI = 2.0  # requests/s a pod serves per millicore of a range's load (range counters)
 
@@ -376,10 +374,6 @@ class Runner:
         shutil.rmtree(tmp, ignore_errors=True)
 
     # ---- load ----------------------------------------------------------
-    def doc_range_loads(self, t, doc):
-        """Load of each range of the document (hack/replay/loads.py)."""
-        return loads_mod.doc_range_loads(self.tr.range_loads(t), doc["ranges"])
-
     def pod_loads(self, t, doc, pod_names, served=None):
         return loads_mod.pod_loads(self.tr.range_loads(t), doc["ranges"], pod_names, served=served)
 
@@ -390,7 +384,7 @@ class Runner:
         self.count_requests(arm, t, served, pods)
         for p in pods:
             n = p["metadata"]["name"]
-            want = f"{int(round(loads.get(n, IDLE_LOAD)))}m"
+            want = f"{int(round(loads.get(n, loads_mod.IDLE_LOAD)))}m"
             if p["metadata"].get("annotations", {}).get("kwok.x-k8s.io/usage-cpu") == want:
                 continue
             try:
