@@ -105,6 +105,12 @@ def counterfactual_episodes(res, tr, owners):
     return eps
 
 
+def lead_minutes(t, episodes):
+    """Minutes from t to the start of the first counterfactual episode that
+    has not ended by t (negative: t is inside it); None when none is left."""
+    return next(((s - t) / 60.0 for s, e in episodes if e >= t), None)
+
+
 def arm_summary(res, tr, arm):
     cap = res["capacity"]
     mx = res["maxUtilization"]
@@ -119,14 +125,8 @@ def arm_summary(res, tr, arm):
         warm_min += len(a["warm"]) * dt
         over_min += sum(1 for p in a["active"] if a["loads"].get(p, 0) / cap > mx) * dt
     eps = counterfactual_episodes(res, tr, arm["initialOwners"]) if arm.get("initialOwners") else []
-    promos = []
-    for p in [p for p in arm["promotions"] if T0 <= p["t"] <= T1]:
-        lead = None
-        for s, e in eps:
-            if e >= p["t"]:
-                lead = (s - p["t"]) / 60.0
-                break
-        promos.append({"t": p["t"], "pod": p["pod"], "leadMinutes": lead})
+    promos = [{"t": p["t"], "pod": p["pod"], "leadMinutes": lead_minutes(p["t"], eps)}
+              for p in arm["promotions"] if T0 <= p["t"] <= T1]
     types = {}
     for a in arm["actions"]:
         key = f"{a.get('type')}/{a.get('phase')}"

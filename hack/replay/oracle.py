@@ -460,7 +460,7 @@ def simulate(res, tr, binary, **kw):
     arm = res["arms"][out["arm"]]
     eps = analyze.counterfactual_episodes(res, tr, arm["initialOwners"])
     for p in out["promotions"]:
-        p["leadMinutes"] = next(((s - p["t"]) / 60.0 for s, e in eps if e >= p["t"]), None)
+        p["leadMinutes"] = analyze.lead_minutes(p["t"], eps)
     return out
 
 
