@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "controllers/planner/placement.h"
 #include "controllers/planner/planner.h"
 
 namespace pl = shardcast::planner;
@@ -130,6 +131,37 @@ BaselineResult NaiveGreedy(const pl::PlanInput& in) {
   return out;
 }
 
+// Everything a plan says (actions with reasons and effects, findings, the pod
+// table), printed exactly, so two builds' plans can be compared by one number.
+std::string Canon(const pl::Plan& p) {
+  std::string s = p.id;
+  char buf[64];
+  auto num = [&](double v) {
+    std::snprintf(buf, sizeof buf, "|%.17g", v);
+    s += buf;
+  };
+  for (const auto& a : p.actions) {
+    s += "|" + std::string(pl::ActionTypeName(a.type)) + ":" + (a.range ? std::to_string(*a.range) : "") + ":" +
+         (a.other ? std::to_string(*a.other) : "") + ":" + a.pod + ":" + a.from + ":" + a.to + ":" +
+         (a.splitAt ? std::to_string(*a.splitAt) : "") + ":" + a.reason;
+    num(a.score);
+    for (const auto& e : a.effect) {
+      s += "|" + e.pod;
+      num(e.before);
+      num(e.after);
+    }
+  }
+  for (const auto& f : p.blocked) s += "|B:" + f.subject + ":" + f.message;
+  for (const auto& f : p.notes) s += "|N:" + f.subject + ":" + f.message;
+  for (const auto& r : p.pods) {
+    s += "|R:" + r.pod + (r.role == pl::PodRole::kActive ? "A" : "W") + (r.ready ? "1" : "0");
+    for (double v : {r.capacity, r.observed, r.before, r.after, r.imbalance}) num(v);
+    s += ":" + std::to_string(r.rangesBefore) + ":" + std::to_string(r.rangesAfter);
+  }
+  s += ":" + std::to_string(p.movedLowerBound) + ":" + std::to_string(p.moves);
+  return s;
+}
+
 double Ms(std::chrono::steady_clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
 }
@@ -174,6 +206,7 @@ int main(int argc, char** argv) {
 
   // 2. Movement quality over random scenarios.
   std::size_t planMoves = 0, naiveMoves = 0, lb = 0;
+  uint64_t digest = pl::Fnv1a64(Canon(last));
   double worstPlan = 0, worstNaive = 0;
   int hotTotal = 0, planRelieved = 0, naiveRelieved = 0, withinBound = 0, counted = 0;
   for (int s = 0; s < scenarios; ++s) {
@@ -184,6 +217,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "scenario %d: %s\n", s, plan.error().message.c_str());
       return 1;
     }
+    digest = pl::Fnv1a64(std::to_string(digest) + Canon(*plan));
     auto base = NaiveGreedy(sc.in);
     hotTotal += sc.hot;
     for (const auto& row : plan->pods) {
@@ -209,5 +243,7 @@ int main(int argc, char** argv) {
   std::printf("  %-13s %10zu %10.3f %10.3f %7d/%d\n", "naive greedy", naiveMoves,
               static_cast<double>(naiveMoves) / static_cast<double>(lb), worstNaive, naiveRelieved, hotTotal);
   std::printf("  lower bound   %10zu   scenarios within 1.2x: %d/%d\n", lb, withinBound, counted);
+  std::printf("  plan digest   %016llx  (every plan's actions, reasons, effects, findings and pod table)\n",
+              static_cast<unsigned long long>(digest));
   return 0;
 }
