@@ -5,9 +5,9 @@
 //     least-loaded pod until it is at target) in the same run.
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <map>
 #include <random>
 #include <string>
@@ -40,7 +40,8 @@ Scenario Make(std::mt19937& rng, int pods, int per, double hotFraction) {
   // accepts more) so the benchmark measures the choice of moves.
   in.policy.maxConcurrentMigrations = 1 << 20;
   in.policy.maxMovesPerHour = 1 << 20;
-  for (int i = 0; i < pods; ++i) in.state.pods.push_back({"p-" + std::to_string(i), pl::PodRole::kActive, true, 1000});
+  for (int i = 0; i < pods; ++i)
+    in.state.pods.push_back({"p-" + std::to_string(i), pl::PodRole::kActive, true, 1000});
   const uint64_t total = uint64_t{1} << 32;
   const int n = pods * per;
   std::lognormal_distribution<double> skew(0, 0.6);
@@ -57,7 +58,8 @@ Scenario Make(std::mt19937& rng, int pods, int per, double hotFraction) {
       pl::Range r;
       r.id = static_cast<uint32_t>(i);
       r.start = static_cast<uint32_t>(total * static_cast<uint64_t>(i) / static_cast<uint64_t>(n));
-      r.end = static_cast<uint32_t>(total * static_cast<uint64_t>(i + 1) / static_cast<uint64_t>(n) - 1);
+      r.end = static_cast<uint32_t>(
+          total * static_cast<uint64_t>(i + 1) / static_cast<uint64_t>(n) - 1);
       r.owner = in.state.pods[static_cast<std::size_t>(p)].name;
       r.sizeBytes = uni(1e6, 1e8);
       in.state.ranges.push_back(r);
@@ -117,7 +119,8 @@ BaselineResult NaiveGreedy(const pl::PlanInput& in) {
       if (load[p] <= target * cap) break;
       long best = -1;
       for (std::size_t q = 0; q < load.size(); ++q) {
-        if (q != p && !hot[q] && (best < 0 || load[q] < load[static_cast<std::size_t>(best)])) best = static_cast<long>(q);
+        if (q != p && !hot[q] && (best < 0 || load[q] < load[static_cast<std::size_t>(best)]))
+          best = static_cast<long>(q);
       }
       if (best < 0) break;
       auto b = static_cast<std::size_t>(best);
@@ -141,7 +144,8 @@ std::string Canon(const pl::Plan& p) {
     s += buf;
   };
   for (const auto& a : p.actions) {
-    s += "|" + std::string(pl::ActionTypeName(a.type)) + ":" + (a.range ? std::to_string(*a.range) : "") + ":" +
+    s += "|" + std::string(pl::ActionTypeName(a.type)) + ":" +
+         (a.range ? std::to_string(*a.range) : "") + ":" +
          (a.other ? std::to_string(*a.other) : "") + ":" + a.pod + ":" + a.from + ":" + a.to + ":" +
          (a.splitAt ? std::to_string(*a.splitAt) : "") + ":" + a.reason;
     num(a.score);
@@ -197,11 +201,14 @@ int main(int argc, char** argv) {
   std::sort(planMs.begin(), planMs.end());
   std::sort(naiveMs.begin(), naiveMs.end());
   std::sort(planCpuMs.begin(), planCpuMs.end());
-  std::printf("Planner latency, 1000 pods x 64 ranges (64000 ranges, %d hot pods), 7 runs:\n", big.hot);
-  std::printf("  planner       median %8.1f ms  max %8.1f ms  cpu median %8.1f ms  (%zu moves, lower bound %zu)"
-              "  target <= 100 ms: %s\n",
-              planMs[3], planMs.back(), planCpuMs[3], last.moves, last.movedLowerBound,
-              planMs[3] <= 100 ? "PASS" : "FAIL");
+  std::printf("Planner latency, 1000 pods x 64 ranges (64000 ranges, %d hot pods), 7 runs:\n",
+              big.hot);
+  std::printf(
+      "  planner       median %8.1f ms  max %8.1f ms  cpu median %8.1f ms  (%zu moves, lower bound "
+      "%zu)"
+      "  target <= 100 ms: %s\n",
+      planMs[3], planMs.back(), planCpuMs[3], last.moves, last.movedLowerBound,
+      planMs[3] <= 100 ? "PASS" : "FAIL");
   std::printf("  naive greedy  median %8.1f ms  max %8.1f ms\n", naiveMs[3], naiveMs.back());
 
   // 2. Movement quality over random scenarios.
@@ -222,7 +229,8 @@ int main(int argc, char** argv) {
     hotTotal += sc.hot;
     for (const auto& row : plan->pods) {
       const auto& f = sc.in.forecasts.pods.at(row.pod);
-      if (f.probExceed >= sc.in.policy.confidence) planRelieved += row.after <= sc.in.policy.targetUtilization + 1e-9 ? 1 : 0;
+      if (f.probExceed >= sc.in.policy.confidence)
+        planRelieved += row.after <= sc.in.policy.targetUtilization + 1e-9 ? 1 : 0;
     }
     naiveRelieved += base.relieved;
     if (plan->movedLowerBound == 0) continue;
@@ -235,15 +243,20 @@ int main(int argc, char** argv) {
     worstNaive = std::max(worstNaive, static_cast<double>(base.moves) / lbd);
     withinBound += static_cast<double>(plan->moves) <= 1.2 * lbd ? 1 : 0;
   }
-  std::printf("\nMoved ranges / lower bound over %d random scenarios (10-200 pods, 8-64 ranges each, 15%% hot):\n",
-              scenarios);
+  std::printf(
+      "\nMoved ranges / lower bound over %d random scenarios (10-200 pods, 8-64 ranges each, 15%% "
+      "hot):\n",
+      scenarios);
   std::printf("  %-13s %10s %10s %10s %12s\n", "", "moves", "ratio", "worst", "hot relieved");
   std::printf("  %-13s %10zu %10.3f %10.3f %7d/%d\n", "planner", planMoves,
-              static_cast<double>(planMoves) / static_cast<double>(lb), worstPlan, planRelieved, hotTotal);
+              static_cast<double>(planMoves) / static_cast<double>(lb), worstPlan, planRelieved,
+              hotTotal);
   std::printf("  %-13s %10zu %10.3f %10.3f %7d/%d\n", "naive greedy", naiveMoves,
-              static_cast<double>(naiveMoves) / static_cast<double>(lb), worstNaive, naiveRelieved, hotTotal);
+              static_cast<double>(naiveMoves) / static_cast<double>(lb), worstNaive, naiveRelieved,
+              hotTotal);
   std::printf("  lower bound   %10zu   scenarios within 1.2x: %d/%d\n", lb, withinBound, counted);
-  std::printf("  plan digest   %016llx  (every plan's actions, reasons, effects, findings and pod table)\n",
-              static_cast<unsigned long long>(digest));
+  std::printf(
+      "  plan digest   %016llx  (every plan's actions, reasons, effects, findings and pod table)\n",
+      static_cast<unsigned long long>(digest));
   return 0;
 }

@@ -24,48 +24,48 @@ struct RingPoint {
   std::size_t pod;
 };
 
-}  // namespace
+// A range on the ring (ranges in ring order, ties by id, so the result does
+// not depend on input order).
+struct Slot {
+  uint32_t id;
+  uint32_t pos;
+  std::size_t ringIdx;  // first ring point clockwise
+  long owner = -1;
+};
 
-Result<PlacementResult> Assign(const std::vector<uint32_t>& ranges,
-                               const std::vector<std::string>& activePods, int virtualNodes,
-                               double loadFactor,
-                               const std::map<uint32_t, std::string>& previousAssignment) {
+Result<bool> ValidateAssign(const std::vector<uint32_t>& ranges,
+                            const std::vector<std::string>& activePods, int virtualNodes,
+                            double loadFactor,
+                            std::unordered_map<std::string, std::size_t>& podIndex) {
   if (virtualNodes < 1 || virtualNodes > 1024) {
-    return unexpected(Error{"hashing.virtualNodes: must be in 1..1024, got " +
-                            std::to_string(virtualNodes)});
+    return unexpected(
+        Error{"hashing.virtualNodes: must be in 1..1024, got " + std::to_string(virtualNodes)});
   }
   if (!(loadFactor >= 1.0 && loadFactor <= 4.0)) {
-    return unexpected(Error{"hashing.loadFactor: must be in 1.0..4.0, got " +
-                            std::to_string(loadFactor)});
+    return unexpected(
+        Error{"hashing.loadFactor: must be in 1.0..4.0, got " + std::to_string(loadFactor)});
   }
-  std::unordered_map<std::string, std::size_t> podIndex;
   for (std::size_t i = 0; i < activePods.size(); ++i) {
     if (activePods[i].empty()) return unexpected(Error{"activePods: empty pod name"});
     if (!podIndex.emplace(activePods[i], i).second) {
       return unexpected(Error{"activePods: duplicate pod " + activePods[i]});
     }
   }
-  PlacementResult out;
-  if (ranges.empty()) return out;
+  if (ranges.empty()) return true;
   if (activePods.empty()) return unexpected(Error{"activePods: no active pod to place ranges on"});
-  {
-    std::set<uint32_t> seen;
-    for (uint32_t r : ranges) {
-      if (!seen.insert(r).second) {
-        return unexpected(Error{"ranges: duplicate range id " + std::to_string(r)});
-      }
+  std::set<uint32_t> seen;
+  for (uint32_t r : ranges) {
+    if (!seen.insert(r).second) {
+      return unexpected(Error{"ranges: duplicate range id " + std::to_string(r)});
     }
   }
+  return true;
+}
 
-  const std::size_t R = ranges.size();
-  const std::size_t N = activePods.size();
-  const auto bound = static_cast<std::size_t>(
-      std::ceil(loadFactor * static_cast<double>(R) / static_cast<double>(N) - 1e-9));
-  out.bound = bound;
-
+std::vector<RingPoint> BuildRing(const std::vector<std::string>& activePods, int virtualNodes) {
   std::vector<RingPoint> ring;
-  ring.reserve(N * static_cast<std::size_t>(virtualNodes));
-  for (std::size_t p = 0; p < N; ++p) {
+  ring.reserve(activePods.size() * static_cast<std::size_t>(virtualNodes));
+  for (std::size_t p = 0; p < activePods.size(); ++p) {
     for (int v = 0; v < virtualNodes; ++v) {
       ring.push_back({RingHash(activePods[p] + "#" + std::to_string(v)), p});
     }
@@ -73,16 +73,13 @@ Result<PlacementResult> Assign(const std::vector<uint32_t>& ranges,
   std::sort(ring.begin(), ring.end(), [&](const RingPoint& a, const RingPoint& b) {
     return a.pos != b.pos ? a.pos < b.pos : activePods[a.pod] < activePods[b.pod];
   });
+  return ring;
+}
 
-  // Ranges in ring order (ties by id) so the result does not depend on input order.
-  struct Slot {
-    uint32_t id;
-    uint32_t pos;
-    std::size_t ringIdx;  // first ring point clockwise
-    long owner = -1;
-  };
+std::vector<Slot> PlaceOnRing(const std::vector<uint32_t>& ranges,
+                              const std::vector<RingPoint>& ring) {
   std::vector<Slot> slots;
-  slots.reserve(R);
+  slots.reserve(ranges.size());
   for (uint32_t r : ranges) {
     uint32_t pos = RingHash("range-" + std::to_string(r));
     auto it = std::lower_bound(ring.begin(), ring.end(), pos,
@@ -93,10 +90,18 @@ Result<PlacementResult> Assign(const std::vector<uint32_t>& ranges,
   std::sort(slots.begin(), slots.end(), [](const Slot& a, const Slot& b) {
     return a.pos != b.pos ? a.pos < b.pos : a.id < b.id;
   });
+  return slots;
+}
 
-  std::vector<std::size_t> count(N, 0);
-  // (1) keep previous owners that are still active.
-  std::vector<bool> joiner(N, true);  // owned nothing before: a new pod
+// Rules (1) and (2): previous owners that are still active keep their
+// ranges; a joining pod (owned nothing before) takes its natural arc, up to
+// the fair share.
+void KeepAndJoin(std::vector<Slot>& slots, const std::vector<RingPoint>& ring,
+                 const std::unordered_map<std::string, std::size_t>& podIndex,
+                 const std::map<uint32_t, std::string>& previousAssignment,
+                 std::vector<std::size_t>& count) {
+  const std::size_t R = slots.size(), N = count.size();
+  std::vector<bool> joiner(N, true);
   for (auto& s : slots) {
     auto prev = previousAssignment.find(s.id);
     if (prev == previousAssignment.end()) continue;
@@ -106,7 +111,6 @@ Result<PlacementResult> Assign(const std::vector<uint32_t>& ranges,
     ++count[pi->second];
     joiner[pi->second] = false;
   }
-  // (2) a joining pod takes its natural arc, up to the fair share.
   const std::size_t fair = (R + N - 1) / N;
   for (auto& s : slots) {
     std::size_t natural = ring[s.ringIdx].pod;
@@ -117,8 +121,12 @@ Result<PlacementResult> Assign(const std::vector<uint32_t>& ranges,
     s.owner = static_cast<long>(natural);
     ++count[natural];
   }
-  // (3) pods over the bound shed their last ranges in ring order to the
-  // least-loaded pods (the bound tightens when a pod joins).
+}
+
+// Rule (3): pods over the bound shed their last ranges in ring order to the
+// least-loaded pods (the bound tightens when a pod joins).
+void ShedOverBound(std::vector<Slot>& slots, const std::vector<std::string>& activePods,
+                   std::size_t bound, std::vector<std::size_t>& count) {
   std::vector<Slot*> shed;
   for (auto it = slots.rbegin(); it != slots.rend(); ++it) {
     if (it->owner < 0) continue;
@@ -131,13 +139,18 @@ Result<PlacementResult> Assign(const std::vector<uint32_t>& ranges,
   }
   for (Slot* s : shed) {
     std::size_t best = 0;
-    for (std::size_t p = 1; p < N; ++p) {
-      if (count[p] < count[best] || (count[p] == count[best] && activePods[p] < activePods[best])) best = p;
+    for (std::size_t p = 1; p < count.size(); ++p) {
+      if (count[p] < count[best] || (count[p] == count[best] && activePods[p] < activePods[best]))
+        best = p;
     }
     s->owner = static_cast<long>(best);
     ++count[best];
   }
-  // (4) ranges of removed pods walk clockwise to the first pod under the bound.
+}
+
+// Rule (4): ranges of removed pods walk clockwise to the first pod under the bound.
+Result<bool> PlaceOrphans(std::vector<Slot>& slots, const std::vector<RingPoint>& ring,
+                          std::size_t bound, std::vector<std::size_t>& count) {
   for (auto& s : slots) {
     if (s.owner >= 0) continue;
     for (std::size_t step = 0; step < ring.size(); ++step) {
@@ -150,6 +163,32 @@ Result<PlacementResult> Assign(const std::vector<uint32_t>& ranges,
     }
     if (s.owner < 0) return unexpected(Error{"placement: no pod under the load bound"});
   }
+  return true;
+}
+
+}  // namespace
+
+Result<PlacementResult> Assign(const std::vector<uint32_t>& ranges,
+                               const std::vector<std::string>& activePods, int virtualNodes,
+                               double loadFactor,
+                               const std::map<uint32_t, std::string>& previousAssignment) {
+  std::unordered_map<std::string, std::size_t> podIndex;
+  auto ok = ValidateAssign(ranges, activePods, virtualNodes, loadFactor, podIndex);
+  if (!ok) return unexpected(ok.error());
+  PlacementResult out;
+  if (ranges.empty()) return out;
+  const std::size_t R = ranges.size();
+  const std::size_t N = activePods.size();
+  const auto bound = static_cast<std::size_t>(
+      std::ceil(loadFactor * static_cast<double>(R) / static_cast<double>(N) - 1e-9));
+  out.bound = bound;
+  std::vector<RingPoint> ring = BuildRing(activePods, virtualNodes);
+  std::vector<Slot> slots = PlaceOnRing(ranges, ring);
+  std::vector<std::size_t> count(N, 0);
+  KeepAndJoin(slots, ring, podIndex, previousAssignment, count);
+  ShedOverBound(slots, activePods, bound, count);
+  ok = PlaceOrphans(slots, ring, bound, count);
+  if (!ok) return unexpected(ok.error());
   for (const auto& s : slots) {
     const std::string& pod = activePods[static_cast<std::size_t>(s.owner)];
     auto prev = previousAssignment.find(s.id);

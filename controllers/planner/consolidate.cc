@@ -1,0 +1,203 @@
+// Consolidation when nothing is hot: echoes no longer needed, adjacent cold
+// ranges merged back toward the configured count, and scale-in (drain the
+// victim, then Demote it to the warm pool or remove it).
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <set>
+
+#include "controllers/planner/placement.h"
+#include "controllers/planner/planner_internal.h"
+
+namespace shardcast::planner::internal {
+
+void Planner::RemoveEchoes() {
+  for (std::size_t r = 0; r < st_.ranges.size(); ++r) {
+    auto& rg = st_.ranges[r];
+    if (rg.echoes.empty() || RangeCooling(rg.id) || rg.state != RangeState::kStable) continue;
+    std::size_t o = pod_idx_.at(rg.owner);
+    if (pods_[o].hot) continue;
+    std::size_t e = rg.echoes.size();
+    double gain = OwnerShare(r, e - 1) - OwnerShare(r, e);
+    if (ranges_[r].load > 0.5 * pol_.targetUtilization * Cap(o)) continue;
+    if ((pods_[o].load + gain) / Cap(o) > pol_.targetUtilization) continue;
+    std::size_t ep = pod_idx_.at(rg.echoes.back());
+    const double before_owner = pods_[o].load, before_echo = pods_[ep].load;
+    pods_[o].load += gain;
+    pods_[ep].load -= EchoShare(r, e);
+    for (std::size_t i = 0; i + 1 < e; ++i) {
+      pods_[pod_idx_.at(rg.echoes[i])].load += EchoShare(r, e - 1) - EchoShare(r, e);
+    }
+    Action a;
+    a.type = ActionType::kRemoveEcho;
+    a.range = rg.id;
+    a.pod = rg.echoes.back();
+    a.reason = "range load " + Pct(ranges_[r].load / Cap(o)) +
+               " is below half of targetUtilization; owner " + rg.owner + " can serve its reads";
+    a.effect = {EffectOf(o, before_owner), EffectOf(ep, before_echo)};
+    rg.echoes.pop_back();
+    Commit(std::move(a));
+  }
+}
+
+void Planner::Merges() {
+  int configured =
+      st_.configuredRanges > 0 ? st_.configuredRanges : static_cast<int>(in_.state.ranges.size());
+  int allowed = static_cast<int>(st_.ranges.size()) - configured;
+  if (allowed <= 0) return;
+  double total = 0;
+  for (const auto& r : ranges_) total += r.load;
+  double mean = total / static_cast<double>(std::max<std::size_t>(1, ranges_.size()));
+  std::vector<std::size_t> order(st_.ranges.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return st_.ranges[a].start < st_.ranges[b].start;
+  });
+  std::set<std::size_t> merged;
+  for (std::size_t i = 0; i + 1 < order.size() && allowed > 0; ++i) {
+    std::size_t a = order[i], b = order[i + 1];
+    const auto& ra = st_.ranges[a];
+    const auto& rb = st_.ranges[b];
+    if (merged.count(a) || ra.end == UINT32_MAX || ra.end + 1 != rb.start || ra.owner != rb.owner)
+      continue;
+    if (ra.state != RangeState::kStable || rb.state != RangeState::kStable || !ra.echoes.empty() ||
+        !rb.echoes.empty() || RangeCooling(ra.id) || RangeCooling(rb.id) ||
+        split_new_.count(ra.id) || split_new_.count(rb.id) || pods_[pod_idx_.at(ra.owner)].hot) {
+      continue;
+    }
+    double together = ranges_[a].load + ranges_[b].load;
+    if (together > mean) continue;
+    std::size_t o = pod_idx_.at(ra.owner);
+    Action act;
+    act.type = ActionType::kMerge;
+    act.range = ra.id;
+    act.other = rb.id;
+    act.reason = "adjacent cold ranges on " + ra.owner + " (together " + Pct(together / Cap(o)) +
+                 ", below the mean range load); " + std::to_string(st_.ranges.size()) +
+                 " ranges > configured " + std::to_string(configured);
+    act.effect.push_back({ra.owner, pods_[o].load / Cap(o), pods_[o].load / Cap(o)});
+    Commit(std::move(act));
+    merged.insert(a);
+    merged.insert(b);
+    --allowed;
+  }
+}
+
+void Planner::ScaleIn() {
+  double obs = 0, cap = 0, pred = 0;
+  std::vector<PodLoad> cands;
+  int active = 0, warm = 0;
+  for (std::size_t p = 0; p < st_.pods.size(); ++p) {
+    if (!Active(p)) {
+      ++warm;
+      continue;
+    }
+    ++active;
+    obs += pods_[p].observed;
+    pred += pods_[p].load;
+    cap += Cap(p);
+    if (!PodCooling(st_.pods[p].name))
+      cands.push_back({st_.pods[p].name, pods_[p].observed, OwnedRanges(p).size()});
+  }
+  if (active <= st_.minReplicas || cap <= 0) return;
+  double mean_obs = obs / cap;
+  if (mean_obs >= pol_.scaleInUtilization) return;
+  if (!in_.history.lowLoadSince) {
+    plan_.notes.push_back(
+        {"plan", "observed utilization " + Pct(mean_obs) +
+                     " is below scaleInUtilization; history.lowLoadSince not set yet"});
+    return;
+  }
+  int64_t low_for = in_.now - *in_.history.lowLoadSince;
+  if (low_for < pol_.scaleInStabilizationSeconds) {
+    plan_.notes.push_back({"plan", "observed utilization " + Pct(mean_obs) + " low for " +
+                                       Secs(static_cast<double>(low_for)) + " of the " +
+                                       Secs(static_cast<double>(pol_.scaleInStabilizationSeconds)) +
+                                       " scaleInStabilization"});
+    return;
+  }
+  auto victims = PickScaleInVictims(cands, 1);
+  if (victims.empty()) {
+    plan_.blocked.push_back({"plan", "scale-in: every active pod is in cooldown"});
+    return;
+  }
+  std::size_t v = pod_idx_.at(victims[0]);
+  if (cap - Cap(v) <= 0) return;  // never scale in to zero capacity
+  if (pred / (cap - Cap(v)) > pol_.targetUtilization) {
+    plan_.notes.push_back({"plan",
+                           "observed load is low but the forecast for the remaining pods exceeds "
+                           "targetUtilization; not scaling in"});
+    return;
+  }
+  for (std::size_t p = 0; p < st_.pods.size(); ++p) {
+    auto f = in_.forecasts.pods.find(st_.pods[p].name);
+    if (Active(p) && f != in_.forecasts.pods.end() && f->second.trusted &&
+        f->second.probExceed >= pol_.confidence) {
+      return;
+    }
+  }
+  DrainAndRemove(v, mean_obs, low_for, warm);
+}
+
+// Echoes hosted on victim v go first, then its ranges move (largest first);
+// once it owns nothing it is demoted (warm pool not full) or scaled in.
+void Planner::DrainAndRemove(std::size_t v, double mean_obs, int64_t low_for, int warm) {
+  const std::string victim = st_.pods[v].name;
+  for (auto& rg : st_.ranges) {
+    auto it = std::find(rg.echoes.begin(), rg.echoes.end(), victim);
+    if (it == rg.echoes.end()) continue;
+    std::size_t r = range_idx_.at(rg.id);
+    std::size_t e = rg.echoes.size();
+    std::size_t o = pod_idx_.at(rg.owner);
+    const double before_owner = pods_[o].load, before_victim = pods_[v].load;
+    pods_[v].load -= EchoShare(r, e);
+    pods_[o].load += OwnerShare(r, e - 1) - OwnerShare(r, e);
+    for (const auto& other : rg.echoes) {
+      if (other != victim) pods_[pod_idx_.at(other)].load += EchoShare(r, e - 1) - EchoShare(r, e);
+    }
+    Action a;
+    a.type = ActionType::kRemoveEcho;
+    a.range = rg.id;
+    a.pod = victim;
+    a.reason = "drain " + victim + " for scale-in";
+    a.effect = {EffectOf(o, before_owner), EffectOf(v, before_victim)};
+    rg.echoes.erase(it);
+    Commit(std::move(a));
+  }
+  std::vector<std::size_t> owned = OwnedRanges(v);
+  std::sort(owned.begin(), owned.end(), [&](std::size_t a, std::size_t b) {
+    double sa = OwnerShare(a, st_.ranges[a].echoes.size()),
+           sb = OwnerShare(b, st_.ranges[b].echoes.size());
+    return sa != sb ? sa > sb : st_.ranges[a].id < st_.ranges[b].id;
+  });
+  pods_[v].hot = true;  // never a receiver while draining
+  std::size_t left = owned.size();
+  for (std::size_t r : owned) {
+    if (!Movable(r)) {
+      plan_.blocked.push_back({"range/" + std::to_string(st_.ranges[r].id),
+                               "drain of " + victim + " waits: range in cooldown or migrating"});
+      continue;
+    }
+    std::string why = "drain " + victim + " for scale-in: observed utilization " + Pct(mean_obs) +
+                      " below " + Pct(pol_.scaleInUtilization) + " for " +
+                      Secs(static_cast<double>(low_for));
+    if (MoveRange(r, why, 0, false)) --left;
+  }
+  if (left > 0) {
+    plan_.blocked.push_back(
+        {victim, "scale-in waits for drain: " + std::to_string(left) + " ranges left"});
+    return;
+  }
+  Action a;
+  a.type = warm < st_.warmPoolSize ? ActionType::kDemote : ActionType::kScaleIn;
+  a.pod = victim;
+  a.reason = "observed utilization " + Pct(mean_obs) + " below scaleInUtilization " +
+             Pct(pol_.scaleInUtilization) + " for " + Secs(static_cast<double>(low_for)) +
+             " (>= " + Secs(static_cast<double>(pol_.scaleInStabilizationSeconds)) + ")" +
+             (a.type == ActionType::kDemote ? "; back to the warm pool" : "; warm pool full");
+  a.effect.push_back({victim, pods_[v].load_before / Cap(v), 0});
+  if (a.type == ActionType::kDemote) st_.pods[v].role = PodRole::kWarm;
+  Commit(std::move(a));
+}
+
+}  // namespace shardcast::planner::internal

@@ -1,0 +1,238 @@
+// The load model: predicted and observed load per range and per pod, the
+// shares an owner and its echoes carry, and the move budget.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "controllers/planner/planner_internal.h"
+
+namespace shardcast::planner {
+
+double QuantileAt(const SeriesForecast& f, double c) {
+  double q;
+  if (c <= 0.5) {
+    q = f.p50;
+  } else if (c <= 0.9) {
+    q = f.p50 + (f.p90 - f.p50) * (c - 0.5) / 0.4;
+  } else if (c < 0.99) {
+    q = f.p90 + (f.p99 - f.p90) * (c - 0.9) / 0.09;
+  } else {
+    q = f.p99;
+  }
+  return std::max(q, f.observed);
+}
+
+namespace internal {
+
+std::string Pct(double u) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0f%%", u * 100.0);
+  return buf;
+}
+
+std::string Secs(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0fs", s);
+  return buf;
+}
+
+std::string Num(double v, const char* fmt) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return buf;
+}
+
+bool Planner::RangeCooling(uint32_t id) const {
+  auto it = in_.history.rangeLastAction.find(id);
+  return it != in_.history.rangeLastAction.end() && in_.now - it->second < pol_.cooldownSeconds;
+}
+
+bool Planner::PodCooling(const std::string& name) const {
+  auto it = in_.history.podLastAction.find(name);
+  return it != in_.history.podLastAction.end() && in_.now - it->second < pol_.cooldownSeconds;
+}
+
+double Planner::ReadFraction(const Range& r) const {
+  if (r.readFraction) return *r.readFraction;
+  return r.echoes.empty() ? 0.0 : pol_.readHeavyFraction;
+}
+
+double Planner::OwnerShare(std::size_t ri, std::size_t echoes) const {
+  double L = ranges_[ri].load, f = ReadFraction(st_.ranges[ri]);
+  return L * (1 - f) + L * f / static_cast<double>(1 + echoes);
+}
+
+double Planner::EchoShare(std::size_t ri, std::size_t echoes) const {
+  if (echoes == 0) return 0;
+  return ranges_[ri].load * ReadFraction(st_.ranges[ri]) / static_cast<double>(1 + echoes);
+}
+
+void Planner::Index() {
+  pods_.assign(st_.pods.size(), PodModel{});
+  for (std::size_t i = 0; i < st_.pods.size(); ++i) {
+    pod_idx_[st_.pods[i].name] = i;
+    if (st_.pods[i].ready)
+      max_ready_capacity_ = std::max(max_ready_capacity_, st_.pods[i].capacity);
+  }
+  ranges_.assign(st_.ranges.size(), RangeModel{});
+  range_idx_.reserve(st_.ranges.size());
+  for (std::size_t i = 0; i < st_.ranges.size(); ++i) {
+    range_idx_[st_.ranges[i].id] = i;
+    ranges_[i].initial_owner = pod_idx_.at(st_.ranges[i].owner);
+    pods_[ranges_[i].initial_owner].owned.push_back(i);
+  }
+}
+
+void Planner::LoadPodForecasts() {
+  for (std::size_t p = 0; p < st_.pods.size(); ++p) {
+    auto f = in_.forecasts.pods.find(st_.pods[p].name);
+    if (f != in_.forecasts.pods.end()) {
+      pods_[p].forecast = &f->second;
+      pods_[p].trusted = f->second.trusted;
+      pods_[p].prob = f->second.trusted ? f->second.probExceed : 0;
+    }
+  }
+}
+
+void Planner::LoadRangeForecasts(std::vector<bool>& known) {
+  for (auto f = in_.forecasts.ranges.begin(); f != in_.forecasts.ranges.end(); ++f) {
+    auto ri = range_idx_.find(f->first);
+    if (ri == range_idx_.end()) continue;  // a range that no longer exists
+    const std::size_t r = ri->second;
+    known[r] = true;
+    ranges_[r].observed = f->second.observed;
+    const PodModel& owner = pods_[ranges_[r].initial_owner];
+    bool pod_reactive = owner.forecast && !owner.trusted;
+    ranges_[r].load = (f->second.trusted && !pod_reactive) ? QuantileAt(f->second, pol_.confidence)
+                                                           : f->second.observed;
+  }
+}
+
+// Ranges without a forecast share what their pod's forecast leaves over.
+void Planner::ShareUnforecastLoad(const std::vector<bool>& known) {
+  for (std::size_t p = 0; p < st_.pods.size(); ++p) {
+    auto f = in_.forecasts.pods.find(st_.pods[p].name);
+    if (f == in_.forecasts.pods.end()) continue;
+    double pred = f->second.trusted ? QuantileAt(f->second, pol_.confidence) : f->second.observed;
+    double known_pred = 0, known_obs = 0;
+    std::vector<std::size_t> unknown;
+    for (std::size_t r : pods_[p].owned) {
+      if (known[r]) {
+        known_pred += OwnerShare(r, st_.ranges[r].echoes.size());
+        known_obs += ranges_[r].observed;
+      } else {
+        unknown.push_back(r);
+      }
+    }
+    if (unknown.empty()) continue;
+    double n = static_cast<double>(unknown.size());
+    for (std::size_t r : unknown) {
+      ranges_[r].load = std::max(0.0, pred - known_pred) / n;
+      ranges_[r].observed = std::max(0.0, f->second.observed - known_obs) / n;
+    }
+  }
+}
+
+// Pod loads: the owner's and the echoes' shares of every range; a pod
+// forecast's observed value wins over the sum of its ranges.
+void Planner::SumPodLoads() {
+  for (std::size_t r = 0; r < st_.ranges.size(); ++r) {
+    const auto& rg = st_.ranges[r];
+    std::size_t e = rg.echoes.size();
+    PodModel& o = pods_[ranges_[r].initial_owner];
+    const double obs = ranges_[r].observed;
+    o.load += OwnerShare(r, e);
+    double obs_f = e ? ReadFraction(rg) : 0;
+    o.observed += obs * (1 - obs_f) + obs * obs_f / static_cast<double>(1 + e);
+    for (const auto& ep : rg.echoes) {
+      PodModel& echo = pods_[pod_idx_.at(ep)];
+      echo.load += EchoShare(r, e);
+      echo.observed += obs * obs_f / static_cast<double>(1 + e);
+    }
+  }
+  for (std::size_t p = 0; p < st_.pods.size(); ++p) {
+    auto f = in_.forecasts.pods.find(st_.pods[p].name);
+    if (f != in_.forecasts.pods.end()) pods_[p].observed = f->second.observed;
+  }
+}
+
+void Planner::ComputeLoads() {
+  std::vector<bool> known(st_.ranges.size(), false);
+  LoadPodForecasts();
+  LoadRangeForecasts(known);
+  ShareUnforecastLoad(known);
+  SumPodLoads();
+  double total = 0;
+  std::size_t n = 0;
+  for (const auto& r : st_.ranges) {
+    if (r.sizeBytes) {
+      total += *r.sizeBytes;
+      ++n;
+    }
+  }
+  mean_size_ = n && total > 0 ? total / static_cast<double>(n) : 1;
+  for (auto& pod : pods_) {
+    pod.load_before = pod.load;
+    pod.ranges = pod.owned.size();
+  }
+}
+
+std::size_t Planner::RangeBound() const {
+  if (!(st_.loadFactor > 0)) return std::numeric_limits<std::size_t>::max();
+  std::size_t n = 0;
+  for (std::size_t p = 0; p < st_.pods.size(); ++p) n += Active(p) && st_.pods[p].ready ? 1 : 0;
+  if (n == 0) return std::numeric_limits<std::size_t>::max();
+  return static_cast<std::size_t>(std::ceil(
+      st_.loadFactor * static_cast<double>(st_.ranges.size()) / static_cast<double>(n) - 1e-9));
+}
+
+void Planner::ComputeBudget() {
+  int recent = 0;
+  for (int64_t t : in_.history.moveTimes) {
+    if (t <= in_.now && in_.now - t < 3600) ++recent;
+  }
+  int conc = pol_.maxConcurrentMigrations - in_.history.inFlightMigrations;
+  int hourly = pol_.maxMovesPerHour - recent;
+  budget_ = std::max(0, std::min(conc, hourly));
+  budget_reason_ =
+      conc <= hourly
+          ? "limit maxConcurrentMigrations=" + std::to_string(pol_.maxConcurrentMigrations) + " (" +
+                std::to_string(in_.history.inFlightMigrations) + " in flight)"
+          : "limit maxMovesPerHour=" + std::to_string(pol_.maxMovesPerHour) + " (" +
+                std::to_string(recent) + " in the last hour)";
+}
+
+std::vector<std::size_t> Planner::OwnedRanges(std::size_t p) const {
+  std::vector<std::size_t> out;
+  for (std::size_t r : pods_[p].owned) {
+    if (st_.ranges[r].owner == st_.pods[p].name) out.push_back(r);
+  }
+  return out;
+}
+
+bool Planner::Giant(std::size_t r) const {
+  return OwnerShare(r, st_.ranges[r].echoes.size()) > pol_.targetUtilization * max_ready_capacity_;
+}
+
+bool Planner::Movable(std::size_t r) const {
+  const auto& rg = st_.ranges[r];
+  return rg.state == RangeState::kStable && !RangeCooling(rg.id);
+}
+
+int Planner::ActiveCount() const {
+  int n = 0;
+  for (std::size_t p = 0; p < st_.pods.size(); ++p) n += Active(p) ? 1 : 0;
+  return n;
+}
+
+std::size_t Planner::MinCount(std::vector<double> shares, double excess) {
+  std::sort(shares.rbegin(), shares.rend());
+  double acc = 0;
+  std::size_t k = 0;
+  while (acc < excess - 1e-9 && k < shares.size()) acc += shares[k++];
+  return k;
+}
+
+}  // namespace internal
+}  // namespace shardcast::planner

@@ -1,0 +1,131 @@
+// One move or one promotion: choosing the receiver, promoting a warm pod when
+// no active pod has room, and committing a Move with its predicted effect.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "controllers/planner/placement.h"
+#include "controllers/planner/planner_internal.h"
+
+namespace shardcast::planner::internal {
+
+PodEffect Planner::EffectOf(std::size_t p, double load_before) const {
+  return {st_.pods[p].name, load_before / Cap(p), Util(p)};
+}
+
+long Planner::PickTarget(double load, std::size_t exclude, const Range* range) const {
+  long best = -1;
+  double best_score = -1e300;
+  const std::size_t bound =
+      range != nullptr ? RangeBound() : std::numeric_limits<std::size_t>::max();
+  for (std::size_t p = 0; p < st_.pods.size(); ++p) {
+    const PodModel& pod = pods_[p];
+    if (p == exclude || !Active(p) || !st_.pods[p].ready || pod.hot) continue;
+    if (pod.ranges + 1 > bound) continue;
+    if (range && std::find(range->echoes.begin(), range->echoes.end(), st_.pods[p].name) !=
+                     range->echoes.end()) {
+      continue;
+    }
+    double after = (pod.load + load) / Cap(p);
+    if (after > pol_.targetUtilization + 1e-12) continue;
+    double score = (pol_.targetUtilization - after) - 0.5 * pod.observed / Cap(p) -
+                   0.5 * pod.load_before / Cap(p) - 0.05 * static_cast<double>(pod.moves_in);
+    if (score > best_score + 1e-12 ||
+        (std::abs(score - best_score) <= 1e-12 && best >= 0 &&
+         st_.pods[p].name < st_.pods[static_cast<std::size_t>(best)].name)) {
+      best = static_cast<long>(p);
+      best_score = score;
+    }
+  }
+  return best;
+}
+
+long Planner::TryPromote(std::string& why, const std::string& for_what) {
+  if (ActiveCount() >= st_.maxReplicas) {
+    why = "maxReplicas=" + std::to_string(st_.maxReplicas) + " reached";
+    return -1;
+  }
+  long best = -1;
+  bool any_warm = false;
+  for (std::size_t p = 0; p < st_.pods.size(); ++p) {
+    if (Active(p)) continue;
+    any_warm = true;
+    if (!st_.pods[p].ready || PodCooling(st_.pods[p].name)) continue;
+    if (best < 0 ||
+        PodOrdinal(st_.pods[p].name) < PodOrdinal(st_.pods[static_cast<std::size_t>(best)].name)) {
+      best = static_cast<long>(p);
+    }
+  }
+  if (best < 0) {
+    why = any_warm ? "warm pool has no ready pod" : "warm pool empty";
+    return -1;
+  }
+  auto p = static_cast<std::size_t>(best);
+  st_.pods[p].role = PodRole::kActive;
+  Action a;
+  a.type = ActionType::kPromote;
+  a.pod = st_.pods[p].name;
+  a.reason = "no active pod has room under targetUtilization " + Pct(pol_.targetUtilization) +
+             " for " + for_what;
+  a.effect.push_back({a.pod, pods_[p].load / Cap(p), pods_[p].load / Cap(p)});
+  Commit(std::move(a));
+  return best;
+}
+
+bool Planner::MoveRange(std::size_t ri, const std::string& why, double score, bool allow_promote) {
+  auto& rg = st_.ranges[ri];
+  std::size_t from = pod_idx_.at(rg.owner);
+  double share = OwnerShare(ri, rg.echoes.size());
+  std::string subject = "range/" + std::to_string(rg.id);
+  long to = PickTarget(share, from, &rg);
+  if (to < 0 && allow_promote) {
+    std::string why_not;
+    to =
+        TryPromote(why_not, "range " + std::to_string(rg.id) + " (" + Pct(share / Cap(from)) + ")");
+    if (to < 0) {
+      plan_.blocked.push_back({subject, "cannot move off " + rg.owner +
+                                            ": no pod has room under targetUtilization and " +
+                                            why_not});
+      return false;
+    }
+    to = PickTarget(share, from, &rg);
+    if (to < 0) {
+      plan_.blocked.push_back(
+          {subject, "cannot move off " + rg.owner +
+                        ": no room under targetUtilization even on the promoted pod"});
+      return false;
+    }
+  }
+  if (to < 0) {
+    plan_.blocked.push_back(
+        {subject, "cannot move off " + rg.owner +
+                      ": no ready active pod has room under targetUtilization " +
+                      Pct(pol_.targetUtilization)});
+    return false;
+  }
+  if (moves_emitted_ >= budget_) {
+    plan_.blocked.push_back({subject, "move off " + rg.owner + " deferred: " + budget_reason_});
+    return false;
+  }
+  auto t = static_cast<std::size_t>(to);
+  const double before_from = pods_[from].load, before_to = pods_[t].load;
+  pods_[from].load -= share;
+  pods_[t].load += share;
+  ++pods_[t].moves_in;
+  if (pods_[from].ranges > 0) --pods_[from].ranges;
+  ++pods_[t].ranges;
+  ++moves_emitted_;
+  Action a;
+  a.type = ActionType::kMove;
+  a.range = rg.id;
+  a.from = rg.owner;
+  a.to = st_.pods[t].name;
+  a.score = score;
+  a.reason = why;
+  a.effect = {EffectOf(from, before_from), EffectOf(t, before_to)};
+  rg.owner = st_.pods[t].name;
+  Commit(std::move(a));
+  return true;
+}
+
+}  // namespace shardcast::planner::internal

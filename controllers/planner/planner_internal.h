@@ -1,0 +1,149 @@
+// Internal to controllers/planner: the working state of one MakePlan call and
+// the stages that share it. Not part of the public API (planner.h).
+//
+//   validate.cc     Validate: every input field checked, errors name it
+//   load_model.cc   Index, ComputeLoads, ComputeBudget: predicted load per
+//                   range and pod, and the shares owner and echoes carry
+//   relieve.cc      Relieve: hot pods, giant ranges (AddEcho / Split), moves
+//   move.cc         PickTarget, TryPromote, MoveRange: one move or promotion
+//   consolidate.cc  RemoveEchoes, Merges, ScaleIn
+//   report.cc       Allowed (windows, blackouts), the pod table, the plan id
+//   apply.cc        ApplyPlan
+//   planner.cc      MakePlan, MovementLowerBound, Planner::Run
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "controllers/planner/planner.h"
+
+namespace shardcast::planner::internal {
+
+std::string Pct(double u);   // 0.834 -> "83%"
+std::string Secs(double s);  // 12.4 -> "12s"
+std::string Num(double v, const char* fmt = "%.2f");
+
+// Every field of the input, in the order the errors are reported.
+[[nodiscard]] Result<bool> Validate(const PlanInput& in);
+
+// One pod as the plan so far leaves it (index = position in state.pods).
+struct PodModel {
+  const SeriesForecast* forecast = nullptr;  // the pod's forecast, if any
+  bool trusted = false;
+  double prob = 0;           // P(exceed) the planner acts on
+  double load = 0;           // predicted load, updated as actions commit
+  double load_before = 0;    // predicted load before the plan
+  double observed = 0;       // observed load
+  std::size_t moves_in = 0;  // moves the plan sends to this pod
+  std::size_t ranges = 0;    // ranges owned, as the plan so far leaves them
+  bool hot = false;          // relieved (or drained): never a receiver
+  // Range indices this pod owned before the plan, plus split halves it keeps.
+  // Ranges only leave, so OwnedRanges filters this by the current owner.
+  std::vector<std::size_t> owned;
+};
+
+// One range (index = position in the evolving state.ranges).
+struct RangeModel {
+  double load = 0;  // predicted total load
+  double observed = 0;
+  std::size_t initial_owner = 0;  // pod index before the plan
+};
+
+// A pod the planner must relieve.
+struct HotPod {
+  std::size_t pod;
+  double ttc;     // seconds to the predicted crossing (0 = now)
+  double excess;  // predicted load over targetUtilization
+  std::size_t kmin;
+  bool due = false;
+};
+
+class Planner {
+ public:
+  explicit Planner(const PlanInput& in) : in_(in), pol_(in.policy), st_(in.state) {}
+
+  Result<Plan> Run();
+
+ private:
+  // ---- load_model.cc ----
+  void Index();
+  void ComputeLoads();
+  void LoadPodForecasts();
+  void LoadRangeForecasts(std::vector<bool>& known);
+  void ShareUnforecastLoad(const std::vector<bool>& known);
+  void SumPodLoads();
+  void ComputeBudget();
+
+  double Cap(std::size_t p) const { return st_.pods[p].capacity; }
+  double Util(std::size_t p) const { return pods_[p].load / Cap(p); }
+  bool Active(std::size_t p) const { return st_.pods[p].role == PodRole::kActive; }
+  const std::string& Name(std::size_t p) const { return st_.pods[p].name; }
+  bool RangeCooling(uint32_t id) const;
+  bool PodCooling(const std::string& name) const;
+  double ReadFraction(const Range& r) const;
+  // Load the owner of range index ri carries with `echoes` replicas.
+  double OwnerShare(std::size_t ri, std::size_t echoes) const;
+  double EchoShare(std::size_t ri, std::size_t echoes) const;
+  // The ShardSet controller's bounded-load limit on ranges per pod.
+  std::size_t RangeBound() const;
+  // Ranges currently owned by pod p.
+  std::vector<std::size_t> OwnedRanges(std::size_t p) const;
+  bool Giant(std::size_t r) const;
+  bool Movable(std::size_t r) const;
+  int ActiveCount() const;
+  // Fewest ranges (largest first) whose shares cover `excess`.
+  static std::size_t MinCount(std::vector<double> shares, double excess);
+
+  // ---- move.cc ----
+  // Best receiver for `load` under targetUtilization (weighted score), or -1.
+  long PickTarget(double load, std::size_t exclude, const Range* range) const;
+  // Promotes the lowest-ordinal ready warm pod, if allowed. Its index or -1.
+  long TryPromote(std::string& why, const std::string& for_what);
+  // A Move of range ri to a chosen target; false if blocked (finding recorded).
+  bool MoveRange(std::size_t ri, const std::string& why, double score, bool allow_promote);
+  PodEffect EffectOf(std::size_t p, double load_before) const;
+  void Commit(Action a) { plan_.actions.push_back(std::move(a)); }
+
+  // ---- relieve.cc ----
+  void Relieve();
+  std::vector<HotPod> FindHotPods(bool* promotion_needed);
+  void MarkDue(std::vector<HotPod>& hot, bool promotion_needed);
+  void RelieveGiant(const HotPod& h, std::size_t r);
+  void AddEcho(const HotPod& h, std::size_t r);
+  void SplitRange(const HotPod& h, std::size_t r);
+  void MoveOff(const HotPod& h);
+
+  // ---- consolidate.cc ----
+  void RemoveEchoes();
+  void Merges();
+  void ScaleIn();
+  void DrainAndRemove(std::size_t v, double mean_obs, int64_t low_for, int warm);
+
+  // ---- report.cc ----
+  bool Allowed(std::string& why) const;
+  void Report(bool allowed, const std::string& why);
+
+  const PlanInput& in_;
+  const Policy& pol_;
+  ShardSetState st_;  // evolves as actions are committed
+  Plan plan_;
+
+  std::unordered_map<std::string, std::size_t> pod_idx_;
+  std::unordered_map<uint32_t, std::size_t> range_idx_;
+  std::vector<PodModel> pods_;
+  std::vector<RangeModel> ranges_;
+  double mean_size_ = 1;
+  double max_ready_capacity_ = 0;
+  int budget_ = 0;
+  std::string budget_reason_;
+  int moves_emitted_ = 0;
+  std::set<uint32_t> split_new_;  // ids of the upper halves split in this plan
+  bool any_watching_ = false;     // some pod was hot (due or not)
+};
+
+}  // namespace shardcast::planner::internal

@@ -1,0 +1,302 @@
+// Relieving hot pods: which pods are hot and due, giant ranges first (echo the
+// read-heavy ones, split the others), then the fewest moves that bring each
+// due pod back to targetUtilization.
+#include <algorithm>
+#include <functional>
+#include <numeric>
+
+#include "controllers/planner/planner_internal.h"
+
+namespace shardcast::planner::internal {
+namespace {
+
+struct Candidate {
+  std::size_t r;
+  double share, score;
+};
+
+// Indices into `cands` of the fewest ranges (at most `budget_k`, the fewest
+// that can cover) covering `excess`, preferring the order of `cands`
+// (highest score first); marks them in `used`.
+std::vector<std::size_t> ChooseFewest(const std::vector<Candidate>& cands, double excess,
+                                      std::size_t budget_k, std::vector<bool>& used) {
+  std::vector<std::size_t> chosen;
+  double left = excess;
+  while (left > 1e-9 && budget_k > 0) {
+    long pick = -1;
+    for (std::size_t i = 0; i < cands.size() && pick < 0; ++i) {
+      if (used[i]) continue;
+      double rest = left - cands[i].share;
+      if (rest <= 1e-9) {
+        pick = static_cast<long>(i);
+        break;
+      }
+      if (budget_k == 1) continue;
+      // Can the remaining budget still cover the rest, taking the largest?
+      std::vector<double> others;
+      for (std::size_t j = 0; j < cands.size(); ++j) {
+        if (!used[j] && j != i) others.push_back(cands[j].share);
+      }
+      std::size_t take = std::min(budget_k - 1, others.size());
+      std::partial_sort(others.begin(), others.begin() + static_cast<long>(take), others.end(),
+                        std::greater<double>());
+      double cover = std::accumulate(others.begin(), others.begin() + static_cast<long>(take), 0.0);
+      if (cover >= rest - 1e-9) pick = static_cast<long>(i);
+    }
+    if (pick < 0) {
+      // Cannot cover (not enough movable load): take the largest remaining.
+      for (std::size_t i = 0; i < cands.size(); ++i) {
+        if (!used[i] &&
+            (pick < 0 || cands[i].share > cands[static_cast<std::size_t>(pick)].share)) {
+          pick = static_cast<long>(i);
+        }
+      }
+      if (pick < 0) break;
+    }
+    used[static_cast<std::size_t>(pick)] = true;
+    chosen.push_back(static_cast<std::size_t>(pick));
+    left -= cands[static_cast<std::size_t>(pick)].share;
+    --budget_k;
+  }
+  return chosen;
+}
+
+}  // namespace
+
+// Active pods over maxUtilization now or forecast to cross it, most urgent
+// first; `promotion_needed` when their excess exceeds the others' spare room.
+std::vector<HotPod> Planner::FindHotPods(bool* promotion_needed) {
+  std::vector<HotPod> hot;
+  double total_excess = 0, total_spare = 0;
+  for (std::size_t p = 0; p < st_.pods.size(); ++p) {
+    if (!Active(p)) continue;
+    PodModel& pod = pods_[p];
+    double obs_u = pod.observed / Cap(p);
+    double pred_u = pod.load / Cap(p);
+    auto f = in_.forecasts.pods.find(st_.pods[p].name);
+    bool has_f = f != in_.forecasts.pods.end();
+    bool over_now = obs_u > pol_.maxUtilization;
+    bool forecast_hot = has_f ? (f->second.trusted && f->second.probExceed >= pol_.confidence)
+                              : pred_u > pol_.maxUtilization;
+    if (!over_now && !forecast_hot) continue;
+    pod.hot = true;
+    if (over_now || !has_f) pod.prob = 1;
+    double ttc = 0;
+    if (!over_now && has_f && f->second.timeToCrossingSeconds)
+      ttc = *f->second.timeToCrossingSeconds;
+    double excess = pod.load - pol_.targetUtilization * Cap(p);
+    std::vector<double> shares;
+    for (std::size_t r : OwnedRanges(p)) {
+      if (Movable(r) && !Giant(r)) shares.push_back(OwnerShare(r, st_.ranges[r].echoes.size()));
+    }
+    std::size_t k = excess > 0 ? MinCount(shares, excess) : 0;
+    hot.push_back({p, ttc, excess, k});
+    total_excess += std::max(0.0, excess);
+  }
+  for (std::size_t p = 0; p < st_.pods.size(); ++p) {
+    if (Active(p) && st_.pods[p].ready && !pods_[p].hot) {
+      total_spare += std::max(0.0, pol_.targetUtilization * Cap(p) - pods_[p].load);
+    }
+  }
+  *promotion_needed = total_excess > total_spare;
+  std::sort(hot.begin(), hot.end(), [&](const HotPod& a, const HotPod& b) {
+    if (a.ttc != b.ttc) return a.ttc < b.ttc;
+    double ua = pods_[a.pod].load / Cap(a.pod), ub = pods_[b.pod].load / Cap(b.pod);
+    if (ua != ub) return ua > ub;
+    return st_.pods[a.pod].name < st_.pods[b.pod].name;
+  });
+  return hot;
+}
+
+// A hot pod is due when its crossing is within the lead its moves (and a
+// promotion, if needed) take plus a margin; the others are noted.
+void Planner::MarkDue(std::vector<HotPod>& hot, bool promotion_needed) {
+  for (auto& h : hot) {
+    const std::string& name = Name(h.pod);
+    double needed = pol_.perRangeLeadSeconds * static_cast<double>(h.kmin) +
+                    (promotion_needed ? pol_.promotionLeadSeconds : 0);
+    double margin = std::max(pol_.leadMarginSeconds, 0.25 * needed);
+    h.due = h.ttc <= needed + margin;
+    if (!h.due) {
+      plan_.notes.push_back(
+          {name, "predicted to exceed maxUtilization " + Pct(pol_.maxUtilization) + " (P=" +
+                     Num(pods_[h.pod].prob) + ") in " + Secs(h.ttc) + "; acting when within " +
+                     Secs(needed + margin) + " (lead for " + std::to_string(h.kmin) + " moves" +
+                     (promotion_needed ? " + promotion" : "") + ")"});
+      continue;
+    }
+    if (h.excess <= 0) {
+      plan_.notes.push_back(
+          {name,
+           "forecast crosses maxUtilization but predicted load at confidence is within "
+           "targetUtilization; nothing to move"});
+    }
+  }
+}
+
+void Planner::AddEcho(const HotPod& h, std::size_t r) {
+  auto& rg = st_.ranges[r];
+  std::string subject = "range/" + std::to_string(rg.id);
+  std::size_t e = rg.echoes.size();
+  double new_owner = OwnerShare(r, e + 1), old_owner = OwnerShare(r, e);
+  double echo_share = EchoShare(r, e + 1);
+  // Existing echoes also shed load to the new one.
+  long to = PickTarget(echo_share, h.pod, &rg);
+  if (to < 0) {
+    plan_.blocked.push_back(
+        {subject, "read-heavy and too hot, but no ready pod has room for an echo"});
+    return;
+  }
+  if (moves_emitted_ >= budget_) {
+    plan_.blocked.push_back({subject, "AddEcho deferred: " + budget_reason_});
+    return;
+  }
+  auto t = static_cast<std::size_t>(to);
+  const double before_owner = pods_[h.pod].load, before_to = pods_[t].load;
+  pods_[h.pod].load += new_owner - old_owner;
+  for (const auto& ep : rg.echoes) pods_[pod_idx_.at(ep)].load += echo_share - EchoShare(r, e);
+  pods_[t].load += echo_share;
+  ++moves_emitted_;
+  Action a;
+  a.type = ActionType::kAddEcho;
+  a.range = rg.id;
+  a.pod = st_.pods[t].name;
+  a.reason = "range load " + Pct(ranges_[r].load / Cap(h.pod)) + " of " + Name(h.pod) +
+             " exceeds one pod's target and is " + Pct(*rg.readFraction) + " reads";
+  a.effect = {EffectOf(h.pod, before_owner), EffectOf(t, before_to)};
+  rg.echoes.push_back(st_.pods[t].name);
+  Commit(std::move(a));
+}
+
+void Planner::SplitRange(const HotPod& h, std::size_t r) {
+  auto& rg = st_.ranges[r];
+  const double L = ranges_[r].load;
+  Action a;
+  a.type = ActionType::kSplit;
+  a.range = rg.id;
+  uint32_t mid = rg.start + (rg.end - rg.start) / 2;
+  a.splitAt = mid + 1;
+  uint32_t new_id = 0;
+  for (const auto& x : st_.ranges) new_id = std::max(new_id, x.id + 1);
+  a.other = new_id;
+  a.reason = "range load " + Pct(L / Cap(h.pod)) + " alone exceeds one pod's target " +
+             Pct(pol_.targetUtilization) + "; halves can be moved next";
+  a.effect.push_back({Name(h.pod), pods_[h.pod].load / Cap(h.pod), pods_[h.pod].load / Cap(h.pod)});
+  Range upper = rg;
+  upper.id = new_id;
+  upper.start = mid + 1;
+  if (rg.sizeBytes) {
+    upper.sizeBytes = *rg.sizeBytes / 2;
+    rg.sizeBytes = *rg.sizeBytes / 2;
+  }
+  rg.end = mid;
+  ranges_[r].load = L / 2;
+  ranges_[r].observed /= 2;
+  ranges_.push_back({L / 2, ranges_[r].observed, h.pod});
+  range_idx_[new_id] = st_.ranges.size();
+  pods_[h.pod].owned.push_back(st_.ranges.size());
+  st_.ranges.push_back(upper);
+  split_new_.insert(new_id);
+  Commit(std::move(a));
+}
+
+// A range too hot for any one pod: echo it if read-heavy, else split it.
+void Planner::RelieveGiant(const HotPod& h, std::size_t r) {
+  const auto& rg = st_.ranges[r];
+  std::string subject = "range/" + std::to_string(rg.id);
+  if (!Movable(r)) {
+    plan_.blocked.push_back(
+        {subject, "too hot for one pod but " +
+                      std::string(RangeCooling(rg.id) ? "in cooldown" : "not stable")});
+    return;
+  }
+  if (rg.readFraction && *rg.readFraction >= pol_.readHeavyFraction) {
+    AddEcho(h, r);
+  } else if (rg.end > rg.start) {
+    SplitRange(h, r);
+  } else {
+    plan_.blocked.push_back({subject, "single-key range too hot for one pod and not read-heavy"});
+  }
+}
+
+// Moves for one due pod: the fewest ranges covering its excess, preferring
+// high migration score (P(hot) x benefit / cost) within that count.
+void Planner::MoveOff(const HotPod& h) {
+  double excess = pods_[h.pod].load - pol_.targetUtilization * Cap(h.pod);
+  if (excess <= 0) return;
+  std::vector<Candidate> cands;
+  for (std::size_t r : OwnedRanges(h.pod)) {
+    if (!Movable(r) || Giant(r) || split_new_.count(st_.ranges[r].id)) continue;
+    double share = OwnerShare(r, st_.ranges[r].echoes.size());
+    double cost =
+        st_.ranges[r].sizeBytes ? std::max(*st_.ranges[r].sizeBytes, 1.0) / mean_size_ : 1.0;
+    double benefit = std::min(share, excess) / Cap(h.pod);
+    cands.push_back({r, share, pods_[h.pod].prob * benefit / cost});
+  }
+  std::vector<double> shares;
+  for (const auto& c : cands) shares.push_back(c.share);
+  std::size_t kmin = MinCount(shares, excess);
+  double total_movable = std::accumulate(shares.begin(), shares.end(), 0.0);
+  if (total_movable < excess - 1e-9) {
+    plan_.blocked.push_back(
+        {Name(h.pod), "even moving every movable range leaves it above targetUtilization"});
+  }
+  plan_.movedLowerBound += kmin;
+  std::sort(cands.begin(), cands.end(), [&](const Candidate& a, const Candidate& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return st_.ranges[a.r].id < st_.ranges[b.r].id;
+  });
+  std::vector<bool> used(cands.size(), false);
+  std::vector<std::size_t> chosen = ChooseFewest(cands, excess, kmin, used);
+  auto larger_first = [&](std::size_t a, std::size_t b) {
+    if (cands[a].share != cands[b].share) return cands[a].share > cands[b].share;
+    return st_.ranges[cands[a].r].id < st_.ranges[cands[b].r].id;
+  };
+  std::sort(chosen.begin(), chosen.end(), larger_first);
+  bool failed = false;
+  for (std::size_t i : chosen) {
+    std::string why = Name(h.pod) + " predicted " + Pct(pods_[h.pod].load_before / Cap(h.pod)) +
+                      " (P(exceed " + Pct(pol_.maxUtilization) + ")=" + Num(pods_[h.pod].prob) +
+                      ", crossing in " + Secs(h.ttc) + "); moving " +
+                      Pct(cands[i].share / Cap(h.pod)) + " toward target " +
+                      Pct(pol_.targetUtilization);
+    if (!MoveRange(cands[i].r, why, cands[i].score, true)) failed = true;
+  }
+  // A chosen range found no receiver: cover what is left with smaller
+  // ranges that do fit somewhere (more moves, but the pod gets relief).
+  if (!failed || moves_emitted_ >= budget_) return;
+  std::vector<std::size_t> rest;
+  for (std::size_t i = 0; i < cands.size(); ++i) {
+    if (!used[i]) rest.push_back(i);
+  }
+  std::sort(rest.begin(), rest.end(), larger_first);
+  for (std::size_t i : rest) {
+    if (pods_[h.pod].load <= pol_.targetUtilization * Cap(h.pod) + 1e-9 ||
+        moves_emitted_ >= budget_)
+      break;
+    const auto& rg = st_.ranges[cands[i].r];
+    if (PickTarget(cands[i].share, h.pod, &rg) < 0) continue;
+    MoveRange(cands[i].r,
+              Name(h.pod) + " still above target after a blocked move; moving a smaller range",
+              cands[i].score, false);
+  }
+}
+
+void Planner::Relieve() {
+  bool promotion_needed = false;
+  std::vector<HotPod> hot = FindHotPods(&promotion_needed);
+  MarkDue(hot, promotion_needed);
+  // Giant ranges first: echo read-heavy ones, split the others.
+  for (const auto& h : hot) {
+    if (!h.due) continue;
+    for (std::size_t r : OwnedRanges(h.pod)) {
+      if (Giant(r)) RelieveGiant(h, r);
+    }
+  }
+  for (const auto& h : hot) {
+    if (h.due) MoveOff(h);
+  }
+  any_watching_ = !hot.empty();
+}
+
+}  // namespace shardcast::planner::internal

@@ -1,0 +1,157 @@
+// Validation of the planner input: every field checked, errors name it.
+#include <algorithm>
+#include <cmath>
+#include <unordered_set>
+#include <utility>
+
+#include "controllers/planner/planner_internal.h"
+
+namespace shardcast::planner::internal {
+namespace {
+
+bool Finite(double v) { return std::isfinite(v); }
+
+Result<bool> ValidateSeries(const SeriesForecast& f, const std::string& field) {
+  for (auto [v, n] :
+       {std::pair{f.observed, "observed"}, {f.p50, "p50"}, {f.p90, "p90"}, {f.p99, "p99"}}) {
+    if (!Finite(v) || v < 0) {
+      return unexpected(Error{field + "." + n + ": must be a finite number >= 0"});
+    }
+  }
+  if (!Finite(f.probExceed) || f.probExceed < 0 || f.probExceed > 1) {
+    return unexpected(Error{field + ".probExceed: must be in [0, 1]"});
+  }
+  if (f.timeToCrossingSeconds &&
+      (!Finite(*f.timeToCrossingSeconds) || *f.timeToCrossingSeconds < 0)) {
+    return unexpected(Error{field + ".timeToCrossingSeconds: must be >= 0"});
+  }
+  return true;
+}
+
+// Replica counts and pods; fills `names` with the pod names.
+Result<bool> ValidatePods(const ShardSetState& s, std::unordered_set<std::string>& names) {
+  if (s.minReplicas < 0) return unexpected(Error{"shardSet.spec.minReplicas: must be >= 0"});
+  if (s.maxReplicas < 1 || s.maxReplicas < s.minReplicas) {
+    return unexpected(Error{"shardSet.spec.maxReplicas: must be >= 1 and >= minReplicas"});
+  }
+  if (s.warmPoolSize < 0) return unexpected(Error{"shardSet.spec.warmPool.size: must be >= 0"});
+  for (std::size_t i = 0; i < s.pods.size(); ++i) {
+    const auto& pod = s.pods[i];
+    std::string f = "pods[" + std::to_string(i) + "]";
+    if (pod.name.empty()) return unexpected(Error{f + ".name: must not be empty"});
+    if (!names.insert(pod.name).second) {
+      return unexpected(Error{f + ".name: duplicate pod " + pod.name});
+    }
+    if (!Finite(pod.capacity) || pod.capacity <= 0) {
+      return unexpected(Error{f + ".capacity: must be > 0 (pod " + pod.name + ")"});
+    }
+  }
+  return true;
+}
+
+Result<bool> ValidateRange(const Range& r, const std::string& f,
+                           const std::unordered_set<std::string>& names) {
+  if (r.start > r.end) return unexpected(Error{f + ".start: greater than end"});
+  if (!names.count(r.owner)) {
+    return unexpected(Error{f + ".owner: unknown pod \"" + r.owner + "\""});
+  }
+  for (const auto& e : r.echoes) {
+    if (!names.count(e)) return unexpected(Error{f + ".echoes: unknown pod \"" + e + "\""});
+    if (e == r.owner) return unexpected(Error{f + ".echoes: the owner cannot be its own echo"});
+  }
+  if (r.readFraction && (!Finite(*r.readFraction) || *r.readFraction < 0 || *r.readFraction > 1)) {
+    return unexpected(Error{f + ".readFraction: must be in [0, 1]"});
+  }
+  if (r.sizeBytes && (!Finite(*r.sizeBytes) || *r.sizeBytes < 0)) {
+    return unexpected(Error{f + ".sizeBytes: must be >= 0"});
+  }
+  return true;
+}
+
+// Each range, then unique ids, then no overlap.
+Result<bool> ValidateRanges(const ShardSetState& s, const std::unordered_set<std::string>& names) {
+  std::vector<uint32_t> ids;
+  ids.reserve(s.ranges.size());
+  std::vector<std::pair<uint32_t, uint32_t>> spans;  // start, index
+  for (std::size_t i = 0; i < s.ranges.size(); ++i) {
+    const auto& r = s.ranges[i];
+    ids.push_back(r.id);
+    auto ok = ValidateRange(r, "ranges[" + std::to_string(i) + "]", names);
+    if (!ok) return ok;
+    spans.push_back({r.start, static_cast<uint32_t>(i)});
+  }
+  std::sort(ids.begin(), ids.end());
+  for (std::size_t i = 1; i < ids.size(); ++i) {
+    if (ids[i] != ids[i - 1]) continue;
+    for (std::size_t j = 0; j < s.ranges.size(); ++j) {
+      if (s.ranges[j].id == ids[i]) {
+        return unexpected(Error{"ranges[" + std::to_string(j) + "].id: duplicate range id " +
+                                std::to_string(ids[i])});
+      }
+    }
+  }
+  std::sort(spans.begin(), spans.end());
+  for (std::size_t i = 1; i < spans.size(); ++i) {
+    const auto& a = s.ranges[spans[i - 1].second];
+    const auto& b = s.ranges[spans[i].second];
+    if (b.start <= a.end) {
+      return unexpected(Error{"ranges: range " + std::to_string(b.id) + " overlaps range " +
+                              std::to_string(a.id)});
+    }
+  }
+  return true;
+}
+
+Result<bool> ValidatePolicy(const Policy& p) {
+  if (!(p.scaleInUtilization >= 0 && p.scaleInUtilization < p.targetUtilization &&
+        p.targetUtilization < p.maxUtilization && p.maxUtilization <= 1)) {
+    return unexpected(
+        Error{"policy.thresholds: need 0 <= scaleInUtilization < targetUtilization < "
+              "maxUtilization <= 1"});
+  }
+  if (!(p.confidence >= 0.5 && p.confidence <= 0.999)) {
+    return unexpected(Error{"policy.forecast.confidence: must be in [0.5, 0.999]"});
+  }
+  // The CRD caps these (1..64, 1..10000); the planner only needs them >= 1.
+  if (p.maxConcurrentMigrations < 1) {
+    return unexpected(Error{"policy.limits.maxConcurrentMigrations: must be >= 1"});
+  }
+  if (p.maxMovesPerHour < 1) {
+    return unexpected(Error{"policy.limits.maxMovesPerHour: must be >= 1"});
+  }
+  if (p.cooldownSeconds < 0) return unexpected(Error{"policy.limits.cooldown: must be >= 0"});
+  if (p.scaleInStabilizationSeconds < 0) {
+    return unexpected(Error{"policy.limits.scaleInStabilization: must be >= 0"});
+  }
+  if (!(p.promotionLeadSeconds >= 0) || !(p.perRangeLeadSeconds >= 0) ||
+      !(p.leadMarginSeconds >= 0)) {
+    return unexpected(Error{"policy.migration.leadTime: must be >= 0"});
+  }
+  if (!(p.readHeavyFraction >= 0 && p.readHeavyFraction <= 1)) {
+    return unexpected(Error{"policy.readHeavyFraction: must be in [0, 1]"});
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<bool> Validate(const PlanInput& in) {
+  std::unordered_set<std::string> names;
+  if (auto ok = ValidatePods(in.state, names); !ok) return ok;
+  if (auto ok = ValidateRanges(in.state, names); !ok) return ok;
+  if (auto ok = ValidatePolicy(in.policy); !ok) return ok;
+  if (in.history.inFlightMigrations < 0) {
+    return unexpected(Error{"history.inFlightMigrations: must be >= 0"});
+  }
+  for (const auto& [name, f] : in.forecasts.pods) {
+    auto ok = ValidateSeries(f, "forecasts.pods[" + name + "]");
+    if (!ok) return unexpected(ok.error());
+  }
+  for (const auto& [id, f] : in.forecasts.ranges) {
+    auto ok = ValidateSeries(f, "forecasts.ranges[" + std::to_string(id) + "]");
+    if (!ok) return unexpected(ok.error());
+  }
+  return true;
+}
+
+}  // namespace shardcast::planner::internal
