@@ -16,7 +16,7 @@
 #      $SHARDCAST_CP_DIR/demo); Ctrl-C stops everything it started.
 #
 # Flags: --trace SPEC (generated | nab:realKnownCause/nyc_taxi.csv | ...,
-#        see hack/replay/trace.py), --hours H (trace hours), --time-scale S
+#        see hack/replay/traces.py), --hours H (trace hours), --time-scale S
 #        (trace seconds per real second, default 120), --arms
 #        predictive[,reactive], --out DIR, --keep (leave the control plane
 #        and the namespace running afterwards).

@@ -1,215 +1,13 @@
-"""Measurements of a replay (hack/replay/run.py) and its two offline references.
-
-Per arm, over the live window [start, end] of trace time:
-  overloadSamples   metrics.k8s.io samples (one per pod and metrics-server
-                    timestamp) of an active pod above maxUtilization x capacity
-  overTrueMinutes   pod-minutes over maxUtilization of the load the driver set
-                    (every tick, not only what metrics-server happened to see)
-  activePodMinutes, warmPodMinutes
-  rangesMoved       owner changes between consecutive observed routing epochs
-  promotions        warm -> active transitions, with their lead time: the
-                    start of the next episode in which the *counterfactual*
-                    load (the trace on the initial routing, nothing done)
-                    crosses maxUtilization, minus the promotion time
-                    (positive = ahead of the crossing, negative = late)
-Packing bound (offline, from the trace alone; `packing_bound`): at every
-trace minute the fewest active pods k(t) >= minReplicas whose best packing
-of that minute's range loads (largest first onto the least loaded pod) keeps
-every pod at or below maxUtilization; no overload by construction, no warm
-pods, and as moves, for each increase of k, the fewest hottest ranges that
-make up the new pod's fair share (a lower bound of what filling it takes).
-Oracle (planner, true future; hack/replay/oracle.py, when the shardcast
-binary is known): `shardcast plan` run offline every forecast step on a
-simulated ShardSet whose forecasts are the trace's true future load, its
-actions applied at once; measured on trace minutes like an arm (no
-metrics-server, so no overload samples).
+"""The report of a replay run (hack/replay/run.py): the summary text around
+the measures' table (measures.py). Does not import the oracle: run.py
+computes it and passes it to measures.summarize.
 """
-import heapq
-import math
+import time
 
-
-def _owner_changes(a, b):
-    """Ranges (by id, present in both epochs) whose owner changed."""
-    oa, ob = a["owners"], b["owners"]
-    if isinstance(oa, list):  # older records: owners indexed by range id
-        oa = {str(i): o for i, o in enumerate(oa)}
-        ob = {str(i): o for i, o in enumerate(ob)}
-    return sum(1 for k, o in ob.items() if k in oa and oa[k] != o)
-
-
-def moves(routing):
-    return sum(_owner_changes(a, b) for a, b in zip(routing, routing[1:]))
-
-
-def _lpt_max(loads, k):
-    heap = [0.0] * k
-    for v in sorted(loads, reverse=True):
-        m = heapq.heappop(heap)
-        heapq.heappush(heap, m + v)
-    return max(heap)
-
-
-def packing_bound(res, tr, min_replicas, max_replicas):
-    cap = res["capacity"] * res["maxUtilization"]
-    T0, T1 = res["start"], res["end"]
-    pod_minutes = 0
-    moved = 0
-    prev = None
-    ks = []
-    t = T0
-    while t <= T1:
-        rl = tr.range_loads(t)
-        k = max(min_replicas, math.ceil(sum(rl) / cap))
-        while k < max_replicas and _lpt_max(rl, k) > cap:
-            k += 1
-        ks.append((t, k))
-        pod_minutes += k
-        if prev is not None and k > prev:
-            for kk in range(prev + 1, k + 1):
-                share = sum(rl) / kk
-                acc, cnt = 0.0, 0
-                for v in sorted(rl, reverse=True):
-                    if acc >= share:
-                        break
-                    acc += v
-                    cnt += 1
-                moved += cnt
-        prev = k
-        t += 60
-    return {"activePodMinutes": pod_minutes, "warmPodMinutes": 0, "overloadSamples": 0, "overTrueMinutes": 0,
-            "rangesMoved": moved, "pods": ks}
-
-
-def counterfactual_episodes(res, tr, owners):
-    """Intervals where the trace on the initial routing (nothing done) is over maxUtilization."""
-    cap = res["capacity"] * res["maxUtilization"]
-    eps = []
-    cur = None
-    t = res["start"]
-    while t <= res["end"]:
-        rl = tr.range_loads(t)
-        per = {}
-        for i, o in enumerate(owners):
-            per[o] = per.get(o, 0.0) + rl[i]
-        over = max(per.values()) > cap
-        if over and cur is None:
-            cur = [t, t]
-        elif over:
-            cur[1] = t
-        elif cur is not None:
-            eps.append(cur)
-            cur = None
-        t += 60
-    if cur is not None:
-        eps.append(cur)
-    return eps
-
-
-def lead_minutes(t, episodes):
-    """Minutes from t to the start of the first counterfactual episode that
-    has not ended by t (negative: t is inside it); None when none is left."""
-    return next(((s - t) / 60.0 for s, e in episodes if e >= t), None)
-
-
-def arm_summary(res, tr, arm):
-    cap = res["capacity"]
-    mx = res["maxUtilization"]
-    T0, T1 = res["start"], res["end"]
-    obs = [o for o in arm["observed"] if T0 <= o["t"] <= T1 and o["active"]]
-    over = [o for o in obs if o["cpu"] / cap > mx]
-    ticks = [tk for tk in arm["ticks"] if T0 <= tk["t"] <= T1]
-    act_min = warm_min = over_min = 0.0
-    for a, b in zip(ticks, ticks[1:]):
-        dt = (b["t"] - a["t"]) / 60.0
-        act_min += len(a["active"]) * dt
-        warm_min += len(a["warm"]) * dt
-        over_min += sum(1 for p in a["active"] if a["loads"].get(p, 0) / cap > mx) * dt
-    eps = counterfactual_episodes(res, tr, arm["initialOwners"]) if arm.get("initialOwners") else []
-    promos = [{"t": p["t"], "pod": p["pod"], "leadMinutes": lead_minutes(p["t"], eps)}
-              for p in arm["promotions"] if T0 <= p["t"] <= T1]
-    types = {}
-    for a in arm["actions"]:
-        key = f"{a.get('type')}/{a.get('phase')}"
-        types[key] = types.get(key, 0) + 1
-    return {
-        "observedSamples": len(obs), "overloadSamples": len(over),
-        "firstOverload": min((o["t"] for o in over), default=None),
-        "overTrueMinutes": round(over_min, 1),
-        "activePodMinutes": round(act_min), "warmPodMinutes": round(warm_min),
-        "rangesMoved": moves(arm["routing"]), "epochs": len(arm["routing"]),
-        "routingErrors": len(arm["routingErrors"]),
-        "promotions": promos, "firstPromotion": min((p["t"] for p in promos), default=None),
-        "scaleIns": len([d for d in arm["demotions"] if T0 <= d["t"] <= T1]), "actions": types,
-        "warmupPromotions": len([p for p in arm["promotions"] if p["t"] < T0]),
-        "warmupOverloadSamples": len([o for o in arm["observed"] if o["t"] < T0 and o["active"]
-                                      and o["cpu"] / cap > mx]),
-        "trustedFrom": next((f["t"] for f in arm["forecasts"]
-                             if any(v.get("trusted") for v in f["pods"].values())), None),
-        "episodes": eps,
-    }
-
-
-def summarize(res, tr, binary=None, oracle_options=None, raise_oracle=False):
-    """Per-arm measures, the packing bound and, given the shardcast binary, the
-    planner oracle (a failure of the oracle is recorded as {"error": ...}
-    unless raise_oracle)."""
-    out = {"arms": {}}
-    for name, arm in res["arms"].items():
-        out["arms"][name] = arm_summary(res, tr, arm)
-    first = next(iter(res["arms"].values()))
-    # minReplicas/maxReplicas of the demo ShardSet: the bound uses the same ones.
-    out["packingBound"] = packing_bound(res, tr, res.get("minReplicas", 3), res.get("maxReplicas", 8))
-    if binary:
-        import oracle
-        try:
-            out["oraclePlanner"] = oracle.simulate(res, tr, binary, **(oracle_options or {}))
-        except oracle.OracleError as e:
-            if raise_oracle:
-                raise
-            out["oraclePlanner"] = {"error": str(e)}
-    out["episodes"] = counterfactual_episodes(res, tr, first["initialOwners"]) if first.get("initialOwners") else []
-    return out
-
-
-def _fmt_t(t):
-    import time
-    return "-" if t is None else time.strftime("%m-%d %H:%M", time.gmtime(t))
-
-
-def table(summary):
-    rows = [("arm", "overload samples", "over-max pod-min (true)", "active pod-min", "warm pod-min",
-             "ranges moved", "promotions", "lead time (trace min)")]
-    for name, s in summary["arms"].items():
-        leads = [p["leadMinutes"] for p in s["promotions"] if p["leadMinutes"] is not None]
-        lead = ", ".join(f"{x:+.0f}" for x in leads) if leads else "-"
-        rows.append((name, f"{s['overloadSamples']} / {s['observedSamples']}", f"{s['overTrueMinutes']:.0f}",
-                     str(s["activePodMinutes"]), str(s["warmPodMinutes"]), str(s["rangesMoved"]),
-                     str(len(s["promotions"])), lead))
-    o = summary.get("packingBound") or summary.get("oracle")  # "oracle": records before 2026-11-30
-    rows.append(("packing bound", "0", "0", str(o["activePodMinutes"]), "0", str(o["rangesMoved"]), "-", "-"))
-    o = summary.get("oraclePlanner")
-    if o and "error" not in o:
-        leads = [p["leadMinutes"] for p in o["promotions"] if p["leadMinutes"] is not None]
-        rows.append(("oracle (planner, true future)", "-", f"{o['overTrueMinutes']:.0f}", str(o["activePodMinutes"]),
-                     str(o["warmPodMinutes"]), str(o["rangesMoved"]), str(len(o["promotions"])),
-                     ", ".join(f"{x:+.0f}" for x in leads) if leads else "-"))
-    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-    lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
-    return "\n".join(lines)
-
-
-def oracle_line(o):
-    if "error" in o:
-        return f"oracle (planner, true future): not computed: {o['error']}"
-    what = "pod and range forecasts" if o.get("rangeForecasts", True) else "pod forecasts only"
-    return (f"oracle (planner, true future): {what}, from the {o['arm']} arm's initial routing at "
-            f"{_fmt_t(o['simulatedFrom'])}; {o['planCalls']} plan calls ({o['planSeconds']:.1f}s), first promotion "
-            f"{_fmt_t(min((p['t'] for p in o['promotions']), default=None))}, scale-ins {o['scaleIns']}, "
-            f"{o['finalRanges']} ranges at the end, blocked findings {o['blocked']}; actions {o['actions']}")
+from measures import fmt_t, oracle_line, table
 
 
 def format_summary(summary, res):
-    import time
     out = [f"trace {res['trace']}: {res['description']}",
            f"live window {time.strftime('%Y-%m-%d %H:%M', time.gmtime(res['start']))} .. "
            f"{time.strftime('%H:%M', time.gmtime(res['end']))} UTC trace time, x{res['timeScale']:g} "
@@ -217,14 +15,14 @@ def format_summary(summary, res):
            f"{time.strftime('%m-%d %H:%M', time.gmtime(res['warmupStart']))}; forecast step {res['forecastStep']}m, "
            f"horizon {res['horizon']}m; wall {res.get('wallSeconds', 0):.0f}s",
            "counterfactual overload episodes (initial routing, nothing done): "
-           + (", ".join(f"{_fmt_t(s)}..{_fmt_t(e)[-5:]}" for s, e in summary["episodes"]) or "none"),
+           + (", ".join(f"{fmt_t(s)}..{fmt_t(e)[-5:]}" for s, e in summary["episodes"]) or "none"),
            "", table(summary), ""]
     if summary.get("oraclePlanner"):
         out.append(oracle_line(summary["oraclePlanner"]))
     for name, s in summary["arms"].items():
-        out.append(f"{name}: first promotion {_fmt_t(s['firstPromotion'])}, first overload sample "
-                   f"{_fmt_t(s['firstOverload'])}, routing epochs seen {s['epochs']} "
+        out.append(f"{name}: first promotion {fmt_t(s['firstPromotion'])}, first overload sample "
+                   f"{fmt_t(s['firstOverload'])}, routing epochs seen {s['epochs']} "
                    f"(errors {s['routingErrors']}), scale-ins {s['scaleIns']}, first trusted forecast "
-                   f"{_fmt_t(s['trustedFrom'])}, during warm-up: {s['warmupPromotions']} promotions, "
+                   f"{fmt_t(s['trustedFrom'])}, during warm-up: {s['warmupPromotions']} promotions, "
                    f"{s['warmupOverloadSamples']} overload samples; actions {s['actions']}")
     return "\n".join(out) + "\n"

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Planner oracle: the real planner handed the true future load, offline.
 
-The end-to-end comparison (hack/replay/run.py, analyze.py, bench/e2e/run.sh)
+The end-to-end comparison (hack/replay/run.py, measures.py, bench/e2e/run.sh)
 measures two live arms against references computed from the trace alone. The
-packing bound (analyze.packing_bound) is the fewest pods per minute; this is
+packing bound (measures.packing_bound) is the fewest pods per minute; this is
 the other one: `shardcast plan` (operator/cli/plan.cc, docs/planner.md) run
 step by step on a simulated ShardSet whose forecasts are the truth. No
 cluster is needed.
@@ -43,7 +43,7 @@ id), Merge; then the warm pool is refilled like the ShardSet controller does
 controller's own placement (a joining pod taking ranges from the ring) is
 not simulated: the planner's moves are the only owner changes.
 
-Measured on trace minutes of [start, end) exactly as analyze.arm_summary
+Measured on trace minutes of [start, end) exactly as measures.arm_summary
 does for a live arm's ticks: overTrueMinutes (active pod-minutes over
 maxUtilization), activePodMinutes, warmPodMinutes, rangesMoved (Move
 actions, i.e. owner changes), promotions with their lead time against the
@@ -65,13 +65,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import loads as loads_mod  # noqa: E402
-import trace as traces  # noqa: E402
+import measures  # noqa: E402
+import traces  # noqa: E402
 import yaml  # noqa: E402
-
-if __name__ == "__main__":
-    # analyze.summarize imports `oracle`: let it find this module, not a second
-    # copy whose OracleError main() would not catch.
-    sys.modules.setdefault("oracle", sys.modules["__main__"])
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 SHARDSET = os.path.join(ROOT, "examples/demo/shardset.yaml")
@@ -79,7 +75,7 @@ POLICY = os.path.join(ROOT, "examples/demo/migrationpolicy.yaml")
 HISTORY_LIMIT = 100  # controllers/migrationpolicy/reconciler.cc kHistoryLimit
 REQUIRED = ("start", "end", "forecastStep", "horizon", "capacity", "maxUtilization", "ranges", "minReplicas",
             "maxReplicas", "arms")
-# what analyze.arm_summary reads of each arm
+# what measures.arm_summary reads of each arm
 ARM_FIELDS = ("ticks", "observed", "forecasts", "actions", "routing", "routingErrors", "promotions", "demotions")
 ACTION_TYPES = ("Promote", "Move", "AddEcho", "RemoveEcho", "Split", "Merge", "Demote", "ScaleIn")
 
@@ -455,13 +451,20 @@ class Simulation:
 
 def simulate(res, tr, binary, **kw):
     """The oracle's measures (see the module doc); raises OracleError."""
-    import analyze
     out = Simulation(res, tr, binary, **kw).run()
     arm = res["arms"][out["arm"]]
-    eps = analyze.counterfactual_episodes(res, tr, arm["initialOwners"])
+    eps = measures.counterfactual_episodes(res, tr, arm["initialOwners"])
     for p in out["promotions"]:
-        p["leadMinutes"] = analyze.lead_minutes(p["t"], eps)
+        p["leadMinutes"] = measures.lead_minutes(p["t"], eps)
     return out
+
+
+def simulate_or_error(res, tr, binary, **kw):
+    """simulate(), or {"error": message} when it fails (for the replay's summary)."""
+    try:
+        return simulate(res, tr, binary, **kw)
+    except OracleError as e:
+        return {"error": str(e)}
 
 
 def check_trace(res, tr, arm):
@@ -502,7 +505,6 @@ def main(argv=None):
     ap.add_argument("--json", help="also write the oracle's measures to this file")
     args = ap.parse_args(argv)
     try:
-        import analyze
         try:
             with open(args.results) as f:
                 res = json.load(f)
@@ -525,7 +527,7 @@ def main(argv=None):
         if arm not in res["arms"]:
             raise OracleError(f"{args.results}: no arm '{arm}' (arms: {', '.join(res['arms'])})")
         check_trace(res, tr, arm)
-        summary = analyze.summarize(res, tr, binary=args.binary, oracle_options=sim_kw, raise_oracle=True)
+        summary = measures.summarize(res, tr, oracle_planner=simulate(res, tr, args.binary, **sim_kw))
     except (OracleError, traces.TraceError) as e:
         print(f"oracle: {e}", file=sys.stderr)
         return 2
@@ -539,9 +541,9 @@ def main(argv=None):
     print(f"trace {res.get('traceSpec') or res.get('trace')}: window {traces.fmt_time(res['start'])} .. "
           f"{traces.fmt_time(res['end'])}, forecast step {res['forecastStep']}m, horizon {res['horizon']}m")
     print()
-    print(analyze.table(summary))
+    print(measures.table(summary))
     print()
-    print(analyze.oracle_line(o))
+    print(measures.oracle_line(o))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(o, f, indent=1)

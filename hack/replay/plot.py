@@ -8,7 +8,7 @@ the number of active pods, the packing bound's and the planner oracle's."""
 import html
 import time
 
-import analyze
+import measures
 
 W, PANEL_H, STRIP_H, LEFT, RIGHT, TOP = 1100, 260, 70, 70, 20, 40
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
@@ -100,7 +100,7 @@ def write_svg(res, summary, path):
         for p in arm["demotions"]:
             out.append(f'<line x1="{X(p["t"]):.1f}" y1="{y0}" x2="{X(p["t"]):.1f}" y2="{y0 + PANEL_H}" stroke="#888" stroke-dasharray="2,2"/>')
         for a, b in zip(arm["routing"], arm["routing"][1:]):
-            n = analyze._owner_changes(a, b)
+            n = measures.owner_changes(a, b)
             if n:
                 out.append(f'<line x1="{X(b["t"]):.1f}" y1="{y0}" x2="{X(b["t"]):.1f}" y2="{y0 - 3 - min(n, 10)}" stroke="purple"/>')
         # strip: active pods vs oracle

@@ -50,7 +50,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import analyze  # noqa: E402
 import kube  # noqa: E402
 import loads as loads_mod  # noqa: E402
-import trace as traces  # noqa: E402
+import measures  # noqa: E402
+import oracle  # noqa: E402
+import traces  # noqa: E402
 import yaml  # noqa: E402
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -587,7 +589,7 @@ class Runner:
                 out.append(f"  {pod:8} {role:6} {load:5.0f}m {u:5.0%}  {bar}  {ftxt}{hot}")
             acts = sorted(arm.actions.values(), key=lambda a: (a.get("startedAt") or "", a.get("id")))[-5:]
             out.append(f"  actions ({len(arm.actions)}; promotions {len(arm.promotions)}, ranges moved "
-                       f"{analyze.moves(arm.routing)}):")
+                       f"{measures.moves(arm.routing)}):")
             for a in acts:
                 rng = f" range {a['range']}" if a.get("range") is not None else ""
                 out.append(f"    {a.get('type', '?'):8}{rng} {a.get('source', '') or ''}->{a.get('target', '') or ''} "
@@ -635,7 +637,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kubeconfig", required=True)
     ap.add_argument("--binary", required=True, help="the shardcast binary")
-    ap.add_argument("--trace", default="generated", help="generated[:k=v..] or nab:PATH[:k=v..] (hack/replay/trace.py)")
+    ap.add_argument("--trace", default="generated", help="generated[:k=v..] or nab:PATH[:k=v..] (hack/replay/traces.py)")
     ap.add_argument("--start", help="trace time where the measured window starts (default: the trace's)")
     ap.add_argument("--hours", type=float, help="trace hours of the measured window (default: the trace's)")
     ap.add_argument("--time-scale", type=float, default=120.0, help="trace seconds per real second (default 120)")
@@ -683,7 +685,8 @@ def main():
         return 130
     res = r.results()
     res["wallSeconds"] = time.time() - t_start
-    summary = analyze.summarize(res, r.tr, binary=args.binary)
+    planner_oracle = oracle.simulate_or_error(res, r.tr, args.binary) if args.binary else None
+    summary = measures.summarize(res, r.tr, oracle_planner=planner_oracle)
     res["summary"] = summary
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(res, f)

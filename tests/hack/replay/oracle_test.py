@@ -19,7 +19,7 @@ from contextlib import redirect_stderr
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "hack", "replay"))
 import loads  # noqa: E402
 import oracle  # noqa: E402
-import trace as traces  # noqa: E402
+import traces  # noqa: E402
 
 BINARY = os.environ.get("SHARDCAST_BINARY", "")
 if __name__ == "__main__" and "--binary" in sys.argv:

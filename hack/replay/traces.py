@@ -233,7 +233,7 @@ def load(spec):
 
 
 if __name__ == "__main__":
-    # python3 hack/replay/trace.py SPEC: prints the trace as CSV (trace time, total millicores).
+    # python3 hack/replay/traces.py SPEC: prints the trace as CSV (trace time, total millicores).
     tr = load(sys.argv[1] if len(sys.argv) > 1 else "generated")
     print("timestamp,value")
     for i, v in enumerate(tr.values):
