@@ -43,6 +43,16 @@ id), Merge; then the warm pool is refilled like the ShardSet controller does
 controller's own placement (a joining pod taking ranges from the ring) is
 not simulated: the planner's moves are the only owner changes.
 
+What is copied from the C++ controllers, and how it is kept equal: the
+planner's decisions all come from `shardcast plan`. It takes the history as
+input and knows nothing of the warm pool, so two rules are copied here:
+the history (the status records of applied actions and HistoryFrom) and the
+warm-pool refill (ComputeDesired's rounds). tests/hack/replay/rules_test.py
+runs both copies against the C++ code (a probe linking the controllers) on
+generated cases. Not covered there: lowLoadSince, which the MigrationPolicy
+reconciler keeps inside its round (no pure function to call), and
+HISTORY_LIMIT (the reconciler's kHistoryLimit).
+
 Measured on trace minutes of [start, end) exactly as measures.arm_summary
 does for a live arm's ticks: overTrueMinutes (active pod-minutes over
 maxUtilization), activePodMinutes, warmPodMinutes, rangesMoved (Move
