@@ -78,11 +78,12 @@ if [[ -z "${SKIP_PYTHON:-}" ]]; then
   fi
   "${PY[@]}" --models "$MODELS" --datasets nab --time-limit "$NAB_TIME_LIMIT" | tee -a "$RES"
   # Models stopped by the time limit were scored on their first N windows: ours on the same.
-  for N in $(grep -o 'dataset=nab-first[0-9]*' "$RES" | sed 's/.*first//' | sort -un); do
+  grep -o 'dataset=nab-first[0-9]*' "$RES" | sed 's/.*first//' | sort -un > "$OUT/nab-firsts.txt" || true
+  while read -r N; do
     for m in auto snaive; do
       "$BF" nab "${NAB[@]}" --model "$m" --first "$N" | tee -a "$RES"
     done
-  done
+  done < "$OUT/nab-firsts.txt"
 fi
 
 python3 "$ROOT/bench/forecast/table.py" "$RES" > "$OUT/table.md"
