@@ -47,8 +47,8 @@ std::vector<double> CenteredMA(const std::vector<double>& x, int p) {
 }
 }  // namespace
 
-std::vector<double> NelderMead(const std::function<double(const std::vector<double>&)>& f, std::vector<double> x0,
-                               double step, int max_evals, double tol) {
+std::vector<double> NelderMead(const std::function<double(const std::vector<double>&)>& f,
+                               std::vector<double> x0, double step, int max_evals, double tol) {
   const size_t d = x0.size();
   std::vector<std::vector<double>> p(d + 1, x0);
   std::vector<double> fv(d + 1);
@@ -156,7 +156,8 @@ std::vector<double> ClassicalIndices(const std::vector<double>& y, int m) {
   return idx;
 }
 
-ModelRun RunSeasonalNaive(const std::vector<double>& y, int m, int h, const std::vector<int>& origins) {
+ModelRun RunSeasonalNaive(const std::vector<double>& y, int m, int h,
+                          const std::vector<int>& origins) {
   ModelRun r;
   r.name = "snaive";
   auto fc = [&](int o) {
@@ -233,7 +234,8 @@ EtsInit InitStates(const std::vector<double>& y, const EtsSpec& sp) {
     }
     double smean = 0;
     for (double v : in.s) smean += v / m;
-    for (auto& v : in.s) v = sp.season == EtsSeason::kAdditive ? v - smean : (smean != 0 ? v / smean : 1.0);
+    for (auto& v : in.s)
+      v = sp.season == EtsSeason::kAdditive ? v - smean : (smean != 0 ? v / smean : 1.0);
     // Level at "time -1" so that the first step predicts y[0].
     in.l = m1 - in.b * ((m - 1) / 2.0 + 1);
   } else {
@@ -245,9 +247,9 @@ EtsInit InitStates(const std::vector<double>& y, const EtsSpec& sp) {
 }
 
 // Runs the filter; returns SSE. p = {alpha, beta, gamma, phi}.
-double EtsFilter(const std::vector<double>& y, const EtsSpec& sp, const double* p, const EtsInit& in,
-                 const std::vector<int>* origins, int h, std::vector<std::vector<double>>* bt,
-                 std::vector<double>* final_fc) {
+double EtsFilter(const std::vector<double>& y, const EtsSpec& sp, const double* p,
+                 const EtsInit& in, const std::vector<int>* origins, int h,
+                 std::vector<std::vector<double>>* bt, std::vector<double>* final_fc) {
   const double alpha = p[0];
   const double beta = sp.trend != EtsTrend::kNone ? p[1] : 0.0;
   const double gamma = sp.season != EtsSeason::kNone ? p[2] : 0.0;
@@ -323,7 +325,8 @@ ModelRun RunEts(const std::vector<double>& y, int m, EtsTrend trend, EtsSeason s
   };
   auto valid = [&](const std::array<double, 4>& p) {
     if (p[0] < 1e-4 || p[0] > 0.9999) return false;
-    if (trend != EtsTrend::kNone && (p[1] < 1e-4 || p[1] > p[0] || p[3] < 0.8 || p[3] > 0.98)) return false;
+    if (trend != EtsTrend::kNone && (p[1] < 1e-4 || p[1] > p[0] || p[3] < 0.8 || p[3] > 0.98))
+      return false;
     if (season != EtsSeason::kNone && (p[2] < 1e-4 || p[2] > 1 - p[0])) return false;
     return true;
   };
@@ -342,11 +345,15 @@ ModelRun RunEts(const std::vector<double>& y, int m, EtsTrend trend, EtsSeason s
   const double sse_fit = EtsFilter(fit, sp, p.data(), fin, nullptr, 0, nullptr, nullptr);
   ModelRun r;
   r.name = std::string("ets(A,") + (trend == EtsTrend::kNone ? "N" : "Ad") + "," +
-           (season == EtsSeason::kNone ? "N" : season == EtsSeason::kAdditive ? "A" : "M") + ")";
+           (season == EtsSeason::kNone       ? "N"
+            : season == EtsSeason::kAdditive ? "A"
+                                             : "M") +
+           ")";
   const double nf = static_cast<double>(fit.size());
   const double k = static_cast<double>(x0.size() + 1 + (trend != EtsTrend::kNone) +
                                        (season != EtsSeason::kNone ? sp.m - 1 : 0));
-  r.aic = nf * std::log(std::max(sse_fit, 1e-300) / nf) + 2 * k + (nf - k - 1 > 0 ? 2 * k * (k + 1) / (nf - k - 1) : 1e9);
+  r.aic = nf * std::log(std::max(sse_fit, 1e-300) / nf) + 2 * k +
+          (nf - k - 1 > 0 ? 2 * k * (k + 1) / (nf - k - 1) : 1e9);
   if (sse_fit >= kHuge) r.aic = kHuge;
   // Re-run over the whole series with the fitted parameters.
   const EtsInit full_init = InitStates(y, sp);
@@ -500,7 +507,8 @@ ModelRun RunTheta(const std::vector<double>& y, int m, int h, const std::vector<
     const double b = den > 0 ? (on * Stx - St * Sx) / den : 0.0;
     std::vector<double> f(h);
     const double corr = (1 - std::pow(1 - alpha, on)) / alpha;
-    for (int k = 1; k <= h; ++k) f[k - 1] = (l + 0.5 * b * ((k - 1) + corr)) * idx[(o + k - 1) % mm];
+    for (int k = 1; k <= h; ++k)
+      f[k - 1] = (l + 0.5 * b * ((k - 1) + corr)) * idx[(o + k - 1) % mm];
     return f;
   };
   for (int t = 0; t <= n; ++t) {
