@@ -153,6 +153,7 @@ void Client::Keyed(const CommandInfo& cmd, const std::vector<std::string_view>& 
   auto self = shared_from_this();
   op->done = [this, self, slot](std::string_view reply, const ReplyInfo&) {
     slot->reply.assign(reply.data(), reply.size());
+    if (proto_ == 3 && (reply == "$-1\r\n" || reply == "*-1\r\n")) slot->reply = Null();
     slot->done = true;
     --waiting_;
     Complete();
@@ -196,7 +197,7 @@ void Client::MultiKey(const CommandInfo& cmd, const std::vector<std::string_view
           merge->error.assign(reply.data(), reply.size());
         }
       } else if (merge->name == "MGET") {
-        merge->replies[i].assign(reply.data(), reply.size());
+        merge->replies[i] = reply == "$-1\r\n" ? Null() : std::string(reply);
       } else if (info.is_integer) {
         merge->sum += info.integer;
       }
