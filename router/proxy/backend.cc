@@ -35,6 +35,10 @@ Backend::~Backend() = default;
 
 void Backend::Send(std::string_view encoded, ReplyCallback done) {
   wbuf_.append(encoded.data(), encoded.size());
+  Enqueue(std::move(done));
+}
+
+void Backend::Enqueue(ReplyCallback done) {
   pending_.push_back({std::move(done), std::chrono::steady_clock::now()});
   if (state_ == State::kIdle) {
     Connect();

@@ -40,6 +40,13 @@ class Backend : public std::enable_shared_from_this<Backend> {
 
   // Queues one encoded command; `done` runs exactly once with its reply.
   void Send(std::string_view encoded, ReplyCallback done);
+  // As Send, with the command written straight into the output buffer by
+  // `encode(std::string&)` (no intermediate copy).
+  template <typename Encode>
+  void SendEncoded(Encode&& encode, ReplyCallback done) {
+    encode(wbuf_);
+    Enqueue(std::move(done));
+  }
   // Queues SCRIPT LOAD now (after NOSCRIPT); replies are checked internally.
   void LoadScript();
   std::size_t outstanding() const { return pending_.size(); }
@@ -55,6 +62,7 @@ class Backend : public std::enable_shared_from_this<Backend> {
   };
   enum class State { kIdle, kConnecting, kConnected };
 
+  void Enqueue(ReplyCallback done);
   void Connect();
   void OnConnected();
   void ScheduleFlush();

@@ -145,7 +145,9 @@ void Client::Dispatch(const std::vector<std::string_view>& args, std::size_t byt
 void Client::Keyed(const CommandInfo& cmd, const std::vector<std::string_view>& args,
                    std::size_t bytes, SlotPtr slot) {
   auto op = std::make_shared<KeyOp>();
-  op->args.assign(args.begin(), args.end());
+  op->key.assign(args[1]);
+  for (auto a : args) AppendBulk(op->encoded_args, a);
+  op->argc = args.size();
   op->hash = KeyHash(args[1]);
   op->write = cmd.write;
   op->request_bytes = bytes;
@@ -182,8 +184,14 @@ void Client::MultiKey(const CommandInfo& cmd, const std::vector<std::string_view
   for (std::size_t i = 0; i < n; ++i) {
     auto op = std::make_shared<KeyOp>();
     std::string_view key = mset ? args[1 + 2 * i] : args[1 + i];
-    op->args = {sub, std::string(key)};
-    if (mset) op->args.emplace_back(args[2 + 2 * i]);
+    op->key.assign(key);
+    AppendBulk(op->encoded_args, sub);
+    AppendBulk(op->encoded_args, key);
+    op->argc = 2;
+    if (mset) {
+      AppendBulk(op->encoded_args, args[2 + 2 * i]);
+      op->argc = 3;
+    }
     op->hash = KeyHash(key);
     op->write = cmd.write;
     op->request_bytes = bytes / n;

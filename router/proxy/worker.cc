@@ -108,23 +108,39 @@ Worker::BackendEntry& Worker::BackendFor(const std::string& endpoint) {
   return backends_.emplace(endpoint, std::move(e)).first->second;
 }
 
-std::string Worker::Encode(const KeyOp& op) const {
+namespace {
+void AppendIdBulk(std::string& out, std::string_view prefix, std::uint32_t id) {
+  char digits[12];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + id % 10);
+    id /= 10;
+  } while (id > 0);
+  out += '$';
+  out += std::to_string(prefix.size() + static_cast<std::size_t>(n));
+  out += "\r\n";
+  out.append(prefix.data(), prefix.size());
+  while (n > 0) out += digits[--n];
+  out += "\r\n";
+}
+}  // namespace
+
+void Worker::Encode(const KeyOp& op, std::string& out) const {
   const Attempt& a = op.handoff.current();
-  std::string flags;
-  if (a.asking) flags += 'a';
-  if (op.write) flags += 'w';
-  if (a.echo) flags += 'e';
-  std::string out;
-  AppendArrayHeader(out, 7 + op.args.size() - 0);
-  AppendBulk(out, "EVALSHA");
-  AppendBulk(out, shared_.script_sha);
-  AppendBulk(out, "3");
-  AppendBulk(out, MarkerKey(op.range_id));
-  AppendBulk(out, WriteLogKey(op.range_id));
-  AppendBulk(out, op.args[1]);
-  AppendBulk(out, flags);
-  for (const auto& arg : op.args) AppendBulk(out, arg);
-  return out;
+  char flags[3];
+  std::size_t nf = 0;
+  if (a.asking) flags[nf++] = 'a';
+  if (op.write) flags[nf++] = 'w';
+  if (a.echo) flags[nf++] = 'e';
+  AppendArrayHeader(out, 7 + op.argc);
+  out += "$7\r\nEVALSHA\r\n";
+  out += shared_.script_sha_bulk;
+  out += "$1\r\n3\r\n";
+  AppendIdBulk(out, "__shardcast:range:", op.range_id);
+  AppendIdBulk(out, "__shardcast:wlog:", op.range_id);
+  AppendBulk(out, op.key);
+  AppendBulk(out, std::string_view(flags, nf));
+  out += op.encoded_args;
 }
 
 void Worker::Execute(std::shared_ptr<KeyOp> op) {
@@ -164,24 +180,29 @@ void Worker::Shadow(KeyOp& op, const Range& r) {
   pair->metrics = &shared_.metrics->Range(r.id);
   op.shadow = pair;
   KeyOp mirror;
-  mirror.args = op.args;
+  mirror.key = op.key;
+  mirror.encoded_args = op.encoded_args;
+  mirror.argc = op.argc;
   mirror.range_id = r.id;
   mirror.handoff = Handoff({*r.target_endpoint, /*asking=*/true, false}, false);
   auto start = std::chrono::steady_clock::now();
-  BackendFor(*r.target_endpoint).backend->Send(Encode(mirror), [pair, start](const Reply& reply) {
-    pair->Arrive(1, reply.bytes, reply.info.is_error, Seconds(start));
-  });
+  BackendFor(*r.target_endpoint)
+      .backend->SendEncoded([&](std::string& out) { Encode(mirror, out); },
+                            [pair, start](const Reply& reply) {
+                              pair->Arrive(1, reply.bytes, reply.info.is_error, Seconds(start));
+                            });
 }
 
 void Worker::SendAttempt(std::shared_ptr<KeyOp> op) {
   BackendEntry& b = BackendFor(op->handoff.current().endpoint);
   b.outstanding->inc();
   auto gauge = b.outstanding;
-  std::string enc = Encode(*op);
-  b.backend->Send(enc, [this, op = std::move(op), gauge](const Reply& reply) {
-    gauge->dec();
-    OnReply(op, reply);
-  });
+  KeyOp* raw = op.get();
+  b.backend->SendEncoded([&](std::string& out) { Encode(*raw, out); },
+                         [this, op = std::move(op), gauge](const Reply& reply) {
+                           gauge->dec();
+                           OnReply(op, reply);
+                         });
 }
 
 void Worker::OnReply(const std::shared_ptr<KeyOp>& op, const Reply& reply) {

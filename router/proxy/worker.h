@@ -40,6 +40,7 @@ struct Shared {
   std::function<void()> reload;
   ProxyMetrics* metrics = nullptr;
   std::string script_sha;
+  std::string script_sha_bulk;  // "$40\r\n<sha>\r\n"
   std::atomic<std::size_t> clients{0};
   std::mutex load_mu;
   LoadFactors load_factors;  // pod -> forecast load factor (1 when absent)
@@ -58,7 +59,9 @@ struct ShadowPair {
 // One keyed command on one key, through the handoff.
 struct KeyOp {
   std::shared_ptr<ShadowPair> shadow;
-  std::vector<std::string> args;  // the client's command; args[1] is the key
+  std::string key;
+  std::string encoded_args;  // the client's command as RESP bulk strings
+  std::size_t argc = 0;      // how many bulk strings encoded_args holds
   std::uint32_t hash = 0;
   std::uint32_t range_id = 0;
   bool write = false;
@@ -101,7 +104,7 @@ class Worker {
   void Finish(const std::shared_ptr<KeyOp>& op, std::string_view bytes, const ReplyInfo& info);
   void FinishError(const std::shared_ptr<KeyOp>& op, const std::string& text);
   void Shadow(KeyOp& op, const Range& range);
-  std::string Encode(const KeyOp& op) const;
+  void Encode(const KeyOp& op, std::string& out) const;
 
   Shared& shared_;
   int index_;

@@ -85,6 +85,7 @@ class Cluster:
         for s in self.shard:
             wait_for(lambda s=s: self._ping(s), "redis-server")
         self.owners = owners or [i % 2 for i in range(RANGES)]
+        self.shadows = {}  # range -> (target shard, fraction)
         self.epoch = 0
         self.path = os.path.join(self.dir, "routing.json")
         self.publish()
@@ -119,6 +120,10 @@ class Cluster:
                            "owner": "kv-%d" % o, "endpoint": self.endpoint(o),
                            "state": "stable", "source": None, "target": None,
                            "shadowFraction": 0, "echoes": []})
+            if i in self.shadows:
+                t, frac = self.shadows[i]
+                ranges[-1].update(state="shadow", source="kv-%d" % o, target="kv-%d" % t,
+                                  targetEndpoint=self.endpoint(t), shadowFraction=frac)
         doc = {"schemaVersion": 1, "shardSet": "kv", "epoch": self.epoch,
                "hash": "fnv1a64-high32", "ranges": ranges}
         tmp = self.path + ".tmp"
@@ -227,6 +232,35 @@ class DataplaneTest(unittest.TestCase):
         self.assertIn(b"$5\r\nproto\r\n:3\r\n", data)
         self.assertIn(b"\r\n_\r\n$3\r\nbar\r\n", data)  # RESP3 null, then the value
         s.close()
+
+    def metrics(self):
+        import urllib.request
+        url = "http://127.0.0.1:%d/metrics" % self.c.metrics_port
+        return urllib.request.urlopen(url, timeout=5).read().decode()
+
+    def shadow_count(self, r, result):
+        needle = 'shardcast_router_shadow_comparisons_total{range="%d",result="%s"} ' % (r, result)
+        for line in self.metrics().splitlines():
+            if line.startswith(needle):
+                return float(line.split()[-1])
+        return 0.0
+
+    def test_shadow_reads_are_mirrored_and_compared(self):
+        r = 6
+        k = keys_in_range(r, 1)[0]
+        self.c.client.set(k, "v")
+        self.c.shadows[r] = (2, 1.0)
+        self.c.publish()
+        wait_for(lambda: self.c.router_epoch() == 2, "router to apply epoch 2")
+        for _ in range(10):
+            self.assertEqual(self.c.client.get(k), "v")  # the owner's answer
+        wait_for(lambda: self.shadow_count(r, "mismatch") == 10, "10 mismatches")
+        self.c.shard[2].set(k, "v")  # the target now holds the same value
+        for _ in range(5):
+            self.assertEqual(self.c.client.get(k), "v")
+        wait_for(lambda: self.shadow_count(r, "match") == 5, "5 matches")
+        self.assertIn('shardcast_router_shadow_latency_seconds_count{range="%d",side="target"} 15'
+                      % r, self.metrics())
 
     def test_garbage_gets_an_error_and_a_closed_connection(self):
         s = socket.create_connection(("127.0.0.1", self.c.port), timeout=5)
