@@ -55,27 +55,38 @@ void FileSource::Check(bool force) {
   if (!(force && r.outcome == UpdateOutcome::kIgnoredNotNewer)) report_(r, path_);
 }
 
-struct ConfigMapSource::Impl {
-  std::shared_ptr<kube::Client> client;
-};
-
 ConfigMapSource::ConfigMapSource(std::string ns, std::string name, std::string kubeconfig,
                                  TableHolder* holder, UpdateReporter report)
-    : impl_(std::make_unique<Impl>()),
-      ns_(std::move(ns)),
+    : ns_(std::move(ns)),
       name_(std::move(name)),
       kubeconfig_(std::move(kubeconfig)),
       holder_(holder),
       report_(std::move(report)) {}
 
+ConfigMapSource::ConfigMapSource(std::string ns, std::string name,
+                                 std::shared_ptr<kube::Client> client, TableHolder* holder,
+                                 UpdateReporter report)
+    : client_(std::move(client)),
+      ns_(std::move(ns)),
+      name_(std::move(name)),
+      holder_(holder),
+      report_(std::move(report)) {}
+
 ConfigMapSource::~ConfigMapSource() { Stop(); }
+
+void ConfigMapSource::Pause(std::chrono::milliseconds d) {
+  auto until = std::chrono::steady_clock::now() + d;
+  while (!stop_.load() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
 
 Result<void> ConfigMapSource::Init() {
   auto cfg = kube::LoadDefault(kubeconfig_);
   if (!cfg) return unexpected(Error{"--configmap: " + cfg.error().message});
   auto transport = kube::MakeHttpTransport(*cfg);
   if (!transport) return unexpected(Error{"--configmap: " + transport.error().message});
-  impl_->client = std::make_shared<kube::Client>(*transport);
+  client_ = std::make_shared<kube::Client>(*transport);
   return {};
 }
 
@@ -85,6 +96,10 @@ void ConfigMapSource::Start() {
 
 void ConfigMapSource::Stop() {
   stop_ = true;
+  {
+    std::lock_guard lock(watch_mu_);
+    if (watch_ != nullptr) watch_->cancel();
+  }
   if (thread_.joinable()) thread_.join();
 }
 
@@ -101,10 +116,10 @@ void ConfigMapSource::Loop() {
   };
   std::chrono::milliseconds backoff(500);
   while (!stop_.load()) {
-    auto cm = impl_->client->get(kube::resources::kConfigMaps, ns_, name_);
+    auto cm = client_->get(kube::resources::kConfigMaps, ns_, name_);
     if (!cm) {
       spdlog::warn("{}: get: {}", origin, cm.error().message);
-      std::this_thread::sleep_for(backoff);
+      Pause(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
       continue;
     }
@@ -113,13 +128,18 @@ void ConfigMapSource::Loop() {
     opts.field_selector = "metadata.name=" + name_;
     opts.resource_version = (*cm)["metadata"].value("resourceVersion", "");
     opts.timeout_seconds = 60;
-    auto watch = impl_->client->watch(kube::resources::kConfigMaps, ns_, opts);
+    auto watch = client_->watch(kube::resources::kConfigMaps, ns_, opts);
     if (!watch) {
       spdlog::warn("{}: watch: {}", origin, watch.error().message);
-      std::this_thread::sleep_for(backoff);
+      Pause(backoff);
       continue;
     }
     backoff = std::chrono::milliseconds(500);
+    {
+      std::lock_guard lock(watch_mu_);
+      watch_ = watch->get();
+      if (stop_.load()) watch_->cancel();
+    }
     while (!stop_.load()) {
       auto ev = (*watch)->next();
       if (!ev || !ev->has_value()) break;  // error or end: get and watch again
@@ -128,6 +148,8 @@ void ConfigMapSource::Loop() {
         apply((*ev)->object);
       }
     }
+    std::lock_guard lock(watch_mu_);
+    watch_ = nullptr;
   }
 }
 

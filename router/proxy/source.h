@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "operator/kube/client.h"
 #include "operator/util/expected.h"
 #include "router/table.h"
 
@@ -57,6 +58,9 @@ class ConfigMapSource : public RoutingSource {
  public:
   ConfigMapSource(std::string ns, std::string name, std::string kubeconfig, TableHolder* holder,
                   UpdateReporter report);
+  // With a ready client (tests: a fake transport); Init() is then not needed.
+  ConfigMapSource(std::string ns, std::string name, std::shared_ptr<kube::Client> client,
+                  TableHolder* holder, UpdateReporter report);
   ~ConfigMapSource() override;
   // Loads the client configuration; the error names the problem.
   [[nodiscard]] Result<void> Init();
@@ -66,8 +70,10 @@ class ConfigMapSource : public RoutingSource {
 
  private:
   void Loop();
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  void Pause(std::chrono::milliseconds d);
+  std::shared_ptr<kube::Client> client_;
+  std::mutex watch_mu_;
+  kube::WatchStream* watch_ = nullptr;  // the open watch, cancelled by Stop()
   std::string ns_, name_, kubeconfig_;
   TableHolder* holder_;
   UpdateReporter report_;
