@@ -4,6 +4,9 @@
 # redis-benchmark: 50 clients, GET and SET, -P 1 and -P 16, random keys.
 # Prints requests/s, p50 and p99 (ms) and the proxy's CPU seconds per million
 # requests (utime+stime from /proc/<pid>/stat; for "direct", the redis-server).
+# "direct+lua" sends what the router sends to a shard (EVALSHA of the per-key
+# script of docs/dataplane-protocol.md) straight to one redis-server: the
+# shard-side price of the protocol, without the proxy.
 #
 #   bench/router/run.sh [path/to/shardcast-router]
 # Env: N1 (requests at -P 1, default 100000), N16 (at -P 16, default 400000),
@@ -91,18 +94,30 @@ wait_port "$NP"
 
 HZ=$(getconf CLK_TCK)
 printf '%-12s %-4s %3s %12s %8s %8s %14s\n' target test P 'req/s' 'p50 ms' 'p99 ms' 'cpu s/M req'
+SHA=$(redis-cli -p "$S1" SCRIPT LOAD "$(python3 -c '
+import sys
+d = open(sys.argv[1]).read()
+s = d.index("```lua\n") + 7
+sys.stdout.write(d[s:d.index("```", s)])' "$ROOT/docs/dataplane-protocol.md")")
 run() {  # name port pid test pipeline requests
   local name=$1 port=$2 pid=$3 t=$4 p=$5 n=$6
-  local before after csv
+  local before after csv cmd
+  if [[ $name == direct+lua ]]; then
+    if [[ $t == set ]]; then cmd=(w SET key:__rand_int__ xxx); else cmd=("" GET key:__rand_int__); fi
+    cmd=(EVALSHA "$SHA" 3 __shardcast:range:0 __shardcast:wlog:0 key:__rand_int__ "${cmd[@]}")
+  else
+    cmd=(-t "$t")
+  fi
   before=$(cpu_ticks "$pid")
-  csv=$(redis-benchmark -p "$port" -c 50 -n "$n" -P "$p" -r "$KEYS" -t "$t" --csv 2> /dev/null |
+  csv=$(redis-benchmark -p "$port" -c 50 -n "$n" -P "$p" -r "$KEYS" --csv "${cmd[@]}" 2> /dev/null |
     grep -v '^"test"' | tail -1)
   after=$(cpu_ticks "$pid")
   python3 - "$name" "$t" "$p" "$n" "$before" "$after" "$HZ" "$csv" << 'PY'
 import sys
 name, t, p, n, b, a, hz, csv = sys.argv[1:]
 f = [x.strip('"') for x in csv.split(",")]
-rps, p50, p99 = float(f[1]), float(f[4]), float(f[6])
+f = f[-7:]  # the test name may hold commas
+rps, p50, p99 = float(f[0]), float(f[3]), float(f[5])
 cpu = (int(a) - int(b)) / int(hz) / (int(n) / 1e6)
 print("%-12s %-4s %3s %12.0f %8.3f %8.3f %14.2f" % (name, t.upper(), p, rps, p50, p99, cpu))
 PY
@@ -114,6 +129,7 @@ for p in 1 16; do
     run shardcast "$RP" "$ROUTER_PID" "$t" "$p" "$n"
     run nutcracker "$NP" "$NUT_PID" "$t" "$p" "$n"
     run direct "$S1" "$SHARD1_PID" "$t" "$p" "$n"
+    run direct+lua "$S1" "$SHARD1_PID" "$t" "$p" "$n"
   done
 done
 echo "router threads: $ROUTER_THREADS; shards: 2 redis-server; $(nproc) cores; load average $(cut -d" " -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
