@@ -1,0 +1,392 @@
+#!/usr/bin/env python3
+"""Data-plane tests of shardcast-router against real redis-server processes.
+
+Each test starts redis-server shards on free loopback ports in a temp dir,
+writes a routing document, starts the router, and drives it with redis-cli,
+redis-benchmark and the Python redis package. Moves are made by hand the way
+docs/dataplane-protocol.md says: markers, then MIGRATE key by key, then
+cutover markers, then a routing document with a newer epoch.
+
+Usage: dataplane_test.py --router PATH [unittest args]
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+import redis
+
+ROUTER = None
+RANGES = 8
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def key_hash(key):
+    h = 14695981039346656037
+    for b in key.encode():
+        h ^= b
+        h = (h * 1099511628211) % (1 << 64)
+    return h >> 32
+
+
+def range_of(key, n=RANGES):
+    h = key_hash(key)
+    for i in range(n):
+        if ((i << 32) // n) <= h <= (((i + 1) << 32) // n) - 1:
+            return i
+    raise AssertionError(key)
+
+
+def keys_in_range(r, count, prefix="k"):
+    out, i = [], 0
+    while len(out) < count:
+        k = "%s:%d" % (prefix, i)
+        if range_of(k) == r:
+            out.append(k)
+        i += 1
+    return out
+
+
+def wait_for(cond, what, timeout=20.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class Cluster:
+    """N redis shards and one router with a routing file."""
+
+    def __init__(self, shards=3, owners=None):
+        self.dir = tempfile.mkdtemp(prefix="shardcast-dataplane-")
+        self.procs = []
+        self.ports = [free_port() for _ in range(shards)]
+        for p in self.ports:
+            self.procs.append(subprocess.Popen(
+                ["redis-server", "--port", str(p), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", self.dir, "--logfile",
+                 os.path.join(self.dir, "redis-%d.log" % p)]))
+        self.shard = [redis.Redis(port=p, decode_responses=True) for p in self.ports]
+        for s in self.shard:
+            wait_for(lambda s=s: self._ping(s), "redis-server")
+        self.owners = owners or [i % 2 for i in range(RANGES)]
+        self.shadows = {}  # range -> (target shard, fraction)
+        self.epoch = 0
+        self.path = os.path.join(self.dir, "routing.json")
+        self.publish()
+        self.port = free_port()
+        self.metrics_port = free_port()
+        self.log = open(os.path.join(self.dir, "router.log"), "w")
+        self.router = subprocess.Popen(
+            [ROUTER, "--listen", "127.0.0.1:%d" % self.port, "--routing-file", self.path,
+             "--metrics-bind-address", "127.0.0.1:%d" % self.metrics_port, "--threads", "2",
+             "--request-timeout-ms", "3000"], stdout=self.log, stderr=subprocess.STDOUT)
+        self.procs.append(self.router)
+        self.client = redis.Redis(port=self.port, decode_responses=True)
+        wait_for(lambda: self._ping(self.client), "router")
+
+    @staticmethod
+    def _ping(c):
+        try:
+            return c.ping()
+        except redis.exceptions.ConnectionError:
+            return False
+
+    def endpoint(self, shard):
+        return "127.0.0.1:%d" % self.ports[shard]
+
+    def publish(self):
+        """Writes the routing document with epoch+1 (atomic rename)."""
+        self.epoch += 1
+        n = len(self.owners)
+        ranges = []
+        for i, o in enumerate(self.owners):
+            ranges.append({"id": i, "start": (i << 32) // n, "end": ((i + 1) << 32) // n - 1,
+                           "owner": "kv-%d" % o, "endpoint": self.endpoint(o),
+                           "state": "stable", "source": None, "target": None,
+                           "shadowFraction": 0, "echoes": []})
+            if i in self.shadows:
+                t, frac = self.shadows[i]
+                ranges[-1].update(state="shadow", source="kv-%d" % o, target="kv-%d" % t,
+                                  targetEndpoint=self.endpoint(t), shadowFraction=frac)
+        doc = {"schemaVersion": 1, "shardSet": "kv", "epoch": self.epoch,
+               "hash": "fnv1a64-high32", "ranges": ranges}
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(doc, f)
+        os.rename(tmp, self.path)
+
+    def router_epoch(self):
+        info = self.client.execute_command("INFO")
+        return int(info["routing_epoch"]) if isinstance(info, dict) else -1
+
+    def marker(self, shard, r, value):
+        key = "__shardcast:range:%d" % r
+        if value is None:
+            self.shard[shard].delete(key)
+        else:
+            self.shard[shard].set(key, value)
+
+    def range_keys(self, shard, r):
+        return [k for k in self.shard[shard].scan_iter(count=1000)
+                if not k.startswith("__shardcast:") and range_of(k) == r]
+
+    def migrate(self, src, dst, key):
+        return self.shard[src].execute_command(
+            "MIGRATE", "127.0.0.1", self.ports[dst], "", 0, 5000, "KEYS", key)
+
+    def move_range(self, r, src, dst, between=None):
+        """The protocol's prepare, copy (key by key) and cutover, by hand."""
+        self.marker(dst, r, "importing %d %s" % (self.epoch, self.endpoint(src)))
+        self.marker(src, r, "migrating %d %s" % (self.epoch, self.endpoint(dst)))
+        for _ in range(100):
+            keys = self.range_keys(src, r)
+            if not keys:
+                break
+            for k in keys:
+                self.migrate(src, dst, k)
+                if between:
+                    between()
+        self.marker(dst, r, None)
+        self.marker(src, r, "gone %d %s" % (self.epoch + 1, self.endpoint(dst)))
+
+    def close(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        self.log.close()
+        if os.environ.get("SHARDCAST_KEEP_TMP"):
+            print("kept", self.dir)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class DataplaneTest(unittest.TestCase):
+    def setUp(self):
+        self.c = Cluster()
+
+    def tearDown(self):
+        self.c.close()
+
+    def test_commands_through_the_router(self):
+        c = self.c.client
+        self.assertTrue(c.set("foo", "bar"))
+        self.assertEqual(c.get("foo"), "bar")
+        self.assertTrue(c.mset({"a": "1", "b": "2", "c": "3"}))
+        self.assertEqual(c.mget(["a", "b", "nope", "c"]), ["1", "2", None, "3"])
+        self.assertEqual(c.exists("a", "b", "nope"), 2)
+        self.assertEqual(c.delete("a", "b", "nope"), 2)
+        self.assertEqual(c.hset("h", mapping={"x": "1", "y": "2"}), 2)
+        self.assertEqual(c.hgetall("h"), {"x": "1", "y": "2"})
+        self.assertEqual(c.rpush("l", "1", "2", "3"), 3)
+        self.assertEqual(c.lrange("l", 0, -1), ["1", "2", "3"])
+        self.assertEqual(c.sadd("s", "m1", "m2"), 2)
+        self.assertEqual(c.smembers("s"), {"m1", "m2"})
+        self.assertEqual(c.zadd("z", {"a": 1, "b": 2}), 2)
+        self.assertEqual(c.zrange("z", 0, -1, withscores=True), [("a", 1.0), ("b", 2.0)])
+        self.assertEqual(c.incr("n"), 1)
+        # Keys really live on the shard that owns their range.
+        owner = self.c.owners[range_of("foo")]
+        self.assertEqual(self.c.shard[owner].get("foo"), "bar")
+        for cmd, err in [(("KEYS", "*"), "KEYS is not supported"),
+                         (("SUBSCRIBE", "ch"), "Pub/Sub"),
+                         (("MULTI",), "transactions"),
+                         (("EVAL", "return 1", "0"), "scripts"),
+                         (("GET", "__shardcast:range:1"), "reserved"),
+                         (("SELECT", "1"), "only database 0")]:
+            with self.assertRaises(redis.exceptions.ResponseError) as e:
+                c.execute_command(*cmd)
+            self.assertIn(err, str(e.exception))
+        out = subprocess.run(["redis-cli", "-p", str(self.c.port), "GET", "foo"],
+                             capture_output=True, text=True, timeout=10)
+        self.assertEqual(out.stdout.strip(), "bar")
+        # RESP3 after HELLO 3 (redis-py 4.3 speaks RESP2 only: a raw socket).
+        s = socket.create_connection(("127.0.0.1", self.c.port), timeout=5)
+        s.sendall(b"HELLO 3\r\nGET nope\r\nGET foo\r\n")
+        data = b""
+        while not data.endswith(b"$3\r\nbar\r\n"):
+            chunk = s.recv(4096)
+            self.assertTrue(chunk, data)
+            data += chunk
+        self.assertTrue(data.startswith(b"%7\r\n"), data)
+        self.assertIn(b"$5\r\nproto\r\n:3\r\n", data)
+        self.assertIn(b"\r\n_\r\n$3\r\nbar\r\n", data)  # RESP3 null, then the value
+        s.close()
+
+    def metrics(self):
+        import urllib.request
+        url = "http://127.0.0.1:%d/metrics" % self.c.metrics_port
+        return urllib.request.urlopen(url, timeout=5).read().decode()
+
+    def shadow_count(self, r, result):
+        needle = 'shardcast_router_shadow_comparisons_total{range="%d",result="%s"} ' % (r, result)
+        for line in self.metrics().splitlines():
+            if line.startswith(needle):
+                return float(line.split()[-1])
+        return 0.0
+
+    def test_shadow_reads_are_mirrored_and_compared(self):
+        r = 6
+        k = keys_in_range(r, 1)[0]
+        self.c.client.set(k, "v")
+        self.c.shadows[r] = (2, 1.0)
+        self.c.publish()
+        wait_for(lambda: self.c.router_epoch() == 2, "router to apply epoch 2")
+        for _ in range(10):
+            self.assertEqual(self.c.client.get(k), "v")  # the owner's answer
+        wait_for(lambda: self.shadow_count(r, "mismatch") == 10, "10 mismatches")
+        self.c.shard[2].set(k, "v")  # the target now holds the same value
+        for _ in range(5):
+            self.assertEqual(self.c.client.get(k), "v")
+        wait_for(lambda: self.shadow_count(r, "match") == 5, "5 matches")
+        self.assertIn('shardcast_router_shadow_latency_seconds_count{range="%d",side="target"} 15'
+                      % r, self.metrics())
+
+    def test_garbage_gets_an_error_and_a_closed_connection(self):
+        s = socket.create_connection(("127.0.0.1", self.c.port), timeout=5)
+        s.sendall(b"*1\r\n:nonsense\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        self.assertTrue(data.startswith(b"-ERR Protocol error"), data)
+        s.close()
+        self.assertTrue(self.c.client.ping())  # the router lives on
+
+    def test_write_to_a_range_given_away_is_retried_on_the_new_owner(self):
+        r = 3
+        src = self.c.owners[r]
+        dst = 2
+        keys = keys_in_range(r, 20)
+        for k in keys:
+            self.c.client.set(k, "v1")
+        self.c.move_range(r, src, dst)
+        # The routing file still says src owns r (epoch 1); src answers MOVED.
+        self.assertEqual(self.c.epoch, 1)
+        for k in keys:
+            self.assertTrue(self.c.client.set(k, "v2"))
+            self.assertEqual(self.c.client.get(k), "v2")
+        self.assertEqual(self.c.range_keys(src, r), [])
+        self.assertEqual(sorted(self.c.range_keys(dst, r)), sorted(keys))
+        for k in keys_in_range(r, 5, prefix="new"):
+            self.assertTrue(self.c.client.set(k, "n"))
+            self.assertIsNone(self.c.shard[src].get(k))
+            self.assertEqual(self.c.shard[dst].get(k), "n")
+
+    def test_keys_moved_mid_migrate_are_never_lost_or_doubled(self):
+        r = 5
+        src = self.c.owners[r]
+        dst = 2
+        keys = keys_in_range(r, 40)
+        acked = {k: 0 for k in keys}
+        for k in keys[:30]:  # 10 keys are created during the move
+            self.c.client.incr(k)
+            acked[k] += 1
+        stop = threading.Event()
+        errors = []
+
+        def writer():
+            c = redis.Redis(port=self.c.port, decode_responses=True)
+            i = 0
+            while not stop.is_set():
+                k = keys[i % len(keys)]
+                i += 1
+                try:
+                    v = c.incr(k)
+                    acked[k] += 1
+                    if v != acked[k]:
+                        errors.append("%s: INCR returned %d, %d acknowledged" % (k, v, acked[k]))
+                        return
+                    got = int(c.get(k))
+                    if got != acked[k]:
+                        errors.append("%s: GET %d after %d acknowledged" % (k, got, acked[k]))
+                        return
+                except redis.exceptions.ResponseError as e:
+                    errors.append("%s: %s" % (k, e))
+                    return
+
+        t = threading.Thread(target=writer)
+        t.start()
+        wait_for(lambda: sum(acked.values()) > 100, "writes before the move")
+        moved = []
+
+        def between():
+            moved.append(1)
+            time.sleep(0.002)  # interleave with the writer
+
+        self.c.move_range(r, src, dst, between)
+        self.c.owners[r] = dst
+        self.c.publish()
+        wait_for(lambda: self.c.router_epoch() == 2, "router to apply epoch 2")
+        n = sum(acked.values())
+        wait_for(lambda: sum(acked.values()) > n + 50, "writes after the cutover")
+        stop.set()
+        t.join(timeout=30)
+        self.assertEqual(errors, [])
+        self.assertGreater(len(moved), 20)
+        for k in keys:
+            on_src = self.c.shard[src].get(k)
+            on_dst = self.c.shard[dst].get(k)
+            self.assertIsNone(on_src, k)  # never doubled
+            self.assertEqual(int(on_dst), acked[k], k)  # never lost
+
+    def test_routing_change_under_redis_benchmark_load(self):
+        r = 1
+        src = self.c.owners[r]
+        dst = 2
+        bench = subprocess.Popen(
+            ["redis-benchmark", "-p", str(self.c.port), "-c", "20", "-n", "300000", "-r",
+             "5000", "-t", "set,get", "-P", "4", "-q"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: self.c.shard[src].dbsize() > 500, "benchmark load")
+        self.c.move_range(r, src, dst)
+        self.c.owners[r] = dst
+        self.c.publish()
+        wait_for(lambda: self.c.router_epoch() == 2, "router to apply epoch 2")
+        self.assertIsNone(bench.poll(), "the move must happen under load")
+        # Then move it back while the load goes on.
+        self.c.move_range(r, dst, src)
+        self.c.marker(src, r, None)
+        self.c.owners[r] = src
+        self.c.publish()
+        out, err = bench.communicate(timeout=110)
+        self.assertEqual(bench.returncode, 0, err)
+        self.assertNotIn("Error from server", out + err)
+        self.assertIn("requests per second", out)
+        self.assertEqual(self.c.router_epoch(), 3)
+        metrics = subprocess.run(
+            ["python3", "-c", "import urllib.request,sys;sys.stdout.write(urllib.request."
+             "urlopen('http://127.0.0.1:%d/metrics').read().decode())" % self.c.metrics_port],
+            capture_output=True, text=True, timeout=10).stdout
+        self.assertIn('shardcast_router_range_requests_total{range="1",kind="write"}', metrics)
+        self.assertIn("shardcast_router_range_latency_seconds_bucket", metrics)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--router", required=True)
+    args, rest = ap.parse_known_args()
+    ROUTER = args.router
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
