@@ -12,7 +12,7 @@ std::string Usage() {
   --metrics-bind-address ADDR    Prometheus /metrics, /healthz, /readyz (default :9091, "0" off)
   --copy-batch N                 keys per MIGRATE (default 100, 1..10000)
   --copy-rate N                  keys per second a copy may move (default 0 = unlimited)
-  --echo-bound DURATION          max echo lag before echo-stale, e.g. 500ms, 2s (default 1s)
+  --echo-bound DURATION          max echo lag before echo-stale, >= 200ms (default 1s)
   --help
 )";
 }
@@ -84,6 +84,7 @@ Result<Flags> ParseFlags(const std::vector<std::string>& args) {
     } else if (name == "--echo-bound") {
       auto d = ParseMillis(value, "--echo-bound");
       if (!d) return unexpected(d.error());
+      if (d->count() < 200) return unexpected(Error{"--echo-bound: must be at least 200ms"});
       f.agent.echo_bound = *d;
     } else {
       return unexpected(Error{name + ": unknown flag (see --help)"});

@@ -110,10 +110,11 @@ void Agent::StartMoveJob(Hook hook, const HookRequest& r) {
       // Every key is back: the source serves the range again, then the
       // target stops redirecting.
       auto source = factory(r.source_endpoint.host, r.source_endpoint.port);
-      if (!source || !FencedMarkerWrite(**source, r.fencing_token, r.range, "") ||
-          !FencedMarkerWrite(**self, r.fencing_token, r.range, "")) {
-        s = JobState::kFailed;
-      }
+      auto cleared = [&](RedisConn& c) {
+        auto f = FencedMarkerWrite(c, r.fencing_token, r.range, "");
+        return f && !f->fenced;
+      };
+      if (!source || !cleared(**source) || !cleared(**self)) s = JobState::kFailed;
     }
     Json j = {{"hook", HookName(hook)},
               {"request", Json::parse(HookRequestJson(r))},

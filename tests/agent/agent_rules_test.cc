@@ -134,6 +134,7 @@ TEST(AgentFlags, ParsesAndNamesBadFlags) {
   EXPECT_EQ(ParseFlags({"--copy-rate", "-1"}).error().message.rfind("--copy-rate", 0), 0u);
   EXPECT_EQ(ParseFlags({"--copy-batch", "0"}).error().message.rfind("--copy-batch", 0), 0u);
   EXPECT_EQ(ParseFlags({"--echo-bound", "soon"}).error().message.rfind("--echo-bound", 0), 0u);
+  EXPECT_EQ(ParseFlags({"--echo-bound", "50ms"}).error().message.rfind("--echo-bound", 0), 0u);
   EXPECT_EQ(ParseFlags({"--redis", "nope"}).error().message.rfind("--redis", 0), 0u);
   EXPECT_FALSE(ParseFlags({"--what", "1"}));
 }
