@@ -1,0 +1,296 @@
+// The move and echo steps of docs/dataplane-protocol.md. Called with the
+// agent's lock held, after fencing and idempotency checks.
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/agent.h"
+#include "agent/shard.h"
+
+namespace shardcast::agent {
+namespace {
+
+using Json = nlohmann::json;
+
+HttpAnswer Ok(Json j) { return {200, j.dump()}; }
+
+std::string Describe(const std::optional<Marker>& m) {
+  return m ? "\"" + FormatMarker(*m) + "\"" : "absent";
+}
+
+// Writes a marker on `conn` under the fence; maps errors to answers.
+std::optional<HttpAnswer> Mark(RedisConn& conn, const HookRequest& r, const std::string& value,
+                               const std::string& where) {
+  auto f = FencedMarkerWrite(conn, r.fencing_token, r.range, value);
+  if (!f) return ErrorAnswer(503, where + ": " + f.error().message);
+  if (f->fenced) {
+    return ErrorAnswer(409, "fencingToken: " + std::to_string(r.fencing_token) + " is lower than " +
+                                std::to_string(f->seen) + " seen by " + where);
+  }
+  return std::nullopt;
+}
+
+std::string Value(MarkerKind k, std::int64_t epoch, const std::string& ep) {
+  return FormatMarker({k, epoch, ep});
+}
+
+// Owner-side echo registration: fence, SADD/SREM the echo, create or delete
+// the write log. KEYS: fence, echo set, log; ARGV: token, op, member.
+constexpr const char* kEchoRegisterScript = R"lua(
+local f = tonumber(redis.call('GET', KEYS[1]) or '0')
+local t = tonumber(ARGV[1])
+if t < f then return redis.error_reply('FENCED ' .. f) end
+if t > f then redis.call('SET', KEYS[1], ARGV[1]) end
+if ARGV[2] == 'add' then
+  redis.call('SADD', KEYS[2], ARGV[3])
+  if redis.call('EXISTS', KEYS[3]) == 0 then
+    redis.call('XADD', KEYS[3], '*', 'init', ARGV[3])
+  end
+else
+  redis.call('SREM', KEYS[2], ARGV[3])
+end
+local left = redis.call('SCARD', KEYS[2])
+if left == 0 then
+  redis.call('DEL', KEYS[3])
+end
+return left
+)lua";
+
+}  // namespace
+
+HttpAnswer Agent::Prepare(const HookRequest& r, RedisConn& self) {
+  auto source = Connect(r.source_endpoint);
+  if (!source) return ErrorAnswer(503, "sourceEndpoint: " + source.error().message);
+  auto sm = ReadMarker(**source, r.range);
+  if (!sm) return ErrorAnswer(503, "source marker: " + sm.error().message);
+  const bool fresh = !*sm;
+  const bool same_move =
+      *sm && (*sm)->kind == MarkerKind::kMigrating && (*sm)->endpoint == r.target_endpoint.text;
+  if (!fresh && !same_move) {
+    return ErrorAnswer(409, "source: " + r.source_endpoint.text + " does not own range " +
+                                std::to_string(r.range) + " outright (marker " + Describe(*sm) +
+                                ")");
+  }
+  // Target first: while only the target is marked, the source serves all.
+  if (auto e = Mark(self, r, Value(MarkerKind::kImporting, r.epoch, r.source_endpoint.text),
+                    "target " + r.target_endpoint.text)) {
+    return *e;
+  }
+  if (auto e = Mark(**source, r, Value(MarkerKind::kMigrating, r.epoch, r.target_endpoint.text),
+                    "source " + r.source_endpoint.text)) {
+    return *e;
+  }
+  return Ok({{"step", "prepare"}, {"range", r.range}, {"epoch", r.epoch}});
+}
+
+void Agent::StartMoveJob(Hook hook, const HookRequest& r) {
+  auto it = jobs_.find(r.action);
+  if (it != jobs_.end() && it->second.hook == hook) {
+    const Job& job = it->second;
+    const JobState s = job.copier ? job.copier->state() : job.finished;
+    if (s == JobState::kCopying || s == JobState::kDone) return;
+  }
+  if (it != jobs_.end() && it->second.copier) it->second.copier->Cancel();
+  const bool abort = hook == Hook::kAbort;
+  CopySpec spec;
+  spec.kind = abort ? "abort" : "move";
+  spec.from = abort ? opts_.redis : r.source_endpoint;
+  spec.to = abort ? r.source_endpoint : r.target_endpoint;
+  spec.start = r.start;
+  spec.end = r.end;
+  spec.batch = opts_.copy_batch;
+  spec.rate = opts_.copy_rate;
+  const std::string action = r.action;
+  const ConnFactory factory = factory_;
+  const Endpoint own = opts_.redis;
+  auto on_finish = [factory, own, hook, r, action](JobState s, const std::string& message) {
+    auto self = factory(own.host, own.port);
+    if (!self) return;
+    if (s == JobState::kDone && hook == Hook::kAbort) {
+      // Every key is back: the source serves the range again, then the
+      // target stops redirecting.
+      auto source = factory(r.source_endpoint.host, r.source_endpoint.port);
+      auto cleared = [&](RedisConn& c) {
+        auto f = FencedMarkerWrite(c, r.fencing_token, r.range, "");
+        return f && !f->fenced;
+      };
+      if (!source || !cleared(**source) || !cleared(**self)) s = JobState::kFailed;
+    }
+    Json j = {{"hook", HookName(hook)},
+              {"request", Json::parse(HookRequestJson(r))},
+              {"state", JobStateName(s)},
+              {"message", message}};
+    (void)(*self)->Command({"HSET", kJobsKey, action, j.dump()});
+    spdlog::info("{} of action {} (range {}): {} {}", HookName(hook), action, r.range,
+                 JobStateName(s), message);
+  };
+  PersistJob(action, hook, r, "copying");
+  Job job;
+  job.hook = hook;
+  job.range = r.range;
+  job.copier = std::make_unique<Copier>(spec, factory_, metrics_, on_finish);
+  job.copier->Start();
+  jobs_[action] = std::move(job);
+}
+
+HttpAnswer Agent::Copy(const HookRequest& r, RedisConn& self) {
+  auto tm = ReadMarker(self, r.range);
+  if (!tm) return ErrorAnswer(503, "target marker: " + tm.error().message);
+  if (!*tm || (*tm)->kind != MarkerKind::kImporting || (*tm)->endpoint != r.source_endpoint.text) {
+    return ErrorAnswer(409, "range: " + std::to_string(r.range) +
+                                " is not prepared on the target"
+                                " (marker " +
+                                Describe(*tm) + "); call prepare first");
+  }
+  StartMoveJob(Hook::kCopy, r);
+  return {202, Json{{"step", "copy"}, {"state", "copying"}, {"range", r.range}}.dump()};
+}
+
+HttpAnswer Agent::Cutover(const HookRequest& r, RedisConn& self) {
+  auto source = Connect(r.source_endpoint);
+  if (!source) return ErrorAnswer(503, "sourceEndpoint: " + source.error().message);
+  auto tm = ReadMarker(self, r.range);
+  if (!tm) return ErrorAnswer(503, "target marker: " + tm.error().message);
+  auto sm = ReadMarker(**source, r.range);
+  if (!sm) return ErrorAnswer(503, "source marker: " + sm.error().message);
+  const bool done_before =
+      !*tm && *sm && (*sm)->kind == MarkerKind::kGone && (*sm)->endpoint == r.target_endpoint.text;
+  if (done_before) return Ok({{"step", "cutover"}, {"range", r.range}, {"epoch", r.epoch}});
+  if (!*tm || (*tm)->kind != MarkerKind::kImporting) {
+    return ErrorAnswer(409, "range: not importing on the target (marker " + Describe(*tm) + ")");
+  }
+  // The copy must be complete: no key of the range may be left on the source.
+  auto job = jobs_.find(r.action);
+  const bool copied =
+      job != jobs_.end() && job->second.hook == Hook::kCopy &&
+      (job->second.copier ? job->second.copier->state() : job->second.finished) == JobState::kDone;
+  if (!copied) {
+    auto left = CountRangeKeys(**source, r.start, r.end);
+    if (!left) return ErrorAnswer(503, "source scan: " + left.error().message);
+    if (*left > 0) {
+      return ErrorAnswer(409, "copy: not done, " + std::to_string(*left) +
+                                  " keys of the range are still on the source");
+    }
+  }
+  if (auto e = Mark(self, r, "", "target " + r.target_endpoint.text)) return *e;
+  if (auto e = Mark(**source, r, Value(MarkerKind::kGone, r.epoch, r.target_endpoint.text),
+                    "source " + r.source_endpoint.text)) {
+    return *e;
+  }
+  return Ok({{"step", "cutover"}, {"range", r.range}, {"epoch", r.epoch}});
+}
+
+HttpAnswer Agent::Release(const HookRequest& r, RedisConn& self) {
+  auto m = ReadMarker(self, r.range);
+  if (!m) return ErrorAnswer(503, "source marker: " + m.error().message);
+  if (!*m || (*m)->kind != MarkerKind::kGone) {
+    return ErrorAnswer(409,
+                       "range: release refused, the source has not given the range away"
+                       " (marker " +
+                           Describe(*m) + ")");
+  }
+  if (auto e = Mark(self, r, FormatMarker(**m), "source " + r.source_endpoint.text)) return *e;
+  auto deleted = DeleteRangeKeys(self, r.start, r.end);
+  if (!deleted) return ErrorAnswer(503, "delete: " + deleted.error().message);
+  return Ok({{"step", "release"}, {"range", r.range}, {"deleted", *deleted}});
+}
+
+HttpAnswer Agent::Abort(const HookRequest& r, RedisConn& self) {
+  auto source = Connect(r.source_endpoint);
+  if (!source) return ErrorAnswer(503, "sourceEndpoint: " + source.error().message);
+  auto tm = ReadMarker(self, r.range);
+  if (!tm) return ErrorAnswer(503, "target marker: " + tm.error().message);
+  auto sm = ReadMarker(**source, r.range);
+  if (!sm) return ErrorAnswer(503, "source marker: " + sm.error().message);
+  if (!*tm && *sm && (*sm)->kind == MarkerKind::kGone) {
+    return ErrorAnswer(409,
+                       "range: cutover is done; a revert is a new move in the other direction");
+  }
+  if (!*tm && !*sm) return Ok({{"step", "abort"}, {"state", "done"}, {"range", r.range}});
+  // Stop the forward copy before the direction flips.
+  for (auto& [action, job] : jobs_) {
+    if (job.range == r.range && job.copier && job.copier->state() == JobState::kCopying) {
+      job.copier->Cancel();
+      job.finished = JobState::kFailed;
+      job.message = "aborted";
+    }
+  }
+  if (auto e = Mark(**source, r, Value(MarkerKind::kImporting, r.epoch, r.target_endpoint.text),
+                    "source " + r.source_endpoint.text)) {
+    return *e;
+  }
+  if (auto e = Mark(self, r, Value(MarkerKind::kMigrating, r.epoch, r.source_endpoint.text),
+                    "target " + r.target_endpoint.text)) {
+    return *e;
+  }
+  StartMoveJob(Hook::kAbort, r);
+  return {202, Json{{"step", "abort"}, {"state", "copying"}, {"range", r.range}}.dump()};
+}
+
+void Agent::StartEcho(const HookRequest& r) {
+  if (auto it = echoes_.find(r.range); it != echoes_.end()) it->second->Stop();
+  EchoSpec spec{r.range,           r.start,           r.end,           r.epoch,
+                r.source_endpoint, r.target_endpoint, opts_.echo_bound};
+  auto f = std::make_unique<EchoFollower>(spec, factory_, metrics_);
+  f->Start();
+  echoes_[r.range] = std::move(f);
+  echo_actions_[r.action] = r.range;
+}
+
+HttpAnswer Agent::EchoAdd(const HookRequest& r, RedisConn& self) {
+  auto m = ReadMarker(self, r.range);
+  if (!m) return ErrorAnswer(503, "echo marker: " + m.error().message);
+  if (*m && (*m)->kind != MarkerKind::kEcho && (*m)->kind != MarkerKind::kEchoStale) {
+    return ErrorAnswer(
+        409, "range: this shard is part of a move of the range (marker " + Describe(*m) + ")");
+  }
+  auto owner = Connect(r.source_endpoint);
+  if (!owner) return ErrorAnswer(503, "sourceEndpoint: " + owner.error().message);
+  auto reg = (*owner)->Command({"EVAL", kEchoRegisterScript, "3", kFenceKey, EchoSetKey(r.range),
+                                WriteLogKey(r.range), std::to_string(r.fencing_token), "add",
+                                r.target_endpoint.text});
+  if (!reg) return ErrorAnswer(503, "owner: " + reg.error().message);
+  if (reg->is_error()) return ErrorAnswer(409, "owner " + r.source_endpoint.text + ": " + reg->str);
+  if (auto e = Mark(self, r, Value(MarkerKind::kEchoStale, r.epoch, r.source_endpoint.text),
+                    "echo " + r.target_endpoint.text)) {
+    return *e;
+  }
+  PersistJob(r.action, Hook::kEchoAdd, r, "following");
+  StartEcho(r);
+  return {202, Json{{"step", "echo-add"}, {"state", "copying"}, {"range", r.range}}.dump()};
+}
+
+HttpAnswer Agent::EchoRemove(const HookRequest& r, RedisConn& self) {
+  if (auto it = echoes_.find(r.range); it != echoes_.end()) {
+    it->second->Stop();
+    echoes_.erase(it);
+  }
+  if (auto e = Mark(self, r, "", "echo " + r.target_endpoint.text)) return *e;
+  auto deleted = DeleteRangeKeys(self, r.start, r.end);
+  if (!deleted) return ErrorAnswer(503, "delete: " + deleted.error().message);
+  auto owner = Connect(r.source_endpoint);
+  if (!owner) return ErrorAnswer(503, "sourceEndpoint: " + owner.error().message);
+  auto left = (*owner)->Command({"EVAL", kEchoRegisterScript, "3", kFenceKey, EchoSetKey(r.range),
+                                 WriteLogKey(r.range), std::to_string(r.fencing_token), "remove",
+                                 r.target_endpoint.text});
+  if (!left) return ErrorAnswer(503, "owner: " + left.error().message);
+  if (left->is_error())
+    return ErrorAnswer(409, "owner " + r.source_endpoint.text + ": " + left->str);
+  // Forget the echo-add jobs of this range so a restart does not resume it.
+  auto all = self.Command({"HGETALL", kJobsKey});
+  if (all && all->type == Reply::Type::kArray) {
+    for (std::size_t i = 0; i + 1 < all->elements.size(); i += 2) {
+      const Json j = Json::parse(all->elements[i + 1].str, nullptr, false);
+      if (!j.is_discarded() && j.value("hook", "") == "echo-add" && j.contains("request") &&
+          j["request"].value("range", -1) == static_cast<std::int64_t>(r.range)) {
+        (void)self.Command({"HDEL", kJobsKey, all->elements[i].str});
+      }
+    }
+  }
+  return Ok({{"step", "echo-remove"},
+             {"range", r.range},
+             {"deleted", *deleted},
+             {"echoesLeft", left->integer}});
+}
+
+}  // namespace shardcast::agent

@@ -1,0 +1,381 @@
+// Data-plane tests of shardcast-agent against real redis-server processes:
+// a full move under a concurrent client that uses the protocol's Lua script,
+// abort, fencing and idempotency across restarts, a copy resumed after the
+// agent is killed, and the range size report.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "agent/hash.h"
+#include "tests/support/dataplane_client.h"
+#include "tests/support/processes.h"
+
+namespace shardcast::testsupport {
+namespace {
+
+using Json = nlohmann::json;
+constexpr std::uint32_t kRange = 7;
+constexpr std::uint32_t kStart = 0;
+constexpr std::uint32_t kEnd = 2147483647u;  // half of the hash space
+
+bool InRange(const std::string& k) { return agent::KeyInRange(k, kStart, kEnd); }
+
+std::string Body(const std::string& action, const RedisServer& src, const RedisServer& dst,
+                 std::int64_t token, std::int64_t epoch = 3) {
+  return Json{{"shardSet", "kv"},
+              {"action", action},
+              {"range", kRange},
+              {"start", kStart},
+              {"end", kEnd},
+              {"source", "kv-0"},
+              {"target", "kv-1"},
+              {"sourceEndpoint", src.endpoint()},
+              {"targetEndpoint", dst.endpoint()},
+              {"epoch", epoch},
+              {"fencingToken", token}}
+      .dump();
+}
+
+std::string State(const AgentProcess& a, const std::string& action) {
+  auto r = a.Get("/shardcast/progress?action=" + action + "&range=7");
+  auto j = Json::parse(r.body, nullptr, false);
+  return j.is_object() ? j.value("state", "") : "";
+}
+
+std::set<std::string> ClientKeys(RedisClient& c) {
+  std::set<std::string> out;
+  std::string cursor = "0";
+  do {
+    auto r = c.Cmd({"SCAN", cursor, "COUNT", "1000"});
+    cursor = r.elements[0].str;
+    for (auto& k : r.elements[1].elements) {
+      if (!agent::IsReservedKey(k.str)) out.insert(k.str);
+    }
+  } while (cursor != "0");
+  return out;
+}
+
+// Writes one key per type (string, hash, list, set, zset), a third with TTLs.
+void Populate(RedisClient& c, int n) {
+  for (int i = 0; i < n; ++i) {
+    const std::string k = "k:" + std::to_string(i);
+    switch (i % 5) {
+      case 0:
+        c.Cmd({"SET", k, "v" + std::to_string(i)});
+        break;
+      case 1:
+        c.Cmd({"HSET", k, "f", std::to_string(i), "g", "x"});
+        break;
+      case 2:
+        c.Cmd({"RPUSH", k, "a", "b", std::to_string(i)});
+        break;
+      case 3:
+        c.Cmd({"SADD", k, "m1", "m2", std::to_string(i)});
+        break;
+      default:
+        c.Cmd({"ZADD", k, "1", "a", std::to_string(i), "b"});
+    }
+    if (i % 3 == 0) c.Cmd({"PEXPIRE", k, "600000"});
+  }
+}
+
+// A dump of a key's content independent of its encoding.
+std::string Content(RedisClient& c, const std::string& k) {
+  const std::string type = c.Cmd({"TYPE", k}).str;
+  std::string out = type + ":";
+  RedisClient::Rep r;
+  if (type == "string") r = c.Cmd({"GET", k});
+  if (type == "hash") r = c.Cmd({"HGETALL", k});
+  if (type == "list") r = c.Cmd({"LRANGE", k, "0", "-1"});
+  if (type == "set") r = c.Cmd({"SORT", k, "ALPHA"});
+  if (type == "zset") r = c.Cmd({"ZRANGE", k, "0", "-1", "WITHSCORES"});
+  out += r.str;
+  for (auto& e : r.elements) out += e.str + ",";
+  return out;
+}
+
+// Writes sequence numbers to its keys through the Lua script and reads each
+// back; counts acknowledged writes and reads that did not return the last
+// acknowledged value.
+class SeqWriter {
+ public:
+  SeqWriter(int owner_port, std::vector<std::string> keys)
+      : client_(kRange, owner_port), keys_(std::move(keys)), acked_(keys_.size(), 0) {}
+  void Start() {
+    thread_ = std::thread([this] {
+      for (std::int64_t seq = 1; !stop_; ++seq) {
+        const std::size_t i = static_cast<std::size_t>(seq) % keys_.size();
+        auto w = client_.Run("w", {"SET", keys_[i], std::to_string(seq)});
+        if (w.err()) {
+          ++errors_;
+          last_error_ = w.str;
+          continue;
+        }
+        acked_[i] = seq;
+        ++writes_;
+        auto r = client_.Run("", {"GET", keys_[i]});
+        if (r.err() || r.str != std::to_string(seq)) {
+          ++bad_reads_;
+          last_error_ = "read " + keys_[i] + " -> " + r.str;
+        }
+      }
+    });
+  }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  ~SeqWriter() { Stop(); }
+  std::int64_t writes() const { return writes_.load(); }
+  int errors() const { return errors_.load(); }
+  int bad_reads() const { return bad_reads_.load(); }
+  std::string last_error() const { return last_error_; }
+  const std::vector<std::string>& keys() const { return keys_; }
+  const std::vector<std::int64_t>& acked() const { return acked_; }
+
+ private:
+  DataplaneClient client_;
+  std::vector<std::string> keys_;
+  std::vector<std::int64_t> acked_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::int64_t> writes_{0};
+  std::atomic<int> errors_{0};
+  std::atomic<int> bad_reads_{0};
+  std::string last_error_;
+};
+
+std::vector<std::string> RangeKeys(const std::string& prefix, int n) {
+  std::vector<std::string> out;
+  for (int i = 0; static_cast<int>(out.size()) < n; ++i) {
+    const std::string k = prefix + std::to_string(i);
+    if (InRange(k)) out.push_back(k);
+  }
+  return out;
+}
+
+class AgentMoveTest : public ::testing::Test {
+ protected:
+  void SetUp() override { root_ = MakeTempDir("agent-test"); }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+  std::filesystem::path root_;
+};
+
+TEST_F(AgentMoveTest, FullMoveCarriesEveryKeyOfTheRangeAndLosesNoAcknowledgedWrite) {
+  RedisServer src(root_), dst(root_);
+  AgentProcess target(root_, dst.port(), {"--copy-rate", "1500", "--copy-batch", "50"});
+  AgentProcess source(root_, src.port());
+  RedisClient s(src.port()), d(dst.port());
+  Populate(s, 3000);
+  std::map<std::string, std::string> expected;
+  for (const auto& k : ClientKeys(s)) expected[k] = Content(s, k);
+
+  SeqWriter writer(src.port(), RangeKeys("w:", 40));
+  writer.Start();
+  const std::string body = Body("move-1", src, dst, 10);
+  ASSERT_EQ(target.Post("prepare", body).status, 200);
+  ASSERT_EQ(target.Post("copy", body).status, 202);
+  EXPECT_EQ(State(target, "move-1"), "copying");
+  ASSERT_TRUE(
+      WaitUntil([&] { return State(target, "move-1") == "done"; }, std::chrono::seconds(60)));
+  auto cut = target.Post("cutover", body);
+  ASSERT_EQ(cut.status, 200) << cut.body;
+  const std::int64_t at_cutover = writer.writes();
+  ASSERT_TRUE(WaitUntil([&] { return writer.writes() > at_cutover + 200; }));
+  writer.Stop();
+  auto rel = source.Post("release", body);
+  ASSERT_EQ(rel.status, 200) << rel.body;
+
+  EXPECT_EQ(writer.errors(), 0) << writer.last_error();
+  EXPECT_EQ(writer.bad_reads(), 0) << writer.last_error();
+  EXPECT_GT(writer.writes(), 400);
+  // Every acknowledged write is on the new owner.
+  for (std::size_t i = 0; i < writer.keys().size(); ++i) {
+    if (writer.acked()[i] == 0) continue;
+    EXPECT_EQ(d.Cmd({"GET", writer.keys()[i]}).str, std::to_string(writer.acked()[i]));
+  }
+  // Every key of the range moved with its content and TTL; the rest stayed.
+  const auto on_src = ClientKeys(s), on_dst = ClientKeys(d);
+  int moved = 0;
+  for (const auto& [k, content] : expected) {
+    if (InRange(k)) {
+      ++moved;
+      EXPECT_TRUE(on_dst.contains(k)) << k;
+      EXPECT_EQ(Content(d, k), content) << k;
+      if (std::stoi(k.substr(2)) % 3 == 0) {
+        EXPECT_GT(d.Cmd({"PTTL", k}).integer, 0) << k;
+      }
+    } else {
+      EXPECT_TRUE(on_src.contains(k)) << k;
+      EXPECT_FALSE(on_dst.contains(k)) << k;
+    }
+  }
+  EXPECT_GT(moved, 1000);
+  for (const auto& k : on_src) EXPECT_FALSE(on_dst.contains(k)) << "on both shards: " << k;
+  for (const auto& k : on_dst) EXPECT_TRUE(InRange(k)) << "out of range on target: " << k;
+  EXPECT_EQ(s.Cmd({"GET", "__shardcast:range:7"}).str, "gone 3 " + dst.endpoint());
+  EXPECT_TRUE(d.Cmd({"GET", "__shardcast:range:7"}).nil());
+  // The metrics count what moved.
+  auto m = HttpCall(target.metrics_port(), "GET", "/metrics");
+  EXPECT_NE(m.body.find("shardcast_agent_keys_copied_total{kind=\"move\"}"), std::string::npos);
+}
+
+TEST_F(AgentMoveTest, AbortBeforeCutoverPutsEveryKeyBackIncludingWritesTheTargetTook) {
+  RedisServer src(root_), dst(root_);
+  AgentProcess target(root_, dst.port(), {"--copy-rate", "400", "--copy-batch", "20"});
+  RedisClient s(src.port()), d(dst.port());
+  Populate(s, 2000);
+  const auto before = ClientKeys(s);
+  SeqWriter writer(src.port(), RangeKeys("w:", 30));
+  writer.Start();
+  const std::string body = Body("move-2", src, dst, 11);
+  ASSERT_EQ(target.Post("prepare", body).status, 200);
+  ASSERT_EQ(target.Post("copy", body).status, 202);
+  // Wait until part of the range (and some of the writer's keys) is on the target.
+  ASSERT_TRUE(WaitUntil([&] { return d.Cmd({"DBSIZE"}).integer > 300; }));
+  auto ab = target.Post("abort", body);
+  ASSERT_EQ(ab.status, 202) << ab.body;
+  ASSERT_TRUE(
+      WaitUntil([&] { return State(target, "move-2") == "done"; }, std::chrono::seconds(60)));
+  const std::int64_t after_abort = writer.writes();
+  ASSERT_TRUE(WaitUntil([&] { return writer.writes() > after_abort + 100; }));
+  writer.Stop();
+  EXPECT_EQ(writer.errors(), 0) << writer.last_error();
+  EXPECT_EQ(writer.bad_reads(), 0) << writer.last_error();
+  EXPECT_TRUE(ClientKeys(d).empty());
+  auto after = ClientKeys(s);
+  for (const auto& k : before) EXPECT_TRUE(after.contains(k)) << k;
+  for (std::size_t i = 0; i < writer.keys().size(); ++i) {
+    if (writer.acked()[i] == 0) continue;
+    EXPECT_EQ(s.Cmd({"GET", writer.keys()[i]}).str, std::to_string(writer.acked()[i]));
+  }
+  EXPECT_TRUE(s.Cmd({"GET", "__shardcast:range:7"}).nil());
+  EXPECT_TRUE(d.Cmd({"GET", "__shardcast:range:7"}).nil());
+  // After cutover, abort is refused: a revert is a new move.
+  const std::string b2 = Body("move-3", src, dst, 11);
+  ASSERT_EQ(target.Post("prepare", b2).status, 200);
+  ASSERT_EQ(target.Post("copy", b2).status, 202);
+  ASSERT_TRUE(
+      WaitUntil([&] { return State(target, "move-3") == "done"; }, std::chrono::seconds(60)));
+  ASSERT_EQ(target.Post("cutover", b2).status, 200);
+  EXPECT_EQ(target.Post("abort", b2).status, 409);
+}
+
+TEST_F(AgentMoveTest, FencingRefusesALowerTokenAndSurvivesARestart) {
+  RedisServer src(root_), dst(root_);
+  AgentProcess target(root_, dst.port());
+  ASSERT_EQ(target.Post("prepare", Body("f-1", src, dst, 20)).status, 200);
+  auto low = target.Post("prepare", Body("f-2", src, dst, 19));
+  EXPECT_EQ(low.status, 409);
+  EXPECT_NE(low.body.find("fencingToken"), std::string::npos) << low.body;
+  target.Restart();
+  EXPECT_EQ(target.Post("prepare", Body("f-3", src, dst, 19)).status, 409);
+  EXPECT_EQ(RedisClient(dst.port()).Cmd({"GET", "__shardcast:fence"}).str, "20");
+  // The source shard was fenced too, by the marker write on it.
+  EXPECT_EQ(RedisClient(src.port()).Cmd({"GET", "__shardcast:fence"}).str, "20");
+  EXPECT_EQ(target.Post("prepare", Body("f-4", src, dst, 21)).status, 200);
+  // Missing or invalid fields are named.
+  auto bad = target.Post("prepare", R"({"shardSet":"kv","action":"x"})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("range"), std::string::npos) << bad.body;
+  Json j = Json::parse(Body("f-5", src, dst, 21));
+  j["targetEndpoint"] = "nohostport";
+  bad = target.Post("prepare", j.dump());
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("targetEndpoint"), std::string::npos) << bad.body;
+}
+
+TEST_F(AgentMoveTest, ARepeatedActionGetsTheSameAnswerAlsoAfterARestart) {
+  RedisServer src(root_), dst(root_);
+  AgentProcess target(root_, dst.port());
+  RedisClient s(src.port());
+  Populate(s, 200);
+  const std::string body = Body("idem-1", src, dst, 5);
+  auto first = target.Post("prepare", body);
+  ASSERT_EQ(first.status, 200);
+  auto again = target.Post("prepare", body);
+  EXPECT_EQ(again.status, first.status);
+  EXPECT_EQ(again.body, first.body);
+  ASSERT_EQ(target.Post("copy", body).status, 202);
+  ASSERT_TRUE(WaitUntil([&] { return State(target, "idem-1") == "done"; }));
+  auto cut = target.Post("cutover", body);
+  ASSERT_EQ(cut.status, 200);
+  target.Restart();
+  auto cut2 = target.Post("cutover", body);
+  EXPECT_EQ(cut2.status, cut.status);
+  EXPECT_EQ(cut2.body, cut.body);
+  EXPECT_EQ(State(target, "idem-1"), "done");
+  // The same action id and step asking for something else is refused.
+  auto other = target.Post("cutover", Body("idem-1", src, dst, 5, /*epoch=*/4));
+  EXPECT_EQ(other.status, 409);
+  EXPECT_NE(other.body.find("action"), std::string::npos) << other.body;
+  auto m = HttpCall(target.metrics_port(), "GET", "/metrics");
+  EXPECT_NE(m.body.find("result=\"replayed\""), std::string::npos) << m.body;
+}
+
+TEST_F(AgentMoveTest, AnAgentKilledMidCopyResumesAndCompletes) {
+  RedisServer src(root_), dst(root_);
+  AgentProcess target(root_, dst.port(), {"--copy-rate", "300", "--copy-batch", "10"});
+  RedisClient s(src.port()), d(dst.port());
+  Populate(s, 1000);
+  int in_range = 0;
+  for (const auto& k : ClientKeys(s)) in_range += InRange(k) ? 1 : 0;
+  const std::string body = Body("kill-1", src, dst, 7);
+  ASSERT_EQ(target.Post("prepare", body).status, 200);
+  auto copy = target.Post("copy", body);
+  ASSERT_EQ(copy.status, 202);
+  ASSERT_TRUE(WaitUntil([&] { return ClientKeys(d).size() >= 50; }));
+  target.Kill();
+  const auto partial = ClientKeys(d).size();
+  EXPECT_LT(partial, static_cast<std::size_t>(in_range));
+  target.Start();
+  // Resumed from __shardcast:jobs without a new request.
+  EXPECT_EQ(State(target, "kill-1"), "copying");
+  ASSERT_TRUE(
+      WaitUntil([&] { return State(target, "kill-1") == "done"; }, std::chrono::seconds(60)));
+  EXPECT_EQ(ClientKeys(d).size(), static_cast<std::size_t>(in_range));
+  for (const auto& k : ClientKeys(s)) EXPECT_FALSE(InRange(k)) << k;
+  auto again = target.Post("copy", body);
+  EXPECT_EQ(again.status, copy.status);
+  EXPECT_EQ(again.body, copy.body);
+  EXPECT_EQ(target.Post("cutover", body).status, 200);
+}
+
+TEST_F(AgentMoveTest, RangeSizeReportCountsKeysAndBytes) {
+  RedisServer src(root_);
+  AgentProcess agent(root_, src.port());
+  RedisClient s(src.port());
+  std::map<int, std::uint64_t> keys, bytes;
+  for (int i = 0; i < 400; ++i) {
+    const std::string k = "size:" + std::to_string(i);
+    s.Cmd({"SET", k, std::string(10 + i % 200, 'x')});
+  }
+  for (int i = 0; i < 400; ++i) {
+    const std::string k = "size:" + std::to_string(i);
+    const int r = static_cast<int>(agent::Fnv1a64High32(k) >> 30);  // 4 equal ranges
+    ++keys[r];
+    bytes[r] += static_cast<std::uint64_t>(s.Cmd({"MEMORY", "USAGE", k}).integer);
+  }
+  auto exact = Json::parse(agent.Get("/shardcast/ranges?count=4").body);
+  EXPECT_TRUE(exact["bytesExact"].get<bool>());
+  EXPECT_EQ(exact["keys"].get<int>(), 400);
+  for (int r = 0; r < 4; ++r) {
+    EXPECT_EQ(exact["ranges"][r]["keys"].get<std::uint64_t>(), keys[r]) << r;
+    EXPECT_EQ(exact["ranges"][r]["bytes"].get<std::uint64_t>(), bytes[r]) << r;
+  }
+  auto sampled = Json::parse(agent.Get("/shardcast/ranges?count=4&samples=40").body);
+  EXPECT_FALSE(sampled["bytesExact"].get<bool>());
+  EXPECT_LE(sampled["sampledKeys"].get<int>(), 41);
+  for (int r = 0; r < 4; ++r) {
+    EXPECT_EQ(sampled["ranges"][r]["keys"].get<std::uint64_t>(), keys[r]);
+    const double est = sampled["ranges"][r]["bytes"].get<double>();
+    EXPECT_NEAR(est, static_cast<double>(bytes[r]), 0.5 * static_cast<double>(bytes[r])) << r;
+  }
+  EXPECT_EQ(agent.Get("/shardcast/ranges?count=0").status, 400);
+}
+
+}  // namespace
+}  // namespace shardcast::testsupport
