@@ -216,7 +216,7 @@ reject_mp "selector In without values" "values must be non-empty for operator In
 # One invalid MigrationPolicy per rule added for issue 14.
 reject_mp "zero horizon" "spec.forecast.horizon must be a duration of at least 1s" spec.forecast='{"horizon":"0s"}'
 reject_mp "sub-second step" "spec.forecast.step must be a duration of at least 1s" spec.forecast='{"step":"500ms"}'
-reject_mp "fractional-second cooldown" "spec.limits.cooldown must be a duration in whole seconds" spec.limits='{"cooldown":"1.5s"}'
+reject_mp "fractional-second cooldown" "spec.limits.cooldown must be a duration written with whole numbers of h, m and s" spec.limits='{"cooldown":"1.5s"}'
 reject_mp "horizon shorter than step" "spec.forecast.horizon must be at least spec.forecast.step" \
   spec.forecast='{"horizon":"1m","step":"5m"}'
 reject_mp "horizon over 5000 steps" "spec.forecast.horizon may be at most 5000 times spec.forecast.step" \
