@@ -10,6 +10,7 @@
 
 #include "controllers/api/fencing.h"
 #include "controllers/api/resources.h"
+#include "controllers/migrationpolicy/kstatus.h"
 #include "controllers/planner/schedule.h"
 #include "controllers/shardset/shardset.h"
 
@@ -183,16 +184,12 @@ ctrl::ReconcileResult MigrationPolicyReconciler::reconcile(const std::string& ke
     const Json prev = obj->value("status", Json::object());
     Json status = prev.is_object() ? prev : Json::object();
     Json conds = prev.is_object() ? prev.value("conditions", Json::array()) : Json::array();
-    bool same = false;
-    for (const auto& c : conds) {
-      if (c.is_object() && c.value("type", Json()) == "Ready" && c.value("message", Json()) == spec.error().message) {
-        same = true;
-      }
-    }
-    if (same) return ctrl::Action::AwaitChange();
-    event(*obj, true, "InvalidSpec", spec.error().message);
-    status["conditions"] = BuildConditions({{"Ready", "False", "InvalidSpec", spec.error().message}}, conds,
-                                           IntAt(obj->value("metadata", Json::object()), "generation", 0),
+    const int64_t generation = IntAt(obj->value("metadata", Json::object()), "generation", 0);
+    const std::string message = spec.error().message;
+    if (InvalidSpecRecorded(prev, message, generation)) return ctrl::Action::AwaitChange();
+    event(*obj, true, "InvalidSpec", message);
+    status["observedGeneration"] = generation;
+    status["conditions"] = BuildConditions(InvalidSpecConditions(message), conds, generation,
                                            planner::FormatRfc3339(r.now));
     Json o = *obj;
     o["status"] = status;
@@ -842,6 +839,7 @@ kube::ApiStatus MigrationPolicyReconciler::write_status(Round& r) {
                    blocked.empty() ? "NotBlocked" : "ConstraintUnsatisfiable", blocked});
   bool active = r.plannedReason == "Executing" || r.plannedReason == "ProposalPending";
   conds.push_back({"Planned", active ? "True" : "False", r.plannedReason, notes});
+  AddKstatusConditions(conds, r.spec, r.sel);
   status["conditions"] = BuildConditions(conds, prev.is_object() ? prev.value("conditions", Json::array()) : Json::array(),
                                          r.spec.generation, planner::FormatRfc3339(r.now));
   if (status == prev) return {};

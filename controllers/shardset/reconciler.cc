@@ -10,6 +10,7 @@
 #include "controllers/api/fencing.h"
 #include "controllers/api/replica_request.h"
 #include "controllers/api/resources.h"
+#include "controllers/shardset/kstatus.h"
 
 namespace shardcast::shardset {
 namespace {
@@ -462,6 +463,7 @@ kube::ApiStatus ShardSetReconciler::write_status(Round& round) {
            (owners_ok ? "; every range has a ready owner"
                       : round.published ? "; some ranges have no ready owner"
                                         : "; no routing document yet")});
+  AddKstatusConditions(in.conditions);
   const Json prev = round.set_obj.value("status", Json::object());
   Json status = BuildStatus(in, prev, deps_.now());
   if (status == prev) return {};

@@ -5,7 +5,8 @@
 --
 --   Progressing  no status yet, or metadata.generation ahead of
 --                status.observedGeneration (spec change not seen yet)
---   Degraded     condition Degraded=True
+--   Degraded     condition Stalled=True (cannot progress without a change:
+--                invalid spec, pods the API server refuses), or Degraded=True
 --   Progressing  condition Progressing=True (a move, promotion or scale runs)
 --   Healthy      condition Ready=True and observedGeneration == generation
 --   Progressing  otherwise (waiting for Ready)
@@ -50,6 +51,13 @@ if observed == nil or observed < generation then
   hs.status = "Progressing"
   hs.message = string.format("Waiting for the operator to observe generation %d (observed %d)",
     generation, observed or 0)
+  return hs
+end
+
+local stalled = condition(status, "Stalled")
+if stalled ~= nil and stalled.status == "True" then
+  hs.status = "Degraded"
+  hs.message = describe(stalled, "ShardSet cannot progress")
   return hs
 end
 

@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
-"""Checks `helm template` output (stdin) of charts/shardcast.
+"""Checks `helm template` output (stdin) of charts/shardcast (release
+namespace shardcast-system).
 
-  render_check.py cluster      default values (ClusterRole)
+  render_check.py default      default values: watches the release namespace (Role)
   render_check.py namespaced   watchNamespaces=[team-a], crds.install=false
+  render_check.py cluster      clusterWide=true (ClusterRole)
+  render_check.py netpol       networkPolicy.enabled=true (default scope)
+  render_check.py sa-allowlist serviceAccountAllowList.enabled=true, names=[kv,default]
 """
 import sys
 
@@ -44,17 +48,41 @@ def main(mode):
             errors.append(what)
 
     crds = by_kind.get("CustomResourceDefinition", [])
-    if mode == "cluster":
+    watched = {"namespaced": "team-a", "cluster": None}.get(mode, "shardcast-system")
+    if mode == "namespaced":
+        expect(not crds, "no CRDs with crds.install=false")
+    else:
         expect(len(crds) == 2, f"2 CRDs rendered, got {len(crds)}")
+    if mode == "cluster":
         expect(len(by_kind.get("ClusterRole", [])) == 1, "one ClusterRole")
         expect(len(by_kind.get("ClusterRoleBinding", [])) == 1, "one ClusterRoleBinding")
         roles = by_kind.get("ClusterRole", [])
     else:
-        expect(not crds, "no CRDs with crds.install=false")
         expect("ClusterRole" not in by_kind and "ClusterRoleBinding" not in by_kind, "no cluster-wide RBAC")
         roles = [r for r in by_kind.get("Role", []) if not r["metadata"]["name"].endswith("-leader-election")]
-        expect([r["metadata"]["namespace"] for r in roles] == ["team-a"], "a Role in the watched namespace")
-        expect(len(by_kind.get("RoleBinding", [])) == 2, "RoleBindings for team-a and the lease")
+        expect([r["metadata"]["namespace"] for r in roles] == [watched], f"a Role in the watched namespace {watched}")
+        expect(len(by_kind.get("RoleBinding", [])) == 2, f"RoleBindings for {watched} and the lease")
+    nps = by_kind.get("NetworkPolicy", [])
+    expect(len(nps) == (1 if mode == "netpol" else 0), f"NetworkPolicy only when enabled ({len(nps)})")
+    if mode == "netpol" and nps:
+        np = nps[0]["spec"]
+        expect(np["podSelector"]["matchLabels"].get("app.kubernetes.io/name") == "shardcast", "NetworkPolicy selects the operator")
+        expect(sorted(np["policyTypes"]) == ["Egress", "Ingress"], "NetworkPolicy limits both directions")
+        ports = {p["port"] for r in np["egress"] for p in r.get("ports", [])}
+        expect({53, 443, 6443} <= ports, f"egress to DNS and the API server ({ports})")
+        pods = [r for r in np["egress"] if any("podSelector" in t for t in r.get("to", []))]
+        expect(len(pods) == 1 and pods[0]["to"][0]["namespaceSelector"]["matchLabels"]
+               == {"kubernetes.io/metadata.name": watched}, "egress to ShardSet pods of the watched namespace")
+    vaps = by_kind.get("ValidatingAdmissionPolicy", [])
+    bindings = by_kind.get("ValidatingAdmissionPolicyBinding", [])
+    want = 1 if mode == "sa-allowlist" else 0
+    expect(len(vaps) == want and len(bindings) == want, f"ValidatingAdmissionPolicy only when enabled ({len(vaps)}, {len(bindings)})")
+    if want and vaps and bindings:
+        v = vaps[0]["spec"]
+        expect({"name": "allowed", "expression": '["kv","default"]'} in v["variables"], f"allow-list variable {v['variables']}")
+        expect(bindings[0]["spec"]["validationActions"] == ["Deny"], "binding denies")
+        expect(bindings[0]["spec"]["matchResources"]["namespaceSelector"]["matchLabels"]
+               == {"kubernetes.io/metadata.name": watched}, "binding scoped to the watched namespace")
     for role in roles:
         got = flatten(role["rules"])
         expect(got == EXPECTED_RULES, f"{role['kind']} {role['metadata']['name']} rules: {got}")
@@ -79,8 +107,8 @@ def main(mode):
                   "--leader-election-id=shardcast", "--log-level=info", "--log-format=json",
                   "--metrics-bind-address=:8080", "--health-probe-bind-address=:8081"]:
             expect(a in args, f"arg {a} in {args}")
-        if mode == "namespaced":
-            expect("--namespace=team-a" in args, f"--namespace in {args}")
+        if watched:
+            expect(f"--namespace={watched}" in args, f"--namespace={watched} in {args}")
         else:
             expect(not any(a.startswith("--namespace=") for a in args), "no --namespace for all namespaces")
         expect(c["image"] == "shardcast/operator:0.1.0", f"image {c['image']}")
@@ -110,4 +138,4 @@ def main(mode):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "cluster"))
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "default"))

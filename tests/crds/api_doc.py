@@ -38,8 +38,15 @@ def constraints(s):
         out.append(f">= {s['minimum']}")
     elif "maximum" in s:
         out.append(f"<= {s['maximum']}")
+    if "minItems" in s:
+        out.append(f"at least {s['minItems']} items")
     if "maxItems" in s:
         out.append(f"at most {s['maxItems']} items")
+    if s.get("x-kubernetes-list-type") in ("set", "map"):
+        keys = s.get("x-kubernetes-list-map-keys")
+        out.append("unique " + (", ".join(f"`{k}`" for k in keys) if keys else "items"))
+    if "maxLength" in s and s.get("type") == "string":
+        out.append(f"at most {s['maxLength']} characters")
     if "format" in s and s["format"] in ("date-time",):
         out.append("RFC 3339 time")
     for r in s.get("x-kubernetes-validations", []) or []:
@@ -78,6 +85,11 @@ def generate(src):
         crd = crds[kind]
         v = crd["spec"]["versions"][0]
         schema = v["schema"]["openAPIV3Schema"]
+        for r in schema.get("x-kubernetes-validations", []) or []:
+            msg = " ".join(r["message"].split()).replace("<", "&lt;").replace(">", "&gt;")
+            out.append(f"- Rule on the {kind} object: {msg}")
+        if schema.get("x-kubernetes-validations"):
+            out.append("")
         for part in ("spec", "status"):
             sub = schema["properties"][part]
             out.append(f"### {kind} `{part}`")

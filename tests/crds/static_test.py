@@ -74,6 +74,11 @@ def main(src):
     check(any(r["rule"] == "self == oldSelf" for r in ranges.get("x-kubernetes-validations", [])),
           "keySpace.ranges has the transition rule self == oldSelf")
 
+    # The routing document stays well under 1 MiB at the keySpace.ranges cap.
+    proc = subprocess.run([sys.executable, os.path.join(src, "tests", "crds", "routing_size.py"), src],
+                          capture_output=True, text=True)
+    check(proc.returncode == 0, "routing document under the 1 MiB ConfigMap limit: " + proc.stdout.strip().replace("\n", "; "))
+
     # Chart CRD templates are generated from crds/.
     proc = subprocess.run(["bash", os.path.join(src, "hack", "sync-crds.sh"), "--check"],
                           capture_output=True, text=True)

@@ -85,6 +85,74 @@ reject_shs "invalid routing ConfigMap name" "spec.routing.configMapName must be 
 reject_shs "missing routing" "spec.routing: Required value" spec.routing-
 reject_shs "warm pool above 100" "spec.warmPool.size" spec.warmPool='{"size":101}'
 
+# One invalid object per admission rule added for issue 14 (the operator
+# would reject or misread each of them), then valid edge cases.
+long58="$(printf 'a%.0s' $(seq 1 58))"
+long57="$(printf 'b%.0s' $(seq 1 57))"
+reject_shs_named() { # name description expected-substring mk-args...
+  local name="$1" what="$2" want="$3"
+  shift 3
+  expect_reject "ShardSet $what" "$want" -n "$NS" create -f - < <($MK shardset "$name" "$@")
+}
+reject_shs_named "$long58" "name of 58 characters" "metadata.name must be a DNS-1123 label of at most 57 characters"
+reject_shs_named "kv.a" "name with a dot" "metadata.name must be a DNS-1123 label"
+reject_shs "zero replicas" "spec.replicas: Invalid value: 0" spec.replicas=0 spec.minReplicas=1
+reject_shs "zero minReplicas" "spec.minReplicas: Invalid value: 0" spec.minReplicas=0
+reject_shs "2049 ranges (routing document cap)" "spec.keySpace.ranges: Invalid value: 2049" spec.keySpace.ranges=2049
+reject_shs "template without spec" "spec.template.spec: Required value" spec.template='{"metadata":{"labels":{"a":"b"}}}'
+reject_shs "template without containers" "spec.template.spec.containers: Required value" \
+  spec.template.spec='{"nodeSelector":{"type":"kwok"}}'
+reject_shs "template with an empty container list" "spec.template.spec.containers: Invalid value" \
+  spec.template.spec.containers='[]'
+reject_shs "container without image" "spec.template.spec.containers[0].image: Required value" \
+  spec.template.spec.containers='[{"name":"kv"}]'
+reject_shs "duplicate container names" "spec.template.spec.containers[1]: Duplicate value" \
+  spec.template.spec.containers='[{"name":"kv","image":"a"},{"name":"kv","image":"b"}]'
+reject_shs "container name not a DNS label" "spec.template.spec.containers[0].name" \
+  spec.template.spec.containers='[{"name":"KV_1","image":"a"}]'
+reject_shs "duplicate init container names" "spec.template.spec.initContainers[1]: Duplicate value" \
+  spec.template.spec.initContainers='[{"name":"init","image":"a"},{"name":"init","image":"b"}]'
+reject_shs "duplicate volume names" "spec.template.spec.volumes[1]: Duplicate value" \
+  spec.template.spec.volumes='[{"name":"data","emptyDir":{}},{"name":"data","emptyDir":{}}]'
+reject_shs "template label shardcast.dev/role" "may not set shardcast.dev/shardset or shardcast.dev/role" \
+  spec.template.metadata='{"labels":{"shardcast.dev/role":"active"}}'
+reject_shs "template label value with a space" "spec.template.metadata.labels values must be valid label values" \
+  spec.template.metadata='{"labels":{"app":"k v"}}'
+reject_shs "template hostname" "spec.template.spec.hostname may not be set" spec.template.spec.hostname=shared
+reject_shs "serviceAccount differs from serviceAccountName" "serviceAccountName must be equal" \
+  spec.template.spec.serviceAccount=a spec.template.spec.serviceAccountName=b
+reject_shs "invalid serviceAccountName" "spec.template.spec.serviceAccountName" spec.template.spec.serviceAccountName=Bad_SA
+reject_shs "claim template without a name" "spec.volumeClaimTemplates[0].metadata.name: Required value" \
+  spec.volumeClaimTemplates='[{"metadata":{"labels":{"a":"b"}},"spec":{}}]'
+reject_shs "claim name with a dot" "spec.volumeClaimTemplates[0].metadata.name" \
+  spec.volumeClaimTemplates='[{"metadata":{"name":"data.v1"},"spec":{}}]'
+reject_shs "duplicate claim names" "spec.volumeClaimTemplates[].metadata.name must be unique" \
+  spec.volumeClaimTemplates='[{"metadata":{"name":"data"},"spec":{}},{"metadata":{"name":"data"},"spec":{}}]'
+reject_shs "claim named like a template volume" "must differ from the names of spec.template.spec.volumes" \
+  spec.volumeClaimTemplates='[{"metadata":{"name":"data"},"spec":{}}]' \
+  spec.template.spec.volumes='[{"name":"data","emptyDir":{}}]'
+reject_shs "hook path with a space" "spec.hooks.preparePath" spec.hooks='{"preparePath":"/shardcast/pre pare"}'
+reject_shs "metrics path without a slash" "spec.metrics.path" spec.metrics='{"path":"metrics"}'
+
+accept_shs() { # description mk-args...
+  local what="$1" out
+  shift
+  if out="$($MK shardset "$@" | k -n "$NS" create --dry-run=server -f - 2>&1)"; then
+    pass "ShardSet edge case accepted: $what"
+  else
+    fail "ShardSet edge case rejected: $what: $out"
+  fi
+}
+accept_shs "name of 57 characters" "$long57"
+accept_shs "2048 ranges, one replica" edge-ranges spec.keySpace.ranges=2048 spec.replicas=1 spec.minReplicas=1 spec.maxReplicas=1
+accept_shs "init containers, volumes and claims with distinct names, serviceAccount equal to serviceAccountName" edge-pod \
+  spec.template.spec.initContainers='[{"name":"init","image":"a"}]' \
+  spec.template.spec.volumes='[{"name":"scratch","emptyDir":{}}]' \
+  spec.template.spec.serviceAccount=kv spec.template.spec.serviceAccountName=kv \
+  spec.volumeClaimTemplates='[{"metadata":{"name":"data"},"spec":{}},{"metadata":{"name":"wal"},"spec":{}}]'
+accept_shs "empty label value and other template labels" edge-labels \
+  spec.template.metadata='{"labels":{"app":"kv","tier":""},"annotations":{"note":"any text at all"}}'
+
 # volumeClaimTemplates: apiVersion/kind default like a StatefulSet's; the
 # pod template's unknown fields are preserved.
 $MK shardset withpvc spec.volumeClaimTemplates='[{"metadata":{"name":"data"},"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}}}]' \
@@ -145,6 +213,69 @@ reject_mp "maxConcurrentMigrations 0" "spec.limits.maxConcurrentMigrations" spec
 reject_mp "selector In without values" "values must be non-empty for operator In" \
   spec.shardSetSelector='{"matchExpressions":[{"key":"app","operator":"In"}]}'
 
+# One invalid MigrationPolicy per rule added for issue 14.
+reject_mp "zero horizon" "spec.forecast.horizon must be a duration of at least 1s" spec.forecast='{"horizon":"0s"}'
+reject_mp "sub-second step" "spec.forecast.step must be a duration of at least 1s" spec.forecast='{"step":"500ms"}'
+reject_mp "fractional-second cooldown" "spec.limits.cooldown must be a duration written with whole numbers of h, m and s" spec.limits='{"cooldown":"1.5s"}'
+reject_mp "horizon shorter than step" "spec.forecast.horizon must be at least spec.forecast.step" \
+  spec.forecast='{"horizon":"1m","step":"5m"}'
+reject_mp "horizon over 5000 steps" "spec.forecast.horizon may be at most 5000 times spec.forecast.step" \
+  spec.forecast='{"horizon":"100h","step":"1s"}'
+reject_mp "seasonalPeriods with Auto" "spec.forecast.seasonalPeriods may only be set when spec.forecast.seasonality is Manual" \
+  spec.forecast='{"seasonality":"Auto","seasonalPeriods":["24h"]}'
+reject_mp "seasonal period not a multiple of step" "each spec.forecast.seasonalPeriods entry must be a whole multiple of spec.forecast.step" \
+  spec.forecast='{"seasonality":"Manual","step":"7m","seasonalPeriods":["24h"]}'
+reject_mp "seasonal period of one step" "each spec.forecast.seasonalPeriods entry must be a whole multiple" \
+  spec.forecast='{"seasonality":"Manual","step":"1h","seasonalPeriods":["1h"]}'
+reject_mp "duplicate seasonal periods" "spec.forecast.seasonalPeriods[1]: Duplicate value" \
+  spec.forecast='{"seasonality":"Manual","seasonalPeriods":["24h","24h"]}'
+reject_mp "seasonality None (not implemented by the forecaster)" 'spec.forecast.seasonality: Unsupported value: "None"' \
+  spec.forecast='{"seasonality":"None"}'
+reject_mp "zero-length window" "spec.windows[].duration must be a duration of at least 1s" \
+  spec.windows='[{"schedule":"0 8 * * 1-5","duration":"0s"}]'
+for cron in "60 8 * * *" "0 24 * * *" "0 8 0 * *" "0 8 * 13 *" "0 8 * * 8" "0 8 * * MON" "*/0 * * * *" "0 8 * * 1,,5" "0 8 * * * *"; do
+  reject_mp "window cron '$cron'" "spec.windows[].schedule must be a cron expression with 5 fields" \
+    spec.windows="[{\"schedule\":\"$cron\",\"duration\":\"1h\"}]"
+done
+reject_mp "blackout cron with a reversed range" "spec.blackouts[].schedule has a range a-b with a greater than b" \
+  spec.blackouts='[{"schedule":"0 8 * * 5-1","duration":"1h"}]'
+reject_mp "zero-length event" "spec.events[].duration must be a duration of at least 1s" \
+  spec.events='[{"name":"sale","start":"2026-11-27T08:00:00Z","duration":"0s"}]'
+reject_mp "duplicate event names" "spec.events[1]: Duplicate value" \
+  spec.events='[{"name":"sale","start":"2026-11-27T08:00:00Z","duration":"1h"},{"name":"sale","start":"2026-11-28T08:00:00Z","duration":"1h"}]'
+reject_mp "duplicate event range ids" "spec.events[0].ranges[1]: Duplicate value" \
+  spec.events='[{"name":"sale","start":"2026-11-27T08:00:00Z","duration":"1h","ranges":[3,3]}]'
+reject_mp "zero proposal TTL" "spec.migration.proposalTTL must be a duration of at least 1s" spec.migration='{"proposalTTL":"0s"}'
+reject_mp "zero shadow duration" "spec.migration.shadow.duration must be a duration of at least 1s" \
+  spec.migration='{"shadow":{"enabled":true,"duration":"0s"}}'
+reject_mp "selector label key with a space" "spec.shardSetSelector.matchLabels keys must be label keys" \
+  spec.shardSetSelector='{"matchLabels":{"bad key":"x"}}'
+reject_mp "selector label value with a space" "spec.shardSetSelector.matchLabels" \
+  spec.shardSetSelector='{"matchLabels":{"app":"k v"}}'
+reject_mp "selector expression key invalid" "spec.shardSetSelector.matchExpressions[0].key" \
+  spec.shardSetSelector='{"matchExpressions":[{"key":"-bad","operator":"Exists"}]}'
+
+accept_mp() { # description mk-args...
+  local what="$1" out
+  shift
+  if out="$($MK migrationpolicy edge "$@" | k -n "$NS" create --dry-run=server -f - 2>&1)"; then
+    pass "MigrationPolicy edge case accepted: $what"
+  else
+    fail "MigrationPolicy edge case rejected: $what: $out"
+  fi
+}
+accept_mp "zero cooldown, stabilization, lead times and verification window" \
+  spec.limits='{"cooldown":"0s","scaleInStabilization":"0s"}' \
+  spec.migration='{"leadTime":{"promotion":"0s","perRange":"0s"},"verification":{"window":"0s"}}'
+accept_mp "horizon equal to step" spec.forecast='{"horizon":"1m","step":"1m"}'
+accept_mp "horizon of exactly 5000 steps" spec.forecast='{"horizon":"83h20m","step":"1m"}'
+accept_mp "Manual seasonal period of two steps and 100000 steps" \
+  spec.forecast='{"seasonality":"Manual","step":"1m","seasonalPeriods":["2m","1666h40m"]}'
+accept_mp "cron lists, ranges, steps, leading zeros and Sunday as 7" \
+  spec.windows='[{"schedule":"*/15 0-23/2 1,15 1-12 0,7","duration":"1h"},{"schedule":"00 08 * * 1-5","duration":"1s"},{"schedule":"  5 4 31 12 *  ","duration":"48h"}]'
+accept_mp "selector with a prefixed key and an empty value" \
+  spec.shardSetSelector='{"matchLabels":{"shardcast.dev/policy":"","app":"kv"}}'
+
 # A policy with every list filled in is accepted.
 $MK migrationpolicy full \
   spec.forecast='{"seasonality":"Manual","seasonalPeriods":["24h","168h"]}' \
@@ -169,5 +300,18 @@ expect_reject "MigrationPolicy action with unknown phase" "status.actions[0].pha
   -n "$NS" patch migrationpolicy full --subresource=status --type merge -p '{"status":{"actions":[{"id":"x","type":"Move","phase":"Teleporting"}]}}'
 expect_reject "MigrationPolicy action with unknown type" "status.actions[0].type" \
   -n "$NS" patch migrationpolicy full --subresource=status --type merge -p '{"status":{"actions":[{"id":"x","type":"Teleport","phase":"Pending"}]}}'
+actions_patch() { # field count
+  python3 -c 'import json,sys
+f, n = sys.argv[1], int(sys.argv[2])
+acts = [{"id": "a%d" % i, "shardSet": "fixed", "type": "Move", "range": i % 2048, "phase": "Pending"} for i in range(n)]
+st = {"actions": acts} if f == "actions" else {"proposal": {"id": "p-big", "actions": acts}}
+print(json.dumps({"status": st}))' "$1" "$2"
+}
+expect_reject "MigrationPolicy with 1001 actions in flight" "status.actions: Too many: 1001: must have at most 1000 items" \
+  -n "$NS" patch migrationpolicy full --subresource=status --type merge -p "$(actions_patch actions 1001)"
+expect_reject "MigrationPolicy proposal of 1001 actions" "status.proposal.actions: Too many: 1001: must have at most 1000 items" \
+  -n "$NS" patch migrationpolicy full --subresource=status --type merge -p "$(actions_patch proposal 1001)"
+k -n "$NS" patch migrationpolicy full --subresource=status --type merge -p "$(actions_patch actions 1000)" >/dev/null &&
+  pass "1000 actions in flight accepted" || fail "1000 actions rejected"
 
 finish

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs examples/argocd/health.lua against its Argo CD fixtures (no cluster),
+# Runs the Argo CD health checks (examples/argocd/health.lua for ShardSet,
+# examples/argocd/migrationpolicy/health.lua) against their fixtures (no cluster),
 # with every Lua interpreter found among lua5.1 (the dialect of Argo CD's
 # gopher-lua) and lua5.4, or the one named by SHARDCAST_LUA.
 set -euo pipefail
@@ -19,6 +20,9 @@ fi
 rc=0
 for lua in "${interpreters[@]}"; do
   echo "== $lua"
-  python3 "$SRC/tests/examples/argocd_health_runner.py" "$SRC/examples/argocd" "$lua" || rc=1
+  for dir in "$SRC/examples/argocd" "$SRC/examples/argocd/migrationpolicy"; do
+    echo "-- ${dir#"$SRC"/}"
+    python3 "$SRC/tests/examples/argocd_health_runner.py" "$dir" "$lua" || rc=1
+  done
 done
 exit "$rc"

@@ -76,3 +76,16 @@ app.kubernetes.io/part-of: shardcast
   resources: ["pods"]
   verbs: ["get", "list"]
 {{- end }}
+
+{{/* The namespace watched when not cluster-wide (validates the values). */}}
+{{- define "shardcast.watchNamespace" -}}
+{{- if gt (len .Values.watchNamespaces) 1 }}
+{{- fail "watchNamespaces: the operator watches either all namespaces (clusterWide: true) or exactly one namespace" }}
+{{- end }}
+{{- if and .Values.clusterWide .Values.watchNamespaces }}
+{{- fail "watchNamespaces must be empty when clusterWide is true (the operator then watches every namespace)" }}
+{{- end }}
+{{- if not .Values.clusterWide }}
+{{- default .Release.Namespace (first .Values.watchNamespaces) }}
+{{- end }}
+{{- end }}
