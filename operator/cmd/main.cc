@@ -107,7 +107,16 @@ std::optional<std::string> Env(const char* name) {
   return std::string(v);
 }
 
+// Set once --log-format json is in effect: failures are then logged as
+// JSON lines too, so every line of the log parses.
+bool g_json_log = false;
+
 int Fail(const std::string& msg, int code = 2) {
+  if (g_json_log) {
+    spdlog::error("{}", msg);
+    spdlog::default_logger()->flush();
+    return code;
+  }
   std::cerr << "shardcast: " << msg << "\n";
   return code;
 }
@@ -274,6 +283,7 @@ void SetupLogging(const RunFlags& f) {
       "shardcast");
   logger->set_level(spdlog::level::from_str(f.log_level));
   spdlog::set_default_logger(logger);
+  g_json_log = f.log_format == "json";
 }
 
 // "0", "300", "300s", "5m", "1h" -> seconds; false on anything else.

@@ -3,7 +3,9 @@
 # operator writes is one valid JSON object, including messages that hold
 # quotes and newlines.
 #
-# Two sources of such messages, both from the real operator:
+# Three sources of such messages, all from the real operator:
+#  - a start-up failure: a kubeconfig under a directory whose name holds a
+#    quote and a newline, naming a server nobody listens on (no cluster needed);
 #  - a ResourceQuota of 0 pods makes every pod create of the example ShardSet
 #    fail with the API server's own message (pods "kv-0" is forbidden: ...),
 #    which the controller logs on each failed reconcile;
@@ -18,11 +20,53 @@ BIN="${1:?usage: json_logs_test.sh SHARDCAST_BINARY}"
 [ -x "$BIN" ] || die "no operator binary at $BIN"
 unshare -r -u true 2>/dev/null || die "unshare -r -u (user + UTS namespace) is not available here"
 
+WORK="$(mktemp -d /tmp/shardcast-json-logs.XXXXXX)"
+add_cleanup "rm -rf '$WORK'"
+
+# parse_log FILE: every line one JSON object with the five fields; prints the
+# messages as a JSON list on stdout.
+parse_log() {
+  python3 - "$1" <<'PY'
+import json, sys
+lines = open(sys.argv[1], "rb").read().split(b"\n")
+if lines and lines[-1] == b"":
+    lines.pop()
+msgs = []
+for n, line in enumerate(lines, 1):
+    try:
+        obj = json.loads(line.decode("utf-8"))  # strict UTF-8 too
+    except Exception as e:
+        sys.exit(f"line {n} is not JSON: {e}: {line[:200]!r}")
+    if not isinstance(obj, dict) or set(obj) != {"ts", "level", "logger", "thread", "msg"}:
+        sys.exit(f"line {n}: not the five fields: {line[:200]!r}")
+    msgs.append(obj["msg"])
+if not msgs:
+    sys.exit("empty log")
+print(json.dumps(msgs))
+PY
+}
+
+# ---- a start-up failure (no cluster) ------------------------------------------
+odd="$WORK/dir \"quoted\""$'\n'"next"
+mkdir -p "$odd"
+printf '%s\n' 'apiVersion: v1' 'kind: Config' 'current-context: c' 'clusters:' '- name: l' \
+  '  cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}' \
+  'contexts:' '- {name: c, context: {cluster: l, user: u}}' 'users:' '- {name: u, user: {token: x}}' \
+  >"$odd/kubeconfig"
+rc=0
+"$BIN" run --log-format json --kubeconfig "$odd/kubeconfig" --metrics-bind-address "" \
+  --health-probe-bind-address "" 2>"$WORK/startup.log" || rc=$?
+if [ "$rc" -ne 0 ] && msgs="$(parse_log "$WORK/startup.log")" &&
+  python3 -c 'import json,sys; m=json.loads(sys.argv[1]); sys.exit(not any("\"quoted\"\nnext" in x for x in m))' "$msgs"; then
+  pass "start-up failure (exit $rc) logged as JSON with the quoted, two-line path: $msgs"
+else
+  fail "start-up failure log (exit $rc): $(cat "$WORK/startup.log")"
+fi
+
+# ---- a running operator on the control plane -----------------------------------
 cluster_up
 install_crds
 make_namespace json-logs
-WORK="$(mktemp -d /tmp/shardcast-json-logs.XXXXXX)"
-add_cleanup "rm -rf '$WORK'"
 
 k -n "$NS" create quota no-pods --hard=pods=0 >/dev/null || die "cannot create the ResourceQuota"
 k -n "$NS" apply -f "$SRC/examples/shardset.yaml" >/dev/null || die "cannot apply examples/shardset.yaml"
