@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
     --build-dir) BUILD_DIR="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     --prefix) PREFIX="$2"; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *=*) SPECS+=("$1"); shift ;;
     *) echo "images: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
