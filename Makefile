@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 JOBS ?= 2
 
-.PHONY: all deps controlplane build test test-unit demo clean format
+.PHONY: all deps controlplane build test test-unit demo clean format images
 
 all: build
 
@@ -23,6 +23,11 @@ test:
 
 test-unit: build
 	ctest --test-dir $(BUILD_DIR) -L unit --output-on-failure -j $(JOBS)
+
+# OCI images (oci-archive) of the built binaries under $(BUILD_DIR)/images/;
+# see hack/images.sh.
+images: build
+	bash hack/images.sh --build-dir $(BUILD_DIR)
 
 demo:
 	bash hack/demo.sh $(DEMO_ARGS)

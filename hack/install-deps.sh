@@ -16,6 +16,7 @@ PACKAGES=(
   lua5.1 lua5.4 python3-yaml python3-jsonschema
   ccache shellcheck
   libhiredis-dev redis-server redis-tools nutcracker python3-redis
+  buildah bubblewrap
 )
 
 missing=()

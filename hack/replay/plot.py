@@ -94,9 +94,23 @@ def write_svg(res, summary, path):
                 out.append(f'<circle cx="{X(o["t"]):.1f}" cy="{Y(o["cpu"]):.1f}" r="{2.5 if over else 1.5}" '
                            f'fill="{"red" if over else "#555"}"/>')
         # actions
-        for p in arm["promotions"]:
-            out.append(f'<line x1="{X(p["t"]):.1f}" y1="{y0}" x2="{X(p["t"]):.1f}" y2="{y0 + PANEL_H}" stroke="green" stroke-width="1.5"/>')
-            out.append(f'<text x="{X(p["t"]) + 2:.1f}" y="{y0 + 12}" fill="green">+{html.escape(p["pod"])}</text>')
+        # Promotion labels do not overlap: each goes to the first row (12 px
+        # apart, from the top) whose previous label ends left of it; only when
+        # all six rows are taken, to the row that frees up first.
+        row_end = [float("-inf")] * 6
+        for p in sorted(arm["promotions"], key=lambda p: p["t"]):
+            x, label = X(p["t"]), "+" + p["pod"]
+            out.append(f'<line x1="{x:.1f}" y1="{y0}" x2="{x:.1f}" y2="{y0 + PANEL_H}" stroke="green" stroke-width="1.5"/>')
+            width = 6.2 * len(label) + 6  # 11 px sans-serif, generous
+            anchor, tx = ("start", x + 2) if x + 2 + width <= LEFT + pw else ("end", x - 2)
+            left = tx if anchor == "start" else tx - width
+            row = next((r for r, end in enumerate(row_end) if end < left), None)
+            if row is None:
+                row = min(range(len(row_end)), key=lambda r: row_end[r])
+            row_end[row] = left + width + 4
+            out.append(f'<text x="{tx:.1f}" y="{y0 + 12 + 12 * row}" fill="green" text-anchor="{anchor}" '
+                       'stroke="white" stroke-width="3" paint-order="stroke">'
+                       f'{html.escape(label)}</text>')
         for p in arm["demotions"]:
             out.append(f'<line x1="{X(p["t"]):.1f}" y1="{y0}" x2="{X(p["t"]):.1f}" y2="{y0 + PANEL_H}" stroke="#888" stroke-dasharray="2,2"/>')
         for a, b in zip(arm["routing"], arm["routing"][1:]):

@@ -27,7 +27,10 @@ constexpr const char* kUsage =
     "usage: shardcast forecast --input series.csv --horizon N [--season 24[,168]] [--step SECONDS]\n"
     "         [--quantiles 0.5,0.9,0.99] [--actual actual.csv] [--plot out.svg] [--capacity X]\n"
     "         [--model auto|snaive|ets|mstl|theta|naive2] [--event NAME,START,DURATION,MULTIPLIER]...\n"
-    "  CSV: header then 'timestamp,value' (RFC3339 or unix seconds). --horizon and --season are in steps.\n";
+    "         [--plot-history N]\n"
+    "  CSV: header then 'timestamp,value' (RFC3339 or unix seconds). --horizon and --season are in steps.\n"
+    "  --plot-history: history steps drawn before the forecast; 0 = all; default: three of the\n"
+    "    shortest season and two to four horizons, so the forecast band stays readable.\n";
 
 struct Fail {
   std::string msg;
@@ -119,7 +122,7 @@ int Run(int argc, char** argv, std::ostream& out) {
   std::map<std::string, std::string> flags;
   std::vector<std::string> events_raw;
   static const std::vector<std::string> kKnown = {"--input", "--horizon",  "--season", "--step",  "--quantiles",
-                                                  "--actual", "--plot",    "--capacity", "--model", "--event"};
+                                                  "--actual", "--plot",    "--capacity", "--model", "--event", "--plot-history"};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "-h" || a == "--help") {
@@ -253,7 +256,13 @@ int Run(int argc, char** argv, std::ostream& out) {
     ch.y_label = "value";
     ch.x_is_unix_time = true;
     plot::Line hist{"history", {}, {}, "#333333", 1.2, false};
-    for (size_t i = 0; i < series->values.size(); ++i) {
+    const size_t n_hist = series->values.size();
+    size_t shown = plot::DefaultHistoryWindow(n_hist, cfg.horizon, cfg.seasons);
+    if (flags.count("--plot-history")) {
+      const long want = check(ParseInt("--plot-history", flags["--plot-history"], 0, 100000000));
+      shown = want == 0 ? n_hist : std::min(n_hist, static_cast<size_t>(want));
+    }
+    for (size_t i = n_hist - shown; i < n_hist; ++i) {
       hist.x.push_back(static_cast<double>(series->start + static_cast<int64_t>(i) * step));
       hist.y.push_back(series->values[i]);
     }

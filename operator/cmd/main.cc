@@ -15,12 +15,12 @@
 #include <unistd.h>
 #include <vector>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "operator/kube/client.h"
 #include "operator/kube/kubeconfig.h"
 #include "operator/manager/manager.h"
+#include "operator/runtime/logging.h"
 
 #ifdef SHARDCAST_WITH_SHARDSET
 #include "controllers/shardset/register.h"
@@ -68,6 +68,9 @@ run flags (each also read from the environment variable in brackets):
   --log-format FORMAT               text|json [SHARDCAST_LOG_FORMAT]
   --metrics-bind-address ADDR       Prometheus /metrics, e.g. :8080; "" disables [SHARDCAST_METRICS_BIND_ADDRESS]
   --health-probe-bind-address ADDR  /healthz and /readyz, e.g. :8081 [SHARDCAST_HEALTH_PROBE_BIND_ADDRESS]
+  --stuck-worker-timeout DURATION   /healthz fails while a controller worker is inside one reconcile
+                                    longer than this, e.g. 300s, 5m; 0 disables (default 5m)
+                                    [SHARDCAST_STUCK_WORKER_TIMEOUT]
   --forecasting=false               run without the forecast controller (reactive only) [SHARDCAST_FORECASTING]
 
 domain clock (replays and demos of accelerated traces; docs/demo.md):
@@ -91,6 +94,7 @@ struct RunFlags {
   std::string log_format = "text";
   std::string metrics_addr = ":8080";
   std::string health_addr = ":8081";
+  std::string stuck_worker_timeout = "5m";
   bool forecasting = true;
   std::string time_scale;   // "" = real time
   std::string time_origin;
@@ -103,7 +107,16 @@ std::optional<std::string> Env(const char* name) {
   return std::string(v);
 }
 
+// Set once --log-format json is in effect: failures are then logged as
+// JSON lines too, so every line of the log parses.
+bool g_json_log = false;
+
 int Fail(const std::string& msg, int code = 2) {
+  if (g_json_log) {
+    spdlog::error("{}", msg);
+    spdlog::default_logger()->flush();
+    return code;
+  }
   std::cerr << "shardcast: " << msg << "\n";
   return code;
 }
@@ -119,6 +132,7 @@ std::string ParseRunFlags(int argc, char** argv, RunFlags* f) {
   if (auto v = Env("SHARDCAST_LOG_FORMAT")) f->log_format = *v;
   if (auto v = Env("SHARDCAST_METRICS_BIND_ADDRESS")) f->metrics_addr = *v;
   if (auto v = Env("SHARDCAST_HEALTH_PROBE_BIND_ADDRESS")) f->health_addr = *v;
+  if (auto v = Env("SHARDCAST_STUCK_WORKER_TIMEOUT")) f->stuck_worker_timeout = *v;
   if (auto v = Env("SHARDCAST_FORECASTING")) f->forecasting = !(*v == "false" || *v == "0");
   if (auto v = Env("SHARDCAST_TIME_SCALE")) f->time_scale = *v;
   if (auto v = Env("SHARDCAST_TIME_ORIGIN")) f->time_origin = *v;
@@ -156,6 +170,8 @@ std::string ParseRunFlags(int argc, char** argv, RunFlags* f) {
       ok = take(&f->metrics_addr);
     } else if (a == "--health-probe-bind-address") {
       ok = take(&f->health_addr);
+    } else if (a == "--stuck-worker-timeout") {
+      ok = take(&f->stuck_worker_timeout);
     } else if (a == "--time-scale") {
       ok = take(&f->time_scale);
     } else if (a == "--time-origin") {
@@ -258,19 +274,31 @@ std::string ExportDomainClock(const RunFlags& f) {
   return "";
 }
 
+// JSON format: one valid JSON object per line, the message escaped
+// (operator/runtime/logging.h).
 void SetupLogging(const RunFlags& f) {
-  auto logger = spdlog::stderr_color_mt("shardcast");
-  if (f.log_format == "json") {
-    // One JSON object per line; the message is escaped by the %v writer's
-    // callers never emitting raw quotes is not assumed: we escape here.
-    logger->set_pattern(
-        R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","logger":"%n","thread":%t,"msg":"%v"})",
-        spdlog::pattern_time_type::utc);
-  } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  }
+  auto logger = shardcast::runtime::MakeStderrLogger(
+      f.log_format == "json" ? shardcast::runtime::LogFormat::kJson
+                             : shardcast::runtime::LogFormat::kText,
+      "shardcast");
   logger->set_level(spdlog::level::from_str(f.log_level));
   spdlog::set_default_logger(logger);
+  g_json_log = f.log_format == "json";
+}
+
+// "0", "300", "300s", "5m", "1h" -> seconds; false on anything else.
+bool ParseTimeout(const std::string& s, std::chrono::seconds* out) {
+  if (s.empty()) return false;
+  double mult = 1;
+  std::string num = s;
+  if (s.back() == 's' || s.back() == 'm' || s.back() == 'h') {
+    mult = s.back() == 's' ? 1 : s.back() == 'm' ? 60 : 3600;
+    num.pop_back();
+  }
+  double v = 0;
+  if (!ParseNumber(num, &v) || v < 0 || v * mult > 7 * 86400.0) return false;
+  *out = std::chrono::seconds(static_cast<long>(std::llround(v * mult)));
+  return true;
 }
 
 // Names the kubeconfig field behind a failure to reach the API server.
@@ -303,6 +331,11 @@ int Run(int argc, char** argv) {
   }
   if (!perr.empty()) return Fail(perr);
   if (std::string terr = ExportDomainClock(flags); !terr.empty()) return Fail(terr);
+  std::chrono::seconds stuck_worker_timeout{0};
+  if (!ParseTimeout(flags.stuck_worker_timeout, &stuck_worker_timeout)) {
+    return Fail("--stuck-worker-timeout must be a duration such as 300s, 5m or 0, not '" +
+                flags.stuck_worker_timeout + "'");
+  }
   SetupLogging(flags);
   if (const char* s = std::getenv("SHARDCAST_TIME_SCALE")) {
     spdlog::info("domain clock: {} domain seconds per real second, domain time {} at real time {}", s,
@@ -324,6 +357,7 @@ int Run(int argc, char** argv) {
   mo.leader_elect = flags.leader_elect;
   mo.metrics_address = flags.metrics_addr;
   mo.health_address = flags.health_addr;
+  mo.stuck_worker_timeout = stuck_worker_timeout;
   mo.leader_election.lease_name = flags.le_id;
   mo.leader_election.lease_namespace =
       !flags.le_namespace.empty() ? flags.le_namespace

@@ -45,8 +45,13 @@ Result<ControllerMetrics> RegisterControllerMetrics(runtime::Registry& registry)
 
 Controller::Controller(std::string name, Reconciler& reconciler, runtime::Clock& clock,
                        ControllerMetrics metrics, std::unique_ptr<ErrorPolicy> policy)
-    : name_(std::move(name)), reconciler_(reconciler), clock_(clock), queue_(clock),
-      metrics_(metrics), policy_(policy ? std::move(policy) : std::make_unique<ErrorPolicy>()) {
+    : name_(std::move(name)),
+      reconciler_(reconciler),
+      clock_(clock),
+      queue_(clock),
+      metrics_(metrics),
+      policy_(policy ? std::move(policy) : std::make_unique<ErrorPolicy>()),
+      heartbeats_(clock) {
   if (metrics_.depth != nullptr) {
     runtime::WorkQueueMetrics qm;
     qm.depth = metrics_.depth->with({{"controller", name_}});
@@ -57,7 +62,11 @@ Controller::Controller(std::string name, Reconciler& reconciler, runtime::Clock&
 Controller::~Controller() { stop(); }
 
 void Controller::start(int workers) {
-  for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { worker(); });
+  for (int i = 0; i < workers; ++i) {
+    const int id =
+        heartbeats_.add_worker(name_ + "/" + std::to_string(static_cast<int>(workers_.size())));
+    workers_.emplace_back([this, id] { worker(id); });
+  }
 }
 
 void Controller::stop() {
@@ -68,16 +77,18 @@ void Controller::stop() {
   workers_.clear();
 }
 
-void Controller::worker() {
+void Controller::worker(int id) {
   while (auto key = queue_.get()) {
-    process(*key);
+    process(id, *key);
     queue_.done(*key);
   }
 }
 
-void Controller::process(const std::string& key) {
+void Controller::process(int id, const std::string& key) {
   auto start = clock_.now();
+  heartbeats_.begin(id, key);
   ReconcileResult result = reconciler_.reconcile(key);
+  heartbeats_.end(id);
   ++reconciles_;
   double secs = std::chrono::duration<double>(clock_.now() - start).count();
   if (metrics_.duration != nullptr) metrics_.duration->with({{"controller", name_}})->observe(secs);

@@ -13,6 +13,7 @@
 
 #include "operator/kube/error.h"
 #include "operator/runtime/clock.h"
+#include "operator/runtime/liveness.h"
 #include "operator/runtime/metrics.h"
 #include "operator/runtime/workqueue.h"
 
@@ -73,10 +74,15 @@ class Controller {
   void stop();
   uint64_t reconciles() const { return reconciles_.load(); }
   const std::string& name() const { return name_; }
+  // Workers (named "<controller>/<n>") inside one reconcile for longer than
+  // `limit`; the manager's /healthz fails while any is. Zero limit: none.
+  std::vector<runtime::StuckWorker> stuck_workers(runtime::Clock::duration limit) const {
+    return heartbeats_.stuck(limit);
+  }
 
  private:
-  void worker();
-  void process(const std::string& key);
+  void worker(int id);
+  void process(int id, const std::string& key);
 
   std::string name_;
   Reconciler& reconciler_;
@@ -84,6 +90,7 @@ class Controller {
   runtime::WorkQueue queue_;
   ControllerMetrics metrics_;
   std::unique_ptr<ErrorPolicy> policy_;
+  runtime::WorkerHeartbeats heartbeats_;
   std::vector<std::thread> workers_;
   std::atomic<uint64_t> reconciles_{0};
 };

@@ -79,10 +79,20 @@ Result<void> Manager::run(const std::atomic<bool>& stop) {
     if (!synced_.load()) return {false, "informers not synced"};
     return {true, ""};
   };
+  auto liveness = [this]() -> runtime::ReadyStatus {
+    std::vector<runtime::StuckWorker> stuck;
+    for (const auto& c : controllers_) {
+      auto s = c->stuck_workers(options_.stuck_worker_timeout);
+      stuck.insert(stuck.end(), s.begin(), s.end());
+    }
+    if (stuck.empty()) return {true, ""};
+    return {false, runtime::DescribeStuck(stuck)};
+  };
   if (!options_.metrics_address.empty()) {
     runtime::HttpServerOptions o;
     o.address = options_.metrics_address;
     metrics_server_ = std::make_unique<runtime::HttpServer>(o, &registry_, readiness);
+    metrics_server_->set_liveness(liveness);
     if (auto r = metrics_server_->start(); !r) {
       return unexpected(Error{"--metrics-bind-address: " + r.error().message});
     }
@@ -93,6 +103,7 @@ Result<void> Manager::run(const std::atomic<bool>& stop) {
     runtime::HttpServerOptions o;
     o.address = options_.health_address;
     health_server_ = std::make_unique<runtime::HttpServer>(o, &registry_, readiness);
+    health_server_->set_liveness(liveness);
     if (auto r = health_server_->start(); !r) {
       return unexpected(Error{"--health-probe-bind-address: " + r.error().message});
     }

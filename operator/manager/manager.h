@@ -26,6 +26,9 @@ struct ManagerOptions {
   kube::LeaderElectionConfig leader_election;
   std::string metrics_address = ":8080";  // "" disables
   std::string health_address = ":8081";   // "" disables
+  // /healthz fails while a controller worker has been inside one reconcile
+  // longer than this; zero disables the check.
+  std::chrono::seconds stuck_worker_timeout{300};
   std::string component = "shardcast-operator";
   std::chrono::seconds sync_timeout{60};
 };

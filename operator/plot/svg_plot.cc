@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <iterator>
 #include <limits>
 #include <sstream>
 
@@ -33,29 +34,126 @@ std::string Num(double v) {
   return b;
 }
 
-std::string TickLabel(double v, bool time) {
-  char b[64];
-  if (time && std::fabs(v) < 1e12) {
-    std::time_t t = static_cast<std::time_t>(v);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    std::strftime(b, sizeof b, "%m-%d %H:%M", &tm);
-  } else {
-    std::snprintf(b, sizeof b, "%.4g", v);
+// "1234567" -> "1,234,567" (digits only; the sign and decimals are kept).
+std::string GroupThousands(const std::string& s) {
+  std::size_t start = (!s.empty() && s[0] == '-') ? 1 : 0;
+  std::size_t end = s.find('.');
+  if (end == std::string::npos) end = s.size();
+  std::string out = s.substr(0, start);
+  for (std::size_t i = start; i < end; ++i) {
+    out += s[i];
+    const std::size_t left = end - i - 1;
+    if (left > 0 && left % 3 == 0) out += ',';
   }
+  return out + s.substr(end);
+}
+
+std::string Utc(double t, const char* fmt) {
+  std::time_t tt = static_cast<std::time_t>(std::llround(t));
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char b[64];
+  std::strftime(b, sizeof b, fmt, &tm);
   return b;
 }
 
-// "Nice" tick step for a range (1, 2, 5 x 10^k).
-double NiceStep(double range, int target) {
-  if (!(range > 0) || !std::isfinite(range)) return 1;
-  const double raw = range / target;
-  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
-  const double r = raw / mag;
-  return (r < 1.5 ? 1 : r < 3 ? 2 : r < 7 ? 5 : 10) * mag;
+}  // namespace
+
+std::string FormatAxisValue(double v, double step, double max_abs) {
+  if (!std::isfinite(v)) return "";
+  step = std::fabs(step);
+  if (!(step > 0) || !std::isfinite(step)) step = 1;
+  if (std::fabs(v) < step * 1e-9) v = 0;  // no "-0"
+  struct Unit {
+    double scale;
+    const char* suffix;
+  };
+  static constexpr Unit kUnits[] = {{1e12, "T"}, {1e9, "G"}, {1e6, "M"}, {1e4, "k"}};
+  double scale = 1;
+  const char* suffix = "";
+  for (const Unit& u : kUnits) {
+    if (max_abs >= u.scale) {
+      scale = u.scale == 1e4 ? 1e3 : u.scale;
+      suffix = u.suffix;
+      break;
+    }
+  }
+  // Enough decimals to tell neighbouring ticks apart (at most 6).
+  int decimals = 0;
+  for (double st = step / scale; decimals < 6 && std::fabs(st - std::round(st)) > 1e-6 * st;
+       st *= 10) {
+    ++decimals;
+  }
+  if (v == 0 && scale != 1) return "0";  // "0", not "0k"
+  char b[64];
+  std::snprintf(b, sizeof b, "%.*f", decimals, v / scale);
+  std::string out = b;
+  if (scale == 1) out = GroupThousands(out);
+  return out + suffix;
 }
 
-}  // namespace
+std::vector<Tick> ValueTicks(double lo, double hi, int max_ticks) {
+  std::vector<Tick> out;
+  if (!std::isfinite(lo) || !std::isfinite(hi) || hi < lo || max_ticks < 2) return out;
+  // The smallest 1, 2 or 5 x 10^k step that gives at most max_ticks ticks.
+  const double range = hi - lo > 0 ? hi - lo : std::max(std::fabs(hi), 1.0);
+  const double mag = std::pow(10.0, std::floor(std::log10(range / (max_ticks - 1))));
+  double step = 10 * mag;
+  for (double m : {1.0, 2.0, 5.0}) {
+    const double st = m * mag;
+    const double count = std::floor(hi / st + 1e-9) - std::ceil(lo / st - 1e-9) + 1;
+    if (count <= max_ticks) {
+      step = st;
+      break;
+    }
+  }
+  const double max_abs = std::max(std::fabs(lo), std::fabs(hi));
+  const double first = std::ceil(lo / step - 1e-9) * step;
+  for (int k = 0; k < 100; ++k) {
+    const double v = first + k * step;
+    if (v > hi + step * 1e-9) break;
+    out.push_back(Tick{v, FormatAxisValue(v, step, max_abs)});
+  }
+  return out;
+}
+
+std::vector<Tick> TimeTicks(double t0, double t1, int max_ticks) {
+  std::vector<Tick> out;
+  if (!std::isfinite(t0) || !std::isfinite(t1) || t1 < t0 || max_ticks < 1) return out;
+  static constexpr double kSteps[] = {60,    120,   300,   600,   900,    1800,   3600,    7200,
+                                      10800, 21600, 43200, 86400, 172800, 604800, 1209600, 2419200};
+  constexpr double kDay = 86400, kMonday = 4 * kDay;  // 1970-01-05 was a Monday
+  double step = kSteps[std::size(kSteps) - 1];
+  for (double s : kSteps) {
+    if ((t1 - t0) / s <= max_ticks) {
+      step = s;
+      break;
+    }
+  }
+  const double offset = step >= 7 * kDay ? kMonday : 0;
+  const double first = std::ceil((t0 - offset) / step) * step + offset;
+  for (int k = 0; k < 200; ++k) {
+    const double t = first + k * step;
+    if (t > t1) break;
+    const bool midnight = std::fmod(t, kDay) == 0;
+    out.push_back(Tick{t, Utc(t, step >= kDay || midnight ? "%b %d" : "%H:%M")});
+  }
+  return out;
+}
+
+std::size_t DefaultHistoryWindow(std::size_t history, int horizon,
+                                 const std::vector<int>& seasons) {
+  const std::size_t h = static_cast<std::size_t>(std::max(1, horizon));
+  std::size_t shortest = 0;
+  for (int s : seasons) {
+    if (s > 1 && (shortest == 0 || static_cast<std::size_t>(s) < shortest)) {
+      shortest = static_cast<std::size_t>(s);
+    }
+  }
+  std::size_t want = std::max(3 * shortest, 2 * h);
+  if (want > 4 * h) want = std::max(4 * h, shortest);
+  return std::min(history, want);
+}
 
 std::string RenderSvg(const Chart& c) {
   const double W = std::clamp(c.width, 200, 10000), H = std::clamp(c.height, 150, 10000);
@@ -96,19 +194,20 @@ std::string RenderSvg(const Chart& c) {
   o << "<text x=\"" << W / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" << XmlEscape(c.title)
     << "</text>\n";
   // Grid and ticks.
-  const double ys = NiceStep(y1 - y0, 6);
-  for (double v = std::ceil(y0 / ys) * ys, k = 0; v <= y1 && k < 50; v += ys, ++k) {
-    o << "<line x1=\"" << Num(ml) << "\" x2=\"" << Num(ml + pw) << "\" y1=\"" << Num(Y(v)) << "\" y2=\"" << Num(Y(v))
-      << "\" stroke=\"#e0e0e0\"/>";
-    o << "<text x=\"" << Num(ml - 6) << "\" y=\"" << Num(Y(v) + 4) << "\" text-anchor=\"end\">"
-      << XmlEscape(TickLabel(v, false)) << "</text>\n";
+  for (const Tick& t : ValueTicks(y0, y1, 7)) {
+    o << "<line x1=\"" << Num(ml) << "\" x2=\"" << Num(ml + pw) << "\" y1=\"" << Num(Y(t.value))
+      << "\" y2=\"" << Num(Y(t.value)) << "\" stroke=\"#e0e0e0\"/>";
+    o << "<text x=\"" << Num(ml - 6) << "\" y=\"" << Num(Y(t.value) + 4)
+      << "\" text-anchor=\"end\">" << XmlEscape(t.label) << "</text>\n";
   }
-  const double xs = NiceStep(x1 - x0, 7);
-  for (double v = std::ceil(x0 / xs) * xs, k = 0; v <= x1 && k < 50; v += xs, ++k) {
-    o << "<line x1=\"" << Num(X(v)) << "\" x2=\"" << Num(X(v)) << "\" y1=\"" << Num(mt) << "\" y2=\"" << Num(mt + ph)
-      << "\" stroke=\"#f0f0f0\"/>";
-    o << "<text x=\"" << Num(X(v)) << "\" y=\"" << Num(mt + ph + 16) << "\" text-anchor=\"middle\">"
-      << XmlEscape(TickLabel(v, c.x_is_unix_time)) << "</text>\n";
+  const std::vector<Tick> xt = c.x_is_unix_time && std::fabs(x1) < 1e12
+                                   ? TimeTicks(x0, x1, std::max(2, static_cast<int>(pw / 90)))
+                                   : ValueTicks(x0, x1, 8);
+  for (const Tick& t : xt) {
+    o << "<line x1=\"" << Num(X(t.value)) << "\" x2=\"" << Num(X(t.value)) << "\" y1=\"" << Num(mt)
+      << "\" y2=\"" << Num(mt + ph) << "\" stroke=\"#f0f0f0\"/>";
+    o << "<text x=\"" << Num(X(t.value)) << "\" y=\"" << Num(mt + ph + 16)
+      << "\" text-anchor=\"middle\">" << XmlEscape(t.label) << "</text>\n";
   }
   o << "<rect x=\"" << Num(ml) << "\" y=\"" << Num(mt) << "\" width=\"" << Num(pw) << "\" height=\"" << Num(ph)
     << "\" fill=\"none\" stroke=\"#444\"/>\n";

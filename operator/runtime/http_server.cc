@@ -393,7 +393,11 @@ HttpResponse HttpServer::route(const std::string& method, const std::string& pat
     }
     if (path == "/healthz") {
       if (shutting_down_.load()) return {503, "text/plain; charset=utf-8", "shutting down\n"};
-      return {200, "text/plain; charset=utf-8", "ok\n"};
+      ReadyStatus st{true, ""};
+      if (liveness_) st = liveness_();
+      if (st.ready) return {200, "text/plain; charset=utf-8", "ok\n"};
+      return {503, "text/plain; charset=utf-8",
+              "unhealthy: " + (st.reason.empty() ? std::string("unspecified") : st.reason) + "\n"};
     }
     if (path == "/readyz") {
       if (shutting_down_.load()) return {503, "text/plain; charset=utf-8", "shutting down\n"};

@@ -76,6 +76,10 @@ class HttpServer {
   // Extra GET endpoints (e.g. debug pages); call before start().
   void handle(const std::string& path, Handler handler);
 
+  // What /healthz asks (e.g. "no controller worker stuck"); call before
+  // start(). Unset: /healthz answers ok until begin_shutdown().
+  void set_liveness(std::function<ReadyStatus()> liveness) { liveness_ = std::move(liveness); }
+
   // Binds and starts serving. Errors name the field (address) or the
   // failing system call.
   [[nodiscard]] Result<void> start();
@@ -105,6 +109,7 @@ class HttpServer {
   HttpServerOptions opts_;
   const Registry* registry_;
   std::function<ReadyStatus()> readiness_;
+  std::function<ReadyStatus()> liveness_;
   std::map<std::string, Handler> handlers_;
 
   std::mutex lifecycle_mu_;

@@ -187,5 +187,37 @@ TEST(ControllerTest, WorkersReconcileDifferentKeysInParallelButNeverOneKeyTwice)
   EXPECT_EQ(rec.max_same_key(), 1);
 }
 
+TEST(ControllerTest, AWorkerInsideOneReconcilePastTheLimitIsStuck) {
+  runtime::FakeClock clock;
+  GateReconciler rec;
+  Controller c("shardset", rec, clock);
+  c.start(2);
+  // Idle workers are never stuck, however much time passes.
+  clock.advance(std::chrono::hours(1));
+  EXPECT_TRUE(c.stuck_workers(std::chrono::minutes(5)).empty());
+  c.enqueue("ns/slow");
+  ASSERT_TRUE(rec.wait_inside(1));
+  clock.advance(std::chrono::minutes(5));
+  EXPECT_TRUE(c.stuck_workers(std::chrono::minutes(5)).empty()) << "exactly at the limit";
+  clock.advance(std::chrono::seconds(1));
+  auto stuck = c.stuck_workers(std::chrono::minutes(5));
+  ASSERT_EQ(stuck.size(), 1u);
+  EXPECT_EQ(stuck[0].key, "ns/slow");
+  EXPECT_TRUE(stuck[0].worker == "shardset/0" || stuck[0].worker == "shardset/1")
+      << stuck[0].worker;
+  EXPECT_EQ(stuck[0].busy_for, std::chrono::seconds(301));
+  EXPECT_TRUE(c.stuck_workers(std::chrono::seconds(0)).empty()) << "0 disables the check";
+  rec.open();
+  ASSERT_TRUE(rec.wait_done(1));
+  // The worker marks itself idle right after the reconcile returns.
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!c.stuck_workers(std::chrono::minutes(5)).empty() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_TRUE(c.stuck_workers(std::chrono::minutes(5)).empty());
+  c.stop();
+}
+
 }  // namespace
 }  // namespace shardcast::ctrl

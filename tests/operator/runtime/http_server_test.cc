@@ -211,5 +211,24 @@ TEST(HttpServerConfigTest, ExtraHandlers) {
   EXPECT_EQ(r.body, "{}");
 }
 
+TEST(HttpServerLivenessTest, HealthzFollowsTheLivenessCallback) {
+  std::atomic<bool> alive{true};
+  HttpServer s({.address = "127.0.0.1:0"}, nullptr, {});
+  s.set_liveness([&]() -> ReadyStatus {
+    if (alive.load()) return {true, ""};
+    return {false, "worker shardset/0 stuck 301s on key ns/a"};
+  });
+  ASSERT_TRUE(s.start().ok());
+  EXPECT_EQ(get(s.port(), "/healthz").status, 200);
+  alive = false;
+  auto r = get(s.port(), "/healthz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, "unhealthy: worker shardset/0 stuck 301s on key ns/a\n");
+  EXPECT_EQ(get(s.port(), "/readyz").status, 200) << "readiness is a separate question";
+  alive = true;
+  EXPECT_EQ(get(s.port(), "/healthz").status, 200);
+  s.stop();
+}
+
 }  // namespace
 }  // namespace shardcast::runtime
