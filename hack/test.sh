@@ -4,9 +4,11 @@
 #  1. Debian packages (idempotent)           hack/install-deps.sh
 #  2. the local control plane's binaries      hack/controlplane.sh build (cached by version)
 #  3. build + unit tests                      build/, ctest -L unit
+#     data-plane tests (redis, router, agent) ctest -L dataplane
 #  4. unit tests under ASan + UBSan           build-asan/
-#  5. short libFuzzer runs                    build-fuzz/ (clang), ctest -L fuzz
-#  6. integration tests on one shared real control plane (etcd, kube-apiserver,
+#  5. unit tests under ThreadSanitizer       build-tsan/
+#  6. short libFuzzer runs                    build-fuzz/ (clang), ctest -L fuzz
+#  7. integration tests on one shared real control plane (etcd, kube-apiserver,
 #     controller-manager, scheduler, KWOK, metrics-server), ctest -L integration
 #
 # Environment: JOBS (default 2); SHARDCAST_TEST_SKIP="asan fuzz" skips stages
@@ -34,12 +36,26 @@ cmake --build build -j "$JOBS"
 stage "unit tests"
 ctest --test-dir build -L unit --output-on-failure -j "$JOBS"
 
+stage "data-plane tests (real redis-server, router and agent processes on loopback)"
+if ctest --test-dir build -L dataplane -N | grep -q 'Total Tests: 0'; then
+  echo "no data-plane tests are built" >&2; exit 1
+fi
+ctest --test-dir build -L dataplane --output-on-failure
+
 if ! skipped asan; then
   stage "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSHARDCAST_SANITIZE=ON
   cmake --build build-asan -j "$JOBS" --target unit_tests
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan -L unit --output-on-failure -j "$JOBS"
+fi
+
+if ! skipped tsan; then
+  stage "unit tests under ThreadSanitizer"
+  cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHARDCAST_TSAN=ON
+  cmake --build build-tsan -j "$JOBS" --target unit_tests
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$ROOT/tests/tsan.supp" \
+    ctest --test-dir build-tsan -L unit --output-on-failure -j "$JOBS"
 fi
 
 if ! skipped fuzz; then
