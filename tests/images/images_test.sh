@@ -29,6 +29,9 @@ sandbox() {
   [ "${SHARE_NET:-0}" = 1 ] && net=()
   [ -n "${INFO_FD:-}" ] && info=(--info-fd "$INFO_FD")
   mkdir -p "$root/proc" "$root/dev"  # mount points a container runtime provides
+  # The sandbox maps uid 65532 to the user running the test, so files the
+  # image gives to 65532 (its home) must belong to that user on this side.
+  chown -R "$(id -u):$(id -g)" "$root/home/nonroot"
   exec bwrap "${info[@]}" --unshare-user --unshare-pid --unshare-ipc --unshare-uts --unshare-cgroup-try "${net[@]}" \
     --uid 65532 --gid 65532 --die-with-parent \
     --ro-bind "$root" / --proc /proc --dev /dev --tmpfs /tmp --chdir /home/nonroot \
