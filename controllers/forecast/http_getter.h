@@ -1,13 +1,15 @@
 // The HTTP boundary of the sampler: a GET of a pod's Prometheus endpoint.
-// Injectable so tests can serve canned text; the real one is plain HTTP/1.0
-// over a socket with one deadline for connect + request + response.
+// Injectable so tests can serve canned text; the real one is a GET through
+// the operator's one HTTP client (operator/runtime/http_client.h): HTTP/1.0,
+// one deadline for connect + request + response.
 #pragma once
 
 #include <chrono>
 #include <memory>
 #include <string>
 
-#include "operator/util/expected.h"
+#include "operator/runtime/http_client.h"
+#include "util/expected.h"
 
 namespace shardcast::forecast {
 
@@ -26,12 +28,12 @@ class HttpGetter {
 // are refused. IPv4 and IPv6 literals and host names are accepted.
 class PlainHttpGetter final : public HttpGetter {
  public:
-  explicit PlainHttpGetter(size_t max_body = 8u << 20) : max_body_(max_body) {}
+  explicit PlainHttpGetter(size_t max_body = 8u << 20);
   [[nodiscard]] Result<std::string> get(const std::string& host, int port, const std::string& path,
                                         std::chrono::milliseconds timeout) override;
 
  private:
-  size_t max_body_;
+  std::unique_ptr<runtime::HttpClient> http_;
 };
 
 std::unique_ptr<HttpGetter> MakePlainHttpGetter();

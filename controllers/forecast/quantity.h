@@ -1,30 +1,15 @@
-// Parsing of Kubernetes resource quantities ("250m", "1", "1500u",
-// "123456n", "128Mi", "1G", "1e3") and Go-style durations ("30m", "1h30m").
-// Pure; never throws: garbage is an error naming the field.
+// Quantities and durations are parsed once, in util/ (util/quantity.h,
+// util/duration.h); the forecast controller uses them under its own names.
 #pragma once
 
-#include <cstdint>
-#include <string>
-#include <string_view>
-
-#include "operator/util/expected.h"
+#include "util/duration.h"
+#include "util/quantity.h"
 
 namespace shardcast::forecast {
 
-// A quantity in base units (cores for CPU, bytes for memory). Accepts an
-// optional sign, digits with an optional fraction, and one suffix: n u m
-// (none) k M G T P E, Ki Mi Gi Ti Pi Ei, or an exponent e<int>/E<int>.
-// `field` names the input in the error, e.g. "containers[0].usage.cpu".
-[[nodiscard]] Result<double> ParseQuantity(std::string_view s, const std::string& field);
-
-// CPU in millicores ("300m" -> 300, "1" -> 1000, "1500000n" -> 1.5).
-// Negative values are an error.
-[[nodiscard]] Result<double> ParseCpuMillis(std::string_view s, const std::string& field);
-// Memory in bytes ("128Mi" -> 134217728). Negative values are an error.
-[[nodiscard]] Result<double> ParseBytes(std::string_view s, const std::string& field);
-
-// Go-style duration ("90s", "30m", "1h30m", "1.5h", "500ms") in whole
-// seconds (rounded down, at least 0). Errors name `field`.
-[[nodiscard]] Result<int64_t> ParseDurationSeconds(std::string_view s, const std::string& field);
+using util::ParseBytes;
+using util::ParseCpuMillis;
+using util::ParseDurationSeconds;
+using util::ParseQuantity;
 
 }  // namespace shardcast::forecast

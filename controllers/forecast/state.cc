@@ -15,70 +15,6 @@ namespace shardcast::forecast {
 
 using Json = nlohmann::json;
 
-std::vector<PodUsage> ParsePodMetricsList(const Json& list, std::vector<std::string>* errors) {
-  std::vector<PodUsage> out;
-  auto err = [&](const std::string& e) {
-    if (errors) errors->push_back(e);
-  };
-  if (!list.is_object() || !list.contains("items") || !list["items"].is_array()) {
-    err("PodMetricsList: missing items");
-    return out;
-  }
-  const Json& items = list["items"];
-  for (size_t i = 0; i < items.size(); ++i) {
-    const Json& it = items[i];
-    std::string where = "items[" + std::to_string(i) + "]";
-    if (!it.is_object()) {
-      err(where + ": not an object");
-      continue;
-    }
-    PodUsage u;
-    const Json md = it.value("metadata", Json::object());
-    if (md.is_object() && md.contains("name") && md["name"].is_string()) {
-      u.pod = md["name"].get<std::string>();
-    }
-    if (u.pod.empty()) {
-      err(where + ".metadata.name: missing");
-      continue;
-    }
-    where = "PodMetrics " + u.pod;
-    const Json cs = it.value("containers", Json::array());
-    if (!cs.is_array()) {
-      err(where + ".containers: not a list");
-      continue;
-    }
-    for (size_t c = 0; c < cs.size(); ++c) {
-      if (!cs[c].is_object()) continue;
-      const Json usage = cs[c].value("usage", Json::object());
-      if (!usage.is_object()) continue;
-      std::string f = where + ".containers[" + std::to_string(c) + "].usage.";
-      if (usage.contains("cpu")) {
-        auto v = usage["cpu"].is_string() ? ParseCpuMillis(usage["cpu"].get<std::string>(), f + "cpu")
-                                          : Result<double>(unexpected(Error{f + "cpu: not a string"}));
-        if (v) {
-          u.cpu_millis += *v;
-          u.has_cpu = true;
-        } else {
-          err(v.error().message);
-        }
-      }
-      if (usage.contains("memory")) {
-        auto v = usage["memory"].is_string()
-                     ? ParseBytes(usage["memory"].get<std::string>(), f + "memory")
-                     : Result<double>(unexpected(Error{f + "memory: not a string"}));
-        if (v) {
-          u.mem_bytes += *v;
-          u.has_mem = true;
-        } else {
-          err(v.error().message);
-        }
-      }
-    }
-    out.push_back(u);
-  }
-  return out;
-}
-
 std::optional<int> ParseRangeId(const std::string& text) {
   if (text.empty() || text.size() > 9 ||
       !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
@@ -87,7 +23,8 @@ std::optional<int> ParseRangeId(const std::string& text) {
   return std::stoi(text);
 }
 
-std::map<int, double> ParseRangeCounters(const std::string& text, std::vector<std::string>* errors) {
+std::map<int, double> ParseRangeCounters(const std::string& text,
+                                         std::vector<std::string>* errors) {
   std::map<int, double> out;
   auto parsed = predictor::ParsePromText(text, 10);
   if (errors) {
@@ -131,15 +68,31 @@ SetState::SetState(StateOptions opts) : opts_(std::move(opts)) {
 
 Series SetState::NewSeries(const std::vector<predictor::Resolution>& res) const {
   auto h = predictor::History::Create(res);
-  return Series{h ? std::move(*h) : predictor::History::Create(predictor::DefaultResolutions()).value(),
-                0, 0, std::nullopt, 0, 0, 0, "", predictor::AccuracyTracker(opts_.accuracy), false, {}};
+  return Series{
+      h ? std::move(*h) : predictor::History::Create(predictor::DefaultResolutions()).value(),
+      0,
+      0,
+      std::nullopt,
+      0,
+      0,
+      0,
+      "",
+      predictor::AccuracyTracker(opts_.accuracy),
+      false,
+      {}};
 }
 
 Series& SetState::PodMetric(const std::string& pod, const std::string& metric) {
   auto it = pods_.find(pod);
   if (it == pods_.end()) {
-    it = pods_.emplace(pod, PodSeries{NewSeries(opts_.pod_resolutions), NewSeries(opts_.pod_resolutions),
-                                      NewSeries(opts_.pod_resolutions), NewSeries(kComposedHistory), {}, "", std::nullopt})
+    it = pods_
+             .emplace(pod, PodSeries{NewSeries(opts_.pod_resolutions),
+                                     NewSeries(opts_.pod_resolutions),
+                                     NewSeries(opts_.pod_resolutions),
+                                     NewSeries(kComposedHistory),
+                                     {},
+                                     "",
+                                     std::nullopt})
              .first;
   }
   if (metric == "mem") return it->second.mem;
@@ -245,7 +198,8 @@ std::optional<Prepared> Prepare(const predictor::History& h, int64_t want_step, 
     any = true;
   }
   if (!any) return std::nullopt;
-  if (static_cast<size_t>(last - first + 1) > max_points) first = last - static_cast<int64_t>(max_points) + 1;
+  if (static_cast<size_t>(last - first + 1) > max_points)
+    first = last - static_cast<int64_t>(max_points) + 1;
   for (int64_t b = first; b <= last; ++b) {
     auto it = agg.find(b);
     p.y.push_back(it == agg.end() ? std::nan("") : it->second.first / it->second.second);
@@ -290,7 +244,8 @@ constexpr double kBandScaleMax = 4.0;
 // when a range has no series, no live sample since `fresh_since` (a range
 // no longer scraped, or only loaded from a save), or the steps differ.
 std::optional<Prepared> Compose(const std::map<int, Series>& ranges, const std::vector<int>& ids,
-                                int64_t want_step, size_t max_points, int64_t fresh_since, std::string* why) {
+                                int64_t want_step, size_t max_points, int64_t fresh_since,
+                                std::string* why) {
   std::vector<Prepared> parts;
   for (int id : ids) {
     auto it = ranges.find(id);
@@ -317,7 +272,8 @@ std::optional<Prepared> Compose(const std::map<int, Series>& ranges, const std::
     first = std::max(first, e - static_cast<int64_t>(p.y.size()));
     end = std::max(end, e);
   }
-  if (end - first > static_cast<int64_t>(max_points)) first = end - static_cast<int64_t>(max_points);
+  if (end - first > static_cast<int64_t>(max_points))
+    first = end - static_cast<int64_t>(max_points);
   if (end <= first) {
     *why = "the ranges' histories do not overlap";
     return std::nullopt;
@@ -330,7 +286,8 @@ std::optional<Prepared> Compose(const std::map<int, Series>& ranges, const std::
     const int64_t p_first = p.origin / step - static_cast<int64_t>(p.y.size());
     for (int64_t b = first; b < end; ++b) {
       const int64_t i = b - p_first;
-      const double v = i >= 0 && i < static_cast<int64_t>(p.y.size()) ? p.y[static_cast<size_t>(i)] : std::nan("");
+      const double v = i >= 0 && i < static_cast<int64_t>(p.y.size()) ? p.y[static_cast<size_t>(i)]
+                                                                      : std::nan("");
       out.y[static_cast<size_t>(b - first)] += v;  // NaN stays NaN: a gap
     }
   }
@@ -342,7 +299,9 @@ std::optional<Prepared> Compose(const std::map<int, Series>& ranges, const std::
 std::optional<double> SetState::CpuPerRequest() const {
   double cpu = 0, rps = 0;
   for (const auto& [pod, ps] : pods_) {
-    if (ps.cpu.last_t == 0 || ps.rps.last_t == 0 || !(ps.rps.last > 0) || !std::isfinite(ps.cpu.last)) continue;
+    if (ps.cpu.last_t == 0 || ps.rps.last_t == 0 || !(ps.rps.last > 0) ||
+        !std::isfinite(ps.cpu.last))
+      continue;
     cpu += ps.cpu.last;
     rps += ps.rps.last;
   }
@@ -372,7 +331,7 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
   const size_t max_points = std::max<size_t>(opts_.max_fit_points, 16);
   std::optional<Prepared> prep;
   const char* source = "pod";
-  double unit = 1.0;  // published load per unit of the forecast series
+  double unit = 1.0;     // published load per unit of the forecast series
   std::string fallback;  // why the pod's ranges were not used
   if (ranges != nullptr && !ranges->empty()) {
     std::vector<int> ids = *ranges;
@@ -381,19 +340,22 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
     // The composed series stays in requests/s; only what is published is
     // converted (so a changing CPU per request never rescales the fit, its
     // accuracy records or its calibration).
-    std::optional<double> scale = set.metric == CapacityMetric::kCpu ? CpuPerRequest() : std::optional<double>(1.0);
+    std::optional<double> scale =
+        set.metric == CapacityMetric::kCpu ? CpuPerRequest() : std::optional<double>(1.0);
     // Ranges sampled within the last 3 forecast steps (at least 15 minutes).
     const int64_t fresh_since = now - 3 * std::max<int64_t>(policy.step_seconds, 300);
     std::string why = "no CPU per request yet (no pod request rates)";
-    auto c = scale ? Compose(ranges_, ids, policy.step_seconds, max_points, fresh_since, &why) : std::nullopt;
+    auto c = scale ? Compose(ranges_, ids, policy.step_seconds, max_points, fresh_since, &why)
+                   : std::nullopt;
     if (c) {
       // Enough composed history to judge it at once (the same bar as a
       // backfilled pod series, below), counting buckets with data only.
-      const size_t present =
-          static_cast<size_t>(std::count_if(c->y.begin(), c->y.end(), [](double v) { return std::isfinite(v); }));
+      const size_t present = static_cast<size_t>(
+          std::count_if(c->y.begin(), c->y.end(), [](double v) { return std::isfinite(v); }));
       const size_t need = std::max<size_t>(opts_.accuracy.min_samples, 1) + 32;
       if (present < need) {
-        why = "the ranges' history holds " + std::to_string(present) + " of " + std::to_string(need) + " steps";
+        why = "the ranges' history holds " + std::to_string(present) + " of " +
+              std::to_string(need) + " steps";
         c.reset();
       }
     }
@@ -416,7 +378,8 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
   if (!prep) prep = Prepare(s.hist, policy.step_seconds, max_points);
   if (!prep) return std::nullopt;
   const int64_t step = prep->step;
-  const size_t H = static_cast<size_t>(std::clamp<int64_t>((policy.horizon_seconds + step - 1) / step, 1, 5000));
+  const size_t H =
+      static_cast<size_t>(std::clamp<int64_t>((policy.horizon_seconds + step - 1) / step, 1, 5000));
   const size_t n = prep->y.size();
 
   // Matured one-step forecasts: compare with what was observed.
@@ -453,7 +416,8 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
       for (int64_t ss : policy.seasons_seconds) {
         if (ss % step != 0) continue;
         int64_t p = ss / step;
-        if (p >= 2 && p <= 100000 && static_cast<size_t>(2 * p + 2) <= m) sc.seasons.push_back(static_cast<int>(p));
+        if (p >= 2 && p <= 100000 && static_cast<size_t>(2 * p + 2) <= m)
+          sc.seasons.push_back(static_cast<int>(p));
       }
       sc.quantiles = {0.05, 0.5, 0.95};
       std::vector<double> head(prep->y.begin(), prep->y.begin() + static_cast<std::ptrdiff_t>(m));
@@ -473,7 +437,8 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
           const double actual = prep->y[m + k];
           if (!std::isfinite(actual)) continue;
           s.accuracy.Record(actual, std::max(0.0, f->Quantile(0.5, k) + delta),
-                            std::max(0.0, f->Quantile(0.05, k) + delta), std::max(0.0, f->Quantile(0.95, k) + delta));
+                            std::max(0.0, f->Quantile(0.05, k) + delta),
+                            std::max(0.0, f->Quantile(0.95, k) + delta));
         }
       }
     }
@@ -484,7 +449,8 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
   for (int64_t ss : policy.seasons_seconds) {
     if (ss % step != 0) continue;
     int64_t p = ss / step;
-    if (p >= 2 && p <= 100000 && static_cast<size_t>(2 * p + 2) <= n) seasons.push_back(static_cast<int>(p));
+    if (p >= 2 && p <= 100000 && static_cast<size_t>(2 * p + 2) <= n)
+      seasons.push_back(static_cast<int>(p));
   }
   for (int p : seasons) key += "," + std::to_string(p);
 
@@ -560,7 +526,8 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
     bool have = std::any_of(s.pending.begin(), s.pending.end(),
                             [&](const Series::Pending& p) { return p.bucket == prep->origin; });
     if (!have) {
-      s.pending.push_back({prep->origin, g.Quantile(0.5, 0), g.Quantile(0.05, 0), g.Quantile(0.95, 0)});
+      s.pending.push_back(
+          {prep->origin, g.Quantile(0.5, 0), g.Quantile(0.05, 0), g.Quantile(0.95, 0)});
     }
     if (s.pending.size() > 64) s.pending.erase(s.pending.begin());
   }

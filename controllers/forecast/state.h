@@ -7,14 +7,14 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "controllers/api/pod_metrics.h"
 #include "controllers/forecast/settings.h"
 #include "operator/util/expected.h"
 #include "predictor/accuracy.h"
@@ -34,29 +34,29 @@ struct StateOptions {
   // ranges it owns (SetState::ForecastPod), so they need the same seasons.
   std::vector<predictor::Resolution> range_resolutions = {{300, 864}, {900, 3360}};
   int64_t refit_interval_seconds = 600;
-  size_t max_fit_points = 4320;     // newest points handed to the forecaster
-  double level_correction = 1.0;    // weight of the recent mean error between refits
+  size_t max_fit_points = 4320;   // newest points handed to the forecaster
+  double level_correction = 1.0;  // weight of the recent mean error between refits
   predictor::AccuracyConfig accuracy;
 };
 
 // One series with its model cache.
 struct Series {
   predictor::History hist;
-  double last = 0;                   // last sample
-  int64_t last_t = 0;                // its time (0: never)
+  double last = 0;     // last sample
+  int64_t last_t = 0;  // its time (0: never)
   // Model cache (from the last refit).
   std::optional<predictor::ForecastResult> fit;
-  int64_t fit_origin = 0;            // start time of the fit's first forecast bucket
+  int64_t fit_origin = 0;  // start time of the fit's first forecast bucket
   int64_t fit_step = 0;
-  int64_t fit_time = 0;              // when it was fitted
-  std::string fit_key;               // settings the fit was made with
+  int64_t fit_time = 0;  // when it was fitted
+  std::string fit_key;   // settings the fit was made with
   predictor::AccuracyTracker accuracy;
-  bool accuracy_seeded = false;      // the history backtest ran (once per process)
+  bool accuracy_seeded = false;  // the history backtest ran (once per process)
   struct Pending {
-    int64_t bucket;                  // start of the forecast bucket
+    int64_t bucket;  // start of the forecast bucket
     double p50, lo90, hi90;
   };
-  std::vector<Pending> pending;      // one-step forecasts waiting for actuals
+  std::vector<Pending> pending;  // one-step forecasts waiting for actuals
   // Live calibration (adaptive conformal): the error scale of published
   // forecasts is multiplied by this; each matured one-step forecast widens
   // it after a miss of the 90% band and narrows it a little after a hit, so
@@ -71,10 +71,10 @@ struct PodSeries {
   // model cache, accuracy and calibration. Rebuilt from scratch, and judged
   // again on the composed history, whenever the owned ranges change.
   Series composed;
-  std::vector<int> composition;      // sorted range ids behind `composed`
+  std::vector<int> composition;  // sorted range ids behind `composed`
   // What the previous forecast of the pod published (none yet: nullopt), for
   // PodForecast::trust_changed.
-  std::string last_source;           // PodForecast::source
+  std::string last_source;  // PodForecast::source
   std::optional<bool> last_trusted = std::nullopt;
 };
 
@@ -83,30 +83,22 @@ struct PodForecast {
   int64_t horizon_seconds = 0;
   double peak = 0, p90 = 0, p99 = 0, prob_exceed = 0;
   bool trusted = false;
-  std::string model;                 // not in status; for logs
+  std::string model;  // not in status; for logs
   bool refitted = false;
   // For logs, not in status: the verdict or the series it is about changed
   // since the previous forecast (or is the first), the accuracy behind it,
   // the band scale.
   bool trust_changed = false;
-  std::string verdict = "";          // predictor::AccuracyTracker::verdict()
-  double band_scale = 1;             // Series::band_scale
+  std::string verdict = "";  // predictor::AccuracyTracker::verdict()
+  double band_scale = 1;     // Series::band_scale
   // For logs: "ranges" when composed from the owned ranges' series, "pod"
   // when fitted on the pod's own history.
   std::string source = "pod";
-  std::string fallback = "";         // why the ranges were not used, when given
+  std::string fallback = "";  // why the ranges were not used, when given
 };
 
-// Pod CPU (millicores) and memory (bytes) from one PodMetrics object.
-// Containers with a garbage quantity are skipped and reported in `errors`.
-struct PodUsage {
-  std::string pod;
-  double cpu_millis = 0;
-  double mem_bytes = 0;
-  bool has_cpu = false, has_mem = false;
-};
-std::vector<PodUsage> ParsePodMetricsList(const nlohmann::json& list,
-                                          std::vector<std::string>* errors);
+using api::ParsePodMetricsList;
+using api::PodUsage;
 
 // A range id as written in counters, history keys and backfill flags: 1 to 9
 // decimal digits (so it fits an int). nullopt otherwise.
@@ -121,7 +113,8 @@ std::map<int, double> ParseRangeCounters(const std::string& text, std::vector<st
 // routing.json, parsed by shardset::ParseRoutingDocument), ids sorted.
 // Ranges without an owner are skipped; a document the ShardSet controller
 // would reject is an error naming the field.
-[[nodiscard]] Result<std::map<std::string, std::vector<int>>> RangesByOwner(const std::string& routing_json);
+[[nodiscard]] Result<std::map<std::string, std::vector<int>>> RangesByOwner(
+    const std::string& routing_json);
 
 class SetState {
  public:

@@ -9,22 +9,24 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "controllers/api/migration_policy.h"
+#include "controllers/api/shardset.h"
 #include "controllers/planner/planner.h"
-#include "operator/util/expected.h"
+#include "util/expected.h"
+#include "util/label_selector.h"
 
 namespace shardcast::migrationpolicy {
 
 using Json = nlohmann::json;
 
-enum class Mode { kAuto, kProposal, kObserve };
-const char* ModeName(Mode m);
+using api::Mode;
+using api::ModeName;
 
 struct PolicySpec {
   std::string ns;
@@ -33,8 +35,8 @@ struct PolicySpec {
   int64_t generation = 0;
   int64_t created = 0;  // metadata.creationTimestamp (Unix seconds)
   Mode mode = Mode::kProposal;
-  Json selector = Json::object();  // spec.shardSetSelector
-  planner::Policy planner;         // thresholds, limits, windows, lead times
+  util::LabelSelector selector;  // spec.shardSetSelector (absent: every ShardSet)
+  planner::Policy planner;       // thresholds, limits, windows, lead times
   double horizonSeconds = 1800;
   bool shadowEnabled = false;
   double shadowFraction = 0.1;
@@ -46,14 +48,9 @@ struct PolicySpec {
   std::string approve;  // annotation shardcast.dev/approve ("" when absent)
 };
 
-// Parses a MigrationPolicy defensively; errors name the field
-// ("spec.limits.cooldown: ..."). Missing fields take the CRD defaults.
+// api::ParseMigrationPolicy (the one parser: defaults, validation, errors
+// naming the field) and the controller's view of it.
 [[nodiscard]] Result<PolicySpec> ParsePolicy(const Json& obj);
-
-// metav1.LabelSelector semantics (matchLabels and matchExpressions, all must
-// hold; an empty selector matches everything). Errors name the field.
-[[nodiscard]] Result<bool> SelectorMatches(const Json& selector,
-                                           const std::map<std::string, std::string>& labels);
 
 // ---- selection and conflicts ----
 
@@ -70,8 +67,8 @@ struct Conflict {
 };
 
 struct Selection {
-  std::vector<std::string> governed;   // ShardSets this policy acts on
-  std::vector<Conflict> conflicts;     // ShardSets it shares with other policies
+  std::vector<std::string> governed;  // ShardSets this policy acts on
+  std::vector<Conflict> conflicts;    // ShardSets it shares with other policies
 };
 
 // The view of policy `self` among every policy of the namespace. Deterministic:
@@ -102,26 +99,30 @@ struct LoadInput {
 // naming the field (status.forecasts[2].p90).
 [[nodiscard]] Result<std::map<std::string, ForecastEntry>> ParseForecasts(const Json& shardset);
 
-// CPU usage in millicores from a PodMetrics object (sum over containers);
-// nullopt when it carries none.
+// CPU usage in millicores from a PodMetrics object (api::ParsePodMetrics,
+// summed over containers); nullopt when it carries none.
 std::optional<double> PodMetricsMillicores(const Json& podMetrics);
-// "250m", "1", "0.5", "1500000n", "3u" -> millicores.
-[[nodiscard]] Result<double> ParseCpuQuantity(const std::string& q);
 
-// Builds the planner input. `routing` is the parsed routing.json. Fails when a
-// field the planner needs is malformed (named). `reactive` tells the caller
-// there were no forecasts and the plan runs on observed load only;
-// `noData` that there is neither (then the caller plans nothing).
+// Builds the planner input. The ShardSet is read with api::ParseShardSet and
+// `routing` (routing.json as JSON) with shardset::ParseRoutingDocument; fails
+// when either is invalid (errors name the field). `reactive` tells the caller
+// there were no forecasts and the plan runs on observed load only; `noData`
+// that there is neither (then the caller plans nothing). Observed load is
+// CPU millicores: with capacity.metric RequestsPerSecond it is not used (the
+// units differ) and `note` says so; the plan then runs on forecasts alone.
 struct BuiltInput {
   planner::PlanInput input;
   bool reactive = false;
   bool noData = false;
   double capacity = 0;
+  api::CapacityMetric metric = api::CapacityMetric::kCpu;
+  std::string note;
 };
-[[nodiscard]] Result<BuiltInput> BuildPlanInput(const Json& shardset, const std::vector<PodInfo>& pods,
+[[nodiscard]] Result<BuiltInput> BuildPlanInput(const Json& shardset,
+                                                const std::vector<PodInfo>& pods,
                                                 const Json& routing, const LoadInput& load,
-                                                const PolicySpec& policy, const planner::History& history,
-                                                int64_t now);
+                                                const PolicySpec& policy,
+                                                const planner::History& history, int64_t now);
 
 // ---- actions (status.actions / status.history) ----
 
@@ -130,12 +131,13 @@ struct ActionRecord {
   std::string shardSet;
   std::string type;  // Promote, Move, AddEcho, RemoveEcho, Split, Merge, ScaleIn, Demote
   std::optional<uint32_t> range;
-  std::optional<uint32_t> other;    // Split: id of the new upper half; Merge: the upper range absorbed
+  std::optional<uint32_t>
+      other;  // Split: id of the new upper half; Merge: the upper range absorbed
   std::optional<uint32_t> splitAt;  // Split: first key of the upper half
   std::string source;
   std::string target;
   std::string phase = "Pending";
-  int64_t startedAt = 0;       // 0 = not started
+  int64_t startedAt = 0;  // 0 = not started
   int64_t phaseStartedAt = 0;
   int64_t finishedAt = 0;
   int attempts = 0;
@@ -209,14 +211,14 @@ struct PodView {
 
 struct StepWorld {
   int64_t now = 0;
-  RangeView range;            // the action's range in the published document
-  RangeView other;            // Split/Merge: the range `other` names
+  RangeView range;  // the action's range in the published document
+  RangeView other;  // Split/Merge: the range `other` names
   PodView source, target;
-  int activePods = 0;         // live active pods of the ShardSet
-  int replicasSpec = 0;       // ShardSet spec.replicas
+  int activePods = 0;    // live active pods of the ShardSet
+  int replicasSpec = 0;  // ShardSet spec.replicas
   int maxReplicas = 10;
   int minReplicas = 1;
-  bool hooks = false;         // the ShardSet declares spec.hooks
+  bool hooks = false;                       // the ShardSet declares spec.hooks
   std::optional<double> targetUtilization;  // observed, 0..
   std::optional<double> errorRate;          // target's, when it reports one
   std::optional<double> latencyRatio;       // target latency / source latency before the move
@@ -230,35 +232,36 @@ struct StepConfig {
   double maxUtilization = 0.8;
   double maxErrorRate = 0.01;
   double maxLatencyRatio = 1.5;
-  int maxAttempts = 5;             // hook/write failures before abandoning
+  int maxAttempts = 5;  // hook/write failures before abandoning
   int64_t promotionTimeoutSeconds = 600;
   int64_t phaseTimeoutSeconds = 1800;  // Migrating/Copying without progress
 };
 
 enum class Write {
-  kNone,            // nothing external: only `next` goes to status
-  kWait,            // nothing to do yet; requeue
-  kScaleReplicas,   // ask for `replicas` active pods in status.replicaRequests (never the ShardSet spec)
-  kMarkMigrating,   // routing: state migrating, source=owner, target
-  kMarkShadow,      // routing: state shadow + shadowFraction
-  kCutover,         // routing: owner = target, stable
-  kRevert,          // routing: owner = source, stable (clears marks)
-  kAddEcho,         // routing: add echo `target` to the range
-  kRemoveEcho,      // routing: remove echo `target`
-  kSplit,           // routing: range [start, splitAt-1] keeps its id, [splitAt, end] becomes `other`
-  kMerge,           // routing: range absorbs the adjacent `other` (same owner, both stable)
-  kHookPrepare,     // POST prepare on the target
-  kHookCopy,        // poll progress on the target, POST copy when idle
-  kHookCutover,     // POST cutover on the target
-  kHookRelease,     // POST release on the source
+  kNone,           // nothing external: only `next` goes to status
+  kWait,           // nothing to do yet; requeue
+  kScaleReplicas,  // ask for `replicas` active pods in status.replicaRequests (never the ShardSet
+                   // spec)
+  kMarkMigrating,  // routing: state migrating, source=owner, target
+  kMarkShadow,     // routing: state shadow + shadowFraction
+  kCutover,        // routing: owner = target, stable
+  kRevert,         // routing: owner = source, stable (clears marks)
+  kAddEcho,        // routing: add echo `target` to the range
+  kRemoveEcho,     // routing: remove echo `target`
+  kSplit,          // routing: range [start, splitAt-1] keeps its id, [splitAt, end] becomes `other`
+  kMerge,          // routing: range absorbs the adjacent `other` (same owner, both stable)
+  kHookPrepare,    // POST prepare on the target
+  kHookCopy,       // poll progress on the target, POST copy when idle
+  kHookCutover,    // POST cutover on the target
+  kHookRelease,    // POST release on the source
 };
 const char* WriteName(Write w);
 
 struct Step {
   Write write = Write::kWait;
-  ActionRecord next;       // the record once the write succeeded
-  int replicas = 0;        // kScaleReplicas
-  std::string event;       // Event reason to emit after success ("" = none)
+  ActionRecord next;  // the record once the write succeeded
+  int replicas = 0;   // kScaleReplicas
+  std::string event;  // Event reason to emit after success ("" = none)
   std::string eventMessage;
   bool warning = false;
   std::chrono::milliseconds requeue{1000};

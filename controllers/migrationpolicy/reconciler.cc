@@ -1,12 +1,12 @@
 #include "controllers/migrationpolicy/reconciler.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <set>
-
-#include <spdlog/spdlog.h>
 
 #include "controllers/api/fencing.h"
 #include "controllers/api/resources.h"
@@ -22,20 +22,16 @@ using ms = std::chrono::milliseconds;
 
 constexpr size_t kHistoryLimit = 100;
 
-std::map<std::string, std::string> LabelsOf(const Json& obj) {
-  std::map<std::string, std::string> out;
-  if (!obj.is_object() || !obj.contains("metadata") || !obj["metadata"].is_object()) return out;
-  const Json& md = obj["metadata"];
-  if (!md.contains("labels") || !md["labels"].is_object()) return out;
-  for (auto it = md["labels"].begin(); it != md["labels"].end(); ++it) {
-    if (it.value().is_string()) out[it.key()] = it.value().get<std::string>();
-  }
-  return out;
+// The observed load (PodMetrics CPU millicores) is in the unit of the
+// capacity only for capacity.metric CPU.
+bool ObservedIsCapacityUnit(const api::ShardSet& set) {
+  return set.metric == api::CapacityMetric::kCpu && set.capacity > 0;
 }
 
 bool Deleting(const Json& obj) {
   return obj.is_object() && obj.contains("metadata") && obj["metadata"].is_object() &&
-         obj["metadata"].contains("deletionTimestamp") && !obj["metadata"]["deletionTimestamp"].is_null();
+         obj["metadata"].contains("deletionTimestamp") &&
+         !obj["metadata"]["deletionTimestamp"].is_null();
 }
 
 int IntAt(const Json& obj, const char* key, int def) {
@@ -43,13 +39,9 @@ int IntAt(const Json& obj, const char* key, int def) {
   return obj[key].get<int>();
 }
 
-std::string StrAt(const Json& obj, const char* key, const std::string& def) {
-  if (!obj.is_object() || !obj.contains(key) || !obj[key].is_string()) return def;
-  return obj[key].get<std::string>();
-}
-
 std::optional<double> AnnotationNumber(const Json& pod, const char* key) {
-  if (!pod.is_object() || !pod.contains("metadata") || !pod["metadata"].is_object()) return std::nullopt;
+  if (!pod.is_object() || !pod.contains("metadata") || !pod["metadata"].is_object())
+    return std::nullopt;
   const Json& md = pod["metadata"];
   if (!md.contains("annotations") || !md["annotations"].is_object()) return std::nullopt;
   const Json& a = md["annotations"];
@@ -70,17 +62,9 @@ struct MigrationPolicyReconciler::SetState {
   std::string name;
   bool exists = false;
   Json obj;
+  api::ShardSet set;  // parsed spec (valid when exists and problem is empty)
   int replicas = 0, minReplicas = 1, maxReplicas = 10;
-  int port = 8080;
   std::string cmName;
-  bool hooks = false;
-  int hookPort = 8081;
-  int hookTimeoutSeconds = 30;
-  std::string preparePath = "/shardcast/prepare", copyPath = "/shardcast/copy",
-              progressPath = "/shardcast/progress", cutoverPath = "/shardcast/cutover",
-              releasePath = "/shardcast/release";
-  double capacity = 0;
-  std::string metric = "CPU";
   std::vector<shardset::ObservedPod> pods;  // live pods
   std::map<std::string, Json> podObjs;
   Json cm;   // null when absent
@@ -106,9 +90,9 @@ struct MigrationPolicyReconciler::Round {
   std::vector<ActionRecord> actions, history;
   Json proposal;  // null = none
   std::map<std::string, SetState> sets;
-  std::vector<std::string> notes;      // Planned condition message parts
+  std::vector<std::string> notes;  // Planned condition message parts
   std::string plannedReason = "NothingToDo";
-  std::vector<std::string> blocked;    // impossible constraints
+  std::vector<std::string> blocked;  // impossible constraints
   std::optional<ms> requeue;
   std::map<std::string, StoredRequest> requests;  // by ShardSet name
 };
@@ -118,7 +102,8 @@ MigrationPolicyReconciler::MigrationPolicyReconciler(ReconcilerDeps deps) : deps
   if (!deps_.may_write) deps_.may_write = [](uint64_t) { return true; };
   if (!deps_.now) {
     deps_.now = [] {
-      return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      return std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
           .count();
     };
   }
@@ -149,11 +134,13 @@ MigrationPolicyReconciler::MigrationPolicyReconciler(ReconcilerDeps deps) : deps
     };
   }
   if (deps_.metrics != nullptr) {
-    auto m = deps_.metrics->counter("shardcast_migrations_total",
-                                    "Range moves finished, by ShardSet and result (Completed, Reverted, Failed).",
-                                    {"shardset", "result"});
+    auto m = deps_.metrics->counter(
+        "shardcast_migrations_total",
+        "Range moves finished, by ShardSet and result (Completed, Reverted, Failed).",
+        {"shardset", "result"});
     if (m) migrations_ = *m;
-    auto p = deps_.metrics->counter("shardcast_proposals_total", "Plans published as proposals.", {"policy"});
+    auto p = deps_.metrics->counter("shardcast_proposals_total", "Plans published as proposals.",
+                                    {"policy"});
     if (p) proposals_ = *p;
     if (!m || !p) spdlog::error("migrationpolicy: cannot register metrics");
   }
@@ -162,7 +149,8 @@ MigrationPolicyReconciler::MigrationPolicyReconciler(ReconcilerDeps deps) : deps
 void MigrationPolicyReconciler::event(const Json& obj, bool warning, const std::string& reason,
                                       const std::string& message) {
   if (deps_.events != nullptr) {
-    deps_.events->record(obj, warning ? kube::EventType::kWarning : kube::EventType::kNormal, reason, message);
+    deps_.events->record(obj, warning ? kube::EventType::kWarning : kube::EventType::kNormal,
+                         reason, message);
   }
 }
 
@@ -175,7 +163,8 @@ ctrl::ReconcileResult MigrationPolicyReconciler::reconcile(const std::string& ke
   r.obj = *obj;
   r.token = deps_.fencing_token();
   if (!deps_.may_write(r.token)) {
-    spdlog::warn("migrationpolicy {}: fencing token {} may no longer write; skipping", key, r.token);
+    spdlog::warn("migrationpolicy {}: fencing token {} may no longer write; skipping", key,
+                 r.token);
     return ctrl::Action::AwaitChange();
   }
   r.now = deps_.now();
@@ -206,42 +195,27 @@ void MigrationPolicyReconciler::load_set(Round& r, const std::string& name) {
   SetState& s = r.sets[name];
   s.name = name;
   const std::string& ns = r.spec.ns;
-  kube::ObjectPtr obj = deps_.shardsets != nullptr ? deps_.shardsets->get(ns + "/" + name) : nullptr;
+  kube::ObjectPtr obj =
+      deps_.shardsets != nullptr ? deps_.shardsets->get(ns + "/" + name) : nullptr;
   if (!obj) return;
   s.exists = true;
   s.obj = *obj;
-  const Json spec = obj->value("spec", Json::object());
-  s.replicas = IntAt(spec, "replicas", 3);
-  s.minReplicas = IntAt(spec, "minReplicas", 1);
-  s.maxReplicas = IntAt(spec, "maxReplicas", 10);
+  auto set = api::ParseShardSet(*obj, api::ShardSetUse::kLoad);
+  if (!set) {
+    s.problem = set.error().message;
+    return;
+  }
+  s.set = *set;
+  s.replicas = set->replicas;
+  s.minReplicas = set->min_replicas;
+  s.maxReplicas = set->max_replicas;
   // Our own request, when we made one, is what the ShardSet controller
   // works towards (api/replica_request.h); spec.replicas otherwise.
   if (auto it = r.requests.find(name); it != r.requests.end()) {
-    s.replicas = std::clamp(it->second.replicas, s.minReplicas, std::max(s.minReplicas, s.maxReplicas));
+    s.replicas =
+        std::clamp(it->second.replicas, s.minReplicas, std::max(s.minReplicas, s.maxReplicas));
   }
-  const Json routing = spec.value("routing", Json::object());
-  s.port = IntAt(routing, "port", 8080);
-  s.cmName = StrAt(routing, "configMapName", "");
-  const Json cap = spec.value("capacity", Json::object());
-  s.metric = StrAt(cap, "metric", "CPU");
-  if (spec.contains("hooks") && spec["hooks"].is_object()) {
-    const Json& h = spec["hooks"];
-    s.hooks = true;
-    s.hookPort = IntAt(h, "port", 8081);
-    s.hookTimeoutSeconds = std::max(1, IntAt(h, "timeoutSeconds", 30));
-    s.preparePath = StrAt(h, "preparePath", s.preparePath);
-    s.copyPath = StrAt(h, "copyPath", s.copyPath);
-    s.progressPath = StrAt(h, "progressPath", s.progressPath);
-    s.cutoverPath = StrAt(h, "cutoverPath", s.cutoverPath);
-    s.releasePath = StrAt(h, "releasePath", s.releasePath);
-  }
-  if (s.metric == "CPU") {
-    s.capacity = cap.contains("cpuMillis") && cap["cpuMillis"].is_number() ? cap["cpuMillis"].get<double>() : 1000;
-  } else {
-    s.capacity = cap.contains("requestsPerSecond") && cap["requestsPerSecond"].is_number()
-                     ? cap["requestsPerSecond"].get<double>()
-                     : 0;
-  }
+  s.cmName = set->config_map;
   if (deps_.pods != nullptr) {
     for (const auto& p : deps_.pods->list_labels(ns, {{api::kLabelShardSet, name}})) {
       auto op = shardset::ObservePod(*p);
@@ -267,45 +241,53 @@ void MigrationPolicyReconciler::load_set(Round& r, const std::string& name) {
   }
 }
 
-kube::ApiStatus MigrationPolicyReconciler::write_routing(Round& r, SetState& s, const RoutingEdit& edit) {
+kube::ApiStatus MigrationPolicyReconciler::write_routing(Round& r, SetState& s,
+                                                         const RoutingEdit& edit) {
   if (s.cm.is_null() || s.doc.is_null()) {
-    return kube::api_error(ErrorKind::kNotFound, "routing ConfigMap " + s.cmName + " has no valid routing document");
+    return kube::api_error(ErrorKind::kNotFound,
+                           "routing ConfigMap " + s.cmName + " has no valid routing document");
   }
   uint64_t theirs = api::FencingTokenOf(s.cm);
   if (theirs > r.token) {
-    return kube::api_error(ErrorKind::kForbidden, "ConfigMap " + s.cmName + " carries fencing token " +
-                                                      std::to_string(theirs) + " > ours " +
-                                                      std::to_string(r.token) + "; refusing to write");
+    return kube::api_error(ErrorKind::kForbidden,
+                           "ConfigMap " + s.cmName + " carries fencing token " +
+                               std::to_string(theirs) + " > ours " + std::to_string(r.token) +
+                               "; refusing to write");
   }
-  if (!deps_.may_write(r.token)) return kube::api_error(ErrorKind::kForbidden, "fencing token no longer valid");
+  if (!deps_.may_write(r.token))
+    return kube::api_error(ErrorKind::kForbidden, "fencing token no longer valid");
   auto doc = ApplyRoutingEdit(s.doc, edit);
   if (!doc) return kube::api_error(ErrorKind::kInvalid, doc.error().message);
   Json cm = s.cm;
   Json& md = cm["metadata"];
-  if (!md.contains("annotations") || !md["annotations"].is_object()) md["annotations"] = Json::object();
+  if (!md.contains("annotations") || !md["annotations"].is_object())
+    md["annotations"] = Json::object();
   md["annotations"][api::kAnnotationFencing] = std::to_string(r.token);
   cm["data"][api::kRoutingKey] = doc->dump();
   auto w = deps_.client->update(kube::resources::kConfigMaps, r.spec.ns, cm);
   if (!w) return unexpected(w.error());
   s.cm = *w;
   s.doc = *doc;
-  spdlog::info("migrationpolicy {}: routing {} epoch {}: {} range {}", r.key, s.cmName, (*doc)["epoch"].dump(),
-               WriteName(edit.write), edit.range);
+  spdlog::info("migrationpolicy {}: routing {} epoch {}: {} range {}", r.key, s.cmName,
+               (*doc)["epoch"].dump(), WriteName(edit.write), edit.range);
   return {};
 }
 
-Result<HookResponse> MigrationPolicyReconciler::hook(SetState& s, const std::string& pod, const std::string& path,
+Result<HookResponse> MigrationPolicyReconciler::hook(SetState& s, const std::string& pod,
+                                                     const std::string& path,
                                                      const std::string& method, const Json& body) {
   std::string ip;
   for (const auto& p : s.pods) {
     if (p.name == pod) ip = p.ip;
   }
-  std::string ep = deps_.hook_endpoint(pod, ip, s.hookPort);
+  std::string ep = deps_.hook_endpoint(pod, ip, s.set.hooks.port);
   if (ep.empty()) return unexpected(Error{"hook: pod " + pod + " has no IP yet"});
-  auto res = deps_.hooks->call(method, ep, path, body.dump(), std::chrono::seconds(s.hookTimeoutSeconds));
+  auto res = deps_.hooks->call(method, ep, path, body.dump(),
+                               std::chrono::seconds(s.set.hooks.timeout_seconds));
   if (!res) return res;
   if (res->status < 200 || res->status >= 300) {
-    return unexpected(Error{"hook " + method + " " + path + " on " + pod + ": HTTP " + std::to_string(res->status) +
+    return unexpected(Error{"hook " + method + " " + path + " on " + pod + ": HTTP " +
+                            std::to_string(res->status) +
                             (res->body.empty() ? "" : ": " + res->body.substr(0, 200))});
   }
   return res;
@@ -350,7 +332,8 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
       }
       if ((a.type == "Move" || a.type == "AddEcho") &&
           !MayStartMigration(r.actions, r.history, r.spec.planner, r.now)) {
-        a.message = "waiting: maxConcurrentMigrations=" + std::to_string(r.spec.planner.maxConcurrentMigrations) +
+        a.message = "waiting: maxConcurrentMigrations=" +
+                    std::to_string(r.spec.planner.maxConcurrentMigrations) +
                     " / maxMovesPerHour=" + std::to_string(r.spec.planner.maxMovesPerHour);
         want(ms(2000));
         continue;
@@ -371,11 +354,12 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
     w.replicasSpec = s.replicas;
     w.minReplicas = s.minReplicas;
     w.maxReplicas = s.maxReplicas;
-    w.hooks = s.hooks;
+    w.hooks = s.set.hooks.enabled;
     if (a.phase == "Verifying" && !a.target.empty()) {
       if (!s.load) s.load = deps_.observed_load(r.spec.ns, s.name);
       auto it = s.load->find(a.target);
-      if (it != s.load->end() && s.capacity > 0) w.targetUtilization = it->second / s.capacity;
+      if (it != s.load->end() && ObservedIsCapacityUnit(s.set))
+        w.targetUtilization = it->second / s.set.capacity;
       auto po = s.podObjs.find(a.target);
       if (po != s.podObjs.end()) {
         w.errorRate = AnnotationNumber(po->second, "shardcast.dev/error-rate");
@@ -390,8 +374,8 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
       const Json e = s.doc.value("epoch", Json(0));
       const int64_t seen = e.is_number_integer() ? e.get<int64_t>() : 0;
       if (seen < a.routingEpoch && r.now - a.phaseStartedAt <= cfg.phaseTimeoutSeconds) {
-        a.message = "waiting for the routing cache to show epoch " + std::to_string(a.routingEpoch) +
-                    " (it shows " + std::to_string(seen) + ")";
+        a.message = "waiting for the routing cache to show epoch " +
+                    std::to_string(a.routingEpoch) + " (it shows " + std::to_string(seen) + ")";
         want(ms(200));
         continue;
       }
@@ -409,12 +393,13 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
     // One external write this round.
     std::optional<std::string> failure;
     bool conflict = false;
-    Json body = {{"shardSet", a.shardSet}, {"action", a.id}, {"source", a.source}, {"target", a.target}};
+    Json body = {
+        {"shardSet", a.shardSet}, {"action", a.id}, {"source", a.source}, {"target", a.target}};
     if (a.range) body["range"] = *a.range;
     if (!s.doc.is_null()) body["epoch"] = s.doc.value("epoch", Json(0));
     auto endpoint_of = [&](const std::string& pod) {
       for (const auto& p : s.pods) {
-        if (p.name == pod) return shardset::Endpoint(p.ip, s.port);
+        if (p.name == pod) return shardset::Endpoint(p.ip, s.set.port);
       }
       return std::string();
     };
@@ -464,17 +449,21 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
         break;
       case Write::kHookPrepare:
       case Write::kHookCutover: {
-        auto res = hook(s, a.target, st.write == Write::kHookPrepare ? s.preparePath : s.cutoverPath, "POST", body);
+        auto res = hook(
+            s, a.target,
+            st.write == Write::kHookPrepare ? s.set.hooks.prepare_path : s.set.hooks.cutover_path,
+            "POST", body);
         if (!res) failure = res.error().message;
         break;
       }
       case Write::kHookRelease: {
-        auto res = hook(s, a.source, s.releasePath, "POST", body);
+        auto res = hook(s, a.source, s.set.hooks.release_path, "POST", body);
         if (!res) failure = res.error().message;
         break;
       }
       case Write::kHookCopy: {
-        std::string q = s.progressPath + "?action=" + a.id + (a.range ? "&range=" + std::to_string(*a.range) : "");
+        std::string q = s.set.hooks.progress_path + "?action=" + a.id +
+                        (a.range ? "&range=" + std::to_string(*a.range) : "");
         auto res = hook(s, a.target, q, "GET", Json());
         if (!res) {
           failure = res.error().message;
@@ -486,7 +475,7 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
         } else if (prog->state == "failed") {
           failure = "copy failed on " + a.target + ": " + res->body.substr(0, 200);
         } else if (prog->state == "idle") {
-          auto c = hook(s, a.target, s.copyPath, "POST", body);
+          auto c = hook(s, a.target, s.set.hooks.copy_path, "POST", body);
           if (!c) {
             failure = c.error().message;
           } else {
@@ -497,7 +486,8 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
           }
         } else if (prog->state == "copying") {
           st.next = a;
-          st.next.message = "copying " + std::to_string(static_cast<int>(prog->progress * 100)) + "%";
+          st.next.message =
+              "copying " + std::to_string(static_cast<int>(prog->progress * 100)) + "%";
           st.event.clear();
           st.requeue = ms(500);
         }
@@ -537,7 +527,8 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
   for (auto& a : r.actions) {
     if (a.phase == "Pending" && (a.type == "Move" || a.type == "AddEcho") &&
         !MayStartMigration(r.actions, r.history, r.spec.planner, r.now)) {
-      a.message = "waiting: maxConcurrentMigrations=" + std::to_string(r.spec.planner.maxConcurrentMigrations) +
+      a.message = "waiting: maxConcurrentMigrations=" +
+                  std::to_string(r.spec.planner.maxConcurrentMigrations) +
                   " / maxMovesPerHour=" + std::to_string(r.spec.planner.maxMovesPerHour);
     }
   }
@@ -593,8 +584,8 @@ void MigrationPolicyReconciler::plan(Round& r) {
       for (const auto& p : s.pods) {
         if (p.role != api::kRoleActive) continue;
         auto it = load.observed.find(p.name);
-        if (it == load.observed.end() || s.capacity <= 0) continue;
-        sum += it->second / s.capacity;
+        if (it == load.observed.end() || !ObservedIsCapacityUnit(s.set)) continue;
+        sum += it->second / s.set.capacity;
         ++n;
       }
       std::lock_guard<std::mutex> lock(mu_);
@@ -611,6 +602,7 @@ void MigrationPolicyReconciler::plan(Round& r) {
       r.plannedReason = "InvalidInput";
       continue;
     }
+    if (!in->note.empty()) r.notes.push_back(name + ": " + in->note);
     if (in->noData) {
       r.notes.push_back(name + ": no forecasts and no observed load; nothing planned");
       if (r.plannedReason == "NothingToDo") r.plannedReason = "NoLoadData";
@@ -624,7 +616,8 @@ void MigrationPolicyReconciler::plan(Round& r) {
       continue;
     }
     for (const auto& b : p->blocked) {
-      if (b.message.find("maxReplicas") != std::string::npos || b.message.find("warm pool") != std::string::npos) {
+      if (b.message.find("maxReplicas") != std::string::npos ||
+          b.message.find("warm pool") != std::string::npos) {
         r.blocked.push_back(name + ": " + b.subject + ": " + b.message);
       }
     }
@@ -635,7 +628,8 @@ void MigrationPolicyReconciler::plan(Round& r) {
   if (r.spec.mode == Mode::kAuto) {
     r.proposal = Json();
     if (plans.empty()) return;
-    std::string id = BuildProposal(plans, r.now, r.spec.proposalTtlSeconds, "")["id"].get<std::string>();
+    std::string id =
+        BuildProposal(plans, r.now, r.spec.proposalTtlSeconds, "")["id"].get<std::string>();
     size_t n = 0;
     for (const auto& pp : plans) {
       for (auto& a : ActionsFromPlan(id + "-" + pp.shardSet, pp.shardSet, pp.plan)) {
@@ -644,47 +638,47 @@ void MigrationPolicyReconciler::plan(Round& r) {
       }
     }
     r.plannedReason = "Executing";
-    event(r.obj, false, "PlanExecuted", "plan " + id + ": executing " + std::to_string(n) + " action(s)");
+    event(r.obj, false, "PlanExecuted",
+          "plan " + id + ": executing " + std::to_string(n) + " action(s)");
     return;
   }
   if (plans.empty()) {
     r.proposal = Json();
     return;
   }
-  std::string note = r.spec.mode == Mode::kObserve ? "Observe mode: recorded only, never executed" : "";
+  std::string note =
+      r.spec.mode == Mode::kObserve ? "Observe mode: recorded only, never executed" : "";
   r.proposal = BuildProposal(plans, r.now, r.spec.proposalTtlSeconds, note);
   r.plannedReason = "ProposalPending";
   if (proposals_ != nullptr) proposals_->with({{"policy", r.key}})->inc();
   std::string id = r.proposal["id"].get<std::string>();
-  event(r.obj, false, "PlanProposed",
-        "plan " + id + ": " + std::to_string(r.proposal["actions"].size()) + " action(s)" +
-            (r.spec.mode == Mode::kProposal ? "; approve with annotation shardcast.dev/approve=" + id
-                                            : " (Observe mode: not executed)"));
+  event(
+      r.obj, false, "PlanProposed",
+      "plan " + id + ": " + std::to_string(r.proposal["actions"].size()) + " action(s)" +
+          (r.spec.mode == Mode::kProposal ? "; approve with annotation shardcast.dev/approve=" + id
+                                          : " (Observe mode: not executed)"));
 }
 
 ctrl::ReconcileResult MigrationPolicyReconciler::run(Round& r) {
   const std::string& ns = r.spec.ns;
   // 1. Selection and conflicts over every policy of the namespace.
   std::vector<PolicyRef> refs;
-  std::vector<kube::ObjectPtr> sets = deps_.shardsets != nullptr ? deps_.shardsets->list_namespace(ns)
-                                                                 : std::vector<kube::ObjectPtr>{};
-  std::vector<kube::ObjectPtr> pols =
-      deps_.policies != nullptr ? deps_.policies->list_namespace(ns) : std::vector<kube::ObjectPtr>{};
+  std::vector<kube::ObjectPtr> sets = deps_.shardsets != nullptr
+                                          ? deps_.shardsets->list_namespace(ns)
+                                          : std::vector<kube::ObjectPtr>{};
+  std::vector<kube::ObjectPtr> pols = deps_.policies != nullptr ? deps_.policies->list_namespace(ns)
+                                                                : std::vector<kube::ObjectPtr>{};
   for (const auto& p : pols) {
     if (Deleting(*p)) continue;
     PolicyRef ref;
     ref.name = kube::ObjectName(*p);
-    const Json md = p->value("metadata", Json::object());
-    if (md.contains("creationTimestamp") && md["creationTimestamp"].is_string()) {
-      auto t = planner::ParseRfc3339(md["creationTimestamp"].get<std::string>());
-      if (t) ref.created = *t;
-    }
-    Json selector = Json::object();
-    const Json spec = p->value("spec", Json::object());
-    if (spec.is_object() && spec.contains("shardSetSelector")) selector = spec["shardSetSelector"];
+    ref.created = api::CreationTime(*p);
+    // A policy without shardSetSelector selects every ShardSet (the CRD);
+    // one with a malformed selector selects none.
+    auto selector = api::ShardSetSelectorOf(*p);
     for (const auto& s : sets) {
-      auto m = SelectorMatches(selector, LabelsOf(*s));
-      if (m && *m) ref.selected.push_back(kube::ObjectName(*s));
+      if (selector && selector->Matches(util::LabelsOf(*s)))
+        ref.selected.push_back(kube::ObjectName(*s));
     }
     refs.push_back(ref);
   }
@@ -696,7 +690,8 @@ ctrl::ReconcileResult MigrationPolicyReconciler::run(Round& r) {
   auto read_list = [&](const char* key, std::vector<ActionRecord>& out) {
     if (!prev.is_object() || !prev.contains(key) || !prev[key].is_array()) return;
     for (size_t i = 0; i < prev[key].size(); ++i) {
-      auto a = ActionFromJson(prev[key][i], std::string("status.") + key + "[" + std::to_string(i) + "]");
+      auto a = ActionFromJson(prev[key][i],
+                              std::string("status.") + key + "[" + std::to_string(i) + "]");
       if (a) {
         out.push_back(*a);
       } else {
@@ -708,23 +703,26 @@ ctrl::ReconcileResult MigrationPolicyReconciler::run(Round& r) {
   read_list("history", r.history);
   if (prev.is_object() && prev.contains("replicaRequests") && prev["replicaRequests"].is_array()) {
     for (const auto& q : prev["replicaRequests"]) {
-      if (!q.is_object() || !q.contains("shardSet") || !q["shardSet"].is_string() || !q.contains("replicas") ||
-          !q["replicas"].is_number_integer()) {
+      if (!q.is_object() || !q.contains("shardSet") || !q["shardSet"].is_string() ||
+          !q.contains("replicas") || !q["replicas"].is_number_integer()) {
         dropped.push_back("status.replicaRequests: entry without shardSet and replicas");
         continue;
       }
       r.requests[q["shardSet"].get<std::string>()] =
-          StoredRequest{q["replicas"].get<int>(), q.value("action", std::string()), q.value("requestedAt", std::string())};
+          StoredRequest{q["replicas"].get<int>(), q.value("action", std::string()),
+                        q.value("requestedAt", std::string())};
     }
   }
-  if (prev.is_object() && prev.contains("proposal") && prev["proposal"].is_object()) r.proposal = prev["proposal"];
+  if (prev.is_object() && prev.contains("proposal") && prev["proposal"].is_object())
+    r.proposal = prev["proposal"];
 
   // 3. Execution: one step.
   r.requeue = step_actions(r);
 
   // 4. Planning, when nothing is in flight.
   if (r.actions.empty()) {
-    ProposalVerdict v = JudgeProposal(r.proposal, r.spec.mode == Mode::kProposal ? r.spec.approve : "", r.now);
+    ProposalVerdict v =
+        JudgeProposal(r.proposal, r.spec.mode == Mode::kProposal ? r.spec.approve : "", r.now);
     if (r.spec.mode != Mode::kAuto && v == ProposalVerdict::kApproved) {
       auto acts = ActionsFromProposal(r.proposal);
       if (!acts) {
@@ -736,12 +734,14 @@ ctrl::ReconcileResult MigrationPolicyReconciler::run(Round& r) {
         r.proposal = Json();
         r.plannedReason = "Executing";
         event(r.obj, false, "PlanApproved",
-              "plan " + id + " approved; executing " + std::to_string(r.actions.size()) + " action(s)");
+              "plan " + id + " approved; executing " + std::to_string(r.actions.size()) +
+                  " action(s)");
         r.requeue = ms(100);
       }
     } else if (r.spec.mode != Mode::kAuto && v == ProposalVerdict::kPending) {
       r.plannedReason = "ProposalPending";
-      int64_t exp = planner::ParseRfc3339(r.proposal.value("expiresAt", std::string())).value_or(r.now + 15);
+      int64_t exp =
+          planner::ParseRfc3339(r.proposal.value("expiresAt", std::string())).value_or(r.now + 15);
       ms until = ms(std::max<int64_t>(1, exp - r.now + 1) * 1000);
       r.requeue = std::min(until, deps_.idle_requeue);
     } else {
@@ -758,8 +758,9 @@ ctrl::ReconcileResult MigrationPolicyReconciler::run(Round& r) {
   }
   if (r.spec.mode == Mode::kProposal && !r.spec.approve.empty() && r.proposal.is_object() &&
       r.proposal.value("id", std::string()) != r.spec.approve) {
-    r.notes.push_back("annotation shardcast.dev/approve names " + r.spec.approve + ", not the current proposal " +
-                      r.proposal.value("id", std::string()) + "; nothing approved");
+    r.notes.push_back("annotation shardcast.dev/approve names " + r.spec.approve +
+                      ", not the current proposal " + r.proposal.value("id", std::string()) +
+                      "; nothing approved");
   }
   if (r.spec.mode == Mode::kObserve && !r.spec.approve.empty()) {
     r.notes.push_back("Observe mode ignores the shardcast.dev/approve annotation");
@@ -795,7 +796,8 @@ kube::ApiStatus MigrationPolicyReconciler::write_status(Round& r) {
     std::string others;
     for (const auto& p : c.policies) others += (others.empty() ? "" : ", ") + p;
     conflictMsg += (conflictMsg.empty() ? "" : "; ") + std::string("ShardSet ") + c.shardSet +
-                   " is selected by policies " + others + "; " + c.chosen + " governs it (oldest, then name)";
+                   " is selected by policies " + others + "; " + c.chosen +
+                   " governs it (oldest, then name)";
   }
   status["conflicts"] = conflicts;
   if (r.proposal.is_null()) {
@@ -813,7 +815,8 @@ kube::ApiStatus MigrationPolicyReconciler::write_status(Round& r) {
   // (to an older policy, or a label change) falls back to its own spec.
   Json requests = Json::array();
   for (const auto& [set, q] : r.requests) {
-    if (std::find(r.sel.governed.begin(), r.sel.governed.end(), set) == r.sel.governed.end()) continue;
+    if (std::find(r.sel.governed.begin(), r.sel.governed.end(), set) == r.sel.governed.end())
+      continue;
     Json e = {{"shardSet", set}, {"replicas", q.replicas}};
     if (!q.action.empty()) e["action"] = q.action;
     if (!q.requestedAt.empty()) e["requestedAt"] = q.requestedAt;
@@ -832,9 +835,11 @@ kube::ApiStatus MigrationPolicyReconciler::write_status(Round& r) {
   for (const auto& b : r.blocked) blocked += (blocked.empty() ? "" : "; ") + b;
   std::vector<Condition> conds;
   conds.push_back({"Ready", "True", "Applied",
-                   std::string("mode ") + ModeName(r.spec.mode) + "; governs " + (governs.empty() ? "no ShardSet" : governs)});
+                   std::string("mode ") + ModeName(r.spec.mode) + "; governs " +
+                       (governs.empty() ? "no ShardSet" : governs)});
   conds.push_back({"Conflict", r.sel.conflicts.empty() ? "False" : "True",
-                   r.sel.conflicts.empty() ? "NoConflict" : "ShardSetSelectedByMultiplePolicies", conflictMsg});
+                   r.sel.conflicts.empty() ? "NoConflict" : "ShardSetSelectedByMultiplePolicies",
+                   conflictMsg});
   conds.push_back({"Blocked", blocked.empty() ? "False" : "True",
                    blocked.empty() ? "NotBlocked" : "ConstraintUnsatisfiable", blocked});
   bool active = r.plannedReason == "Executing" || r.plannedReason == "ProposalPending";
@@ -843,7 +848,8 @@ kube::ApiStatus MigrationPolicyReconciler::write_status(Round& r) {
   status["conditions"] = BuildConditions(conds, prev.is_object() ? prev.value("conditions", Json::array()) : Json::array(),
                                          r.spec.generation, planner::FormatRfc3339(r.now));
   if (status == prev) return {};
-  if (!deps_.may_write(r.token)) return kube::api_error(ErrorKind::kForbidden, "fencing token no longer valid");
+  if (!deps_.may_write(r.token))
+    return kube::api_error(ErrorKind::kForbidden, "fencing token no longer valid");
   Json obj = r.obj;
   obj["status"] = status;
   auto w = deps_.client->update_status(api::kMigrationPolicies, r.spec.ns, obj);
@@ -851,19 +857,22 @@ kube::ApiStatus MigrationPolicyReconciler::write_status(Round& r) {
   return {};
 }
 
-void WireHandlers(kube::Informer& policies, kube::Informer& sets, kube::Informer& pods, kube::Informer& cms,
-                  ctrl::Controller& c) {
+void WireHandlers(kube::Informer& policies, kube::Informer& sets, kube::Informer& pods,
+                  kube::Informer& cms, ctrl::Controller& c) {
   auto own = [&c](const kube::ObjectPtr& o) {
     if (o) c.enqueue(kube::ObjectKey(*o));
   };
-  policies.add_handlers({own, [own](const kube::ObjectPtr&, const kube::ObjectPtr& n) { own(n); }, own});
+  policies.add_handlers(
+      {own, [own](const kube::ObjectPtr&, const kube::ObjectPtr& n) { own(n); }, own});
   const kube::Store* store = &policies.store();
   auto all_in_ns = [&c, store](const kube::ObjectPtr& o) {
     if (!o) return;
-    for (const auto& p : store->list_namespace(kube::ObjectNamespace(*o))) c.enqueue(kube::ObjectKey(*p));
+    for (const auto& p : store->list_namespace(kube::ObjectNamespace(*o)))
+      c.enqueue(kube::ObjectKey(*p));
   };
-  kube::EventHandlers h{all_in_ns, [all_in_ns](const kube::ObjectPtr&, const kube::ObjectPtr& n) { all_in_ns(n); },
-                        all_in_ns};
+  kube::EventHandlers h{
+      all_in_ns, [all_in_ns](const kube::ObjectPtr&, const kube::ObjectPtr& n) { all_in_ns(n); },
+      all_in_ns};
   sets.add_handlers(h);
   pods.add_handlers(h);
   cms.add_handlers(h);

@@ -10,50 +10,6 @@
 namespace shardcast::shardset {
 namespace {
 
-std::string Show(const Json& v) {
-  std::string s = v.dump();
-  if (s.size() > 64) s = s.substr(0, 61) + "...";
-  return s;
-}
-
-// Reads an optional integer field at obj[key]; `path` names it in errors.
-Result<void> ReadInt(const Json& obj, const char* key, const std::string& path, int64_t lo,
-                     int64_t hi, int* out) {
-  if (!obj.is_object() || !obj.contains(key) || obj[key].is_null()) return {};
-  const Json& v = obj[key];
-  bool integral = v.is_number_integer() ||
-                  (v.is_number_float() && std::isfinite(v.get<double>()) &&
-                   v.get<double>() == std::floor(v.get<double>()));
-  if (!integral) {
-    return unexpected(Error{path + ": must be an integer in " + std::to_string(lo) + ".." +
-                            std::to_string(hi) + ", got " + Show(v)});
-  }
-  double d = v.get<double>();
-  if (d < static_cast<double>(lo) || d > static_cast<double>(hi)) {
-    return unexpected(Error{path + ": must be in " + std::to_string(lo) + ".." +
-                            std::to_string(hi) + ", got " + Show(v)});
-  }
-  *out = static_cast<int>(d);
-  return {};
-}
-
-Result<const Json*> Section(const Json& parent, const char* key, const std::string& path) {
-  static const Json kEmpty = Json::object();
-  if (!parent.contains(key) || parent[key].is_null()) return &kEmpty;
-  if (!parent[key].is_object()) {
-    return unexpected(Error{path + ": must be an object, got " + Show(parent[key])});
-  }
-  return &parent[key];
-}
-
-bool IsDns1123Label(const std::string& s, size_t max) {
-  if (s.empty() || s.size() > max) return false;
-  for (char c : s) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
-  }
-  return s.front() != '-' && s.back() != '-' && s.front() != '.' && s.back() != '.';
-}
-
 std::string StringAt(const Json& obj, const char* a, const char* b = nullptr) {
   if (!obj.is_object() || !obj.contains(a)) return {};
   const Json* v = &obj[a];
@@ -67,121 +23,10 @@ std::string StringAt(const Json& obj, const char* a, const char* b = nullptr) {
 }  // namespace
 
 Result<ShardSetSpec> ParseShardSet(const Json& obj) {
+  auto set = api::ParseShardSet(obj, api::ShardSetUse::kWorkload);
+  if (!set) return unexpected(set.error());
   ShardSetSpec s;
-  if (!obj.is_object()) return unexpected(Error{"object: must be a JSON object"});
-  if (!obj.contains("metadata") || !obj["metadata"].is_object()) {
-    return unexpected(Error{"metadata: missing"});
-  }
-  const Json& md = obj["metadata"];
-  s.name = StringAt(md, "name");
-  s.ns = StringAt(md, "namespace");
-  s.uid = StringAt(md, "uid");
-  if (s.name.empty()) return unexpected(Error{"metadata.name: missing"});
-  if (md.contains("generation") && md["generation"].is_number_integer()) {
-    s.generation = md["generation"].get<int64_t>();
-  }
-  if (!obj.contains("spec") || !obj["spec"].is_object()) {
-    return unexpected(Error{"spec: missing or not an object"});
-  }
-  const Json& spec = obj["spec"];
-  Result<void> r;
-  if (!(r = ReadInt(spec, "replicas", "spec.replicas", 0, 10000, &s.replicas))) {
-    return unexpected(r.error());
-  }
-  if (!(r = ReadInt(spec, "minReplicas", "spec.minReplicas", 0, 10000, &s.min_replicas))) {
-    return unexpected(r.error());
-  }
-  if (!(r = ReadInt(spec, "maxReplicas", "spec.maxReplicas", 1, 10000, &s.max_replicas))) {
-    return unexpected(r.error());
-  }
-  if (s.min_replicas > s.max_replicas) {
-    return unexpected(Error{"spec.maxReplicas: must be at least spec.minReplicas (" +
-                            std::to_string(s.min_replicas) + "), got " + std::to_string(s.max_replicas)});
-  }
-  auto warm = Section(spec, "warmPool", "spec.warmPool");
-  if (!warm) return unexpected(warm.error());
-  if (!(r = ReadInt(**warm, "size", "spec.warmPool.size", 0, 100, &s.warm_pool))) {
-    return unexpected(r.error());
-  }
-  auto ks = Section(spec, "keySpace", "spec.keySpace");
-  if (!ks) return unexpected(ks.error());
-  if (!(r = ReadInt(**ks, "ranges", "spec.keySpace.ranges", 1, 4096, &s.ranges))) {
-    return unexpected(r.error());
-  }
-  auto hashing = Section(**ks, "hashing", "spec.keySpace.hashing");
-  if (!hashing) return unexpected(hashing.error());
-  if (!(r = ReadInt(**hashing, "virtualNodes", "spec.keySpace.hashing.virtualNodes", 1, 1024,
-                    &s.virtual_nodes))) {
-    return unexpected(r.error());
-  }
-  if ((*hashing)->contains("algorithm") && !(**hashing)["algorithm"].is_null() &&
-      (**hashing)["algorithm"] != "ConsistentHash") {
-    return unexpected(Error{"spec.keySpace.hashing.algorithm: must be ConsistentHash, got " +
-                            Show((**hashing)["algorithm"])});
-  }
-  if ((*hashing)->contains("loadFactor") && !(**hashing)["loadFactor"].is_null()) {
-    const Json& lf = (**hashing)["loadFactor"];
-    if (!lf.is_number() || !std::isfinite(lf.get<double>()) || lf.get<double>() < 1.0 ||
-        lf.get<double>() > 4.0) {
-      return unexpected(
-          Error{"spec.keySpace.hashing.loadFactor: must be a number in 1.0..4.0, got " + Show(lf)});
-    }
-    s.load_factor = lf.get<double>();
-  }
-  if (!spec.contains("routing") || !spec["routing"].is_object()) {
-    return unexpected(Error{"spec.routing: missing or not an object"});
-  }
-  const Json& routing = spec["routing"];
-  if (!routing.contains("configMapName") || !routing["configMapName"].is_string() ||
-      !IsDns1123Label(routing["configMapName"].get<std::string>(), 253)) {
-    return unexpected(Error{"spec.routing.configMapName: must be a DNS-1123 subdomain, got " +
-                            Show(routing.value("configMapName", Json()))});
-  }
-  s.config_map = routing["configMapName"].get<std::string>();
-  if (!(r = ReadInt(routing, "port", "spec.routing.port", 1, 65535, &s.port))) {
-    return unexpected(r.error());
-  }
-  if (!spec.contains("template") || !spec["template"].is_object()) {
-    return unexpected(Error{"spec.template: missing or not an object"});
-  }
-  s.pod_template = spec["template"];
-  if (s.pod_template.contains("metadata") && !s.pod_template["metadata"].is_null() &&
-      !s.pod_template["metadata"].is_object()) {
-    return unexpected(Error{"spec.template.metadata: must be an object"});
-  }
-  for (const char* f : {"labels", "annotations"}) {
-    if (s.pod_template.contains("metadata") && s.pod_template["metadata"].is_object() &&
-        s.pod_template["metadata"].contains(f)) {
-      const Json& m = s.pod_template["metadata"][f];
-      if (m.is_null()) continue;
-      if (!m.is_object()) {
-        return unexpected(Error{std::string("spec.template.metadata.") + f + ": must be a map"});
-      }
-      for (auto it = m.begin(); it != m.end(); ++it) {
-        if (!it.value().is_string()) {
-          return unexpected(Error{std::string("spec.template.metadata.") + f + "." + it.key() +
-                                  ": must be a string"});
-        }
-      }
-    }
-  }
-  if (!s.pod_template.contains("spec") || !s.pod_template["spec"].is_object()) {
-    return unexpected(Error{"spec.template.spec: missing or not an object"});
-  }
-  if (spec.contains("volumeClaimTemplates") && !spec["volumeClaimTemplates"].is_null()) {
-    const Json& vcts = spec["volumeClaimTemplates"];
-    if (!vcts.is_array()) return unexpected(Error{"spec.volumeClaimTemplates: must be a list"});
-    for (size_t i = 0; i < vcts.size(); ++i) {
-      std::string path = "spec.volumeClaimTemplates[" + std::to_string(i) + "]";
-      if (!vcts[i].is_object()) return unexpected(Error{path + ": must be an object"});
-      std::string claim = StringAt(vcts[i], "metadata", "name");
-      if (!IsDns1123Label(claim, 63)) {
-        return unexpected(Error{path + ".metadata.name: must be a DNS-1123 label, got " +
-                                Show(vcts[i].value("metadata", Json::object()).value("name", Json()))});
-      }
-      s.volume_claim_templates.push_back(vcts[i]);
-    }
-  }
+  static_cast<api::ShardSet&>(s) = std::move(set).value();
   return s;
 }
 
@@ -285,10 +130,8 @@ Result<Json> BuildPvc(const ShardSetSpec& set, const Json& claim_template, long 
   Json spec = claim_template.contains("spec") && claim_template["spec"].is_object()
                   ? claim_template["spec"]
                   : Json::object();
-  return Json{{"apiVersion", "v1"},
-              {"kind", "PersistentVolumeClaim"},
-              {"metadata", md},
-              {"spec", spec}};
+  return Json{
+      {"apiVersion", "v1"}, {"kind", "PersistentVolumeClaim"}, {"metadata", md}, {"spec", spec}};
 }
 
 // ---- routing ----
@@ -341,8 +184,8 @@ Result<RoutingDocument> ParseRoutingDocument(const std::string& text) {
     std::string path = "routing.json ranges[" + std::to_string(i) + "]";
     if (!e.is_object()) return unexpected(Error{path + ": must be an object"});
     RoutingRange r;
-    for (auto [key, dst] : {std::pair<const char*, uint32_t*>{"id", &r.id}, {"start", &r.start},
-                            {"end", &r.end}}) {
+    for (auto [key, dst] :
+         {std::pair<const char*, uint32_t*>{"id", &r.id}, {"start", &r.start}, {"end", &r.end}}) {
       if (!e.contains(key) || !e[key].is_number_unsigned() ||
           e[key].get<uint64_t>() > std::numeric_limits<uint32_t>::max()) {
         return unexpected(Error{path + "." + key + ": must be an integer in [0, 2^32)"});
@@ -354,10 +197,15 @@ Result<RoutingDocument> ParseRoutingDocument(const std::string& text) {
       return unexpected(Error{path + ".id: duplicate range id " + std::to_string(r.id)});
     }
     r.owner = e.contains("owner") && e["owner"].is_string() ? e["owner"].get<std::string>() : "";
+    if (r.owner.empty()) {
+      // docs/routing.md: every range has an owner, an active pod, so that a
+      // client always has somewhere to send a key.
+      return unexpected(Error{path + ".owner: must be a non-empty pod name"});
+    }
     r.endpoint =
         e.contains("endpoint") && e["endpoint"].is_string() ? e["endpoint"].get<std::string>() : "";
-    r.state = e.contains("state") && e["state"].is_string() ? e["state"].get<std::string>()
-                                                           : "stable";
+    r.state =
+        e.contains("state") && e["state"].is_string() ? e["state"].get<std::string>() : "stable";
     r.raw = e;
     out.ranges.push_back(std::move(r));
   }
@@ -366,9 +214,9 @@ Result<RoutingDocument> ParseRoutingDocument(const std::string& text) {
   uint64_t next = 0;
   for (const auto& r : out.ranges) {
     if (r.start != next) {
-      return unexpected(Error{"routing.json ranges: range " + std::to_string(r.id) +
-                              " starts at " + std::to_string(r.start) + ", expected " +
-                              std::to_string(next) + " (gap or overlap)"});
+      return unexpected(Error{"routing.json ranges: range " + std::to_string(r.id) + " starts at " +
+                              std::to_string(r.start) + ", expected " + std::to_string(next) +
+                              " (gap or overlap)"});
     }
     next = static_cast<uint64_t>(r.end) + 1;
   }
@@ -385,10 +233,10 @@ std::vector<RoutingRange> EvenRanges(int count) {
   for (int i = 0; i < count; ++i) {
     RoutingRange r;
     r.id = static_cast<uint32_t>(i);
-    r.start = static_cast<uint32_t>(space * static_cast<uint64_t>(i) / static_cast<uint64_t>(count));
-    r.end = static_cast<uint32_t>(space * static_cast<uint64_t>(i + 1) /
-                                      static_cast<uint64_t>(count) -
-                                  1);
+    r.start =
+        static_cast<uint32_t>(space * static_cast<uint64_t>(i) / static_cast<uint64_t>(count));
+    r.end = static_cast<uint32_t>(
+        space * static_cast<uint64_t>(i + 1) / static_cast<uint64_t>(count) - 1);
     out.push_back(r);
   }
   return out;
@@ -400,7 +248,8 @@ std::string Endpoint(const std::string& ip, int port) {
   return ip + ":" + std::to_string(port);
 }
 
-Json BuildRoutingDocument(const ShardSetSpec& set, const std::map<uint32_t, std::string>& assignment,
+Json BuildRoutingDocument(const ShardSetSpec& set,
+                          const std::map<uint32_t, std::string>& assignment,
                           const std::map<std::string, std::string>& pod_ips, int64_t epoch,
                           const RoutingDocument* previous) {
   Json doc = previous != nullptr ? previous->raw : Json::object();
@@ -408,7 +257,8 @@ Json BuildRoutingDocument(const ShardSetSpec& set, const std::map<uint32_t, std:
   doc["shardSet"] = set.name;
   doc["epoch"] = epoch;
   doc["hash"] = "fnv1a64-high32";
-  std::vector<RoutingRange> ranges = previous != nullptr ? previous->ranges : EvenRanges(set.ranges);
+  std::vector<RoutingRange> ranges =
+      previous != nullptr ? previous->ranges : EvenRanges(set.ranges);
   auto ip_of = [&](const std::string& pod) {
     auto it = pod_ips.find(pod);
     return it == pod_ips.end() ? std::string() : it->second;

@@ -1,22 +1,22 @@
 #include "controllers/shardset/register.h"
 
+#include <chrono>
 #include <memory>
 
+#include "controllers/api/informers.h"
 #include "controllers/api/resources.h"
 #include "controllers/shardset/reconciler.h"
 #include "operator/manager/manager.h"
+#include "util/time.h"
 
 namespace shardcast::shardset {
 
 void RegisterShardSetController(manager::Manager& mgr) {
-  kube::InformerOptions selected;
-  selected.label_selector = api::kLabelShardSet;  // label exists
   kube::Informer& sets = mgr.informer(api::kShardSets);
-  kube::InformerOptions pod_options = selected;
-  pod_options.transform = kube::PrunePodForCache;  // the controller reads metadata and status only
-  pod_options.list_prune = kube::PodCacheListPrune();  // ... and lists are pruned while parsed
-  kube::Informer& pods = mgr.informer(kube::resources::kPods, pod_options);
-  kube::Informer& cms = mgr.informer(kube::resources::kConfigMaps, selected);
+  // Pods pruned to metadata and status while listed and cached (the
+  // controllers read nothing else); the same options for every controller.
+  kube::Informer& pods = mgr.informer(kube::resources::kPods, api::PodInformerOptions());
+  kube::Informer& cms = mgr.informer(kube::resources::kConfigMaps, api::ConfigMapInformerOptions());
   kube::Informer& policies = mgr.informer(api::kMigrationPolicies);
 
   ReconcilerDeps deps;
@@ -29,6 +29,13 @@ void RegisterShardSetController(manager::Manager& mgr) {
   deps.metrics = &mgr.metrics();
   deps.fencing_token = [&mgr] { return mgr.fencing_token(); };
   deps.may_write = [&mgr](uint64_t t) { return mgr.may_write(t); };
+  // Status timestamps on the manager's clock (domain time under --time-scale),
+  // as the other controllers.
+  deps.now = [&mgr] {
+    return util::FormatRfc3339(std::chrono::duration_cast<std::chrono::seconds>(
+                                   mgr.clock().system_now().time_since_epoch())
+                                   .count());
+  };
   ctrl::Controller& c =
       mgr.add_controller("shardset", std::make_unique<ShardSetReconciler>(std::move(deps)));
 

@@ -7,14 +7,14 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "operator/util/expected.h"
+#include "controllers/api/shardset.h"
+#include "util/expected.h"
 
 namespace shardcast::shardset {
 
@@ -22,22 +22,9 @@ using Json = nlohmann::json;
 
 // ---- spec ----
 
-struct ShardSetSpec {
-  std::string ns;
-  std::string name;
-  std::string uid;
-  int64_t generation = 0;
-  int replicas = 3;       // spec.replicas; the reconciler may replace it by a policy's request
-  int min_replicas = 1;
-  int max_replicas = 10;
-  int warm_pool = 1;
-  int ranges = 256;
-  int virtual_nodes = 64;
-  double load_factor = 1.25;
-  std::string config_map;
-  int port = 8080;
-  Json pod_template = Json::object();          // spec.template (metadata + spec)
-  std::vector<Json> volume_claim_templates;    // spec.volumeClaimTemplates
+// The typed ShardSet (controllers/api/shardset.h) plus what the reconciler
+// decides for this round.
+struct ShardSetSpec : api::ShardSet {
   // Set by the reconciler when a MigrationPolicy's replica request sets the
   // count: a pod that joins the routing owning nothing is left empty for the
   // policy's planned moves to fill with the ranges that need it, instead of
@@ -46,10 +33,9 @@ struct ShardSetSpec {
   bool policy_fills_joiners = false;
 };
 
-// Parses a ShardSet object defensively: every wrong type or out-of-range
-// value is an error naming the field (e.g. "spec.warmPool.size: must be an
-// integer in 0..100, got \"two\""). Missing optional fields take the
-// defaults of the design contract.
+// api::ParseShardSet(obj, ShardSetUse::kWorkload): the one ShardSet parser;
+// errors name the field (e.g. "spec.warmPool.size: must be an integer in
+// 0..100, got \"two\"").
 [[nodiscard]] Result<ShardSetSpec> ParseShardSet(const Json& obj);
 
 // ---- pods ----
@@ -58,10 +44,10 @@ struct ObservedPod {
   std::string name;
   std::string uid;
   std::string resource_version;
-  std::string role;      // "active", "warm", or "" when the label is missing
-  std::string phase;     // Pending, Running, Succeeded, Failed, Unknown
-  std::string ip;        // status.podIP, "" when none
-  bool ready = false;    // condition Ready=True
+  std::string role;          // "active", "warm", or "" when the label is missing
+  std::string phase;         // Pending, Running, Succeeded, Failed, Unknown
+  std::string ip;            // status.podIP, "" when none
+  bool ready = false;        // condition Ready=True
   bool terminating = false;  // metadata.deletionTimestamp set
   long ordinal = -1;
 
@@ -107,7 +93,8 @@ struct RoutingDocument {
 };
 
 // Parses routing.json; errors name the field ("ranges[3].end: ...").
-// Rejects documents whose ranges do not cover [0, 2^32) exactly once.
+// Rejects documents whose ranges do not cover [0, 2^32) exactly once, with
+// duplicate ids, or with a range without an owner.
 [[nodiscard]] Result<RoutingDocument> ParseRoutingDocument(const std::string& text);
 
 // `count` ranges splitting [0, 2^32) evenly: {id, start, end}.
@@ -123,7 +110,8 @@ std::string Endpoint(const std::string& ip, int port);
 // source, target, shadowFraction, targetEndpoint) and echoes; only owner and
 // endpoint are rewritten, and a migration whose source is no longer the owner
 // is reset to stable. `pod_ips` maps pod name -> IP.
-Json BuildRoutingDocument(const ShardSetSpec& set, const std::map<uint32_t, std::string>& assignment,
+Json BuildRoutingDocument(const ShardSetSpec& set,
+                          const std::map<uint32_t, std::string>& assignment,
                           const std::map<std::string, std::string>& pod_ips, int64_t epoch,
                           const RoutingDocument* previous);
 
@@ -139,12 +127,12 @@ struct Condition {
 struct StatusInput {
   int64_t observed_generation = 0;
   std::string selector;
-  std::vector<ObservedPod> pods;                   // live pods of the set
-  std::map<std::string, size_t> ranges_per_pod;    // from the published document
+  std::vector<ObservedPod> pods;                 // live pods of the set
+  std::map<std::string, size_t> ranges_per_pod;  // from the published document
   int64_t epoch = 0;
-  int desired_replicas = 0;                        // active pods worked towards
-  std::string desired_from = "spec";               // "spec" or "MigrationPolicy/<name>"
-  std::vector<Condition> conditions;               // Ready, Progressing, Degraded
+  int desired_replicas = 0;           // active pods worked towards
+  std::string desired_from = "spec";  // "spec" or "MigrationPolicy/<name>"
+  std::vector<Condition> conditions;  // Ready, Progressing, Degraded
 };
 
 // The status object. Conditions keep `lastTransitionTime` from
@@ -176,21 +164,21 @@ struct PodDelete {
 
 struct Desired {
   StepKind kind = StepKind::kNone;
-  std::vector<std::string> promote;       // pod names (kPromote)
-  std::vector<PodCreate> create;          // kCreatePods
-  std::vector<PodDelete> remove;          // kDeletePods
+  std::vector<std::string> promote;            // pod names (kPromote)
+  std::vector<PodCreate> create;               // kCreatePods
+  std::vector<PodDelete> remove;               // kDeletePods
   std::map<uint32_t, std::string> assignment;  // kWriteRouting
-  size_t moved = 0;                       // ranges whose owner changes
-  std::vector<std::string> victims;       // scale-in victims (being drained)
-  bool waiting = false;                   // pods not Ready yet: requeue soon
-  std::string problem;                    // non-empty: Degraded with this message
-  std::string summary;                    // one line for Progressing / logs
+  size_t moved = 0;                            // ranges whose owner changes
+  std::vector<std::string> victims;            // scale-in victims (being drained)
+  bool waiting = false;                        // pods not Ready yet: requeue soon
+  std::string problem;                         // non-empty: Degraded with this message
+  std::string summary;                         // one line for Progressing / logs
 };
 
 struct Observation {
-  std::vector<ObservedPod> pods;          // pods of this set (owner = set), incl. terminating
-  std::set<std::string> occupied_names;   // every pod name in the namespace with the set's prefix
-  std::optional<RoutingDocument> routing; // the published document, if any
+  std::vector<ObservedPod> pods;           // pods of this set (owner = set), incl. terminating
+  std::set<std::string> occupied_names;    // every pod name in the namespace with the set's prefix
+  std::optional<RoutingDocument> routing;  // the published document, if any
 };
 
 // Decides the one kind of step to take this round, in priority order:

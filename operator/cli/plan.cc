@@ -14,9 +14,12 @@
 #include <string>
 #include <vector>
 
+#include "controllers/api/migration_policy.h"
+#include "controllers/api/shardset.h"
+#include "controllers/migrationpolicy/planner_policy.h"
 #include "controllers/planner/planner.h"
 #include "controllers/planner/schedule.h"
-#include "operator/util/expected.h"
+#include "util/expected.h"
 
 namespace shardcast::cli {
 
@@ -24,6 +27,7 @@ namespace {
 
 using nlohmann::json;
 namespace pl = shardcast::planner;
+using migrationpolicy::FillShardSetState;
 
 // Thrown inside the parsers only; converted to a Result at their boundary.
 struct FieldError {
@@ -44,7 +48,9 @@ Result<std::string> ReadFile(const std::string& path) {
 
 // --- JSON helpers -----------------------------------------------------------
 
-std::string Join(const std::string& field, const char* key) { return field.empty() ? key : field + "." + key; }
+std::string Join(const std::string& field, const char* key) {
+  return field.empty() ? key : field + "." + key;
+}
 
 double Num(const json& j, const std::string& field) {
   if (!j.is_number()) Fail(field, "must be a number");
@@ -97,6 +103,25 @@ json ParseJson(const std::string& text) {
 
 // --- state.json ---------------------------------------------------------------
 
+// `shardSet` of state.json: {name | metadata, spec}, read by the one ShardSet
+// parser (controllers/api); its errors are prefixed "shardSet.".
+api::ShardSet ParseShardSetSection(const json& ss) {
+  json obj = json::object();
+  obj["metadata"] =
+      ss.contains("metadata") && ss["metadata"].is_object() ? ss["metadata"] : json::object();
+  if (ss.contains("name")) {
+    obj["metadata"]["name"] = Str(ss["name"], "shardSet.name");
+  } else if (!obj["metadata"].contains("name")) {
+    Fail("shardSet.name", "missing");
+  } else {
+    Str(obj["metadata"]["name"], "shardSet.metadata.name");
+  }
+  obj["spec"] = ss.contains("spec") ? ss["spec"] : json::object();
+  auto set = api::ParseShardSet(obj, api::ShardSetUse::kLoad);
+  if (!set) throw FieldError{"shardSet." + set.error().message};
+  return std::move(set).value();
+}
+
 Result<pl::PlanInput> ParseState(const std::string& path) {
   auto text = ReadFile(path);
   if (!text) return unexpected(text.error());
@@ -105,42 +130,9 @@ Result<pl::PlanInput> ParseState(const std::string& path) {
     if (!j.is_object()) Fail("(top level)", "must be an object");
     pl::PlanInput in;
     const json& ss = Obj(j, "shardSet", "");
-    if (ss.contains("name")) {
-      in.state.name = Str(ss["name"], "shardSet.name");
-    } else if (ss.contains("metadata") && ss["metadata"].contains("name")) {
-      in.state.name = Str(ss["metadata"]["name"], "shardSet.metadata.name");
-    } else {
-      Fail("shardSet.name", "missing");
-    }
-    json spec = ss.contains("spec") ? ss["spec"] : json::object();
-    if (!spec.is_object()) Fail("shardSet.spec", "must be an object");
-    in.state.minReplicas = static_cast<int>(NumOr(spec, "minReplicas", 1, "shardSet.spec"));
-    in.state.maxReplicas = static_cast<int>(NumOr(spec, "maxReplicas", 10, "shardSet.spec"));
-    if (spec.contains("warmPool")) {
-      in.state.warmPoolSize = static_cast<int>(NumOr(spec["warmPool"], "size", 1, "shardSet.spec.warmPool"));
-    }
-    if (spec.contains("keySpace")) {
-      in.state.configuredRanges = static_cast<int>(NumOr(spec["keySpace"], "ranges", 0, "shardSet.spec.keySpace"));
-      in.state.loadFactor = 1.25;
-      if (spec["keySpace"].contains("hashing")) {
-        in.state.loadFactor = NumOr(spec["keySpace"]["hashing"], "loadFactor", 1.25, "shardSet.spec.keySpace.hashing");
-      }
-    }
-    double capacity = 1000;
-    std::string capacityField = "shardSet.spec.capacity.cpuMillis";
-    if (spec.contains("capacity")) {
-      const json& c = spec["capacity"];
-      if (!c.is_object()) Fail("shardSet.spec.capacity", "must be an object");
-      std::string metric = c.contains("metric") ? Str(c["metric"], "shardSet.spec.capacity.metric") : "CPU";
-      if (metric == "CPU") {
-        capacity = NumOr(c, "cpuMillis", 1000, "shardSet.spec.capacity");
-      } else if (metric == "RequestsPerSecond") {
-        capacity = NumOr(c, "requestsPerSecond", 0, "shardSet.spec.capacity");
-        capacityField = "shardSet.spec.capacity.requestsPerSecond";
-      } else {
-        Fail("shardSet.spec.capacity.metric", "must be CPU or RequestsPerSecond, got \"" + metric + "\"");
-      }
-    }
+    auto set = ParseShardSetSection(ss);
+    FillShardSetState(set, &in.state);
+    const double capacity = set.capacity;
     const json& pods = Arr(j, "pods", "");
     for (std::size_t i = 0; i < pods.size(); ++i) {
       std::string f = "pods[" + std::to_string(i) + "]";
@@ -150,13 +142,13 @@ Result<pl::PlanInput> ParseState(const std::string& path) {
       if (!p.contains("name")) Fail(f + ".name", "missing");
       pod.name = Str(p["name"], f + ".name");
       std::string role = p.contains("role") ? Str(p["role"], f + ".role") : "active";
-      if (role == "active") pod.role = pl::PodRole::kActive;
-      else if (role == "warm") pod.role = pl::PodRole::kWarm;
-      else Fail(f + ".role", "must be active or warm, got \"" + role + "\"");
+      if (role == "active")
+        pod.role = pl::PodRole::kActive;
+      else if (role == "warm")
+        pod.role = pl::PodRole::kWarm;
+      else
+        Fail(f + ".role", "must be active or warm, got \"" + role + "\"");
       pod.ready = BoolOr(p, "ready", true, f);
-      if (!p.contains("capacity") && !(capacity > 0)) {
-        Fail(capacityField, "must be > 0 (pod " + pod.name + " has no capacity of its own)");
-      }
       pod.capacity = NumOr(p, "capacity", capacity, f);
       in.state.pods.push_back(pod);
     }
@@ -175,18 +167,25 @@ Result<pl::PlanInput> ParseState(const std::string& path) {
       rg.end = U32(r["end"], f + ".end");
       rg.owner = Str(r["owner"], f + ".owner");
       std::string state = r.contains("state") ? Str(r["state"], f + ".state") : "stable";
-      if (state == "stable") rg.state = pl::RangeState::kStable;
-      else if (state == "migrating") rg.state = pl::RangeState::kMigrating;
-      else if (state == "shadow") rg.state = pl::RangeState::kShadow;
-      else Fail(f + ".state", "must be stable, migrating or shadow, got \"" + state + "\"");
+      if (state == "stable")
+        rg.state = pl::RangeState::kStable;
+      else if (state == "migrating")
+        rg.state = pl::RangeState::kMigrating;
+      else if (state == "shadow")
+        rg.state = pl::RangeState::kShadow;
+      else
+        Fail(f + ".state", "must be stable, migrating or shadow, got \"" + state + "\"");
       if (r.contains("echoes") && !r["echoes"].is_null()) {
         if (!r["echoes"].is_array()) Fail(f + ".echoes", "must be an array");
         for (std::size_t e = 0; e < r["echoes"].size(); ++e) {
           const json& echo = r["echoes"][e];
           std::string ef = f + ".echoes[" + std::to_string(e) + "]";
-          if (echo.is_string()) rg.echoes.push_back(echo.get<std::string>());
-          else if (echo.is_object() && echo.contains("pod")) rg.echoes.push_back(Str(echo["pod"], ef + ".pod"));
-          else Fail(ef, "must be a pod name or {pod, endpoint}");
+          if (echo.is_string())
+            rg.echoes.push_back(echo.get<std::string>());
+          else if (echo.is_object() && echo.contains("pod"))
+            rg.echoes.push_back(Str(echo["pod"], ef + ".pod"));
+          else
+            Fail(ef, "must be a pod name or {pod, endpoint}");
         }
       }
       in.state.ranges.push_back(rg);
@@ -197,17 +196,22 @@ Result<pl::PlanInput> ParseState(const std::string& path) {
         std::string f = "rangeStats[" + std::to_string(i) + "]";
         if (!stats[i].contains("id")) Fail(f + ".id", "missing");
         uint32_t id = U32(stats[i]["id"], f + ".id");
-        auto it = std::find_if(in.state.ranges.begin(), in.state.ranges.end(), [&](const pl::Range& r) { return r.id == id; });
-        if (it == in.state.ranges.end()) Fail(f + ".id", "no range " + std::to_string(id) + " in routing.ranges");
-        if (stats[i].contains("sizeBytes")) it->sizeBytes = Num(stats[i]["sizeBytes"], f + ".sizeBytes");
-        if (stats[i].contains("readFraction")) it->readFraction = Num(stats[i]["readFraction"], f + ".readFraction");
+        auto it = std::find_if(in.state.ranges.begin(), in.state.ranges.end(),
+                               [&](const pl::Range& r) { return r.id == id; });
+        if (it == in.state.ranges.end())
+          Fail(f + ".id", "no range " + std::to_string(id) + " in routing.ranges");
+        if (stats[i].contains("sizeBytes"))
+          it->sizeBytes = Num(stats[i]["sizeBytes"], f + ".sizeBytes");
+        if (stats[i].contains("readFraction"))
+          it->readFraction = Num(stats[i]["readFraction"], f + ".readFraction");
       }
     }
     if (j.contains("history")) {
       const json& h = Obj(j, "history", "");
       if (h.contains("moves")) {
         const json& m = Arr(h, "moves", "history");
-        for (std::size_t i = 0; i < m.size(); ++i) in.history.moveTimes.push_back(Time(m[i], "history.moves[" + std::to_string(i) + "]"));
+        for (std::size_t i = 0; i < m.size(); ++i)
+          in.history.moveTimes.push_back(Time(m[i], "history.moves[" + std::to_string(i) + "]"));
       }
       if (h.contains("rangeLastAction")) {
         for (const auto& [k, v] : Obj(h, "rangeLastAction", "history").items()) {
@@ -226,7 +230,8 @@ Result<pl::PlanInput> ParseState(const std::string& path) {
           in.history.podLastAction[k] = Time(v, "history.podLastAction." + k);
         }
       }
-      in.history.inFlightMigrations = static_cast<int>(NumOr(h, "inFlightMigrations", 0, "history"));
+      in.history.inFlightMigrations =
+          static_cast<int>(NumOr(h, "inFlightMigrations", 0, "history"));
       if (h.contains("lowLoadSince") && !h["lowLoadSince"].is_null()) {
         in.history.lowLoadSince = Time(h["lowLoadSince"], "history.lowLoadSince");
       }
@@ -237,54 +242,41 @@ Result<pl::PlanInput> ParseState(const std::string& path) {
   } catch (const json::exception& e) {
     return unexpected(Error{path + ": unexpected JSON shape: " + std::string(e.what())});
   } catch (const YAML::Exception& e) {
-    return unexpected(Error{path + ": unexpected YAML shape at line " + std::to_string(e.mark.line + 1) + ": " + e.msg});
+    return unexpected(Error{path + ": unexpected YAML shape at line " +
+                            std::to_string(e.mark.line + 1) + ": " + e.msg});
   }
 }
 
 // --- policy.yaml -----------------------------------------------------------------
 
-template <typename T>
-T YamlAs(const YAML::Node& n, const std::string& field, const char* what) {
-  try {
-    return n.as<T>();
-  } catch (const YAML::Exception&) {
-    Fail(field, std::string("must be ") + what);
+// YAML as JSON, so that the one MigrationPolicy parser reads the manifest:
+// plain scalars become null, booleans or numbers when they read as such,
+// quoted scalars stay strings.
+json YamlToJson(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map: {
+      json out = json::object();
+      for (const auto& kv : n) out[kv.first.as<std::string>()] = YamlToJson(kv.second);
+      return out;
+    }
+    case YAML::NodeType::Sequence: {
+      json out = json::array();
+      for (const auto& e : n) out.push_back(YamlToJson(e));
+      return out;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string& v = n.Scalar();
+      if (n.Tag() == "!") return v;  // quoted
+      if (v == "~" || v == "null" || v == "Null" || v == "NULL") return nullptr;
+      if (v == "true" || v == "True" || v == "TRUE") return true;
+      if (v == "false" || v == "False" || v == "FALSE") return false;
+      json num = json::parse(v, nullptr, /*allow_exceptions=*/false);
+      if (!num.is_discarded() && num.is_number()) return num;
+      return v;
+    }
+    default:
+      return nullptr;
   }
-}
-double YNum(const YAML::Node& parent, const char* key, double def, const std::string& field) {
-  if (!parent.IsMap()) Fail(field, "must be a map");
-  YAML::Node n = parent[key];
-  if (!n || n.IsNull()) return def;
-  if (!n.IsScalar()) Fail(field + "." + key, "must be a number");
-  return YamlAs<double>(n, field + "." + key, "a number");
-}
-int64_t YDur(const YAML::Node& parent, const char* key, int64_t def, const std::string& field) {
-  if (!parent.IsMap()) Fail(field, "must be a map");
-  YAML::Node n = parent[key];
-  if (!n || n.IsNull()) return def;
-  std::string s = YamlAs<std::string>(n, field + "." + key, "a duration like 5m");
-  auto d = pl::ParseDurationSeconds(s);
-  if (!d) Fail(field + "." + key, d.error().message);
-  return *d;
-}
-std::vector<pl::Schedule> YSchedules(const YAML::Node& spec, const char* key) {
-  std::vector<pl::Schedule> out;
-  YAML::Node list = spec[key];
-  if (!list || list.IsNull()) return out;
-  std::string f = std::string("spec.") + key;
-  if (!list.IsSequence()) Fail(f, "must be a list of {schedule, duration}");
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    std::string ef = f + "[" + std::to_string(i) + "]";
-    if (!list[i].IsMap() || !list[i]["schedule"]) Fail(ef + ".schedule", "missing");
-    pl::Schedule s;
-    s.cron = YamlAs<std::string>(list[i]["schedule"], ef + ".schedule", "a cron string");
-    auto c = pl::Cron::Parse(s.cron);
-    if (!c) Fail(ef + ".schedule", c.error().message);
-    if (!list[i]["duration"]) Fail(ef + ".duration", "missing");
-    s.durationSeconds = YDur(list[i], "duration", 0, ef);
-    out.push_back(s);
-  }
-  return out;
 }
 
 Result<pl::Policy> ParsePolicy(const std::string& path, double* horizonSeconds) {
@@ -298,45 +290,20 @@ Result<pl::Policy> ParsePolicy(const std::string& path, double* horizonSeconds) 
       throw FieldError{"invalid YAML at line " + std::to_string(e.mark.line + 1) + ": " + e.msg};
     }
     if (!doc.IsMap()) Fail("(top level)", "must be a MigrationPolicy manifest");
-    if (doc["kind"] && doc["kind"].IsScalar() && doc["kind"].as<std::string>() != "MigrationPolicy") {
+    if (doc["kind"] && doc["kind"].IsScalar() &&
+        doc["kind"].as<std::string>() != "MigrationPolicy") {
       Fail("kind", "must be MigrationPolicy, got \"" + doc["kind"].as<std::string>() + "\"");
     }
-    YAML::Node spec = doc["spec"];
-    if (!spec) Fail("spec", "missing");
-    if (!spec.IsMap()) Fail("spec", "must be a map");
-    pl::Policy p;
-    if (spec["forecast"]) {
-      YAML::Node f = spec["forecast"];
-      p.confidence = YNum(f, "confidence", p.confidence, "spec.forecast");
-      *horizonSeconds = static_cast<double>(YDur(f, "horizon", 1800, "spec.forecast"));
-    }
-    if (spec["thresholds"]) {
-      YAML::Node t = spec["thresholds"];
-      p.targetUtilization = YNum(t, "targetUtilization", p.targetUtilization, "spec.thresholds");
-      p.maxUtilization = YNum(t, "maxUtilization", p.maxUtilization, "spec.thresholds");
-      p.scaleInUtilization = YNum(t, "scaleInUtilization", p.scaleInUtilization, "spec.thresholds");
-    }
-    if (spec["limits"]) {
-      YAML::Node l = spec["limits"];
-      p.maxConcurrentMigrations = static_cast<int>(YNum(l, "maxConcurrentMigrations", p.maxConcurrentMigrations, "spec.limits"));
-      p.maxMovesPerHour = static_cast<int>(YNum(l, "maxMovesPerHour", p.maxMovesPerHour, "spec.limits"));
-      p.cooldownSeconds = YDur(l, "cooldown", p.cooldownSeconds, "spec.limits");
-      p.scaleInStabilizationSeconds = YDur(l, "scaleInStabilization", p.scaleInStabilizationSeconds, "spec.limits");
-    }
-    p.windows = YSchedules(spec, "windows");
-    p.blackouts = YSchedules(spec, "blackouts");
-    if (spec["migration"] && spec["migration"]["leadTime"]) {
-      YAML::Node lt = spec["migration"]["leadTime"];
-      p.promotionLeadSeconds = static_cast<double>(YDur(lt, "promotion", 30, "spec.migration.leadTime"));
-      p.perRangeLeadSeconds = static_cast<double>(YDur(lt, "perRange", 10, "spec.migration.leadTime"));
-    }
-    return p;
+    if (!doc["spec"]) Fail("spec", "missing");
+    auto policy = api::ParseMigrationPolicy(YamlToJson(doc));
+    if (!policy) throw FieldError{policy.error().message};
+    *horizonSeconds = static_cast<double>(policy->horizon_seconds);
+    return migrationpolicy::PlannerPolicy(*policy);
   } catch (const FieldError& e) {
     return unexpected(Error{path + ": " + e.message});
-  } catch (const json::exception& e) {
-    return unexpected(Error{path + ": unexpected JSON shape: " + std::string(e.what())});
   } catch (const YAML::Exception& e) {
-    return unexpected(Error{path + ": unexpected YAML shape at line " + std::to_string(e.mark.line + 1) + ": " + e.msg});
+    return unexpected(Error{path + ": unexpected YAML shape at line " +
+                            std::to_string(e.mark.line + 1) + ": " + e.msg});
   }
 }
 
@@ -390,7 +357,8 @@ Result<pl::Forecasts> ParseForecast(const std::string& path, std::optional<int64
   } catch (const json::exception& e) {
     return unexpected(Error{path + ": unexpected JSON shape: " + std::string(e.what())});
   } catch (const YAML::Exception& e) {
-    return unexpected(Error{path + ": unexpected YAML shape at line " + std::to_string(e.mark.line + 1) + ": " + e.msg});
+    return unexpected(Error{path + ": unexpected YAML shape at line " +
+                            std::to_string(e.mark.line + 1) + ": " + e.msg});
   }
 }
 
@@ -407,12 +375,16 @@ Result<pl::Forecasts> ParseReplay(const std::string& path, const pl::PlanInput& 
   try {
     std::istringstream ss(*text);
     std::string line;
-    if (!std::getline(ss, line)) Fail("header", "empty file; want time,pod,load or time,range,load");
+    if (!std::getline(ss, line))
+      Fail("header", "empty file; want time,pod,load or time,range,load");
     if (!line.empty() && line.back() == '\r') line.pop_back();
     bool byRange;
-    if (line == "time,pod,load") byRange = false;
-    else if (line == "time,range,load") byRange = true;
-    else Fail("header", "want time,pod,load or time,range,load, got \"" + line + "\"");
+    if (line == "time,pod,load")
+      byRange = false;
+    else if (line == "time,range,load")
+      byRange = true;
+    else
+      Fail("header", "want time,pod,load or time,range,load, got \"" + line + "\"");
     std::map<std::string, std::vector<std::pair<int64_t, double>>> series;
     int lineNo = 1;
     while (std::getline(ss, line)) {
@@ -422,7 +394,8 @@ Result<pl::Forecasts> ParseReplay(const std::string& path, const pl::PlanInput& 
       std::string f = "line " + std::to_string(lineNo);
       auto c1 = line.find(','), c2 = line.find(',', c1 == std::string::npos ? 0 : c1 + 1);
       if (c1 == std::string::npos || c2 == std::string::npos) Fail(f, "want 3 columns");
-      std::string t = line.substr(0, c1), key = line.substr(c1 + 1, c2 - c1 - 1), v = line.substr(c2 + 1);
+      std::string t = line.substr(0, c1), key = line.substr(c1 + 1, c2 - c1 - 1),
+                  v = line.substr(c2 + 1);
       int64_t ts;
       if (!t.empty() && t.find('T') == std::string::npos) {
         try {
@@ -462,7 +435,9 @@ Result<pl::Forecasts> ParseReplay(const std::string& path, const pl::PlanInput& 
       if (window.empty()) continue;
       std::vector<double> sorted = window;
       std::sort(sorted.begin(), sorted.end());
-      auto q = [&](double p) { return sorted[static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1))]; };
+      auto q = [&](double p) {
+        return sorted[static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1))];
+      };
       pl::SeriesForecast f;
       f.observed = last;
       f.p50 = q(0.5);
@@ -478,7 +453,8 @@ Result<pl::Forecasts> ParseReplay(const std::string& path, const pl::PlanInput& 
         }
         out.ranges[id] = f;
       } else {
-        auto pod = std::find_if(in.state.pods.begin(), in.state.pods.end(), [&](const pl::Pod& p) { return p.name == key; });
+        auto pod = std::find_if(in.state.pods.begin(), in.state.pods.end(),
+                                [&](const pl::Pod& p) { return p.name == key; });
         if (pod == in.state.pods.end()) Fail("pod \"" + key + "\"", "not in the state's pods");
         double limit = in.policy.maxUtilization * pod->capacity;
         std::size_t over = 0;
@@ -493,7 +469,8 @@ Result<pl::Forecasts> ParseReplay(const std::string& path, const pl::PlanInput& 
   } catch (const json::exception& e) {
     return unexpected(Error{path + ": unexpected JSON shape: " + std::string(e.what())});
   } catch (const YAML::Exception& e) {
-    return unexpected(Error{path + ": unexpected YAML shape at line " + std::to_string(e.mark.line + 1) + ": " + e.msg});
+    return unexpected(Error{path + ": unexpected YAML shape at line " +
+                            std::to_string(e.mark.line + 1) + ": " + e.msg});
   }
 }
 
@@ -510,14 +487,18 @@ std::string Describe(const pl::Action& a) {
   switch (a.type) {
     case pl::ActionType::kPromote:
     case pl::ActionType::kDemote:
-    case pl::ActionType::kScaleIn: return s + " " + a.pod;
-    case pl::ActionType::kMove: return s + " range " + std::to_string(*a.range) + " " + a.from + " -> " + a.to;
+    case pl::ActionType::kScaleIn:
+      return s + " " + a.pod;
+    case pl::ActionType::kMove:
+      return s + " range " + std::to_string(*a.range) + " " + a.from + " -> " + a.to;
     case pl::ActionType::kAddEcho:
-    case pl::ActionType::kRemoveEcho: return s + " range " + std::to_string(*a.range) + " echo on " + a.pod;
+    case pl::ActionType::kRemoveEcho:
+      return s + " range " + std::to_string(*a.range) + " echo on " + a.pod;
     case pl::ActionType::kSplit:
-      return s + " range " + std::to_string(*a.range) + " at key " + std::to_string(*a.splitAt) + " (upper half -> range " +
-             std::to_string(*a.other) + ")";
-    case pl::ActionType::kMerge: return s + " range " + std::to_string(*a.other) + " into range " + std::to_string(*a.range);
+      return s + " range " + std::to_string(*a.range) + " at key " + std::to_string(*a.splitAt) +
+             " (upper half -> range " + std::to_string(*a.other) + ")";
+    case pl::ActionType::kMerge:
+      return s + " range " + std::to_string(*a.other) + " into range " + std::to_string(*a.range);
   }
   return s;
 }
@@ -542,7 +523,8 @@ json ToJson(const pl::Plan& p, const pl::PlanInput& in) {
     if (a.type == pl::ActionType::kMove) x["score"] = a.score;
     x["reason"] = a.reason;
     x["effect"] = json::array();
-    for (const auto& e : a.effect) x["effect"].push_back({{"pod", e.pod}, {"before", e.before}, {"after", e.after}});
+    for (const auto& e : a.effect)
+      x["effect"].push_back({{"pod", e.pod}, {"before", e.before}, {"after", e.after}});
     j["actions"].push_back(x);
   }
   j["pods"] = json::array();
@@ -567,15 +549,17 @@ json ToJson(const pl::Plan& p, const pl::PlanInput& in) {
 }
 
 void PrintText(const pl::Plan& p, const pl::PlanInput& in, std::ostream& os) {
-  os << "ShardSet " << in.state.name << " at " << pl::FormatRfc3339(in.now) << ": plan " << p.id << " ("
-     << p.actions.size() << " actions, " << p.moves << " moves; lower bound " << p.movedLowerBound << ")\n";
+  os << "ShardSet " << in.state.name << " at " << pl::FormatRfc3339(in.now) << ": plan " << p.id
+     << " (" << p.actions.size() << " actions, " << p.moves << " moves; lower bound "
+     << p.movedLowerBound << ")\n";
   os << "\nActions:\n";
   if (p.actions.empty()) os << "  (none)\n";
   for (std::size_t i = 0; i < p.actions.size(); ++i) {
     const auto& a = p.actions[i];
     os << "  " << i + 1 << ". " << Describe(a) << "\n";
     std::string eff;
-    for (const auto& e : a.effect) eff += (eff.empty() ? "" : ", ") + e.pod + " " + Pct(e.before) + " -> " + Pct(e.after);
+    for (const auto& e : a.effect)
+      eff += (eff.empty() ? "" : ", ") + e.pod + " " + Pct(e.before) + " -> " + Pct(e.after);
     if (!eff.empty()) os << "     effect: " << eff << "\n";
     os << "     reason: " << a.reason << "\n";
   }
@@ -589,14 +573,15 @@ void PrintText(const pl::Plan& p, const pl::PlanInput& in, std::ostream& os) {
   }
   os << "\nPods (predicted utilization at confidence " << in.policy.confidence << "):\n";
   char line[256];
-  std::snprintf(line, sizeof line, "  %-20s %-6s %-5s %9s %8s %7s %7s %9s %s\n", "POD", "ROLE", "READY", "CAPACITY",
-                "OBSERVED", "BEFORE", "AFTER", "IMBALANCE", "RANGES");
+  std::snprintf(line, sizeof line, "  %-20s %-6s %-5s %9s %8s %7s %7s %9s %s\n", "POD", "ROLE",
+                "READY", "CAPACITY", "OBSERVED", "BEFORE", "AFTER", "IMBALANCE", "RANGES");
   os << line;
   for (const auto& r : p.pods) {
-    std::snprintf(line, sizeof line, "  %-20s %-6s %-5s %9.0f %8s %7s %7s %+8.0f%% %zu -> %zu\n", r.pod.c_str(),
-                  r.role == pl::PodRole::kActive ? "active" : "warm", r.ready ? "yes" : "no", r.capacity,
-                  Pct(r.observed).c_str(), Pct(r.before).c_str(), Pct(r.after).c_str(), r.imbalance * 100,
-                  r.rangesBefore, r.rangesAfter);
+    std::snprintf(line, sizeof line, "  %-20s %-6s %-5s %9.0f %8s %7s %7s %+8.0f%% %zu -> %zu\n",
+                  r.pod.c_str(), r.role == pl::PodRole::kActive ? "active" : "warm",
+                  r.ready ? "yes" : "no", r.capacity, Pct(r.observed).c_str(),
+                  Pct(r.before).c_str(), Pct(r.after).c_str(), r.imbalance * 100, r.rangesBefore,
+                  r.rangesAfter);
     os << line;
   }
 }
@@ -640,7 +625,8 @@ static int PlanMainImpl(int argc, char** argv) {
       return 2;
     }
     if (key == "-o") key = "--output";
-    static const char* known[] = {"--shardset", "--policy", "--forecast", "--replay", "--now", "--output"};
+    static const char* known[] = {"--shardset", "--policy", "--forecast",
+                                  "--replay",   "--now",    "--output"};
     if (std::find(std::begin(known), std::end(known), key) == std::end(known)) {
       std::cerr << "shardcast plan: unknown flag " << key << "\n" << kUsage;
       return 2;
@@ -653,7 +639,8 @@ static int PlanMainImpl(int argc, char** argv) {
   };
   if (!args.count("--shardset")) return fail("--shardset: required");
   if (!args.count("--policy")) return fail("--policy: required");
-  if (args.count("--forecast") == args.count("--replay")) return fail("give exactly one of --forecast or --replay");
+  if (args.count("--forecast") == args.count("--replay"))
+    return fail("give exactly one of --forecast or --replay");
   std::string output = args.count("--output") ? args["--output"] : "text";
   if (output != "text" && output != "json") return fail("--output: must be text or json");
 
@@ -689,9 +676,10 @@ static int PlanMainImpl(int argc, char** argv) {
   if (!plan) {
     // Name the file the offending field came from.
     const std::string& m = plan.error().message;
-    std::string file = m.rfind("policy", 0) == 0      ? args["--policy"]
-                       : m.rfind("forecasts", 0) == 0 ? (args.count("--forecast") ? args["--forecast"] : args["--replay"])
-                                                      : args["--shardset"];
+    std::string file = m.rfind("policy", 0) == 0 ? args["--policy"]
+                       : m.rfind("forecasts", 0) == 0
+                           ? (args.count("--forecast") ? args["--forecast"] : args["--replay"])
+                           : args["--shardset"];
     return fail(file + ": " + (m.rfind("ranges", 0) == 0 ? "routing." + m : m));
   }
   if (output == "json") {

@@ -79,7 +79,8 @@ domain clock (replays and demos of accelerated traces; docs/demo.md):
   --time-anchor R                   real unix time (seconds, may be fractional) at which the domain
                                     clock reads T; default: now [SHARDCAST_TIME_ANCHOR]
     The domain clock stamps forecast samples and drives forecast steps, refits,
-    cooldowns, windows, stabilization and verification windows. Leases, HTTP and
+    cooldowns, windows, stabilization and verification windows and status
+    timestamps of every controller (one clock, handed out by the manager). Leases, HTTP and
     API timeouts, sample periods and work-queue delays stay on the real clock.
 )";
 
@@ -96,7 +97,7 @@ struct RunFlags {
   std::string health_addr = ":8081";
   std::string stuck_worker_timeout = "5m";
   bool forecasting = true;
-  std::string time_scale;   // "" = real time
+  std::string time_scale;  // "" = real time
   std::string time_origin;
   std::string time_anchor;
 };
@@ -245,32 +246,28 @@ bool ParseTimeValue(const std::string& s, double* out) {
   return true;
 }
 
-// Validates the domain-clock flags and hands them to the controllers'
-// registration (controllers/*/register.cc read SHARDCAST_TIME_*) as plain
-// numbers: scale, origin and anchor in unix seconds.
-std::string ExportDomainClock(const RunFlags& f) {
+// Validates the domain-clock flags into the manager's one clock
+// (ManagerOptions::domain_time, handed to every controller): scale, origin and
+// anchor in unix seconds. Returns an error message, or "".
+std::string DomainTimeFromFlags(const RunFlags& f,
+                                std::optional<shardcast::manager::DomainTime>* out) {
   if (f.time_scale.empty() && f.time_origin.empty() && f.time_anchor.empty()) return "";
-  double scale = 1, origin = 0, anchor = 0;
-  if (!f.time_scale.empty() && (!ParseNumber(f.time_scale, &scale) || scale <= 0 || scale > 1e6)) {
+  shardcast::manager::DomainTime t;
+  if (!f.time_scale.empty() &&
+      (!ParseNumber(f.time_scale, &t.scale) || t.scale <= 0 || t.scale > 1e6)) {
     return "--time-scale must be a number in (0, 1e6], not '" + f.time_scale + "'";
   }
   const double real_now =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  anchor = real_now;
-  if (!f.time_anchor.empty() && !ParseTimeValue(f.time_anchor, &anchor)) {
+  t.anchor = real_now;
+  if (!f.time_anchor.empty() && !ParseTimeValue(f.time_anchor, &t.anchor)) {
     return "--time-anchor must be unix seconds or RFC3339, not '" + f.time_anchor + "'";
   }
-  origin = anchor;
-  if (!f.time_origin.empty() && !ParseTimeValue(f.time_origin, &origin)) {
+  t.origin = t.anchor;
+  if (!f.time_origin.empty() && !ParseTimeValue(f.time_origin, &t.origin)) {
     return "--time-origin must be unix seconds or RFC3339, not '" + f.time_origin + "'";
   }
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.9g", scale);
-  setenv("SHARDCAST_TIME_SCALE", buf, 1);
-  std::snprintf(buf, sizeof(buf), "%.3f", origin);
-  setenv("SHARDCAST_TIME_ORIGIN", buf, 1);
-  std::snprintf(buf, sizeof(buf), "%.3f", anchor);
-  setenv("SHARDCAST_TIME_ANCHOR", buf, 1);
+  *out = t;
   return "";
 }
 
@@ -330,16 +327,19 @@ int Run(int argc, char** argv) {
     return 0;
   }
   if (!perr.empty()) return Fail(perr);
-  if (std::string terr = ExportDomainClock(flags); !terr.empty()) return Fail(terr);
+  std::optional<shardcast::manager::DomainTime> domain_time;
+  if (std::string terr = DomainTimeFromFlags(flags, &domain_time); !terr.empty()) return Fail(terr);
   std::chrono::seconds stuck_worker_timeout{0};
   if (!ParseTimeout(flags.stuck_worker_timeout, &stuck_worker_timeout)) {
     return Fail("--stuck-worker-timeout must be a duration such as 300s, 5m or 0, not '" +
                 flags.stuck_worker_timeout + "'");
   }
   SetupLogging(flags);
-  if (const char* s = std::getenv("SHARDCAST_TIME_SCALE")) {
-    spdlog::info("domain clock: {} domain seconds per real second, domain time {} at real time {}", s,
-                 std::getenv("SHARDCAST_TIME_ORIGIN"), std::getenv("SHARDCAST_TIME_ANCHOR"));
+  if (domain_time) {
+    spdlog::info(
+        "domain clock: {:.9g} domain seconds per real second, domain time {:.3f} at real time "
+        "{:.3f}",
+        domain_time->scale, domain_time->origin, domain_time->anchor);
   }
 
   auto cfg = shardcast::kube::LoadDefault(flags.kubeconfig, flags.context);
@@ -358,6 +358,7 @@ int Run(int argc, char** argv) {
   mo.metrics_address = flags.metrics_addr;
   mo.health_address = flags.health_addr;
   mo.stuck_worker_timeout = stuck_worker_timeout;
+  mo.domain_time = domain_time;
   mo.leader_election.lease_name = flags.le_id;
   mo.leader_election.lease_namespace =
       !flags.le_namespace.empty() ? flags.le_namespace

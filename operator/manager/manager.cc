@@ -1,13 +1,15 @@
 #include "operator/manager/manager.h"
 
-#include <algorithm>
-
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 namespace shardcast::manager {
 
 Manager::Manager(std::shared_ptr<kube::Client> client, ManagerOptions options)
     : client_(std::move(client)), options_(std::move(options)) {
+  if (options_.domain_time)
+    domain_clock_ = std::make_unique<DomainClock>(clock_, *options_.domain_time);
   std::string instance = options_.leader_election.identity;
   events_ = std::make_unique<kube::EventRecorder>(client_, options_.component, instance);
   auto m = ctrl::RegisterControllerMetrics(registry_);
@@ -33,11 +35,45 @@ Manager::~Manager() {
   client_->set_request_observer(nullptr);
 }
 
+namespace {
+
+// Whether two registrations ask for the same informer. Transforms compare
+// equal when both are absent or both are the same plain function.
+bool SameOptions(const kube::InformerOptions& a, const kube::InformerOptions& b) {
+  using Fn = void (*)(kube::Json&);
+  bool same_transform = static_cast<bool>(a.transform) == static_cast<bool>(b.transform);
+  if (a.transform && b.transform) {
+    const Fn* fa = a.transform.target<Fn>();
+    const Fn* fb = b.transform.target<Fn>();
+    same_transform = fa != nullptr && fb != nullptr && *fa == *fb;
+  }
+  return same_transform && a.label_selector == b.label_selector && a.page_size == b.page_size &&
+         a.strip_managed_fields == b.strip_managed_fields &&
+         a.list_prune.drop_managed_fields == b.list_prune.drop_managed_fields &&
+         a.list_prune.keep_spec == b.list_prune.keep_spec &&
+         a.list_prune.keep_status == b.list_prune.keep_status &&
+         a.initial_list_from_cache == b.initial_list_from_cache &&
+         a.watch_timeout_seconds == b.watch_timeout_seconds &&
+         a.backoff_initial == b.backoff_initial && a.backoff_max == b.backoff_max;
+}
+
+}  // namespace
+
 kube::Informer& Manager::informer(const kube::Resource& resource, kube::InformerOptions extra) {
   std::string key = resource.api_version() + "/" + resource.plural;
-  auto it = informers_.find(key);
-  if (it != informers_.end()) return *it->second;
   extra.namespace_ = resource.namespaced ? options_.namespace_ : "";
+  auto it = informers_.find(key);
+  if (it != informers_.end()) {
+    if (!SameOptions(informer_options_[key], extra)) {
+      informer_errors_.push_back(
+          "informer " + key + ": registered again with different options (label selector \"" +
+          extra.label_selector + "\" vs \"" + informer_options_[key].label_selector +
+          "\", or a different transform/pruning); every controller must ask for the same");
+      spdlog::error("{}", informer_errors_.back());
+    }
+    return *it->second;
+  }
+  informer_options_[key] = extra;
   auto inf = std::make_unique<kube::Informer>(client_, resource, extra);
   auto& ref = *inf;
   informers_.emplace(key, std::move(inf));
@@ -74,6 +110,7 @@ void Manager::request_stop() {
 }
 
 Result<void> Manager::run(const std::atomic<bool>& stop) {
+  if (!informer_errors_.empty()) return unexpected(Error{informer_errors_.front()});
   // Endpoints first, so that probes answer while informers sync.
   auto readiness = [this]() -> runtime::ReadyStatus {
     if (!synced_.load()) return {false, "informers not synced"};
@@ -119,8 +156,7 @@ Result<void> Manager::run(const std::atomic<bool>& stop) {
         return {};
       }
       if (std::chrono::steady_clock::now() >= deadline) {
-        return unexpected(Error{"informer for " + inf->resource().plural +
-                                " did not sync within " +
+        return unexpected(Error{"informer for " + inf->resource().plural + " did not sync within " +
                                 std::to_string(options_.sync_timeout.count()) +
                                 "s; is the API server reachable and are the CRDs installed?"});
       }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "operator/kube/events.h"
 #include "operator/kube/informer.h"
 #include "operator/kube/leader_election.h"
+#include "operator/manager/domain_clock.h"
 #include "operator/runtime/clock.h"
 #include "operator/runtime/http_server.h"
 #include "operator/runtime/metrics.h"
@@ -21,7 +23,7 @@
 namespace shardcast::manager {
 
 struct ManagerOptions {
-  std::string namespace_;            // "" = all namespaces
+  std::string namespace_;  // "" = all namespaces
   bool leader_elect = false;
   kube::LeaderElectionConfig leader_election;
   std::string metrics_address = ":8080";  // "" disables
@@ -31,6 +33,9 @@ struct ManagerOptions {
   std::chrono::seconds stuck_worker_timeout{300};
   std::string component = "shardcast-operator";
   std::chrono::seconds sync_timeout{60};
+  // The domain clock every controller reads wall time from (`shardcast run
+  // --time-scale`); nullopt: real time.
+  std::optional<DomainTime> domain_time;
 };
 
 class Manager {
@@ -41,10 +46,20 @@ class Manager {
   kube::Client& client() { return *client_; }
   std::shared_ptr<kube::Client> client_ptr() { return client_; }
   // The shared informer for `resource` in the managed namespace; created on
-  // first use. Call before run().
+  // first use. Call before run(). Every registration of one resource must ask
+  // for the same options: a second one with different options is recorded
+  // as an error (informer_errors()) and run() fails with it, instead of the
+  // first registration silently winning.
   kube::Informer& informer(const kube::Resource& resource, kube::InformerOptions extra = {});
+  const std::vector<std::string>& informer_errors() const { return informer_errors_; }
   runtime::Registry& metrics() { return registry_; }
-  runtime::Clock& clock() { return clock_; }
+  // The one clock of every controller: steady time and waits are real; wall
+  // time (system_now) is domain time when options().domain_time is set.
+  runtime::Clock& clock() {
+    return domain_clock_ ? static_cast<runtime::Clock&>(*domain_clock_) : clock_;
+  }
+  // Domain seconds per real second (1 without a domain clock).
+  double time_scale() const { return options_.domain_time ? options_.domain_time->scale : 1.0; }
   kube::EventSink& events() { return *events_; }
   const ManagerOptions& options() const { return options_; }
 
@@ -70,9 +85,12 @@ class Manager {
   std::shared_ptr<kube::Client> client_;
   ManagerOptions options_;
   runtime::RealClock clock_;
+  std::unique_ptr<DomainClock> domain_clock_;
   runtime::Registry registry_;
   std::unique_ptr<kube::EventRecorder> events_;
   std::map<std::string, std::unique_ptr<kube::Informer>> informers_;
+  std::map<std::string, kube::InformerOptions> informer_options_;  // as first registered
+  std::vector<std::string> informer_errors_;
   std::vector<std::unique_ptr<ctrl::Reconciler>> reconcilers_;
   std::vector<std::unique_ptr<ctrl::Controller>> controllers_;
   std::vector<int> workers_;  // per controller, same order

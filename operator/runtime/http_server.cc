@@ -302,6 +302,22 @@ void HttpServer::accept_loop() {
   }
 }
 
+Result<RequestLine> parse_request_line(std::string_view head) {
+  const std::string_view line = head.substr(0, head.find("\r\n"));
+  const auto sp1 = line.find(' ');
+  const auto sp2 = sp1 == std::string_view::npos ? std::string_view::npos : line.find(' ', sp1 + 1);
+  if (sp1 == std::string_view::npos || sp2 == std::string_view::npos ||
+      line.compare(sp2 + 1, 5, "HTTP/") != 0) {
+    return unexpected(Error{"request line: malformed"});
+  }
+  RequestLine out;
+  out.method = std::string(line.substr(0, sp1));
+  out.path = std::string(line.substr(sp1 + 1, sp2 - sp1 - 1));
+  const auto q = out.path.find('?');
+  if (q != std::string::npos) out.path.resize(q);
+  return out;
+}
+
 void HttpServer::serve_connection(int fd) {
   try {
     const auto deadline = std::chrono::steady_clock::now() + opts_.io_timeout;
@@ -341,19 +357,12 @@ void HttpServer::serve_connection(int fd) {
       ::close(fd);
       return;  // nothing to answer
     } else {
-      const std::string line = req.substr(0, req.find("\r\n"));
-      const auto sp1 = line.find(' ');
-      const auto sp2 = sp1 == std::string::npos ? std::string::npos : line.find(' ', sp1 + 1);
-      if (sp1 == std::string::npos || sp2 == std::string::npos ||
-          line.compare(sp2 + 1, 5, "HTTP/") != 0) {
+      auto line = parse_request_line(req);
+      if (!line) {
         resp = {400, "text/plain; charset=utf-8", "malformed request line\n"};
       } else {
-        const std::string method = line.substr(0, sp1);
-        std::string target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-        const auto q = target.find('?');
-        if (q != std::string::npos) target.resize(q);
-        head_only = method == "HEAD";
-        resp = route(method, target);
+        head_only = line->method == "HEAD";
+        resp = route(line->method, line->path);
       }
     }
     if (send_all(fd, serialize(resp, head_only), wake_fds_[0], deadline)) {

@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -60,6 +61,14 @@ struct ListenAddress {
 };
 // Parses HttpServerOptions::address; the error names the field "address".
 [[nodiscard]] Result<ListenAddress> parse_listen_address(const std::string& address);
+
+// The request line of a request head ("GET /metrics?x HTTP/1.1\r\n..."):
+// method and path without the query. Pure (fuzzed: tests/fuzz).
+struct RequestLine {
+  std::string method;
+  std::string path;
+};
+[[nodiscard]] Result<RequestLine> parse_request_line(std::string_view head);
 
 class HttpServer {
  public:

@@ -1,5 +1,7 @@
 // The reconciler over in-memory stores, a fake API transport, a fake clock
 // and a fake metrics endpoint: which writes one round makes.
+#include "controllers/forecast/reconciler.h"
+
 #include <gtest/gtest.h>
 
 #include <iostream>
@@ -7,49 +9,17 @@
 #include <random>
 
 #include "controllers/api/resources.h"
-#include "controllers/forecast/reconciler.h"
+#include "tests/support/fake_transport.h"
 
 namespace shardcast::forecast {
 namespace {
 
 using namespace std::chrono_literals;
 
-class FakeTransport : public kube::Transport {
- public:
-  kube::ApiResult<kube::HttpResponse> send(const kube::HttpRequest& r) override {
-    std::lock_guard<std::mutex> l(mu);
-    requests.push_back(r);
-    std::string path = r.path_and_query.substr(0, r.path_and_query.find('?'));
-    if (r.method == "GET") {
-      auto it = gets.find(path);
-      if (it == gets.end()) {
-        return Unexpected<kube::ApiError>{kube::ErrorFromResponse(404, R"({"kind":"Status","reason":"NotFound","code":404})")};
-      }
-      return kube::HttpResponse{200, it->second.dump(), ""};
-    }
-    Json body = Json::parse(r.body, nullptr, false);
-    if (body.is_discarded()) body = Json::object();
-    if (r.method == "POST" || r.method == "PUT") {
-      body["metadata"]["resourceVersion"] = std::to_string(++rv);
-      if (body.value("kind", "") == "ConfigMap") gets[path + (r.method == "POST" ? "/" + body["metadata"]["name"].get<std::string>() : "")] = body;
-    }
-    return kube::HttpResponse{r.method == "POST" ? 201 : 200, body.dump(), ""};
-  }
-  kube::ApiResult<std::unique_ptr<kube::LineStream>> stream(const kube::HttpRequest&, std::chrono::seconds) override {
-    return kube::api_error(kube::ErrorKind::kUnavailable, "no streams in tests");
-  }
-  std::string server() const override { return "https://fake"; }
-  std::vector<kube::HttpRequest> by(const std::string& method, const std::string& needle) {
-    std::lock_guard<std::mutex> l(mu);
-    std::vector<kube::HttpRequest> out;
-    for (auto& r : requests)
-      if (r.method == method && r.path_and_query.find(needle) != std::string::npos) out.push_back(r);
-    return out;
-  }
-  std::mutex mu;
-  std::vector<kube::HttpRequest> requests;
-  std::map<std::string, Json> gets;
-  int rv = 100;
+// The shared fake (tests/support); writes get resource versions and
+// ConfigMaps written are read back.
+struct FakeTransport : shardcast::testing::FakeTransport {
+  FakeTransport() { stamp_writes = true; }
 };
 
 class FakeHttp : public HttpGetter {
@@ -72,17 +42,23 @@ Json SetObj() {
 }
 
 Json Pod(const std::string& name, const std::string& ip, const std::string& role = "active") {
-  return {{"metadata", {{"name", name}, {"namespace", "ns"},
-                        {"labels", {{"shardcast.dev/shardset", "kv"}, {"shardcast.dev/role", role}}}}},
+  return {{"metadata",
+           {{"name", name},
+            {"namespace", "ns"},
+            {"labels", {{"shardcast.dev/shardset", "kv"}, {"shardcast.dev/role", role}}}}},
           {"status", {{"phase", "Running"}, {"podIP", ip}}}};
 }
 
 Json Metrics(double cpu0, double cpu1) {
   auto item = [](const std::string& n, double m) {
     return Json{{"metadata", {{"name", n}}},
-                {"containers", Json::array({{{"name", "c"}, {"usage", {{"cpu", std::to_string(static_cast<int>(m)) + "m"}, {"memory", "10Mi"}}}}})}};
+                {"containers", Json::array({{{"name", "c"},
+                                             {"usage",
+                                              {{"cpu", std::to_string(static_cast<int>(m)) + "m"},
+                                               {"memory", "10Mi"}}}}})}};
   };
-  return {{"kind", "PodMetricsList"}, {"items", Json::array({item("kv-0", cpu0), item("kv-1", cpu1), item("kv-2", 5)})}};
+  return {{"kind", "PodMetricsList"},
+          {"items", Json::array({item("kv-0", cpu0), item("kv-1", cpu1), item("kv-2", 5)})}};
 }
 
 class ForecastReconcilerTest : public ::testing::Test {
@@ -145,8 +121,9 @@ TEST_F(ForecastReconcilerTest, StatusIsPatchedOnlyOnMaterialChange) {
     SetState seed;
     std::mt19937 rng(7);
     std::normal_distribution<double> noise(0, 5);
-    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                            clock.system_now().time_since_epoch()).count();
+    const int64_t now =
+        std::chrono::duration_cast<std::chrono::seconds>(clock.system_now().time_since_epoch())
+            .count();
     for (int i = 300; i > 0; --i) {
       seed.AddPodUsage({"kv-0", 300 + noise(rng), 0, true, false}, now - 60 * i);
       seed.AddPodUsage({"kv-1", 500 + noise(rng), 0, true, false}, now - 60 * i);
@@ -199,10 +176,17 @@ TEST_F(ForecastReconcilerTest, MetricsAndRangeScrapes) {
   clock.advance(60s);
   Round();
   std::string text = registry.render();
-  EXPECT_NE(text.find("shardcast_observed_cpu_millicores{shardset=\"ns/kv\",pod=\"kv-0\"} 300"), std::string::npos) << text;
-  EXPECT_NE(text.find("shardcast_forecast_peak{shardset=\"ns/kv\",pod=\"kv-1\",quantile=\"0.5\"} 500"), std::string::npos) << text;
-  EXPECT_NE(text.find("shardcast_forecast_prob_exceed{shardset=\"ns/kv\",pod=\"kv-0\"}"), std::string::npos);
-  EXPECT_NE(text.find("shardcast_forecast_trusted{shardset=\"ns/kv\",pod=\"kv-0\"} 0"), std::string::npos);
+  EXPECT_NE(text.find("shardcast_observed_cpu_millicores{shardset=\"ns/kv\",pod=\"kv-0\"} 300"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find("shardcast_forecast_peak{shardset=\"ns/kv\",pod=\"kv-1\",quantile=\"0.5\"} 500"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("shardcast_forecast_prob_exceed{shardset=\"ns/kv\",pod=\"kv-0\"}"),
+            std::string::npos);
+  EXPECT_NE(text.find("shardcast_forecast_trusted{shardset=\"ns/kv\",pod=\"kv-0\"} 0"),
+            std::string::npos);
   // kv-1 (10.0.0.2) refused: a gap, not an error; the warm pod is scraped too.
   EXPECT_EQ(http.calls.size(), 6u);
   EXPECT_EQ(http.calls[0], "10.0.0.1:9090/metrics");
@@ -263,7 +247,8 @@ TEST_F(ForecastReconcilerTest, PodForecastsFollowTheRangesInTheRoutingConfigMap)
   set["spec"]["routing"] = {{"configMapName", "kv-routing"}};
   sets.upsert(std::make_shared<Json>(set));
   const int64_t now =
-      std::chrono::duration_cast<std::chrono::seconds>(clock.system_now().time_since_epoch()).count();
+      std::chrono::duration_cast<std::chrono::seconds>(clock.system_now().time_since_epoch())
+          .count();
   {
     SetState seed;
     std::mt19937 rng(3);
@@ -279,16 +264,20 @@ TEST_F(ForecastReconcilerTest, PodForecastsFollowTheRangesInTheRoutingConfigMap)
   }
   // The routing ConfigMap as the informer cache holds it.
   auto routing = [&](const std::string& doc) {
-    configmaps.upsert(std::make_shared<Json>(Json{{"metadata", {{"name", "kv-routing"}, {"namespace", "ns"}}},
-                                                  {"data", {{"routing.json", doc}}}}));
+    configmaps.upsert(
+        std::make_shared<Json>(Json{{"metadata", {{"name", "kv-routing"}, {"namespace", "ns"}}},
+                                    {"data", {{"routing.json", doc}}}}));
   };
-  routing(R"({"schemaVersion":1,"epoch":7,"ranges":[{"id":0,"start":0,"end":2147483647,"owner":"kv-1"},
+  routing(
+      R"({"schemaVersion":1,"epoch":7,"ranges":[{"id":0,"start":0,"end":2147483647,"owner":"kv-1"},
       {"id":1,"start":2147483648,"end":4294967295,"owner":"kv-0"}]})");
   transport->gets[metrics_path] = Metrics(25, 500);
   double c0 = 0, c1 = 0;
   for (int i = 0; i < 3; ++i) {
-    http.bodies["10.0.0.1"] = "shardcast_range_requests_total{range=\"1\"} " + std::to_string(c0) + "\n";
-    http.bodies["10.0.0.2"] = "shardcast_range_requests_total{range=\"0\"} " + std::to_string(c1) + "\n";
+    http.bodies["10.0.0.1"] =
+        "shardcast_range_requests_total{range=\"1\"} " + std::to_string(c0) + "\n";
+    http.bodies["10.0.0.2"] =
+        "shardcast_range_requests_total{range=\"0\"} " + std::to_string(c1) + "\n";
     Round();
     clock.advance(60s);
     c0 += 50 * 60;
@@ -310,8 +299,10 @@ TEST_F(ForecastReconcilerTest, PodForecastsFollowTheRangesInTheRoutingConfigMap)
   // A routing document that is not JSON: a warning, and back to each pod's
   // own series (kv-1 has three samples: not trusted).
   routing("{oops");
-  http.bodies["10.0.0.1"] = "shardcast_range_requests_total{range=\"1\"} " + std::to_string(c0) + "\n";
-  http.bodies["10.0.0.2"] = "shardcast_range_requests_total{range=\"0\"} " + std::to_string(c1) + "\n";
+  http.bodies["10.0.0.1"] =
+      "shardcast_range_requests_total{range=\"1\"} " + std::to_string(c0) + "\n";
+  http.bodies["10.0.0.2"] =
+      "shardcast_range_requests_total{range=\"0\"} " + std::to_string(c1) + "\n";
   Round();
   patches = transport->by("PATCH", "/shardsets/kv/status");
   fc = Json::parse(patches.back().body)["status"]["forecasts"];
@@ -320,9 +311,12 @@ TEST_F(ForecastReconcilerTest, PodForecastsFollowTheRangesInTheRoutingConfigMap)
 }
 
 TEST_F(ForecastReconcilerTest, PolicySetsThresholdAndHorizon) {
+  // Thresholds as the CRD accepts them (scaleIn < target < max, after its
+  // defaults): the one MigrationPolicy parser rejects anything else, in
+  // every controller.
   policies.upsert(std::make_shared<Json>(Json::parse(R"({"metadata":{"name":"p","namespace":"ns"},
     "spec":{"shardSetSelector":{},"forecast":{"horizon":"10m","step":"1m"},
-            "thresholds":{"maxUtilization":0.25}}})")));
+            "thresholds":{"maxUtilization":0.25,"targetUtilization":0.2,"scaleInUtilization":0.1}}})")));
   Round();
   auto patches = transport->by("PATCH", "/shardsets/kv/status");
   ASSERT_EQ(patches.size(), 1u);

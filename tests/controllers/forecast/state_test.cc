@@ -1,9 +1,9 @@
+#include "controllers/forecast/state.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
-
-#include "controllers/forecast/state.h"
 
 namespace shardcast::forecast {
 namespace {
@@ -31,7 +31,8 @@ TEST(PodMetrics, SumsContainersAndSkipsGarbage) {
   EXPECT_TRUE(usage[1].has_cpu);
   EXPECT_FALSE(usage[2].has_cpu);
   ASSERT_EQ(errors.size(), 4u);
-  EXPECT_NE(errors[0].find("PodMetrics kv-1.containers[0].usage.cpu"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find("PodMetrics kv-1.containers[0].usage.cpu"), std::string::npos)
+      << errors[0];
   EXPECT_NE(errors[1].find("kv-2"), std::string::npos) << errors[1];
   // Not a list at all: an error, no crash.
   errors.clear();
@@ -198,11 +199,19 @@ TEST(ForecastPod, LiveMissesWidenTheBandsAndHitsNarrowThem) {
   EXPECT_GT(wild.p90 - wild.peak, 2.0 * (wild0.p90 - wild0.peak));
 }
 
-TEST(RoutingOwners, RangesByOwnerSkipsOwnerlessRangesAndNamesBadFields) {
-  auto r = RangesByOwner(R"({"schemaVersion":1,"epoch":4,"ranges":[
+TEST(RoutingOwners, RangesByOwnerRejectsOwnerlessRangesAndNamesBadFields) {
+  // docs/routing.md: every range has a non-empty owner; a document with an
+  // ownerless range is invalid as a whole (it used to be skipped).
+  auto ownerless = RangesByOwner(R"({"schemaVersion":1,"epoch":4,"ranges":[
       {"id":3,"start":0,"end":99,"owner":"kv-1"},{"id":0,"start":100,"end":199,"owner":"kv-0"},
       {"id":1,"start":200,"end":299,"owner":"kv-1"},{"id":2,"start":300,"end":399},
       {"id":5,"start":400,"end":4294967295,"owner":""}]})");
+  ASSERT_FALSE(ownerless);
+  EXPECT_NE(ownerless.error().message.find("].owner"), std::string::npos)
+      << ownerless.error().message;
+  auto r = RangesByOwner(R"({"schemaVersion":1,"epoch":4,"ranges":[
+      {"id":3,"start":0,"end":99,"owner":"kv-1"},{"id":0,"start":100,"end":199,"owner":"kv-0"},
+      {"id":1,"start":200,"end":4294967295,"owner":"kv-1"}]})");
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->at("kv-0"), (std::vector<int>{0}));
   EXPECT_EQ(r->at("kv-1"), (std::vector<int>{1, 3}));  // sorted
@@ -216,7 +225,8 @@ TEST(RoutingOwners, RangesByOwnerSkipsOwnerlessRangesAndNamesBadFields) {
   auto bad_id = RangesByOwner(R"({"schemaVersion":1,"epoch":4,"ranges":[
       {"id":"x","start":0,"end":4294967295,"owner":"kv-0"}]})");
   ASSERT_FALSE(bad_id);
-  EXPECT_NE(bad_id.error().message.find("ranges[0].id"), std::string::npos) << bad_id.error().message;
+  EXPECT_NE(bad_id.error().message.find("ranges[0].id"), std::string::npos)
+      << bad_id.error().message;
 }
 
 // Three days of a daily-seasonal hot range 0 and a flat range 1 (requests/s
@@ -229,7 +239,8 @@ SetState TwoRangesOnKv0(double cpu_per_request = 0.5) {
   std::mt19937 rng(11);
   std::normal_distribution<double> d(0, 1);
   for (int64_t t = kT0; t < kRangesNow; t += kRangeStep) {
-    const double l0 = 400 + 300 * std::sin(2 * M_PI * static_cast<double>(t - kT0) / kDay) + 10 * d(rng);
+    const double l0 =
+        400 + 300 * std::sin(2 * M_PI * static_cast<double>(t - kT0) / kDay) + 10 * d(rng);
     const double l1 = 50 + 2 * d(rng);
     st.AddRates({{0, 2 * l0}, {1, 2 * l1}}, {{"kv-0", 2 * (l0 + l1)}}, t);
     st.AddPodUsage(PodUsage{"kv-0", 2 * cpu_per_request * (l0 + l1), 0, true, false}, t);
@@ -333,7 +344,8 @@ TEST(ForecastPod, StaleOrForgottenRangesFallBackToThePodSeries) {
 TEST(ForecastPod, ComposedNeedsRequestRatesToConvertToCpu) {
   SetState st;
   int64_t t = kT0;
-  for (int i = 0; i < 600; ++i, t += 300) st.AddRates({{0, 100}}, {}, t);  // no pod rates: no CPU per request
+  for (int i = 0; i < 600; ++i, t += 300)
+    st.AddRates({{0, 100}}, {}, t);  // no pod rates: no CPU per request
   st.AddPodUsage(PodUsage{"kv-0", 40, 0, true, false}, t);
   EXPECT_FALSE(st.CpuPerRequest());
   PolicySettings pol;

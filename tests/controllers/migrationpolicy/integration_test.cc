@@ -18,6 +18,7 @@
 #include <set>
 #include <thread>
 
+#include "controllers/api/informers.h"
 #include "controllers/api/resources.h"
 #include "controllers/migrationpolicy/reconciler.h"
 #include "controllers/migrationpolicy/register.h"
@@ -107,14 +108,18 @@ class HookServer {
         std::lock_guard<std::mutex> l(mu_);
         calls_.push_back(method + " " + path.substr(0, path.find('?')));
         if (path.rfind("/shardcast/copy", 0) == 0) copied_ = true;
-        if (path.rfind("/shardcast/cutover", 0) == 0 && fail_cutover_) status_line = "503 Service Unavailable";
+        if (path.rfind("/shardcast/cutover", 0) == 0 && fail_cutover_)
+          status_line = "503 Service Unavailable";
         if (path.rfind("/shardcast/progress", 0) == 0) {
-          body = !copied_ ? R"({"state":"idle"})" : hold_ ? R"({"state":"copying","progress":0.5})"
-                                                          : R"({"state":"done","progress":1})";
+          body = !copied_ ? R"({"state":"idle"})"
+                 : hold_  ? R"({"state":"copying","progress":0.5})"
+                          : R"({"state":"done","progress":1})";
         }
       }
-      std::string resp = "HTTP/1.1 " + status_line + "\r\nContent-Type: application/json\r\nContent-Length: " +
-                         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+      std::string resp =
+          "HTTP/1.1 " + status_line +
+          "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+          "\r\nConnection: close\r\n\r\n" + body;
       (void)::send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
       ::close(c);
     }
@@ -137,11 +142,12 @@ class RunningManager {
   // observer on its client that must not outlive it. Without
   // `with_shardsets`, nobody honours a replica request: a promotion stays
   // in Promoting for as long as that manager runs.
-  RunningManager(std::shared_ptr<kube::Client> /*fixture's*/, const std::string& ns, int hook_port = 0,
-                 bool with_shardsets = true) {
+  RunningManager(std::shared_ptr<kube::Client> /*fixture's*/, const std::string& ns,
+                 int hook_port = 0, bool with_shardsets = true) {
     auto cfg = kube::LoadKubeconfigFile(ControlPlane::Shared().kubeconfigPath());
-    auto t = cfg ? kube::MakeHttpTransport(*cfg) : kube::ApiResult<std::shared_ptr<kube::Transport>>(
-                                                       kube::api_error(kube::ErrorKind::kConfig, "kubeconfig"));
+    auto t = cfg ? kube::MakeHttpTransport(*cfg)
+                 : kube::ApiResult<std::shared_ptr<kube::Transport>>(
+                       kube::api_error(kube::ErrorKind::kConfig, "kubeconfig"));
     EXPECT_TRUE(t);
     auto client = std::make_shared<kube::Client>(t ? *t : nullptr);
     manager::ManagerOptions mo;
@@ -153,12 +159,12 @@ class RunningManager {
     if (hook_port == 0) {
       controllers::RegisterMigrationPolicyController(*mgr_);
     } else {
-      kube::InformerOptions selected;
-      selected.label_selector = api::kLabelShardSet;
+      // The informer options every controller registers with (a second
+      // registration with other options is an error).
       auto& policies = mgr_->informer(api::kMigrationPolicies);
       auto& sets = mgr_->informer(api::kShardSets);
-      auto& pods = mgr_->informer(kube::resources::kPods, selected);
-      auto& cms = mgr_->informer(kube::resources::kConfigMaps, selected);
+      auto& pods = mgr_->informer(kube::resources::kPods, api::PodInformerOptions());
+      auto& cms = mgr_->informer(kube::resources::kConfigMaps, api::ConfigMapInformerOptions());
       ReconcilerDeps d;
       d.client = client;
       d.policies = &policies.store();
@@ -170,7 +176,8 @@ class RunningManager {
       d.hook_endpoint = [hook_port](const std::string&, const std::string&, int) {
         return "127.0.0.1:" + std::to_string(hook_port);
       };
-      auto& c = mgr_->add_controller("migrationpolicy", std::make_unique<MigrationPolicyReconciler>(d));
+      auto& c =
+          mgr_->add_controller("migrationpolicy", std::make_unique<MigrationPolicyReconciler>(d));
       WireHandlers(policies, sets, pods, cms, c);
     }
     thread_ = std::thread([this] { result_ = mgr_->run(stop_); });
@@ -186,9 +193,8 @@ class RunningManager {
   // Freezes (or thaws) the operator's view of routing ConfigMaps: events
   // are held back, so its cache goes stale.
   void pause_configmaps(bool paused) {
-    kube::InformerOptions selected;
-    selected.label_selector = api::kLabelShardSet;
-    mgr_->informer(kube::resources::kConfigMaps, selected).set_paused(paused);
+    mgr_->informer(kube::resources::kConfigMaps, api::ConfigMapInformerOptions())
+        .set_paused(paused);
   }
 
  private:
@@ -205,8 +211,8 @@ class MigrationPolicyIT : public ::testing::Test {
     ASSERT_TRUE(cp.ready()) << cp.startupError();
     auto apply = cp.kubectl({"apply", "--server-side", "-f", ControlPlane::sourceDir() + "/crds/"});
     ASSERT_TRUE(apply.ok()) << apply.describe();
-    auto est = cp.kubectl({"wait", "--for=condition=Established", "--timeout=60s", "crd/shardsets.shardcast.dev",
-                           "crd/migrationpolicies.shardcast.dev"});
+    auto est = cp.kubectl({"wait", "--for=condition=Established", "--timeout=60s",
+                           "crd/shardsets.shardcast.dev", "crd/migrationpolicies.shardcast.dev"});
     ASSERT_TRUE(est.ok()) << est.describe();
     auto cfg = kube::LoadKubeconfigFile(cp.kubeconfigPath());
     ASSERT_TRUE(cfg) << cfg.error().message;
@@ -215,8 +221,9 @@ class MigrationPolicyIT : public ::testing::Test {
     client_ = std::make_shared<kube::Client>(*t);
     static std::mt19937 rng(std::random_device{}());
     ns_ = "mp-it-" + std::to_string(rng() % 1000000);
-    ASSERT_TRUE(client_->create(kube::resources::kNamespaces, "",
-                                Json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns_}}}}));
+    ASSERT_TRUE(client_->create(
+        kube::resources::kNamespaces, "",
+        Json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns_}}}}));
   }
   void TearDown() override {
     if (HasFailure() && client_) {
@@ -224,8 +231,9 @@ class MigrationPolicyIT : public ::testing::Test {
       if (p) {
         // Status only: managedFields alone would fill the CI log's excerpt.
         for (const auto& item : (*p)["items"]) {
-          std::cerr << "policy " << kube::ObjectName(item) << " status: "
-                    << item.value("status", Json::object()).dump().substr(0, 12000) << "\n";
+          std::cerr << "policy " << kube::ObjectName(item)
+                    << " status: " << item.value("status", Json::object()).dump().substr(0, 12000)
+                    << "\n";
         }
       }
       auto cm = client_->get(kube::resources::kConfigMaps, ns_, "kv-routing");
@@ -250,7 +258,8 @@ class MigrationPolicyIT : public ::testing::Test {
     if (hook_port != 0) s["spec"]["hooks"] = {{"port", hook_port}, {"timeoutSeconds", 5}};
     return s;
   }
-  Json Policy(const std::string& name, const std::string& mode, const std::string& verification = "3s") const {
+  Json Policy(const std::string& name, const std::string& mode,
+              const std::string& verification = "3s") const {
     Json p = Json::parse(R"({"apiVersion":"shardcast.dev/v1alpha1","kind":"MigrationPolicy",
       "spec":{"shardSetSelector":{"matchLabels":{"tier":"kv"}},
         "limits":{"cooldown":"1h"},
@@ -270,7 +279,8 @@ class MigrationPolicyIT : public ::testing::Test {
     auto p = Get(api::kMigrationPolicies, policy);
     return p ? p->value("status", Json::object()) : Json::object();
   }
-  static std::string Cond(const Json& status, const std::string& type, const char* field = "status") {
+  static std::string Cond(const Json& status, const std::string& type,
+                          const char* field = "status") {
     for (const auto& c : status.value("conditions", Json::array())) {
       if (c.value("type", "") == type) return c.value(field, "");
     }
@@ -283,17 +293,22 @@ class MigrationPolicyIT : public ::testing::Test {
   }
   // Every range exactly once, covering the key space, owned by a pod of the set.
   ::testing::AssertionResult Consistent(const Json& doc) {
-    if (!doc.is_object() || !doc.contains("ranges")) return ::testing::AssertionFailure() << "no routing document";
+    if (!doc.is_object() || !doc.contains("ranges"))
+      return ::testing::AssertionFailure() << "no routing document";
     std::set<uint64_t> ids;
     uint64_t next = 0;
     for (const auto& r : doc["ranges"]) {
-      if (!ids.insert(r["id"].get<uint64_t>()).second) return ::testing::AssertionFailure() << "range listed twice";
-      if (r["start"].get<uint64_t>() != next) return ::testing::AssertionFailure() << "gap at " << next;
+      if (!ids.insert(r["id"].get<uint64_t>()).second)
+        return ::testing::AssertionFailure() << "range listed twice";
+      if (r["start"].get<uint64_t>() != next)
+        return ::testing::AssertionFailure() << "gap at " << next;
       next = r["end"].get<uint64_t>() + 1;
-      if (r.value("owner", "").rfind("kv-", 0) != 0) return ::testing::AssertionFailure() << "bad owner";
+      if (r.value("owner", "").rfind("kv-", 0) != 0)
+        return ::testing::AssertionFailure() << "bad owner";
     }
     // Splits and merges change the number of ranges, never the coverage.
-    if (next != (uint64_t{1} << 32)) return ::testing::AssertionFailure() << "coverage ends at " << next;
+    if (next != (uint64_t{1} << 32))
+      return ::testing::AssertionFailure() << "coverage ends at " << next;
     if (ids.empty()) return ::testing::AssertionFailure() << "no ranges";
     return ::testing::AssertionSuccess();
   }
@@ -343,7 +358,8 @@ class MigrationPolicyIT : public ::testing::Test {
                                                 {"trusted", true}}})}}}};
     ASSERT_TRUE(WaitFor(
         [&] {
-          (void)client_->patch(api::kShardSets, ns_, "kv", kube::PatchType::kMerge, patch, {"test", false, "status"});
+          (void)client_->patch(api::kShardSets, ns_, "kv", kube::PatchType::kMerge, patch,
+                               {"test", false, "status"});
           auto s = Get(api::kShardSets, "kv");
           return s && (*s)["status"].contains("forecasts");
         },
@@ -369,8 +385,13 @@ class MigrationPolicyIT : public ::testing::Test {
     if (!before) return -1;
     Json hot = Json::array();
     for (const char* pod : {"kv-0", "kv-1"}) {
-      hot.push_back({{"pod", pod}, {"horizonSeconds", 1800}, {"peak", 900}, {"p90", 950}, {"p99", 990},
-                     {"probExceed", 0.99}, {"trusted", true}});
+      hot.push_back({{"pod", pod},
+                     {"horizonSeconds", 1800},
+                     {"peak", 900},
+                     {"p90", 950},
+                     {"p99", 990},
+                     {"probExceed", 0.99},
+                     {"trusted", true}});
     }
     EXPECT_TRUE(client_->patch(api::kShardSets, ns_, "kv", kube::PatchType::kMerge,
                                Json{{"status", {{"forecasts", hot}}}}, {"test", false, "status"}));
@@ -387,18 +408,22 @@ TEST_F(MigrationPolicyIT, TwoPoliciesSelectingOneShardSetGetTheConflictCondition
   ASSERT_TRUE(client_->create(api::kShardSets, ns_, ShardSet()));
   ASSERT_TRUE(client_->create(api::kMigrationPolicies, ns_, Policy("first", "Observe")));
   // creationTimestamp has one-second resolution: make the order unambiguous.
-  ASSERT_TRUE(WaitFor([&] { return !Status("first").value("selectedShardSets", Json::array()).empty(); }, 60s,
-                      "first governs kv"));
+  ASSERT_TRUE(
+      WaitFor([&] { return !Status("first").value("selectedShardSets", Json::array()).empty(); },
+              60s, "first governs kv"));
   ASSERT_TRUE(WaitFor(
       [&] {
         auto p = Get(api::kMigrationPolicies, "first");
-        return p && planner::ParseRfc3339((*p)["metadata"]["creationTimestamp"].get<std::string>()).value_or(0) <
-                        std::time(nullptr);
+        return p && planner::ParseRfc3339((*p)["metadata"]["creationTimestamp"].get<std::string>())
+                            .value_or(0) < std::time(nullptr);
       },
       5s, "a second passes"));
   ASSERT_TRUE(client_->create(api::kMigrationPolicies, ns_, Policy("second", "Observe")));
   ASSERT_TRUE(WaitFor(
-      [&] { return Cond(Status("first"), "Conflict") == "True" && Cond(Status("second"), "Conflict") == "True"; },
+      [&] {
+        return Cond(Status("first"), "Conflict") == "True" &&
+               Cond(Status("second"), "Conflict") == "True";
+      },
       60s, "both policies report the conflict"));
   Json a = Status("first"), b = Status("second");
   EXPECT_EQ(Cond(b, "Conflict", "reason"), "ShardSetSelectedByMultiplePolicies");
@@ -414,7 +439,8 @@ TEST_F(MigrationPolicyIT, TwoPoliciesSelectingOneShardSetGetTheConflictCondition
   ASSERT_TRUE(WaitFor(
       [&] {
         Json s = Status("second");
-        return Cond(s, "Conflict") == "False" && s.value("selectedShardSets", Json::array()) == Json::array({"kv"});
+        return Cond(s, "Conflict") == "False" &&
+               s.value("selectedShardSets", Json::array()) == Json::array({"kv"});
       },
       60s, "second governs kv alone"));
 }
@@ -437,10 +463,14 @@ TEST_F(MigrationPolicyIT, ProposalWaitsForApprovalThenExecutesWithHooks) {
   int64_t epoch = Routing()["epoch"];
 
   // A wrong approval is reported and changes nothing.
-  ASSERT_TRUE(client_->patch(api::kMigrationPolicies, ns_, "p", kube::PatchType::kMerge,
-                             {{"metadata", {{"annotations", {{"shardcast.dev/approve", "plan-wrong"}}}}}}));
-  ASSERT_TRUE(WaitFor([&] { return Cond(Status("p"), "Planned", "message").find("plan-wrong") != std::string::npos; },
-                      30s, "the wrong approval is reported"));
+  ASSERT_TRUE(
+      client_->patch(api::kMigrationPolicies, ns_, "p", kube::PatchType::kMerge,
+                     {{"metadata", {{"annotations", {{"shardcast.dev/approve", "plan-wrong"}}}}}}));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Cond(Status("p"), "Planned", "message").find("plan-wrong") != std::string::npos;
+      },
+      30s, "the wrong approval is reported"));
   EXPECT_TRUE(Status("p").value("actions", Json::array()).empty());
   EXPECT_EQ(Status("p")["proposal"]["id"], id);
   EXPECT_EQ(Routing()["epoch"], epoch);
@@ -452,7 +482,9 @@ TEST_F(MigrationPolicyIT, ProposalWaitsForApprovalThenExecutesWithHooks) {
   ASSERT_TRUE(WaitFor(
       [&] {
         for (const auto& h : Status("p").value("history", Json::array())) {
-          if (h.value("range", -1) == static_cast<int>(range) && h.value("phase", "") == "Completed") return true;
+          if (h.value("range", -1) == static_cast<int>(range) &&
+              h.value("phase", "") == "Completed")
+            return true;
         }
         return false;
       },
@@ -470,7 +502,8 @@ TEST_F(MigrationPolicyIT, ProposalWaitsForApprovalThenExecutesWithHooks) {
   // The injected forecast still says the pod is hot, so a new proposal (new
   // id) may follow; the approved one is gone.
   EXPECT_NE(Status("p").value("proposal", Json::object()).value("id", ""), id);
-  EXPECT_NE(m.metrics().find("shardcast_migrations_total{shardset=\"" + ns_ + "/kv\",result=\"Completed\"} 1"),
+  EXPECT_NE(m.metrics().find("shardcast_migrations_total{shardset=\"" + ns_ +
+                             "/kv\",result=\"Completed\"} 1"),
             std::string::npos)
       << m.metrics();
 }
@@ -538,7 +571,8 @@ TEST_F(MigrationPolicyIT, PromotionIsARequestTheShardSetControllerHonoursWithout
         auto s = Get(api::kShardSets, "kv");
         if (!s) return false;
         const Json& st = (*s)["status"];
-        return st.value("desiredReplicas", 0) == 3 && st.value("desiredReplicasFrom", "") == "MigrationPolicy/p" &&
+        return st.value("desiredReplicas", 0) == 3 &&
+               st.value("desiredReplicasFrom", "") == "MigrationPolicy/p" &&
                st.value("activeReplicas", 0) == 3;
       },
       90s, "the ShardSet controller promotes to 3 active pods"));
@@ -562,7 +596,7 @@ TEST_F(MigrationPolicyIT, PromotionIsARequestTheShardSetControllerHonoursWithout
 // complete with a consistent routing table.
 void KillDuringPhaseAndResume(MigrationPolicyIT& t, const std::string& phase) {
   HookServer hooks;
-  if (phase == "Copying") hooks.hold(true);       // the copy stays in progress until released
+  if (phase == "Copying") hooks.hold(true);          // the copy stays in progress until released
   if (phase == "Cutover") hooks.fail_cutover(true);  // the cutover hook answers 503 until released
   auto m = std::make_unique<RunningManager>(t.client_, t.ns_, hooks.port());
   ASSERT_TRUE(t.client_->create(api::kShardSets, t.ns_, t.ShardSet(hooks.port())));
@@ -575,7 +609,8 @@ void KillDuringPhaseAndResume(MigrationPolicyIT& t, const std::string& phase) {
       [&] {
         for (const auto& a : t.Status("p").value("actions", Json::array())) {
           if (a.value("phase", "") != phase) continue;
-          if (phase == "Copying" && a.value("message", "").find("copying") == std::string::npos) continue;
+          if (phase == "Copying" && a.value("message", "").find("copying") == std::string::npos)
+            continue;
           if (phase == "Cutover" && a.value("attempts", 0) < 1) continue;
           action = a;
           return true;
@@ -669,15 +704,20 @@ TEST_F(MigrationPolicyIT, NewManagerResumesAPromotionKilledWhilePromoting) {
   // says hot); this one action ran once.
   EXPECT_GE((*s)["status"].value("desiredReplicas", 0), 3);
   int seen = 0;
-  for (const auto& h : Status("p").value("history", Json::array())) seen += h.value("id", "") == promote["id"] ? 1 : 0;
+  for (const auto& h : Status("p").value("history", Json::array()))
+    seen += h.value("id", "") == promote["id"] ? 1 : 0;
   EXPECT_EQ(seen, 1);
   Json doc = Routing();
   EXPECT_TRUE(Consistent(doc)) << doc.dump();
 }
 
-TEST_F(MigrationPolicyIT, NewManagerResumesAMoveKilledWhileCopying) { KillDuringPhaseAndResume(*this, "Copying"); }
+TEST_F(MigrationPolicyIT, NewManagerResumesAMoveKilledWhileCopying) {
+  KillDuringPhaseAndResume(*this, "Copying");
+}
 
-TEST_F(MigrationPolicyIT, NewManagerResumesAMoveKilledAtCutover) { KillDuringPhaseAndResume(*this, "Cutover"); }
+TEST_F(MigrationPolicyIT, NewManagerResumesAMoveKilledAtCutover) {
+  KillDuringPhaseAndResume(*this, "Cutover");
+}
 
 TEST_F(MigrationPolicyIT, NewManagerResumesAMoveKilledWhileVerifying) {
   KillDuringPhaseAndResume(*this, "Verifying");

@@ -48,20 +48,6 @@ TEST(ParsePolicy, BadFieldsAreNamed) {
   }
 }
 
-TEST(Selector, MatchLabelsAndExpressions) {
-  std::map<std::string, std::string> l = {{"tier", "kv"}, {"env", "prod"}};
-  EXPECT_TRUE(*SelectorMatches(Json::object(), l));
-  EXPECT_TRUE(*SelectorMatches(Json::parse(R"({"matchLabels":{"tier":"kv"}})"), l));
-  EXPECT_FALSE(*SelectorMatches(Json::parse(R"({"matchLabels":{"tier":"db"}})"), l));
-  EXPECT_TRUE(*SelectorMatches(
-      Json::parse(R"({"matchExpressions":[{"key":"env","operator":"In","values":["prod","qa"]}]})"), l));
-  EXPECT_FALSE(*SelectorMatches(
-      Json::parse(R"({"matchExpressions":[{"key":"env","operator":"NotIn","values":["prod"]}]})"), l));
-  EXPECT_FALSE(*SelectorMatches(Json::parse(R"({"matchExpressions":[{"key":"x","operator":"Exists"}]})"), l));
-  EXPECT_TRUE(*SelectorMatches(Json::parse(R"({"matchExpressions":[{"key":"x","operator":"DoesNotExist"}]})"), l));
-  EXPECT_FALSE(SelectorMatches(Json::parse(R"({"matchExpressions":[{"key":"x","operator":"In"}]})"), l));
-}
-
 TEST(Conflicts, OldestThenNameWinsAndEveryoneSeesTheSameAnswer) {
   std::vector<PolicyRef> all = {
       {"b", 100, {"kv", "other"}},
@@ -211,9 +197,10 @@ TEST(Limits, SplitCoolsBothHalvesAndMoveOnlyItsRange) {
 }
 
 TEST(PlanInput, ObservedOnlyIsReactiveAndNoDataIsSaid) {
-  Json set = Json::parse(R"({"metadata":{"name":"kv"},"spec":{"replicas":2,"capacity":{"metric":"CPU","cpuMillis":1000},
+  Json set = Json::parse(
+      R"({"metadata":{"name":"kv"},"spec":{"replicas":2,"capacity":{"metric":"CPU","cpuMillis":1000},
     "keySpace":{"ranges":2}}})");
-  Json routing = Json::parse(R"({"epoch":1,"ranges":[
+  Json routing = Json::parse(R"({"schemaVersion":1,"epoch":1,"ranges":[
     {"id":0,"start":0,"end":2147483647,"owner":"kv-0","state":"stable","echoes":[]},
     {"id":1,"start":2147483648,"end":4294967295,"owner":"kv-1","state":"migrating","echoes":[{"pod":"kv-2"}]}]})");
   std::vector<PodInfo> pods = {{"kv-0", "active", true, "10.0.0.1"}, {"kv-1", "active", true, ""}};
@@ -234,7 +221,8 @@ TEST(PlanInput, ObservedOnlyIsReactiveAndNoDataIsSaid) {
   EXPECT_EQ(b->input.state.ranges[1].echoes, std::vector<std::string>{"kv-2"});
   EXPECT_DOUBLE_EQ(b->input.state.pods[0].capacity, 1000);
 
-  set["status"]["forecasts"] = Json::parse(R"([{"pod":"kv-0","horizonSeconds":600,"peak":700,"p90":950,"p99":990,
+  set["status"]["forecasts"] =
+      Json::parse(R"([{"pod":"kv-0","horizonSeconds":600,"peak":700,"p90":950,"p99":990,
     "probExceed":0.97,"trusted":true}])");
   auto f = ParseForecasts(set);
   ASSERT_TRUE(f);
@@ -257,13 +245,55 @@ TEST(PlanInput, ObservedOnlyIsReactiveAndNoDataIsSaid) {
 }
 
 TEST(PlanInput, PodMetricsQuantities) {
-  EXPECT_DOUBLE_EQ(*ParseCpuQuantity("250m"), 250);
-  EXPECT_DOUBLE_EQ(*ParseCpuQuantity("1"), 1000);
-  EXPECT_DOUBLE_EQ(*ParseCpuQuantity("1500000n"), 1.5);
-  EXPECT_FALSE(ParseCpuQuantity("lots"));
+  // Quantities are parsed by util::ParseCpuMillis (tests/util/quantity_test.cc).
   Json pm = Json::parse(R"({"containers":[{"usage":{"cpu":"300m"}},{"usage":{"cpu":"0.2"}}]})");
   EXPECT_DOUBLE_EQ(*PodMetricsMillicores(pm), 500);
   EXPECT_FALSE(PodMetricsMillicores(Json::object()));
+}
+
+// One unit for capacity (issue 10): with capacity.metric RequestsPerSecond
+// the observed PodMetrics millicores are never divided by a requests/s
+// capacity. Without forecasts there is nothing to plan on, and the input
+// says why; with forecasts, the plan runs on them alone.
+TEST(PlanInput, RequestsPerSecondCapacityNeverUsesMillicores) {
+  Json set =
+      Json::parse(R"({"metadata":{"name":"kv"},"spec":{"capacity":{"metric":"RequestsPerSecond",
+    "requestsPerSecond":100},"keySpace":{"ranges":1}}})");
+  Json routing = Json::parse(R"({"schemaVersion":1,"epoch":1,"ranges":[
+    {"id":0,"start":0,"end":4294967295,"owner":"kv-0","state":"stable","echoes":[]}]})");
+  std::vector<PodInfo> pods = {{"kv-0", "active", true, "10.0.0.1"}};
+  auto policy = ParsePolicy(PolicyObj());
+  ASSERT_TRUE(policy);
+  LoadInput load;
+  load.observed["kv-0"] = 900;  // millicores from PodMetrics
+  auto b = BuildPlanInput(set, pods, routing, load, *policy, {}, 1000);
+  ASSERT_TRUE(b) << b.error().message;
+  EXPECT_TRUE(b->noData);
+  EXPECT_NE(b->note.find("RequestsPerSecond"), std::string::npos) << b->note;
+  EXPECT_EQ(b->input.forecasts.pods.count("kv-0"), 0u);
+  EXPECT_DOUBLE_EQ(b->input.state.pods[0].capacity, 100);
+
+  load.forecasts["kv-0"] = ForecastEntry{600, 40, 60, 70, 0.1, true};  // requests/s
+  b = BuildPlanInput(set, pods, routing, load, *policy, {}, 1000);
+  ASSERT_TRUE(b);
+  EXPECT_FALSE(b->noData);
+  EXPECT_DOUBLE_EQ(b->input.forecasts.pods["kv-0"].observed,
+                   40);  // the forecast, not 900 millicores
+  EXPECT_DOUBLE_EQ(b->input.forecasts.pods["kv-0"].p90, 60);
+
+  // With CPU capacity the millicores are the load, as before.
+  set["spec"]["capacity"] = {{"metric", "CPU"}, {"cpuMillis", 1000}};
+  b = BuildPlanInput(set, pods, routing, load, *policy, {}, 1000);
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(b->note.empty());
+  EXPECT_DOUBLE_EQ(b->input.forecasts.pods["kv-0"].observed, 900);
+}
+
+TEST(ParsePolicy, WithoutSelectorSelectsEveryShardSet) {
+  auto p = ParsePolicy(PolicyObj());
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(p->selector.Matches({}));
+  EXPECT_TRUE(p->selector.Matches({{"app", "anything"}}));
 }
 
 TEST(Conditions, KeepTransitionTimeWhileUnchanged) {

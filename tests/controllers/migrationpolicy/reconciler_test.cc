@@ -1,40 +1,21 @@
 // The reconciler against in-memory stores and a fake HTTP transport: which
 // writes one round makes (fencing, executor limits, approval, may_write).
+#include "controllers/migrationpolicy/reconciler.h"
+
 #include <gtest/gtest.h>
 
 #include <mutex>
 
 #include "controllers/api/resources.h"
-#include "controllers/migrationpolicy/reconciler.h"
 #include "controllers/planner/schedule.h"
+#include "tests/support/fake_transport.h"
 
 namespace shardcast::migrationpolicy {
 namespace {
 
-class FakeTransport : public kube::Transport {
- public:
-  kube::ApiResult<kube::HttpResponse> send(const kube::HttpRequest& r) override {
-    std::lock_guard<std::mutex> l(mu);
-    requests.push_back(r);
-    if (r.method == "GET") return kube::HttpResponse{200, R"({"items":[]})", ""};
-    Json body = Json::parse(r.body, nullptr, false);
-    if (body.is_discarded()) body = Json::object();
-    return kube::HttpResponse{200, body.dump(), ""};
-  }
-  kube::ApiResult<std::unique_ptr<kube::LineStream>> stream(const kube::HttpRequest&, std::chrono::seconds) override {
-    return kube::api_error(kube::ErrorKind::kUnavailable, "no streams in tests");
-  }
-  std::string server() const override { return "https://fake"; }
-  std::vector<kube::HttpRequest> writes(const std::string& path_part) {
-    std::lock_guard<std::mutex> l(mu);
-    std::vector<kube::HttpRequest> out;
-    for (const auto& r : requests) {
-      if (r.method != "GET" && r.path_and_query.find(path_part) != std::string::npos) out.push_back(r);
-    }
-    return out;
-  }
-  std::mutex mu;
-  std::vector<kube::HttpRequest> requests;
+// The shared fake (tests/support); every other GET is an empty list.
+struct FakeTransport : shardcast::testing::FakeTransport {
+  FakeTransport() { default_get = Json{{"items", Json::array()}}; }
 };
 
 constexpr int64_t kNow = 1795320000;
@@ -72,7 +53,9 @@ class ReconcilerTest : public ::testing::Test {
       ranges.push_back({{"id", i},
                         {"start", i * step},
                         {"end", (i + 1) * step - 1},
-                        {"owner", i < 2 ? "kv-0" : i == 2 ? "kv-1" : "kv-2"},
+                        {"owner", i < 2    ? "kv-0"
+                                  : i == 2 ? "kv-1"
+                                           : "kv-2"},
                         {"endpoint", "10.0.0.1:8080"},
                         {"state", "stable"},
                         {"source", nullptr},
@@ -116,7 +99,9 @@ class ReconcilerTest : public ::testing::Test {
     d.configmaps = &cms_;
     d.now = [] { return kNow; };
     d.may_write = [may_write](uint64_t) { return may_write; };
-    d.observed_load = [](const std::string&, const std::string&) { return std::map<std::string, double>{}; };
+    d.observed_load = [](const std::string&, const std::string&) {
+      return std::map<std::string, double>{};
+    };
     return std::make_unique<MigrationPolicyReconciler>(d);
   }
 
@@ -147,23 +132,28 @@ TEST_F(ReconcilerTest, ExecutorStartsNoMoreMovesThanAllowed) {
   // a-0 is in flight (Verifying, range 3 already on kv-2, window not over);
   // a-1 waits for a free slot.
   Json actions = Json::array({MoveAction("a-0", 3, "Verifying"), MoveAction("a-1", 0, "Pending")});
-  SetPolicy(Json::parse(R"({"mode":"Auto","limits":{"maxConcurrentMigrations":1}})"), {{"actions", actions}});
+  SetPolicy(Json::parse(R"({"mode":"Auto","limits":{"maxConcurrentMigrations":1}})"),
+            {{"actions", actions}});
   auto rec = Make();
   ASSERT_TRUE(rec->reconcile("ns/p"));
   Json st = LastStatus();
   ASSERT_EQ(st["actions"].size(), 2u) << st.dump();
   EXPECT_EQ(st["actions"][0]["phase"], "Verifying");
   EXPECT_EQ(st["actions"][1]["phase"], "Pending");
-  EXPECT_NE(st["actions"][1].value("message", "").find("maxConcurrentMigrations=1"), std::string::npos) << st.dump();
+  EXPECT_NE(st["actions"][1].value("message", "").find("maxConcurrentMigrations=1"),
+            std::string::npos)
+      << st.dump();
   // With two slots the same round starts it.
-  SetPolicy(Json::parse(R"({"mode":"Auto","limits":{"maxConcurrentMigrations":2}})"), {{"actions", actions}});
+  SetPolicy(Json::parse(R"({"mode":"Auto","limits":{"maxConcurrentMigrations":2}})"),
+            {{"actions", actions}});
   ASSERT_TRUE(rec->reconcile("ns/p"));
   st = LastStatus();
   EXPECT_EQ(st["actions"][1]["phase"], "Promoting");
   // maxMovesPerHour counts finished moves too.
   Json hist = Json::array({MoveAction("h-0", 2, "Completed")});
-  SetPolicy(Json::parse(R"({"mode":"Auto","limits":{"maxConcurrentMigrations":2,"maxMovesPerHour":2}})"),
-            {{"actions", actions}, {"history", hist}});
+  SetPolicy(
+      Json::parse(R"({"mode":"Auto","limits":{"maxConcurrentMigrations":2,"maxMovesPerHour":2}})"),
+      {{"actions", actions}, {"history", hist}});
   ASSERT_TRUE(rec->reconcile("ns/p"));
   st = LastStatus();
   EXPECT_EQ(st["actions"][1]["phase"], "Pending");
@@ -171,7 +161,8 @@ TEST_F(ReconcilerTest, ExecutorStartsNoMoreMovesThanAllowed) {
 }
 
 TEST_F(ReconcilerTest, RoutingWriteCarriesPreconditionAndToken) {
-  SetPolicy(Json::parse(R"({"mode":"Auto"})"), {{"actions", Json::array({MoveAction("a-0", 0, "Migrating")})}});
+  SetPolicy(Json::parse(R"({"mode":"Auto"})"),
+            {{"actions", Json::array({MoveAction("a-0", 0, "Migrating")})}});
   auto rec = Make();
   ASSERT_TRUE(rec->reconcile("ns/p"));
   auto w = transport_->writes("/configmaps/kv-routing");
@@ -188,7 +179,8 @@ TEST_F(ReconcilerTest, RoutingWriteCarriesPreconditionAndToken) {
 }
 
 TEST_F(ReconcilerTest, RoutingWriteEpochIsRecordedInTheAction) {
-  SetPolicy(Json::parse(R"({"mode":"Auto"})"), {{"actions", Json::array({MoveAction("a-0", 0, "Migrating")})}});
+  SetPolicy(Json::parse(R"({"mode":"Auto"})"),
+            {{"actions", Json::array({MoveAction("a-0", 0, "Migrating")})}});
   auto rec = Make();
   ASSERT_TRUE(rec->reconcile("ns/p"));
   Json st = LastStatus();
@@ -207,7 +199,8 @@ TEST_F(ReconcilerTest, StaleRoutingCacheDoesNotRevertAFinishedCutover) {
   Json st = LastStatus();
   ASSERT_EQ(st["actions"].size(), 1u) << st.dump();
   EXPECT_EQ(st["actions"][0]["phase"], "Verifying");
-  EXPECT_NE(st["actions"][0]["message"].get<std::string>().find("epoch 4"), std::string::npos) << st.dump();
+  EXPECT_NE(st["actions"][0]["message"].get<std::string>().find("epoch 4"), std::string::npos)
+      << st.dump();
   EXPECT_TRUE(transport_->writes("/configmaps/").empty());
   // Without the recorded epoch the same document reads as a revert.
   a.erase("routingEpoch");
@@ -240,7 +233,8 @@ TEST_F(ReconcilerTest, PromotionIsARequestInPolicyStatusNeverASpecWrite) {
   SetPolicy(Json::parse(R"({"mode":"Auto"})"), {{"actions", Json::array({ActionToJson(a)})}});
   auto rec = Make();
   ASSERT_TRUE(rec->reconcile("ns/p"));
-  for (const auto& w : transport_->writes("/shardsets/")) ADD_FAILURE() << "wrote " << w.path_and_query;
+  for (const auto& w : transport_->writes("/shardsets/"))
+    ADD_FAILURE() << "wrote " << w.path_and_query;
   Json st = LastStatus();
   ASSERT_TRUE(st.contains("replicaRequests")) << st.dump();
   ASSERT_EQ(st["replicaRequests"].size(), 1u);
@@ -253,8 +247,9 @@ TEST_F(ReconcilerTest, PromotionIsARequestInPolicyStatusNeverASpecWrite) {
   ASSERT_TRUE(rec->reconcile("ns/p"));
   st = LastStatus();
   EXPECT_EQ(st["replicaRequests"][0]["replicas"], 4);
-  EXPECT_NE(st["actions"][0]["message"].get<std::string>().find("waiting for the ShardSet controller"),
-            std::string::npos)
+  EXPECT_NE(
+      st["actions"][0]["message"].get<std::string>().find("waiting for the ShardSet controller"),
+      std::string::npos)
       << st.dump();
   // A set the policy no longer governs loses the request.
   Json unlabeled = *sets_.get("ns/kv");
@@ -267,13 +262,15 @@ TEST_F(ReconcilerTest, PromotionIsARequestInPolicyStatusNeverASpecWrite) {
 
 TEST_F(ReconcilerTest, LargerFencingTokenOnTheConfigMapIsRefused) {
   SetRouting(5);
-  SetPolicy(Json::parse(R"({"mode":"Auto"})"), {{"actions", Json::array({MoveAction("a-0", 0, "Migrating")})}});
+  SetPolicy(Json::parse(R"({"mode":"Auto"})"),
+            {{"actions", Json::array({MoveAction("a-0", 0, "Migrating")})}});
   auto rec = Make();
   ASSERT_TRUE(rec->reconcile("ns/p"));
   EXPECT_TRUE(transport_->writes("/configmaps/").empty());
   Json st = LastStatus();
   EXPECT_EQ(st["actions"][0]["attempts"], 1);
-  EXPECT_NE(st["actions"][0]["message"].get<std::string>().find("fencing token 5"), std::string::npos)
+  EXPECT_NE(st["actions"][0]["message"].get<std::string>().find("fencing token 5"),
+            std::string::npos)
       << st.dump();
   EXPECT_EQ(st["actions"][0]["retryAt"], planner::FormatRfc3339(kNow + 1)) << st.dump();
   // Our own status write re-queues the policy at once; the backoff still
@@ -284,7 +281,8 @@ TEST_F(ReconcilerTest, LargerFencingTokenOnTheConfigMapIsRefused) {
 }
 
 TEST_F(ReconcilerTest, NothingIsWrittenWhenTheTokenMayNotWrite) {
-  SetPolicy(Json::parse(R"({"mode":"Auto"})"), {{"actions", Json::array({MoveAction("a-0", 0, "Migrating")})}});
+  SetPolicy(Json::parse(R"({"mode":"Auto"})"),
+            {{"actions", Json::array({MoveAction("a-0", 0, "Migrating")})}});
   auto rec = Make(/*may_write=*/false);
   ASSERT_TRUE(rec->reconcile("ns/p"));
   for (const auto& r : transport_->requests) EXPECT_EQ(r.method, "GET") << r.path_and_query;
@@ -329,7 +327,8 @@ TEST_F(ReconcilerTest, InvalidSpecIsAConditionNamingTheField) {
   Json st = LastStatus();
   ASSERT_TRUE(st.contains("conditions")) << st.dump();
   EXPECT_EQ(st["conditions"][0]["reason"], "InvalidSpec");
-  EXPECT_NE(st["conditions"][0]["message"].get<std::string>().find("spec.limits.cooldown"), std::string::npos);
+  EXPECT_NE(st["conditions"][0]["message"].get<std::string>().find("spec.limits.cooldown"),
+            std::string::npos);
 }
 
 }  // namespace

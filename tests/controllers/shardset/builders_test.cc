@@ -83,17 +83,18 @@ TEST(ParseShardSet, MalformedFieldsAreNamed) {
   }
   EXPECT_FALSE(ParseShardSet(Json::array()).ok());
   EXPECT_FALSE(ParseShardSet(Json{{"metadata", {{"name", "x"}}}}).ok());
-  EXPECT_EQ(ParseShardSet(Json{{"metadata", {{"name", "x"}}}}).error().message.rfind("spec", 0), 0u);
+  EXPECT_EQ(ParseShardSet(Json{{"metadata", {{"name", "x"}}}}).error().message.rfind("spec", 0),
+            0u);
 }
 
 TEST(ParseShardSet, NeverThrowsOnAnyValueAtAnyField) {
   // Every field replaced by every JSON type: an error or a value, no throw.
-  const std::vector<Json> values = {nullptr, true, -7, 1.5e300, "s", Json::array({1}),
-                                    Json::object({{"k", "v"}})};
+  const std::vector<Json> values = {
+      nullptr, true, -7, 1.5e300, "s", Json::array({1}), Json::object({{"k", "v"}})};
   const Json base = SetObject();
   std::vector<std::string> pointers;
   std::function<void(const Json&, const std::string&)> walk = [&](const Json& j,
-                                                                   const std::string& at) {
+                                                                  const std::string& at) {
     pointers.push_back(at);
     if (j.is_object()) {
       for (auto it = j.begin(); it != j.end(); ++it) walk(it.value(), at + "/" + it.key());
@@ -158,10 +159,11 @@ TEST(BuildPod, TemplateCannotOverrideControllerLabels) {
 
 TEST(BuildPvc, NamedAfterClaimAndPodWithVolumeInPod) {
   Json obj = SetObject();
-  obj["spec"]["volumeClaimTemplates"] = Json::array(
-      {{{"metadata", {{"name", "data"}, {"labels", {{"tier", "ssd"}}}}},
-        {"spec", {{"accessModes", {"ReadWriteOnce"}},
-                  {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}}});
+  obj["spec"]["volumeClaimTemplates"] =
+      Json::array({{{"metadata", {{"name", "data"}, {"labels", {{"tier", "ssd"}}}}},
+                    {"spec",
+                     {{"accessModes", {"ReadWriteOnce"}},
+                      {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}}});
   auto s = ParseShardSet(obj);
   ASSERT_TRUE(s.ok()) << s.error().message;
   auto pvc = BuildPvc(*s, s->volume_claim_templates[0], 2);
@@ -178,7 +180,9 @@ TEST(BuildPvc, NamedAfterClaimAndPodWithVolumeInPod) {
 
 TEST(ObservePod, ReadsRolePhaseReadinessAndTolerment) {
   Json pod = {{"metadata",
-               {{"name", "kv-7"}, {"uid", "u"}, {"resourceVersion", "9"},
+               {{"name", "kv-7"},
+                {"uid", "u"},
+                {"resourceVersion", "9"},
                 {"labels", {{api::kLabelRole, "warm"}}}}},
               {"status",
                {{"phase", "Running"},
@@ -299,15 +303,20 @@ TEST(ParseRoutingDocument, RejectsGapsOverlapsAndGarbageNamingTheField) {
     return R"({"schemaVersion":1,"shardSet":"kv","epoch":3,"hash":"fnv1a64-high32","ranges":)" +
            ranges + "}";
   };
-  EXPECT_TRUE(ParseRoutingDocument(doc(R"([{"id":0,"start":0,"end":4294967295,"owner":"a"}])")).ok());
-  auto gap = ParseRoutingDocument(
-      doc(R"([{"id":0,"start":0,"end":5,"owner":"a"},{"id":1,"start":7,"end":4294967295,"owner":"a"}])"));
+  EXPECT_TRUE(
+      ParseRoutingDocument(doc(R"([{"id":0,"start":0,"end":4294967295,"owner":"a"}])")).ok());
+  auto gap = ParseRoutingDocument(doc(
+      R"([{"id":0,"start":0,"end":5,"owner":"a"},{"id":1,"start":7,"end":4294967295,"owner":"a"}])"));
   ASSERT_FALSE(gap.ok());
   EXPECT_NE(gap.error().message.find("range 1"), std::string::npos) << gap.error().message;
-  EXPECT_FALSE(ParseRoutingDocument(doc(
-      R"([{"id":0,"start":0,"end":5,"owner":"a"},{"id":1,"start":5,"end":4294967295,"owner":"a"}])")).ok());
-  EXPECT_FALSE(ParseRoutingDocument(doc(
-      R"([{"id":0,"start":0,"end":5,"owner":"a"},{"id":0,"start":6,"end":4294967295,"owner":"a"}])")).ok());
+  EXPECT_FALSE(
+      ParseRoutingDocument(
+          doc(R"([{"id":0,"start":0,"end":5,"owner":"a"},{"id":1,"start":5,"end":4294967295,"owner":"a"}])"))
+          .ok());
+  EXPECT_FALSE(
+      ParseRoutingDocument(
+          doc(R"([{"id":0,"start":0,"end":5,"owner":"a"},{"id":0,"start":6,"end":4294967295,"owner":"a"}])"))
+          .ok());
   EXPECT_FALSE(ParseRoutingDocument(doc(R"([{"id":0,"start":0,"end":10,"owner":"a"}])")).ok());
   auto bad_end = ParseRoutingDocument(doc(R"([{"id":0,"start":0,"end":"x"}])"));
   ASSERT_FALSE(bad_end.ok());
@@ -316,6 +325,23 @@ TEST(ParseRoutingDocument, RejectsGapsOverlapsAndGarbageNamingTheField) {
   EXPECT_FALSE(ParseRoutingDocument("{not json").ok());
   EXPECT_FALSE(ParseRoutingDocument(R"({"schemaVersion":2,"epoch":1,"ranges":[]})").ok());
   EXPECT_FALSE(ParseRoutingDocument(R"({"schemaVersion":1,"epoch":-1,"ranges":[]})").ok());
+}
+
+TEST(ParseRoutingDocument, RejectsAnEmptyOrMissingOwner) {
+  // docs/routing.md promises clients a non-empty owner for every range.
+  auto doc = [](const std::string& ranges) {
+    return R"({"schemaVersion":1,"shardSet":"kv","epoch":3,"hash":"fnv1a64-high32","ranges":)" +
+           ranges + "}";
+  };
+  auto empty = ParseRoutingDocument(doc(
+      R"([{"id":0,"start":0,"end":5,"owner":"a"},{"id":1,"start":6,"end":4294967295,"owner":""}])"));
+  ASSERT_FALSE(empty.ok());
+  EXPECT_NE(empty.error().message.find("ranges[1].owner"), std::string::npos)
+      << empty.error().message;
+  auto missing = ParseRoutingDocument(doc(R"([{"id":0,"start":0,"end":4294967295}])"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("ranges[0].owner"), std::string::npos)
+      << missing.error().message;
 }
 
 // ---- status ----
@@ -340,7 +366,8 @@ TEST(BuildStatus, CountsPodsAndKeepsTransitionTimes) {
   EXPECT_EQ(st["warmReplicas"], 1);
   EXPECT_EQ(st["epoch"], 7);
   ASSERT_EQ(st["pods"].size(), 4u);  // the failed pod is not listed
-  EXPECT_EQ(st["pods"][0], (Json{{"name", "kv-0"}, {"role", "active"}, {"ready", true}, {"ranges", 10}}));
+  EXPECT_EQ(st["pods"][0],
+            (Json{{"name", "kv-0"}, {"role", "active"}, {"ready", true}, {"ranges", 10}}));
   EXPECT_EQ(st["pods"][2]["ranges"], 0);
   ASSERT_EQ(st["conditions"].size(), 3u);
   EXPECT_EQ(st["conditions"][0]["lastTransitionTime"], "2026-01-01T00:00:00Z");

@@ -1,11 +1,14 @@
 // The reconciler against in-memory stores and a fake HTTP transport: which
 // API calls one round makes.
+#include "controllers/shardset/reconciler.h"
+
 #include <gtest/gtest.h>
 
 #include <mutex>
 
 #include "controllers/api/resources.h"
-#include "controllers/shardset/reconciler.h"
+#include "tests/support/fake_transport.h"
+#include "tests/support/recording_sink.h"
 #include "testutil.h"
 
 namespace shardcast::shardset {
@@ -13,74 +16,31 @@ namespace {
 
 using testing::SetObject;
 
-class FakeTransport : public kube::Transport {
- public:
-  kube::ApiResult<kube::HttpResponse> send(const kube::HttpRequest& r) override {
-    std::lock_guard<std::mutex> l(mu);
-    requests.push_back(r);
-    if (r.method == "GET") {
-      auto it = gets.find(r.path_and_query);
-      if (it == gets.end()) return kube::HttpResponse{404, R"({"kind":"Status","reason":"NotFound","code":404})", ""};
-      return kube::HttpResponse{200, it->second.dump(), ""};
-    }
-    if (r.method == "DELETE") return kube::HttpResponse{200, "{}", ""};
-    Json body = Json::parse(r.body, nullptr, false);
-    if (body.is_discarded()) body = Json::object();
-    return kube::HttpResponse{r.method == "POST" ? 201 : 200, body.dump(), ""};
-  }
-  kube::ApiResult<std::unique_ptr<kube::LineStream>> stream(const kube::HttpRequest&,
-                                                            std::chrono::seconds) override {
-    return kube::api_error(kube::ErrorKind::kUnavailable, "no streams in tests");
-  }
-  std::string server() const override { return "https://fake"; }
-
-  std::vector<kube::HttpRequest> writes() const {
-    std::vector<kube::HttpRequest> out;
-    for (const auto& r : requests) {
-      if (r.method != "GET") out.push_back(r);
-    }
-    return out;
-  }
-  std::mutex mu;
-  std::vector<kube::HttpRequest> requests;
-  std::map<std::string, Json> gets;
+// The shared fake (tests/support), answering a missing object with a 404
+// response as this test was written against.
+struct FakeTransport : shardcast::testing::FakeTransport {
+  FakeTransport() { not_found_as_response = true; }
 };
 
-class RecordingSink : public kube::EventSink {
- public:
-  void record(const Json&, kube::EventType type, const std::string& reason,
-              const std::string& message) override {
-    events.push_back({type, reason, message});
-  }
-  struct Ev {
-    kube::EventType type;
-    std::string reason, message;
-  };
-  std::vector<Ev> events;
-  bool has(const std::string& reason) const {
-    for (const auto& e : events) {
-      if (e.reason == reason) return true;
-    }
-    return false;
-  }
-};
+using RecordingSink = shardcast::testing::RecordingSink;
 
 Json PodObject(long ordinal, const std::string& role, bool ready) {
-  return {{"apiVersion", "v1"},
-          {"kind", "Pod"},
-          {"metadata",
-           {{"name", "kv-" + std::to_string(ordinal)},
-            {"namespace", "ns"},
-            {"uid", "uid-" + std::to_string(ordinal)},
-            {"resourceVersion", "10" + std::to_string(ordinal)},
-            {"labels", {{api::kLabelShardSet, "kv"}, {api::kLabelRole, role}}},
-            {"ownerReferences",
-             Json::array({{{"kind", "ShardSet"}, {"name", "kv"}, {"uid", "set-uid"},
-                           {"controller", true}}})}}},
-          {"status",
-           {{"phase", "Running"},
-            {"podIP", "10.0.0." + std::to_string(ordinal + 1)},
-            {"conditions", Json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})}}}};
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata",
+       {{"name", "kv-" + std::to_string(ordinal)},
+        {"namespace", "ns"},
+        {"uid", "uid-" + std::to_string(ordinal)},
+        {"resourceVersion", "10" + std::to_string(ordinal)},
+        {"labels", {{api::kLabelShardSet, "kv"}, {api::kLabelRole, role}}},
+        {"ownerReferences",
+         Json::array(
+             {{{"kind", "ShardSet"}, {"name", "kv"}, {"uid", "set-uid"}, {"controller", true}}})}}},
+      {"status",
+       {{"phase", "Running"},
+        {"podIP", "10.0.0." + std::to_string(ordinal + 1)},
+        {"conditions", Json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})}}}};
 }
 
 class ReconcilerTest : public ::testing::Test {
@@ -263,20 +223,23 @@ TEST_F(ReconcilerTest, GoverningPolicyReplicaRequestPromotesWithoutTouchingSpec)
   PutSet(SetObject(1, 1, 8));
   PutPod(0, "active");
   PutPod(1, "warm");
-  auto policy = [](const std::string& name, const std::string& created, const Json& selected, int replicas) {
-    return std::make_shared<const Json>(Json{
-        {"apiVersion", "shardcast.dev/v1alpha1"},
-        {"kind", "MigrationPolicy"},
-        {"metadata", {{"name", name}, {"namespace", "ns"}, {"creationTimestamp", created}}},
-        {"status",
-         {{"selectedShardSets", selected},
-          {"replicaRequests", Json::array({{{"shardSet", "kv"}, {"replicas", replicas}, {"action", "a-1"}}})}}}});
+  auto policy = [](const std::string& name, const std::string& created, const Json& selected,
+                   int replicas) {
+    return std::make_shared<const Json>(
+        Json{{"apiVersion", "shardcast.dev/v1alpha1"},
+             {"kind", "MigrationPolicy"},
+             {"metadata", {{"name", name}, {"namespace", "ns"}, {"creationTimestamp", created}}},
+             {"status",
+              {{"selectedShardSets", selected},
+               {"replicaRequests",
+                Json::array({{{"shardSet", "kv"}, {"replicas", replicas}, {"action", "a-1"}}})}}}});
   };
   // A policy that does not (or no longer) govern kv is ignored.
   policies.upsert(policy("stale", "2026-01-01T00:00:00Z", Json::array(), 5));
   ASSERT_TRUE(rec->reconcile("ns/kv").ok());
   for (const auto& w : transport->writes()) {
-    EXPECT_EQ(w.path_and_query.find("/pods/kv-1"), std::string::npos) << "no promotion without a request";
+    EXPECT_EQ(w.path_and_query.find("/pods/kv-1"), std::string::npos)
+        << "no promotion without a request";
   }
   Json st = LastWrite("PUT", "/status");
   EXPECT_EQ(st["status"]["desiredReplicas"], 1);
@@ -291,7 +254,8 @@ TEST_F(ReconcilerTest, GoverningPolicyReplicaRequestPromotesWithoutTouchingSpec)
   EXPECT_EQ(w[0].path_and_query.rfind("/api/v1/namespaces/ns/pods/kv-1", 0), 0u);
   for (const auto& x : w) {
     if (x.path_and_query.find("/shardsets/") == std::string::npos) continue;
-    EXPECT_NE(x.path_and_query.find("/status"), std::string::npos) << "only status is written: " << x.path_and_query;
+    EXPECT_NE(x.path_and_query.find("/status"), std::string::npos)
+        << "only status is written: " << x.path_and_query;
   }
   st = LastWrite("PUT", "/status");
   EXPECT_EQ(st["status"]["desiredReplicas"], 2);
@@ -314,11 +278,17 @@ TEST_F(ReconcilerTest, DeleteIsSkippedWhenTheLiveDocumentStillNamesThePod) {
   Json failed = PodObject(1, "warm", false);
   failed["status"]["phase"] = "Failed";
   pods.upsert(std::make_shared<const Json>(failed));
-  auto cached = BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-0"}}, {{"kv-0", "10.0.0.1"}}, 3, nullptr);
-  auto live = BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-1"}}, {{"kv-0", "10.0.0.1"}}, 4, nullptr);
-  Json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
-             {"metadata", {{"name", "kv-routing"}, {"namespace", "ns"}, {"resourceVersion", "9"},
-                           {"ownerReferences", Json::array({{{"uid", "set-uid"}, {"controller", true}}})}}},
+  auto cached =
+      BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-0"}}, {{"kv-0", "10.0.0.1"}}, 3, nullptr);
+  auto live =
+      BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-1"}}, {{"kv-0", "10.0.0.1"}}, 4, nullptr);
+  Json cm = {{"apiVersion", "v1"},
+             {"kind", "ConfigMap"},
+             {"metadata",
+              {{"name", "kv-routing"},
+               {"namespace", "ns"},
+               {"resourceVersion", "9"},
+               {"ownerReferences", Json::array({{{"uid", "set-uid"}, {"controller", true}}})}}},
              {"data", {{api::kRoutingKey, cached.dump()}}}};
   cms.upsert(std::make_shared<const Json>(cm));
   Json live_cm = cm;
@@ -349,18 +319,23 @@ TEST_F(ReconcilerTest, RemovedOrdinalTakesItsClaimsAlongButAReplacedPodKeepsThem
   PutPod(0, "active");
   PutPod(1, "warm");  // beyond warmPool.size 0
   ShardSetSpec s = testing::Spec(1, 0, 4);
-  auto doc = BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-0"}, {2, "kv-0"}, {3, "kv-0"}}, {{"kv-0", "10.0.0.1"}}, 2,
-                                  nullptr);
-  Json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
-             {"metadata", {{"name", "kv-routing"}, {"namespace", "ns"}, {"resourceVersion", "9"},
-                           {"ownerReferences", Json::array({{{"uid", "set-uid"}, {"controller", true}}})}}},
+  auto doc = BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-0"}, {2, "kv-0"}, {3, "kv-0"}},
+                                  {{"kv-0", "10.0.0.1"}}, 2, nullptr);
+  Json cm = {{"apiVersion", "v1"},
+             {"kind", "ConfigMap"},
+             {"metadata",
+              {{"name", "kv-routing"},
+               {"namespace", "ns"},
+               {"resourceVersion", "9"},
+               {"ownerReferences", Json::array({{{"uid", "set-uid"}, {"controller", true}}})}}},
              {"data", {{api::kRoutingKey, doc.dump()}}}};
   cms.upsert(std::make_shared<const Json>(cm));
   transport->gets["/api/v1/namespaces/ns/configmaps/kv-routing"] = cm;
   ASSERT_TRUE(rec->reconcile("ns/kv").ok());
   std::vector<std::string> deletes;
   for (const auto& w : transport->writes()) {
-    if (w.method == "DELETE") deletes.push_back(w.path_and_query.substr(0, w.path_and_query.find('?')));
+    if (w.method == "DELETE")
+      deletes.push_back(w.path_and_query.substr(0, w.path_and_query.find('?')));
   }
   ASSERT_EQ(deletes.size(), 2u);
   EXPECT_EQ(deletes[0], "/api/v1/namespaces/ns/pods/kv-1");
@@ -377,7 +352,8 @@ TEST_F(ReconcilerTest, RemovedOrdinalTakesItsClaimsAlongButAReplacedPodKeepsThem
   bool pod_deleted = false;
   for (const auto& w : transport->writes()) {
     if (w.method != "DELETE") continue;
-    EXPECT_EQ(w.path_and_query.find("persistentvolumeclaims"), std::string::npos) << w.path_and_query;
+    EXPECT_EQ(w.path_and_query.find("persistentvolumeclaims"), std::string::npos)
+        << w.path_and_query;
     pod_deleted = pod_deleted || w.path_and_query.rfind("/api/v1/namespaces/ns/pods/kv-1", 0) == 0;
   }
   EXPECT_TRUE(pod_deleted);
@@ -390,24 +366,29 @@ TEST_F(ReconcilerTest, SplitRangesInThePublishedDocumentAreKept) {
   PutSet(SetObject(1, 0, 4));
   PutPod(0, "active");
   ShardSetSpec s = testing::Spec(1, 0, 4);
-  Json doc = BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-0"}, {2, "kv-0"}, {3, "kv-0"}}, {{"kv-0", "10.0.0.1"}}, 5,
-                                  nullptr);
+  Json doc = BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-0"}, {2, "kv-0"}, {3, "kv-0"}},
+                                  {{"kv-0", "10.0.0.1"}}, 5, nullptr);
   Json upper = doc["ranges"][0];
   const uint32_t mid = doc["ranges"][0]["end"].get<uint32_t>() / 2;
   upper["id"] = 4;
   upper["start"] = mid + 1;
   doc["ranges"][0]["end"] = mid;
   doc["ranges"].insert(doc["ranges"].begin() + 1, upper);
-  Json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
-             {"metadata", {{"name", "kv-routing"}, {"namespace", "ns"}, {"resourceVersion", "9"},
-                           {"annotations", {{api::kAnnotationFencing, "1"}}},
-                           {"labels", {{api::kLabelShardSet, "kv"}}},
-                           {"ownerReferences", Json::array({{{"uid", "set-uid"}, {"controller", true}}})}}},
+  Json cm = {{"apiVersion", "v1"},
+             {"kind", "ConfigMap"},
+             {"metadata",
+              {{"name", "kv-routing"},
+               {"namespace", "ns"},
+               {"resourceVersion", "9"},
+               {"annotations", {{api::kAnnotationFencing, "1"}}},
+               {"labels", {{api::kLabelShardSet, "kv"}}},
+               {"ownerReferences", Json::array({{{"uid", "set-uid"}, {"controller", true}}})}}},
              {"data", {{api::kRoutingKey, doc.dump()}}}};
   cms.upsert(std::make_shared<const Json>(cm));
   ASSERT_TRUE(rec->reconcile("ns/kv").ok());
   for (const auto& w : transport->writes()) {
-    EXPECT_EQ(w.path_and_query.find("/configmaps"), std::string::npos) << "no rewrite of a valid split document";
+    EXPECT_EQ(w.path_and_query.find("/configmaps"), std::string::npos)
+        << "no rewrite of a valid split document";
   }
   Json st = LastWrite("PUT", "/status");
   ASSERT_TRUE(st.is_object());

@@ -1,59 +1,9 @@
-#include <gtest/gtest.h>
-
-#include "controllers/forecast/quantity.h"
 #include "controllers/forecast/settings.h"
+
+#include <gtest/gtest.h>
 
 namespace shardcast::forecast {
 namespace {
-
-TEST(Quantity, CpuSuffixes) {
-  EXPECT_DOUBLE_EQ(ParseCpuMillis("300m", "cpu").value(), 300);
-  EXPECT_DOUBLE_EQ(ParseCpuMillis("1", "cpu").value(), 1000);
-  EXPECT_DOUBLE_EQ(ParseCpuMillis("0.5", "cpu").value(), 500);
-  EXPECT_DOUBLE_EQ(ParseCpuMillis("250000u", "cpu").value(), 250);
-  EXPECT_NEAR(ParseCpuMillis("1500000n", "cpu").value(), 1.5, 1e-9);
-  EXPECT_NEAR(ParseCpuMillis("299873312n", "cpu").value(), 299.873312, 1e-6);
-  EXPECT_DOUBLE_EQ(ParseCpuMillis("2e3", "cpu").value(), 2e6);
-  EXPECT_DOUBLE_EQ(ParseCpuMillis("0", "cpu").value(), 0);
-}
-
-TEST(Quantity, MemorySuffixes) {
-  EXPECT_DOUBLE_EQ(ParseBytes("128Mi", "memory").value(), 128.0 * 1024 * 1024);
-  EXPECT_DOUBLE_EQ(ParseBytes("1Gi", "memory").value(), 1073741824.0);
-  EXPECT_DOUBLE_EQ(ParseBytes("4Ki", "memory").value(), 4096);
-  EXPECT_DOUBLE_EQ(ParseBytes("1.5G", "memory").value(), 1.5e9);
-  EXPECT_DOUBLE_EQ(ParseBytes("12k", "memory").value(), 12000);
-  EXPECT_DOUBLE_EQ(ParseBytes("1Ti", "memory").value(), 1099511627776.0);
-  EXPECT_DOUBLE_EQ(ParseBytes("1000", "memory").value(), 1000);
-}
-
-TEST(Quantity, GarbageIsAnErrorNamingTheField) {
-  for (const char* bad : {"", "abc", "12x", "--1", "1.2.3", "m", "1e", "1e9999", "1Zi", ".", "1 m",
-                          "0x10", "1e+", "NaN", "Inf"}) {
-    auto r = ParseCpuMillis(bad, "containers[0].usage.cpu");
-    ASSERT_FALSE(r) << "'" << bad << "' parsed as " << r.value();
-    EXPECT_NE(r.error().message.find("containers[0].usage.cpu"), std::string::npos) << r.error().message;
-  }
-  auto neg = ParseCpuMillis("-5m", "cpu");
-  ASSERT_FALSE(neg);
-  EXPECT_NE(neg.error().message.find("negative"), std::string::npos);
-  EXPECT_FALSE(ParseBytes("-1Mi", "mem"));
-  EXPECT_FALSE(ParseQuantity(std::string(100, '9'), "q"));
-}
-
-TEST(Duration, GoStyle) {
-  EXPECT_EQ(ParseDurationSeconds("30m", "f").value(), 1800);
-  EXPECT_EQ(ParseDurationSeconds("1h30m", "f").value(), 5400);
-  EXPECT_EQ(ParseDurationSeconds("1.5h", "f").value(), 5400);
-  EXPECT_EQ(ParseDurationSeconds("90s", "f").value(), 90);
-  EXPECT_EQ(ParseDurationSeconds("1500ms", "f").value(), 1);
-  EXPECT_EQ(ParseDurationSeconds("0", "f").value(), 0);
-  for (const char* bad : {"", "5", "m", "5x", "1h-3m", "abc"}) {
-    auto r = ParseDurationSeconds(bad, "spec.forecast.step");
-    ASSERT_FALSE(r) << bad;
-    EXPECT_NE(r.error().message.find("spec.forecast.step"), std::string::npos);
-  }
-}
 
 TEST(ForecastSettings, ShardSetCapacityAndMetricsEndpoint) {
   Json set = Json::parse(R"({"metadata":{"name":"kv","namespace":"ns","uid":"u"},
@@ -112,19 +62,8 @@ TEST(ForecastSettings, PolicyFieldsAndErrors) {
   EXPECT_NE(r.error().message.find("maxUtilization"), std::string::npos);
 }
 
-TEST(ForecastSettings, SelectorAndPolicyChoice) {
+TEST(ForecastSettings, PolicyChoice) {
   Json labels = {{"app", "kv"}, {"tier", "gold"}};
-  EXPECT_TRUE(SelectorMatches(Json::object(), labels));
-  EXPECT_TRUE(SelectorMatches(Json{{"matchLabels", {{"app", "kv"}}}}, labels));
-  EXPECT_FALSE(SelectorMatches(Json{{"matchLabels", {{"app", "db"}}}}, labels));
-  Json expr = Json::parse(R"({"matchExpressions":[{"key":"tier","operator":"In","values":["gold","silver"]},
-                                                   {"key":"zone","operator":"DoesNotExist"}]})");
-  EXPECT_TRUE(SelectorMatches(expr, labels));
-  expr["matchExpressions"][0]["operator"] = "NotIn";
-  EXPECT_FALSE(SelectorMatches(expr, labels));
-  expr["matchExpressions"][0]["operator"] = "Bogus";
-  EXPECT_FALSE(SelectorMatches(expr, labels));
-
   Json set = {{"metadata", {{"name", "kv"}, {"labels", labels}}}};
   Json a = {{"metadata", {{"name", "b"}, {"creationTimestamp", "2026-01-02T00:00:00Z"}}},
             {"spec", {{"shardSetSelector", {{"matchLabels", {{"app", "kv"}}}}}}}};
@@ -136,6 +75,34 @@ TEST(ForecastSettings, SelectorAndPolicyChoice) {
   ASSERT_NE(chosen, nullptr);
   EXPECT_EQ((*chosen)["metadata"]["name"], "a");  // the oldest selecting one
   EXPECT_EQ(SelectPolicy(set, {&c}), nullptr);
+}
+
+// The forecast controller and the MigrationPolicy controller agree (issue
+// 10): a policy without shardSetSelector selects every ShardSet, as the CRD
+// says; it used to be ignored here.
+TEST(ForecastSettings, PolicyWithoutSelectorSelectsEveryShardSet) {
+  Json set = {{"metadata", {{"name", "kv"}, {"labels", {{"app", "kv"}}}}}};
+  Json bare = {{"metadata", {{"name", "all"}, {"creationTimestamp", "2026-01-01T00:00:00Z"}}},
+               {"spec", Json::object()}};
+  EXPECT_EQ(SelectPolicy(set, {&bare}), &bare);
+  Json unlabelled = {{"metadata", {{"name", "x"}}}};
+  EXPECT_EQ(SelectPolicy(unlabelled, {&bare}), &bare);
+  Json broken = {{"metadata", {{"name", "b"}}},
+                 {"spec", {{"shardSetSelector", {{"matchLabels", {{"app", 1}}}}}}}};
+  EXPECT_EQ(SelectPolicy(set, {&broken}), nullptr);  // a malformed selector selects none
+}
+
+// `seasonality: None` is valid in the CRD: no seasonal model (it used to be
+// rejected, and the controller silently ran on the Auto defaults).
+TEST(ForecastSettings, SeasonalityNoneMeansNoSeasons) {
+  Json p = Json::parse(R"({"metadata":{"name":"p"},"spec":{"forecast":{"seasonality":"None"}}})");
+  auto s = ParsePolicy(p);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_TRUE(s->seasons_seconds.empty());
+  p["spec"]["forecast"]["seasonality"] = "Auto";
+  s = ParsePolicy(p);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->seasons_seconds, (std::vector<int64_t>{86400, 604800}));
 }
 
 }  // namespace

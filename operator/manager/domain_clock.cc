@@ -1,0 +1,13 @@
+#include "operator/manager/domain_clock.h"
+
+namespace shardcast::manager {
+
+std::chrono::system_clock::time_point DomainClock::system_now() const {
+  const double real = std::chrono::duration<double>(base_.system_now().time_since_epoch()).count();
+  const double domain = t_.origin + t_.scale * (real - t_.anchor);
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::duration<double>(domain)));
+}
+
+}  // namespace shardcast::manager
