@@ -25,7 +25,7 @@ lint_clean() { # extra helm args...
 }
 VALUE_SETS=(
   "default|"
-  "namespaced|--set watchNamespaces={team-a} --set crds.install=false --set replicaCount=1"
+  "namespaced|--set watchNamespaces={team-a} --set crds.install=false"
   "cluster|--set clusterWide=true"
   "netpol|--set networkPolicy.enabled=true --set networkPolicy.apiServer.cidrs={10.0.0.1/32}"
   "sa-allowlist|--set serviceAccountAllowList.enabled=true --set serviceAccountAllowList.names={kv,default}"
