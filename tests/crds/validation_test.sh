@@ -229,8 +229,8 @@ reject_mp "seasonal period of one step" "each spec.forecast.seasonalPeriods entr
   spec.forecast='{"seasonality":"Manual","step":"1h","seasonalPeriods":["1h"]}'
 reject_mp "duplicate seasonal periods" "spec.forecast.seasonalPeriods[1]: Duplicate value" \
   spec.forecast='{"seasonality":"Manual","seasonalPeriods":["24h","24h"]}'
-reject_mp "seasonality None (not implemented by the forecaster)" 'spec.forecast.seasonality: Unsupported value: "None"' \
-  spec.forecast='{"seasonality":"None"}'
+reject_mp "seasonality outside the enum" 'spec.forecast.seasonality: Unsupported value: "Daily"' \
+  spec.forecast='{"seasonality":"Daily"}'
 reject_mp "zero-length window" "spec.windows[].duration must be a duration of at least 1s" \
   spec.windows='[{"schedule":"0 8 * * 1-5","duration":"0s"}]'
 for cron in "60 8 * * *" "0 24 * * *" "0 8 0 * *" "0 8 * 13 *" "0 8 * * 8" "0 8 * * MON" "*/0 * * * *" "0 8 * * 1,,5" "0 8 * * * *"; do
@@ -267,6 +267,7 @@ accept_mp() { # description mk-args...
 accept_mp "zero cooldown, stabilization, lead times and verification window" \
   spec.limits='{"cooldown":"0s","scaleInStabilization":"0s"}' \
   spec.migration='{"leadTime":{"promotion":"0s","perRange":"0s"},"verification":{"window":"0s"}}'
+accept_mp "seasonality None (no seasonal model)" spec.forecast='{"seasonality":"None"}'
 accept_mp "horizon equal to step" spec.forecast='{"horizon":"1m","step":"1m"}'
 accept_mp "horizon of exactly 5000 steps" spec.forecast='{"horizon":"83h20m","step":"1m"}'
 accept_mp "Manual seasonal period of two steps and 100000 steps" \
