@@ -326,7 +326,9 @@ component_pid() { # name -> pid if our process still runs
   echo "$pid"
 }
 
-# The session id equals the recorded pid (setsid); zombies do not count.
+# The session id equals the recorded pid (setsid); zombies do not count, so
+# the state column is needed (pgrep -s would count them).
+# shellcheck disable=SC2009
 group_alive() { ps -o stat= --sid "$1" 2>/dev/null | grep -qv '^Z'; }
 group_gone() { ! group_alive "$1"; }
 
@@ -665,7 +667,6 @@ cmd_start() {
   else
     start_fresh
   fi
-  local left
   left() { echo $((START_TIMEOUT - (SECONDS - start) > 10 ? START_TIMEOUT - (SECONDS - start) : 10)); }
   wait_until "$(left)" "kube-apiserver /readyz" apiserver_ready || die "apiserver not ready"
   kc wait --for=condition=Ready node -l type=kwok --timeout="$(left)s" >/dev/null ||

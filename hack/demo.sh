@@ -22,7 +22,6 @@
 #        and the namespace running afterwards).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$(pwd)
 KEEP=0
 OUT=""
 REPLAY_ARGS=()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test of Shardcast (README: `make test`; CI: .ci/run).
 #
-#  1. Debian packages (idempotent)           hack/install-deps.sh
+#  1. Debian packages (idempotent)           hack/install-deps.sh; shellcheck of hack/
 #  2. the local control plane's binaries      hack/controlplane.sh build (cached by version)
 #  3. build + unit tests                      build/, ctest -L unit
 #     data-plane tests (redis, router, agent) ctest -L dataplane
@@ -25,6 +25,10 @@ skipped() { case " $SKIP " in *" $1 "*) return 0 ;; esac; return 1; }
 
 stage "dependencies"
 bash hack/install-deps.sh
+
+stage "shellcheck (every shell script under hack/)"
+git ls-files -z 'hack/*.sh' | xargs -0 shellcheck
+echo "shellcheck: $(git ls-files 'hack/*.sh' | wc -l) scripts clean"
 
 stage "control plane binaries (first build takes many minutes; cached afterwards)"
 bash hack/controlplane.sh build
