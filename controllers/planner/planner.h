@@ -76,6 +76,13 @@ struct Schedule {
   int64_t durationSeconds = 0;
 };
 
+// The most key ranges a ShardSet may have after splits: the CRD's maximum
+// for spec.keySpace.ranges. At this count the routing document stays near
+// half of the 1 MiB ConfigMap limit even with moves and echoes in flight
+// (measured in tests/crds/routing_size.py), so a Split that would go past it
+// is not planned: the range is reported blocked instead.
+inline constexpr std::size_t kMaxRanges = 2048;
+
 struct Policy {
   double targetUtilization = 0.6;
   double maxUtilization = 0.8;

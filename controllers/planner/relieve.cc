@@ -212,6 +212,11 @@ void Planner::RelieveGiant(const HotPod& h, std::size_t r) {
   }
   if (rg.readFraction && *rg.readFraction >= pol_.readHeavyFraction) {
     AddEcho(h, r);
+  } else if (rg.end > rg.start && st_.ranges.size() >= kMaxRanges) {
+    plan_.blocked.push_back(
+        {subject, "too hot for one pod and not read-heavy, but the ShardSet has " +
+                      std::to_string(st_.ranges.size()) + " ranges, the most a split may reach (" +
+                      std::to_string(kMaxRanges) + ")"});
   } else if (rg.end > rg.start) {
     SplitRange(h, r);
   } else {

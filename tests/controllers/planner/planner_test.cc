@@ -247,6 +247,21 @@ TEST(Planner, SplitHalvesTheKeyInterval) {
   EXPECT_EQ(after->ranges.size(), 33u);
 }
 
+TEST(Planner, NoSplitPastTheRangeCap) {
+  Fixture fx(4, static_cast<int>(kMaxRanges / 4), 0.4);
+  ASSERT_EQ(fx.in.state.ranges.size(), kMaxRanges);
+  fx.SetRange(3, 700);
+  fx.SetPodForecast(0, 0.99, 0);
+  Plan p = MustPlan(fx.in);
+  EXPECT_EQ(Count(p, ActionType::kSplit), 0u);
+  EXPECT_TRUE(Mentions(p.blocked, "the most a split may reach (2048)"));
+
+  Fixture below(4, static_cast<int>(kMaxRanges / 4) - 1, 0.4);
+  below.SetRange(3, 700);
+  below.SetPodForecast(0, 0.99, 0);
+  EXPECT_EQ(Count(MustPlan(below.in), ActionType::kSplit), 1u);
+}
+
 TEST(Planner, EchoGoesToAPodWithRoomAndNotTheOwner) {
   Fixture fx(4, 8, 0.4);
   for (int i = 1; i < 4; ++i) fx.SetPodUtil(i, 0.2);
