@@ -176,8 +176,14 @@ void Planner::SplitRange(const HotPod& h, std::size_t r) {
   a.range = rg.id;
   uint32_t mid = rg.start + (rg.end - rg.start) / 2;
   a.splitAt = mid + 1;
+  // The smallest id not in use, so that ids stay below 2 x kMaxRanges however
+  // many splits and merges a ShardSet goes through (clients refuse larger ids).
+  std::vector<bool> used(st_.ranges.size() + 1, false);
+  for (const auto& x : st_.ranges) {
+    if (x.id < used.size()) used[x.id] = true;
+  }
   uint32_t new_id = 0;
-  for (const auto& x : st_.ranges) new_id = std::max(new_id, x.id + 1);
+  while (used[new_id]) ++new_id;
   a.other = new_id;
   a.reason = "range load " + Pct(L / Cap(h.pod)) + " alone exceeds one pod's target " +
              Pct(pol_.targetUtilization) + "; halves can be moved next";

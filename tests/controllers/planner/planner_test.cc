@@ -247,6 +247,22 @@ TEST(Planner, SplitHalvesTheKeyInterval) {
   EXPECT_EQ(after->ranges.size(), 33u);
 }
 
+TEST(Planner, SplitReusesTheSmallestFreeId) {
+  Fixture fx(4, 8, 0.4);
+  fx.in.state.ranges[5].id = 4000;  // id 5 was merged away earlier; a later split made 4000
+  fx.SetRange(4000, fx.in.forecasts.ranges[5].observed);
+  fx.in.forecasts.ranges.erase(5);
+  fx.SetRange(3, 700);
+  fx.SetPodForecast(0, 0.99, 0);
+  Plan p = MustPlan(fx.in);
+  ASSERT_EQ(Count(p, ActionType::kSplit), 1u);
+  for (const auto& a : p.actions) {
+    if (a.type == ActionType::kSplit) {
+      EXPECT_EQ(*a.other, 5u);
+    }
+  }
+}
+
 TEST(Planner, NoSplitPastTheRangeCap) {
   Fixture fx(4, static_cast<int>(kMaxRanges / 4), 0.4);
   ASSERT_EQ(fx.in.state.ranges.size(), kMaxRanges);
