@@ -393,16 +393,28 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
     // One external write this round.
     std::optional<std::string> failure;
     bool conflict = false;
-    Json body = {
-        {"shardSet", a.shardSet}, {"action", a.id}, {"source", a.source}, {"target", a.target}};
-    if (a.range) body["range"] = *a.range;
-    if (!s.doc.is_null()) body["epoch"] = s.doc.value("epoch", Json(0));
     auto endpoint_of = [&](const std::string& pod) {
       for (const auto& p : s.pods) {
         if (p.name == pod) return shardset::Endpoint(p.ip, s.set.port);
       }
       return std::string();
     };
+    // The hook body of docs/dataplane-protocol.md: the range's hash bounds and
+    // the shards' endpoints let a data-moving agent find the keys and the
+    // peer; the fencing token lets it refuse a deposed leader.
+    Json body = {{"shardSet", a.shardSet},
+                 {"action", a.id},
+                 {"source", a.source},
+                 {"target", a.target},
+                 {"sourceEndpoint", endpoint_of(a.source)},
+                 {"targetEndpoint", endpoint_of(a.target)},
+                 {"fencingToken", r.token}};
+    if (a.range) body["range"] = *a.range;
+    if (w.range.found) {
+      body["start"] = w.range.start;
+      body["end"] = w.range.end;
+    }
+    if (!s.doc.is_null()) body["epoch"] = s.doc.value("epoch", Json(0));
     auto route = [&](Write wr) {
       RoutingEdit e;
       e.write = wr;

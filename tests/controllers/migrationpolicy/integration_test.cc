@@ -67,6 +67,12 @@ class HookServer {
     std::lock_guard<std::mutex> l(mu_);
     return calls_;
   }
+  // The JSON body of the last POST to `path` (null when none).
+  Json body_of(const std::string& path) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = bodies_.find(path);
+    return it == bodies_.end() ? Json() : Json::parse(it->second, nullptr, false);
+  }
   bool called(const std::string& what) {
     for (const auto& c : calls()) {
       if (c.rfind(what, 0) == 0) return true;
@@ -107,6 +113,9 @@ class HookServer {
       {
         std::lock_guard<std::mutex> l(mu_);
         calls_.push_back(method + " " + path.substr(0, path.find('?')));
+        if (method == "POST" && need != std::string::npos && need <= req.size()) {
+          bodies_[path] = req.substr(req.find("\r\n\r\n") + 4);
+        }
         if (path.rfind("/shardcast/copy", 0) == 0) copied_ = true;
         if (path.rfind("/shardcast/cutover", 0) == 0 && fail_cutover_)
           status_line = "503 Service Unavailable";
@@ -132,6 +141,7 @@ class HookServer {
   bool copied_ = false;
   std::mutex mu_;
   std::vector<std::string> calls_;
+  std::map<std::string, std::string> bodies_;
   std::thread thread_;
 };
 
@@ -495,6 +505,18 @@ TEST_F(MigrationPolicyIT, ProposalWaitsForApprovalThenExecutesWithHooks) {
   EXPECT_GE(doc["epoch"].get<int64_t>(), epoch + 2);  // mark + cutover
   for (const auto& r : doc["ranges"]) EXPECT_EQ(r["state"], "stable");
   EXPECT_TRUE(hooks.called("POST /shardcast/prepare"));
+  // The body carries what a data-moving agent needs (docs/dataplane-protocol.md).
+  Json prepare = hooks.body_of("/shardcast/prepare");
+  ASSERT_TRUE(prepare.is_object()) << prepare.dump();
+  EXPECT_NE(prepare.value("action", ""), "") << prepare.dump();
+  EXPECT_EQ(prepare.value("range", -1), static_cast<int>(range)) << prepare.dump();
+  EXPECT_TRUE(prepare.contains("start") && prepare.contains("end")) << prepare.dump();
+  EXPECT_LT(prepare.value("start", 1), prepare.value("end", 0)) << prepare.dump();
+  EXPECT_NE(prepare.value("sourceEndpoint", ""), "") << prepare.dump();
+  EXPECT_NE(prepare.value("targetEndpoint", ""), "") << prepare.dump();
+  EXPECT_NE(prepare.value("sourceEndpoint", ""), prepare.value("targetEndpoint", ""));
+  EXPECT_GE(prepare.value("fencingToken", 0), 1) << prepare.dump();
+  EXPECT_GE(prepare.value("epoch", 0), epoch) << prepare.dump();
   EXPECT_TRUE(hooks.called("POST /shardcast/copy"));
   EXPECT_TRUE(hooks.called("GET /shardcast/progress"));
   EXPECT_TRUE(hooks.called("POST /shardcast/cutover"));
