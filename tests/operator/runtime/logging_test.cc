@@ -54,11 +54,13 @@ TEST(JsonEscapeTest, KeepsValidUtf8AndReplacesInvalidBytes) {
   EXPECT_EQ(JsonEscape("\xE2\x82"), fffd + fffd);                        // cut mid-sequence
 }
 
+constexpr char kControlChars[] = "ctl \x01\x02\x1b[31m red \x7f nul \0 end";
+
 TEST(JsonLoggerTest, EveryAwkwardMessageIsOneValidJsonLine) {
   const std::vector<std::string> messages = {
       R"(spec.capacity: "abc" is not a quantity)",
       "line one\nline two\r\n\tindented",
-      std::string("ctl \x01\x02\x1b[31m red \x7f nul \0 end", 30),
+      std::string(kControlChars, sizeof(kControlChars) - 1),  // keeps the embedded NUL
       "non-ASCII: Gr\xC3\xBC\xC3\x9F"
       "e \xE6\x97\xA5\xE6\x9C\xAC",
       "invalid UTF-8: \xFF\xFE \xC3 \xED\xA0\x80 end",
