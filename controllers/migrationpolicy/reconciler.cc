@@ -633,7 +633,17 @@ void MigrationPolicyReconciler::plan(Round& r) {
         r.blocked.push_back(name + ": " + b.subject + ": " + b.message);
       }
     }
-    if (!p->actions.empty()) plans.push_back({name, *p, std::nullopt});
+    if (p->actions.empty()) continue;
+    std::size_t planned = 0;
+    for (const auto& pp : plans) planned += pp.plan.actions.size();
+    if (planned + p->actions.size() > deps_.max_status_actions) {
+      r.notes.push_back(name + ": its plan of " + std::to_string(p->actions.size()) +
+                        " action(s) is left for a later round: with the " +
+                        std::to_string(planned) + " already planned, status would hold more than " +
+                        std::to_string(deps_.max_status_actions) + " actions");
+      continue;
+    }
+    plans.push_back({name, *p, std::nullopt});
   }
 
   const std::string policyName = r.spec.name;

@@ -44,6 +44,11 @@ struct ReconcilerDeps {
   std::function<std::map<std::string, double>(const std::string& ns, const std::string& shardSet)> observed_load;
   StepConfig step;                          // timeouts/attempts (policy fields override the rest)
   std::chrono::milliseconds idle_requeue{15000};
+  // The most actions status.actions and status.proposal.actions may hold:
+  // the CRD's maxItems. A ShardSet whose plan would push a round's plans
+  // past it is left for a later round (the API server would refuse the
+  // whole status write).
+  std::size_t max_status_actions = 1000;
 };
 
 class MigrationPolicyReconciler final : public ctrl::Reconciler {

@@ -90,7 +90,8 @@ class ReconcilerTest : public ::testing::Test {
     policies_.upsert(std::make_shared<const Json>(p));
   }
 
-  std::unique_ptr<MigrationPolicyReconciler> Make(bool may_write = true) {
+  std::unique_ptr<MigrationPolicyReconciler> Make(bool may_write = true,
+                                                  std::size_t max_status_actions = 1000) {
     ReconcilerDeps d;
     d.client = std::make_shared<kube::Client>(transport_);
     d.policies = &policies_;
@@ -99,9 +100,8 @@ class ReconcilerTest : public ::testing::Test {
     d.configmaps = &cms_;
     d.now = [] { return kNow; };
     d.may_write = [may_write](uint64_t) { return may_write; };
-    d.observed_load = [](const std::string&, const std::string&) {
-      return std::map<std::string, double>{};
-    };
+    d.observed_load = [this](const std::string&, const std::string&) { return observed_; };
+    d.max_status_actions = max_status_actions;
     return std::make_unique<MigrationPolicyReconciler>(d);
   }
 
@@ -126,7 +126,26 @@ class ReconcilerTest : public ::testing::Test {
 
   std::shared_ptr<FakeTransport> transport_;
   kube::Store policies_, sets_, pods_, cms_;
+  std::map<std::string, double> observed_;  // PodMetrics millicores by pod
 };
+
+TEST_F(ReconcilerTest, APlanThatWouldOverfillStatusActionsWaits) {
+  // kv-0 runs at 95% of its 1000m with two ranges; the others are cool.
+  observed_ = {{"kv-0", 950}, {"kv-1", 100}, {"kv-2", 100}};
+  SetPolicy(Json::parse(R"({"mode":"Observe"})"), Json::object());
+  ASSERT_TRUE(Make()->reconcile("ns/p"));
+  Json st = LastStatus();
+  ASSERT_TRUE(st.contains("proposal")) << st.dump();
+  const std::size_t n = st["proposal"]["actions"].size();
+  ASSERT_GE(n, 1u) << st.dump();
+
+  // The same plan under a cap one below its size is left for later, and says why.
+  SetPolicy(Json::parse(R"({"mode":"Observe"})"), Json::object());
+  ASSERT_TRUE(Make(true, n - 1)->reconcile("ns/p"));
+  st = LastStatus();
+  EXPECT_FALSE(st.contains("proposal") && st["proposal"].is_object()) << st.dump();
+  EXPECT_NE(st.dump().find("is left for a later round"), std::string::npos) << st.dump();
+}
 
 TEST_F(ReconcilerTest, ExecutorStartsNoMoreMovesThanAllowed) {
   // a-0 is in flight (Verifying, range 3 already on kv-2, window not over);
