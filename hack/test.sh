@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of Shardcast (README: `make test`; CI: .ci/run).
 #
-#  1. Debian packages (idempotent)           hack/install-deps.sh; shellcheck of hack/
+#  1. Debian packages (idempotent)           hack/install-deps.sh; shellcheck of hack/;
+#                                             clang-format check of every C++ file
 #  2. the local control plane's binaries      hack/controlplane.sh build (cached by version)
 #  3. build + unit tests                      build/, ctest -L unit
 #     data-plane tests (redis, router, agent) ctest -L dataplane
@@ -29,6 +30,10 @@ bash hack/install-deps.sh
 stage "shellcheck (every shell script under hack/)"
 git ls-files -z 'hack/*.sh' | xargs -0 shellcheck
 echo "shellcheck: $(git ls-files 'hack/*.sh' | wc -l) scripts clean"
+
+stage "format (clang-format --dry-run -Werror on every C++ file; fix with make format)"
+git ls-files -z '*.cc' '*.h' | xargs -0 clang-format --dry-run -Werror
+echo "format: $(git ls-files '*.cc' '*.h' | wc -l) C++ files clean"
 
 stage "control plane binaries (first build takes many minutes; cached afterwards)"
 bash hack/controlplane.sh build

@@ -22,7 +22,8 @@ double AccuracyTracker::mase() const {
   const size_t lag = cfg_.season == 0 ? 1 : cfg_.season;
   if (recs_.size() <= lag) return std::nan("");
   double s = 0;
-  for (size_t i = lag; i < recs_.size(); ++i) s += std::fabs(recs_[i].actual - recs_[i - lag].actual);
+  for (size_t i = lag; i < recs_.size(); ++i)
+    s += std::fabs(recs_[i].actual - recs_[i - lag].actual);
   const double scale = s / static_cast<double>(recs_.size() - lag);
   if (!(scale > 0)) return std::nan("");
   return mae() / scale;
@@ -52,10 +53,12 @@ bool AccuracyTracker::trusted() const {
 std::string AccuracyTracker::verdict() const {
   char buf[200];
   if (recs_.size() < cfg_.min_samples) {
-    std::snprintf(buf, sizeof buf, "warming up: %zu of %zu matured forecasts", recs_.size(), cfg_.min_samples);
+    std::snprintf(buf, sizeof buf, "warming up: %zu of %zu matured forecasts", recs_.size(),
+                  cfg_.min_samples);
     return buf;
   }
-  std::snprintf(buf, sizeof buf, "%s: MAE %.4g, MASE %.3f (max %.2f), 90%% coverage %.3f (min %.2f), n=%zu",
+  std::snprintf(buf, sizeof buf,
+                "%s: MAE %.4g, MASE %.3f (max %.2f), 90%% coverage %.3f (min %.2f), n=%zu",
                 trusted() ? "trusted" : "not trusted", mae(), mase(), cfg_.max_mase, coverage90(),
                 cfg_.min_coverage90, recs_.size());
   return buf;

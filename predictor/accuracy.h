@@ -10,14 +10,16 @@
 namespace shardcast::predictor {
 
 // Whether `actual` lies in the 90% band [lo90, hi90] (ends included).
-inline bool InBand90(double actual, double lo90, double hi90) { return !(actual < lo90) && !(actual > hi90); }
+inline bool InBand90(double actual, double lo90, double hi90) {
+  return !(actual < lo90) && !(actual > hi90);
+}
 
 struct AccuracyConfig {
-  size_t window = 288;          // matured forecasts kept
-  size_t season = 1;            // MASE uses the seasonal-naive error at this lag (in records)
-  size_t min_samples = 30;      // fewer: not trusted ("warming up")
-  double max_mase = 1.2;        // rolling MASE above this: not trusted
-  double min_coverage90 = 0.75; // 90% band coverage below this: not trusted
+  size_t window = 288;           // matured forecasts kept
+  size_t season = 1;             // MASE uses the seasonal-naive error at this lag (in records)
+  size_t min_samples = 30;       // fewer: not trusted ("warming up")
+  double max_mase = 1.2;         // rolling MASE above this: not trusted
+  double min_coverage90 = 0.75;  // 90% band coverage below this: not trusted
 };
 
 class AccuracyTracker {

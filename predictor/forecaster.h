@@ -18,18 +18,18 @@ enum class ModelKind { kAuto, kSeasonalNaive, kEts, kMstl, kTheta, kNaive2, kAr 
 std::string ModelKindName(ModelKind k);
 
 struct ForecastConfig {
-  int horizon = 30;                          // steps, 1..10000
-  std::vector<int> seasons;                  // seasonal periods in steps, e.g. {24, 168}; empty = none
+  int horizon = 30;          // steps, 1..10000
+  std::vector<int> seasons;  // seasonal periods in steps, e.g. {24, 168}; empty = none
   std::vector<double> quantiles{0.5, 0.9, 0.99};  // each in (0, 1)
   ModelKind model = ModelKind::kAuto;
-  bool clean = true;                         // Hampel/outage cleaning before fitting
+  bool clean = true;  // Hampel/outage cleaning before fitting
   int max_backtest_origins = 100;
 };
 
 [[nodiscard]] Result<void> ValidateConfig(const ForecastConfig& c);
 
 struct CleanReport {
-  int missing_filled = 0;   // NaN / non-finite / negative values and outage runs filled
+  int missing_filled = 0;  // NaN / non-finite / negative values and outage runs filled
   int outliers_clipped = 0;
 };
 
@@ -43,10 +43,10 @@ struct CleanReport {
 std::vector<double> CleanSeries(const std::vector<double>& y, int m, CleanReport* report = nullptr);
 
 struct ForecastResult {
-  std::string model;                       // chosen model, e.g. "mstl[ets(A,Ad,N)]", or "fallback:naive"
-  std::string note;                        // why a fallback was used, if any
-  std::vector<double> point;               // raw model forecast
-  std::vector<double> quantiles;           // levels, ascending
+  std::string model;              // chosen model, e.g. "mstl[ets(A,Ad,N)]", or "fallback:naive"
+  std::string note;               // why a fallback was used, if any
+  std::vector<double> point;      // raw model forecast
+  std::vector<double> quantiles;  // levels, ascending
   std::vector<std::vector<double>> q;      // [level][step]
   std::vector<double> scale;               // per-step error scale (non-decreasing)
   std::vector<double> z;                   // pooled normalised backtest errors, sorted
@@ -65,7 +65,8 @@ struct ForecastResult {
 // for gaps). Errors only for an invalid config or a series with no usable
 // value; too-short series get a documented fallback (last value / seasonal
 // naive with widening heuristic bands) and a note.
-[[nodiscard]] Result<ForecastResult> Forecast(const std::vector<double>& y, const ForecastConfig& cfg);
+[[nodiscard]] Result<ForecastResult> Forecast(const std::vector<double>& y,
+                                              const ForecastConfig& cfg);
 
 // Probability that the load exceeds `capacity` at least once within the
 // first `steps` steps (0 = whole horizon).

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace shardcast::predictor {
@@ -33,7 +33,8 @@ Result<void> ValidateResolutions(const std::vector<Resolution>& res) {
       return unexpected(Error{f + ".step: must be in 1s..366d"});
     if (res[i].capacity < 1 || res[i].capacity > 1'000'000)
       return unexpected(Error{f + ".capacity: must be in 1..1000000"});
-    if (i > 0 && (res[i].step_seconds <= res[i - 1].step_seconds || res[i].step_seconds % res[i - 1].step_seconds != 0))
+    if (i > 0 && (res[i].step_seconds <= res[i - 1].step_seconds ||
+                  res[i].step_seconds % res[i - 1].step_seconds != 0))
       return unexpected(Error{f + ".step: must be a larger multiple of the previous step"});
   }
   return {};
@@ -101,7 +102,8 @@ RegularSeries History::Series(size_t level) const {
 
 size_t History::MemoryBytes() const {
   size_t b = sizeof(*this) + levels_.capacity() * sizeof(Level);
-  for (const auto& l : levels_) b += l.buf.capacity() * sizeof(float) + l.cnt.capacity() * sizeof(uint16_t);
+  for (const auto& l : levels_)
+    b += l.buf.capacity() * sizeof(float) + l.cnt.capacity() * sizeof(uint16_t);
   return b;
 }
 
@@ -137,7 +139,8 @@ struct Reader {
       return 0;
     }
     uint64_t v = 0;
-    for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(d[p + i])) << (8 * i);
+    for (int i = 0; i < bytes; ++i)
+      v |= static_cast<uint64_t>(static_cast<unsigned char>(d[p + i])) << (8 * i);
     p += static_cast<size_t>(bytes);
     return v;
   }
@@ -187,7 +190,8 @@ std::string Base64Encode(std::string_view in) {
   out.reserve((in.size() + 2) / 3 * 4);
   size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+    uint32_t v = (static_cast<unsigned char>(in[i]) << 16) |
+                 (static_cast<unsigned char>(in[i + 1]) << 8) |
                  static_cast<unsigned char>(in[i + 2]);
     out += kA[(v >> 18) & 63];
     out += kA[(v >> 12) & 63];
@@ -217,7 +221,8 @@ Result<std::string> Base64Decode(std::string_view in) {
   std::string clean;
   for (char c : in)
     if (c != '\n' && c != '\r' && c != ' ') clean += c;
-  if (clean.size() % 4 != 0) return unexpected(Error{"snapshot: base64 length is not a multiple of 4"});
+  if (clean.size() % 4 != 0)
+    return unexpected(Error{"snapshot: base64 length is not a multiple of 4"});
   std::string out;
   for (size_t i = 0; i < clean.size(); i += 4) {
     int a = val(clean[i]), b = val(clean[i + 1]);
@@ -273,13 +278,15 @@ Result<History> History::DecodeSnapshot(std::string_view text) {
   auto raw = Base64Decode(text);
   if (!raw) return unexpected(raw.error());
   const std::string& d = *raw;
-  if (d.size() < 10 || d.compare(0, 4, "SCH1") != 0) return unexpected(Error{"snapshot: bad magic"});
+  if (d.size() < 10 || d.compare(0, 4, "SCH1") != 0)
+    return unexpected(Error{"snapshot: bad magic"});
   Reader crc{std::string_view(d).substr(d.size() - 4)};
   if (static_cast<uint32_t>(crc.Get(4)) != Crc32(std::string_view(d).substr(0, d.size() - 4)))
     return unexpected(Error{"snapshot: checksum mismatch (corrupt)"});
   Reader r{std::string_view(d).substr(0, d.size() - 4), 4};
   const auto version = r.Get(1);
-  if (version != kVersion) return unexpected(Error{"snapshot: unsupported version " + std::to_string(version)});
+  if (version != kVersion)
+    return unexpected(Error{"snapshot: unsupported version " + std::to_string(version)});
   const auto nlev = r.Get(1);
   std::vector<Resolution> res;
   struct Hdr {

@@ -19,7 +19,8 @@ struct ModelRun {
 
 // Minimises f over R^d starting at x0 with initial simplex step `step`.
 std::vector<double> NelderMead(const std::function<double(const std::vector<double>&)>& f,
-                               std::vector<double> x0, double step, int max_evals, double tol = 1e-8);
+                               std::vector<double> x0, double step, int max_evals,
+                               double tol = 1e-8);
 
 // 90% autocorrelation test at lag m (the M4 rule): true if seasonal.
 bool SeasonalityTest(const std::vector<double>& y, int m);
@@ -29,7 +30,8 @@ bool SeasonalityTest(const std::vector<double>& y, int m);
 std::vector<double> ClassicalIndices(const std::vector<double>& y, int m);
 
 // Model runners. `origins` are prefix lengths (each < y.size()).
-ModelRun RunSeasonalNaive(const std::vector<double>& y, int m, int h, const std::vector<int>& origins);
+ModelRun RunSeasonalNaive(const std::vector<double>& y, int m, int h,
+                          const std::vector<int>& origins);
 ModelRun RunNaive2(const std::vector<double>& y, int m, int h, const std::vector<int>& origins);
 enum class EtsTrend { kNone, kDamped };
 enum class EtsSeason { kNone, kAdditive, kMultiplicative };

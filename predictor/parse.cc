@@ -11,16 +11,19 @@ namespace shardcast::predictor {
 namespace {
 
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))
     s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
     s.remove_suffix(1);
   return s;
 }
 
 std::string Quote(std::string_view s) {
   std::string out = "'";
-  for (char c : s.substr(0, 40)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+  for (char c : s.substr(0, 40))
+    out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
   if (s.size() > 40) out += "...";
   return out + "'";
 }
@@ -98,7 +101,9 @@ Result<int64_t> ParseTimestamp(std::string_view s) {
     return static_cast<int64_t>(std::floor(*d));
   }
   // RFC3339: YYYY-MM-DD[T ]hh:mm:ss[.frac][Z|+hh:mm|-hh:mm]
-  auto bad = [&]() { return unexpected(Error{"not an RFC3339 timestamp or unix seconds: " + Quote(s)}); };
+  auto bad = [&]() {
+    return unexpected(Error{"not an RFC3339 timestamp or unix seconds: " + Quote(s)});
+  };
   if (s.size() < 19) return bad();
   if (!AllDigits(s.substr(0, 4)) || s[4] != '-' || !AllDigits(s.substr(5, 2)) || s[7] != '-' ||
       !AllDigits(s.substr(8, 2)) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
@@ -108,7 +113,8 @@ Result<int64_t> ParseTimestamp(std::string_view s) {
   const int year = ToInt(s.substr(0, 4)), mon = ToInt(s.substr(5, 2)), day = ToInt(s.substr(8, 2));
   const int hh = ToInt(s.substr(11, 2)), mm = ToInt(s.substr(14, 2)), ss = ToInt(s.substr(17, 2));
   static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (mon < 1 || mon > 12 || day < 1 || day > kDays[mon - 1] || hh > 23 || mm > 59 || ss > 60) return bad();
+  if (mon < 1 || mon > 12 || day < 1 || day > kDays[mon - 1] || hh > 23 || mm > 59 || ss > 60)
+    return bad();
   size_t i = 19;
   if (i < s.size() && s[i] == '.') {
     ++i;
@@ -121,8 +127,8 @@ Result<int64_t> ParseTimestamp(std::string_view s) {
   if (i < s.size()) {
     std::string_view z = s.substr(i);
     if (z == "Z" || z == "z") {
-    } else if (z.size() == 6 && (z[0] == '+' || z[0] == '-') && AllDigits(z.substr(1, 2)) && z[3] == ':' &&
-               AllDigits(z.substr(4, 2))) {
+    } else if (z.size() == 6 && (z[0] == '+' || z[0] == '-') && AllDigits(z.substr(1, 2)) &&
+               z[3] == ':' && AllDigits(z.substr(4, 2))) {
       const int oh = ToInt(z.substr(1, 2)), om = ToInt(z.substr(4, 2));
       if (oh > 23 || om > 59) return bad();
       offset = (z[0] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
@@ -179,7 +185,8 @@ Result<std::vector<Sample>> ParseCsvSeries(std::string_view text) {
     out.push_back({*ts, *v});
     if (nl == text.size()) break;
   }
-  if (out.empty()) return unexpected(Error{"csv: no data rows (expected 'timestamp,value' lines after a header)"});
+  if (out.empty())
+    return unexpected(Error{"csv: no data rows (expected 'timestamp,value' lines after a header)"});
   return out;
 }
 
@@ -187,7 +194,9 @@ Result<std::vector<Sample>> ParseCsvSeries(std::string_view text) {
 
 namespace {
 
-bool IsNameStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':'; }
+bool IsNameStart(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+}
 bool IsNameChar(char c) { return IsNameStart(c) || (c >= '0' && c <= '9'); }
 bool IsLabelStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool IsLabelChar(char c) { return IsLabelStart(c) || (c >= '0' && c <= '9'); }
@@ -270,7 +279,9 @@ std::string ParsePromLine(std::string_view line, PromSample& out) {
   start = i;
   while (i < n && line[i] != ' ' && line[i] != '\t') ++i;
   auto v = ParseDouble(line.substr(start, i - start));
-  if (!v) return "invalid value '" + std::string(line.substr(start, std::min<size_t>(i - start, 40))) + "'";
+  if (!v)
+    return "invalid value '" + std::string(line.substr(start, std::min<size_t>(i - start, 40))) +
+           "'";
   out.value = *v;
   skip_ws();
   if (i < n) {
@@ -315,19 +326,23 @@ PromParseResult ParsePromText(std::string_view text, size_t max_errors) {
       ++dropped;
     }
   }
-  if (dropped > 0) r.errors.push_back("... and " + std::to_string(dropped) + " more malformed lines");
+  if (dropped > 0)
+    r.errors.push_back("... and " + std::to_string(dropped) + " more malformed lines");
   return r;
 }
 
 Result<std::vector<PromRangeSeries>> ParsePromQueryRange(std::string_view text) {
-  nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  nlohmann::json j =
+      nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return unexpected(Error{"query_range: not valid JSON"});
   if (!j.is_object()) return unexpected(Error{"query_range: top level is not an object"});
   if (j.contains("status") && j["status"] != "success") {
-    std::string msg = j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>() : "";
+    std::string msg =
+        j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>() : "";
     return unexpected(Error{"query_range: status is not success: " + msg});
   }
-  if (!j.contains("data") || !j["data"].is_object()) return unexpected(Error{"query_range: missing field data"});
+  if (!j.contains("data") || !j["data"].is_object())
+    return unexpected(Error{"query_range: missing field data"});
   const auto& data = j["data"];
   if (data.contains("resultType") && data["resultType"] != "matrix")
     return unexpected(Error{"query_range: data.resultType must be matrix"});
@@ -352,7 +367,8 @@ Result<std::vector<PromRangeSeries>> ParsePromQueryRange(std::string_view text) 
       if (!p.is_array() || p.size() != 2 || !p[0].is_number() || !p[1].is_string())
         return unexpected(Error{pw + ": expected [unix_seconds, \"value\"]"});
       const double t = p[0].get<double>();
-      if (!std::isfinite(t) || std::fabs(t) > 1e13) return unexpected(Error{pw + ": timestamp out of range"});
+      if (!std::isfinite(t) || std::fabs(t) > 1e13)
+        return unexpected(Error{pw + ": timestamp out of range"});
       auto v = ParseDouble(p[1].get<std::string>());
       if (!v) return unexpected(Error{pw + ": value is not a number"});
       s.samples.push_back({static_cast<int64_t>(std::floor(t)), *v});

@@ -56,7 +56,8 @@ struct PromRangeSeries {
   std::vector<Sample> samples;
 };
 
-// Parses {"status":"success","data":{"resultType":"matrix","result":[{"metric":{..},"values":[[t,"v"],..]}]}}.
+// Parses
+// {"status":"success","data":{"resultType":"matrix","result":[{"metric":{..},"values":[[t,"v"],..]}]}}.
 [[nodiscard]] Result<std::vector<PromRangeSeries>> ParsePromQueryRange(std::string_view json);
 
 }  // namespace shardcast::predictor

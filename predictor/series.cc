@@ -20,12 +20,14 @@ Result<RegularSeries> Bucketize(std::vector<Sample> samples, int64_t step, int64
   out.step = step;
   std::erase_if(samples, [](const Sample& s) { return !std::isfinite(s.v); });
   if (samples.empty()) return out;
-  std::sort(samples.begin(), samples.end(), [](const Sample& a, const Sample& b) { return a.t < b.t; });
+  std::sort(samples.begin(), samples.end(),
+            [](const Sample& a, const Sample& b) { return a.t < b.t; });
   const int64_t b0 = FloorDiv(samples.front().t, step);
   const int64_t b1 = FloorDiv(samples.back().t, step);
   // b1 - b0 cannot overflow for realistic timestamps, but guard anyway.
   if (b1 < b0 || (b1 - b0) >= max_buckets) {
-    return unexpected(Error{"timestamps: span of " + std::to_string(samples.back().t - samples.front().t) +
+    return unexpected(Error{"timestamps: span of " +
+                            std::to_string(samples.back().t - samples.front().t) +
                             " s needs more than " + std::to_string(max_buckets) + " buckets of " +
                             std::to_string(step) + " s"});
   }
@@ -46,7 +48,8 @@ Result<RegularSeries> Bucketize(std::vector<Sample> samples, int64_t step, int64
 
 std::vector<Sample> CounterToRate(std::vector<Sample> samples) {
   std::erase_if(samples, [](const Sample& s) { return !std::isfinite(s.v); });
-  std::stable_sort(samples.begin(), samples.end(), [](const Sample& a, const Sample& b) { return a.t < b.t; });
+  std::stable_sort(samples.begin(), samples.end(),
+                   [](const Sample& a, const Sample& b) { return a.t < b.t; });
   // Collapse duplicate timestamps (last wins).
   std::vector<Sample> uniq;
   for (const auto& s : samples) {

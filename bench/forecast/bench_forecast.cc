@@ -1,14 +1,14 @@
 // Forecasting benchmark runner (on demand; see bench/forecast/run.sh).
-//   bench_forecast m4 <Hourly-train.csv> <Hourly-test.csv> [--model auto] [--holdout] [--every K] [--first N]
-//   bench_forecast nab <dir>... [--model auto] [--first N]
+//   bench_forecast m4 <Hourly-train.csv> <Hourly-test.csv> [--model auto] [--holdout] [--every K]
+//   [--first N] bench_forecast nab <dir>... [--model auto] [--first N]
 // Prints one result line per dataset/model in a fixed "key=value" format
 // that run.sh turns into the markdown table.
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cmath>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -77,7 +77,8 @@ bool g_clean = true;
 int g_every = 1;  // M4: only every K-th series
 int g_first = 0;  // M4: then only the first N of those (0 = all)
 
-int RunM4(const std::string& train_path, const std::string& test_path, pr::ModelKind kind, bool holdout) {
+int RunM4(const std::string& train_path, const std::string& test_path, pr::ModelKind kind,
+          bool holdout) {
   auto train = ReadM4(train_path);
   auto test = ReadM4(test_path);
   if (g_every > 1) {
@@ -102,7 +103,8 @@ int RunM4(const std::string& train_path, const std::string& test_path, pr::Model
       train[i].resize(train[i].size() - h);
     }
   }
-  double smape = 0, mase = 0, smape_n2 = 0, mase_n2 = 0, cov90 = 0, cov99 = 0, fit_seconds = 0, cpu = 0;
+  double smape = 0, mase = 0, smape_n2 = 0, mase_n2 = 0, cov90 = 0, cov99 = 0, fit_seconds = 0,
+         cpu = 0;
   long cnt = 0;
   std::string models;
   double pe_pred[2] = {0, 0}, pe_obs[2] = {0, 0};
@@ -140,7 +142,8 @@ int RunM4(const std::string& train_path, const std::string& test_path, pr::Model
     }
     {
       double caps[2] = {0, 0};
-      for (int k = 0; k < h; ++k) caps[0] = std::max(caps[0], f->p50[k]), caps[1] = std::max(caps[1], f->q[3][k]);
+      for (int k = 0; k < h; ++k)
+        caps[0] = std::max(caps[0], f->p50[k]), caps[1] = std::max(caps[1], f->q[3][k]);
       for (int j = 0; j < 2; ++j) {
         pe_pred[j] += pr::ProbExceed(*f, caps[j]);
         bool hit = false;
@@ -161,12 +164,15 @@ int RunM4(const std::string& train_path, const std::string& test_path, pr::Model
   if (g_every > 1) subset += "-every" + std::to_string(g_every);
   if (g_first > 0) subset += "-first" + std::to_string(g_first);
   std::printf(
-      "dataset=m4-hourly%s%s model=shardcast-%s series=%zu smape=%.3f mase=%.3f owa=%.3f naive2_smape=%.3f "
+      "dataset=m4-hourly%s%s model=shardcast-%s series=%zu smape=%.3f mase=%.3f owa=%.3f "
+      "naive2_smape=%.3f "
       "naive2_mase=%.3f cov90=%.3f cov99=%.3f seconds=%.2f cpu_seconds=%.2f\n",
-      holdout ? "-holdout" : "", subset.c_str(), pr::ModelKindName(kind).c_str(), train.size(), smape, mase, owa, smape_n2, mase_n2,
-      cov90 / cnt, cov99 / cnt, fit_seconds, cpu);
+      holdout ? "-holdout" : "", subset.c_str(), pr::ModelKindName(kind).c_str(), train.size(),
+      smape, mase, owa, smape_n2, mase_n2, cov90 / cnt, cov99 / cnt, fit_seconds, cpu);
   std::fprintf(stderr, "first models: %s\n", models.c_str());
-  std::fprintf(stderr, "probExceed reliability: cap=max p50: predicted %.3f observed %.3f; cap=max q0.95: predicted %.3f observed %.3f\n",
+  std::fprintf(stderr,
+               "probExceed reliability: cap=max p50: predicted %.3f observed %.3f; cap=max q0.95: "
+               "predicted %.3f observed %.3f\n",
                pe_pred[0] / N, pe_obs[0] / N, pe_pred[1] / N, pe_obs[1] / N);
   return 0;
 }
@@ -234,7 +240,8 @@ int RunNab(const std::vector<std::string>& dirs, pr::ModelKind kind) {
         }
         if (ca == h) {
           double caps[2] = {0, 0};
-          for (int k = 0; k < h; ++k) caps[0] = std::max(caps[0], f->p50[k]), caps[1] = std::max(caps[1], f->q[3][k]);
+          for (int k = 0; k < h; ++k)
+            caps[0] = std::max(caps[0], f->p50[k]), caps[1] = std::max(caps[1], f->q[3][k]);
           for (int j = 0; j < 2; ++j) {
             pe_pred[j] += pr::ProbExceed(*f, caps[j]);
             bool hit = false;
@@ -246,12 +253,16 @@ int RunNab(const std::vector<std::string>& dirs, pr::ModelKind kind) {
       }
     }
   }
-  std::fprintf(stderr, "probExceed reliability over %ld forecasts: cap=max p50: predicted %.3f observed %.3f; cap=max q0.95: predicted %.3f observed %.3f\n",
+  std::fprintf(stderr,
+               "probExceed reliability over %ld forecasts: cap=max p50: predicted %.3f observed "
+               "%.3f; cap=max q0.95: predicted %.3f observed %.3f\n",
                pe_n, pe_pred[0] / pe_n, pe_obs[0] / pe_n, pe_pred[1] / pe_n, pe_obs[1] / pe_n);
   const std::string label = g_first > 0 ? "nab-first" + std::to_string(g_first) : "nab";
-  std::printf("dataset=%s model=shardcast-%s windows=%ld forecasts=%ld mase=%.3f cov90=%.3f cov99=%.3f seconds=%.2f cpu_seconds=%.2f\n",
-              label.c_str(), pr::ModelKindName(kind).c_str(), windows, forecasts, mase_sum / forecasts, cov90 / points, cov99 / points,
-              seconds, cpu);
+  std::printf(
+      "dataset=%s model=shardcast-%s windows=%ld forecasts=%ld mase=%.3f cov90=%.3f cov99=%.3f "
+      "seconds=%.2f cpu_seconds=%.2f\n",
+      label.c_str(), pr::ModelKindName(kind).c_str(), windows, forecasts, mase_sum / forecasts,
+      cov90 / points, cov99 / points, seconds, cpu);
   return 0;
 }
 
@@ -259,7 +270,9 @@ int RunNab(const std::vector<std::string>& dirs, pr::ModelKind kind) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: bench_forecast m4 TRAIN TEST [--model M] [--holdout] [--every K] [--first N] | nab DIR... [--model M] [--first N]\n");
+    std::fprintf(stderr,
+                 "usage: bench_forecast m4 TRAIN TEST [--model M] [--holdout] [--every K] [--first "
+                 "N] | nab DIR... [--model M] [--first N]\n");
     return 2;
   }
   const std::string mode = argv[1];

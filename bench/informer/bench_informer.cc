@@ -5,13 +5,14 @@
 //   - watch events processed per second under a stream of updates
 //   - RSS of the cache
 // Usage: bench_informer --kubeconfig PATH [--pods 10000] [--updates 20000] [--writers 8]
+#include <malloc.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iostream>
-#include <malloc.h>
 #include <string>
 #include <thread>
 #include <vector>
@@ -65,11 +66,16 @@ int main(int argc, char** argv) {
   bool list_from_cache = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--kubeconfig") kubeconfig = argv[i + 1];
-    else if (a == "--pods") pods = std::stoi(argv[i + 1]);
-    else if (a == "--updates") updates = std::stoi(argv[i + 1]);
-    else if (a == "--writers") writers = std::stoi(argv[i + 1]);
-    else if (a == "--list-from-cache") list_from_cache = std::string(argv[i + 1]) != "0";
+    if (a == "--kubeconfig")
+      kubeconfig = argv[i + 1];
+    else if (a == "--pods")
+      pods = std::stoi(argv[i + 1]);
+    else if (a == "--updates")
+      updates = std::stoi(argv[i + 1]);
+    else if (a == "--writers")
+      writers = std::stoi(argv[i + 1]);
+    else if (a == "--list-from-cache")
+      list_from_cache = std::string(argv[i + 1]) != "0";
   }
   if (kubeconfig.empty()) {
     std::cerr << "usage: bench_informer --kubeconfig PATH [--pods N] [--updates N] [--writers N]\n";
@@ -77,8 +83,9 @@ int main(int argc, char** argv) {
   }
   const std::string ns = "bench-informer";
   auto client = Connect(kubeconfig);
-  (void)client->create(resources::kNamespaces, "",
-                       Json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}});
+  (void)client->create(
+      resources::kNamespaces, "",
+      Json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}});
 
   // Nodes to pin pods to (skips the scheduler; KWOK runs them).
   auto nodes = client->list_all(resources::kNodes, "", ListOptions{"type=kwok", "", 0, "", "", {}});
@@ -102,10 +109,13 @@ int main(int argc, char** argv) {
         for (int i = next++; i < pods; i = next++) {
           Json pod = {{"apiVersion", "v1"},
                       {"kind", "Pod"},
-                      {"metadata", {{"name", "p-" + std::to_string(i)}, {"namespace", ns},
-                                    {"labels", {{"app", "bench"}}}}},
-                      {"spec", {{"nodeName", node_names[i % node_names.size()]},
-                                {"containers", Json::array({{{"name", "c"}, {"image", "fake"}}})}}}};
+                      {"metadata",
+                       {{"name", "p-" + std::to_string(i)},
+                        {"namespace", ns},
+                        {"labels", {{"app", "bench"}}}}},
+                      {"spec",
+                       {{"nodeName", node_names[i % node_names.size()]},
+                        {"containers", Json::array({{{"name", "c"}, {"image", "fake"}}})}}}};
           (void)c->create(resources::kPods, ns, pod);
         }
       });
@@ -225,11 +235,15 @@ int main(int argc, char** argv) {
   for (const auto& o : inf.store().list()) cached_bytes += o->dump().size();
   std::printf("%-44s %14.1f %14.1f %10s\n", "heap in use | free but held, with cache (MB)",
               heap_in_use_mb, heap_free_mb, "-");
-  std::printf("%-44s %14.1f %14s %10s\n", "RSS after a plain list, freed (MB)", rss_after_list, "-", "-");
-  std::printf("%-44s %14.1f %14s %10s\n", "cached objects as JSON text (MB)", cached_bytes / 1048576.0, "-", "-");
-  std::printf("\npods cached: %zu; updates written: %d in %.2f s; events processed: %llu in %.2f s\n",
-              cached, updates, write_secs, static_cast<unsigned long long>(got), process_secs);
-  std::printf("replayed %llu events in %.2f s\n", static_cast<unsigned long long>(replayed), replay_secs);
+  std::printf("%-44s %14.1f %14s %10s\n", "RSS after a plain list, freed (MB)", rss_after_list, "-",
+              "-");
+  std::printf("%-44s %14.1f %14s %10s\n", "cached objects as JSON text (MB)",
+              cached_bytes / 1048576.0, "-", "-");
+  std::printf(
+      "\npods cached: %zu; updates written: %d in %.2f s; events processed: %llu in %.2f s\n",
+      cached, updates, write_secs, static_cast<unsigned long long>(got), process_secs);
+  std::printf("replayed %llu events in %.2f s\n", static_cast<unsigned long long>(replayed),
+              replay_secs);
   std::printf("(baseline events/s column = the API write rate the %d writers achieved)\n", writers);
   return 0;
 }

@@ -28,14 +28,16 @@ struct ReplicaRequest {
 
 // The request recorded for ShardSet `set` by one MigrationPolicy object, if
 // any. Malformed entries are skipped.
-inline std::optional<ReplicaRequest> ReplicaRequestIn(const kube::Json& policy, const std::string& set) {
+inline std::optional<ReplicaRequest> ReplicaRequestIn(const kube::Json& policy,
+                                                      const std::string& set) {
   if (!policy.is_object()) return std::nullopt;
   auto st = policy.find("status");
   if (st == policy.end() || !st->is_object()) return std::nullopt;
   auto sel = st->find("selectedShardSets");
   if (sel == st->end() || !sel->is_array()) return std::nullopt;
   bool governs = false;
-  for (const auto& n : *sel) governs = governs || (n.is_string() && n.get_ref<const std::string&>() == set);
+  for (const auto& n : *sel)
+    governs = governs || (n.is_string() && n.get_ref<const std::string&>() == set);
   if (!governs) return std::nullopt;
   auto reqs = st->find("replicaRequests");
   if (reqs == st->end() || !reqs->is_array()) return std::nullopt;
@@ -44,7 +46,9 @@ inline std::optional<ReplicaRequest> ReplicaRequestIn(const kube::Json& policy, 
     auto s = r.find("shardSet");
     auto n = r.find("replicas");
     if (s == r.end() || !s->is_string() || s->get_ref<const std::string&>() != set) continue;
-    if (n == r.end() || !n->is_number_integer() || n->get<int64_t>() < 0 || n->get<int64_t>() > 10000) continue;
+    if (n == r.end() || !n->is_number_integer() || n->get<int64_t>() < 0 ||
+        n->get<int64_t>() > 10000)
+      continue;
     ReplicaRequest out;
     out.policy = kube::ObjectName(policy);
     out.replicas = static_cast<int>(n->get<int64_t>());
@@ -65,7 +69,8 @@ inline std::optional<ReplicaRequest> ReplicaRequestFor(const std::vector<kube::O
     auto r = ReplicaRequestIn(*p, set);
     if (!r) continue;
     const kube::Json md = p->value("metadata", kube::Json::object());
-    std::string created = md.is_object() ? md.value("creationTimestamp", std::string()) : std::string();
+    std::string created =
+        md.is_object() ? md.value("creationTimestamp", std::string()) : std::string();
     std::string key = created + "/" + r->policy;  // RFC 3339 UTC strings order by time
     if (!best || key < best_key) {
       best = r;

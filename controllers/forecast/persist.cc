@@ -17,7 +17,8 @@ namespace {
 bool SameResolutions(const predictor::History& h, const std::vector<predictor::Resolution>& r) {
   if (h.levels() != r.size()) return false;
   for (size_t i = 0; i < r.size(); ++i) {
-    if (h.resolution(i).step_seconds != r[i].step_seconds || h.resolution(i).capacity != r[i].capacity) {
+    if (h.resolution(i).step_seconds != r[i].step_seconds ||
+        h.resolution(i).capacity != r[i].capacity) {
       return false;
     }
   }
@@ -29,7 +30,8 @@ void Replay(const predictor::History& from, predictor::History& to) {
   for (size_t l = from.levels(); l-- > 0;) {
     auto s = from.Series(l);
     for (size_t i = 0; i < s.values.size(); ++i) {
-      if (std::isfinite(s.values[i])) to.Add(s.start + static_cast<int64_t>(i) * s.step, s.values[i]);
+      if (std::isfinite(s.values[i]))
+        to.Add(s.start + static_cast<int64_t>(i) * s.step, s.values[i]);
     }
   }
 }
@@ -43,7 +45,8 @@ std::string CoarseSnapshot(const predictor::History& h, uint32_t keep = 0) {
   if (!coarse) return {};
   auto s = h.Series(h.levels() - 1);
   for (size_t i = 0; i < s.values.size(); ++i) {
-    if (std::isfinite(s.values[i])) coarse->Add(s.start + static_cast<int64_t>(i) * s.step, s.values[i]);
+    if (std::isfinite(s.values[i]))
+      coarse->Add(s.start + static_cast<int64_t>(i) * s.step, s.values[i]);
   }
   return coarse->EncodeSnapshot();
 }
@@ -113,7 +116,10 @@ Json BuildHistoryConfigMap(const Json& shardset, const SetState& state, int64_t 
     }
     add(key, std::move(snap));
   }
-  Json meta = {{"version", 1}, {"savedAt", now}, {"bytes", rep.bytes}, {"trimmed", rep.trimmed},
+  Json meta = {{"version", 1},
+               {"savedAt", now},
+               {"bytes", rep.bytes},
+               {"trimmed", rep.trimmed},
                {"droppedCount", rep.dropped.size()}};
   Json dropped = Json::array();
   for (size_t i = 0; i < rep.dropped.size() && i < 50; ++i) dropped.push_back(rep.dropped[i]);
@@ -183,7 +189,8 @@ Result<size_t> SeedFromCsv(SetState& state, const std::string& pod, const std::s
                            const std::string& csv) {
   if (pod.empty()) return unexpected(Error{"pod: must not be empty"});
   if (!IsSeedMetric(metric)) {
-    return unexpected(Error{std::string("metric: must be ") + kSeedMetrics + ", not '" + metric + "'"});
+    return unexpected(
+        Error{std::string("metric: must be ") + kSeedMetrics + ", not '" + metric + "'"});
   }
   const std::optional<int> range = metric == "range" ? ParseRangeId(pod) : std::nullopt;
   if (metric == "range" && !range) {
@@ -211,7 +218,8 @@ Result<size_t> BackfillFromCsv(kube::Client& client, const std::string& ns,
                                const std::string& metric, const std::string& csv,
                                const StateOptions& options) {
   auto set = client.get(api::kShardSets, ns, shardset);
-  if (!set) return unexpected(Error{"shardset " + ns + "/" + shardset + ": " + set.error().to_string()});
+  if (!set)
+    return unexpected(Error{"shardset " + ns + "/" + shardset + ": " + set.error().to_string()});
   SetState state(options);
   const std::string cm_name = HistoryConfigMapName(shardset);
   auto cur = client.get(kube::resources::kConfigMaps, ns, cm_name);
@@ -231,11 +239,13 @@ Result<size_t> BackfillFromCsv(kube::Client& client, const std::string& ns,
   Json cm = BuildHistoryConfigMap(*set, state, newest);
   if (rv.empty()) {
     auto r = client.create(kube::resources::kConfigMaps, ns, cm);
-    if (!r) return unexpected(Error{"configmap " + ns + "/" + cm_name + ": " + r.error().to_string()});
+    if (!r)
+      return unexpected(Error{"configmap " + ns + "/" + cm_name + ": " + r.error().to_string()});
   } else {
     cm["metadata"]["resourceVersion"] = rv;
     auto r = client.update(kube::resources::kConfigMaps, ns, cm);
-    if (!r) return unexpected(Error{"configmap " + ns + "/" + cm_name + ": " + r.error().to_string()});
+    if (!r)
+      return unexpected(Error{"configmap " + ns + "/" + cm_name + ": " + r.error().to_string()});
   }
   return *n;
 }

@@ -25,35 +25,45 @@ Result<ControllerOptions> ControllerOptions::FromEnv() {
     *out = std::chrono::seconds(*d);
     return {};
   };
-  if (auto r = dur("SHARDCAST_FORECAST_SAMPLE_PERIOD", &o.sample_period); !r) return unexpected(r.error());
-  if (auto r = dur("SHARDCAST_FORECAST_PERSIST_INTERVAL", &o.persist_interval); !r) return unexpected(r.error());
-  if (auto r = dur("SHARDCAST_FORECAST_SCRAPE_TIMEOUT", &o.scrape_timeout); !r) return unexpected(r.error());
+  if (auto r = dur("SHARDCAST_FORECAST_SAMPLE_PERIOD", &o.sample_period); !r)
+    return unexpected(r.error());
+  if (auto r = dur("SHARDCAST_FORECAST_PERSIST_INTERVAL", &o.persist_interval); !r)
+    return unexpected(r.error());
+  if (auto r = dur("SHARDCAST_FORECAST_SCRAPE_TIMEOUT", &o.scrape_timeout); !r)
+    return unexpected(r.error());
   std::chrono::milliseconds refit = std::chrono::seconds(o.state.refit_interval_seconds);
   if (auto r = dur("SHARDCAST_FORECAST_REFIT_INTERVAL", &refit); !r) return unexpected(r.error());
   o.state.refit_interval_seconds = std::chrono::duration_cast<std::chrono::seconds>(refit).count();
   if (const char* v = std::getenv("SHARDCAST_FORECAST_SCRAPE_RANGES"); v != nullptr && *v != '\0') {
     std::string s = v;
-    if (s == "true" || s == "1") o.scrape_ranges = true;
-    else if (s == "false" || s == "0") o.scrape_ranges = false;
-    else return unexpected(Error{"SHARDCAST_FORECAST_SCRAPE_RANGES: must be true or false, not '" + s + "'"});
+    if (s == "true" || s == "1")
+      o.scrape_ranges = true;
+    else if (s == "false" || s == "0")
+      o.scrape_ranges = false;
+    else
+      return unexpected(
+          Error{"SHARDCAST_FORECAST_SCRAPE_RANGES: must be true or false, not '" + s + "'"});
   }
   return o;
 }
 
 Result<ForecastMetrics> RegisterForecastMetrics(runtime::Registry& reg) {
   ForecastMetrics m;
-  auto peak = reg.gauge("shardcast_forecast_peak",
-                        "Forecast peak load of a pod within the horizon, by quantile (0.5 = expected), "
-                        "in units of spec.capacity.metric.",
-                        {"shardset", "pod", "quantile"});
+  auto peak =
+      reg.gauge("shardcast_forecast_peak",
+                "Forecast peak load of a pod within the horizon, by quantile (0.5 = expected), "
+                "in units of spec.capacity.metric.",
+                {"shardset", "pod", "quantile"});
   if (!peak) return unexpected(peak.error());
-  auto prob = reg.gauge("shardcast_forecast_prob_exceed",
-                        "Probability that the pod's load exceeds maxUtilization x capacity within the horizon.",
-                        {"shardset", "pod"});
+  auto prob = reg.gauge(
+      "shardcast_forecast_prob_exceed",
+      "Probability that the pod's load exceeds maxUtilization x capacity within the horizon.",
+      {"shardset", "pod"});
   if (!prob) return unexpected(prob.error());
-  auto trusted = reg.gauge("shardcast_forecast_trusted",
-                           "1 when the pod's forecast is trusted (enough history, recent accuracy).",
-                           {"shardset", "pod"});
+  auto trusted =
+      reg.gauge("shardcast_forecast_trusted",
+                "1 when the pod's forecast is trusted (enough history, recent accuracy).",
+                {"shardset", "pod"});
   if (!trusted) return unexpected(trusted.error());
   auto cpu = reg.gauge("shardcast_observed_cpu_millicores",
                        "Last sampled CPU of the pod (sum over containers, metrics.k8s.io).",
@@ -118,7 +128,8 @@ void ForecastReconciler::Sample(Entry& e, const SetSettings& set,
             ->set(u.cpu_millis);
       }
     }
-    for (const auto& err : errors) spdlog::warn("forecast {}/{}: skipped sample: {}", set.ns, set.name, err);
+    for (const auto& err : errors)
+      spdlog::warn("forecast {}/{}: skipped sample: {}", set.ns, set.name, err);
   } else {
     spdlog::warn("forecast {}/{}: metrics.k8s.io PodMetrics unavailable ({}): a gap in CPU/memory",
                  set.ns, set.name, list.error().to_string());
@@ -169,9 +180,10 @@ void ForecastReconciler::Forecast(Entry& e, const std::string& key, const Json& 
   // are sampled at all). Without it, pods are forecast from their own
   // history.
   std::optional<std::map<std::string, std::vector<int>>> owned;
-  kube::ObjectPtr cm = deps_.configmaps != nullptr && !set.routing_configmap.empty() && !e.state->ranges().empty()
-                           ? deps_.configmaps->get(set.ns + "/" + set.routing_configmap)
-                           : nullptr;
+  kube::ObjectPtr cm =
+      deps_.configmaps != nullptr && !set.routing_configmap.empty() && !e.state->ranges().empty()
+          ? deps_.configmaps->get(set.ns + "/" + set.routing_configmap)
+          : nullptr;
   if (cm) {
     const Json data = cm->value("data", Json::object());
     auto it = data.is_object() ? data.find(api::kRoutingKey) : data.end();
@@ -208,8 +220,9 @@ void ForecastReconciler::Forecast(Entry& e, const std::string& key, const Json& 
     // The trust verdict decides whether the planner acts on the forecast:
     // log each change (and the first verdict) with the accuracy behind it.
     if (f->trust_changed) {
-      spdlog::info("forecast {} pod {}: {} (model {}, band scale {:.2f}, from {}{})", key, pod, f->verdict,
-                   f->model, f->band_scale, f->source == "ranges" ? "its ranges' series" : "its own history",
+      spdlog::info("forecast {} pod {}: {} (model {}, band scale {:.2f}, from {}{})", key, pod,
+                   f->verdict, f->model, f->band_scale,
+                   f->source == "ranges" ? "its ranges' series" : "its own history",
                    f->fallback.empty() ? "" : ": " + f->fallback);
     }
     out.push_back(*f);
@@ -259,8 +272,9 @@ kube::ApiStatus ForecastReconciler::Persist(Entry& e, const Json& set_obj, int64
   BuildReport rep;
   Json cm = BuildHistoryConfigMap(set_obj, *e.state, t, opts_.snapshot_budget, &rep);
   if (!rep.dropped.empty()) {
-    spdlog::warn("forecast {}: history snapshot over budget ({} bytes): left out {} series, first {}",
-                 kube::ObjectKey(set_obj), rep.bytes, rep.dropped.size(), rep.dropped.front());
+    spdlog::warn(
+        "forecast {}: history snapshot over budget ({} bytes): left out {} series, first {}",
+        kube::ObjectKey(set_obj), rep.bytes, rep.dropped.size(), rep.dropped.front());
   }
   const std::string name = cm["metadata"]["name"].get<std::string>();
   // Nothing new to keep: skip the write (steady state makes no API writes).
@@ -297,7 +311,8 @@ kube::ApiStatus ForecastReconciler::Persist(Entry& e, const Json& set_obj, int64
     return unexpected(r.error());
   }
   return unexpected(kube::ApiError{kube::ErrorKind::kConflict, 409, "Conflict",
-                                   "configmap " + ns + "/" + name + ": still conflicting", std::nullopt});
+                                   "configmap " + ns + "/" + name + ": still conflicting",
+                                   std::nullopt});
 }
 
 ctrl::ReconcileResult ForecastReconciler::reconcile(const std::string& key) {
@@ -332,7 +347,8 @@ ctrl::ReconcileResult ForecastReconciler::reconcile(const std::string& key) {
   if (!e.state) e.state = std::make_unique<SetState>(opts_.state);
   const auto now = deps_.clock->now();
   if (!e.loaded) {
-    auto cm = deps_.client->get(kube::resources::kConfigMaps, set->ns, HistoryConfigMapName(set->name));
+    auto cm =
+        deps_.client->get(kube::resources::kConfigMaps, set->ns, HistoryConfigMapName(set->name));
     if (cm) {
       std::vector<std::string> errors;
       size_t n = LoadHistoryConfigMap(*cm, *e.state, &errors);
@@ -349,9 +365,9 @@ ctrl::ReconcileResult ForecastReconciler::reconcile(const std::string& key) {
     e.next_sample = now;
     e.next_persist = now + opts_.persist_interval;
   }
-  const int64_t t = std::chrono::duration_cast<std::chrono::seconds>(
-                        deps_.clock->system_now().time_since_epoch())
-                        .count();
+  const int64_t t =
+      std::chrono::duration_cast<std::chrono::seconds>(deps_.clock->system_now().time_since_epoch())
+          .count();
   if (now >= e.next_sample) {
     std::vector<kube::ObjectPtr> pods =
         deps_.pods ? deps_.pods->list_labels(set->ns, {{api::kLabelShardSet, set->name}})
@@ -379,13 +395,16 @@ ctrl::ReconcileResult ForecastReconciler::reconcile(const std::string& key) {
 void WireHandlers(kube::Informer& shardsets, kube::Informer* policies, ctrl::Controller& c) {
   kube::EventHandlers h;
   h.on_add = [&c](const kube::ObjectPtr& o) { c.enqueue(kube::ObjectKey(*o)); };
-  h.on_update = [&c](const kube::ObjectPtr&, const kube::ObjectPtr& o) { c.enqueue(kube::ObjectKey(*o)); };
+  h.on_update = [&c](const kube::ObjectPtr&, const kube::ObjectPtr& o) {
+    c.enqueue(kube::ObjectKey(*o));
+  };
   h.on_delete = [&c](const kube::ObjectPtr& o) { c.enqueue(kube::ObjectKey(*o)); };
   shardsets.add_handlers(h);
   if (policies) {
     const kube::Store* store = &shardsets.store();
     auto all = [&c, store](const kube::ObjectPtr& o) {
-      for (const auto& s : store->list_namespace(kube::ObjectNamespace(*o))) c.enqueue(kube::ObjectKey(*s));
+      for (const auto& s : store->list_namespace(kube::ObjectNamespace(*o)))
+        c.enqueue(kube::ObjectKey(*s));
     };
     kube::EventHandlers ph;
     ph.on_add = all;

@@ -42,10 +42,10 @@ struct ControllerOptions {
 };
 
 struct ForecastMetrics {
-  runtime::GaugeFamily* peak = nullptr;         // shardset, pod, quantile
-  runtime::GaugeFamily* prob_exceed = nullptr;  // shardset, pod
-  runtime::GaugeFamily* trusted = nullptr;      // shardset, pod
-  runtime::GaugeFamily* observed_cpu = nullptr; // shardset, pod
+  runtime::GaugeFamily* peak = nullptr;          // shardset, pod, quantile
+  runtime::GaugeFamily* prob_exceed = nullptr;   // shardset, pod
+  runtime::GaugeFamily* trusted = nullptr;       // shardset, pod
+  runtime::GaugeFamily* observed_cpu = nullptr;  // shardset, pod
 };
 [[nodiscard]] Result<ForecastMetrics> RegisterForecastMetrics(runtime::Registry& registry);
 
@@ -57,17 +57,17 @@ struct ReconcilerDeps {
   // ConfigMaps labelled shardcast.dev/shardset (the routing ConfigMap); may
   // be null: pods are then forecast from their own history.
   const kube::Store* configmaps = nullptr;
-  HttpGetter* http = nullptr;             // may be null: no range scraping
-  runtime::Clock* clock = nullptr;        // steady time for schedules, wall time for samples
+  HttpGetter* http = nullptr;       // may be null: no range scraping
+  runtime::Clock* clock = nullptr;  // steady time for schedules, wall time for samples
   ForecastMetrics metrics;
-  std::function<bool()> may_write;        // leadership/fencing; null = always
+  std::function<bool()> may_write;  // leadership/fencing; null = always
 };
 
 struct ReconcilerStats {
-  uint64_t samples = 0;          // sampling rounds
+  uint64_t samples = 0;  // sampling rounds
   uint64_t status_writes = 0;
   uint64_t history_writes = 0;
-  uint64_t history_loads = 0;    // series loaded from ConfigMaps
+  uint64_t history_loads = 0;  // series loaded from ConfigMaps
   uint64_t refits = 0;
 };
 
@@ -91,7 +91,8 @@ class ForecastReconciler final : public ctrl::Reconciler {
     nlohmann::json last_saved;    // history ConfigMap data last written
     std::set<std::string> metric_pods;
   };
-  void Sample(Entry& e, const SetSettings& set, const std::vector<kube::ObjectPtr>& pods, int64_t t);
+  void Sample(Entry& e, const SetSettings& set, const std::vector<kube::ObjectPtr>& pods,
+              int64_t t);
   kube::ApiStatus Persist(Entry& e, const nlohmann::json& set_obj, int64_t t);
   void Forecast(Entry& e, const std::string& key, const nlohmann::json& set_obj,
                 const SetSettings& set, const PolicySettings& policy,

@@ -867,8 +867,9 @@ kube::ApiStatus MigrationPolicyReconciler::write_status(Round& r) {
   bool active = r.plannedReason == "Executing" || r.plannedReason == "ProposalPending";
   conds.push_back({"Planned", active ? "True" : "False", r.plannedReason, notes});
   AddKstatusConditions(conds, r.spec, r.sel);
-  status["conditions"] = BuildConditions(conds, prev.is_object() ? prev.value("conditions", Json::array()) : Json::array(),
-                                         r.spec.generation, planner::FormatRfc3339(r.now));
+  status["conditions"] = BuildConditions(
+      conds, prev.is_object() ? prev.value("conditions", Json::array()) : Json::array(),
+      r.spec.generation, planner::FormatRfc3339(r.now));
   if (status == prev) return {};
   if (!deps_.may_write(r.token))
     return kube::api_error(ErrorKind::kForbidden, "fencing token no longer valid");

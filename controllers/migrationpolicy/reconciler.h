@@ -41,8 +41,9 @@ struct ReconcilerDeps {
   std::function<std::string(const std::string& pod, const std::string& ip, int port)> hook_endpoint;
   // Observed load of a ShardSet's pods in its capacity metric; default:
   // metrics.k8s.io PodMetrics (CPU millicores) through the client.
-  std::function<std::map<std::string, double>(const std::string& ns, const std::string& shardSet)> observed_load;
-  StepConfig step;                          // timeouts/attempts (policy fields override the rest)
+  std::function<std::map<std::string, double>(const std::string& ns, const std::string& shardSet)>
+      observed_load;
+  StepConfig step;  // timeouts/attempts (policy fields override the rest)
   std::chrono::milliseconds idle_requeue{15000};
   // The most actions status.actions and status.proposal.actions may hold:
   // the CRD's maxItems. A ShardSet whose plan would push a round's plans
@@ -73,13 +74,14 @@ class MigrationPolicyReconciler final : public ctrl::Reconciler {
   runtime::CounterFamily* migrations_ = nullptr;
   runtime::CounterFamily* proposals_ = nullptr;
   std::mutex mu_;
-  std::map<std::string, std::string> last_warning_;  // policy key -> last Blocked message (event dedup)
-  std::map<std::string, int64_t> low_load_since_;    // "policy|set" -> since (kept in memory)
+  std::map<std::string, std::string>
+      last_warning_;  // policy key -> last Blocked message (event dedup)
+  std::map<std::string, int64_t> low_load_since_;  // "policy|set" -> since (kept in memory)
 };
 
 // Enqueues policies: their own changes, and every policy of the namespace on
 // a ShardSet, pod or routing ConfigMap change.
-void WireHandlers(kube::Informer& policies, kube::Informer& sets, kube::Informer& pods, kube::Informer& cms,
-                  ctrl::Controller& c);
+void WireHandlers(kube::Informer& policies, kube::Informer& sets, kube::Informer& pods,
+                  kube::Informer& cms, ctrl::Controller& c);
 
 }  // namespace shardcast::migrationpolicy

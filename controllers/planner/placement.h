@@ -52,13 +52,12 @@ struct PlacementResult {
 // membership moves nothing.
 [[nodiscard]] Result<PlacementResult> Assign(
     const std::vector<uint32_t>& ranges, const std::vector<std::string>& activePods,
-    int virtualNodes, double loadFactor,
-    const std::map<uint32_t, std::string>& previousAssignment);
+    int virtualNodes, double loadFactor, const std::map<uint32_t, std::string>& previousAssignment);
 
 struct PodLoad {
   std::string name;
-  double load = 0;          // observed load (any unit, compared only)
-  std::size_t ranges = 0;   // ranges owned
+  double load = 0;         // observed load (any unit, compared only)
+  std::size_t ranges = 0;  // ranges owned
 };
 
 // Ordinal of a pod named "<shardset>-<n>"; -1 when the name has no ordinal.

@@ -92,10 +92,10 @@ struct Policy {
   int maxMovesPerHour = 32;
   int64_t cooldownSeconds = 300;
   int64_t scaleInStabilizationSeconds = 1800;
-  std::vector<Schedule> windows;    // empty = always allowed
+  std::vector<Schedule> windows;  // empty = always allowed
   std::vector<Schedule> blackouts;
-  std::optional<bool> inWindow;     // already evaluated; overrides `windows`
-  std::optional<bool> inBlackout;   // already evaluated; overrides `blackouts`
+  std::optional<bool> inWindow;    // already evaluated; overrides `windows`
+  std::optional<bool> inBlackout;  // already evaluated; overrides `blackouts`
   double promotionLeadSeconds = 30;
   double perRangeLeadSeconds = 10;
   // Act when time-to-crossing <= needed lead + max(leadMarginSeconds, 0.25 * needed).
@@ -104,9 +104,9 @@ struct Policy {
 };
 
 struct History {
-  std::vector<int64_t> moveTimes;                  // starts of moves (last hour is used)
-  std::map<uint32_t, int64_t> rangeLastAction;     // per-range cooldown
-  std::map<std::string, int64_t> podLastAction;    // per-pod cooldown
+  std::vector<int64_t> moveTimes;                // starts of moves (last hour is used)
+  std::map<uint32_t, int64_t> rangeLastAction;   // per-range cooldown
+  std::map<std::string, int64_t> podLastAction;  // per-pod cooldown
   int inFlightMigrations = 0;
   std::optional<int64_t> lowLoadSince;  // observed mean utilization < scaleIn since
 };
@@ -130,12 +130,12 @@ struct PodEffect {
 
 struct Action {
   ActionType type = ActionType::kMove;
-  std::optional<uint32_t> range;  // Move, AddEcho, RemoveEcho, Split, Merge (lower range)
-  std::optional<uint32_t> other;  // Merge: the upper range absorbed; Split: the new range id
-  std::string pod;                // Promote, Demote, ScaleIn, AddEcho/RemoveEcho (echo pod)
-  std::string from, to;           // Move
+  std::optional<uint32_t> range;    // Move, AddEcho, RemoveEcho, Split, Merge (lower range)
+  std::optional<uint32_t> other;    // Merge: the upper range absorbed; Split: the new range id
+  std::string pod;                  // Promote, Demote, ScaleIn, AddEcho/RemoveEcho (echo pod)
+  std::string from, to;             // Move
   std::optional<uint32_t> splitAt;  // Split: first key of the upper half
-  double score = 0;               // Move: migration score
+  double score = 0;                 // Move: migration score
   std::string reason;
   std::vector<PodEffect> effect;
 };
@@ -161,8 +161,8 @@ struct Plan {
   std::string id;  // stable hash of the actions, for approval
   std::vector<Action> actions;
   std::vector<PodRow> pods;
-  std::vector<Finding> blocked;  // wanted but not done, and why
-  std::vector<Finding> notes;    // watching, waiting for lead time, etc.
+  std::vector<Finding> blocked;     // wanted but not done, and why
+  std::vector<Finding> notes;       // watching, waiting for lead time, etc.
   std::size_t movedLowerBound = 0;  // see MovementLowerBound
   std::size_t moves = 0;
 };

@@ -84,8 +84,9 @@ Desired ComputeDesired(const ShardSetSpec& set, const Observation& obs) {
   bool initial_wait = !obs.routing && routable.size() < staying;
   if (routable.empty()) {
     if (obs.routing && !referenced.empty() && staying == 0 && replicas == 0) {
-      d.problem = "spec.replicas: 0 active pods cannot serve the key ranges; the pods that own "
-                  "ranges are kept";
+      d.problem =
+          "spec.replicas: 0 active pods cannot serve the key ranges; the pods that own "
+          "ranges are kept";
     }
   } else if (!initial_wait) {
     std::vector<uint32_t> ids;
@@ -133,8 +134,7 @@ Desired ComputeDesired(const ShardSetSpec& set, const Observation& obs) {
       }
       if (!kept.empty()) placing = std::move(kept);
     }
-    auto placed =
-        planner::Assign(ids, placing, set.virtual_nodes, set.load_factor, seeded);
+    auto placed = planner::Assign(ids, placing, set.virtual_nodes, set.load_factor, seeded);
     if (placed) {
       placed->moved = 0;
       for (const auto& [id, pod] : placed->owners) {
@@ -152,9 +152,9 @@ Desired ComputeDesired(const ShardSetSpec& set, const Observation& obs) {
         d.kind = StepKind::kWriteRouting;
         d.assignment = placed->owners;
         d.moved = obs.routing ? placed->moved : placed->owners.size();
-        d.summary = obs.routing ? "publishing routing: " + std::to_string(d.moved) +
-                                      " range(s) move"
-                                : "publishing the first routing document";
+        d.summary = obs.routing
+                        ? "publishing routing: " + std::to_string(d.moved) + " range(s) move"
+                        : "publishing the first routing document";
         return d;
       }
     }

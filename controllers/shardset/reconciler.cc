@@ -1,11 +1,11 @@
 #include "controllers/shardset/reconciler.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <charconv>
 #include <optional>
 #include <set>
-
-#include <spdlog/spdlog.h>
 
 #include "controllers/api/fencing.h"
 #include "controllers/api/replica_request.h"
@@ -41,16 +41,15 @@ struct ShardSetReconciler::Round {
   ShardSetSpec spec;
   Observation obs;
   Desired desired;
-  Json cm;                  // the routing ConfigMap as cached (null when absent)
+  Json cm;  // the routing ConfigMap as cached (null when absent)
   bool routing_corrupt = false;
-  std::string problem;      // Degraded message
+  std::string problem;  // Degraded message
   std::string problem_reason;
   uint64_t token = 1;
-  std::string replicas_from = "spec";  // or "MigrationPolicy/<name>"
-  int64_t epoch = 0;        // epoch after this round
+  std::string replicas_from = "spec";        // or "MigrationPolicy/<name>"
+  int64_t epoch = 0;                         // epoch after this round
   std::optional<RoutingDocument> published;  // document after this round
 };
-
 
 ShardSetReconciler::ShardSetReconciler(ReconcilerDeps deps) : deps_(std::move(deps)) {
   if (!deps_.fencing_token) deps_.fencing_token = [] { return uint64_t{1}; };
@@ -60,11 +59,11 @@ ShardSetReconciler::ShardSetReconciler(ReconcilerDeps deps) : deps_(std::move(de
     auto e = deps_.metrics->gauge("shardcast_routing_epoch",
                                   "Epoch of the published routing document.", {"shardset"});
     if (e) epoch_gauge_ = *e;
-    auto p = deps_.metrics->counter("shardcast_promotions_total",
-                                    "Warm pods promoted to active.", {"shardset"});
+    auto p = deps_.metrics->counter("shardcast_promotions_total", "Warm pods promoted to active.",
+                                    {"shardset"});
     if (p) promotions_ = *p;
-    auto g = deps_.metrics->gauge("shardcast_pods", "Pods of a ShardSet by role.",
-                                  {"shardset", "role"});
+    auto g =
+        deps_.metrics->gauge("shardcast_pods", "Pods of a ShardSet by role.", {"shardset", "role"});
     if (g) pods_gauge_ = *g;
     if (!e || !p || !g) spdlog::error("shardset: cannot register metrics");
   }
@@ -110,8 +109,8 @@ ctrl::ReconcileResult ShardSetReconciler::reconcile(const std::string& key) {
                       : 0;
     // Observe pods anyway so that status counts stay honest.
     if (deps_.pods != nullptr) {
-      for (const auto& p : deps_.pods->list_labels(round.spec.ns,
-                                                   {{api::kLabelShardSet, round.spec.name}})) {
+      for (const auto& p :
+           deps_.pods->list_labels(round.spec.ns, {{api::kLabelShardSet, round.spec.name}})) {
         round.obs.pods.push_back(ObservePod(*p));
       }
     }
@@ -131,9 +130,11 @@ ctrl::ReconcileResult ShardSetReconciler::reconcile(const std::string& key) {
   }
   round.spec = std::move(spec.value());
   if (deps_.policies != nullptr) {
-    auto req = api::ReplicaRequestFor(deps_.policies->list_namespace(round.spec.ns), round.spec.name);
+    auto req =
+        api::ReplicaRequestFor(deps_.policies->list_namespace(round.spec.ns), round.spec.name);
     if (req) {
-      round.spec.replicas = std::clamp(req->replicas, round.spec.min_replicas, round.spec.max_replicas);
+      round.spec.replicas =
+          std::clamp(req->replicas, round.spec.min_replicas, round.spec.max_replicas);
       round.replicas_from = "MigrationPolicy/" + req->policy;
       round.spec.policy_fills_joiners = true;
     }
@@ -172,8 +173,8 @@ ctrl::ReconcileResult ShardSetReconciler::execute(Round& round) {
         round.obs.routing = std::move(doc.value());
       } else {
         round.routing_corrupt = true;
-        round.problem = "ConfigMap " + s.config_map + " " + doc.error().message +
-                        "; it will be rewritten";
+        round.problem =
+            "ConfigMap " + s.config_map + " " + doc.error().message + "; it will be rewritten";
         round.problem_reason = "RoutingDocumentInvalid";
       }
     }
@@ -199,8 +200,9 @@ ctrl::ReconcileResult ShardSetReconciler::execute(Round& round) {
         for (const auto& p : round.obs.pods) {
           if (p.name == name) rv = p.resource_version;
         }
-        Json body = {{"metadata",
-                      {{"resourceVersion", rv}, {"labels", {{api::kLabelRole, api::kRoleActive}}}}}};
+        Json body = {
+            {"metadata",
+             {{"resourceVersion", rv}, {"labels", {{api::kLabelRole, api::kRoleActive}}}}}};
         auto r = deps_.client->patch(kube::resources::kPods, s.ns, name, kube::PatchType::kMerge,
                                      body, {api::kFieldManager, false, ""});
         ++writes_;
@@ -267,7 +269,8 @@ ctrl::ReconcileResult ShardSetReconciler::execute(Round& round) {
                                     ? vct["metadata"].value("name", std::string())
                                     : std::string();
             if (claim.empty()) continue;
-            auto pr = deps_.client->remove(kube::resources::kPersistentVolumeClaims, s.ns, claim + "-" + rm.name);
+            auto pr = deps_.client->remove(kube::resources::kPersistentVolumeClaims, s.ns,
+                                           claim + "-" + rm.name);
             ++writes_;
             if (!pr && !Ignorable(pr.error(), ErrorKind::kNotFound)) {
               step_error = pr.error();
@@ -311,15 +314,17 @@ ctrl::ReconcileResult ShardSetReconciler::execute(Round& round) {
         if (!r && !Ignorable(r.error(), ErrorKind::kAlreadyExists)) {
           step_error = r.error();
           if (r.error().kind == ErrorKind::kInvalid) {
-            round.problem = "spec.template: the API server rejected pod " +
-                            PodName(s, c.ordinal) + ": " + r.error().message;
+            round.problem = "spec.template: the API server rejected pod " + PodName(s, c.ordinal) +
+                            ": " + r.error().message;
             round.problem_reason = "PodCreateFailed";
             failed_step = true;
             event(round.set_obj, kube::EventType::kWarning, "PodCreateFailed", round.problem);
           }
           break;
         }
-        if (r) spdlog::info("shardset {}: created pod {} ({})", round.key, PodName(s, c.ordinal), c.role);
+        if (r)
+          spdlog::info("shardset {}: created pod {} ({})", round.key, PodName(s, c.ordinal),
+                       c.role);
       }
       break;
     }
@@ -331,8 +336,8 @@ ctrl::ReconcileResult ShardSetReconciler::execute(Round& round) {
   }
   set_metrics(round.key, round);
   if (failed_step && round.problem.empty()) {
-    round.problem = "routing: writing ConfigMap " + s.config_map + " failed: " +
-                    step_error->to_string();
+    round.problem =
+        "routing: writing ConfigMap " + s.config_map + " failed: " + step_error->to_string();
     round.problem_reason = "RoutingWriteFailed";
   }
   auto st = write_status(round);
@@ -361,7 +366,8 @@ kube::ApiStatus ShardSetReconciler::write_routing(Round& round) {
   int64_t epoch = round.epoch + 1;
   Json doc = BuildRoutingDocument(s, round.desired.assignment, ips, epoch,
                                   round.obs.routing ? &*round.obs.routing : nullptr);
-  Json cm = round.cm.is_null() ? Json{{"apiVersion", "v1"}, {"kind", "ConfigMap"},
+  Json cm = round.cm.is_null() ? Json{{"apiVersion", "v1"},
+                                      {"kind", "ConfigMap"},
                                       {"metadata", {{"name", s.config_map}, {"namespace", s.ns}}}}
                                : round.cm;
   Json& md = cm["metadata"];
@@ -431,14 +437,24 @@ kube::ApiStatus ShardSetReconciler::write_status(Round& round) {
   bool progressing = d.kind != StepKind::kNone || d.waiting;
   std::string preason = "Converged";
   switch (d.kind) {
-    case StepKind::kPromote: preason = "Promoting"; break;
-    case StepKind::kWriteRouting: preason = "Rebalancing"; break;
-    case StepKind::kDeletePods: preason = "DeletingPods"; break;
-    case StepKind::kCreatePods: preason = "CreatingPods"; break;
-    case StepKind::kNone: preason = d.waiting ? "WaitingForPods" : "Converged"; break;
+    case StepKind::kPromote:
+      preason = "Promoting";
+      break;
+    case StepKind::kWriteRouting:
+      preason = "Rebalancing";
+      break;
+    case StepKind::kDeletePods:
+      preason = "DeletingPods";
+      break;
+    case StepKind::kCreatePods:
+      preason = "CreatingPods";
+      break;
+    case StepKind::kNone:
+      preason = d.waiting ? "WaitingForPods" : "Converged";
+      break;
   }
-  in.conditions.push_back({"Progressing", progressing ? "True" : "False", preason,
-                           progressing ? d.summary : ""});
+  in.conditions.push_back(
+      {"Progressing", progressing ? "True" : "False", preason, progressing ? d.summary : ""});
   // Ready: every range is owned by a Ready active pod and spec.replicas
   // active pods are Ready.
   int active_ready = 0;
@@ -458,11 +474,10 @@ kube::ApiStatus ShardSetReconciler::write_status(Round& round) {
   bool ready = !degraded && owners_ok && active_ready >= s.replicas;
   in.conditions.push_back(
       {"Ready", ready ? "True" : "False", ready ? "AllRangesServed" : "NotReady",
-       std::to_string(active_ready) + "/" + std::to_string(s.replicas) +
-           " active pods ready" +
-           (owners_ok ? "; every range has a ready owner"
-                      : round.published ? "; some ranges have no ready owner"
-                                        : "; no routing document yet")});
+       std::to_string(active_ready) + "/" + std::to_string(s.replicas) + " active pods ready" +
+           (owners_ok         ? "; every range has a ready owner"
+            : round.published ? "; some ranges have no ready owner"
+                              : "; no routing document yet")});
   AddKstatusConditions(in.conditions);
   const Json prev = round.set_obj.value("status", Json::object());
   Json status = BuildStatus(in, prev, deps_.now());
@@ -514,8 +529,8 @@ void WireHandlers(kube::Informer& sets, kube::Informer& pods, kube::Informer& cm
   auto own = [&c](const kube::ObjectPtr& o) {
     if (o) c.enqueue(kube::ObjectKey(*o));
   };
-  sets.add_handlers({own, [own](const kube::ObjectPtr&, const kube::ObjectPtr& n) { own(n); },
-                     own});
+  sets.add_handlers(
+      {own, [own](const kube::ObjectPtr&, const kube::ObjectPtr& n) { own(n); }, own});
   auto owner = [&c](const kube::ObjectPtr& o) {
     if (!o) return;
     std::string key = OwningShardSetKey(*o);
@@ -561,13 +576,14 @@ void WireHandlers(kube::Informer& sets, kube::Informer& pods, kube::Informer& cm
     std::string ns = kube::ObjectNamespace(*o);
     for (const auto& n : named(o)) c.enqueue(ns + "/" + n);
   };
-  policies->add_handlers({enqueue,
-                          [enqueue, requests](const kube::ObjectPtr& old_obj, const kube::ObjectPtr& new_obj) {
-                            if (requests(old_obj) == requests(new_obj)) return;
-                            enqueue(old_obj);
-                            enqueue(new_obj);
-                          },
-                          enqueue});
+  policies->add_handlers(
+      {enqueue,
+       [enqueue, requests](const kube::ObjectPtr& old_obj, const kube::ObjectPtr& new_obj) {
+         if (requests(old_obj) == requests(new_obj)) return;
+         enqueue(old_obj);
+         enqueue(new_obj);
+       },
+       enqueue});
 }
 
 }  // namespace shardcast::shardset

@@ -25,16 +25,16 @@ namespace shardcast::shardset {
 struct ReconcilerDeps {
   std::shared_ptr<kube::Client> client;
   const kube::Store* shardsets = nullptr;
-  const kube::Store* pods = nullptr;        // pods labelled shardcast.dev/shardset
-  const kube::Store* configmaps = nullptr;  // routing ConfigMaps (same label)
-  const kube::Store* policies = nullptr;    // MigrationPolicies (replica requests); optional
-  kube::EventSink* events = nullptr;        // optional
-  runtime::Registry* metrics = nullptr;     // optional
-  std::function<uint64_t()> fencing_token;  // default: 1
-  std::function<bool(uint64_t)> may_write;  // default: always
-  std::function<std::string()> now;         // RFC 3339; default: wall clock
-  std::chrono::milliseconds wait_requeue{2000};   // while pods are not Ready
-  std::chrono::milliseconds step_requeue{1000};   // after a step (safety net)
+  const kube::Store* pods = nullptr;             // pods labelled shardcast.dev/shardset
+  const kube::Store* configmaps = nullptr;       // routing ConfigMaps (same label)
+  const kube::Store* policies = nullptr;         // MigrationPolicies (replica requests); optional
+  kube::EventSink* events = nullptr;             // optional
+  runtime::Registry* metrics = nullptr;          // optional
+  std::function<uint64_t()> fencing_token;       // default: 1
+  std::function<bool(uint64_t)> may_write;       // default: always
+  std::function<std::string()> now;              // RFC 3339; default: wall clock
+  std::chrono::milliseconds wait_requeue{2000};  // while pods are not Ready
+  std::chrono::milliseconds step_requeue{1000};  // after a step (safety net)
 };
 
 class ShardSetReconciler final : public ctrl::Reconciler {

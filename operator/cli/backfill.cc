@@ -25,7 +25,8 @@ namespace shardcast::cli {
 
 namespace {
 
-constexpr const char* kBackfillUsage = R"(usage: shardcast backfill --shardset NAME --series POD=FILE.csv [...]
+constexpr const char* kBackfillUsage =
+    R"(usage: shardcast backfill --shardset NAME --series POD=FILE.csv [...]
 
 Seeds the forecast history ConfigMap <shardset>-history before the operator
 starts. CSV: header line, then `timestamp,value` (unix seconds or RFC3339).
@@ -86,7 +87,8 @@ int BackfillMain(int argc, char** argv) {
   if (shardset.empty()) return Bad("--shardset is required");
   if (series.empty()) return Bad("at least one --series POD=FILE is required");
   if (!forecast::IsSeedMetric(metric)) {
-    return Bad(std::string("--metric must be ") + forecast::kSeedMetrics + ", not '" + metric + "'");
+    return Bad(std::string("--metric must be ") + forecast::kSeedMetrics + ", not '" + metric +
+               "'");
   }
   // Read every file first: a bad file fails before anything is written.
   std::vector<std::string> texts;
@@ -112,11 +114,11 @@ int BackfillMain(int argc, char** argv) {
       return n.error().message.find("line") != std::string::npos ? 2 : 1;
     }
     total += *n;
-    std::cout << "backfilled " << *n << " samples of " << metric << "." << series[i].first << " from "
-              << series[i].second << "\n";
+    std::cout << "backfilled " << *n << " samples of " << metric << "." << series[i].first
+              << " from " << series[i].second << "\n";
   }
-  std::cout << "history ConfigMap " << ns << "/" << forecast::HistoryConfigMapName(shardset) << ": " << total
-            << " samples added\n";
+  std::cout << "history ConfigMap " << ns << "/" << forecast::HistoryConfigMapName(shardset) << ": "
+            << total << " samples added\n";
   return 0;
 }
 

@@ -6,8 +6,8 @@
 namespace shardcast::cli {
 
 struct FlagArg {
-  std::string name;    // "--kubeconfig", or the argument as given
-  std::string value;   // the part after '=' of "--name=value"
+  std::string name;   // "--kubeconfig", or the argument as given
+  std::string value;  // the part after '=' of "--name=value"
   bool has_value = false;
 };
 

@@ -4,10 +4,10 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
-#include <optional>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -24,11 +24,14 @@ namespace pr = shardcast::predictor;
 namespace {
 
 constexpr const char* kUsage =
-    "usage: shardcast forecast --input series.csv --horizon N [--season 24[,168]] [--step SECONDS]\n"
+    "usage: shardcast forecast --input series.csv --horizon N [--season 24[,168]] [--step "
+    "SECONDS]\n"
     "         [--quantiles 0.5,0.9,0.99] [--actual actual.csv] [--plot out.svg] [--capacity X]\n"
-    "         [--model auto|snaive|ets|mstl|theta|naive2] [--event NAME,START,DURATION,MULTIPLIER]...\n"
+    "         [--model auto|snaive|ets|mstl|theta|naive2] [--event "
+    "NAME,START,DURATION,MULTIPLIER]...\n"
     "         [--plot-history N]\n"
-    "  CSV: header then 'timestamp,value' (RFC3339 or unix seconds). --horizon and --season are in steps.\n"
+    "  CSV: header then 'timestamp,value' (RFC3339 or unix seconds). --horizon and --season are in "
+    "steps.\n"
     "  --plot-history: history steps drawn before the forecast; 0 = all; default: three of the\n"
     "    shortest season and two to four horizons, so the forecast band stays readable.\n";
 
@@ -48,14 +51,15 @@ Result<std::string> ReadFile(const std::string& flag, const std::string& path) {
 Result<long> ParseInt(const std::string& flag, const std::string& s, long lo, long hi) {
   auto d = pr::ParseDouble(s);
   if (!d || !std::isfinite(*d) || *d != std::floor(*d) || *d < lo || *d > hi)
-    return unexpected(Error{flag + ": expected an integer in " + std::to_string(lo) + ".." + std::to_string(hi) +
-                            ", got '" + s + "'"});
+    return unexpected(Error{flag + ": expected an integer in " + std::to_string(lo) + ".." +
+                            std::to_string(hi) + ", got '" + s + "'"});
   return static_cast<long>(*d);
 }
 
 Result<double> ParseNum(const std::string& flag, const std::string& s) {
   auto d = pr::ParseDouble(s);
-  if (!d || !std::isfinite(*d)) return unexpected(Error{flag + ": expected a finite number, got '" + s + "'"});
+  if (!d || !std::isfinite(*d))
+    return unexpected(Error{flag + ": expected a finite number, got '" + s + "'"});
   return *d;
 }
 
@@ -80,11 +84,20 @@ Result<int64_t> ParseDuration(const std::string& flag, const std::string& s) {
   double mult = 1;
   std::string num = s;
   switch (s.back()) {
-    case 's': mult = 1, num.pop_back(); break;
-    case 'm': mult = 60, num.pop_back(); break;
-    case 'h': mult = 3600, num.pop_back(); break;
-    case 'd': mult = 86400, num.pop_back(); break;
-    default: break;
+    case 's':
+      mult = 1, num.pop_back();
+      break;
+    case 'm':
+      mult = 60, num.pop_back();
+      break;
+    case 'h':
+      mult = 3600, num.pop_back();
+      break;
+    case 'd':
+      mult = 86400, num.pop_back();
+      break;
+    default:
+      break;
   }
   auto d = pr::ParseDouble(num);
   if (!d || !std::isfinite(*d) || *d <= 0 || *d * mult > 1e10)
@@ -99,7 +112,8 @@ int64_t InferStep(std::vector<pr::Sample> s) {
   for (size_t i = 1; i < s.size(); ++i)
     if (s[i].t > s[i - 1].t) gaps.push_back(s[i].t - s[i - 1].t);
   if (gaps.empty()) return 60;
-  std::nth_element(gaps.begin(), gaps.begin() + static_cast<std::ptrdiff_t>(gaps.size() / 2), gaps.end());
+  std::nth_element(gaps.begin(), gaps.begin() + static_cast<std::ptrdiff_t>(gaps.size() / 2),
+                   gaps.end());
   return gaps[gaps.size() / 2];
 }
 
@@ -121,8 +135,9 @@ std::string Fmt(double v) {
 int Run(int argc, char** argv, std::ostream& out) {
   std::map<std::string, std::string> flags;
   std::vector<std::string> events_raw;
-  static const std::vector<std::string> kKnown = {"--input", "--horizon",  "--season", "--step",  "--quantiles",
-                                                  "--actual", "--plot",    "--capacity", "--model", "--event", "--plot-history"};
+  static const std::vector<std::string> kKnown = {
+      "--input", "--horizon",  "--season", "--step",  "--quantiles",   "--actual",
+      "--plot",  "--capacity", "--model",  "--event", "--plot-history"};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "-h" || a == "--help") {
@@ -136,7 +151,8 @@ int Run(int argc, char** argv, std::ostream& out) {
       a = a.substr(0, eq);
       has_val = true;
     }
-    if (std::find(kKnown.begin(), kKnown.end(), a) == kKnown.end()) throw Fail{"unknown argument '" + a + "' (see --help)"};
+    if (std::find(kKnown.begin(), kKnown.end(), a) == kKnown.end())
+      throw Fail{"unknown argument '" + a + "' (see --help)"};
     if (!has_val) {
       if (i + 1 >= argc) throw Fail{a + ": missing value"};
       val = argv[++i];
@@ -164,7 +180,8 @@ int Run(int argc, char** argv, std::ostream& out) {
     cfg.quantiles.clear();
     for (const auto& s : Split(flags["--quantiles"], ',')) {
       double q = check(ParseNum("--quantiles", s));
-      if (!(q > 0 && q < 1)) throw Fail{"--quantiles: each level must be in (0, 1), got '" + s + "'"};
+      if (!(q > 0 && q < 1))
+        throw Fail{"--quantiles: each level must be in (0, 1), got '" + s + "'"};
       cfg.quantiles.push_back(q);
     }
   }
@@ -188,7 +205,8 @@ int Run(int argc, char** argv, std::ostream& out) {
   std::vector<pr::LoadEvent> events;
   for (const auto& raw : events_raw) {
     auto parts = Split(raw, ',');
-    if (parts.size() != 4) throw Fail{"--event: expected NAME,START,DURATION,MULTIPLIER, got '" + raw + "'"};
+    if (parts.size() != 4)
+      throw Fail{"--event: expected NAME,START,DURATION,MULTIPLIER, got '" + raw + "'"};
     pr::LoadEvent e;
     e.name = parts[0];
     auto start = pr::ParseTimestamp(parts[1]);
@@ -216,12 +234,14 @@ int Run(int argc, char** argv, std::ostream& out) {
     auto ab = pr::Bucketize(*as, step);
     if (!ab) throw Fail{"--actual " + flags["--actual"] + ": " + ab.error().message};
     for (size_t i = 0; i < ab->values.size(); ++i)
-      if (std::isfinite(ab->values[i])) actual[ab->start + static_cast<int64_t>(i) * step] = ab->values[i];
+      if (std::isfinite(ab->values[i]))
+        actual[ab->start + static_cast<int64_t>(i) * step] = ab->values[i];
   }
 
   // Table.
   out << "# model=" << fc->model << " step=" << step << "s points=" << series->values.size()
-      << " cleaned_missing=" << fc->clean.missing_filled << " clipped_outliers=" << fc->clean.outliers_clipped << "\n";
+      << " cleaned_missing=" << fc->clean.missing_filled
+      << " clipped_outliers=" << fc->clean.outliers_clipped << "\n";
   if (!fc->note.empty()) out << "# note: " << fc->note << "\n";
   out << "step,time,p50";
   for (double q : fc->quantiles) out << ",q" << Fmt(q);
@@ -267,7 +287,8 @@ int Run(int argc, char** argv, std::ostream& out) {
       hist.y.push_back(series->values[i]);
     }
     std::vector<double> fx;
-    for (int k = 0; k < cfg.horizon; ++k) fx.push_back(static_cast<double>(origin + static_cast<int64_t>(k) * step));
+    for (int k = 0; k < cfg.horizon; ++k)
+      fx.push_back(static_cast<double>(origin + static_cast<int64_t>(k) * step));
     // Bands: widest first, symmetric pairs of requested quantiles around 0.5.
     const auto& qs = fc->quantiles;
     for (size_t i = 0; i < qs.size(); ++i) {
@@ -277,7 +298,9 @@ int Run(int argc, char** argv, std::ostream& out) {
       for (int k = 0; k < cfg.horizon; ++k) lo[k] = fc->Quantile(1 - qs[i], static_cast<size_t>(k));
       char lbl[64];
       std::snprintf(lbl, sizeof lbl, "%.0f%% band", (2 * qs[i] - 1) * 100);
-      ch.bands.insert(ch.bands.begin(), plot::Band{lbl, fx, lo, hi, "#1f77b4", 0.15 + 0.1 * static_cast<double>(i) / qs.size()});
+      ch.bands.insert(
+          ch.bands.begin(),
+          plot::Band{lbl, fx, lo, hi, "#1f77b4", 0.15 + 0.1 * static_cast<double>(i) / qs.size()});
     }
     ch.lines.push_back(hist);
     ch.lines.push_back(plot::Line{"forecast p50", fx, fc->p50, "#1f77b4", 2.0, false});
@@ -289,7 +312,8 @@ int Run(int argc, char** argv, std::ostream& out) {
     if (capacity) ch.hlines.push_back(plot::HLine{"capacity", *capacity, "#d62728", true});
     ch.markers.push_back(plot::Marker{"forecast start", static_cast<double>(origin), "#7f7f7f"});
     for (const auto& e : events) {
-      ch.markers.push_back(plot::Marker{e.name + " x" + Fmt(e.multiplier), static_cast<double>(e.start), "#ff7f0e"});
+      ch.markers.push_back(
+          plot::Marker{e.name + " x" + Fmt(e.multiplier), static_cast<double>(e.start), "#ff7f0e"});
       ch.markers.push_back(plot::Marker{"", static_cast<double>(e.start + e.duration), "#ff7f0e"});
     }
     std::ofstream f(flags["--plot"], std::ios::binary);

@@ -1,5 +1,9 @@
 // The shardcast binary: `shardcast run` is the operator; `forecast` and
 // `plan` are offline tools that need no cluster.
+#include <malloc.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -9,13 +13,9 @@
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
-#include <malloc.h>
 #include <optional>
 #include <string>
-#include <unistd.h>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 #include "operator/kube/client.h"
 #include "operator/kube/kubeconfig.h"
@@ -215,7 +215,8 @@ bool ParseNumber(const std::string& s, double* out) {
 bool ParseTimeValue(const std::string& s, double* out) {
   if (ParseNumber(s, out)) return true;
   int Y, M, D, h, m, sec, n = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &Y, &M, &D, &h, &m, &sec, &n) != 6) return false;
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &Y, &M, &D, &h, &m, &sec, &n) != 6)
+    return false;
   std::string rest = s.substr(static_cast<size_t>(n));
   double frac = 0;
   if (!rest.empty() && rest[0] == '.') {
@@ -274,10 +275,10 @@ std::string DomainTimeFromFlags(const RunFlags& f,
 // JSON format: one valid JSON object per line, the message escaped
 // (operator/runtime/logging.h).
 void SetupLogging(const RunFlags& f) {
-  auto logger = shardcast::runtime::MakeStderrLogger(
-      f.log_format == "json" ? shardcast::runtime::LogFormat::kJson
-                             : shardcast::runtime::LogFormat::kText,
-      "shardcast");
+  auto logger = shardcast::runtime::MakeStderrLogger(f.log_format == "json"
+                                                         ? shardcast::runtime::LogFormat::kJson
+                                                         : shardcast::runtime::LogFormat::kText,
+                                                     "shardcast");
   logger->set_level(spdlog::level::from_str(f.log_level));
   spdlog::set_default_logger(logger);
   g_json_log = f.log_format == "json";
@@ -314,8 +315,8 @@ std::string ExplainStartupError(const shardcast::kube::RestConfig& cfg,
       return where + (cfg.ca_source.empty() ? "certificate-authority" : cfg.ca_source) + ": " +
              err.message;
     default:
-      return where + (cfg.server_field.empty() ? "server" : cfg.server_field) + " " +
-             cfg.server + ": " + err.message;
+      return where + (cfg.server_field.empty() ? "server" : cfg.server_field) + " " + cfg.server +
+             ": " + err.message;
   }
 }
 

@@ -53,9 +53,9 @@ class ErrorPolicy {
 };
 
 struct ControllerMetrics {
-  runtime::CounterFamily* reconciles = nullptr;   // labels: controller, result
-  runtime::HistogramFamily* duration = nullptr;   // labels: controller
-  runtime::GaugeFamily* depth = nullptr;          // labels: controller
+  runtime::CounterFamily* reconciles = nullptr;  // labels: controller, result
+  runtime::HistogramFamily* duration = nullptr;  // labels: controller
+  runtime::GaugeFamily* depth = nullptr;         // labels: controller
 };
 
 // Registers the standard controller metrics once per registry.

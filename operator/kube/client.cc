@@ -10,8 +10,8 @@ const Resource kConfigMaps{"", "v1", "configmaps", "ConfigMap", true};
 const Resource kEvents{"", "v1", "events", "Event", true};
 const Resource kNamespaces{"", "v1", "namespaces", "Namespace", false};
 const Resource kNodes{"", "v1", "nodes", "Node", false};
-const Resource kPersistentVolumeClaims{"", "v1", "persistentvolumeclaims",
-                                       "PersistentVolumeClaim", true};
+const Resource kPersistentVolumeClaims{"", "v1", "persistentvolumeclaims", "PersistentVolumeClaim",
+                                       true};
 const Resource kLeases{"coordination.k8s.io", "v1", "leases", "Lease", true};
 const Resource kPodMetrics{"metrics.k8s.io", "v1beta1", "pods", "PodMetrics", true};
 }  // namespace resources
@@ -33,7 +33,8 @@ std::string PercentEncode(const std::string& s) {
   return out;
 }
 
-ApiResult<Json> ParseBody(const std::string& body, const Json::parser_callback_t& filter = nullptr) {
+ApiResult<Json> ParseBody(const std::string& body,
+                          const Json::parser_callback_t& filter = nullptr) {
   Json j = Json::parse(body, filter, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     return api_error(ErrorKind::kDecode,
@@ -44,10 +45,14 @@ ApiResult<Json> ParseBody(const std::string& body, const Json::parser_callback_t
 
 const char* ContentType(PatchType t) {
   switch (t) {
-    case PatchType::kMerge: return "application/merge-patch+json";
-    case PatchType::kJson: return "application/json-patch+json";
-    case PatchType::kStrategicMerge: return "application/strategic-merge-patch+json";
-    case PatchType::kApply: return "application/apply-patch+yaml";
+    case PatchType::kMerge:
+      return "application/merge-patch+json";
+    case PatchType::kJson:
+      return "application/json-patch+json";
+    case PatchType::kStrategicMerge:
+      return "application/strategic-merge-patch+json";
+    case PatchType::kApply:
+      return "application/apply-patch+yaml";
   }
   return "application/merge-patch+json";
 }
@@ -159,8 +164,7 @@ ApiResult<Json> Client::list(const Resource& r, const std::string& ns, const Lis
   return ParseBody(resp->body, ItemPruneFilter(opts.prune));
 }
 
-ApiResult<ListResult> Client::list_all(const Resource& r, const std::string& ns,
-                                       ListOptions opts) {
+ApiResult<ListResult> Client::list_all(const Resource& r, const std::string& ns, ListOptions opts) {
   ListResult out;
   for (;;) {
     auto page = list(r, ns, opts);
@@ -235,8 +239,8 @@ ApiStatus Client::remove(const Resource& r, const std::string& ns, const std::st
   }
   if (!opts.propagation_policy.empty()) body["propagationPolicy"] = opts.propagation_policy;
   if (opts.grace_period_seconds) body["gracePeriodSeconds"] = *opts.grace_period_seconds;
-  auto resp = send(HttpRequest{"DELETE", Path(r, ns, name), body.dump(),
-                                           "application/json", "application/json"});
+  auto resp = send(HttpRequest{"DELETE", Path(r, ns, name), body.dump(), "application/json",
+                               "application/json"});
   if (!resp) return Unexpected<ApiError>{resp.error()};
   return {};
 }
@@ -270,7 +274,8 @@ ApiResult<std::unique_ptr<WatchStream>> Client::watch(const Resource& r, const s
   std::vector<std::pair<std::string, std::string>> q{{"watch", "true"}};
   if (!opts.resource_version.empty()) q.emplace_back("resourceVersion", opts.resource_version);
   if (opts.allow_bookmarks) q.emplace_back("allowWatchBookmarks", "true");
-  if (opts.timeout_seconds > 0) q.emplace_back("timeoutSeconds", std::to_string(opts.timeout_seconds));
+  if (opts.timeout_seconds > 0)
+    q.emplace_back("timeoutSeconds", std::to_string(opts.timeout_seconds));
   if (!opts.label_selector.empty()) q.emplace_back("labelSelector", opts.label_selector);
   if (!opts.field_selector.empty()) q.emplace_back("fieldSelector", opts.field_selector);
   // The client-side idle limit sits well past the server's own end of the
@@ -285,7 +290,8 @@ ApiResult<std::unique_ptr<WatchStream>> Client::watch(const Resource& r, const s
 ApiResult<WatchEvent> ParseWatchEvent(const std::string& line) {
   Json j = Json::parse(line, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
-    return api_error(ErrorKind::kDecode, "watch event is not a JSON object: " + line.substr(0, 200));
+    return api_error(ErrorKind::kDecode,
+                     "watch event is not a JSON object: " + line.substr(0, 200));
   }
   auto type = j.find("type");
   auto obj = j.find("object");

@@ -6,12 +6,11 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "operator/kube/error.h"
 #include "operator/kube/transport.h"
@@ -21,7 +20,7 @@ namespace shardcast::kube {
 using Json = nlohmann::json;
 
 struct Resource {
-  std::string group;    // "" for the core group
+  std::string group;  // "" for the core group
   std::string version;
   std::string plural;
   std::string kind;
@@ -45,7 +44,7 @@ extern const Resource kPodMetrics;
 // a large list (10,000 pods) never exists in memory in full: peak memory and
 // the heap fragmentation it leaves behind both shrink.
 struct ListItemPrune {
-  bool drop_managed_fields = false;               // metadata.managedFields
+  bool drop_managed_fields = false;                  // metadata.managedFields
   std::optional<std::set<std::string>> keep_spec;    // nullopt: keep all of spec
   std::optional<std::set<std::string>> keep_status;  // nullopt: keep all of status
   bool active() const { return drop_managed_fields || keep_spec || keep_status; }
@@ -54,7 +53,7 @@ struct ListItemPrune {
 struct ListOptions {
   std::string label_selector;
   std::string field_selector;
-  int64_t limit = 0;             // 0: no limit
+  int64_t limit = 0;  // 0: no limit
   std::string continue_token;
   std::string resource_version;  // "" : most recent (quorum read)
   ListItemPrune prune;           // applied by list() and list_all() while parsing
@@ -70,8 +69,8 @@ enum class PatchType { kMerge, kJson, kStrategicMerge, kApply };
 
 struct PatchOptions {
   std::string field_manager;
-  bool force = false;            // server-side apply only
-  std::string subresource;       // "" or "status", "scale"
+  bool force = false;       // server-side apply only
+  std::string subresource;  // "" or "status", "scale"
 };
 
 struct DeleteOptions {
@@ -84,7 +83,7 @@ struct DeleteOptions {
 struct WatchOptions {
   std::string resource_version;
   bool allow_bookmarks = true;
-  int timeout_seconds = 300;     // server-side end of the watch
+  int timeout_seconds = 300;  // server-side end of the watch
   std::string label_selector;
   std::string field_selector;
 };

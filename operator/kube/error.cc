@@ -1,28 +1,42 @@
 #include "operator/kube/error.h"
 
 #include <charconv>
-
 #include <nlohmann/json.hpp>
 
 namespace shardcast::kube {
 
 std::string_view ErrorKindName(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kNotFound: return "NotFound";
-    case ErrorKind::kAlreadyExists: return "AlreadyExists";
-    case ErrorKind::kConflict: return "Conflict";
-    case ErrorKind::kGone: return "Gone";
-    case ErrorKind::kInvalid: return "Invalid";
-    case ErrorKind::kBadRequest: return "BadRequest";
-    case ErrorKind::kTooManyRequests: return "TooManyRequests";
-    case ErrorKind::kUnauthorized: return "Unauthorized";
-    case ErrorKind::kForbidden: return "Forbidden";
-    case ErrorKind::kUnavailable: return "Unavailable";
-    case ErrorKind::kTimeout: return "Timeout";
-    case ErrorKind::kDecode: return "Decode";
-    case ErrorKind::kConfig: return "Config";
-    case ErrorKind::kCancelled: return "Cancelled";
-    case ErrorKind::kUnknown: return "Unknown";
+    case ErrorKind::kNotFound:
+      return "NotFound";
+    case ErrorKind::kAlreadyExists:
+      return "AlreadyExists";
+    case ErrorKind::kConflict:
+      return "Conflict";
+    case ErrorKind::kGone:
+      return "Gone";
+    case ErrorKind::kInvalid:
+      return "Invalid";
+    case ErrorKind::kBadRequest:
+      return "BadRequest";
+    case ErrorKind::kTooManyRequests:
+      return "TooManyRequests";
+    case ErrorKind::kUnauthorized:
+      return "Unauthorized";
+    case ErrorKind::kForbidden:
+      return "Forbidden";
+    case ErrorKind::kUnavailable:
+      return "Unavailable";
+    case ErrorKind::kTimeout:
+      return "Timeout";
+    case ErrorKind::kDecode:
+      return "Decode";
+    case ErrorKind::kConfig:
+      return "Config";
+    case ErrorKind::kCancelled:
+      return "Cancelled";
+    case ErrorKind::kUnknown:
+      return "Unknown";
   }
   return "Unknown";
 }
@@ -51,16 +65,26 @@ namespace {
 
 ErrorKind KindFromStatus(int status, std::string_view reason) {
   switch (status) {
-    case 400: return ErrorKind::kBadRequest;
-    case 401: return ErrorKind::kUnauthorized;
-    case 403: return ErrorKind::kForbidden;
-    case 404: return ErrorKind::kNotFound;
-    case 409: return reason == "AlreadyExists" ? ErrorKind::kAlreadyExists : ErrorKind::kConflict;
-    case 410: return ErrorKind::kGone;
-    case 422: return ErrorKind::kInvalid;
-    case 429: return ErrorKind::kTooManyRequests;
-    case 504: return ErrorKind::kTimeout;
-    default: break;
+    case 400:
+      return ErrorKind::kBadRequest;
+    case 401:
+      return ErrorKind::kUnauthorized;
+    case 403:
+      return ErrorKind::kForbidden;
+    case 404:
+      return ErrorKind::kNotFound;
+    case 409:
+      return reason == "AlreadyExists" ? ErrorKind::kAlreadyExists : ErrorKind::kConflict;
+    case 410:
+      return ErrorKind::kGone;
+    case 422:
+      return ErrorKind::kInvalid;
+    case 429:
+      return ErrorKind::kTooManyRequests;
+    case 504:
+      return ErrorKind::kTimeout;
+    default:
+      break;
   }
   if (status >= 500 && status <= 599) return ErrorKind::kUnavailable;
   return ErrorKind::kUnknown;
@@ -82,7 +106,8 @@ ApiError ErrorFromResponse(int http_status, std::string_view body,
   err.http_status = http_status;
   std::string reason;
   std::string message;
-  auto status = nlohmann::json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  auto status =
+      nlohmann::json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (status.is_object()) {
     if (auto it = status.find("reason"); it != status.end() && it->is_string()) reason = *it;
     if (auto it = status.find("message"); it != status.end() && it->is_string()) message = *it;

@@ -34,9 +34,9 @@ std::string_view ErrorKindName(ErrorKind kind);
 
 struct ApiError {
   ErrorKind kind = ErrorKind::kUnknown;
-  int http_status = 0;                 // 0 when no response was received
-  std::string reason;                  // Status.reason from the server, if any
-  std::string message;                 // human-readable, names the field where known
+  int http_status = 0;  // 0 when no response was received
+  std::string reason;   // Status.reason from the server, if any
+  std::string message;  // human-readable, names the field where known
   std::optional<std::chrono::seconds> retry_after;
 
   // Whether retrying the same request later may succeed.

@@ -1,9 +1,9 @@
 #include "operator/kube/events.h"
 
+#include <spdlog/spdlog.h>
+
 #include <ctime>
 #include <random>
-
-#include <spdlog/spdlog.h>
 
 namespace shardcast::kube {
 
@@ -46,7 +46,8 @@ std::string NowMicroTime() { return FormatTime(true); }
 
 EventRecorder::EventRecorder(std::shared_ptr<Client> client, std::string component,
                              std::string instance)
-    : client_(std::move(client)), component_(std::move(component)),
+    : client_(std::move(client)),
+      component_(std::move(component)),
       instance_(std::move(instance)) {}
 
 Json EventRecorder::BuildEvent(const Json& involved, EventType type, const std::string& reason,

@@ -1,8 +1,8 @@
 #include "operator/kube/informer.h"
 
-#include <random>
-
 #include <spdlog/spdlog.h>
+
+#include <random>
 
 namespace shardcast::kube {
 
@@ -62,14 +62,16 @@ ListItemPrune PodCacheListPrune() {
   ListItemPrune p;
   p.drop_managed_fields = true;
   p.keep_spec = std::set<std::string>{"nodeName"};
-  p.keep_status = std::set<std::string>{"phase", "podIP", "hostIP", "conditions", "startTime", "reason"};
+  p.keep_status =
+      std::set<std::string>{"phase", "podIP", "hostIP", "conditions", "startTime", "reason"};
   return p;
 }
 
 void PrunePodForCache(Json& pod) {
   if (!pod.is_object()) return;
   static const ListItemPrune kKeep = PodCacheListPrune();
-  for (const auto& [section, keep] : {std::pair{"spec", &*kKeep.keep_spec}, std::pair{"status", &*kKeep.keep_status}}) {
+  for (const auto& [section, keep] :
+       {std::pair{"spec", &*kKeep.keep_spec}, std::pair{"status", &*kKeep.keep_status}}) {
     auto it = pod.find(section);
     if (it == pod.end() || !it->is_object()) continue;
     Json kept = Json::object();

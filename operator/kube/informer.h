@@ -69,7 +69,7 @@ struct EventHandlers {
 };
 
 struct InformerOptions {
-  std::string namespace_;        // "" = all namespaces
+  std::string namespace_;  // "" = all namespaces
   std::string label_selector;
   int64_t page_size = 500;
   bool strip_managed_fields = true;  // saves memory; controllers never read them
@@ -83,7 +83,7 @@ struct InformerOptions {
   // (resourceVersion=0), as client-go's reflector does: much cheaper for the
   // server; the watch that follows brings the cache up to date.
   bool initial_list_from_cache = true;
-  int watch_timeout_seconds = 300;   // randomised upward by up to 2x per watch
+  int watch_timeout_seconds = 300;  // randomised upward by up to 2x per watch
   std::chrono::milliseconds backoff_initial{100};
   std::chrono::milliseconds backoff_max{30000};
 };
@@ -121,7 +121,7 @@ class Informer {
 
  private:
   void run();
-  bool relist();                           // false when stopping
+  bool relist();                              // false when stopping
   bool watch_until_error(bool* need_relist);  // false when stopping
   void deliver(WatchEventType type, ObjectPtr obj);
   ObjectPtr prepare(Json obj) const;

@@ -89,8 +89,8 @@ Result<std::string> FileOrData(const YAML::Node& node, const std::string& field,
   std::string resolved = Resolve(base_dir, *file);
   auto content = files.read(resolved);
   if (!content) {
-    return unexpected(Error{where + "." + field + ": cannot read " + resolved + ": " +
-                            content.error().message});
+    return unexpected(
+        Error{where + "." + field + ": cannot read " + resolved + ": " + content.error().message});
   }
   if (source) *source = resolved;
   return *content;
@@ -150,8 +150,8 @@ Result<RestConfig> ParseImpl(const std::string& yaml, const std::string& path,
   if (!server) return Fail(path, server.error().message);
   if (server->empty()) return Fail(path, cl_where + ".server is missing");
   if (server->rfind("https://", 0) != 0 && server->rfind("http://", 0) != 0) {
-    return Fail(path, cl_where + ".server must start with https:// or http://, not '" +
-                          *server + "'");
+    return Fail(path,
+                cl_where + ".server must start with https:// or http://, not '" + *server + "'");
   }
   cfg.server = *server;
   cfg.server_field = cl_where + ".server";
@@ -162,8 +162,8 @@ Result<RestConfig> ParseImpl(const std::string& yaml, const std::string& path,
   auto sni = ScalarField(*cluster, "tls-server-name", cl_where);
   if (!sni) return Fail(path, sni.error().message);
   cfg.tls_server_name = *sni;
-  auto ca = FileOrData(*cluster, "certificate-authority", cl_where, base_dir, files,
-                       &cfg.ca_source);
+  auto ca =
+      FileOrData(*cluster, "certificate-authority", cl_where, base_dir, files, &cfg.ca_source);
   if (!ca) return Fail(path, ca.error().message);
   cfg.ca_pem = *ca;
 
@@ -259,8 +259,8 @@ Result<RestConfig> InClusterConfig(const EnvLookup& env, const FileReader& files
   cfg.token_file = sa_dir + "/token";
   auto token = files.read(cfg.token_file);
   if (!token) {
-    return unexpected(Error{"in-cluster config: cannot read " + cfg.token_file + ": " +
-                            token.error().message});
+    return unexpected(
+        Error{"in-cluster config: cannot read " + cfg.token_file + ": " + token.error().message});
   }
   auto ca = files.read(sa_dir + "/ca.crt");
   if (!ca) {
@@ -323,8 +323,8 @@ Result<void> CheckPem(const std::string& pem, const std::string& what, bool is_k
 Result<void> ValidateTlsMaterial(const RestConfig& config) {
   const std::string where = "kubeconfig " + config.source + ": ";
   if (!config.ca_pem.empty()) {
-    auto r = CheckPem(config.ca_pem, where + "certificate-authority (" + config.ca_source + ")",
-                      false);
+    auto r =
+        CheckPem(config.ca_pem, where + "certificate-authority (" + config.ca_source + ")", false);
     if (!r) return r;
   }
   if (!config.client_cert_pem.empty()) {
@@ -337,7 +337,9 @@ Result<void> ValidateTlsMaterial(const RestConfig& config) {
 }
 
 TokenSource::TokenSource(const RestConfig& config, FileReader files, std::chrono::seconds recheck)
-    : static_token_(config.token), file_(config.token_file), files_(std::move(files)),
+    : static_token_(config.token),
+      file_(config.token_file),
+      files_(std::move(files)),
       recheck_(recheck) {}
 
 std::string TokenSource::token() {

@@ -16,20 +16,20 @@
 namespace shardcast::kube {
 
 struct RestConfig {
-  std::string server;                // https://host:port, no trailing slash
-  std::string ca_pem;                // empty: system trust store
+  std::string server;  // https://host:port, no trailing slash
+  std::string ca_pem;  // empty: system trust store
   std::string client_cert_pem;
   std::string client_key_pem;
-  std::string token;                 // static bearer token
-  std::string token_file;            // re-read when it changes (service accounts)
+  std::string token;                      // static bearer token
+  std::string token_file;                 // re-read when it changes (service accounts)
   bool insecure_skip_tls_verify = false;  // only when the kubeconfig sets it
   std::string tls_server_name;
-  std::string namespace_;            // context namespace, "" when unset
-  std::string context;               // context name, for messages
-  std::string source;                // where it came from, for messages
-  std::string ca_source;             // file or field the CA came from, for messages
-  std::string server_field;          // e.g. "clusters[dev].cluster.server", for messages
-  std::string user_field;            // e.g. "users[admin].user", for messages
+  std::string namespace_;    // context namespace, "" when unset
+  std::string context;       // context name, for messages
+  std::string source;        // where it came from, for messages
+  std::string ca_source;     // file or field the CA came from, for messages
+  std::string server_field;  // e.g. "clusters[dev].cluster.server", for messages
+  std::string user_field;    // e.g. "users[admin].user", for messages
 };
 
 // Reads files; tests inject fakes. Returns nullopt when the file is unreadable.
@@ -54,10 +54,9 @@ EnvLookup RealEnv();
 
 // In-cluster configuration from KUBERNETES_SERVICE_HOST/PORT and the mounted
 // service account under `sa_dir` (default /var/run/secrets/kubernetes.io/serviceaccount).
-Result<RestConfig> InClusterConfig(const EnvLookup& env = RealEnv(),
-                                   const FileReader& files = FileReader::Real(),
-                                   const std::string& sa_dir =
-                                       "/var/run/secrets/kubernetes.io/serviceaccount");
+Result<RestConfig> InClusterConfig(
+    const EnvLookup& env = RealEnv(), const FileReader& files = FileReader::Real(),
+    const std::string& sa_dir = "/var/run/secrets/kubernetes.io/serviceaccount");
 
 // The usual order: an explicit path; else $KUBECONFIG (first file of a
 // colon-separated list that exists); else in-cluster when its variables are

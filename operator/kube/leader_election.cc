@@ -1,8 +1,8 @@
 #include "operator/kube/leader_election.h"
 
-#include <random>
-
 #include <spdlog/spdlog.h>
+
+#include <random>
 
 #include "operator/kube/events.h"
 
@@ -80,15 +80,16 @@ LeaderElector::Attempt LeaderElector::try_acquire_or_renew() {
       spdlog::warn("leader election: get lease: {}", current.error().to_string());
       return Attempt::kError;
     }
-    Json lease = {{"apiVersion", "coordination.k8s.io/v1"},
-                  {"kind", "Lease"},
-                  {"metadata", {{"name", config_.lease_name},
-                                {"namespace", config_.lease_namespace}}},
-                  {"spec", {{"holderIdentity", config_.identity},
-                            {"leaseDurationSeconds", duration_s},
-                            {"acquireTime", now},
-                            {"renewTime", now},
-                            {"leaseTransitions", 0}}}};
+    Json lease = {
+        {"apiVersion", "coordination.k8s.io/v1"},
+        {"kind", "Lease"},
+        {"metadata", {{"name", config_.lease_name}, {"namespace", config_.lease_namespace}}},
+        {"spec",
+         {{"holderIdentity", config_.identity},
+          {"leaseDurationSeconds", duration_s},
+          {"acquireTime", now},
+          {"renewTime", now},
+          {"leaseTransitions", 0}}}};
     auto created = client_->create(resources::kLeases, config_.lease_namespace, lease);
     if (!created) return Attempt::kError;  // someone else created it first
     token_ = 1;
@@ -158,8 +159,8 @@ void LeaderElector::run() {
   if (stopping_) return;
   last_renew_ns_ = SteadyNowNs();
   leader_ = true;
-  spdlog::info("leader election: {} became leader of {}/{} (fencing token {})",
-               config_.identity, config_.lease_namespace, config_.lease_name, token_.load());
+  spdlog::info("leader election: {} became leader of {}/{} (fencing token {})", config_.identity,
+               config_.lease_namespace, config_.lease_name, token_.load());
   if (on_started_) on_started_(token_.load());
 
   // Renew every retry period; step down when renewals fail for longer than

@@ -84,8 +84,11 @@ class CpprestLineStream final : public LineStream {
  public:
   CpprestLineStream(std::shared_ptr<TransportState> st, std::unique_ptr<client::http_client> c,
                     std::shared_ptr<pplx::cancellation_token_source> cts, http::http_response resp)
-      : st_(std::move(st)), client_(std::move(c)), cts_(std::move(cts)),
-        body_(resp.body()), response_(std::move(resp)) {}
+      : st_(std::move(st)),
+        client_(std::move(c)),
+        cts_(std::move(cts)),
+        body_(resp.body()),
+        response_(std::move(resp)) {}
 
   ~CpprestLineStream() override {
     cancel();

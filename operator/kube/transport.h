@@ -17,7 +17,7 @@ struct HttpRequest {
   std::string method = "GET";
   std::string path_and_query;  // already percent-encoded, starts with '/'
   std::string body;
-  std::string content_type;    // "" when there is no body
+  std::string content_type;  // "" when there is no body
   std::string accept = "application/json";
 };
 

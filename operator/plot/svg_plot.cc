@@ -14,11 +14,21 @@ std::string XmlEscape(const std::string& s) {
   std::string o;
   for (char c : s) {
     switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&apos;"; break;
+      case '&':
+        o += "&amp;";
+        break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      case '\'':
+        o += "&apos;";
+        break;
       default:
         if (static_cast<unsigned char>(c) >= 0x20 || c == '\t') o += c;
     }
@@ -171,7 +181,8 @@ std::string RenderSvg(const Chart& c) {
       if (std::isfinite(l.y[i])) addx(l.x[i]), addy(l.y[i]);
   for (const auto& b : c.bands)
     for (size_t i = 0; i < b.x.size() && i < b.lo.size() && i < b.hi.size(); ++i)
-      if (std::isfinite(b.lo[i]) && std::isfinite(b.hi[i])) addx(b.x[i]), addy(b.lo[i]), addy(b.hi[i]);
+      if (std::isfinite(b.lo[i]) && std::isfinite(b.hi[i]))
+        addx(b.x[i]), addy(b.lo[i]), addy(b.hi[i]);
   for (const auto& h : c.hlines) addy(h.y);
   for (const auto& m : c.markers) addx(m.x);
   const bool have = x0 <= x1 && y0 <= y1;
@@ -188,11 +199,11 @@ std::string RenderSvg(const Chart& c) {
   auto Y = [&](double y) { return mt + ph - (y - y0) / (y1 - y0) * ph; };
 
   std::ostringstream o;
-  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W
-    << " " << H << "\" font-family=\"sans-serif\" font-size=\"11\">\n";
+  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
+    << "\" viewBox=\"0 0 " << W << " " << H << "\" font-family=\"sans-serif\" font-size=\"11\">\n";
   o << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  o << "<text x=\"" << W / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" << XmlEscape(c.title)
-    << "</text>\n";
+  o << "<text x=\"" << W / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">"
+    << XmlEscape(c.title) << "</text>\n";
   // Grid and ticks.
   for (const Tick& t : ValueTicks(y0, y1, 7)) {
     o << "<line x1=\"" << Num(ml) << "\" x2=\"" << Num(ml + pw) << "\" y1=\"" << Num(Y(t.value))
@@ -209,24 +220,27 @@ std::string RenderSvg(const Chart& c) {
     o << "<text x=\"" << Num(X(t.value)) << "\" y=\"" << Num(mt + ph + 16)
       << "\" text-anchor=\"middle\">" << XmlEscape(t.label) << "</text>\n";
   }
-  o << "<rect x=\"" << Num(ml) << "\" y=\"" << Num(mt) << "\" width=\"" << Num(pw) << "\" height=\"" << Num(ph)
-    << "\" fill=\"none\" stroke=\"#444\"/>\n";
+  o << "<rect x=\"" << Num(ml) << "\" y=\"" << Num(mt) << "\" width=\"" << Num(pw) << "\" height=\""
+    << Num(ph) << "\" fill=\"none\" stroke=\"#444\"/>\n";
   o << "<text x=\"" << Num(ml + pw / 2) << "\" y=\"" << Num(H - 10) << "\" text-anchor=\"middle\">"
     << XmlEscape(c.x_label) << "</text>\n";
-  o << "<text transform=\"translate(16," << Num(mt + ph / 2) << ") rotate(-90)\" text-anchor=\"middle\">"
-    << XmlEscape(c.y_label) << "</text>\n";
-  o << "<clipPath id=\"plot\"><rect x=\"" << Num(ml) << "\" y=\"" << Num(mt) << "\" width=\"" << Num(pw)
-    << "\" height=\"" << Num(ph) << "\"/></clipPath>\n<g clip-path=\"url(#plot)\">\n";
+  o << "<text transform=\"translate(16," << Num(mt + ph / 2)
+    << ") rotate(-90)\" text-anchor=\"middle\">" << XmlEscape(c.y_label) << "</text>\n";
+  o << "<clipPath id=\"plot\"><rect x=\"" << Num(ml) << "\" y=\"" << Num(mt) << "\" width=\""
+    << Num(pw) << "\" height=\"" << Num(ph) << "\"/></clipPath>\n<g clip-path=\"url(#plot)\">\n";
   // Bands: one polygon per run of finite points.
   for (const auto& b : c.bands) {
     const size_t n = std::min({b.x.size(), b.lo.size(), b.hi.size()});
     size_t i = 0;
     while (i < n) {
-      while (i < n && !(std::isfinite(b.lo[i]) && std::isfinite(b.hi[i]) && std::isfinite(b.x[i]))) ++i;
+      while (i < n && !(std::isfinite(b.lo[i]) && std::isfinite(b.hi[i]) && std::isfinite(b.x[i])))
+        ++i;
       size_t j = i;
-      while (j < n && std::isfinite(b.lo[j]) && std::isfinite(b.hi[j]) && std::isfinite(b.x[j])) ++j;
+      while (j < n && std::isfinite(b.lo[j]) && std::isfinite(b.hi[j]) && std::isfinite(b.x[j]))
+        ++j;
       if (j > i) {
-        o << "<polygon fill=\"" << XmlEscape(b.color) << "\" fill-opacity=\"" << b.opacity << "\" stroke=\"none\" points=\"";
+        o << "<polygon fill=\"" << XmlEscape(b.color) << "\" fill-opacity=\"" << b.opacity
+          << "\" stroke=\"none\" points=\"";
         for (size_t k = i; k < j; ++k) o << Num(X(b.x[k])) << "," << Num(Y(b.hi[k])) << " ";
         for (size_t k = j; k-- > i;) o << Num(X(b.x[k])) << "," << Num(Y(b.lo[k])) << " ";
         o << "\"/>\n";
@@ -247,21 +261,22 @@ std::string RenderSvg(const Chart& c) {
       pen = true;
     }
     if (d.empty()) continue;
-    o << "<path fill=\"none\" stroke=\"" << XmlEscape(l.color) << "\" stroke-width=\"" << l.width << "\""
-      << (l.dashed ? " stroke-dasharray=\"5,3\"" : "") << " d=\"" << d << "\"/>\n";
+    o << "<path fill=\"none\" stroke=\"" << XmlEscape(l.color) << "\" stroke-width=\"" << l.width
+      << "\"" << (l.dashed ? " stroke-dasharray=\"5,3\"" : "") << " d=\"" << d << "\"/>\n";
   }
   for (const auto& h : c.hlines) {
     if (!std::isfinite(h.y)) continue;
-    o << "<line x1=\"" << Num(ml) << "\" x2=\"" << Num(ml + pw) << "\" y1=\"" << Num(Y(h.y)) << "\" y2=\""
-      << Num(Y(h.y)) << "\" stroke=\"" << XmlEscape(h.color) << "\" stroke-width=\"1.5\""
-      << (h.dashed ? " stroke-dasharray=\"6,4\"" : "") << "/>\n";
+    o << "<line x1=\"" << Num(ml) << "\" x2=\"" << Num(ml + pw) << "\" y1=\"" << Num(Y(h.y))
+      << "\" y2=\"" << Num(Y(h.y)) << "\" stroke=\"" << XmlEscape(h.color)
+      << "\" stroke-width=\"1.5\"" << (h.dashed ? " stroke-dasharray=\"6,4\"" : "") << "/>\n";
   }
   for (const auto& m : c.markers) {
     if (!std::isfinite(m.x)) continue;
-    o << "<line x1=\"" << Num(X(m.x)) << "\" x2=\"" << Num(X(m.x)) << "\" y1=\"" << Num(mt) << "\" y2=\""
-      << Num(mt + ph) << "\" stroke=\"" << XmlEscape(m.color) << "\" stroke-dasharray=\"2,3\"/>";
-    o << "<text x=\"" << Num(X(m.x) + 3) << "\" y=\"" << Num(mt + 12) << "\" fill=\"" << XmlEscape(m.color) << "\">"
-      << XmlEscape(m.label) << "</text>\n";
+    o << "<line x1=\"" << Num(X(m.x)) << "\" x2=\"" << Num(X(m.x)) << "\" y1=\"" << Num(mt)
+      << "\" y2=\"" << Num(mt + ph) << "\" stroke=\"" << XmlEscape(m.color)
+      << "\" stroke-dasharray=\"2,3\"/>";
+    o << "<text x=\"" << Num(X(m.x) + 3) << "\" y=\"" << Num(mt + 12) << "\" fill=\""
+      << XmlEscape(m.color) << "\">" << XmlEscape(m.label) << "</text>\n";
   }
   o << "</g>\n";
   // Legend.
@@ -270,13 +285,15 @@ std::string RenderSvg(const Chart& c) {
   auto legend = [&](const std::string& label, const std::string& color, bool box, bool dashed) {
     if (label.empty()) return;
     if (box)
-      o << "<rect x=\"" << Num(lx) << "\" y=\"" << Num(ly - 7) << "\" width=\"18\" height=\"10\" fill=\""
-        << XmlEscape(color) << "\" fill-opacity=\"0.35\"/>";
+      o << "<rect x=\"" << Num(lx) << "\" y=\"" << Num(ly - 7)
+        << "\" width=\"18\" height=\"10\" fill=\"" << XmlEscape(color)
+        << "\" fill-opacity=\"0.35\"/>";
     else
-      o << "<line x1=\"" << Num(lx) << "\" x2=\"" << Num(lx + 18) << "\" y1=\"" << Num(ly - 2) << "\" y2=\""
-        << Num(ly - 2) << "\" stroke=\"" << XmlEscape(color) << "\" stroke-width=\"2\""
-        << (dashed ? " stroke-dasharray=\"5,3\"" : "") << "/>";
-    o << "<text x=\"" << Num(lx + 24) << "\" y=\"" << Num(ly + 2) << "\">" << XmlEscape(label) << "</text>\n";
+      o << "<line x1=\"" << Num(lx) << "\" x2=\"" << Num(lx + 18) << "\" y1=\"" << Num(ly - 2)
+        << "\" y2=\"" << Num(ly - 2) << "\" stroke=\"" << XmlEscape(color)
+        << "\" stroke-width=\"2\"" << (dashed ? " stroke-dasharray=\"5,3\"" : "") << "/>";
+    o << "<text x=\"" << Num(lx + 24) << "\" y=\"" << Num(ly + 2) << "\">" << XmlEscape(label)
+      << "</text>\n";
     ly += 16;
   };
   for (const auto& l : c.lines) legend(l.label, l.color, false, l.dashed);

@@ -163,8 +163,10 @@ Result<void> HttpServer::start() {
   // whatever binds.
   std::vector<addrinfo*> candidates;
   for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-    if (addr->host.empty() && ai->ai_family == AF_INET6) candidates.insert(candidates.begin(), ai);
-    else candidates.push_back(ai);
+    if (addr->host.empty() && ai->ai_family == AF_INET6)
+      candidates.insert(candidates.begin(), ai);
+    else
+      candidates.push_back(ai);
   }
   int fd = -1;
   std::string last_error = "no usable address";
@@ -352,7 +354,8 @@ void HttpServer::serve_connection(int fd) {
     HttpResponse resp;
     bool head_only = false;
     if (error_status != 0) {
-      resp = {error_status, "text/plain; charset=utf-8", std::string(reason_phrase(error_status)) + "\n"};
+      resp = {error_status, "text/plain; charset=utf-8",
+              std::string(reason_phrase(error_status)) + "\n"};
     } else if (head_end == std::string::npos) {
       ::close(fd);
       return;  // nothing to answer
@@ -370,8 +373,8 @@ void HttpServer::serve_connection(int fd) {
       // Lingering close: read what the client still sends (a body we did not
       // want) until it closes, briefly, so close() does not reset the
       // connection before the client has read the reply.
-      const auto linger = std::min(deadline, std::chrono::steady_clock::now() +
-                                                 std::chrono::milliseconds(500));
+      const auto linger =
+          std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(500));
       std::size_t drained = 0;
       while (drained < 1024 * 1024) {
         const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);

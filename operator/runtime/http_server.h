@@ -7,7 +7,8 @@
 //
 //   HttpServer srv({.address = ":8080"}, &registry,
 //                  [&] { return informers_synced() ? ReadyStatus{true, ""}
-//                                                  : ReadyStatus{false, "informers not synced"}; });
+//                                                  : ReadyStatus{false, "informers not synced"};
+//                                                  });
 //   if (auto r = srv.start(); !r) { log(r.error().message); }
 //   ...
 //   srv.stop();

@@ -125,8 +125,8 @@ Histogram::Histogram(std::vector<double> upper_bounds)
 void Histogram::observe(double v) {
   if (std::isnan(v)) return;
   // First bucket whose upper bound is >= v (le is inclusive).
-  const std::size_t i =
-      static_cast<std::size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
+  const std::size_t i = static_cast<std::size_t>(
+      std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
   std::lock_guard<std::mutex> g(mu_);
   ++counts_[i];
   sum_ += v;
@@ -148,9 +148,7 @@ Histogram::Snapshot Histogram::snapshot() const {
   return s;
 }
 
-std::vector<double> default_buckets() {
-  return {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10};
-}
+std::vector<double> default_buckets() { return {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}; }
 
 Result<std::vector<double>> exponential_buckets(double start, double factor, int count) {
   if (!(start > 0) || !std::isfinite(start))
@@ -362,8 +360,7 @@ Result<Family<M>*> Registry::add(const std::string& name, const std::string& hel
   auto it = families_.find(name);
   if (it != families_.end()) {
     FamilyBase* f = it->second.get();
-    const bool same_buckets =
-        buckets == nullptr || histogram_buckets_[name] == *buckets;
+    const bool same_buckets = buckets == nullptr || histogram_buckets_[name] == *buckets;
     if (f->type() != type || f->help() != help || f->label_names() != label_names || !same_buckets)
       return unexpected(Error{"metric " + name +
                               ": already registered with a different type, help, labels or "
@@ -379,8 +376,8 @@ Result<Family<M>*> Registry::add(const std::string& name, const std::string& hel
                                 (type == MetricType::kHistogram ? name : other)});
     }
   }
-  auto fam = std::make_unique<Family<M>>(name, help, label_names, type, std::move(make),
-                                         &label_errors_);
+  auto fam =
+      std::make_unique<Family<M>>(name, help, label_names, type, std::move(make), &label_errors_);
   Family<M>* raw = fam.get();
   families_.emplace(name, std::move(fam));
   if (buckets != nullptr) histogram_buckets_[name] = *buckets;
@@ -389,14 +386,16 @@ Result<Family<M>*> Registry::add(const std::string& name, const std::string& hel
 
 Result<CounterFamily*> Registry::counter(const std::string& name, const std::string& help,
                                          const std::vector<std::string>& label_names) {
-  return add<Counter>(name, help, label_names, MetricType::kCounter,
-                      [] { return std::make_shared<Counter>(); }, nullptr);
+  return add<Counter>(
+      name, help, label_names, MetricType::kCounter, [] { return std::make_shared<Counter>(); },
+      nullptr);
 }
 
 Result<GaugeFamily*> Registry::gauge(const std::string& name, const std::string& help,
                                      const std::vector<std::string>& label_names) {
-  return add<Gauge>(name, help, label_names, MetricType::kGauge,
-                    [] { return std::make_shared<Gauge>(); }, nullptr);
+  return add<Gauge>(
+      name, help, label_names, MetricType::kGauge, [] { return std::make_shared<Gauge>(); },
+      nullptr);
 }
 
 Result<HistogramFamily*> Registry::histogram(const std::string& name, const std::string& help,
@@ -412,8 +411,9 @@ Result<HistogramFamily*> Registry::histogram(const std::string& name, const std:
       return unexpected(Error{"metric " + name + ": buckets must be strictly increasing (buckets[" +
                               std::to_string(i) + "] = " + format_value(buckets[i]) + ")"});
   }
-  return add<Histogram>(name, help, label_names, MetricType::kHistogram,
-                        [buckets] { return std::make_shared<Histogram>(buckets); }, &buckets);
+  return add<Histogram>(
+      name, help, label_names, MetricType::kHistogram,
+      [buckets] { return std::make_shared<Histogram>(buckets); }, &buckets);
 }
 
 std::size_t Registry::remove_matching(const Labels& subset) {

@@ -59,7 +59,7 @@ class Histogram {
   void observe(double v);
 
   struct Snapshot {
-    std::vector<double> upper_bounds;     // without +Inf
+    std::vector<double> upper_bounds;       // without +Inf
     std::vector<std::uint64_t> cumulative;  // one per bound, then +Inf
     double sum = 0;
     std::uint64_t count = 0;
@@ -124,8 +124,8 @@ template <typename M>
 class Family final : public FamilyBase {
  public:
   using Factory = std::function<std::shared_ptr<M>()>;
-  Family(std::string name, std::string help, std::vector<std::string> label_names,
-         MetricType type, Factory make, std::atomic<std::uint64_t>* label_errors);
+  Family(std::string name, std::string help, std::vector<std::string> label_names, MetricType type,
+         Factory make, std::atomic<std::uint64_t>* label_errors);
 
   // The child for this label set, created on first use. Labels may come in
   // any order but must be exactly the declared names. On a mismatch (a
@@ -166,8 +166,7 @@ class Registry {
                                            const std::vector<std::string>& label_names = {});
   // Empty `buckets` means default_buckets(). A trailing +Inf is allowed and
   // dropped (it is always implied).
-  [[nodiscard]] Result<HistogramFamily*> histogram(const std::string& name,
-                                                   const std::string& help,
+  [[nodiscard]] Result<HistogramFamily*> histogram(const std::string& name, const std::string& help,
                                                    const std::vector<std::string>& label_names,
                                                    std::vector<double> buckets = {});
 

@@ -90,11 +90,11 @@ std::unique_ptr<RateLimiter> default_controller_rate_limiter(Clock& clock) {
 
 Result<WorkQueueMetrics> register_workqueue_metrics(Registry& registry,
                                                     const std::string& queue_name) {
-  auto depth = registry.gauge("shardcast_workqueue_depth", "Keys ready in the work queue.",
-                              {"name"});
+  auto depth =
+      registry.gauge("shardcast_workqueue_depth", "Keys ready in the work queue.", {"name"});
   if (!depth) return unexpected(depth.error());
-  auto adds = registry.counter("shardcast_workqueue_adds_total",
-                               "Keys added to the work queue.", {"name"});
+  auto adds =
+      registry.counter("shardcast_workqueue_adds_total", "Keys added to the work queue.", {"name"});
   if (!adds) return unexpected(adds.error());
   auto retries = registry.counter("shardcast_workqueue_retries_total",
                                   "Rate-limited re-adds to the work queue.", {"name"});
@@ -194,9 +194,8 @@ std::optional<std::string> WorkQueue::get() {
     const Clock::time_point deadline =
         waiting_by_time_.empty() ? Clock::time_point::max() : waiting_by_time_.begin()->first;
     const std::uint64_t gen = generation_;
-    clock_.wait_until(lk, cv_, deadline, [&] {
-      return shutting_down_ || !queue_.empty() || generation_ != gen;
-    });
+    clock_.wait_until(lk, cv_, deadline,
+                      [&] { return shutting_down_ || !queue_.empty() || generation_ != gen; });
   }
 }
 

@@ -95,9 +95,9 @@ std::unique_ptr<RateLimiter> default_controller_rate_limiter(Clock& clock);
 
 // Optional metrics a queue keeps up to date (all may be null).
 struct WorkQueueMetrics {
-  std::shared_ptr<Gauge> depth;       // items ready to be handed out
-  std::shared_ptr<Counter> adds;      // add() calls that queued or marked dirty
-  std::shared_ptr<Counter> retries;   // add_rate_limited() calls
+  std::shared_ptr<Gauge> depth;      // items ready to be handed out
+  std::shared_ptr<Counter> adds;     // add() calls that queued or marked dirty
+  std::shared_ptr<Counter> retries;  // add_rate_limited() calls
 };
 
 // Registers (idempotently) shardcast_workqueue_depth (gauge),

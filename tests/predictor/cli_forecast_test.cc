@@ -39,9 +39,10 @@ TEST(ForecastCli, PrintsTableAndWritesPlot) {
   const std::string act = WriteSeries("cli_act.csv", 24, 24 * 10);
   const std::string svg = testing::TempDir() + "cli_out.svg";
   std::string out, err;
-  int rc = RunCli({"--input", in, "--horizon", "24", "--season", "24", "--quantiles", "0.5,0.9,0.99", "--actual", act,
-                "--plot", svg, "--capacity", "125", "--event", "sale,2023-11-24T22:00:00Z,2h,2"},
-               &out, &err);
+  int rc = RunCli({"--input", in, "--horizon", "24", "--season", "24", "--quantiles",
+                   "0.5,0.9,0.99", "--actual", act, "--plot", svg, "--capacity", "125", "--event",
+                   "sale,2023-11-24T22:00:00Z,2h,2"},
+                  &out, &err);
   ASSERT_EQ(rc, 0) << err;
   EXPECT_NE(out.find("step,time,p50,q0.5,q0.9,q0.99,actual"), std::string::npos) << out;
   EXPECT_NE(out.find("# probExceed(capacity=125"), std::string::npos);
@@ -51,9 +52,9 @@ TEST(ForecastCli, PrintsTableAndWritesPlot) {
   ss << f.rdbuf();
   const std::string s = ss.str();
   EXPECT_EQ(s.rfind("<svg", 0), 0u);
-  EXPECT_NE(s.find("<polygon"), std::string::npos);   // band
-  EXPECT_NE(s.find("capacity"), std::string::npos);   // capacity line legend
-  EXPECT_NE(s.find("sale x2"), std::string::npos);    // event marker
+  EXPECT_NE(s.find("<polygon"), std::string::npos);  // band
+  EXPECT_NE(s.find("capacity"), std::string::npos);  // capacity line legend
+  EXPECT_NE(s.find("sale x2"), std::string::npos);   // event marker
   EXPECT_NE(s.find("</svg>"), std::string::npos);
 }
 

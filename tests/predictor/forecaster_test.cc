@@ -10,14 +10,16 @@
 namespace shardcast::predictor {
 namespace {
 
-std::vector<double> Seasonal(int n, int m, double level, double amp, double noise, std::mt19937& rng) {
+std::vector<double> Seasonal(int n, int m, double level, double amp, double noise,
+                             std::mt19937& rng) {
   std::normal_distribution<double> nd(0, 1);
   std::vector<double> y(n);
   for (int t = 0; t < n; ++t) y[t] = level + amp * std::sin(2 * M_PI * t / m) + noise * nd(rng);
   return y;
 }
 
-ForecastConfig Cfg(int h, std::vector<int> seasons, std::vector<double> q = {0.05, 0.5, 0.9, 0.95, 0.99}) {
+ForecastConfig Cfg(int h, std::vector<int> seasons,
+                   std::vector<double> q = {0.05, 0.5, 0.9, 0.95, 0.99}) {
   ForecastConfig c;
   c.horizon = h;
   c.seasons = std::move(seasons);
@@ -41,7 +43,8 @@ TEST(Forecast, LinearTrendIsNearlyExact) {
   for (int t = 0; t < 300; ++t) y[t] = 100 + 2 * t;
   auto f = Forecast(y, Cfg(12, {}));
   ASSERT_TRUE(f.ok()) << f.error().message;
-  for (int k = 0; k < 12; ++k) EXPECT_NEAR(f->p50[k], 100 + 2 * (300 + k), 0.02 * (100 + 2 * (300 + k))) << f->model;
+  for (int k = 0; k < 12; ++k)
+    EXPECT_NEAR(f->p50[k], 100 + 2 * (300 + k), 0.02 * (100 + 2 * (300 + k))) << f->model;
 }
 
 TEST(Forecast, PureSeasonalWaveIsNearlyExact) {
@@ -49,7 +52,8 @@ TEST(Forecast, PureSeasonalWaveIsNearlyExact) {
   auto y = Seasonal(24 * 14, 24, 100, 40, 0, rng);
   auto f = Forecast(y, Cfg(48, {24}));
   ASSERT_TRUE(f.ok());
-  for (int k = 0; k < 48; ++k) EXPECT_NEAR(f->p50[k], 100 + 40 * std::sin(2 * M_PI * (24 * 14 + k) / 24), 1.0);
+  for (int k = 0; k < 48; ++k)
+    EXPECT_NEAR(f->p50[k], 100 + 40 * std::sin(2 * M_PI * (24 * 14 + k) / 24), 1.0);
 }
 
 TEST(Forecast, QuantilesMonotoneBandsWidenAndReproducible) {
@@ -144,7 +148,7 @@ TEST(Forecast, SpikeAndOutageDoNotDistortForecast) {
   std::mt19937 rng(4);
   auto clean = Seasonal(24 * 14, 24, 100, 30, 2, rng);
   auto dirty = clean;
-  dirty[24 * 13 + 5] = 5000;                                  // spike in the last day
+  dirty[24 * 13 + 5] = 5000;                                      // spike in the last day
   for (int t = 24 * 12 + 3; t < 24 * 12 + 13; ++t) dirty[t] = 0;  // 10-hour outage
   for (int t = 24 * 11; t < 24 * 11 + 4; ++t) dirty[t] = NAN;     // gap
   auto a = Forecast(clean, Cfg(24, {24}));

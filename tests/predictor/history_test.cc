@@ -27,7 +27,7 @@ TEST(History, RingBufferAggregatesAndKeepsWindow) {
   EXPECT_DOUBLE_EQ(fine.values[4], 10);
   auto coarse = h->Series(1);
   ASSERT_EQ(coarse.values.size(), 4u);
-  EXPECT_DOUBLE_EQ(coarse.values[2], 2);              // mean of 0..4
+  EXPECT_DOUBLE_EQ(coarse.values[2], 2);  // mean of 0..4
   EXPECT_NEAR(coarse.values[3], (5 + 6 + 7 + 8 + 9 + 11) / 6.0, 1e-5);
   // A gap clears skipped buckets.
   h->Add(13 * 60, 1);
@@ -112,7 +112,8 @@ namespace {
 
 TEST(History, BackfillFromQueryRangeCountersThenForecast) {
   // A request counter scraped every 60 s for 3 hours at 10 req/s, reset once.
-  std::string json = R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{"range":"12"},"values":[)";
+  std::string json =
+      R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{"range":"12"},"values":[)";
   double counter = 0;
   for (int i = 0; i < 180; ++i) {
     if (i == 90) counter = 0;  // pod restart

@@ -16,8 +16,11 @@ std::vector<double> Wave(int n, int m, double level, double amp) {
 }
 
 TEST(NelderMead, FindsQuadraticMinimum) {
-  auto x = NelderMead([](const std::vector<double>& v) { return (v[0] - 1) * (v[0] - 1) + 3 * (v[1] + 2) * (v[1] + 2); },
-                      {0, 0}, 0.5, 500, 1e-14);
+  auto x = NelderMead(
+      [](const std::vector<double>& v) {
+        return (v[0] - 1) * (v[0] - 1) + 3 * (v[1] + 2) * (v[1] + 2);
+      },
+      {0, 0}, 0.5, 500, 1e-14);
   EXPECT_NEAR(x[0], 1, 1e-3);
   EXPECT_NEAR(x[1], -2, 1e-3);
 }
@@ -48,10 +51,11 @@ TEST(ClassicalIndices, MeanOneAndShape) {
 TEST(Models, PureSeasonalWaveForecastAlmostExactly) {
   auto y = Wave(24 * 20, 24, 100, 30);
   auto truth = Wave(24 * 22, 24, 100, 30);
-  for (auto run : {RunSeasonalNaive(y, 24, 48, {}), RunAutoEts(y, 24, 48, {}), RunMstl(y, {24}, false, 48, {}),
-                   RunTheta(y, 24, 48, {})}) {
+  for (auto run : {RunSeasonalNaive(y, 24, 48, {}), RunAutoEts(y, 24, 48, {}),
+                   RunMstl(y, {24}, false, 48, {}), RunTheta(y, 24, 48, {})}) {
     ASSERT_EQ(run.forecast.size(), 48u);
-    for (int k = 0; k < 48; ++k) EXPECT_NEAR(run.forecast[k], truth[480 + k], 1.0) << run.name << " step " << k;
+    for (int k = 0; k < 48; ++k)
+      EXPECT_NEAR(run.forecast[k], truth[480 + k], 1.0) << run.name << " step " << k;
   }
 }
 
@@ -59,7 +63,8 @@ TEST(Models, LinearTrendForecastByEtsAndTheta) {
   std::vector<double> y(200);
   for (int t = 0; t < 200; ++t) y[t] = 10 + 0.5 * t;
   auto ets = RunEts(y, 1, EtsTrend::kDamped, EtsSeason::kNone, 10, {});
-  for (int k = 0; k < 10; ++k) EXPECT_NEAR(ets.forecast[k], 10 + 0.5 * (200 + k), 0.5 * (k + 1) * 0.2 + 0.1);
+  for (int k = 0; k < 10; ++k)
+    EXPECT_NEAR(ets.forecast[k], 10 + 0.5 * (200 + k), 0.5 * (k + 1) * 0.2 + 0.1);
   auto theta = RunTheta(y, 1, 10, {});
   // Theta extrapolates half the slope on top of SES (which lags); close to the line.
   for (int k = 0; k < 10; ++k) EXPECT_NEAR(theta.forecast[k], 10 + 0.5 * (200 + k), 3.0);
@@ -77,9 +82,11 @@ TEST(Models, BacktestFromOriginsUsesOnlyThePast) {
 }
 
 TEST(SeasonalAr, LagsFollowThePeriodsAndTheLength) {
-  EXPECT_EQ(SeasonalArLags({24, 168}, 912), (std::vector<int>{1, 2, 3, 23, 24, 25, 47, 48, 167, 168, 169, 336}));
+  EXPECT_EQ(SeasonalArLags({24, 168}, 912),
+            (std::vector<int>{1, 2, 3, 23, 24, 25, 47, 48, 167, 168, 169, 336}));
   // 336 needs n > 672: a 652-point series keeps the rest.
-  EXPECT_EQ(SeasonalArLags({168, 24}, 652), (std::vector<int>{1, 2, 3, 23, 24, 25, 47, 48, 167, 168, 169}));
+  EXPECT_EQ(SeasonalArLags({168, 24}, 652),
+            (std::vector<int>{1, 2, 3, 23, 24, 25, 47, 48, 167, 168, 169}));
   EXPECT_EQ(SeasonalArLags({}, 100), (std::vector<int>{1, 2, 3}));
   EXPECT_EQ(SeasonalArLags({24}, 5), (std::vector<int>{1, 2}));
 }
@@ -95,7 +102,8 @@ TEST(SeasonalAr, GrowingMultiplicativeSeasonForecastAlmostExactly) {
   ASSERT_EQ(run.forecast.size(), 48u);
   for (int k = 0; k < 48; ++k) EXPECT_NEAR(run.forecast[k] / f(480 + k), 1.0, 0.01) << "step " << k;
   ASSERT_EQ(run.backtest.size(), 2u);
-  for (int k = 0; k < 48; ++k) EXPECT_NEAR(run.backtest[1][k] / f(400 + k), 1.0, 0.01) << "step " << k;
+  for (int k = 0; k < 48; ++k)
+    EXPECT_NEAR(run.backtest[1][k] / f(400 + k), 1.0, 0.01) << "step " << k;
 }
 
 TEST(SeasonalAr, ZerosAndExplosiveDataStayFiniteAndBounded) {

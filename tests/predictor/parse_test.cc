@@ -22,7 +22,8 @@ TEST(ParseTimestamp, UnixAndRfc3339) {
 }
 
 TEST(ParseCsv, HeaderCrlfCommentsAndValues) {
-  auto r = ParseCsvSeries("timestamp,value\r\n# c\r\n1700000000,1.5\r\n\r\n2023-11-14T22:14:20Z,NaN\n");
+  auto r =
+      ParseCsvSeries("timestamp,value\r\n# c\r\n1700000000,1.5\r\n\r\n2023-11-14T22:14:20Z,NaN\n");
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_EQ(r->size(), 2u);
   EXPECT_EQ((*r)[0].t, 1700000000);

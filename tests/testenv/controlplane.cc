@@ -84,7 +84,8 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const CommandOpti
   cargv.push_back(nullptr);
 
   int inPipe[2], outPipe[2], errPipe[2];
-  if (::pipe2(inPipe, O_CLOEXEC) != 0 || ::pipe2(outPipe, O_CLOEXEC) != 0 || ::pipe2(errPipe, O_CLOEXEC) != 0) {
+  if (::pipe2(inPipe, O_CLOEXEC) != 0 || ::pipe2(outPipe, O_CLOEXEC) != 0 ||
+      ::pipe2(errPipe, O_CLOEXEC) != 0) {
     result.err = std::string("RunCommand: pipe: ") + std::strerror(errno);
     return result;
   }
@@ -132,7 +133,8 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const CommandOpti
   const auto deadline = Clock::now() + options.timeout;
   char buf[65536];
   while (outFd >= 0 || errFd >= 0 || inFd >= 0) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) {
       result.timedOut = true;
       ::kill(-pid, SIGKILL);
@@ -148,7 +150,8 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const CommandOpti
     for (const auto& p : fds) {
       if (p.revents == 0) continue;
       if (p.fd == inFd) {
-        ssize_t w = ::write(inFd, options.stdinData.data() + written, options.stdinData.size() - written);
+        ssize_t w =
+            ::write(inFd, options.stdinData.data() + written, options.stdinData.size() - written);
         if (w > 0) written += static_cast<size_t>(w);
         if (w < 0 && errno != EAGAIN) written = options.stdinData.size();
         if (written >= options.stdinData.size()) {
@@ -162,8 +165,10 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const CommandOpti
         (p.fd == outFd ? result.out : result.err).append(buf, static_cast<size_t>(r));
       } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
         ::close(p.fd);
-        if (p.fd == outFd) outFd = -1;
-        else errFd = -1;
+        if (p.fd == outFd)
+          outFd = -1;
+        else
+          errFd = -1;
       }
     }
   }
@@ -190,16 +195,21 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const CommandOpti
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
   }
-  if (WIFEXITED(status)) result.exitCode = WEXITSTATUS(status);
-  else if (WIFSIGNALED(status)) result.exitCode = 128 + WTERMSIG(status);
+  if (WIFEXITED(status))
+    result.exitCode = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status))
+    result.exitCode = 128 + WTERMSIG(status);
   if (result.timedOut) {
-    result.err += "\n[RunCommand: killed after " + std::to_string(options.timeout.count()) + "ms: " + argv[0] + "]";
+    result.err += "\n[RunCommand: killed after " + std::to_string(options.timeout.count()) +
+                  "ms: " + argv[0] + "]";
   }
   return result;
 }
 
-::testing::AssertionResult WaitFor(const std::function<bool()>& predicate, std::chrono::milliseconds timeout,
-                                   const std::string& description, std::chrono::milliseconds interval) {
+::testing::AssertionResult WaitFor(const std::function<bool()>& predicate,
+                                   std::chrono::milliseconds timeout,
+                                   const std::string& description,
+                                   std::chrono::milliseconds interval) {
   const auto start = Clock::now();
   const auto deadline = start + timeout;
   while (true) {
@@ -209,7 +219,8 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const CommandOpti
     std::this_thread::sleep_for(std::min<Clock::duration>(interval, deadline - now));
   }
   auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-  return ::testing::AssertionFailure() << "timed out after " << waited << "ms waiting for: " << description;
+  return ::testing::AssertionFailure()
+         << "timed out after " << waited << "ms waiting for: " << description;
 }
 
 // ---------------------------------------------------------------------------
@@ -231,8 +242,8 @@ ControlPlane::ControlPlane() { start(); }
 
 ControlPlane::~ControlPlane() { stop(); }
 
-CommandResult ControlPlane::script(const std::vector<std::string>& args, std::chrono::milliseconds timeout,
-                                   bool passthrough) const {
+CommandResult ControlPlane::script(const std::vector<std::string>& args,
+                                   std::chrono::milliseconds timeout, bool passthrough) const {
   std::vector<std::string> argv{"bash", sourceDir() + "/hack/controlplane.sh"};
   argv.insert(argv.end(), args.begin(), args.end());
   CommandOptions opts;
@@ -256,7 +267,9 @@ void ControlPlane::start() {
       return;
     }
     auto v = serverVersion();
-    if (!v) startupError_ = "cluster from SHARDCAST_TEST_KUBECONFIG is not reachable: " + v.error().message;
+    if (!v)
+      startupError_ =
+          "cluster from SHARDCAST_TEST_KUBECONFIG is not reachable: " + v.error().message;
     return;
   }
 
@@ -290,8 +303,8 @@ void ControlPlane::start() {
     ::_exit(127);
   }
 
-  std::cerr << "[testenv] building (cached after the first time) and starting the control plane in " << stateDir_
-            << std::endl;
+  std::cerr << "[testenv] building (cached after the first time) and starting the control plane in "
+            << stateDir_ << std::endl;
   const auto t0 = Clock::now();
   auto build = script({"build"}, std::chrono::minutes(60), /*passthrough=*/true);
   if (!build.ok()) {
@@ -300,11 +313,13 @@ void ControlPlane::start() {
   }
   auto up = script({"start"}, std::chrono::minutes(10), /*passthrough=*/true);
   if (!up.ok()) {
-    startupError_ = "hack/controlplane.sh start failed (output above; logs in " + stateDir_ + "/logs): " + up.describe();
+    startupError_ = "hack/controlplane.sh start failed (output above; logs in " + stateDir_ +
+                    "/logs): " + up.describe();
     return;
   }
   auto secs = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - t0).count();
-  std::cerr << "[testenv] control plane ready in " << secs << "s; KUBECONFIG=" << kubeconfig_ << std::endl;
+  std::cerr << "[testenv] control plane ready in " << secs << "s; KUBECONFIG=" << kubeconfig_
+            << std::endl;
 }
 
 void ControlPlane::stop() {
@@ -313,7 +328,8 @@ void ControlPlane::stop() {
   {
     std::ofstream marker(stateDir_ + "/.testenv-stopped");  // tells the watchdog we are done
   }
-  if (!r.ok()) std::cerr << "[testenv] hack/controlplane.sh stop failed: " << r.describe() << std::endl;
+  if (!r.ok())
+    std::cerr << "[testenv] hack/controlplane.sh stop failed: " << r.describe() << std::endl;
   bool keep = !EnvOr("SHARDCAST_TEST_KEEP_CP_DIR", "").empty();
   if (!keep && ::testing::UnitTest::GetInstance()->Failed()) keep = true;
   if (keep) {
@@ -325,9 +341,11 @@ void ControlPlane::stop() {
   owned_ = false;
 }
 
-CommandResult ControlPlane::kubectl(const std::vector<std::string>& args, const std::string& stdinData,
+CommandResult ControlPlane::kubectl(const std::vector<std::string>& args,
+                                    const std::string& stdinData,
                                     std::chrono::milliseconds timeout) const {
-  std::vector<std::string> argv{EnvOr("KUBECTL", "/usr/bin/kubectl"), "--kubeconfig=" + kubeconfig_};
+  std::vector<std::string> argv{EnvOr("KUBECTL", "/usr/bin/kubectl"),
+                                "--kubeconfig=" + kubeconfig_};
   argv.insert(argv.end(), args.begin(), args.end());
   CommandOptions opts;
   opts.stdinData = stdinData;
@@ -338,8 +356,9 @@ CommandResult ControlPlane::kubectl(const std::vector<std::string>& args, const 
 Result<void> ControlPlane::restartApiserver() {
   std::lock_guard<std::mutex> lock(mu_);
   if (stateDir_.empty()) {
-    return unexpected(Error{"restartApiserver: no control plane state dir (set SHARDCAST_CP_DIR with "
-                            "SHARDCAST_TEST_KUBECONFIG)"});
+    return unexpected(
+        Error{"restartApiserver: no control plane state dir (set SHARDCAST_CP_DIR with "
+              "SHARDCAST_TEST_KUBECONFIG)"});
   }
   auto r = script({"restart-apiserver"}, std::chrono::minutes(3));
   if (!r.ok()) return unexpected(Error{"hack/controlplane.sh restart-apiserver: " + r.describe()});
@@ -349,8 +368,9 @@ Result<void> ControlPlane::restartApiserver() {
 Result<long long> ControlPlane::compactEtcd() {
   std::lock_guard<std::mutex> lock(mu_);
   if (stateDir_.empty()) {
-    return unexpected(Error{"compactEtcd: no control plane state dir (set SHARDCAST_CP_DIR with "
-                            "SHARDCAST_TEST_KUBECONFIG)"});
+    return unexpected(
+        Error{"compactEtcd: no control plane state dir (set SHARDCAST_CP_DIR with "
+              "SHARDCAST_TEST_KUBECONFIG)"});
   }
   auto r = script({"compact"}, std::chrono::minutes(2));
   if (!r.ok()) return unexpected(Error{"hack/controlplane.sh compact: " + r.describe()});
@@ -397,10 +417,13 @@ void ControlPlaneEnvironment::SetUp() {
   if (!v) {
     FAIL() << "[testenv] " << v.error().message;
   }
-  std::cout << "[testenv] kube-apiserver gitVersion " << *v << " (kubeconfig " << cp.kubeconfigPath()
-            << (cp.owned() ? ", started by this test binary" : ", reused") << ")" << std::endl;
+  std::cout << "[testenv] kube-apiserver gitVersion " << *v << " (kubeconfig "
+            << cp.kubeconfigPath() << (cp.owned() ? ", started by this test binary" : ", reused")
+            << ")" << std::endl;
 }
 
-void InstallControlPlaneEnvironment() { ::testing::AddGlobalTestEnvironment(new ControlPlaneEnvironment); }
+void InstallControlPlaneEnvironment() {
+  ::testing::AddGlobalTestEnvironment(new ControlPlaneEnvironment);
+}
 
 }  // namespace shardcast::testenv

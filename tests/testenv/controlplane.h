@@ -56,9 +56,10 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const CommandOpti
 // Polls `predicate` until it returns true or `timeout` expires. This is the
 // only way tests should wait. Returns an AssertionResult naming
 // `description` on timeout, so use it as ASSERT_TRUE(WaitFor(...)).
-::testing::AssertionResult WaitFor(const std::function<bool()>& predicate, std::chrono::milliseconds timeout,
-                                   const std::string& description,
-                                   std::chrono::milliseconds interval = std::chrono::milliseconds(250));
+::testing::AssertionResult WaitFor(
+    const std::function<bool()>& predicate, std::chrono::milliseconds timeout,
+    const std::string& description,
+    std::chrono::milliseconds interval = std::chrono::milliseconds(250));
 
 class ControlPlane {
  public:
@@ -104,7 +105,8 @@ class ControlPlane {
   void start();
   void stop();
   CommandResult script(const std::vector<std::string>& args,
-                       std::chrono::milliseconds timeout = std::chrono::minutes(5), bool passthrough = false) const;
+                       std::chrono::milliseconds timeout = std::chrono::minutes(5),
+                       bool passthrough = false) const;
 
   std::string kubeconfig_;
   std::string stateDir_;

@@ -66,9 +66,7 @@ TEST(QuantityParsing, CpuAndMemory) {
 
 class ControlPlaneSmoke : public ::testing::Test {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(cp().ready()) << cp().startupError();
-  }
+  void SetUp() override { ASSERT_TRUE(cp().ready()) << cp().startupError(); }
   static ControlPlane& cp() { return ControlPlane::Shared(); }
 };
 
@@ -111,7 +109,8 @@ TEST_F(ControlPlaneSmoke, KwokPodReportsAnnotatedCpuThroughMetricsServer) {
   ASSERT_TRUE(created.ok()) << created.describe();
   const std::string manifest = R"({
     "apiVersion": "v1", "kind": "Pod",
-    "metadata": {"name": ")" + pod + R"(", "namespace": ")" + ns + R"(",
+    "metadata": {"name": ")" + pod +
+                               R"(", "namespace": ")" + ns + R"(",
       "annotations": {"kwok.x-k8s.io/usage-cpu": "250m", "kwok.x-k8s.io/usage-memory": "64Mi"}},
     "spec": {
       "nodeSelector": {"type": "kwok"},
@@ -134,7 +133,8 @@ TEST_F(ControlPlaneSmoke, KwokPodReportsAnnotatedCpuThroughMetricsServer) {
   double cpu = -1, mem = -1;
   EXPECT_TRUE(WaitFor(
       [&] {
-        auto r = cp().kubectl({"get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/" + ns + "/pods/" + pod});
+        auto r = cp().kubectl(
+            {"get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/" + ns + "/pods/" + pod});
         last = r.ok() ? r.out : r.describe();
         if (!r.ok()) return false;
         auto j = nlohmann::json::parse(r.out, nullptr, false);
@@ -161,15 +161,16 @@ TEST_F(ControlPlaneSmoke, KwokPodReportsAnnotatedCpuThroughMetricsServer) {
 }
 
 TEST_F(ControlPlaneSmoke, ApiserverAnswersAfterRestart) {
-  auto before = cp().kubectl({"create", "configmap", "restart-probe-" + std::to_string(::getpid()), "-n", "default",
-                              "--from-literal=k=v"});
+  auto before = cp().kubectl({"create", "configmap", "restart-probe-" + std::to_string(::getpid()),
+                              "-n", "default", "--from-literal=k=v"});
   ASSERT_TRUE(before.ok()) << before.describe();
   auto restarted = cp().restartApiserver();
   ASSERT_TRUE(restarted.ok()) << restarted.error().message;
-  EXPECT_TRUE(WaitFor([&] { return cp().serverVersion().ok(); }, 60s, "apiserver /version after restart"));
+  EXPECT_TRUE(
+      WaitFor([&] { return cp().serverVersion().ok(); }, 60s, "apiserver /version after restart"));
   // Data written before the restart is still there (same etcd).
-  auto after = cp().kubectl({"get", "configmap", "restart-probe-" + std::to_string(::getpid()), "-n", "default",
-                             "-o", "jsonpath={.data.k}"});
+  auto after = cp().kubectl({"get", "configmap", "restart-probe-" + std::to_string(::getpid()),
+                             "-n", "default", "-o", "jsonpath={.data.k}"});
   ASSERT_TRUE(after.ok()) << after.describe();
   EXPECT_EQ(after.out, "v");
 }
@@ -178,8 +179,8 @@ TEST_F(ControlPlaneSmoke, CompactEtcdAdvancesWithWrites) {
   auto first = cp().compactEtcd();
   ASSERT_TRUE(first.ok()) << first.error().message;
   EXPECT_GT(*first, 0);
-  auto w = cp().kubectl({"create", "configmap", "compact-probe-" + std::to_string(::getpid()), "-n", "default",
-                         "--from-literal=k=v"});
+  auto w = cp().kubectl({"create", "configmap", "compact-probe-" + std::to_string(::getpid()), "-n",
+                         "default", "--from-literal=k=v"});
   ASSERT_TRUE(w.ok()) << w.describe();
   auto second = cp().compactEtcd();
   ASSERT_TRUE(second.ok()) << second.error().message;

@@ -1,6 +1,7 @@
-#include <gtest/gtest.h>
+#include "controllers/forecast/http_getter.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -8,8 +9,6 @@
 #include <chrono>
 #include <string>
 #include <thread>
-
-#include "controllers/forecast/http_getter.h"
 
 namespace shardcast::forecast {
 namespace {
@@ -62,7 +61,10 @@ class Listener {
 TEST(PlainHttpGetter, ReturnsTheBodyOf200) {
   Listener l;
   std::string req;
-  l.serve("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nshardcast_range_requests_total{range=\"1\"} 5\n", &req);
+  l.serve(
+      "HTTP/1.0 200 OK\r\nContent-Type: "
+      "text/plain\r\n\r\nshardcast_range_requests_total{range=\"1\"} 5\n",
+      &req);
   PlainHttpGetter g;
   auto r = g.get("127.0.0.1", l.port(), "/metrics", 2s);
   ASSERT_TRUE(r) << r.error().message;

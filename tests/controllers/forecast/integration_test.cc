@@ -12,8 +12,8 @@
 #include <thread>
 
 #include "controllers/api/resources.h"
-#include "controllers/forecast/register.h"
 #include "controllers/forecast/reconciler.h"
+#include "controllers/forecast/register.h"
 #include "operator/kube/kubeconfig.h"
 #include "operator/manager/manager.h"
 #include "tests/testenv/controlplane.h"
@@ -28,7 +28,8 @@ using testenv::WaitFor;
 // Serves increasing range counters for every pod IP (10 requests/s-ish).
 class CountingHttp : public HttpGetter {
  public:
-  Result<std::string> get(const std::string&, int, const std::string&, std::chrono::milliseconds) override {
+  Result<std::string> get(const std::string&, int, const std::string&,
+                          std::chrono::milliseconds) override {
     std::lock_guard<std::mutex> l(mu_);
     n_ += 100;
     return "shardcast_range_requests_total{range=\"0\"} " + std::to_string(n_) +
@@ -92,8 +93,9 @@ class ForecastIT : public ::testing::Test {
     client_ = std::make_shared<kube::Client>(*t);
     static std::mt19937 rng(std::random_device{}());
     ns_ = "forecast-it-" + std::to_string(rng() % 1000000);
-    ASSERT_TRUE(client_->create(kube::resources::kNamespaces, "",
-                                Json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns_}}}}));
+    ASSERT_TRUE(client_->create(
+        kube::resources::kNamespaces, "",
+        Json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns_}}}}));
   }
   void TearDown() override {
     if (client_) (void)client_->remove(kube::resources::kNamespaces, "", ns_);
@@ -116,11 +118,14 @@ class ForecastIT : public ::testing::Test {
               {"annotations", {{"kwok.x-k8s.io/usage-cpu", cpu}}}}},
             {"spec",
              {{"nodeSelector", {{"type", "kwok"}}},
-              {"tolerations", Json::array({{{"key", "kwok.x-k8s.io/node"}, {"operator", "Exists"}, {"effect", "NoSchedule"}}})},
+              {"tolerations", Json::array({{{"key", "kwok.x-k8s.io/node"},
+                                            {"operator", "Exists"},
+                                            {"effect", "NoSchedule"}}})},
               {"containers", Json::array({{{"name", "kv"}, {"image", "example/kv:1.0"}}})}}}};
   }
   // The decoded cpu.<pod> series of the history ConfigMap, with its rv.
-  std::optional<std::pair<predictor::RegularSeries, std::string>> HistoryCpu(const std::string& pod) {
+  std::optional<std::pair<predictor::RegularSeries, std::string>> HistoryCpu(
+      const std::string& pod) {
     auto cm = client_->get(kube::resources::kConfigMaps, ns_, "kv-history");
     if (!cm || !(*cm)["data"].contains("cpu." + pod)) return std::nullopt;
     auto h = predictor::History::DecodeSnapshot((*cm)["data"]["cpu." + pod].get<std::string>());
@@ -142,14 +147,16 @@ TEST_F(ForecastIT, SamplesForecastsAndSurvivesRestart) {
   // 1. metrics.k8s.io samples arrive in the history (written to the ConfigMap).
   int present = 0;
   double last = 0;
-  ASSERT_TRUE(WaitFor([&] {
-    auto s = HistoryCpu("kv-0");
-    if (!s) return false;
-    present = 0;
-    for (double v : s->first.values)
-      if (std::isfinite(v)) ++present, last = v;
-    return present >= 3;
-  }, 240s, "3 CPU samples of kv-0 in ConfigMap kv-history"));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto s = HistoryCpu("kv-0");
+        if (!s) return false;
+        present = 0;
+        for (double v : s->first.values)
+          if (std::isfinite(v)) ++present, last = v;
+        return present >= 3;
+      },
+      240s, "3 CPU samples of kv-0 in ConfigMap kv-history"));
   EXPECT_NEAR(last, 300, 30);
   auto cm = client_->get(kube::resources::kConfigMaps, ns_, "kv-history");
   ASSERT_TRUE(cm);
@@ -159,12 +166,14 @@ TEST_F(ForecastIT, SamplesForecastsAndSurvivesRestart) {
 
   // 2. status.forecasts with a sensible peak for the 300m pod.
   Json forecasts;
-  ASSERT_TRUE(WaitFor([&] {
-    auto s = client_->get(api::kShardSets, ns_, "kv");
-    if (!s || !s->contains("status") || !(*s)["status"].contains("forecasts")) return false;
-    forecasts = (*s)["status"]["forecasts"];
-    return forecasts.size() == 2;
-  }, 120s, "status.forecasts for both pods"));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto s = client_->get(api::kShardSets, ns_, "kv");
+        if (!s || !s->contains("status") || !(*s)["status"].contains("forecasts")) return false;
+        forecasts = (*s)["status"]["forecasts"];
+        return forecasts.size() == 2;
+      },
+      120s, "status.forecasts for both pods"));
   EXPECT_EQ(forecasts[0]["pod"], "kv-0");
   EXPECT_NEAR(forecasts[0]["peak"].get<double>(), 300, 40) << forecasts.dump();
   EXPECT_NEAR(forecasts[1]["peak"].get<double>(), 100, 20) << forecasts.dump();
@@ -176,8 +185,9 @@ TEST_F(ForecastIT, SamplesForecastsAndSurvivesRestart) {
   EXPECT_FALSE(forecasts[0]["trusted"].get<bool>());  // no matured forecasts yet
   EXPECT_EQ(forecasts[0]["horizonSeconds"], 1800);
   std::string metrics = mgr->manager().metrics().render();
-  EXPECT_NE(metrics.find("shardcast_observed_cpu_millicores{shardset=\"" + ns_ + "/kv\",pod=\"kv-0\"}"),
-            std::string::npos);
+  EXPECT_NE(
+      metrics.find("shardcast_observed_cpu_millicores{shardset=\"" + ns_ + "/kv\",pod=\"kv-0\"}"),
+      std::string::npos);
 
   // Steady state writes (almost) nothing: a handful of samples later the
   // status writes have not grown with the samples.
@@ -186,31 +196,36 @@ TEST_F(ForecastIT, SamplesForecastsAndSurvivesRestart) {
                       "5 more samples"));
   auto after = mgr->reconciler().stats();
   EXPECT_LE(after.status_writes - before.status_writes, 1u);
-  std::cout << "[forecast-it] samples " << after.samples << ", status writes " << after.status_writes
-            << ", history writes " << after.history_writes << ", refits " << after.refits << "\n";
+  std::cout << "[forecast-it] samples " << after.samples << ", status writes "
+            << after.status_writes << ", history writes " << after.history_writes << ", refits "
+            << after.refits << "\n";
 
   // 3. Restart: a new Manager loads the history from the ConfigMap.
   mgr->stop();
   auto saved = HistoryCpu("kv-0");
   ASSERT_TRUE(saved);
-  int64_t saved_end = saved->first.start + static_cast<int64_t>(saved->first.values.size() - 1) * saved->first.step;
+  int64_t saved_end =
+      saved->first.start + static_cast<int64_t>(saved->first.values.size() - 1) * saved->first.step;
   mgr.reset();
   auto second = std::make_unique<RunningManager>(client_, ns_);
   ASSERT_TRUE(WaitFor([&] { return second->reconciler().stats().history_loads >= 2; }, 60s,
                       "history loaded by the new Manager"));
   // Its next save still holds the samples taken before the restart.
-  ASSERT_TRUE(WaitFor([&] {
-    auto s = HistoryCpu("kv-0");
-    if (!s || s->second == saved->second) return false;
-    int64_t end = s->first.start + static_cast<int64_t>(s->first.values.size() - 1) * s->first.step;
-    if (end <= saved_end) return false;
-    int old_present = 0;
-    for (size_t i = 0; i < s->first.values.size(); ++i) {
-      int64_t t = s->first.start + static_cast<int64_t>(i) * s->first.step;
-      if (t <= saved_end && std::isfinite(s->first.values[i])) ++old_present;
-    }
-    return old_present >= present;
-  }, 60s, "the saved history after restart keeps the samples from before it"));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto s = HistoryCpu("kv-0");
+        if (!s || s->second == saved->second) return false;
+        int64_t end =
+            s->first.start + static_cast<int64_t>(s->first.values.size() - 1) * s->first.step;
+        if (end <= saved_end) return false;
+        int old_present = 0;
+        for (size_t i = 0; i < s->first.values.size(); ++i) {
+          int64_t t = s->first.start + static_cast<int64_t>(i) * s->first.step;
+          if (t <= saved_end && std::isfinite(s->first.values[i])) ++old_present;
+        }
+        return old_present >= present;
+      },
+      60s, "the saved history after restart keeps the samples from before it"));
   second->stop();
 }
 

@@ -1,9 +1,9 @@
+#include "controllers/forecast/persist.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
-
-#include "controllers/forecast/persist.h"
 
 namespace shardcast::forecast {
 namespace {
@@ -77,7 +77,8 @@ TEST(HistoryConfigMap, BudgetKeepsPodCpuFirstAndReportsDrops) {
   EXPECT_LT(all.dump().size(), 1024u * 1024);
   // A budget for roughly the CPU series only.
   size_t cpu = 0;
-  for (int p = 0; p < 3; ++p) cpu += all["data"]["cpu.kv-" + std::to_string(p)].get<std::string>().size() + 10;
+  for (int p = 0; p < 3; ++p)
+    cpu += all["data"]["cpu.kv-" + std::to_string(p)].get<std::string>().size() + 10;
   BuildReport rep;
   Json small = BuildHistoryConfigMap(SetObj(), st, kT0, cpu + 4096 + 100, &rep);
   EXPECT_TRUE(small["data"].contains("cpu.kv-2"));
@@ -97,7 +98,8 @@ TEST(HistoryConfigMap, ManyRangesAreTrimmedOldestFirstToFit1MiB) {
   }
   BuildReport rep;
   Json cm = BuildHistoryConfigMap(SetObj(), st, kT0, kDefaultSnapshotBudget, &rep);
-  EXPECT_TRUE(rep.dropped.empty()) << rep.dropped.size() << " dropped, first " << rep.dropped.front();
+  EXPECT_TRUE(rep.dropped.empty())
+      << rep.dropped.size() << " dropped, first " << rep.dropped.front();
   EXPECT_GT(rep.trimmed, 0u);
   EXPECT_LE(rep.bytes, kDefaultSnapshotBudget);
   EXPECT_LT(cm.dump().size(), 1024u * 1024 - 16 * 1024);  // room for metadata
@@ -153,7 +155,8 @@ TEST(HistoryConfigMap, DifferentResolutionsAreReplayed) {
 TEST(Backfill, SeedFromCsv) {
   SetState st;
   std::string csv = "timestamp,value\n";
-  for (int i = 0; i < 50; ++i) csv += std::to_string(kT0 + 60 * i) + "," + std::to_string(100 + i) + "\n";
+  for (int i = 0; i < 50; ++i)
+    csv += std::to_string(kT0 + 60 * i) + "," + std::to_string(100 + i) + "\n";
   auto n = SeedFromCsv(st, "kv-0", "cpu", csv);
   ASSERT_TRUE(n) << n.error().message;
   EXPECT_EQ(*n, 50u);
@@ -169,7 +172,8 @@ TEST(Backfill, SeedFromCsv) {
 TEST(Backfill, SeedsRangeSeriesAndRoundTripsThemAtFullResolution) {
   SetState st;
   std::string csv = "timestamp,value\n";
-  for (int i = 0; i < 600; ++i) csv += std::to_string(kT0 + 300 * i) + "," + std::to_string(200 + i % 7) + "\n";
+  for (int i = 0; i < 600; ++i)
+    csv += std::to_string(kT0 + 300 * i) + "," + std::to_string(200 + i % 7) + "\n";
   auto n = SeedFromCsv(st, "12", "range", csv);
   ASSERT_TRUE(n) << n.error().message;
   EXPECT_EQ(*n, 600u);

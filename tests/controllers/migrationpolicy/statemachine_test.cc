@@ -168,7 +168,8 @@ TEST(MoveStateMachine, BadTargetMetricsRevert) {
   s = NextStep(s.next, w, cfg);
   EXPECT_EQ(s.write, Write::kRevert);
   EXPECT_EQ(s.next.phase, "Reverted");
-  EXPECT_NE(s.next.message.find("verification failed: latency ratio"), std::string::npos) << s.next.message;
+  EXPECT_NE(s.next.message.find("verification failed: latency ratio"), std::string::npos)
+      << s.next.message;
   s = NextStep(Move("Reverting"), World("kv-0"), cfg);
   EXPECT_EQ(s.write, Write::kNone);
   EXPECT_EQ(s.next.phase, "Reverted");
@@ -321,7 +322,8 @@ TEST(OtherActions, SplitAndMergeAreOneIdempotentRoutingWrite) {
 }
 
 Json Doc() {
-  return Json::parse(R"({"schemaVersion":1,"shardSet":"kv","epoch":7,"hash":"fnv1a64-high32","ranges":[
+  return Json::parse(
+      R"({"schemaVersion":1,"shardSet":"kv","epoch":7,"hash":"fnv1a64-high32","ranges":[
     {"id":0,"start":0,"end":2147483647,"owner":"kv-0","endpoint":"10.0.0.1:8080","state":"stable",
      "source":null,"target":null,"shadowFraction":0,"echoes":[],"extra":"kept"},
     {"id":7,"start":2147483648,"end":4294967295,"owner":"kv-0","endpoint":"10.0.0.1:8080","state":"stable",

@@ -22,7 +22,8 @@ struct Fixture {
     in.state.maxReplicas = active + warm + 2;
     in.state.warmPoolSize = warm;
     for (int i = 0; i < active + warm; ++i) {
-      in.state.pods.push_back({PodName(i), i < active ? PodRole::kActive : PodRole::kWarm, true, cap});
+      in.state.pods.push_back(
+          {PodName(i), i < active ? PodRole::kActive : PodRole::kWarm, true, cap});
     }
     const uint64_t total = uint64_t{1} << 32;
     const int n = active * perPod;
@@ -30,7 +31,8 @@ struct Fixture {
       Range r;
       r.id = static_cast<uint32_t>(i);
       r.start = static_cast<uint32_t>(total * static_cast<uint64_t>(i) / static_cast<uint64_t>(n));
-      r.end = static_cast<uint32_t>(total * static_cast<uint64_t>(i + 1) / static_cast<uint64_t>(n) - 1);
+      r.end = static_cast<uint32_t>(
+          total * static_cast<uint64_t>(i + 1) / static_cast<uint64_t>(n) - 1);
       r.owner = PodName(i / perPod);
       r.sizeBytes = 1e6;
       in.state.ranges.push_back(r);
@@ -98,7 +100,8 @@ inline const PodRow& Row(const Plan& p, const std::string& pod) {
 
 inline bool Mentions(const std::vector<Finding>& fs, const std::string& text) {
   for (const auto& f : fs) {
-    if (f.message.find(text) != std::string::npos || f.subject.find(text) != std::string::npos) return true;
+    if (f.message.find(text) != std::string::npos || f.subject.find(text) != std::string::npos)
+      return true;
   }
   return false;
 }

@@ -1,5 +1,3 @@
-#include "operator/cli/plan.h"
-
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -7,6 +5,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "operator/cli/plan.h"
 
 namespace shardcast::cli {
 namespace {
@@ -50,8 +50,8 @@ std::string Replace(std::string s, const std::string& from, const std::string& t
 }
 
 TEST(PlanCli, PrintsActionsAndUtilizationTable) {
-  CliRun r = Plan({"--shardset", kData + "/state.json", "--policy", kData + "/policy.yaml", "--forecast",
-                kData + "/forecast.json"});
+  CliRun r = Plan({"--shardset", kData + "/state.json", "--policy", kData + "/policy.yaml",
+                   "--forecast", kData + "/forecast.json"});
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_NE(r.out.find("Move range"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("kv-0"), std::string::npos);
@@ -60,8 +60,9 @@ TEST(PlanCli, PrintsActionsAndUtilizationTable) {
 }
 
 TEST(PlanCli, JsonOutputRelievesTheHotPod) {
-  CliRun r = Plan({"plan", "--shardset", kData + "/state.json", "--policy", kData + "/policy.yaml", "--forecast",
-                kData + "/forecast.json", "-o", "json", "--now", "2026-11-27T08:00:00Z"});
+  CliRun r =
+      Plan({"plan", "--shardset", kData + "/state.json", "--policy", kData + "/policy.yaml",
+            "--forecast", kData + "/forecast.json", "-o", "json", "--now", "2026-11-27T08:00:00Z"});
   ASSERT_EQ(r.rc, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   ASSERT_FALSE(j["actions"].empty());
@@ -73,14 +74,16 @@ TEST(PlanCli, JsonOutputRelievesTheHotPod) {
     }
   }
   // Same input, same plan id.
-  CliRun again = Plan({"plan", "--shardset", kData + "/state.json", "--policy", kData + "/policy.yaml", "--forecast",
-                    kData + "/forecast.json", "-o", "json", "--now", "2026-11-27T08:00:00Z"});
+  CliRun again =
+      Plan({"plan", "--shardset", kData + "/state.json", "--policy", kData + "/policy.yaml",
+            "--forecast", kData + "/forecast.json", "-o", "json", "--now", "2026-11-27T08:00:00Z"});
   EXPECT_EQ(nlohmann::json::parse(again.out)["id"], j["id"]);
 }
 
 TEST(PlanCli, BlackoutFromThePolicyBlocksEverything) {
-  CliRun r = Plan({"--shardset", kData + "/state.json", "--policy", kData + "/policy.yaml", "--forecast",
-                kData + "/forecast.json", "--now", "2026-12-24T12:00:00Z", "-o", "json"});
+  CliRun r =
+      Plan({"--shardset", kData + "/state.json", "--policy", kData + "/policy.yaml", "--forecast",
+            kData + "/forecast.json", "--now", "2026-12-24T12:00:00Z", "-o", "json"});
   ASSERT_EQ(r.rc, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_TRUE(j["actions"].empty());
@@ -88,20 +91,21 @@ TEST(PlanCli, BlackoutFromThePolicyBlocksEverything) {
 }
 
 TEST(PlanCli, ReplayComputesForecastsFromATrace) {
-  CliRun r = Plan({"--shardset", kData + "/state.json", "--policy", kData + "/policy.yaml", "--replay",
-                kData + "/trace.csv", "-o", "json"});
+  CliRun r = Plan({"--shardset", kData + "/state.json", "--policy", kData + "/policy.yaml",
+                   "--replay", kData + "/trace.csv", "-o", "json"});
   ASSERT_EQ(r.rc, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   bool movedOffZero = false;
-  for (const auto& a : j["actions"]) movedOffZero = movedOffZero || (a["type"] == "Move" && a["from"] == "kv-0");
+  for (const auto& a : j["actions"])
+    movedOffZero = movedOffZero || (a["type"] == "Move" && a["from"] == "kv-0");
   EXPECT_TRUE(movedOffZero) << r.out;
 }
 
 struct BadCase {
   const char* name;
-  std::string file;     // which input to corrupt: state, policy, forecast, trace
+  std::string file;      // which input to corrupt: state, policy, forecast, trace
   std::string from, to;  // textual replacement
-  std::string expect;   // substring of the one-line error
+  std::string expect;    // substring of the one-line error
 };
 
 TEST(PlanCli, BadInputIsAOneLineErrorNamingFileAndField) {
@@ -111,12 +115,15 @@ TEST(PlanCli, BadInputIsAOneLineErrorNamingFileAndField) {
   const std::string trace = Slurp(kData + "/trace.csv");
   const std::vector<BadCase> cases = {
       {"state-json", "state", "{", "{{", "invalid JSON"},
-      {"capacity", "state", "\"cpuMillis\": 1000", "\"cpuMillis\": \"lots\"", "shardSet.spec.capacity.cpuMillis"},
+      {"capacity", "state", "\"cpuMillis\": 1000", "\"cpuMillis\": \"lots\"",
+       "shardSet.spec.capacity.cpuMillis"},
       {"role", "state", "\"role\": \"warm\"", "\"role\": \"cold\"", "pods[4].role"},
       {"owner", "state", "\"owner\": \"kv-0\"", "\"owner\": \"kv-9\"", "ranges[0].owner"},
-      {"state", "state", "\"state\": \"stable\"", "\"state\": \"moving\"", "routing.ranges[0].state"},
+      {"state", "state", "\"state\": \"stable\"", "\"state\": \"moving\"",
+       "routing.ranges[0].state"},
       {"confidence", "policy", "confidence: 0.9", "confidence: high", "spec.forecast.confidence"},
-      {"confidence-range", "policy", "confidence: 0.9", "confidence: 0.2", "policy.forecast.confidence"},
+      {"confidence-range", "policy", "confidence: 0.9", "confidence: 0.2",
+       "policy.forecast.confidence"},
       {"cooldown", "policy", "cooldown: 5m", "cooldown: 5 minutes", "spec.limits.cooldown"},
       {"cron", "policy", "\"0 0 24 12 *\"", "\"0 0 24 13 *\"", "spec.blackouts[0].schedule"},
       {"yaml", "policy", "spec:", "spec: [", "invalid YAML"},
@@ -127,8 +134,10 @@ TEST(PlanCli, BadInputIsAOneLineErrorNamingFileAndField) {
   };
   for (const auto& c : cases) {
     std::string s = Write("state.json", c.file == "state" ? Replace(state, c.from, c.to) : state);
-    std::string p = Write("policy.yaml", c.file == "policy" ? Replace(policy, c.from, c.to) : policy);
-    std::string f = Write("forecast.json", c.file == "forecast" ? Replace(forecast, c.from, c.to) : forecast);
+    std::string p =
+        Write("policy.yaml", c.file == "policy" ? Replace(policy, c.from, c.to) : policy);
+    std::string f =
+        Write("forecast.json", c.file == "forecast" ? Replace(forecast, c.from, c.to) : forecast);
     std::string t = Write("trace.csv", c.file == "trace" ? Replace(trace, c.from, c.to) : trace);
     std::vector<std::string> args = {"--shardset", s, "--policy", p};
     if (c.file == "trace") {
@@ -139,8 +148,12 @@ TEST(PlanCli, BadInputIsAOneLineErrorNamingFileAndField) {
     CliRun r = Plan(args);
     EXPECT_EQ(r.rc, 2) << c.name << ": " << r.out;
     EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.name << ": " << r.err;
-    std::string file = c.file == "state" ? s : c.file == "policy" ? p : c.file == "forecast" ? f : t;
-    EXPECT_NE(r.err.find(file), std::string::npos) << c.name << ": error should name the file: " << r.err;
+    std::string file = c.file == "state"      ? s
+                       : c.file == "policy"   ? p
+                       : c.file == "forecast" ? f
+                                              : t;
+    EXPECT_NE(r.err.find(file), std::string::npos)
+        << c.name << ": error should name the file: " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.name << ": " << r.err;
   }
 }
@@ -153,14 +166,20 @@ TEST(PlanCli, WrongShapesAreErrorsNotCrashes) {
   const std::vector<Shape> shapes = {
       {false, "[]", "(top level)"},
       {false, "{\"shardSet\": 5}", "shardSet: must be an object"},
-      {false, "{\"shardSet\": {\"name\": \"kv\", \"spec\": 3}, \"pods\": [], \"routing\": {\"ranges\": []}}",
-       "shardSet.spec"},
-      {false, "{\"shardSet\": {\"name\": \"kv\"}, \"pods\": [3], \"routing\": {\"ranges\": []}}", "pods[0]"},
       {false,
-       "{\"shardSet\": {\"name\": \"kv\", \"spec\": {\"capacity\": {\"metric\": \"RequestsPerSecond\"}}}, "
+       "{\"shardSet\": {\"name\": \"kv\", \"spec\": 3}, \"pods\": [], \"routing\": {\"ranges\": "
+       "[]}}",
+       "shardSet.spec"},
+      {false, "{\"shardSet\": {\"name\": \"kv\"}, \"pods\": [3], \"routing\": {\"ranges\": []}}",
+       "pods[0]"},
+      {false,
+       "{\"shardSet\": {\"name\": \"kv\", \"spec\": {\"capacity\": {\"metric\": "
+       "\"RequestsPerSecond\"}}}, "
        "\"pods\": [{\"name\": \"a\"}], \"routing\": {\"ranges\": []}}",
        "shardSet.spec.capacity.requestsPerSecond"},
-      {false, "{\"shardSet\": {\"name\": \"kv\"}, \"pods\": [], \"routing\": {\"ranges\": [{\"id\": -1}]}}",
+      {false,
+       "{\"shardSet\": {\"name\": \"kv\"}, \"pods\": [], \"routing\": {\"ranges\": [{\"id\": "
+       "-1}]}}",
        "routing.ranges[0]"},
       {true, "spec: 3", "spec: must be a map"},
       {true, "spec: {forecast: 5}", "spec.forecast: must be a map"},
@@ -182,12 +201,12 @@ TEST(PlanCli, FlagErrors) {
   CliRun unknown = Plan({"--shardset", kData + "/state.json", "--bogus", "1"});
   EXPECT_EQ(unknown.rc, 2);
   EXPECT_NE(unknown.err.find("--bogus"), std::string::npos);
-  CliRun missing = Plan({"--shardset", "/nonexistent/state.json", "--policy", kData + "/policy.yaml", "--forecast",
-                      kData + "/forecast.json"});
+  CliRun missing = Plan({"--shardset", "/nonexistent/state.json", "--policy",
+                         kData + "/policy.yaml", "--forecast", kData + "/forecast.json"});
   EXPECT_EQ(missing.rc, 2);
   EXPECT_NE(missing.err.find("/nonexistent/state.json: cannot open"), std::string::npos);
-  CliRun now = Plan({"--shardset", kData + "/state.json", "--policy", kData + "/policy.yaml", "--forecast",
-                  kData + "/forecast.json", "--now", "yesterday"});
+  CliRun now = Plan({"--shardset", kData + "/state.json", "--policy", kData + "/policy.yaml",
+                     "--forecast", kData + "/forecast.json", "--now", "yesterday"});
   EXPECT_EQ(now.rc, 2);
   EXPECT_NE(now.err.find("--now"), std::string::npos);
   EXPECT_EQ(Plan({"--help"}).rc, 0);

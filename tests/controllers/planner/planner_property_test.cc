@@ -43,7 +43,10 @@ PlanInput RandomInput(std::mt19937& rng) {
     if (pick(0, 15) == 0) r.state = RangeState::kMigrating;
     if (pick(0, 10) == 0) in.history.rangeLastAction[r.id] = in.now - pick(0, 900);
     if (pick(0, 12) == 0 && in.state.pods.size() > 1) {
-      std::string e = in.state.pods[static_cast<std::size_t>(pick(0, static_cast<int>(in.state.pods.size()) - 1))].name;
+      std::string e =
+          in.state
+              .pods[static_cast<std::size_t>(pick(0, static_cast<int>(in.state.pods.size()) - 1))]
+              .name;
       if (e != r.owner) r.echoes.push_back(e);
     }
   }
@@ -67,8 +70,8 @@ PlanInput RandomInput(std::mt19937& rng) {
 std::string Describe(const Plan& p) {
   std::string s;
   for (const auto& a : p.actions) {
-    s += std::string(ActionTypeName(a.type)) + "(" + (a.range ? std::to_string(*a.range) : "") + " " + a.pod + " " +
-         a.from + "->" + a.to + ") ";
+    s += std::string(ActionTypeName(a.type)) + "(" + (a.range ? std::to_string(*a.range) : "") +
+         " " + a.pod + " " + a.from + "->" + a.to + ") ";
   }
   for (const auto& f : p.blocked) s += "\n  blocked " + f.subject + ": " + f.message;
   for (const auto& f : p.notes) s += "\n  note " + f.subject + ": " + f.message;
@@ -82,14 +85,16 @@ void CheckCoverage(const ShardSetState& s, const std::string& ctx) {
   std::vector<std::pair<uint32_t, uint32_t>> spans;
   for (const auto& r : s.ranges) {
     ASSERT_TRUE(ids.insert(r.id).second) << ctx << " duplicate range " << r.id;
-    ASSERT_TRUE(pods.count(r.owner)) << ctx << " range " << r.id << " owned by missing pod " << r.owner;
+    ASSERT_TRUE(pods.count(r.owner))
+        << ctx << " range " << r.id << " owned by missing pod " << r.owner;
     spans.push_back({r.start, r.end});
   }
   std::sort(spans.begin(), spans.end());
   ASSERT_EQ(spans.front().first, 0u) << ctx;
   ASSERT_EQ(spans.back().second, UINT32_MAX) << ctx;
   for (std::size_t i = 1; i < spans.size(); ++i) {
-    ASSERT_EQ(static_cast<uint64_t>(spans[i - 1].second) + 1, spans[i].first) << ctx << " gap/overlap";
+    ASSERT_EQ(static_cast<uint64_t>(spans[i - 1].second) + 1, spans[i].first)
+        << ctx << " gap/overlap";
   }
 }
 
@@ -110,8 +115,9 @@ TEST(PlannerProperty, RandomStatesKeepInvariants) {
     // Limits.
     int recent = 0;
     for (auto t : in.history.moveTimes) recent += in.now - t < 3600 ? 1 : 0;
-    int budget = std::max(0, std::min(in.policy.maxConcurrentMigrations - in.history.inFlightMigrations,
-                                      in.policy.maxMovesPerHour - recent));
+    int budget =
+        std::max(0, std::min(in.policy.maxConcurrentMigrations - in.history.inFlightMigrations,
+                             in.policy.maxMovesPerHour - recent));
     int migrations = 0;
     std::map<std::string, const Pod*> pods;
     for (const auto& p : in.state.pods) pods[p.name] = &p;
@@ -123,13 +129,17 @@ TEST(PlannerProperty, RandomStatesKeepInvariants) {
       if (a.type == ActionType::kDemote || a.type == ActionType::kScaleIn) --active;
       // Nothing targets a pod that is not Ready.
       const std::string& target =
-          a.type == ActionType::kMove ? a.to : (a.type == ActionType::kPromote || a.type == ActionType::kAddEcho) ? a.pod : "";
+          a.type == ActionType::kMove                                          ? a.to
+          : (a.type == ActionType::kPromote || a.type == ActionType::kAddEcho) ? a.pod
+                                                                               : "";
       if (!target.empty()) {
         ASSERT_TRUE(pods.count(target)) << ctx;
-        ASSERT_TRUE(pods[target]->ready) << ctx << " " << ActionTypeName(a.type) << " targets unready " << target;
+        ASSERT_TRUE(pods[target]->ready)
+            << ctx << " " << ActionTypeName(a.type) << " targets unready " << target;
       }
       ASSERT_FALSE(a.reason.empty()) << ctx;
-      if (a.range && in.history.rangeLastAction.count(*a.range) && a.type != ActionType::kRemoveEcho) {
+      if (a.range && in.history.rangeLastAction.count(*a.range) &&
+          a.type != ActionType::kRemoveEcho) {
         ASSERT_GE(in.now - in.history.rangeLastAction.at(*a.range), in.policy.cooldownSeconds)
             << ctx << " range " << *a.range << " acted on during cooldown";
       }
@@ -149,9 +159,9 @@ TEST(PlannerProperty, RandomStatesKeepInvariants) {
     for (const auto& r : after->ranges) {
       for (const auto& e : r.echoes) ASSERT_NE(e, r.owner) << ctx;
     }
-    ASSERT_EQ(after->ranges.size(),
-              in.state.ranges.size() + testing::Count(*plan, ActionType::kSplit) -
-                  testing::Count(*plan, ActionType::kMerge))
+    ASSERT_EQ(after->ranges.size(), in.state.ranges.size() +
+                                        testing::Count(*plan, ActionType::kSplit) -
+                                        testing::Count(*plan, ActionType::kMerge))
         << ctx;
   }
   EXPECT_GT(withActions, 300);  // the generator exercises the planner
@@ -187,7 +197,9 @@ TEST(PlannerProperty, MovesStayWithinTwelveTenthsOfTheLowerBound) {
   int checked = 0;
   for (int iter = 0; iter < 1000; ++iter) {
     auto pick = [&](int a, int b) { return std::uniform_int_distribution<int>(a, b)(rng); };
-    auto uni = [&](double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng); };
+    auto uni = [&](double a, double b) {
+      return std::uniform_real_distribution<double>(a, b)(rng);
+    };
     int pods = pick(4, 30), per = pick(6, 24);
     Fixture fx(pods, per, 0.3);
     fx.in.policy.maxConcurrentMigrations = 64;
@@ -202,7 +214,8 @@ TEST(PlannerProperty, MovesStayWithinTwelveTenthsOfTheLowerBound) {
         for (auto& x : w) sum += (x = uni(0.5, 1.0));
         for (int k = 0; k < per; ++k) {
           uint32_t id = static_cast<uint32_t>(i * per + k);
-          fx.SetRange(id, want * w[static_cast<std::size_t>(k)] / sum * 0.7, want * w[static_cast<std::size_t>(k)] / sum);
+          fx.SetRange(id, want * w[static_cast<std::size_t>(k)] / sum * 0.7,
+                      want * w[static_cast<std::size_t>(k)] / sum);
         }
         fx.SetPodForecast(i, uni(0.9, 1.0), 0.0);
       } else {
@@ -220,7 +233,8 @@ TEST(PlannerProperty, MovesStayWithinTwelveTenthsOfTheLowerBound) {
       ASSERT_LE(testing::Row(*plan, PodName(i)).after, fx.in.policy.targetUtilization + 1e-9)
           << iter << " " << Describe(*plan);
     }
-    for (const auto& row : plan->pods) ASSERT_LE(row.after, fx.in.policy.maxUtilization + 1e-9) << iter;
+    for (const auto& row : plan->pods)
+      ASSERT_LE(row.after, fx.in.policy.maxUtilization + 1e-9) << iter;
     ++checked;
   }
   EXPECT_EQ(checked, 1000);
@@ -240,7 +254,9 @@ TEST(PlannerProperty, ActsExactlyWhenLeadTimeRunsOut) {
   int early = 0, due = 0;
   for (int iter = 0; iter < 300; ++iter) {
     auto pick = [&](int a, int b) { return std::uniform_int_distribution<int>(a, b)(rng); };
-    auto uni = [&](double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng); };
+    auto uni = [&](double a, double b) {
+      return std::uniform_real_distribution<double>(a, b)(rng);
+    };
     int pods = pick(6, 20), per = pick(6, 16);
     Fixture fx(pods, per, 0.15);
     fx.in.policy.maxConcurrentMigrations = 64;
@@ -271,14 +287,17 @@ TEST(PlannerProperty, ActsExactlyWhenLeadTimeRunsOut) {
       double needed = fx.in.policy.perRangeLeadSeconds * static_cast<double>(k);
       bool shouldAct = ttc[static_cast<std::size_t>(i)] <= needed + std::max(60.0, 0.25 * needed);
       std::size_t movedOff = 0;
-      for (const auto& a : plan->actions) movedOff += a.type == ActionType::kMove && a.from == PodName(i) ? 1 : 0;
+      for (const auto& a : plan->actions)
+        movedOff += a.type == ActionType::kMove && a.from == PodName(i) ? 1 : 0;
       if (shouldAct) {
         ++due;
-        EXPECT_EQ(movedOff, k) << iter << " pod " << i << " ttc " << ttc[static_cast<std::size_t>(i)];
+        EXPECT_EQ(movedOff, k) << iter << " pod " << i << " ttc "
+                               << ttc[static_cast<std::size_t>(i)];
         EXPECT_LE(testing::Row(*plan, PodName(i)).after, 0.6 + 1e-9) << iter;
       } else {
         ++early;
-        EXPECT_EQ(movedOff, 0u) << iter << " pod " << i << " ttc " << ttc[static_cast<std::size_t>(i)];
+        EXPECT_EQ(movedOff, 0u) << iter << " pod " << i << " ttc "
+                                << ttc[static_cast<std::size_t>(i)];
         EXPECT_TRUE(testing::Mentions(plan->notes, "acting when within")) << iter;
       }
     }

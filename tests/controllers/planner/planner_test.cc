@@ -501,8 +501,12 @@ TEST(Planner, BadInputNamesTheField) {
       {[](PlanInput& in) { in.policy.targetUtilization = 0.9; }, "policy.thresholds"},
       {[](PlanInput& in) { in.policy.confidence = 0.2; }, "policy.forecast.confidence"},
       {[](PlanInput& in) { in.policy.maxConcurrentMigrations = 0; }, "maxConcurrentMigrations"},
-      {[](PlanInput& in) { in.policy.windows = {{"0 8 * *", 60}}; }, "policy.windows[0].schedule"},
-      {[](PlanInput& in) { in.forecasts.ranges[3].probExceed = 2; }, "forecasts.ranges[3].probExceed"},
+      {[](PlanInput& in) {
+         in.policy.windows = {{"0 8 * *", 60}};
+       },
+       "policy.windows[0].schedule"},
+      {[](PlanInput& in) { in.forecasts.ranges[3].probExceed = 2; },
+       "forecasts.ranges[3].probExceed"},
       {[](PlanInput& in) { in.forecasts.ranges[3].p90 = -1; }, "forecasts.ranges[3].p90"},
       {[](PlanInput& in) { in.state.maxReplicas = 0; }, "maxReplicas"},
   };

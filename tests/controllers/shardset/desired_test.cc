@@ -80,7 +80,9 @@ TEST(Desired, ConvergedSetDoesNothing) {
   ASSERT_EQ(first.kind, StepKind::kWriteRouting);
   std::map<std::string, std::string> ips;
   for (const auto& p : obs.pods) ips[p.name] = p.ip;
-  obs.routing = ParseRoutingDocument(BuildRoutingDocument(s, first.assignment, ips, 1, nullptr).dump()).value();
+  obs.routing =
+      ParseRoutingDocument(BuildRoutingDocument(s, first.assignment, ips, 1, nullptr).dump())
+          .value();
   Desired d = ComputeDesired(s, obs);
   EXPECT_EQ(d.kind, StepKind::kNone);
   EXPECT_FALSE(d.waiting);
@@ -118,8 +120,9 @@ TEST(Desired, MissingActivePodPromotesReadyWarmPodInsteadOfCreating) {
   // Published: refill the pool with the lowest free ordinal (1).
   std::map<std::string, std::string> ips;
   for (const auto& p : obs.pods) ips[p.name] = p.ip;
-  obs.routing = ParseRoutingDocument(
-                    BuildRoutingDocument(s, d.assignment, ips, 5, &*obs.routing).dump()).value();
+  obs.routing =
+      ParseRoutingDocument(BuildRoutingDocument(s, d.assignment, ips, 5, &*obs.routing).dump())
+          .value();
   d = ComputeDesired(s, obs);
   ASSERT_EQ(d.kind, StepKind::kCreatePods);
   ASSERT_EQ(d.create.size(), 1u);
@@ -153,7 +156,8 @@ TEST(Desired, FailedActivePodPromotesThenMovesThenIsReplaced) {
   for (const auto& [id, pod] : d.assignment) EXPECT_NE(pod, "kv-1");
   std::map<std::string, std::string> ips = {{"kv-0", "10.0.0.1"}, {"kv-2", "10.0.0.3"}};
   obs.routing =
-      ParseRoutingDocument(BuildRoutingDocument(s, d.assignment, ips, 3, &*obs.routing).dump()).value();
+      ParseRoutingDocument(BuildRoutingDocument(s, d.assignment, ips, 3, &*obs.routing).dump())
+          .value();
   d = ComputeDesired(s, obs);
   ASSERT_EQ(d.kind, StepKind::kDeletePods);
   EXPECT_EQ(Names(d.remove), std::vector<std::string>{"kv-1"});
@@ -272,7 +276,8 @@ TEST(Desired, ScaleDownDrainsBeforeDeletingAndNeverDeletesAnOwner) {
   std::map<std::string, std::string> ips;
   for (const auto& p : obs.pods) ips[p.name] = p.ip;
   obs.routing =
-      ParseRoutingDocument(BuildRoutingDocument(s, d.assignment, ips, 10, &*obs.routing).dump()).value();
+      ParseRoutingDocument(BuildRoutingDocument(s, d.assignment, ips, 10, &*obs.routing).dump())
+          .value();
   d = ComputeDesired(s, obs);
   ASSERT_EQ(d.kind, StepKind::kDeletePods);
   EXPECT_EQ(Names(d.remove), std::vector<std::string>{victim});
@@ -354,11 +359,11 @@ TEST(Desired, RepeatedRoundsReachAFixedPointWithEveryRangeOwnedOnce) {
           break;
         case StepKind::kWriteRouting: {
           for (const auto& p : obs.pods) ips[p.name] = p.ip;
-          obs.routing = ParseRoutingDocument(
-                            BuildRoutingDocument(s, d.assignment, ips, ++epoch,
-                                                 obs.routing ? &*obs.routing : nullptr)
-                                .dump())
-                            .value();
+          obs.routing =
+              ParseRoutingDocument(BuildRoutingDocument(s, d.assignment, ips, ++epoch,
+                                                        obs.routing ? &*obs.routing : nullptr)
+                                       .dump())
+                  .value();
           break;
         }
       }

@@ -1,11 +1,11 @@
 // ShardSet controller on the real local control plane (issue 3, section 5,
 // tests 1-5). Each test gets a fresh namespace and its own operator process
 // (`shardcast run --namespace <ns>`), so tests never share state.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include <chrono>
 #include <cmath>
@@ -96,8 +96,8 @@ class ShardSetIT : public ::testing::Test {
     if (!cp.ready()) return;
     auto r = cp.kubectl({"apply", "--server-side", "-f", Src("crds")});
     ASSERT_TRUE(r.ok()) << r.describe();
-    r = cp.kubectl({"wait", "--for=condition=Established", "--timeout=60s",
-                    "crd/shardsets.shardcast.dev"});
+    r = cp.kubectl(
+        {"wait", "--for=condition=Established", "--timeout=60s", "crd/shardsets.shardcast.dev"});
     ASSERT_TRUE(r.ok()) << r.describe();
   }
 
@@ -307,7 +307,8 @@ TEST_F(ShardSetIT, CreatesActiveAndWarmPodsAndPublishesEveryRangeOnce) {
       auto j = GetJson({"get", what, "-l", "shardcast.dev/shardset=kv"});
       if (what == std::string("shardset")) j = GetJson({"get", "shardset"});
       if (j) {
-        for (const auto& i : (*j)["items"]) v += i["metadata"]["resourceVersion"].get<std::string>() + ",";
+        for (const auto& i : (*j)["items"])
+          v += i["metadata"]["resourceVersion"].get<std::string>() + ",";
       }
     }
     return v;
@@ -378,7 +379,8 @@ TEST_F(ShardSetIT, DeletedActivePodIsReplacedByPromotedWarmPodFast) {
         if (!t_routed) {
           RoutingView v = Routing();
           bool moved = v.valid && v.epoch > before.epoch;
-          for (const auto& id : victim_ranges) moved &= v.owners.count(id) && v.owners[id] != victim;
+          for (const auto& id : victim_ranges)
+            moved &= v.owners.count(id) && v.owners[id] != victim;
           if (moved) {
             t_routed = Clock::now();
             after = v;
@@ -412,8 +414,8 @@ TEST_F(ShardSetIT, DeletedActivePodIsReplacedByPromotedWarmPodFast) {
                          [&](const auto& kv) { return kv.second == promoted; }))
       << promoted << " was not a warm pod";
   ASSERT_TRUE(WaitConverged(3, 2)) << "the pool refills";
-  auto events = kubectl({"get", "events", "-n", ns_, "--field-selector", "reason=Promoted", "-o",
-                         "name"});
+  auto events =
+      kubectl({"get", "events", "-n", ns_, "--field-selector", "reason=Promoted", "-o", "name"});
   EXPECT_FALSE(events.out.empty()) << "no Promoted event";
 }
 
@@ -464,8 +466,8 @@ TEST_F(ShardSetIT, ScaleUpThenDownMovesNearTheMinimumAndNeverDeletesAnOwner) {
   for (const auto& [id, o] : at2.owners) stay.insert(o);
   for (const auto& [id, o] : at5.owners) minimum += !stay.count(o);
   EXPECT_EQ(down, minimum) << "scale-in moves only the victims' ranges";
-  std::cout << "[measure] scale 5->2: " << down << " of " << kRanges
-            << " ranges moved (minimum " << minimum << ")" << std::endl;
+  std::cout << "[measure] scale 5->2: " << down << " of " << kRanges << " ranges moved (minimum "
+            << minimum << ")" << std::endl;
 }
 
 // Test 5.

@@ -18,9 +18,10 @@ inline Json SetObject(int replicas = 3, int warm = 1, int ranges = 16) {
       "template": {"metadata": {"labels": {"app": "kv"}, "annotations": {"a": "b"}},
                    "spec": {"containers": [{"name": "kv", "image": "example/kv:1.0"}]}}
     }})")
-      .patch(Json::array({{{"op", "replace"}, {"path", "/spec/replicas"}, {"value", replicas}},
-                          {{"op", "replace"}, {"path", "/spec/warmPool/size"}, {"value", warm}},
-                          {{"op", "replace"}, {"path", "/spec/keySpace/ranges"}, {"value", ranges}}}));
+      .patch(
+          Json::array({{{"op", "replace"}, {"path", "/spec/replicas"}, {"value", replicas}},
+                       {{"op", "replace"}, {"path", "/spec/warmPool/size"}, {"value", warm}},
+                       {{"op", "replace"}, {"path", "/spec/keySpace/ranges"}, {"value", ranges}}}));
 }
 
 inline ShardSetSpec Spec(int replicas = 3, int warm = 1, int ranges = 16) {

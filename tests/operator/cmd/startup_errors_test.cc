@@ -36,13 +36,15 @@ class StartupErrorsIT : public ::testing::Test {
     std::ofstream(path) << content;
     return path;
   }
-  std::string kubeconfig(const std::string& name, const std::string& server,
-                         const std::string& ca, const std::string& user_block) {
-    return write(name, "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-                       "clusters:\n- name: local\n  cluster:\n    server: " + server +
-                           "\n    certificate-authority: " + ca +
-                           "\ncontexts:\n- name: c\n  context: {cluster: local, user: u}\n"
-                           "users:\n- name: u\n  user:\n" + user_block);
+  std::string kubeconfig(const std::string& name, const std::string& server, const std::string& ca,
+                         const std::string& user_block) {
+    return write(name,
+                 "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+                 "clusters:\n- name: local\n  cluster:\n    server: " +
+                     server + "\n    certificate-authority: " + ca +
+                     "\ncontexts:\n- name: c\n  context: {cluster: local, user: u}\n"
+                     "users:\n- name: u\n  user:\n" +
+                     user_block);
   }
   std::string cert_user() const {
     return "    client-certificate: " + (dir_ / "admin.crt").string() +
@@ -64,7 +66,8 @@ class StartupErrorsIT : public ::testing::Test {
     std::string err = r.err;
     while (!err.empty() && err.back() == '\n') err.pop_back();
     EXPECT_EQ(err.find('\n'), std::string::npos) << "one line only:\n" << r.err;
-    for (const auto& f : fragments) EXPECT_NE(err.find(f), std::string::npos) << f << " in: " << err;
+    for (const auto& f : fragments)
+      EXPECT_NE(err.find(f), std::string::npos) << f << " in: " << err;
   }
 
   fs::path dir_;
@@ -79,7 +82,8 @@ TEST_F(StartupErrorsIT, MalformedKubeconfig) {
 TEST_F(StartupErrorsIT, MissingCertificateFile) {
   std::string p = kubeconfig("missing-cert", admin_.server, (dir_ / "ca.crt").string(),
                              "    client-certificate: /nonexistent/admin.crt\n"
-                             "    client-key: " + (dir_ / "admin.key").string() + "\n");
+                             "    client-key: " +
+                                 (dir_ / "admin.key").string() + "\n");
   ExpectOneLine(run(p), {p, "users[u].user.client-certificate", "/nonexistent/admin.crt"});
 }
 
@@ -100,18 +104,21 @@ TEST_F(StartupErrorsIT, BadToken) {
 }
 
 TEST_F(StartupErrorsIT, ApiServerDownAtStart) {
-  std::string p = kubeconfig("down", "https://127.0.0.1:1", (dir_ / "ca.crt").string(), cert_user());
+  std::string p =
+      kubeconfig("down", "https://127.0.0.1:1", (dir_ / "ca.crt").string(), cert_user());
   ExpectOneLine(run(p), {p, "clusters[local].cluster.server", "https://127.0.0.1:1"});
 }
 
 TEST_F(StartupErrorsIT, GoodKubeconfigStartsAndStopsOnSigterm) {
   std::string p = kubeconfig("good", admin_.server, (dir_ / "ca.crt").string(), cert_user());
-  ASSERT_TRUE(ControlPlane::Shared().kubectl({"apply", "--server-side", "-f",
-                                               ControlPlane::sourceDir() + "/crds/"}).ok());
+  ASSERT_TRUE(ControlPlane::Shared()
+                  .kubectl({"apply", "--server-side", "-f", ControlPlane::sourceDir() + "/crds/"})
+                  .ok());
   // The operator runs until SIGTERM; `timeout -s TERM` delivers it after a
   // few seconds, and a clean shutdown exits 0.
-  auto r = RunCommand({"timeout", "--preserve-status", "-s", "TERM", "8", SHARDCAST_BINARY, "run", "--kubeconfig", p,
-                       "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", ""});
+  auto r = RunCommand({"timeout", "--preserve-status", "-s", "TERM", "8", SHARDCAST_BINARY, "run",
+                       "--kubeconfig", p, "--metrics-bind-address", "127.0.0.1:0",
+                       "--health-probe-bind-address", ""});
   EXPECT_EQ(r.exitCode, 0) << r.describe();
   EXPECT_NE(r.err.find("shut down cleanly"), std::string::npos) << r.err;
 }

@@ -43,9 +43,9 @@ class ClientIT : public ::testing::Test {
     ASSERT_TRUE(ControlPlane::Shared().ready()) << ControlPlane::Shared().startupError();
     client_ = MakeClient();
     ns_ = UniqueNamespace("client-it");
-    auto r = client_->create(resources::kNamespaces, "",
-                             Json{{"apiVersion", "v1"}, {"kind", "Namespace"},
-                                  {"metadata", {{"name", ns_}}}});
+    auto r = client_->create(
+        resources::kNamespaces, "",
+        Json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns_}}}});
     ASSERT_TRUE(r) << r.error().to_string();
   }
   void TearDown() override {
@@ -61,9 +61,9 @@ class ClientIT : public ::testing::Test {
     return Json{{"apiVersion", "v1"},
                 {"kind", "PodTemplate"},
                 {"metadata", {{"name", name}, {"namespace", ns_}}},
-                {"template", {{"metadata", {{"labels", {{"k", value}}}}},
-                              {"spec", {{"containers", Json::array({{{"name", "c"},
-                                                                    {"image", "fake"}}})}}}}}};
+                {"template",
+                 {{"metadata", {{"labels", {{"k", value}}}}},
+                  {"spec", {{"containers", Json::array({{{"name", "c"}, {"image", "fake"}}})}}}}}};
   }
   std::shared_ptr<Client> client_;
   std::string ns_;
@@ -100,10 +100,12 @@ TEST_F(ClientIT, ConfigMapCreateGetUpdateDelete) {
   right.precondition_uid = (*updated)["metadata"]["uid"].get<std::string>();
   right.propagation_policy = "Foreground";
   ASSERT_TRUE(client_->remove(resources::kConfigMaps, ns_, "cm", right));
-  ASSERT_TRUE(WaitFor([&] {
-    auto g = client_->get(resources::kConfigMaps, ns_, "cm");
-    return !g && g.error().kind == ErrorKind::kNotFound;
-  }, 10s, "configmap deleted"));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto g = client_->get(resources::kConfigMaps, ns_, "cm");
+        return !g && g.error().kind == ErrorKind::kNotFound;
+      },
+      10s, "configmap deleted"));
 }
 
 TEST_F(ClientIT, StaleResourceVersionIsConflict) {
@@ -135,8 +137,7 @@ TEST_F(ClientIT, PatchesMergeAndJson) {
   auto bad = client_->patch(resources::kConfigMaps, ns_, "p", PatchType::kJson,
                             Json::array({{{"op", "test"}, {"path", "/data/k"}, {"value", "no"}}}));
   ASSERT_FALSE(bad);
-  EXPECT_TRUE(bad.error().kind == ErrorKind::kInvalid ||
-              bad.error().kind == ErrorKind::kConflict ||
+  EXPECT_TRUE(bad.error().kind == ErrorKind::kInvalid || bad.error().kind == ErrorKind::kConflict ||
               bad.error().kind == ErrorKind::kBadRequest)
       << bad.error().to_string();
 }
@@ -220,7 +221,9 @@ struct Recorder {
   EventHandlers handlers() {
     EventHandlers h;
     h.on_add = [this](const ObjectPtr& o) { push("add " + ObjectName(*o)); };
-    h.on_update = [this](const ObjectPtr&, const ObjectPtr& n) { push("update " + ObjectName(*n)); };
+    h.on_update = [this](const ObjectPtr&, const ObjectPtr& n) {
+      push("update " + ObjectName(*n));
+    };
     h.on_delete = [this](const ObjectPtr& o) { push("delete " + ObjectName(*o)); };
     return h;
   }
@@ -245,12 +248,13 @@ TEST_F(ClientIT, InformerIndexesByNamespaceLabelsAndOwner) {
   ASSERT_TRUE(o);
   Json child = ConfigMap("child", "c");
   child["metadata"]["labels"] = {{"tier", "x"}};
-  child["metadata"]["ownerReferences"] = Json::array(
-      {{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"name", "owner"},
-        {"uid", (*o)["metadata"]["uid"]}}});
+  child["metadata"]["ownerReferences"] = Json::array({{{"apiVersion", "v1"},
+                                                       {"kind", "ConfigMap"},
+                                                       {"name", "owner"},
+                                                       {"uid", (*o)["metadata"]["uid"]}}});
   ASSERT_TRUE(client_->create(resources::kConfigMaps, ns_, child));
-  ASSERT_TRUE(WaitFor([&] { return inf.store().get(ns_ + "/child") != nullptr; }, 10s,
-                      "child in cache"));
+  ASSERT_TRUE(
+      WaitFor([&] { return inf.store().get(ns_ + "/child") != nullptr; }, 10s, "child in cache"));
   EXPECT_EQ(inf.store().list_labels(ns_, {{"tier", "x"}}).size(), 1u);
   EXPECT_EQ(inf.store().list_labels(ns_, {{"tier", "y"}}).size(), 0u);
   auto owned = inf.store().list_owned_by((*o)["metadata"]["uid"]);
@@ -276,9 +280,12 @@ TEST_F(ClientIT, InformerSurvivesApiServerRestart) {
   auto restarted = cp.restartApiserver();
   ASSERT_TRUE(restarted) << restarted.error().message;
   // The restarted server serves requests; the informer reconnects on its own.
-  ASSERT_TRUE(WaitFor([&] {
-    return static_cast<bool>(client_->create(resources::kConfigMaps, ns_, ConfigMap("after", "2")));
-  }, 60s, "create after restart"));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return static_cast<bool>(
+            client_->create(resources::kConfigMaps, ns_, ConfigMap("after", "2")));
+      },
+      60s, "create after restart"));
   ASSERT_TRUE(WaitFor([&] { return rec.contains("add after"); }, 60s,
                       "informer sees a change made after the restart"));
   EXPECT_GE(inf.stats().watches.load(), 2u);
@@ -300,8 +307,8 @@ TEST_F(ClientIT, CompactionForcesRelistWithoutLosingEvents) {
   ASSERT_TRUE(inf.wait_for_sync(30s));
   ASSERT_TRUE(WaitFor([&] { return inf.store().size() >= 5; }, 10s, "initial objects"));
   // PodTemplates bypass the API server's watch cache (hack/controlplane.sh),
-  // so their watch is served by etcd. Stop consuming the watch, change things, and compact etcd past the
-  // informer's resourceVersion: resuming must hit 410 Gone.
+  // so their watch is served by etcd. Stop consuming the watch, change things, and compact etcd
+  // past the informer's resourceVersion: resuming must hit 410 Gone.
   inf.set_paused(true);
   ASSERT_TRUE(client_->remove(kPodTemplates, ns_, "keep-0"));
   ASSERT_TRUE(client_->create(kPodTemplates, ns_, PodTemplate("added-while-paused", "1")));
@@ -312,16 +319,19 @@ TEST_F(ClientIT, CompactionForcesRelistWithoutLosingEvents) {
   ASSERT_TRUE(client_->update(kPodTemplates, ns_, upd));
   // Writes elsewhere move etcd's revision beyond the informer's.
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(client_->create(kPodTemplates, ns_, PodTemplate("noise-" + std::to_string(i), "n")));
+    ASSERT_TRUE(
+        client_->create(kPodTemplates, ns_, PodTemplate("noise-" + std::to_string(i), "n")));
   }
   auto rev = cp.compactEtcd();
   ASSERT_TRUE(rev) << rev.error().message;
   inf.set_paused(false);
   ASSERT_TRUE(WaitFor([&] { return inf.stats().gone.load() >= 1; }, 60s, "410 Gone seen"));
-  ASSERT_TRUE(WaitFor([&] {
-    return rec.contains("delete keep-0") && rec.contains("add added-while-paused") &&
-           rec.contains("update keep-1");
-  }, 30s, "every change made while the watch was gone is delivered"));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return rec.contains("delete keep-0") && rec.contains("add added-while-paused") &&
+               rec.contains("update keep-1");
+      },
+      30s, "every change made while the watch was gone is delivered"));
   auto server = client_->list_all(kPodTemplates, ns_);
   ASSERT_TRUE(server);
   ASSERT_TRUE(WaitFor([&] { return inf.store().size() == server->items.size(); }, 10s,
@@ -400,17 +410,19 @@ TEST_F(ClientIT, EventRecorderFoldsRepeats) {
   rec.record(*cm, EventType::kNormal, "Promoted", "promoted pod kv-3");
   rec.record(*cm, EventType::kNormal, "Promoted", "promoted pod kv-3");
   rec.record(*cm, EventType::kWarning, "RoutingWriteFailed", "conflict");
-  ASSERT_TRUE(WaitFor([&] {
-    auto l = client_->list(resources::kEvents, ns_);
-    if (!l) return false;
-    int promoted_count = 0, warnings = 0;
-    for (const auto& e : (*l)["items"]) {
-      if (e["involvedObject"]["name"] != "evt") continue;
-      if (e["reason"] == "Promoted") promoted_count = e.value("count", 0);
-      if (e["reason"] == "RoutingWriteFailed" && e["type"] == "Warning") ++warnings;
-    }
-    return promoted_count == 2 && warnings == 1;
-  }, 10s, "one Promoted event with count 2 and one Warning"));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto l = client_->list(resources::kEvents, ns_);
+        if (!l) return false;
+        int promoted_count = 0, warnings = 0;
+        for (const auto& e : (*l)["items"]) {
+          if (e["involvedObject"]["name"] != "evt") continue;
+          if (e["reason"] == "Promoted") promoted_count = e.value("count", 0);
+          if (e["reason"] == "RoutingWriteFailed" && e["type"] == "Warning") ++warnings;
+        }
+        return promoted_count == 2 && warnings == 1;
+      },
+      10s, "one Promoted event with count 2 and one Warning"));
 }
 
 TEST_F(ClientIT, DiscoveryAndPodMetrics) {
@@ -420,29 +432,38 @@ TEST_F(ClientIT, DiscoveryAndPodMetrics) {
   auto not_served = client_->serves("nonexistent.example.com", "v1");
   ASSERT_TRUE(not_served);
   EXPECT_FALSE(*not_served);
-  Json pod = {{"apiVersion", "v1"},
-              {"kind", "Pod"},
-              {"metadata", {{"name", "load"}, {"namespace", ns_},
-                            {"annotations", {{"kwok.x-k8s.io/usage-cpu", "300m"}}}}},
-              {"spec", {{"nodeSelector", {{"type", "kwok"}}},
-                        {"tolerations", Json::array({{{"key", "kwok.x-k8s.io/node"},
-                                                      {"operator", "Exists"},
-                                                      {"effect", "NoSchedule"}}})},
-                        {"containers", Json::array({{{"name", "c"}, {"image", "fake"}}})}}}};
+  Json pod = {
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata",
+       {{"name", "load"},
+        {"namespace", ns_},
+        {"annotations", {{"kwok.x-k8s.io/usage-cpu", "300m"}}}}},
+      {"spec",
+       {{"nodeSelector", {{"type", "kwok"}}},
+        {"tolerations",
+         Json::array(
+             {{{"key", "kwok.x-k8s.io/node"}, {"operator", "Exists"}, {"effect", "NoSchedule"}}})},
+        {"containers", Json::array({{{"name", "c"}, {"image", "fake"}}})}}}};
   ASSERT_TRUE(client_->create(resources::kPods, ns_, pod));
   double cpu_millis = -1;
-  ASSERT_TRUE(WaitFor([&] {
-    auto m = client_->get(resources::kPodMetrics, ns_, "load");
-    if (!m || !m->contains("containers") || (*m)["containers"].empty()) return false;
-    std::string q = (*m)["containers"][0]["usage"].value("cpu", "");
-    if (q.empty()) return false;
-    double v = std::stod(q);
-    if (q.back() == 'n') v /= 1e6;
-    else if (q.back() == 'u') v /= 1e3;
-    else if (q.back() != 'm') v *= 1000;
-    cpu_millis = v;
-    return cpu_millis > 0;
-  }, 180s, "metrics.k8s.io reports the pod"));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto m = client_->get(resources::kPodMetrics, ns_, "load");
+        if (!m || !m->contains("containers") || (*m)["containers"].empty()) return false;
+        std::string q = (*m)["containers"][0]["usage"].value("cpu", "");
+        if (q.empty()) return false;
+        double v = std::stod(q);
+        if (q.back() == 'n')
+          v /= 1e6;
+        else if (q.back() == 'u')
+          v /= 1e3;
+        else if (q.back() != 'm')
+          v *= 1000;
+        cpu_millis = v;
+        return cpu_millis > 0;
+      },
+      180s, "metrics.k8s.io reports the pod"));
   EXPECT_NEAR(cpu_millis, 300, 30) << "CPU from the KWOK usage annotation";
 }
 

@@ -2,9 +2,10 @@
 // line splitting, list pruning. Behaviour against a server is in the
 // integration tests.
 #include "operator/kube/client.h"
-#include "operator/kube/informer.h"
 
 #include <gtest/gtest.h>
+
+#include "operator/kube/informer.h"
 
 namespace shardcast::kube {
 namespace {
@@ -24,7 +25,8 @@ class CannedList : public Transport {
 };
 
 TEST(ClientListTest, ItemsArePrunedWhileParsed) {
-  const std::string body = R"({"kind":"PodList","metadata":{"resourceVersion":"42","managedFields":"list-level, kept"},
+  const std::string body =
+      R"({"kind":"PodList","metadata":{"resourceVersion":"42","managedFields":"list-level, kept"},
     "items":[
       {"metadata":{"name":"a","managedFields":[{"manager":"x"}],"labels":{"l":"1"}},
        "spec":{"nodeName":"n1","containers":[{"name":"c","image":"i"}],"volumes":[]},

@@ -38,7 +38,8 @@ TEST(ErrorMappingTest, StatusCodesMapToKinds) {
 
 TEST(ErrorMappingTest, InvalidCarriesServerMessage) {
   ApiError e = ErrorFromResponse(
-      422, R"({"reason":"Invalid","message":"ShardSet.shardcast.dev \"a\" is invalid: spec.replicas: Invalid value: -1"})");
+      422,
+      R"({"reason":"Invalid","message":"ShardSet.shardcast.dev \"a\" is invalid: spec.replicas: Invalid value: -1"})");
   EXPECT_EQ(e.reason, "Invalid");
   EXPECT_NE(e.message.find("spec.replicas"), std::string::npos);
   EXPECT_NE(e.to_string().find("Invalid (HTTP 422)"), std::string::npos);

@@ -56,7 +56,7 @@ TEST(KubeconfigTest, CurrentContextPicksClusterUserAndNamespace) {
   auto cfg = ParseKubeconfig(kMulti, "/home/u/.kube/config", "", fs.reader());
   ASSERT_TRUE(cfg) << cfg.error().message;
   EXPECT_EQ(cfg->server, "https://127.0.0.1:6443");  // trailing slash trimmed
-  EXPECT_EQ(cfg->ca_pem, "CA-PEM");                   // relative to the file's directory
+  EXPECT_EQ(cfg->ca_pem, "CA-PEM");                  // relative to the file's directory
   EXPECT_EQ(cfg->ca_source, "/home/u/.kube/certs/ca.crt");
   EXPECT_EQ(cfg->client_cert_pem, "CERT-PEM");
   EXPECT_EQ(cfg->client_key_pem, "KEY-PEM");
@@ -131,8 +131,7 @@ TEST_P(KubeconfigBadInputTest, ErrorNamesFileAndField) {
 INSTANTIATE_TEST_SUITE_P(
     All, KubeconfigBadInputTest,
     ::testing::Values(
-        BadCase{"not_yaml", "a: [b", "not valid YAML"},
-        BadCase{"empty", "", "file is empty"},
+        BadCase{"not_yaml", "a: [b", "not valid YAML"}, BadCase{"empty", "", "file is empty"},
         BadCase{"scalar", "hello", "top level must be a mapping"},
         BadCase{"no_current", "clusters: []", "current-context is not set"},
         BadCase{"missing_context", "current-context: x\ncontexts: []", "no entry named 'x'"},

@@ -113,7 +113,7 @@ TEST(RetryWithBackoffTest, RetriesOnTheClockUntilSuccess) {
   ASSERT_TRUE(clock.wait_for_waiters(1, 5s));
   clock.advance(199ms);
   EXPECT_EQ(calls_now(), 2);
-  clock.advance(1ms);         // second delay 200 ms
+  clock.advance(1ms);  // second delay 200 ms
   ASSERT_EQ(fut.wait_for(5s), std::future_status::ready);
   auto r = fut.get();
   ASSERT_TRUE(r.ok());

@@ -1,12 +1,11 @@
 #include "operator/runtime/http_server.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
@@ -149,7 +148,7 @@ TEST_F(HttpServerTest, StalledClientGetsTimeoutAndDoesNotBlockOthers) {
   const int stalled = connect_loopback(port_);
   ASSERT_GE(stalled, 0);
   ::send(stalled, "GET /metr", 9, MSG_NOSIGNAL);  // never finishes the request
-  EXPECT_EQ(get(port_, "/healthz").status, 200);   // served meanwhile
+  EXPECT_EQ(get(port_, "/healthz").status, 200);  // served meanwhile
   char buf[256];
   const ssize_t n = ::recv(stalled, buf, sizeof(buf), 0);  // waits for io_timeout (2 s)
   ASSERT_GT(n, 12);
@@ -169,8 +168,8 @@ TEST_F(HttpServerTest, StopIsPromptWithOpenConnectionsAndIdempotent) {
 }
 
 TEST(HttpServerConfigTest, BadAddressesNameTheField) {
-  for (const std::string addr : {"nonsense", "127.0.0.1:99999", "127.0.0.1:", "1.2.3.4:80x",
-                                 "::1:80", "[::1"}) {
+  for (const std::string addr :
+       {"nonsense", "127.0.0.1:99999", "127.0.0.1:", "1.2.3.4:80x", "::1:80", "[::1"}) {
     HttpServer s({.address = addr}, nullptr, {});
     auto r = s.start();
     ASSERT_FALSE(r.ok()) << addr;

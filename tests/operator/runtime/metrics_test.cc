@@ -11,8 +11,8 @@ namespace {
 
 TEST(MetricsTest, CounterAndGaugeExposition) {
   Registry reg;
-  auto c = reg.counter("shardcast_reconciles_total", "Reconciles by result.",
-                       {"shardset", "result"});
+  auto c =
+      reg.counter("shardcast_reconciles_total", "Reconciles by result.", {"shardset", "result"});
   ASSERT_TRUE(c.ok()) << c.error().message;
   (*c)->with({{"shardset", "ns/a"}, {"result", "ok"}})->inc();
   (*c)->with({{"result", "error"}, {"shardset", "ns/a"}})->inc(2);  // any label order
@@ -79,8 +79,7 @@ TEST(MetricsTest, UnlabelledHistogramWithDefaultBuckets) {
   const std::string out = reg.render();
   EXPECT_NE(out.find("lat_bucket{le=\"0.005\"} 1\n"), std::string::npos) << out;
   EXPECT_NE(out.find("lat_bucket{le=\"10\"} 1\n"), std::string::npos) << out;
-  EXPECT_NE(out.find("lat_bucket{le=\"+Inf\"} 1\nlat_sum 0.003\nlat_count 1\n"),
-            std::string::npos)
+  EXPECT_NE(out.find("lat_bucket{le=\"+Inf\"} 1\nlat_sum 0.003\nlat_count 1\n"), std::string::npos)
       << out;
 }
 

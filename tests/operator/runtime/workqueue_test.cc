@@ -151,7 +151,7 @@ TEST(RateLimiterTest, BucketTenQpsBurstHundred) {
 TEST(RateLimiterTest, MaxOfTakesLongestAndForgetsAll) {
   FakeClock clock;
   auto rl = default_controller_rate_limiter(clock);
-  EXPECT_EQ(rl->when("a"), 5ms);   // per-item dominates while the bucket is full
+  EXPECT_EQ(rl->when("a"), 5ms);  // per-item dominates while the bucket is full
   EXPECT_EQ(rl->when("a"), 10ms);
   EXPECT_EQ(rl->num_requeues("a"), 2);
   rl->forget("a");
@@ -171,7 +171,7 @@ TEST(WorkQueueTest, RateLimitedTokenBucketDelaysThe101stItemBy100ms) {
   clock.advance(94ms);  // t = 99 ms
   EXPECT_EQ(q.try_get(), std::nullopt);
   EXPECT_EQ(q.num_waiting(), 1u);
-  clock.advance(1ms);   // t = 100 ms
+  clock.advance(1ms);  // t = 100 ms
   EXPECT_EQ(q.try_get(), "k100");
 }
 
@@ -200,7 +200,8 @@ TEST(WorkQueueTest, ShutDownWakesBlockedGetters) {
   FakeClock clock;
   WorkQueue q(clock);
   std::vector<std::future<std::optional<std::string>>> futs;
-  for (int i = 0; i < 3; ++i) futs.push_back(std::async(std::launch::async, [&] { return q.get(); }));
+  for (int i = 0; i < 3; ++i)
+    futs.push_back(std::async(std::launch::async, [&] { return q.get(); }));
   ASSERT_TRUE(clock.wait_for_waiters(3, 5s));
   q.shut_down();
   for (auto& f : futs) {
@@ -216,7 +217,7 @@ TEST(WorkQueueTest, ShutDownHandsOutQueuedKeysThenStops) {
   q.add("a");
   q.add_after("later", 1s);
   q.shut_down();
-  q.add("b");  // ignored
+  q.add("b");               // ignored
   q.add_rate_limited("c");  // ignored
   EXPECT_EQ(q.get(), "a");
   clock.advance(2s);
