@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the Argo CD health checks (examples/argocd/health.lua for ShardSet,
-# examples/argocd/migrationpolicy/health.lua) against their fixtures (no cluster),
+# Runs the Argo CD health check (examples/argocd/health.lua, one script for
+# ShardSet and MigrationPolicy) against both kinds' fixtures (no cluster),
 # with every Lua interpreter found among lua5.1 (the dialect of Argo CD's
 # gopher-lua) and lua5.4, or the one named by SHARDCAST_LUA.
 set -euo pipefail
