@@ -34,6 +34,7 @@ import ctypes
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -112,6 +113,16 @@ def parse_stat(text):
     return utime + stime + cutime + cstime, int(rest[21])
 
 
+def redis_answers(ip, port, timeout=0.3):
+    """True when redis-server on ip:port answers PING with PONG (not LOADING)."""
+    try:
+        with socket.create_connection((ip, port), timeout=timeout) as c:
+            c.sendall(b"PING\r\n")
+            return c.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
 # ---- processes ---------------------------------------------------------------
 
 def _die_with_parent():
@@ -182,8 +193,13 @@ class PodProcesses:
         self.cpu, self.rss, self.reported = None, None, None
 
     def ensure(self, now):
-        for p in self.procs:
-            p.ensure(now)
+        """Starts what is not running. The agent (re)starts only once redis
+        answers PING, so that it can resume its jobs from redis (it reads
+        them once, at start)."""
+        redis, agent = self.procs
+        redis.ensure(now)
+        if agent.pid() is None and redis_answers(self.ip, self.redis_port):
+            agent.ensure(now)
 
     def stop(self):
         for p in reversed(self.procs):

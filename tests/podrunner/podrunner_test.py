@@ -186,7 +186,7 @@ class Test:
         kubectl(self.kc, "create", "namespace", self.ns)
         kubectl(self.kc, "apply", "-f", "-", stdin=json.dumps(shardset(self.ns)))
         self.start("operator", [self.a.operator, "run", "--kubeconfig", self.kc, "--namespace", self.ns,
-                                "--metrics-bind-address", "0", "--health-probe-bind-address", "",
+                                "--metrics-bind-address", "", "--health-probe-bind-address", "",
                                 "--forecasting=false"])
         self.start("podrunner", [sys.executable, os.path.join(SRC, "hack/podrunner/podrunner.py"),
                                  "--kubeconfig", self.kc, "--namespace", self.ns, "--shardset", "kv",
