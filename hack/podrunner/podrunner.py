@@ -18,7 +18,10 @@ address is local on Linux, so nothing has to be configured.
   (utime+stime+cutime+cstime of /proc/<pid>/stat, in millicores over the
   interval) and their resident memory are written to the pod's annotations
   kwok.x-k8s.io/usage-cpu / usage-memory, which KWOK reports to
-  metrics-server (hack/controlplane.sh's ClusterResourceUsage).
+  metrics-server (hack/controlplane.sh's ClusterResourceUsage). KWOK gives
+  each container the annotation's whole value, so the runner writes the
+  pod's usage divided by its number of containers: PodMetrics' sum over the
+  containers is then the processes' real usage.
 
 It polls the API (one pod list and one ShardSet get per --interval, default
 1 s) rather than watching. Not a kubelet: no containers, images, probes,
@@ -72,6 +75,12 @@ def pods_to_run(doc):
     return pods
 
 
+def container_counts(doc):
+    """{pod name: number of containers in its spec} (at least 1)."""
+    return {p["metadata"]["name"]: max(1, len(p.get("spec", {}).get("containers", [])))
+            for p in doc.get("items", [])}
+
+
 def shardset_ports(shardset, routing_flag=None, hook_flag=None):
     """(redis port, hook port): the flags when given, else spec.routing.port and
     spec.hooks.port of the ShardSet (None when not known), else the CRD's
@@ -96,14 +105,18 @@ def cpu_millis(prev_ticks, now_ticks, seconds):
     return used / CLK_TCK / seconds * 1000.0
 
 
-def cpu_quantity(millis):
-    """A Kubernetes CPU quantity, at least 1m (KWOK's default for a pod without
-    the annotation; a counter that never moves is not a useful sample)."""
-    return f"{max(1, int(round(millis)))}m"
+def cpu_quantity(millis, containers=1):
+    """The usage-cpu annotation for a pod using `millis` in all: KWOK gives
+    every container of the pod the annotation's whole value (metrics-server's
+    pod total is the sum), so it is divided by the number of containers. At
+    least 1m (KWOK's default without the annotation; a counter that never
+    moves is not a useful sample)."""
+    return f"{max(1, int(round(millis / containers)))}m"
 
 
-def memory_quantity(rss_bytes):
-    return f"{max(1024, int(rss_bytes)) // 1024}Ki"
+def memory_quantity(rss_bytes, containers=1):
+    """The usage-memory annotation (per container, as for CPU), at least 1Ki."""
+    return f"{max(1, int(rss_bytes) // containers // 1024)}Ki"
 
 
 def parse_stat(text):
@@ -191,6 +204,7 @@ class PodProcesses:
                       Proc(pod + "/agent", agent, os.path.join(self.data, "agent.log"))]
         self.ticks, self.sampled = {}, None  # last CPU sample: {pid: ticks}, time
         self.cpu, self.rss, self.reported = None, None, None
+        self.containers = 1  # in the pod's spec
 
     def ensure(self, now):
         """Starts what is not running. The agent (re)starts only once redis
@@ -292,7 +306,11 @@ class Runner:
             if ports != self.ports:
                 log(f"redis port {ports[0]}, hook port {ports[1]}")
                 self.ports = ports
-            return {n: (ip,) + ports for n, ip in pods_to_run(self.source.pods()).items()}
+            doc = self.source.pods()
+            for name, n in container_counts(doc).items():
+                if name in self.running:
+                    self.running[name].containers = n
+            return {n: (ip,) + ports for n, ip in pods_to_run(doc).items()}
         except Exception as e:  # noqa: BLE001 - keep what runs; the API may be briefly away
             log(f"reading pods of ShardSet {a.namespace}/{a.shardset}: {e}")
             return None
@@ -321,7 +339,7 @@ class Runner:
             pp.sample(now)
             if pp.cpu is None or self.source.client is None:
                 continue
-            value = (cpu_quantity(pp.cpu), memory_quantity(pp.rss))
+            value = (cpu_quantity(pp.cpu, pp.containers), memory_quantity(pp.rss, pp.containers))
             if value == pp.reported:
                 continue
             try:

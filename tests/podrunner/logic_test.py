@@ -69,6 +69,18 @@ class Cpu(unittest.TestCase):
         self.assertEqual(pr.memory_quantity(10 * 1024 * 1024), "10240Ki")
         self.assertEqual(pr.memory_quantity(0), "1Ki")
 
+    def test_quantities_are_per_container(self):
+        # KWOK gives every container the annotation's value; the pod's sum
+        # must be the real usage.
+        self.assertEqual(pr.cpu_quantity(300, containers=2), "150m")
+        self.assertEqual(pr.cpu_quantity(1, containers=2), "1m")
+        self.assertEqual(pr.memory_quantity(10 * 1024 * 1024, containers=2), "5120Ki")
+
+    def test_container_counts(self):
+        doc = {"items": [{"metadata": {"name": "a"}, "spec": {"containers": [{}, {}]}},
+                         {"metadata": {"name": "b"}, "spec": {}}]}
+        self.assertEqual(pr.container_counts(doc), {"a": 2, "b": 1})
+
     def test_parse_stat_with_spaces_and_parens_in_comm(self):
         fields = ["S"] + [str(i) for i in range(4, 53)]  # field n holds n
         text = "1234 (redis (x) y) " + " ".join(fields)

@@ -12,7 +12,7 @@ IPs) and the pod runner, then checks:
      by the runner with its appendonly data); a killed agent is restarted;
   3. deleting a pod stops its redis-server and agent;
   4. under redis-benchmark against one pod, metrics.k8s.io PodMetrics reports
-     that pod's CPU above 50m and above an idle pod's.
+     that pod's CPU at least 30m and over twice an idle pod's.
 Uses the control plane named by SHARDCAST_TEST_KUBECONFIG (hack/test.sh), or
 starts a private one. Every wait is a condition with a deadline.
 """
@@ -249,16 +249,17 @@ class Test:
             def loaded_above_idle():
                 seen[a], seen[c] = self.pod_cpu(a), self.pod_cpu(c)
                 log(f"PodMetrics cpu: loaded {a} {seen[a]:.0f}m, idle {c} {seen[c]:.0f}m")
-                return seen[a] >= 50 and seen[a] > seen[c]
+                return seen[a] >= 30 and seen[a] > 2 * seen[c]
 
-            wait_for(f"PodMetrics: {a} under redis-benchmark above 50m and above idle {c}",
+            wait_for(f"PodMetrics: {a} under redis-benchmark at least 30m and over twice idle {c}",
                      loaded_above_idle, 90, period=2)
         finally:
             bench.terminate()
             bench.wait()
         ann = self.client.get(f"/api/v1/namespaces/{self.ns}/pods/{a}")["metadata"]["annotations"]
-        log(f"{a}: annotation {ann.get('kwok.x-k8s.io/usage-cpu')}, "
-            f"{ann.get('kwok.x-k8s.io/usage-memory')}")
+        log(f"{a}: per-container annotations {ann.get('kwok.x-k8s.io/usage-cpu')}, "
+            f"{ann.get('kwok.x-k8s.io/usage-memory')}; the runner's last sample "
+            f"{self.state()[a]['cpuMillis']:.0f}m")
         return seen
 
     def cleanup(self):
