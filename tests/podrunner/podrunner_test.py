@@ -10,7 +10,8 @@ IPs) and the pod runner, then checks:
      /healthz answers 200 on <pod IP>:8091;
   2. keys written to one pod survive a kill -9 of its redis-server (restarted
      by the runner with its appendonly data); a killed agent is restarted;
-  3. deleting a pod stops its redis-server and agent;
+  3. deleting a pod stops its redis-server and agent; the pod created again
+     under the same name finds the data written before (the PVC stand-in);
   4. under redis-benchmark against one pod, metrics.k8s.io PodMetrics reports
      that pod's CPU at least 30m and over twice an idle pod's.
 Uses the control plane named by SHARDCAST_TEST_KUBECONFIG (hack/test.sh), or
@@ -232,12 +233,27 @@ class Test:
         wait_for(f"{a}: agent restarted and /healthz 200",
                  lambda: self.state()[a]["agent"]["pid"] not in (None, agent) and healthz(ip), 30)
 
-        # 3. Deleting a pod stops its processes.
+        # 3. Deleting a pod stops its processes; the pod the operator creates
+        # again under the same name (lowest free ordinal) finds its data.
+        for i in range(50):
+            redis_cmd(pods[b], REDIS_PORT, "SET", f"pvc:{i}", f"v{i}")
         st = self.state()[b]
         victims = [st["redis"]["pid"], st["agent"]["pid"]]
         kubectl(self.kc, "-n", self.ns, "delete", "pod", b, "--wait=false")
         wait_for(f"{b}: deleted; its redis-server and agent {victims} stopped",
                  lambda: not any(alive(p) for p in victims), 60)
+
+        def recreated():
+            ip_b = self.pods().get(b)
+            st = self.state().get(b, {})
+            return (ip_b and st.get("ip") == ip_b and st["redis"]["pid"] not in (None, *victims)
+                    and redis_cmd(ip_b, REDIS_PORT, "PING") == "PONG" and ip_b)
+
+        ip_b = wait_for(f"{b}: created again by the operator and served by new processes", recreated, 60)
+        lost = [i for i in range(50) if redis_cmd(ip_b, REDIS_PORT, "GET", f"pvc:{i}") != f"v{i}"]
+        if lost:
+            raise Failure(f"{b}: re-created pod lost {len(lost)} of 50 keys of its data directory")
+        log(f"{b}: re-created on {ip_b} (was {pods[b]}) with its 50 keys")
 
         # 4. Real CPU reaches metrics-server.
         bench = subprocess.Popen(["redis-benchmark", "-h", ip, "-p", str(REDIS_PORT), "-l", "-q",
