@@ -298,8 +298,8 @@ class Runner:
         try:
             ss = self.source.shardset()
             if ss is None and self.source.client is not None and not (a.redis_port and a.hook_port):
-                if self.ports is None:
-                    log(f"ShardSet {a.namespace}/{a.shardset} not found; waiting for it")
+                if self.ports != ():
+                    log(f"ShardSet {a.namespace}/{a.shardset} not found; serving no pod until it exists")
                     self.ports = ()
                 return {}
             ports = shardset_ports(ss, a.redis_port, a.hook_port)
