@@ -11,6 +11,7 @@
 #  6. short libFuzzer runs                    build-fuzz/ (clang), ctest -L fuzz
 #  7. integration tests on one shared real control plane (etcd, kube-apiserver,
 #     controller-manager, scheduler, KWOK, metrics-server), ctest -L integration
+#     (podrunner_integration: hack/podrunner's real redis-server + agent per KWOK pod)
 #
 # Environment: JOBS (default 2); SHARDCAST_TEST_SKIP="asan fuzz" skips stages
 # (never in CI); SHARDCAST_TEST_REGEX limits integration tests.
