@@ -445,8 +445,9 @@ spec:
     kind: gauge
     value: 'node.Usage("memory")'
 ---
-# Pod usage comes from the pod's annotations (per pod; split evenly over its
-# containers by KWOK), defaulting to 1m CPU / 1Mi memory.
+# Pod usage comes from the pod's annotations, defaulting to 1m CPU / 1Mi
+# memory. KWOK (v0.7) gives EVERY container of the pod the whole value, so a
+# pod with N containers reports N times it (hack/podrunner divides by N).
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: ClusterResourceUsage
 metadata:
