@@ -55,10 +55,15 @@ HttpAnswer Agent::Handle(const HttpRequest& req) {
   if (req.path == "/healthz") return Healthz();
   if (req.path.rfind(kPrefix, 0) != 0) return ErrorAnswer(404, "path: unknown " + req.path);
   const std::string name = req.path.substr(kPrefix.size());
-  if (name == "progress" || name == "ranges" || name == "healthz") {
+  if (name == "ranges") {
+    if (req.method != "GET" && req.method != "POST") {
+      return ErrorAnswer(405, "method: ranges takes GET or POST");
+    }
+    return Ranges(req);
+  }
+  if (name == "progress" || name == "healthz") {
     if (req.method != "GET") return ErrorAnswer(405, "method: " + name + " takes GET");
     if (name == "progress") return Progress(req);
-    if (name == "ranges") return Ranges(req);
     return Healthz();
   }
   auto hook = ParseHookName(name);

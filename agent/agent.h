@@ -8,11 +8,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "agent/copier.h"
 #include "agent/echo.h"
-#include "agent/http_server.h"
+#include "agent/http.h"
 #include "agent/metrics.h"
 #include "agent/redis_conn.h"
 #include "agent/request.h"
@@ -44,6 +47,15 @@ class Agent {
  private:
   HttpAnswer HandleHook(Hook hook, const HttpRequest& req);
   HttpAnswer Execute(Hook hook, const HookRequest& r, RedisConn& self);
+  // A move's view from the target: a connection to the source and the
+  // range's marker on both shards.
+  struct MoveView {
+    std::unique_ptr<RedisConn> source;
+    std::optional<Marker> target_marker;
+    std::optional<Marker> source_marker;
+  };
+  // Fills `out`; an error answer when the source or a marker cannot be read.
+  std::optional<HttpAnswer> ReadMove(const HookRequest& r, RedisConn& self, MoveView* out);
   HttpAnswer Prepare(const HookRequest& r, RedisConn& self);
   HttpAnswer Copy(const HookRequest& r, RedisConn& self);
   HttpAnswer Cutover(const HookRequest& r, RedisConn& self);
@@ -53,6 +65,9 @@ class Agent {
   HttpAnswer EchoRemove(const HookRequest& r, RedisConn& self);
   HttpAnswer Progress(const HttpRequest& req);
   HttpAnswer Ranges(const HttpRequest& req);
+  // Keys and bytes of each of `ranges` on the own shard, added to `ans`.
+  HttpAnswer SizeReport(const std::vector<RangeBounds>& ranges, std::uint64_t max_samples,
+                        nlohmann::json ans);
   HttpAnswer Healthz();
 
   // Starts (or restarts, when missing or failed) the job of a copy/abort.

@@ -58,29 +58,55 @@ return left
 
 }  // namespace
 
-HttpAnswer Agent::Prepare(const HookRequest& r, RedisConn& self) {
+std::optional<HttpAnswer> Agent::ReadMove(const HookRequest& r, RedisConn& self, MoveView* out) {
   auto source = Connect(r.source_endpoint);
   if (!source) return ErrorAnswer(503, "sourceEndpoint: " + source.error().message);
+  auto tm = ReadMarker(self, r.range);
+  if (!tm) return ErrorAnswer(503, "target marker: " + tm.error().message);
   auto sm = ReadMarker(**source, r.range);
   if (!sm) return ErrorAnswer(503, "source marker: " + sm.error().message);
-  const bool fresh = !*sm;
+  out->source = std::move(*source);
+  out->target_marker = *tm;
+  out->source_marker = *sm;
+  return std::nullopt;
+}
+
+HttpAnswer Agent::Prepare(const HookRequest& r, RedisConn& self) {
+  MoveView v;
+  if (auto e = ReadMove(r, self, &v)) return *e;
+  const auto& sm = v.source_marker;
+  const bool fresh = !sm;
   const bool same_move =
-      *sm && (*sm)->kind == MarkerKind::kMigrating && (*sm)->endpoint == r.target_endpoint.text;
+      sm && sm->kind == MarkerKind::kMigrating && sm->endpoint == r.target_endpoint.text;
   if (!fresh && !same_move) {
     return ErrorAnswer(409, "source: " + r.source_endpoint.text + " does not own range " +
-                                std::to_string(r.range) + " outright (marker " + Describe(*sm) +
+                                std::to_string(r.range) + " outright (marker " + Describe(sm) +
                                 ")");
+  }
+  // A target that gave this range away (`gone`) may still hold stale copies
+  // of its keys: a revert after cutover comes back before `release`
+  // (CONTRACTS C5). They go before it imports, or a key deleted on the
+  // source since would come back. While the marker is `gone` no client
+  // command reaches them, so deleting them is invisible.
+  const bool was_gone = v.target_marker && v.target_marker->kind == MarkerKind::kGone;
+  std::uint64_t stale = 0;
+  if (was_gone) {
+    auto deleted = DeleteRangeKeys(self, r.start, r.end);
+    if (!deleted) return ErrorAnswer(503, "delete stale keys: " + deleted.error().message);
+    stale = *deleted;
   }
   // Target first: while only the target is marked, the source serves all.
   if (auto e = Mark(self, r, Value(MarkerKind::kImporting, r.epoch, r.source_endpoint.text),
                     "target " + r.target_endpoint.text)) {
     return *e;
   }
-  if (auto e = Mark(**source, r, Value(MarkerKind::kMigrating, r.epoch, r.target_endpoint.text),
+  if (auto e = Mark(*v.source, r, Value(MarkerKind::kMigrating, r.epoch, r.target_endpoint.text),
                     "source " + r.source_endpoint.text)) {
     return *e;
   }
-  return Ok({{"step", "prepare"}, {"range", r.range}, {"epoch", r.epoch}});
+  Json ans = {{"step", "prepare"}, {"range", r.range}, {"epoch", r.epoch}};
+  if (was_gone) ans["staleDeleted"] = stale;
+  return Ok(ans);
 }
 
 void Agent::StartMoveJob(Hook hook, const HookRequest& r) {
@@ -147,17 +173,15 @@ HttpAnswer Agent::Copy(const HookRequest& r, RedisConn& self) {
 }
 
 HttpAnswer Agent::Cutover(const HookRequest& r, RedisConn& self) {
-  auto source = Connect(r.source_endpoint);
-  if (!source) return ErrorAnswer(503, "sourceEndpoint: " + source.error().message);
-  auto tm = ReadMarker(self, r.range);
-  if (!tm) return ErrorAnswer(503, "target marker: " + tm.error().message);
-  auto sm = ReadMarker(**source, r.range);
-  if (!sm) return ErrorAnswer(503, "source marker: " + sm.error().message);
+  MoveView v;
+  if (auto e = ReadMove(r, self, &v)) return *e;
+  const auto& tm = v.target_marker;
+  const auto& sm = v.source_marker;
   const bool done_before =
-      !*tm && *sm && (*sm)->kind == MarkerKind::kGone && (*sm)->endpoint == r.target_endpoint.text;
+      !tm && sm && sm->kind == MarkerKind::kGone && sm->endpoint == r.target_endpoint.text;
   if (done_before) return Ok({{"step", "cutover"}, {"range", r.range}, {"epoch", r.epoch}});
-  if (!*tm || (*tm)->kind != MarkerKind::kImporting) {
-    return ErrorAnswer(409, "range: not importing on the target (marker " + Describe(*tm) + ")");
+  if (!tm || tm->kind != MarkerKind::kImporting) {
+    return ErrorAnswer(409, "range: not importing on the target (marker " + Describe(tm) + ")");
   }
   // The copy must be complete: no key of the range may be left on the source.
   auto job = jobs_.find(r.action);
@@ -165,7 +189,7 @@ HttpAnswer Agent::Cutover(const HookRequest& r, RedisConn& self) {
       job != jobs_.end() && job->second.hook == Hook::kCopy &&
       (job->second.copier ? job->second.copier->state() : job->second.finished) == JobState::kDone;
   if (!copied) {
-    auto left = CountRangeKeys(**source, r.start, r.end);
+    auto left = CountRangeKeys(*v.source, r.start, r.end);
     if (!left) return ErrorAnswer(503, "source scan: " + left.error().message);
     if (*left > 0) {
       return ErrorAnswer(409, "copy: not done, " + std::to_string(*left) +
@@ -173,7 +197,7 @@ HttpAnswer Agent::Cutover(const HookRequest& r, RedisConn& self) {
     }
   }
   if (auto e = Mark(self, r, "", "target " + r.target_endpoint.text)) return *e;
-  if (auto e = Mark(**source, r, Value(MarkerKind::kGone, r.epoch, r.target_endpoint.text),
+  if (auto e = Mark(*v.source, r, Value(MarkerKind::kGone, r.epoch, r.target_endpoint.text),
                     "source " + r.source_endpoint.text)) {
     return *e;
   }
@@ -196,17 +220,14 @@ HttpAnswer Agent::Release(const HookRequest& r, RedisConn& self) {
 }
 
 HttpAnswer Agent::Abort(const HookRequest& r, RedisConn& self) {
-  auto source = Connect(r.source_endpoint);
-  if (!source) return ErrorAnswer(503, "sourceEndpoint: " + source.error().message);
-  auto tm = ReadMarker(self, r.range);
-  if (!tm) return ErrorAnswer(503, "target marker: " + tm.error().message);
-  auto sm = ReadMarker(**source, r.range);
-  if (!sm) return ErrorAnswer(503, "source marker: " + sm.error().message);
-  if (!*tm && *sm && (*sm)->kind == MarkerKind::kGone) {
+  MoveView v;
+  if (auto e = ReadMove(r, self, &v)) return *e;
+  if (!v.target_marker && v.source_marker && v.source_marker->kind == MarkerKind::kGone) {
     return ErrorAnswer(409,
                        "range: cutover is done; a revert is a new move in the other direction");
   }
-  if (!*tm && !*sm) return Ok({{"step", "abort"}, {"state", "done"}, {"range", r.range}});
+  if (!v.target_marker && !v.source_marker)
+    return Ok({{"step", "abort"}, {"state", "done"}, {"range", r.range}});
   // Stop the forward copy before the direction flips.
   for (auto& [action, job] : jobs_) {
     if (job.range == r.range && job.copier && job.copier->state() == JobState::kCopying) {
@@ -215,7 +236,7 @@ HttpAnswer Agent::Abort(const HookRequest& r, RedisConn& self) {
       job.message = "aborted";
     }
   }
-  if (auto e = Mark(**source, r, Value(MarkerKind::kImporting, r.epoch, r.target_endpoint.text),
+  if (auto e = Mark(*v.source, r, Value(MarkerKind::kImporting, r.epoch, r.target_endpoint.text),
                     "source " + r.source_endpoint.text)) {
     return *e;
   }

@@ -33,9 +33,18 @@ int main(int argc, char** argv) {
   }
   agent::Agent core(flags->agent, agent::HiredisFactory(std::chrono::seconds(10)), &*metrics);
   if (auto r = core.Restore(); !r) spdlog::warn("{} (nothing resumed)", r.error().message);
-  agent::HookHttpServer hooks(flags->listen,
-                              [&core](const agent::HttpRequest& req) { return core.Handle(req); });
-  if (auto r = hooks.Start(); !r) {
+  // Hooks on --listen: operator/runtime's server with request handlers for
+  // /shardcast/* and /healthz (the agent's own: PING of its redis).
+  runtime::HttpServer hooks(
+      runtime::HttpServerOptions{.address = flags->listen, .max_connections = 64}, nullptr,
+      std::function<runtime::ReadyStatus()>{});
+  auto serve = [&core](const runtime::HttpRequest& req) {
+    const agent::HttpAnswer a = core.Handle({req.method, req.path, req.query, req.body});
+    return runtime::HttpResponse{a.status, a.content_type, a.body};
+  };
+  hooks.handle_requests("/shardcast/", serve);
+  hooks.handle_requests("/healthz", serve);
+  if (auto r = hooks.start(); !r) {
     std::cerr << "shardcast-agent: --listen: " << r.error().message << "\n";
     return 1;
   }
@@ -55,7 +64,7 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, OnSignal);
   g_stop.acquire();
   spdlog::info("shardcast-agent: stopping");
-  hooks.Stop();
+  hooks.stop();
   if (metrics_server) metrics_server->stop();
   return 0;
 }

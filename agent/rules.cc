@@ -155,6 +155,74 @@ std::size_t FindRange(const std::vector<RangeBounds>& ranges, std::uint32_t hash
   return it == ranges.begin() ? 0 : static_cast<std::size_t>(it - ranges.begin() - 1);
 }
 
+Result<std::vector<RangeBounds>> ParseRangeList(std::string_view body) {
+  const Json j = Json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return unexpected(Error{"body: must be a JSON object"});
+  if (!j.contains("ranges")) return unexpected(Error{"ranges: required"});
+  const Json& list = j["ranges"];
+  if (!list.is_array()) return unexpected(Error{"ranges: must be an array"});
+  if (list.size() > kMaxListedRanges) {
+    return unexpected(Error{"ranges: at most " + std::to_string(kMaxListedRanges) +
+                            " entries, got " + std::to_string(list.size())});
+  }
+  constexpr std::uint64_t kMaxHash = 0xffffffffu;
+  std::vector<RangeBounds> out;
+  std::vector<bool> seen(kMaxListedRanges, false);
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string at = "ranges[" + std::to_string(i) + "]";
+    const Json& e = list[i];
+    if (!e.is_object()) return unexpected(Error{at + ": must be an object"});
+    std::uint64_t v[3] = {0, 0, 0};
+    const char* names[3] = {"id", "start", "end"};
+    const std::uint64_t max[3] = {kMaxListedRanges - 1, kMaxHash, kMaxHash};
+    for (int f = 0; f < 3; ++f) {
+      const std::string field = at + "." + names[f];
+      if (!e.contains(names[f])) return unexpected(Error{field + ": required"});
+      const Json& x = e[names[f]];
+      if (!x.is_number_unsigned() || x.get<std::uint64_t>() > max[f]) {
+        return unexpected(
+            Error{field + ": must be an integer in [0, " + std::to_string(max[f]) + "]"});
+      }
+      v[f] = x.get<std::uint64_t>();
+    }
+    if (v[2] < v[1]) return unexpected(Error{at + ".end: must be >= start"});
+    if (seen[v[0]]) {
+      return unexpected(Error{at + ".id: " + std::to_string(v[0]) + " is listed twice"});
+    }
+    seen[v[0]] = true;
+    out.push_back({static_cast<std::uint32_t>(v[0]), static_cast<std::uint32_t>(v[1]),
+                   static_cast<std::uint32_t>(v[2])});
+  }
+  std::vector<std::size_t> order(out.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return out[a].start < out[b].start; });
+  for (std::size_t k = 1; k < order.size(); ++k) {
+    const RangeBounds& prev = out[order[k - 1]];
+    if (out[order[k]].start <= prev.end) {
+      return unexpected(Error{"ranges[" + std::to_string(order[k]) + "]: overlaps ranges[" +
+                              std::to_string(order[k - 1]) + "] (id " + std::to_string(prev.id) +
+                              ")"});
+    }
+  }
+  return out;
+}
+
+RangeIndex::RangeIndex(const std::vector<RangeBounds>& ranges) {
+  for (std::size_t i = 0; i < ranges.size(); ++i) sorted_.push_back({ranges[i], i});
+  std::sort(sorted_.begin(), sorted_.end(),
+            [](const auto& a, const auto& b) { return a.first.start < b.first.start; });
+}
+
+std::optional<std::size_t> RangeIndex::Index(std::uint32_t hash) const {
+  auto it = std::upper_bound(sorted_.begin(), sorted_.end(), hash,
+                             [](std::uint32_t h, const auto& r) { return h < r.first.start; });
+  if (it == sorted_.begin()) return std::nullopt;
+  --it;
+  if (hash > it->first.end) return std::nullopt;
+  return it->second;
+}
+
 std::uint64_t EstimateBytes(const RangeTally& t, double global_mean) {
   if (t.keys == 0) return 0;
   if (t.sampled_keys == t.keys) return t.sampled_bytes;

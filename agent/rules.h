@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "operator/util/expected.h"
@@ -104,6 +105,26 @@ struct RangeBounds {
 [[nodiscard]] Result<std::vector<RangeBounds>> EqualRanges(std::int64_t n);
 // Index into `ranges` (sorted, covering) of the range that holds `hash`.
 std::size_t FindRange(const std::vector<RangeBounds>& ranges, std::uint32_t hash);
+
+// An explicit range list (POST /shardcast/ranges, CONTRACTS C4): the body
+// {"ranges":[{"id":3,"start":0,"end":1048575}, ...]}, at most
+// kMaxListedRanges entries, ids below kMaxListedRanges and unique, start <=
+// end < 2^32, no two ranges overlapping. Entries keep the request's order.
+// Errors name the field ("ranges[2].end: must be >= start"). Pure.
+inline constexpr std::size_t kMaxListedRanges = 4096;
+[[nodiscard]] Result<std::vector<RangeBounds>> ParseRangeList(std::string_view body);
+
+// Finds the range of a list (any order, not overlapping, not necessarily
+// covering) that holds a hash: Index() is the position in the list, or
+// nullopt for a hash outside every listed range.
+class RangeIndex {
+ public:
+  explicit RangeIndex(const std::vector<RangeBounds>& ranges);
+  std::optional<std::size_t> Index(std::uint32_t hash) const;
+
+ private:
+  std::vector<std::pair<RangeBounds, std::size_t>> sorted_;  // by start
+};
 
 struct RangeTally {
   std::uint64_t keys = 0;

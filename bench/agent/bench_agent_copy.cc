@@ -11,9 +11,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "bench/agent/proc_stats.h"
 #include "tests/support/processes.h"
 
 using namespace shardcast::testsupport;
+using shardcast::bench::CpuSeconds;
+using shardcast::bench::PeakRssKiB;
 using Clock = std::chrono::steady_clock;
 using Json = nlohmann::json;
 
@@ -65,28 +68,6 @@ double MigrateLoop(int src, int dst, int batch) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-double CpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string s((std::istreambuf_iterator<char>(in)), {});
-  std::istringstream rest(s.substr(s.rfind(')') + 2));
-  std::string f;
-  double utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> f; ++i) {
-    if (i == 14) utime = std::stod(f);
-    if (i == 15) stime = std::stod(f);
-  }
-  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-long PeakRssKiB(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return 0;
-}
-
 struct AgentRun {
   double seconds = 0;
   double cpu = 0;
@@ -96,19 +77,7 @@ struct AgentRun {
 AgentRun AgentCopy(const std::filesystem::path& root, const RedisServer& src,
                    const RedisServer& dst, int batch, const std::string& action) {
   AgentProcess agent(root, dst.port(), {"--copy-batch", std::to_string(batch)});
-  pid_t pid = 0;
-  // The agent's pid: the newest shardcast-agent child of this process.
-  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = e.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream st(e.path() / "stat");
-    std::string s((std::istreambuf_iterator<char>(st)), {});
-    if (s.find("(shardcast-agent)") == std::string::npos) continue;
-    std::istringstream rest(s.substr(s.rfind(')') + 2));
-    std::string state, ppid;
-    rest >> state >> ppid;
-    if (std::stoi(ppid) == getpid()) pid = std::max(pid, std::stoi(name));
-  }
+  const pid_t pid = agent.pid();
   const double cpu0 = CpuSeconds(pid);
   const std::string body = Json{
       {"shardSet", "bench"},

@@ -23,6 +23,8 @@ const char* reason_phrase(int status) {
   switch (status) {
     case 200:
       return "OK";
+    case 202:
+      return "Accepted";
     case 400:
       return "Bad Request";
     case 404:
@@ -31,6 +33,10 @@ const char* reason_phrase(int status) {
       return "Method Not Allowed";
     case 408:
       return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Payload Too Large";
     case 431:
       return "Request Header Fields Too Large";
     case 500:
@@ -42,11 +48,15 @@ const char* reason_phrase(int status) {
   }
 }
 
-std::string serialize(const HttpResponse& r, bool head_only) {
-  std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason_phrase(r.status) + "\r\n";
+// `own_route`: the answer of the server's own GET/HEAD routes (a 405 names
+// the methods they take).
+std::string serialize(const HttpResponse& r, bool head_only, bool own_route = true) {
+  const char* reason = reason_phrase(r.status);
+  if (std::string_view(reason) == "Unknown" && r.status >= 200 && r.status < 300) reason = "OK";
+  std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason + "\r\n";
   out += "Content-Type: " + r.content_type + "\r\n";
   out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
-  if (r.status == 405) out += "Allow: GET, HEAD\r\n";
+  if (r.status == 405 && own_route) out += "Allow: GET, HEAD\r\n";
   out += "Connection: close\r\n\r\n";
   if (!head_only) out += r.body;
   return out;
@@ -71,6 +81,16 @@ int wait_fd(int fd, short events, int wake_fd, std::chrono::steady_clock::time_p
     if (n == 0) return 0;
     if (fds[1].revents != 0) return -1;
     if (fds[0].revents & (events | POLLHUP | POLLERR)) return 1;
+  }
+}
+
+HttpResponse call(const HttpServer::RequestHandler& h, const HttpRequest& req) {
+  try {
+    return h(req);
+  } catch (const std::exception& e) {
+    return {500, "text/plain; charset=utf-8", std::string("internal error: ") + e.what() + "\n"};
+  } catch (...) {
+    return {500, "text/plain; charset=utf-8", "internal error\n"};
   }
 }
 
@@ -136,6 +156,19 @@ HttpServer::~HttpServer() { stop(); }
 void HttpServer::handle(const std::string& path, Handler handler) {
   std::lock_guard<std::mutex> g(lifecycle_mu_);
   if (!started_) handlers_[path] = std::move(handler);
+}
+
+void HttpServer::handle_requests(const std::string& path, RequestHandler handler) {
+  std::lock_guard<std::mutex> g(lifecycle_mu_);
+  if (!started_) request_handlers_[path] = std::move(handler);
+}
+
+const HttpServer::RequestHandler* HttpServer::find_request_handler(const std::string& path) const {
+  for (const auto& [prefix, h] : request_handlers_) {
+    if (path == prefix || (!prefix.empty() && prefix.back() == '/' && path.rfind(prefix, 0) == 0))
+      return &h;
+  }
+  return nullptr;
 }
 
 Result<void> HttpServer::start() {
@@ -316,8 +349,62 @@ Result<RequestLine> parse_request_line(std::string_view head) {
   out.method = std::string(line.substr(0, sp1));
   out.path = std::string(line.substr(sp1 + 1, sp2 - sp1 - 1));
   const auto q = out.path.find('?');
-  if (q != std::string::npos) out.path.resize(q);
+  if (q != std::string::npos) {
+    out.query = out.path.substr(q + 1);
+    out.path.resize(q);
+  }
   return out;
+}
+
+Result<std::size_t> parse_content_length(std::string_view head) {
+  const auto end = head.find("\r\n\r\n");
+  if (end != std::string_view::npos) head = head.substr(0, end);
+  std::size_t pos = head.find("\r\n");
+  while (pos != std::string_view::npos) {
+    const std::size_t start = pos + 2;
+    pos = head.find("\r\n", start);
+    std::string_view h = head.substr(start, pos == std::string_view::npos ? pos : pos - start);
+    const auto colon = h.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string name(h.substr(0, colon));
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (name == "content-length") {
+      std::string_view v = h.substr(colon + 1);
+      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+      while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+      if (v.empty() || v.size() > 15) return unexpected(Error{"Content-Length: not a number"});
+      std::size_t n = 0;
+      for (char c : v) {
+        if (c < '0' || c > '9') return unexpected(Error{"Content-Length: not a number"});
+        n = n * 10 + static_cast<std::size_t>(c - '0');
+      }
+      return n;
+    }
+  }
+  return std::size_t{0};
+}
+
+int HttpServer::read_body(int fd, std::string& req, std::size_t body_start,
+                          std::chrono::steady_clock::time_point deadline) {
+  auto length = parse_content_length(std::string_view(req).substr(0, body_start));
+  if (!length) return 400;
+  if (*length > opts_.max_body_bytes) return 413;
+  char buf[8192];
+  while (req.size() < body_start + *length) {
+    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n > 0) {
+      req.append(buf, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n == 0) return 400;  // closed before the whole body
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return 400;
+    const int w = wait_fd(fd, POLLIN, wake_fds_[0], deadline);
+    if (w == 0) return 408;
+    if (w < 0) return 503;
+  }
+  req.resize(body_start + *length);
+  return 0;
 }
 
 void HttpServer::serve_connection(int fd) {
@@ -353,6 +440,7 @@ void HttpServer::serve_connection(int fd) {
     }
     HttpResponse resp;
     bool head_only = false;
+    bool own_route = true;
     if (error_status != 0) {
       resp = {error_status, "text/plain; charset=utf-8",
               std::string(reason_phrase(error_status)) + "\n"};
@@ -361,20 +449,34 @@ void HttpServer::serve_connection(int fd) {
       return;  // nothing to answer
     } else {
       auto line = parse_request_line(req);
+      const RequestHandler* handler = line ? find_request_handler(line->path) : nullptr;
       if (!line) {
         resp = {400, "text/plain; charset=utf-8", "malformed request line\n"};
+      } else if (handler != nullptr) {
+        own_route = false;
+        head_only = line->method == "HEAD";
+        const int status = read_body(fd, req, head_end + 4, deadline);
+        if (status != 0) {
+          resp = {status, "text/plain; charset=utf-8", std::string(reason_phrase(status)) + "\n"};
+        } else {
+          resp = call(*handler,
+                      HttpRequest{line->method, line->path, line->query, req.substr(head_end + 4)});
+        }
       } else {
         head_only = line->method == "HEAD";
         resp = route(line->method, line->path);
       }
     }
-    if (send_all(fd, serialize(resp, head_only), wake_fds_[0], deadline)) {
+    // A handler may take longer than the read deadline: the reply gets its own.
+    const auto write_deadline =
+        std::max(deadline, std::chrono::steady_clock::now() + opts_.io_timeout);
+    if (send_all(fd, serialize(resp, head_only, own_route), wake_fds_[0], write_deadline)) {
       ::shutdown(fd, SHUT_WR);
       // Lingering close: read what the client still sends (a body we did not
       // want) until it closes, briefly, so close() does not reset the
       // connection before the client has read the reply.
-      const auto linger =
-          std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(500));
+      const auto linger = std::min(
+          write_deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(500));
       std::size_t drained = 0;
       while (drained < 1024 * 1024) {
         const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);

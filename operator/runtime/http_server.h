@@ -1,9 +1,11 @@
 // The operator's small HTTP endpoint server: /metrics, /healthz, /readyz.
 //
 // A minimal HTTP/1.1 server on POSIX sockets (one short-lived thread per
-// connection, capped; every response closes the connection). It is only for
-// Prometheus scrapes and kubelet probes, so it supports GET and HEAD and
-// nothing else. All exceptions are caught in this transport layer.
+// connection, capped; every response closes the connection). Its own routes
+// are for Prometheus scrapes and kubelet probes (GET and HEAD only). Request
+// handlers (handle_requests) also get other methods, the query and a
+// Content-Length body: the shard agent serves its POST hooks with them. All
+// exceptions are caught in this transport layer.
 //
 //   HttpServer srv({.address = ":8080"}, &registry,
 //                  [&] { return informers_synced() ? ReadyStatus{true, ""}
@@ -47,6 +49,9 @@ struct HttpServerOptions {
   std::size_t max_connections = 32;
   // Largest request head (request line + headers) accepted.
   std::size_t max_request_bytes = 16 * 1024;
+  // Largest request body accepted (413 beyond); read only for request
+  // handlers, other routes ignore bodies.
+  std::size_t max_body_bytes = 1024 * 1024;
 };
 
 struct HttpResponse {
@@ -68,12 +73,26 @@ struct ListenAddress {
 struct RequestLine {
   std::string method;
   std::string path;
+  std::string query;  // after '?', undecoded; empty when none
 };
 [[nodiscard]] Result<RequestLine> parse_request_line(std::string_view head);
+
+// The Content-Length of a request head (0 when absent); the error names
+// the header. Pure.
+[[nodiscard]] Result<std::size_t> parse_content_length(std::string_view head);
+
+// A request as a request handler sees it.
+struct HttpRequest {
+  std::string method;
+  std::string path;   // without the query
+  std::string query;  // after '?', undecoded
+  std::string body;
+};
 
 class HttpServer {
  public:
   using Handler = std::function<HttpResponse()>;
+  using RequestHandler = std::function<HttpResponse(const HttpRequest&)>;
 
   // `registry` may be null (then /metrics is empty). `readiness` may be
   // empty (then /readyz reports ready once started).
@@ -85,6 +104,11 @@ class HttpServer {
 
   // Extra GET endpoints (e.g. debug pages); call before start().
   void handle(const std::string& path, Handler handler);
+  // Every method on `path`, or, when `path` ends in '/', on every path
+  // under it, with the query and the body; checked before the routes above.
+  // The handler answers status, type and body (also 405 for a method it
+  // does not take). Call before start().
+  void handle_requests(const std::string& path, RequestHandler handler);
 
   // What /healthz asks (e.g. "no controller worker stuck"); call before
   // start(). Unset: /healthz answers ok until begin_shutdown().
@@ -114,6 +138,10 @@ class HttpServer {
   void accept_loop();
   void serve_connection(int fd);
   HttpResponse route(const std::string& method, const std::string& path);
+  const RequestHandler* find_request_handler(const std::string& path) const;
+  // Reads the rest of a request handler's body; an error status or 0.
+  int read_body(int fd, std::string& req, std::size_t body_start,
+                std::chrono::steady_clock::time_point deadline);
   void reap_finished(bool all);
 
   HttpServerOptions opts_;
@@ -121,6 +149,7 @@ class HttpServer {
   std::function<ReadyStatus()> readiness_;
   std::function<ReadyStatus()> liveness_;
   std::map<std::string, Handler> handlers_;
+  std::map<std::string, RequestHandler> request_handlers_;
 
   std::mutex lifecycle_mu_;
   bool started_ = false;

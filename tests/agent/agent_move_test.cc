@@ -375,6 +375,104 @@ TEST_F(AgentMoveTest, RangeSizeReportCountsKeysAndBytes) {
     EXPECT_NEAR(est, static_cast<double>(bytes[r]), 0.5 * static_cast<double>(bytes[r])) << r;
   }
   EXPECT_EQ(agent.Get("/shardcast/ranges?count=0").status, 400);
+
+  // POST with an explicit list (CONTRACTS C4): the same counts for the
+  // listed ranges, in the request's order; keys outside them are not counted.
+  Json list = {{"ranges",
+                {{{"id", 2}, {"start", 2147483648u}, {"end", 3221225471u}},
+                 {{"id", 0}, {"start", 0}, {"end", 1073741823u}}}}};
+  auto posted = agent.Post("ranges", list.dump());
+  ASSERT_EQ(posted.status, 200) << posted.body;
+  auto p = Json::parse(posted.body);
+  EXPECT_TRUE(p["bytesExact"].get<bool>());
+  EXPECT_EQ(p["keys"].get<std::uint64_t>(), keys[2] + keys[0]);
+  ASSERT_EQ(p["ranges"].size(), 2u);
+  EXPECT_EQ(p["ranges"][0]["id"].get<int>(), 2);
+  EXPECT_EQ(p["ranges"][0]["keys"].get<std::uint64_t>(), keys[2]);
+  EXPECT_EQ(p["ranges"][0]["bytes"].get<std::uint64_t>(), bytes[2]);
+  EXPECT_EQ(p["ranges"][1]["keys"].get<std::uint64_t>(), keys[0]);
+  EXPECT_EQ(p["ranges"][1]["bytes"].get<std::uint64_t>(), bytes[0]);
+  auto psampled = Json::parse(agent.Post("ranges?samples=40", list.dump()).body);
+  EXPECT_FALSE(psampled["bytesExact"].get<bool>());
+  EXPECT_EQ(psampled["ranges"][0]["keys"].get<std::uint64_t>(), keys[2]);
+  list["ranges"][1]["end"] = "x";
+  auto bad = agent.Post("ranges", list.dump());
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("ranges[1].end"), std::string::npos) << bad.body;
+  EXPECT_EQ(agent.Post("ranges", "not json").status, 400);
+}
+
+// CONTRACTS C5: a failed verification after cutover runs the move's reverse
+// (prepare, copy, cutover with source and target swapped) before release.
+// The old source still holds stale copies of the range: prepare deletes them
+// first, so a key deleted on the new owner does not come back, and every
+// write the new owner took goes back with the data.
+TEST_F(AgentMoveTest, ARevertAfterCutoverCarriesTheNewOwnersWritesAndDeletes) {
+  RedisServer a(root_), b(root_);
+  AgentProcess agent_a(root_, a.port());
+  AgentProcess agent_b(root_, b.port());
+  RedisClient ca(a.port()), cb(b.port());
+  Populate(ca, 600);
+  const std::string fwd = Body("rev-1", a, b, 30);
+  ASSERT_EQ(agent_b.Post("prepare", fwd).status, 200);
+  ASSERT_EQ(agent_b.Post("copy", fwd).status, 202);
+  ASSERT_TRUE(WaitUntil([&] { return State(agent_b, "rev-1") == "done"; }));
+  ASSERT_EQ(agent_b.Post("cutover", fwd).status, 200);
+  // No release on A yet: put the range's keys back on A as stale copies,
+  // the way they would be there had the copy been a copy.
+  std::vector<std::string> moved;
+  for (const auto& k : ClientKeys(cb)) moved.push_back(k);
+  ASSERT_GT(moved.size(), 100u);
+  for (const auto& k : moved) {
+    ASSERT_FALSE(cb.Cmd({"MIGRATE", "127.0.0.1", std::to_string(a.port()), "", "0", "5000", "COPY",
+                         "REPLACE", "KEYS", k})
+                     .err());
+  }
+  // The new owner B takes writes: a delete, an update and a new key.
+  DataplaneClient client(kRange, a.port());  // starts at the old owner: MOVED
+  const std::string deleted = moved[0], updated = moved[1];
+  const std::string added = RangeKeys("after-cutover:", 1)[0];
+  ASSERT_EQ(client.Run("w", {"DEL", deleted}).integer, 1);
+  ASSERT_FALSE(client.Run("w", {"SET", updated, "new"}).err());
+  ASSERT_FALSE(client.Run("w", {"SET", added, "fresh"}).err());
+  EXPECT_EQ(client.owner(), b.port());
+  EXPECT_TRUE(ca.Cmd({"EXISTS", deleted}).integer == 1);  // stale copy on A
+
+  // The reverse: B -> A under action rev-1-revert, a higher epoch.
+  const std::string rev = Json{
+      {"shardSet", "kv"},
+      {"action", "rev-1-revert"},
+      {"range", kRange},
+      {"start", kStart},
+      {"end", kEnd},
+      {"source", "kv-1"},
+      {"target", "kv-0"},
+      {"sourceEndpoint", b.endpoint()},
+      {"targetEndpoint", a.endpoint()},
+      {"epoch", 4},
+      {"fencingToken", 31}}.dump();
+  auto prep = agent_a.Post("prepare", rev);
+  ASSERT_EQ(prep.status, 200) << prep.body;
+  EXPECT_EQ(Json::parse(prep.body)["staleDeleted"].get<std::size_t>(), moved.size());
+  EXPECT_EQ(ca.Cmd({"EXISTS", deleted}).integer, 0);
+  ASSERT_EQ(agent_a.Post("copy", rev).status, 202);
+  ASSERT_TRUE(WaitUntil([&] { return State(agent_a, "rev-1-revert") == "done"; }));
+  auto cut = agent_a.Post("cutover", rev);
+  ASSERT_EQ(cut.status, 200) << cut.body;
+  EXPECT_EQ(cb.Cmd({"GET", "__shardcast:range:7"}).str, "gone 4 " + a.endpoint());
+  EXPECT_TRUE(ca.Cmd({"GET", "__shardcast:range:7"}).nil());
+  ASSERT_EQ(agent_b.Post("release", rev).status, 200);
+
+  // Every key is on A with B's last value; the deleted key did not come back.
+  EXPECT_EQ(ca.Cmd({"EXISTS", deleted}).integer, 0);
+  EXPECT_EQ(ca.Cmd({"GET", updated}).str, "new");
+  EXPECT_EQ(ca.Cmd({"GET", added}).str, "fresh");
+  const auto on_a = ClientKeys(ca);
+  for (std::size_t i = 1; i < moved.size(); ++i) EXPECT_TRUE(on_a.contains(moved[i])) << moved[i];
+  EXPECT_TRUE(ClientKeys(cb).empty());
+  EXPECT_EQ(client.Run("", {"GET", added}).str, "fresh");
+  EXPECT_TRUE(client.Run("", {"GET", deleted}).nil());
+  EXPECT_EQ(client.owner(), a.port());
 }
 
 }  // namespace

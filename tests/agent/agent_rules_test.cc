@@ -122,6 +122,51 @@ TEST(AgentRules, ProgressAndSizes) {
   EXPECT_EQ(SampleStride(1000, 0), 0u);
 }
 
+TEST(AgentRules, RangeListParsesAndNamesTheBadField) {
+  auto ok = ParseRangeList(
+      R"({"ranges":[{"id":9,"start":100,"end":199},{"id":3,"start":0,"end":99},
+                    {"id":4095,"start":4000000000,"end":4294967295}]})");
+  ASSERT_TRUE(ok) << ok.error().message;
+  ASSERT_EQ(ok->size(), 3u);
+  EXPECT_EQ((*ok)[0].id, 9u);  // the request's order
+  EXPECT_EQ((*ok)[2].end, 4294967295u);
+  const RangeIndex index(*ok);
+  EXPECT_EQ(index.Index(0), std::optional<std::size_t>(1));
+  EXPECT_EQ(index.Index(99), std::optional<std::size_t>(1));
+  EXPECT_EQ(index.Index(100), std::optional<std::size_t>(0));
+  EXPECT_EQ(index.Index(200), std::nullopt);  // between listed ranges
+  EXPECT_EQ(index.Index(4294967295u), std::optional<std::size_t>(2));
+  EXPECT_TRUE(ParseRangeList(R"({"ranges":[]})"));
+  const std::pair<const char*, const char*> bad[] = {
+      {"[]", "body:"},
+      {"{}", "ranges: required"},
+      {R"({"ranges":{}})", "ranges: must be an array"},
+      {R"({"ranges":[1]})", "ranges[0]: must be an object"},
+      {R"({"ranges":[{"start":0,"end":1}]})", "ranges[0].id: required"},
+      {R"({"ranges":[{"id":4096,"start":0,"end":1}]})", "ranges[0].id: must be"},
+      {R"({"ranges":[{"id":-1,"start":0,"end":1}]})", "ranges[0].id: must be"},
+      {R"({"ranges":[{"id":1,"start":"0","end":1}]})", "ranges[0].start: must be"},
+      {R"({"ranges":[{"id":1,"start":0,"end":4294967296}]})", "ranges[0].end: must be"},
+      {R"({"ranges":[{"id":1,"start":0,"end":1},{"id":2,"start":5,"end":4}]})",
+       "ranges[1].end: must be >= start"},
+      {R"({"ranges":[{"id":1,"start":0,"end":1},{"id":1,"start":5,"end":6}]})",
+       "ranges[1].id: 1 is listed twice"},
+      {R"({"ranges":[{"id":1,"start":0,"end":10},{"id":2,"start":10,"end":20}]})",
+       "ranges[1]: overlaps ranges[0]"},
+  };
+  for (const auto& [body, want] : bad) {
+    auto r = ParseRangeList(body);
+    ASSERT_FALSE(r) << body;
+    EXPECT_EQ(r.error().message.rfind(want, 0), 0u) << body << " -> " << r.error().message;
+  }
+  std::string many = R"({"ranges":[)";
+  for (int i = 0; i <= 4096; ++i) {
+    many += (i ? "," : "") + std::string(R"({"id":0,"start":0,"end":0})");
+  }
+  many += "]}";
+  EXPECT_EQ(ParseRangeList(many).error().message.rfind("ranges: at most 4096", 0), 0u);
+}
+
 TEST(AgentFlags, ParsesAndNamesBadFlags) {
   auto f = ParseFlags({"--redis", "10.0.0.1:7000", "--copy-rate=500", "--echo-bound", "250ms",
                        "--copy-batch", "20", "--listen", ":9000"});

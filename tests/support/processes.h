@@ -237,6 +237,7 @@ class AgentProcess {
   void Signal(int sig) const { proc_.Signal(sig); }
   int port() const { return port_; }
   int metrics_port() const { return metrics_port_; }
+  pid_t pid() const { return proc_.pid(); }
   HttpResult Post(const std::string& hook, const std::string& body) const {
     return HttpCall(port_, "POST", "/shardcast/" + hook, body);
   }

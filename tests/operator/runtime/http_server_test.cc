@@ -210,6 +210,55 @@ TEST(HttpServerConfigTest, ExtraHandlers) {
   EXPECT_EQ(r.body, "{}");
 }
 
+TEST(HttpServerConfigTest, RequestHandlersGetMethodQueryAndBody) {
+  HttpServer s({.address = "127.0.0.1:0", .io_timeout = 2s, .max_body_bytes = 300000}, nullptr, {});
+  auto echo = [](const HttpRequest& r) {
+    return HttpResponse{r.method == "PUT" ? 409 : 202, "application/json",
+                        r.method + " " + r.path + " ?" + r.query + " " +
+                            std::to_string(r.body.size()) + ":" + r.body.substr(0, 5)};
+  };
+  s.handle_requests("/hooks/", echo);
+  s.handle_requests("/healthz", echo);  // overrides the own route
+  ASSERT_TRUE(s.start().ok());
+  const std::string body(250000, 'b');  // larger than socket buffers
+  auto r = raw_request(s.port(), "POST /hooks/copy?a=1 HTTP/1.1\r\ncontent-length: " +
+                                     std::to_string(body.size()) + "\r\n\r\n" + body);
+  EXPECT_EQ(r.status, 202);
+  EXPECT_NE(r.head.find("202 Accepted"), std::string::npos) << r.head;
+  EXPECT_EQ(r.body, "POST /hooks/copy ?a=1 250000:bbbbb");
+  r = raw_request(s.port(), "PUT /hooks/x HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(r.body, "PUT /hooks/x ? 2:hi");
+  EXPECT_EQ(get(s.port(), "/healthz").body, "GET /healthz ? 0:");
+  EXPECT_EQ(get(s.port(), "/hooks").status, 404);     // not under /hooks/
+  EXPECT_EQ(get(s.port(), "/healthzz").status, 404);  // exact path only
+  EXPECT_EQ(get(s.port(), "/metrics").status, 200);   // own routes still served
+  r = raw_request(s.port(), "POST /hooks/x HTTP/1.1\r\nContent-Length: 300001\r\n\r\n");
+  EXPECT_EQ(r.status, 413);
+  r = raw_request(s.port(), "POST /hooks/x HTTP/1.1\r\nContent-Length: ten\r\n\r\n");
+  EXPECT_EQ(r.status, 400);
+  // A body that never arrives times out.
+  const int stalled = connect_loopback(s.port());
+  const std::string head = "POST /hooks/x HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc";
+  ::send(stalled, head.data(), head.size(), MSG_NOSIGNAL);
+  char buf[64];
+  const ssize_t n = ::recv(stalled, buf, sizeof(buf), 0);
+  ASSERT_GT(n, 12);
+  EXPECT_EQ(std::string(buf, 12), "HTTP/1.1 408");
+  ::close(stalled);
+}
+
+TEST(HttpServerConfigTest, ContentLengthParsing) {
+  EXPECT_EQ(*parse_content_length("POST / HTTP/1.1\r\nHost: x\r\n\r\n"), 0u);
+  EXPECT_EQ(*parse_content_length("POST / HTTP/1.1\r\nCONTENT-LENGTH:  12 \r\n\r\n"), 12u);
+  EXPECT_FALSE(parse_content_length("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"));
+  EXPECT_FALSE(parse_content_length("POST / HTTP/1.1\r\nContent-Length:\r\n\r\n"));
+  auto line = parse_request_line("GET /p?x=1&y HTTP/1.1\r\n");
+  ASSERT_TRUE(line);
+  EXPECT_EQ(line->path, "/p");
+  EXPECT_EQ(line->query, "x=1&y");
+}
+
 TEST(HttpServerLivenessTest, HealthzFollowsTheLivenessCallback) {
   std::atomic<bool> alive{true};
   HttpServer s({.address = "127.0.0.1:0"}, nullptr, {});
