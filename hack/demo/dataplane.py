@@ -103,12 +103,15 @@ class Child:
 class Bench(threading.Thread):
     """redis-benchmark through a router in rounds of SET and GET (-n each,
     -c clients), one after the other, a pause between rounds. redis-benchmark
-    exits at the first error reply; such a round is recorded with its error."""
+    exits at the first error reply; such a round is recorded with its error.
+    redis-benchmark keeps retrying a refused connection, so a round first
+    checks that the router accepts one, and is ended after round_timeout."""
 
     CSV = re.compile(r'^"(SET|GET)","([\d.]+)","([\d.]+)","([\d.]+)","([\d.]+)","([\d.]+)","([\d.]+)","([\d.]+)"')
 
-    def __init__(self, host, port, requests, clients, pause, log_path):
+    def __init__(self, host, port, requests, clients, pause, log_path, round_timeout=30.0):
         super().__init__(name="redis-benchmark", daemon=True)
+        self.round_timeout = round_timeout
         self.host, self.port = host, port
         self.requests, self.clients, self.pause = requests, clients, pause
         self.log_path = log_path
@@ -123,14 +126,21 @@ class Bench(threading.Thread):
             while not self.stopping.is_set():
                 start = time.time()
                 try:
+                    socket.create_connection((self.host, self.port), timeout=2).close()
+                except OSError as e:
+                    self.rounds.append({"start": start, "end": time.time(), "ops": 0, "rps": 0.0, "p99": None,
+                                        "p50": None, "error": f"connecting to {self.host}:{self.port}: {e}"})
+                    self.stopping.wait(self.pause)
+                    continue
+                try:
                     self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                                  text=True, start_new_session=True)
-                    out, err = self.proc.communicate(timeout=120)
+                    out, err = self.proc.communicate(timeout=self.round_timeout)
                     rc = self.proc.returncode
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
                     out, err = self.proc.communicate()
-                    rc, err = -1, (err or "") + "\nround timed out after 120s"
+                    rc, err = -1, (err or "") + f"\nround timed out after {self.round_timeout:g}s"
                 end = time.time()
                 if self.stopping.is_set() and rc != 0:
                     break  # stopped by us mid-round

@@ -30,6 +30,7 @@ import argparse
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import statistics
 import sys
@@ -261,6 +262,8 @@ class DemoRunner(replay.Runner):
             super().cleanup()
         finally:
             self.dp.stop_all()
+            if not self.a.keep:  # the pods' redis data (the PVC stand-in)
+                shutil.rmtree(self.dp.data_dir, ignore_errors=True)
 
 
 def classify(rounds, busy):
