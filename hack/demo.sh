@@ -32,7 +32,8 @@
 #        --simulated, --arms predictive[,reactive] (--simulated only),
 #        --capacity M (real data plane: millicores per pod, default 100).
 # Environment: BUILD_DIR (default build), JOBS (default 2),
-#        SHARDCAST_DEMO_SKIP_DEPS=1 (do not run hack/install-deps.sh).
+#        SHARDCAST_DEMO_SKIP_DEPS=1 (do not run hack/install-deps.sh),
+#        SHARDCAST_DEMO_NO_BUILD=1 (use the binaries already in BUILD_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KEEP=0
@@ -87,22 +88,28 @@ say "starting the local control plane in $SHARDCAST_CP_DIR"
 bash hack/controlplane.sh start
 export KUBECONFIG="$SHARDCAST_CP_DIR/kubeconfig"
 
+build() {
+  if [ "${SHARDCAST_DEMO_NO_BUILD:-0}" = 1 ]; then
+    say "using the binaries in $BUILD_DIR (SHARDCAST_DEMO_NO_BUILD=1): $*"
+    return
+  fi
+  say "building $*"
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$BUILD_DIR" -j "${JOBS:-2}" --target "$@"
+}
+
 mkdir -p "$OUT"
 keep_ns=()
 [ "$KEEP" = 1 ] && keep_ns=(--keep)
 if [ "$SIMULATED" = 1 ]; then
-  say "building the operator"
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$BUILD_DIR" -j "${JOBS:-2}" --target shardcast
+  build shardcast
   say "replaying the trace on annotated pods (--simulated; operator logs and results in $OUT)"
   # Run in the background and wait, so that Ctrl-C reaches this script's trap
   # (which stops the driver) while the driver draws the live view.
   python3 hack/replay/run.py --kubeconfig "$KUBECONFIG" --binary "$BUILD_DIR/operator/cmd/shardcast" \
     --out "$OUT" --namespace-prefix demo --live ${REPLAY_ARGS[@]+"${REPLAY_ARGS[@]}"} ${keep_ns[@]+"${keep_ns[@]}"} &
 else
-  say "building the operator, shardcast-router and shardcast-agent"
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$BUILD_DIR" -j "${JOBS:-2}" --target shardcast shardcast-router shardcast-agent
+  build shardcast shardcast-router shardcast-agent
   say "the trace through real redis shards (pod runner, routers, load generator; logs and results in $OUT)"
   # /usr/bin/python3: the Debian interpreter with python3-yaml (install-deps.sh).
   /usr/bin/python3 hack/demo/run.py --kubeconfig "$KUBECONFIG" --binary "$BUILD_DIR/operator/cmd/shardcast" \
