@@ -168,7 +168,9 @@ class DemoRunner(replay.Runner):
         # for each range, in the trace's millicores, given to the routing
         # document's owners (and echoes) as the replay does.
         if self.range_rate is not None:
-            rl = [r / self.ops_per_milli for r in self.range_rate]
+            # redis-benchmark's keys (-r 100000) fall evenly over the key space.
+            bench = self.bench_rate(now) / len(self.range_rate)
+            rl = [(r + bench) / self.ops_per_milli for r in self.range_rate]
             served = {}
             loads_mod.pod_loads(rl, doc["ranges"], [p["metadata"]["name"] for p in pods], served=served)
             self.count_requests(arm, t, served, pods)
@@ -184,6 +186,11 @@ class DemoRunner(replay.Runner):
                              "rate": (st or {}).get("rate", 0.0), "errors": (st or {}).get("errors", 0.0),
                              "busy": busy})
         return loads
+
+    def bench_rate(self, now, window=10.0):
+        """redis-benchmark's requests per second over the last `window` seconds."""
+        rounds = self.dp.bench.rounds if self.dp.bench else []
+        return sum(r["ops"] for r in rounds if r["end"] >= now - window) / window
 
     # ---- live view -----------------------------------------------------------
     def view(self, t):
