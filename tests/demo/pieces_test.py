@@ -53,20 +53,6 @@ def wait_for(what, pred, timeout, period=0.1):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def redis_cmd(port, *args):
-    with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
-        s.sendall(loadgen.encode(*[a if isinstance(a, bytes) else str(a).encode() for a in args]))
-        f = s.makefile("rb")
-        line = f.readline()
-        if line[:1] == b"*":
-            out = []
-            for _ in range(int(line[1:])):
-                n = int(f.readline()[1:])
-                out.append(f.read(n + 2)[:-2])
-            return out
-        return line.strip()
-
-
 def scan_keys(port):
     keys, cursor = [], b"0"
     while True:
