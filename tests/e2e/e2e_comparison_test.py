@@ -19,7 +19,9 @@ never passes by skipping.
 Measured on 2026-11-30 (three runs, ~160 s each): the predictive arm
 promoted at 07:54, 08:02 and 08:14, 94 to 95 minutes before its first overload
 sample each time. It had 4 overload samples each time against the reactive
-arm's 6, 6 and 7. SHARDCAST_E2E_ALLOW_LOSS=1 prints a lost comparison as a
+arm's 6, 6 and 7. 2026-12-02 (one run, 176 s, branch wip/planner): trusted
+from 05:32, first promotion 08:00, 2 overload samples against 9, flaps 0.
+SHARDCAST_E2E_ALLOW_LOSS=1 prints a lost comparison as a
 warning instead of failing (for experiments with the planner or the trace).
 """
 import argparse
