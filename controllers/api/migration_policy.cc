@@ -193,6 +193,15 @@ void ParseEvents(const Json& spec, MigrationPolicy& p) {
     le.duration_seconds = Dur(e, "duration", 0, f);
     if (le.duration_seconds <= 0) Fail(f + ".duration", "required and positive");
     le.multiplier = Num(e, "multiplier", 1.0, f, 0, 1e300);
+    if (const Json* rs = Child(e, "ranges"); rs != nullptr) {
+      if (!rs->is_array()) Fail(f + ".ranges", "must be a list of range ids");
+      for (size_t j = 0; j < rs->size(); ++j) {
+        const Json& id = (*rs)[j];
+        if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= 4096)
+          Fail(f + ".ranges[" + std::to_string(j) + "]", "must be a range id in 0..4095");
+        le.ranges.push_back(id.get<uint32_t>());
+      }
+    }
     p.events.push_back(le);
   }
 }

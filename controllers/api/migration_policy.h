@@ -34,6 +34,7 @@ struct LoadEvent {  // spec.events[]
   int64_t start = 0;  // Unix seconds
   int64_t duration_seconds = 0;
   double multiplier = 1.0;
+  std::vector<uint32_t> ranges;  // range ids it affects; empty = every range
 };
 
 struct MigrationPolicy {

@@ -90,6 +90,33 @@ struct ForecastEntry {
   bool trusted = false;
 };
 
+// Contract C3, read by BuildPlanInput from the ShardSet's status.
+// status.forecasts[].rangesRest: the pod's ranges not listed in
+// status.rangeForecasts, summed.
+struct RangesRest {
+  int count = 0;
+  double p50 = 0, p90 = 0;
+};
+struct PodRangeStatus {
+  // First time the p90 path crosses capacity x maxUtilization; absent = no
+  // crossing within the horizon.
+  std::optional<double> timeToCrossingSeconds;
+  std::optional<RangesRest> rangesRest;
+};
+// status.rangeForecasts[]: the top ranges per pod by p90.
+struct RangeForecastEntry {
+  uint32_t range = 0;
+  std::string pod;  // owner when forecast
+  double p50 = 0, p90 = 0;
+  std::optional<double> readShare;  // 0..1
+  std::optional<double> sizeBytes;
+};
+struct RangeStatus {
+  bool published = false;  // some C3 field is present (a C3 forecast controller)
+  std::map<std::string, PodRangeStatus> pods;
+  std::vector<RangeForecastEntry> ranges;
+};
+
 struct LoadInput {
   std::map<std::string, double> observed;          // pod -> load (capacity metric)
   std::map<std::string, ForecastEntry> forecasts;  // pod -> ShardSet status.forecasts
@@ -98,12 +125,23 @@ struct LoadInput {
 // status.forecasts of a ShardSet; entries with a wrong shape are errors
 // naming the field (status.forecasts[2].p90).
 [[nodiscard]] Result<std::map<std::string, ForecastEntry>> ParseForecasts(const Json& shardset);
+// The C3 fields of a ShardSet's status (status.forecasts[].timeToCrossingSeconds
+// and .rangesRest, status.rangeForecasts); absent fields are unknown; errors
+// name the field (status.rangeForecasts[3].p90).
+[[nodiscard]] Result<RangeStatus> ParseRangeStatus(const Json& shardset);
 
 // CPU usage in millicores from a PodMetrics object (api::ParsePodMetrics,
 // summed over containers); nullopt when it carries none.
 std::optional<double> PodMetricsMillicores(const Json& podMetrics);
 
-// Builds the planner input. The ShardSet is read with api::ParseShardSet and
+// Builds the planner input. Range forecasts come from the ShardSet's
+// status.rangeForecasts (C3) and go to the planner as range forecasts (p50,
+// p90; p99 scaled like the pod's), sizes and read shares; a pod's ranges not
+// listed share its rangesRest evenly. When a pod's ranges are all covered
+// (rangesRest present), their p50s and p90s are scaled to sum to the pod's,
+// so the pod forecast decides how much and the ranges decide which. Malformed
+// range forecasts are left out and `note` names the field.
+// The ShardSet is read with api::ParseShardSet and
 // `routing` (routing.json as JSON) with shardset::ParseRoutingDocument; fails
 // when either is invalid (errors name the field). `reactive` tells the caller
 // there were no forecasts and the plan runs on observed load only; `noData`

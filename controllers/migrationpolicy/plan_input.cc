@@ -68,6 +68,37 @@ Selection ResolveSelection(const std::string& self, const std::vector<PolicyRef>
 
 // ---- planner input ----
 
+namespace {
+
+// An optional non-negative finite number `key` of `e` (absent or null: nullopt).
+Result<std::optional<double>> NonNegative(const Json& e, const char* key, const std::string& fi) {
+  if (!e.contains(key) || e[key].is_null()) return std::optional<double>();
+  if (!e[key].is_number() || !std::isfinite(e[key].get<double>()) || e[key].get<double>() < 0) {
+    return unexpected(
+        Error{fi + "." + key + ": must be a non-negative number, got " + e[key].dump()});
+  }
+  return std::optional<double>(e[key].get<double>());
+}
+
+Result<RangesRest> ParseRest(const Json& e, const std::string& fi) {
+  if (!e.is_object()) return unexpected(Error{fi + ": must be a map"});
+  RangesRest rest;
+  if (!e.contains("count") || !e["count"].is_number_integer() || e["count"].get<int64_t>() < 0 ||
+      e["count"].get<int64_t>() > 1 << 20) {
+    return unexpected(Error{fi + ".count: required non-negative integer"});
+  }
+  rest.count = e["count"].get<int>();
+  auto p50 = NonNegative(e, "p50", fi);
+  if (!p50) return unexpected(p50.error());
+  auto p90 = NonNegative(e, "p90", fi);
+  if (!p90) return unexpected(p90.error());
+  rest.p50 = p50->value_or(0);
+  rest.p90 = std::max(p90->value_or(rest.p50), rest.p50);
+  return rest;
+}
+
+}  // namespace
+
 Result<std::map<std::string, ForecastEntry>> ParseForecasts(const Json& shardset) {
   std::map<std::string, ForecastEntry> out;
   if (!shardset.is_object() || !shardset.contains("status") || !shardset["status"].is_object())
@@ -113,6 +144,73 @@ Result<std::map<std::string, ForecastEntry>> ParseForecasts(const Json& shardset
       f.trusted = e["trusted"].get<bool>();
     }
     out[e["pod"].get<std::string>()] = f;
+  }
+  return out;
+}
+
+namespace {
+
+Result<RangeForecastEntry> ParseRangeForecast(const Json& e, const std::string& fi) {
+  if (!e.is_object()) return unexpected(Error{fi + ": must be a map"});
+  RangeForecastEntry r;
+  if (!e.contains("range") || !e["range"].is_number_integer() || e["range"].get<int64_t>() < 0 ||
+      e["range"].get<int64_t>() > UINT32_MAX) {
+    return unexpected(Error{fi + ".range: required range id (a non-negative integer)"});
+  }
+  r.range = e["range"].get<uint32_t>();
+  if (!e.contains("pod") || !e["pod"].is_string())
+    return unexpected(Error{fi + ".pod: required string"});
+  r.pod = e["pod"].get<std::string>();
+  auto p50 = NonNegative(e, "p50", fi);
+  if (!p50) return unexpected(p50.error());
+  auto p90 = NonNegative(e, "p90", fi);
+  if (!p90) return unexpected(p90.error());
+  auto share = NonNegative(e, "readShare", fi);
+  if (!share) return unexpected(share.error());
+  auto size = NonNegative(e, "sizeBytes", fi);
+  if (!size) return unexpected(size.error());
+  if (*share && **share > 1) return unexpected(Error{fi + ".readShare: must be in 0..1"});
+  r.p50 = p50->value_or(0);
+  r.p90 = std::max(p90->value_or(r.p50), r.p50);
+  r.readShare = *share;
+  r.sizeBytes = *size;
+  return r;
+}
+
+}  // namespace
+
+Result<RangeStatus> ParseRangeStatus(const Json& shardset) {
+  RangeStatus out;
+  if (!shardset.is_object() || !shardset.contains("status") || !shardset["status"].is_object())
+    return out;
+  const Json& st = shardset["status"];
+  if (st.contains("forecasts") && st["forecasts"].is_array()) {
+    const Json& fs = st["forecasts"];
+    for (size_t i = 0; i < fs.size(); ++i) {
+      std::string fi = "status.forecasts[" + std::to_string(i) + "]";
+      const Json& e = fs[i];
+      if (!e.is_object() || !e.contains("pod") || !e["pod"].is_string()) continue;
+      PodRangeStatus pod;
+      auto ttc = NonNegative(e, "timeToCrossingSeconds", fi);
+      if (!ttc) return unexpected(ttc.error());
+      pod.timeToCrossingSeconds = *ttc;
+      if (e.contains("rangesRest") && !e["rangesRest"].is_null()) {
+        auto rest = ParseRest(e["rangesRest"], fi + ".rangesRest");
+        if (!rest) return unexpected(rest.error());
+        pod.rangesRest = *rest;
+      }
+      out.published = out.published || pod.timeToCrossingSeconds || pod.rangesRest;
+      out.pods[e["pod"].get<std::string>()] = pod;
+    }
+  }
+  if (!st.contains("rangeForecasts") || st["rangeForecasts"].is_null()) return out;
+  const Json& rs = st["rangeForecasts"];
+  if (!rs.is_array()) return unexpected(Error{"status.rangeForecasts: must be a list"});
+  out.published = true;
+  for (size_t i = 0; i < rs.size(); ++i) {
+    auto r = ParseRangeForecast(rs[i], "status.rangeForecasts[" + std::to_string(i) + "]");
+    if (!r) return unexpected(r.error());
+    out.ranges.push_back(std::move(*r));
   }
   return out;
 }
@@ -186,6 +284,83 @@ void AddForecasts(const api::ShardSet& set, const LoadInput& load, const PolicyS
   }
 }
 
+// Contract C3 times to crossing: an entry of a forecast controller that
+// publishes them but carries none has no crossing within the horizon, so the
+// planner sees the crossing at the horizon's end (not "now").
+void AddCrossings(const LoadInput& load, const RangeStatus& c3, planner::Forecasts* out) {
+  if (!c3.published) return;
+  for (const auto& [pod, f] : load.forecasts) {
+    auto s = out->pods.find(pod);
+    if (s == out->pods.end()) continue;
+    auto p = c3.pods.find(pod);
+    if (p != c3.pods.end() && p->second.timeToCrossingSeconds) {
+      s->second.timeToCrossingSeconds = *p->second.timeToCrossingSeconds;
+    } else {
+      s->second.timeToCrossingSeconds = out->horizonSeconds;
+    }
+  }
+}
+
+struct RawRange {
+  double p50 = 0, p90 = 0;
+  std::string pod;  // the pod whose forecast it is part of
+};
+
+// Listed ranges, then each pod's rangesRest shared evenly over the ranges it
+// owns that are not listed.
+std::map<uint32_t, RawRange> RawRangeForecasts(const RangeStatus& c3, planner::PlanInput* in) {
+  std::map<uint32_t, std::size_t> index;
+  for (std::size_t i = 0; i < in->state.ranges.size(); ++i) index[in->state.ranges[i].id] = i;
+  std::map<uint32_t, RawRange> raw;
+  for (const auto& e : c3.ranges) {
+    auto it = index.find(e.range);
+    if (it == index.end()) continue;  // a range the document no longer has
+    raw[e.range] = {e.p50, e.p90, e.pod};
+    planner::Range& r = in->state.ranges[it->second];
+    if (e.sizeBytes) r.sizeBytes = *e.sizeBytes;
+    if (e.readShare) r.readFraction = *e.readShare;
+  }
+  for (const auto& [pod, f] : c3.pods) {
+    if (!f.rangesRest || f.rangesRest->count <= 0) continue;
+    const double n = static_cast<double>(f.rangesRest->count);
+    for (const auto& r : in->state.ranges) {
+      if (r.owner != pod || raw.count(r.id)) continue;
+      raw[r.id] = {f.rangesRest->p50 / n, f.rangesRest->p90 / n, pod};
+    }
+  }
+  return raw;
+}
+
+// Range forecasts for the planner. A pod with rangesRest has all its ranges
+// covered: their p50s and p90s are scaled to sum to the pod's (quantiles of
+// parts do not add up to the quantile of the whole).
+void AddRangeForecasts(const RangeStatus& c3, planner::PlanInput* in) {
+  std::map<uint32_t, RawRange> raw = RawRangeForecasts(c3, in);
+  std::map<std::string, std::pair<double, double>> sums;  // pod -> (sum p50, sum p90)
+  for (const auto& [id, r] : raw) {
+    sums[r.pod].first += r.p50;
+    sums[r.pod].second += r.p90;
+  }
+  for (const auto& [id, r] : raw) {
+    auto s = in->forecasts.pods.find(r.pod);
+    auto c = c3.pods.find(r.pod);
+    if (s == in->forecasts.pods.end()) continue;
+    double p50 = r.p50, p90 = r.p90;
+    const auto& [sum50, sum90] = sums[r.pod];
+    if (c != c3.pods.end() && c->second.rangesRest) {
+      if (sum50 > 0) p50 *= s->second.p50 / sum50;
+      if (sum90 > 0) p90 *= s->second.p90 / sum90;
+    }
+    planner::SeriesForecast rf;
+    rf.p50 = p50;
+    rf.p90 = std::max(p90, p50);
+    rf.p99 = s->second.p90 > 0 ? rf.p90 * s->second.p99 / s->second.p90 : rf.p90;
+    rf.observed = s->second.p50 > 0 ? s->second.observed * p50 / s->second.p50 : 0;
+    rf.trusted = s->second.trusted;
+    in->forecasts.ranges[id] = rf;
+  }
+}
+
 }  // namespace
 
 Result<BuiltInput> BuildPlanInput(const Json& shardset, const std::vector<PodInfo>& pods,
@@ -215,11 +390,19 @@ Result<BuiltInput> BuildPlanInput(const Json& shardset, const std::vector<PodInf
   }
   for (const auto& r : doc->ranges) in.state.ranges.push_back(RangeOf(r));
   AddForecasts(*set, load, policy, &in.forecasts);
+  auto c3 = ParseRangeStatus(shardset);
+  if (!c3) {
+    out.note = c3.error().message + "; range forecasts and times to crossing not used";
+    c3 = RangeStatus{};
+  }
+  AddCrossings(load, *c3, &in.forecasts);
+  AddRangeForecasts(*c3, &in);
   const bool observed = set->metric == api::CapacityMetric::kCpu && !load.observed.empty();
   out.reactive = load.forecasts.empty();
   out.noData = load.forecasts.empty() && !observed;
   if (set->metric != api::CapacityMetric::kCpu && !load.observed.empty()) {
-    out.note =
+    if (!out.note.empty()) out.note += "; ";
+    out.note +=
         "capacity.metric RequestsPerSecond: observed CPU (PodMetrics millicores) is not compared "
         "with a "
         "requests/s capacity; planning on status.forecasts only";

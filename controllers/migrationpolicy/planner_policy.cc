@@ -24,6 +24,12 @@ planner::Policy PlannerPolicy(const api::MigrationPolicy& p) {
   pl.blackouts = Schedules(p.blackouts);
   pl.promotionLeadSeconds = static_cast<double>(p.promotion_lead_seconds);
   pl.perRangeLeadSeconds = static_cast<double>(p.per_range_lead_seconds);
+  // Events naming ranges multiply only those ranges, in the planner; events
+  // without ranges scale whole pod forecasts in the forecast controller.
+  for (const auto& e : p.events) {
+    if (e.ranges.empty()) continue;
+    pl.events.push_back({e.name, e.start, e.duration_seconds, e.multiplier, e.ranges});
+  }
   return pl;
 }
 

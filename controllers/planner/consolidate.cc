@@ -96,8 +96,7 @@ void Planner::ScaleIn() {
     obs += pods_[p].observed;
     pred += pods_[p].load;
     cap += Cap(p);
-    if (!PodCooling(st_.pods[p].name))
-      cands.push_back({st_.pods[p].name, pods_[p].observed, OwnedRanges(p).size()});
+    cands.push_back({st_.pods[p].name, pods_[p].observed, OwnedRanges(p).size()});
   }
   if (active <= st_.minReplicas || cap <= 0) return;
   double mean_obs = obs / cap;
@@ -117,11 +116,17 @@ void Planner::ScaleIn() {
     return;
   }
   auto victims = PickScaleInVictims(cands, 1);
-  if (victims.empty()) {
-    plan_.blocked.push_back({"plan", "scale-in: every active pod is in cooldown"});
+  if (victims.empty()) return;
+  std::size_t v = pod_idx_.at(victims[0]);
+  if (PodCooling(victims[0])) {
+    // The pod the scale-in would take was acted on (promoted) within the
+    // cooldown: taking it, or another in its place, now would be a flap.
+    if (flaps_.insert(victims[0]).second) ++plan_.flapsRefused;
+    plan_.blocked.push_back({victims[0], "not scaled in: acted on less than cooldown " +
+                                             Secs(static_cast<double>(pol_.cooldownSeconds)) +
+                                             " ago (flap refused)"});
     return;
   }
-  std::size_t v = pod_idx_.at(victims[0]);
   if (cap - Cap(v) <= 0) return;  // never scale in to zero capacity
   if (pred / (cap - Cap(v)) > pol_.targetUtilization) {
     plan_.notes.push_back({"plan",

@@ -89,8 +89,10 @@ void Planner::LoadPodForecasts() {
     auto f = in_.forecasts.pods.find(st_.pods[p].name);
     if (f != in_.forecasts.pods.end()) {
       pods_[p].forecast = &f->second;
-      pods_[p].trusted = f->second.trusted;
-      pods_[p].prob = f->second.trusted ? f->second.probExceed : 0;
+      pods_[p].low_conf =
+          f->second.trusted && (f->second.p90 - f->second.p50) > pol_.lowConfidenceBand * Cap(p);
+      pods_[p].trusted = f->second.trusted && !pods_[p].low_conf;
+      pods_[p].prob = pods_[p].trusted ? f->second.probExceed : 0;
     }
   }
 }
@@ -114,7 +116,7 @@ void Planner::ShareUnforecastLoad(const std::vector<bool>& known) {
   for (std::size_t p = 0; p < st_.pods.size(); ++p) {
     auto f = in_.forecasts.pods.find(st_.pods[p].name);
     if (f == in_.forecasts.pods.end()) continue;
-    double pred = f->second.trusted ? QuantileAt(f->second, pol_.confidence) : f->second.observed;
+    double pred = pods_[p].trusted ? QuantileAt(f->second, pol_.confidence) : f->second.observed;
     double known_pred = 0, known_obs = 0;
     std::vector<std::size_t> unknown;
     for (std::size_t r : pods_[p].owned) {
@@ -130,6 +132,27 @@ void Planner::ShareUnforecastLoad(const std::vector<bool>& known) {
     for (std::size_t r : unknown) {
       ranges_[r].load = std::max(0.0, pred - known_pred) / n;
       ranges_[r].observed = std::max(0.0, f->second.observed - known_obs) / n;
+    }
+  }
+}
+
+// Declared events naming ranges multiply those ranges' predicted loads while
+// they overlap the horizon; the owners remember the earliest such start.
+void Planner::ApplyRangeEvents() {
+  const double end = static_cast<double>(in_.now) + in_.forecasts.horizonSeconds;
+  for (const auto& ev : pol_.events) {
+    if (ev.ranges.empty() || static_cast<double>(ev.start) >= end ||
+        ev.start + ev.durationSeconds <= in_.now) {
+      continue;
+    }
+    const double ttc = static_cast<double>(std::max<int64_t>(0, ev.start - in_.now));
+    for (uint32_t id : ev.ranges) {
+      auto ri = range_idx_.find(id);
+      if (ri == range_idx_.end()) continue;
+      ranges_[ri->second].load *= ev.multiplier;
+      PodModel& owner = pods_[ranges_[ri->second].initial_owner];
+      if (ev.multiplier > 1 && (owner.event_ttc < 0 || ttc < owner.event_ttc))
+        owner.event_ttc = ttc;
     }
   }
 }
@@ -162,6 +185,7 @@ void Planner::ComputeLoads() {
   LoadPodForecasts();
   LoadRangeForecasts(known);
   ShareUnforecastLoad(known);
+  ApplyRangeEvents();
   SumPodLoads();
   double total = 0;
   std::size_t n = 0;
@@ -212,7 +236,8 @@ std::vector<std::size_t> Planner::OwnedRanges(std::size_t p) const {
 }
 
 bool Planner::Giant(std::size_t r) const {
-  return OwnerShare(r, st_.ranges[r].echoes.size()) > pol_.targetUtilization * max_ready_capacity_;
+  const double share = std::min(pol_.giantFraction, pol_.targetUtilization);
+  return OwnerShare(r, st_.ranges[r].echoes.size()) > share * max_ready_capacity_;
 }
 
 bool Planner::Movable(std::size_t r) const {

@@ -45,19 +45,34 @@ long Planner::TryPromote(std::string& why, const std::string& for_what) {
     why = "maxReplicas=" + std::to_string(st_.maxReplicas) + " reached";
     return -1;
   }
+  if (relieving_ != nullptr && !PromotionWorthIt(*relieving_, why)) return -1;
   long best = -1;
-  bool any_warm = false;
+  bool any_warm = false, cooling = false;
   for (std::size_t p = 0; p < st_.pods.size(); ++p) {
     if (Active(p)) continue;
     any_warm = true;
-    if (!st_.pods[p].ready || PodCooling(st_.pods[p].name)) continue;
+    if (!st_.pods[p].ready) continue;
+    if (PodCooling(st_.pods[p].name)) {
+      // Acted on (demoted) within the cooldown: promoting it again is a flap.
+      cooling = true;
+      if (flaps_.insert(st_.pods[p].name).second) {
+        ++plan_.flapsRefused;
+        plan_.blocked.push_back(
+            {st_.pods[p].name, "not promoted: acted on less than cooldown " +
+                                   Secs(static_cast<double>(pol_.cooldownSeconds)) +
+                                   " ago (flap refused)"});
+      }
+      continue;
+    }
     if (best < 0 ||
         PodOrdinal(st_.pods[p].name) < PodOrdinal(st_.pods[static_cast<std::size_t>(best)].name)) {
       best = static_cast<long>(p);
     }
   }
   if (best < 0) {
-    why = any_warm ? "warm pool has no ready pod" : "warm pool empty";
+    why = !any_warm ? "warm pool empty"
+          : cooling ? "warm pool has no ready pod out of cooldown"
+                    : "warm pool has no ready pod";
     return -1;
   }
   auto p = static_cast<std::size_t>(best);
@@ -67,9 +82,25 @@ long Planner::TryPromote(std::string& why, const std::string& for_what) {
   a.pod = st_.pods[p].name;
   a.reason = "no active pod has room under targetUtilization " + Pct(pol_.targetUtilization) +
              " for " + for_what;
+  if (relieving_ != nullptr) a.reason += "; " + promotion_weight_;
   a.effect.push_back({a.pod, pods_[p].load / Cap(p), pods_[p].load / Cap(p)});
   Commit(std::move(a));
   return best;
+}
+
+// Expected overload prevented against the pod-seconds a promotion costs.
+bool Planner::PromotionWorthIt(const HotPod& h, std::string& why) {
+  const double ttc = std::max(0.0, h.ttc);
+  const double prevented =
+      pods_[h.pod].prob * std::max(0.0, in_.forecasts.horizonSeconds - ttc) * pol_.overloadWeight;
+  const double cost = ttc + static_cast<double>(pol_.scaleInStabilizationSeconds);
+  promotion_weight_ = "expected overload prevented " + Num(prevented / 60, "%.0f") +
+                      " weighted pod-min >= cost " + Num(cost / 60, "%.0f") + " pod-min";
+  if (prevented >= cost) return true;
+  why = "a promotion is not worth it: expected overload prevented " + Num(prevented / 60, "%.0f") +
+        " weighted pod-min (P=" + Num(pods_[h.pod].prob) + ", crossing in " + Secs(ttc) +
+        ") < cost " + Num(cost / 60, "%.0f") + " pod-min";
+  return false;
 }
 
 bool Planner::MoveRange(std::size_t ri, const std::string& why, double score, bool allow_promote) {

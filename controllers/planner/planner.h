@@ -76,6 +76,18 @@ struct Schedule {
   int64_t durationSeconds = 0;
 };
 
+// A declared load event (MigrationPolicy spec.events[]) that names ranges:
+// while it overlaps [now, now + horizon], the named ranges' predicted loads
+// are multiplied (and their pods' with them). An event without ranges is the
+// forecast controller's (it scales the whole pod forecast) and is not listed.
+struct RangeEvent {
+  std::string name;
+  int64_t start = 0;  // Unix seconds
+  int64_t durationSeconds = 0;
+  double multiplier = 1;
+  std::vector<uint32_t> ranges;
+};
+
 // The most key ranges a ShardSet may have after splits: the CRD's maximum
 // for spec.keySpace.ranges. At this count the routing document stays near
 // half of the 1 MiB ConfigMap limit even with moves and echoes in flight
@@ -101,6 +113,23 @@ struct Policy {
   // Act when time-to-crossing <= needed lead + max(leadMarginSeconds, 0.25 * needed).
   double leadMarginSeconds = 60;
   double readHeavyFraction = 0.7;  // echo instead of split at/above this
+  // A read-heavy range at or above this share of its owner's capacity is
+  // echoed instead of moved when its owner is relieved.
+  double hotRangeFraction = 0.1;
+  // A range whose predicted load exceeds this share of the largest ready
+  // pod's capacity (never more than targetUtilization) is a giant: echoed
+  // when read-heavy, else split.
+  double giantFraction = 0.6;
+  // Confidence: a trusted pod forecast whose band (p90 - p50) exceeds this
+  // share of capacity is low confidence; such a pod is planned like the
+  // reactive arm (observed load) but hot from maxUtilization - margin.
+  double lowConfidenceBand = 0.3;
+  double lowConfidenceMargin = 0.1;
+  // A promotion is weighed: expected overload prevented, P(exceed) x (horizon
+  // - time to crossing) x overloadWeight pod-seconds, must be at least what
+  // it costs, (time to crossing + scaleInStabilization) pod-seconds.
+  double overloadWeight = 4;
+  std::vector<RangeEvent> events;
 };
 
 struct History {
@@ -165,6 +194,9 @@ struct Plan {
   std::vector<Finding> notes;       // watching, waiting for lead time, etc.
   std::size_t movedLowerBound = 0;  // see MovementLowerBound
   std::size_t moves = 0;
+  // Flaps refused: a scale-in of a pod acted on (promoted) within the
+  // cooldown, or a promotion of a pod demoted within it (findings say which).
+  std::size_t flapsRefused = 0;
 };
 
 // The plan. Errors name the offending field.

@@ -34,14 +34,16 @@ std::string Num(double v, const char* fmt = "%.2f");
 // One pod as the plan so far leaves it (index = position in state.pods).
 struct PodModel {
   const SeriesForecast* forecast = nullptr;  // the pod's forecast, if any
-  bool trusted = false;
-  double prob = 0;           // P(exceed) the planner acts on
-  double load = 0;           // predicted load, updated as actions commit
-  double load_before = 0;    // predicted load before the plan
-  double observed = 0;       // observed load
-  std::size_t moves_in = 0;  // moves the plan sends to this pod
-  std::size_t ranges = 0;    // ranges owned, as the plan so far leaves them
-  bool hot = false;          // relieved (or drained): never a receiver
+  bool trusted = false;                      // trusted and not low confidence
+  bool low_conf = false;                     // trusted, but its band is too wide to act on
+  double event_ttc = -1;                     // >= 0: a declared range event raises its load then
+  double prob = 0;                           // P(exceed) the planner acts on
+  double load = 0;                           // predicted load, updated as actions commit
+  double load_before = 0;                    // predicted load before the plan
+  double observed = 0;                       // observed load
+  std::size_t moves_in = 0;                  // moves the plan sends to this pod
+  std::size_t ranges = 0;                    // ranges owned, as the plan so far leaves them
+  bool hot = false;                          // relieved (or drained): never a receiver
   // Range indices this pod owned before the plan, plus split halves it keeps.
   // Ranges only leave, so OwnedRanges filters this by the current owner.
   std::vector<std::size_t> owned;
@@ -76,6 +78,7 @@ class Planner {
   void LoadPodForecasts();
   void LoadRangeForecasts(std::vector<bool>& known);
   void ShareUnforecastLoad(const std::vector<bool>& known);
+  void ApplyRangeEvents();
   void SumPodLoads();
   void ComputeBudget();
 
@@ -103,7 +106,9 @@ class Planner {
   // Best receiver for `load` under targetUtilization (weighted score), or -1.
   long PickTarget(double load, std::size_t exclude, const Range* range) const;
   // Promotes the lowest-ordinal ready warm pod, if allowed. Its index or -1.
+  // Weighed when relieving a hot pod (PromotionWorthIt).
   long TryPromote(std::string& why, const std::string& for_what);
+  bool PromotionWorthIt(const HotPod& h, std::string& why);
   // A Move of range ri to a chosen target; false if blocked (finding recorded).
   bool MoveRange(std::size_t ri, const std::string& why, double score, bool allow_promote);
   PodEffect EffectOf(std::size_t p, double load_before) const;
@@ -114,7 +119,9 @@ class Planner {
   std::vector<HotPod> FindHotPods(bool* promotion_needed);
   void MarkDue(std::vector<HotPod>& hot, bool promotion_needed);
   void RelieveGiant(const HotPod& h, std::size_t r);
-  void AddEcho(const HotPod& h, std::size_t r);
+  bool AddEcho(const HotPod& h, std::size_t r, const std::string& why);
+  // Hot read-heavy ranges of a due pod get an echo instead of a move.
+  void EchoHotReads(const HotPod& h);
   void SplitRange(const HotPod& h, std::size_t r);
   void MoveOff(const HotPod& h);
 
@@ -142,8 +149,12 @@ class Planner {
   int budget_ = 0;
   std::string budget_reason_;
   int moves_emitted_ = 0;
-  std::set<uint32_t> split_new_;  // ids of the upper halves split in this plan
-  bool any_watching_ = false;     // some pod was hot (due or not)
+  std::set<uint32_t> split_new_;       // ids of the upper halves split in this plan
+  std::set<uint32_t> echoed_;          // ranges given an echo in this plan
+  std::set<std::string> flaps_;        // pods whose flap was refused (counted once)
+  const HotPod* relieving_ = nullptr;  // the pod MoveOff relieves (promotion weighing)
+  std::string promotion_weight_;       // the last weighing, for the Promote reason
+  bool any_watching_ = false;          // some pod was hot (due or not)
 };
 
 }  // namespace shardcast::planner::internal

@@ -63,8 +63,10 @@ std::vector<std::size_t> ChooseFewest(const std::vector<Candidate>& cands, doubl
 
 }  // namespace
 
-// Active pods over maxUtilization now or forecast to cross it, most urgent
-// first; `promotion_needed` when their excess exceeds the others' spare room.
+// Active pods over maxUtilization now, forecast to cross it (trusted and
+// confident), planned reactively with a margin (low confidence), or raised
+// over it by a declared range event; most urgent first. `promotion_needed`
+// when their excess exceeds the others' spare room.
 std::vector<HotPod> Planner::FindHotPods(bool* promotion_needed) {
   std::vector<HotPod> hot;
   double total_excess = 0, total_spare = 0;
@@ -73,17 +75,29 @@ std::vector<HotPod> Planner::FindHotPods(bool* promotion_needed) {
     PodModel& pod = pods_[p];
     double obs_u = pod.observed / Cap(p);
     double pred_u = pod.load / Cap(p);
-    auto f = in_.forecasts.pods.find(st_.pods[p].name);
-    bool has_f = f != in_.forecasts.pods.end();
+    const SeriesForecast* f = pod.forecast;
     bool over_now = obs_u > pol_.maxUtilization;
-    bool forecast_hot = has_f ? (f->second.trusted && f->second.probExceed >= pol_.confidence)
-                              : pred_u > pol_.maxUtilization;
-    if (!over_now && !forecast_hot) continue;
+    bool forecast_hot = f != nullptr ? (pod.trusted && f->probExceed >= pol_.confidence)
+                                     : pred_u > pol_.maxUtilization;
+    bool margin_hot = pod.low_conf && obs_u > pol_.maxUtilization - pol_.lowConfidenceMargin;
+    bool event_hot = pod.event_ttc >= 0 && pred_u > pol_.maxUtilization;
+    if (!over_now && !forecast_hot && !margin_hot && !event_hot) continue;
     pod.hot = true;
-    if (over_now || !has_f) pod.prob = 1;
+    if (over_now || f == nullptr || margin_hot || event_hot) pod.prob = std::max(pod.prob, 1.0);
     double ttc = 0;
-    if (!over_now && has_f && f->second.timeToCrossingSeconds)
-      ttc = *f->second.timeToCrossingSeconds;
+    if (!over_now && !margin_hot) {
+      double fc = forecast_hot && f != nullptr && f->timeToCrossingSeconds
+                      ? *f->timeToCrossingSeconds
+                      : (forecast_hot ? 0.0 : -1.0);
+      double ev = event_hot ? pod.event_ttc : -1.0;
+      ttc = fc < 0 ? ev : ev < 0 ? fc : std::min(fc, ev);
+    }
+    if (pod.low_conf && margin_hot && !over_now) {
+      plan_.notes.push_back(
+          {Name(p), "forecast band p50..p90 " + Pct(f->p50 / Cap(p)) + ".." + Pct(f->p90 / Cap(p)) +
+                        " is too wide to trust; acting on observed load " + Pct(obs_u) +
+                        " with margin " + Pct(pol_.lowConfidenceMargin)});
+    }
     double excess = pod.load - pol_.targetUtilization * Cap(p);
     std::vector<double> shares;
     for (std::size_t r : OwnedRanges(p)) {
@@ -134,7 +148,7 @@ void Planner::MarkDue(std::vector<HotPod>& hot, bool promotion_needed) {
   }
 }
 
-void Planner::AddEcho(const HotPod& h, std::size_t r) {
+bool Planner::AddEcho(const HotPod& h, std::size_t r, const std::string& why) {
   auto& rg = st_.ranges[r];
   std::string subject = "range/" + std::to_string(rg.id);
   std::size_t e = rg.echoes.size();
@@ -143,13 +157,12 @@ void Planner::AddEcho(const HotPod& h, std::size_t r) {
   // Existing echoes also shed load to the new one.
   long to = PickTarget(echo_share, h.pod, &rg);
   if (to < 0) {
-    plan_.blocked.push_back(
-        {subject, "read-heavy and too hot, but no ready pod has room for an echo"});
-    return;
+    plan_.blocked.push_back({subject, "read-heavy and hot, but no ready pod has room for an echo"});
+    return false;
   }
   if (moves_emitted_ >= budget_) {
     plan_.blocked.push_back({subject, "AddEcho deferred: " + budget_reason_});
-    return;
+    return false;
   }
   auto t = static_cast<std::size_t>(to);
   const double before_owner = pods_[h.pod].load, before_to = pods_[t].load;
@@ -161,11 +174,37 @@ void Planner::AddEcho(const HotPod& h, std::size_t r) {
   a.type = ActionType::kAddEcho;
   a.range = rg.id;
   a.pod = st_.pods[t].name;
-  a.reason = "range load " + Pct(ranges_[r].load / Cap(h.pod)) + " of " + Name(h.pod) +
-             " exceeds one pod's target and is " + Pct(*rg.readFraction) + " reads";
+  a.reason = "range load " + Pct(ranges_[r].load / Cap(h.pod)) + " of " + Name(h.pod) + " " + why +
+             " and is " + Pct(*rg.readFraction) + " reads";
   a.effect = {EffectOf(h.pod, before_owner), EffectOf(t, before_to)};
   rg.echoes.push_back(st_.pods[t].name);
+  echoed_.insert(rg.id);
   Commit(std::move(a));
+  return true;
+}
+
+// A due pod's hot read-heavy ranges (readFraction >= readHeavyFraction, load
+// >= hotRangeFraction of its capacity, no echo yet), hottest first, get an
+// echo while the pod is above target: reads spread without moving the range.
+void Planner::EchoHotReads(const HotPod& h) {
+  std::vector<std::size_t> cands;
+  for (std::size_t r : OwnedRanges(h.pod)) {
+    const auto& rg = st_.ranges[r];
+    if (!Movable(r) || Giant(r) || split_new_.count(rg.id) || !rg.echoes.empty() ||
+        !rg.readFraction || *rg.readFraction < pol_.readHeavyFraction ||
+        ranges_[r].load < pol_.hotRangeFraction * Cap(h.pod)) {
+      continue;
+    }
+    cands.push_back(r);
+  }
+  std::sort(cands.begin(), cands.end(), [&](std::size_t a, std::size_t b) {
+    if (ranges_[a].load != ranges_[b].load) return ranges_[a].load > ranges_[b].load;
+    return st_.ranges[a].id < st_.ranges[b].id;
+  });
+  for (std::size_t r : cands) {
+    if (pods_[h.pod].load <= pol_.targetUtilization * Cap(h.pod) + 1e-9) break;
+    AddEcho(h, r, "is hot (>= " + Pct(pol_.hotRangeFraction) + " of a pod)");
+  }
 }
 
 void Planner::SplitRange(const HotPod& h, std::size_t r) {
@@ -217,7 +256,7 @@ void Planner::RelieveGiant(const HotPod& h, std::size_t r) {
     return;
   }
   if (rg.readFraction && *rg.readFraction >= pol_.readHeavyFraction) {
-    AddEcho(h, r);
+    AddEcho(h, r, "exceeds one pod's target");
   } else if (rg.end > rg.start && st_.ranges.size() >= kMaxRanges) {
     plan_.blocked.push_back(
         {subject, "too hot for one pod and not read-heavy, but the ShardSet has " +
@@ -237,7 +276,9 @@ void Planner::MoveOff(const HotPod& h) {
   if (excess <= 0) return;
   std::vector<Candidate> cands;
   for (std::size_t r : OwnedRanges(h.pod)) {
-    if (!Movable(r) || Giant(r) || split_new_.count(st_.ranges[r].id)) continue;
+    if (!Movable(r) || Giant(r) || split_new_.count(st_.ranges[r].id) ||
+        echoed_.count(st_.ranges[r].id))
+      continue;
     double share = OwnerShare(r, st_.ranges[r].echoes.size());
     double cost =
         st_.ranges[r].sizeBytes ? std::max(*st_.ranges[r].sizeBytes, 1.0) / mean_size_ : 1.0;
@@ -264,6 +305,7 @@ void Planner::MoveOff(const HotPod& h) {
     return st_.ranges[cands[a].r].id < st_.ranges[cands[b].r].id;
   };
   std::sort(chosen.begin(), chosen.end(), larger_first);
+  relieving_ = &h;
   bool failed = false;
   for (std::size_t i : chosen) {
     std::string why = Name(h.pod) + " predicted " + Pct(pods_[h.pod].load_before / Cap(h.pod)) +
@@ -273,6 +315,7 @@ void Planner::MoveOff(const HotPod& h) {
                       Pct(pol_.targetUtilization);
     if (!MoveRange(cands[i].r, why, cands[i].score, true)) failed = true;
   }
+  relieving_ = nullptr;
   // A chosen range found no receiver: cover what is left with smaller
   // ranges that do fit somewhere (more moves, but the pod gets relief).
   if (!failed || moves_emitted_ >= budget_) return;
@@ -305,7 +348,9 @@ void Planner::Relieve() {
     }
   }
   for (const auto& h : hot) {
-    if (h.due) MoveOff(h);
+    if (!h.due) continue;
+    EchoHotReads(h);
+    MoveOff(h);
   }
   any_watching_ = !hot.empty();
 }

@@ -130,6 +130,28 @@ Result<bool> ValidatePolicy(const Policy& p) {
   if (!(p.readHeavyFraction >= 0 && p.readHeavyFraction <= 1)) {
     return unexpected(Error{"policy.readHeavyFraction: must be in [0, 1]"});
   }
+  if (!(p.hotRangeFraction >= 0 && p.hotRangeFraction <= 1)) {
+    return unexpected(Error{"policy.hotRangeFraction: must be in [0, 1]"});
+  }
+  if (!(p.giantFraction > 0 && p.giantFraction <= 1)) {
+    return unexpected(Error{"policy.giantFraction: must be in (0, 1]"});
+  }
+  if (!(p.lowConfidenceBand >= 0 && Finite(p.lowConfidenceBand))) {
+    return unexpected(Error{"policy.lowConfidenceBand: must be a finite number >= 0"});
+  }
+  if (!(p.lowConfidenceMargin >= 0 && p.lowConfidenceMargin < 1)) {
+    return unexpected(Error{"policy.lowConfidenceMargin: must be in [0, 1)"});
+  }
+  if (!(p.overloadWeight >= 0 && Finite(p.overloadWeight))) {
+    return unexpected(Error{"policy.overloadWeight: must be a finite number >= 0"});
+  }
+  for (std::size_t i = 0; i < p.events.size(); ++i) {
+    const auto& e = p.events[i];
+    std::string f = "policy.events[" + std::to_string(i) + "]";
+    if (!(e.multiplier >= 0 && Finite(e.multiplier)))
+      return unexpected(Error{f + ".multiplier: must be a finite number >= 0"});
+    if (e.durationSeconds < 0) return unexpected(Error{f + ".duration: must be >= 0"});
+  }
   return true;
 }
 

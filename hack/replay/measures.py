@@ -114,6 +114,18 @@ def lead_minutes(t, episodes):
     return next(((s - t) / 60.0 for s, e in episodes if e >= t), None)
 
 
+def flaps(promotions, demotions, cooldown):
+    """Flaps: the same pod promoted and scaled in (demoted or removed), in
+    either order, less than `cooldown` seconds apart. The planner refuses
+    them (docs/planner.md); a count above 0 is a defect."""
+    n = 0
+    for p in promotions:
+        for d in demotions:
+            if p["pod"] == d.get("pod") and abs(p["t"] - d["t"]) < cooldown:
+                n += 1
+    return n
+
+
 def arm_summary(res, tr, arm):
     cap = res["capacity"]
     mx = res["maxUtilization"]
@@ -143,6 +155,8 @@ def arm_summary(res, tr, arm):
         "routingErrors": len(arm["routingErrors"]),
         "promotions": promos, "firstPromotion": min((p["t"] for p in promos), default=None),
         "scaleIns": len([d for d in arm["demotions"] if T0 <= d["t"] <= T1]), "actions": types,
+        "flaps": flaps([p for p in arm["promotions"] if T0 <= p["t"] <= T1],
+                       [d for d in arm["demotions"] if T0 <= d["t"] <= T1], res.get("cooldownSeconds", 300)),
         "warmupPromotions": len([p for p in arm["promotions"] if p["t"] < T0]),
         "warmupOverloadSamples": len([o for o in arm["observed"] if o["t"] < T0 and o["active"]
                                       and o["cpu"] / cap > mx]),
@@ -174,21 +188,22 @@ def fmt_t(t):
 
 def table(summary):
     rows = [("arm", "overload samples", "over-max pod-min (true)", "active pod-min", "warm pod-min",
-             "ranges moved", "promotions", "lead time (trace min)")]
+             "ranges moved", "promotions", "scale-ins", "flaps", "lead time (trace min)")]
     for name, s in summary["arms"].items():
         leads = [p["leadMinutes"] for p in s["promotions"] if p["leadMinutes"] is not None]
         lead = ", ".join(f"{x:+.0f}" for x in leads) if leads else "-"
         rows.append((name, f"{s['overloadSamples']} / {s['observedSamples']}", f"{s['overTrueMinutes']:.0f}",
                      str(s["activePodMinutes"]), str(s["warmPodMinutes"]), str(s["rangesMoved"]),
-                     str(len(s["promotions"])), lead))
+                     str(len(s["promotions"])), str(s.get("scaleIns", "-")), str(s.get("flaps", "-")), lead))
     o = summary.get("packingBound") or summary.get("oracle")  # "oracle": records before 2026-11-30
-    rows.append(("packing bound", "0", "0", str(o["activePodMinutes"]), "0", str(o["rangesMoved"]), "-", "-"))
+    rows.append(("packing bound", "0", "0", str(o["activePodMinutes"]), "0", str(o["rangesMoved"]), "-", "-", "-",
+                 "-"))
     o = summary.get("oraclePlanner")
     if o and "error" not in o:
         leads = [p["leadMinutes"] for p in o["promotions"] if p["leadMinutes"] is not None]
         rows.append(("oracle (planner, true future)", "-", f"{o['overTrueMinutes']:.0f}", str(o["activePodMinutes"]),
                      str(o["warmPodMinutes"]), str(o["rangesMoved"]), str(len(o["promotions"])),
-                     ", ".join(f"{x:+.0f}" for x in leads) if leads else "-"))
+                     str(o.get("scaleIns", "-")), "-", ", ".join(f"{x:+.0f}" for x in leads) if leads else "-"))
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
     return "\n".join(lines)

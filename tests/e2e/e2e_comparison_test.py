@@ -11,14 +11,17 @@ predictive arm (Auto mode, backfilled history) and the reactive arm
      every observed epoch.
 Uses the control plane named by SHARDCAST_TEST_KUBECONFIG (hack/test.sh), or
 starts a private one. Every wait is a condition with a timeout; the only
-timer is the driver's pacing of trace steps. Exit 77 (ctest: skipped) when
-the predictive arm had no trusted forecast before the surge (then both arms
-are the same reactive controller and the comparison tests nothing).
+timer is the driver's pacing of trace steps. A run in which the predictive
+arm had no trusted forecast before the surge FAILS (then both arms are the
+same reactive controller and the comparison would show nothing): the test
+never passes by skipping.
 
 Measured on 2026-11-30 (three runs, ~160 s each): the predictive arm
 promoted at 07:54, 08:02 and 08:14, 94 to 95 minutes before its first overload
 sample each time. It had 4 overload samples each time against the reactive
-arm's 6, 6 and 7. SHARDCAST_E2E_ALLOW_LOSS=1 prints a lost comparison as a
+arm's 6, 6 and 7. 2026-12-02 (one run, 176 s, branch wip/planner): trusted
+from 05:32, first promotion 08:00, 2 overload samples against 9, flaps 0.
+SHARDCAST_E2E_ALLOW_LOSS=1 prints a lost comparison as a
 warning instead of failing (for experiments with the planner or the trace).
 """
 import argparse
@@ -78,14 +81,14 @@ def main():
     # The planner uses forecasts only once they are trusted (backfilled
     # history is judged when the operator loads it; docs/demo.md). Without a
     # trusted forecast before the surge the predictive arm is the reactive
-    # arm, and comparing them tests nothing: that run is reported as skipped.
+    # arm, and comparing them shows nothing: that run fails (it used to exit
+    # 77, skipped, so "predictive beats reactive" could pass unshown).
     episodes = res["summary"]["episodes"]
     surge = episodes[0][0] if episodes else res["end"]
     trusted = pred.get("trustedFrom")
-    if not failures and (trusted is None or trusted >= surge):
-        print(f"SKIP: no trusted forecast in the predictive arm before the surge at {fmt(surge)} "
-              f"(first trusted: {fmt(trusted)}); routing was consistent in both arms")
-        return 77
+    if trusted is None or trusted >= surge:
+        failures.append(f"no trusted forecast in the predictive arm before the surge at {fmt(surge)} "
+                        f"(first trusted: {fmt(trusted)}): the comparison would test nothing")
     gaps = []
     if pred["firstPromotion"] is None:
         gaps.append("the predictive arm never promoted a warm pod")
