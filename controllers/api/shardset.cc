@@ -191,6 +191,28 @@ Result<void> ParseEndpoints(const Json& spec, ShardSet& s) {
   return {};
 }
 
+Result<void> ParseRouters(const Json& spec, ShardSet& s) {
+  if (!spec.contains("routers") || spec["routers"].is_null()) return {};
+  auto routers = Section(spec, "routers", "spec.routers");
+  if (!routers) return unexpected(routers.error());
+  const Json& r = **routers;
+  RoutersSpec& rs = s.routers;
+  rs.enabled = true;
+  if (!r.contains("selector") || !r["selector"].is_object()) {
+    return unexpected(Error{"spec.routers.selector: must be a label selector object, got " +
+                            Show(r.value("selector", Json()))});
+  }
+  auto sel = util::LabelSelector::Parse(r["selector"], "spec.routers.selector");
+  if (!sel) return unexpected(sel.error());
+  if (sel->empty()) {
+    return unexpected(Error{
+        "spec.routers.selector: must not be empty (it would select every pod of the namespace)"});
+  }
+  rs.selector = std::move(*sel);
+  rs.selector_json = r["selector"];
+  return ReadInt(r, "metricsPort", "spec.routers.metricsPort", 1, 65535, &rs.metrics_port);
+}
+
 Result<void> ParseReplicas(const Json& spec, ShardSet& s) {
   if (auto r = ReadInt(spec, "replicas", "spec.replicas", 0, 10000, &s.replicas); !r) return r;
   if (auto r = ReadInt(spec, "minReplicas", "spec.minReplicas", 0, 10000, &s.min_replicas); !r)
@@ -234,7 +256,7 @@ Result<ShardSet> ParseShardSet(const Json& obj, ShardSetUse use) {
   }
   if (auto r = ParseRouting(spec, use, s); !r) return unexpected(r.error());
   if (auto r = ParseTemplate(spec, use, s); !r) return unexpected(r.error());
-  for (auto step : {ParseClaims, ParseCapacity, ParseEndpoints}) {
+  for (auto step : {ParseClaims, ParseCapacity, ParseEndpoints, ParseRouters}) {
     if (auto r = step(spec, s); !r) return unexpected(r.error());
   }
   return s;

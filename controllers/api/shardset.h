@@ -32,6 +32,17 @@ struct HooksSpec {
   std::string release_path = "/shardcast/release";
 };
 
+// spec.routers: the routers (shardcast-router) in front of the set, whose
+// per-range telemetry (GET http://<pod>:<metricsPort>/metrics) the forecast
+// controller sums over replicas; `enabled` when the section is set. Absent:
+// per-range load comes from the workload's own counters (spec.metrics).
+struct RoutersSpec {
+  bool enabled = false;
+  util::LabelSelector selector;  // spec.routers.selector (required, non-empty)
+  Json selector_json = Json::object();
+  int metrics_port = 9121;
+};
+
 struct ShardSet {
   // metadata
   std::string ns;
@@ -56,6 +67,7 @@ struct ShardSet {
   int metrics_port = 9090;
   std::string metrics_path = "/metrics";
   HooksSpec hooks;
+  RoutersSpec routers;
   Json pod_template = Json::object();        // spec.template (metadata + spec)
   std::vector<Json> volume_claim_templates;  // spec.volumeClaimTemplates
 };

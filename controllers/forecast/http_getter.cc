@@ -21,6 +21,29 @@ Result<std::string> PlainHttpGetter::get(const std::string& host, int port, cons
   return std::move(a->body);
 }
 
-std::unique_ptr<HttpGetter> MakePlainHttpGetter() { return std::make_unique<PlainHttpGetter>(); }
+Result<std::string> PlainHttpGetter::post(const std::string& host, int port,
+                                          const std::string& path, const std::string& body,
+                                          std::chrono::milliseconds timeout) {
+  runtime::HttpCall c;
+  c.method = "POST";
+  c.host = host;
+  c.port = port;
+  c.path = path.empty() ? "/" : path;
+  c.body = body;
+  c.content_type = "application/json";
+  c.accept = "application/json";
+  c.timeout = timeout;
+  auto a = http_->call(c);
+  if (!a) return unexpected(a.error());
+  if (a->status != 200) {
+    return unexpected(Error{"http://" + host + ":" + std::to_string(port) + path +
+                            ": HTTP status " + std::to_string(a->status)});
+  }
+  return std::move(a->body);
+}
+
+std::unique_ptr<HttpGetter> MakePlainHttpGetter() {
+  return std::make_unique<PlainHttpGetter>(32u << 20);
+}
 
 }  // namespace shardcast::forecast

@@ -3,48 +3,46 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <optional>
 
 #include "controllers/api/resources.h"
 #include "controllers/forecast/quantity.h"
+#include "controllers/forecast/range_forecast.h"
 
 namespace shardcast::forecast {
 
 using Json = nlohmann::json;
 using namespace std::chrono_literals;
 
-Result<ControllerOptions> ControllerOptions::FromEnv() {
-  ControllerOptions o;
-  auto dur = [](const char* var, std::chrono::milliseconds* out) -> Result<void> {
-    const char* v = std::getenv(var);
-    if (v == nullptr || *v == '\0') return {};
-    auto d = ParseDurationSeconds(v, var);
+Result<void> ControllerOptions::Set(const std::string& flag, const std::string& value) {
+  const std::string f = "--" + flag;
+  auto dur = [&](std::chrono::milliseconds* out) -> Result<void> {
+    auto d = ParseDurationSeconds(value, f);
     if (!d) return unexpected(d.error());
-    if (*d < 1) return unexpected(Error{std::string(var) + ": must be at least 1s"});
+    if (*d < 1) return unexpected(Error{f + ": must be at least 1s, got '" + value + "'"});
     *out = std::chrono::seconds(*d);
     return {};
   };
-  if (auto r = dur("SHARDCAST_FORECAST_SAMPLE_PERIOD", &o.sample_period); !r)
-    return unexpected(r.error());
-  if (auto r = dur("SHARDCAST_FORECAST_PERSIST_INTERVAL", &o.persist_interval); !r)
-    return unexpected(r.error());
-  if (auto r = dur("SHARDCAST_FORECAST_SCRAPE_TIMEOUT", &o.scrape_timeout); !r)
-    return unexpected(r.error());
-  std::chrono::milliseconds refit = std::chrono::seconds(o.state.refit_interval_seconds);
-  if (auto r = dur("SHARDCAST_FORECAST_REFIT_INTERVAL", &refit); !r) return unexpected(r.error());
-  o.state.refit_interval_seconds = std::chrono::duration_cast<std::chrono::seconds>(refit).count();
-  if (const char* v = std::getenv("SHARDCAST_FORECAST_SCRAPE_RANGES"); v != nullptr && *v != '\0') {
-    std::string s = v;
-    if (s == "true" || s == "1")
-      o.scrape_ranges = true;
-    else if (s == "false" || s == "0")
-      o.scrape_ranges = false;
-    else
-      return unexpected(
-          Error{"SHARDCAST_FORECAST_SCRAPE_RANGES: must be true or false, not '" + s + "'"});
+  if (flag == "forecast-sample-period") return dur(&sample_period);
+  if (flag == "forecast-persist-interval") return dur(&persist_interval);
+  if (flag == "forecast-scrape-timeout") return dur(&scrape_timeout);
+  if (flag == "forecast-refit-interval") {
+    std::chrono::milliseconds refit{0};
+    if (auto r = dur(&refit); !r) return r;
+    state.refit_interval_seconds = std::chrono::duration_cast<std::chrono::seconds>(refit).count();
+    return {};
   }
-  return o;
+  if (flag == "forecast-scrape-ranges") {
+    if (value == "true" || value == "1") {
+      scrape_ranges = true;
+    } else if (value == "false" || value == "0") {
+      scrape_ranges = false;
+    } else {
+      return unexpected(Error{f + ": must be true or false, not '" + value + "'"});
+    }
+    return {};
+  }
+  return unexpected(Error{"unknown flag '" + f + "'"});
 }
 
 Result<ForecastMetrics> RegisterForecastMetrics(runtime::Registry& reg) {
@@ -111,7 +109,9 @@ void ForecastReconciler::DropMetrics(const std::string& key, const std::string& 
 }
 
 void ForecastReconciler::Sample(Entry& e, const SetSettings& set,
-                                const std::vector<kube::ObjectPtr>& pods, int64_t t) {
+                                const std::vector<kube::ObjectPtr>& pods,
+                                const RoutingView* routing, int64_t t) {
+  const auto round_start = deps_.clock->now();
   // CPU and memory: one list of PodMetrics by label.
   kube::ListOptions lo;
   lo.label_selector = std::string(api::kLabelShardSet) + "=" + set.name;
@@ -134,8 +134,11 @@ void ForecastReconciler::Sample(Entry& e, const SetSettings& set,
     spdlog::warn("forecast {}/{}: metrics.k8s.io PodMetrics unavailable ({}): a gap in CPU/memory",
                  set.ns, set.name, list.error().to_string());
   }
-  // Per-range request counters from each running pod's metrics endpoint.
-  if (opts_.scrape_ranges && deps_.http != nullptr) {
+  // Per-range load: from the routers when spec.routers names them, else
+  // from each running pod's own counters.
+  if (set.routers.enabled && deps_.http != nullptr) {
+    SampleRouters(e, set, routing, t, round_start);
+  } else if (opts_.scrape_ranges && deps_.http != nullptr) {
     std::map<int, double> range_rates;
     std::map<std::string, double> pod_rates;
     for (const auto& p : pods) {
@@ -166,40 +169,50 @@ void ForecastReconciler::Sample(Entry& e, const SetSettings& set,
     }
     e.state->AddRates(range_rates, pod_rates, t);
   }
+  if (set.hooks && deps_.http != nullptr && routing != nullptr)
+    SampleSizes(e, set, pods, *routing, round_start);
   std::vector<std::string> keep(names.begin(), names.end());
   e.state->RetainPods(keep);
   e.dirty = true;
   ++stats_.samples;
 }
 
+std::optional<RoutingView> ForecastReconciler::ReadRouting(const std::string& key,
+                                                           const SetSettings& set) {
+  kube::ObjectPtr cm = deps_.configmaps != nullptr && !set.routing_configmap.empty()
+                           ? deps_.configmaps->get(set.ns + "/" + set.routing_configmap)
+                           : nullptr;
+  if (!cm) return std::nullopt;
+  const Json data = cm->value("data", Json::object());
+  auto it = data.is_object() ? data.find(api::kRoutingKey) : data.end();
+  auto parsed = it != data.end() && it->is_string()
+                    ? ParseRoutingView(it->get<std::string>())
+                    : Result<RoutingView>(unexpected(Error{"data.routing.json: missing"}));
+  if (!parsed) {
+    spdlog::warn("forecast {}: ConfigMap {}: {} (pods forecast from their own history)", key,
+                 set.routing_configmap, parsed.error().message);
+    return std::nullopt;
+  }
+  return std::move(*parsed);
+}
+
 void ForecastReconciler::Forecast(Entry& e, const std::string& key, const Json& set_obj,
                                   const SetSettings& set, const PolicySettings& policy,
-                                  const std::vector<kube::ObjectPtr>& pods, int64_t t) {
+                                  const std::vector<kube::ObjectPtr>& pods,
+                                  const RoutingView* routing, int64_t t) {
   // The ranges each pod owns now, from the routing ConfigMap, so that a
   // pod's forecast follows the load of its current ranges (only when ranges
   // are sampled at all). Without it, pods are forecast from their own
   // history.
   std::optional<std::map<std::string, std::vector<int>>> owned;
-  kube::ObjectPtr cm =
-      deps_.configmaps != nullptr && !set.routing_configmap.empty() && !e.state->ranges().empty()
-          ? deps_.configmaps->get(set.ns + "/" + set.routing_configmap)
-          : nullptr;
-  if (cm) {
-    const Json data = cm->value("data", Json::object());
-    auto it = data.is_object() ? data.find(api::kRoutingKey) : data.end();
-    auto parsed = it != data.end() && it->is_string()
-                      ? RangesByOwner(it->get<std::string>())
-                      : Result<std::map<std::string, std::vector<int>>>(
-                            unexpected(Error{"data.routing.json: missing"}));
-    if (parsed) {
-      owned = std::move(*parsed);
-      std::set<int> ids;
-      for (const auto& [pod, rs] : *owned) ids.insert(rs.begin(), rs.end());
-      e.state->RetainRanges(ids);
-    } else {
-      spdlog::warn("forecast {}: ConfigMap {}: {} (pods forecast from their own history)", key,
-                   set.routing_configmap, parsed.error().message);
-    }
+  if (routing != nullptr && !e.state->ranges().empty()) {
+    owned = routing->owned;
+    std::set<int> ids;
+    for (const auto& [id, r] : routing->ranges) ids.insert(id);
+    e.state->RetainRanges(ids);
+    e.router_totals.RetainRanges(ids);
+    for (auto it = e.sizes.begin(); it != e.sizes.end();)
+      it = ids.count(it->first) ? std::next(it) : e.sizes.erase(it);
   }
   static const std::vector<int> kNoRanges;
   std::vector<PodForecast> out;
@@ -246,21 +259,40 @@ void ForecastReconciler::Forecast(Entry& e, const std::string& key, const Json& 
   }
   e.metric_pods = reported;
 
-  Json status = ForecastsToStatus(out);
+  std::map<std::string, RangesRest> rest;
+  Json next = Json::object();
+  next["rangeForecasts"] = owned ? RangeStatus(e, out, *routing, t, &rest) : Json();
+  next["forecasts"] = ForecastsToStatus(out, owned ? &rest : nullptr);
+  next["routerStats"] =
+      set.routers.enabled
+          ? RouterStatsToStatus(e.router_totals.totals(),
+                                routing ? e.owner_changes.Select(t, kRouterStatsRecentSeconds,
+                                                                 kRouterStatsMaxEntries)
+                                        : std::vector<int>{},
+                                e.routers_scraped, t)
+          : Json();
   const Json cur_status = set_obj.value("status", Json::object());
-  const Json current = cur_status.is_object() ? cur_status.value("forecasts", Json()) : Json();
-  if (!MateriallyDifferent(status, current, set.capacity) ||
-      (!e.last_written.is_null() && !MateriallyDifferent(status, e.last_written, set.capacity))) {
+  Json current = Json::object();
+  for (const char* k : {"forecasts", "rangeForecasts", "routerStats"})
+    current[k] = cur_status.is_object() ? cur_status.value(k, Json()) : Json();
+  if (!StatusDiffers(next, current, set.capacity) ||
+      (!e.last_written.is_null() && !StatusDiffers(next, e.last_written, set.capacity))) {
     return;
   }
   if (deps_.may_write && !deps_.may_write()) return;
   kube::PatchOptions po;
   po.subresource = "status";
   po.field_manager = std::string(api::kFieldManager) + "-forecast";
+  // A part that is absent now is removed (null in a merge patch) only when
+  // the object still has it.
+  Json patch = next;
+  for (const char* k : {"rangeForecasts", "routerStats"}) {
+    if (patch[k].is_null() && current[k].is_null()) patch.erase(k);
+  }
   auto r = deps_.client->patch(api::kShardSets, set.ns, set.name, kube::PatchType::kMerge,
-                               Json{{"status", {{"forecasts", status}}}}, po);
+                               Json{{"status", patch}}, po);
   if (r) {
-    e.last_written = status;
+    e.last_written = next;
     ++stats_.status_writes;
   } else if (r.error().kind != kube::ErrorKind::kNotFound) {
     spdlog::warn("forecast {}: writing status.forecasts failed: {}", key, r.error().to_string());
@@ -372,8 +404,11 @@ ctrl::ReconcileResult ForecastReconciler::reconcile(const std::string& key) {
     std::vector<kube::ObjectPtr> pods =
         deps_.pods ? deps_.pods->list_labels(set->ns, {{api::kLabelShardSet, set->name}})
                    : std::vector<kube::ObjectPtr>{};
-    Sample(e, *set, pods, t);
-    Forecast(e, key, *obj, *set, policy, pods, t);
+    std::optional<RoutingView> routing = ReadRouting(key, *set);
+    if (routing) e.owner_changes.Observe(routing->ranges, t);
+    const RoutingView* rv = routing ? &*routing : nullptr;
+    Sample(e, *set, pods, rv, t);
+    Forecast(e, key, *obj, *set, policy, pods, rv, t);
     e.next_sample = now + opts_.sample_period;
   }
   if (now >= e.next_persist) {

@@ -10,11 +10,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
 #include "controllers/forecast/http_getter.h"
 #include "controllers/forecast/persist.h"
+#include "controllers/forecast/range_sources.h"
+#include "controllers/forecast/router_stats.h"
 #include "controllers/forecast/settings.h"
 #include "controllers/forecast/state.h"
 #include "operator/controller/controller.h"
@@ -29,16 +32,23 @@ struct ControllerOptions {
   std::chrono::milliseconds sample_period{std::chrono::seconds(60)};
   std::chrono::milliseconds persist_interval{std::chrono::minutes(5)};
   std::chrono::milliseconds scrape_timeout{std::chrono::seconds(2)};
+  // All scrapes and range-size calls of one ShardSet's sampling round
+  // (workload pods' counters excepted) stop once this much time is spent;
+  // what is left waits for the next round.
+  std::chrono::milliseconds round_budget{std::chrono::seconds(10)};
+  // Range sizes (contract C4) are asked of each pod at most this often.
+  std::chrono::milliseconds size_interval{std::chrono::seconds(60)};
   bool scrape_ranges = true;
   size_t snapshot_budget = kDefaultSnapshotBudget;
   StateOptions state;  // resolutions, refit interval (state.refit_interval_seconds)
 
-  // Defaults overridden by the environment (durations like 10s, 5m):
-  // SHARDCAST_FORECAST_SAMPLE_PERIOD, SHARDCAST_FORECAST_PERSIST_INTERVAL,
-  // SHARDCAST_FORECAST_REFIT_INTERVAL, SHARDCAST_FORECAST_SCRAPE_TIMEOUT,
-  // SHARDCAST_FORECAST_SCRAPE_RANGES (true|false). A bad value is an error
-  // naming the variable.
-  [[nodiscard]] static Result<ControllerOptions> FromEnv();
+  // Sets one option from the `shardcast run` flag of that name (without the
+  // leading dashes): forecast-sample-period, forecast-persist-interval,
+  // forecast-refit-interval, forecast-scrape-timeout (durations like 10s,
+  // 5m, at least 1s) and forecast-scrape-ranges (true|false). Errors name
+  // the flag. The flags reach the controller through the manager's wiring
+  // (operator/cmd), never through the environment.
+  [[nodiscard]] Result<void> Set(const std::string& flag, const std::string& value);
 };
 
 struct ForecastMetrics {
@@ -87,16 +97,31 @@ class ForecastReconciler final : public ctrl::Reconciler {
     bool dirty = false;
     runtime::Clock::time_point next_sample{};
     runtime::Clock::time_point next_persist{};
-    nlohmann::json last_written;  // status.forecasts last patched
+    nlohmann::json last_written;  // {forecasts, rangeForecasts, routerStats} last patched
     nlohmann::json last_saved;    // history ConfigMap data last written
     std::set<std::string> metric_pods;
+    // Router telemetry (spec.routers) and range sizes (C4).
+    RouterTotals router_totals;
+    OwnerChanges owner_changes;
+    int routers_scraped = 0;
+    std::map<int, RangeSize> sizes;
+    std::map<std::string, runtime::Clock::time_point> next_size;
   };
+  void SampleRouters(Entry& e, const SetSettings& set, const RoutingView* routing, int64_t t,
+                     runtime::Clock::time_point round_start);
+  void SampleSizes(Entry& e, const SetSettings& set, const std::vector<kube::ObjectPtr>& pods,
+                   const RoutingView& routing, runtime::Clock::time_point round_start);
+  nlohmann::json RangeStatus(Entry& e, const std::vector<PodForecast>& out,
+                             const RoutingView& routing, int64_t t,
+                             std::map<std::string, RangesRest>* rest);
   void Sample(Entry& e, const SetSettings& set, const std::vector<kube::ObjectPtr>& pods,
-              int64_t t);
+              const RoutingView* routing, int64_t t);
   kube::ApiStatus Persist(Entry& e, const nlohmann::json& set_obj, int64_t t);
   void Forecast(Entry& e, const std::string& key, const nlohmann::json& set_obj,
                 const SetSettings& set, const PolicySettings& policy,
-                const std::vector<kube::ObjectPtr>& pods, int64_t t);
+                const std::vector<kube::ObjectPtr>& pods, const RoutingView* routing, int64_t t);
+  // The routing ConfigMap's document (nullopt when absent or invalid).
+  std::optional<RoutingView> ReadRouting(const std::string& key, const SetSettings& set);
   void DropMetrics(const std::string& key, const std::string& pod);
 
   ReconcilerDeps deps_;

@@ -64,10 +64,14 @@ ForecastReconciler* RegisterForecastController(manager::Manager& mgr,
 
 namespace shardcast::controllers {
 
-void RegisterForecastController(manager::Manager& mgr) {
-  auto o = forecast::ControllerOptions::FromEnv();
-  if (!o) spdlog::error("forecast controller: {} (using defaults)", o.error().message);
-  forecast::RegisterForecastController(mgr, o ? *o : forecast::ControllerOptions{});
+Result<void> RegisterForecastController(
+    manager::Manager& mgr, const std::vector<std::pair<std::string, std::string>>& flags) {
+  forecast::ControllerOptions o;
+  for (const auto& [name, value] : flags) {
+    if (auto r = o.Set(name, value); !r) return r;
+  }
+  forecast::RegisterForecastController(mgr, o);
+  return {};
 }
 
 }  // namespace shardcast::controllers

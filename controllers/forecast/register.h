@@ -2,6 +2,11 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "util/expected.h"
 
 namespace shardcast::manager {
 class Manager;
@@ -22,7 +27,9 @@ ForecastReconciler* RegisterForecastController(manager::Manager& manager,
 }  // namespace shardcast::forecast
 
 namespace shardcast::controllers {
-// With options from the environment (ControllerOptions::FromEnv); a bad
-// variable is logged and the defaults are used.
-void RegisterForecastController(manager::Manager& manager);
+// With the defaults changed by `shardcast run`'s --forecast-* flags
+// ({name without dashes, value}, see ControllerOptions::Set); a bad flag is
+// an error naming it and registers nothing.
+[[nodiscard]] Result<void> RegisterForecastController(
+    manager::Manager& manager, const std::vector<std::pair<std::string, std::string>>& flags);
 }  // namespace shardcast::controllers

@@ -14,6 +14,9 @@ SetSettings SettingsOf(const api::ShardSet& set) {
   s.metrics_port = set.metrics_port;
   s.metrics_path = set.metrics_path;
   s.routing_configmap = set.config_map;
+  s.routers = set.routers;
+  s.hooks = set.hooks.enabled;
+  s.hooks_port = set.hooks.port;
   return s;
 }
 

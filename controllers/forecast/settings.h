@@ -26,6 +26,9 @@ struct SetSettings {
   int metrics_port = 9090;
   std::string metrics_path = "/metrics";
   std::string routing_configmap;  // spec.routing.configMapName ("" when unset)
+  api::RoutersSpec routers;       // spec.routers (enabled = false when absent)
+  bool hooks = false;             // spec.hooks set: the shard agent answers range sizes (C4)
+  int hooks_port = 8081;
 };
 
 struct PolicySettings {

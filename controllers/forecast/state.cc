@@ -9,6 +9,7 @@
 #include "controllers/forecast/quantity.h"
 #include "controllers/shardset/shardset.h"
 #include "predictor/parse.h"
+#include "predictor/profile.h"
 #include "predictor/series.h"
 
 namespace shardcast::forecast {
@@ -232,6 +233,20 @@ predictor::ForecastResult Slice(const predictor::ForecastResult& f, size_t k0, s
   return g;
 }
 
+}  // namespace
+
+std::optional<int64_t> TimeToCrossing(const predictor::ForecastResult& g, double unit,
+                                      double threshold, int64_t origin, int64_t step, int64_t now) {
+  for (size_t k = 0; k < g.point.size(); ++k) {
+    if (unit * g.Quantile(0.9, k) > threshold) {
+      return std::max<int64_t>(0, origin + static_cast<int64_t>(k) * step - now);
+    }
+  }
+  return std::nullopt;
+}
+
+namespace {
+
 // Adaptive band calibration (see Series::band_scale): a miss multiplies the
 // scale by exp(0.9 x gamma), a hit by exp(-0.1 x gamma); at a 10% miss rate
 // it stands still.
@@ -296,6 +311,74 @@ std::optional<Prepared> Compose(const std::map<int, Series>& ranges, const std::
 
 }  // namespace
 
+namespace {
+
+// The coarsest level of `h` whose step is above `step` and divides
+// `period` (nullopt when none has data).
+std::optional<predictor::RegularSeries> CoarseLevel(const predictor::History& h, int64_t step,
+                                                    int64_t period) {
+  for (size_t l = h.levels(); l-- > 0;) {
+    const int64_t ls = h.resolution(l).step_seconds;
+    if (ls <= step || period % ls != 0) continue;
+    predictor::RegularSeries rs = h.Series(l);
+    if (rs.values.empty()) return std::nullopt;
+    return rs;
+  }
+  return std::nullopt;
+}
+
+// The sum of the ranges' coarse levels (a bucket one of them missed is a gap).
+std::optional<predictor::RegularSeries> ComposeCoarse(const std::map<int, Series>& ranges,
+                                                      const std::vector<int>& ids, int64_t step,
+                                                      int64_t period) {
+  std::map<int64_t, std::pair<double, size_t>> sum;  // bucket start -> (sum, ranges)
+  int64_t cstep = 0;
+  for (int id : ids) {
+    auto it = ranges.find(id);
+    if (it == ranges.end()) return std::nullopt;
+    auto c = CoarseLevel(it->second.hist, step, period);
+    if (!c || (cstep != 0 && c->step != cstep)) return std::nullopt;
+    cstep = c->step;
+    for (size_t i = 0; i < c->values.size(); ++i) {
+      if (!std::isfinite(c->values[i])) continue;
+      auto& e = sum[c->start + static_cast<int64_t>(i) * c->step];
+      e.first += c->values[i];
+      ++e.second;
+    }
+  }
+  if (sum.empty()) return std::nullopt;
+  predictor::RegularSeries out;
+  out.step = cstep;
+  out.start = sum.begin()->first;
+  for (int64_t b = out.start; b <= sum.rbegin()->first; b += cstep) {
+    auto it = sum.find(b);
+    out.values.push_back(it != sum.end() && it->second.second == ids.size() ? it->second.first
+                                                                            : std::nan(""));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::map<int, double> SetState::RecentRangeRates(int64_t now, int64_t window) const {
+  std::map<int, double> out;
+  for (const auto& [id, s] : ranges_) {
+    if (s.last_t == 0) continue;
+    const predictor::RegularSeries rs = s.hist.Series(0);
+    double sum = 0;
+    int n = 0;
+    for (size_t i = rs.values.size(); i-- > 0;) {
+      const int64_t start = rs.start + static_cast<int64_t>(i) * rs.step;
+      if (start + rs.step <= now - window) break;
+      if (start > now || !std::isfinite(rs.values[i])) continue;
+      sum += rs.values[i];
+      ++n;
+    }
+    out[id] = n > 0 ? sum / n : s.last;
+  }
+  return out;
+}
+
 std::optional<double> SetState::CpuPerRequest() const {
   double cpu = 0, rps = 0;
   for (const auto& [pod, ps] : pods_) {
@@ -331,8 +414,9 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
   const size_t max_points = std::max<size_t>(opts_.max_fit_points, 16);
   std::optional<Prepared> prep;
   const char* source = "pod";
-  double unit = 1.0;     // published load per unit of the forecast series
-  std::string fallback;  // why the pod's ranges were not used
+  std::vector<int> composed_ids;  // the ranges behind a composed forecast
+  double unit = 1.0;              // published load per unit of the forecast series
+  std::string fallback;           // why the pod's ranges were not used
   if (ranges != nullptr && !ranges->empty()) {
     std::vector<int> ids = *ranges;
     std::sort(ids.begin(), ids.end());
@@ -369,6 +453,7 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
         ps.composition = ids;
       }
       sp = &ps.composed;
+      composed_ids = ids;
       prep = std::move(c);
       source = "ranges";
       unit = *scale;
@@ -453,18 +538,35 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
       seasons.push_back(static_cast<int>(p));
   }
   for (int p : seasons) key += "," + std::to_string(p);
-
   int64_t k0 = s.fit ? (prep->origin - s.fit_origin) / step : -1;
   bool refit = force_refit || !s.fit || s.fit_key != key || s.fit_step != step ||
                now - s.fit_time >= opts_.refit_interval_seconds || k0 < 0 ||
                static_cast<size_t>(k0) + H > s.fit->point.size();
   if (refit) {
+    // A longer season (weekly) that the forecast step's history cannot hold
+    // comes from the coarser history as a profile (predictor/profile.h);
+    // built at refits only (it becomes usable at a periodic refit).
+    std::optional<predictor::SeasonProfile> profile;
+    for (int64_t ss : policy.seasons_seconds) {
+      if (ss % step != 0 || std::find(seasons.begin(), seasons.end(), ss / step) != seasons.end())
+        continue;
+      auto coarse = composed_ids.empty() ? CoarseLevel(s.hist, step, ss)
+                                         : ComposeCoarse(ranges_, composed_ids, step, ss);
+      if (!coarse) continue;
+      auto pr = predictor::SeasonalProfile(*coarse, ss);
+      if (!pr) continue;
+      profile = std::move(*pr);
+      break;  // one profile (the first such season)
+    }
     predictor::ForecastConfig cfg;
     const int64_t extra = (opts_.refit_interval_seconds + step - 1) / step + 1;
     cfg.horizon = static_cast<int>(std::min<int64_t>(static_cast<int64_t>(H) + extra, 10000));
     cfg.seasons = seasons;
     cfg.quantiles = {0.05, 0.5, 0.9, 0.95, 0.99};
-    auto f = predictor::Forecast(prep->y, cfg);
+    auto f = profile
+                 ? predictor::ForecastWithProfile(
+                       prep->y, prep->origin - static_cast<int64_t>(n) * step, step, *profile, cfg)
+                 : predictor::Forecast(prep->y, cfg);
     if (!f) {
       if (error) *error = f.error().message;
       return std::nullopt;
@@ -514,6 +616,8 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
     out.p99 = std::max(out.p99, unit * g.Quantile(0.99, k));
   }
   out.prob_exceed = predictor::ProbExceed(g, set.capacity * policy.max_utilization / unit);
+  out.time_to_crossing_seconds =
+      TimeToCrossing(g, unit, set.capacity * policy.max_utilization, prep->origin, step, now);
   out.trusted = s.accuracy.trusted();
   out.trust_changed = ps.last_trusted != out.trusted || ps.last_source != source;
   ps.last_source = source;
@@ -557,16 +661,33 @@ bool MateriallyDifferent(const Json& a, const Json& b, double capacity) {
     }
     double dp = std::fabs(num(x, "probExceed") - num(y, "probExceed"));
     if (!(dp < 0.05)) return true;
-    for (const char* k : {"peak", "p90", "p99"}) {
-      double u = num(x, k), v = num(y, k);
+    auto load_differs = [capacity](double u, double v) {
       double tol = std::max(0.1 * std::max(std::fabs(u), std::fabs(v)), 0.02 * capacity);
-      if (!(std::fabs(u - v) <= tol)) return true;
+      return !(std::fabs(u - v) <= tol);
+    };
+    for (const char* k : {"peak", "p90", "p99"}) {
+      if (load_differs(num(x, k), num(y, k))) return true;
+    }
+    const bool tx = x.contains("timeToCrossingSeconds"), ty = y.contains("timeToCrossingSeconds");
+    if (tx != ty) return true;
+    if (tx) {
+      double u = num(x, "timeToCrossingSeconds"), v = num(y, "timeToCrossingSeconds");
+      if (!(std::fabs(u - v) <= std::max(60.0, 0.1 * std::max(u, v)))) return true;
+    }
+    const Json rx = x.value("rangesRest", Json()), ry = y.value("rangesRest", Json());
+    if (rx.is_object() != ry.is_object()) return true;
+    if (rx.is_object()) {
+      if (rx.value("count", Json()) != ry.value("count", Json())) return true;
+      for (const char* k : {"p50", "p90"}) {
+        if (load_differs(num(rx, k), num(ry, k))) return true;
+      }
     }
   }
   return false;
 }
 
-Json ForecastsToStatus(std::vector<PodForecast> forecasts) {
+Json ForecastsToStatus(std::vector<PodForecast> forecasts,
+                       const std::map<std::string, RangesRest>* rest) {
   std::sort(forecasts.begin(), forecasts.end(),
             [](const PodForecast& a, const PodForecast& b) { return a.pod < b.pod; });
   Json arr = Json::array();
@@ -580,6 +701,16 @@ Json ForecastsToStatus(std::vector<PodForecast> forecasts) {
                    {"p99", RoundSig(f.p99)},
                    {"probExceed", std::strtod(buf, nullptr)},
                    {"trusted", f.trusted}});
+    if (f.time_to_crossing_seconds)
+      arr.back()["timeToCrossingSeconds"] = *f.time_to_crossing_seconds;
+    if (rest) {
+      auto it = rest->find(f.pod);
+      if (it != rest->end()) {
+        arr.back()["rangesRest"] = {{"count", it->second.count},
+                                    {"p50", RoundSig(it->second.p50, 3)},
+                                    {"p90", RoundSig(it->second.p90, 3)}};
+      }
+    }
   }
   return arr;
 }

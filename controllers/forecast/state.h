@@ -95,6 +95,18 @@ struct PodForecast {
   // when fitted on the pod's own history.
   std::string source = "pod";
   std::string fallback = "";  // why the ranges were not used, when given
+  // Seconds from now to the start of the first forecast step whose p90
+  // crosses capacity x the policy's maxUtilization (its scale-up threshold;
+  // 0.8 without a policy, the CRD default); nullopt: no crossing within the
+  // horizon. 0 when the first step already crosses.
+  std::optional<int64_t> time_to_crossing_seconds = std::nullopt;
+};
+
+// The ranges of a pod that status.rangeForecasts does not list, summed
+// (contract C3, status.forecasts[].rangesRest).
+struct RangesRest {
+  int count = 0;
+  double p50 = 0, p90 = 0;
 };
 
 using api::ParsePodMetricsList;
@@ -151,6 +163,10 @@ class SetState {
                                          bool force_refit, std::string* error,
                                          const std::vector<int>* ranges = nullptr);
 
+  // Each range's mean request rate over [now - window, now] (its finest
+  // history level; its last sample when that window holds none).
+  std::map<int, double> RecentRangeRates(int64_t now, int64_t window) const;
+
   // Millicores per request per second over the pods sampled for both (sum of
   // their last CPU over sum of their last request rate); nullopt without
   // request rates.
@@ -179,13 +195,23 @@ class SetState {
   size_t samples_ = 0;
 };
 
+// Seconds from `now` to the start of the first step k of `g` (step k covers
+// [origin + k*step, origin + (k+1)*step)) whose p90, times `unit`, is above
+// `threshold`; 0 when that step has begun; nullopt when no step crosses.
+std::optional<int64_t> TimeToCrossing(const predictor::ForecastResult& g, double unit,
+                                      double threshold, int64_t origin, int64_t step, int64_t now);
+
 // Status entries: 2 significant digits for loads, 2 decimals for the
 // probability, so that noise does not cause writes.
 double RoundSig(double v, int digits = 2);
-nlohmann::json ForecastsToStatus(std::vector<PodForecast> forecasts);
+// With `rest`, a pod found in it gets rangesRest {count, p50, p90}.
+nlohmann::json ForecastsToStatus(std::vector<PodForecast> forecasts,
+                                 const std::map<std::string, RangesRest>* rest = nullptr);
 // Whether two status.forecasts lists differ enough to write: another pod
-// set, horizon or trusted flag, probExceed by >= 0.05, or a load (peak,
-// p90, p99) by more than 10% or 2% of `capacity`, whichever is larger.
+// set, horizon or trusted flag, probExceed by >= 0.05, a load (peak, p90,
+// p99, rangesRest p50/p90) by more than 10% or 2% of `capacity`, whichever
+// is larger, timeToCrossingSeconds appearing, disappearing or moving by
+// more than max(60 s, 10%), or another rangesRest count.
 bool MateriallyDifferent(const nlohmann::json& a, const nlohmann::json& b, double capacity);
 
 }  // namespace shardcast::forecast

@@ -72,6 +72,11 @@ run flags (each also read from the environment variable in brackets):
                                     longer than this, e.g. 300s, 5m; 0 disables (default 5m)
                                     [SHARDCAST_STUCK_WORKER_TIMEOUT]
   --forecasting=false               run without the forecast controller (reactive only) [SHARDCAST_FORECASTING]
+  --forecast-sample-period D        forecast sampling period, e.g. 60s (default) [SHARDCAST_FORECAST_SAMPLE_PERIOD]
+  --forecast-refit-interval D       model refit interval (default 10m) [SHARDCAST_FORECAST_REFIT_INTERVAL]
+  --forecast-persist-interval D     history ConfigMap save interval (default 5m) [SHARDCAST_FORECAST_PERSIST_INTERVAL]
+  --forecast-scrape-timeout D       one metrics scrape (default 2s) [SHARDCAST_FORECAST_SCRAPE_TIMEOUT]
+  --forecast-scrape-ranges=false    do not scrape per-range counters [SHARDCAST_FORECAST_SCRAPE_RANGES]
 
 domain clock (replays and demos of accelerated traces; docs/demo.md):
   --time-scale S                    domain seconds per real second, > 0 (default 1) [SHARDCAST_TIME_SCALE]
@@ -100,6 +105,9 @@ struct RunFlags {
   std::string time_scale;  // "" = real time
   std::string time_origin;
   std::string time_anchor;
+  // --forecast-* flags: {name without dashes, value}, applied in order by
+  // the forecast controller's registration.
+  std::vector<std::pair<std::string, std::string>> forecast;
 };
 
 std::optional<std::string> Env(const char* name) {
@@ -138,6 +146,13 @@ std::string ParseRunFlags(int argc, char** argv, RunFlags* f) {
   if (auto v = Env("SHARDCAST_TIME_SCALE")) f->time_scale = *v;
   if (auto v = Env("SHARDCAST_TIME_ORIGIN")) f->time_origin = *v;
   if (auto v = Env("SHARDCAST_TIME_ANCHOR")) f->time_anchor = *v;
+  for (const char* name :
+       {"sample-period", "refit-interval", "persist-interval", "scrape-timeout", "scrape-ranges"}) {
+    std::string var = std::string("SHARDCAST_FORECAST_") + name;
+    for (char& c : var) c = c == '-' ? '_' : static_cast<char>(std::toupper(c));
+    if (auto v = Env(var.c_str()); v && !v->empty())
+      f->forecast.emplace_back(std::string("forecast-") + name, *v);
+  }
   for (int i = 0; i < argc; ++i) {
     shardcast::cli::FlagArg flag = shardcast::cli::SplitFlag(argv[i]);
     std::string& a = flag.name;
@@ -184,6 +199,10 @@ std::string ParseRunFlags(int argc, char** argv, RunFlags* f) {
         return a + " must be true or false, not '" + value + "'";
       }
       (a == "--forecasting" ? f->forecasting : f->leader_elect) = !has_value || value == "true";
+    } else if (a.rfind("--forecast-", 0) == 0) {
+      std::string v;
+      ok = take(&v);
+      if (ok) f->forecast.emplace_back(a.substr(2), v);
     } else if (a == "-h" || a == "--help") {
       return "help";
     } else {
@@ -376,7 +395,10 @@ int Run(int argc, char** argv) {
   shardcast::controllers::RegisterMigrationPolicyController(mgr);
 #endif
 #ifdef SHARDCAST_WITH_FORECAST
-  if (flags.forecasting) shardcast::controllers::RegisterForecastController(mgr);
+  if (flags.forecasting) {
+    if (auto fr = shardcast::controllers::RegisterForecastController(mgr, flags.forecast); !fr)
+      return Fail(fr.error().message);
+  }
 #endif
 
   std::signal(SIGTERM, OnSignal);
