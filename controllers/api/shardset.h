@@ -40,7 +40,7 @@ struct RoutersSpec {
   bool enabled = false;
   util::LabelSelector selector;  // spec.routers.selector (required, non-empty)
   Json selector_json = Json::object();
-  int metrics_port = 9121;
+  int metrics_port = 9090;
 };
 
 struct ShardSet {

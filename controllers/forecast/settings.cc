@@ -37,6 +37,10 @@ PolicySettings SettingsOf(const api::MigrationPolicy& policy) {
   }
   p.max_utilization = policy.max_utilization;
   for (const auto& e : policy.events) {
+    // An event that names ranges multiplies only those ranges; the planner
+    // applies it per range (plan_input.cc). Applying it to the whole pod's
+    // forecast here as well would count it twice.
+    if (!e.ranges.empty()) continue;
     predictor::LoadEvent le;
     le.name = e.name;
     le.start = e.start;

@@ -45,6 +45,16 @@ TEST(ForecastSettings, PolicyFieldsAndErrors) {
   EXPECT_EQ(s->events[0].duration, 6 * 3600);
   EXPECT_DOUBLE_EQ(s->events[0].multiplier, 3);
 
+  // An event that names ranges is the planner's (per range), not the pod
+  // forecast's: applying it here too would count it twice.
+  Json ranged = p;
+  ranged["spec"]["events"].push_back(Json::parse(
+      R"({"name":"hot","start":"2026-11-28T08:00:00Z","duration":"1h","multiplier":5,"ranges":[3]})"));
+  auto rs = ParsePolicy(ranged);
+  ASSERT_TRUE(rs) << rs.error().message;
+  ASSERT_EQ(rs->events.size(), 1u);
+  EXPECT_EQ(rs->events[0].name, "bf");
+
   Json bad = p;
   bad["spec"]["events"][0]["start"] = "yesterday";
   auto r = ParsePolicy(bad);

@@ -26,7 +26,7 @@ TEST(RoutersSpec, AbsentIsDisabledAndPresentTakesTheDefaultPort) {
   s = api::ParseShardSet(o, api::ShardSetUse::kLoad);
   ASSERT_TRUE(s) << s.error().message;
   EXPECT_TRUE(s->routers.enabled);
-  EXPECT_EQ(s->routers.metrics_port, 9121);
+  EXPECT_EQ(s->routers.metrics_port, 9090);
   EXPECT_TRUE(s->routers.selector.Matches({{"app", "kv-router"}, {"x", "y"}}));
   EXPECT_FALSE(s->routers.selector.Matches({{"app", "kv"}}));
   EXPECT_EQ(MatchLabelsQuery(s->routers.selector_json), "app=kv-router");
