@@ -4,9 +4,11 @@
 # redis-benchmark: 50 clients, GET and SET, -P 1 and -P 16, random keys.
 # Prints requests/s, p50 and p99 (ms) and the proxy's CPU seconds per million
 # requests (utime+stime from /proc/<pid>/stat; for "direct", the redis-server).
-# "direct+lua" sends what the router sends to a shard (EVALSHA of the per-key
-# script of docs/dataplane-protocol.md) straight to one redis-server: the
-# shard-side price of the protocol, without the proxy.
+# "direct+lua" sends what the router sends to a shard when one command is
+# waiting (EVALSHA of the shard script of docs/dataplane-protocol.md with a
+# batch of one) straight to one redis-server: the shard-side price of the
+# protocol at its worst, without the proxy (the router batches what arrives
+# together, up to 256 commands per call).
 #
 #   bench/router/run.sh [path/to/shardcast-router]
 # Env: N1 (requests at -P 1, default 100000), N16 (at -P 16, default 400000),
@@ -103,8 +105,9 @@ run() {  # name port pid test pipeline requests
   local name=$1 port=$2 pid=$3 t=$4 p=$5 n=$6
   local before after csv cmd
   if [[ $name == direct+lua ]]; then
-    if [[ $t == set ]]; then cmd=(w SET key:__rand_int__ xxx); else cmd=("" GET key:__rand_int__); fi
-    cmd=(EVALSHA "$SHA" 3 __shardcast:range:0 __shardcast:wlog:0 key:__rand_int__ "${cmd[@]}")
+    # header = argc * 65536 + range index (1) * 8 + flags (2: write)
+    if [[ $t == set ]]; then cmd=(196618 SET key:__rand_int__ xxx); else cmd=(131080 GET key:__rand_int__); fi
+    cmd=(EVALSHA "$SHA" 2 __shardcast:range:0 __shardcast:wlog:0 1 "${cmd[@]}")
   else
     cmd=(-t "$t")
   fi
