@@ -2,11 +2,15 @@
 # Benchmark shardcast-router against nutcracker (twemproxy) over the same two
 # redis-server shards, and against one redis-server directly, in one run.
 # redis-benchmark: 50 clients, GET and SET, -P 1 and -P 16, random keys.
-# Prints requests/s, p50 and p99 (ms) and the proxy's CPU seconds per million
-# requests (utime+stime from /proc/<pid>/stat; for "direct", the redis-server).
-# "direct+lua" sends what the router sends to a shard (EVALSHA of the per-key
-# script of docs/dataplane-protocol.md) straight to one redis-server: the
-# shard-side price of the protocol, without the proxy.
+# Prints requests/s, p50 and p99 (ms), the proxy's CPU seconds per million
+# requests (utime+stime from /proc/<pid>/stat; for "direct", the redis-server)
+# and the shards' (both redis-servers together; what the proxy's way of
+# sending costs the shards).
+# "direct+lua" sends what the router sends to a shard when one command is
+# waiting (EVALSHA of the shard script of docs/dataplane-protocol.md with a
+# batch of one) straight to one redis-server: the shard-side price of the
+# protocol at its worst, without the proxy (the router batches what arrives
+# together, up to 256 commands per call).
 #
 #   bench/router/run.sh [path/to/shardcast-router]
 # Env: N1 (requests at -P 1, default 100000), N16 (at -P 16, default 400000),
@@ -54,6 +58,7 @@ for p in $S1 $S2; do
   wait_port "$p"
 done
 SHARD1_PID=${PIDS[0]}
+SHARD2_PID=${PIDS[1]}
 
 RP=$(free_port)
 python3 - "$DIR/routing.json" "$S1" "$S2" << 'PY'
@@ -93,7 +98,8 @@ PIDS+=("$NUT_PID")
 wait_port "$NP"
 
 HZ=$(getconf CLK_TCK)
-printf '%-12s %-4s %3s %12s %8s %8s %14s\n' target test P 'req/s' 'p50 ms' 'p99 ms' 'cpu s/M req'
+printf '%-12s %-4s %3s %12s %8s %8s %14s %14s\n' target test P 'req/s' 'p50 ms' 'p99 ms' \
+  'cpu s/M req' 'shards s/M req'
 SHA=$(redis-cli -p "$S1" SCRIPT LOAD "$(python3 -c '
 import sys
 d = open(sys.argv[1]).read()
@@ -101,25 +107,30 @@ s = d.index("```lua\n") + 7
 sys.stdout.write(d[s:d.index("```", s)])' "$ROOT/docs/dataplane-protocol.md")")
 run() {  # name port pid test pipeline requests
   local name=$1 port=$2 pid=$3 t=$4 p=$5 n=$6
-  local before after csv cmd
+  local before after sbefore safter csv cmd
   if [[ $name == direct+lua ]]; then
-    if [[ $t == set ]]; then cmd=(w SET key:__rand_int__ xxx); else cmd=("" GET key:__rand_int__); fi
-    cmd=(EVALSHA "$SHA" 3 __shardcast:range:0 __shardcast:wlog:0 key:__rand_int__ "${cmd[@]}")
+    # header = argc * 65536 + range index (1) * 8 + flags (2: write)
+    if [[ $t == set ]]; then cmd=(196618 SET key:__rand_int__ xxx); else cmd=(131080 GET key:__rand_int__); fi
+    cmd=(EVALSHA "$SHA" 2 __shardcast:range:0 __shardcast:wlog:0 1 "${cmd[@]}")
   else
     cmd=(-t "$t")
   fi
   before=$(cpu_ticks "$pid")
+  sbefore=$(($(cpu_ticks "$SHARD1_PID") + $(cpu_ticks "$SHARD2_PID")))
   csv=$(redis-benchmark -p "$port" -c 50 -n "$n" -P "$p" -r "$KEYS" --csv "${cmd[@]}" 2> /dev/null |
     grep -v '^"test"' | tail -1)
   after=$(cpu_ticks "$pid")
-  python3 - "$name" "$t" "$p" "$n" "$before" "$after" "$HZ" "$csv" << 'PY'
+  safter=$(($(cpu_ticks "$SHARD1_PID") + $(cpu_ticks "$SHARD2_PID")))
+  python3 - "$name" "$t" "$p" "$n" "$before" "$after" "$HZ" "$sbefore" "$safter" "$csv" << 'PY'
 import sys
-name, t, p, n, b, a, hz, csv = sys.argv[1:]
+name, t, p, n, b, a, hz, sb, sa, csv = sys.argv[1:]
 f = [x.strip('"') for x in csv.split(",")]
 f = f[-7:]  # the test name may hold commas
 rps, p50, p99 = float(f[0]), float(f[3]), float(f[5])
 cpu = (int(a) - int(b)) / int(hz) / (int(n) / 1e6)
-print("%-12s %-4s %3s %12.0f %8.3f %8.3f %14.2f" % (name, t.upper(), p, rps, p50, p99, cpu))
+shards = (int(sa) - int(sb)) / int(hz) / (int(n) / 1e6)
+print("%-12s %-4s %3s %12.0f %8.3f %8.3f %14.2f %14.2f" % (name, t.upper(), p, rps, p50, p99, cpu,
+                                                          shards))
 PY
 }
 for p in 1 16; do

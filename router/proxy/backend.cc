@@ -39,7 +39,24 @@ void Backend::Send(std::string_view encoded, ReplyCallback done) {
 }
 
 void Backend::Enqueue(ReplyCallback done) {
-  pending_.push_back({std::move(done), std::chrono::steady_clock::now()});
+  SealBatch();  // keeps wbuf_ in the order of pending_
+  ++outstanding_;
+  pending_.push_back({std::move(done), {}, std::chrono::steady_clock::now()});
+  Kick();
+}
+
+void Backend::SendKeyed(std::uint32_t range_id, std::uint8_t flags, std::string_view args,
+                        std::size_t argc, ReplyCallback done) {
+  bool alone = BatchEncoder::TravelsAlone(argc);
+  if (alone) SealBatch();
+  batch_.Add(range_id, flags, args, argc);
+  batch_done_.push_back(std::move(done));
+  ++outstanding_;
+  if (alone || batch_.Full()) SealBatch();
+  Kick();
+}
+
+void Backend::Kick() {
   if (state_ == State::kIdle) {
     Connect();
   } else if (state_ == State::kConnected) {
@@ -47,11 +64,22 @@ void Backend::Enqueue(ReplyCallback done) {
   }
 }
 
+void Backend::SealBatch() {
+  if (batch_.empty()) return;
+  batch_.EncodeTo(wbuf_, options_.script_sha_bulk);
+  pending_.push_back({nullptr, std::move(batch_done_), std::chrono::steady_clock::now()});
+  batch_done_.clear();
+}
+
 void Backend::LoadScript() {
+  if (script_loading_) return;
+  script_loading_ = true;
   std::string cmd;
   AppendCommand(cmd, {"SCRIPT", "LOAD", options_.script});
   std::string ep = endpoint_;
-  Send(cmd, [ep](const Reply& r) {
+  auto self = shared_from_this();
+  Send(cmd, [this, self, ep](const Reply& r) {
+    script_loading_ = false;
     if (r.info.is_error) spdlog::warn("shard {}: SCRIPT LOAD failed: {}", ep, r.info.error_text);
   });
 }
@@ -63,11 +91,13 @@ void Backend::Connect() {
   AppendCommand(cmd, {"SCRIPT", "LOAD", options_.script});
   wbuf_.insert(0, cmd);
   std::string ep = endpoint_;
+  ++outstanding_;
   pending_.push_front({[ep](const Reply& r) {
                          if (r.info.is_error && !r.transport_error) {
                            spdlog::warn("shard {}: SCRIPT LOAD failed: {}", ep, r.info.error_text);
                          }
                        },
+                       {},
                        std::chrono::steady_clock::now()});
   auto [host, port] = SplitEndpoint(endpoint_);
   auto self = shared_from_this();
@@ -110,7 +140,9 @@ void Backend::ScheduleFlush() {
 }
 
 void Backend::Flush() {
-  if (writing_ || wbuf_.empty() || state_ != State::kConnected) return;
+  if (writing_ || state_ != State::kConnected) return;
+  SealBatch();
+  if (wbuf_.empty()) return;
   writing_ = true;
   inflight_.swap(wbuf_);
   auto self = shared_from_this();
@@ -153,10 +185,10 @@ void Backend::OnData(std::size_t n) {
     r.bytes = rest.substr(0, r.info.length);
     Pending p = std::move(pending_.front());
     pending_.pop_front();
-    // The views stay valid during the callback: rbuf_ changes only here and
+    // The views stay valid during the callbacks: rbuf_ changes only here and
     // in Close(), which callbacks never call.
     rpos_ += r.info.length;
-    p.done(r);
+    Deliver(p, r);
     if (gen != generation_) return;
   }
   if (rpos_ == rbuf_.size()) {
@@ -165,6 +197,43 @@ void Backend::OnData(std::size_t n) {
   } else if (rpos_ > kChunk) {
     rbuf_.erase(0, rpos_);
     rpos_ = 0;
+  }
+}
+
+void Backend::Deliver(Pending& p, const Reply& r) {
+  if (p.batch.empty()) {
+    --outstanding_;
+    p.done(r);
+    return;
+  }
+  // A top-level error (NOSCRIPT, BUSY, a failed script) is every command's.
+  std::string err;
+  if (!r.info.is_error && !SplitBatchReply(r.bytes, p.batch.size(), elements_, &err)) {
+    Close("protocol error: " + err);  // fails the pending requests, not this batch
+    Reply fail;
+    std::string text;
+    AppendError(text, "ERR shardcast: shard " + endpoint_ + ": " + err);
+    fail.bytes = text;
+    fail.transport_error = true;
+    fail.info.is_error = true;
+    fail.info.length = text.size();
+    fail.info.error_text = std::string_view(text).substr(1, text.size() - 3);
+    for (auto& done : p.batch) {
+      --outstanding_;
+      done(fail);
+    }
+    return;
+  }
+  for (std::size_t i = 0; i < p.batch.size(); ++i) {
+    --outstanding_;
+    if (r.info.is_error) {
+      p.batch[i](r);
+    } else {
+      Reply one;
+      one.bytes = elements_[i].bytes;
+      one.info = elements_[i].info;
+      p.batch[i](one);
+    }
   }
 }
 
@@ -193,6 +262,10 @@ void Backend::Close(const std::string& reason) {
 void Backend::FailAll(const std::string& reason) {
   std::deque<Pending> failed;
   failed.swap(pending_);
+  if (!batch_done_.empty()) failed.push_back({nullptr, std::move(batch_done_), {}});
+  batch_done_.clear();
+  batch_ = BatchEncoder();
+  script_loading_ = false;
   std::string text;
   AppendError(text, "ERR shardcast: shard " + endpoint_ + " unavailable: " + reason);
   for (auto& p : failed) {
@@ -202,7 +275,14 @@ void Backend::FailAll(const std::string& reason) {
     r.info.is_error = true;
     r.info.length = text.size();
     r.info.error_text = std::string_view(text).substr(1, text.size() - 3);
-    p.done(r);
+    if (p.batch.empty()) {
+      --outstanding_;
+      p.done(r);
+    }
+    for (auto& done : p.batch) {
+      --outstanding_;
+      done(r);
+    }
   }
 }
 

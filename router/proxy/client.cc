@@ -146,7 +146,8 @@ void Client::Keyed(const CommandInfo& cmd, const std::vector<std::string_view>& 
                    std::size_t bytes, SlotPtr slot) {
   auto op = std::make_shared<KeyOp>();
   op->key.assign(args[1]);
-  for (auto a : args) AppendBulk(op->encoded_args, a);
+  AppendBulk(op->encoded_args, cmd.name);  // upper case: the script's GET/SET fast path
+  for (std::size_t i = 1; i < args.size(); ++i) AppendBulk(op->encoded_args, args[i]);
   op->argc = args.size();
   op->hash = KeyHash(args[1]);
   op->write = cmd.write;

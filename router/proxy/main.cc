@@ -149,8 +149,8 @@ int Run(const Flags& f) {
   shared.holder = &holder;
   shared.metrics = metrics->get();
   shared.script_sha = Sha1Hex(kShardScript);
-  shared.script_sha_bulk.clear();
-  AppendBulk(shared.script_sha_bulk, shared.script_sha);
+  shared.options.backend.script_sha_bulk.clear();
+  AppendBulk(shared.options.backend.script_sha_bulk, shared.script_sha);
 
   ProxyMetrics* pm = metrics->get();
   UpdateReporter report = [pm](const UpdateResult& r, const std::string& origin) {

@@ -3,8 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include "router/batch.h"
 #include "router/proxy/client.h"
-#include "router/script.h"
 
 namespace shardcast::router::proxy {
 
@@ -109,39 +109,11 @@ Worker::BackendEntry& Worker::BackendFor(const std::string& endpoint) {
 }
 
 namespace {
-void AppendIdBulk(std::string& out, std::string_view prefix, std::uint32_t id) {
-  char digits[12];
-  int n = 0;
-  do {
-    digits[n++] = static_cast<char>('0' + id % 10);
-    id /= 10;
-  } while (id > 0);
-  out += '$';
-  out += std::to_string(prefix.size() + static_cast<std::size_t>(n));
-  out += "\r\n";
-  out.append(prefix.data(), prefix.size());
-  while (n > 0) out += digits[--n];
-  out += "\r\n";
+std::uint8_t FlagsOf(const Attempt& a, bool write) {
+  return static_cast<std::uint8_t>((a.asking ? kFlagAsk : 0) | (write ? kFlagWrite : 0) |
+                                   (a.echo ? kFlagEcho : 0));
 }
 }  // namespace
-
-void Worker::Encode(const KeyOp& op, std::string& out) const {
-  const Attempt& a = op.handoff.current();
-  char flags[3];
-  std::size_t nf = 0;
-  if (a.asking) flags[nf++] = 'a';
-  if (op.write) flags[nf++] = 'w';
-  if (a.echo) flags[nf++] = 'e';
-  AppendArrayHeader(out, 7 + op.argc);
-  out += "$7\r\nEVALSHA\r\n";
-  out += shared_.script_sha_bulk;
-  out += "$1\r\n3\r\n";
-  AppendIdBulk(out, "__shardcast:range:", op.range_id);
-  AppendIdBulk(out, "__shardcast:wlog:", op.range_id);
-  AppendBulk(out, op.key);
-  AppendBulk(out, std::string_view(flags, nf));
-  out += op.encoded_args;
-}
 
 void Worker::Execute(std::shared_ptr<KeyOp> op) {
   const Table* table = CurrentTable();
@@ -179,18 +151,12 @@ void Worker::Shadow(KeyOp& op, const Range& r) {
   auto pair = std::make_shared<ShadowPair>();
   pair->metrics = &shared_.metrics->Range(r.id);
   op.shadow = pair;
-  KeyOp mirror;
-  mirror.key = op.key;
-  mirror.encoded_args = op.encoded_args;
-  mirror.argc = op.argc;
-  mirror.range_id = r.id;
-  mirror.handoff = Handoff({*r.target_endpoint, /*asking=*/true, false}, false);
   auto start = std::chrono::steady_clock::now();
   BackendFor(*r.target_endpoint)
-      .backend->SendEncoded([&](std::string& out) { Encode(mirror, out); },
-                            [pair, start](const Reply& reply) {
-                              pair->Arrive(1, reply.bytes, reply.info.is_error, Seconds(start));
-                            });
+      .backend->SendKeyed(r.id, kFlagAsk, op.encoded_args, op.argc,
+                          [pair, start](const Reply& reply) {
+                            pair->Arrive(1, reply.bytes, reply.info.is_error, Seconds(start));
+                          });
 }
 
 void Worker::SendAttempt(std::shared_ptr<KeyOp> op) {
@@ -198,11 +164,12 @@ void Worker::SendAttempt(std::shared_ptr<KeyOp> op) {
   b.outstanding->inc();
   auto gauge = b.outstanding;
   KeyOp* raw = op.get();
-  b.backend->SendEncoded([&](std::string& out) { Encode(*raw, out); },
-                         [this, op = std::move(op), gauge](const Reply& reply) {
-                           gauge->dec();
-                           OnReply(op, reply);
-                         });
+  b.backend->SendKeyed(raw->range_id, FlagsOf(raw->handoff.current(), raw->write),
+                       raw->encoded_args, raw->argc,
+                       [this, op = std::move(op), gauge](const Reply& reply) {
+                         gauge->dec();
+                         OnReply(op, reply);
+                       });
 }
 
 void Worker::OnReply(const std::shared_ptr<KeyOp>& op, const Reply& reply) {

@@ -40,7 +40,6 @@ struct Shared {
   std::function<void()> reload;
   ProxyMetrics* metrics = nullptr;
   std::string script_sha;
-  std::string script_sha_bulk;  // "$40\r\n<sha>\r\n"
   std::atomic<std::size_t> clients{0};
   std::mutex load_mu;
   LoadFactors load_factors;  // pod -> forecast load factor (1 when absent)
@@ -60,7 +59,7 @@ struct ShadowPair {
 struct KeyOp {
   std::shared_ptr<ShadowPair> shadow;
   std::string key;
-  std::string encoded_args;  // the client's command as RESP bulk strings
+  std::string encoded_args;  // the command as RESP bulk strings (name upper case)
   std::size_t argc = 0;      // how many bulk strings encoded_args holds
   std::uint32_t hash = 0;
   std::uint32_t range_id = 0;
@@ -104,7 +103,6 @@ class Worker {
   void Finish(const std::shared_ptr<KeyOp>& op, std::string_view bytes, const ReplyInfo& info);
   void FinishError(const std::shared_ptr<KeyOp>& op, const std::string& text);
   void Shadow(KeyOp& op, const Range& range);
-  void Encode(const KeyOp& op, std::string& out) const;
 
   Shared& shared_;
   int index_;

@@ -1,9 +1,12 @@
-// Fuzzes the router's RESP request parser and reply scanner: never a crash,
-// a consumed length within the input, arguments inside the input.
+// Fuzzes the router's RESP request parser, reply scanner and batch reply
+// splitter: never a crash, a consumed length within the input, arguments and
+// reply elements inside the input.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
+#include "router/batch.h"
 #include "router/resp.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -28,5 +31,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ReplyInfo info;
   std::string err;
   if (ScanReply(in, info, &err) == ParseStatus::kComplete && info.length > size) __builtin_trap();
+  std::vector<BatchElement> els;
+  std::size_t n = size > 0 ? data[0] % 8 : 0;
+  if (SplitBatchReply(in, n, els, &err)) {
+    if (els.size() != n) __builtin_trap();
+    for (const auto& e : els) {
+      if (e.bytes.data() < in.data() || e.bytes.data() + e.bytes.size() > in.data() + size) {
+        __builtin_trap();
+      }
+    }
+  }
   return 0;
 }

@@ -352,6 +352,83 @@ class DataplaneTest(unittest.TestCase):
             self.assertIsNone(on_src, k)  # never doubled
             self.assertEqual(int(on_dst), acked[k], k)  # never lost
 
+    def test_pipelined_writes_to_a_range_given_away_are_retried_on_the_new_owner(self):
+        r = 3
+        src = self.c.owners[r]
+        dst = 2
+        moving = keys_in_range(r, 20)
+        staying = keys_in_range(5, 20)  # another range of the same source shard
+        self.assertEqual(self.c.owners[5], src)
+        self.c.move_range(r, src, dst)
+        self.assertEqual(self.c.epoch, 1)  # the router still routes r to src
+        # One pipeline: the router batches these per shard, so the source
+        # sees commands of the range it gave away beside ones it still owns.
+        p = self.c.client.pipeline(transaction=False)
+        for a, b in zip(moving, staying):
+            p.set(a, "v-" + a)
+            p.set(b, "v-" + b)
+            p.get(a)
+        out = p.execute()
+        self.assertEqual(out, [x for a in moving for x in (True, True, "v-" + a)])
+        self.assertEqual(self.c.range_keys(src, r), [])
+        self.assertEqual(sorted(self.c.range_keys(dst, r)), sorted(moving))
+        self.assertEqual(sorted(self.c.range_keys(src, 5)), sorted(staying))
+
+    def test_pipelined_keys_moved_mid_migrate_are_never_lost_or_doubled(self):
+        r = 5
+        src = self.c.owners[r]
+        dst = 2
+        keys = keys_in_range(r, 24) + keys_in_range(7, 8, prefix="o")
+        acked = {k: 0 for k in keys}
+        stop = threading.Event()
+        errors = []
+
+        def writer(offset):
+            c = redis.Redis(port=self.c.port, decode_responses=True)
+            i = offset
+            while not stop.is_set():
+                batch = [keys[(i + j) % len(keys)] for j in range(16)]
+                i += 16
+                p = c.pipeline(transaction=False)
+                for k in batch:
+                    p.incr(k)
+                try:
+                    out = p.execute()
+                except redis.exceptions.ResponseError as e:
+                    errors.append(str(e))
+                    return
+                for k, v in zip(batch, out):
+                    acked[k] += 1
+                    if v != acked[k]:
+                        errors.append("%s: INCR returned %s, %d acknowledged" % (k, v, acked[k]))
+                        return
+
+        # One writer: INCR results are checked against its own count.
+        t = threading.Thread(target=writer, args=(0,))
+        t.start()
+        wait_for(lambda: sum(acked.values()) > 200, "writes before the move")
+        moved = []
+
+        def between():
+            moved.append(1)
+            time.sleep(0.002)
+
+        self.c.move_range(r, src, dst, between)
+        self.c.owners[r] = dst
+        self.c.publish()
+        wait_for(lambda: self.c.router_epoch() == 2, "router to apply epoch 2")
+        n = sum(acked.values())
+        wait_for(lambda: sum(acked.values()) > n + 200, "writes after the cutover")
+        stop.set()
+        t.join(timeout=30)
+        self.assertEqual(errors, [])
+        self.assertGreater(len(moved), 20)
+        for k in keys:
+            owner = self.c.owners[range_of(k)]
+            other = src if owner == dst else dst
+            self.assertIsNone(self.c.shard[other].get(k), k)  # never doubled
+            self.assertEqual(int(self.c.shard[owner].get(k)), acked[k], k)  # never lost
+
     def test_routing_change_under_redis_benchmark_load(self):
         r = 1
         src = self.c.owners[r]
@@ -382,6 +459,122 @@ class DataplaneTest(unittest.TestCase):
             capture_output=True, text=True, timeout=10).stdout
         self.assertIn('shardcast_router_range_requests_total{range="1",kind="write"}', metrics)
         self.assertIn("shardcast_router_range_latency_seconds_bucket", metrics)
+
+
+def shard_script():
+    """The ```lua block of docs/dataplane-protocol.md (the router's canonical copy)."""
+    doc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                       "dataplane-protocol.md")
+    with open(doc) as f:
+        text = f.read()
+    start = text.index("```lua\n") + len("```lua\n")
+    return text[start:text.index("```", start)]
+
+
+class ScriptTest(unittest.TestCase):
+    """The shard script called directly, the way the router batches commands."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="shardcast-script-")
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir, "--logfile",
+             os.path.join(self.dir, "redis.log")])
+        self.r = redis.Redis(port=self.port, decode_responses=True)
+        wait_for(lambda: Cluster._ping(self.r), "redis-server")
+        self.sha = self.r.script_load(shard_script())
+
+    def tearDown(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def batch(self, commands):
+        """commands: (range id, flags, [name, key, args...]); one reply (or exception) each."""
+        ranges = []
+        for rid, _, _ in commands:
+            if rid not in ranges:
+                ranges.append(rid)
+        keys = ["__shardcast:range:%d" % r for r in ranges] + \
+            ["__shardcast:wlog:%d" % r for r in ranges]
+        argv = [len(ranges)]
+        for rid, flags, cmd in commands:
+            argv.append(len(cmd) * 65536 + (ranges.index(rid) + 1) * 8 + flags)
+            argv += cmd
+        out = self.r.execute_command("EVALSHA", self.sha, len(keys), *(keys + argv))
+        self.assertEqual(len(out), len(commands))
+        return out
+
+    def test_unmarked_ranges_serve_every_command_in_order(self):
+        self.r.hset("h", "f", "1")
+        out = self.batch([(1, 2, ["SET", "a", "1"]), (2, 2, ["SET", "b", "2"]),
+                          (1, 0, ["GET", "a"]), (2, 0, ["GET", "nope"]),
+                          (3, 0, ["GET", "h"]),  # WRONGTYPE stays WRONGTYPE
+                          (1, 2, ["INCR", "a"]), (1, 0, ["GET", "a"]),
+                          (2, 2, ["DEL", "b"]), (2, 0, ["GET", "b"]),
+                          (3, 0, ["HGET", "h", "f"]), (3, 2, ["SET", "h", "x"]),
+                          (3, 0, ["GET", "h"]), (1, 0, ["LPOP", "a"])])
+        self.assertEqual(out[:4], ["OK", "OK", "1", None])
+        self.assertIsInstance(out[4], redis.exceptions.ResponseError)
+        self.assertIn("WRONGTYPE", str(out[4]))
+        self.assertEqual(out[5:12], [2, "2", 1, None, "1", "OK", "x"])
+        self.assertIn("WRONGTYPE", str(out[12]))
+
+    def test_each_command_gets_its_marker_answer(self):
+        self.r.set("__shardcast:range:1", "gone 7 10.0.0.2:6379")
+        self.r.set("__shardcast:range:2", "migrating 5 10.0.0.3:6379")
+        self.r.set("__shardcast:range:3", "importing 5 10.0.0.4:6379")
+        self.r.set("__shardcast:range:4", "echo 5 10.0.0.5:6379")
+        self.r.set("__shardcast:range:5", "echo-stale 5 10.0.0.5:6379")
+        for k in ("m-here", "i-here", "e-here"):
+            self.r.set(k, "v")
+        out = self.batch([(1, 0, ["GET", "x"]), (1, 2, ["SET", "x", "1"]),
+                          (2, 0, ["GET", "m-here"]), (2, 2, ["SET", "m-absent", "1"]),
+                          (3, 0, ["GET", "i-here"]), (3, 2, ["SET", "i-absent", "1"]),
+                          (3, 3, ["SET", "i-absent", "2"]),  # an ASK retry
+                          (4, 4, ["GET", "e-here"]), (4, 2, ["SET", "e-here", "w"]),
+                          (5, 4, ["GET", "e-here"]), (6, 4, ["GET", "e-here"]),
+                          (6, 0, ["GET", "e-here"])])
+        text = [str(x) for x in out]
+        self.assertEqual(text[0], "SHARDCAST MOVED 7 10.0.0.2:6379")
+        self.assertEqual(text[1], "SHARDCAST MOVED 7 10.0.0.2:6379")
+        self.assertEqual(out[2], "v")
+        self.assertEqual(text[3], "SHARDCAST ASK 10.0.0.3:6379")
+        self.assertEqual(out[4], "v")
+        self.assertEqual(text[5], "SHARDCAST ASK 10.0.0.4:6379")
+        self.assertEqual(out[6], "OK")
+        self.assertEqual(out[7], "v")
+        self.assertEqual(text[8], "SHARDCAST READONLY")
+        self.assertEqual(text[9], "SHARDCAST NOTECHO")
+        self.assertEqual(text[10], "SHARDCAST NOTECHO")  # no marker: not an echo
+        self.assertEqual(out[11], "v")
+        self.assertIsNone(self.r.get("x"))  # nothing written where the range is gone
+        self.assertIsNone(self.r.get("m-absent"))
+        self.assertEqual(self.r.get("i-absent"), "2")
+        self.assertEqual(self.r.get("e-here"), "v")
+
+    def test_presence_is_judged_at_each_commands_turn(self):
+        self.r.set("__shardcast:range:2", "migrating 5 10.0.0.3:6379")
+        self.r.set("k", "v")
+        out = self.batch([(2, 0, ["GET", "k"]), (2, 2, ["DEL", "k"]), (2, 0, ["GET", "k"]),
+                          (2, 2, ["SET", "k", "again"])])
+        self.assertEqual(out[:2], ["v", 1])
+        self.assertEqual(str(out[2]), "SHARDCAST ASK 10.0.0.3:6379")
+        self.assertEqual(str(out[3]), "SHARDCAST ASK 10.0.0.3:6379")
+        self.assertIsNone(self.r.get("k"))
+
+    def test_served_writes_are_logged_where_the_range_has_a_write_log(self):
+        self.r.xadd("__shardcast:wlog:1", {"k": "seed"})
+        out = self.batch([(1, 2, ["SET", "a", "1"]), (1, 2, ["SET", "b", "2"]),
+                          (2, 2, ["SET", "c", "3"]), (1, 0, ["GET", "a"]),
+                          (1, 2, ["INCR", "a"]), (1, 2, ["INCR", "nan-" + "x" * 3]),
+                          (1, 2, ["HSET", "a", "f", "v"])])  # fails: not logged
+        self.assertEqual(out[:5], ["OK", "OK", "OK", "1", 2])
+        self.assertIn("WRONGTYPE", str(out[6]))
+        logged = [f["k"] for _, f in self.r.xrange("__shardcast:wlog:1")]
+        self.assertEqual(logged, ["seed", "a", "b", "a", "nan-xxx"])
+        self.assertFalse(self.r.exists("__shardcast:wlog:2"))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 // A router stand-in for data-plane tests: runs every command through the
-// per-key Lua script of docs/dataplane-protocol.md (extracted from the
-// ```lua block of that page) and follows ASK / MOVED / TRYAGAIN as the
-// page's table says. The router library will provide this later.
+// shard script of docs/dataplane-protocol.md (extracted from the ```lua
+// block of that page), as a batch of one, and follows ASK / MOVED as the
+// page's table says.
 #pragma once
 
 #include <fstream>
@@ -80,16 +80,22 @@ class DataplaneClient {
     return *c;
   }
   RedisClient::Rep Eval(int port, const std::string& flags, const std::vector<std::string>& argv) {
+    // A batch of one command: header = argc * 65536 + range index (1) * 8 + flags.
+    long long bits = (flags.find('a') != std::string::npos ? 1 : 0) |
+                     (flags.find('w') != std::string::npos ? 2 : 0) |
+                     (flags.find('e') != std::string::npos ? 4 : 0);
+    long long header = static_cast<long long>(argv.size()) * 65536 + 8 + bits;
     std::vector<std::string> cmd = {"EVAL",
                                     script_,
-                                    "3",
+                                    "2",
                                     "__shardcast:range:" + std::to_string(range_),
                                     "__shardcast:wlog:" + std::to_string(range_),
-                                    argv[1],
-                                    flags};
+                                    "1",
+                                    std::to_string(header)};
     cmd.insert(cmd.end(), argv.begin(), argv.end());
     RedisClient::Rep r = Conn(port).Cmd(cmd);
     if (r.err() && r.str == "connection error") conns_.erase(port);
+    if (r.type == REDIS_REPLY_ARRAY && r.elements.size() == 1) return r.elements[0];
     return r;
   }
 
