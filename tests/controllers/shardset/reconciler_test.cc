@@ -57,7 +57,7 @@ class ReconcilerTest : public ::testing::Test {
     deps.metrics = &registry;
     deps.fencing_token = [this] { return token; };
     deps.may_write = [this](uint64_t) { return may_write; };
-    deps.now = [] { return std::string("2026-01-01T00:00:00Z"); };
+    deps.now = [this] { return now; };
     rec = std::make_unique<ShardSetReconciler>(std::move(deps));
   }
   void PutSet(Json obj) {
@@ -77,12 +77,68 @@ class ReconcilerTest : public ::testing::Test {
     return Json();
   }
 
+  // The last write (`method`) of the ConfigMap `name`.
+  Json LastConfigMapWrite(const std::string& method, const std::string& name) {
+    for (auto it = transport->requests.rbegin(); it != transport->requests.rend(); ++it) {
+      if (it->method != method || it->path_and_query.find("/configmaps") == std::string::npos) {
+        continue;
+      }
+      Json body = Json::parse(it->body, nullptr, false);
+      if (body.is_object() && body.contains("metadata") &&
+          body["metadata"].value("name", "") == name) {
+        return body;
+      }
+    }
+    return Json();
+  }
+  // Writes (POST, PUT, PATCH, DELETE) of the ConfigMap `name`.
+  size_t ConfigMapWrites(const std::string& name) {
+    size_t n = 0;
+    for (const auto& w : transport->writes()) {
+      if (w.path_and_query.find("/configmaps") == std::string::npos) continue;
+      Json body = Json::parse(w.body, nullptr, false);
+      const std::string path = w.path_and_query.substr(0, w.path_and_query.find('?'));
+      const std::string suffix = "/configmaps/" + name;
+      bool named = (path.size() >= suffix.size() &&
+                    path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0) ||
+                   (body.is_object() && body.contains("metadata") &&
+                    body["metadata"].value("name", "") == name);
+      n += named;
+    }
+    return n;
+  }
+  void PutConfigMap(const std::string& name, const std::string& routing,
+                    const std::string& owner_uid = "set-uid") {
+    Json cm = {{"apiVersion", "v1"},
+               {"kind", "ConfigMap"},
+               {"metadata",
+                {{"name", name},
+                 {"namespace", "ns"},
+                 {"resourceVersion", "9"},
+                 {"labels", {{api::kLabelShardSet, "kv"}}},
+                 {"ownerReferences", Json::array({{{"uid", owner_uid}, {"controller", true}}})}}},
+               {"data", {{api::kRoutingKey, routing}}}};
+    cms.upsert(std::make_shared<const Json>(cm));
+  }
+  const Json* StatusCondition(const Json& obj, const std::string& type) {
+    for (const auto& c : obj["status"]["conditions"]) {
+      if (c["type"] == type) return &c;
+    }
+    return nullptr;
+  }
+  size_t EventCount(const std::string& reason) {
+    size_t n = 0;
+    for (const auto& e : sink.events) n += e.reason == reason;
+    return n;
+  }
+
   std::shared_ptr<FakeTransport> transport;
   kube::Store sets, pods, cms, policies;
   RecordingSink sink;
   runtime::Registry registry;
   uint64_t token = 1;
   bool may_write = true;
+  std::string now = "2026-01-01T00:00:00Z";
   std::unique_ptr<ShardSetReconciler> rec;
 };
 
@@ -112,7 +168,7 @@ TEST_F(ReconcilerTest, ConvergedSetMakesNoWrites) {
   PutPod(2, "warm");
   // Round 1 publishes the routing document (create) and status.
   ASSERT_TRUE(rec->reconcile("ns/kv").ok());
-  Json cm = LastWrite("POST", "/configmaps");
+  Json cm = LastConfigMapWrite("POST", "kv-routing");
   ASSERT_TRUE(cm.is_object());
   EXPECT_EQ(cm["metadata"]["labels"][api::kLabelShardSet], "kv");
   EXPECT_EQ(cm["metadata"]["annotations"][api::kAnnotationFencing], "1");
@@ -120,9 +176,16 @@ TEST_F(ReconcilerTest, ConvergedSetMakesNoWrites) {
   auto doc = ParseRoutingDocument(cm["data"][api::kRoutingKey].get<std::string>());
   ASSERT_TRUE(doc.ok()) << doc.error().message;
   EXPECT_EQ(doc->epoch, 1);
-  EXPECT_TRUE(sink.has("RangesMoved"));
+  EXPECT_TRUE(sink.has("RoutingPublished"));
+  // The last good copy is saved in the same round (owned by the ShardSet).
+  Json lg = LastConfigMapWrite("POST", "kv-routing-last-good");
+  ASSERT_TRUE(lg.is_object());
+  EXPECT_EQ(lg["metadata"]["ownerReferences"][0]["uid"], "set-uid");
+  EXPECT_EQ(lg["data"][api::kRoutingKey], cm["data"][api::kRoutingKey]);
   cm["metadata"]["resourceVersion"] = "50";
   cms.upsert(std::make_shared<const Json>(cm));
+  lg["metadata"]["resourceVersion"] = "51";
+  cms.upsert(std::make_shared<const Json>(lg));
   Json set = LastWrite("PUT", "/status");
   EXPECT_EQ(set["status"]["epoch"], 1);
   set["metadata"]["resourceVersion"] = "2";
@@ -386,14 +449,227 @@ TEST_F(ReconcilerTest, SplitRangesInThePublishedDocumentAreKept) {
              {"data", {{api::kRoutingKey, doc.dump()}}}};
   cms.upsert(std::make_shared<const Json>(cm));
   ASSERT_TRUE(rec->reconcile("ns/kv").ok());
-  for (const auto& w : transport->writes()) {
-    EXPECT_EQ(w.path_and_query.find("/configmaps"), std::string::npos)
-        << "no rewrite of a valid split document";
-  }
+  EXPECT_EQ(ConfigMapWrites("kv-routing"), 0u) << "no rewrite of a valid split document";
   Json st = LastWrite("PUT", "/status");
   ASSERT_TRUE(st.is_object());
   EXPECT_EQ(st["status"]["epoch"], 5);
   EXPECT_EQ(st["status"]["pods"][0]["ranges"], 5) << st["status"].dump();
+}
+
+// Item 3: a corrupt document is never rebuilt; the last good copy is named,
+// with the command that restores it; nothing is requested or deleted.
+TEST_F(ReconcilerTest, CorruptDocumentIsKeptReportedAndFreezesOwnershipAndDeletions) {
+  PutSet(SetObject(1, 0, 4));
+  PutPod(0, "active");
+  Json failed = PodObject(1, "warm", false);
+  failed["status"]["phase"] = "Failed";
+  pods.upsert(std::make_shared<const Json>(failed));
+  ShardSetSpec s = testing::Spec(1, 0, 4);
+  Json good = BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-0"}, {2, "kv-0"}, {3, "kv-0"}},
+                                   {{"kv-0", "10.0.0.1"}}, 5, nullptr);
+  Json bad = good;
+  bad["ranges"][2]["owner"] = "";
+  PutConfigMap("kv-routing", bad.dump());
+  PutConfigMap("kv-routing-last-good", good.dump());
+  transport->gets["/api/v1/namespaces/ns/configmaps/kv-routing"] = Json::object();
+  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  EXPECT_EQ(ConfigMapWrites("kv-routing"), 0u) << "never rebuilt";
+  EXPECT_EQ(ConfigMapWrites("kv-routing-last-good"), 0u) << "the last good copy stays";
+  for (const auto& w : transport->writes()) EXPECT_NE(w.method, "DELETE") << w.path_and_query;
+  Json st = LastWrite("PUT", "/status");
+  const Json* degraded = StatusCondition(st, "Degraded");
+  ASSERT_NE(degraded, nullptr);
+  EXPECT_EQ((*degraded)["status"], "True");
+  EXPECT_EQ((*degraded)["reason"], "RoutingDocumentInvalid");
+  std::string msg = (*degraded)["message"];
+  EXPECT_NE(msg.find("ranges[2].owner"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("epoch 5"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("kubectl -n ns get configmap kv-routing-last-good -o "
+                     "jsonpath='{.data.routing\\.json}' > routing.json && kubectl -n ns create "
+                     "configmap kv-routing --from-file=routing.json=routing.json"),
+            std::string::npos)
+      << msg;
+  EXPECT_EQ(st["status"]["ownershipRequests"], Json::array());
+  EXPECT_EQ(st["status"]["epoch"], 5) << "the last good document is what is served";
+  EXPECT_EQ((*StatusCondition(st, "Stalled"))["status"], "True");
+
+  // Valid again (restored): the failed pod that the document does not name
+  // goes, and Degraded clears.
+  PutConfigMap("kv-routing", good.dump());
+  transport->gets["/api/v1/namespaces/ns/configmaps/kv-routing"] = *cms.get("ns/kv-routing");
+  transport->requests.clear();
+  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  EXPECT_EQ(transport->by("DELETE", "/pods/kv-1").size(), 1u);
+  st = LastWrite("PUT", "/status");
+  EXPECT_EQ((*StatusCondition(st, "Degraded"))["status"], "False");
+}
+
+// The in-memory copy serves when the durable one is absent, and a missing
+// document after one was published is not re-created from the ring.
+TEST_F(ReconcilerTest, LastGoodCopyIsSavedOnAHigherEpochAndAMissingDocumentIsNotRebuilt) {
+  PutSet(SetObject(1, 0, 4));
+  PutPod(0, "active");
+  ShardSetSpec s = testing::Spec(1, 0, 4);
+  std::map<uint32_t, std::string> all0 = {{0, "kv-0"}, {1, "kv-0"}, {2, "kv-0"}, {3, "kv-0"}};
+  Json e5 = BuildRoutingDocument(s, all0, {{"kv-0", "10.0.0.1"}}, 5, nullptr);
+  PutConfigMap("kv-routing", e5.dump());
+  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  Json lg = LastConfigMapWrite("POST", "kv-routing-last-good");
+  ASSERT_TRUE(lg.is_object());
+  EXPECT_EQ(lg["data"][api::kRoutingKey], e5.dump());
+  EXPECT_EQ(lg["metadata"]["labels"][api::kLabelShardSet], "kv");
+  EXPECT_EQ(lg["metadata"]["ownerReferences"][0]["uid"], "set-uid");
+  EXPECT_EQ(lg["metadata"]["ownerReferences"][0]["kind"], "ShardSet");
+  // Same epoch again: no write.
+  transport->requests.clear();
+  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  EXPECT_EQ(ConfigMapWrites("kv-routing-last-good"), 0u);
+  // A higher epoch (the executor wrote): the copy is updated.
+  lg["metadata"]["resourceVersion"] = "60";
+  cms.upsert(std::make_shared<const Json>(lg));
+  Json e6 = BuildRoutingDocument(s, all0, {{"kv-0", "10.0.0.9"}}, 6, nullptr);
+  PutConfigMap("kv-routing", e6.dump());
+  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  Json updated = LastConfigMapWrite("PUT", "kv-routing-last-good");
+  ASSERT_TRUE(updated.is_object());
+  EXPECT_EQ(updated["data"][api::kRoutingKey], e6.dump());
+  EXPECT_EQ(updated["metadata"]["resourceVersion"], "60") << "update with a precondition";
+
+  // The routing ConfigMap disappears; the durable copy too (still epoch 5):
+  // the memory copy (epoch 6) is named, and nothing is created from the ring.
+  cms.erase("ns/kv-routing");
+  cms.erase("ns/kv-routing-last-good");
+  transport->requests.clear();
+  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  EXPECT_EQ(ConfigMapWrites("kv-routing"), 0u);
+  Json st = LastWrite("PUT", "/status");
+  const Json* degraded = StatusCondition(st, "Degraded");
+  ASSERT_NE(degraded, nullptr);
+  EXPECT_EQ((*degraded)["reason"], "RoutingDocumentMissing");
+  EXPECT_NE((*degraded)["message"].get<std::string>().find("epoch 6"), std::string::npos)
+      << (*degraded)["message"];
+}
+
+// Item 2 and C1: a deleted owner without claims is gone: OwnerGone requests
+// (sorted, with since kept across rounds), DataLost=True naming the ranges,
+// one Warning Event; Progressing says the ranges wait for a MigrationPolicy.
+TEST_F(ReconcilerTest, GoneOwnerIsPublishedAsOwnerGoneWithDataLostAndAnEvent) {
+  PutSet(SetObject(2, 0, 4));
+  PutPod(0, "active");
+  ShardSetSpec s = testing::Spec(2, 0, 4);
+  Json doc = BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-1"}, {2, "kv-0"}, {3, "kv-1"}},
+                                  {{"kv-0", "10.0.0.1"}, {"kv-1", "10.0.0.2"}}, 3, nullptr);
+  PutConfigMap("kv-routing", doc.dump());
+  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  Json st = LastWrite("PUT", "/status");
+  Json want = Json::array({{{"range", 1},
+                            {"owner", "kv-1"},
+                            {"reason", "OwnerGone"},
+                            {"since", "2026-01-01T00:00:00Z"}},
+                           {{"range", 3},
+                            {"owner", "kv-1"},
+                            {"reason", "OwnerGone"},
+                            {"since", "2026-01-01T00:00:00Z"}}});
+  EXPECT_EQ(st["status"]["ownershipRequests"], want);
+  const Json* lost = StatusCondition(st, "DataLost");
+  ASSERT_NE(lost, nullptr);
+  EXPECT_EQ((*lost)["status"], "True");
+  EXPECT_EQ((*lost)["reason"], "OwnerGone");
+  EXPECT_NE((*lost)["message"].get<std::string>().find("1, 3 (kv-1)"), std::string::npos)
+      << (*lost)["message"];
+  const Json* progressing = StatusCondition(st, "Progressing");
+  EXPECT_EQ((*progressing)["status"], "True");
+  EXPECT_EQ((*progressing)["reason"], "CreatingPods") << "a pod for the missing one";
+  EXPECT_NE((*progressing)["message"].get<std::string>().find(
+                "waiting for a MigrationPolicy to move ranges"),
+            std::string::npos)
+      << (*progressing)["message"];
+  EXPECT_EQ(EventCount("RangeDataLost"), 1u);
+  for (const auto& e : sink.events) {
+    if (e.reason == "RangeDataLost") {
+      EXPECT_EQ(e.type, kube::EventType::kWarning);
+      EXPECT_NE(e.message.find("1, 3 (kv-1)"), std::string::npos) << e.message;
+    }
+  }
+  // A later round: same requests, `since` kept, no second Event. A pod
+  // created meanwhile never takes the name kv-1.
+  st["metadata"]["resourceVersion"] = "2";
+  sets.upsert(std::make_shared<const Json>(st));
+  now = "2026-01-01T00:05:00Z";
+  transport->requests.clear();
+  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  EXPECT_EQ(EventCount("RangeDataLost"), 1u);
+  for (const auto& w : transport->by("POST", "/pods")) {
+    EXPECT_NE(Json::parse(w.body)["metadata"]["name"], "kv-1");
+  }
+  Json again = LastWrite("PUT", "/status");
+  if (again.is_object()) {
+    EXPECT_EQ(again["status"]["ownershipRequests"], want);
+  }
+  // The new pod is there: only the requests are left, waiting.
+  PutPod(2, "active");
+  transport->requests.clear();
+  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  again = LastWrite("PUT", "/status");
+  ASSERT_TRUE(again.is_object());
+  EXPECT_EQ(again["status"]["ownershipRequests"], want) << "since kept";
+  EXPECT_EQ((*StatusCondition(again, "Progressing"))["reason"], "WaitingForMigrationPolicy");
+  EXPECT_EQ(EventCount("RangeDataLost"), 1u);
+}
+
+TEST_F(ReconcilerTest, DeletedOwnerWithItsClaimIsRecreatedUnderItsName) {
+  Json set = SetObject(2, 0, 4);
+  set["spec"]["volumeClaimTemplates"] = Json::parse(
+      R"([{"metadata":{"name":"data"},"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}}}])");
+  PutSet(set);
+  PutPod(0, "active");
+  ShardSetSpec s = testing::Spec(2, 0, 4);
+  Json doc = BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-1"}, {2, "kv-0"}, {3, "kv-1"}},
+                                  {{"kv-0", "10.0.0.1"}, {"kv-1", "10.0.0.2"}}, 3, nullptr);
+  PutConfigMap("kv-routing", doc.dump());
+  transport->gets["/api/v1/namespaces/ns/persistentvolumeclaims/data-kv-1"] = {
+      {"metadata", {{"name", "data-kv-1"}, {"namespace", "ns"}}}};
+  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  auto posts = transport->by("POST", "/api/v1/namespaces/ns/pods");
+  ASSERT_EQ(posts.size(), 1u);
+  Json pod = Json::parse(posts[0].body);
+  EXPECT_EQ(pod["metadata"]["name"], "kv-1");
+  EXPECT_EQ(pod["metadata"]["labels"][api::kLabelRole], "active");
+  EXPECT_TRUE(sink.has("PodRecreated"));
+  EXPECT_FALSE(sink.has("RangeDataLost"));
+  Json st = LastWrite("PUT", "/status");
+  EXPECT_EQ(st["status"]["ownershipRequests"], Json::array());
+  EXPECT_EQ((*StatusCondition(st, "DataLost"))["status"], "False");
+}
+
+TEST_F(ReconcilerTest, UnderAGoverningPolicyTheRequestsAreForItsExecutor) {
+  PutSet(SetObject(1, 0, 4));
+  PutPod(0, "active");
+  PutPod(1, "active");
+  ShardSetSpec s = testing::Spec(1, 0, 4);
+  Json doc = BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-1"}, {2, "kv-0"}, {3, "kv-1"}},
+                                  {{"kv-0", "10.0.0.1"}, {"kv-1", "10.0.0.2"}}, 3, nullptr);
+  PutConfigMap("kv-routing", doc.dump());
+  policies.upsert(
+      std::make_shared<const Json>(Json{{"apiVersion", "shardcast.dev/v1alpha1"},
+                                        {"kind", "MigrationPolicy"},
+                                        {"metadata", {{"name", "p"}, {"namespace", "ns"}}},
+                                        {"status", {{"selectedShardSets", Json::array({"kv"})}}}}));
+  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  for (const auto& w : transport->writes()) EXPECT_NE(w.method, "DELETE") << w.path_and_query;
+  EXPECT_EQ(ConfigMapWrites("kv-routing"), 0u);
+  Json st = LastWrite("PUT", "/status");
+  Json reqs = st["status"]["ownershipRequests"];
+  ASSERT_EQ(reqs.size(), 2u) << st["status"].dump();
+  for (const auto& r : reqs) {
+    EXPECT_EQ(r["owner"], "kv-1");
+    EXPECT_EQ(r["reason"], "ScaleIn");
+  }
+  const Json* progressing = StatusCondition(st, "Progressing");
+  EXPECT_EQ((*progressing)["reason"], "RangesRequested");
+  EXPECT_NE((*progressing)["message"].get<std::string>().find("MigrationPolicy p moves them"),
+            std::string::npos)
+      << (*progressing)["message"];
 }
 
 }  // namespace
