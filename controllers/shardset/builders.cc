@@ -63,6 +63,15 @@ std::string PodName(const ShardSetSpec& set, long ordinal) {
   return set.name + "-" + std::to_string(ordinal);
 }
 
+std::vector<std::string> ClaimNames(const ShardSetSpec& set, const std::string& pod) {
+  std::vector<std::string> out;
+  for (const auto& vct : set.volume_claim_templates) {
+    std::string claim = StringAt(vct, "metadata", "name");
+    if (!claim.empty()) out.push_back(claim + "-" + pod);
+  }
+  return out;
+}
+
 Json OwnerReference(const ShardSetSpec& set) {
   return Json{{"apiVersion", "shardcast.dev/v1alpha1"},
               {"kind", "ShardSet"},
@@ -357,9 +366,17 @@ Json BuildStatus(const StatusInput& in, const Json& previous_status, const std::
                      {"observedGeneration", in.observed_generation}});
   }
   st["conditions"] = conds;
-  // Fields written by others (forecasts by the MigrationPolicy controller).
-  if (previous_status.is_object() && previous_status.contains("forecasts")) {
-    st["forecasts"] = previous_status["forecasts"];
+  Json requests = Json::array();
+  for (const auto& r : in.ownership_requests) {
+    requests.push_back(
+        {{"range", r.range}, {"owner", r.owner}, {"reason", r.reason}, {"since", r.since}});
+  }
+  st["ownershipRequests"] = std::move(requests);
+  // Fields written by others (forecasts, router statistics, ...) are kept.
+  if (previous_status.is_object()) {
+    for (const auto& [key, value] : previous_status.items()) {
+      if (!st.contains(key)) st[key] = value;
+    }
   }
   return st;
 }

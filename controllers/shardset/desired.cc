@@ -1,5 +1,9 @@
-// Desired(): one step kind per round, computed from an observation (pure).
+// Desired(): this round's ownership requests and its one step kind,
+// computed from an observation (pure). The controller never changes a range
+// owner: after the first document, every ownership change is a request the
+// executor (the MigrationPolicy controller) carries out.
 #include <algorithm>
+#include <cmath>
 
 #include "controllers/api/resources.h"
 #include "controllers/planner/placement.h"
@@ -14,6 +18,216 @@ bool ByOrdinal(const ObservedPod& a, const ObservedPod& b) {
 
 bool IsActive(const ObservedPod& p) { return p.role == api::kRoleActive; }
 
+// The set's pods sorted and sorted out against the published document.
+struct Members {
+  std::vector<ObservedPod> pods;            // every pod of the set, by ordinal
+  std::vector<ObservedPod> active, warm;    // live ones, by ordinal
+  std::set<std::string> referenced;         // named anywhere in the document
+  std::map<std::string, size_t> ranges_of;  // owner -> ranges held
+  // Owners without a live pod: their data is in their claims (the pod is
+  // re-created under its name), or it is gone (no copy left).
+  std::set<std::string> returning, gone;
+  size_t members() const { return active.size() + returning.size(); }
+};
+
+bool HasClaims(const ShardSetSpec& set, const Observation& obs, const std::string& pod) {
+  std::vector<std::string> claims = ClaimNames(set, pod);
+  if (claims.empty()) return false;
+  return std::all_of(claims.begin(), claims.end(),
+                     [&](const std::string& c) { return obs.claims.count(c) > 0; });
+}
+
+Members Classify(const ShardSetSpec& set, const Observation& obs) {
+  Members m;
+  m.pods = obs.pods;
+  std::sort(m.pods.begin(), m.pods.end(), ByOrdinal);
+  std::set<std::string> live;
+  for (const auto& p : m.pods) {
+    if (!p.live()) continue;
+    (IsActive(p) ? m.active : m.warm).push_back(p);
+    live.insert(p.name);
+  }
+  if (!obs.routing) return m;
+  m.referenced = obs.routing->referenced_pods();
+  for (const auto& r : obs.routing->ranges) ++m.ranges_of[r.owner];
+  for (const auto& [owner, n] : m.ranges_of) {
+    if (live.count(owner)) continue;  // not Ready is not gone: its ranges stay
+    (HasClaims(set, obs, owner) ? m.returning : m.gone).insert(owner);
+  }
+  return m;
+}
+
+bool Contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// Scale-in victims among the live active pods: not Ready first, then fewest
+// ranges, then highest ordinal (planner::PickScaleInVictims).
+std::vector<std::string> PickVictims(const ShardSetSpec& set, const Members& m) {
+  const size_t replicas = static_cast<size_t>(std::max(set.replicas, 0));
+  if (replicas == 0 || m.members() <= replicas) return {};
+  std::vector<planner::PodLoad> loads;
+  for (const auto& p : m.active) {
+    auto it = m.ranges_of.find(p.name);
+    loads.push_back({p.name, p.ready ? 0.0 : -1.0, it == m.ranges_of.end() ? 0 : it->second});
+  }
+  return planner::PickScaleInVictims(loads, std::min(m.members() - replicas, m.active.size()));
+}
+
+// Shedding: a staying owner beyond ceil(loadFactor * ranges / staying pods)
+// lists its excess, the stable ranges with the highest ids (a range being
+// migrated off it is already leaving).
+void AddShedding(const ShardSetSpec& set, const RoutingDocument& doc,
+                 const std::set<std::string>& staying, std::vector<OwnershipRequest>& out) {
+  if (staying.empty()) return;
+  const double per_pod = set.load_factor * static_cast<double>(doc.ranges.size()) /
+                         static_cast<double>(staying.size());
+  const auto bound = static_cast<size_t>(std::ceil(per_pod - 1e-9));
+  std::map<std::string, size_t> held;
+  std::map<std::string, std::vector<uint32_t>> movable;
+  for (const auto& r : doc.ranges) {
+    if (!staying.count(r.owner)) continue;
+    ++held[r.owner];
+    if (r.state == "stable") movable[r.owner].push_back(r.id);
+  }
+  for (auto& [owner, ids] : movable) {
+    if (held[owner] <= bound) continue;
+    std::sort(ids.begin(), ids.end());
+    size_t excess = std::min(held[owner] - bound, ids.size());
+    for (size_t i = ids.size() - excess; i < ids.size(); ++i) {
+      out.push_back({ids[i], owner, kReasonShedding, ""});
+    }
+  }
+}
+
+// The ranges wanted off their owners (contract C1), sorted by range.
+std::vector<OwnershipRequest> PlanRequests(const ShardSetSpec& set, const Observation& obs,
+                                           const Members& m,
+                                           const std::vector<std::string>& victims) {
+  std::vector<OwnershipRequest> out;
+  if (!obs.routing || obs.routing_invalid) return out;
+  std::set<std::string> staying(m.returning.begin(), m.returning.end());
+  for (const auto& p : m.active) {
+    if (!Contains(victims, p.name)) staying.insert(p.name);
+  }
+  for (const auto& r : obs.routing->ranges) {
+    if (m.gone.count(r.owner)) {
+      out.push_back({r.id, r.owner, kReasonOwnerGone, ""});
+    } else if (Contains(victims, r.owner)) {
+      out.push_back({r.id, r.owner, kReasonScaleIn, ""});
+    }
+  }
+  AddShedding(set, *obs.routing, staying, out);
+  std::sort(out.begin(), out.end(),
+            [](const OwnershipRequest& a, const OwnershipRequest& b) { return a.range < b.range; });
+  return out;
+}
+
+// 1. A missing active pod is replaced by a Ready warm one (an owner coming
+// back from its claims is not missing). The promoted pod owns nothing until
+// the executor moves ranges to it.
+bool PlanPromotion(const ShardSetSpec& set, const Members& m, Desired& d) {
+  const size_t replicas = static_cast<size_t>(std::max(set.replicas, 0));
+  if (m.members() >= replicas) return false;
+  size_t deficit = replicas - m.members();
+  for (const auto& w : m.warm) {
+    if (d.promote.size() == deficit) break;
+    if (w.ready) d.promote.push_back(w.name);
+  }
+  if (d.promote.empty()) return false;
+  d.kind = StepKind::kPromote;
+  d.summary = "promoting " + std::to_string(d.promote.size()) + " warm pod(s)";
+  return true;
+}
+
+// 2. The first routing document, over the Ready active pods, once every
+// active pod is Ready; only when no document was ever published.
+bool PlanFirstDocument(const ShardSetSpec& set, const Observation& obs, const Members& m,
+                       Desired& d) {
+  if (obs.routing || obs.routing_invalid) return false;
+  std::vector<std::string> routable = RoutablePods(set, obs, {});
+  if (routable.empty() || routable.size() < m.active.size()) return false;
+  std::vector<uint32_t> ids;
+  for (int i = 0; i < set.ranges; ++i) ids.push_back(static_cast<uint32_t>(i));
+  auto placed = planner::Assign(ids, routable, set.virtual_nodes, set.load_factor, {});
+  if (!placed) {
+    d.problem = "placement: " + placed.error().message;
+    return false;
+  }
+  d.kind = StepKind::kCreateRouting;
+  d.assignment = placed->owners;
+  d.summary = "publishing the first routing document";
+  return true;
+}
+
+// 3. Deletions: never while the document is invalid, never a pod it names
+// (except a failed owner that comes back from its claims under its name).
+bool PlanDeletions(const ShardSetSpec& set, const Observation& obs, const Members& m, Desired& d) {
+  if (obs.routing_invalid) return false;
+  for (const auto& p : m.pods) {
+    if (p.terminating || !p.failed()) continue;
+    if (!m.referenced.count(p.name)) {
+      d.remove.push_back({p.name, p.uid, kDeleteFailed});
+    } else if (m.returning.count(p.name)) {
+      d.remove.push_back({p.name, p.uid, kDeleteRestart});
+    }
+  }
+  for (const auto& p : m.active) {
+    if (Contains(d.victims, p.name) && !m.referenced.count(p.name)) {
+      d.remove.push_back({p.name, p.uid, kDeleteScaleIn});
+    }
+  }
+  if (m.warm.size() > static_cast<size_t>(set.warm_pool)) {
+    std::vector<ObservedPod> order = m.warm;
+    std::stable_sort(order.begin(), order.end(), [](const ObservedPod& a, const ObservedPod& b) {
+      if (a.ready != b.ready) return !a.ready;  // not-ready first
+      return a.ordinal > b.ordinal;             // then highest ordinal
+    });
+    size_t extra = m.warm.size() - static_cast<size_t>(set.warm_pool);
+    for (const auto& p : order) {
+      if (extra == 0) break;
+      if (m.referenced.count(p.name)) continue;
+      d.remove.push_back({p.name, p.uid, kDeleteExcessWarm});
+      --extra;
+    }
+  }
+  if (d.remove.empty()) return false;
+  d.kind = StepKind::kDeletePods;
+  d.summary = "deleting " + std::to_string(d.remove.size()) + " pod(s)";
+  return true;
+}
+
+// 4. Creations: owners coming back under their own name first; then
+// cold-starts (only when no warm pod is Ready: step 1 would have promoted
+// it) and the warm pool's refill, lowest free ordinal first. A name the
+// document gives ranges to is never handed to a new, empty pod.
+bool PlanCreations(const ShardSetSpec& set, const Observation& obs, const Members& m, Desired& d) {
+  std::set<std::string> occupied = obs.occupied_names;
+  for (const auto& p : m.pods) occupied.insert(p.name);
+  for (const auto& name : m.returning) {
+    long ordinal = planner::PodOrdinal(name);
+    if (ordinal < 0 || PodName(set, ordinal) != name) continue;
+    if (!occupied.count(name)) d.create.push_back({ordinal, api::kRoleActive});
+  }
+  for (const auto& [owner, n] : m.ranges_of) occupied.insert(owner);
+  long next = 0;
+  auto take = [&]() {
+    while (occupied.count(PodName(set, next))) ++next;
+    occupied.insert(PodName(set, next));
+    return next;
+  };
+  for (size_t i = m.members(); i < static_cast<size_t>(std::max(set.replicas, 0)); ++i) {
+    d.create.push_back({take(), api::kRoleActive});
+  }
+  for (size_t i = m.warm.size(); i < static_cast<size_t>(set.warm_pool); ++i) {
+    d.create.push_back({take(), api::kRoleWarm});
+  }
+  if (d.create.empty()) return false;
+  d.kind = StepKind::kCreatePods;
+  d.summary = "creating " + std::to_string(d.create.size()) + " pod(s)";
+  return true;
+}
+
 }  // namespace
 
 std::vector<std::string> RoutablePods(const ShardSetSpec& /*set*/, const Observation& obs,
@@ -23,7 +237,7 @@ std::vector<std::string> RoutablePods(const ShardSetSpec& /*set*/, const Observa
   std::vector<std::string> out;
   for (const auto& p : pods) {
     if (!p.live() || !IsActive(p) || !p.ready) continue;
-    if (std::find(victims.begin(), victims.end(), p.name) != victims.end()) continue;
+    if (Contains(victims, p.name)) continue;
     out.push_back(p.name);
   }
   return out;
@@ -31,188 +245,23 @@ std::vector<std::string> RoutablePods(const ShardSetSpec& /*set*/, const Observa
 
 Desired ComputeDesired(const ShardSetSpec& set, const Observation& obs) {
   Desired d;
-  std::vector<ObservedPod> pods = obs.pods;
-  std::sort(pods.begin(), pods.end(), ByOrdinal);
-  std::vector<const ObservedPod*> active, warm;
-  for (const auto& p : pods) {
-    if (!p.live()) continue;
-    (IsActive(p) ? active : warm).push_back(&p);
-  }
-  std::set<std::string> referenced;
-  std::map<std::string, size_t> ranges_of;
-  if (obs.routing) {
-    referenced = obs.routing->referenced_pods();
-    for (const auto& r : obs.routing->ranges) ++ranges_of[r.owner];
-  }
-  for (const auto& p : pods) {
+  const Members m = Classify(set, obs);
+  for (const auto& p : m.pods) {
     if (p.live() && !p.ready) d.waiting = true;
   }
-
-  // 1. Promotion: a missing active pod is replaced by a Ready warm one.
-  const size_t replicas = static_cast<size_t>(set.replicas);
-  if (active.size() < replicas) {
-    size_t deficit = replicas - active.size();
-    for (const auto* w : warm) {
-      if (d.promote.size() == deficit) break;
-      if (w->ready) d.promote.push_back(w->name);
-    }
-    if (!d.promote.empty()) {
-      d.kind = StepKind::kPromote;
-      d.summary = "promoting " + std::to_string(d.promote.size()) + " warm pod(s)";
-      return d;
-    }
+  if (obs.routing && !obs.routing_invalid && set.replicas <= 0) {
+    d.problem =
+        "spec.replicas: 0 active pods cannot serve the key ranges; the pods that own ranges "
+        "are kept";
   }
-
-  // 2. Scale-in victims: drained first, deleted once the published document
-  // no longer names them.
-  if (active.size() > replicas) {
-    std::vector<planner::PodLoad> loads;
-    for (const auto* p : active) {
-      // Not-ready pods go first (they serve nothing useful).
-      loads.push_back({p->name, p->ready ? 0.0 : -1.0, ranges_of[p->name]});
-    }
-    d.victims = planner::PickScaleInVictims(loads, active.size() - replicas);
-  }
-
-  // 3. Routing over the Ready active pods that stay.
-  std::vector<std::string> routable = RoutablePods(set, obs, d.victims);
-  std::map<std::string, std::string> ips;
-  for (const auto& p : pods) {
-    if (p.live()) ips[p.name] = p.ip;
-  }
-  size_t staying = active.size() - d.victims.size();
-  bool initial_wait = !obs.routing && routable.size() < staying;
-  if (routable.empty()) {
-    if (obs.routing && !referenced.empty() && staying == 0 && replicas == 0) {
-      d.problem =
-          "spec.replicas: 0 active pods cannot serve the key ranges; the pods that own "
-          "ranges are kept";
-    }
-  } else if (!initial_wait) {
-    std::vector<uint32_t> ids;
-    std::map<uint32_t, std::string> previous;
-    if (obs.routing) {
-      for (const auto& r : obs.routing->ranges) ids.push_back(r.id);
-      previous = obs.routing->owners();
-    } else {
-      for (int i = 0; i < set.ranges; ++i) ids.push_back(static_cast<uint32_t>(i));
-    }
-    std::sort(ids.begin(), ids.end());
-    // Hand-off: a pod that joins (owns nothing yet) while another one left
-    // (owns ranges but is no longer routable) takes over exactly the
-    // leaver's ranges, like a replacement; that is the minimal movement.
-    // Unpaired joiners and leavers are left to Assign's rules.
-    std::map<uint32_t, std::string> seeded = previous;
-    {
-      std::set<std::string> owners_now;
-      for (const auto& [id, pod] : previous) owners_now.insert(pod);
-      std::vector<std::string> joiners, leavers;
-      for (const auto& r : routable) {
-        if (!owners_now.count(r)) joiners.push_back(r);
-      }
-      std::set<std::string> routable_set(routable.begin(), routable.end());
-      std::vector<std::pair<long, std::string>> left;
-      for (const auto& o : owners_now) {
-        if (!routable_set.count(o)) left.push_back({planner::PodOrdinal(o), o});
-      }
-      std::sort(left.begin(), left.end());
-      for (size_t i = 0; i < left.size() && i < joiners.size(); ++i) {
-        for (auto& [id, pod] : seeded) {
-          if (pod == left[i].second) pod = joiners[i];
-        }
-      }
-    }
-    // Under a MigrationPolicy's replica request, pods that still own nothing
-    // stay out of the ring placement: the policy moves hot ranges to them.
-    std::vector<std::string> placing = routable;
-    if (set.policy_fills_joiners && obs.routing) {
-      std::set<std::string> owners;
-      for (const auto& [id, pod] : seeded) owners.insert(pod);
-      std::vector<std::string> kept;
-      for (const auto& p : routable) {
-        if (owners.count(p)) kept.push_back(p);
-      }
-      if (!kept.empty()) placing = std::move(kept);
-    }
-    auto placed = planner::Assign(ids, placing, set.virtual_nodes, set.load_factor, seeded);
-    if (placed) {
-      placed->moved = 0;
-      for (const auto& [id, pod] : placed->owners) {
-        auto it = previous.find(id);
-        if (it == previous.end() || it->second != pod) ++placed->moved;
-      }
-    }
-    if (!placed) {
-      d.problem = "placement: " + placed.error().message;
-    } else {
-      int64_t old_epoch = obs.routing ? obs.routing->epoch : 0;
-      Json same_epoch = BuildRoutingDocument(set, placed->owners, ips, old_epoch,
-                                             obs.routing ? &*obs.routing : nullptr);
-      if (!obs.routing || same_epoch != obs.routing->raw) {
-        d.kind = StepKind::kWriteRouting;
-        d.assignment = placed->owners;
-        d.moved = obs.routing ? placed->moved : placed->owners.size();
-        d.summary = obs.routing
-                        ? "publishing routing: " + std::to_string(d.moved) + " range(s) move"
-                        : "publishing the first routing document";
-        return d;
-      }
-    }
-  }
-
-  // 4. Deletions of pods that own nothing.
-  for (const auto& p : pods) {
-    if (!p.terminating && p.failed() && !referenced.count(p.name)) {
-      d.remove.push_back({p.name, p.uid, "Failed"});
-    }
-  }
-  for (const auto& v : d.victims) {
-    for (const auto* p : active) {
-      if (p->name == v && !referenced.count(v)) d.remove.push_back({p->name, p->uid, "ScaleIn"});
-    }
-  }
-  if (warm.size() > static_cast<size_t>(set.warm_pool)) {
-    std::vector<const ObservedPod*> order = warm;
-    std::stable_sort(order.begin(), order.end(), [](const ObservedPod* a, const ObservedPod* b) {
-      if (a->ready != b->ready) return !a->ready;  // not-ready first
-      return a->ordinal > b->ordinal;              // then highest ordinal
-    });
-    size_t extra = warm.size() - static_cast<size_t>(set.warm_pool);
-    for (const auto* p : order) {
-      if (extra == 0) break;
-      if (referenced.count(p->name)) continue;
-      d.remove.push_back({p->name, p->uid, "ExcessWarm"});
-      --extra;
-    }
-  }
-  if (!d.remove.empty()) {
-    d.kind = StepKind::kDeletePods;
-    d.summary = "deleting " + std::to_string(d.remove.size()) + " pod(s)";
+  d.returning.assign(m.returning.begin(), m.returning.end());
+  d.victims = PickVictims(set, m);
+  d.requests = PlanRequests(set, obs, m, d.victims);
+  if (PlanPromotion(set, m, d) || PlanFirstDocument(set, obs, m, d) ||
+      PlanDeletions(set, obs, m, d) || PlanCreations(set, obs, m, d)) {
     return d;
   }
-
-  // 5. Creations: cold-start only when no warm pod is Ready (step 1 would
-  // have promoted it); refill the warm pool.
-  std::set<std::string> occupied = obs.occupied_names;
-  for (const auto& p : pods) occupied.insert(p.name);
-  long next = 0;
-  auto take = [&]() {
-    while (occupied.count(PodName(set, next))) ++next;
-    occupied.insert(PodName(set, next));
-    return next;
-  };
-  for (size_t i = active.size(); i < replicas; ++i) {
-    d.create.push_back({take(), api::kRoleActive});
-  }
-  for (size_t i = warm.size(); i < static_cast<size_t>(set.warm_pool); ++i) {
-    d.create.push_back({take(), api::kRoleWarm});
-  }
-  if (!d.create.empty()) {
-    d.kind = StepKind::kCreatePods;
-    d.summary = "creating " + std::to_string(d.create.size()) + " pod(s)";
-    return d;
-  }
-  if (initial_wait) {
+  if (!obs.routing && !obs.routing_invalid && d.problem.empty()) {
     d.waiting = true;
     d.summary = "waiting for the active pods to become ready before the first routing document";
   } else if (d.waiting) {

@@ -4,7 +4,8 @@ namespace shardcast::shardset {
 
 bool IsStalledReason(const std::string& degraded_reason) {
   return degraded_reason == "InvalidSpec" || degraded_reason == "PodCreateFailed" ||
-         degraded_reason == "RoutingConfigMapConflict" || degraded_reason == "PlacementFailed";
+         degraded_reason == "RoutingConfigMapConflict" || degraded_reason == "PlacementFailed" ||
+         degraded_reason == "RoutingDocumentInvalid" || degraded_reason == "RoutingDocumentMissing";
 }
 
 api::Verdict ShardSetVerdict(const std::vector<Condition>& conds) {

@@ -14,7 +14,8 @@ namespace shardcast::shardset {
 // Whether a Degraded reason means the controller cannot progress until the
 // ShardSet (or another object a person owns) changes: an invalid spec, pods
 // the API server refuses to create, a routing ConfigMap owned by someone
-// else, a placement that cannot succeed. Other reasons are retried.
+// else, a placement that cannot succeed, a routing document that is invalid
+// or missing (a person repairs or restores it). Other reasons are retried.
 bool IsStalledReason(const std::string& degraded_reason);
 
 // Stalled when Degraded=True for a stalled reason; else Reconciling while

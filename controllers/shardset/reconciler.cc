@@ -3,21 +3,66 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
 #include <optional>
 #include <set>
 
-#include "controllers/api/fencing.h"
 #include "controllers/api/replica_request.h"
 #include "controllers/api/resources.h"
 #include "controllers/shardset/kstatus.h"
+#include "controllers/shardset/round.h"
 
 namespace shardcast::shardset {
 namespace {
 
 using kube::ErrorKind;
 
+int64_t StatusEpoch(const Json& set_obj) {
+  const Json st = set_obj.value("status", Json::object());
+  return st.is_object() && st.contains("epoch") && st["epoch"].is_number_integer()
+             ? st["epoch"].get<int64_t>()
+             : 0;
+}
+
+// The MigrationPolicy of `ns` whose status.selectedShardSets lists `set`
+// (the oldest when several do), "" when none.
+std::string GoverningPolicy(const kube::Store* policies, const std::string& ns,
+                            const std::string& set) {
+  if (policies == nullptr) return {};
+  std::string best, best_key;
+  for (const auto& p : policies->list_namespace(ns)) {
+    if (!p || !p->contains("status") || !(*p)["status"].is_object()) continue;
+    const Json& st = (*p)["status"];
+    if (!st.contains("selectedShardSets") || !st["selectedShardSets"].is_array()) continue;
+    bool selects = false;
+    for (const auto& n : st["selectedShardSets"]) selects = selects || n == set;
+    if (!selects) continue;
+    const Json md = p->value("metadata", Json::object());
+    std::string key = (md.is_object() ? md.value("creationTimestamp", std::string()) : "") + "/" +
+                      kube::ObjectName(*p);
+    if (best.empty() || key < best_key) {
+      best = kube::ObjectName(*p);
+      best_key = key;
+    }
+  }
+  return best;
+}
+
+const Json* PreviousCondition(const Json& set_obj, const std::string& type) {
+  const Json* st = set_obj.contains("status") ? &set_obj["status"] : nullptr;
+  if (st == nullptr || !st->is_object() || !st->contains("conditions") ||
+      !(*st)["conditions"].is_array()) {
+    return nullptr;
+  }
+  for (const auto& c : (*st)["conditions"]) {
+    if (c.is_object() && c.value("type", Json()) == type) return &c;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 std::string ControllerUid(const Json& obj) {
+  if (!obj.is_object()) return {};
   const Json md = obj.value("metadata", Json::object());
   if (!md.is_object() || !md.contains("ownerReferences") || !md["ownerReferences"].is_array()) {
     return {};
@@ -30,26 +75,6 @@ std::string ControllerUid(const Json& obj) {
   }
   return {};
 }
-
-bool Ignorable(const kube::ApiError& e, ErrorKind k) { return e.kind == k; }
-
-}  // namespace
-
-struct ShardSetReconciler::Round {
-  std::string key;
-  Json set_obj;
-  ShardSetSpec spec;
-  Observation obs;
-  Desired desired;
-  Json cm;  // the routing ConfigMap as cached (null when absent)
-  bool routing_corrupt = false;
-  std::string problem;  // Degraded message
-  std::string problem_reason;
-  uint64_t token = 1;
-  std::string replicas_from = "spec";        // or "MigrationPolicy/<name>"
-  int64_t epoch = 0;                         // epoch after this round
-  std::optional<RoutingDocument> published;  // document after this round
-};
 
 ShardSetReconciler::ShardSetReconciler(ReconcilerDeps deps) : deps_(std::move(deps)) {
   if (!deps_.fencing_token) deps_.fencing_token = [] { return uint64_t{1}; };
@@ -82,6 +107,7 @@ ctrl::ReconcileResult ShardSetReconciler::reconcile(const std::string& key) {
   }
   const Json md = obj->value("metadata", Json::object());
   if (md.is_object() && md.contains("deletionTimestamp") && !md["deletionTimestamp"].is_null()) {
+    last_good_.forget(md.value("uid", std::string()));
     return ctrl::Action::AwaitChange();  // garbage collection removes the owned objects
   }
   Round round;
@@ -92,42 +118,8 @@ ctrl::ReconcileResult ShardSetReconciler::reconcile(const std::string& key) {
     spdlog::warn("shardset {}: fencing token {} may no longer write; skipping", key, round.token);
     return ctrl::Action::AwaitChange();
   }
-
   auto spec = ParseShardSet(*obj);
-  if (!spec) {
-    // Keep what we can name for the status; no other writes.
-    round.spec.name = kube::ObjectName(*obj);
-    round.spec.ns = kube::ObjectNamespace(*obj);
-    if (md.is_object() && md.contains("generation") && md["generation"].is_number_integer()) {
-      round.spec.generation = md["generation"].get<int64_t>();
-    }
-    round.problem = spec.error().message;
-    round.problem_reason = "InvalidSpec";
-    const Json prev = obj->value("status", Json::object());
-    round.epoch = prev.is_object() && prev.contains("epoch") && prev["epoch"].is_number_integer()
-                      ? prev["epoch"].get<int64_t>()
-                      : 0;
-    // Observe pods anyway so that status counts stay honest.
-    if (deps_.pods != nullptr) {
-      for (const auto& p :
-           deps_.pods->list_labels(round.spec.ns, {{api::kLabelShardSet, round.spec.name}})) {
-        round.obs.pods.push_back(ObservePod(*p));
-      }
-    }
-    bool was_degraded = false;
-    if (prev.is_object() && prev.contains("conditions") && prev["conditions"].is_array()) {
-      for (const auto& c : prev["conditions"]) {
-        if (c.is_object() && c.value("type", Json()) == "Degraded" &&
-            c.value("status", Json()) == "True" && c.value("message", Json()) == round.problem) {
-          was_degraded = true;
-        }
-      }
-    }
-    if (!was_degraded) event(*obj, kube::EventType::kWarning, "InvalidSpec", round.problem);
-    auto st = write_status(round);
-    if (!st) return unexpected(st.error());
-    return ctrl::Action::AwaitChange();
-  }
+  if (!spec) return reconcile_invalid_spec(round, spec.error().message);
   round.spec = std::move(spec.value());
   if (deps_.policies != nullptr) {
     auto req =
@@ -136,29 +128,83 @@ ctrl::ReconcileResult ShardSetReconciler::reconcile(const std::string& key) {
       round.spec.replicas =
           std::clamp(req->replicas, round.spec.min_replicas, round.spec.max_replicas);
       round.replicas_from = "MigrationPolicy/" + req->policy;
-      round.spec.policy_fills_joiners = true;
     }
   }
+  round.policy = GoverningPolicy(deps_.policies, round.spec.ns, round.spec.name);
   return execute(round);
 }
 
-ctrl::ReconcileResult ShardSetReconciler::execute(Round& round) {
+ctrl::ReconcileResult ShardSetReconciler::reconcile_invalid_spec(Round& round,
+                                                                 const std::string& error) {
+  // Keep what we can name for the status; no other writes.
+  const Json& obj = round.set_obj;
+  const Json md = obj.value("metadata", Json::object());
+  round.spec.name = kube::ObjectName(obj);
+  round.spec.ns = kube::ObjectNamespace(obj);
+  if (md.is_object() && md.contains("generation") && md["generation"].is_number_integer()) {
+    round.spec.generation = md["generation"].get<int64_t>();
+  }
+  round.problem = error;
+  round.problem_reason = "InvalidSpec";
+  round.epoch = StatusEpoch(obj);
+  // Observe pods anyway so that status counts stay honest.
+  if (deps_.pods != nullptr) {
+    for (const auto& p :
+         deps_.pods->list_labels(round.spec.ns, {{api::kLabelShardSet, round.spec.name}})) {
+      round.obs.pods.push_back(ObservePod(*p));
+    }
+  }
+  // Requests stay as published: nothing about ownership is known this round.
+  const Json st = obj.value("status", Json::object());
+  if (st.is_object() && st.contains("ownershipRequests") && st["ownershipRequests"].is_array()) {
+    for (const auto& e : st["ownershipRequests"]) {
+      if (!e.is_object() || !e.contains("range") || !e["range"].is_number_integer() ||
+          e["range"].get<int64_t>() < 0)
+        continue;
+      round.requests.push_back({e["range"].get<uint32_t>(), e.value("owner", std::string()),
+                                e.value("reason", std::string()), e.value("since", std::string())});
+    }
+  }
+  const Json* prev = PreviousCondition(obj, "Degraded");
+  bool was_degraded = prev != nullptr && prev->value("status", Json()) == "True" &&
+                      prev->value("message", Json()) == round.problem;
+  if (!was_degraded) event(obj, kube::EventType::kWarning, "InvalidSpec", round.problem);
+  auto st_write = write_status(round);
+  if (!st_write) return unexpected(st_write.error());
+  return ctrl::Action::AwaitChange();
+}
+
+kube::ApiStatus ShardSetReconciler::observe(Round& round) {
   const ShardSetSpec& s = round.spec;
-  // Observe.
   if (deps_.pods != nullptr) {
     for (const auto& p : deps_.pods->list_labels(s.ns, {{api::kLabelShardSet, s.name}})) {
       round.obs.occupied_names.insert(kube::ObjectName(*p));
       if (ControllerUid(*p) == s.uid) round.obs.pods.push_back(ObservePod(*p));
     }
   }
-  kube::ObjectPtr cm =
-      deps_.configmaps != nullptr ? deps_.configmaps->get(s.ns + "/" + s.config_map) : nullptr;
-  const Json prev_status = round.set_obj.value("status", Json::object());
-  int64_t status_epoch = prev_status.is_object() && prev_status.contains("epoch") &&
-                                 prev_status["epoch"].is_number_integer()
-                             ? prev_status["epoch"].get<int64_t>()
-                             : 0;
-  if (cm) {
+  observe_routing(round);
+  return observe_claims(round);
+}
+
+// The routing ConfigMap and the last good copy: a valid document is the
+// observation; an invalid one (or one missing after a document was
+// published) leaves the last good copy in its place and marks it invalid.
+void ShardSetReconciler::observe_routing(Round& round) {
+  const ShardSetSpec& s = round.spec;
+  auto cached = [&](const std::string& name) {
+    return deps_.configmaps != nullptr ? deps_.configmaps->get(s.ns + "/" + name) : nullptr;
+  };
+  if (kube::ObjectPtr lg = cached(LastGoodName(s.config_map))) {
+    round.last_good_cm = *lg;
+    if (auto durable = LastGoodIn(*lg, s.uid)) round.last_good = durable;
+  }
+  if (auto mem = last_good_.get(s.uid);
+      mem && (!round.last_good || mem->epoch > round.last_good->epoch)) {
+    round.last_good = mem;
+  }
+  std::string error;
+  bool has_document = false;
+  if (kube::ObjectPtr cm = cached(s.config_map)) {
     round.cm = *cm;
     std::string owner = ControllerUid(*cm);
     if (!owner.empty() && owner != s.uid) {
@@ -167,18 +213,68 @@ ctrl::ReconcileResult ShardSetReconciler::execute(Round& round) {
       round.problem_reason = "RoutingConfigMapConflict";
     }
     const Json data = cm->value("data", Json::object());
-    if (data.is_object() && data.contains(api::kRoutingKey) && data[api::kRoutingKey].is_string()) {
-      auto doc = ParseRoutingDocument(data[api::kRoutingKey].get<std::string>());
+    if (data.is_object() && data.contains(api::kRoutingKey)) {
+      has_document = true;
+      auto doc = data[api::kRoutingKey].is_string()
+                     ? ParseRoutingDocument(data[api::kRoutingKey].get<std::string>())
+                     : Result<RoutingDocument>(unexpected(Error{"routing.json: must be a string"}));
       if (doc) {
         round.obs.routing = std::move(doc.value());
-      } else {
-        round.routing_corrupt = true;
-        round.problem =
-            "ConfigMap " + s.config_map + " " + doc.error().message + "; it will be rewritten";
-        round.problem_reason = "RoutingDocumentInvalid";
+        return;
+      }
+      error = doc.error().message;
+    }
+  }
+  bool published_before = round.last_good.has_value() || StatusEpoch(round.set_obj) > 0;
+  if (has_document || published_before) {
+    round.obs.routing_invalid = true;
+    if (round.last_good) {
+      auto doc = ParseRoutingDocument(round.last_good->text);
+      if (doc) round.obs.routing = std::move(doc.value());
+    }
+    if (round.problem.empty()) {
+      round.problem = InvalidRoutingMessage(s, error, round.last_good);
+      round.problem_reason = has_document ? "RoutingDocumentInvalid" : "RoutingDocumentMissing";
+    }
+  }
+}
+
+// The claims of every owner without a live pod (only then: a set at rest
+// makes no such reads). An owner whose claims all exist comes back; one
+// without them is gone.
+kube::ApiStatus ShardSetReconciler::observe_claims(Round& round) {
+  const ShardSetSpec& s = round.spec;
+  if (!round.obs.routing || round.obs.routing_invalid || s.volume_claim_templates.empty()) {
+    return {};
+  }
+  std::set<std::string> live;
+  for (const auto& p : round.obs.pods) {
+    if (p.live()) live.insert(p.name);
+  }
+  std::set<std::string> owners;
+  for (const auto& r : round.obs.routing->ranges) {
+    if (!live.count(r.owner)) owners.insert(r.owner);
+  }
+  for (const auto& owner : owners) {
+    for (const auto& claim : ClaimNames(s, owner)) {
+      auto r = deps_.client->get(kube::resources::kPersistentVolumeClaims, s.ns, claim);
+      if (r) {
+        const Json md = r->value("metadata", Json::object());
+        bool deleting = md.is_object() && md.contains("deletionTimestamp") &&
+                        !md["deletionTimestamp"].is_null();
+        if (!deleting) round.obs.claims.insert(claim);
+      } else if (r.error().kind != ErrorKind::kNotFound) {
+        return unexpected(r.error());
       }
     }
   }
+  return {};
+}
+
+ctrl::ReconcileResult ShardSetReconciler::execute(Round& round) {
+  const ShardSetSpec& s = round.spec;
+  auto observed = observe(round);
+  if (!observed) return unexpected(observed.error());
   round.desired = ComputeDesired(s, round.obs);
   Desired& d = round.desired;
   if (!d.problem.empty() && round.problem.empty()) {
@@ -186,262 +282,128 @@ ctrl::ReconcileResult ShardSetReconciler::execute(Round& round) {
     round.problem_reason = "PlacementFailed";
   }
   round.published = round.obs.routing;
-  round.epoch = std::max(status_epoch, round.obs.routing ? round.obs.routing->epoch : 0);
+  round.epoch =
+      std::max(StatusEpoch(round.set_obj), round.obs.routing ? round.obs.routing->epoch : 0);
   if (round.problem_reason == "RoutingConfigMapConflict") d.kind = StepKind::kNone;
 
   bool failed_step = false;
-  std::optional<kube::ApiError> step_error;
+  kube::ApiStatus step = {};
   switch (d.kind) {
     case StepKind::kNone:
       break;
-    case StepKind::kPromote: {
-      for (const auto& name : d.promote) {
-        std::string rv;
-        for (const auto& p : round.obs.pods) {
-          if (p.name == name) rv = p.resource_version;
-        }
-        Json body = {
-            {"metadata",
-             {{"resourceVersion", rv}, {"labels", {{api::kLabelRole, api::kRoleActive}}}}}};
-        auto r = deps_.client->patch(kube::resources::kPods, s.ns, name, kube::PatchType::kMerge,
-                                     body, {api::kFieldManager, false, ""});
-        ++writes_;
-        if (!r) {
-          step_error = r.error();
-          break;
-        }
-        for (auto& p : round.obs.pods) {
-          if (p.name == name) p.role = api::kRoleActive;
-        }
-        if (promotions_ != nullptr) promotions_->with({{"shardset", round.key}})->inc();
-        event(round.set_obj, kube::EventType::kNormal, "Promoted",
-              "promoted warm pod " + name + " to active");
-        spdlog::info("shardset {}: promoted {}", round.key, name);
-      }
+    case StepKind::kPromote:
+      step = promote(round);
       break;
-    }
-    case StepKind::kWriteRouting: {
-      auto r = write_routing(round);
-      if (!r && r.error().kind == ErrorKind::kConflict) {
-        step_error = r.error();  // the cache is behind: retry at once, not a failure
-      } else if (!r) {
-        step_error = r.error();
-        failed_step = true;
+    case StepKind::kCreateRouting:
+      step = create_routing(round);
+      if (!step && step.error().kind != ErrorKind::kConflict) {
+        failed_step = true;  // a conflict only means the cache is behind: retry at once
         event(round.set_obj, kube::EventType::kWarning, "RoutingWriteFailed",
-              "ConfigMap " + s.config_map + ": " + r.error().to_string());
+              "ConfigMap " + s.config_map + ": " + step.error().to_string());
       }
       break;
-    }
-    case StepKind::kDeletePods: {
-      if (round.routing_corrupt) break;  // owners unknown: delete nothing
-      // Quorum read of the routing document right before deleting: a pod it
-      // names is never deleted, even if the cache is behind.
-      std::set<std::string> referenced;
-      auto live = deps_.client->get(kube::resources::kConfigMaps, s.ns, s.config_map);
-      if (!live && live.error().kind != ErrorKind::kNotFound) {
-        step_error = live.error();
-        break;
-      }
-      if (live) {
-        const Json data = live->value("data", Json::object());
-        if (data.is_object() && data.contains(api::kRoutingKey) &&
-            data[api::kRoutingKey].is_string()) {
-          auto doc = ParseRoutingDocument(data[api::kRoutingKey].get<std::string>());
-          if (!doc) break;
-          referenced = doc->referenced_pods();
-        }
-      }
-      for (const auto& rm : d.remove) {
-        if (referenced.count(rm.name)) continue;
-        kube::DeleteOptions opts;
-        opts.precondition_uid = rm.uid;
-        auto r = deps_.client->remove(kube::resources::kPods, s.ns, rm.name, opts);
-        ++writes_;
-        if (!r && !Ignorable(r.error(), ErrorKind::kNotFound)) {
-          step_error = r.error();
-          break;
-        }
-        if (rm.reason != "Failed") {
-          // The ordinal is gone (scale-in or a smaller warm pool): its claims
-          // go too. A failed pod's replacement reuses them.
-          for (const auto& vct : s.volume_claim_templates) {
-            std::string claim = vct.contains("metadata") && vct["metadata"].is_object()
-                                    ? vct["metadata"].value("name", std::string())
-                                    : std::string();
-            if (claim.empty()) continue;
-            auto pr = deps_.client->remove(kube::resources::kPersistentVolumeClaims, s.ns,
-                                           claim + "-" + rm.name);
-            ++writes_;
-            if (!pr && !Ignorable(pr.error(), ErrorKind::kNotFound)) {
-              step_error = pr.error();
-              break;
-            }
-            if (pr) spdlog::info("shardset {}: deleted claim {}-{}", round.key, claim, rm.name);
-          }
-          if (step_error) break;
-        }
-        if (rm.reason == "Failed") {
-          event(round.set_obj, kube::EventType::kNormal, "PodReplaced",
-                "deleted failed pod " + rm.name + "; a replacement follows");
-        } else if (rm.reason == "ScaleIn") {
-          event(round.set_obj, kube::EventType::kNormal, "ScaledIn",
-                "deleted drained pod " + rm.name + " (desired replicas " +
-                    std::to_string(s.replicas) + ")");
-        } else {
-          event(round.set_obj, kube::EventType::kNormal, "ScaledIn",
-                "deleted warm pod " + rm.name + " beyond spec.warmPool.size " +
-                    std::to_string(s.warm_pool));
-        }
-        spdlog::info("shardset {}: deleted pod {} ({})", round.key, rm.name, rm.reason);
-      }
+    case StepKind::kDeletePods:
+      step = delete_pods(round);
       break;
-    }
-    case StepKind::kCreatePods: {
-      for (const auto& c : d.create) {
-        for (const auto& vct : s.volume_claim_templates) {
-          auto pvc = BuildPvc(s, vct, c.ordinal);
-          if (!pvc) continue;  // ParseShardSet already validated the templates
-          auto r = deps_.client->create(kube::resources::kPersistentVolumeClaims, s.ns, *pvc);
-          ++writes_;
-          if (!r && !Ignorable(r.error(), ErrorKind::kAlreadyExists)) {
-            step_error = r.error();
-            break;
-          }
-        }
-        if (step_error) break;
-        auto r = deps_.client->create(kube::resources::kPods, s.ns, BuildPod(s, c.ordinal, c.role));
-        ++writes_;
-        if (!r && !Ignorable(r.error(), ErrorKind::kAlreadyExists)) {
-          step_error = r.error();
-          if (r.error().kind == ErrorKind::kInvalid) {
-            round.problem = "spec.template: the API server rejected pod " + PodName(s, c.ordinal) +
-                            ": " + r.error().message;
-            round.problem_reason = "PodCreateFailed";
-            failed_step = true;
-            event(round.set_obj, kube::EventType::kWarning, "PodCreateFailed", round.problem);
-          }
-          break;
-        }
-        if (r)
-          spdlog::info("shardset {}: created pod {} ({})", round.key, PodName(s, c.ordinal),
-                       c.role);
-      }
+    case StepKind::kCreatePods:
+      step = create_pods(round, failed_step);
       break;
-    }
   }
-
-  if (step_error && !failed_step) {
-    set_metrics(round.key, round);
-    return unexpected(*step_error);
-  }
+  save_last_good(round);
+  report_requests(round);
   set_metrics(round.key, round);
+  if (!step && !failed_step) return unexpected(step.error());
   if (failed_step && round.problem.empty()) {
     round.problem =
-        "routing: writing ConfigMap " + s.config_map + " failed: " + step_error->to_string();
+        "routing: writing ConfigMap " + s.config_map + " failed: " + step.error().to_string();
     round.problem_reason = "RoutingWriteFailed";
   }
   auto st = write_status(round);
-  if (step_error) return unexpected(*step_error);
+  if (!step) return unexpected(step.error());
   if (!st) return unexpected(st.error());
   if (d.kind != StepKind::kNone) return ctrl::Action::RequeueAfter(deps_.step_requeue);
   if (d.waiting) return ctrl::Action::RequeueAfter(deps_.wait_requeue);
   return ctrl::Action::AwaitChange();
 }
 
-kube::ApiStatus ShardSetReconciler::write_routing(Round& round) {
+// Durable copy of a valid document with a higher epoch than the last good
+// one. A failed write is retried next round (the document is still newer).
+void ShardSetReconciler::save_last_good(Round& round) {
   const ShardSetSpec& s = round.spec;
-  if (!round.cm.is_null() && api::FencingTokenOf(round.cm) > round.token) {
-    return kube::api_error(ErrorKind::kForbidden,
-                           "ConfigMap " + s.config_map + " carries fencing token " +
-                               std::to_string(api::FencingTokenOf(round.cm)) + " > ours " +
-                               std::to_string(round.token) + "; refusing to write");
-  }
-  if (!deps_.may_write(round.token)) {
-    return kube::api_error(ErrorKind::kForbidden, "fencing token no longer valid");
-  }
-  std::map<std::string, std::string> ips;
-  for (const auto& p : round.obs.pods) {
-    if (p.live()) ips[p.name] = p.ip;
-  }
-  int64_t epoch = round.epoch + 1;
-  Json doc = BuildRoutingDocument(s, round.desired.assignment, ips, epoch,
-                                  round.obs.routing ? &*round.obs.routing : nullptr);
-  Json cm = round.cm.is_null() ? Json{{"apiVersion", "v1"},
-                                      {"kind", "ConfigMap"},
-                                      {"metadata", {{"name", s.config_map}, {"namespace", s.ns}}}}
-                               : round.cm;
-  Json& md = cm["metadata"];
-  if (!md.contains("labels") || !md["labels"].is_object()) md["labels"] = Json::object();
-  md["labels"][api::kLabelShardSet] = s.name;
-  if (!md.contains("annotations") || !md["annotations"].is_object()) {
-    md["annotations"] = Json::object();
-  }
-  md["annotations"][api::kAnnotationFencing] = std::to_string(round.token);
-  if (ControllerUid(cm) != s.uid) {
-    if (!md.contains("ownerReferences") || !md["ownerReferences"].is_array()) {
-      md["ownerReferences"] = Json::array();
+  if (!round.published || round.obs.routing_invalid) return;
+  if (round.last_good && round.last_good->epoch >= round.published->epoch) return;
+  LastGood good{round.published->epoch, round.published->raw.dump()};
+  if (round.cm.is_object()) {
+    const Json data = round.cm.value("data", Json::object());
+    if (data.is_object() && data.contains(api::kRoutingKey) && data[api::kRoutingKey].is_string() &&
+        round.obs.routing && round.obs.routing->epoch == good.epoch) {
+      good.text = data[api::kRoutingKey].get<std::string>();  // byte for byte as published
     }
-    md["ownerReferences"].push_back(OwnerReference(s));
   }
-  if (!cm.contains("data") || !cm["data"].is_object()) cm["data"] = Json::object();
-  cm["data"][api::kRoutingKey] = doc.dump();
+  last_good_.put(s.uid, good);
+  round.last_good = good;
+  if (!deps_.may_write(round.token)) return;
+  const Json existing =
+      LastGoodIn(round.last_good_cm, s.uid) || ControllerUid(round.last_good_cm).empty()
+          ? round.last_good_cm
+          : Json();
+  if (round.last_good_cm.is_object() && existing.is_null()) {
+    spdlog::warn(
+        "shardset {}: ConfigMap {} belongs to another object; the last good routing "
+        "document is kept in memory only",
+        round.key, LastGoodName(s.config_map));
+    return;
+  }
+  Json cm = BuildLastGoodConfigMap(s, good, existing);
   ++writes_;
-  auto r = round.cm.is_null() ? deps_.client->create(kube::resources::kConfigMaps, s.ns, cm)
-                              : deps_.client->update(kube::resources::kConfigMaps, s.ns, cm);
+  auto r = existing.is_object() ? deps_.client->update(kube::resources::kConfigMaps, s.ns, cm)
+                                : deps_.client->create(kube::resources::kConfigMaps, s.ns, cm);
   if (!r) {
-    if (r.error().kind == ErrorKind::kAlreadyExists && round.cm.is_null()) {
-      // Not in our (label-selected) cache: either the cache is behind, or
-      // the ConfigMap belongs to someone else. Look before retrying.
-      auto cur = deps_.client->get(kube::resources::kConfigMaps, s.ns, s.config_map);
-      if (cur) {
-        std::string owner = ControllerUid(*cur);
-        if (owner != s.uid) {
-          round.problem = "spec.routing.configMapName: ConfigMap " + s.config_map +
-                          " already exists and is not managed by this ShardSet";
-          round.problem_reason = "RoutingConfigMapConflict";
-        }
-      }
-    }
-    return unexpected(r.error());
+    spdlog::warn("shardset {}: saving the last good routing document (epoch {}) in {}: {}",
+                 round.key, good.epoch, LastGoodName(s.config_map), r.error().to_string());
+    return;
   }
-  round.epoch = epoch;
-  auto parsed = ParseRoutingDocument(doc.dump());
-  if (parsed) round.published = std::move(parsed.value());
-  if (epoch_gauge_ != nullptr) epoch_gauge_->with({{"shardset", round.key}})->set(double(epoch));
-  size_t total = round.desired.assignment.size();
-  event(round.set_obj, kube::EventType::kNormal, "RangesMoved",
-        std::to_string(round.desired.moved) + " of " + std::to_string(total) +
-            " range(s) moved; routing epoch " + std::to_string(epoch));
-  spdlog::info("shardset {}: routing epoch {} ({} ranges moved)", round.key, epoch,
-               round.desired.moved);
-  return {};
+  round.last_good_cm = *r;
 }
 
-kube::ApiStatus ShardSetReconciler::write_status(Round& round) {
-  const ShardSetSpec& s = round.spec;
-  StatusInput in;
-  in.observed_generation = s.generation;
-  in.selector = std::string(api::kLabelShardSet) + "=" + s.name;
-  in.pods = round.obs.pods;
-  in.epoch = round.epoch;
-  in.desired_replicas = s.replicas;
-  in.desired_from = round.replicas_from;
-  if (round.published) {
-    for (const auto& r : round.published->ranges) ++in.ranges_per_pod[r.owner];
+// Ownership requests as published: `since` carried over, and a Warning
+// Event RangeDataLost when the set of lost ranges changes.
+void ShardSetReconciler::report_requests(Round& round) {
+  round.requests = round.desired.requests;
+  if (round.obs.routing_invalid) {
+    round.requests.clear();  // nothing is requested while the document is invalid
   }
+  const Json st = round.set_obj.value("status", Json::object());
+  CarrySince(round.requests,
+             st.is_object() ? st.value("ownershipRequests", Json::array()) : Json::array(),
+             deps_.now());
+  std::string lost = LostRangesText(round.requests);
+  if (lost.empty()) return;
+  const Json* prev = PreviousCondition(round.set_obj, "DataLost");
+  std::string message = DataLostMessage(round.requests, round.policy);
+  if (prev != nullptr && prev->value("status", Json()) == "True" &&
+      prev->value("message", Json()) == message) {
+    return;
+  }
+  event(round.set_obj, kube::EventType::kWarning, "RangeDataLost", message);
+}
+
+std::vector<Condition> ShardSetReconciler::conditions(const Round& round) const {
+  const ShardSetSpec& s = round.spec;
   const Desired& d = round.desired;
+  std::vector<Condition> out;
   bool degraded = !round.problem.empty();
-  in.conditions.push_back({"Degraded", degraded ? "True" : "False",
-                           degraded ? round.problem_reason : "AsExpected",
-                           degraded ? round.problem : ""});
-  bool progressing = d.kind != StepKind::kNone || d.waiting;
+  out.push_back({"Degraded", degraded ? "True" : "False",
+                 degraded ? round.problem_reason : "AsExpected", degraded ? round.problem : ""});
+  std::string requested = RequestsMessage(round.requests, round.policy);
+  bool progressing = d.kind != StepKind::kNone || d.waiting || !requested.empty();
   std::string preason = "Converged";
   switch (d.kind) {
     case StepKind::kPromote:
       preason = "Promoting";
       break;
-    case StepKind::kWriteRouting:
-      preason = "Rebalancing";
+    case StepKind::kCreateRouting:
+      preason = "PublishingRouting";
       break;
     case StepKind::kDeletePods:
       preason = "DeletingPods";
@@ -450,11 +412,16 @@ kube::ApiStatus ShardSetReconciler::write_status(Round& round) {
       preason = "CreatingPods";
       break;
     case StepKind::kNone:
-      preason = d.waiting ? "WaitingForPods" : "Converged";
+      preason = !requested.empty()
+                    ? (round.policy.empty() ? "WaitingForMigrationPolicy" : "RangesRequested")
+                : d.waiting ? "WaitingForPods"
+                            : "Converged";
       break;
   }
-  in.conditions.push_back(
-      {"Progressing", progressing ? "True" : "False", preason, progressing ? d.summary : ""});
+  std::string pmessage = d.summary;
+  if (!requested.empty()) pmessage += (pmessage.empty() ? "" : "; ") + requested;
+  out.push_back(
+      {"Progressing", progressing ? "True" : "False", preason, progressing ? pmessage : ""});
   // Ready: every range is owned by a Ready active pod and spec.replicas
   // active pods are Ready.
   int active_ready = 0;
@@ -472,13 +439,33 @@ kube::ApiStatus ShardSetReconciler::write_status(Round& round) {
     }
   }
   bool ready = !degraded && owners_ok && active_ready >= s.replicas;
-  in.conditions.push_back(
-      {"Ready", ready ? "True" : "False", ready ? "AllRangesServed" : "NotReady",
-       std::to_string(active_ready) + "/" + std::to_string(s.replicas) + " active pods ready" +
-           (owners_ok         ? "; every range has a ready owner"
-            : round.published ? "; some ranges have no ready owner"
-                              : "; no routing document yet")});
-  AddKstatusConditions(in.conditions);
+  out.push_back({"Ready", ready ? "True" : "False", ready ? "AllRangesServed" : "NotReady",
+                 std::to_string(active_ready) + "/" + std::to_string(s.replicas) +
+                     " active pods ready" +
+                     (owners_ok         ? "; every range has a ready owner"
+                      : round.published ? "; some ranges have no ready owner"
+                                        : "; no routing document yet")});
+  std::string lost = DataLostMessage(round.requests, round.policy);
+  out.push_back({"DataLost", lost.empty() ? "False" : "True",
+                 lost.empty() ? "NoDataLost" : kReasonOwnerGone, lost});
+  AddKstatusConditions(out);
+  return out;
+}
+
+kube::ApiStatus ShardSetReconciler::write_status(Round& round) {
+  const ShardSetSpec& s = round.spec;
+  StatusInput in;
+  in.observed_generation = s.generation;
+  in.selector = std::string(api::kLabelShardSet) + "=" + s.name;
+  in.pods = round.obs.pods;
+  in.epoch = round.epoch;
+  in.desired_replicas = s.replicas;
+  in.desired_from = round.replicas_from;
+  if (round.published) {
+    for (const auto& r : round.published->ranges) ++in.ranges_per_pod[r.owner];
+  }
+  in.conditions = conditions(round);
+  in.ownership_requests = round.requests;
   const Json prev = round.set_obj.value("status", Json::object());
   Json status = BuildStatus(in, prev, deps_.now());
   if (status == prev) return {};

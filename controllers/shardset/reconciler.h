@@ -1,7 +1,10 @@
 // The ShardSet reconciler: reads the ShardSet, its pods and its routing
 // ConfigMap from informer caches, asks ComputeDesired() for this round's
 // step, executes it through the Client (with resourceVersion / uid
-// preconditions), and writes status only when it changed.
+// preconditions), publishes the ownership requests (contract C1) and writes
+// status only when it changed. It writes the routing ConfigMap only to
+// create the first document; it keeps a copy of the last good document in
+// `<configMapName>-last-good`.
 #pragma once
 
 #include <atomic>
@@ -11,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "controllers/shardset/last_good.h"
 #include "controllers/shardset/shardset.h"
 #include "operator/controller/controller.h"
 #include "operator/kube/client.h"
@@ -26,7 +30,7 @@ struct ReconcilerDeps {
   std::shared_ptr<kube::Client> client;
   const kube::Store* shardsets = nullptr;
   const kube::Store* pods = nullptr;             // pods labelled shardcast.dev/shardset
-  const kube::Store* configmaps = nullptr;       // routing ConfigMaps (same label)
+  const kube::Store* configmaps = nullptr;       // routing and last-good ConfigMaps (same label)
   const kube::Store* policies = nullptr;         // MigrationPolicies (replica requests); optional
   kube::EventSink* events = nullptr;             // optional
   runtime::Registry* metrics = nullptr;          // optional
@@ -48,15 +52,27 @@ class ShardSetReconciler final : public ctrl::Reconciler {
 
  private:
   struct Round;
+  ctrl::ReconcileResult reconcile_invalid_spec(Round& round, const std::string& error);
   ctrl::ReconcileResult execute(Round& round);
-  kube::ApiStatus write_routing(Round& round);
+  kube::ApiStatus observe(Round& round);
+  void observe_routing(Round& round);
+  kube::ApiStatus observe_claims(Round& round);
+  void save_last_good(Round& round);
+  void report_requests(Round& round);
+  kube::ApiStatus promote(Round& round);
+  kube::ApiStatus create_routing(Round& round);
+  kube::ApiStatus delete_pods(Round& round);
+  kube::ApiStatus delete_claims(Round& round, const std::string& pod);
+  kube::ApiStatus create_pods(Round& round, bool& failed_step);
   kube::ApiStatus write_status(Round& round);
+  std::vector<Condition> conditions(const Round& round) const;
   void event(const Json& obj, kube::EventType type, const std::string& reason,
              const std::string& message);
   void set_metrics(const std::string& key, const Round& round);
 
   ReconcilerDeps deps_;
   std::atomic<uint64_t> writes_{0};
+  LastGoodMemory last_good_;
   runtime::GaugeFamily* epoch_gauge_ = nullptr;
   runtime::CounterFamily* promotions_ = nullptr;
   runtime::GaugeFamily* pods_gauge_ = nullptr;

@@ -22,16 +22,9 @@ using Json = nlohmann::json;
 
 // ---- spec ----
 
-// The typed ShardSet (controllers/api/shardset.h) plus what the reconciler
-// decides for this round.
-struct ShardSetSpec : api::ShardSet {
-  // Set by the reconciler when a MigrationPolicy's replica request sets the
-  // count: a pod that joins the routing owning nothing is left empty for the
-  // policy's planned moves to fill with the ranges that need it, instead of
-  // taking its share of the hash ring (ranges chosen without regard to
-  // load, which the planner would then move again).
-  bool policy_fills_joiners = false;
-};
+// The typed ShardSet (controllers/api/shardset.h); the reconciler may set
+// `replicas` from a governing MigrationPolicy's replica request.
+struct ShardSetSpec : api::ShardSet {};
 
 // api::ParseShardSet(obj, ShardSetUse::kWorkload): the one ShardSet parser;
 // errors name the field (e.g. "spec.warmPool.size: must be an integer in
@@ -67,6 +60,8 @@ Json BuildPod(const ShardSetSpec& set, long ordinal, const std::string& role);
 [[nodiscard]] Result<Json> BuildPvc(const ShardSetSpec& set, const Json& claim_template,
                                     long ordinal);
 std::string PodName(const ShardSetSpec& set, long ordinal);
+// The claims of `pod`, `<claim>-<pod>`, one per volumeClaimTemplate.
+std::vector<std::string> ClaimNames(const ShardSetSpec& set, const std::string& pod);
 Json OwnerReference(const ShardSetSpec& set);
 
 // ---- routing document ----
@@ -109,11 +104,51 @@ std::string Endpoint(const std::string& ip, int port);
 // `previous` is kept with its unknown fields, migration markers (state,
 // source, target, shadowFraction, targetEndpoint) and echoes; only owner and
 // endpoint are rewritten, and a migration whose source is no longer the owner
-// is reset to stable. `pod_ips` maps pod name -> IP.
+// is reset to stable. `pod_ips` maps pod name -> IP. The ShardSet controller
+// uses it only for the first document (previous == nullptr); tests use it
+// to stand in for the executor.
 Json BuildRoutingDocument(const ShardSetSpec& set,
                           const std::map<uint32_t, std::string>& assignment,
                           const std::map<std::string, std::string>& pod_ips, int64_t epoch,
                           const RoutingDocument* previous);
+
+// ---- ownership requests (contract C1) ----
+
+// Reasons of an ownership request.
+inline constexpr const char* kReasonScaleIn = "ScaleIn";
+inline constexpr const char* kReasonShedding = "Shedding";
+inline constexpr const char* kReasonOwnerGone = "OwnerGone";
+
+// A range the ShardSet controller wants off its owner, published in
+// status.ownershipRequests for the executor (the MigrationPolicy controller)
+// to carry out. The ShardSet controller itself never changes an owner.
+struct OwnershipRequest {
+  uint32_t range = 0;
+  std::string owner;   // as named in the published document
+  std::string reason;  // kReasonScaleIn | kReasonShedding | kReasonOwnerGone
+  std::string since;   // RFC 3339; filled by the reconciler ("" in Desired)
+  bool operator==(const OwnershipRequest&) const = default;
+};
+
+// Keeps `since` from `previous` (status.ownershipRequests as published) for
+// an entry with the same range, owner and reason; `now` otherwise.
+void CarrySince(std::vector<OwnershipRequest>& requests, const Json& previous,
+                const std::string& now);
+
+// The ranges of the OwnerGone requests in `requests`, as "3, 7 (kv-1); 9
+// (kv-4)": owners in name order, ranges ascending.
+std::string LostRangesText(const std::vector<OwnershipRequest>& requests);
+
+// The DataLost condition's message for the OwnerGone requests in
+// `requests` ("" when none); `policy` is the governing MigrationPolicy or "".
+std::string DataLostMessage(const std::vector<OwnershipRequest>& requests,
+                            const std::string& policy);
+
+// The Progressing message for `requests` ("" when none): counts by reason
+// and who carries them out; without a MigrationPolicy it says the ranges are
+// waiting for one.
+std::string RequestsMessage(const std::vector<OwnershipRequest>& requests,
+                            const std::string& policy);
 
 // ---- status ----
 
@@ -130,25 +165,28 @@ struct StatusInput {
   std::vector<ObservedPod> pods;                 // live pods of the set
   std::map<std::string, size_t> ranges_per_pod;  // from the published document
   int64_t epoch = 0;
-  int desired_replicas = 0;           // active pods worked towards
-  std::string desired_from = "spec";  // "spec" or "MigrationPolicy/<name>"
-  std::vector<Condition> conditions;  // Ready, Progressing, Degraded
+  int desired_replicas = 0;                          // active pods worked towards
+  std::string desired_from = "spec";                 // "spec" or "MigrationPolicy/<name>"
+  std::vector<Condition> conditions;                 // Ready, Progressing, Degraded, DataLost
+  std::vector<OwnershipRequest> ownership_requests;  // sorted by range
 };
 
 // The status object. Conditions keep `lastTransitionTime` from
 // `previous_status` when their status did not change; `now` (RFC 3339) is
-// used otherwise. Equal inputs give an equal object, so the caller can skip
-// the write when nothing changed.
+// used otherwise. Fields this controller does not write (forecasts and
+// others written by other controllers) are kept from `previous_status`.
+// Equal inputs give an equal object, so the caller can skip the write when
+// nothing changed.
 Json BuildStatus(const StatusInput& in, const Json& previous_status, const std::string& now);
 
 // ---- desired steps ----
 
 enum class StepKind {
-  kNone,          // converged, or waiting
-  kPromote,       // relabel ready warm pods active
-  kWriteRouting,  // publish a new routing document
-  kDeletePods,    // failed, drained scale-in victims, excess warm pods
-  kCreatePods,    // PVCs first, then the pods
+  kNone,           // converged, or waiting
+  kPromote,        // relabel ready warm pods active
+  kCreateRouting,  // publish the first routing document (create-only)
+  kDeletePods,     // failed, drained scale-in victims, excess warm pods
+  kCreatePods,     // PVCs first, then the pods
 };
 
 struct PodCreate {
@@ -156,10 +194,16 @@ struct PodCreate {
   std::string role;
 };
 
+// Reasons of a pod deletion.
+inline constexpr const char* kDeleteFailed = "Failed";          // owns nothing; claims kept
+inline constexpr const char* kDeleteRestart = "Restart";        // failed owner with claims
+inline constexpr const char* kDeleteScaleIn = "ScaleIn";        // drained victim; claims go
+inline constexpr const char* kDeleteExcessWarm = "ExcessWarm";  // claims go
+
 struct PodDelete {
   std::string name;
   std::string uid;
-  std::string reason;  // "Failed", "ScaleIn", "ExcessWarm"
+  std::string reason;  // kDelete*
 };
 
 struct Desired {
@@ -167,26 +211,44 @@ struct Desired {
   std::vector<std::string> promote;            // pod names (kPromote)
   std::vector<PodCreate> create;               // kCreatePods
   std::vector<PodDelete> remove;               // kDeletePods
-  std::map<uint32_t, std::string> assignment;  // kWriteRouting
-  size_t moved = 0;                            // ranges whose owner changes
+  std::map<uint32_t, std::string> assignment;  // kCreateRouting: the first placement
   std::vector<std::string> victims;            // scale-in victims (being drained)
-  bool waiting = false;                        // pods not Ready yet: requeue soon
-  std::string problem;                         // non-empty: Degraded with this message
-  std::string summary;                         // one line for Progressing / logs
+  // Ranges wanted off their owners, sorted by range; computed every round
+  // from the valid published document, whatever the step.
+  std::vector<OwnershipRequest> requests;
+  std::vector<std::string> returning;  // owners re-created under their name (data in claims)
+  bool waiting = false;                // pods not Ready yet: requeue soon
+  std::string problem;                 // non-empty: Degraded with this message
+  std::string summary;                 // one line for Progressing / logs
 };
 
 struct Observation {
-  std::vector<ObservedPod> pods;           // pods of this set (owner = set), incl. terminating
-  std::set<std::string> occupied_names;    // every pod name in the namespace with the set's prefix
-  std::optional<RoutingDocument> routing;  // the published document, if any
+  std::vector<ObservedPod> pods;         // pods of this set (owner = set), incl. terminating
+  std::set<std::string> occupied_names;  // every pod name in the namespace with the set's prefix
+  // The published document, if any. With routing_invalid, the last good
+  // copy instead (or none): the document routers keep serving.
+  std::optional<RoutingDocument> routing;
+  // The ConfigMap's document does not parse, or is missing after one was
+  // published: no ownership request, no pod deletion, no routing write.
+  bool routing_invalid = false;
+  // Names of PersistentVolumeClaims known to exist. The reconciler looks up
+  // the claims of every owner without a live pod; an owner whose claims
+  // (one per volumeClaimTemplate) all exist is re-created, not gone.
+  std::set<std::string> claims;
 };
 
-// Decides the one kind of step to take this round, in priority order:
-// promote a Ready warm pod for a missing active one; publish routing over the
-// Ready active pods (minus scale-in victims); delete pods that own nothing
-// (failed, drained victims, excess warm); create missing pods (lowest free
-// ordinal first). A pod named in the published routing document is never in
-// `remove`.
+// Decides this round. Ownership requests (always, from a valid document):
+// OwnerGone for the ranges of an owner without a live pod whose data has no
+// copy (no volumeClaimTemplates, or a claim missing), ScaleIn for the ranges
+// of scale-in victims, Shedding for a staying owner's ranges beyond
+// ceil(loadFactor * ranges / staying pods). Then one kind of step, in
+// priority order: promote a Ready warm pod for a missing active one (an
+// owner coming back counts as present); publish the first routing document
+// (only when none was ever published); delete pods the document does not
+// name (failed, drained victims, excess warm) and failed owners that come
+// back from their claims; create missing pods (owners coming back under
+// their own name, then lowest free ordinal first, never a name the document
+// gives ranges to). A readiness loss changes nothing. Pure.
 Desired ComputeDesired(const ShardSetSpec& set, const Observation& obs);
 
 // Ready active pods (sorted by ordinal) the routing document may name.

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "controllers/api/resources.h"
+#include "controllers/shardset/last_good.h"
 #include "controllers/shardset/shardset.h"
 #include "testutil.h"
 
@@ -388,6 +389,109 @@ TEST(BuildStatus, KeepsForecastsWrittenByOthers) {
   StatusInput in;
   Json prev = {{"forecasts", Json::array({{{"pod", "kv-0"}, {"peak", 0.5}}})}};
   EXPECT_EQ(BuildStatus(in, prev, "t")["forecasts"], prev["forecasts"]);
+}
+
+TEST(BuildStatus, KeepsEveryFieldWrittenByOthersAndPublishesTheRequests) {
+  StatusInput in;
+  in.ownership_requests = {{3, "kv-2", kReasonScaleIn, "2026-01-01T00:00:00Z"}};
+  Json prev = {{"routerStats", {{"routers", 2}}},
+               {"rangeForecasts", Json::array({{{"range", 7}}})},
+               {"ownershipRequests", Json::array({{{"range", 1}}})},
+               {"epoch", 99}};
+  Json st = BuildStatus(in, prev, "t");
+  EXPECT_EQ(st["routerStats"], prev["routerStats"]);
+  EXPECT_EQ(st["rangeForecasts"], prev["rangeForecasts"]);
+  EXPECT_EQ(st["epoch"], 0) << "our own fields are rebuilt";
+  EXPECT_EQ(st["ownershipRequests"], Json::array({{{"range", 3},
+                                                   {"owner", "kv-2"},
+                                                   {"reason", "ScaleIn"},
+                                                   {"since", "2026-01-01T00:00:00Z"}}}));
+  in.ownership_requests.clear();
+  EXPECT_EQ(BuildStatus(in, st, "t")["ownershipRequests"], Json::array());
+}
+
+// ---- ownership requests ----
+
+TEST(OwnershipRequests, SinceIsCarriedForTheSameRangeOwnerAndReasonOnly) {
+  std::vector<OwnershipRequest> reqs = {{1, "kv-1", kReasonOwnerGone, ""},
+                                        {2, "kv-1", kReasonShedding, ""},
+                                        {3, "kv-2", kReasonScaleIn, ""}};
+  Json prev =
+      Json::array({{{"range", 1}, {"owner", "kv-1"}, {"reason", "OwnerGone"}, {"since", "A"}},
+                   {{"range", 2}, {"owner", "kv-1"}, {"reason", "ScaleIn"}, {"since", "B"}},
+                   {{"range", 3}, {"owner", "kv-9"}, {"reason", "ScaleIn"}, {"since", "C"}},
+                   "garbage"});
+  CarrySince(reqs, prev, "NOW");
+  EXPECT_EQ(reqs[0].since, "A");
+  EXPECT_EQ(reqs[1].since, "NOW") << "another reason";
+  EXPECT_EQ(reqs[2].since, "NOW") << "another owner";
+  CarrySince(reqs, Json(), "LATER");
+  EXPECT_EQ(reqs[0].since, "LATER");
+}
+
+TEST(OwnershipRequests, MessagesNameTheLostRangesAndWhoActs) {
+  std::vector<OwnershipRequest> reqs = {{9, "kv-4", kReasonOwnerGone, ""},
+                                        {3, "kv-1", kReasonOwnerGone, ""},
+                                        {7, "kv-1", kReasonOwnerGone, ""},
+                                        {5, "kv-2", kReasonScaleIn, ""}};
+  EXPECT_EQ(LostRangesText(reqs), "3, 7 (kv-1); 9 (kv-4)");
+  std::string lost = DataLostMessage(reqs, "");
+  EXPECT_NE(lost.find("3, 7 (kv-1); 9 (kv-4)"), std::string::npos) << lost;
+  EXPECT_NE(lost.find("waiting for a MigrationPolicy to move ranges"), std::string::npos) << lost;
+  EXPECT_NE(DataLostMessage(reqs, "p").find("MigrationPolicy p reassigns"), std::string::npos);
+  EXPECT_EQ(DataLostMessage({{5, "kv-2", kReasonScaleIn, ""}}, ""), "");
+  std::string waiting = RequestsMessage(reqs, "");
+  EXPECT_NE(waiting.find("4 range(s)"), std::string::npos) << waiting;
+  EXPECT_NE(waiting.find("OwnerGone 3, ScaleIn 1"), std::string::npos) << waiting;
+  EXPECT_NE(waiting.find("waiting for a MigrationPolicy to move ranges"), std::string::npos);
+  EXPECT_NE(RequestsMessage(reqs, "p").find("MigrationPolicy p moves them"), std::string::npos);
+  EXPECT_EQ(RequestsMessage({}, ""), "");
+}
+
+// ---- last good document ----
+
+TEST(LastGood, OnlyAValidCopyControlledByTheShardSetCounts) {
+  ShardSetSpec s = Spec(1, 0, 4);
+  s.uid = "set-uid";
+  s.ns = "ns";
+  std::string text =
+      BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-0"}, {2, "kv-0"}, {3, "kv-0"}}, {}, 4, nullptr)
+          .dump();
+  Json cm = BuildLastGoodConfigMap(s, {4, text}, Json());
+  EXPECT_EQ(cm["metadata"]["name"], "kv-routing-last-good");
+  EXPECT_EQ(cm["metadata"]["namespace"], "ns");
+  EXPECT_EQ(cm["metadata"]["labels"][api::kLabelShardSet], "kv");
+  EXPECT_EQ(cm["metadata"]["ownerReferences"][0]["uid"], "set-uid");
+  EXPECT_EQ(cm["metadata"]["ownerReferences"][0]["controller"], true);
+  auto got = LastGoodIn(cm, "set-uid");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->epoch, 4);
+  EXPECT_EQ(got->text, text);
+  EXPECT_FALSE(LastGoodIn(cm, "other-uid")) << "a previous ShardSet of the same name";
+  cm["data"][api::kRoutingKey] = "{";
+  EXPECT_FALSE(LastGoodIn(cm, "set-uid"));
+  EXPECT_FALSE(LastGoodIn(Json(), "set-uid"));
+}
+
+TEST(LastGood, TheMessageNamesTheFieldAndTheRestoreCommand) {
+  ShardSetSpec s = Spec(1, 0, 4);
+  s.ns = "prod";
+  std::string m = InvalidRoutingMessage(s,
+                                        "routing.json ranges[3].owner: must be a non-empty "
+                                        "pod name",
+                                        LastGood{12, "{}"});
+  EXPECT_NE(m.find("ConfigMap kv-routing: routing.json ranges[3].owner"), std::string::npos) << m;
+  EXPECT_NE(m.find("epoch 12"), std::string::npos) << m;
+  EXPECT_NE(m.find(RestoreCommand(s)), std::string::npos) << m;
+  EXPECT_EQ(RestoreCommand(s),
+            "kubectl -n prod get configmap kv-routing-last-good -o "
+            "jsonpath='{.data.routing\\.json}' > routing.json && kubectl -n prod create "
+            "configmap kv-routing --from-file=routing.json=routing.json --dry-run=client -o yaml "
+            "| kubectl label --local -f - shardcast.dev/shardset=kv -o yaml | kubectl -n prod "
+            "apply --server-side --force-conflicts --field-manager=shardcast-restore -f -");
+  std::string none = InvalidRoutingMessage(s, "", std::nullopt);
+  EXPECT_NE(none.find("missing"), std::string::npos) << none;
+  EXPECT_NE(none.find("No last good copy"), std::string::npos) << none;
 }
 
 }  // namespace

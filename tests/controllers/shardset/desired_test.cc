@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "controllers/api/resources.h"
 #include "controllers/shardset/shardset.h"
@@ -22,6 +23,42 @@ RoutingDocument Published(const ShardSetSpec& s, const std::vector<ObservedPod>&
   auto doc = ParseRoutingDocument(BuildRoutingDocument(s, a, ips, epoch, nullptr).dump());
   EXPECT_TRUE(doc.ok());
   return doc.value();
+}
+
+// The executor's stand-in: the document after `moves` (range -> new owner),
+// one epoch later, everything else kept.
+RoutingDocument Moved(const ShardSetSpec& s, const Observation& obs,
+                      const std::map<uint32_t, std::string>& moves) {
+  std::map<std::string, std::string> ips;
+  for (const auto& p : obs.pods) ips[p.name] = p.ip;
+  auto doc = ParseRoutingDocument(
+      BuildRoutingDocument(s, moves, ips, obs.routing->epoch + 1, &*obs.routing).dump());
+  EXPECT_TRUE(doc.ok());
+  return doc.value();
+}
+
+std::vector<uint32_t> RangesOf(const RoutingDocument& doc, const std::string& owner) {
+  std::vector<uint32_t> out;
+  for (const auto& r : doc.ranges) {
+    if (r.owner == owner) out.push_back(r.id);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Ranges of `requests` with `reason` (and owner, when given), ascending.
+std::vector<uint32_t> Requested(const Desired& d, const std::string& reason,
+                                const std::string& owner = "") {
+  std::vector<uint32_t> out;
+  for (const auto& r : d.requests) {
+    if (r.reason == reason && (owner.empty() || r.owner == owner)) out.push_back(r.range);
+  }
+  return out;
+}
+
+ShardSetSpec WithClaims(ShardSetSpec s) {
+  s.volume_claim_templates = {Json{{"metadata", {{"name", "data"}}}}};
+  return s;
 }
 
 std::vector<std::string> Names(const std::vector<PodDelete>& v) {
@@ -63,21 +100,22 @@ TEST(Desired, WaitsForAllActivePodsBeforeTheFirstDocument) {
   EXPECT_TRUE(d.waiting);
   obs.pods[1].ready = true;
   d = ComputeDesired(s, obs);
-  ASSERT_EQ(d.kind, StepKind::kWriteRouting);
+  ASSERT_EQ(d.kind, StepKind::kCreateRouting);
   EXPECT_EQ(d.assignment.size(), 16u);
   std::map<std::string, int> per;
   for (const auto& [id, pod] : d.assignment) ++per[pod];
   EXPECT_EQ(per.size(), 3u);
   EXPECT_EQ(per.count("kv-3"), 0u) << "a warm pod must own nothing";
   for (const auto& [pod, n] : per) EXPECT_LE(n, 7) << pod;  // ceil(1.25*16/3)
+  EXPECT_TRUE(d.requests.empty());
 }
 
-TEST(Desired, ConvergedSetDoesNothing) {
+TEST(Desired, ConvergedSetDoesNothingAndNeverRewritesTheDocument) {
   ShardSetSpec s = Spec(3, 1);
   Observation obs;
   obs.pods = {Pod(0, "active"), Pod(1, "active"), Pod(2, "active"), Pod(3, "warm")};
   Desired first = ComputeDesired(s, obs);
-  ASSERT_EQ(first.kind, StepKind::kWriteRouting);
+  ASSERT_EQ(first.kind, StepKind::kCreateRouting);
   std::map<std::string, std::string> ips;
   for (const auto& p : obs.pods) ips[p.name] = p.ip;
   obs.routing =
@@ -87,14 +125,27 @@ TEST(Desired, ConvergedSetDoesNothing) {
   EXPECT_EQ(d.kind, StepKind::kNone);
   EXPECT_FALSE(d.waiting);
   EXPECT_TRUE(d.problem.empty());
-  // A new pod IP is a change of the document.
+  EXPECT_TRUE(d.requests.empty());
+  // A new pod IP is the executor's endpoint refresh, not this controller's.
   obs.pods[0].ip = "10.9.9.9";
   d = ComputeDesired(s, obs);
-  EXPECT_EQ(d.kind, StepKind::kWriteRouting);
-  EXPECT_EQ(d.moved, 0u);
+  EXPECT_EQ(d.kind, StepKind::kNone);
+  EXPECT_TRUE(d.requests.empty());
 }
 
-TEST(Desired, MissingActivePodPromotesReadyWarmPodInsteadOfCreating) {
+TEST(Desired, ReadinessLossIsNotAnOwnershipChange) {
+  ShardSetSpec s = Spec(3, 1);
+  Observation obs;
+  obs.pods = {Pod(0, "active"), Pod(1, "active", false), Pod(2, "active"), Pod(3, "warm")};
+  obs.routing = Published(s, obs.pods, {"kv-0", "kv-1", "kv-2"}, 4);
+  Desired d = ComputeDesired(s, obs);
+  EXPECT_EQ(d.kind, StepKind::kNone) << d.summary;
+  EXPECT_TRUE(d.requests.empty()) << "kv-1's ranges stay with it";
+  EXPECT_TRUE(d.promote.empty());
+  EXPECT_TRUE(d.waiting);
+}
+
+TEST(Desired, DeletedOwnerWithoutClaimsIsGoneItsRangesAreRequestedAndItsNameIsKept) {
   ShardSetSpec s = Spec(3, 1);
   Observation obs;
   obs.pods = {Pod(0, "active"), Pod(2, "active"), Pod(3, "warm")};
@@ -102,31 +153,124 @@ TEST(Desired, MissingActivePodPromotesReadyWarmPodInsteadOfCreating) {
   Desired d = ComputeDesired(s, obs);
   ASSERT_EQ(d.kind, StepKind::kPromote);
   EXPECT_EQ(d.promote, std::vector<std::string>{"kv-3"});
-  EXPECT_TRUE(d.create.empty());
+  EXPECT_EQ(Requested(d, kReasonOwnerGone), RangesOf(*obs.routing, "kv-1"));
+  EXPECT_EQ(Requested(d, kReasonOwnerGone).size(), d.requests.size()) << "nothing else";
 
-  // After the relabel: kv-1's ranges move to kv-3 (and only those).
+  // After the relabel the promoted pod owns nothing; no routing write ever.
   obs.pods[2].role = "active";
   d = ComputeDesired(s, obs);
-  ASSERT_EQ(d.kind, StepKind::kWriteRouting);
-  size_t had = 0;
-  for (const auto& r : obs.routing->ranges) had += r.owner == "kv-1";
-  EXPECT_EQ(d.moved, had);
-  for (const auto& r : obs.routing->ranges) {
-    if (r.owner != "kv-1") {
-      EXPECT_EQ(d.assignment.at(r.id), r.owner) << "range " << r.id;
-    }
-    EXPECT_NE(d.assignment.at(r.id), "kv-1");
-  }
-  // Published: refill the pool with the lowest free ordinal (1).
-  std::map<std::string, std::string> ips;
-  for (const auto& p : obs.pods) ips[p.name] = p.ip;
-  obs.routing =
-      ParseRoutingDocument(BuildRoutingDocument(s, d.assignment, ips, 5, &*obs.routing).dump())
-          .value();
+  EXPECT_EQ(Requested(d, kReasonOwnerGone), RangesOf(*obs.routing, "kv-1"));
+  // The pool refills, but not under kv-1's name: a new empty pod called
+  // kv-1 would pass for the lost owner.
+  ASSERT_EQ(d.kind, StepKind::kCreatePods);
+  ASSERT_EQ(d.create.size(), 1u);
+  EXPECT_EQ(d.create[0].ordinal, 4);
+  EXPECT_EQ(d.create[0].role, "warm");
+  obs.pods.push_back(Pod(4, "warm"));
+
+  // The executor reassigns the ranges: the requests disappear, and the
+  // name is free again.
+  std::map<uint32_t, std::string> moves;
+  for (uint32_t id : RangesOf(*obs.routing, "kv-1")) moves[id] = "kv-3";
+  obs.routing = Moved(s, obs, moves);
+  d = ComputeDesired(s, obs);
+  EXPECT_TRUE(d.requests.empty());
+  EXPECT_EQ(d.kind, StepKind::kNone) << d.summary;
+}
+
+TEST(Desired, DeletedOwnerWithItsClaimsIsRecreatedUnderItsNameAndKeepsItsRanges) {
+  ShardSetSpec s = WithClaims(Spec(3, 1));
+  Observation obs;
+  obs.pods = {Pod(0, "active"), Pod(2, "active"), Pod(3, "warm")};
+  obs.routing = Published(s, obs.pods, {"kv-0", "kv-1", "kv-2"}, 4);
+  obs.claims = {"data-kv-1"};
+  Desired d = ComputeDesired(s, obs);
+  EXPECT_TRUE(d.requests.empty()) << "not gone: its data is in its claim";
+  EXPECT_TRUE(d.promote.empty()) << "the owner comes back; no warm pod is needed";
+  ASSERT_EQ(d.kind, StepKind::kCreatePods);
+  ASSERT_EQ(d.create.size(), 1u);
+  EXPECT_EQ(d.create[0].ordinal, 1);
+  EXPECT_EQ(d.create[0].role, "active");
+  EXPECT_EQ(d.returning, std::vector<std::string>{"kv-1"});
+  // While the old pod is still terminating: wait, create nothing else.
+  ObservedPod old = Pod(1, "active", false);
+  old.terminating = true;
+  obs.pods.push_back(old);
+  d = ComputeDesired(s, obs);
+  EXPECT_EQ(d.kind, StepKind::kNone);
+  EXPECT_TRUE(d.requests.empty());
+
+  // Without its claim the pod is gone: OwnerGone, and a warm pod is promoted.
+  obs.pods.pop_back();
+  obs.claims.clear();
+  d = ComputeDesired(s, obs);
+  ASSERT_EQ(d.kind, StepKind::kPromote);
+  EXPECT_EQ(Requested(d, kReasonOwnerGone, "kv-1"), RangesOf(*obs.routing, "kv-1"));
+}
+
+TEST(Desired, FailedOwnerWithItsClaimsIsRestartedUnderItsName) {
+  ShardSetSpec s = WithClaims(Spec(2, 0));
+  Observation obs;
+  obs.pods = {Pod(0, "active"), Pod(1, "active", false, "Failed")};
+  obs.routing = Published(s, obs.pods, {"kv-0", "kv-1"}, 2);
+  obs.claims = {"data-kv-1"};
+  Desired d = ComputeDesired(s, obs);
+  EXPECT_TRUE(d.requests.empty());
+  ASSERT_EQ(d.kind, StepKind::kDeletePods);
+  ASSERT_EQ(d.remove.size(), 1u);
+  EXPECT_EQ(d.remove[0].name, "kv-1");
+  EXPECT_EQ(d.remove[0].reason, kDeleteRestart) << "claims kept";
+  obs.pods.pop_back();
   d = ComputeDesired(s, obs);
   ASSERT_EQ(d.kind, StepKind::kCreatePods);
   ASSERT_EQ(d.create.size(), 1u);
   EXPECT_EQ(d.create[0].ordinal, 1);
+  EXPECT_EQ(d.create[0].role, "active");
+}
+
+TEST(Desired, FailedOwnerWithoutVolumeClaimTemplatesIsGoneAndKeptUntilReassigned) {
+  ShardSetSpec s = Spec(2, 1);
+  Observation obs;
+  obs.pods = {Pod(0, "active"), Pod(1, "active", false, "Failed"), Pod(2, "warm")};
+  obs.routing = Published(s, obs.pods, {"kv-0", "kv-1"}, 2);
+  Desired d = ComputeDesired(s, obs);
+  ASSERT_EQ(d.kind, StepKind::kPromote);
+  EXPECT_EQ(d.promote, std::vector<std::string>{"kv-2"});
+  EXPECT_EQ(Requested(d, kReasonOwnerGone, "kv-1"), RangesOf(*obs.routing, "kv-1"));
+  obs.pods[2].role = "active";
+  d = ComputeDesired(s, obs);
+  for (const auto& r : d.remove) EXPECT_NE(r.name, "kv-1") << "named in the document";
+  ASSERT_EQ(d.kind, StepKind::kCreatePods) << "the pool refills";
+  EXPECT_EQ(d.create[0].ordinal, 3);
+  EXPECT_EQ(d.create[0].role, "warm");
+  obs.pods.push_back(Pod(3, "warm"));
+  // Reassigned by the executor: the failed pod goes, its ordinal comes back.
+  std::map<uint32_t, std::string> moves;
+  for (uint32_t id : RangesOf(*obs.routing, "kv-1")) moves[id] = "kv-2";
+  obs.routing = Moved(s, obs, moves);
+  d = ComputeDesired(s, obs);
+  EXPECT_TRUE(d.requests.empty());
+  ASSERT_EQ(d.kind, StepKind::kDeletePods);
+  EXPECT_EQ(Names(d.remove), std::vector<std::string>{"kv-1"});
+  EXPECT_EQ(d.remove[0].uid, "uid-1");
+  EXPECT_EQ(d.remove[0].reason, kDeleteFailed);
+}
+
+TEST(Desired, MissingActivePodPromotesReadyWarmPodInsteadOfCreating) {
+  ShardSetSpec s = Spec(3, 1);
+  Observation obs;
+  obs.pods = {Pod(0, "active"), Pod(1, "active"), Pod(3, "warm")};
+  obs.routing = Published(s, obs.pods, {"kv-0", "kv-1"}, 4);
+  Desired d = ComputeDesired(s, obs);
+  ASSERT_EQ(d.kind, StepKind::kPromote);
+  EXPECT_EQ(d.promote, std::vector<std::string>{"kv-3"});
+  EXPECT_TRUE(d.create.empty());
+  // Promoted: the pool refills with the lowest free ordinal (2).
+  obs.pods[2].role = "active";
+  d = ComputeDesired(s, obs);
+  ASSERT_EQ(d.kind, StepKind::kCreatePods);
+  ASSERT_EQ(d.create.size(), 1u);
+  EXPECT_EQ(d.create[0].ordinal, 2);
   EXPECT_EQ(d.create[0].role, "warm");
 }
 
@@ -140,35 +284,6 @@ TEST(Desired, NotReadyWarmPodIsNotPromotedColdStartInstead) {
   ASSERT_EQ(d.create.size(), 1u);
   EXPECT_EQ(d.create[0].role, "active");
   EXPECT_EQ(d.create[0].ordinal, 1);
-}
-
-TEST(Desired, FailedActivePodPromotesThenMovesThenIsReplaced) {
-  ShardSetSpec s = Spec(2, 1);
-  Observation obs;
-  obs.pods = {Pod(0, "active"), Pod(1, "active", false, "Failed"), Pod(2, "warm")};
-  obs.routing = Published(s, obs.pods, {"kv-0", "kv-1"}, 2);
-  Desired d = ComputeDesired(s, obs);
-  ASSERT_EQ(d.kind, StepKind::kPromote);
-  EXPECT_EQ(d.promote, std::vector<std::string>{"kv-2"});
-  obs.pods[2].role = "active";
-  d = ComputeDesired(s, obs);
-  ASSERT_EQ(d.kind, StepKind::kWriteRouting) << "the failed pod owns ranges: move them first";
-  for (const auto& [id, pod] : d.assignment) EXPECT_NE(pod, "kv-1");
-  std::map<std::string, std::string> ips = {{"kv-0", "10.0.0.1"}, {"kv-2", "10.0.0.3"}};
-  obs.routing =
-      ParseRoutingDocument(BuildRoutingDocument(s, d.assignment, ips, 3, &*obs.routing).dump())
-          .value();
-  d = ComputeDesired(s, obs);
-  ASSERT_EQ(d.kind, StepKind::kDeletePods);
-  EXPECT_EQ(Names(d.remove), std::vector<std::string>{"kv-1"});
-  EXPECT_EQ(d.remove[0].uid, "uid-1");
-  EXPECT_EQ(d.remove[0].reason, "Failed");
-  // Deleted: the freed ordinal 1 comes back as the new warm pod.
-  obs.pods.erase(obs.pods.begin() + 1);
-  d = ComputeDesired(s, obs);
-  ASSERT_EQ(d.kind, StepKind::kCreatePods);
-  EXPECT_EQ(d.create[0].ordinal, 1);
-  EXPECT_EQ(d.create[0].role, "warm");
 }
 
 TEST(Desired, FailedWarmPodIsDeletedAndReplaced) {
@@ -196,92 +311,107 @@ Observation FourthPodPromoted(const ShardSetSpec& s) {
   return obs;
 }
 
-TEST(Desired, ScaleUpPromotesWarmThenRebalancesNearTheMinimum) {
+TEST(Desired, ScaleUpPromotesAnEmptyPodAndRequestsOnlyTheExcessAsShedding) {
   ShardSetSpec s = Spec(4, 1, 64);
   Observation obs = FourthPodPromoted(s);
   Desired d = ComputeDesired(s, obs);
-  ASSERT_EQ(d.kind, StepKind::kWriteRouting);
-  // Bounded load: nobody above ceil(1.25 * 64 / 4) = 20; the old pods held
-  // 22/21/21, so at least 3 ranges must move, and a fair share (16) is
-  // the most a minimal rebalance moves; all of them go to the new pod.
-  std::map<std::string, size_t> per;
-  for (const auto& [id, pod] : d.assignment) ++per[pod];
-  for (const auto& [pod, n] : per) EXPECT_LE(n, 20u) << pod;
-  EXPECT_GE(d.moved, 3u);
-  EXPECT_LE(d.moved, 16u);
-  EXPECT_EQ(per["kv-3"], d.moved) << "moves go to the new pod only";
-}
-
-TEST(Desired, UnderAPolicyRequestAPromotedPodJoinsEmptyForThePlannerToFill) {
-  ShardSetSpec s = Spec(4, 1, 64);  // loadFactor 1.25
-  s.policy_fills_joiners = true;
-  Observation obs = FourthPodPromoted(s);
-  Desired d = ComputeDesired(s, obs);
-  // The ring would hand kv-3 about a quarter of the ranges; under the
-  // policy's request nothing moves until the policy moves hot ranges to it.
-  EXPECT_NE(d.kind, StepKind::kWriteRouting) << d.summary;
-  // Once it owns a range (a planned move) it is placed like any pod: the
-  // bounded load (ceil(1.25 x 64 / 4) = 20 over 22/21/20/1) sheds only the
-  // excess, all of it to kv-3, and keeps what the planner did.
-  std::map<uint32_t, std::string> a = obs.routing->owners();
-  ASSERT_EQ(a[5], "kv-2");
-  a[5] = "kv-3";
-  std::map<std::string, std::string> ips;
-  for (const auto& p : obs.pods) ips[p.name] = p.ip;
-  auto doc = ParseRoutingDocument(BuildRoutingDocument(s, a, ips, 2, nullptr).dump());
-  ASSERT_TRUE(doc.ok());
-  obs.routing = doc.value();
-  d = ComputeDesired(s, obs);
-  ASSERT_EQ(d.kind, StepKind::kWriteRouting) << d.summary;
-  EXPECT_EQ(d.moved, 3u);
-  EXPECT_EQ(d.assignment.at(5), "kv-3");
-  size_t on_new = 0;
-  for (const auto& [id, pod] : d.assignment) on_new += pod == "kv-3";
-  EXPECT_EQ(on_new, 1u + d.moved);
-  // With a loadFactor that leaves room (the demo's 2.0), nothing moves.
+  EXPECT_NE(d.kind, StepKind::kCreateRouting);
+  // Bounded load: ceil(1.25 * 64 / 4) = 20; round-robin gave 22/21/21, so
+  // exactly 2 + 1 + 1 ranges are requested, each owner's highest ids.
+  EXPECT_EQ(d.requests.size(), 4u);
+  EXPECT_EQ(Requested(d, kReasonShedding).size(), 4u);
+  for (const std::string owner : {"kv-0", "kv-1", "kv-2"}) {
+    std::vector<uint32_t> all = RangesOf(*obs.routing, owner);
+    std::vector<uint32_t> want(all.end() - static_cast<long>(all.size() - 20), all.end());
+    EXPECT_EQ(Requested(d, kReasonShedding, owner), want) << owner;
+  }
+  EXPECT_TRUE(Requested(d, kReasonShedding, "kv-3").empty()) << "the new pod owns nothing";
+  for (size_t i = 1; i < d.requests.size(); ++i) {
+    EXPECT_LT(d.requests[i - 1].range, d.requests[i].range) << "sorted by range";
+  }
+  // With a loadFactor that leaves room (the demo's 2.0), nothing is asked.
   s.load_factor = 2.0;
-  EXPECT_NE(ComputeDesired(s, obs).kind, StepKind::kWriteRouting);
-  // Without a policy's request the ring fills the joiner as before.
-  s.policy_fills_joiners = false;
+  EXPECT_TRUE(ComputeDesired(s, obs).requests.empty());
+  // A range already migrating off an owner is not listed again.
   s.load_factor = 1.25;
-  obs = FourthPodPromoted(s);
+  uint32_t last = RangesOf(*obs.routing, "kv-0").back();
+  for (auto& r : obs.routing->ranges) {
+    if (r.id == last) r.state = "migrating";
+  }
   d = ComputeDesired(s, obs);
-  ASSERT_EQ(d.kind, StepKind::kWriteRouting);
-  EXPECT_GE(d.moved, 3u);
+  std::vector<uint32_t> kv0 = Requested(d, kReasonShedding, "kv-0");
+  EXPECT_EQ(kv0.size(), 2u);
+  EXPECT_EQ(std::count(kv0.begin(), kv0.end(), last), 0);
 }
 
-TEST(Desired, ScaleDownDrainsBeforeDeletingAndNeverDeletesAnOwner) {
+TEST(Desired, ScaleDownRequestsTheVictimsRangesAndDeletesOnlyOnceTheyAreGone) {
   ShardSetSpec s = Spec(2, 0);
   Observation obs;
   obs.pods = {Pod(0, "active"), Pod(1, "active"), Pod(2, "active")};
   obs.routing = Published(s, obs.pods, {"kv-0", "kv-1", "kv-2"}, 9);
   Desired d = ComputeDesired(s, obs);
-  ASSERT_EQ(d.kind, StepKind::kWriteRouting) << "drain first";
   ASSERT_EQ(d.victims.size(), 1u);
   std::string victim = d.victims[0];
   EXPECT_EQ(victim, "kv-2") << "equal load and ranges: highest ordinal goes";
-  for (const auto& [id, pod] : d.assignment) EXPECT_NE(pod, victim);
-  for (const auto& r : obs.routing->ranges) {
-    if (r.owner != victim) {
-      EXPECT_EQ(d.assignment.at(r.id), r.owner);
-    }
-  }
+  EXPECT_EQ(Requested(d, kReasonScaleIn, victim), RangesOf(*obs.routing, victim));
   EXPECT_TRUE(d.remove.empty());
+  EXPECT_EQ(d.kind, StepKind::kNone);
+  // Bound over the 2 staying pods: ceil(1.25 * 16 / 2) = 10 > 6: no shedding.
+  EXPECT_TRUE(Requested(d, kReasonShedding).empty());
 
-  // Even with the drained assignment computed, a document that still names
-  // the victim (not yet published) blocks the delete.
-  Desired again = ComputeDesired(s, obs);
-  EXPECT_NE(again.kind, StepKind::kDeletePods);
-
-  std::map<std::string, std::string> ips;
-  for (const auto& p : obs.pods) ips[p.name] = p.ip;
-  obs.routing =
-      ParseRoutingDocument(BuildRoutingDocument(s, d.assignment, ips, 10, &*obs.routing).dump())
-          .value();
+  // The executor moved all but one: still no delete.
+  std::vector<uint32_t> ranges = RangesOf(*obs.routing, victim);
+  std::map<uint32_t, std::string> moves;
+  for (size_t i = 0; i + 1 < ranges.size(); ++i) moves[ranges[i]] = i % 2 ? "kv-0" : "kv-1";
+  obs.routing = Moved(s, obs, moves);
   d = ComputeDesired(s, obs);
+  EXPECT_EQ(Requested(d, kReasonScaleIn, victim), std::vector<uint32_t>{ranges.back()});
+  EXPECT_NE(d.kind, StepKind::kDeletePods);
+  obs.routing = Moved(s, obs, {{ranges.back(), "kv-0"}});
+  d = ComputeDesired(s, obs);
+  EXPECT_TRUE(d.requests.empty());
   ASSERT_EQ(d.kind, StepKind::kDeletePods);
   EXPECT_EQ(Names(d.remove), std::vector<std::string>{victim});
-  EXPECT_EQ(d.remove[0].reason, "ScaleIn");
+  EXPECT_EQ(d.remove[0].reason, kDeleteScaleIn);
+}
+
+TEST(Desired, AnEmptyActivePodIsTheFirstScaleInVictimAndGoesAtOnce) {
+  ShardSetSpec s = Spec(3, 0, 16);
+  Observation obs;
+  obs.pods = {Pod(0, "active"), Pod(1, "active"), Pod(2, "active"), Pod(3, "active")};
+  obs.routing = Published(s, obs.pods, {"kv-0", "kv-1", "kv-2"}, 3);
+  Desired d = ComputeDesired(s, obs);
+  EXPECT_EQ(d.victims, std::vector<std::string>{"kv-3"});
+  EXPECT_TRUE(Requested(d, kReasonScaleIn).empty());
+  ASSERT_EQ(d.kind, StepKind::kDeletePods);
+  EXPECT_EQ(Names(d.remove), std::vector<std::string>{"kv-3"});
+}
+
+TEST(Desired, InvalidDocumentMeansNoRequestNoDeletionNoRoutingWrite) {
+  ShardSetSpec s = Spec(2, 1);
+  Observation obs;
+  obs.pods = {Pod(0, "active"),
+              Pod(1, "active"),
+              Pod(2, "active"),
+              Pod(3, "warm"),
+              Pod(4, "warm", false, "Failed"),
+              Pod(5, "warm")};
+  obs.routing = Published(s, obs.pods, {"kv-0", "kv-1", "kv-9"}, 7);  // the last good copy
+  obs.routing_invalid = true;
+  Desired d = ComputeDesired(s, obs);
+  EXPECT_TRUE(d.requests.empty()) << "kv-9 is gone and kv-2 a victim, but nothing is asked";
+  EXPECT_TRUE(d.remove.empty());
+  EXPECT_NE(d.kind, StepKind::kDeletePods);
+  EXPECT_NE(d.kind, StepKind::kCreateRouting);
+  // Without any last good copy: still no first document from the ring.
+  obs.routing.reset();
+  d = ComputeDesired(s, obs);
+  EXPECT_NE(d.kind, StepKind::kCreateRouting);
+  EXPECT_TRUE(d.remove.empty());
+  // Pod creation and promotion go on.
+  obs.pods = {Pod(0, "active"), Pod(3, "warm")};
+  d = ComputeDesired(s, obs);
+  EXPECT_EQ(d.kind, StepKind::kPromote);
 }
 
 TEST(Desired, PodNamedAsEchoOrMigrationTargetIsNeverDeleted) {
@@ -322,18 +452,43 @@ TEST(Desired, ZeroReplicasKeepsOwnersAndReportsAProblem) {
   obs.routing = Published(s, obs.pods, {"kv-0"}, 1);
   Desired d = ComputeDesired(s, obs);
   EXPECT_TRUE(d.remove.empty());
+  EXPECT_TRUE(d.requests.empty());
   EXPECT_NE(d.kind, StepKind::kDeletePods);
   EXPECT_NE(d.problem.find("spec.replicas"), std::string::npos) << d.problem;
 }
 
-TEST(Desired, RepeatedRoundsReachAFixedPointWithEveryRangeOwnedOnce) {
-  // Simulates the reconciler on an ideal cluster (every step takes effect,
-  // pods become ready at once) through fresh start, scale up, a failure and
-  // scale down; checks the invariants after every step.
+// Simulates the reconciler on an ideal cluster (every step takes effect,
+// pods become ready at once) with a stand-in executor that moves every
+// requested range to the least-loaded Ready active pod that is not itself a
+// requested owner, through fresh start, scale up, a failure and scale down;
+// checks the invariants after every step.
+TEST(Desired, RepeatedRoundsWithAnExecutorReachAFixedPointWithEveryRangeOwnedOnce) {
   ShardSetSpec s = Spec(3, 2, 64);
   Observation obs;
-  std::map<std::string, std::string> ips;
   int64_t epoch = 0;
+  size_t routing_writes = 0;
+  auto execute_requests = [&](const Desired& d) {
+    std::set<std::string> requested;
+    for (const auto& r : d.requests) requested.insert(r.owner);
+    std::map<std::string, size_t> load;
+    for (const auto& p : obs.pods) {
+      if (p.live() && p.ready && p.role == "active" && !requested.count(p.name)) load[p.name] = 0;
+    }
+    for (const auto& r : obs.routing->ranges) {
+      if (load.count(r.owner)) ++load[r.owner];
+    }
+    ASSERT_FALSE(load.empty());
+    std::map<uint32_t, std::string> moves;
+    for (const auto& r : d.requests) {
+      auto best = std::min_element(load.begin(), load.end(), [](const auto& a, const auto& b) {
+        return a.second < b.second;
+      });
+      moves[r.range] = best->first;
+      ++best->second;
+    }
+    obs.routing = Moved(s, obs, moves);
+    ++epoch;
+  };
   auto run = [&](int max_steps) {
     for (int i = 0; i < max_steps; ++i) {
       Desired d = ComputeDesired(s, obs);
@@ -343,7 +498,9 @@ TEST(Desired, RepeatedRoundsReachAFixedPointWithEveryRangeOwnedOnce) {
       }
       switch (d.kind) {
         case StepKind::kNone:
-          return;
+          if (d.requests.empty()) return;
+          execute_requests(d);
+          break;
         case StepKind::kCreatePods:
           for (const auto& c : d.create) obs.pods.push_back(Pod(c.ordinal, c.role));
           break;
@@ -357,13 +514,14 @@ TEST(Desired, RepeatedRoundsReachAFixedPointWithEveryRangeOwnedOnce) {
             std::erase_if(obs.pods, [&](const ObservedPod& p) { return p.name == r.name; });
           }
           break;
-        case StepKind::kWriteRouting: {
+        case StepKind::kCreateRouting: {
+          ASSERT_FALSE(obs.routing) << "the controller only creates the first document";
+          ++routing_writes;
+          std::map<std::string, std::string> ips;
           for (const auto& p : obs.pods) ips[p.name] = p.ip;
-          obs.routing =
-              ParseRoutingDocument(BuildRoutingDocument(s, d.assignment, ips, ++epoch,
-                                                        obs.routing ? &*obs.routing : nullptr)
-                                       .dump())
-                  .value();
+          obs.routing = ParseRoutingDocument(
+                            BuildRoutingDocument(s, d.assignment, ips, ++epoch, nullptr).dump())
+                            .value();
           break;
         }
       }
@@ -385,23 +543,30 @@ TEST(Desired, RepeatedRoundsReachAFixedPointWithEveryRangeOwnedOnce) {
     EXPECT_EQ(w, warm);
     ASSERT_TRUE(obs.routing.has_value());
     EXPECT_EQ(obs.routing->ranges.size(), 64u);
-    for (const auto& r : obs.routing->ranges) EXPECT_TRUE(actives.count(r.owner)) << r.owner;
+    std::map<std::string, size_t> per;
+    for (const auto& r : obs.routing->ranges) {
+      EXPECT_TRUE(actives.count(r.owner)) << r.owner;
+      ++per[r.owner];
+    }
+    const auto bound = static_cast<size_t>(std::ceil(1.25 * 64 / static_cast<double>(active)));
+    for (const auto& [pod, n] : per) EXPECT_LE(n, bound) << pod;
   };
-  run(20);
+  run(40);
   check(3, 2);
   int64_t e = epoch;
-  run(20);
+  run(40);
   EXPECT_EQ(epoch, e) << "no change, no new epoch";
   s.replicas = 5;
-  run(20);
+  run(40);
   check(5, 2);
   obs.pods[1].phase = "Failed";
   obs.pods[1].ready = false;
-  run(20);
+  run(40);
   check(5, 2);
   s.replicas = 2;
-  run(20);
+  run(40);
   check(2, 2);
+  EXPECT_EQ(routing_writes, 1u);
 }
 
 }  // namespace

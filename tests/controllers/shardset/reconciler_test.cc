@@ -1,90 +1,13 @@
 // The reconciler against in-memory stores and a fake HTTP transport: which
 // API calls one round makes.
-#include "controllers/shardset/reconciler.h"
-
-#include <gtest/gtest.h>
-
-#include <mutex>
-
-#include "controllers/api/resources.h"
-#include "tests/support/fake_transport.h"
-#include "tests/support/recording_sink.h"
-#include "testutil.h"
+#include "reconciler_fixture.h"
 
 namespace shardcast::shardset {
 namespace {
 
+using testing::PodObject;
+using testing::ReconcilerTest;
 using testing::SetObject;
-
-// The shared fake (tests/support), answering a missing object with a 404
-// response as this test was written against.
-struct FakeTransport : shardcast::testing::FakeTransport {
-  FakeTransport() { not_found_as_response = true; }
-};
-
-using RecordingSink = shardcast::testing::RecordingSink;
-
-Json PodObject(long ordinal, const std::string& role, bool ready) {
-  return {
-      {"apiVersion", "v1"},
-      {"kind", "Pod"},
-      {"metadata",
-       {{"name", "kv-" + std::to_string(ordinal)},
-        {"namespace", "ns"},
-        {"uid", "uid-" + std::to_string(ordinal)},
-        {"resourceVersion", "10" + std::to_string(ordinal)},
-        {"labels", {{api::kLabelShardSet, "kv"}, {api::kLabelRole, role}}},
-        {"ownerReferences",
-         Json::array(
-             {{{"kind", "ShardSet"}, {"name", "kv"}, {"uid", "set-uid"}, {"controller", true}}})}}},
-      {"status",
-       {{"phase", "Running"},
-        {"podIP", "10.0.0." + std::to_string(ordinal + 1)},
-        {"conditions", Json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})}}}};
-}
-
-class ReconcilerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    transport = std::make_shared<FakeTransport>();
-    ReconcilerDeps deps;
-    deps.client = std::make_shared<kube::Client>(transport);
-    deps.shardsets = &sets;
-    deps.pods = &pods;
-    deps.configmaps = &cms;
-    deps.policies = &policies;
-    deps.events = &sink;
-    deps.metrics = &registry;
-    deps.fencing_token = [this] { return token; };
-    deps.may_write = [this](uint64_t) { return may_write; };
-    deps.now = [] { return std::string("2026-01-01T00:00:00Z"); };
-    rec = std::make_unique<ShardSetReconciler>(std::move(deps));
-  }
-  void PutSet(Json obj) {
-    obj["metadata"]["resourceVersion"] = "1";
-    sets.upsert(std::make_shared<const Json>(std::move(obj)));
-  }
-  void PutPod(long ordinal, const std::string& role, bool ready = true) {
-    pods.upsert(std::make_shared<const Json>(PodObject(ordinal, role, ready)));
-  }
-  // Publishes the document the reconciler wrote last into the ConfigMap cache.
-  Json LastWrite(const std::string& method, const std::string& path_part) {
-    for (auto it = transport->requests.rbegin(); it != transport->requests.rend(); ++it) {
-      if (it->method == method && it->path_and_query.find(path_part) != std::string::npos) {
-        return Json::parse(it->body);
-      }
-    }
-    return Json();
-  }
-
-  std::shared_ptr<FakeTransport> transport;
-  kube::Store sets, pods, cms, policies;
-  RecordingSink sink;
-  runtime::Registry registry;
-  uint64_t token = 1;
-  bool may_write = true;
-  std::unique_ptr<ShardSetReconciler> rec;
-};
 
 TEST_F(ReconcilerTest, FreshSetCreatesPodsAndWritesStatus) {
   PutSet(SetObject(3, 1, 16));
@@ -112,7 +35,7 @@ TEST_F(ReconcilerTest, ConvergedSetMakesNoWrites) {
   PutPod(2, "warm");
   // Round 1 publishes the routing document (create) and status.
   ASSERT_TRUE(rec->reconcile("ns/kv").ok());
-  Json cm = LastWrite("POST", "/configmaps");
+  Json cm = LastConfigMapWrite("POST", "kv-routing");
   ASSERT_TRUE(cm.is_object());
   EXPECT_EQ(cm["metadata"]["labels"][api::kLabelShardSet], "kv");
   EXPECT_EQ(cm["metadata"]["annotations"][api::kAnnotationFencing], "1");
@@ -120,9 +43,16 @@ TEST_F(ReconcilerTest, ConvergedSetMakesNoWrites) {
   auto doc = ParseRoutingDocument(cm["data"][api::kRoutingKey].get<std::string>());
   ASSERT_TRUE(doc.ok()) << doc.error().message;
   EXPECT_EQ(doc->epoch, 1);
-  EXPECT_TRUE(sink.has("RangesMoved"));
+  EXPECT_TRUE(sink.has("RoutingPublished"));
+  // The last good copy is saved in the same round (owned by the ShardSet).
+  Json lg = LastConfigMapWrite("POST", "kv-routing-last-good");
+  ASSERT_TRUE(lg.is_object());
+  EXPECT_EQ(lg["metadata"]["ownerReferences"][0]["uid"], "set-uid");
+  EXPECT_EQ(lg["data"][api::kRoutingKey], cm["data"][api::kRoutingKey]);
   cm["metadata"]["resourceVersion"] = "50";
   cms.upsert(std::make_shared<const Json>(cm));
+  lg["metadata"]["resourceVersion"] = "51";
+  cms.upsert(std::make_shared<const Json>(lg));
   Json set = LastWrite("PUT", "/status");
   EXPECT_EQ(set["status"]["epoch"], 1);
   set["metadata"]["resourceVersion"] = "2";
@@ -386,10 +316,7 @@ TEST_F(ReconcilerTest, SplitRangesInThePublishedDocumentAreKept) {
              {"data", {{api::kRoutingKey, doc.dump()}}}};
   cms.upsert(std::make_shared<const Json>(cm));
   ASSERT_TRUE(rec->reconcile("ns/kv").ok());
-  for (const auto& w : transport->writes()) {
-    EXPECT_EQ(w.path_and_query.find("/configmaps"), std::string::npos)
-        << "no rewrite of a valid split document";
-  }
+  EXPECT_EQ(ConfigMapWrites("kv-routing"), 0u) << "no rewrite of a valid split document";
   Json st = LastWrite("PUT", "/status");
   ASSERT_TRUE(st.is_object());
   EXPECT_EQ(st["status"]["epoch"], 5);
