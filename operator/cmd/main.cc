@@ -17,30 +17,17 @@
 #include <string>
 #include <vector>
 
+#include "controllers/forecast/register.h"
+#include "controllers/migrationpolicy/register.h"
+#include "controllers/shardset/register.h"
+#include "operator/cmd/backfill.h"
+#include "operator/cmd/flags.h"
+#include "operator/cmd/forecast.h"
+#include "operator/cmd/plan.h"
 #include "operator/kube/client.h"
 #include "operator/kube/kubeconfig.h"
 #include "operator/manager/manager.h"
 #include "operator/runtime/logging.h"
-
-#ifdef SHARDCAST_WITH_SHARDSET
-#include "controllers/shardset/register.h"
-#endif
-#ifdef SHARDCAST_WITH_MIGRATIONPOLICY
-#include "controllers/migrationpolicy/register.h"
-#endif
-#ifdef SHARDCAST_WITH_FORECAST
-#include "controllers/forecast/register.h"
-#endif
-#ifdef SHARDCAST_WITH_FORECAST_CLI
-#include "operator/cli/forecast.h"
-#endif
-#ifdef SHARDCAST_WITH_PLAN_CLI
-#include "operator/cli/plan.h"
-#endif
-#ifdef SHARDCAST_WITH_BACKFILL_CLI
-#include "operator/cli/backfill.h"
-#endif
-#include "operator/cli/flags.h"
 
 namespace {
 
@@ -369,15 +356,9 @@ int Run(int argc, char** argv) {
   mo.leader_election.identity = std::string(host) + "_" + std::to_string(getpid());
   shardcast::manager::Manager mgr(client, mo);
 
-#ifdef SHARDCAST_WITH_SHARDSET
   shardcast::controllers::RegisterShardSetController(mgr);
-#endif
-#ifdef SHARDCAST_WITH_MIGRATIONPOLICY
   shardcast::controllers::RegisterMigrationPolicyController(mgr);
-#endif
-#ifdef SHARDCAST_WITH_FORECAST
   if (flags.forecasting) shardcast::controllers::RegisterForecastController(mgr);
-#endif
 
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
@@ -408,15 +389,9 @@ int main(int argc, char** argv) {
     std::cout << kUsage;
     return 0;
   }
-#ifdef SHARDCAST_WITH_FORECAST_CLI
   if (cmd == "forecast") return shardcast::cli::ForecastMain(argc - 1, argv + 1);
-#endif
-#ifdef SHARDCAST_WITH_BACKFILL_CLI
   if (cmd == "backfill") return shardcast::cli::BackfillMain(argc - 1, argv + 1);
-#endif
-#ifdef SHARDCAST_WITH_PLAN_CLI
   if (cmd == "plan") return shardcast::cli::PlanMain(argc - 1, argv + 1);
-#endif
   std::cerr << "shardcast: unknown command '" << cmd << "'\n" << kUsage;
   return 2;
 }

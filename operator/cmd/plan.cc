@@ -1,5 +1,5 @@
 // `shardcast plan` (see docs/planner.md for the input formats).
-#include "operator/cli/plan.h"
+#include "operator/cmd/plan.h"
 
 #include <yaml-cpp/yaml.h>
 

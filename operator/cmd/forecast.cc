@@ -1,4 +1,4 @@
-#include "operator/cli/forecast.h"
+#include "operator/cmd/forecast.h"
 
 #include <algorithm>
 #include <cmath>
