@@ -1,3 +1,4 @@
-// Moved to util/expected.h; this forwarding header goes once every branch includes the new path.
+// Moved to util/expected.h. This forwarding header goes once agent/, router/
+// and controllers/forecast/ include the new path (every other includer does).
 #pragma once
 #include "util/expected.h"
