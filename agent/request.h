@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "operator/util/expected.h"
+#include "util/expected.h"
 
 namespace shardcast::agent {
 

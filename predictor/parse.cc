@@ -6,6 +6,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "util/time.h"
+
 namespace shardcast::predictor {
 
 namespace {
@@ -28,27 +30,35 @@ std::string Quote(std::string_view s) {
   return out + "'";
 }
 
+// The lines of a text, numbered from 1, without their "\n" or "\r\n".
+class LineReader {
+ public:
+  explicit LineReader(std::string_view text) : text_(text) {}
+
+  // False after the last line.
+  bool Next(std::string_view* line) {
+    if (pos_ >= text_.size()) return false;
+    size_t nl = text_.find('\n', pos_);
+    if (nl == std::string_view::npos) nl = text_.size();
+    *line = text_.substr(pos_, nl - pos_);
+    pos_ = nl + 1;
+    ++line_no_;
+    if (!line->empty() && line->back() == '\r') line->remove_suffix(1);
+    return true;
+  }
+  size_t line_no() const { return line_no_; }
+
+ private:
+  std::string_view text_;
+  size_t pos_ = 0;
+  size_t line_no_ = 0;
+};
+
 bool AllDigits(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s)
     if (c < '0' || c > '9') return false;
   return true;
-}
-
-int ToInt(std::string_view s) {
-  int v = 0;
-  for (char c : s) v = v * 10 + (c - '0');
-  return v;
-}
-
-// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
 }  // namespace
@@ -100,65 +110,22 @@ Result<int64_t> ParseTimestamp(std::string_view s) {
     if (std::fabs(*d) > 1e13) return unexpected(Error{"timestamp out of range: " + Quote(s)});
     return static_cast<int64_t>(std::floor(*d));
   }
-  // RFC3339: YYYY-MM-DD[T ]hh:mm:ss[.frac][Z|+hh:mm|-hh:mm]
-  auto bad = [&]() {
-    return unexpected(Error{"not an RFC3339 timestamp or unix seconds: " + Quote(s)});
-  };
-  if (s.size() < 19) return bad();
-  if (!AllDigits(s.substr(0, 4)) || s[4] != '-' || !AllDigits(s.substr(5, 2)) || s[7] != '-' ||
-      !AllDigits(s.substr(8, 2)) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-      !AllDigits(s.substr(11, 2)) || s[13] != ':' || !AllDigits(s.substr(14, 2)) || s[16] != ':' ||
-      !AllDigits(s.substr(17, 2)))
-    return bad();
-  const int year = ToInt(s.substr(0, 4)), mon = ToInt(s.substr(5, 2)), day = ToInt(s.substr(8, 2));
-  const int hh = ToInt(s.substr(11, 2)), mm = ToInt(s.substr(14, 2)), ss = ToInt(s.substr(17, 2));
-  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (mon < 1 || mon > 12 || day < 1 || day > kDays[mon - 1] || hh > 23 || mm > 59 || ss > 60)
-    return bad();
-  size_t i = 19;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    size_t j = i;
-    while (j < s.size() && s[j] >= '0' && s[j] <= '9') ++j;
-    if (j == i) return bad();
-    i = j;
-  }
-  int64_t offset = 0;
-  if (i < s.size()) {
-    std::string_view z = s.substr(i);
-    if (z == "Z" || z == "z") {
-    } else if (z.size() == 6 && (z[0] == '+' || z[0] == '-') && AllDigits(z.substr(1, 2)) &&
-               z[3] == ':' && AllDigits(z.substr(4, 2))) {
-      const int oh = ToInt(z.substr(1, 2)), om = ToInt(z.substr(4, 2));
-      if (oh > 23 || om > 59) return bad();
-      offset = (z[0] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
-    } else {
-      return bad();
-    }
-  }
-  const int64_t days = DaysFromCivil(year, static_cast<unsigned>(mon), static_cast<unsigned>(day));
-  return days * 86400 + hh * 3600 + mm * 60 + ss - offset;
+  // RFC3339: YYYY-MM-DD[T ]hh:mm:ss[.frac][Z|+hh:mm|-hh:mm], no zone = UTC.
+  auto t = util::ParseRfc3339Time(s, {.space_separator = true, .optional_zone = true});
+  if (!t) return unexpected(Error{"not an RFC3339 timestamp or unix seconds: " + Quote(s)});
+  return t->seconds;
 }
 
 Result<std::vector<Sample>> ParseCsvSeries(std::string_view text) {
   std::vector<Sample> out;
-  size_t pos = 0;
-  int line_no = 0;
+  LineReader lines(text);
+  std::string_view line;
   bool first_data_line = true;
-  while (pos <= text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    std::string_view line = text.substr(pos, nl - pos);
-    pos = nl + 1;
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  while (lines.Next(&line)) {
     std::string_view t = Trim(line);
-    if (t.empty() || t.front() == '#') {
-      if (nl == text.size()) break;
-      continue;
-    }
+    if (t.empty() || t.front() == '#') continue;
     const size_t comma = line.find(',');
-    const std::string where = "line " + std::to_string(line_no);
+    const std::string where = "line " + std::to_string(lines.line_no());
     if (comma == std::string_view::npos) {
       if (first_data_line) {  // a one-column header is still a header
         first_data_line = false;
@@ -183,7 +150,6 @@ Result<std::vector<Sample>> ParseCsvSeries(std::string_view text) {
     auto v = ParseDouble(vs);
     if (!v) return unexpected(Error{where + ", column 2 (value): not a number: " + Quote(vs)});
     out.push_back({*ts, *v});
-    if (nl == text.size()) break;
   }
   if (out.empty())
     return unexpected(Error{"csv: no data rows (expected 'timestamp,value' lines after a header)"});
@@ -304,16 +270,10 @@ std::string ParsePromLine(std::string_view line, PromSample& out) {
 
 PromParseResult ParsePromText(std::string_view text, size_t max_errors) {
   PromParseResult r;
-  size_t pos = 0;
-  size_t line_no = 0;
+  LineReader lines(text);
+  std::string_view line;
   size_t dropped = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    std::string_view line = text.substr(pos, nl - pos);
-    pos = nl + 1;
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  while (lines.Next(&line)) {
     std::string_view t = Trim(line);
     if (t.empty() || t.front() == '#') continue;  // comments, HELP, TYPE
     PromSample s;
@@ -321,7 +281,7 @@ PromParseResult ParsePromText(std::string_view text, size_t max_errors) {
     if (err.empty()) {
       r.samples.push_back(std::move(s));
     } else if (r.errors.size() < max_errors) {
-      r.errors.push_back("line " + std::to_string(line_no) + ": " + err);
+      r.errors.push_back("line " + std::to_string(lines.line_no()) + ": " + err);
     } else {
       ++dropped;
     }

@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "operator/util/expected.h"
 #include "predictor/series.h"
+#include "util/expected.h"
 
 namespace shardcast::predictor {
 

@@ -12,9 +12,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "operator/util/expected.h"
 #include "predictor/forecaster.h"
 #include "predictor/series.h"
+#include "util/expected.h"
 
 namespace shardcast::predictor {
 

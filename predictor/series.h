@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "operator/util/expected.h"
+#include "util/expected.h"
 
 namespace shardcast::predictor {
 

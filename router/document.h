@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "operator/util/expected.h"
+#include "util/expected.h"
 
 namespace shardcast::router {
 

@@ -5,29 +5,24 @@
 #include <cstdlib>
 #include <string>
 
+#include "util/bad_input.h"
+
 namespace shardcast::util {
-namespace {
-
-Unexpected<Error> Bad(const std::string& field, std::string_view s, const std::string& why) {
-  return unexpected(Error{field + ": " + why + ": '" + std::string(s.substr(0, 64)) + "'"});
-}
-
-}  // namespace
 
 Result<int64_t> ParseDurationSeconds(std::string_view s, const std::string& field) {
-  if (s.empty()) return Bad(field, s, "empty duration");
+  if (s.empty()) return BadInput(field, s, "empty duration");
   if (s == "0") return int64_t{0};
-  if (s.size() > 64) return Bad(field, s, "duration too long");
+  if (s.size() > 64) return BadInput(field, s, "duration too long");
   double total = 0;
   size_t i = 0;
   while (i < s.size()) {
     size_t start = i;
     while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
-    if (i == start) return Bad(field, s, "not a duration (expected e.g. 30s, 5m, 1h30m)");
+    if (i == start) return BadInput(field, s, "not a duration (expected e.g. 30s, 5m, 1h30m)");
     std::string num(s.substr(start, i - start));
     char* end = nullptr;
     double v = std::strtod(num.c_str(), &end);
-    if (end == nullptr || *end != '\0') return Bad(field, s, "not a duration");
+    if (end == nullptr || *end != '\0') return BadInput(field, s, "not a duration");
     size_t us = i;
     while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i]))) ++i;
     std::string_view unit = s.substr(us, i - us);
@@ -45,12 +40,12 @@ Result<int64_t> ParseDurationSeconds(std::string_view s, const std::string& fiel
     else if (unit == "ns")
       mult = 1e-9;
     else if (unit.empty())
-      return Bad(field, s, "missing unit (use h, m, s or ms)");
+      return BadInput(field, s, "missing unit (use h, m, s or ms)");
     else
-      return Bad(field, s, "unknown unit '" + std::string(unit) + "'");
+      return BadInput(field, s, "unknown unit '" + std::string(unit) + "'");
     total += v * mult;
   }
-  if (!std::isfinite(total) || total > 1e10) return Bad(field, s, "duration out of range");
+  if (!std::isfinite(total) || total > 1e10) return BadInput(field, s, "duration out of range");
   return static_cast<int64_t>(total);
 }
 

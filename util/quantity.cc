@@ -5,18 +5,13 @@
 #include <cstdlib>
 #include <string>
 
+#include "util/bad_input.h"
+
 namespace shardcast::util {
-namespace {
-
-Unexpected<Error> Bad(const std::string& field, std::string_view s, const std::string& why) {
-  return unexpected(Error{field + ": " + why + ": '" + std::string(s.substr(0, 64)) + "'"});
-}
-
-}  // namespace
 
 Result<double> ParseQuantity(std::string_view s, const std::string& field) {
-  if (s.empty()) return Bad(field, s, "empty quantity");
-  if (s.size() > 64) return Bad(field, s, "quantity too long");
+  if (s.empty()) return BadInput(field, s, "empty quantity");
+  if (s.size() > 64) return BadInput(field, s, "quantity too long");
   size_t i = 0;
   bool neg = false;
   if (s[i] == '+' || s[i] == '-') {
@@ -30,7 +25,7 @@ Result<double> ParseQuantity(std::string_view s, const std::string& field) {
     ++i;
     while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++digits;
   }
-  if (digits == 0) return Bad(field, s, "not a quantity (no digits)");
+  if (digits == 0) return BadInput(field, s, "not a quantity (no digits)");
   std::string number(s.substr(num_start, i - num_start));
   double v = std::strtod(number.c_str(), nullptr);
   std::string_view suffix = s.substr(i);
@@ -71,30 +66,31 @@ Result<double> ParseQuantity(std::string_view s, const std::string& field) {
     std::string_view ex = suffix.substr(1);
     size_t j = 0;
     if (j < ex.size() && (ex[j] == '+' || ex[j] == '-')) ++j;
-    if (j == ex.size() || ex.size() - j > 3) return Bad(field, s, "bad exponent");
+    if (j == ex.size() || ex.size() - j > 3) return BadInput(field, s, "bad exponent");
     for (size_t k = j; k < ex.size(); ++k) {
-      if (!std::isdigit(static_cast<unsigned char>(ex[k]))) return Bad(field, s, "bad exponent");
+      if (!std::isdigit(static_cast<unsigned char>(ex[k])))
+        return BadInput(field, s, "bad exponent");
     }
     mult = std::pow(10.0, std::atoi(std::string(ex).c_str()));
   } else {
-    return Bad(field, s, "unknown quantity suffix '" + std::string(suffix.substr(0, 8)) + "'");
+    return BadInput(field, s, "unknown quantity suffix '" + std::string(suffix.substr(0, 8)) + "'");
   }
   double out = v * mult * (neg ? -1 : 1);
-  if (!std::isfinite(out)) return Bad(field, s, "quantity out of range");
+  if (!std::isfinite(out)) return BadInput(field, s, "quantity out of range");
   return out;
 }
 
 Result<double> ParseCpuMillis(std::string_view s, const std::string& field) {
   auto q = ParseQuantity(s, field);
   if (!q) return unexpected(q.error());
-  if (*q < 0) return Bad(field, s, "negative CPU");
+  if (*q < 0) return BadInput(field, s, "negative CPU");
   return *q * 1000.0;
 }
 
 Result<double> ParseBytes(std::string_view s, const std::string& field) {
   auto q = ParseQuantity(s, field);
   if (!q) return unexpected(q.error());
-  if (*q < 0) return Bad(field, s, "negative memory");
+  if (*q < 0) return BadInput(field, s, "negative memory");
   return *q;
 }
 

@@ -2,7 +2,6 @@
 #include "util/time.h"
 
 #include <cctype>
-#include <charconv>
 #include <cstdio>
 
 namespace shardcast::util {
@@ -18,10 +17,21 @@ int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
-bool ParseInt(std::string_view s, int& v) {
+// Digits only (no sign, no space).
+bool ParseDigits(std::string_view s, int& v) {
   if (s.empty()) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  return ec == std::errc() && p == s.data() + s.size();
+  v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  return true;
+}
+
+int DaysInMonth(int year, int month) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return month == 2 && leap ? 29 : kDays[month - 1];
 }
 
 }  // namespace
@@ -51,42 +61,54 @@ CivilTime ToCivil(int64_t t) {
   return c;
 }
 
-Result<int64_t> ParseRfc3339(std::string_view s) {
+Result<Rfc3339Time> ParseRfc3339Time(std::string_view s, Rfc3339Syntax syntax) {
   auto bad = [&]() {
     return unexpected(
         Error{"timestamp \"" + std::string(s) + "\": want RFC 3339, e.g. 2026-11-27T08:00:00Z"});
   };
-  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
-      s[13] != ':' || s[16] != ':') {
-    return bad();
-  }
+  if (s.size() < 19 || s[4] != '-' || s[7] != '-' || s[13] != ':' || s[16] != ':') return bad();
+  if (s[10] != 'T' && s[10] != 't' && !(syntax.space_separator && s[10] == ' ')) return bad();
   int y, mo, d, h, mi, se;
-  if (!ParseInt(s.substr(0, 4), y) || !ParseInt(s.substr(5, 2), mo) ||
-      !ParseInt(s.substr(8, 2), d) || !ParseInt(s.substr(11, 2), h) ||
-      !ParseInt(s.substr(14, 2), mi) || !ParseInt(s.substr(17, 2), se)) {
+  if (!ParseDigits(s.substr(0, 4), y) || !ParseDigits(s.substr(5, 2), mo) ||
+      !ParseDigits(s.substr(8, 2), d) || !ParseDigits(s.substr(11, 2), h) ||
+      !ParseDigits(s.substr(14, 2), mi) || !ParseDigits(s.substr(17, 2), se)) {
     return bad();
   }
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return bad();
+  if (mo < 1 || mo > 12 || d < 1 || d > DaysInMonth(y, mo) || h > 23 || mi > 59 || se > 60) {
+    return bad();
+  }
+  Rfc3339Time out;
   std::size_t i = 19;
   if (i < s.size() && s[i] == '.') {
-    ++i;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+    double scale = 0.1;
+    for (++i; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); ++i, scale /= 10) {
+      out.fraction += (s[i] - '0') * scale;
+    }
+    if (s[i - 1] == '.') return bad();
   }
-  if (i >= s.size()) return bad();
   int64_t offset = 0;
-  if (s[i] == 'Z' || s[i] == 'z') {
+  if (i == s.size()) {
+    if (!syntax.optional_zone) return bad();
+  } else if (s[i] == 'Z' || s[i] == 'z') {
     if (i + 1 != s.size()) return bad();
   } else if (s[i] == '+' || s[i] == '-') {
     int oh, om;
-    if (s.size() != i + 6 || s[i + 3] != ':' || !ParseInt(s.substr(i + 1, 2), oh) ||
-        !ParseInt(s.substr(i + 4, 2), om)) {
+    if (s.size() != i + 6 || s[i + 3] != ':' || !ParseDigits(s.substr(i + 1, 2), oh) ||
+        !ParseDigits(s.substr(i + 4, 2), om) || oh > 23 || om > 59) {
       return bad();
     }
     offset = (oh * 3600 + om * 60) * (s[i] == '+' ? 1 : -1);
   } else {
     return bad();
   }
-  return FromCivil(y, mo, d, h, mi, se) - offset;
+  out.seconds = FromCivil(y, mo, d, h, mi, se) - offset;
+  return out;
+}
+
+Result<int64_t> ParseRfc3339(std::string_view s) {
+  auto t = ParseRfc3339Time(s);
+  if (!t) return unexpected(t.error());
+  return t->seconds;
 }
 
 std::string FormatRfc3339(int64_t t) {

@@ -11,7 +11,7 @@
 
 #include "controllers/forecast/state.h"
 #include "operator/kube/client.h"
-#include "operator/util/expected.h"
+#include "util/expected.h"
 
 namespace shardcast::forecast {
 

@@ -16,10 +16,10 @@
 
 #include "controllers/api/pod_metrics.h"
 #include "controllers/forecast/settings.h"
-#include "operator/util/expected.h"
 #include "predictor/accuracy.h"
 #include "predictor/forecaster.h"
 #include "predictor/history.h"
+#include "util/expected.h"
 
 namespace shardcast::forecast {
 

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "operator/util/expected.h"
+#include "util/expected.h"
 
 namespace shardcast::planner {
 

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "operator/util/expected.h"
+#include "util/expected.h"
 
 namespace shardcast::planner {
 

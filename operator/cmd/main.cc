@@ -17,30 +17,18 @@
 #include <string>
 #include <vector>
 
+#include "controllers/forecast/register.h"
+#include "controllers/migrationpolicy/register.h"
+#include "controllers/shardset/register.h"
+#include "operator/cmd/backfill.h"
+#include "operator/cmd/flags.h"
+#include "operator/cmd/forecast.h"
+#include "operator/cmd/plan.h"
 #include "operator/kube/client.h"
 #include "operator/kube/kubeconfig.h"
 #include "operator/manager/manager.h"
 #include "operator/runtime/logging.h"
-
-#ifdef SHARDCAST_WITH_SHARDSET
-#include "controllers/shardset/register.h"
-#endif
-#ifdef SHARDCAST_WITH_MIGRATIONPOLICY
-#include "controllers/migrationpolicy/register.h"
-#endif
-#ifdef SHARDCAST_WITH_FORECAST
-#include "controllers/forecast/register.h"
-#endif
-#ifdef SHARDCAST_WITH_FORECAST_CLI
-#include "operator/cli/forecast.h"
-#endif
-#ifdef SHARDCAST_WITH_PLAN_CLI
-#include "operator/cli/plan.h"
-#endif
-#ifdef SHARDCAST_WITH_BACKFILL_CLI
-#include "operator/cli/backfill.h"
-#endif
-#include "operator/cli/flags.h"
+#include "util/time.h"
 
 namespace {
 
@@ -233,36 +221,9 @@ bool ParseNumber(const std::string& s, double* out) {
 // Unix seconds, or RFC3339 "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)".
 bool ParseTimeValue(const std::string& s, double* out) {
   if (ParseNumber(s, out)) return true;
-  int Y, M, D, h, m, sec, n = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &Y, &M, &D, &h, &m, &sec, &n) != 6)
-    return false;
-  std::string rest = s.substr(static_cast<size_t>(n));
-  double frac = 0;
-  if (!rest.empty() && rest[0] == '.') {
-    size_t k = 1;
-    while (k < rest.size() && std::isdigit(static_cast<unsigned char>(rest[k]))) ++k;
-    if (k == 1 || !ParseNumber("0" + rest.substr(0, k), &frac)) return false;
-    rest = rest.substr(k);
-  }
-  long offset = 0;
-  if (rest == "Z" || rest == "z") {
-    offset = 0;
-  } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
-    int oh = 0, om = 0;
-    if (std::sscanf(rest.c_str() + 1, "%2d:%2d", &oh, &om) != 2) return false;
-    offset = (rest[0] == '+' ? 1 : -1) * (oh * 3600L + om * 60L);
-  } else {
-    return false;
-  }
-  if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60) return false;
-  std::tm tm{};
-  tm.tm_year = Y - 1900;
-  tm.tm_mon = M - 1;
-  tm.tm_mday = D;
-  tm.tm_hour = h;
-  tm.tm_min = m;
-  tm.tm_sec = sec;
-  *out = static_cast<double>(timegm(&tm) - offset) + frac;
+  auto t = shardcast::util::ParseRfc3339Time(s);
+  if (!t) return false;
+  *out = static_cast<double>(t->seconds) + t->fraction;
   return true;
 }
 
@@ -388,18 +349,12 @@ int Run(int argc, char** argv) {
   mo.leader_election.identity = std::string(host) + "_" + std::to_string(getpid());
   shardcast::manager::Manager mgr(client, mo);
 
-#ifdef SHARDCAST_WITH_SHARDSET
   shardcast::controllers::RegisterShardSetController(mgr);
-#endif
-#ifdef SHARDCAST_WITH_MIGRATIONPOLICY
   shardcast::controllers::RegisterMigrationPolicyController(mgr);
-#endif
-#ifdef SHARDCAST_WITH_FORECAST
   if (flags.forecasting) {
     if (auto fr = shardcast::controllers::RegisterForecastController(mgr, flags.forecast); !fr)
       return Fail(fr.error().message);
   }
-#endif
 
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
@@ -430,15 +385,9 @@ int main(int argc, char** argv) {
     std::cout << kUsage;
     return 0;
   }
-#ifdef SHARDCAST_WITH_FORECAST_CLI
   if (cmd == "forecast") return shardcast::cli::ForecastMain(argc - 1, argv + 1);
-#endif
-#ifdef SHARDCAST_WITH_BACKFILL_CLI
   if (cmd == "backfill") return shardcast::cli::BackfillMain(argc - 1, argv + 1);
-#endif
-#ifdef SHARDCAST_WITH_PLAN_CLI
   if (cmd == "plan") return shardcast::cli::PlanMain(argc - 1, argv + 1);
-#endif
   std::cerr << "shardcast: unknown command '" << cmd << "'\n" << kUsage;
   return 2;
 }

@@ -165,10 +165,24 @@ std::size_t DefaultHistoryWindow(std::size_t history, int horizon,
   return std::min(history, want);
 }
 
-std::string RenderSvg(const Chart& c) {
-  const double W = std::clamp(c.width, 200, 10000), H = std::clamp(c.height, 150, 10000);
-  const double ml = 70, mr = 170, mt = 40, mb = 50;
-  const double pw = W - ml - mr, ph = H - mt - mb;
+namespace {
+
+// The canvas, the plot area inside its margins, and the data range it shows.
+struct Frame {
+  double width, height;                        // canvas
+  double ml = 70, mr = 170, mt = 40, mb = 50;  // margins (the legend is on the right)
+  double pw, ph;                               // plot area
+  double x0, x1, y0, y1;                       // data range
+  double X(double x) const { return ml + (x - x0) / (x1 - x0) * pw; }
+  double Y(double y) const { return mt + ph - (y - y0) / (y1 - y0) * ph; }
+};
+
+// The data range covers every finite point, band, horizontal line and
+// marker, padded by 5% vertically; a degenerate range is widened.
+Frame MakeFrame(const Chart& c) {
+  Frame f;
+  f.width = std::clamp(c.width, 200, 10000), f.height = std::clamp(c.height, 150, 10000);
+  f.pw = f.width - f.ml - f.mr, f.ph = f.height - f.mt - f.mb;
   double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0, y1 = -x0;
   auto addx = [&](double x) {
     if (std::isfinite(x)) x0 = std::min(x0, x), x1 = std::max(x1, x);
@@ -195,40 +209,46 @@ std::string RenderSvg(const Chart& c) {
   const double ypad = (y1 - y0) * 0.05;
   y0 -= ypad, y1 += ypad;
   if (!std::isfinite(y1 - y0)) y0 = -1e307, y1 = 1e307;
-  auto X = [&](double x) { return ml + (x - x0) / (x1 - x0) * pw; };
-  auto Y = [&](double y) { return mt + ph - (y - y0) / (y1 - y0) * ph; };
+  f.x0 = x0, f.x1 = x1, f.y0 = y0, f.y1 = y1;
+  return f;
+}
 
-  std::ostringstream o;
-  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
-    << "\" viewBox=\"0 0 " << W << " " << H << "\" font-family=\"sans-serif\" font-size=\"11\">\n";
+// Title, grid, ticks, frame, axis labels, and the clip path of the plot area.
+void WriteAxes(const Chart& c, const Frame& f, std::ostream& o) {
+  const double ml = f.ml, mt = f.mt, pw = f.pw, ph = f.ph;
+  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << f.width << "\" height=\"" << f.height
+    << "\" viewBox=\"0 0 " << f.width << " " << f.height
+    << "\" font-family=\"sans-serif\" font-size=\"11\">\n";
   o << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  o << "<text x=\"" << W / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">"
+  o << "<text x=\"" << f.width / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">"
     << XmlEscape(c.title) << "</text>\n";
-  // Grid and ticks.
-  for (const Tick& t : ValueTicks(y0, y1, 7)) {
-    o << "<line x1=\"" << Num(ml) << "\" x2=\"" << Num(ml + pw) << "\" y1=\"" << Num(Y(t.value))
-      << "\" y2=\"" << Num(Y(t.value)) << "\" stroke=\"#e0e0e0\"/>";
-    o << "<text x=\"" << Num(ml - 6) << "\" y=\"" << Num(Y(t.value) + 4)
+  for (const Tick& t : ValueTicks(f.y0, f.y1, 7)) {
+    o << "<line x1=\"" << Num(ml) << "\" x2=\"" << Num(ml + pw) << "\" y1=\"" << Num(f.Y(t.value))
+      << "\" y2=\"" << Num(f.Y(t.value)) << "\" stroke=\"#e0e0e0\"/>";
+    o << "<text x=\"" << Num(ml - 6) << "\" y=\"" << Num(f.Y(t.value) + 4)
       << "\" text-anchor=\"end\">" << XmlEscape(t.label) << "</text>\n";
   }
-  const std::vector<Tick> xt = c.x_is_unix_time && std::fabs(x1) < 1e12
-                                   ? TimeTicks(x0, x1, std::max(2, static_cast<int>(pw / 90)))
-                                   : ValueTicks(x0, x1, 8);
+  const std::vector<Tick> xt = c.x_is_unix_time && std::fabs(f.x1) < 1e12
+                                   ? TimeTicks(f.x0, f.x1, std::max(2, static_cast<int>(pw / 90)))
+                                   : ValueTicks(f.x0, f.x1, 8);
   for (const Tick& t : xt) {
-    o << "<line x1=\"" << Num(X(t.value)) << "\" x2=\"" << Num(X(t.value)) << "\" y1=\"" << Num(mt)
-      << "\" y2=\"" << Num(mt + ph) << "\" stroke=\"#f0f0f0\"/>";
-    o << "<text x=\"" << Num(X(t.value)) << "\" y=\"" << Num(mt + ph + 16)
+    o << "<line x1=\"" << Num(f.X(t.value)) << "\" x2=\"" << Num(f.X(t.value)) << "\" y1=\""
+      << Num(mt) << "\" y2=\"" << Num(mt + ph) << "\" stroke=\"#f0f0f0\"/>";
+    o << "<text x=\"" << Num(f.X(t.value)) << "\" y=\"" << Num(mt + ph + 16)
       << "\" text-anchor=\"middle\">" << XmlEscape(t.label) << "</text>\n";
   }
   o << "<rect x=\"" << Num(ml) << "\" y=\"" << Num(mt) << "\" width=\"" << Num(pw) << "\" height=\""
     << Num(ph) << "\" fill=\"none\" stroke=\"#444\"/>\n";
-  o << "<text x=\"" << Num(ml + pw / 2) << "\" y=\"" << Num(H - 10) << "\" text-anchor=\"middle\">"
-    << XmlEscape(c.x_label) << "</text>\n";
+  o << "<text x=\"" << Num(ml + pw / 2) << "\" y=\"" << Num(f.height - 10)
+    << "\" text-anchor=\"middle\">" << XmlEscape(c.x_label) << "</text>\n";
   o << "<text transform=\"translate(16," << Num(mt + ph / 2)
     << ") rotate(-90)\" text-anchor=\"middle\">" << XmlEscape(c.y_label) << "</text>\n";
   o << "<clipPath id=\"plot\"><rect x=\"" << Num(ml) << "\" y=\"" << Num(mt) << "\" width=\""
     << Num(pw) << "\" height=\"" << Num(ph) << "\"/></clipPath>\n<g clip-path=\"url(#plot)\">\n";
-  // Bands: one polygon per run of finite points.
+}
+
+// Bands: one polygon per run of finite points.
+void WriteBands(const Chart& c, const Frame& f, std::ostream& o) {
   for (const auto& b : c.bands) {
     const size_t n = std::min({b.x.size(), b.lo.size(), b.hi.size()});
     size_t i = 0;
@@ -241,13 +261,17 @@ std::string RenderSvg(const Chart& c) {
       if (j > i) {
         o << "<polygon fill=\"" << XmlEscape(b.color) << "\" fill-opacity=\"" << b.opacity
           << "\" stroke=\"none\" points=\"";
-        for (size_t k = i; k < j; ++k) o << Num(X(b.x[k])) << "," << Num(Y(b.hi[k])) << " ";
-        for (size_t k = j; k-- > i;) o << Num(X(b.x[k])) << "," << Num(Y(b.lo[k])) << " ";
+        for (size_t k = i; k < j; ++k) o << Num(f.X(b.x[k])) << "," << Num(f.Y(b.hi[k])) << " ";
+        for (size_t k = j; k-- > i;) o << Num(f.X(b.x[k])) << "," << Num(f.Y(b.lo[k])) << " ";
         o << "\"/>\n";
       }
       i = j;
     }
   }
+}
+
+// Lines (broken at non-finite points), horizontal lines and markers.
+void WriteLines(const Chart& c, const Frame& f, std::ostream& o) {
   for (const auto& l : c.lines) {
     const size_t n = std::min(l.x.size(), l.y.size());
     std::string d;
@@ -257,7 +281,7 @@ std::string RenderSvg(const Chart& c) {
         pen = false;
         continue;
       }
-      d += (pen ? "L" : "M") + Num(X(l.x[i])) + " " + Num(Y(l.y[i])) + " ";
+      d += (pen ? "L" : "M") + Num(f.X(l.x[i])) + " " + Num(f.Y(l.y[i])) + " ";
       pen = true;
     }
     if (d.empty()) continue;
@@ -266,22 +290,24 @@ std::string RenderSvg(const Chart& c) {
   }
   for (const auto& h : c.hlines) {
     if (!std::isfinite(h.y)) continue;
-    o << "<line x1=\"" << Num(ml) << "\" x2=\"" << Num(ml + pw) << "\" y1=\"" << Num(Y(h.y))
-      << "\" y2=\"" << Num(Y(h.y)) << "\" stroke=\"" << XmlEscape(h.color)
+    o << "<line x1=\"" << Num(f.ml) << "\" x2=\"" << Num(f.ml + f.pw) << "\" y1=\"" << Num(f.Y(h.y))
+      << "\" y2=\"" << Num(f.Y(h.y)) << "\" stroke=\"" << XmlEscape(h.color)
       << "\" stroke-width=\"1.5\"" << (h.dashed ? " stroke-dasharray=\"6,4\"" : "") << "/>\n";
   }
   for (const auto& m : c.markers) {
     if (!std::isfinite(m.x)) continue;
-    o << "<line x1=\"" << Num(X(m.x)) << "\" x2=\"" << Num(X(m.x)) << "\" y1=\"" << Num(mt)
-      << "\" y2=\"" << Num(mt + ph) << "\" stroke=\"" << XmlEscape(m.color)
+    o << "<line x1=\"" << Num(f.X(m.x)) << "\" x2=\"" << Num(f.X(m.x)) << "\" y1=\"" << Num(f.mt)
+      << "\" y2=\"" << Num(f.mt + f.ph) << "\" stroke=\"" << XmlEscape(m.color)
       << "\" stroke-dasharray=\"2,3\"/>";
-    o << "<text x=\"" << Num(X(m.x) + 3) << "\" y=\"" << Num(mt + 12) << "\" fill=\""
+    o << "<text x=\"" << Num(f.X(m.x) + 3) << "\" y=\"" << Num(f.mt + 12) << "\" fill=\""
       << XmlEscape(m.color) << "\">" << XmlEscape(m.label) << "</text>\n";
   }
-  o << "</g>\n";
-  // Legend.
-  double ly = mt + 8;
-  const double lx = ml + pw + 12;
+}
+
+// The legend, right of the plot area: lines, then bands, then horizontal lines.
+void WriteLegend(const Chart& c, const Frame& f, std::ostream& o) {
+  double ly = f.mt + 8;
+  const double lx = f.ml + f.pw + 12;
   auto legend = [&](const std::string& label, const std::string& color, bool box, bool dashed) {
     if (label.empty()) return;
     if (box)
@@ -299,6 +325,18 @@ std::string RenderSvg(const Chart& c) {
   for (const auto& l : c.lines) legend(l.label, l.color, false, l.dashed);
   for (const auto& b : c.bands) legend(b.label, b.color, true, false);
   for (const auto& h : c.hlines) legend(h.label, h.color, false, h.dashed);
+}
+
+}  // namespace
+
+std::string RenderSvg(const Chart& c) {
+  const Frame f = MakeFrame(c);
+  std::ostringstream o;
+  WriteAxes(c, f, o);
+  WriteBands(c, f, o);
+  WriteLines(c, f, o);
+  o << "</g>\n";
+  WriteLegend(c, f, o);
   o << "</svg>\n";
   return o.str();
 }

@@ -11,7 +11,7 @@
 #include <random>
 
 #include "operator/runtime/clock.h"
-#include "operator/util/expected.h"
+#include "util/expected.h"
 
 namespace shardcast::runtime {
 

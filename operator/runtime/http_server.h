@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "operator/runtime/metrics.h"
-#include "operator/util/expected.h"
+#include "util/expected.h"
 
 namespace shardcast::runtime {
 

@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "operator/util/expected.h"
+#include "util/expected.h"
 
 namespace shardcast::runtime {
 

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "operator/runtime/clock.h"
-#include "operator/util/expected.h"
+#include "util/expected.h"
 
 namespace shardcast::runtime {
 

@@ -12,8 +12,8 @@
 #include <thread>
 
 #include "operator/kube/client.h"
-#include "operator/util/expected.h"
 #include "router/table.h"
+#include "util/expected.h"
 
 namespace shardcast::router::proxy {
 

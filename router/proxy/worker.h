@@ -14,7 +14,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "operator/util/expected.h"
 #include "router/decisions.h"
 #include "router/handoff.h"
 #include "router/proxy/asio.h"
@@ -22,6 +21,7 @@
 #include "router/proxy/metrics.h"
 #include "router/resp.h"
 #include "router/table.h"
+#include "util/expected.h"
 
 namespace shardcast::router::proxy {
 

@@ -28,11 +28,5 @@ TEST(Cron, ErrorsNameTheField) {
   EXPECT_NE(Cron::Parse("0 99 * * *").error().message.find("hour"), std::string::npos);
 }
 
-TEST(Time, Rfc3339) {
-  EXPECT_EQ(*ParseRfc3339("1970-01-01T00:00:00Z"), 0);
-  EXPECT_EQ(*ParseRfc3339("1970-01-01T01:00:00.5+01:00"), 0);
-  EXPECT_FALSE(ParseRfc3339("yesterday"));
-}
-
 }  // namespace
 }  // namespace shardcast::util

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "operator/cli/plan.h"
+#include "operator/cmd/plan.h"
 
 namespace shardcast::cli {
 namespace {

@@ -37,7 +37,7 @@ pl::ActionType TypeOf(const std::string& s) {
   throw std::runtime_error("unknown action type " + s);
 }
 
-// One action of `shardcast plan -o json` (operator/cli/plan.cc ToJson).
+// One action of `shardcast plan -o json` (operator/cmd/plan.cc ToJson).
 pl::Action ActionOf(const Json& j) {
   pl::Action a;
   a.type = TypeOf(j.at("type").get<std::string>());

@@ -1,4 +1,4 @@
-// `shardcast backfill` (see operator/cli/backfill.h and docs/demo.md).
+// `shardcast backfill` (see operator/cmd/backfill.h and docs/demo.md).
 //
 //   shardcast backfill --kubeconfig K --namespace NS --shardset NAME
 //       [--metric cpu|rps|mem|range] --series POD=FILE.csv [--series POD=FILE.csv ...]
@@ -6,7 +6,7 @@
 // Each CSV is `timestamp,value` with a header (unix seconds or RFC3339). The
 // operator must not be running for this ShardSet (its next save would replace
 // the ConfigMap); run it before `shardcast run`.
-#include "operator/cli/backfill.h"
+#include "operator/cmd/backfill.h"
 
 #include <fstream>
 #include <iostream>
@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "controllers/forecast/persist.h"
-#include "operator/cli/flags.h"
+#include "operator/cmd/flags.h"
 #include "operator/kube/client.h"
 #include "operator/kube/kubeconfig.h"
 #include "operator/kube/transport.h"

@@ -1,4 +1,6 @@
-// Tests for operator/cli/forecast.cc and operator/plot (built with the predictor).
+// Tests for `shardcast forecast` (operator/cmd/forecast.cc) and operator/plot.
+#include "operator/cmd/forecast.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "operator/cli/forecast.h"
 #include "operator/plot/svg_plot.h"
 
 namespace shardcast {

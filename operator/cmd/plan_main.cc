@@ -1,4 +1,4 @@
 // Standalone `shardcast-plan` executable (same as `shardcast plan`).
-#include "operator/cli/plan.h"
+#include "operator/cmd/plan.h"
 
 int main(int argc, char** argv) { return shardcast::cli::PlanMain(argc, argv); }

@@ -1,4 +1,0 @@
-// Standalone `shardcast-forecast` until the lead wires `shardcast forecast`.
-#include "operator/cli/forecast.h"
-
-int main(int argc, char** argv) { return shardcast::cli::ForecastMain(argc, argv); }
