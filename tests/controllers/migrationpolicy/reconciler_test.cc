@@ -115,11 +115,11 @@ class ReconcilerTest : public ::testing::Test {
     ActionRecord a;
     a.id = id;
     a.shardSet = "kv";
-    a.type = "Move";
+    a.type = ActionType::kMove;
     a.range = range;
     a.source = "kv-0";
     a.target = "kv-2";
-    a.phase = phase;
+    a.phase = *ParsePhase(phase);
     if (phase != "Pending") a.startedAt = a.phaseStartedAt = kNow - 5;
     return ActionToJson(a);
   }
@@ -245,9 +245,9 @@ TEST_F(ReconcilerTest, PromotionIsARequestInPolicyStatusNeverASpecWrite) {
   ActionRecord a;
   a.id = "p-0";
   a.shardSet = "kv";
-  a.type = "Promote";
+  a.type = ActionType::kPromote;
   a.target = "kv-3";
-  a.phase = "Promoting";
+  a.phase = Phase::kPromoting;
   a.startedAt = a.phaseStartedAt = kNow - 1;
   SetPolicy(Json::parse(R"({"mode":"Auto"})"), {{"actions", Json::array({ActionToJson(a)})}});
   auto rec = Make();
