@@ -45,7 +45,7 @@ inline uint64_t StatusFencingTokenOf(const kube::Json& obj) {
   auto st = obj.find("status");
   if (st == obj.end() || !st->is_object()) return 0;
   auto t = st->find("fencingToken");
-  if (t == st->end() || !t->is_number_unsigned()) return 0;
+  if (t == st->end() || !t->is_number_integer() || t->get<int64_t>() < 0) return 0;
   return t->get<uint64_t>();
 }
 
