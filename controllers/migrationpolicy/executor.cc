@@ -377,6 +377,19 @@ kube::ApiStatus MigrationPolicyReconciler::write_routing(Round& r, SetState& s,
     return kube::api_error(ErrorKind::kNotFound,
                            "routing ConfigMap " + s.cmName + " has no valid routing document");
   }
+  auto doc = ApplyRoutingEdit(s.doc, edit);
+  if (!doc) return kube::api_error(ErrorKind::kInvalid, doc.error().message);
+  return write_document(
+      r, s, *doc, std::string(WriteName(edit.write)) + " range " + std::to_string(edit.range));
+}
+
+// Every routing write: refused when the ConfigMap carries a larger fencing
+// token or ours may no longer write; stamps our token.
+kube::ApiStatus MigrationPolicyReconciler::write_document(Round& r, SetState& s, const Json& doc,
+                                                          const std::string& what) {
+  if (s.cm.is_null()) {
+    return kube::api_error(ErrorKind::kNotFound, "routing ConfigMap " + s.cmName + " not found");
+  }
   uint64_t theirs = api::FencingTokenOf(s.cm);
   if (theirs > r.token) {
     return kube::api_error(ErrorKind::kForbidden,
@@ -386,21 +399,40 @@ kube::ApiStatus MigrationPolicyReconciler::write_routing(Round& r, SetState& s,
   }
   if (!deps_.may_write(r.base))
     return kube::api_error(ErrorKind::kForbidden, "fencing token no longer valid");
-  auto doc = ApplyRoutingEdit(s.doc, edit);
-  if (!doc) return kube::api_error(ErrorKind::kInvalid, doc.error().message);
   Json cm = s.cm;
   Json& md = cm["metadata"];
   if (!md.contains("annotations") || !md["annotations"].is_object())
     md["annotations"] = Json::object();
   md["annotations"][api::kAnnotationFencing] = std::to_string(r.token);
-  cm["data"][api::kRoutingKey] = doc->dump();
+  cm["data"][api::kRoutingKey] = doc.dump();
   auto w = deps_.client->update(kube::resources::kConfigMaps, r.spec.ns, cm);
   if (!w) return unexpected(w.error());
   s.cm = *w;
-  s.doc = *doc;
-  spdlog::info("migrationpolicy {}: routing {} epoch {}: {} range {}", r.key, s.cmName,
-               (*doc)["epoch"].dump(), WriteName(edit.write), edit.range);
+  s.doc = doc;
+  spdlog::info("migrationpolicy {}: routing {} epoch {}: {}", r.key, s.cmName,
+               doc.value("epoch", Json(0)).dump(), what);
   return {};
+}
+
+bool MigrationPolicyReconciler::refresh_endpoints(Round& r) {
+  for (const auto& name : r.sel.governed) {
+    load_set(r, name);
+    SetState& s = r.sets[name];
+    if (!s.exists || !s.problem.empty() || s.doc.is_null()) continue;
+    std::map<std::string, std::string> eps;
+    for (const auto& p : s.pods) {
+      if (!p.ip.empty()) eps[p.name] = shardset::Endpoint(p.ip, s.set.port);
+    }
+    auto doc = RefreshEndpoints(s.doc, eps);
+    if (!doc) continue;
+    auto w = write_document(r, s, *doc, "endpoint refresh");
+    if (!w) {
+      r.notes.push_back(name + ": endpoint refresh: " + w.error().to_string());
+      continue;
+    }
+    return true;
+  }
+  return false;
 }
 
 Result<HookResponse> MigrationPolicyReconciler::hook(SetState& s, const std::string& pod,

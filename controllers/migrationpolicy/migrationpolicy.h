@@ -236,6 +236,34 @@ Json ActionToJson(const ActionRecord& a);
 std::vector<ActionRecord> ActionsFromPlan(const std::string& planId, const std::string& shardSet,
                                           const planner::Plan& plan);
 
+// ---- ownership requests (C1: ShardSet status.ownershipRequests) ----
+
+struct OwnershipRequest {
+  uint32_t range = 0;
+  std::string owner;
+  std::string reason;  // ScaleIn | Shedding | OwnerGone
+};
+// Tolerant: malformed entries are skipped (absent = no request).
+std::vector<OwnershipRequest> ParseOwnershipRequests(const Json& shardset);
+
+// Actions for the requests that no action in `unfinished` covers (one not
+// finished, or finished within the last minute): Move
+// (ScaleIn, Shedding) or Reassign (OwnerGone) to the Ready active pod, not
+// itself a requested owner, that owns the fewest ranges in `doc` (ties by
+// name). A request with no such pod gets no action (the caller reports it).
+// Ids are "<shardSet>-<reason>-<range>-<now>".
+std::vector<ActionRecord> ActionsForRequests(const std::vector<OwnershipRequest>& requests,
+                                             const std::string& shardSet, const Json& doc,
+                                             const std::vector<PodInfo>& pods,
+                                             const std::vector<ActionRecord>& unfinished,
+                                             int64_t now);
+
+// routing.json with every owner/echo/target endpoint that differs from its
+// pod's current one (`endpoints`: pod -> "ip:port") rewritten, epoch + 1;
+// nullopt when nothing differs. Changes no owner.
+std::optional<Json> RefreshEndpoints(const Json& doc,
+                                     const std::map<std::string, std::string>& endpoints);
+
 // ---- proposals ----
 
 // Proposal id: the planner's plan id (hash of the actions) plus the creation

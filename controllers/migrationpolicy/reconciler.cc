@@ -208,6 +208,39 @@ void MigrationPolicyReconciler::load_set(Round& r, const std::string& name) {
   }
 }
 
+void MigrationPolicyReconciler::adopt_requests(Round& r) {
+  for (const auto& name : r.sel.governed) {
+    load_set(r, name);
+    SetState& s = r.sets[name];
+    if (!s.exists || !s.problem.empty() || s.doc.is_null()) continue;
+    const auto reqs = ParseOwnershipRequests(s.obj);
+    if (reqs.empty()) continue;
+    std::vector<PodInfo> pods;
+    for (const auto& p : s.pods) pods.push_back({p.name, p.role, p.ready, p.ip});
+    std::vector<ActionRecord> known = r.actions;
+    known.insert(known.end(), r.history.begin(), r.history.end());
+    auto acts = ActionsForRequests(reqs, name, s.doc, pods, known, r.now);
+    if (acts.size() < reqs.size()) {
+      r.notes.push_back(name + ": " + std::to_string(reqs.size()) + " ownership request(s), " +
+                        std::to_string(acts.size()) +
+                        " newly acted on (the rest are in flight or have no Ready target)");
+    }
+    for (auto& a : acts) {
+      if (r.spec.mode == Mode::kObserve) {
+        r.notes.push_back(name + ": " + a.message + " (Observe mode: not acted on)");
+      } else if (r.spec.mode == Mode::kAuto || a.type == ActionType::kReassign) {
+        // A Reassign restores service for ranges whose data is already
+        // lost: it runs without waiting for an approval.
+        event(r.obj, a.type == ActionType::kReassign, "OwnershipRequest",
+              a.id + ": " + a.message + "; " + ActionTypeName(a.type) + " to " + a.target);
+        r.actions.insert(r.actions.begin(), a);
+      } else {
+        r.requestMoves[name].push_back(a);
+      }
+    }
+  }
+}
+
 void MigrationPolicyReconciler::plan(Round& r) {
   std::vector<ProposalPlan> plans;
   planner::History hist = HistoryFrom(r.actions, r.history, r.now);
@@ -293,6 +326,33 @@ void MigrationPolicyReconciler::plan(Round& r) {
     plans.push_back({name, *p, std::nullopt});
   }
 
+  // C1 Moves go first in the proposal of their ShardSet; the planner's
+  // actions on the same ranges are dropped.
+  for (const auto& [name, moves] : r.requestMoves) {
+    auto it = std::find_if(plans.begin(), plans.end(),
+                           [&](const ProposalPlan& pp) { return pp.shardSet == name; });
+    if (it == plans.end()) {
+      plans.push_back({name, planner::Plan{}, std::nullopt});
+      it = plans.end() - 1;
+      it->plan.id = "plan-requests-" + name;
+    }
+    std::vector<planner::Action> first;
+    std::set<uint32_t> ranges;
+    for (const auto& m : moves) {
+      planner::Action pa;
+      pa.type = planner::ActionType::kMove;
+      pa.range = m.range;
+      pa.from = m.source;
+      pa.to = m.target;
+      pa.reason = m.message;
+      first.push_back(pa);
+      if (m.range) ranges.insert(*m.range);
+    }
+    for (const auto& pa : it->plan.actions) {
+      if (!(pa.range && ranges.count(*pa.range))) first.push_back(pa);
+    }
+    it->plan.actions = first;
+  }
   const std::string policyName = r.spec.name;
   if (r.spec.mode == Mode::kAuto) {
     r.proposal = Json();
@@ -386,7 +446,14 @@ ctrl::ReconcileResult MigrationPolicyReconciler::run(Round& r) {
     r.proposal = prev["proposal"];
 
   // 3. Execution: one step.
-  r.requeue = step_actions(r);
+  // C1 requests first (before the policy's own plans), then one external
+  // write: an endpoint refresh, or one step of an action.
+  adopt_requests(r);
+  if (refresh_endpoints(r)) {
+    r.requeue = ms(200);
+  } else {
+    r.requeue = step_actions(r);
+  }
 
   // 4. Planning, when nothing is in flight.
   if (r.actions.empty()) {

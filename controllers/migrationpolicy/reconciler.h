@@ -80,6 +80,13 @@ class MigrationPolicyReconciler final : public ctrl::Reconciler {
                   const StepConfig& cfg);
   Outcome call_hook(Round& r, SetState& s, const ActionRecord& a, Write wr, const StepWorld& w);
   void plan(Round& r);
+  // C1: ShardSet ownership requests as actions (Auto: started here, and a
+  // Reassign in every mode but Observe), proposal entries (Proposal, in
+  // plan()) or notes (Observe). Moves for a proposal go to r.requestMoves.
+  void adopt_requests(Round& r);
+  // A routing write that only refreshes pod endpoints (C1); true when made.
+  bool refresh_endpoints(Round& r);
+  kube::ApiStatus write_document(Round& r, SetState& s, const Json& doc, const std::string& what);
   kube::ApiStatus write_routing(Round& r, SetState& s, const RoutingEdit& edit);
   Result<HookResponse> hook(SetState& s, const std::string& pod, const std::string& path,
                             const std::string& method, const Json& body);

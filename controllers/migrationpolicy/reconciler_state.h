@@ -54,6 +54,8 @@ struct MigrationPolicyReconciler::Round {
   std::vector<std::string> blocked;  // impossible constraints
   std::optional<std::chrono::milliseconds> requeue;
   std::map<std::string, StoredRequest> requests;  // by ShardSet name
+  // C1 Moves waiting for a proposal (Proposal mode), by ShardSet.
+  std::map<std::string, std::vector<ActionRecord>> requestMoves;
 };
 
 // The observed load (PodMetrics CPU millicores) is in the unit of the

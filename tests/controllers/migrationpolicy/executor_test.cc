@@ -113,6 +113,7 @@ TEST_F(ExecutorTest, AbortWaitsForProgressDoneBeforeClearingTheMarks) {
   doc["ranges"][0]["state"] = "migrating";
   doc["ranges"][0]["source"] = "kv-0";
   doc["ranges"][0]["target"] = "kv-2";
+  doc["ranges"][0]["targetEndpoint"] = "10.0.0.3:8080";
   cm["data"]["routing.json"] = doc.dump();
   cms_.upsert(std::make_shared<const Json>(cm));
   Json a = WithHook(MoveAction("a-0", 0, "Aborting"), "Abort", "Intent");

@@ -81,7 +81,10 @@ class ReconcilerTest : public ::testing::Test {
                         {"owner", i < 2    ? "kv-0"
                                   : i == 2 ? "kv-1"
                                            : "kv-2"},
-                        {"endpoint", "10.0.0.1:8080"},
+                        // The owner's pod IP (the executor refreshes stale endpoints).
+                        {"endpoint", i < 2    ? "10.0.0.1:8080"
+                                     : i == 2 ? "10.0.0.2:8080"
+                                              : "10.0.0.3:8080"},
                         {"state", "stable"},
                         {"source", nullptr},
                         {"target", nullptr},
