@@ -103,7 +103,7 @@ ctrl::ReconcileResult MigrationPolicyReconciler::reconcile(const std::string& ke
     spdlog::warn("migrationpolicy {}: fencing token {} may no longer write; skipping", key, r.base);
     return ctrl::Action::AwaitChange();
   }
-  auto token = term_token(r.base);
+  auto token = term_token(r.base, kube::ObjectNamespace(*obj));
   if (!token) return kube::api_error(ErrorKind::kUnavailable, token.error().message);
   r.token = *token;
   r.now = deps_.now();
@@ -129,28 +129,38 @@ ctrl::ReconcileResult MigrationPolicyReconciler::reconcile(const std::string& ke
   return run(r);
 }
 
-Result<uint64_t> MigrationPolicyReconciler::term_token(uint64_t base) {
+Result<uint64_t> MigrationPolicyReconciler::term_token(uint64_t base, const std::string& ns) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (term_token_ != 0 && base == term_base_) return term_token_;
-  // A new term: read every token ever recorded from the API server (not
-  // the cache, which may be behind).
-  std::vector<Json> recorded;
+  if (base != term_base_) {
+    term_base_ = base;
+    term_tokens_.clear();
+  }
+  if (auto it = term_tokens_.find(ns); it != term_tokens_.end()) return it->second;
+  // First round of the term in this namespace: read every token recorded
+  // here from the API server (not the cache, which may be behind). Per
+  // namespace: the operator's RBAC may be namespaced, and every object a
+  // token guards (routing ConfigMaps, policy status, the ShardSet's agents)
+  // lives in the namespace of its ShardSet.
   kube::ListOptions o;
   o.label_selector = api::kLabelShardSet;
-  auto cms = deps_.client->list_all(kube::resources::kConfigMaps, "", o);
-  if (!cms)
+  auto cms = deps_.client->list_all(kube::resources::kConfigMaps, ns, o);
+  if (!cms) {
     return unexpected(Error{"fencing: listing routing ConfigMaps: " + cms.error().to_string()});
-  auto pols = deps_.client->list_all(api::kMigrationPolicies, "", {});
-  if (!pols)
+  }
+  auto pols = deps_.client->list_all(api::kMigrationPolicies, ns, {});
+  if (!pols) {
     return unexpected(Error{"fencing: listing MigrationPolicies: " + pols.error().to_string()});
-  recorded = std::move(cms->items);
+  }
+  std::vector<Json> recorded = std::move(cms->items);
   recorded.insert(recorded.end(), pols->items.begin(), pols->items.end());
   const uint64_t highest = api::HighestFencingToken(recorded);
-  term_base_ = base;
-  term_token_ = api::TermToken(base, highest);
-  spdlog::info("migrationpolicy: fencing token {} (manager token {}, highest recorded {})",
-               term_token_, base, highest);
-  return term_token_;
+  const uint64_t token = api::TermToken(base, highest);
+  term_tokens_[ns] = token;
+  spdlog::info(
+      "migrationpolicy: namespace {}: fencing token {} (manager token {}, highest "
+      "recorded {})",
+      ns, token, base, highest);
+  return token;
 }
 
 void MigrationPolicyReconciler::load_set(Round& r, const std::string& name) {

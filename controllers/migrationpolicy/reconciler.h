@@ -68,9 +68,9 @@ class MigrationPolicyReconciler final : public ctrl::Reconciler {
  private:
   ctrl::ReconcileResult run(Round& r);
   void load_set(Round& r, const std::string& name);
-  // The fencing token of this term (fencing.h): nullopt when the recorded
-  // tokens cannot be read.
-  Result<uint64_t> term_token(uint64_t base);
+  // The fencing token of this term in namespace `ns` (fencing.h); an error
+  // when the recorded tokens cannot be read.
+  Result<uint64_t> term_token(uint64_t base, const std::string& ns);
   // executor.cc: advances the actions, one external write per round.
   std::optional<std::chrono::milliseconds> step_actions(Round& r);
   StepWorld world(Round& r, SetState& s, const ActionRecord& a);
@@ -101,7 +101,7 @@ class MigrationPolicyReconciler final : public ctrl::Reconciler {
       last_warning_;  // policy key -> last Blocked message (event dedup)
   std::map<std::string, int64_t> low_load_since_;  // "policy|set" -> since (kept in memory)
   uint64_t term_base_ = 0;                         // the manager token of the current term
-  uint64_t term_token_ = 0;                        // our token for that term
+  std::map<std::string, uint64_t> term_tokens_;    // namespace -> our token in that term
 };
 
 // Enqueues policies: their own changes, and every policy of the namespace on

@@ -29,7 +29,8 @@ TEST_F(ExecutorTest, FencingTokenIsAboveEveryRecordedTokenAndStaysForTheTerm) {
   // A new operator (manager token 1, e.g. a re-created Lease) finds the
   // routing ConfigMap written under token 5 by its predecessor.
   SetRouting(5);
-  transport_->gets["/api/v1/configmaps"] = {{"items", Json::array({*cms_.get("ns/kv-routing")})}};
+  transport_->gets["/api/v1/namespaces/ns/configmaps"] = {
+      {"items", Json::array({*cms_.get("ns/kv-routing")})}};
   SetPolicy(Json::parse(R"({"mode":"Auto"})"),
             {{"actions", Json::array({MoveAction("a-0", 0, "Migrating")})}});
   auto rec = Make();
@@ -40,11 +41,11 @@ TEST_F(ExecutorTest, FencingTokenIsAboveEveryRecordedTokenAndStaysForTheTerm) {
   EXPECT_EQ(LastStatus()["fencingToken"], 6);
   // Same term: the recorded tokens are not read again.
   ASSERT_TRUE(rec->reconcile("ns/p"));
-  EXPECT_EQ(transport_->by("GET", "/api/v1/configmaps").size(), 1u);
+  EXPECT_EQ(transport_->by("GET", "/api/v1/namespaces/ns/configmaps").size(), 1u);
   // A new term re-reads them.
   manager_token_ = 2;
   ASSERT_TRUE(rec->reconcile("ns/p"));
-  EXPECT_EQ(transport_->by("GET", "/api/v1/configmaps").size(), 2u);
+  EXPECT_EQ(transport_->by("GET", "/api/v1/namespaces/ns/configmaps").size(), 2u);
 }
 
 TEST_F(ExecutorTest, StatusWrittenUnderALargerTokenIsNeverOverwritten) {
@@ -55,7 +56,7 @@ TEST_F(ExecutorTest, StatusWrittenUnderALargerTokenIsNeverOverwritten) {
   EXPECT_TRUE(transport_->writes("/migrationpolicies/").empty());
   // Listed (a fresh term reads it), the token goes above it.
   Json p = *policies_.get("ns/p");
-  transport_->gets["/apis/shardcast.dev/v1alpha1/migrationpolicies"] = {
+  transport_->gets["/apis/shardcast.dev/v1alpha1/namespaces/ns/migrationpolicies"] = {
       {"items", Json::array({p})}};
   manager_token_ = 2;
   ASSERT_TRUE(rec->reconcile("ns/p"));
