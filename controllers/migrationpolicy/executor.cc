@@ -455,4 +455,71 @@ Result<HookResponse> MigrationPolicyReconciler::hook(SetState& s, const std::str
   return res;
 }
 
+Result<uint64_t> MigrationPolicyReconciler::term_token(uint64_t base, const std::string& ns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (base != term_base_) {
+    term_base_ = base;
+    term_tokens_.clear();
+  }
+  if (auto it = term_tokens_.find(ns); it != term_tokens_.end()) return it->second;
+  // First round of the term in this namespace: read every token recorded
+  // here from the API server (not the cache, which may be behind). Per
+  // namespace: the operator's RBAC may be namespaced, and every object a
+  // token guards (routing ConfigMaps, policy status, the ShardSet's agents)
+  // lives in the namespace of its ShardSet.
+  kube::ListOptions o;
+  o.label_selector = api::kLabelShardSet;
+  auto cms = deps_.client->list_all(kube::resources::kConfigMaps, ns, o);
+  if (!cms) {
+    return unexpected(Error{"fencing: listing routing ConfigMaps: " + cms.error().to_string()});
+  }
+  auto pols = deps_.client->list_all(api::kMigrationPolicies, ns, {});
+  if (!pols) {
+    return unexpected(Error{"fencing: listing MigrationPolicies: " + pols.error().to_string()});
+  }
+  std::vector<Json> recorded = std::move(cms->items);
+  recorded.insert(recorded.end(), pols->items.begin(), pols->items.end());
+  const uint64_t highest = api::HighestFencingToken(recorded);
+  const uint64_t token = api::TermToken(base, highest);
+  term_tokens_[ns] = token;
+  spdlog::info(
+      "migrationpolicy: namespace {}: fencing token {} (manager token {}, highest "
+      "recorded {})",
+      ns, token, base, highest);
+  return token;
+}
+
+void MigrationPolicyReconciler::adopt_requests(Round& r) {
+  for (const auto& name : r.sel.governed) {
+    load_set(r, name);
+    SetState& s = r.sets[name];
+    if (!s.exists || !s.problem.empty() || s.doc.is_null()) continue;
+    const auto reqs = ParseOwnershipRequests(s.obj);
+    if (reqs.empty()) continue;
+    std::vector<PodInfo> pods;
+    for (const auto& p : s.pods) pods.push_back({p.name, p.role, p.ready, p.ip});
+    std::vector<ActionRecord> known = r.actions;
+    known.insert(known.end(), r.history.begin(), r.history.end());
+    auto acts = ActionsForRequests(reqs, name, s.doc, pods, known, r.now);
+    if (acts.size() < reqs.size()) {
+      r.notes.push_back(name + ": " + std::to_string(reqs.size()) + " ownership request(s), " +
+                        std::to_string(acts.size()) +
+                        " newly acted on (the rest are in flight or have no Ready target)");
+    }
+    for (auto& a : acts) {
+      if (r.spec.mode == Mode::kObserve) {
+        r.notes.push_back(name + ": " + a.message + " (Observe mode: not acted on)");
+      } else if (r.spec.mode == Mode::kAuto || a.type == ActionType::kReassign) {
+        // A Reassign restores service for ranges whose data is already
+        // lost: it runs without waiting for an approval.
+        event(r.obj, a.type == ActionType::kReassign, "OwnershipRequest",
+              a.id + ": " + a.message + "; " + ActionTypeName(a.type) + " to " + a.target);
+        r.actions.insert(r.actions.begin(), a);
+      } else {
+        r.requestMoves[name].push_back(a);
+      }
+    }
+  }
+}
+
 }  // namespace shardcast::migrationpolicy

@@ -440,6 +440,12 @@ bool ExecutionAllowed(const planner::Policy& p, int64_t now, std::string* why);
 planner::History HistoryFrom(const std::vector<ActionRecord>& actions,
                              const std::vector<ActionRecord>& history, int64_t now);
 
+// C1 Moves (by ShardSet) go first in their ShardSet's plan of a proposal
+// (a plan "plan-requests-<set>" when the planner had none); the planner's
+// actions on the same ranges are dropped.
+void MergeRequestMoves(const std::map<std::string, std::vector<ActionRecord>>& requestMoves,
+                       std::vector<ProposalPlan>& plans);
+
 // ---- conditions ----
 
 struct Condition {

@@ -104,4 +104,35 @@ std::optional<Json> RefreshEndpoints(const Json& doc,
   return out;
 }
 
+void MergeRequestMoves(const std::map<std::string, std::vector<ActionRecord>>& requestMoves,
+                       std::vector<ProposalPlan>& plans) {
+  // C1 Moves go first in the proposal of their ShardSet; the planner's
+  // actions on the same ranges are dropped.
+  for (const auto& [name, moves] : requestMoves) {
+    auto it = std::find_if(plans.begin(), plans.end(),
+                           [&](const ProposalPlan& pp) { return pp.shardSet == name; });
+    if (it == plans.end()) {
+      plans.push_back({name, planner::Plan{}, std::nullopt});
+      it = plans.end() - 1;
+      it->plan.id = "plan-requests-" + name;
+    }
+    std::vector<planner::Action> first;
+    std::set<uint32_t> ranges;
+    for (const auto& m : moves) {
+      planner::Action pa;
+      pa.type = planner::ActionType::kMove;
+      pa.range = m.range;
+      pa.from = m.source;
+      pa.to = m.target;
+      pa.reason = m.message;
+      first.push_back(pa);
+      if (m.range) ranges.insert(*m.range);
+    }
+    for (const auto& pa : it->plan.actions) {
+      if (!(pa.range && ranges.count(*pa.range))) first.push_back(pa);
+    }
+    it->plan.actions = first;
+  }
+}
+
 }  // namespace shardcast::migrationpolicy

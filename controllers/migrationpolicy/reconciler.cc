@@ -129,40 +129,6 @@ ctrl::ReconcileResult MigrationPolicyReconciler::reconcile(const std::string& ke
   return run(r);
 }
 
-Result<uint64_t> MigrationPolicyReconciler::term_token(uint64_t base, const std::string& ns) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (base != term_base_) {
-    term_base_ = base;
-    term_tokens_.clear();
-  }
-  if (auto it = term_tokens_.find(ns); it != term_tokens_.end()) return it->second;
-  // First round of the term in this namespace: read every token recorded
-  // here from the API server (not the cache, which may be behind). Per
-  // namespace: the operator's RBAC may be namespaced, and every object a
-  // token guards (routing ConfigMaps, policy status, the ShardSet's agents)
-  // lives in the namespace of its ShardSet.
-  kube::ListOptions o;
-  o.label_selector = api::kLabelShardSet;
-  auto cms = deps_.client->list_all(kube::resources::kConfigMaps, ns, o);
-  if (!cms) {
-    return unexpected(Error{"fencing: listing routing ConfigMaps: " + cms.error().to_string()});
-  }
-  auto pols = deps_.client->list_all(api::kMigrationPolicies, ns, {});
-  if (!pols) {
-    return unexpected(Error{"fencing: listing MigrationPolicies: " + pols.error().to_string()});
-  }
-  std::vector<Json> recorded = std::move(cms->items);
-  recorded.insert(recorded.end(), pols->items.begin(), pols->items.end());
-  const uint64_t highest = api::HighestFencingToken(recorded);
-  const uint64_t token = api::TermToken(base, highest);
-  term_tokens_[ns] = token;
-  spdlog::info(
-      "migrationpolicy: namespace {}: fencing token {} (manager token {}, highest "
-      "recorded {})",
-      ns, token, base, highest);
-  return token;
-}
-
 void MigrationPolicyReconciler::load_set(Round& r, const std::string& name) {
   if (r.sets.count(name)) return;
   SetState& s = r.sets[name];
@@ -213,39 +179,6 @@ void MigrationPolicyReconciler::load_set(Round& r, const std::string& name) {
         s.doc = parsed->raw;
       } else {
         s.problem = "ConfigMap " + s.cmName + ": " + parsed.error().message;
-      }
-    }
-  }
-}
-
-void MigrationPolicyReconciler::adopt_requests(Round& r) {
-  for (const auto& name : r.sel.governed) {
-    load_set(r, name);
-    SetState& s = r.sets[name];
-    if (!s.exists || !s.problem.empty() || s.doc.is_null()) continue;
-    const auto reqs = ParseOwnershipRequests(s.obj);
-    if (reqs.empty()) continue;
-    std::vector<PodInfo> pods;
-    for (const auto& p : s.pods) pods.push_back({p.name, p.role, p.ready, p.ip});
-    std::vector<ActionRecord> known = r.actions;
-    known.insert(known.end(), r.history.begin(), r.history.end());
-    auto acts = ActionsForRequests(reqs, name, s.doc, pods, known, r.now);
-    if (acts.size() < reqs.size()) {
-      r.notes.push_back(name + ": " + std::to_string(reqs.size()) + " ownership request(s), " +
-                        std::to_string(acts.size()) +
-                        " newly acted on (the rest are in flight or have no Ready target)");
-    }
-    for (auto& a : acts) {
-      if (r.spec.mode == Mode::kObserve) {
-        r.notes.push_back(name + ": " + a.message + " (Observe mode: not acted on)");
-      } else if (r.spec.mode == Mode::kAuto || a.type == ActionType::kReassign) {
-        // A Reassign restores service for ranges whose data is already
-        // lost: it runs without waiting for an approval.
-        event(r.obj, a.type == ActionType::kReassign, "OwnershipRequest",
-              a.id + ": " + a.message + "; " + ActionTypeName(a.type) + " to " + a.target);
-        r.actions.insert(r.actions.begin(), a);
-      } else {
-        r.requestMoves[name].push_back(a);
       }
     }
   }
@@ -336,33 +269,7 @@ void MigrationPolicyReconciler::plan(Round& r) {
     plans.push_back({name, *p, std::nullopt});
   }
 
-  // C1 Moves go first in the proposal of their ShardSet; the planner's
-  // actions on the same ranges are dropped.
-  for (const auto& [name, moves] : r.requestMoves) {
-    auto it = std::find_if(plans.begin(), plans.end(),
-                           [&](const ProposalPlan& pp) { return pp.shardSet == name; });
-    if (it == plans.end()) {
-      plans.push_back({name, planner::Plan{}, std::nullopt});
-      it = plans.end() - 1;
-      it->plan.id = "plan-requests-" + name;
-    }
-    std::vector<planner::Action> first;
-    std::set<uint32_t> ranges;
-    for (const auto& m : moves) {
-      planner::Action pa;
-      pa.type = planner::ActionType::kMove;
-      pa.range = m.range;
-      pa.from = m.source;
-      pa.to = m.target;
-      pa.reason = m.message;
-      first.push_back(pa);
-      if (m.range) ranges.insert(*m.range);
-    }
-    for (const auto& pa : it->plan.actions) {
-      if (!(pa.range && ranges.count(*pa.range))) first.push_back(pa);
-    }
-    it->plan.actions = first;
-  }
+  MergeRequestMoves(r.requestMoves, plans);
   const std::string policyName = r.spec.name;
   if (r.spec.mode == Mode::kAuto) {
     r.proposal = Json();
