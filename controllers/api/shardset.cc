@@ -180,11 +180,11 @@ Result<void> ParseEndpoints(const Json& spec, ShardSet& s) {
       !r) {
     return r;
   }
-  const std::pair<const char*, std::string*> paths[] = {{"preparePath", &hs.prepare_path},
-                                                        {"copyPath", &hs.copy_path},
-                                                        {"progressPath", &hs.progress_path},
-                                                        {"cutoverPath", &hs.cutover_path},
-                                                        {"releasePath", &hs.release_path}};
+  const std::pair<const char*, std::string*> paths[] = {
+      {"preparePath", &hs.prepare_path},   {"copyPath", &hs.copy_path},
+      {"progressPath", &hs.progress_path}, {"cutoverPath", &hs.cutover_path},
+      {"releasePath", &hs.release_path},   {"abortPath", &hs.abort_path},
+      {"echoAddPath", &hs.echo_add_path},  {"echoRemovePath", &hs.echo_remove_path}};
   for (const auto& [key, dst] : paths) {
     if (auto r = ReadPath(h, key, std::string("spec.hooks.") + key, dst); !r) return r;
   }

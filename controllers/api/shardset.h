@@ -30,6 +30,9 @@ struct HooksSpec {
   std::string progress_path = "/shardcast/progress";
   std::string cutover_path = "/shardcast/cutover";
   std::string release_path = "/shardcast/release";
+  std::string abort_path = "/shardcast/abort";
+  std::string echo_add_path = "/shardcast/echo-add";
+  std::string echo_remove_path = "/shardcast/echo-remove";
 };
 
 // spec.routers: the routers (shardcast-router) in front of the set, whose

@@ -164,17 +164,82 @@ struct BuiltInput {
 
 // ---- actions (status.actions / status.history) ----
 
+// Action types and phases are enums; their names appear only at the status
+// boundary (ActionToJson / ActionFromJson).
+enum class ActionType {
+  kPromote,
+  kMove,
+  kAddEcho,
+  kRemoveEcho,
+  kSplit,
+  kMerge,
+  kScaleIn,
+  kDemote,
+  kReassign,  // routing only: the owner is gone with its data (C1 OwnerGone)
+};
+const char* ActionTypeName(ActionType t);
+std::optional<ActionType> ParseActionType(const std::string& s);
+ActionType FromPlanner(planner::ActionType t);
+
+enum class Phase {
+  kPending,
+  kPromoting,
+  kMigrating,
+  kCopying,
+  kShadow,
+  kCutover,
+  kVerifying,
+  kReleasing,  // release intended: the action can only complete
+  kAborting,   // abandoned before cutover: abort on the target, then clear marks
+  kReverting,  // after cutover: the reverse move (hooks) or a routing flip
+  kCompleted,
+  kReverted,
+  kFailed,
+};
+const char* PhaseName(Phase p);
+std::optional<Phase> ParsePhase(const std::string& s);
+
+// The hook step an action last recorded (status.actions[].hook). `kIntent`
+// is written to status BEFORE the call, `kDone` after it succeeded; a crash
+// in between re-calls the hook, which the agent answers idempotently by
+// action id + hook. `reverse`: a step of the reverse move (C5), whose hook
+// action id is "<id>-revert".
+enum class HookStep { kNone, kPrepare, kCopy, kCutover, kRelease, kAbort, kEchoAdd, kEchoRemove };
+enum class HookState { kIntent, kDone };
+const char* HookStepName(HookStep s);
+const char* HookStateName(HookState s);
+
+struct HookRecord {
+  HookStep step = HookStep::kNone;
+  HookState state = HookState::kIntent;
+  bool reverse = false;
+  bool operator==(const HookRecord& o) const {
+    return step == o.step && state == o.state && reverse == o.reverse;
+  }
+  bool Is(HookStep s, HookState st, bool rev = false) const {
+    return step == s && state == st && reverse == rev;
+  }
+};
+
+// Cumulative router counters of one range (ShardSet status.routerStats, C2).
+struct RouterCounters {
+  int64_t observedAt = 0;
+  double requests = 0, errors = 0;
+  double compared = 0, mismatches = 0;
+  double ownerSeconds = 0, targetSeconds = 0;
+};
+
 struct ActionRecord {
   std::string id;
   std::string shardSet;
-  std::string type;  // Promote, Move, AddEcho, RemoveEcho, Split, Merge, ScaleIn, Demote
+  ActionType type = ActionType::kMove;
   std::optional<uint32_t> range;
   std::optional<uint32_t>
       other;  // Split: id of the new upper half; Merge: the upper range absorbed
   std::optional<uint32_t> splitAt;  // Split: first key of the upper half
   std::string source;
   std::string target;
-  std::string phase = "Pending";
+  Phase phase = Phase::kPending;
   int64_t startedAt = 0;  // 0 = not started
   int64_t phaseStartedAt = 0;
   int64_t finishedAt = 0;
@@ -187,8 +252,19 @@ struct ActionRecord {
   // After a failed step: not before this time (0 = now). In status, so that
   // the backoff holds although our own status write re-queues the policy.
   int64_t retryAt = 0;
+  HookRecord hook;  // status.actions[].hook
+  // Router counters when Shadow (or Verifying) began: the baseline of the
+  // deltas judged at its end (status.actions[].routerBaseline).
+  std::optional<RouterCounters> routerBaseline;
+  // The ShardSet ownership request it carries out (C1: ScaleIn, Shedding,
+  // OwnerGone; "" for the policy's own plans); status ownershipRequest.
+  std::string request;
 
-  bool terminal() const { return phase == "Completed" || phase == "Reverted" || phase == "Failed"; }
+  bool terminal() const {
+    return phase == Phase::kCompleted || phase == Phase::kReverted || phase == Phase::kFailed;
+  }
+  // The hook action id of the step in `hook` ("<id>-revert" for the reverse move).
+  std::string HookActionId() const { return hook.reverse ? id + "-revert" : id; }
 };
 
 Json ActionToJson(const ActionRecord& a);
@@ -197,6 +273,34 @@ Json ActionToJson(const ActionRecord& a);
 // The actions of a plan as status entries (phase Pending), ids "<plan>-<i>".
 std::vector<ActionRecord> ActionsFromPlan(const std::string& planId, const std::string& shardSet,
                                           const planner::Plan& plan);
+
+// ---- ownership requests (C1: ShardSet status.ownershipRequests) ----
+
+struct OwnershipRequest {
+  uint32_t range = 0;
+  std::string owner;
+  std::string reason;  // ScaleIn | Shedding | OwnerGone
+};
+// Tolerant: malformed entries are skipped (absent = no request).
+std::vector<OwnershipRequest> ParseOwnershipRequests(const Json& shardset);
+
+// Actions for the requests that no action in `unfinished` covers (one not
+// finished, or finished within the last minute): Move
+// (ScaleIn, Shedding) or Reassign (OwnerGone) to the Ready active pod, not
+// itself a requested owner, that owns the fewest ranges in `doc` (ties by
+// name). A request with no such pod gets no action (the caller reports it).
+// Ids are "<shardSet>-<reason>-<range>-<now>".
+std::vector<ActionRecord> ActionsForRequests(const std::vector<OwnershipRequest>& requests,
+                                             const std::string& shardSet, const Json& doc,
+                                             const std::vector<PodInfo>& pods,
+                                             const std::vector<ActionRecord>& unfinished,
+                                             int64_t now);
+
+// routing.json with every owner/echo/target endpoint that differs from its
+// pod's current one (`endpoints`: pod -> "ip:port") rewritten, epoch + 1;
+// nullopt when nothing differs. Changes no owner.
+std::optional<Json> RefreshEndpoints(const Json& doc,
+                                     const std::map<std::string, std::string>& endpoints);
 
 // ---- proposals ----
 
@@ -258,8 +362,11 @@ struct StepWorld {
   int minReplicas = 1;
   bool hooks = false;                       // the ShardSet declares spec.hooks
   std::optional<double> targetUtilization;  // observed, 0..
-  std::optional<double> errorRate;          // target's, when it reports one
-  std::optional<double> latencyRatio;       // target latency / source latency before the move
+  // The ShardSet declares spec.routers (C2): shadow is judged from router
+  // statistics, and verification may use them.
+  bool routerTelemetry = false;
+  // The range's cumulative counters in ShardSet status.routerStats, when listed.
+  std::optional<RouterCounters> routerNow;
 };
 
 struct StepConfig {
@@ -288,11 +395,19 @@ enum class Write {
   kRemoveEcho,     // routing: remove echo `target`
   kSplit,          // routing: range [start, splitAt-1] keeps its id, [splitAt, end] becomes `other`
   kMerge,          // routing: range absorbs the adjacent `other` (same owner, both stable)
-  kHookPrepare,    // POST prepare on the target
-  kHookCopy,       // poll progress on the target, POST copy when idle
-  kHookCutover,    // POST cutover on the target
-  kHookRelease,    // POST release on the source
+  kReassign,       // routing: owner = target, stable (the old owner is gone with its data)
+  // Hook calls: made only when the record carries the step's intent
+  // (a.hook); the call's source/target are swapped for a reverse step.
+  kHookPrepare,     // POST prepare on the target
+  kHookCopy,        // POST copy on the target (idempotent), then poll progress until done
+  kHookCutover,     // POST cutover on the target
+  kHookRelease,     // POST release on the source
+  kHookAbort,       // POST abort on the target, then poll progress until done
+  kHookEchoAdd,     // POST echo-add on the echo pod, then poll progress until done
+  kHookEchoRemove,  // POST echo-remove on the echo pod
 };
+// Whether `w` calls a hook whose job the executor polls until progress `done`.
+bool PollsProgress(Write w);
 const char* WriteName(Write w);
 
 struct Step {
@@ -311,8 +426,10 @@ struct Step {
 Step NextStep(const ActionRecord& a, const StepWorld& w, const StepConfig& cfg);
 
 // The record after a failed write or hook call: attempts+1; after
-// cfg.maxAttempts the action is abandoned (Reverting when the routing may
-// carry its marks or cutover, Failed otherwise).
+// cfg.maxAttempts the action is abandoned: a Move before its cutover hook
+// goes to Aborting, after it to Reverting (the reverse move), other types
+// to Failed. Releasing completes (never reverts); Aborting and Reverting
+// never give up (they retry at the longest backoff).
 ActionRecord AfterFailure(const ActionRecord& a, const std::string& error, const StepConfig& cfg,
                           int64_t now);
 // Backoff before retrying after `attempts` failures: 1s, 2s, 4s ... 30s.
@@ -344,14 +461,28 @@ RangeView ViewRange(const Json& doc, uint32_t id);
 
 // ---- limits ----
 
+// ShardSet status.routerStats.ranges by range id (C2). Tolerant: absent or
+// malformed entries are skipped (absent = unknown).
+std::map<uint32_t, RouterCounters> ParseRouterStats(const Json& shardset);
+
 // Whether another Move/AddEcho may start: in flight < maxConcurrentMigrations
 // and moves started within the last hour < maxMovesPerHour.
 bool MayStartMigration(const std::vector<ActionRecord>& actions,
                        const std::vector<ActionRecord>& history, const planner::Policy& p,
                        int64_t now);
+// Whether a Pending action may start now under the policy's windows and
+// blackouts (the planner's rule, applied to execution and approval too);
+// `why` says why not.
+bool ExecutionAllowed(const planner::Policy& p, int64_t now, std::string* why);
 // Planner history from status.actions + status.history.
 planner::History HistoryFrom(const std::vector<ActionRecord>& actions,
                              const std::vector<ActionRecord>& history, int64_t now);
+
+// C1 Moves (by ShardSet) go first in their ShardSet's plan of a proposal
+// (a plan "plan-requests-<set>" when the planner had none); the planner's
+// actions on the same ranges are dropped.
+void MergeRequestMoves(const std::map<std::string, std::vector<ActionRecord>>& requestMoves,
+                       std::vector<ProposalPlan>& plans);
 
 // ---- conditions ----
 

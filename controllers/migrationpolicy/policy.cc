@@ -44,11 +44,53 @@ std::string TimeStr(int64_t t) { return t > 0 ? util::FormatRfc3339(t) : std::st
 
 // ---- actions ----
 
+namespace {
+
+Json CountersToJson(const RouterCounters& c) {
+  Json j = {{"requests", c.requests},
+            {"errors", c.errors},
+            {"shadowCompared", c.compared},
+            {"shadowMismatches", c.mismatches},
+            {"shadowOwnerSecondsSum", c.ownerSeconds},
+            {"shadowTargetSecondsSum", c.targetSeconds}};
+  if (c.observedAt > 0) j["observedAt"] = TimeStr(c.observedAt);
+  return j;
+}
+
+// Router counters (the C2 field names); absent numbers are 0. `field` names
+// the first offending key when `strict`; tolerant readers skip instead.
+std::optional<RouterCounters> CountersFromJson(const Json& j, const std::string& field,
+                                               bool strict) {
+  if (!j.is_object()) {
+    if (strict) Fail(field, "must be an object");
+    return std::nullopt;
+  }
+  RouterCounters c;
+  const std::pair<const char*, double*> keys[] = {{"requests", &c.requests},
+                                                  {"errors", &c.errors},
+                                                  {"shadowCompared", &c.compared},
+                                                  {"shadowMismatches", &c.mismatches},
+                                                  {"shadowOwnerSecondsSum", &c.ownerSeconds},
+                                                  {"shadowTargetSecondsSum", &c.targetSeconds}};
+  for (const auto& [k, dst] : keys) {
+    if (!j.contains(k) || j[k].is_null()) continue;
+    if (!j[k].is_number() || j[k].get<double>() < 0 || !std::isfinite(j[k].get<double>())) {
+      if (strict) Fail(field + "." + k, "must be a non-negative number");
+      return std::nullopt;
+    }
+    *dst = j[k].get<double>();
+  }
+  if (j.contains("observedAt")) c.observedAt = TimeOf(j["observedAt"]);
+  return c;
+}
+
+}  // namespace
+
 Json ActionToJson(const ActionRecord& a) {
   Json j = {{"id", a.id},
             {"shardSet", a.shardSet},
-            {"type", a.type},
-            {"phase", a.phase},
+            {"type", ActionTypeName(a.type)},
+            {"phase", PhaseName(a.phase)},
             {"attempts", a.attempts}};
   if (a.range) j["range"] = *a.range;
   if (a.other) j["other"] = *a.other;
@@ -61,8 +103,66 @@ Json ActionToJson(const ActionRecord& a) {
   if (!a.message.empty()) j["message"] = a.message;
   if (a.routingEpoch > 0) j["routingEpoch"] = a.routingEpoch;
   if (a.retryAt > 0) j["retryAt"] = TimeStr(a.retryAt);
+  if (a.hook.step != HookStep::kNone) {
+    j["hook"] = {{"step", HookStepName(a.hook.step)}, {"state", HookStateName(a.hook.state)}};
+    if (a.hook.reverse) j["hook"]["reverse"] = true;
+  }
+  if (a.routerBaseline) j["routerBaseline"] = CountersToJson(*a.routerBaseline);
+  if (!a.request.empty()) j["ownershipRequest"] = a.request;
   return j;
 }
+
+namespace {
+
+HookRecord HookFromJson(const Json& h, const std::string& field) {
+  if (!h.is_object()) Fail(field, "must be an object");
+  HookRecord r;
+  const std::string step = Str(h, "step", "", field);
+  bool found = false;
+  for (HookStep s : {HookStep::kPrepare, HookStep::kCopy, HookStep::kCutover, HookStep::kRelease,
+                     HookStep::kAbort, HookStep::kEchoAdd, HookStep::kEchoRemove}) {
+    if (step == HookStepName(s)) {
+      r.step = s;
+      found = true;
+    }
+  }
+  if (!found) {
+    Fail(field + ".step",
+         "must be Prepare, Copy, Cutover, Release, Abort, EchoAdd or "
+         "EchoRemove, got \"" +
+             step + "\"");
+  }
+  const std::string state = Str(h, "state", "", field);
+  if (state != "Intent" && state != "Done")
+    Fail(field + ".state", "must be Intent or Done, got \"" + state + "\"");
+  r.state = state == "Intent" ? HookState::kIntent : HookState::kDone;
+  if (h.contains("reverse") && !h["reverse"].is_null()) {
+    if (!h["reverse"].is_boolean()) Fail(field + ".reverse", "must be a boolean");
+    r.reverse = h["reverse"].get<bool>();
+  }
+  return r;
+}
+
+void ReadRangeIds(const Json& j, const std::string& field, ActionRecord& a) {
+  if (j.contains("range") && !j["range"].is_null()) {
+    if (!j["range"].is_number_unsigned() || j["range"].get<uint64_t>() > UINT32_MAX)
+      Fail(field + ".range", "must be a range id");
+    a.range = j["range"].get<uint32_t>();
+  }
+  for (const char* k : {"other", "splitAt"}) {
+    if (!j.contains(k) || j[k].is_null()) continue;
+    if (!j[k].is_number_unsigned() || j[k].get<uint64_t>() > UINT32_MAX) {
+      Fail(field + "." + k, "must be an integer in 0..4294967295");
+    }
+    (std::string(k) == "other" ? a.other : a.splitAt) = j[k].get<uint32_t>();
+  }
+  if (a.type == ActionType::kSplit && (!a.range || !a.other || !a.splitAt))
+    Fail(field, "Split needs range, other and splitAt");
+  if (a.type == ActionType::kMerge && (!a.range || !a.other))
+    Fail(field, "Merge needs range and other");
+}
+
+}  // namespace
 
 Result<ActionRecord> ActionFromJson(const Json& j, const std::string& field) {
   try {
@@ -71,27 +171,17 @@ Result<ActionRecord> ActionFromJson(const Json& j, const std::string& field) {
     a.id = Str(j, "id", "", field);
     if (a.id.empty()) Fail(field + ".id", "required");
     a.shardSet = Str(j, "shardSet", "", field);
-    a.type = Str(j, "type", "", field);
-    static const std::set<std::string> kTypes = {"Promote", "Move",  "AddEcho", "RemoveEcho",
-                                                 "Split",   "Merge", "ScaleIn", "Demote"};
-    if (!kTypes.count(a.type)) Fail(field + ".type", "unknown action type \"" + a.type + "\"");
-    if (j.contains("range") && !j["range"].is_null()) {
-      if (!j["range"].is_number_unsigned()) Fail(field + ".range", "must be a range id");
-      a.range = j["range"].get<uint32_t>();
-    }
-    for (const char* k : {"other", "splitAt"}) {
-      if (!j.contains(k) || j[k].is_null()) continue;
-      if (!j[k].is_number_unsigned() || j[k].get<uint64_t>() > UINT32_MAX) {
-        Fail(field + "." + k, "must be an integer in 0..4294967295");
-      }
-      (std::string(k) == "other" ? a.other : a.splitAt) = j[k].get<uint32_t>();
-    }
-    if (a.type == "Split" && (!a.range || !a.other || !a.splitAt))
-      Fail(field, "Split needs range, other and splitAt");
-    if (a.type == "Merge" && (!a.range || !a.other)) Fail(field, "Merge needs range and other");
+    const std::string type = Str(j, "type", "", field);
+    auto t = ParseActionType(type);
+    if (!t) Fail(field + ".type", "unknown action type \"" + type + "\"");
+    a.type = *t;
+    ReadRangeIds(j, field, a);
     a.source = Str(j, "source", "", field);
     a.target = Str(j, "target", "", field);
-    a.phase = Str(j, "phase", "Pending", field);
+    const std::string phase = Str(j, "phase", "Pending", field);
+    auto p = ParsePhase(phase);
+    if (!p) Fail(field + ".phase", "unknown phase \"" + phase + "\"");
+    a.phase = *p;
     if (j.contains("startedAt")) a.startedAt = TimeOf(j["startedAt"]);
     if (j.contains("phaseStartedAt")) a.phaseStartedAt = TimeOf(j["phaseStartedAt"]);
     if (j.contains("finishedAt")) a.finishedAt = TimeOf(j["finishedAt"]);
@@ -99,16 +189,39 @@ Result<ActionRecord> ActionFromJson(const Json& j, const std::string& field) {
     if (j.contains("attempts") && j["attempts"].is_number_integer())
       a.attempts = j["attempts"].get<int>();
     a.message = Str(j, "message", "", field);
+    a.request = Str(j, "ownershipRequest", "", field);
     if (j.contains("routingEpoch")) {
       if (!j["routingEpoch"].is_number_integer() || j["routingEpoch"].get<int64_t>() < 0) {
         Fail(field + ".routingEpoch", "must be a non-negative integer");
       }
       a.routingEpoch = j["routingEpoch"].get<int64_t>();
     }
+    if (j.contains("hook") && !j["hook"].is_null())
+      a.hook = HookFromJson(j["hook"], field + ".hook");
+    if (j.contains("routerBaseline") && !j["routerBaseline"].is_null())
+      a.routerBaseline = CountersFromJson(j["routerBaseline"], field + ".routerBaseline", true);
     return a;
   } catch (const FieldError& e) {
     return unexpected(Error{e.message});
   }
+}
+
+std::map<uint32_t, RouterCounters> ParseRouterStats(const Json& shardset) {
+  std::map<uint32_t, RouterCounters> out;
+  if (!shardset.is_object() || !shardset.contains("status")) return out;
+  const Json& st = shardset["status"];
+  if (!st.is_object() || !st.contains("routerStats") || !st["routerStats"].is_object()) return out;
+  const Json& rs = st["routerStats"];
+  const int64_t at = rs.contains("observedAt") ? TimeOf(rs["observedAt"]) : 0;
+  if (!rs.contains("ranges") || !rs["ranges"].is_array()) return out;
+  for (const auto& r : rs["ranges"]) {
+    if (!r.is_object() || !r.contains("range") || !r["range"].is_number_unsigned()) continue;
+    auto c = CountersFromJson(r, "", false);
+    if (!c) continue;
+    c->observedAt = at;
+    out[r["range"].get<uint32_t>()] = *c;
+  }
+  return out;
 }
 
 std::vector<ActionRecord> ActionsFromPlan(const std::string& planId, const std::string& shardSet,
@@ -119,7 +232,7 @@ std::vector<ActionRecord> ActionsFromPlan(const std::string& planId, const std::
     ActionRecord a;
     a.id = planId + "-" + std::to_string(i);
     a.shardSet = shardSet;
-    a.type = planner::ActionTypeName(pa.type);
+    a.type = FromPlanner(pa.type);
     a.range = pa.range;
     a.other = pa.other;
     a.splitAt = pa.splitAt;
@@ -182,7 +295,10 @@ Json BuildProposal(const std::vector<ProposalPlan>& plans, int64_t now, int64_t 
   std::optional<double> bytes;
   for (const auto& pp : plans) {
     for (const auto& a : ActionsFromPlan(id, pp.shardSet, pp.plan)) {
-      Json j = {{"id", a.id}, {"shardSet", a.shardSet}, {"type", a.type}, {"reason", a.message}};
+      Json j = {{"id", a.id},
+                {"shardSet", a.shardSet},
+                {"type", ActionTypeName(a.type)},
+                {"reason", a.message}};
       if (a.range) j["range"] = *a.range;
       if (a.other) j["other"] = *a.other;
       if (a.splitAt) j["splitAt"] = *a.splitAt;
@@ -251,7 +367,7 @@ Result<std::vector<ActionRecord>> ActionsFromProposal(const Json& proposal) {
     std::string reason = j.is_object() ? j.value("reason", std::string()) : std::string();
     auto a = ActionFromJson(j, "status.proposal.actions[" + std::to_string(i) + "]");
     if (!a) return unexpected(a.error());
-    a->phase = "Pending";
+    a->phase = Phase::kPending;
     a->message = reason;
     out.push_back(*a);
   }
@@ -261,7 +377,9 @@ Result<std::vector<ActionRecord>> ActionsFromProposal(const Json& proposal) {
 // ---- limits and history ----
 
 namespace {
-bool CopiesData(const ActionRecord& a) { return a.type == "Move" || a.type == "AddEcho"; }
+bool CopiesData(const ActionRecord& a) {
+  return a.type == ActionType::kMove || a.type == ActionType::kAddEcho;
+}
 }  // namespace
 
 bool MayStartMigration(const std::vector<ActionRecord>& actions,
@@ -293,11 +411,11 @@ planner::History HistoryFrom(const std::vector<ActionRecord>& actions,
       // Both halves of a split cool down: otherwise the new upper half is
       // split again at once while a stale pod forecast still calls its owner
       // hot, and the key space is cut ever finer.
-      if (a.other && (a.type == "Split" || a.type == "Merge")) {
+      if (a.other && (a.type == ActionType::kSplit || a.type == ActionType::kMerge)) {
         h.rangeLastAction[*a.other] = std::max(h.rangeLastAction[*a.other], last);
       }
       for (const auto& pod : {a.source, a.target}) {
-        if (!pod.empty() && a.type != "Move")
+        if (!pod.empty() && a.type != ActionType::kMove)
           h.podLastAction[pod] = std::max(h.podLastAction[pod], last);
       }
     }

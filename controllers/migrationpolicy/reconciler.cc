@@ -11,6 +11,7 @@
 #include "controllers/api/fencing.h"
 #include "controllers/api/resources.h"
 #include "controllers/migrationpolicy/kstatus.h"
+#include "controllers/migrationpolicy/reconciler_state.h"
 #include "controllers/planner/schedule.h"
 #include "controllers/shardset/shardset.h"
 
@@ -19,14 +20,6 @@ namespace {
 
 using kube::ErrorKind;
 using ms = std::chrono::milliseconds;
-
-constexpr size_t kHistoryLimit = 100;
-
-// The observed load (PodMetrics CPU millicores) is in the unit of the
-// capacity only for capacity.metric CPU.
-bool ObservedIsCapacityUnit(const api::ShardSet& set) {
-  return set.metric == api::CapacityMetric::kCpu && set.capacity > 0;
-}
 
 bool Deleting(const Json& obj) {
   return obj.is_object() && obj.contains("metadata") && obj["metadata"].is_object() &&
@@ -39,63 +32,7 @@ int IntAt(const Json& obj, const char* key, int def) {
   return obj[key].get<int>();
 }
 
-std::optional<double> AnnotationNumber(const Json& pod, const char* key) {
-  if (!pod.is_object() || !pod.contains("metadata") || !pod["metadata"].is_object())
-    return std::nullopt;
-  const Json& md = pod["metadata"];
-  if (!md.contains("annotations") || !md["annotations"].is_object()) return std::nullopt;
-  const Json& a = md["annotations"];
-  if (!a.contains(key) || !a[key].is_string()) return std::nullopt;
-  try {
-    size_t pos = 0;
-    double v = std::stod(a[key].get<std::string>(), &pos);
-    if (!std::isfinite(v) || v < 0) return std::nullopt;
-    return v;
-  } catch (...) {
-    return std::nullopt;
-  }
-}
-
 }  // namespace
-
-struct MigrationPolicyReconciler::SetState {
-  std::string name;
-  bool exists = false;
-  Json obj;
-  api::ShardSet set;  // parsed spec (valid when exists and problem is empty)
-  int replicas = 0, minReplicas = 1, maxReplicas = 10;
-  std::string cmName;
-  std::vector<shardset::ObservedPod> pods;  // live pods
-  std::map<std::string, Json> podObjs;
-  Json cm;   // null when absent
-  Json doc;  // parsed routing.json, null when absent/invalid
-  std::string problem;
-  std::optional<std::map<std::string, double>> load;  // observed, fetched lazily
-};
-
-// A replica request of this policy (status.replicaRequests[]).
-struct StoredRequest {
-  int replicas = 0;
-  std::string action;
-  std::string requestedAt;
-};
-
-struct MigrationPolicyReconciler::Round {
-  std::string key;
-  Json obj;
-  PolicySpec spec;
-  uint64_t token = 1;
-  int64_t now = 0;
-  Selection sel;
-  std::vector<ActionRecord> actions, history;
-  Json proposal;  // null = none
-  std::map<std::string, SetState> sets;
-  std::vector<std::string> notes;  // Planned condition message parts
-  std::string plannedReason = "NothingToDo";
-  std::vector<std::string> blocked;  // impossible constraints
-  std::optional<ms> requeue;
-  std::map<std::string, StoredRequest> requests;  // by ShardSet name
-};
 
 MigrationPolicyReconciler::MigrationPolicyReconciler(ReconcilerDeps deps) : deps_(std::move(deps)) {
   if (!deps_.fencing_token) deps_.fencing_token = [] { return uint64_t{1}; };
@@ -161,12 +98,14 @@ ctrl::ReconcileResult MigrationPolicyReconciler::reconcile(const std::string& ke
   Round r;
   r.key = key;
   r.obj = *obj;
-  r.token = deps_.fencing_token();
-  if (!deps_.may_write(r.token)) {
-    spdlog::warn("migrationpolicy {}: fencing token {} may no longer write; skipping", key,
-                 r.token);
+  r.base = deps_.fencing_token();
+  if (!deps_.may_write(r.base)) {
+    spdlog::warn("migrationpolicy {}: fencing token {} may no longer write; skipping", key, r.base);
     return ctrl::Action::AwaitChange();
   }
+  auto token = term_token(r.base, kube::ObjectNamespace(*obj));
+  if (!token) return kube::api_error(ErrorKind::kUnavailable, token.error().message);
+  r.token = *token;
   r.now = deps_.now();
   auto spec = ParsePolicy(*obj);
   if (!spec) {
@@ -216,6 +155,10 @@ void MigrationPolicyReconciler::load_set(Round& r, const std::string& name) {
         std::clamp(it->second.replicas, s.minReplicas, std::max(s.minReplicas, s.maxReplicas));
   }
   s.cmName = set->config_map;
+  // C2: spec.routers (parsed by its owner once it lands; read raw until then).
+  const Json spec = obj->value("spec", Json::object());
+  s.routerTelemetry = spec.is_object() && spec.contains("routers") && !spec["routers"].is_null();
+  s.routerStats = ParseRouterStats(*obj);
   if (deps_.pods != nullptr) {
     for (const auto& p : deps_.pods->list_labels(ns, {{api::kLabelShardSet, name}})) {
       auto op = shardset::ObservePod(*p);
@@ -239,326 +182,6 @@ void MigrationPolicyReconciler::load_set(Round& r, const std::string& name) {
       }
     }
   }
-}
-
-kube::ApiStatus MigrationPolicyReconciler::write_routing(Round& r, SetState& s,
-                                                         const RoutingEdit& edit) {
-  if (s.cm.is_null() || s.doc.is_null()) {
-    return kube::api_error(ErrorKind::kNotFound,
-                           "routing ConfigMap " + s.cmName + " has no valid routing document");
-  }
-  uint64_t theirs = api::FencingTokenOf(s.cm);
-  if (theirs > r.token) {
-    return kube::api_error(ErrorKind::kForbidden,
-                           "ConfigMap " + s.cmName + " carries fencing token " +
-                               std::to_string(theirs) + " > ours " + std::to_string(r.token) +
-                               "; refusing to write");
-  }
-  if (!deps_.may_write(r.token))
-    return kube::api_error(ErrorKind::kForbidden, "fencing token no longer valid");
-  auto doc = ApplyRoutingEdit(s.doc, edit);
-  if (!doc) return kube::api_error(ErrorKind::kInvalid, doc.error().message);
-  Json cm = s.cm;
-  Json& md = cm["metadata"];
-  if (!md.contains("annotations") || !md["annotations"].is_object())
-    md["annotations"] = Json::object();
-  md["annotations"][api::kAnnotationFencing] = std::to_string(r.token);
-  cm["data"][api::kRoutingKey] = doc->dump();
-  auto w = deps_.client->update(kube::resources::kConfigMaps, r.spec.ns, cm);
-  if (!w) return unexpected(w.error());
-  s.cm = *w;
-  s.doc = *doc;
-  spdlog::info("migrationpolicy {}: routing {} epoch {}: {} range {}", r.key, s.cmName,
-               (*doc)["epoch"].dump(), WriteName(edit.write), edit.range);
-  return {};
-}
-
-Result<HookResponse> MigrationPolicyReconciler::hook(SetState& s, const std::string& pod,
-                                                     const std::string& path,
-                                                     const std::string& method, const Json& body) {
-  std::string ip;
-  for (const auto& p : s.pods) {
-    if (p.name == pod) ip = p.ip;
-  }
-  std::string ep = deps_.hook_endpoint(pod, ip, s.set.hooks.port);
-  if (ep.empty()) return unexpected(Error{"hook: pod " + pod + " has no IP yet"});
-  auto res = deps_.hooks->call(method, ep, path, body.dump(),
-                               std::chrono::seconds(s.set.hooks.timeout_seconds));
-  if (!res) return res;
-  if (res->status < 200 || res->status >= 300) {
-    return unexpected(Error{"hook " + method + " " + path + " on " + pod + ": HTTP " +
-                            std::to_string(res->status) +
-                            (res->body.empty() ? "" : ": " + res->body.substr(0, 200))});
-  }
-  return res;
-}
-
-std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
-  std::optional<ms> requeue;
-  auto want = [&](ms d) { requeue = requeue ? std::min(*requeue, d) : d; };
-  StepConfig cfg = deps_.step;
-  cfg.shadow = r.spec.shadowEnabled;
-  cfg.shadowFraction = r.spec.shadowFraction;
-  cfg.shadowSeconds = r.spec.shadowSeconds;
-  cfg.verificationSeconds = r.spec.verificationSeconds;
-  cfg.maxUtilization = r.spec.planner.maxUtilization;
-  cfg.maxErrorRate = r.spec.maxErrorRate;
-  cfg.maxLatencyRatio = r.spec.maxLatencyRatio;
-
-  for (size_t i = 0; i < r.actions.size(); ++i) {
-    ActionRecord& a = r.actions[i];
-    if (a.terminal()) continue;
-    load_set(r, a.shardSet);
-    SetState& s = r.sets[a.shardSet];
-    if (!s.exists) {
-      a = AfterFailure(a, "ShardSet " + a.shardSet + " not found", cfg, r.now);
-      if (a.terminal()) continue;
-      want(RetryBackoff(a.attempts));
-      continue;
-    }
-    if (a.phase == "Pending") {
-      bool earlier = false;  // an earlier Promote/ScaleIn/Demote of the set still runs
-      for (size_t j = 0; j < i; ++j) {
-        const auto& b = r.actions[j];
-        if (!b.terminal() && b.shardSet == a.shardSet &&
-            (b.type == "Promote" || b.type == "ScaleIn" || b.type == "Demote" ||
-             a.type == "ScaleIn" || a.type == "Demote")) {
-          earlier = true;
-        }
-      }
-      if (earlier) {
-        a.message = "waiting for earlier actions";
-        continue;
-      }
-      if ((a.type == "Move" || a.type == "AddEcho") &&
-          !MayStartMigration(r.actions, r.history, r.spec.planner, r.now)) {
-        a.message = "waiting: maxConcurrentMigrations=" +
-                    std::to_string(r.spec.planner.maxConcurrentMigrations) +
-                    " / maxMovesPerHour=" + std::to_string(r.spec.planner.maxMovesPerHour);
-        want(ms(2000));
-        continue;
-      }
-    }
-    StepWorld w;
-    w.now = r.now;
-    if (a.range && !s.doc.is_null()) w.range = ViewRange(s.doc, *a.range);
-    if (a.other && !s.doc.is_null()) w.other = ViewRange(s.doc, *a.other);
-    int active = 0;
-    for (const auto& p : s.pods) {
-      bool act = p.role == api::kRoleActive;
-      if (act) ++active;
-      if (p.name == a.source) w.source = {true, act, p.ready};
-      if (p.name == a.target) w.target = {true, act, p.ready};
-    }
-    w.activePods = active;
-    w.replicasSpec = s.replicas;
-    w.minReplicas = s.minReplicas;
-    w.maxReplicas = s.maxReplicas;
-    w.hooks = s.set.hooks.enabled;
-    if (a.phase == "Verifying" && !a.target.empty()) {
-      if (!s.load) s.load = deps_.observed_load(r.spec.ns, s.name);
-      auto it = s.load->find(a.target);
-      if (it != s.load->end() && ObservedIsCapacityUnit(s.set))
-        w.targetUtilization = it->second / s.set.capacity;
-      auto po = s.podObjs.find(a.target);
-      if (po != s.podObjs.end()) {
-        w.errorRate = AnnotationNumber(po->second, "shardcast.dev/error-rate");
-        w.latencyRatio = AnnotationNumber(po->second, "shardcast.dev/latency-ratio");
-      }
-    }
-    // Our own last routing write must be visible before the routing document
-    // is judged: a cache one epoch behind shows the range back on its source
-    // and would turn a finished cutover into a "revert". The wait is bounded
-    // by the phase timeout in case the ConfigMap was recreated from epoch 1.
-    if (a.routingEpoch > 0 && !s.doc.is_null() && !a.terminal()) {
-      const Json e = s.doc.value("epoch", Json(0));
-      const int64_t seen = e.is_number_integer() ? e.get<int64_t>() : 0;
-      if (seen < a.routingEpoch && r.now - a.phaseStartedAt <= cfg.phaseTimeoutSeconds) {
-        a.message = "waiting for the routing cache to show epoch " +
-                    std::to_string(a.routingEpoch) + " (it shows " + std::to_string(seen) + ")";
-        want(ms(200));
-        continue;
-      }
-    }
-    if (a.retryAt > r.now && !a.terminal()) {
-      want(ms((a.retryAt - r.now) * 1000));  // backoff after a failed step
-      continue;
-    }
-    Step st = NextStep(a, w, cfg);
-    if (st.write == Write::kWait) {
-      a = st.next;
-      want(st.requeue);
-      continue;
-    }
-    // One external write this round.
-    std::optional<std::string> failure;
-    bool conflict = false;
-    auto endpoint_of = [&](const std::string& pod) {
-      for (const auto& p : s.pods) {
-        if (p.name == pod) return shardset::Endpoint(p.ip, s.set.port);
-      }
-      return std::string();
-    };
-    // The hook body of docs/dataplane-protocol.md: the range's hash bounds and
-    // the shards' endpoints let a data-moving agent find the keys and the
-    // peer; the fencing token lets it refuse a deposed leader.
-    Json body = {{"shardSet", a.shardSet},
-                 {"action", a.id},
-                 {"source", a.source},
-                 {"target", a.target},
-                 {"sourceEndpoint", endpoint_of(a.source)},
-                 {"targetEndpoint", endpoint_of(a.target)},
-                 {"fencingToken", r.token}};
-    if (a.range) body["range"] = *a.range;
-    if (w.range.found) {
-      body["start"] = w.range.start;
-      body["end"] = w.range.end;
-    }
-    if (!s.doc.is_null()) body["epoch"] = s.doc.value("epoch", Json(0));
-    auto route = [&](Write wr) {
-      RoutingEdit e;
-      e.write = wr;
-      e.range = a.range.value_or(0);
-      e.source = a.source;
-      e.target = a.target;
-      e.targetEndpoint = endpoint_of(a.target);
-      e.sourceEndpoint = endpoint_of(a.source);
-      e.shadowFraction = cfg.shadowFraction;
-      e.other = a.other.value_or(0);
-      e.splitAt = a.splitAt.value_or(0);
-      auto res = write_routing(r, s, e);
-      if (!res) {
-        if (res.error().kind == ErrorKind::kConflict) {
-          conflict = true;
-        } else {
-          failure = res.error().to_string();
-        }
-        return;
-      }
-      const Json epoch = s.doc.value("epoch", Json(0));
-      if (epoch.is_number_integer()) st.next.routingEpoch = epoch.get<int64_t>();
-    };
-    switch (st.write) {
-      case Write::kNone:
-      case Write::kWait:
-        break;
-      case Write::kScaleReplicas:
-        // Not a write to the ShardSet: the request goes into this policy's
-        // status with the action's next phase (one status write), and the
-        // ShardSet controller honours it.
-        r.requests[s.name] = StoredRequest{st.replicas, a.id, planner::FormatRfc3339(r.now)};
-        s.replicas = std::clamp(st.replicas, s.minReplicas, std::max(s.minReplicas, s.maxReplicas));
-        break;
-      case Write::kMarkMigrating:
-      case Write::kMarkShadow:
-      case Write::kCutover:
-      case Write::kRevert:
-      case Write::kAddEcho:
-      case Write::kRemoveEcho:
-      case Write::kSplit:
-      case Write::kMerge:
-        route(st.write);
-        break;
-      case Write::kHookPrepare:
-      case Write::kHookCutover: {
-        auto res = hook(
-            s, a.target,
-            st.write == Write::kHookPrepare ? s.set.hooks.prepare_path : s.set.hooks.cutover_path,
-            "POST", body);
-        if (!res) failure = res.error().message;
-        break;
-      }
-      case Write::kHookRelease: {
-        auto res = hook(s, a.source, s.set.hooks.release_path, "POST", body);
-        if (!res) failure = res.error().message;
-        break;
-      }
-      case Write::kHookCopy: {
-        std::string q = s.set.hooks.progress_path + "?action=" + a.id +
-                        (a.range ? "&range=" + std::to_string(*a.range) : "");
-        auto res = hook(s, a.target, q, "GET", Json());
-        if (!res) {
-          failure = res.error().message;
-          break;
-        }
-        auto prog = ParseHookProgress(res->body);
-        if (!prog) {
-          failure = prog.error().message;
-        } else if (prog->state == "failed") {
-          failure = "copy failed on " + a.target + ": " + res->body.substr(0, 200);
-        } else if (prog->state == "idle") {
-          auto c = hook(s, a.target, s.set.hooks.copy_path, "POST", body);
-          if (!c) {
-            failure = c.error().message;
-          } else {
-            st.next = a;
-            st.next.message = "copy started on " + a.target;
-            st.event.clear();
-            st.requeue = ms(500);
-          }
-        } else if (prog->state == "copying") {
-          st.next = a;
-          st.next.message =
-              "copying " + std::to_string(static_cast<int>(prog->progress * 100)) + "%";
-          st.event.clear();
-          st.requeue = ms(500);
-        }
-        break;
-      }
-    }
-    if (conflict) {
-      want(ms(200));  // the cache is behind: re-read and retry next round
-      break;
-    }
-    if (failure) {
-      spdlog::warn("migrationpolicy {}: {} {}: {}", r.key, a.id, WriteName(st.write), *failure);
-      a = AfterFailure(a, *failure, cfg, r.now);
-      if (a.phase == "Reverting") event(r.obj, true, "MoveAbandoned", a.id + ": " + a.message);
-      want(RetryBackoff(a.attempts == 0 ? 1 : a.attempts));
-      break;
-    }
-    a = st.next;
-    a.retryAt = 0;
-    if (!st.event.empty()) event(r.obj, st.warning, st.event, st.eventMessage);
-    if (a.phase == "Failed" && (a.type == "Split" || a.type == "Merge") && a.range) {
-      // Later actions planned on the halves/merged range depend on it.
-      for (size_t j = i + 1; j < r.actions.size(); ++j) {
-        ActionRecord& b = r.actions[j];
-        if (b.phase == "Pending" && b.shardSet == a.shardSet && b.range == a.range) {
-          b.phase = "Failed";
-          b.startedAt = b.phaseStartedAt = b.finishedAt = r.now;
-          b.message = "depends on " + a.id + " (" + a.type + "), which failed";
-          event(r.obj, true, "ActionSkipped", b.id + ": " + b.message);
-        }
-      }
-    }
-    want(st.requeue);
-    break;
-  }
-  // Say why the Pending moves this round did not reach are waiting.
-  for (auto& a : r.actions) {
-    if (a.phase == "Pending" && (a.type == "Move" || a.type == "AddEcho") &&
-        !MayStartMigration(r.actions, r.history, r.spec.planner, r.now)) {
-      a.message = "waiting: maxConcurrentMigrations=" +
-                  std::to_string(r.spec.planner.maxConcurrentMigrations) +
-                  " / maxMovesPerHour=" + std::to_string(r.spec.planner.maxMovesPerHour);
-    }
-  }
-  // Finished actions go to history, newest first, and are counted.
-  std::vector<ActionRecord> keep;
-  for (auto& a : r.actions) {
-    if (!a.terminal()) {
-      keep.push_back(a);
-      continue;
-    }
-    if (migrations_ != nullptr && (a.type == "Move" || a.type == "AddEcho")) {
-      migrations_->with({{"shardset", r.spec.ns + "/" + a.shardSet}, {"result", a.phase}})->inc();
-    }
-    r.history.insert(r.history.begin(), a);
-  }
-  r.actions = std::move(keep);
-  if (r.history.size() > kHistoryLimit) r.history.resize(kHistoryLimit);
-  return requeue;
 }
 
 void MigrationPolicyReconciler::plan(Round& r) {
@@ -646,6 +269,7 @@ void MigrationPolicyReconciler::plan(Round& r) {
     plans.push_back({name, *p, std::nullopt});
   }
 
+  MergeRequestMoves(r.requestMoves, plans);
   const std::string policyName = r.spec.name;
   if (r.spec.mode == Mode::kAuto) {
     r.proposal = Json();
@@ -739,7 +363,14 @@ ctrl::ReconcileResult MigrationPolicyReconciler::run(Round& r) {
     r.proposal = prev["proposal"];
 
   // 3. Execution: one step.
-  r.requeue = step_actions(r);
+  // C1 requests first (before the policy's own plans), then one external
+  // write: an endpoint refresh, or one step of an action.
+  adopt_requests(r);
+  if (refresh_endpoints(r)) {
+    r.requeue = ms(200);
+  } else {
+    r.requeue = step_actions(r);
+  }
 
   // 4. Planning, when nothing is in flight.
   if (r.actions.empty()) {
@@ -870,8 +501,16 @@ kube::ApiStatus MigrationPolicyReconciler::write_status(Round& r) {
   status["conditions"] = BuildConditions(
       conds, prev.is_object() ? prev.value("conditions", Json::array()) : Json::array(),
       r.spec.generation, planner::FormatRfc3339(r.now));
+  status["fencingToken"] = r.token;
   if (status == prev) return {};
-  if (!deps_.may_write(r.token))
+  // A status written under a larger token is a newer leader's: never overwrite it.
+  if (api::StatusFencingTokenOf(r.obj) > r.token) {
+    return kube::api_error(ErrorKind::kForbidden,
+                           "status carries fencing token " +
+                               std::to_string(api::StatusFencingTokenOf(r.obj)) + " > ours " +
+                               std::to_string(r.token) + "; refusing to write");
+  }
+  if (!deps_.may_write(r.base))
     return kube::api_error(ErrorKind::kForbidden, "fencing token no longer valid");
   Json obj = r.obj;
   obj["status"] = status;

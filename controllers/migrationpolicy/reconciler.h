@@ -33,6 +33,10 @@ struct ReconcilerDeps {
   const kube::Store* configmaps = nullptr;  // routing ConfigMaps (same label)
   kube::EventSink* events = nullptr;        // optional
   runtime::Registry* metrics = nullptr;     // optional
+  // The manager's fencing token (the Lease's, or 1 without leader
+  // election) and whether writes under it may still be made. The token
+  // the executor stamps is max(this, highest recorded token + 1), fixed
+  // each time this value changes (a new leadership term; see fencing.h).
   std::function<uint64_t()> fencing_token;  // default: 1
   std::function<bool(uint64_t)> may_write;  // default: always
   std::function<int64_t()> now;             // Unix seconds; default: wall clock
@@ -57,13 +61,32 @@ class MigrationPolicyReconciler final : public ctrl::Reconciler {
   explicit MigrationPolicyReconciler(ReconcilerDeps deps);
   [[nodiscard]] ctrl::ReconcileResult reconcile(const std::string& key) override;
 
- private:
+  // One round's view (reconciler_state.h).
   struct Round;
   struct SetState;
+
+ private:
   ctrl::ReconcileResult run(Round& r);
   void load_set(Round& r, const std::string& name);
+  // The fencing token of this term in namespace `ns` (fencing.h); an error
+  // when the recorded tokens cannot be read.
+  Result<uint64_t> term_token(uint64_t base, const std::string& ns);
+  // executor.cc: advances the actions, one external write per round.
   std::optional<std::chrono::milliseconds> step_actions(Round& r);
+  StepWorld world(Round& r, SetState& s, const ActionRecord& a);
+  bool may_start(Round& r, size_t i, std::string* why);
+  struct Outcome;
+  Outcome execute(Round& r, SetState& s, ActionRecord& a, Step& st, const StepWorld& w,
+                  const StepConfig& cfg);
+  Outcome call_hook(Round& r, SetState& s, const ActionRecord& a, Write wr, const StepWorld& w);
   void plan(Round& r);
+  // C1: ShardSet ownership requests as actions (Auto: started here, and a
+  // Reassign in every mode but Observe), proposal entries (Proposal, in
+  // plan()) or notes (Observe). Moves for a proposal go to r.requestMoves.
+  void adopt_requests(Round& r);
+  // A routing write that only refreshes pod endpoints (C1); true when made.
+  bool refresh_endpoints(Round& r);
+  kube::ApiStatus write_document(Round& r, SetState& s, const Json& doc, const std::string& what);
   kube::ApiStatus write_routing(Round& r, SetState& s, const RoutingEdit& edit);
   Result<HookResponse> hook(SetState& s, const std::string& pod, const std::string& path,
                             const std::string& method, const Json& body);
@@ -77,6 +100,8 @@ class MigrationPolicyReconciler final : public ctrl::Reconciler {
   std::map<std::string, std::string>
       last_warning_;  // policy key -> last Blocked message (event dedup)
   std::map<std::string, int64_t> low_load_since_;  // "policy|set" -> since (kept in memory)
+  uint64_t term_base_ = 0;                         // the manager token of the current term
+  std::map<std::string, uint64_t> term_tokens_;    // namespace -> our token in that term
 };
 
 // Enqueues policies: their own changes, and every policy of the namespace on

@@ -131,7 +131,7 @@ TEST(Proposals, ExpireApproveAndNewIdAfterReplanning) {
   auto acts = ActionsFromProposal(prop);
   ASSERT_TRUE(acts) << acts.error().message;
   ASSERT_EQ(acts->size(), 1u);
-  EXPECT_EQ((*acts)[0].phase, "Pending");
+  EXPECT_EQ((*acts)[0].phase, Phase::kPending);
   EXPECT_EQ((*acts)[0].source, "kv-0");
   EXPECT_EQ((*acts)[0].target, "kv-2");
   EXPECT_EQ((*acts)[0].id, id + "-0");
@@ -147,10 +147,10 @@ TEST(Proposals, MalformedActionsAreNamed) {
 ActionRecord Started(const std::string& type, int64_t at, const std::string& phase = "Migrating") {
   ActionRecord a;
   a.id = type + std::to_string(at);
-  a.type = type;
+  a.type = *ParseActionType(type);
   a.range = static_cast<uint32_t>(at % 100);
   a.startedAt = at;
-  a.phase = phase;
+  a.phase = *ParsePhase(phase);
   return a;
 }
 
@@ -163,7 +163,7 @@ TEST(Limits, ConcurrencyAndMovesPerHour) {
   EXPECT_TRUE(MayStartMigration(inflight, {}, p, now));
   inflight.push_back(Started("AddEcho", now - 5));
   EXPECT_FALSE(MayStartMigration(inflight, {}, p, now));  // 2 in flight
-  inflight.back().phase = "Completed";
+  inflight.back().phase = Phase::kCompleted;
   EXPECT_TRUE(MayStartMigration(inflight, {}, p, now));
   std::vector<ActionRecord> hist = {Started("Move", now - 100, "Completed")};
   EXPECT_FALSE(MayStartMigration(inflight, hist, p, now));  // 3 in the last hour

@@ -8,126 +8,11 @@
 
 #include "controllers/api/resources.h"
 #include "controllers/planner/schedule.h"
+#include "tests/controllers/migrationpolicy/reconciler_fixture.h"
 #include "tests/support/fake_transport.h"
 
 namespace shardcast::migrationpolicy {
 namespace {
-
-// The shared fake (tests/support); every other GET is an empty list.
-struct FakeTransport : shardcast::testing::FakeTransport {
-  FakeTransport() { default_get = Json{{"items", Json::array()}}; }
-};
-
-constexpr int64_t kNow = 1795320000;
-
-class ReconcilerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    transport_ = std::make_shared<FakeTransport>();
-    Json set = Json::parse(R"({"apiVersion":"shardcast.dev/v1alpha1","kind":"ShardSet",
-      "metadata":{"name":"kv","namespace":"ns","resourceVersion":"5","labels":{"tier":"kv"}},
-      "spec":{"replicas":3,"keySpace":{"ranges":4},"capacity":{"metric":"CPU","cpuMillis":1000},
-              "routing":{"configMapName":"kv-routing"}}})");
-    sets_.upsert(std::make_shared<const Json>(set));
-    for (int i = 0; i < 3; ++i) {
-      Json pod = {{"apiVersion", "v1"},
-                  {"kind", "Pod"},
-                  {"metadata",
-                   {{"name", "kv-" + std::to_string(i)},
-                    {"namespace", "ns"},
-                    {"labels", {{api::kLabelShardSet, "kv"}, {api::kLabelRole, "active"}}}}},
-                  {"status",
-                   {{"phase", "Running"},
-                    {"podIP", "10.0.0." + std::to_string(i + 1)},
-                    {"conditions", Json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
-      pods_.upsert(std::make_shared<const Json>(pod));
-    }
-    SetRouting(1);
-  }
-
-  void SetRouting(uint64_t token) {
-    Json doc = {{"schemaVersion", 1}, {"shardSet", "kv"}, {"epoch", 3}, {"hash", "fnv1a64-high32"}};
-    Json ranges = Json::array();
-    uint64_t step = (uint64_t{1} << 32) / 4;
-    for (uint32_t i = 0; i < 4; ++i) {
-      ranges.push_back({{"id", i},
-                        {"start", i * step},
-                        {"end", (i + 1) * step - 1},
-                        {"owner", i < 2    ? "kv-0"
-                                  : i == 2 ? "kv-1"
-                                           : "kv-2"},
-                        {"endpoint", "10.0.0.1:8080"},
-                        {"state", "stable"},
-                        {"source", nullptr},
-                        {"target", nullptr},
-                        {"shadowFraction", 0},
-                        {"echoes", Json::array()}});
-    }
-    doc["ranges"] = ranges;
-    Json cm = {{"apiVersion", "v1"},
-               {"kind", "ConfigMap"},
-               {"metadata",
-                {{"name", "kv-routing"},
-                 {"namespace", "ns"},
-                 {"resourceVersion", "77"},
-                 {"labels", {{api::kLabelShardSet, "kv"}}},
-                 {"annotations", {{api::kAnnotationFencing, std::to_string(token)}}}}},
-               {"data", {{"routing.json", doc.dump()}}}};
-    cms_.upsert(std::make_shared<const Json>(cm));
-  }
-
-  void SetPolicy(const Json& spec, const Json& status, const std::string& approve = "") {
-    Json p = {{"apiVersion", "shardcast.dev/v1alpha1"},
-              {"kind", "MigrationPolicy"},
-              {"metadata",
-               {{"name", "p"},
-                {"namespace", "ns"},
-                {"resourceVersion", "9"},
-                {"creationTimestamp", planner::FormatRfc3339(kNow - 1000)}}},
-              {"spec", spec},
-              {"status", status}};
-    if (!approve.empty()) p["metadata"]["annotations"] = {{api::kAnnotationApprove, approve}};
-    policies_.upsert(std::make_shared<const Json>(p));
-  }
-
-  std::unique_ptr<MigrationPolicyReconciler> Make(bool may_write = true,
-                                                  std::size_t max_status_actions = 1000) {
-    ReconcilerDeps d;
-    d.client = std::make_shared<kube::Client>(transport_);
-    d.policies = &policies_;
-    d.shardsets = &sets_;
-    d.pods = &pods_;
-    d.configmaps = &cms_;
-    d.now = [] { return kNow; };
-    d.may_write = [may_write](uint64_t) { return may_write; };
-    d.observed_load = [this](const std::string&, const std::string&) { return observed_; };
-    d.max_status_actions = max_status_actions;
-    return std::make_unique<MigrationPolicyReconciler>(d);
-  }
-
-  Json LastStatus() {
-    auto w = transport_->writes("/migrationpolicies/p/status");
-    if (w.empty()) return Json();
-    return Json::parse(w.back().body)["status"];
-  }
-
-  static Json MoveAction(const std::string& id, uint32_t range, const std::string& phase) {
-    ActionRecord a;
-    a.id = id;
-    a.shardSet = "kv";
-    a.type = "Move";
-    a.range = range;
-    a.source = "kv-0";
-    a.target = "kv-2";
-    a.phase = phase;
-    if (phase != "Pending") a.startedAt = a.phaseStartedAt = kNow - 5;
-    return ActionToJson(a);
-  }
-
-  std::shared_ptr<FakeTransport> transport_;
-  kube::Store policies_, sets_, pods_, cms_;
-  std::map<std::string, double> observed_;  // PodMetrics millicores by pod
-};
 
 TEST_F(ReconcilerTest, APlanThatWouldOverfillStatusActionsWaits) {
   // kv-0 runs at 95% of its 1000m with two ranges; the others are cool.
@@ -245,9 +130,9 @@ TEST_F(ReconcilerTest, PromotionIsARequestInPolicyStatusNeverASpecWrite) {
   ActionRecord a;
   a.id = "p-0";
   a.shardSet = "kv";
-  a.type = "Promote";
+  a.type = ActionType::kPromote;
   a.target = "kv-3";
-  a.phase = "Promoting";
+  a.phase = Phase::kPromoting;
   a.startedAt = a.phaseStartedAt = kNow - 1;
   SetPolicy(Json::parse(R"({"mode":"Auto"})"), {{"actions", Json::array({ActionToJson(a)})}});
   auto rec = Make();

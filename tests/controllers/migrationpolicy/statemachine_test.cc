@@ -10,11 +10,11 @@ ActionRecord Move(const std::string& phase, int64_t phaseStart = 1000) {
   ActionRecord a;
   a.id = "plan-1-0";
   a.shardSet = "kv";
-  a.type = "Move";
+  a.type = ActionType::kMove;
   a.range = 7;
   a.source = "kv-0";
   a.target = "kv-3";
-  a.phase = phase;
+  a.phase = *ParsePhase(phase);
   a.startedAt = phase == "Pending" ? 0 : 900;
   a.phaseStartedAt = phase == "Pending" ? 0 : phaseStart;
   return a;
@@ -41,7 +41,7 @@ TEST(MoveStateMachine, PendingStartsAndPromotingWaitsForAnActiveReadyTarget) {
   StepConfig cfg;
   auto s = NextStep(Move("Pending"), World(), cfg);
   EXPECT_EQ(s.write, Write::kNone);
-  EXPECT_EQ(s.next.phase, "Promoting");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Promoting");
   EXPECT_EQ(s.next.startedAt, 1010);
   EXPECT_EQ(s.event, "MoveStarted");
 
@@ -49,11 +49,11 @@ TEST(MoveStateMachine, PendingStartsAndPromotingWaitsForAnActiveReadyTarget) {
   w.target = {true, false, true};  // warm
   s = NextStep(Move("Promoting"), w, cfg);
   EXPECT_EQ(s.write, Write::kWait);
-  EXPECT_EQ(s.next.phase, "Promoting");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Promoting");
 
   w.target = {true, true, true};
   s = NextStep(Move("Promoting"), w, cfg);
-  EXPECT_EQ(s.next.phase, "Migrating");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Migrating");
   EXPECT_EQ(s.next.phaseStartedAt, 1010);
 }
 
@@ -63,7 +63,7 @@ TEST(MoveStateMachine, PromotingTimesOutIntoFailed) {
   StepWorld w = World();
   w.target = {true, false, false};
   auto s = NextStep(Move("Promoting", 1000), w, cfg);
-  EXPECT_EQ(s.next.phase, "Failed");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Failed");
   EXPECT_EQ(s.next.finishedAt, 1010);
   EXPECT_TRUE(s.warning);
 }
@@ -72,24 +72,27 @@ TEST(MoveStateMachine, MigratingMarksRoutingOnceThenAdvances) {
   StepConfig cfg;
   auto s = NextStep(Move("Migrating"), World(), cfg);
   EXPECT_EQ(s.write, Write::kMarkMigrating);
-  EXPECT_EQ(s.next.phase, "Migrating");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Migrating");
   // After the write (or after a crash that lost the status write) the mark is
   // observed, so the step advances without writing routing again.
   s = NextStep(Move("Migrating"), World("kv-0", "migrating"), cfg);
   EXPECT_EQ(s.write, Write::kNone);
-  EXPECT_EQ(s.next.phase, "Cutover");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Cutover");
 }
 
 TEST(MoveStateMachine, HooksGoThroughPrepareAndCopy) {
   StepConfig cfg;
   StepWorld w = World("kv-0", "migrating");
   w.hooks = true;
+  // Each hook's intent goes to status first (a status-only step), then the call.
   auto s = NextStep(Move("Migrating"), w, cfg);
+  EXPECT_EQ(s.write, Write::kNone);
+  s = NextStep(s.next, w, cfg);
   EXPECT_EQ(s.write, Write::kHookPrepare);
-  EXPECT_EQ(s.next.phase, "Copying");
-  s = NextStep(Move("Copying"), w, cfg);
+  EXPECT_STREQ(PhaseName(s.next.phase), "Copying");
+  s = NextStep(s.next, w, cfg);
   EXPECT_EQ(s.write, Write::kHookCopy);
-  EXPECT_EQ(s.next.phase, "Cutover");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Cutover");
 }
 
 TEST(MoveStateMachine, ShadowPhaseMarksThenWaitsItsDuration) {
@@ -97,7 +100,7 @@ TEST(MoveStateMachine, ShadowPhaseMarksThenWaitsItsDuration) {
   cfg.shadow = true;
   cfg.shadowSeconds = 60;
   auto s = NextStep(Move("Migrating"), World("kv-0", "migrating"), cfg);
-  EXPECT_EQ(s.next.phase, "Shadow");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Shadow");
   s = NextStep(Move("Shadow", 1000), World("kv-0", "migrating"), cfg);
   EXPECT_EQ(s.write, Write::kMarkShadow);
   s = NextStep(Move("Shadow", 1000), World("kv-0", "shadow"), cfg);
@@ -105,18 +108,18 @@ TEST(MoveStateMachine, ShadowPhaseMarksThenWaitsItsDuration) {
   StepWorld later = World("kv-0", "shadow");
   later.now = 1060;
   s = NextStep(Move("Shadow", 1000), later, cfg);
-  EXPECT_EQ(s.next.phase, "Cutover");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Cutover");
 }
 
 TEST(MoveStateMachine, CutoverWritesOwnerOnceAndIsIdempotent) {
   StepConfig cfg;
   auto s = NextStep(Move("Cutover"), World("kv-0", "migrating"), cfg);
   EXPECT_EQ(s.write, Write::kCutover);
-  EXPECT_EQ(s.next.phase, "Verifying");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Verifying");
   // Crash after the routing write: the owner is already the target.
   s = NextStep(Move("Cutover"), World("kv-3"), cfg);
   EXPECT_EQ(s.write, Write::kNone);
-  EXPECT_EQ(s.next.phase, "Verifying");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Verifying");
 }
 
 TEST(MoveStateMachine, CutoverCallsTheHookBeforeRouting) {
@@ -124,6 +127,8 @@ TEST(MoveStateMachine, CutoverCallsTheHookBeforeRouting) {
   StepWorld w = World("kv-0", "migrating");
   w.hooks = true;
   auto s = NextStep(Move("Cutover"), w, cfg);
+  EXPECT_EQ(s.write, Write::kNone);  // the intent
+  s = NextStep(s.next, w, cfg);
   EXPECT_EQ(s.write, Write::kHookCutover);
   s = NextStep(s.next, w, cfg);
   EXPECT_EQ(s.write, Write::kCutover);
@@ -138,11 +143,14 @@ TEST(MoveStateMachine, VerifyingCompletesAfterTheWindowWhenHealthy) {
   EXPECT_EQ(s.write, Write::kWait);
   w.now = 1120;
   s = NextStep(Move("Verifying", 1000), w, cfg);
-  EXPECT_EQ(s.next.phase, "Completed");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Completed");
   EXPECT_EQ(s.event, "MoveCompleted");
-  w.hooks = true;
+  w.hooks = true;  // Releasing (the intent), then release on the source
   s = NextStep(Move("Verifying", 1000), w, cfg);
+  EXPECT_STREQ(PhaseName(s.next.phase), "Releasing");
+  s = NextStep(s.next, w, cfg);
   EXPECT_EQ(s.write, Write::kHookRelease);
+  EXPECT_STREQ(PhaseName(s.next.phase), "Completed");
 }
 
 TEST(MoveStateMachine, BadTargetMetricsRevert) {
@@ -151,28 +159,29 @@ TEST(MoveStateMachine, BadTargetMetricsRevert) {
   StepWorld w = World("kv-3");
   w.targetUtilization = 0.95;
   auto s = NextStep(Move("Verifying"), w, cfg);
-  EXPECT_EQ(s.next.phase, "Reverting");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Reverting");
   EXPECT_NE(s.next.message.find("utilization 95%"), std::string::npos) << s.next.message;
   EXPECT_TRUE(s.warning);
 
+  // The target's error rate comes from the routers (C2), not pod annotations.
   w.targetUtilization = 0.2;
-  w.errorRate = 0.05;
-  s = NextStep(Move("Verifying"), w, cfg);
-  EXPECT_EQ(s.next.phase, "Reverting");
-  w.errorRate.reset();
-  w.latencyRatio = 3.0;
-  s = NextStep(Move("Verifying"), w, cfg);
-  EXPECT_EQ(s.next.phase, "Reverting");
+  w.routerTelemetry = true;
+  w.routerNow = RouterCounters{0, 200, 20};
+  ActionRecord based = Move("Verifying");
+  based.routerBaseline = RouterCounters{0, 100, 0};
+  s = NextStep(based, w, cfg);
+  EXPECT_STREQ(PhaseName(s.next.phase), "Reverting");
+  EXPECT_NE(s.next.message.find("router error rate"), std::string::npos) << s.next.message;
 
   // Reverting routes back to the source, then (re-run) sees it done.
   s = NextStep(s.next, w, cfg);
   EXPECT_EQ(s.write, Write::kRevert);
-  EXPECT_EQ(s.next.phase, "Reverted");
-  EXPECT_NE(s.next.message.find("verification failed: latency ratio"), std::string::npos)
+  EXPECT_STREQ(PhaseName(s.next.phase), "Reverted");
+  EXPECT_NE(s.next.message.find("verification failed: router error rate"), std::string::npos)
       << s.next.message;
   s = NextStep(Move("Reverting"), World("kv-0"), cfg);
   EXPECT_EQ(s.write, Write::kNone);
-  EXPECT_EQ(s.next.phase, "Reverted");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Reverted");
 }
 
 TEST(MoveStateMachine, RevertingClearsOurMarksBeforeCutover) {
@@ -184,32 +193,32 @@ TEST(MoveStateMachine, RevertingClearsOurMarksBeforeCutover) {
 TEST(MoveStateMachine, OwnerChangedUnderTheMoveStopsIt) {
   StepConfig cfg;
   auto s = NextStep(Move("Migrating"), World("kv-1"), cfg);
-  EXPECT_EQ(s.next.phase, "Failed");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Failed");
   s = NextStep(Move("Pending"), World("kv-3"), cfg);
-  EXPECT_EQ(s.next.phase, "Completed");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Completed");
   StepWorld gone = World();
   gone.range.found = false;
   s = NextStep(Move("Pending"), gone, cfg);
-  EXPECT_EQ(s.next.phase, "Failed");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Failed");
 }
 
-TEST(MoveStateMachine, FailuresRetryThenAbandonWithRevert) {
+TEST(MoveStateMachine, FailuresRetryThenAbandonWithAbort) {
   StepConfig cfg;
   cfg.maxAttempts = 3;
   ActionRecord a = Move("Copying");
   a = AfterFailure(a, "copy hook: connection refused", cfg, 1010);
-  EXPECT_EQ(a.phase, "Copying");
+  EXPECT_STREQ(PhaseName(a.phase), "Copying");
   EXPECT_EQ(a.attempts, 1);
   a = AfterFailure(a, "x", cfg, 1011);
-  EXPECT_EQ(a.phase, "Copying");
+  EXPECT_STREQ(PhaseName(a.phase), "Copying");
   a = AfterFailure(a, "x", cfg, 1012);
-  EXPECT_EQ(a.phase, "Reverting");
+  EXPECT_STREQ(PhaseName(a.phase), "Aborting");  // before cutover: abort, then clear marks
   EXPECT_EQ(a.attempts, 0);
   EXPECT_NE(a.message.find("abandoned after 3 attempts"), std::string::npos);
   // Before any mark: abandoning fails the action outright.
   ActionRecord p = Move("Promoting");
   for (int i = 0; i < 3; ++i) p = AfterFailure(p, "x", cfg, 1010);
-  EXPECT_EQ(p.phase, "Failed");
+  EXPECT_STREQ(PhaseName(p.phase), "Failed");
   EXPECT_EQ(RetryBackoff(1), std::chrono::milliseconds(1000));
   EXPECT_EQ(RetryBackoff(3), std::chrono::milliseconds(4000));
   EXPECT_EQ(RetryBackoff(20), std::chrono::milliseconds(30000));
@@ -219,14 +228,14 @@ TEST(PromoteStateMachine, AsksTheShardSetForOneMoreReplicaThenWaits) {
   StepConfig cfg;
   ActionRecord a;
   a.id = "p-0";
-  a.type = "Promote";
+  a.type = ActionType::kPromote;
   a.target = "kv-3";
   StepWorld w = World();
   w.activePods = 3;
   w.replicasSpec = 3;
   w.target = {true, false, true};
   auto s = NextStep(a, w, cfg);
-  EXPECT_EQ(s.next.phase, "Promoting");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Promoting");
   s = NextStep(s.next, w, cfg);
   EXPECT_EQ(s.write, Write::kScaleReplicas);
   EXPECT_EQ(s.replicas, 4);
@@ -235,16 +244,16 @@ TEST(PromoteStateMachine, AsksTheShardSetForOneMoreReplicaThenWaits) {
   EXPECT_EQ(s.write, Write::kWait);
   w.target = {true, true, true};
   s = NextStep(s.next, w, cfg);
-  EXPECT_EQ(s.next.phase, "Completed");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Completed");
   // maxReplicas reached: fail with a warning, never silently.
   ActionRecord b = a;
-  b.phase = "Promoting";
+  b.phase = Phase::kPromoting;
   b.phaseStartedAt = 1000;
   StepWorld full = World();
   full.activePods = full.replicasSpec = full.maxReplicas = 4;
   full.target = {true, false, true};
   s = NextStep(b, full, cfg);
-  EXPECT_EQ(s.next.phase, "Failed");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Failed");
   EXPECT_TRUE(s.warning);
 }
 
@@ -252,7 +261,7 @@ TEST(PromoteStateMachine, AsksTheShardSetForOneMoreReplicaThenWaits) {
 ActionRecord Pending(const std::string& id, const std::string& type, uint32_t range) {
   ActionRecord a;
   a.id = id;
-  a.type = type;
+  a.type = *ParseActionType(type);
   a.range = range;
   return a;
 }
@@ -267,7 +276,7 @@ TEST(OtherActions, EchoesEditRouting) {
   w.range.echoes = {"kv-3"};
   s = NextStep(a, w, cfg);
   EXPECT_EQ(s.write, Write::kNone);
-  EXPECT_EQ(s.next.phase, "Completed");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Completed");
 }
 
 TEST(OtherActions, SplitAndMergeAreOneIdempotentRoutingWrite) {
@@ -280,7 +289,7 @@ TEST(OtherActions, SplitAndMergeAreOneIdempotentRoutingWrite) {
   w.range.end = 1999;
   auto s = NextStep(a, w, cfg);
   EXPECT_EQ(s.write, Write::kSplit);
-  EXPECT_EQ(s.next.phase, "Completed");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Completed");
   // After a crash between the routing write and the status write: done.
   w.range.end = 999;
   w.other.found = true;
@@ -288,11 +297,11 @@ TEST(OtherActions, SplitAndMergeAreOneIdempotentRoutingWrite) {
   w.other.end = 1999;
   s = NextStep(a, w, cfg);
   EXPECT_EQ(s.write, Write::kNone);
-  EXPECT_EQ(s.next.phase, "Completed");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Completed");
   // The new id taken by an unrelated range: refused visibly.
   w.other.start = 5000;
   s = NextStep(a, w, cfg);
-  EXPECT_EQ(s.next.phase, "Failed");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Failed");
   EXPECT_TRUE(s.warning);
   // A range being migrated is not re-cut under the move.
   StepWorld busy = World("kv-0", "migrating");
@@ -302,7 +311,7 @@ TEST(OtherActions, SplitAndMergeAreOneIdempotentRoutingWrite) {
   EXPECT_EQ(s.write, Write::kWait);
 
   ActionRecord m = a;
-  m.type = "Merge";
+  m.type = ActionType::kMerge;
   m.splitAt.reset();
   StepWorld mw = World();
   mw.range.start = 0;
@@ -314,11 +323,11 @@ TEST(OtherActions, SplitAndMergeAreOneIdempotentRoutingWrite) {
   EXPECT_EQ(s.write, Write::kMerge);
   mw.other.owner = "kv-1";  // not on the same owner
   s = NextStep(m, mw, cfg);
-  EXPECT_EQ(s.next.phase, "Failed");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Failed");
   mw.other.found = false;  // already merged
   s = NextStep(m, mw, cfg);
   EXPECT_EQ(s.write, Write::kNone);
-  EXPECT_EQ(s.next.phase, "Completed");
+  EXPECT_STREQ(PhaseName(s.next.phase), "Completed");
 }
 
 Json Doc() {
