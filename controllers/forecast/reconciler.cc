@@ -217,9 +217,11 @@ void ForecastReconciler::Forecast(Entry& e, const std::string& key, const Json& 
   static const std::vector<int> kNoRanges;
   std::vector<PodForecast> out;
   std::set<std::string> reported;
+  std::vector<std::string> active;
   for (const auto& p : pods) {
     if (!Active(*p)) continue;
     std::string pod = kube::ObjectName(*p);
+    active.push_back(pod);
     std::string err;
     const std::vector<int>* ids = nullptr;
     if (owned) {
@@ -258,6 +260,7 @@ void ForecastReconciler::Forecast(Entry& e, const std::string& key, const Json& 
     if (!reported.count(old)) DropMetrics(key, old);
   }
   e.metric_pods = reported;
+  PublishLoads(e, key, set_obj, set, active, out);
 
   std::map<std::string, RangesRest> rest;
   Json next = Json::object();

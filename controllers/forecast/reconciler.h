@@ -15,6 +15,7 @@
 #include <string>
 
 #include "controllers/forecast/http_getter.h"
+#include "controllers/forecast/load_factors.h"
 #include "controllers/forecast/persist.h"
 #include "controllers/forecast/range_sources.h"
 #include "controllers/forecast/router_stats.h"
@@ -79,6 +80,7 @@ struct ReconcilerStats {
   uint64_t history_writes = 0;
   uint64_t history_loads = 0;  // series loaded from ConfigMaps
   uint64_t refits = 0;
+  uint64_t loads_writes = 0;  // <routing>-loads ConfigMap writes
 };
 
 class ForecastReconciler final : public ctrl::Reconciler {
@@ -106,6 +108,10 @@ class ForecastReconciler final : public ctrl::Reconciler {
     int routers_scraped = 0;
     std::map<int, RangeSize> sizes;
     std::map<std::string, runtime::Clock::time_point> next_size;
+    // Router load factors: as last written (or found in the ConfigMap), and
+    // when the next write may be made.
+    std::optional<PodLoadFactors> loads_written;
+    runtime::Clock::time_point loads_next_write{};
   };
   void SampleRouters(Entry& e, const SetSettings& set, const RoutingView* routing, int64_t t,
                      runtime::Clock::time_point round_start);
@@ -116,6 +122,11 @@ class ForecastReconciler final : public ctrl::Reconciler {
                              std::map<std::string, RangesRest>* rest);
   void Sample(Entry& e, const SetSettings& set, const std::vector<kube::ObjectPtr>& pods,
               const RoutingView* routing, int64_t t);
+  // Writes <routing>-loads when a factor moved by more than kLoadFactorStep,
+  // at most once per kLoadsMinInterval (reconciler_loads.cc).
+  void PublishLoads(Entry& e, const std::string& key, const nlohmann::json& set_obj,
+                    const SetSettings& set, const std::vector<std::string>& active,
+                    const std::vector<PodForecast>& out);
   kube::ApiStatus Persist(Entry& e, const nlohmann::json& set_obj, int64_t t);
   void Forecast(Entry& e, const std::string& key, const nlohmann::json& set_obj,
                 const SetSettings& set, const PolicySettings& policy,

@@ -26,6 +26,8 @@ struct Flags {
   std::string listen = "0.0.0.0:6380";
   std::string routing_file;
   std::string configmap;
+  std::string loads_file;
+  std::string loads_configmap;
   std::string kubeconfig;
   std::string metrics_bind_address = ":9090";
   std::size_t max_clients = 10000;
@@ -41,7 +43,9 @@ constexpr const char* kUsage =
     "  --listen HOST:PORT             client address (default 0.0.0.0:6380)\n"
     "  --routing-file PATH            routing.json, re-read when it changes\n"
     "  --configmap NS/NAME            watch data[routing.json] of this ConfigMap\n"
-    "  --kubeconfig PATH              for --configmap (default: $KUBECONFIG, in-cluster)\n"
+    "  --loads-file PATH              loads.json (per-pod load factors), re-read when it changes\n"
+    "  --loads-configmap NS/NAME      watch data[loads.json] of this ConfigMap\n"
+    "  --kubeconfig PATH              for the ConfigMaps (default: $KUBECONFIG, in-cluster)\n"
     "  --metrics-bind-address ADDR    /metrics, /healthz, /readyz (default :9090; 0 = off)\n"
     "  --max-clients N                (default 10000)\n"
     "  --max-pipeline N               requests of one client awaiting replies (default 1024)\n"
@@ -88,6 +92,10 @@ Result<Flags> ParseFlags(int argc, char** argv) {
       f.routing_file = v;
     } else if (a == "--configmap") {
       f.configmap = v;
+    } else if (a == "--loads-file") {
+      f.loads_file = v;
+    } else if (a == "--loads-configmap") {
+      f.loads_configmap = v;
     } else if (a == "--kubeconfig") {
       f.kubeconfig = v;
     } else if (a == "--metrics-bind-address") {
@@ -114,10 +122,16 @@ Result<Flags> ParseFlags(int argc, char** argv) {
   if (f.routing_file.empty() == f.configmap.empty()) {
     return unexpected(Error{"exactly one of --routing-file and --configmap is required"});
   }
-  if (!f.configmap.empty()) {
-    auto slash = f.configmap.find('/');
-    if (slash == std::string::npos || slash == 0 || slash + 1 == f.configmap.size()) {
-      return unexpected(Error{"--configmap: must be NAMESPACE/NAME"});
+  if (!f.loads_file.empty() && !f.loads_configmap.empty()) {
+    return unexpected(Error{"at most one of --loads-file and --loads-configmap"});
+  }
+  for (auto [flag, value] :
+       {std::pair<const char*, const std::string*>{"--configmap", &f.configmap},
+        {"--loads-configmap", &f.loads_configmap}}) {
+    auto slash = value->find('/');
+    if (!value->empty() &&
+        (slash == std::string::npos || slash == 0 || slash + 1 == value->size())) {
+      return unexpected(Error{std::string(flag) + ": must be NAMESPACE/NAME"});
     }
   }
   return f;
@@ -129,6 +143,25 @@ std::string Sha1Hex(std::string_view s) {
   char hex[2 * SHA_DIGEST_LENGTH + 1];
   for (int i = 0; i < SHA_DIGEST_LENGTH; ++i) std::snprintf(hex + 2 * i, 3, "%02x", d[i]);
   return std::string(hex, 2 * SHA_DIGEST_LENGTH);
+}
+
+// A FileSource on `file`, else a ConfigMapSource on `configmap` (NS/NAME,
+// checked by ParseFlags) watching data[key].
+Result<std::unique_ptr<RoutingSource>> MakeSource(const std::string& file,
+                                                  const std::string& configmap,
+                                                  const std::string& key,
+                                                  const std::string& kubeconfig, DocumentSink sink,
+                                                  UpdateReporter report) {
+  if (!file.empty()) {
+    return std::unique_ptr<RoutingSource>(
+        std::make_unique<FileSource>(file, std::move(sink), std::move(report)));
+  }
+  auto slash = configmap.find('/');
+  auto cm =
+      std::make_unique<ConfigMapSource>(configmap.substr(0, slash), configmap.substr(slash + 1),
+                                        key, kubeconfig, std::move(sink), std::move(report));
+  if (auto ok = cm->Init(); !ok) return unexpected(ok.error());
+  return std::unique_ptr<RoutingSource>(std::move(cm));
 }
 
 int Run(const Flags& f) {
@@ -170,22 +203,35 @@ int Run(const Flags& f) {
         break;
     }
   };
-  std::unique_ptr<RoutingSource> source;
-  if (!f.routing_file.empty()) {
-    source = std::make_unique<FileSource>(f.routing_file, &holder, report);
-  } else {
-    auto slash = f.configmap.find('/');
-    auto cm = std::make_unique<ConfigMapSource>(
-        f.configmap.substr(0, slash), f.configmap.substr(slash + 1), f.kubeconfig, &holder, report);
-    if (auto ok = cm->Init(); !ok) {
-      spdlog::error("{}", ok.error().message);
+  auto source = MakeSource(f.routing_file, f.configmap, "routing.json", f.kubeconfig,
+                           SinkInto(&holder), report);
+  if (!source) {
+    spdlog::error("{}", source.error().message);
+    return 1;
+  }
+  RoutingSource* src = source->get();
+  shared.reload = [src] { src->ReloadNow(); };
+  (*source)->Start();
+  // Published load factors (optional; absent: every pod counts 1).
+  UpdateReporter report_loads = [](const UpdateResult& r, const std::string& origin) {
+    if (r.outcome == UpdateOutcome::kApplied) {
+      spdlog::info("load factors: applied from {}", origin);
+    } else if (r.outcome == UpdateOutcome::kRejectedInvalid) {
+      spdlog::warn("load factors: {} rejected, keeping the last good factors: {}", origin, r.error);
+    }
+  };
+  std::unique_ptr<RoutingSource> loads;
+  if (!f.loads_file.empty() || !f.loads_configmap.empty()) {
+    auto made = MakeSource(
+        f.loads_file, f.loads_configmap, "loads.json", f.kubeconfig,
+        [&shared](const std::string& text) { return shared.loads.Update(text); }, report_loads);
+    if (!made) {
+      spdlog::error("{}", made.error().message);
       return 1;
     }
-    source = std::move(cm);
+    loads = std::move(*made);
+    loads->Start();
   }
-  RoutingSource* src = source.get();
-  shared.reload = [src] { src->ReloadNow(); };
-  source->Start();
 
   auto addr = runtime::parse_listen_address(f.listen);
   if (!addr) {
@@ -232,7 +278,8 @@ int Run(const Flags& f) {
   if (http) http->begin_shutdown();
   for (auto& w : workers) w->Stop();
   for (auto& t : loops) t.join();
-  source->Stop();
+  (*source)->Stop();
+  if (loads) loads->Stop();
   if (http) http->stop();
   return 0;
 }

@@ -12,9 +12,17 @@
 
 namespace shardcast::router::proxy {
 
+DocumentSink SinkInto(TableHolder* holder) {
+  return [holder](const std::string& text) { return holder->Update(text); };
+}
+
 FileSource::FileSource(std::string path, TableHolder* holder, UpdateReporter report,
                        std::chrono::milliseconds poll)
-    : path_(std::move(path)), holder_(holder), report_(std::move(report)), poll_(poll) {}
+    : FileSource(std::move(path), SinkInto(holder), std::move(report), poll) {}
+
+FileSource::FileSource(std::string path, DocumentSink sink, UpdateReporter report,
+                       std::chrono::milliseconds poll)
+    : path_(std::move(path)), sink_(std::move(sink)), report_(std::move(report)), poll_(poll) {}
 
 FileSource::~FileSource() { Stop(); }
 
@@ -51,25 +59,38 @@ void FileSource::Check(bool force) {
   std::ifstream in(path_, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
-  UpdateResult r = holder_->Update(ss.str());
+  UpdateResult r = sink_(ss.str());
   if (!(force && r.outcome == UpdateOutcome::kIgnoredNotNewer)) report_(r, path_);
 }
 
 ConfigMapSource::ConfigMapSource(std::string ns, std::string name, std::string kubeconfig,
                                  TableHolder* holder, UpdateReporter report)
+    : ConfigMapSource(std::move(ns), std::move(name), "routing.json", std::move(kubeconfig),
+                      SinkInto(holder), std::move(report)) {}
+
+ConfigMapSource::ConfigMapSource(std::string ns, std::string name, std::string key,
+                                 std::string kubeconfig, DocumentSink sink, UpdateReporter report)
     : ns_(std::move(ns)),
       name_(std::move(name)),
+      key_(std::move(key)),
       kubeconfig_(std::move(kubeconfig)),
-      holder_(holder),
+      sink_(std::move(sink)),
       report_(std::move(report)) {}
 
 ConfigMapSource::ConfigMapSource(std::string ns, std::string name,
                                  std::shared_ptr<kube::Client> client, TableHolder* holder,
                                  UpdateReporter report)
+    : ConfigMapSource(std::move(ns), std::move(name), "routing.json", std::move(client),
+                      SinkInto(holder), std::move(report)) {}
+
+ConfigMapSource::ConfigMapSource(std::string ns, std::string name, std::string key,
+                                 std::shared_ptr<kube::Client> client, DocumentSink sink,
+                                 UpdateReporter report)
     : client_(std::move(client)),
       ns_(std::move(ns)),
       name_(std::move(name)),
-      holder_(holder),
+      key_(std::move(key)),
+      sink_(std::move(sink)),
       report_(std::move(report)) {}
 
 ConfigMapSource::~ConfigMapSource() { Stop(); }
@@ -83,9 +104,10 @@ void ConfigMapSource::Pause(std::chrono::milliseconds d) {
 
 Result<void> ConfigMapSource::Init() {
   auto cfg = kube::LoadDefault(kubeconfig_);
-  if (!cfg) return unexpected(Error{"--configmap: " + cfg.error().message});
+  if (!cfg) return unexpected(Error{"configmap " + ns_ + "/" + name_ + ": " + cfg.error().message});
   auto transport = kube::MakeHttpTransport(*cfg);
-  if (!transport) return unexpected(Error{"--configmap: " + transport.error().message});
+  if (!transport)
+    return unexpected(Error{"configmap " + ns_ + "/" + name_ + ": " + transport.error().message});
   client_ = std::make_shared<kube::Client>(*transport);
   return {};
 }
@@ -107,22 +129,27 @@ void ConfigMapSource::Loop() {
   std::string origin = "configmap " + ns_ + "/" + name_;
   auto apply = [&](const kube::Json& cm) {
     const auto* data = cm.contains("data") ? &cm["data"] : nullptr;
-    if (data == nullptr || !data->contains("routing.json") ||
-        !(*data)["routing.json"].is_string()) {
-      report_({UpdateOutcome::kRejectedInvalid, 0, "data.routing.json: missing"}, origin);
+    if (data == nullptr || !data->contains(key_) || !(*data)[key_].is_string()) {
+      report_({UpdateOutcome::kRejectedInvalid, 0, "data." + key_ + ": missing"}, origin);
       return;
     }
-    report_(holder_->Update((*data)["routing.json"].get<std::string>()), origin);
+    report_(sink_((*data)[key_].get<std::string>()), origin);
   };
   std::chrono::milliseconds backoff(500);
+  std::string last_get_error;
   while (!stop_.load()) {
     auto cm = client_->get(kube::resources::kConfigMaps, ns_, name_);
     if (!cm) {
-      spdlog::warn("{}: get: {}", origin, cm.error().message);
+      // Logged when it changes: an absent ConfigMap is retried quietly.
+      if (cm.error().message != last_get_error) {
+        spdlog::warn("{}: get: {}", origin, cm.error().message);
+      }
+      last_get_error = cm.error().message;
       Pause(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
       continue;
     }
+    last_get_error.clear();
     apply(*cm);
     kube::WatchOptions opts;
     opts.field_selector = "metadata.name=" + name_;

@@ -94,8 +94,10 @@ const Table* Worker::CurrentTable() {
     table_ = shared_.holder->Get();
     table_version_ = v;
     disabled_echoes_.clear();
-    std::lock_guard lock(shared_.load_mu);
-    load_factors_ = shared_.load_factors;
+  }
+  if (std::uint64_t lv = shared_.loads.version(); lv != load_refresh_) {
+    load_factors_ = shared_.loads.Get();
+    load_refresh_ = lv;
   }
   return table_.get();
 }

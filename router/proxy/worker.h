@@ -18,6 +18,7 @@
 #include "router/handoff.h"
 #include "router/proxy/asio.h"
 #include "router/proxy/backend.h"
+#include "router/proxy/loads.h"
 #include "router/proxy/metrics.h"
 #include "router/resp.h"
 #include "router/table.h"
@@ -41,8 +42,7 @@ struct Shared {
   ProxyMetrics* metrics = nullptr;
   std::string script_sha;
   std::atomic<std::size_t> clients{0};
-  std::mutex load_mu;
-  LoadFactors load_factors;  // pod -> forecast load factor (1 when absent)
+  LoadFactorsHolder loads;  // pod -> published load factor (1 when absent)
 };
 
 // A mirrored read: the owner's and the target's replies, compared once both
@@ -114,8 +114,8 @@ class Worker {
   std::uint64_t table_version_ = ~0ull;
   std::set<std::string> disabled_echoes_;
   std::uint64_t read_sequence_ = 0;
-  LoadFactors load_factors_;
-  std::uint64_t load_refresh_ = 0;
+  LoadFactors load_factors_;        // a copy of shared_.loads
+  std::uint64_t load_refresh_ = 0;  // shared_.loads.version() of that copy
 };
 
 }  // namespace shardcast::router::proxy

@@ -72,7 +72,7 @@ def wait_for(cond, what, timeout=20.0):
 class Cluster:
     """N redis shards and one router with a routing file."""
 
-    def __init__(self, shards=3, owners=None):
+    def __init__(self, shards=3, owners=None, router_args=()):
         self.dir = tempfile.mkdtemp(prefix="shardcast-dataplane-")
         self.procs = []
         self.ports = [free_port() for _ in range(shards)]
@@ -86,6 +86,7 @@ class Cluster:
             wait_for(lambda s=s: self._ping(s), "redis-server")
         self.owners = owners or [i % 2 for i in range(RANGES)]
         self.shadows = {}  # range -> (target shard, fraction)
+        self.echoes = {}  # range -> [echo shard, ...]
         self.epoch = 0
         self.path = os.path.join(self.dir, "routing.json")
         self.publish()
@@ -95,7 +96,8 @@ class Cluster:
         self.router = subprocess.Popen(
             [ROUTER, "--listen", "127.0.0.1:%d" % self.port, "--routing-file", self.path,
              "--metrics-bind-address", "127.0.0.1:%d" % self.metrics_port, "--threads", "2",
-             "--request-timeout-ms", "3000"], stdout=self.log, stderr=subprocess.STDOUT)
+             "--request-timeout-ms", "3000"] + list(router_args), stdout=self.log,
+            stderr=subprocess.STDOUT)
         self.procs.append(self.router)
         self.client = redis.Redis(port=self.port, decode_responses=True)
         wait_for(lambda: self._ping(self.client), "router")
@@ -119,7 +121,9 @@ class Cluster:
             ranges.append({"id": i, "start": (i << 32) // n, "end": ((i + 1) << 32) // n - 1,
                            "owner": "kv-%d" % o, "endpoint": self.endpoint(o),
                            "state": "stable", "source": None, "target": None,
-                           "shadowFraction": 0, "echoes": []})
+                           "shadowFraction": 0,
+                           "echoes": [{"pod": "kv-%d" % e, "endpoint": self.endpoint(e)}
+                                      for e in self.echoes.get(i, [])]})
             if i in self.shadows:
                 t, frac = self.shadows[i]
                 ranges[-1].update(state="shadow", source="kv-%d" % o, target="kv-%d" % t,
@@ -459,6 +463,74 @@ class DataplaneTest(unittest.TestCase):
             capture_output=True, text=True, timeout=10).stdout
         self.assertIn('shardcast_router_range_requests_total{range="1",kind="write"}', metrics)
         self.assertIn("shardcast_router_range_latency_seconds_bucket", metrics)
+
+
+class LoadFactorsTest(unittest.TestCase):
+    """Reads of a range with one echo follow the published load factors
+    (--loads-file): counted in each shard's INFO commandstats."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="shardcast-loads-")
+        self.loads = os.path.join(self.dir, "loads.json")
+        self.c = Cluster(shards=2, router_args=["--loads-file", self.loads])
+
+    def tearDown(self):
+        self.c.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def write_loads(self, text):
+        tmp = self.loads + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.rename(tmp, self.loads)
+
+    def evalsha_calls(self, shard):
+        stats = self.c.shard[shard].info("commandstats")
+        return stats.get("cmdstat_evalsha", {}).get("calls", 0)
+
+    def reads(self, key, n):
+        """n GETs through the router; returns (owner calls, echo calls)."""
+        for s in self.c.shard:
+            s.config_resetstat()
+        for _ in range(n):
+            self.assertEqual(self.c.client.get(key), "v")
+        return self.evalsha_calls(0), self.evalsha_calls(1)
+
+    def router_log(self):
+        with open(os.path.join(self.c.dir, "router.log")) as f:
+            return f.read()
+
+    def test_reads_shift_toward_the_pod_with_the_lower_factor(self):
+        r = 3
+        self.c.owners = [0] * RANGES  # kv-0 owns every range; kv-1 echoes range 3
+        self.c.echoes[r] = [1]
+        self.c.publish()
+        wait_for(lambda: self.c.router_epoch() == 2, "router to apply epoch 2")
+        key = keys_in_range(r, 1)[0]
+        self.c.shard[0].set(key, "v")
+        self.c.shard[1].set(key, "v")
+        self.c.marker(1, r, "echo 2 %s" % self.c.endpoint(0))
+        # No loads file: every pod counts 1, ties go to the owner.
+        owner, echo = self.reads(key, 200)
+        self.assertEqual((owner, echo), (200, 0))
+        # Owner 4, echo 0.25: reads go to the echo.
+        self.write_loads('{"generatedAt": "2026-12-02T10:00:00Z", '
+                         '"pods": {"kv-0": 4.0, "kv-1": 0.25}}')
+        wait_for(lambda: self.reads(key, 5)[1] > 0, "reads to reach the echo")
+        owner, echo = self.reads(key, 200)
+        self.assertGreaterEqual(echo, 190, (owner, echo))
+        self.assertEqual(owner + echo, 200)
+        # An invalid document is logged with its field; the last good factors stay.
+        self.write_loads('{"pods": {"kv-0": "busy"}}')
+        wait_for(lambda: 'pods["kv-0"]: must be a number' in self.router_log(),
+                 "the rejection in the router's log")
+        owner, echo = self.reads(key, 100)
+        self.assertGreaterEqual(echo, 95, (owner, echo))
+        # Reversed factors: reads go back to the owner.
+        self.write_loads('{"pods": {"kv-0": 0.25, "kv-1": 4.0}}')
+        wait_for(lambda: self.reads(key, 5)[0] == 5, "reads to return to the owner")
+        owner, echo = self.reads(key, 200)
+        self.assertGreaterEqual(owner, 190, (owner, echo))
 
 
 def shard_script():

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <mutex>
 
+#include "router/proxy/loads.h"
 #include "tests/router/test_docs.h"
 
 namespace shardcast::router::proxy {
@@ -65,12 +66,13 @@ json ConfigMap(const std::string& routing, const std::string& rv) {
 
 class FakeApi : public kube::Transport {
  public:
-  explicit FakeApi(std::shared_ptr<Lines> lines) : lines_(std::move(lines)) {}
+  explicit FakeApi(std::shared_ptr<Lines> lines,
+                   json answer = ConfigMap(SerializeDocument(testing::EvenDocument(4, 2, 1)), "5"))
+      : lines_(std::move(lines)), answer_(std::move(answer)) {}
   ApiResult<HttpResponse> send(const HttpRequest& req) override {
     std::lock_guard lock(lines_->mu);
     lines_->paths.push_back(req.path_and_query);
-    return HttpResponse{
-        200, ConfigMap(SerializeDocument(testing::EvenDocument(4, 2, 1)), "5").dump(), ""};
+    return HttpResponse{200, answer_.dump(), ""};
   }
   ApiResult<std::unique_ptr<kube::LineStream>> stream(const HttpRequest& req,
                                                       std::chrono::seconds) override {
@@ -84,6 +86,7 @@ class FakeApi : public kube::Transport {
 
  private:
   std::shared_ptr<Lines> lines_;
+  json answer_;
 };
 
 template <typename F>
@@ -132,6 +135,41 @@ TEST(ConfigMapSource, FollowsTheWatchAndKeepsTheLastGoodDocument) {
   EXPECT_EQ(outcomes, (std::vector<UpdateOutcome>{UpdateOutcome::kApplied, UpdateOutcome::kApplied,
                                                   UpdateOutcome::kRejectedInvalid,
                                                   UpdateOutcome::kIgnoredNotNewer}));
+}
+
+// The same watch code feeds the load factors from data["loads.json"].
+TEST(ConfigMapSource, FeedsLoadFactorsFromTheirKey) {
+  auto lines = std::make_shared<Lines>();
+  json cm = {{"metadata", {{"name", "kv-routing-loads"}, {"resourceVersion", "3"}}},
+             {"data", {{"loads.json", R"({"pods": {"kv-0": 4}})"}}}};
+  auto client = std::make_shared<kube::Client>(std::make_shared<FakeApi>(lines, cm));
+  LoadFactorsHolder loads;
+  std::mutex mu;
+  std::vector<std::string> errors;
+  ConfigMapSource src(
+      "ns", "kv-routing-loads", "loads.json", client,
+      [&](const std::string& text) { return loads.Update(text); },
+      [&](const UpdateResult& r, const std::string&) {
+        std::lock_guard lock(mu);
+        errors.push_back(r.error);
+      });
+  src.Start();
+  ASSERT_TRUE(WaitFor([&] { return loads.version() == 1; }));
+  EXPECT_EQ(loads.Get(), (LoadFactors{{"kv-0", 4.0}}));
+  cm["data"]["loads.json"] = R"({"pods": {"kv-0": "high"}})";
+  lines->Push(json{{"type", "MODIFIED"}, {"object", cm}}.dump());
+  cm["data"] = json::object();
+  lines->Push(json{{"type", "MODIFIED"}, {"object", cm}}.dump());
+  cm["data"]["loads.json"] = R"({"pods": {"kv-0": 0.5, "kv-1": 2}})";
+  lines->Push(json{{"type", "MODIFIED"}, {"object", cm}}.dump());
+  ASSERT_TRUE(WaitFor([&] { return loads.version() == 2; }));
+  EXPECT_EQ(loads.Get(), (LoadFactors{{"kv-0", 0.5}, {"kv-1", 2.0}}));
+  src.Stop();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(errors, (std::vector<std::string>{"", "pods[\"kv-0\"]: must be a number",
+                                              "data.loads.json: missing", ""}));
+  std::lock_guard lock2(lines->mu);
+  EXPECT_EQ(lines->paths[0], "/api/v1/namespaces/ns/configmaps/kv-routing-loads");
 }
 
 TEST(FileSource, RereadsTheFileWhenItChanges) {
