@@ -184,11 +184,14 @@ std::string HookRequestJson(const HookRequest& r) {
   return j.dump();
 }
 
+// The step's identity: everything but the fencing token and the routing
+// epoch. A retry of the same step may carry a newer epoch (other moves
+// published documents meanwhile); it is still the same step and gets the
+// recorded answer instead of a refusal.
 std::string Fingerprint(Hook hook, const HookRequest& r) {
   return HookName(hook) + " " + r.shard_set + " " + std::to_string(r.range) + " " +
          std::to_string(r.start) + "-" + std::to_string(r.end) + " " + r.source + "@" +
-         r.source_endpoint.text + " -> " + r.target + "@" + r.target_endpoint.text + " epoch " +
-         std::to_string(r.epoch);
+         r.source_endpoint.text + " -> " + r.target + "@" + r.target_endpoint.text;
 }
 
 std::map<std::string, std::string> ParseQuery(std::string_view query) {

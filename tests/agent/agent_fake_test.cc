@@ -93,6 +93,12 @@ TEST_F(AgentFakeTest, ARepeatedActionStepIsAnsweredFromItsRecord) {
   EXPECT_EQ(again.status, first.status);
   EXPECT_EQ(again.body, first.body);
   EXPECT_EQ(cluster_.Shard("10.0.0.2:6379")->strings["__shardcast:range:4"], "changed");
+  // A retry of the same step after other moves published newer documents.
+  Json newer = BaseBody();
+  newer["epoch"] = newer["epoch"].get<int64_t>() + 3;
+  auto retried = Post(restarted, "prepare", newer);
+  EXPECT_EQ(retried.status, first.status);
+  EXPECT_EQ(retried.body, first.body);
   Json other = BaseBody();
   other["range"] = 5;
   EXPECT_EQ(Post(restarted, "prepare", other).status, 409);
