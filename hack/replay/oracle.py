@@ -4,7 +4,7 @@
 The end-to-end comparison (hack/replay/run.py, measures.py, bench/e2e/run.sh)
 measures two live arms against references computed from the trace alone. The
 packing bound (measures.packing_bound) is the fewest pods per minute; this is
-the other one: `shardcast plan` (operator/cli/plan.cc, docs/planner.md) run
+the other one: `shardcast plan` (operator/cmd/plan.cc, docs/planner.md) run
 step by step on a simulated ShardSet whose forecasts are the truth. No
 cluster is needed.
 
