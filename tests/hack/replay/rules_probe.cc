@@ -57,7 +57,7 @@ Json History(const Json& c) {
     pl::Plan plan;
     plan.actions.push_back(ActionOf(r.at("action")));
     for (auto rec : mp::ActionsFromPlan("p", "kv", plan)) {
-      rec.phase = "Completed";
+      rec.phase = mp::Phase::kCompleted;
       rec.startedAt = rec.finishedAt = r.at("t").get<int64_t>();
       records.push_back(rec);
     }
