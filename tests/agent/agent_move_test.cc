@@ -308,8 +308,14 @@ TEST_F(AgentMoveTest, ARepeatedActionGetsTheSameAnswerAlsoAfterARestart) {
   EXPECT_EQ(cut2.status, cut.status);
   EXPECT_EQ(cut2.body, cut.body);
   EXPECT_EQ(State(target, "idem-1"), "done");
+  // A retry carrying a newer routing epoch is the same step: same answer.
+  auto newer = target.Post("cutover", Body("idem-1", src, dst, 5, /*epoch=*/9));
+  EXPECT_EQ(newer.status, cut.status);
+  EXPECT_EQ(newer.body, cut.body);
   // The same action id and step asking for something else is refused.
-  auto other = target.Post("cutover", Body("idem-1", src, dst, 5, /*epoch=*/4));
+  Json changed = Json::parse(body);
+  changed["target"] = "kv-9";
+  auto other = target.Post("cutover", changed.dump());
   EXPECT_EQ(other.status, 409);
   EXPECT_NE(other.body.find("action"), std::string::npos) << other.body;
   auto m = HttpCall(target.metrics_port(), "GET", "/metrics");
