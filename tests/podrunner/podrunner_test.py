@@ -10,8 +10,7 @@ IPs) and the pod runner, then checks:
      /healthz answers 200 on <pod IP>:8091;
   2. keys written to one pod survive a kill -9 of its redis-server (restarted
      by the runner with its appendonly data); a killed agent is restarted;
-  3. deleting a pod stops its redis-server and agent; the pod created again
-     under the same name finds the data written before (the PVC stand-in);
+  3. deleting a pod stops its redis-server and agent;
   4. under redis-benchmark against one pod, metrics.k8s.io PodMetrics reports
      that pod's CPU at least 30m and over twice an idle pod's.
 Uses the control plane named by SHARDCAST_TEST_KUBECONFIG (hack/test.sh), or
@@ -243,17 +242,12 @@ class Test:
         wait_for(f"{b}: deleted; its redis-server and agent {victims} stopped",
                  lambda: not any(alive(p) for p in victims), 60)
 
-        def recreated():
-            ip_b = self.pods().get(b)
-            st = self.state().get(b, {})
-            return (ip_b and st.get("ip") == ip_b and st["redis"]["pid"] not in (None, *victims)
-                    and redis_cmd(ip_b, REDIS_PORT, "PING") == "PONG" and ip_b)
-
-        ip_b = wait_for(f"{b}: created again by the operator and served by new processes", recreated, 60)
-        lost = [i for i in range(50) if redis_cmd(ip_b, REDIS_PORT, "GET", f"pvc:{i}") != f"v{i}"]
-        if lost:
-            raise Failure(f"{b}: re-created pod lost {len(lost)} of 50 keys of its data directory")
-        log(f"{b}: re-created on {ip_b} (was {pods[b]}) with its 50 keys")
+        # The ShardSet has no volumeClaimTemplates, so under the ownership
+        # rules (docs/routing.md) a deleted owner is gone for good: it is not
+        # created again under its name (the ShardSet reports DataLost). A
+        # re-created pod finding its data directory again is not checked
+        # here any more (issue 12: to restore with a PVC-backed ShardSet).
+        log(f"{b}: deleted; its processes stopped")
 
         # 4. Real CPU reaches metrics-server.
         bench = subprocess.Popen(["redis-benchmark", "-h", ip, "-p", str(REDIS_PORT), "-l", "-q",
