@@ -3,8 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "controllers/api/names.h"
-#include "controllers/api/resources.h"
+#include "controllers/forecast/persist.h"
 #include "util/time.h"
 
 namespace shardcast::forecast {
@@ -38,25 +37,12 @@ bool LoadFactorsDiffer(const PodLoadFactors& a, const PodLoadFactors& b) {
 
 Json BuildLoadsConfigMap(const Json& shardset, const std::string& routing_configmap,
                          const PodLoadFactors& factors, int64_t now) {
-  const Json md = shardset.value("metadata", Json::object());
-  const std::string name = md.value("name", std::string());
-  Json owner = {{"apiVersion", api::kShardSets.api_version()},
-                {"kind", api::kShardSets.kind},
-                {"name", name},
-                {"uid", md.value("uid", std::string())},
-                {"controller", false},
-                {"blockOwnerDeletion", false}};
   Json pods = Json::object();
   for (const auto& [pod, f] : factors) pods[pod] = std::round(f * 1000) / 1000;
   Json doc = {{"generatedAt", util::FormatRfc3339(now)}, {"pods", pods}};
-  return {{"apiVersion", "v1"},
-          {"kind", "ConfigMap"},
-          {"metadata",
-           {{"name", LoadsConfigMapName(routing_configmap)},
-            {"namespace", md.value("namespace", std::string())},
-            {"labels", {{api::kLabelShardSet, name}}},
-            {"ownerReferences", Json::array({owner})}}},
-          {"data", {{kLoadsKey, doc.dump()}}}};
+  Json cm = ForecastConfigMap(shardset, LoadsConfigMapName(routing_configmap));
+  cm["data"][kLoadsKey] = doc.dump();
+  return cm;
 }
 
 std::optional<PodLoadFactors> LoadFactorsInConfigMap(const Json& cm) {

@@ -55,25 +55,29 @@ bool Empty(const predictor::History& h) { return h.Series(0).values.empty(); }
 
 }  // namespace
 
-Json BuildHistoryConfigMap(const Json& shardset, const SetState& state, int64_t now, size_t budget,
-                           BuildReport* report) {
+Json ForecastConfigMap(const Json& shardset, const std::string& name) {
   const Json md = shardset.value("metadata", Json::object());
-  const std::string name = md.value("name", std::string());
-  const std::string ns = md.value("namespace", std::string());
+  const std::string set = md.value("name", std::string());
   Json owner = {{"apiVersion", api::kShardSets.api_version()},
                 {"kind", api::kShardSets.kind},
-                {"name", name},
+                {"name", set},
                 {"uid", md.value("uid", std::string())},
                 {"controller", false},
                 {"blockOwnerDeletion", false}};
-  Json cm = {{"apiVersion", "v1"},
-             {"kind", "ConfigMap"},
-             {"metadata",
-              {{"name", HistoryConfigMapName(name)},
-               {"namespace", ns},
-               {"labels", {{api::kLabelShardSet, name}}},
-               {"ownerReferences", Json::array({owner})}}},
-             {"data", Json::object()}};
+  return {{"apiVersion", "v1"},
+          {"kind", "ConfigMap"},
+          {"metadata",
+           {{"name", name},
+            {"namespace", md.value("namespace", std::string())},
+            {"labels", {{api::kLabelShardSet, set}}},
+            {"ownerReferences", Json::array({owner})}}},
+          {"data", Json::object()}};
+}
+
+Json BuildHistoryConfigMap(const Json& shardset, const SetState& state, int64_t now, size_t budget,
+                           BuildReport* report) {
+  const std::string set = shardset.value("metadata", Json::object()).value("name", std::string());
+  Json cm = ForecastConfigMap(shardset, HistoryConfigMapName(set));
   BuildReport rep;
   // Leave room for meta.json (at most ~4 KB with a long dropped list cut).
   const size_t limit = budget > 4096 ? budget - 4096 : 0;

@@ -20,6 +20,11 @@ inline constexpr const char* kMetaKey = "meta.json";
 
 std::string HistoryConfigMapName(const std::string& shardset);
 
+// A ConfigMap `name` (empty data) in the ShardSet's namespace as the forecast
+// controller writes them: labelled with the ShardSet and owned by it (not as
+// controller), so it goes when the ShardSet goes.
+nlohmann::json ForecastConfigMap(const nlohmann::json& shardset, const std::string& name);
+
 struct BuildReport {
   size_t bytes = 0;                  // keys + values in data
   std::vector<std::string> dropped;  // keys left out to stay within the budget
