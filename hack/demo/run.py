@@ -221,32 +221,11 @@ class DemoRunner(replay.Runner):
         out.append(f"routing epoch {tk['epoch']}, {len(tk['active'])} active + {len(tk['warm'])} warm pods; "
                    f"capacity {self.capacity:.0f}m (real CPU of redis-server + agent), max {self.max_util:.0%} "
                    f"(| on the bar)")
-        out.append(f"  {'pod':8} {'role':6} {'cpu':>6} {'util':>5}  {'cpu vs capacity':32}  "
-                   f"forecast peak next {self.horizon_label()} p50..p90 (trusted)")
-        for pod in tk["active"] + tk["warm"]:
-            load = tk["loads"].get(pod, 0)
-            u = load / self.capacity
-            width = 30
-            fill = min(width, int(round(u * width)))
-            mark = int(self.max_util * width)
-            bar = "".join("#" if i < fill else ("|" if i == mark else ".") for i in range(width + 2))
-            role = "active" if pod in tk["active"] else "warm"
-            f = fc.get(pod)
-            ftxt = (f"{f.get('peak', 0):.0f}..{f.get('p90', 0):.0f}m ({'yes' if f.get('trusted') else 'no'})"
-                    if f else "-")
-            hot = " OVER" if u > self.max_util and role == "active" else ""
-            out.append(f"  {pod:8} {role:6} {load:5.0f}m {u:5.0%}  {bar}  {ftxt}{hot}")
+        out += self.pod_lines(tk, fc, "cpu")
         acts = sorted(arm.actions.values(), key=lambda a: (a.get("startedAt") or "", a.get("id")))
         out.append(f"actions ({len(acts)}; promotions {len(arm.promotions)}, ranges moved "
                    f"{measures.moves(arm.routing)}, failed {sum(1 for a in acts if a.get('phase') == 'Failed')}):")
-        for a in acts[-6:]:
-            rng = f" range {a['range']}" if a.get("range") is not None else ""
-            out.append(f"  {a.get('type', '?'):8}{rng} {a.get('source', '') or ''}->{a.get('target', '') or ''} "
-                       f"{a.get('phase', '')} {(a.get('message') or '')[:70]}")
-        evs = sorted(arm.events.values(), key=lambda e: e["t"])
-        evs = [e for e in evs if e["kind"] == "MigrationPolicy" and e["reason"] not in ("MoveStarted",)][-3:]
-        for e in evs:
-            out.append(f"  event {e['reason']}: {e['message'][:110]}")
+        out += self.activity_lines(arm, acts[-6:], "  ")
         if self.dp.restarts():
             out.append(f"restarted: {self.dp.restarts()}")
         sys.stdout.write(("\033[H\033[2J" if self.a.clear else "\n") + "\n".join(out) + "\n")

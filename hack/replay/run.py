@@ -572,37 +572,50 @@ class Runner:
             out.append(f"[{arm.name}] routing epoch {tk['epoch']}, {len(tk['active'])} active + "
                        f"{len(tk['warm'])} warm pods; capacity {self.capacity:.0f}m, max {self.max_util:.0%} "
                        f"(| on the bar)")
-            out.append(f"  {'pod':8} {'role':6} {'load':>6} {'util':>5}  {'load vs capacity':32}  "
-                       f"forecast peak next {self.horizon_label()} p50..p90 (trusted)")
-            for pod in tk["active"] + tk["warm"]:
-                load = tk["loads"].get(pod, 0)
-                u = load / self.capacity
-                width = 30
-                fill = min(width, int(round(u * width)))
-                mark = int(self.max_util * width)
-                bar = "".join("#" if i < fill else ("|" if i == mark else ".") for i in range(width + 2))
-                role = "active" if pod in tk["active"] else "warm"
-                f = fc.get(pod)
-                ftxt = (f"{f.get('peak', 0):.0f}..{f.get('p90', 0):.0f}m ({'yes' if f.get('trusted') else 'no'})"
-                        if f else "-")
-                hot = " OVER" if u > self.max_util and role == "active" else ""
-                out.append(f"  {pod:8} {role:6} {load:5.0f}m {u:5.0%}  {bar}  {ftxt}{hot}")
+            out += self.pod_lines(tk, fc, "load")
             acts = sorted(arm.actions.values(), key=lambda a: (a.get("startedAt") or "", a.get("id")))[-5:]
             out.append(f"  actions ({len(arm.actions)}; promotions {len(arm.promotions)}, ranges moved "
                        f"{measures.moves(arm.routing)}):")
-            for a in acts:
-                rng = f" range {a['range']}" if a.get("range") is not None else ""
-                out.append(f"    {a.get('type', '?'):8}{rng} {a.get('source', '') or ''}->{a.get('target', '') or ''} "
-                           f"{a.get('phase', '')} {(a.get('message') or '')[:70]}")
-            evs = sorted(arm.events.values(), key=lambda e: e["t"])
-            evs = [e for e in evs if e["kind"] == "MigrationPolicy" and e["reason"] not in ("MoveStarted",)][-3:]
-            for e in evs:
-                out.append(f"    event {e['reason']}: {e['message'][:110]}")
+            out += self.activity_lines(arm, acts, "    ")
         sys.stdout.write("\033[H\033[2J" + "\n".join(out) + "\n")
         sys.stdout.flush()
 
     def horizon_label(self):
         return self.policy["spec"]["forecast"]["horizon"]
+
+    def pod_lines(self, tk, fc, quantity):
+        """The live view's pod table: `quantity` (load or cpu) against capacity
+        as a bar (| marks maxUtilization) and the forecast band of each pod."""
+        out = [f"  {'pod':8} {'role':6} {quantity:>6} {'util':>5}  {quantity + ' vs capacity':32}  "
+               f"forecast peak next {self.horizon_label()} p50..p90 (trusted)"]
+        width = 30
+        mark = int(self.max_util * width)
+        for pod in tk["active"] + tk["warm"]:
+            load = tk["loads"].get(pod, 0)
+            u = load / self.capacity
+            fill = min(width, int(round(u * width)))
+            bar = "".join("#" if i < fill else ("|" if i == mark else ".") for i in range(width + 2))
+            role = "active" if pod in tk["active"] else "warm"
+            f = fc.get(pod)
+            ftxt = (f"{f.get('peak', 0):.0f}..{f.get('p90', 0):.0f}m ({'yes' if f.get('trusted') else 'no'})"
+                    if f else "-")
+            hot = " OVER" if u > self.max_util and role == "active" else ""
+            out.append(f"  {pod:8} {role:6} {load:5.0f}m {u:5.0%}  {bar}  {ftxt}{hot}")
+        return out
+
+    @staticmethod
+    def activity_lines(arm, acts, indent):
+        """The live view's lines for `acts` and the arm's last 3 policy Events."""
+        out = []
+        for a in acts:
+            rng = f" range {a['range']}" if a.get("range") is not None else ""
+            out.append(f"{indent}{a.get('type', '?'):8}{rng} {a.get('source', '') or ''}->{a.get('target', '') or ''} "
+                       f"{a.get('phase', '')} {(a.get('message') or '')[:70]}")
+        evs = sorted(arm.events.values(), key=lambda e: e["t"])
+        evs = [e for e in evs if e["kind"] == "MigrationPolicy" and e["reason"] not in ("MoveStarted",)][-3:]
+        for e in evs:
+            out.append(f"{indent}event {e['reason']}: {e['message'][:110]}")
+        return out
 
     # ---- results -------------------------------------------------------
     def results(self):
