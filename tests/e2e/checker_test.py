@@ -7,32 +7,16 @@ read below the acknowledged sequence is a stale read.
 """
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 import redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import checker  # noqa: E402
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
+from testlib import free_port, wait_for  # noqa: E402
 
 
 class CheckerTest(unittest.TestCase):
@@ -51,7 +35,7 @@ class CheckerTest(unittest.TestCase):
                 return cls.r.ping()
             except redis.RedisError:
                 return False
-        wait_until(up, 20, "redis-server")
+        wait_for("redis-server", up, 20, every=0.05)
 
     @classmethod
     def tearDownClass(cls):
@@ -61,7 +45,7 @@ class CheckerTest(unittest.TestCase):
 
     def run_checker(self, prefix):
         c = checker.Checker("127.0.0.1:%d" % self.port, keys=200, workers=3, prefix=prefix).start()
-        wait_until(lambda: c.summary_stats()["acked"] >= 3000, 60, "3000 acknowledged writes")
+        wait_for("3000 acknowledged writes", lambda: c.summary_stats()["acked"] >= 3000, 60, every=0.05)
         c.stop()
         return c
 

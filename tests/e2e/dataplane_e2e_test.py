@@ -45,7 +45,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -55,6 +54,7 @@ SRC = os.environ.get("SHARDCAST_SOURCE_DIR") or os.path.normpath(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tests", "support"))
 import checker  # noqa: E402
+from testlib import WaitTimeout, free_port, key_hash, wait_for  # noqa: E402
 
 import redis  # noqa: E402
 
@@ -67,33 +67,8 @@ def log(msg):
     print(time.strftime("[e2e-dp %H:%M:%S] ") + msg, flush=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Failure(Exception):
     pass
-
-
-def wait_for(what, cond, timeout, every=0.25):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = cond()
-        if last:
-            return last
-        time.sleep(every)
-    raise Failure("timed out after %ds waiting for %s" % (timeout, what))
-
-
-def key_hash(key):
-    h = 14695981039346656037
-    for b in key.encode():
-        h ^= b
-        h = (h * 1099511628211) % (1 << 64)
-    return h >> 32
 
 
 class Cluster:
@@ -442,7 +417,7 @@ def main():
     try:
         t.run()
         rc = 0
-    except Failure as e:
+    except (Failure, WaitTimeout) as e:
         print("FAIL: %s (logs in %s)" % (e, out), flush=True)
     finally:
         if getattr(t, "chk", None):

@@ -24,22 +24,11 @@ import unittest
 
 import redis
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from testlib import free_port, key_hash  # noqa: E402
+
 ROUTER = None
 RANGES = 8
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def key_hash(key):
-    h = 14695981039346656037
-    for b in key.encode():
-        h ^= b
-        h = (h * 1099511628211) % (1 << 64)
-    return h >> 32
 
 
 def range_of(key, n=RANGES):
