@@ -155,9 +155,7 @@ void MigrationPolicyReconciler::load_set(Round& r, const std::string& name) {
         std::clamp(it->second.replicas, s.minReplicas, std::max(s.minReplicas, s.maxReplicas));
   }
   s.cmName = set->config_map;
-  // C2: spec.routers (parsed by its owner once it lands; read raw until then).
-  const Json spec = obj->value("spec", Json::object());
-  s.routerTelemetry = spec.is_object() && spec.contains("routers") && !spec["routers"].is_null();
+  s.routerTelemetry = set->routers.enabled;  // spec.routers (C2)
   s.routerStats = ParseRouterStats(*obj);
   if (deps_.pods != nullptr) {
     for (const auto& p : deps_.pods->list_labels(ns, {{api::kLabelShardSet, name}})) {
