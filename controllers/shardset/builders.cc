@@ -6,6 +6,7 @@
 #include "controllers/api/resources.h"
 #include "controllers/planner/placement.h"
 #include "controllers/shardset/shardset.h"
+#include "router/document.h"
 
 namespace shardcast::shardset {
 namespace {
@@ -169,68 +170,27 @@ std::map<uint32_t, std::string> RoutingDocument::owners() const {
   return out;
 }
 
+// The one routing-document parser is router::ParseDocument (coverage, no
+// overlap, unique ids, a non-empty owner, valid endpoints and states); this is
+// the controllers' view of what it accepted, with the entries as published.
 Result<RoutingDocument> ParseRoutingDocument(const std::string& text) {
-  Json doc = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    return unexpected(Error{"routing.json: not a JSON object"});
-  }
+  auto typed = router::ParseDocument(text);
+  if (!typed) return unexpected(Error{"routing.json " + typed.error().message});
   RoutingDocument out;
-  out.raw = doc;
-  if (doc.value("schemaVersion", Json()) != 1) {
-    return unexpected(Error{"routing.json schemaVersion: must be 1"});
-  }
-  if (!doc.contains("epoch") || !doc["epoch"].is_number_integer() ||
-      doc["epoch"].get<int64_t>() < 0) {
-    return unexpected(Error{"routing.json epoch: must be a non-negative integer"});
-  }
-  out.epoch = doc["epoch"].get<int64_t>();
-  if (!doc.contains("ranges") || !doc["ranges"].is_array() || doc["ranges"].empty()) {
-    return unexpected(Error{"routing.json ranges: must be a non-empty list"});
-  }
-  std::set<uint32_t> ids;
-  for (size_t i = 0; i < doc["ranges"].size(); ++i) {
-    const Json& e = doc["ranges"][i];
-    std::string path = "routing.json ranges[" + std::to_string(i) + "]";
-    if (!e.is_object()) return unexpected(Error{path + ": must be an object"});
+  out.raw = Json::parse(text);  // valid JSON: the parser above accepted it
+  out.epoch = static_cast<int64_t>(typed->epoch);
+  std::map<uint32_t, const Json*> entries;
+  for (const auto& e : out.raw["ranges"]) entries[e["id"].get<uint32_t>()] = &e;
+  for (const auto& t : typed->ranges) {
     RoutingRange r;
-    for (auto [key, dst] :
-         {std::pair<const char*, uint32_t*>{"id", &r.id}, {"start", &r.start}, {"end", &r.end}}) {
-      if (!e.contains(key) || !e[key].is_number_unsigned() ||
-          e[key].get<uint64_t>() > std::numeric_limits<uint32_t>::max()) {
-        return unexpected(Error{path + "." + key + ": must be an integer in [0, 2^32)"});
-      }
-      *dst = static_cast<uint32_t>(e[key].get<uint64_t>());
-    }
-    if (r.start > r.end) return unexpected(Error{path + ".end: must be >= start"});
-    if (!ids.insert(r.id).second) {
-      return unexpected(Error{path + ".id: duplicate range id " + std::to_string(r.id)});
-    }
-    r.owner = e.contains("owner") && e["owner"].is_string() ? e["owner"].get<std::string>() : "";
-    if (r.owner.empty()) {
-      // docs/routing.md: every range has an owner, an active pod, so that a
-      // client always has somewhere to send a key.
-      return unexpected(Error{path + ".owner: must be a non-empty pod name"});
-    }
-    r.endpoint =
-        e.contains("endpoint") && e["endpoint"].is_string() ? e["endpoint"].get<std::string>() : "";
-    r.state =
-        e.contains("state") && e["state"].is_string() ? e["state"].get<std::string>() : "stable";
-    r.raw = e;
+    r.id = t.id;
+    r.start = t.start;
+    r.end = t.end;
+    r.owner = t.owner;
+    r.endpoint = t.endpoint;
+    r.state = std::string(router::RangeStateName(t.state));
+    r.raw = *entries.at(t.id);
     out.ranges.push_back(std::move(r));
-  }
-  std::sort(out.ranges.begin(), out.ranges.end(),
-            [](const RoutingRange& a, const RoutingRange& b) { return a.start < b.start; });
-  uint64_t next = 0;
-  for (const auto& r : out.ranges) {
-    if (r.start != next) {
-      return unexpected(Error{"routing.json ranges: range " + std::to_string(r.id) + " starts at " +
-                              std::to_string(r.start) + ", expected " + std::to_string(next) +
-                              " (gap or overlap)"});
-    }
-    next = static_cast<uint64_t>(r.end) + 1;
-  }
-  if (next != (uint64_t{1} << 32)) {
-    return unexpected(Error{"routing.json ranges: do not reach 2^32 - 1"});
   }
   return out;
 }
@@ -238,14 +198,11 @@ Result<RoutingDocument> ParseRoutingDocument(const std::string& text) {
 std::vector<RoutingRange> EvenRanges(int count) {
   std::vector<RoutingRange> out;
   if (count <= 0) return out;
-  const uint64_t space = uint64_t{1} << 32;
-  for (int i = 0; i < count; ++i) {
+  for (const auto& e : router::EvenRanges(static_cast<uint32_t>(count))) {
     RoutingRange r;
-    r.id = static_cast<uint32_t>(i);
-    r.start =
-        static_cast<uint32_t>(space * static_cast<uint64_t>(i) / static_cast<uint64_t>(count));
-    r.end = static_cast<uint32_t>(
-        space * static_cast<uint64_t>(i + 1) / static_cast<uint64_t>(count) - 1);
+    r.id = e.id;
+    r.start = e.start;
+    r.end = e.end;
     out.push_back(r);
   }
   return out;

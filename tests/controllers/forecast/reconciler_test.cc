@@ -269,8 +269,8 @@ TEST_F(ForecastReconcilerTest, PodForecastsFollowTheRangesInTheRoutingConfigMap)
                                     {"data", {{"routing.json", doc}}}}));
   };
   routing(
-      R"({"schemaVersion":1,"epoch":7,"ranges":[{"id":0,"start":0,"end":2147483647,"owner":"kv-1"},
-      {"id":1,"start":2147483648,"end":4294967295,"owner":"kv-0"}]})");
+      R"({"schemaVersion":1,"shardSet":"kv","hash":"fnv1a64-high32","epoch":7,"ranges":[{"id":0,"start":0,"end":2147483647,"owner":"kv-1","endpoint":"","state":"stable"},
+      {"id":1,"start":2147483648,"end":4294967295,"owner":"kv-0","endpoint":"","state":"stable"}]})");
   transport->gets[metrics_path] = Metrics(25, 500);
   double c0 = 0, c1 = 0;
   for (int i = 0; i < 3; ++i) {

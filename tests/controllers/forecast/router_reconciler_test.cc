@@ -71,7 +71,8 @@ Json RoutingCm(int epoch, const std::string& owner1) {
                       {"start", i * q},
                       {"end", (i + 1) * q - 1},
                       {"owner", owner},
-                      {"endpoint", owner == "kv-0" ? "10.0.0.1:8080" : "10.0.0.2:8080"}});
+                      {"endpoint", owner == "kv-0" ? "10.0.0.1:8080" : "10.0.0.2:8080"},
+                      {"state", "stable"}});
   }
   Json doc = {{"schemaVersion", 1},
               {"shardSet", "kv"},

@@ -202,16 +202,18 @@ TEST(ForecastPod, LiveMissesWidenTheBandsAndHitsNarrowThem) {
 TEST(RoutingOwners, RangesByOwnerRejectsOwnerlessRangesAndNamesBadFields) {
   // docs/routing.md: every range has a non-empty owner; a document with an
   // ownerless range is invalid as a whole (it used to be skipped).
-  auto ownerless = RangesByOwner(R"({"schemaVersion":1,"epoch":4,"ranges":[
-      {"id":3,"start":0,"end":99,"owner":"kv-1"},{"id":0,"start":100,"end":199,"owner":"kv-0"},
-      {"id":1,"start":200,"end":299,"owner":"kv-1"},{"id":2,"start":300,"end":399},
-      {"id":5,"start":400,"end":4294967295,"owner":""}]})");
+  auto ownerless = RangesByOwner(
+      R"({"schemaVersion":1,"shardSet":"kv","hash":"fnv1a64-high32","epoch":4,"ranges":[
+      {"id":3,"start":0,"end":99,"owner":"kv-1","endpoint":"","state":"stable"},{"id":0,"start":100,"end":199,"owner":"kv-0","endpoint":"","state":"stable"},
+      {"id":1,"start":200,"end":299,"owner":"kv-1","endpoint":"","state":"stable"},{"id":2,"start":300,"end":399,"endpoint":"","state":"stable"},
+      {"id":5,"start":400,"end":4294967295,"owner":"","endpoint":"","state":"stable"}]})");
   ASSERT_FALSE(ownerless);
   EXPECT_NE(ownerless.error().message.find("].owner"), std::string::npos)
       << ownerless.error().message;
-  auto r = RangesByOwner(R"({"schemaVersion":1,"epoch":4,"ranges":[
-      {"id":3,"start":0,"end":99,"owner":"kv-1"},{"id":0,"start":100,"end":199,"owner":"kv-0"},
-      {"id":1,"start":200,"end":4294967295,"owner":"kv-1"}]})");
+  auto r = RangesByOwner(
+      R"({"schemaVersion":1,"shardSet":"kv","hash":"fnv1a64-high32","epoch":4,"ranges":[
+      {"id":3,"start":0,"end":99,"owner":"kv-1","endpoint":"","state":"stable"},{"id":0,"start":100,"end":199,"owner":"kv-0","endpoint":"","state":"stable"},
+      {"id":1,"start":200,"end":4294967295,"owner":"kv-1","endpoint":"","state":"stable"}]})");
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->at("kv-0"), (std::vector<int>{0}));
   EXPECT_EQ(r->at("kv-1"), (std::vector<int>{1, 3}));  // sorted
@@ -219,11 +221,13 @@ TEST(RoutingOwners, RangesByOwnerRejectsOwnerlessRangesAndNamesBadFields) {
   auto bad = RangesByOwner("{not json");
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find("routing.json"), std::string::npos);
-  auto no_list = RangesByOwner(R"({"schemaVersion":1,"epoch":4,"ranges":{}})");
+  auto no_list = RangesByOwner(
+      R"({"schemaVersion":1,"shardSet":"kv","hash":"fnv1a64-high32","epoch":4,"ranges":{}})");
   ASSERT_FALSE(no_list);
   EXPECT_NE(no_list.error().message.find("ranges"), std::string::npos);
-  auto bad_id = RangesByOwner(R"({"schemaVersion":1,"epoch":4,"ranges":[
-      {"id":"x","start":0,"end":4294967295,"owner":"kv-0"}]})");
+  auto bad_id = RangesByOwner(
+      R"({"schemaVersion":1,"shardSet":"kv","hash":"fnv1a64-high32","epoch":4,"ranges":[
+      {"id":"x","start":0,"end":4294967295,"owner":"kv-0","endpoint":"","state":"stable"}]})");
   ASSERT_FALSE(bad_id);
   EXPECT_NE(bad_id.error().message.find("ranges[0].id"), std::string::npos)
       << bad_id.error().message;

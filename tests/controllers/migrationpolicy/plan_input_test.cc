@@ -40,7 +40,11 @@ struct World {
              {"capacity", {{"metric", "CPU"}, {"cpuMillis", 1000}}},
              {"keySpace", {{"ranges", configuredRanges > 0 ? configuredRanges : n}}}}},
            {"status", {{"forecasts", Json::array()}, {"rangeForecasts", Json::array()}}}};
-    routing = {{"schemaVersion", 1}, {"epoch", 1}, {"ranges", Json::array()}};
+    routing = {{"schemaVersion", 1},
+               {"shardSet", "kv"},
+               {"hash", "fnv1a64-high32"},
+               {"epoch", 1},
+               {"ranges", Json::array()}};
     const uint64_t total = uint64_t{1} << 32;
     for (int i = 0; i < n; ++i) {
       routing["ranges"].push_back(
@@ -48,6 +52,7 @@ struct World {
            {"start", total * static_cast<uint64_t>(i) / static_cast<uint64_t>(n)},
            {"end", total * static_cast<uint64_t>(i + 1) / static_cast<uint64_t>(n) - 1},
            {"owner", Pod(i / kPerPod)},
+           {"endpoint", ""},
            {"state", "stable"},
            {"echoes", Json::array()}});
     }

@@ -138,7 +138,8 @@ TEST(Proposals, ExpireApproveAndNewIdAfterReplanning) {
 }
 
 TEST(Proposals, MalformedActionsAreNamed) {
-  Json prop = Json::parse(R"({"id":"x","actions":[{"id":"x-0","type":"Teleport"}]})");
+  Json prop = Json::parse(
+      R"({"id":"x","actions":[{"id":"x-0","type":"Teleport","endpoint":"","state":"stable"}]})");
   auto acts = ActionsFromProposal(prop);
   ASSERT_FALSE(acts);
   EXPECT_NE(acts.error().message.find("status.proposal.actions[0].type"), std::string::npos);
@@ -200,9 +201,10 @@ TEST(PlanInput, ObservedOnlyIsReactiveAndNoDataIsSaid) {
   Json set = Json::parse(
       R"({"metadata":{"name":"kv"},"spec":{"replicas":2,"capacity":{"metric":"CPU","cpuMillis":1000},
     "keySpace":{"ranges":2}}})");
-  Json routing = Json::parse(R"({"schemaVersion":1,"epoch":1,"ranges":[
-    {"id":0,"start":0,"end":2147483647,"owner":"kv-0","state":"stable","echoes":[]},
-    {"id":1,"start":2147483648,"end":4294967295,"owner":"kv-1","state":"migrating","echoes":[{"pod":"kv-2"}]}]})");
+  Json routing =
+      Json::parse(R"({"schemaVersion":1,"shardSet":"kv","hash":"fnv1a64-high32","epoch":1,"ranges":[
+    {"id":0,"start":0,"end":2147483647,"owner":"kv-0","endpoint":"","state":"stable","echoes":[]},
+    {"id":1,"start":2147483648,"end":4294967295,"owner":"kv-1","endpoint":"","state":"migrating","source":"kv-1","target":"kv-0","echoes":[{"pod":"kv-2","endpoint":""}]}]})");
   std::vector<PodInfo> pods = {{"kv-0", "active", true, "10.0.0.1"}, {"kv-1", "active", true, ""}};
   auto policy = ParsePolicy(PolicyObj());
   ASSERT_TRUE(policy);
@@ -259,8 +261,9 @@ TEST(PlanInput, RequestsPerSecondCapacityNeverUsesMillicores) {
   Json set =
       Json::parse(R"({"metadata":{"name":"kv"},"spec":{"capacity":{"metric":"RequestsPerSecond",
     "requestsPerSecond":100},"keySpace":{"ranges":1}}})");
-  Json routing = Json::parse(R"({"schemaVersion":1,"epoch":1,"ranges":[
-    {"id":0,"start":0,"end":4294967295,"owner":"kv-0","state":"stable","echoes":[]}]})");
+  Json routing =
+      Json::parse(R"({"schemaVersion":1,"shardSet":"kv","hash":"fnv1a64-high32","epoch":1,"ranges":[
+    {"id":0,"start":0,"end":4294967295,"owner":"kv-0","endpoint":"","state":"stable","echoes":[]}]})");
   std::vector<PodInfo> pods = {{"kv-0", "active", true, "10.0.0.1"}};
   auto policy = ParsePolicy(PolicyObj());
   ASSERT_TRUE(policy);

@@ -305,27 +305,36 @@ TEST(ParseRoutingDocument, RejectsGapsOverlapsAndGarbageNamingTheField) {
            ranges + "}";
   };
   EXPECT_TRUE(
-      ParseRoutingDocument(doc(R"([{"id":0,"start":0,"end":4294967295,"owner":"a"}])")).ok());
+      ParseRoutingDocument(
+          doc(R"([{"id":0,"start":0,"end":4294967295,"owner":"a","endpoint":"","state":"stable"}])"))
+          .ok());
   auto gap = ParseRoutingDocument(doc(
-      R"([{"id":0,"start":0,"end":5,"owner":"a"},{"id":1,"start":7,"end":4294967295,"owner":"a"}])"));
+      R"([{"id":0,"start":0,"end":5,"owner":"a","endpoint":"","state":"stable"},{"id":1,"start":7,"end":4294967295,"owner":"a","endpoint":"","state":"stable"}])"));
   ASSERT_FALSE(gap.ok());
-  EXPECT_NE(gap.error().message.find("range 1"), std::string::npos) << gap.error().message;
+  EXPECT_NE(gap.error().message.find("ranges[1].start"), std::string::npos) << gap.error().message;
   EXPECT_FALSE(
       ParseRoutingDocument(
-          doc(R"([{"id":0,"start":0,"end":5,"owner":"a"},{"id":1,"start":5,"end":4294967295,"owner":"a"}])"))
+          doc(R"([{"id":0,"start":0,"end":5,"owner":"a","endpoint":"","state":"stable"},{"id":1,"start":5,"end":4294967295,"owner":"a","endpoint":"","state":"stable"}])"))
           .ok());
   EXPECT_FALSE(
       ParseRoutingDocument(
-          doc(R"([{"id":0,"start":0,"end":5,"owner":"a"},{"id":0,"start":6,"end":4294967295,"owner":"a"}])"))
+          doc(R"([{"id":0,"start":0,"end":5,"owner":"a","endpoint":"","state":"stable"},{"id":0,"start":6,"end":4294967295,"owner":"a","endpoint":"","state":"stable"}])"))
           .ok());
-  EXPECT_FALSE(ParseRoutingDocument(doc(R"([{"id":0,"start":0,"end":10,"owner":"a"}])")).ok());
-  auto bad_end = ParseRoutingDocument(doc(R"([{"id":0,"start":0,"end":"x"}])"));
+  EXPECT_FALSE(
+      ParseRoutingDocument(
+          doc(R"([{"id":0,"start":0,"end":10,"owner":"a","endpoint":"","state":"stable"}])"))
+          .ok());
+  auto bad_end =
+      ParseRoutingDocument(doc(R"([{"id":0,"start":0,"end":"x","endpoint":"","state":"stable"}])"));
   ASSERT_FALSE(bad_end.ok());
   EXPECT_NE(bad_end.error().message.find("ranges[0].end"), std::string::npos);
   EXPECT_FALSE(ParseRoutingDocument(doc(R"([])")).ok());
   EXPECT_FALSE(ParseRoutingDocument("{not json").ok());
   EXPECT_FALSE(ParseRoutingDocument(R"({"schemaVersion":2,"epoch":1,"ranges":[]})").ok());
-  EXPECT_FALSE(ParseRoutingDocument(R"({"schemaVersion":1,"epoch":-1,"ranges":[]})").ok());
+  EXPECT_FALSE(
+      ParseRoutingDocument(
+          R"({"schemaVersion":1,"shardSet":"kv","hash":"fnv1a64-high32","epoch":-1,"ranges":[]})")
+          .ok());
 }
 
 TEST(ParseRoutingDocument, RejectsAnEmptyOrMissingOwner) {
@@ -335,11 +344,12 @@ TEST(ParseRoutingDocument, RejectsAnEmptyOrMissingOwner) {
            ranges + "}";
   };
   auto empty = ParseRoutingDocument(doc(
-      R"([{"id":0,"start":0,"end":5,"owner":"a"},{"id":1,"start":6,"end":4294967295,"owner":""}])"));
+      R"([{"id":0,"start":0,"end":5,"owner":"a","endpoint":"","state":"stable"},{"id":1,"start":6,"end":4294967295,"owner":"","endpoint":"","state":"stable"}])"));
   ASSERT_FALSE(empty.ok());
   EXPECT_NE(empty.error().message.find("ranges[1].owner"), std::string::npos)
       << empty.error().message;
-  auto missing = ParseRoutingDocument(doc(R"([{"id":0,"start":0,"end":4294967295}])"));
+  auto missing = ParseRoutingDocument(
+      doc(R"([{"id":0,"start":0,"end":4294967295,"endpoint":"","state":"stable"}])"));
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().message.find("ranges[0].owner"), std::string::npos)
       << missing.error().message;
