@@ -77,6 +77,25 @@ bool g_clean = true;
 int g_every = 1;  // M4: only every K-th series
 int g_first = 0;  // M4: then only the first N of those (0 = all)
 
+// One Forecast() of `y` with the benchmark's quantiles (0.5%..99.5%); adds
+// its wall and CPU seconds to `*wall` and `*cpu`.
+shardcast::Result<pr::ForecastResult> TimedForecast(const std::vector<double>& y, int horizon,
+                                                    std::vector<int> seasons, pr::ModelKind kind,
+                                                    double* wall, double* cpu) {
+  pr::ForecastConfig cfg;
+  cfg.horizon = horizon;
+  cfg.seasons = std::move(seasons);
+  cfg.quantiles = {0.005, 0.05, 0.5, 0.95, 0.995};
+  cfg.model = kind;
+  cfg.clean = g_clean;
+  auto t0 = std::chrono::steady_clock::now();
+  const double c0 = CpuSeconds();
+  auto f = pr::Forecast(y, cfg);
+  *wall += Seconds(t0);
+  *cpu += CpuSeconds() - c0;
+  return f;
+}
+
 int RunM4(const std::string& train_path, const std::string& test_path, pr::ModelKind kind,
           bool holdout) {
   auto train = ReadM4(train_path);
@@ -110,17 +129,7 @@ int RunM4(const std::string& train_path, const std::string& test_path, pr::Model
   double pe_pred[2] = {0, 0}, pe_obs[2] = {0, 0};
   for (size_t i = 0; i < train.size(); ++i) {
     const auto& y = train[i];
-    pr::ForecastConfig cfg;
-    cfg.horizon = h;
-    cfg.seasons = {m, 168};
-    cfg.quantiles = {0.005, 0.05, 0.5, 0.95, 0.995};
-    cfg.model = kind;
-    cfg.clean = g_clean;
-    auto t0 = std::chrono::steady_clock::now();
-    const double c0 = CpuSeconds();
-    auto f = pr::Forecast(y, cfg);
-    fit_seconds += Seconds(t0);
-    cpu += CpuSeconds() - c0;
+    auto f = TimedForecast(y, h, {m, 168}, kind, &fit_seconds, &cpu);
     if (!f.ok()) {
       std::fprintf(stderr, "series %zu: %s\n", i, f.error().message.c_str());
       return 1;
@@ -205,17 +214,7 @@ int RunNab(const std::vector<std::string>& dirs, pr::ModelKind kind) {
         if (g_first > 0 && windows >= g_first) break;
         ++windows;
         std::vector<double> y(v.begin() + std::max(0, o - history), v.begin() + o);
-        pr::ForecastConfig cfg;
-        cfg.horizon = h;
-        cfg.seasons = {season};
-        cfg.quantiles = {0.005, 0.05, 0.5, 0.95, 0.995};
-        cfg.model = kind;
-        cfg.clean = g_clean;
-        auto t0 = std::chrono::steady_clock::now();
-        const double c0 = CpuSeconds();
-        auto f = pr::Forecast(y, cfg);
-        seconds += Seconds(t0);
-        cpu += CpuSeconds() - c0;
+        auto f = TimedForecast(y, h, {season}, kind, &seconds, &cpu);
         if (!f.ok()) continue;
         // MASE scale: in-sample one-step naive MAE of the history window.
         double sc = 0;
