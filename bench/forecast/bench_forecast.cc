@@ -96,6 +96,22 @@ shardcast::Result<pr::ForecastResult> TimedForecast(const std::vector<double>& y
   return f;
 }
 
+// probExceed reliability: for two caps (the forecast's max p50 and max q0.95
+// over the `h` steps) adds the predicted P(exceed) to `pe_pred` and whether
+// `actual[0..h)` exceeded the cap to `pe_obs`.
+void AddExceedance(const pr::ForecastResult& f, int h, const double* actual, double pe_pred[2],
+                   double pe_obs[2]) {
+  double caps[2] = {0, 0};
+  for (int k = 0; k < h; ++k)
+    caps[0] = std::max(caps[0], f.p50[k]), caps[1] = std::max(caps[1], f.q[3][k]);
+  for (int j = 0; j < 2; ++j) {
+    pe_pred[j] += pr::ProbExceed(f, caps[j]);
+    bool hit = false;
+    for (int k = 0; k < h; ++k) hit = hit || actual[k] > caps[j];
+    pe_obs[j] += hit;
+  }
+}
+
 int RunM4(const std::string& train_path, const std::string& test_path, pr::ModelKind kind,
           bool holdout) {
   auto train = ReadM4(train_path);
@@ -149,17 +165,7 @@ int RunM4(const std::string& train_path, const std::string& test_path, pr::Model
       cov99 += act >= f->q[0][k] && act <= f->q[4][k];
       ++cnt;
     }
-    {
-      double caps[2] = {0, 0};
-      for (int k = 0; k < h; ++k)
-        caps[0] = std::max(caps[0], f->p50[k]), caps[1] = std::max(caps[1], f->q[3][k]);
-      for (int j = 0; j < 2; ++j) {
-        pe_pred[j] += pr::ProbExceed(*f, caps[j]);
-        bool hit = false;
-        for (int k = 0; k < h; ++k) hit = hit || test[i][k] > caps[j];
-        pe_obs[j] += hit;
-      }
-    }
+    AddExceedance(*f, h, test[i].data(), pe_pred, pe_obs);
     smape += s / h;
     mase += a / h / scale;
     smape_n2 += s2 / h;
@@ -238,15 +244,7 @@ int RunNab(const std::vector<std::string>& dirs, pr::ModelKind kind) {
           ++forecasts;
         }
         if (ca == h) {
-          double caps[2] = {0, 0};
-          for (int k = 0; k < h; ++k)
-            caps[0] = std::max(caps[0], f->p50[k]), caps[1] = std::max(caps[1], f->q[3][k]);
-          for (int j = 0; j < 2; ++j) {
-            pe_pred[j] += pr::ProbExceed(*f, caps[j]);
-            bool hit = false;
-            for (int k = 0; k < h; ++k) hit = hit || v[o + k] > caps[j];
-            pe_obs[j] += hit;
-          }
+          AddExceedance(*f, h, v.data() + o, pe_pred, pe_obs);
           ++pe_n;
         }
       }
