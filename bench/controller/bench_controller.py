@@ -10,12 +10,15 @@ ShardSets, and reports side by side:
 """
 import argparse
 import json
+import os
 import re
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
+
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "hack", "replay"))
+from procs import free_port  # noqa: E402
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -26,14 +29,6 @@ def kubectl(kubeconfig, *args, stdin=None):
     if r.returncode != 0:
         raise RuntimeError(f"kubectl {' '.join(args)}: {r.stderr.strip()}")
     return r.stdout
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def scrape(port, by_method=None):

@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 cmake -S . -B build -G Ninja >/dev/null
 cmake --build build -j 2 --target shardcast
-export SHARDCAST_CP_DIR=$(mktemp -d /tmp/shardcast-bench-ctl.XXXXXX)
-trap 'bash hack/controlplane.sh stop >/dev/null 2>&1 || true; rm -rf "$SHARDCAST_CP_DIR"' EXIT
-bash hack/controlplane.sh start
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_controlplane ctl
 python3 bench/controller/bench_controller.py --kubeconfig "$SHARDCAST_CP_DIR/kubeconfig" \
   --binary build/operator/cmd/shardcast --workdir "$SHARDCAST_CP_DIR" "$@"

@@ -23,9 +23,9 @@ cmake --build "$BUILD_DIR" -j 2 --target shardcast
 if [ -n "${E2E_KUBECONFIG:-}" ]; then
   KC=$E2E_KUBECONFIG
 else
-  export SHARDCAST_CP_DIR=$(mktemp -d /tmp/shardcast-bench-e2e.XXXXXX)
-  trap 'bash hack/controlplane.sh stop >/dev/null 2>&1 || true; rm -rf "$SHARDCAST_CP_DIR"' EXIT
-  bash hack/controlplane.sh start
+  # shellcheck source=bench/lib.sh
+  . bench/lib.sh
+  bench_controlplane e2e
   KC=$SHARDCAST_CP_DIR/kubeconfig
 fi
 # name | trace | measured window (trace time) -- 24 trace hours each at x120

@@ -77,6 +77,41 @@ bool g_clean = true;
 int g_every = 1;  // M4: only every K-th series
 int g_first = 0;  // M4: then only the first N of those (0 = all)
 
+// One Forecast() of `y` with the benchmark's quantiles (0.5%..99.5%); adds
+// its wall and CPU seconds to `*wall` and `*cpu`.
+shardcast::Result<pr::ForecastResult> TimedForecast(const std::vector<double>& y, int horizon,
+                                                    std::vector<int> seasons, pr::ModelKind kind,
+                                                    double* wall, double* cpu) {
+  pr::ForecastConfig cfg;
+  cfg.horizon = horizon;
+  cfg.seasons = std::move(seasons);
+  cfg.quantiles = {0.005, 0.05, 0.5, 0.95, 0.995};
+  cfg.model = kind;
+  cfg.clean = g_clean;
+  auto t0 = std::chrono::steady_clock::now();
+  const double c0 = CpuSeconds();
+  auto f = pr::Forecast(y, cfg);
+  *wall += Seconds(t0);
+  *cpu += CpuSeconds() - c0;
+  return f;
+}
+
+// probExceed reliability: for two caps (the forecast's max p50 and max q0.95
+// over the `h` steps) adds the predicted P(exceed) to `pe_pred` and whether
+// `actual[0..h)` exceeded the cap to `pe_obs`.
+void AddExceedance(const pr::ForecastResult& f, int h, const double* actual, double pe_pred[2],
+                   double pe_obs[2]) {
+  double caps[2] = {0, 0};
+  for (int k = 0; k < h; ++k)
+    caps[0] = std::max(caps[0], f.p50[k]), caps[1] = std::max(caps[1], f.q[3][k]);
+  for (int j = 0; j < 2; ++j) {
+    pe_pred[j] += pr::ProbExceed(f, caps[j]);
+    bool hit = false;
+    for (int k = 0; k < h; ++k) hit = hit || actual[k] > caps[j];
+    pe_obs[j] += hit;
+  }
+}
+
 int RunM4(const std::string& train_path, const std::string& test_path, pr::ModelKind kind,
           bool holdout) {
   auto train = ReadM4(train_path);
@@ -110,17 +145,7 @@ int RunM4(const std::string& train_path, const std::string& test_path, pr::Model
   double pe_pred[2] = {0, 0}, pe_obs[2] = {0, 0};
   for (size_t i = 0; i < train.size(); ++i) {
     const auto& y = train[i];
-    pr::ForecastConfig cfg;
-    cfg.horizon = h;
-    cfg.seasons = {m, 168};
-    cfg.quantiles = {0.005, 0.05, 0.5, 0.95, 0.995};
-    cfg.model = kind;
-    cfg.clean = g_clean;
-    auto t0 = std::chrono::steady_clock::now();
-    const double c0 = CpuSeconds();
-    auto f = pr::Forecast(y, cfg);
-    fit_seconds += Seconds(t0);
-    cpu += CpuSeconds() - c0;
+    auto f = TimedForecast(y, h, {m, 168}, kind, &fit_seconds, &cpu);
     if (!f.ok()) {
       std::fprintf(stderr, "series %zu: %s\n", i, f.error().message.c_str());
       return 1;
@@ -140,17 +165,7 @@ int RunM4(const std::string& train_path, const std::string& test_path, pr::Model
       cov99 += act >= f->q[0][k] && act <= f->q[4][k];
       ++cnt;
     }
-    {
-      double caps[2] = {0, 0};
-      for (int k = 0; k < h; ++k)
-        caps[0] = std::max(caps[0], f->p50[k]), caps[1] = std::max(caps[1], f->q[3][k]);
-      for (int j = 0; j < 2; ++j) {
-        pe_pred[j] += pr::ProbExceed(*f, caps[j]);
-        bool hit = false;
-        for (int k = 0; k < h; ++k) hit = hit || test[i][k] > caps[j];
-        pe_obs[j] += hit;
-      }
-    }
+    AddExceedance(*f, h, test[i].data(), pe_pred, pe_obs);
     smape += s / h;
     mase += a / h / scale;
     smape_n2 += s2 / h;
@@ -205,17 +220,7 @@ int RunNab(const std::vector<std::string>& dirs, pr::ModelKind kind) {
         if (g_first > 0 && windows >= g_first) break;
         ++windows;
         std::vector<double> y(v.begin() + std::max(0, o - history), v.begin() + o);
-        pr::ForecastConfig cfg;
-        cfg.horizon = h;
-        cfg.seasons = {season};
-        cfg.quantiles = {0.005, 0.05, 0.5, 0.95, 0.995};
-        cfg.model = kind;
-        cfg.clean = g_clean;
-        auto t0 = std::chrono::steady_clock::now();
-        const double c0 = CpuSeconds();
-        auto f = pr::Forecast(y, cfg);
-        seconds += Seconds(t0);
-        cpu += CpuSeconds() - c0;
+        auto f = TimedForecast(y, h, {season}, kind, &seconds, &cpu);
         if (!f.ok()) continue;
         // MASE scale: in-sample one-step naive MAE of the history window.
         double sc = 0;
@@ -239,15 +244,7 @@ int RunNab(const std::vector<std::string>& dirs, pr::ModelKind kind) {
           ++forecasts;
         }
         if (ca == h) {
-          double caps[2] = {0, 0};
-          for (int k = 0; k < h; ++k)
-            caps[0] = std::max(caps[0], f->p50[k]), caps[1] = std::max(caps[1], f->q[3][k]);
-          for (int j = 0; j < 2; ++j) {
-            pe_pred[j] += pr::ProbExceed(*f, caps[j]);
-            bool hit = false;
-            for (int k = 0; k < h; ++k) hit = hit || v[o + k] > caps[j];
-            pe_obs[j] += hit;
-          }
+          AddExceedance(*f, h, v.data() + o, pe_pred, pe_obs);
           ++pe_n;
         }
       }

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 cmake -S . -B build -G Ninja >/dev/null
 cmake --build build -j 2 --target bench_informer
-export SHARDCAST_CP_DIR=$(mktemp -d /tmp/shardcast-bench-cp.XXXXXX)
-trap 'bash hack/controlplane.sh stop >/dev/null 2>&1 || true; rm -rf "$SHARDCAST_CP_DIR"' EXIT
-SHARDCAST_CP_NODES=10 bash hack/controlplane.sh start
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_controlplane cp 10
 ./build/bench/informer/bench_informer --kubeconfig "$SHARDCAST_CP_DIR/kubeconfig" "$@"

@@ -21,33 +21,19 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+sys.path.append(os.path.join(ROOT, "hack", "replay"))  # after hack/demo: both have a run.py
+from procs import free_port, redis_ping  # noqa: E402,F401 (dataplane.free_port, dataplane.redis_ping)
 
 
 def log(msg):
     print(f"[demo {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def redis_ping(host, port, timeout=0.5):
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as c:
-            c.sendall(b"PING\r\n")
-            return c.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 def http_ok(url, timeout=1.0):

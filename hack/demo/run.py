@@ -31,7 +31,6 @@ import importlib.util
 import json
 import os
 import shutil
-import signal
 import statistics
 import sys
 import time
@@ -40,7 +39,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "hack", "replay"))
 sys.path.insert(0, HERE)
-import analyze  # noqa: E402
 import dataplane  # noqa: E402
 import loads as loads_mod  # noqa: E402
 import measures  # noqa: E402
@@ -377,41 +375,20 @@ def main():
         r = DemoRunner(args)
     except traces.TraceError as e:
         raise SystemExit(f"demo: {e}")
-    def on_signal(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
-    interrupted = False
-    t_start = time.time()
-    try:
-        r.run()
-    except KeyboardInterrupt:
-        interrupted = True
-        dataplane.log("interrupted: stopping the data plane and the operator, deleting the namespace")
-    finally:
-        r.cleanup()
+    interrupted, wall = replay.run_interruptibly(
+        r, "stopping the data plane and the operator, deleting the namespace", dataplane.log)
     if interrupted and not r.arm.ticks:
         return 130
     res = r.results()
-    res["wallSeconds"] = time.time() - t_start
+    res["wallSeconds"] = wall
     planner_oracle = None
     if args.oracle:
         import oracle
         planner_oracle = oracle.simulate_or_error(res, r.tr, args.binary)
-    summary = measures.summarize(res, r.tr, oracle_planner=planner_oracle)
-    res["summary"] = summary
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump(res, f)
-    text = analyze.format_summary(summary, res)
     dp_text = dataplane_summary(res)
-    with open(os.path.join(args.out, "summary.txt"), "w") as f:
-        f.write(text + dp_text)
     with open(os.path.join(args.out, "dataplane-summary.txt"), "w") as f:
         f.write(dp_text)
-    print(text + dp_text)
-    import plot
-    svg = args.plot or os.path.join(args.out, "timeline.svg")
-    plot.write_svg(res, summary, svg)
+    svg = replay.write_outputs(args, r, res, planner_oracle, extra_text=dp_text)
     dataplane.log(f"plot: {svg}; summary: {os.path.join(args.out, 'summary.txt')}")
     return 130 if interrupted else 0
 

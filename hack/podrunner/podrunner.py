@@ -37,12 +37,12 @@ import ctypes
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "replay"))
+from procs import redis_ping, stop_process  # noqa: E402
 
 CPU_ANNOTATION = "kwok.x-k8s.io/usage-cpu"
 MEMORY_ANNOTATION = "kwok.x-k8s.io/usage-memory"
@@ -128,12 +128,7 @@ def parse_stat(text):
 
 def redis_answers(ip, port, timeout=0.3):
     """True when redis-server on ip:port answers PING with PONG (not LOADING)."""
-    try:
-        with socket.create_connection((ip, port), timeout=timeout) as c:
-            c.sendall(b"PING\r\n")
-            return c.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
+    return redis_ping(ip, port, timeout)
 
 
 # ---- processes ---------------------------------------------------------------
@@ -179,12 +174,7 @@ class Proc:
     def stop(self):
         if self.pid() is None:
             return
-        self.popen.send_signal(signal.SIGTERM)
-        try:
-            self.popen.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait()
+        stop_process(self.popen, 5)
 
 
 class PodProcesses:

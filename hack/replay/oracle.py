@@ -22,10 +22,10 @@ end of the measured window, at the forecast step of the run:
             probExceed 1 if that peak is over maxUtilization x capacity else
             0, trusted; observed = the load at t. Per range likewise (the
             peak of its own load), unless --pod-forecasts-only, which gives
-            the planner pod forecasts only, as the live operator does (it
-            then splits a pod's forecast evenly over its ranges). Warm pods:
-            observed only, untrusted. No time to crossing (unknown = act
-            now, as the operator passes it);
+            the planner pod forecasts only (it then splits a pod's forecast
+            evenly over its ranges). Warm pods: observed only, untrusted.
+            No time to crossing (unknown = act now; the live operator
+            passes timeToCrossingSeconds);
   history   built as controllers/migrationpolicy (HistoryFrom over the last
             100 finished actions): move starts of the last hour (Move,
             AddEcho), per-range and per-pod last action (cooldowns), no
@@ -510,7 +510,7 @@ def main(argv=None):
     ap.add_argument("--zipf", type=float, help="Zipf exponent (default: the results', else 0.7 as run.py)")
     ap.add_argument("--seed", type=int, help="range popularity seed (default: the results', else 7 as run.py)")
     ap.add_argument("--pod-forecasts-only", action="store_true",
-                    help="give the planner pod forecasts only, as the live operator (ranges share them evenly)")
+                    help="give the planner pod forecasts only (ranges share them evenly)")
     ap.add_argument("--no-warmup", action="store_true", help="start at the measured window, not the warm-up")
     ap.add_argument("--json", help="also write the oracle's measures to this file")
     args = ap.parse_args(argv)

@@ -39,7 +39,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,6 +51,7 @@ import kube  # noqa: E402
 import loads as loads_mod  # noqa: E402
 import measures  # noqa: E402
 import oracle  # noqa: E402
+from procs import free_port, stop_process  # noqa: E402
 import traces  # noqa: E402
 import yaml  # noqa: E402
 
@@ -74,14 +74,6 @@ def kubectl(kubeconfig, *args, stdin=None, check=True, timeout=120):
     if check and r.returncode != 0:
         raise RuntimeError(f"kubectl {' '.join(args)}: {r.stderr.strip()}")
     return r.stdout
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def wait_for(what, pred, timeout, period=0.25):
@@ -271,12 +263,7 @@ class Runner:
 
     def stop_operator(self, arm):
         if arm.proc and arm.proc.poll() is None:
-            arm.proc.send_signal(signal.SIGTERM)
-            try:
-                arm.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                arm.proc.kill()
-                arm.proc.wait()
+            stop_process(arm.proc, 30)
         arm.proc = None
 
     def routing_doc(self, arm):
@@ -646,6 +633,46 @@ class Runner:
                 kubectl(self.kc, "delete", "namespace", arm.ns, "--wait=false", "--ignore-not-found", check=False)
 
 
+def run_interruptibly(runner, stopping, say):
+    """runner.run() until it ends or Ctrl-C / SIGTERM stops it (then says
+    "interrupted: <stopping>"); runner.cleanup() in every case. Returns
+    (interrupted, wall seconds). Shared with the demo (hack/demo/run.py)."""
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    interrupted = False
+    t_start = time.time()
+    try:
+        runner.run()
+    except KeyboardInterrupt:
+        interrupted = True
+        say(f"interrupted: {stopping}")
+    finally:
+        runner.cleanup()
+    return interrupted, time.time() - t_start
+
+
+def write_outputs(args, runner, res, planner_oracle, extra_text=""):
+    """Summarizes `res` (with the oracle's plan when given) into
+    res["summary"], writes OUT/results.json, OUT/summary.txt (the summary and
+    `extra_text`) and the SVG timeline, prints the summary; returns the SVG's
+    path. Shared with the demo."""
+    summary = measures.summarize(res, runner.tr, oracle_planner=planner_oracle)
+    res["summary"] = summary
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(res, f)
+    text = analyze.format_summary(summary, res) + extra_text
+    with open(os.path.join(args.out, "summary.txt"), "w") as f:
+        f.write(text)
+    print(text)
+    import plot
+    svg = args.plot or os.path.join(args.out, "timeline.svg")
+    plot.write_svg(res, summary, svg)
+    return svg
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kubeconfig", required=True)
@@ -680,36 +707,13 @@ def main():
         r = Runner(args)
     except traces.TraceError as e:
         raise SystemExit(f"replay: {e}")
-
-    def on_signal(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
-    interrupted = False
-    t_start = time.time()
-    try:
-        r.run()
-    except KeyboardInterrupt:
-        interrupted = True
-        log("interrupted: stopping the operators and deleting the namespaces")
-    finally:
-        r.cleanup()
+    interrupted, wall = run_interruptibly(r, "stopping the operators and deleting the namespaces", log)
     if interrupted and not any(a.ticks for a in r.arms):
         return 130
     res = r.results()
-    res["wallSeconds"] = time.time() - t_start
+    res["wallSeconds"] = wall
     planner_oracle = oracle.simulate_or_error(res, r.tr, args.binary) if args.binary else None
-    summary = measures.summarize(res, r.tr, oracle_planner=planner_oracle)
-    res["summary"] = summary
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump(res, f)
-    text = analyze.format_summary(summary, res)
-    with open(os.path.join(args.out, "summary.txt"), "w") as f:
-        f.write(text)
-    print(text)
-    import plot
-    svg = args.plot or os.path.join(args.out, "timeline.svg")
-    plot.write_svg(res, summary, svg)
+    svg = write_outputs(args, r, res, planner_oracle)
     log(f"plot: {svg}; results: {os.path.join(args.out, 'results.json')}")
     return 130 if interrupted else 0
 

@@ -1,5 +1,7 @@
-"""Small helpers the Python data-plane tests share (tests/support)."""
+"""Small helpers the Python tests share (tests/support)."""
+import os
 import socket
+import sys
 import time
 
 
@@ -33,3 +35,15 @@ def key_hash(key):
         h ^= b
         h = (h * 1099511628211) % (1 << 64)
     return h >> 32
+
+
+def take_arg(flag, env, from_argv):
+    """The value of `flag VALUE` on the command line when `from_argv` (pass
+    `__name__ == "__main__"`: a test run as a script), removed from sys.argv
+    so that unittest does not see it; else $env; else ""."""
+    value = os.environ.get(env, "")
+    if from_argv and flag in sys.argv:
+        i = sys.argv.index(flag)
+        value = sys.argv[i + 1] if i + 1 < len(sys.argv) else ""
+        del sys.argv[i:i + 2]
+    return value

@@ -7,62 +7,15 @@
 #include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
 
 #include "tests/testenv/controlplane.h"
+#include "util/quantity.h"
 
 namespace shardcast::testenv {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Parses a Kubernetes CPU quantity ("250m", "251234567n", "1") into millicores.
-std::optional<double> CpuMillis(const std::string& q) {
-  if (q.empty()) return std::nullopt;
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(q, &used);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-  std::string suffix = q.substr(used);
-  if (suffix.empty()) return v * 1000;
-  if (suffix == "m") return v;
-  if (suffix == "u") return v / 1000;
-  if (suffix == "n") return v / 1e6;
-  return std::nullopt;
-}
-
-// Parses a memory quantity ("65536Ki", "67108864", "64Mi") into bytes.
-std::optional<double> Bytes(const std::string& q) {
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(q, &used);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-  std::string s = q.substr(used);
-  if (s.empty()) return v;
-  if (s == "Ki") return v * 1024;
-  if (s == "Mi") return v * 1024 * 1024;
-  if (s == "Gi") return v * 1024 * 1024 * 1024;
-  if (s == "k") return v * 1e3;
-  if (s == "M") return v * 1e6;
-  return std::nullopt;
-}
-
-TEST(QuantityParsing, CpuAndMemory) {
-  EXPECT_EQ(CpuMillis("250m"), 250);
-  EXPECT_NEAR(*CpuMillis("251234567n"), 251.234567, 1e-6);
-  EXPECT_EQ(CpuMillis("2"), 2000);
-  EXPECT_FALSE(CpuMillis("abc").has_value());
-  EXPECT_EQ(Bytes("64Mi"), 64.0 * 1024 * 1024);
-  EXPECT_EQ(Bytes("65536Ki"), 64.0 * 1024 * 1024);
-  EXPECT_FALSE(Bytes("12Xi").has_value());
-}
 
 class ControlPlaneSmoke : public ::testing::Test {
  protected:
@@ -141,8 +94,8 @@ TEST_F(ControlPlaneSmoke, KwokPodReportsAnnotatedCpuThroughMetricsServer) {
         if (j.is_discarded() || !j.contains("containers")) return false;
         double c = 0, m = 0;
         for (const auto& ctr : j["containers"]) {
-          auto cm = CpuMillis(ctr["usage"].value("cpu", ""));
-          auto mb = Bytes(ctr["usage"].value("memory", ""));
+          auto cm = util::ParseCpuMillis(ctr["usage"].value("cpu", ""), "usage.cpu");
+          auto mb = util::ParseBytes(ctr["usage"].value("memory", ""), "usage.memory");
           if (!cm || !mb) return false;
           c += *cm;
           m += *mb;

@@ -23,6 +23,16 @@ TEST(Quantity, PodMetricsCpu) {  // moved from the MigrationPolicy controller's 
   EXPECT_FALSE(ParseCpuMillis("lots", "cpu"));
 }
 
+TEST(Quantity, MetricsServerQuantities) {  // moved from the control-plane smoke test's own parser
+  EXPECT_EQ(*ParseCpuMillis("250m", "cpu"), 250);
+  EXPECT_NEAR(*ParseCpuMillis("251234567n", "cpu"), 251.234567, 1e-6);
+  EXPECT_EQ(*ParseCpuMillis("2", "cpu"), 2000);
+  EXPECT_FALSE(ParseCpuMillis("abc", "cpu"));
+  EXPECT_EQ(*ParseBytes("64Mi", "memory"), 64.0 * 1024 * 1024);
+  EXPECT_EQ(*ParseBytes("65536Ki", "memory"), 64.0 * 1024 * 1024);
+  EXPECT_FALSE(ParseBytes("12Xi", "memory"));
+}
+
 TEST(Quantity, MemorySuffixes) {
   EXPECT_DOUBLE_EQ(ParseBytes("128Mi", "memory").value(), 128.0 * 1024 * 1024);
   EXPECT_DOUBLE_EQ(ParseBytes("1Gi", "memory").value(), 1073741824.0);

@@ -16,6 +16,7 @@
 #include "controllers/forecast/register.h"
 #include "operator/kube/kubeconfig.h"
 #include "operator/manager/manager.h"
+#include "tests/support/operator_it.h"
 #include "tests/testenv/controlplane.h"
 
 namespace shardcast::forecast {
@@ -56,47 +57,22 @@ class RunningManager {
     o.state.pod_resolutions = {{1, 3600}, {60, 1440}};
     o.state.refit_interval_seconds = 5;
     rec_ = RegisterForecastController(*mgr_, o, std::make_shared<CountingHttp>());
-    thread_ = std::thread([this] { result_ = mgr_->run(stop_); });
+    runner_.Start(mgr_.get());
   }
   ~RunningManager() { stop(); }
-  void stop() {
-    if (!thread_.joinable()) return;
-    stop_ = true;
-    mgr_->request_stop();
-    thread_.join();
-  }
+  void stop() { runner_.Stop(); }
   ForecastReconciler& reconciler() { return *rec_; }
   manager::Manager& manager() { return *mgr_; }
 
  private:
   std::unique_ptr<manager::Manager> mgr_;
   ForecastReconciler* rec_ = nullptr;
-  std::atomic<bool> stop_{false};
-  Result<void> result_;
-  std::thread thread_;
+  testing::ManagerThread runner_;
 };
 
 class ForecastIT : public ::testing::Test {
  protected:
-  void SetUp() override {
-    auto& cp = ControlPlane::Shared();
-    ASSERT_TRUE(cp.ready()) << cp.startupError();
-    auto apply = cp.kubectl({"apply", "--server-side", "-f", ControlPlane::sourceDir() + "/crds/"});
-    ASSERT_TRUE(apply.ok()) << apply.describe();
-    auto est = cp.kubectl({"wait", "--for=condition=Established", "--timeout=60s",
-                           "crd/shardsets.shardcast.dev", "crd/migrationpolicies.shardcast.dev"});
-    ASSERT_TRUE(est.ok()) << est.describe();
-    auto cfg = kube::LoadKubeconfigFile(cp.kubeconfigPath());
-    ASSERT_TRUE(cfg) << cfg.error().message;
-    auto t = kube::MakeHttpTransport(*cfg);
-    ASSERT_TRUE(t) << t.error().to_string();
-    client_ = std::make_shared<kube::Client>(*t);
-    static std::mt19937 rng(std::random_device{}());
-    ns_ = "forecast-it-" + std::to_string(rng() % 1000000);
-    ASSERT_TRUE(client_->create(
-        kube::resources::kNamespaces, "",
-        Json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns_}}}}));
-  }
+  void SetUp() override { testing::SetUpOperatorNamespace("forecast-it", &client_, &ns_); }
   void TearDown() override {
     if (client_) (void)client_->remove(kube::resources::kNamespaces, "", ns_);
   }

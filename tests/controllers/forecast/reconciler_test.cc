@@ -9,6 +9,7 @@
 #include <random>
 
 #include "controllers/api/resources.h"
+#include "tests/support/fake_http_getter.h"
 #include "tests/support/fake_transport.h"
 
 namespace shardcast::forecast {
@@ -20,19 +21,6 @@ using namespace std::chrono_literals;
 // ConfigMaps written are read back.
 struct FakeTransport : shardcast::testing::FakeTransport {
   FakeTransport() { stamp_writes = true; }
-};
-
-class FakeHttp : public HttpGetter {
- public:
-  Result<std::string> get(const std::string& host, int port, const std::string& path,
-                          std::chrono::milliseconds) override {
-    calls.push_back(host + ":" + std::to_string(port) + path);
-    auto it = bodies.find(host);
-    if (it == bodies.end()) return unexpected(Error{"connection refused"});
-    return it->second;
-  }
-  std::map<std::string, std::string> bodies;
-  std::vector<std::string> calls;
 };
 
 Json SetObj() {
@@ -107,7 +95,7 @@ class ForecastReconcilerTest : public ::testing::Test {
   std::shared_ptr<FakeTransport> transport;
   std::shared_ptr<kube::Client> client;
   kube::Store sets, pods, policies, configmaps;
-  FakeHttp http;
+  shardcast::testing::FakeHttpGetter http;
   runtime::FakeClock clock;
   runtime::Registry registry;
   std::string metrics_path;
@@ -188,8 +176,8 @@ TEST_F(ForecastReconcilerTest, MetricsAndRangeScrapes) {
   EXPECT_NE(text.find("shardcast_forecast_trusted{shardset=\"ns/kv\",pod=\"kv-0\"} 0"),
             std::string::npos);
   // kv-1 (10.0.0.2) refused: a gap, not an error; the warm pod is scraped too.
-  EXPECT_EQ(http.calls.size(), 6u);
-  EXPECT_EQ(http.calls[0], "10.0.0.1:9090/metrics");
+  EXPECT_EQ(http.gets.size(), 6u);
+  EXPECT_EQ(http.gets[0], "10.0.0.1:9090/metrics");
   // (1600 - 1000) / 60 s = 10 req/s for range 0.
   // (Range series are kept at 15 min resolution: the bucket holds the mean.)
   // The reconciler exposes its state only through writes; check the history map.

@@ -6,6 +6,7 @@
 
 #include "controllers/api/resources.h"
 #include "controllers/forecast/reconciler.h"
+#include "tests/support/fake_http_getter.h"
 #include "tests/support/fake_transport.h"
 
 namespace shardcast::forecast {
@@ -13,29 +14,16 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class FakeHttp : public HttpGetter {
- public:
-  Result<std::string> get(const std::string& host, int port, const std::string& path,
-                          std::chrono::milliseconds) override {
-    gets.push_back(host + ":" + std::to_string(port) + path);
-    auto it = bodies.find(host);
-    if (it == bodies.end()) return unexpected(Error{"connection refused"});
-    return it->second;
+// The shard agent's range sizes (POST /shardcast/ranges): 10 keys and
+// 1000 x id bytes for every range asked.
+Result<std::string> RangeSizes(const std::string& body) {
+  Json req = Json::parse(body);
+  Json ans = {{"ranges", Json::array()}, {"bytesExact", true}};
+  for (const auto& r : req["ranges"]) {
+    ans["ranges"].push_back({{"id", r["id"]}, {"keys", 10}, {"bytes", 1000 * r["id"].get<int>()}});
   }
-  Result<std::string> post(const std::string& host, int port, const std::string& path,
-                           const std::string& body, std::chrono::milliseconds) override {
-    posts.push_back(host + ":" + std::to_string(port) + path + " " + body);
-    Json req = Json::parse(body);
-    Json ans = {{"ranges", Json::array()}, {"bytesExact", true}};
-    for (const auto& r : req["ranges"]) {
-      ans["ranges"].push_back(
-          {{"id", r["id"]}, {"keys", 10}, {"bytes", 1000 * r["id"].get<int>()}});
-    }
-    return ans.dump();
-  }
-  std::map<std::string, std::string> bodies;
-  std::vector<std::string> gets, posts;
-};
+  return ans.dump();
+}
 
 Json SetObj() {
   return Json::parse(R"({"apiVersion":"shardcast.dev/v1alpha1","kind":"ShardSet",
@@ -114,6 +102,7 @@ class RouterReconcilerTest : public ::testing::Test {
         Json{{"kind", "PodList"},
              {"items", Json::array({Router("router-a", "10.1.0.1"), Router("router-b", "10.1.0.2"),
                                     Pod("kv-0", "10.0.0.1")})}};
+    http.on_post = RangeSizes;
     http.bodies["10.1.0.1"] = Page(100, 0, 10);
     http.bodies["10.1.0.2"] = Page(50, 50, 10);
     ReconcilerDeps d;
@@ -143,7 +132,7 @@ class RouterReconcilerTest : public ::testing::Test {
   std::shared_ptr<shardcast::testing::FakeTransport> transport;
   std::shared_ptr<kube::Client> client;
   kube::Store sets, pods, policies, configmaps;
-  FakeHttp http;
+  shardcast::testing::FakeHttpGetter http;
   runtime::FakeClock clock;
   std::unique_ptr<ForecastReconciler> rec;
 };

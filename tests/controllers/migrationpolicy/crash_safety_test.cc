@@ -5,41 +5,19 @@
 #include <gtest/gtest.h>
 
 #include "controllers/migrationpolicy/migrationpolicy.h"
+#include "tests/controllers/migrationpolicy/step_fixture.h"
 
 namespace shardcast::migrationpolicy {
 namespace {
 
 ActionRecord MoveIn(Phase phase, HookRecord hook = {}) {
-  ActionRecord a;
-  a.id = "plan-1-0";
-  a.shardSet = "kv";
-  a.type = ActionType::kMove;
-  a.range = 7;
-  a.source = "kv-0";
-  a.target = "kv-3";
-  a.phase = phase;
-  a.startedAt = 900;
-  a.phaseStartedAt = 1000;
+  ActionRecord a = MoveRecord(phase);
   a.hook = hook;
   return a;
 }
 
 StepWorld HookWorld(const std::string& owner, const std::string& state = "stable") {
-  StepWorld w;
-  w.now = 1010;
-  w.range.found = true;
-  w.range.owner = owner;
-  w.range.state = state;
-  if (state != "stable") {
-    w.range.source = "kv-0";
-    w.range.target = "kv-3";
-  }
-  w.source = {true, true, true};
-  w.target = {true, true, true};
-  w.activePods = 4;
-  w.replicasSpec = 4;
-  w.hooks = true;
-  return w;
+  return MoveWorld(owner, state, /*hooks=*/true);
 }
 
 // The record as the next round reads it back from status.

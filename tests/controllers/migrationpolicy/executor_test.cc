@@ -145,16 +145,7 @@ TEST_F(ExecutorTest, AbortWaitsForProgressDoneBeforeClearingTheMarks) {
 }
 
 TEST_F(ExecutorTest, ApprovedActionDoesNotStartInsideABlackout) {
-  Json prop = {{"id", "plan-x-1"},
-               {"createdAt", planner::FormatRfc3339(kNow - 10)},
-               {"expiresAt", planner::FormatRfc3339(kNow + 100)},
-               {"actions", Json::array({{{"id", "plan-x-1-0"},
-                                         {"shardSet", "kv"},
-                                         {"type", "Move"},
-                                         {"range", 1u},
-                                         {"source", "kv-0"},
-                                         {"target", "kv-2"},
-                                         {"reason", "hot"}}})}};
+  Json prop = ProposalOfOneMove();
   // kNow is 04:00 UTC: inside the daily 04:00-05:00 blackout.
   const Json spec =
       Json::parse(R"({"mode":"Proposal","blackouts":[{"schedule":"0 4 * * *","duration":"1h"}]})");

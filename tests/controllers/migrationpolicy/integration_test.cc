@@ -26,6 +26,7 @@
 #include "controllers/shardset/register.h"
 #include "operator/kube/kubeconfig.h"
 #include "operator/manager/manager.h"
+#include "tests/support/operator_it.h"
 #include "tests/testenv/controlplane.h"
 
 namespace shardcast::migrationpolicy {
@@ -190,15 +191,10 @@ class RunningManager {
           mgr_->add_controller("migrationpolicy", std::make_unique<MigrationPolicyReconciler>(d));
       WireHandlers(policies, sets, pods, cms, c);
     }
-    thread_ = std::thread([this] { result_ = mgr_->run(stop_); });
+    runner_.Start(mgr_.get());
   }
   ~RunningManager() { stop(); }
-  void stop() {
-    if (!thread_.joinable()) return;
-    stop_ = true;
-    mgr_->request_stop();
-    thread_.join();
-  }
+  void stop() { runner_.Stop(); }
   std::string metrics() { return mgr_->metrics().render(); }
   // Freezes (or thaws) the operator's view of routing ConfigMaps: events
   // are held back, so its cache goes stale.
@@ -209,32 +205,12 @@ class RunningManager {
 
  private:
   std::unique_ptr<manager::Manager> mgr_;
-  std::atomic<bool> stop_{false};
-  Result<void> result_;
-  std::thread thread_;
+  testing::ManagerThread runner_;
 };
 
 class MigrationPolicyIT : public ::testing::Test {
  public:  // KillDuringPhaseAndResume drives the fixture
-  void SetUp() override {
-    auto& cp = ControlPlane::Shared();
-    ASSERT_TRUE(cp.ready()) << cp.startupError();
-    auto apply = cp.kubectl({"apply", "--server-side", "-f", ControlPlane::sourceDir() + "/crds/"});
-    ASSERT_TRUE(apply.ok()) << apply.describe();
-    auto est = cp.kubectl({"wait", "--for=condition=Established", "--timeout=60s",
-                           "crd/shardsets.shardcast.dev", "crd/migrationpolicies.shardcast.dev"});
-    ASSERT_TRUE(est.ok()) << est.describe();
-    auto cfg = kube::LoadKubeconfigFile(cp.kubeconfigPath());
-    ASSERT_TRUE(cfg) << cfg.error().message;
-    auto t = kube::MakeHttpTransport(*cfg);
-    ASSERT_TRUE(t) << t.error().to_string();
-    client_ = std::make_shared<kube::Client>(*t);
-    static std::mt19937 rng(std::random_device{}());
-    ns_ = "mp-it-" + std::to_string(rng() % 1000000);
-    ASSERT_TRUE(client_->create(
-        kube::resources::kNamespaces, "",
-        Json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns_}}}}));
-  }
+  void SetUp() override { testing::SetUpOperatorNamespace("mp-it", &client_, &ns_); }
   void TearDown() override {
     if (HasFailure() && client_) {
       auto p = client_->list(api::kMigrationPolicies, ns_);

@@ -154,6 +154,21 @@ class ReconcilerTest : public ::testing::Test {
     return ActionToJson(a);
   }
 
+  // A proposal `plan-x-1` created 10 s ago, expiring in 100 s, of one Move
+  // (`plan-x-1-0`: range 1, kv-0 -> kv-2).
+  static Json ProposalOfOneMove() {
+    return {{"id", "plan-x-1"},
+            {"createdAt", planner::FormatRfc3339(kNow - 10)},
+            {"expiresAt", planner::FormatRfc3339(kNow + 100)},
+            {"actions", Json::array({{{"id", "plan-x-1-0"},
+                                      {"shardSet", "kv"},
+                                      {"type", "Move"},
+                                      {"range", 1u},
+                                      {"source", "kv-0"},
+                                      {"target", "kv-2"},
+                                      {"reason", "hot"}}})}};
+  }
+
   // spec.hooks on the ShardSet (hook port 8081) and, optionally, spec.routers.
   void EnableHooks(bool routers = false) {
     Json set = *sets_.get("ns/kv");

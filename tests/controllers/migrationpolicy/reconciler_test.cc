@@ -193,16 +193,7 @@ TEST_F(ReconcilerTest, NothingIsWrittenWhenTheTokenMayNotWrite) {
 }
 
 TEST_F(ReconcilerTest, ApprovalOfTheCurrentProposalStartsIt) {
-  Json prop = {{"id", "plan-x-1"},
-               {"createdAt", planner::FormatRfc3339(kNow - 10)},
-               {"expiresAt", planner::FormatRfc3339(kNow + 100)},
-               {"actions", Json::array({{{"id", "plan-x-1-0"},
-                                         {"shardSet", "kv"},
-                                         {"type", "Move"},
-                                         {"range", 1},
-                                         {"source", "kv-0"},
-                                         {"target", "kv-2"},
-                                         {"reason", "hot"}}})}};
+  Json prop = ProposalOfOneMove();
   SetPolicy(Json::parse(R"({"mode":"Proposal"})"), {{"proposal", prop}}, "plan-x-0");
   auto rec = Make();
   ASSERT_TRUE(rec->reconcile("ns/p"));

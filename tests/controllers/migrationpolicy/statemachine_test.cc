@@ -2,39 +2,18 @@
 #include <gtest/gtest.h>
 
 #include "controllers/migrationpolicy/migrationpolicy.h"
+#include "tests/controllers/migrationpolicy/step_fixture.h"
 
 namespace shardcast::migrationpolicy {
 namespace {
 
 ActionRecord Move(const std::string& phase, int64_t phaseStart = 1000) {
-  ActionRecord a;
-  a.id = "plan-1-0";
-  a.shardSet = "kv";
-  a.type = ActionType::kMove;
-  a.range = 7;
-  a.source = "kv-0";
-  a.target = "kv-3";
-  a.phase = *ParsePhase(phase);
-  a.startedAt = phase == "Pending" ? 0 : 900;
-  a.phaseStartedAt = phase == "Pending" ? 0 : phaseStart;
-  return a;
+  const bool pending = phase == "Pending";
+  return MoveRecord(*ParsePhase(phase), pending ? 0 : 900, pending ? 0 : phaseStart);
 }
 
 StepWorld World(const std::string& owner = "kv-0", const std::string& state = "stable") {
-  StepWorld w;
-  w.now = 1010;
-  w.range.found = true;
-  w.range.owner = owner;
-  w.range.state = state;
-  if (state != "stable") {
-    w.range.source = "kv-0";
-    w.range.target = "kv-3";
-  }
-  w.source = {true, true, true};
-  w.target = {true, true, true};
-  w.activePods = 4;
-  w.replicasSpec = 4;
-  return w;
+  return MoveWorld(owner, state, /*hooks=*/false);
 }
 
 TEST(MoveStateMachine, PendingStartsAndPromotingWaitsForAnActiveReadyTarget) {

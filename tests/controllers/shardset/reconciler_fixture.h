@@ -105,18 +105,23 @@ class ReconcilerTest : public ::testing::Test {
     }
     return n;
   }
+  // A routing ConfigMap of ShardSet kv (label, controller owner reference,
+  // resourceVersion 9) holding `routing`.
+  static Json ConfigMapObject(const std::string& name, const std::string& routing,
+                              const std::string& owner_uid = "set-uid") {
+    return {{"apiVersion", "v1"},
+            {"kind", "ConfigMap"},
+            {"metadata",
+             {{"name", name},
+              {"namespace", "ns"},
+              {"resourceVersion", "9"},
+              {"labels", {{api::kLabelShardSet, "kv"}}},
+              {"ownerReferences", Json::array({{{"uid", owner_uid}, {"controller", true}}})}}},
+            {"data", {{api::kRoutingKey, routing}}}};
+  }
   void PutConfigMap(const std::string& name, const std::string& routing,
                     const std::string& owner_uid = "set-uid") {
-    Json cm = {{"apiVersion", "v1"},
-               {"kind", "ConfigMap"},
-               {"metadata",
-                {{"name", name},
-                 {"namespace", "ns"},
-                 {"resourceVersion", "9"},
-                 {"labels", {{api::kLabelShardSet, "kv"}}},
-                 {"ownerReferences", Json::array({{{"uid", owner_uid}, {"controller", true}}})}}},
-               {"data", {{api::kRoutingKey, routing}}}};
-    cms.upsert(std::make_shared<const Json>(cm));
+    cms.upsert(std::make_shared<const Json>(ConfigMapObject(name, routing, owner_uid)));
   }
   const Json* StatusCondition(const Json& obj, const std::string& type) {
     for (const auto& c : obj["status"]["conditions"]) {

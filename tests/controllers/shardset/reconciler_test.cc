@@ -212,14 +212,7 @@ TEST_F(ReconcilerTest, DeleteIsSkippedWhenTheLiveDocumentStillNamesThePod) {
       BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-0"}}, {{"kv-0", "10.0.0.1"}}, 3, nullptr);
   auto live =
       BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-1"}}, {{"kv-0", "10.0.0.1"}}, 4, nullptr);
-  Json cm = {{"apiVersion", "v1"},
-             {"kind", "ConfigMap"},
-             {"metadata",
-              {{"name", "kv-routing"},
-               {"namespace", "ns"},
-               {"resourceVersion", "9"},
-               {"ownerReferences", Json::array({{{"uid", "set-uid"}, {"controller", true}}})}}},
-             {"data", {{api::kRoutingKey, cached.dump()}}}};
+  Json cm = ConfigMapObject("kv-routing", cached.dump());
   cms.upsert(std::make_shared<const Json>(cm));
   Json live_cm = cm;
   live_cm["data"][api::kRoutingKey] = live.dump();
@@ -251,14 +244,7 @@ TEST_F(ReconcilerTest, RemovedOrdinalTakesItsClaimsAlongButAReplacedPodKeepsThem
   ShardSetSpec s = testing::Spec(1, 0, 4);
   auto doc = BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-0"}, {2, "kv-0"}, {3, "kv-0"}},
                                   {{"kv-0", "10.0.0.1"}}, 2, nullptr);
-  Json cm = {{"apiVersion", "v1"},
-             {"kind", "ConfigMap"},
-             {"metadata",
-              {{"name", "kv-routing"},
-               {"namespace", "ns"},
-               {"resourceVersion", "9"},
-               {"ownerReferences", Json::array({{{"uid", "set-uid"}, {"controller", true}}})}}},
-             {"data", {{api::kRoutingKey, doc.dump()}}}};
+  Json cm = ConfigMapObject("kv-routing", doc.dump());
   cms.upsert(std::make_shared<const Json>(cm));
   transport->gets["/api/v1/namespaces/ns/configmaps/kv-routing"] = cm;
   ASSERT_TRUE(rec->reconcile("ns/kv").ok());
@@ -304,16 +290,8 @@ TEST_F(ReconcilerTest, SplitRangesInThePublishedDocumentAreKept) {
   upper["start"] = mid + 1;
   doc["ranges"][0]["end"] = mid;
   doc["ranges"].insert(doc["ranges"].begin() + 1, upper);
-  Json cm = {{"apiVersion", "v1"},
-             {"kind", "ConfigMap"},
-             {"metadata",
-              {{"name", "kv-routing"},
-               {"namespace", "ns"},
-               {"resourceVersion", "9"},
-               {"annotations", {{api::kAnnotationFencing, "1"}}},
-               {"labels", {{api::kLabelShardSet, "kv"}}},
-               {"ownerReferences", Json::array({{{"uid", "set-uid"}, {"controller", true}}})}}},
-             {"data", {{api::kRoutingKey, doc.dump()}}}};
+  Json cm = ConfigMapObject("kv-routing", doc.dump());
+  cm["metadata"]["annotations"] = {{api::kAnnotationFencing, "1"}};
   cms.upsert(std::make_shared<const Json>(cm));
   ASSERT_TRUE(rec->reconcile("ns/kv").ok());
   EXPECT_EQ(ConfigMapWrites("kv-routing"), 0u) << "no rewrite of a valid split document";

@@ -17,15 +17,13 @@ import unittest
 from contextlib import redirect_stderr
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "hack", "replay"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
 import loads  # noqa: E402
 import oracle  # noqa: E402
 import traces  # noqa: E402
+from testlib import take_arg  # noqa: E402
 
-BINARY = os.environ.get("SHARDCAST_BINARY", "")
-if __name__ == "__main__" and "--binary" in sys.argv:
-    _i = sys.argv.index("--binary")
-    BINARY = sys.argv[_i + 1] if _i + 1 < len(sys.argv) else ""
-    del sys.argv[_i:_i + 2]
+BINARY = take_arg("--binary", "SHARDCAST_BINARY", __name__ == "__main__")
 N = 32
 SPAN = 2 ** 32
 T0 = traces.parse_time("2026-11-13T00:00:00Z", "t0")

@@ -27,12 +27,9 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "hack", "replay"))
 import oracle  # noqa: E402
 import oracle_test  # noqa: E402
+from testlib import take_arg  # noqa: E402
 
-PROBE = os.environ.get("SHARDCAST_RULES_PROBE", "")
-if __name__ == "__main__" and "--probe" in sys.argv:
-    _i = sys.argv.index("--probe")
-    PROBE = sys.argv[_i + 1] if _i + 1 < len(sys.argv) else ""
-    del sys.argv[_i:_i + 2]
+PROBE = take_arg("--probe", "SHARDCAST_RULES_PROBE", __name__ == "__main__")
 CASES = 300
 HISTORY_LIMIT = 100  # controllers/migrationpolicy/reconciler.cc kHistoryLimit: status.history keeps the newest 100
 
