@@ -7,7 +7,8 @@ redis-server plus a shardcast-agent for every KWOK pod of the ShardSet, the
 kubelet stand-in for tests), two shardcast-routers that follow the routing
 ConfigMap, a consistency checker (tests/support/checker.py: sequence-numbered
 writes to a known set of keys, every acknowledged write and every read
-recorded) and redis-benchmark as an independent client. The ShardSet has
+recorded) and redis-benchmark as an independent client (SET and GET rounds,
+started again when an error reply stops it). The ShardSet has
 hooks on, so every ownership change goes through the agents'
 prepare/copy/cutover/release, and echoes through echo-add/echo-remove.
 
@@ -78,6 +79,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 
 SRC = os.environ.get("SHARDCAST_SOURCE_DIR") or os.path.normpath(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -252,6 +255,38 @@ class Procs:
             self.kill(name, signal.SIGTERM)
 
 
+class Benchmark:
+    """redis-benchmark (SET and GET rounds) through a router as an independent
+    client, started again when it exits (it stops at its first error reply,
+    e.g. while a killed shard comes back)."""
+
+    def __init__(self, procs, host, port):
+        self.procs = procs
+        self.argv = ["redis-benchmark", "-h", host, "-p", str(port), "-c", "8", "-n", "20000",
+                     "-r", "100000", "-t", "set,get", "-q", "-l"]
+        self.stop_event = threading.Event()
+        self.restarts = 0
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def run(self):
+        while not self.stop_event.is_set():
+            p = self.procs.start("redis-benchmark", self.argv)
+            while p.poll() is None and not self.stop_event.is_set():
+                time.sleep(0.2)
+            if not self.stop_event.is_set():
+                self.restarts += 1
+                time.sleep(0.5)
+
+    def stop(self):
+        self.stop_event.set()
+        self.thread.join(timeout=10)
+        self.procs.kill("redis-benchmark", signal.SIGTERM)
+
+
 class HotReader:
     """Writes `n` keys of one hash range once, then reads them in pipelines
     as fast as it can through a router, on a connection that never writes
@@ -342,9 +377,14 @@ class Test:
                                        "--request-timeout-ms", "1000", "--threads", "1"])
 
     def router_up(self, i):
+        """Ready (/readyz: the routing document is loaded) and answering."""
+        url = "http://%s:%d/readyz" % (self.router_ips[i], ROUTER_METRICS_PORT)
         try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status != 200:
+                    return False
             return redis.Redis(host=self.router_ips[i], port=ROUTER_PORT, socket_timeout=2).ping()
-        except (redis.RedisError, OSError):
+        except (redis.RedisError, OSError, urllib.error.URLError):
             return False
 
     def router_pod_ips(self):
@@ -425,7 +465,7 @@ class Test:
         self.router_ips = wait_for("the router pods' IPs", self.router_pod_ips, 60)
         for i in range(2):
             self.start_router(i)
-        wait_for("both routers", lambda: all(self.router_up(i) for i in range(2)), 60)
+        wait_for("both routers ready", lambda: all(self.router_up(i) for i in range(2)), 60)
         log("routers on %s" % ", ".join("%s:%d" % (ip, ROUTER_PORT) for ip in self.router_ips))
 
     def redis_ok(self, pod):
@@ -440,9 +480,7 @@ class Test:
     def start_load(self):
         self.chk = checker.Checker("%s:%d" % (self.router_ips[0], ROUTER_PORT), keys=2000,
                                    workers=4, prefix="chk").start()
-        self.p.start("redis-benchmark", ["redis-benchmark", "-h", self.router_ips[1],
-                                         "-p", str(ROUTER_PORT), "-c", "8", "-n", "100000000",
-                                         "-r", "100000", "-t", "set,get", "-q", "-l"])
+        self.bench = Benchmark(self.p, self.router_ips[1], ROUTER_PORT).start()
         wait_for("acknowledged writes through the router",
                  lambda: self.chk.summary_stats()["acked"] >= 500, 60)
         # Enough data that a range's copy takes seconds at --copy-rate, and a
@@ -687,7 +725,9 @@ class Test:
             self.reverted = self.force_revert(60)
         self.cold_halves(lower, upper, echoed)
         self.chk.stop()
-        self.p.kill("redis-benchmark", signal.SIGTERM)
+        self.bench.stop()
+        log("redis-benchmark ran throughout (%d restarts after an error reply)"
+            % self.bench.restarts)
         res = self.chk.verify()
         stats = self.chk.summary_stats()
         count = {t: len(self.done(t)) for t in ("Move", "Split", "Merge", "AddEcho", "RemoveEcho")}
@@ -761,7 +801,7 @@ def main():
         print("FAIL: %s (logs in %s)" % (e, out), flush=True)
     finally:
         signal.alarm(0)
-        for part in ("chk", "hot"):
+        for part in ("chk", "hot", "bench"):
             if getattr(t, part, None):
                 getattr(t, part).stop()
         t.p.stop_all()
