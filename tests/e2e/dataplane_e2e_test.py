@@ -298,24 +298,45 @@ class Test:
         log("source shard %s killed after the cutover of %s" % (a["source"], a["id"]))
         self.signal_pid(a["source"], "redis")
         self.kills["source-shard"] += 1
-        self.reverted = self.force_revert(120)
+        # Until the scale-out's moves are done (else during step 5's moves).
+        self.reverted = self.force_revert(300, give_up=self.settled)
         wait_for("scale-out to finish", self.settled, 300, every=1)
 
     def reverting(self):
         return [a for a in self.k.actions()
                 if a.get("type") == "Move" and a.get("phase") in ("Reverting", "Reverted")]
 
-    def force_revert(self, timeout):
+    def revert_candidate(self):
+        """A move in verification whose router baseline is recorded (so the
+        errors to come count) and whose target no other unfinished action
+        involves: the executor calls hooks one at a time, and a hook call to
+        a stopped shard's agent blocks it until the hook timeout, so another
+        action on that pod would hold up the judgement of this one."""
+        acts = self.k.actions()
+        for a in acts:
+            if (a.get("type") != "Move" or a.get("phase") != "Verifying" or a["id"] in self.claimed
+                    or not a.get("routerBaseline")):
+                continue
+            if not any(b["id"] != a["id"] and b.get("phase") not in TERMINAL
+                       and a["target"] in (b.get("source"), b.get("target")) for b in acts):
+                return a
+        return None
+
+    def force_revert(self, timeout, give_up=lambda: False):
         """Stops (SIGSTOP) the target shard of a move in verification until
         one is reverted: the routers' requests to it time out, the executor
         sees the errors in status.routerStats and must revert (the reverse
         move copies what the target took back to the source). False when no
-        move reached verification within `timeout`."""
+        move was a candidate within `timeout` or before give_up()."""
         deadline = time.monotonic() + timeout
         while not self.reverting():
             try:
-                a = self.wait_move(("Verifying",), max(1, deadline - time.monotonic()))
+                a = wait_for("a move in verification to stop the target of",
+                             lambda: self.revert_candidate() or ("none" if give_up() else None),
+                             max(1, deadline - time.monotonic()), every=0.25)
             except WaitTimeout:
+                return False
+            if a == "none":
                 return False
             self.claimed.add(a["id"])
             pid = self.signal_pid(a["target"], "redis", signal.SIGSTOP)
@@ -323,7 +344,7 @@ class Test:
             try:
                 wait_for("%s to leave Verifying" % a["id"],
                          lambda: (self.action(a["id"]) or {}).get("phase") != "Verifying",
-                         30, every=0.1)
+                         90, every=0.1)
             finally:
                 os.kill(pid, signal.SIGCONT)
             log("target shard %s continued; %s is %s" % (a["target"], a["id"],
