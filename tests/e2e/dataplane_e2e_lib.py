@@ -21,6 +21,7 @@ ROUTER_LABEL = {"app.kubernetes.io/name": "kv-router"}
 ROUTER_PORT, ROUTER_METRICS_PORT = 6379, 9090
 CAPACITY_MILLIS = 1000
 TERMINAL = ("Completed", "Reverted", "Failed")
+VERIFICATION_SECONDS = 8
 
 
 def log(msg):
@@ -150,7 +151,8 @@ def policy_manifest():
             # cooldown: both halves of a split stay put (not moved off their
             # hot pod) until the test has declared them cold.
             "limits": {"maxConcurrentMigrations": 2, "maxMovesPerHour": 500, "cooldown": "20s"},
-            "migration": {"verification": {"window": "6s"}, "shadow": {"enabled": False}},
+            "migration": {"verification": {"window": "%ds" % VERIFICATION_SECONDS},
+                          "shadow": {"enabled": False}},
         },
     }
 
