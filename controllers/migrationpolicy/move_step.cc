@@ -2,6 +2,7 @@
 // before the call (a.hook) and are idempotent by action id; `Releasing`
 // only completes; an abandoned move before cutover aborts on the target, a
 // failed verification after cutover runs the reverse move (C5).
+#include <algorithm>
 #include <cmath>
 
 #include "controllers/migrationpolicy/migrationpolicy.h"
@@ -217,6 +218,23 @@ std::string JudgeVerifying(const ActionRecord& a, const StepWorld& w, const Step
   return "";
 }
 
+// With a router baseline, the verdict waits for router statistics observed
+// at or after the window's end: counters scraped before it say nothing about
+// its last part (a target that stopped answering then would pass). They come
+// with the forecast controller's next sample; when none come within
+// max(30 s, the window) (the routers saw no request of any moving range, so
+// nothing was written), the verdict is taken on what there is.
+std::optional<Step> AwaitRouterStatsAfterWindow(const ActionRecord& a, const StepWorld& w,
+                                                const StepConfig& cfg) {
+  if (!w.routerTelemetry || !a.routerBaseline) return std::nullopt;
+  const int64_t window_end = a.phaseStartedAt + cfg.verificationSeconds;
+  if (w.routerNow && w.routerNow->observedAt >= window_end) return std::nullopt;
+  if (w.now - window_end >= std::max<int64_t>(30, cfg.verificationSeconds)) return std::nullopt;
+  return Wait(a, ms(1000),
+              "waiting for router statistics of " + RangeName(a) +
+                  " observed after the verification window");
+}
+
 Step VerifyingStep(const ActionRecord& a, const StepWorld& w, const StepConfig& cfg) {
   if (w.range.found && w.range.owner == a.source) {
     return Go(Write::kNone,
@@ -236,6 +254,7 @@ Step VerifyingStep(const ActionRecord& a, const StepWorld& w, const StepConfig& 
   if (w.now - a.phaseStartedAt < cfg.verificationSeconds) {
     return Wait(a, Remaining(a.phaseStartedAt, cfg.verificationSeconds, w.now));
   }
+  if (auto s = AwaitRouterStatsAfterWindow(a, w, cfg)) return *s;
   if (!evidence) {
     return StartRevert(
         a, w, "no utilization sample and no router statistics for " + a.target + " (fail closed)");

@@ -178,13 +178,44 @@ TEST(Verification, FailsClosedWithoutAnySample) {
   w.routerNow = RouterCounters{0, 100, 0};
   s = NextStep(MoveIn(Phase::kVerifying), w, cfg);
   ASSERT_TRUE(s.next.routerBaseline);
-  w.routerNow = RouterCounters{0, 300, 1};
+  w.routerNow = RouterCounters{1120, 300, 1};  // observed at the window's end
   s = NextStep(s.next, w, cfg);
   EXPECT_EQ(s.next.phase, Phase::kCompleted) << s.next.message;
   w.routerNow = RouterCounters{0, 300, 50};  // 25% errors
   ActionRecord based = MoveIn(Phase::kVerifying);
   based.routerBaseline = RouterCounters{0, 100, 0};
   EXPECT_EQ(NextStep(based, w, cfg).next.phase, Phase::kReverting);
+}
+
+TEST(Verification, WaitsForRouterStatsObservedAfterTheWindow) {
+  StepConfig cfg;
+  cfg.verificationSeconds = 120;  // phaseStartedAt 1000: the window ends at 1120
+  StepWorld w = HookWorld("kv-3");
+  w.hooks = false;
+  w.targetUtilization = 0.2;
+  w.routerTelemetry = true;
+  ActionRecord based = MoveIn(Phase::kVerifying);
+  based.routerBaseline = RouterCounters{1001, 100, 0};
+  // Scraped before the target stopped answering: no errors yet.
+  w.routerNow = RouterCounters{1110, 200, 0};
+  w.now = 1121;
+  Step s = NextStep(based, w, cfg);
+  EXPECT_EQ(s.write, Write::kWait);
+  EXPECT_EQ(s.next.phase, Phase::kVerifying);
+  EXPECT_NE(s.next.message.find("observed after the verification window"), std::string::npos)
+      << s.next.message;
+  // The next scrape shows the errors of the window's end: revert.
+  w.routerNow = RouterCounters{1122, 210, 10};
+  w.now = 1123;
+  EXPECT_EQ(NextStep(based, w, cfg).next.phase, Phase::kReverting);
+  // A clean scrape after the window: verified.
+  w.routerNow = RouterCounters{1122, 300, 0};
+  EXPECT_EQ(NextStep(based, w, cfg).next.phase, Phase::kCompleted);
+  // No scrape after the window for max(30 s, window) (no request to write
+  // about): judged on what there is.
+  w.routerNow = RouterCounters{1110, 200, 0};
+  w.now = 1240;
+  EXPECT_EQ(NextStep(based, w, cfg).next.phase, Phase::kCompleted);
 }
 
 TEST(Verification, ShadowIsJudgedFromRouterStatsAndFailsClosed) {
