@@ -73,6 +73,10 @@ class MigrationPolicyReconciler final : public ctrl::Reconciler {
   Result<uint64_t> term_token(uint64_t base, const std::string& ns);
   // executor.cc: advances the actions, one external write per round.
   std::optional<std::chrono::milliseconds> step_actions(Round& r);
+  // step_actions()'s stages: after a failed Split or Merge, fails the Pending
+  // actions planned on its range; moves finished actions to history.
+  void SkipDependents(Round& r, size_t i);
+  void RetireFinished(Round& r);
   StepWorld world(Round& r, SetState& s, const ActionRecord& a);
   bool may_start(Round& r, size_t i, std::string* why);
   struct Outcome;
