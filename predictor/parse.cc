@@ -167,13 +167,86 @@ bool IsNameChar(char c) { return IsNameStart(c) || (c >= '0' && c <= '9'); }
 bool IsLabelStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool IsLabelChar(char c) { return IsLabelStart(c) || (c >= '0' && c <= '9'); }
 
+void SkipWs(std::string_view line, size_t& i) {
+  while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+}
+
+// The rest of a quoted label value, `i` just after its opening quote, into
+// `val` (escapes \n, \\ and \" decoded); returns an error message or empty.
+std::string ParseLabelValue(std::string_view line, size_t& i, const std::string& lname,
+                            std::string& val) {
+  const size_t n = line.size();
+  bool closed = false;
+  while (i < n) {
+    char c = line[i++];
+    if (c == '"') {
+      closed = true;
+      break;
+    }
+    if (c == '\\') {
+      if (i >= n) break;
+      char e = line[i++];
+      if (e == 'n')
+        val += '\n';
+      else if (e == '\\')
+        val += '\\';
+      else if (e == '"')
+        val += '"';
+      else
+        return "invalid escape '\\" + std::string(1, e) + "' in label " + lname;
+    } else {
+      val += c;
+    }
+  }
+  if (!closed) return "unterminated value of label " + lname;
+  return "";
+}
+
+// The label set of a sample, `i` just after its '{', up to and including its
+// '}'; returns an error message or empty.
+std::string ParseLabelSet(std::string_view line, size_t& i,
+                          std::map<std::string, std::string>& labels) {
+  const size_t n = line.size();
+  while (true) {
+    SkipWs(line, i);
+    if (i >= n) return "unterminated label set";
+    if (line[i] == '}') {
+      ++i;
+      return "";
+    }
+    if (!IsLabelStart(line[i])) return "invalid label name at column " + std::to_string(i + 1);
+    size_t start = i;
+    while (i < n && IsLabelChar(line[i])) ++i;
+    std::string lname(line.substr(start, i - start));
+    SkipWs(line, i);
+    if (i >= n || line[i] != '=') return "expected '=' after label " + lname;
+    ++i;
+    SkipWs(line, i);
+    if (i >= n || line[i] != '"') return "expected '\"' to open the value of label " + lname;
+    ++i;
+    std::string val;
+    if (std::string err = ParseLabelValue(line, i, lname, val); !err.empty()) return err;
+    if (labels.count(lname)) return "duplicate label " + lname;
+    labels.emplace(std::move(lname), std::move(val));
+    SkipWs(line, i);
+    if (i < n && line[i] == ',') {
+      ++i;
+      continue;
+    }
+    SkipWs(line, i);
+    if (i < n && line[i] == '}') {
+      ++i;
+      return "";
+    }
+    return "expected ',' or '}' in label set";
+  }
+}
+
 // Parses one sample line; returns an error message or empty on success.
 std::string ParsePromLine(std::string_view line, PromSample& out) {
   size_t i = 0;
   const size_t n = line.size();
-  auto skip_ws = [&]() {
-    while (i < n && (line[i] == ' ' || line[i] == '\t')) ++i;
-  };
+  auto skip_ws = [&]() { SkipWs(line, i); };
   skip_ws();
   if (i >= n || !IsNameStart(line[i])) return "expected a metric name";
   size_t start = i;
@@ -183,61 +256,7 @@ std::string ParsePromLine(std::string_view line, PromSample& out) {
   skip_ws();
   if (i < n && line[i] == '{') {
     ++i;
-    while (true) {
-      skip_ws();
-      if (i >= n) return "unterminated label set";
-      if (line[i] == '}') {
-        ++i;
-        break;
-      }
-      if (!IsLabelStart(line[i])) return "invalid label name at column " + std::to_string(i + 1);
-      start = i;
-      while (i < n && IsLabelChar(line[i])) ++i;
-      std::string lname(line.substr(start, i - start));
-      skip_ws();
-      if (i >= n || line[i] != '=') return "expected '=' after label " + lname;
-      ++i;
-      skip_ws();
-      if (i >= n || line[i] != '"') return "expected '\"' to open the value of label " + lname;
-      ++i;
-      std::string val;
-      bool closed = false;
-      while (i < n) {
-        char c = line[i++];
-        if (c == '"') {
-          closed = true;
-          break;
-        }
-        if (c == '\\') {
-          if (i >= n) break;
-          char e = line[i++];
-          if (e == 'n')
-            val += '\n';
-          else if (e == '\\')
-            val += '\\';
-          else if (e == '"')
-            val += '"';
-          else
-            return "invalid escape '\\" + std::string(1, e) + "' in label " + lname;
-        } else {
-          val += c;
-        }
-      }
-      if (!closed) return "unterminated value of label " + lname;
-      if (out.labels.count(lname)) return "duplicate label " + lname;
-      out.labels.emplace(std::move(lname), std::move(val));
-      skip_ws();
-      if (i < n && line[i] == ',') {
-        ++i;
-        continue;
-      }
-      skip_ws();
-      if (i < n && line[i] == '}') {
-        ++i;
-        break;
-      }
-      return "expected ',' or '}' in label set";
-    }
+    if (std::string err = ParseLabelSet(line, i, out.labels); !err.empty()) return err;
     before_ws = i;
     skip_ws();
   }

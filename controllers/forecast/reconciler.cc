@@ -196,6 +196,51 @@ std::optional<RoutingView> ForecastReconciler::ReadRouting(const std::string& ke
   return std::move(*parsed);
 }
 
+void ForecastReconciler::SetPodMetrics(const std::string& key, const PodForecast& f) {
+  if (!deps_.metrics.peak) return;
+  runtime::Labels base = {{"shardset", key}, {"pod", f.pod}};
+  auto with_q = [&](const char* q) {
+    runtime::Labels l = base;
+    l.push_back({"quantile", q});
+    return l;
+  };
+  deps_.metrics.peak->with(with_q("0.5"))->set(f.peak);
+  deps_.metrics.peak->with(with_q("0.9"))->set(f.p90);
+  deps_.metrics.peak->with(with_q("0.99"))->set(f.p99);
+  deps_.metrics.prob_exceed->with(base)->set(f.prob_exceed);
+  deps_.metrics.trusted->with(base)->set(f.trusted ? 1 : 0);
+}
+
+void ForecastReconciler::WriteStatus(Entry& e, const std::string& key, const Json& set_obj,
+                                     const SetSettings& set, const Json& next) {
+  const Json cur_status = set_obj.value("status", Json::object());
+  Json current = Json::object();
+  for (const char* k : {"forecasts", "rangeForecasts", "routerStats"})
+    current[k] = cur_status.is_object() ? cur_status.value(k, Json()) : Json();
+  if (!StatusDiffers(next, current, set.capacity) ||
+      (!e.last_written.is_null() && !StatusDiffers(next, e.last_written, set.capacity))) {
+    return;
+  }
+  if (deps_.may_write && !deps_.may_write()) return;
+  kube::PatchOptions po;
+  po.subresource = "status";
+  po.field_manager = std::string(api::kFieldManager) + "-forecast";
+  // A part that is absent now is removed (null in a merge patch) only when
+  // the object still has it.
+  Json patch = next;
+  for (const char* k : {"rangeForecasts", "routerStats"}) {
+    if (patch[k].is_null() && current[k].is_null()) patch.erase(k);
+  }
+  auto r = deps_.client->patch(api::kShardSets, set.ns, set.name, kube::PatchType::kMerge,
+                               Json{{"status", patch}}, po);
+  if (r) {
+    e.last_written = next;
+    ++stats_.status_writes;
+  } else if (r.error().kind != kube::ErrorKind::kNotFound) {
+    spdlog::warn("forecast {}: writing status.forecasts failed: {}", key, r.error().to_string());
+  }
+}
+
 void ForecastReconciler::Forecast(Entry& e, const std::string& key, const Json& set_obj,
                                   const SetSettings& set, const PolicySettings& policy,
                                   const std::vector<kube::ObjectPtr>& pods,
@@ -242,19 +287,7 @@ void ForecastReconciler::Forecast(Entry& e, const std::string& key, const Json& 
     }
     out.push_back(*f);
     reported.insert(pod);
-    if (deps_.metrics.peak) {
-      runtime::Labels base = {{"shardset", key}, {"pod", pod}};
-      auto with_q = [&](const char* q) {
-        runtime::Labels l = base;
-        l.push_back({"quantile", q});
-        return l;
-      };
-      deps_.metrics.peak->with(with_q("0.5"))->set(f->peak);
-      deps_.metrics.peak->with(with_q("0.9"))->set(f->p90);
-      deps_.metrics.peak->with(with_q("0.99"))->set(f->p99);
-      deps_.metrics.prob_exceed->with(base)->set(f->prob_exceed);
-      deps_.metrics.trusted->with(base)->set(f->trusted ? 1 : 0);
-    }
+    SetPodMetrics(key, *f);
   }
   for (const auto& old : e.metric_pods) {
     if (!reported.count(old)) DropMetrics(key, old);
@@ -274,32 +307,7 @@ void ForecastReconciler::Forecast(Entry& e, const std::string& key, const Json& 
                                         : std::vector<int>{},
                                 e.routers_scraped, t)
           : Json();
-  const Json cur_status = set_obj.value("status", Json::object());
-  Json current = Json::object();
-  for (const char* k : {"forecasts", "rangeForecasts", "routerStats"})
-    current[k] = cur_status.is_object() ? cur_status.value(k, Json()) : Json();
-  if (!StatusDiffers(next, current, set.capacity) ||
-      (!e.last_written.is_null() && !StatusDiffers(next, e.last_written, set.capacity))) {
-    return;
-  }
-  if (deps_.may_write && !deps_.may_write()) return;
-  kube::PatchOptions po;
-  po.subresource = "status";
-  po.field_manager = std::string(api::kFieldManager) + "-forecast";
-  // A part that is absent now is removed (null in a merge patch) only when
-  // the object still has it.
-  Json patch = next;
-  for (const char* k : {"rangeForecasts", "routerStats"}) {
-    if (patch[k].is_null() && current[k].is_null()) patch.erase(k);
-  }
-  auto r = deps_.client->patch(api::kShardSets, set.ns, set.name, kube::PatchType::kMerge,
-                               Json{{"status", patch}}, po);
-  if (r) {
-    e.last_written = next;
-    ++stats_.status_writes;
-  } else if (r.error().kind != kube::ErrorKind::kNotFound) {
-    spdlog::warn("forecast {}: writing status.forecasts failed: {}", key, r.error().to_string());
-  }
+  WriteStatus(e, key, set_obj, set, next);
 }
 
 kube::ApiStatus ForecastReconciler::Persist(Entry& e, const Json& set_obj, int64_t t) {

@@ -134,6 +134,12 @@ class ForecastReconciler final : public ctrl::Reconciler {
   // The routing ConfigMap's document (nullopt when absent or invalid).
   std::optional<RoutingView> ReadRouting(const std::string& key, const SetSettings& set);
   void DropMetrics(const std::string& key, const std::string& pod);
+  // Forecast()'s stages: a pod's forecast gauges; status.forecasts,
+  // rangeForecasts and routerStats written when they differ enough from both
+  // the object's and our last write.
+  void SetPodMetrics(const std::string& key, const PodForecast& f);
+  void WriteStatus(Entry& e, const std::string& key, const nlohmann::json& set_obj,
+                   const SetSettings& set, const nlohmann::json& next);
 
   ReconcilerDeps deps_;
   ControllerOptions opts_;

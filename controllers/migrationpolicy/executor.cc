@@ -253,17 +253,78 @@ MigrationPolicyReconciler::Outcome MigrationPolicyReconciler::execute(Round& r, 
   return o;
 }
 
+namespace {
+
+// The state machine's settings for `spec`'s policy.
+StepConfig StepConfigFor(StepConfig cfg, const PolicySpec& spec) {
+  cfg.shadow = spec.shadowEnabled;
+  cfg.shadowFraction = spec.shadowFraction;
+  cfg.shadowSeconds = spec.shadowSeconds;
+  cfg.verificationSeconds = spec.verificationSeconds;
+  cfg.maxUtilization = spec.planner.maxUtilization;
+  cfg.maxErrorRate = spec.maxErrorRate;
+  cfg.maxLatencyRatio = spec.maxLatencyRatio;
+  return cfg;
+}
+
+// Our own last routing write must be visible before the routing document
+// is judged: a cache one epoch behind shows the range back on its source
+// and would turn a finished cutover into a "revert". The wait is bounded
+// by the phase timeout in case the ConfigMap was recreated from epoch 1.
+// The message to show while `a` waits; nullopt when it need not.
+std::optional<std::string> AwaitOwnWrite(const ActionRecord& a, const Json& doc, int64_t now,
+                                         int64_t phase_timeout_seconds) {
+  if (a.routingEpoch <= 0 || doc.is_null()) return std::nullopt;
+  const Json e = doc.value("epoch", Json(0));
+  const int64_t seen = e.is_number_integer() ? e.get<int64_t>() : 0;
+  if (seen >= a.routingEpoch || now - a.phaseStartedAt > phase_timeout_seconds) return std::nullopt;
+  return "waiting for the routing cache to show epoch " + std::to_string(a.routingEpoch) +
+         " (it shows " + std::to_string(seen) + ")";
+}
+
+}  // namespace
+
+void MigrationPolicyReconciler::SkipDependents(Round& r, size_t i) {
+  const ActionRecord& a = r.actions[i];
+  if (!(a.phase == Phase::kFailed &&
+        (a.type == ActionType::kSplit || a.type == ActionType::kMerge) && a.range)) {
+    return;
+  }
+  // Later actions planned on the halves/merged range depend on it.
+  for (size_t j = i + 1; j < r.actions.size(); ++j) {
+    ActionRecord& b = r.actions[j];
+    if (b.phase == Phase::kPending && b.shardSet == a.shardSet && b.range == a.range) {
+      b.phase = Phase::kFailed;
+      b.startedAt = b.phaseStartedAt = b.finishedAt = r.now;
+      b.message = "depends on " + a.id + " (" + ActionTypeName(a.type) + "), which failed";
+      event(r.obj, true, "ActionSkipped", b.id + ": " + b.message);
+    }
+  }
+}
+
+void MigrationPolicyReconciler::RetireFinished(Round& r) {
+  // Finished actions go to history, newest first, and are counted.
+  std::vector<ActionRecord> keep;
+  for (auto& a : r.actions) {
+    if (!a.terminal()) {
+      keep.push_back(a);
+      continue;
+    }
+    if (migrations_ != nullptr && (a.type == ActionType::kMove || a.type == ActionType::kAddEcho)) {
+      migrations_
+          ->with({{"shardset", r.spec.ns + "/" + a.shardSet}, {"result", PhaseName(a.phase)}})
+          ->inc();
+    }
+    r.history.insert(r.history.begin(), a);
+  }
+  r.actions = std::move(keep);
+  if (r.history.size() > kHistoryLimit) r.history.resize(kHistoryLimit);
+}
+
 std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
   std::optional<ms> requeue;
   auto want = [&](ms d) { requeue = requeue ? std::min(*requeue, d) : d; };
-  StepConfig cfg = deps_.step;
-  cfg.shadow = r.spec.shadowEnabled;
-  cfg.shadowFraction = r.spec.shadowFraction;
-  cfg.shadowSeconds = r.spec.shadowSeconds;
-  cfg.verificationSeconds = r.spec.verificationSeconds;
-  cfg.maxUtilization = r.spec.planner.maxUtilization;
-  cfg.maxErrorRate = r.spec.maxErrorRate;
-  cfg.maxLatencyRatio = r.spec.maxLatencyRatio;
+  const StepConfig cfg = StepConfigFor(deps_.step, r.spec);
 
   for (size_t i = 0; i < r.actions.size(); ++i) {
     ActionRecord& a = r.actions[i];
@@ -282,19 +343,10 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
       continue;
     }
     const StepWorld w = world(r, s, a);
-    // Our own last routing write must be visible before the routing document
-    // is judged: a cache one epoch behind shows the range back on its source
-    // and would turn a finished cutover into a "revert". The wait is bounded
-    // by the phase timeout in case the ConfigMap was recreated from epoch 1.
-    if (a.routingEpoch > 0 && !s.doc.is_null()) {
-      const Json e = s.doc.value("epoch", Json(0));
-      const int64_t seen = e.is_number_integer() ? e.get<int64_t>() : 0;
-      if (seen < a.routingEpoch && r.now - a.phaseStartedAt <= cfg.phaseTimeoutSeconds) {
-        a.message = "waiting for the routing cache to show epoch " +
-                    std::to_string(a.routingEpoch) + " (it shows " + std::to_string(seen) + ")";
-        want(ms(200));
-        continue;
-      }
+    if (auto wait = AwaitOwnWrite(a, s.doc, r.now, cfg.phaseTimeoutSeconds)) {
+      a.message = *wait;
+      want(ms(200));
+      continue;
     }
     if (a.retryAt > r.now) {
       want(ms((a.retryAt - r.now) * 1000));  // backoff after a failed step
@@ -330,19 +382,7 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
     a = st.next;
     a.retryAt = 0;
     if (!st.event.empty()) event(r.obj, st.warning, st.event, st.eventMessage);
-    if (a.phase == Phase::kFailed &&
-        (a.type == ActionType::kSplit || a.type == ActionType::kMerge) && a.range) {
-      // Later actions planned on the halves/merged range depend on it.
-      for (size_t j = i + 1; j < r.actions.size(); ++j) {
-        ActionRecord& b = r.actions[j];
-        if (b.phase == Phase::kPending && b.shardSet == a.shardSet && b.range == a.range) {
-          b.phase = Phase::kFailed;
-          b.startedAt = b.phaseStartedAt = b.finishedAt = r.now;
-          b.message = "depends on " + a.id + " (" + ActionTypeName(a.type) + "), which failed";
-          event(r.obj, true, "ActionSkipped", b.id + ": " + b.message);
-        }
-      }
-    }
+    SkipDependents(r, i);
     want(st.requeue);
     break;
   }
@@ -352,22 +392,7 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
     std::string why;
     if (a.phase == Phase::kPending && !may_start(r, i, &why)) a.message = why;
   }
-  // Finished actions go to history, newest first, and are counted.
-  std::vector<ActionRecord> keep;
-  for (auto& a : r.actions) {
-    if (!a.terminal()) {
-      keep.push_back(a);
-      continue;
-    }
-    if (migrations_ != nullptr && (a.type == ActionType::kMove || a.type == ActionType::kAddEcho)) {
-      migrations_
-          ->with({{"shardset", r.spec.ns + "/" + a.shardSet}, {"result", PhaseName(a.phase)}})
-          ->inc();
-    }
-    r.history.insert(r.history.begin(), a);
-  }
-  r.actions = std::move(keep);
-  if (r.history.size() > kHistoryLimit) r.history.resize(kHistoryLimit);
+  RetireFinished(r);
   return requeue;
 }
 

@@ -182,136 +182,15 @@ void MigrationPolicyReconciler::load_set(Round& r, const std::string& name) {
   }
 }
 
-void MigrationPolicyReconciler::plan(Round& r) {
-  std::vector<ProposalPlan> plans;
-  planner::History hist = HistoryFrom(r.actions, r.history, r.now);
-  for (const auto& name : r.sel.governed) {
-    load_set(r, name);
-    SetState& s = r.sets[name];
-    if (!s.exists) continue;
-    if (!s.problem.empty()) {
-      r.notes.push_back(name + ": " + s.problem);
-      continue;
-    }
-    if (s.doc.is_null()) {
-      r.notes.push_back(name + ": no routing document yet; nothing planned");
-      continue;
-    }
-    LoadInput load;
-    if (!s.load) s.load = deps_.observed_load(r.spec.ns, name);
-    load.observed = *s.load;
-    auto fc = ParseForecasts(s.obj);
-    if (!fc) {
-      r.notes.push_back(name + ": " + fc.error().message + "; using observed load only");
-    } else {
-      load.forecasts = *fc;
-    }
-    std::vector<PodInfo> pods;
-    for (const auto& p : s.pods) pods.push_back({p.name, p.role, p.ready, p.ip});
-    // lowLoadSince (for scale-in) is kept in memory: a restart only delays scale-in.
-    std::string llKey = r.key + "|" + name;
-    planner::History h = hist;
-    {
-      double sum = 0;
-      int n = 0;
-      for (const auto& p : s.pods) {
-        if (p.role != api::kRoleActive) continue;
-        auto it = load.observed.find(p.name);
-        if (it == load.observed.end() || !ObservedIsCapacityUnit(s.set)) continue;
-        sum += it->second / s.set.capacity;
-        ++n;
-      }
-      std::lock_guard<std::mutex> lock(mu_);
-      if (n > 0 && sum / n < r.spec.planner.scaleInUtilization) {
-        low_load_since_.emplace(llKey, r.now);
-        h.lowLoadSince = low_load_since_[llKey];
-      } else {
-        low_load_since_.erase(llKey);
-      }
-    }
-    auto in = BuildPlanInput(s.obj, pods, s.doc, load, r.spec, h, r.now);
-    if (!in) {
-      r.notes.push_back(name + ": " + in.error().message);
-      r.plannedReason = "InvalidInput";
-      continue;
-    }
-    if (!in->note.empty()) r.notes.push_back(name + ": " + in->note);
-    if (in->noData) {
-      r.notes.push_back(name + ": no forecasts and no observed load; nothing planned");
-      if (r.plannedReason == "NothingToDo") r.plannedReason = "NoLoadData";
-      continue;
-    }
-    if (in->reactive) r.notes.push_back(name + ": no forecasts; planning on observed load only");
-    auto p = planner::MakePlan(in->input);
-    if (!p) {
-      r.notes.push_back(name + ": planner: " + p.error().message);
-      r.plannedReason = "PlanFailed";
-      continue;
-    }
-    for (const auto& b : p->blocked) {
-      if (b.message.find("maxReplicas") != std::string::npos ||
-          b.message.find("warm pool") != std::string::npos) {
-        r.blocked.push_back(name + ": " + b.subject + ": " + b.message);
-      }
-    }
-    if (p->actions.empty()) continue;
-    std::size_t planned = 0;
-    for (const auto& pp : plans) planned += pp.plan.actions.size();
-    if (planned + p->actions.size() > deps_.max_status_actions) {
-      r.notes.push_back(name + ": its plan of " + std::to_string(p->actions.size()) +
-                        " action(s) is left for a later round: with the " +
-                        std::to_string(planned) + " already planned, status would hold more than " +
-                        std::to_string(deps_.max_status_actions) + " actions");
-      continue;
-    }
-    plans.push_back({name, *p, std::nullopt});
-  }
+namespace {
 
-  MergeRequestMoves(r.requestMoves, plans);
-  const std::string policyName = r.spec.name;
-  if (r.spec.mode == Mode::kAuto) {
-    r.proposal = Json();
-    if (plans.empty()) return;
-    std::string id =
-        BuildProposal(plans, r.now, r.spec.proposalTtlSeconds, "")["id"].get<std::string>();
-    size_t n = 0;
-    for (const auto& pp : plans) {
-      for (auto& a : ActionsFromPlan(id + "-" + pp.shardSet, pp.shardSet, pp.plan)) {
-        r.actions.push_back(a);
-        ++n;
-      }
-    }
-    r.plannedReason = "Executing";
-    event(r.obj, false, "PlanExecuted",
-          "plan " + id + ": executing " + std::to_string(n) + " action(s)");
-    return;
-  }
-  if (plans.empty()) {
-    r.proposal = Json();
-    return;
-  }
-  std::string note =
-      r.spec.mode == Mode::kObserve ? "Observe mode: recorded only, never executed" : "";
-  r.proposal = BuildProposal(plans, r.now, r.spec.proposalTtlSeconds, note);
-  r.plannedReason = "ProposalPending";
-  if (proposals_ != nullptr) proposals_->with({{"policy", r.key}})->inc();
-  std::string id = r.proposal["id"].get<std::string>();
-  event(
-      r.obj, false, "PlanProposed",
-      "plan " + id + ": " + std::to_string(r.proposal["actions"].size()) + " action(s)" +
-          (r.spec.mode == Mode::kProposal ? "; approve with annotation shardcast.dev/approve=" + id
-                                          : " (Observe mode: not executed)"));
-}
+using Round = MigrationPolicyReconciler::Round;
 
-ctrl::ReconcileResult MigrationPolicyReconciler::run(Round& r) {
-  const std::string& ns = r.spec.ns;
-  // 1. Selection and conflicts over every policy of the namespace.
+// Every policy of the namespace (but those being deleted) with the
+// ShardSets its selector picks.
+std::vector<PolicyRef> PolicyRefs(const std::vector<kube::ObjectPtr>& pols,
+                                  const std::vector<kube::ObjectPtr>& sets) {
   std::vector<PolicyRef> refs;
-  std::vector<kube::ObjectPtr> sets = deps_.shardsets != nullptr
-                                          ? deps_.shardsets->list_namespace(ns)
-                                          : std::vector<kube::ObjectPtr>{};
-  std::vector<kube::ObjectPtr> pols = deps_.policies != nullptr ? deps_.policies->list_namespace(ns)
-                                                                : std::vector<kube::ObjectPtr>{};
   for (const auto& p : pols) {
     if (Deleting(*p)) continue;
     PolicyRef ref;
@@ -326,10 +205,12 @@ ctrl::ReconcileResult MigrationPolicyReconciler::run(Round& r) {
     }
     refs.push_back(ref);
   }
-  r.sel = ResolveSelection(r.spec.name, refs);
+  return refs;
+}
 
-  // 2. Current status.
-  const Json prev = r.obj.value("status", Json::object());
+// Reads the current status (actions, history, replica requests, proposal)
+// into `r`; returns the messages of the malformed entries it skipped.
+std::vector<std::string> ReadStatus(const Json& prev, Round& r) {
   std::vector<std::string> dropped;
   auto read_list = [&](const char* key, std::vector<ActionRecord>& out) {
     if (!prev.is_object() || !prev.contains(key) || !prev[key].is_array()) return;
@@ -359,6 +240,85 @@ ctrl::ReconcileResult MigrationPolicyReconciler::run(Round& r) {
   }
   if (prev.is_object() && prev.contains("proposal") && prev["proposal"].is_object())
     r.proposal = prev["proposal"];
+  return dropped;
+}
+
+// Notes on an approve annotation that approves nothing.
+void NoteIgnoredApproval(Round& r) {
+  if (r.spec.mode == Mode::kProposal && !r.spec.approve.empty() && r.proposal.is_object() &&
+      r.proposal.value("id", std::string()) != r.spec.approve) {
+    r.notes.push_back("annotation shardcast.dev/approve names " + r.spec.approve +
+                      ", not the current proposal " + r.proposal.value("id", std::string()) +
+                      "; nothing approved");
+  }
+  if (r.spec.mode == Mode::kObserve && !r.spec.approve.empty()) {
+    r.notes.push_back("Observe mode ignores the shardcast.dev/approve annotation");
+  }
+}
+
+}  // namespace
+
+void MigrationPolicyReconciler::PlanWhenIdle(Round& r) {
+  if (!r.actions.empty()) {
+    r.plannedReason = "Executing";
+    return;
+  }
+  ProposalVerdict v =
+      JudgeProposal(r.proposal, r.spec.mode == Mode::kProposal ? r.spec.approve : "", r.now);
+  if (r.spec.mode != Mode::kAuto && v == ProposalVerdict::kApproved) {
+    auto acts = ActionsFromProposal(r.proposal);
+    if (!acts) {
+      r.notes.push_back(acts.error().message);
+      r.proposal = Json();
+    } else {
+      std::string id = r.proposal["id"].get<std::string>();
+      r.actions = *acts;
+      r.proposal = Json();
+      r.plannedReason = "Executing";
+      event(
+          r.obj, false, "PlanApproved",
+          "plan " + id + " approved; executing " + std::to_string(r.actions.size()) + " action(s)");
+      r.requeue = ms(100);
+    }
+  } else if (r.spec.mode != Mode::kAuto && v == ProposalVerdict::kPending) {
+    r.plannedReason = "ProposalPending";
+    int64_t exp =
+        planner::ParseRfc3339(r.proposal.value("expiresAt", std::string())).value_or(r.now + 15);
+    ms until = ms(std::max<int64_t>(1, exp - r.now + 1) * 1000);
+    r.requeue = std::min(until, deps_.idle_requeue);
+  } else {
+    if (v == ProposalVerdict::kExpired) {
+      event(r.obj, false, "ProposalExpired",
+            "proposal " + r.proposal.value("id", std::string()) + " expired; re-planning");
+    }
+    r.proposal = Json();
+    plan(r);
+    if (!r.actions.empty()) r.requeue = ms(100);
+  }
+}
+
+void MigrationPolicyReconciler::WarnBlocked(Round& r) {
+  std::string blocked;
+  for (const auto& b : r.blocked) blocked += (blocked.empty() ? "" : "; ") + b;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!blocked.empty() && last_warning_[r.key] != blocked) {
+    event(r.obj, true, "ConstraintUnsatisfiable", blocked);
+  }
+  last_warning_[r.key] = blocked;
+}
+
+ctrl::ReconcileResult MigrationPolicyReconciler::run(Round& r) {
+  const std::string& ns = r.spec.ns;
+  // 1. Selection and conflicts over every policy of the namespace.
+  std::vector<kube::ObjectPtr> sets = deps_.shardsets != nullptr
+                                          ? deps_.shardsets->list_namespace(ns)
+                                          : std::vector<kube::ObjectPtr>{};
+  std::vector<kube::ObjectPtr> pols = deps_.policies != nullptr ? deps_.policies->list_namespace(ns)
+                                                                : std::vector<kube::ObjectPtr>{};
+  r.sel = ResolveSelection(r.spec.name, PolicyRefs(pols, sets));
+
+  // 2. Current status.
+  const std::vector<std::string> dropped = ReadStatus(r.obj.value("status", Json::object()), r);
 
   // 3. Execution: one step.
   // C1 requests first (before the policy's own plans), then one external
@@ -371,63 +331,12 @@ ctrl::ReconcileResult MigrationPolicyReconciler::run(Round& r) {
   }
 
   // 4. Planning, when nothing is in flight.
-  if (r.actions.empty()) {
-    ProposalVerdict v =
-        JudgeProposal(r.proposal, r.spec.mode == Mode::kProposal ? r.spec.approve : "", r.now);
-    if (r.spec.mode != Mode::kAuto && v == ProposalVerdict::kApproved) {
-      auto acts = ActionsFromProposal(r.proposal);
-      if (!acts) {
-        r.notes.push_back(acts.error().message);
-        r.proposal = Json();
-      } else {
-        std::string id = r.proposal["id"].get<std::string>();
-        r.actions = *acts;
-        r.proposal = Json();
-        r.plannedReason = "Executing";
-        event(r.obj, false, "PlanApproved",
-              "plan " + id + " approved; executing " + std::to_string(r.actions.size()) +
-                  " action(s)");
-        r.requeue = ms(100);
-      }
-    } else if (r.spec.mode != Mode::kAuto && v == ProposalVerdict::kPending) {
-      r.plannedReason = "ProposalPending";
-      int64_t exp =
-          planner::ParseRfc3339(r.proposal.value("expiresAt", std::string())).value_or(r.now + 15);
-      ms until = ms(std::max<int64_t>(1, exp - r.now + 1) * 1000);
-      r.requeue = std::min(until, deps_.idle_requeue);
-    } else {
-      if (v == ProposalVerdict::kExpired) {
-        event(r.obj, false, "ProposalExpired",
-              "proposal " + r.proposal.value("id", std::string()) + " expired; re-planning");
-      }
-      r.proposal = Json();
-      plan(r);
-      if (!r.actions.empty()) r.requeue = ms(100);
-    }
-  } else {
-    r.plannedReason = "Executing";
-  }
-  if (r.spec.mode == Mode::kProposal && !r.spec.approve.empty() && r.proposal.is_object() &&
-      r.proposal.value("id", std::string()) != r.spec.approve) {
-    r.notes.push_back("annotation shardcast.dev/approve names " + r.spec.approve +
-                      ", not the current proposal " + r.proposal.value("id", std::string()) +
-                      "; nothing approved");
-  }
-  if (r.spec.mode == Mode::kObserve && !r.spec.approve.empty()) {
-    r.notes.push_back("Observe mode ignores the shardcast.dev/approve annotation");
-  }
+  PlanWhenIdle(r);
+  NoteIgnoredApproval(r);
   for (const auto& d : dropped) r.notes.push_back("ignored malformed entry: " + d);
 
   // 5. Impossible constraints: a condition and (once per message) a Warning.
-  std::string blocked;
-  for (const auto& b : r.blocked) blocked += (blocked.empty() ? "" : "; ") + b;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!blocked.empty() && last_warning_[r.key] != blocked) {
-      event(r.obj, true, "ConstraintUnsatisfiable", blocked);
-    }
-    last_warning_[r.key] = blocked;
-  }
+  WarnBlocked(r);
 
   auto st = write_status(r);
   if (!st) return unexpected(st.error());

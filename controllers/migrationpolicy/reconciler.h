@@ -73,6 +73,10 @@ class MigrationPolicyReconciler final : public ctrl::Reconciler {
   Result<uint64_t> term_token(uint64_t base, const std::string& ns);
   // executor.cc: advances the actions, one external write per round.
   std::optional<std::chrono::milliseconds> step_actions(Round& r);
+  // step_actions()'s stages: after a failed Split or Merge, fails the Pending
+  // actions planned on its range; moves finished actions to history.
+  void SkipDependents(Round& r, size_t i);
+  void RetireFinished(Round& r);
   StepWorld world(Round& r, SetState& s, const ActionRecord& a);
   bool may_start(Round& r, size_t i, std::string* why);
   struct Outcome;
@@ -80,6 +84,18 @@ class MigrationPolicyReconciler final : public ctrl::Reconciler {
                   const StepConfig& cfg);
   Outcome call_hook(Round& r, SetState& s, const ActionRecord& a, Write wr, const StepWorld& w);
   void plan(Round& r);
+  // plan()'s stages (planning.cc): one ShardSet's plan (appended to
+  // `plans` when it fits in status), its lowLoadSince, and the plans'
+  // publication as actions (Auto) or a proposal.
+  void PlanShardSet(Round& r, const std::string& name, const planner::History& hist,
+                    std::vector<ProposalPlan>& plans);
+  planner::History LowLoadHistory(Round& r, const std::string& name, const SetState& s,
+                                  const LoadInput& load, const planner::History& hist);
+  void PublishPlans(Round& r, const std::vector<ProposalPlan>& plans);
+  // run()'s stages: approve, wait for or make a plan when no action is in
+  // flight; warn once per message about impossible constraints.
+  void PlanWhenIdle(Round& r);
+  void WarnBlocked(Round& r);
   // C1: ShardSet ownership requests as actions (Auto: started here, and a
   // Reassign in every mode but Observe), proposal entries (Proposal, in
   // plan()) or notes (Observe). Moves for a proposal go to r.requestMoves.

@@ -106,6 +106,76 @@ Result<bool> BoolField(const YAML::Node& node, const std::string& key, const std
   return unexpected(Error{where + "." + key + " must be true or false, not '" + s + "'"});
 }
 
+// The cluster `name` of `root` (server, TLS settings, CA) into `cfg`.
+Result<void> ReadCluster(const YAML::Node& root, const std::string& name, const std::string& path,
+                         const std::string& base_dir, const FileReader& files, RestConfig& cfg) {
+  auto cluster = FindNamed(root, "clusters", "cluster", name, path);
+  if (!cluster) return unexpected(cluster.error());
+  const std::string cl_where = "clusters[" + name + "].cluster";
+  auto server = ScalarField(*cluster, "server", cl_where);
+  if (!server) return Fail(path, server.error().message);
+  if (server->empty()) return Fail(path, cl_where + ".server is missing");
+  if (server->rfind("https://", 0) != 0 && server->rfind("http://", 0) != 0) {
+    return Fail(path,
+                cl_where + ".server must start with https:// or http://, not '" + *server + "'");
+  }
+  cfg.server = *server;
+  cfg.server_field = cl_where + ".server";
+  while (!cfg.server.empty() && cfg.server.back() == '/') cfg.server.pop_back();
+  auto insecure = BoolField(*cluster, "insecure-skip-tls-verify", cl_where);
+  if (!insecure) return Fail(path, insecure.error().message);
+  cfg.insecure_skip_tls_verify = *insecure;
+  auto sni = ScalarField(*cluster, "tls-server-name", cl_where);
+  if (!sni) return Fail(path, sni.error().message);
+  cfg.tls_server_name = *sni;
+  auto ca =
+      FileOrData(*cluster, "certificate-authority", cl_where, base_dir, files, &cfg.ca_source);
+  if (!ca) return Fail(path, ca.error().message);
+  cfg.ca_pem = *ca;
+  return {};
+}
+
+// The user `name` of `root` (client certificate, token, token file) into
+// `cfg`; exec and auth-provider plugins are refused when nothing else is given.
+Result<void> ReadUser(const YAML::Node& root, const std::string& name, const std::string& path,
+                      const std::string& base_dir, const FileReader& files, RestConfig& cfg) {
+  auto user = FindNamed(root, "users", "user", name, path);
+  if (!user) return unexpected(user.error());
+  const std::string u_where = "users[" + name + "].user";
+  cfg.user_field = u_where;
+  auto cert = FileOrData(*user, "client-certificate", u_where, base_dir, files, nullptr);
+  if (!cert) return Fail(path, cert.error().message);
+  auto key = FileOrData(*user, "client-key", u_where, base_dir, files, nullptr);
+  if (!key) return Fail(path, key.error().message);
+  if (cert->empty() != key->empty()) {
+    return Fail(path, u_where + ": client-certificate and client-key must be given together");
+  }
+  cfg.client_cert_pem = *cert;
+  cfg.client_key_pem = *key;
+  auto token = ScalarField(*user, "token", u_where);
+  if (!token) return Fail(path, token.error().message);
+  cfg.token = *token;
+  auto token_file = ScalarField(*user, "tokenFile", u_where);
+  if (!token_file) return Fail(path, token_file.error().message);
+  if (!token_file->empty()) {
+    cfg.token_file = Resolve(base_dir, *token_file);
+    auto content = files.read(cfg.token_file);
+    if (!content) {
+      return Fail(path, u_where + ".tokenFile: cannot read " + cfg.token_file + ": " +
+                            content.error().message);
+    }
+  }
+  for (const char* unsupported : {"exec", "auth-provider"}) {
+    if (YAML::Node n = (*user)[unsupported]; n && !n.IsNull() && cfg.token.empty() &&
+                                             cfg.token_file.empty() &&
+                                             cfg.client_cert_pem.empty()) {
+      return Fail(path, u_where + "." + unsupported +
+                            " is not supported; use a token, tokenFile or client certificate");
+    }
+  }
+  return {};
+}
+
 Result<RestConfig> ParseImpl(const std::string& yaml, const std::string& path,
                              const std::string& context_override, const FileReader& files) {
   YAML::Node root;
@@ -143,64 +213,12 @@ Result<RestConfig> ParseImpl(const std::string& yaml, const std::string& path,
   if (cluster_name->empty()) return Fail(path, ctx_where + ".cluster is missing");
   cfg.namespace_ = *ns;
 
-  auto cluster = FindNamed(root, "clusters", "cluster", *cluster_name, path);
-  if (!cluster) return unexpected(cluster.error());
-  const std::string cl_where = "clusters[" + *cluster_name + "].cluster";
-  auto server = ScalarField(*cluster, "server", cl_where);
-  if (!server) return Fail(path, server.error().message);
-  if (server->empty()) return Fail(path, cl_where + ".server is missing");
-  if (server->rfind("https://", 0) != 0 && server->rfind("http://", 0) != 0) {
-    return Fail(path,
-                cl_where + ".server must start with https:// or http://, not '" + *server + "'");
+  if (auto ok = ReadCluster(root, *cluster_name, path, base_dir, files, cfg); !ok) {
+    return unexpected(ok.error());
   }
-  cfg.server = *server;
-  cfg.server_field = cl_where + ".server";
-  while (!cfg.server.empty() && cfg.server.back() == '/') cfg.server.pop_back();
-  auto insecure = BoolField(*cluster, "insecure-skip-tls-verify", cl_where);
-  if (!insecure) return Fail(path, insecure.error().message);
-  cfg.insecure_skip_tls_verify = *insecure;
-  auto sni = ScalarField(*cluster, "tls-server-name", cl_where);
-  if (!sni) return Fail(path, sni.error().message);
-  cfg.tls_server_name = *sni;
-  auto ca =
-      FileOrData(*cluster, "certificate-authority", cl_where, base_dir, files, &cfg.ca_source);
-  if (!ca) return Fail(path, ca.error().message);
-  cfg.ca_pem = *ca;
-
   if (!user_name->empty()) {
-    auto user = FindNamed(root, "users", "user", *user_name, path);
-    if (!user) return unexpected(user.error());
-    const std::string u_where = "users[" + *user_name + "].user";
-    cfg.user_field = u_where;
-    auto cert = FileOrData(*user, "client-certificate", u_where, base_dir, files, nullptr);
-    if (!cert) return Fail(path, cert.error().message);
-    auto key = FileOrData(*user, "client-key", u_where, base_dir, files, nullptr);
-    if (!key) return Fail(path, key.error().message);
-    if (cert->empty() != key->empty()) {
-      return Fail(path, u_where + ": client-certificate and client-key must be given together");
-    }
-    cfg.client_cert_pem = *cert;
-    cfg.client_key_pem = *key;
-    auto token = ScalarField(*user, "token", u_where);
-    if (!token) return Fail(path, token.error().message);
-    cfg.token = *token;
-    auto token_file = ScalarField(*user, "tokenFile", u_where);
-    if (!token_file) return Fail(path, token_file.error().message);
-    if (!token_file->empty()) {
-      cfg.token_file = Resolve(base_dir, *token_file);
-      auto content = files.read(cfg.token_file);
-      if (!content) {
-        return Fail(path, u_where + ".tokenFile: cannot read " + cfg.token_file + ": " +
-                              content.error().message);
-      }
-    }
-    for (const char* unsupported : {"exec", "auth-provider"}) {
-      if (YAML::Node n = (*user)[unsupported]; n && !n.IsNull() && cfg.token.empty() &&
-                                               cfg.token_file.empty() &&
-                                               cfg.client_cert_pem.empty()) {
-        return Fail(path, u_where + "." + unsupported +
-                              " is not supported; use a token, tokenFile or client certificate");
-      }
+    if (auto ok = ReadUser(root, *user_name, path, base_dir, files, cfg); !ok) {
+      return unexpected(ok.error());
     }
   }
   return cfg;

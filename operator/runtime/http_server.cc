@@ -171,32 +171,26 @@ const HttpServer::RequestHandler* HttpServer::find_request_handler(const std::st
   return nullptr;
 }
 
-Result<void> HttpServer::start() {
-  std::lock_guard<std::mutex> g(lifecycle_mu_);
-  if (started_) return unexpected(Error{"http server: already started"});
-  if (opts_.max_connections == 0)
-    return unexpected(Error{"http server: max_connections must be >= 1"});
-  if (opts_.io_timeout.count() <= 0)
-    return unexpected(Error{"http server: io_timeout must be > 0"});
-  auto addr = parse_listen_address(opts_.address);
-  if (!addr) return unexpected(addr.error());
+namespace {
 
+// A listening non-blocking socket on `addr`; `address` (the option) names
+// it in errors.
+Result<int> ListenOn(const ListenAddress& addr, const std::string& address) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* res = nullptr;
-  const std::string port_text = std::to_string(addr->port);
-  const int gai = ::getaddrinfo(addr->host.empty() ? nullptr : addr->host.c_str(),
-                                port_text.c_str(), &hints, &res);
-  if (gai != 0)
-    return unexpected(Error{"address \"" + opts_.address + "\": " + ::gai_strerror(gai)});
+  const std::string port_text = std::to_string(addr.port);
+  const int gai = ::getaddrinfo(addr.host.empty() ? nullptr : addr.host.c_str(), port_text.c_str(),
+                                &hints, &res);
+  if (gai != 0) return unexpected(Error{"address \"" + address + "\": " + ::gai_strerror(gai)});
 
   // For ":port" prefer the IPv6 wildcard in dual-stack mode; fall back to
   // whatever binds.
   std::vector<addrinfo*> candidates;
   for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-    if (addr->host.empty() && ai->ai_family == AF_INET6)
+    if (addr.host.empty() && ai->ai_family == AF_INET6)
       candidates.insert(candidates.begin(), ai);
     else
       candidates.push_back(ai);
@@ -211,7 +205,7 @@ Result<void> HttpServer::start() {
     }
     int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (ai->ai_family == AF_INET6 && addr->host.empty()) {
+    if (ai->ai_family == AF_INET6 && addr.host.empty()) {
       int zero = 0;
       ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
     }
@@ -230,20 +224,42 @@ Result<void> HttpServer::start() {
     break;
   }
   ::freeaddrinfo(res);
-  if (fd < 0) return unexpected(Error{"address \"" + opts_.address + "\": " + last_error});
+  if (fd < 0) return unexpected(Error{"address \"" + address + "\": " + last_error});
+  return fd;
+}
 
+// The port the socket `fd` is bound to.
+Result<std::uint16_t> BoundPort(int fd) {
   sockaddr_storage bound{};
   socklen_t len = sizeof(bound);
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len) != 0) {
-    const int err = errno;
+    return unexpected(Error{"http server: getsockname: " + errno_text(errno)});
+  }
+  if (bound.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+  return ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+}
+
+}  // namespace
+
+Result<void> HttpServer::start() {
+  std::lock_guard<std::mutex> g(lifecycle_mu_);
+  if (started_) return unexpected(Error{"http server: already started"});
+  if (opts_.max_connections == 0)
+    return unexpected(Error{"http server: max_connections must be >= 1"});
+  if (opts_.io_timeout.count() <= 0)
+    return unexpected(Error{"http server: io_timeout must be > 0"});
+  auto addr = parse_listen_address(opts_.address);
+  if (!addr) return unexpected(addr.error());
+
+  auto listening = ListenOn(*addr, opts_.address);
+  if (!listening) return unexpected(listening.error());
+  const int fd = *listening;
+  auto port = BoundPort(fd);
+  if (!port) {
     ::close(fd);
-    return unexpected(Error{"http server: getsockname: " + errno_text(err)});
+    return unexpected(port.error());
   }
-  if (bound.ss_family == AF_INET6) {
-    port_.store(ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port));
-  } else {
-    port_.store(ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port));
-  }
+  port_.store(*port);
 
   if (::pipe2(wake_fds_, O_CLOEXEC | O_NONBLOCK) != 0) {
     const int err = errno;

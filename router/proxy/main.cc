@@ -164,29 +164,23 @@ Result<std::unique_ptr<RoutingSource>> MakeSource(const std::string& file,
   return std::unique_ptr<RoutingSource>(std::move(cm));
 }
 
-int Run(const Flags& f) {
-  spdlog::set_level(spdlog::level::from_str(f.log_level));
-  runtime::Registry registry;
-  auto metrics = ProxyMetrics::Create(registry);
-  if (!metrics) {
-    spdlog::error("metrics: {}", metrics.error().message);
-    return 1;
-  }
-  TableHolder holder;
-  Shared shared;
+// The workers' shared options from the flags.
+void ConfigureShared(const Flags& f, TableHolder* holder, ProxyMetrics* pm, Shared& shared) {
   shared.options.limits.max_request_bytes = f.max_request_bytes;
   shared.options.max_clients = f.max_clients;
   shared.options.max_pipeline = f.max_pipeline;
   shared.options.backend.request_timeout = std::chrono::milliseconds(f.request_timeout_ms);
   shared.options.backend.script = std::string(kShardScript);
-  shared.holder = &holder;
-  shared.metrics = metrics->get();
+  shared.holder = holder;
+  shared.metrics = pm;
   shared.script_sha = Sha1Hex(kShardScript);
   shared.options.backend.script_sha_bulk.clear();
   AppendBulk(shared.options.backend.script_sha_bulk, shared.script_sha);
+}
 
-  ProxyMetrics* pm = metrics->get();
-  UpdateReporter report = [pm](const UpdateResult& r, const std::string& origin) {
+// Logs and counts each routing update.
+UpdateReporter RoutingReporter(ProxyMetrics* pm) {
+  return [pm](const UpdateResult& r, const std::string& origin) {
     switch (r.outcome) {
       case UpdateOutcome::kApplied:
         spdlog::info("routing: epoch {} from {}", r.epoch_in_use, origin);
@@ -203,16 +197,11 @@ int Run(const Flags& f) {
         break;
     }
   };
-  auto source = MakeSource(f.routing_file, f.configmap, "routing.json", f.kubeconfig,
-                           SinkInto(&holder), report);
-  if (!source) {
-    spdlog::error("{}", source.error().message);
-    return 1;
-  }
-  RoutingSource* src = source->get();
-  shared.reload = [src] { src->ReloadNow(); };
-  (*source)->Start();
-  // Published load factors (optional; absent: every pod counts 1).
+}
+
+// Published load factors (optional; absent: every pod counts 1): the started
+// source, or nullptr when no flag names one.
+Result<std::unique_ptr<RoutingSource>> StartLoads(const Flags& f, Shared& shared) {
   UpdateReporter report_loads = [](const UpdateResult& r, const std::string& origin) {
     if (r.outcome == UpdateOutcome::kApplied) {
       spdlog::info("load factors: applied from {}", origin);
@@ -225,46 +214,50 @@ int Run(const Flags& f) {
     auto made = MakeSource(
         f.loads_file, f.loads_configmap, "loads.json", f.kubeconfig,
         [&shared](const std::string& text) { return shared.loads.Update(text); }, report_loads);
-    if (!made) {
-      spdlog::error("{}", made.error().message);
-      return 1;
-    }
+    if (!made) return unexpected(made.error());
     loads = std::move(*made);
     loads->Start();
   }
+  return loads;
+}
 
-  auto addr = runtime::parse_listen_address(f.listen);
-  if (!addr) {
-    spdlog::error("--listen: {}", addr.error().message);
-    return 1;
-  }
-  int threads = f.threads > 0 ? f.threads
-                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+// `threads` workers listening on `host`:`port` (the first one's port when 0;
+// `port` is set to the bound port).
+Result<std::vector<std::unique_ptr<Worker>>> ListenWorkers(Shared& shared, const std::string& host,
+                                                           std::uint16_t& port, int threads) {
   std::vector<std::unique_ptr<Worker>> workers;
-  std::uint16_t port = addr->port;
   for (int i = 0; i < threads; ++i) {
     workers.push_back(std::make_unique<Worker>(shared, i));
-    auto bound = workers.back()->Listen(addr->host, port);
-    if (!bound) {
-      spdlog::error("{}", bound.error().message);
-      return 1;
-    }
+    auto bound = workers.back()->Listen(host, port);
+    if (!bound) return unexpected(bound.error());
     port = *bound;
   }
+  return workers;
+}
+
+// /metrics, /healthz and /readyz (ready once a routing document is held), or
+// nullptr when the address is "0".
+Result<std::unique_ptr<runtime::HttpServer>> StartHttp(const std::string& address,
+                                                       runtime::Registry* registry,
+                                                       TableHolder* holder) {
   std::unique_ptr<runtime::HttpServer> http;
-  if (f.metrics_bind_address != "0") {
+  if (address != "0") {
     http = std::make_unique<runtime::HttpServer>(
-        runtime::HttpServerOptions{.address = f.metrics_bind_address}, &registry, [&holder] {
-          return holder.Get() ? runtime::ReadyStatus{true, ""}
-                              : runtime::ReadyStatus{false, "no routing document yet"};
+        runtime::HttpServerOptions{.address = address}, registry, [holder] {
+          return holder->Get() ? runtime::ReadyStatus{true, ""}
+                               : runtime::ReadyStatus{false, "no routing document yet"};
         });
     if (auto ok = http->start(); !ok) {
-      spdlog::error("--metrics-bind-address: {}", ok.error().message);
-      return 1;
+      return unexpected(Error{"--metrics-bind-address: " + ok.error().message});
     }
   }
-  spdlog::info("shardcast-router listening on port {} with {} threads", port, threads);
+  return http;
+}
 
+// Runs the workers' event loops until SIGINT or SIGTERM, then stops
+// everything in order.
+void ServeUntilSignal(std::vector<std::unique_ptr<Worker>>& workers, runtime::HttpServer* http,
+                      RoutingSource* source, RoutingSource* loads) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
@@ -278,9 +271,58 @@ int Run(const Flags& f) {
   if (http) http->begin_shutdown();
   for (auto& w : workers) w->Stop();
   for (auto& t : loops) t.join();
-  (*source)->Stop();
+  source->Stop();
   if (loads) loads->Stop();
   if (http) http->stop();
+}
+
+int Run(const Flags& f) {
+  spdlog::set_level(spdlog::level::from_str(f.log_level));
+  runtime::Registry registry;
+  auto metrics = ProxyMetrics::Create(registry);
+  if (!metrics) {
+    spdlog::error("metrics: {}", metrics.error().message);
+    return 1;
+  }
+  TableHolder holder;
+  Shared shared;
+  ConfigureShared(f, &holder, metrics->get(), shared);
+
+  auto source = MakeSource(f.routing_file, f.configmap, "routing.json", f.kubeconfig,
+                           SinkInto(&holder), RoutingReporter(metrics->get()));
+  if (!source) {
+    spdlog::error("{}", source.error().message);
+    return 1;
+  }
+  RoutingSource* src = source->get();
+  shared.reload = [src] { src->ReloadNow(); };
+  (*source)->Start();
+  auto loads = StartLoads(f, shared);
+  if (!loads) {
+    spdlog::error("{}", loads.error().message);
+    return 1;
+  }
+
+  auto addr = runtime::parse_listen_address(f.listen);
+  if (!addr) {
+    spdlog::error("--listen: {}", addr.error().message);
+    return 1;
+  }
+  int threads = f.threads > 0 ? f.threads
+                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::uint16_t port = addr->port;
+  auto workers = ListenWorkers(shared, addr->host, port, threads);
+  if (!workers) {
+    spdlog::error("{}", workers.error().message);
+    return 1;
+  }
+  auto http = StartHttp(f.metrics_bind_address, &registry, &holder);
+  if (!http) {
+    spdlog::error("{}", http.error().message);
+    return 1;
+  }
+  spdlog::info("shardcast-router listening on port {} with {} threads", port, threads);
+  ServeUntilSignal(*workers, http->get(), src, loads->get());
   return 0;
 }
 

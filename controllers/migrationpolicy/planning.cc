@@ -1,0 +1,175 @@
+// The policy reconciler's planning stage: one plan per governed ShardSet
+// (load, forecasts, planner), published as actions (Auto) or a proposal.
+#include <algorithm>
+#include <mutex>
+
+#include "controllers/api/names.h"
+#include "controllers/migrationpolicy/reconciler.h"
+#include "controllers/migrationpolicy/reconciler_state.h"
+
+namespace shardcast::migrationpolicy {
+
+namespace {
+
+using Round = MigrationPolicyReconciler::Round;
+
+// Whether the active pods of `s` run, on average, below `threshold` of
+// capacity by their observed load (false when none is observed, or the
+// observed load is not in capacity units).
+bool LowLoad(const MigrationPolicyReconciler::SetState& s,
+             const std::map<std::string, double>& observed, double threshold) {
+  double sum = 0;
+  int n = 0;
+  for (const auto& p : s.pods) {
+    if (p.role != api::kRoleActive) continue;
+    auto it = observed.find(p.name);
+    if (it == observed.end() || !ObservedIsCapacityUnit(s.set)) continue;
+    sum += it->second / s.set.capacity;
+    ++n;
+  }
+  return n > 0 && sum / n < threshold;
+}
+
+// Impossible constraints of `p` worth a condition (the replica limit and an
+// empty warm pool).
+void NoteBlocked(Round& r, const std::string& name, const planner::Plan& p) {
+  for (const auto& b : p.blocked) {
+    if (b.message.find("maxReplicas") != std::string::npos ||
+        b.message.find("warm pool") != std::string::npos) {
+      r.blocked.push_back(name + ": " + b.subject + ": " + b.message);
+    }
+  }
+}
+
+// Why a plan of `count` actions waits for a later round: with the plans
+// before it, status would hold more than `max_actions` actions; nullopt when
+// it fits.
+std::optional<std::string> DeferredNote(const std::string& name, size_t count,
+                                        const std::vector<ProposalPlan>& plans,
+                                        size_t max_actions) {
+  std::size_t planned = 0;
+  for (const auto& pp : plans) planned += pp.plan.actions.size();
+  if (planned + count <= max_actions) return std::nullopt;
+  return name + ": its plan of " + std::to_string(count) +
+         " action(s) is left for a later round: with the " + std::to_string(planned) +
+         " already planned, status would hold more than " + std::to_string(max_actions) +
+         " actions";
+}
+
+}  // namespace
+
+planner::History MigrationPolicyReconciler::LowLoadHistory(Round& r, const std::string& name,
+                                                           const SetState& s, const LoadInput& load,
+                                                           const planner::History& hist) {
+  // lowLoadSince (for scale-in) is kept in memory: a restart only delays scale-in.
+  std::string llKey = r.key + "|" + name;
+  planner::History h = hist;
+  const bool low = LowLoad(s, load.observed, r.spec.planner.scaleInUtilization);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (low) {
+    low_load_since_.emplace(llKey, r.now);
+    h.lowLoadSince = low_load_since_[llKey];
+  } else {
+    low_load_since_.erase(llKey);
+  }
+  return h;
+}
+
+void MigrationPolicyReconciler::PlanShardSet(Round& r, const std::string& name,
+                                             const planner::History& hist,
+                                             std::vector<ProposalPlan>& plans) {
+  load_set(r, name);
+  SetState& s = r.sets[name];
+  if (!s.exists) return;
+  if (!s.problem.empty()) {
+    r.notes.push_back(name + ": " + s.problem);
+    return;
+  }
+  if (s.doc.is_null()) {
+    r.notes.push_back(name + ": no routing document yet; nothing planned");
+    return;
+  }
+  LoadInput load;
+  if (!s.load) s.load = deps_.observed_load(r.spec.ns, name);
+  load.observed = *s.load;
+  auto fc = ParseForecasts(s.obj);
+  if (!fc) {
+    r.notes.push_back(name + ": " + fc.error().message + "; using observed load only");
+  } else {
+    load.forecasts = *fc;
+  }
+  std::vector<PodInfo> pods;
+  for (const auto& p : s.pods) pods.push_back({p.name, p.role, p.ready, p.ip});
+  planner::History h = LowLoadHistory(r, name, s, load, hist);
+  auto in = BuildPlanInput(s.obj, pods, s.doc, load, r.spec, h, r.now);
+  if (!in) {
+    r.notes.push_back(name + ": " + in.error().message);
+    r.plannedReason = "InvalidInput";
+    return;
+  }
+  if (!in->note.empty()) r.notes.push_back(name + ": " + in->note);
+  if (in->noData) {
+    r.notes.push_back(name + ": no forecasts and no observed load; nothing planned");
+    if (r.plannedReason == "NothingToDo") r.plannedReason = "NoLoadData";
+    return;
+  }
+  if (in->reactive) r.notes.push_back(name + ": no forecasts; planning on observed load only");
+  auto p = planner::MakePlan(in->input);
+  if (!p) {
+    r.notes.push_back(name + ": planner: " + p.error().message);
+    r.plannedReason = "PlanFailed";
+    return;
+  }
+  NoteBlocked(r, name, *p);
+  if (p->actions.empty()) return;
+  if (auto note = DeferredNote(name, p->actions.size(), plans, deps_.max_status_actions)) {
+    r.notes.push_back(*note);
+    return;
+  }
+  plans.push_back({name, *p, std::nullopt});
+}
+
+void MigrationPolicyReconciler::PublishPlans(Round& r, const std::vector<ProposalPlan>& plans) {
+  if (r.spec.mode == Mode::kAuto) {
+    r.proposal = Json();
+    if (plans.empty()) return;
+    std::string id =
+        BuildProposal(plans, r.now, r.spec.proposalTtlSeconds, "")["id"].get<std::string>();
+    size_t n = 0;
+    for (const auto& pp : plans) {
+      for (auto& a : ActionsFromPlan(id + "-" + pp.shardSet, pp.shardSet, pp.plan)) {
+        r.actions.push_back(a);
+        ++n;
+      }
+    }
+    r.plannedReason = "Executing";
+    event(r.obj, false, "PlanExecuted",
+          "plan " + id + ": executing " + std::to_string(n) + " action(s)");
+    return;
+  }
+  if (plans.empty()) {
+    r.proposal = Json();
+    return;
+  }
+  std::string note =
+      r.spec.mode == Mode::kObserve ? "Observe mode: recorded only, never executed" : "";
+  r.proposal = BuildProposal(plans, r.now, r.spec.proposalTtlSeconds, note);
+  r.plannedReason = "ProposalPending";
+  if (proposals_ != nullptr) proposals_->with({{"policy", r.key}})->inc();
+  std::string id = r.proposal["id"].get<std::string>();
+  event(
+      r.obj, false, "PlanProposed",
+      "plan " + id + ": " + std::to_string(r.proposal["actions"].size()) + " action(s)" +
+          (r.spec.mode == Mode::kProposal ? "; approve with annotation shardcast.dev/approve=" + id
+                                          : " (Observe mode: not executed)"));
+}
+
+void MigrationPolicyReconciler::plan(Round& r) {
+  std::vector<ProposalPlan> plans;
+  planner::History hist = HistoryFrom(r.actions, r.history, r.now);
+  for (const auto& name : r.sel.governed) PlanShardSet(r, name, hist, plans);
+  MergeRequestMoves(r.requestMoves, plans);
+  PublishPlans(r, plans);
+}
+
+}  // namespace shardcast::migrationpolicy
