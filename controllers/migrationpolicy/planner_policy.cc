@@ -24,10 +24,11 @@ planner::Policy PlannerPolicy(const api::MigrationPolicy& p) {
   pl.blackouts = Schedules(p.blackouts);
   pl.promotionLeadSeconds = static_cast<double>(p.promotion_lead_seconds);
   pl.perRangeLeadSeconds = static_cast<double>(p.per_range_lead_seconds);
-  // Events naming ranges multiply only those ranges, in the planner; events
-  // without ranges scale whole pod forecasts in the forecast controller.
+  // Every event: those naming ranges multiply only those ranges, in the
+  // planner; those without ranges scale whole pod forecasts in the forecast
+  // controller, and the planner uses them to act a lead time ahead, for pods
+  // planned on observed load and to check maxReplicas (planner.h).
   for (const auto& e : p.events) {
-    if (e.ranges.empty()) continue;
     pl.events.push_back({e.name, e.start, e.duration_seconds, e.multiplier, e.ranges});
   }
   return pl;

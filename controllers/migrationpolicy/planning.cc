@@ -120,6 +120,7 @@ void MigrationPolicyReconciler::PlanShardSet(Round& r, const std::string& name,
     r.plannedReason = "PlanFailed";
     return;
   }
+  r.findings.push_back(FindingsOf(name, *p, in->input.history));
   NoteBlocked(r, name, *p);
   if (p->actions.empty()) return;
   if (auto note = DeferredNote(name, p->actions.size(), plans, deps_.max_status_actions)) {
@@ -166,6 +167,7 @@ void MigrationPolicyReconciler::PublishPlans(Round& r, const std::vector<Proposa
 
 void MigrationPolicyReconciler::plan(Round& r) {
   std::vector<ProposalPlan> plans;
+  r.planned = true;
   planner::History hist = HistoryFrom(r.actions, r.history, r.now);
   for (const auto& name : r.sel.governed) PlanShardSet(r, name, hist, plans);
   MergeRequestMoves(r.requestMoves, plans);

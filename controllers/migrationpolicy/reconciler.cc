@@ -338,6 +338,11 @@ ctrl::ReconcileResult MigrationPolicyReconciler::run(Round& r) {
   // 5. Impossible constraints: a condition and (once per message) a Warning.
   WarnBlocked(r);
 
+  // 6. Declared events maxReplicas cannot cover, refused flaps (notices.h).
+  auto seen = notices_.Observe(r.key, r.findings, r.spec.planner.cooldownSeconds, r.now);
+  for (const auto& n : seen.events) event(r.obj, n.warning, n.reason, n.message);
+  r.newFlaps = seen.newFlaps;
+
   auto st = write_status(r);
   if (!st) return unexpected(st.error());
   if (!r.actions.empty()) return ctrl::Action::RequeueAfter(r.requeue.value_or(ms(1000)));
@@ -404,10 +409,13 @@ kube::ApiStatus MigrationPolicyReconciler::write_status(Round& r) {
                    blocked.empty() ? "NotBlocked" : "ConstraintUnsatisfiable", blocked});
   bool active = r.plannedReason == "Executing" || r.plannedReason == "ProposalPending";
   conds.push_back({"Planned", active ? "True" : "False", r.plannedReason, notes});
+  const Json prevConds = prev.is_object() ? prev.value("conditions", Json::array()) : Json::array();
+  conds.push_back(CapacityShortCondition(r.findings, r.planned, prevConds));
   AddKstatusConditions(conds, r.spec, r.sel);
-  status["conditions"] = BuildConditions(
-      conds, prev.is_object() ? prev.value("conditions", Json::array()) : Json::array(),
-      r.spec.generation, planner::FormatRfc3339(r.now));
+  status["conditions"] =
+      BuildConditions(conds, prevConds, r.spec.generation, planner::FormatRfc3339(r.now));
+  if (r.newFlaps > 0 || status.contains("flapsRefused"))
+    status["flapsRefused"] = FlapsRefusedOf(prev) + r.newFlaps;
   status["fencingToken"] = r.token;
   if (status == prev) return {};
   // A status written under a larger token is a newer leader's: never overwrite it.

@@ -17,6 +17,7 @@
 
 #include "controllers/migrationpolicy/hooks.h"
 #include "controllers/migrationpolicy/migrationpolicy.h"
+#include "controllers/migrationpolicy/notices.h"
 #include "operator/controller/controller.h"
 #include "operator/kube/client.h"
 #include "operator/kube/events.h"
@@ -116,6 +117,7 @@ class MigrationPolicyReconciler final : public ctrl::Reconciler {
   std::map<std::string, std::string>
       last_warning_;  // policy key -> last Blocked message (event dedup)
   std::map<std::string, int64_t> low_load_since_;  // "policy|set" -> since (kept in memory)
+  NoticeLedger notices_;                           // event shortfalls and flaps already reported
   uint64_t term_base_ = 0;                         // the manager token of the current term
   std::map<std::string, uint64_t> term_tokens_;    // namespace -> our token in that term
 };

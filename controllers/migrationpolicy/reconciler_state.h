@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "controllers/migrationpolicy/notices.h"
 #include "controllers/migrationpolicy/reconciler.h"
 #include "controllers/shardset/shardset.h"
 
@@ -56,6 +57,9 @@ struct MigrationPolicyReconciler::Round {
   std::map<std::string, StoredRequest> requests;  // by ShardSet name
   // C1 Moves waiting for a proposal (Proposal mode), by ShardSet.
   std::map<std::string, std::vector<ActionRecord>> requestMoves;
+  bool planned = false;                // plan() ran this round
+  std::vector<PlanFindings> findings;  // event shortfalls, refused flaps (notices.h)
+  int64_t newFlaps = 0;                // refusals first seen this round
 };
 
 // The observed load (PodMetrics CPU millicores) is in the unit of the

@@ -121,7 +121,10 @@ void Planner::ScaleIn() {
   if (PodCooling(victims[0])) {
     // The pod the scale-in would take was acted on (promoted) within the
     // cooldown: taking it, or another in its place, now would be a flap.
-    if (flaps_.insert(victims[0]).second) ++plan_.flapsRefused;
+    if (flaps_.insert(victims[0]).second) {
+      ++plan_.flapsRefused;
+      plan_.flapPods.push_back(victims[0]);
+    }
     plan_.blocked.push_back({victims[0], "not scaled in: acted on less than cooldown " +
                                              Secs(static_cast<double>(pol_.cooldownSeconds)) +
                                              " ago (flap refused)"});

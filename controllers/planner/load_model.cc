@@ -136,21 +136,32 @@ void Planner::ShareUnforecastLoad(const std::vector<bool>& known) {
   }
 }
 
-// Declared events naming ranges multiply those ranges' predicted loads while
-// they overlap the horizon; the owners remember the earliest such start.
+bool Planner::EventScales(const RangeEvent& ev, std::size_t r) const {
+  if (!ev.ranges.empty()) return true;
+  // Every range: the forecast controller scaled trusted pod forecasts.
+  const PodModel& owner = pods_[ranges_[r].initial_owner];
+  return !owner.trusted && ev.start > in_.now;
+}
+
+// Declared events multiply the loads of the ranges they scale while they
+// overlap the horizon; the owners remember the earliest such start.
 void Planner::ApplyRangeEvents() {
   const double end = static_cast<double>(in_.now) + in_.forecasts.horizonSeconds;
+  for (std::size_t r = 0; r < ranges_.size(); ++r) ranges_[r].base = ranges_[r].load;
   for (const auto& ev : pol_.events) {
-    if (ev.ranges.empty() || static_cast<double>(ev.start) >= end ||
-        ev.start + ev.durationSeconds <= in_.now) {
-      continue;
-    }
+    if (static_cast<double>(ev.start) >= end || ev.start + ev.durationSeconds <= in_.now) continue;
     const double ttc = static_cast<double>(std::max<int64_t>(0, ev.start - in_.now));
+    std::vector<std::size_t> hit;
+    if (ev.ranges.empty()) {
+      for (std::size_t r = 0; r < ranges_.size(); ++r) hit.push_back(r);
+    }
     for (uint32_t id : ev.ranges) {
       auto ri = range_idx_.find(id);
-      if (ri == range_idx_.end()) continue;
-      ranges_[ri->second].load *= ev.multiplier;
-      PodModel& owner = pods_[ranges_[ri->second].initial_owner];
+      if (ri != range_idx_.end()) hit.push_back(ri->second);
+    }
+    for (std::size_t r : hit) {
+      if (EventScales(ev, r)) ranges_[r].load *= ev.multiplier;
+      PodModel& owner = pods_[ranges_[r].initial_owner];
       if (ev.multiplier > 1 && (owner.event_ttc < 0 || ttc < owner.event_ttc))
         owner.event_ttc = ttc;
     }

@@ -57,6 +57,7 @@ long Planner::TryPromote(std::string& why, const std::string& for_what) {
       cooling = true;
       if (flaps_.insert(st_.pods[p].name).second) {
         ++plan_.flapsRefused;
+        plan_.flapPods.push_back(st_.pods[p].name);
         plan_.blocked.push_back(
             {st_.pods[p].name, "not promoted: acted on less than cooldown " +
                                    Secs(static_cast<double>(pol_.cooldownSeconds)) +

@@ -34,6 +34,7 @@ namespace internal {
 Result<Plan> Planner::Run() {
   Index();
   ComputeLoads();
+  CheckEventCapacity();
   ComputeBudget();
   std::string why;
   bool allowed = Allowed(why);

@@ -76,10 +76,18 @@ struct Schedule {
   int64_t durationSeconds = 0;
 };
 
-// A declared load event (MigrationPolicy spec.events[]) that names ranges:
-// while it overlaps [now, now + horizon], the named ranges' predicted loads
-// are multiplied (and their pods' with them). An event without ranges is the
-// forecast controller's (it scales the whole pod forecast) and is not listed.
+// A declared load event (MigrationPolicy spec.events[]).
+//  - With ranges: while it overlaps [now, now + horizon], the named ranges'
+//    predicted loads are multiplied (and their pods' with them).
+//  - Without ranges (every range): the forecast controller has already scaled
+//    trusted pod forecasts over the horizon, so only pods planned on observed
+//    load (no forecast, untrusted or low confidence) are multiplied here, and
+//    only before the event starts (once it runs, observed load shows it).
+// Either way a pod the event raises over maxUtilization is due early enough
+// that its promotion and moves finish their own lead time (promotion +
+// perRange x moves) before the event starts: capacity is in place ahead of
+// it, not just at it. Every event not yet over is also checked against
+// maxReplicas (Plan::eventShortfalls).
 struct RangeEvent {
   std::string name;
   int64_t start = 0;  // Unix seconds
@@ -186,6 +194,19 @@ struct Finding {
   std::string message;
 };
 
+// A declared event whose load needs more active pods than maxReplicas allows.
+// Its load is the current predicted load (peak over the horizon at the policy
+// confidence, observed where not trusted) with the event's multiplier on the
+// ranges it names (every range when none); podsNeeded keeps every pod at or
+// under maxUtilization (ceil(load / (maxUtilization x mean pod capacity))).
+struct EventShortfall {
+  std::string event;
+  int64_t start = 0;  // Unix seconds
+  double load = 0;    // predicted load during the event
+  int podsNeeded = 0;
+  int maxReplicas = 0;
+};
+
 struct Plan {
   std::string id;  // stable hash of the actions, for approval
   std::vector<Action> actions;
@@ -197,6 +218,9 @@ struct Plan {
   // Flaps refused: a scale-in of a pod acted on (promoted) within the
   // cooldown, or a promotion of a pod demoted within it (findings say which).
   std::size_t flapsRefused = 0;
+  std::vector<std::string> flapPods;  // the pods of flapsRefused, in order
+  // Declared events not yet over that maxReplicas cannot cover (see above).
+  std::vector<EventShortfall> eventShortfalls;
 };
 
 // The plan. Errors name the offending field.

@@ -7,6 +7,7 @@
 //   relieve.cc      Relieve: hot pods, giant ranges (AddEcho / Split), moves
 //   move.cc         PickTarget, TryPromote, MoveRange: one move or promotion
 //   consolidate.cc  RemoveEchoes, Merges, ScaleIn
+//   event_capacity.cc  CheckEventCapacity: declared events against maxReplicas
 //   report.cc       Allowed (windows, blackouts), the pod table, the plan id
 //   apply.cc        ApplyPlan
 //   planner.cc      MakePlan, MovementLowerBound, Planner::Run
@@ -36,7 +37,7 @@ struct PodModel {
   const SeriesForecast* forecast = nullptr;  // the pod's forecast, if any
   bool trusted = false;                      // trusted and not low confidence
   bool low_conf = false;                     // trusted, but its band is too wide to act on
-  double event_ttc = -1;                     // >= 0: a declared range event raises its load then
+  double event_ttc = -1;                     // >= 0: a declared event raises its load then
   double prob = 0;                           // P(exceed) the planner acts on
   double load = 0;                           // predicted load, updated as actions commit
   double load_before = 0;                    // predicted load before the plan
@@ -54,6 +55,7 @@ struct RangeModel {
   double load = 0;  // predicted total load
   double observed = 0;
   std::size_t initial_owner = 0;  // pod index before the plan
+  double base = 0;                // predicted total load before declared events
 };
 
 // A pod the planner must relieve.
@@ -63,6 +65,7 @@ struct HotPod {
   double excess;  // predicted load over targetUtilization
   std::size_t kmin;
   bool due = false;
+  bool event = false;  // ttc is a declared event's start: due a lead time earlier
 };
 
 class Planner {
@@ -79,6 +82,12 @@ class Planner {
   void LoadRangeForecasts(std::vector<bool>& known);
   void ShareUnforecastLoad(const std::vector<bool>& known);
   void ApplyRangeEvents();
+  // Whether a declared event applies its multiplier to range index r here.
+  bool EventScales(const RangeEvent& ev, std::size_t r) const;
+
+  // ---- event_capacity.cc ----
+  // Declared events not yet over whose load needs more than maxReplicas pods.
+  void CheckEventCapacity();
   void SumPodLoads();
   void ComputeBudget();
 

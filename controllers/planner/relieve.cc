@@ -85,12 +85,14 @@ std::vector<HotPod> Planner::FindHotPods(bool* promotion_needed) {
     pod.hot = true;
     if (over_now || f == nullptr || margin_hot || event_hot) pod.prob = std::max(pod.prob, 1.0);
     double ttc = 0;
+    bool by_event = false;
     if (!over_now && !margin_hot) {
       double fc = forecast_hot && f != nullptr && f->timeToCrossingSeconds
                       ? *f->timeToCrossingSeconds
                       : (forecast_hot ? 0.0 : -1.0);
       double ev = event_hot ? pod.event_ttc : -1.0;
       ttc = fc < 0 ? ev : ev < 0 ? fc : std::min(fc, ev);
+      by_event = ev >= 0 && ttc == ev;
     }
     if (pod.low_conf && margin_hot && !over_now) {
       plan_.notes.push_back(
@@ -104,7 +106,7 @@ std::vector<HotPod> Planner::FindHotPods(bool* promotion_needed) {
       if (Movable(r) && !Giant(r)) shares.push_back(OwnerShare(r, st_.ranges[r].echoes.size()));
     }
     std::size_t k = excess > 0 ? MinCount(shares, excess) : 0;
-    hot.push_back({p, ttc, excess, k});
+    hot.push_back({p, ttc, excess, k, false, by_event});
     total_excess += std::max(0.0, excess);
   }
   for (std::size_t p = 0; p < st_.pods.size(); ++p) {
@@ -130,13 +132,18 @@ void Planner::MarkDue(std::vector<HotPod>& hot, bool promotion_needed) {
     double needed = pol_.perRangeLeadSeconds * static_cast<double>(h.kmin) +
                     (promotion_needed ? pol_.promotionLeadSeconds : 0);
     double margin = std::max(pol_.leadMarginSeconds, 0.25 * needed);
-    h.due = h.ttc <= needed + margin;
+    // A declared event is met ahead: the capacity is in place a lead time
+    // before it starts, so the work starts a lead time earlier still.
+    double ahead = h.event ? needed : 0;
+    h.due = h.ttc <= ahead + needed + margin;
     if (!h.due) {
       plan_.notes.push_back(
-          {name, "predicted to exceed maxUtilization " + Pct(pol_.maxUtilization) + " (P=" +
-                     Num(pods_[h.pod].prob) + ") in " + Secs(h.ttc) + "; acting when within " +
-                     Secs(needed + margin) + " (lead for " + std::to_string(h.kmin) + " moves" +
-                     (promotion_needed ? " + promotion" : "") + ")"});
+          {name, std::string(h.event ? "a declared event raises it over" : "predicted to exceed") +
+                     " maxUtilization " + Pct(pol_.maxUtilization) +
+                     " (P=" + Num(pods_[h.pod].prob) + ") in " + Secs(h.ttc) +
+                     "; acting when within " + Secs(ahead + needed + margin) + " (lead for " +
+                     std::to_string(h.kmin) + " moves" + (promotion_needed ? " + promotion" : "") +
+                     (h.event ? ", done a lead time before it starts" : "") + ")"});
       continue;
     }
     if (h.excess <= 0) {
