@@ -366,9 +366,13 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
     if (o.failure) {
       spdlog::warn("migrationpolicy {}: {} {}: {}", r.key, a.id, WriteName(st.write), *o.failure);
       const Phase before = a.phase;
-      a = AfterFailure(a, *o.failure, cfg, r.now);
+      const std::string pod = HookPod(a, st.write);
+      a = AfterFailure(a, *o.failure, cfg, r.now, pod);
       if (a.phase != before && (a.phase == Phase::kAborting || a.phase == Phase::kReverting)) {
         event(r.obj, true, "MoveAbandoned", a.id + ": " + a.message);
+      }
+      if (auto n = NoticeAfterFailure(a, pod, *o.failure, cfg)) {
+        event(r.obj, true, n->reason, n->message);
       }
       want(RetryBackoff(a.attempts == 0 ? 1 : a.attempts));
       break;
@@ -386,11 +390,13 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
     want(st.requeue);
     break;
   }
-  // Say why the Pending actions this round did not reach are waiting.
+  // Say why the Pending actions this round did not reach are waiting, and
+  // which actions keep retrying a step they cannot give up.
   for (size_t i = 0; i < r.actions.size(); ++i) {
     ActionRecord& a = r.actions[i];
     std::string why;
     if (a.phase == Phase::kPending && !may_start(r, i, &why)) a.message = why;
+    if (Stuck(a, cfg)) r.notes.push_back(a.id + " (" + PhaseName(a.phase) + "): " + a.message);
   }
   RetireFinished(r);
   return requeue;

@@ -428,12 +428,42 @@ Step NextStep(const ActionRecord& a, const StepWorld& w, const StepConfig& cfg);
 // The record after a failed write or hook call: attempts+1; after
 // cfg.maxAttempts the action is abandoned: a Move before its cutover hook
 // goes to Aborting, after it to Reverting (the reverse move), other types
-// to Failed. Releasing completes (never reverts); Aborting and Reverting
-// never give up (they retry at the longest backoff).
+// to Failed. Releasing completes (never reverts). A step that cannot be
+// given up (MustFinish: Aborting, Reverting, Cutover after its hook intent,
+// RemoveEcho out of routing) never gives up: it keeps retrying with
+// StuckBackoff, and its message names `pod` (the pod the failed hook
+// called, "" for a routing write) as unreachable. retryAt and attempts are
+// in status, so the backoff and the retry survive an operator restart.
 ActionRecord AfterFailure(const ActionRecord& a, const std::string& error, const StepConfig& cfg,
-                          int64_t now);
+                          int64_t now, const std::string& pod = "");
 // Backoff before retrying after `attempts` failures: 1s, 2s, 4s ... 30s.
 std::chrono::milliseconds RetryBackoff(int attempts);
+// Whether `a` is in a step that must finish (never abandoned; see AfterFailure).
+bool MustFinish(const ActionRecord& a);
+// Backoff of a step that must finish, after `attempts` failures: as
+// RetryBackoff up to cfg.maxAttempts, then doubling on from 30s up to
+// kStuckBackoffMaxSeconds.
+inline constexpr int64_t kStuckBackoffMaxSeconds = 300;
+std::chrono::milliseconds StuckBackoff(int attempts, const StepConfig& cfg);
+// The pod the hook write `w` of `a` calls ("" for other writes): release
+// on the source, every other hook on the target (the echo pod for echo
+// hooks); source and target swapped for a step of the reverse move.
+std::string HookPod(const ActionRecord& a, Write w);
+// After a failure (`after` = AfterFailure's record) of a step that must
+// finish: a Warning Event (reason kStuckEventReason) naming the action and
+// the unreachable pod when attempts reach cfg.maxAttempts, and again every
+// kStuckReminderEvery attempts after; nullopt otherwise.
+inline constexpr const char* kStuckEventReason = "ActionRetrying";
+inline constexpr int kStuckReminderEvery = 12;
+struct StuckNotice {
+  std::string reason;
+  std::string message;
+};
+std::optional<StuckNotice> NoticeAfterFailure(const ActionRecord& after, const std::string& pod,
+                                              const std::string& error, const StepConfig& cfg);
+// Whether `a` is retrying a step that must finish after cfg.maxAttempts
+// failures (the policy's Planned condition names it).
+bool Stuck(const ActionRecord& a, const StepConfig& cfg);
 
 // Hook progress (GET progressPath): {"state": "idle|copying|done|failed",
 // "progress": 0..1}.

@@ -279,6 +279,10 @@ Step ReassignStep(const ActionRecord& a, const StepWorld& w) {
       true);
 }
 
+std::string Seconds(std::chrono::milliseconds d) { return std::to_string(d.count() / 1000) + "s"; }
+
+}  // namespace
+
 // Phases from which an abandoned step has to finish instead of giving up.
 bool MustFinish(const ActionRecord& a) {
   if (a.type == ActionType::kMove) {
@@ -289,8 +293,6 @@ bool MustFinish(const ActionRecord& a) {
   // The echo is out of routing; echo-remove must still run.
   return a.type == ActionType::kRemoveEcho && a.phase == Phase::kMigrating;
 }
-
-}  // namespace
 
 const char* ActionTypeName(ActionType t) { return NameOf(kTypeNames, t); }
 std::optional<ActionType> ParseActionType(const std::string& s) { return ValueOf(kTypeNames, s); }
@@ -359,17 +361,21 @@ Step NextStep(const ActionRecord& a, const StepWorld& w, const StepConfig& cfg) 
 }
 
 ActionRecord AfterFailure(const ActionRecord& a, const std::string& error, const StepConfig& cfg,
-                          int64_t now) {
+                          int64_t now, const std::string& pod) {
   ActionRecord n = a;
   n.attempts = a.attempts + 1;
   n.message = "attempt " + std::to_string(n.attempts) + " failed: " + error;
-  if (n.attempts < cfg.maxAttempts) {
-    n.retryAt = now + RetryBackoff(n.attempts).count() / 1000;
+  if (MustFinish(a)) {
+    const auto wait = StuckBackoff(n.attempts, cfg);
+    n.retryAt = now + wait.count() / 1000;
+    if (n.attempts >= cfg.maxAttempts) {
+      n.message += std::string("; ") + (pod.empty() ? "" : "pod " + pod + " unreachable; ") +
+                   PhaseName(a.phase) + " cannot be given up: retrying in " + Seconds(wait);
+    }
     return n;
   }
-  if (MustFinish(a)) {
+  if (n.attempts < cfg.maxAttempts) {
     n.retryAt = now + RetryBackoff(n.attempts).count() / 1000;
-    n.message += "; retrying: " + std::string(PhaseName(a.phase)) + " cannot be given up";
     return n;
   }
   n.retryAt = 0;
@@ -411,6 +417,48 @@ ActionRecord AfterFailure(const ActionRecord& a, const std::string& error, const
 std::chrono::milliseconds RetryBackoff(int attempts) {
   int64_t s = int64_t{1} << std::clamp(attempts - 1, 0, 5);
   return ms(std::min<int64_t>(s, 30) * 1000);
+}
+
+std::chrono::milliseconds StuckBackoff(int attempts, const StepConfig& cfg) {
+  if (attempts < cfg.maxAttempts) return RetryBackoff(attempts);
+  const int64_t s = int64_t{30} << std::clamp(attempts - cfg.maxAttempts, 0, 10);
+  return ms(std::min<int64_t>(s, kStuckBackoffMaxSeconds) * 1000);
+}
+
+std::string HookPod(const ActionRecord& a, Write w) {
+  const std::string& src = a.hook.reverse ? a.target : a.source;
+  const std::string& tgt = a.hook.reverse ? a.source : a.target;
+  switch (w) {
+    case Write::kHookRelease:
+      return src;
+    case Write::kHookPrepare:
+    case Write::kHookCopy:
+    case Write::kHookCutover:
+    case Write::kHookAbort:
+    case Write::kHookEchoAdd:
+    case Write::kHookEchoRemove:
+      return tgt;
+    default:
+      return "";
+  }
+}
+
+bool Stuck(const ActionRecord& a, const StepConfig& cfg) {
+  return !a.terminal() && MustFinish(a) && a.attempts >= cfg.maxAttempts;
+}
+
+std::optional<StuckNotice> NoticeAfterFailure(const ActionRecord& after, const std::string& pod,
+                                              const std::string& error, const StepConfig& cfg) {
+  if (!Stuck(after, cfg)) return std::nullopt;
+  if ((after.attempts - cfg.maxAttempts) % kStuckReminderEvery != 0) return std::nullopt;
+  StuckNotice n;
+  n.reason = kStuckEventReason;
+  n.message = after.id + ": " + PhaseName(after.phase) + " of " + RangeName(after) +
+              (pod.empty() ? std::string(" keeps failing") : " cannot reach pod " + pod) +
+              " after " + std::to_string(after.attempts) + " attempts (" + error +
+              "); it cannot be given up and is retried every " +
+              Seconds(StuckBackoff(after.attempts, cfg)) + " at most";
+  return n;
 }
 
 Result<HookProgress> ParseHookProgress(const std::string& body) {

@@ -141,12 +141,17 @@ bool PlanPromotion(const ShardSetSpec& set, const Members& m, Desired& d) {
 }
 
 // 2. The first routing document, over the Ready active pods, once every
-// active pod is Ready; only when no document was ever published.
+// active pod is Ready and there are at least spec.replicas of them; only
+// when no document was ever published. The pod cache may not show every
+// pod just created yet: without the replicas bound a document published
+// over the few it shows would give them every range for good (the
+// ShardSet controller never rewrites it; only the executor moves ranges).
 bool PlanFirstDocument(const ShardSetSpec& set, const Observation& obs, const Members& m,
                        Desired& d) {
   if (obs.routing || obs.routing_invalid) return false;
   std::vector<std::string> routable = RoutablePods(set, obs, {});
-  if (routable.empty() || routable.size() < m.active.size()) return false;
+  const size_t want = std::max(m.active.size(), static_cast<size_t>(std::max(set.replicas, 1)));
+  if (routable.size() < want) return false;
   std::vector<uint32_t> ids;
   for (int i = 0; i < set.ranges; ++i) ids.push_back(static_cast<uint32_t>(i));
   auto placed = planner::Assign(ids, routable, set.virtual_nodes, set.load_factor, {});
@@ -172,8 +177,16 @@ bool PlanDeletions(const ShardSetSpec& set, const Observation& obs, const Member
       d.remove.push_back({p.name, p.uid, kDeleteRestart});
     }
   }
+  // A pod whose claims go with it waits while an unfinished action names
+  // it: a move off it may still revert to it.
+  auto held = [&](const ObservedPod& p) {
+    auto it = obs.held.find(p.name);
+    if (it == obs.held.end()) return false;
+    d.held[p.name] = it->second;
+    return true;
+  };
   for (const auto& p : m.active) {
-    if (Contains(d.victims, p.name) && !m.referenced.count(p.name)) {
+    if (Contains(d.victims, p.name) && !m.referenced.count(p.name) && !held(p)) {
       d.remove.push_back({p.name, p.uid, kDeleteScaleIn});
     }
   }
@@ -186,7 +199,7 @@ bool PlanDeletions(const ShardSetSpec& set, const Observation& obs, const Member
     size_t extra = m.warm.size() - static_cast<size_t>(set.warm_pool);
     for (const auto& p : order) {
       if (extra == 0) break;
-      if (m.referenced.count(p.name)) continue;
+      if (m.referenced.count(p.name) || held(p)) continue;
       d.remove.push_back({p.name, p.uid, kDeleteExcessWarm});
       --extra;
     }
@@ -228,6 +241,15 @@ bool PlanCreations(const ShardSetSpec& set, const Observation& obs, const Member
   return true;
 }
 
+std::string HeldSummary(const std::map<std::string, std::string>& held) {
+  std::string out;
+  for (const auto& [pod, action] : held) {
+    out += (out.empty() ? "" : "; ") + std::string("keeping pod ") + pod + " until action " +
+           action + " is finished";
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<std::string> RoutablePods(const ShardSetSpec& /*set*/, const Observation& obs,
@@ -261,7 +283,10 @@ Desired ComputeDesired(const ShardSetSpec& set, const Observation& obs) {
       PlanDeletions(set, obs, m, d) || PlanCreations(set, obs, m, d)) {
     return d;
   }
-  if (!obs.routing && !obs.routing_invalid && d.problem.empty()) {
+  if (!d.held.empty()) {
+    d.waiting = true;  // also re-queued when the policy's actions change
+    d.summary = HeldSummary(d.held);
+  } else if (!obs.routing && !obs.routing_invalid && d.problem.empty()) {
     d.waiting = true;
     d.summary = "waiting for the active pods to become ready before the first routing document";
   } else if (d.waiting) {

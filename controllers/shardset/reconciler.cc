@@ -182,6 +182,11 @@ kube::ApiStatus ShardSetReconciler::observe(Round& round) {
       if (ControllerUid(*p) == s.uid) round.obs.pods.push_back(ObservePod(*p));
     }
   }
+  if (deps_.policies != nullptr) {
+    for (const auto& p : deps_.policies->list_namespace(s.ns)) {
+      if (p) AddHeldPods(*p, s.name, round.obs.held);
+    }
+  }
   observe_routing(round);
   return observe_claims(round);
 }
@@ -534,7 +539,8 @@ void WireHandlers(kube::Informer& sets, kube::Informer& pods, kube::Informer& cm
   cms.add_handlers(by_owner);
   if (policies == nullptr) return;
   // A policy's status changes often (action progress); only a change of its
-  // replica requests or of the sets it governs concerns the ShardSets.
+  // replica requests, of the sets it governs or of the pods its unfinished
+  // actions name concerns the ShardSets.
   auto named = [](const kube::ObjectPtr& o) {
     std::set<std::string> out;
     if (!o || !o->contains("status") || !(*o)["status"].is_object()) return out;
@@ -544,8 +550,9 @@ void WireHandlers(kube::Informer& sets, kube::Informer& pods, kube::Informer& cm
         if (n.is_string()) out.insert(n.get<std::string>());
       }
     }
-    if (st.contains("replicaRequests") && st["replicaRequests"].is_array()) {
-      for (const auto& r : st["replicaRequests"]) {
+    for (const char* list : {"replicaRequests", "actions"}) {
+      if (!st.contains(list) || !st[list].is_array()) continue;
+      for (const auto& r : st[list]) {
         if (r.is_object() && r.contains("shardSet") && r["shardSet"].is_string()) {
           out.insert(r["shardSet"].get<std::string>());
         }
@@ -556,7 +563,21 @@ void WireHandlers(kube::Informer& sets, kube::Informer& pods, kube::Informer& cm
   auto requests = [](const kube::ObjectPtr& o) {
     if (!o || !o->contains("status") || !(*o)["status"].is_object()) return Json();
     const Json& st = (*o)["status"];
-    return Json{st.value("selectedShardSets", Json()), st.value("replicaRequests", Json())};
+    std::set<std::string> sets;
+    if (st.contains("actions") && st["actions"].is_array()) {
+      for (const auto& a : st["actions"]) {
+        if (a.is_object() && a.contains("shardSet") && a["shardSet"].is_string()) {
+          sets.insert(a["shardSet"].get<std::string>());
+        }
+      }
+    }
+    Json held = Json::object();  // set -> pods its unfinished actions name
+    for (const auto& set : sets) {
+      std::map<std::string, std::string> pods;
+      AddHeldPods(*o, set, pods);
+      held[set] = pods;
+    }
+    return Json{st.value("selectedShardSets", Json()), st.value("replicaRequests", Json()), held};
   };
   auto enqueue = [&c, named](const kube::ObjectPtr& o) {
     if (!o) return;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -62,6 +63,7 @@ class ShardSetReconciler final : public ctrl::Reconciler {
   kube::ApiStatus promote(Round& round);
   kube::ApiStatus create_routing(Round& round);
   kube::ApiStatus delete_pods(Round& round);
+  kube::ApiResult<std::map<std::string, std::string>> live_held_pods(Round& round);
   kube::ApiStatus delete_claims(Round& round, const std::string& pod);
   kube::ApiStatus create_pods(Round& round, bool& failed_step);
   kube::ApiStatus write_status(Round& round);

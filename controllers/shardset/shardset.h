@@ -150,6 +150,14 @@ std::string DataLostMessage(const std::vector<OwnershipRequest>& requests,
 std::string RequestsMessage(const std::vector<OwnershipRequest>& requests,
                             const std::string& policy);
 
+// Adds to `held` the pods (source and target) of every unfinished action
+// of set `set` in the MigrationPolicy `policy`'s status.actions, mapped to
+// "<action id> (MigrationPolicy <name>)". Tolerant: malformed entries are
+// skipped. A move off a scale-in victim may still revert to it until the
+// action is terminal (Completed, Reverted, Failed), so the victim stays.
+void AddHeldPods(const Json& policy, const std::string& set,
+                 std::map<std::string, std::string>& held);
+
 // ---- status ----
 
 struct Condition {
@@ -217,9 +225,12 @@ struct Desired {
   // from the valid published document, whatever the step.
   std::vector<OwnershipRequest> requests;
   std::vector<std::string> returning;  // owners re-created under their name (data in claims)
-  bool waiting = false;                // pods not Ready yet: requeue soon
-  std::string problem;                 // non-empty: Degraded with this message
-  std::string summary;                 // one line for Progressing / logs
+  // Pods that would be deleted (scale-in victims, excess warm pods) but are
+  // kept while an unfinished action names them -> that action.
+  std::map<std::string, std::string> held;
+  bool waiting = false;  // pods not Ready yet: requeue soon
+  std::string problem;   // non-empty: Degraded with this message
+  std::string summary;   // one line for Progressing / logs
 };
 
 struct Observation {
@@ -235,6 +246,10 @@ struct Observation {
   // the claims of every owner without a live pod; an owner whose claims
   // (one per volumeClaimTemplate) all exist is re-created, not gone.
   std::set<std::string> claims;
+  // Pods named (source or target) by an unfinished action in a
+  // MigrationPolicy's status.actions for this set -> that action's id. A
+  // scale-in victim or excess warm pod among them is not deleted yet.
+  std::map<std::string, std::string> held;
 };
 
 // Decides this round. Ownership requests (always, from a valid document):
@@ -248,7 +263,9 @@ struct Observation {
 // name (failed, drained victims, excess warm) and failed owners that come
 // back from their claims; create missing pods (owners coming back under
 // their own name, then lowest free ordinal first, never a name the document
-// gives ranges to). A readiness loss changes nothing. Pure.
+// gives ranges to). A scale-in victim or excess warm pod that an
+// unfinished action names (obs.held) is kept until that action is terminal.
+// A readiness loss changes nothing. Pure.
 Desired ComputeDesired(const ShardSetSpec& set, const Observation& obs);
 
 // Ready active pods (sorted by ordinal) the routing document may name.

@@ -17,7 +17,33 @@ using kube::ErrorKind;
 
 bool Ignorable(const kube::ApiError& e, ErrorKind k) { return e.kind == k; }
 
+// Whether a deletion in `remove` takes the pod's claims (its data) with it.
+bool WithClaims(const std::vector<PodDelete>& remove) {
+  return std::any_of(remove.begin(), remove.end(), [](const PodDelete& rm) {
+    return rm.reason == kDeleteScaleIn || rm.reason == kDeleteExcessWarm;
+  });
+}
+
 }  // namespace
+
+// Quorum read of the MigrationPolicies right before a deletion that takes
+// claims: the policy cache may lag behind the routing document, and a pod an
+// unfinished action names must stay (a move off it may still revert). No
+// MigrationPolicy CRD (404) holds nothing.
+kube::ApiResult<std::map<std::string, std::string>> ShardSetReconciler::live_held_pods(
+    Round& round) {
+  std::map<std::string, std::string> held;
+  auto list = deps_.client->list(api::kMigrationPolicies, round.spec.ns);
+  if (!list) {
+    if (list.error().kind == ErrorKind::kNotFound) return held;
+    return unexpected(list.error());
+  }
+  const Json items = list->value("items", Json::array());
+  if (items.is_array()) {
+    for (const auto& p : items) AddHeldPods(p, round.spec.name, held);
+  }
+  return held;
+}
 
 kube::ApiStatus ShardSetReconciler::promote(Round& round) {
   const ShardSetSpec& s = round.spec;
@@ -139,8 +165,18 @@ kube::ApiStatus ShardSetReconciler::delete_pods(Round& round) {
       referenced = doc->referenced_pods();
     }
   }
+  std::map<std::string, std::string> held;
+  if (WithClaims(round.desired.remove)) {
+    auto h = live_held_pods(round);
+    if (!h) return unexpected(h.error());
+    held = std::move(*h);
+  }
   for (const auto& rm : round.desired.remove) {
     if (referenced.count(rm.name) && rm.reason != kDeleteRestart) continue;
+    if (held.count(rm.name) && (rm.reason == kDeleteScaleIn || rm.reason == kDeleteExcessWarm)) {
+      round.desired.held[rm.name] = held[rm.name];
+      continue;
+    }
     kube::DeleteOptions opts;
     opts.precondition_uid = rm.uid;
     auto r = deps_.client->remove(kube::resources::kPods, s.ns, rm.name, opts);

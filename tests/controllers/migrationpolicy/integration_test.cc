@@ -548,6 +548,79 @@ TEST_F(MigrationPolicyIT, MoveWhoseTargetTurnsHotIsReverted) {
   }
 }
 
+// Issue 12, scale-in victim: the ShardSet controller keeps a scale-in
+// victim until every move off it is terminal. A move whose verification
+// fails after the document stopped naming the victim reverts to it (before,
+// the victim was deleted at once and the move failed on the target).
+TEST_F(MigrationPolicyIT, ScaleInVictimIsKeptUntilAMoveOffItReverts) {
+  RunningManager m(client_, ns_);
+  ASSERT_TRUE(client_->create(api::kShardSets, ns_, ShardSet()));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        Json d = Routing();
+        if (!Consistent(d)) return false;
+        std::set<std::string> owners;
+        for (const auto& r : d["ranges"]) {
+          if (r.value("endpoint", "").empty()) return false;
+          owners.insert(r["owner"]);
+        }
+        return owners.size() == 2;
+      },
+      120s, "routing over 2 ready pods"));
+  Json policy = Policy("p", "Auto", "10m");
+  policy["spec"]["limits"]["maxConcurrentMigrations"] = 4;
+  ASSERT_TRUE(client_->create(api::kMigrationPolicies, ns_, policy));
+  ASSERT_TRUE(
+      WaitFor([&] { return !Status("p").value("selectedShardSets", Json::array()).empty(); }, 60s,
+              "p governs kv"));
+  ASSERT_TRUE(client_->patch(api::kShardSets, ns_, "kv", kube::PatchType::kMerge,
+                             Json{{"spec", {{"replicas", 1}}}}));
+  // Every range of the victim cut over (the document names it nowhere)
+  // while a move off it is still verifying.
+  std::string victim, target, uid;
+  Json action;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        Json d = Routing();
+        for (const auto& a : Status("p").value("actions", Json::array())) {
+          if (a.value("ownershipRequest", "") != "ScaleIn" || a.value("phase", "") != "Verifying")
+            continue;
+          victim = a.value("source", "");
+          for (const auto& r : d["ranges"]) {
+            if (r.value("owner", "") == victim) return false;
+          }
+          action = a;
+          return true;
+        }
+        return false;
+      },
+      120s, "the victim's ranges cut over, a move off it verifying"));
+  target = action["target"];
+  auto pod = Get(kube::resources::kPods, victim);
+  ASSERT_TRUE(pod) << victim << " was deleted while a move off it was verifying";
+  uid = (*pod)["metadata"]["uid"];
+  auto r = ControlPlane::Shared().kubectl(
+      {"-n", ns_, "annotate", "pod", target, "--overwrite", "kwok.x-k8s.io/usage-cpu=950m"});
+  ASSERT_TRUE(r.ok()) << r.describe();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& h : Status("p").value("history", Json::array())) {
+          if (h.value("id", "") == action["id"]) return h.value("phase", "") != "";
+        }
+        return false;
+      },
+      120s, "the move off the victim finishes"));
+  for (const auto& h : Status("p")["history"]) {
+    if (h["id"] == action["id"]) {
+      EXPECT_EQ(h["phase"], "Reverted") << h.dump();
+    }
+  }
+  pod = Get(kube::resources::kPods, victim);
+  ASSERT_TRUE(pod) << victim << " was deleted before the move off it was terminal";
+  EXPECT_EQ((*pod)["metadata"]["uid"], uid) << "the same pod, with its data";
+  EXPECT_TRUE(Consistent(Routing()));
+}
+
 // Both active pods forecast hot and a warm pod ready: the policy promotes it
 // by a replica request in its own status; the ShardSet controller honours
 // the request, and nobody writes the ShardSet's spec.
@@ -660,10 +733,6 @@ void KillDuringPhaseAndResume(MigrationPolicyIT& t, const std::string& phase) {
 // the policy's status) and before it saw the pod promoted: a new operator
 // finishes the Promote action from status, without asking twice.
 TEST_F(MigrationPolicyIT, NewManagerResumesAPromotionKilledWhilePromoting) {
-  GTEST_SKIP() << "known regression (issue 12): with the ShardSet controller publishing ownership "
-                  "requests, this fixture's first routing document never has exactly the 2 "
-                  "active owners it waits for; the claim (a promotion killed while Promoting "
-                  "completes once under a new manager) is unproven until this is fixed";
   auto sets = std::make_unique<RunningManager>(client_, ns_);
   BothActivePodsHotWithAWarmSpare();
   if (HasFailure()) return;

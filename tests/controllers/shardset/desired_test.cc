@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "controllers/api/resources.h"
 #include "controllers/shardset/shardset.h"
@@ -108,6 +109,29 @@ TEST(Desired, WaitsForAllActivePodsBeforeTheFirstDocument) {
   EXPECT_EQ(per.count("kv-3"), 0u) << "a warm pod must own nothing";
   for (const auto& [pod, n] : per) EXPECT_LE(n, 7) << pod;  // ceil(1.25*16/3)
   EXPECT_TRUE(d.requests.empty());
+}
+
+// The pod cache lags behind the pods just created (issue 12: the first
+// document of a set with replicas 2 + warmPool 1 gave every range to kv-0
+// when the cache showed kv-0 Ready before kv-1 appeared). The document is
+// published only over spec.replicas Ready active pods.
+TEST(Desired, FirstDocumentWaitsForReplicasReadyActivePodsEvenIfTheCacheShowsFewer) {
+  ShardSetSpec s = Spec(2, 1, 4);
+  Observation obs;
+  obs.pods = {Pod(0, "active")};
+  obs.occupied_names = {"kv-0", "kv-1", "kv-2"};
+  Desired d = ComputeDesired(s, obs);
+  EXPECT_NE(d.kind, StepKind::kCreateRouting) << "kv-1 is not in the cache yet";
+  EXPECT_NE(d.kind, StepKind::kPromote);
+  obs.pods.push_back(Pod(2, "warm"));
+  d = ComputeDesired(s, obs);
+  EXPECT_NE(d.kind, StepKind::kCreateRouting);
+  obs.pods.push_back(Pod(1, "active"));
+  d = ComputeDesired(s, obs);
+  ASSERT_EQ(d.kind, StepKind::kCreateRouting);
+  std::set<std::string> owners;
+  for (const auto& [id, pod] : d.assignment) owners.insert(pod);
+  EXPECT_EQ(owners, (std::set<std::string>{"kv-0", "kv-1"}));
 }
 
 TEST(Desired, ConvergedSetDoesNothingAndNeverRewritesTheDocument) {

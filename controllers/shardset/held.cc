@@ -1,0 +1,30 @@
+// Pods an unfinished MigrationPolicy action still needs (pure): a scale-in
+// victim or an excess warm pod is deleted, with its claims, only once no
+// action in flight names it. The executor reverts a move whose verification
+// fails by moving the range back to its source, which must still exist.
+#include "controllers/shardset/shardset.h"
+
+namespace shardcast::shardset {
+
+void AddHeldPods(const Json& policy, const std::string& set,
+                 std::map<std::string, std::string>& held) {
+  if (!policy.is_object() || !policy.contains("status") || !policy["status"].is_object()) return;
+  const Json& st = policy["status"];
+  if (!st.contains("actions") || !st["actions"].is_array()) return;
+  const std::string name = policy.contains("metadata") && policy["metadata"].is_object()
+                               ? policy["metadata"].value("name", std::string())
+                               : std::string();
+  for (const auto& a : st["actions"]) {
+    if (!a.is_object() || a.value("shardSet", Json()) != set) continue;
+    const Json phase = a.value("phase", Json());
+    if (phase == "Completed" || phase == "Reverted" || phase == "Failed") continue;
+    std::string id = a.value("id", Json()).is_string() ? a["id"].get<std::string>() : "?";
+    if (!name.empty()) id += " (MigrationPolicy " + name + ")";
+    for (const char* role : {"source", "target"}) {
+      if (!a.contains(role) || !a[role].is_string() || a[role].get<std::string>().empty()) continue;
+      held.emplace(a[role].get<std::string>(), id);
+    }
+  }
+}
+
+}  // namespace shardcast::shardset
