@@ -42,8 +42,8 @@ int main(int argc, char** argv) {
     const agent::HttpAnswer a = core.Handle({req.method, req.path, req.query, req.body});
     return runtime::HttpResponse{a.status, a.content_type, a.body};
   };
-  hooks.handle_requests("/shardcast/", serve);
-  hooks.handle_requests("/healthz", serve);
+  hooks.HandleRequests("/shardcast/", serve);
+  hooks.HandleRequests("/healthz", serve);
   if (auto r = hooks.start(); !r) {
     std::cerr << "shardcast-agent: --listen: " << r.error().message << "\n";
     return 1;

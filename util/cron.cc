@@ -101,20 +101,20 @@ bool Cron::Matches(int64_t t) const {
       !month_.test(static_cast<std::size_t>(c.month))) {
     return false;
   }
-  bool domOk = dom_.test(static_cast<std::size_t>(c.day));
-  bool dowOk = dow_.test(static_cast<std::size_t>(c.weekday));
-  if (dom_star_ || dow_star_) return domOk && dowOk;
-  return domOk || dowOk;
+  bool dom_ok = dom_.test(static_cast<std::size_t>(c.day));
+  bool dow_ok = dow_.test(static_cast<std::size_t>(c.weekday));
+  if (dom_star_ || dow_star_) return dom_ok && dow_ok;
+  return dom_ok || dow_ok;
 }
 
 bool Cron::ActiveAt(int64_t now, int64_t duration_seconds) const {
   if (duration_seconds <= 0) return false;
-  int64_t minuteStart = now - (((now % 60) + 60) % 60);
+  int64_t minute_start = now - (((now % 60) + 60) % 60);
   // Look back at most 400 days of minute starts; windows longer than that
   // are treated as 400 days.
-  const int64_t maxLook = 400LL * 86400;
-  int64_t earliest = now - std::min(duration_seconds, maxLook);
-  for (int64_t t = minuteStart; t > earliest; t -= 60) {
+  const int64_t max_look = 400LL * 86400;
+  int64_t earliest = now - std::min(duration_seconds, max_look);
+  for (int64_t t = minute_start; t > earliest; t -= 60) {
     // Skip whole hours/days quickly when they cannot match.
     CivilTime c = ToCivil(t);
     if (!month_.test(static_cast<std::size_t>(c.month)) ||

@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
       Json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}});
 
   // Nodes to pin pods to (skips the scheduler; KWOK runs them).
-  auto nodes = client->list_all(resources::kNodes, "", ListOptions{"type=kwok", "", 0, "", "", {}});
+  auto nodes = client->ListAll(resources::kNodes, "", ListOptions{"type=kwok", "", 0, "", "", {}});
   if (!nodes || nodes->items.empty()) {
     std::cerr << "no KWOK nodes (label type=kwok)\n";
     return 1;
@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> node_names;
   for (auto& n : nodes->items) node_names.push_back(n["metadata"]["name"]);
 
-  auto existing = client->list_all(resources::kPods, ns, ListOptions{"", "", 500, "", "", {}});
+  auto existing = client->ListAll(resources::kPods, ns, ListOptions{"", "", 500, "", "", {}});
   int have = existing ? static_cast<int>(existing->items.size()) : 0;
   if (have < pods) {
     std::cout << "creating " << (pods - have) << " pods with " << writers << " writers...\n";
@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
   double rss_before = RssMb();
   auto b0 = Clock::now();
   {
-    auto l = client->list_all(resources::kPods, ns, ListOptions{"", "", 500, "", "", {}});
+    auto l = client->ListAll(resources::kPods, ns, ListOptions{"", "", 500, "", "", {}});
     if (!l) {
       std::cerr << l.error().to_string() << "\n";
       return 1;
@@ -150,10 +150,10 @@ int main(int argc, char** argv) {
   EventHandlers h;
   h.on_update = [&](const ObjectPtr&, const ObjectPtr&) { ++events; };
   h.on_add = [&](const ObjectPtr&) { ++events; };
-  inf.add_handlers(h);
+  inf.AddHandlers(h);
   auto s0 = Clock::now();
   inf.start();
-  if (!inf.wait_for_sync(std::chrono::minutes(5))) {
+  if (!inf.WaitForSync(std::chrono::minutes(5))) {
     std::cerr << "informer did not sync\n";
     return 1;
   }
@@ -211,7 +211,7 @@ int main(int argc, char** argv) {
         Json obj = std::move((*ev)->object);
         obj["metadata"].erase("managedFields");
         PrunePodForCache(obj);
-        replay_store.upsert(std::make_shared<const Json>(std::move(obj)));
+        replay_store.Upsert(std::make_shared<const Json>(std::move(obj)));
         ++replayed;
       }
       (*stream)->cancel();

@@ -58,7 +58,7 @@ bool Empty(const predictor::History& h) { return h.Series(0).values.empty(); }
 Json ForecastConfigMap(const Json& shardset, const std::string& name) {
   const Json md = shardset.value("metadata", Json::object());
   const std::string set = md.value("name", std::string());
-  Json owner = {{"apiVersion", api::kShardSets.api_version()},
+  Json owner = {{"apiVersion", api::kShardSets.ApiVersion()},
                 {"kind", api::kShardSets.kind},
                 {"name", set},
                 {"uid", md.value("uid", std::string())},

@@ -76,7 +76,7 @@ Result<ForecastMetrics> RegisterForecastMetrics(runtime::Registry& reg) {
 
 ForecastReconciler::ForecastReconciler(ReconcilerDeps deps, ControllerOptions options)
     : deps_(std::move(deps)), opts_(std::move(options)) {
-  if (deps_.clock == nullptr) deps_.clock = &runtime::real_clock();
+  if (deps_.clock == nullptr) deps_.clock = &runtime::GetRealClock();
 }
 
 ReconcilerStats ForecastReconciler::stats() const {
@@ -104,7 +104,7 @@ void ForecastReconciler::DropMetrics(const std::string& key, const std::string& 
   if (!pod.empty()) l.push_back({"pod", pod});
   for (auto* f : {deps_.metrics.peak, deps_.metrics.prob_exceed, deps_.metrics.trusted,
                   deps_.metrics.observed_cpu}) {
-    if (f) f->remove_matching(l);
+    if (f) f->RemoveMatching(l);
   }
 }
 
@@ -358,7 +358,7 @@ kube::ApiStatus ForecastReconciler::Persist(Entry& e, const Json& set_obj, int64
                                    std::nullopt});
 }
 
-ctrl::ReconcileResult ForecastReconciler::reconcile(const std::string& key) {
+ctrl::ReconcileResult ForecastReconciler::Reconcile(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
   kube::ObjectPtr obj = deps_.shardsets ? deps_.shardsets->get(key) : nullptr;
   if (!obj) {
@@ -373,7 +373,7 @@ ctrl::ReconcileResult ForecastReconciler::reconcile(const std::string& key) {
   }
   PolicySettings policy;
   if (deps_.policies) {
-    auto all = deps_.policies->list_namespace(set->ns);
+    auto all = deps_.policies->ListNamespace(set->ns);
     std::vector<const Json*> ptrs;
     for (const auto& p : all) ptrs.push_back(p.get());
     if (const Json* chosen = SelectPolicy(*obj, ptrs)) {
@@ -409,11 +409,11 @@ ctrl::ReconcileResult ForecastReconciler::reconcile(const std::string& key) {
     e.next_persist = now + opts_.persist_interval;
   }
   const int64_t t =
-      std::chrono::duration_cast<std::chrono::seconds>(deps_.clock->system_now().time_since_epoch())
+      std::chrono::duration_cast<std::chrono::seconds>(deps_.clock->SystemNow().time_since_epoch())
           .count();
   if (now >= e.next_sample) {
     std::vector<kube::ObjectPtr> pods =
-        deps_.pods ? deps_.pods->list_labels(set->ns, {{api::kLabelShardSet, set->name}})
+        deps_.pods ? deps_.pods->ListLabels(set->ns, {{api::kLabelShardSet, set->name}})
                    : std::vector<kube::ObjectPtr>{};
     std::optional<RoutingView> routing = ReadRouting(key, *set);
     if (routing) e.owner_changes.Observe(routing->ranges, t);
@@ -445,18 +445,18 @@ void WireHandlers(kube::Informer& shardsets, kube::Informer* policies, ctrl::Con
     c.enqueue(kube::ObjectKey(*o));
   };
   h.on_delete = [&c](const kube::ObjectPtr& o) { c.enqueue(kube::ObjectKey(*o)); };
-  shardsets.add_handlers(h);
+  shardsets.AddHandlers(h);
   if (policies) {
     const kube::Store* store = &shardsets.store();
     auto all = [&c, store](const kube::ObjectPtr& o) {
-      for (const auto& s : store->list_namespace(kube::ObjectNamespace(*o)))
+      for (const auto& s : store->ListNamespace(kube::ObjectNamespace(*o)))
         c.enqueue(kube::ObjectKey(*s));
     };
     kube::EventHandlers ph;
     ph.on_add = all;
     ph.on_update = [all](const kube::ObjectPtr&, const kube::ObjectPtr& o) { all(o); };
     ph.on_delete = all;
-    policies->add_handlers(ph);
+    policies->AddHandlers(ph);
   }
 }
 

@@ -86,7 +86,7 @@ struct ReconcilerStats {
 class ForecastReconciler final : public ctrl::Reconciler {
  public:
   ForecastReconciler(ReconcilerDeps deps, ControllerOptions options);
-  [[nodiscard]] ctrl::ReconcileResult reconcile(const std::string& key) override;
+  [[nodiscard]] ctrl::ReconcileResult Reconcile(const std::string& key) override;
 
   ReconcilerStats stats() const;
 

@@ -16,7 +16,7 @@ class OwningReconciler final : public ctrl::Reconciler {
  public:
   OwningReconciler(std::shared_ptr<HttpGetter> http, ReconcilerDeps deps, ControllerOptions o)
       : http_(std::move(http)), inner_((deps.http = http_.get(), std::move(deps)), std::move(o)) {}
-  ctrl::ReconcileResult reconcile(const std::string& key) override { return inner_.reconcile(key); }
+  ctrl::ReconcileResult Reconcile(const std::string& key) override { return inner_.Reconcile(key); }
   ForecastReconciler& inner() { return inner_; }
 
  private:
@@ -55,7 +55,7 @@ ForecastReconciler* RegisterForecastController(manager::Manager& mgr,
   deps.may_write = [&mgr] { return mgr.may_write(mgr.fencing_token()); };
   auto owning = std::make_unique<OwningReconciler>(std::move(http), std::move(deps), options);
   ForecastReconciler* inner = &owning->inner();
-  ctrl::Controller& c = mgr.add_controller("forecast", std::move(owning));
+  ctrl::Controller& c = mgr.AddController("forecast", std::move(owning));
   WireHandlers(sets, &policies, c);
   return inner;
 }

@@ -47,7 +47,7 @@ bool ExecutionAllowed(const planner::Policy& p, int64_t now, std::string* why) {
     bool in = false;
     for (const auto& w : p.windows) {
       auto c = util::Cron::Parse(w.cron);
-      if (c && c->ActiveAt(now, w.durationSeconds)) in = true;
+      if (c && c->ActiveAt(now, w.duration_seconds)) in = true;
     }
     if (!in) {
       *why = "outside every allowed window";
@@ -56,7 +56,7 @@ bool ExecutionAllowed(const planner::Policy& p, int64_t now, std::string* why) {
   }
   for (size_t i = 0; i < p.blackouts.size(); ++i) {
     auto c = util::Cron::Parse(p.blackouts[i].cron);
-    if (c && c->ActiveAt(now, p.blackouts[i].durationSeconds)) {
+    if (c && c->ActiveAt(now, p.blackouts[i].duration_seconds)) {
       *why = "inside blackout " + std::to_string(i) + " (\"" + p.blackouts[i].cron + "\")";
       return false;
     }
@@ -64,11 +64,11 @@ bool ExecutionAllowed(const planner::Policy& p, int64_t now, std::string* why) {
   return true;
 }
 
-bool MigrationPolicyReconciler::may_start(Round& r, size_t i, std::string* why) {
+bool MigrationPolicyReconciler::MayStart(Round& r, size_t i, std::string* why) {
   const ActionRecord& a = r.actions[i];
   for (size_t j = 0; j < i; ++j) {
     const auto& b = r.actions[j];
-    if (!b.terminal() && b.shardSet == a.shardSet && (Structural(b.type) || Structural(a.type))) {
+    if (!b.terminal() && b.shard_set == a.shard_set && (Structural(b.type) || Structural(a.type))) {
       *why = "waiting for earlier actions";
       return false;
     }
@@ -83,8 +83,8 @@ bool MigrationPolicyReconciler::may_start(Round& r, size_t i, std::string* why) 
   if ((a.type == ActionType::kMove || a.type == ActionType::kAddEcho) &&
       !MayStartMigration(r.actions, r.history, r.spec.planner, r.now)) {
     *why = "waiting: maxConcurrentMigrations=" +
-           std::to_string(r.spec.planner.maxConcurrentMigrations) +
-           " / maxMovesPerHour=" + std::to_string(r.spec.planner.maxMovesPerHour);
+           std::to_string(r.spec.planner.max_concurrent_migrations) +
+           " / maxMovesPerHour=" + std::to_string(r.spec.planner.max_moves_per_hour);
     return false;
   }
   return true;
@@ -102,29 +102,29 @@ StepWorld MigrationPolicyReconciler::world(Round& r, SetState& s, const ActionRe
     if (p.name == a.source) w.source = {true, act, p.ready};
     if (p.name == a.target) w.target = {true, act, p.ready};
   }
-  w.activePods = active;
-  w.replicasSpec = s.replicas;
-  w.minReplicas = s.minReplicas;
-  w.maxReplicas = s.maxReplicas;
+  w.active_pods = active;
+  w.replicas_spec = s.replicas;
+  w.min_replicas = s.min_replicas;
+  w.max_replicas = s.max_replicas;
   w.hooks = s.set.hooks.enabled;
-  w.routerTelemetry = s.routerTelemetry;
+  w.router_telemetry = s.router_telemetry;
   if (a.range) {
-    auto it = s.routerStats.find(*a.range);
-    if (it != s.routerStats.end()) w.routerNow = it->second;
+    auto it = s.router_stats.find(*a.range);
+    if (it != s.router_stats.end()) w.router_now = it->second;
   }
   if (a.phase == Phase::kVerifying && !a.target.empty()) {
     if (!s.load) s.load = deps_.observed_load(r.spec.ns, s.name);
     auto it = s.load->find(a.target);
     if (it != s.load->end() && ObservedIsCapacityUnit(s.set))
-      w.targetUtilization = it->second / s.set.capacity;
+      w.target_utilization = it->second / s.set.capacity;
   }
   return w;
 }
 
-MigrationPolicyReconciler::Outcome MigrationPolicyReconciler::call_hook(Round& r, SetState& s,
-                                                                        const ActionRecord& a,
-                                                                        Write wr,
-                                                                        const StepWorld& w) {
+MigrationPolicyReconciler::Outcome MigrationPolicyReconciler::CallHook(Round& r, SetState& s,
+                                                                       const ActionRecord& a,
+                                                                       Write wr,
+                                                                       const StepWorld& w) {
   Outcome o;
   const bool echo = wr == Write::kHookEchoAdd || wr == Write::kHookEchoRemove;
   // The roles of this call: swapped for the reverse move; for echo hooks the
@@ -161,7 +161,7 @@ MigrationPolicyReconciler::Outcome MigrationPolicyReconciler::call_hook(Round& r
       return o;
   }
   const std::string action = a.HookActionId();
-  Json body = {{"shardSet", a.shardSet},
+  Json body = {{"shardSet", a.shard_set},
                {"action", action},
                {"source", src},
                {"target", tgt},
@@ -216,7 +216,8 @@ MigrationPolicyReconciler::Outcome MigrationPolicyReconciler::execute(Round& r, 
       // Not a write to the ShardSet: the request goes into this policy's
       // status with the action's next phase (one status write).
       r.requests[s.name] = StoredRequest{st.replicas, a.id, planner::FormatRfc3339(r.now)};
-      s.replicas = std::clamp(st.replicas, s.minReplicas, std::max(s.minReplicas, s.maxReplicas));
+      s.replicas =
+          std::clamp(st.replicas, s.min_replicas, std::max(s.min_replicas, s.max_replicas));
       return o;
     case Write::kHookPrepare:
     case Write::kHookCopy:
@@ -225,7 +226,7 @@ MigrationPolicyReconciler::Outcome MigrationPolicyReconciler::execute(Round& r, 
     case Write::kHookAbort:
     case Write::kHookEchoAdd:
     case Write::kHookEchoRemove:
-      return call_hook(r, s, a, st.write, w);
+      return CallHook(r, s, a, st.write, w);
     default:
       break;
   }
@@ -234,12 +235,12 @@ MigrationPolicyReconciler::Outcome MigrationPolicyReconciler::execute(Round& r, 
   e.range = a.range.value_or(0);
   e.source = a.source;
   e.target = a.target;
-  e.targetEndpoint = EndpointOf(s, a.target);
-  e.sourceEndpoint = EndpointOf(s, a.source);
-  e.shadowFraction = cfg.shadowFraction;
+  e.target_endpoint = EndpointOf(s, a.target);
+  e.source_endpoint = EndpointOf(s, a.source);
+  e.shadow_fraction = cfg.shadow_fraction;
   e.other = a.other.value_or(0);
-  e.splitAt = a.splitAt.value_or(0);
-  auto res = write_routing(r, s, e);
+  e.split_at = a.split_at.value_or(0);
+  auto res = WriteRouting(r, s, e);
   if (!res) {
     if (res.error().kind == ErrorKind::kConflict) {
       o.conflict = true;
@@ -249,7 +250,7 @@ MigrationPolicyReconciler::Outcome MigrationPolicyReconciler::execute(Round& r, 
     return o;
   }
   const Json epoch = s.doc.value("epoch", Json(0));
-  if (epoch.is_number_integer()) st.next.routingEpoch = epoch.get<int64_t>();
+  if (epoch.is_number_integer()) st.next.routing_epoch = epoch.get<int64_t>();
   return o;
 }
 
@@ -257,13 +258,13 @@ namespace {
 
 // The state machine's settings for `spec`'s policy.
 StepConfig StepConfigFor(StepConfig cfg, const PolicySpec& spec) {
-  cfg.shadow = spec.shadowEnabled;
-  cfg.shadowFraction = spec.shadowFraction;
-  cfg.shadowSeconds = spec.shadowSeconds;
-  cfg.verificationSeconds = spec.verificationSeconds;
-  cfg.maxUtilization = spec.planner.maxUtilization;
-  cfg.maxErrorRate = spec.maxErrorRate;
-  cfg.maxLatencyRatio = spec.maxLatencyRatio;
+  cfg.shadow = spec.shadow_enabled;
+  cfg.shadow_fraction = spec.shadow_fraction;
+  cfg.shadow_seconds = spec.shadow_seconds;
+  cfg.verification_seconds = spec.verification_seconds;
+  cfg.max_utilization = spec.planner.max_utilization;
+  cfg.max_error_rate = spec.max_error_rate;
+  cfg.max_latency_ratio = spec.max_latency_ratio;
   return cfg;
 }
 
@@ -274,11 +275,12 @@ StepConfig StepConfigFor(StepConfig cfg, const PolicySpec& spec) {
 // The message to show while `a` waits; nullopt when it need not.
 std::optional<std::string> AwaitOwnWrite(const ActionRecord& a, const Json& doc, int64_t now,
                                          int64_t phase_timeout_seconds) {
-  if (a.routingEpoch <= 0 || doc.is_null()) return std::nullopt;
+  if (a.routing_epoch <= 0 || doc.is_null()) return std::nullopt;
   const Json e = doc.value("epoch", Json(0));
   const int64_t seen = e.is_number_integer() ? e.get<int64_t>() : 0;
-  if (seen >= a.routingEpoch || now - a.phaseStartedAt > phase_timeout_seconds) return std::nullopt;
-  return "waiting for the routing cache to show epoch " + std::to_string(a.routingEpoch) +
+  if (seen >= a.routing_epoch || now - a.phase_started_at > phase_timeout_seconds)
+    return std::nullopt;
+  return "waiting for the routing cache to show epoch " + std::to_string(a.routing_epoch) +
          " (it shows " + std::to_string(seen) + ")";
 }
 
@@ -293,9 +295,9 @@ void MigrationPolicyReconciler::SkipDependents(Round& r, size_t i) {
   // Later actions planned on the halves/merged range depend on it.
   for (size_t j = i + 1; j < r.actions.size(); ++j) {
     ActionRecord& b = r.actions[j];
-    if (b.phase == Phase::kPending && b.shardSet == a.shardSet && b.range == a.range) {
+    if (b.phase == Phase::kPending && b.shard_set == a.shard_set && b.range == a.range) {
       b.phase = Phase::kFailed;
-      b.startedAt = b.phaseStartedAt = b.finishedAt = r.now;
+      b.started_at = b.phase_started_at = b.finished_at = r.now;
       b.message = "depends on " + a.id + " (" + ActionTypeName(a.type) + "), which failed";
       event(r.obj, true, "ActionSkipped", b.id + ": " + b.message);
     }
@@ -312,7 +314,7 @@ void MigrationPolicyReconciler::RetireFinished(Round& r) {
     }
     if (migrations_ != nullptr && (a.type == ActionType::kMove || a.type == ActionType::kAddEcho)) {
       migrations_
-          ->with({{"shardset", r.spec.ns + "/" + a.shardSet}, {"result", PhaseName(a.phase)}})
+          ->with({{"shardset", r.spec.ns + "/" + a.shard_set}, {"result", PhaseName(a.phase)}})
           ->inc();
     }
     r.history.insert(r.history.begin(), a);
@@ -321,7 +323,7 @@ void MigrationPolicyReconciler::RetireFinished(Round& r) {
   if (r.history.size() > kHistoryLimit) r.history.resize(kHistoryLimit);
 }
 
-std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
+std::optional<ms> MigrationPolicyReconciler::StepActions(Round& r) {
   std::optional<ms> requeue;
   auto want = [&](ms d) { requeue = requeue ? std::min(*requeue, d) : d; };
   const StepConfig cfg = StepConfigFor(deps_.step, r.spec);
@@ -329,27 +331,27 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
   for (size_t i = 0; i < r.actions.size(); ++i) {
     ActionRecord& a = r.actions[i];
     if (a.terminal()) continue;
-    load_set(r, a.shardSet);
-    SetState& s = r.sets[a.shardSet];
+    LoadSet(r, a.shard_set);
+    SetState& s = r.sets[a.shard_set];
     if (!s.exists) {
-      a = AfterFailure(a, "ShardSet " + a.shardSet + " not found", cfg, r.now);
+      a = AfterFailure(a, "ShardSet " + a.shard_set + " not found", cfg, r.now);
       if (!a.terminal()) want(RetryBackoff(a.attempts));
       continue;
     }
     std::string why;
-    if (a.phase == Phase::kPending && !may_start(r, i, &why)) {
+    if (a.phase == Phase::kPending && !MayStart(r, i, &why)) {
       a.message = why;
       want(ms(2000));
       continue;
     }
     const StepWorld w = world(r, s, a);
-    if (auto wait = AwaitOwnWrite(a, s.doc, r.now, cfg.phaseTimeoutSeconds)) {
+    if (auto wait = AwaitOwnWrite(a, s.doc, r.now, cfg.phase_timeout_seconds)) {
       a.message = *wait;
       want(ms(200));
       continue;
     }
-    if (a.retryAt > r.now) {
-      want(ms((a.retryAt - r.now) * 1000));  // backoff after a failed step
+    if (a.retry_at > r.now) {
+      want(ms((a.retry_at - r.now) * 1000));  // backoff after a failed step
       continue;
     }
     Step st = NextStep(a, w, cfg);
@@ -379,13 +381,13 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
     }
     if (o.pending) {  // the hook's job runs: the intent stays, progress is shown
       a.message = o.message;
-      a.retryAt = 0;
+      a.retry_at = 0;
       want(ms(500));
       break;
     }
     a = st.next;
-    a.retryAt = 0;
-    if (!st.event.empty()) event(r.obj, st.warning, st.event, st.eventMessage);
+    a.retry_at = 0;
+    if (!st.event.empty()) event(r.obj, st.warning, st.event, st.event_message);
     SkipDependents(r, i);
     want(st.requeue);
     break;
@@ -395,41 +397,42 @@ std::optional<ms> MigrationPolicyReconciler::step_actions(Round& r) {
   for (size_t i = 0; i < r.actions.size(); ++i) {
     ActionRecord& a = r.actions[i];
     std::string why;
-    if (a.phase == Phase::kPending && !may_start(r, i, &why)) a.message = why;
+    if (a.phase == Phase::kPending && !MayStart(r, i, &why)) a.message = why;
     if (Stuck(a, cfg)) r.notes.push_back(a.id + " (" + PhaseName(a.phase) + "): " + a.message);
   }
   RetireFinished(r);
   return requeue;
 }
 
-kube::ApiStatus MigrationPolicyReconciler::write_routing(Round& r, SetState& s,
-                                                         const RoutingEdit& edit) {
+kube::ApiStatus MigrationPolicyReconciler::WriteRouting(Round& r, SetState& s,
+                                                        const RoutingEdit& edit) {
   if (s.cm.is_null() || s.doc.is_null()) {
-    return kube::api_error(ErrorKind::kNotFound,
-                           "routing ConfigMap " + s.cmName + " has no valid routing document");
+    return kube::MakeApiError(ErrorKind::kNotFound,
+                              "routing ConfigMap " + s.cm_name + " has no valid routing document");
   }
   auto doc = ApplyRoutingEdit(s.doc, edit);
-  if (!doc) return kube::api_error(ErrorKind::kInvalid, doc.error().message);
-  return write_document(
-      r, s, *doc, std::string(WriteName(edit.write)) + " range " + std::to_string(edit.range));
+  if (!doc) return kube::MakeApiError(ErrorKind::kInvalid, doc.error().message);
+  return WriteDocument(r, s, *doc,
+                       std::string(WriteName(edit.write)) + " range " + std::to_string(edit.range));
 }
 
 // Every routing write: refused when the ConfigMap carries a larger fencing
 // token or ours may no longer write; stamps our token.
-kube::ApiStatus MigrationPolicyReconciler::write_document(Round& r, SetState& s, const Json& doc,
-                                                          const std::string& what) {
+kube::ApiStatus MigrationPolicyReconciler::WriteDocument(Round& r, SetState& s, const Json& doc,
+                                                         const std::string& what) {
   if (s.cm.is_null()) {
-    return kube::api_error(ErrorKind::kNotFound, "routing ConfigMap " + s.cmName + " not found");
+    return kube::MakeApiError(ErrorKind::kNotFound,
+                              "routing ConfigMap " + s.cm_name + " not found");
   }
   uint64_t theirs = api::FencingTokenOf(s.cm);
   if (theirs > r.token) {
-    return kube::api_error(ErrorKind::kForbidden,
-                           "ConfigMap " + s.cmName + " carries fencing token " +
-                               std::to_string(theirs) + " > ours " + std::to_string(r.token) +
-                               "; refusing to write");
+    return kube::MakeApiError(ErrorKind::kForbidden,
+                              "ConfigMap " + s.cm_name + " carries fencing token " +
+                                  std::to_string(theirs) + " > ours " + std::to_string(r.token) +
+                                  "; refusing to write");
   }
   if (!deps_.may_write(r.base))
-    return kube::api_error(ErrorKind::kForbidden, "fencing token no longer valid");
+    return kube::MakeApiError(ErrorKind::kForbidden, "fencing token no longer valid");
   Json cm = s.cm;
   Json& md = cm["metadata"];
   if (!md.contains("annotations") || !md["annotations"].is_object())
@@ -440,14 +443,14 @@ kube::ApiStatus MigrationPolicyReconciler::write_document(Round& r, SetState& s,
   if (!w) return unexpected(w.error());
   s.cm = *w;
   s.doc = doc;
-  spdlog::info("migrationpolicy {}: routing {} epoch {}: {}", r.key, s.cmName,
+  spdlog::info("migrationpolicy {}: routing {} epoch {}: {}", r.key, s.cm_name,
                doc.value("epoch", Json(0)).dump(), what);
   return {};
 }
 
-bool MigrationPolicyReconciler::refresh_endpoints(Round& r) {
+bool MigrationPolicyReconciler::RefreshDocumentEndpoints(Round& r) {
   for (const auto& name : r.sel.governed) {
-    load_set(r, name);
+    LoadSet(r, name);
     SetState& s = r.sets[name];
     if (!s.exists || !s.problem.empty() || s.doc.is_null()) continue;
     std::map<std::string, std::string> eps;
@@ -456,7 +459,7 @@ bool MigrationPolicyReconciler::refresh_endpoints(Round& r) {
     }
     auto doc = RefreshEndpoints(s.doc, eps);
     if (!doc) continue;
-    auto w = write_document(r, s, *doc, "endpoint refresh");
+    auto w = WriteDocument(r, s, *doc, "endpoint refresh");
     if (!w) {
       r.notes.push_back(name + ": endpoint refresh: " + w.error().to_string());
       continue;
@@ -486,7 +489,7 @@ Result<HookResponse> MigrationPolicyReconciler::hook(SetState& s, const std::str
   return res;
 }
 
-Result<uint64_t> MigrationPolicyReconciler::term_token(uint64_t base, const std::string& ns) {
+Result<uint64_t> MigrationPolicyReconciler::TermToken(uint64_t base, const std::string& ns) {
   std::lock_guard<std::mutex> lock(mu_);
   if (base != term_base_) {
     term_base_ = base;
@@ -500,11 +503,11 @@ Result<uint64_t> MigrationPolicyReconciler::term_token(uint64_t base, const std:
   // lives in the namespace of its ShardSet.
   kube::ListOptions o;
   o.label_selector = api::kLabelShardSet;
-  auto cms = deps_.client->list_all(kube::resources::kConfigMaps, ns, o);
+  auto cms = deps_.client->ListAll(kube::resources::kConfigMaps, ns, o);
   if (!cms) {
     return unexpected(Error{"fencing: listing routing ConfigMaps: " + cms.error().to_string()});
   }
-  auto pols = deps_.client->list_all(api::kMigrationPolicies, ns, {});
+  auto pols = deps_.client->ListAll(api::kMigrationPolicies, ns, {});
   if (!pols) {
     return unexpected(Error{"fencing: listing MigrationPolicies: " + pols.error().to_string()});
   }
@@ -520,9 +523,9 @@ Result<uint64_t> MigrationPolicyReconciler::term_token(uint64_t base, const std:
   return token;
 }
 
-void MigrationPolicyReconciler::adopt_requests(Round& r) {
+void MigrationPolicyReconciler::AdoptRequests(Round& r) {
   for (const auto& name : r.sel.governed) {
-    load_set(r, name);
+    LoadSet(r, name);
     SetState& s = r.sets[name];
     if (!s.exists || !s.problem.empty() || s.doc.is_null()) continue;
     const auto reqs = ParseOwnershipRequests(s.obj);
@@ -547,7 +550,7 @@ void MigrationPolicyReconciler::adopt_requests(Round& r) {
               a.id + ": " + a.message + "; " + ActionTypeName(a.type) + " to " + a.target);
         r.actions.insert(r.actions.begin(), a);
       } else {
-        r.requestMoves[name].push_back(a);
+        r.request_moves[name].push_back(a);
       }
     }
   }

@@ -27,12 +27,12 @@ std::string NeverActs(const PolicySpec& spec) {
   const auto& windows = spec.planner.windows;
   if (!windows.empty() &&
       std::all_of(windows.begin(), windows.end(),
-                  [](const planner::Schedule& w) { return w.durationSeconds <= 0; })) {
+                  [](const planner::Schedule& w) { return w.duration_seconds <= 0; })) {
     return "spec.windows: every window has zero length, so no action can ever start";
   }
   for (size_t i = 0; i < spec.planner.blackouts.size(); ++i) {
     const auto& b = spec.planner.blackouts[i];
-    if (b.durationSeconds >= 60 && EveryMinute(b.cron)) {
+    if (b.duration_seconds >= 60 && EveryMinute(b.cron)) {
       return "spec.blackouts[" + std::to_string(i) +
              "]: starts every minute and lasts at least a minute, so no action can ever start";
     }

@@ -21,7 +21,7 @@ namespace shardcast::migrationpolicy {
 // has zero length, or a blackout covers every minute.
 std::string NeverActs(const PolicySpec& spec);
 
-// Adds Reconciling and Stalled to the conditions write_status builds (Ready,
+// Adds Reconciling and Stalled to the conditions WriteStatus builds (Ready,
 // Conflict, Blocked, Planned) and corrects Ready.
 void AddKstatusConditions(std::vector<Condition>& conds, const PolicySpec& spec,
                           const Selection& sel);

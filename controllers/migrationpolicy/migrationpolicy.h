@@ -28,24 +28,10 @@ using Json = nlohmann::json;
 using api::Mode;
 using api::ModeName;
 
-struct PolicySpec {
-  std::string ns;
-  std::string name;
-  std::string uid;
-  int64_t generation = 0;
-  int64_t created = 0;  // metadata.creationTimestamp (Unix seconds)
-  Mode mode = Mode::kProposal;
-  util::LabelSelector selector;  // spec.shardSetSelector (absent: every ShardSet)
-  planner::Policy planner;       // thresholds, limits, windows, lead times
-  double horizonSeconds = 1800;
-  bool shadowEnabled = false;
-  double shadowFraction = 0.1;
-  int64_t shadowSeconds = 60;
-  int64_t verificationSeconds = 120;
-  double maxErrorRate = 0.01;
-  double maxLatencyRatio = 1.5;
-  int64_t proposalTtlSeconds = 900;
-  std::string approve;  // annotation shardcast.dev/approve ("" when absent)
+// A policy as this controller uses it: the typed resource (controllers/api/,
+// parsed once there) and the planner's view of it (PlannerPolicy).
+struct PolicySpec : api::MigrationPolicy {
+  planner::Policy planner;  // thresholds, limits, windows, lead times
 };
 
 // api::ParseMigrationPolicy (the one parser: defaults, validation, errors
@@ -61,7 +47,7 @@ struct PolicyRef {
 };
 
 struct Conflict {
-  std::string shardSet;
+  std::string shard_set;
   std::vector<std::string> policies;  // sorted by (created, name)
   std::string chosen;                 // the oldest; ties broken by name
 };
@@ -85,8 +71,8 @@ struct PodInfo {
 };
 
 struct ForecastEntry {
-  double horizonSeconds = 0;
-  double peak = 0, p90 = 0, p99 = 0, probExceed = 0;
+  double horizon_seconds = 0;
+  double peak = 0, p90 = 0, p99 = 0, prob_exceed = 0;
   bool trusted = false;
 };
 
@@ -100,16 +86,16 @@ struct RangesRest {
 struct PodRangeStatus {
   // First time the p90 path crosses capacity x maxUtilization; absent = no
   // crossing within the horizon.
-  std::optional<double> timeToCrossingSeconds;
-  std::optional<RangesRest> rangesRest;
+  std::optional<double> time_to_crossing_seconds;
+  std::optional<RangesRest> ranges_rest;
 };
 // status.rangeForecasts[]: the top ranges per pod by p90.
 struct RangeForecastEntry {
   uint32_t range = 0;
   std::string pod;  // owner when forecast
   double p50 = 0, p90 = 0;
-  std::optional<double> readShare;  // 0..1
-  std::optional<double> sizeBytes;
+  std::optional<double> read_share;  // 0..1
+  std::optional<double> size_bytes;
 };
 struct RangeStatus {
   bool published = false;  // some C3 field is present (a C3 forecast controller)
@@ -132,7 +118,7 @@ struct LoadInput {
 
 // CPU usage in millicores from a PodMetrics object (api::ParsePodMetrics,
 // summed over containers); nullopt when it carries none.
-std::optional<double> PodMetricsMillicores(const Json& podMetrics);
+std::optional<double> PodMetricsMillicores(const Json& pod_metrics);
 
 // Builds the planner input. Range forecasts come from the ShardSet's
 // status.rangeForecasts (C3) and go to the planner as range forecasts (p50,
@@ -151,7 +137,7 @@ std::optional<double> PodMetricsMillicores(const Json& podMetrics);
 struct BuiltInput {
   planner::PlanInput input;
   bool reactive = false;
-  bool noData = false;
+  bool no_data = false;
   double capacity = 0;
   api::CapacityMetric metric = api::CapacityMetric::kCpu;
   std::string note;
@@ -223,39 +209,39 @@ struct HookRecord {
 
 // Cumulative router counters of one range (ShardSet status.routerStats, C2).
 struct RouterCounters {
-  int64_t observedAt = 0;
+  int64_t observed_at = 0;
   double requests = 0, errors = 0;
   double compared = 0, mismatches = 0;
-  double ownerSeconds = 0, targetSeconds = 0;
+  double owner_seconds = 0, target_seconds = 0;
 };
 
 struct ActionRecord {
   std::string id;
-  std::string shardSet;
+  std::string shard_set;
   ActionType type = ActionType::kMove;
   std::optional<uint32_t> range;
   std::optional<uint32_t>
       other;  // Split: id of the new upper half; Merge: the upper range absorbed
-  std::optional<uint32_t> splitAt;  // Split: first key of the upper half
+  std::optional<uint32_t> split_at;  // Split: first key of the upper half
   std::string source;
   std::string target;
   Phase phase = Phase::kPending;
-  int64_t startedAt = 0;  // 0 = not started
-  int64_t phaseStartedAt = 0;
-  int64_t finishedAt = 0;
+  int64_t started_at = 0;  // 0 = not started
+  int64_t phase_started_at = 0;
+  int64_t finished_at = 0;
   int attempts = 0;
   std::string message;
   // Epoch of the routing document our last routing write for this action
   // produced (0 = none). Kept in status: a round whose cached routing is
   // older waits instead of judging the action on a stale document.
-  int64_t routingEpoch = 0;
+  int64_t routing_epoch = 0;
   // After a failed step: not before this time (0 = now). In status, so that
   // the backoff holds although our own status write re-queues the policy.
-  int64_t retryAt = 0;
+  int64_t retry_at = 0;
   HookRecord hook;  // status.actions[].hook
   // Router counters when Shadow (or Verifying) began: the baseline of the
   // deltas judged at its end (status.actions[].routerBaseline).
-  std::optional<RouterCounters> routerBaseline;
+  std::optional<RouterCounters> router_baseline;
   // The ShardSet ownership request it carries out (C1: ScaleIn, Shedding,
   // OwnerGone; "" for the policy's own plans); status ownershipRequest.
   std::string request;
@@ -271,7 +257,7 @@ Json ActionToJson(const ActionRecord& a);
 [[nodiscard]] Result<ActionRecord> ActionFromJson(const Json& j, const std::string& field);
 
 // The actions of a plan as status entries (phase Pending), ids "<plan>-<i>".
-std::vector<ActionRecord> ActionsFromPlan(const std::string& planId, const std::string& shardSet,
+std::vector<ActionRecord> ActionsFromPlan(const std::string& plan_id, const std::string& shard_set,
                                           const planner::Plan& plan);
 
 // ---- ownership requests (C1: ShardSet status.ownershipRequests) ----
@@ -291,7 +277,7 @@ std::vector<OwnershipRequest> ParseOwnershipRequests(const Json& shardset);
 // name). A request with no such pod gets no action (the caller reports it).
 // Ids are "<shardSet>-<reason>-<range>-<now>".
 std::vector<ActionRecord> ActionsForRequests(const std::vector<OwnershipRequest>& requests,
-                                             const std::string& shardSet, const Json& doc,
+                                             const std::string& shard_set, const Json& doc,
                                              const std::vector<PodInfo>& pods,
                                              const std::vector<ActionRecord>& unfinished,
                                              int64_t now);
@@ -306,18 +292,18 @@ std::optional<Json> RefreshEndpoints(const Json& doc,
 
 // Proposal id: the planner's plan id (hash of the actions) plus the creation
 // time, so an expired proposal re-planned to the same actions gets a new id.
-std::string ProposalId(const std::string& planId, int64_t createdAt);
+std::string ProposalId(const std::string& plan_id, int64_t created_at);
 
 struct ProposalPlan {
-  std::string shardSet;
+  std::string shard_set;
   planner::Plan plan;
-  std::optional<double> bytesMoved;  // sum of sizeBytes of moved ranges, when known
+  std::optional<double> bytes_moved;  // sum of sizeBytes of moved ranges, when known
 };
 
 // status.proposal for `plans` made at `now`; `note` (e.g. Observe mode) is
 // the first reason. Per-pod predicted utilization before/after and moved
 // ranges/bytes are in `reasons` (the CRD has no other place for them).
-Json BuildProposal(const std::vector<ProposalPlan>& plans, int64_t now, int64_t ttlSeconds,
+Json BuildProposal(const std::vector<ProposalPlan>& plans, int64_t now, int64_t ttl_seconds,
                    const std::string& note);
 
 enum class ProposalVerdict {
@@ -356,30 +342,30 @@ struct StepWorld {
   RangeView range;  // the action's range in the published document
   RangeView other;  // Split/Merge: the range `other` names
   PodView source, target;
-  int activePods = 0;    // live active pods of the ShardSet
-  int replicasSpec = 0;  // ShardSet spec.replicas
-  int maxReplicas = 10;
-  int minReplicas = 1;
-  bool hooks = false;                       // the ShardSet declares spec.hooks
-  std::optional<double> targetUtilization;  // observed, 0..
+  int active_pods = 0;    // live active pods of the ShardSet
+  int replicas_spec = 0;  // ShardSet spec.replicas
+  int max_replicas = 10;
+  int min_replicas = 1;
+  bool hooks = false;                        // the ShardSet declares spec.hooks
+  std::optional<double> target_utilization;  // observed, 0..
   // The ShardSet declares spec.routers (C2): shadow is judged from router
   // statistics, and verification may use them.
-  bool routerTelemetry = false;
+  bool router_telemetry = false;
   // The range's cumulative counters in ShardSet status.routerStats, when listed.
-  std::optional<RouterCounters> routerNow;
+  std::optional<RouterCounters> router_now;
 };
 
 struct StepConfig {
   bool shadow = false;
-  double shadowFraction = 0.1;
-  int64_t shadowSeconds = 60;
-  int64_t verificationSeconds = 120;
-  double maxUtilization = 0.8;
-  double maxErrorRate = 0.01;
-  double maxLatencyRatio = 1.5;
-  int maxAttempts = 5;  // hook/write failures before abandoning
-  int64_t promotionTimeoutSeconds = 600;
-  int64_t phaseTimeoutSeconds = 1800;  // Migrating/Copying without progress
+  double shadow_fraction = 0.1;
+  int64_t shadow_seconds = 60;
+  int64_t verification_seconds = 120;
+  double max_utilization = 0.8;
+  double max_error_rate = 0.01;
+  double max_latency_ratio = 1.5;
+  int max_attempts = 5;  // hook/write failures before abandoning
+  int64_t promotion_timeout_seconds = 600;
+  int64_t phase_timeout_seconds = 1800;  // Migrating/Copying without progress
 };
 
 enum class Write {
@@ -415,7 +401,7 @@ struct Step {
   ActionRecord next;  // the record once the write succeeded
   int replicas = 0;   // kScaleReplicas
   std::string event;  // Event reason to emit after success ("" = none)
-  std::string eventMessage;
+  std::string event_message;
   bool warning = false;
   std::chrono::milliseconds requeue{1000};
 };
@@ -479,11 +465,11 @@ struct RoutingEdit {
   Write write = Write::kNone;
   uint32_t range = 0;
   std::string source, target;
-  std::string targetEndpoint;  // mark, cutover, echo: the target's endpoint
-  std::string sourceEndpoint;  // revert: the source's endpoint
-  double shadowFraction = 0;
-  uint32_t other = 0;    // kSplit / kMerge
-  uint32_t splitAt = 0;  // kSplit
+  std::string target_endpoint;  // mark, cutover, echo: the target's endpoint
+  std::string source_endpoint;  // revert: the source's endpoint
+  double shadow_fraction = 0;
+  uint32_t other = 0;     // kSplit / kMerge
+  uint32_t split_at = 0;  // kSplit
 };
 // routing.json after `edit`, with epoch + 1. Errors name the field.
 [[nodiscard]] Result<Json> ApplyRoutingEdit(const Json& doc, const RoutingEdit& edit);
@@ -511,7 +497,7 @@ planner::History HistoryFrom(const std::vector<ActionRecord>& actions,
 // C1 Moves (by ShardSet) go first in their ShardSet's plan of a proposal
 // (a plan "plan-requests-<set>" when the planner had none); the planner's
 // actions on the same ranges are dropped.
-void MergeRequestMoves(const std::map<std::string, std::vector<ActionRecord>>& requestMoves,
+void MergeRequestMoves(const std::map<std::string, std::vector<ActionRecord>>& request_moves,
                        std::vector<ProposalPlan>& plans);
 
 // ---- conditions ----

@@ -45,7 +45,7 @@ Step Abandon(const ActionRecord& a, const StepWorld& w, const std::string& why) 
   ActionRecord n = Enter(a, Phase::kAborting, w.now, why);
   n.hook =
       (w.hooks && a.hook.step != HookStep::kNone) ? HookRecord{HookStep::kAbort} : HookRecord{};
-  n.routerBaseline.reset();
+  n.router_baseline.reset();
   return Go(Write::kNone, n, "MoveAborting", a.id + ": " + why + "; aborting", true);
 }
 
@@ -59,11 +59,11 @@ Step PromotingStep(const ActionRecord& a, const StepWorld& w, const StepConfig& 
     return Go(Write::kNone,
               Enter(a, Phase::kMigrating, w.now, "target " + a.target + " is active"));
   }
-  if (w.now - a.phaseStartedAt > cfg.promotionTimeoutSeconds) {
+  if (w.now - a.phase_started_at > cfg.promotion_timeout_seconds) {
     return Go(Write::kNone,
               Enter(a, Phase::kFailed, w.now,
                     "target " + a.target + " did not become active and ready within " +
-                        std::to_string(cfg.promotionTimeoutSeconds) + "s"),
+                        std::to_string(cfg.promotion_timeout_seconds) + "s"),
               "MoveFailed", a.id + ": target " + a.target + " never became active", true);
   }
   return Wait(a, ms(1000), "waiting for " + a.target + " to be active and ready");
@@ -72,8 +72,9 @@ Step PromotingStep(const ActionRecord& a, const StepWorld& w, const StepConfig& 
 // Migrating and Copying: marks, prepare (intent, call), copy (intent, call).
 Step MarkedPhaseStep(const ActionRecord& a, const StepWorld& w, const StepConfig& cfg) {
   const std::string ph = PhaseName(a.phase);
-  if (w.now - a.phaseStartedAt > cfg.phaseTimeoutSeconds) {
-    return Abandon(a, w, ph + " took longer than " + std::to_string(cfg.phaseTimeoutSeconds) + "s");
+  if (w.now - a.phase_started_at > cfg.phase_timeout_seconds) {
+    return Abandon(a, w,
+                   ph + " took longer than " + std::to_string(cfg.phase_timeout_seconds) + "s");
   }
   if (!MarkedByUs(a, w.range)) {
     ActionRecord n = a;
@@ -109,61 +110,62 @@ bool CountersWentDown(const RouterCounters& base, const RouterCounters& now) {
 
 // The shadow verdict per C2 from the deltas since the baseline ("" = pass).
 std::string JudgeShadow(const ActionRecord& a, const StepWorld& w, const StepConfig& cfg) {
-  if (!a.routerBaseline || !w.routerNow) {
+  if (!a.router_baseline || !w.router_now) {
     return "no router statistics for " + RangeName(a) + " during the shadow window (fail closed)";
   }
-  const RouterCounters& b = *a.routerBaseline;
-  const RouterCounters& n = *w.routerNow;
+  const RouterCounters& b = *a.router_baseline;
+  const RouterCounters& n = *w.router_now;
   const double compared = n.compared - b.compared;
   if (compared <= 0)
     return "no mirrored reads were compared during the shadow window (fail closed)";
   const double rate = (n.mismatches - b.mismatches) / compared;
-  if (rate > cfg.maxErrorRate) {
+  if (rate > cfg.max_error_rate) {
     return "shadow mismatch rate " + std::to_string(rate) + " > maxErrorRate " +
-           std::to_string(cfg.maxErrorRate);
+           std::to_string(cfg.max_error_rate);
   }
-  const double owner = (n.ownerSeconds - b.ownerSeconds) / compared;
-  const double target = (n.targetSeconds - b.targetSeconds) / compared;
-  if (owner > 0 && target / owner > cfg.maxLatencyRatio) {
+  const double owner = (n.owner_seconds - b.owner_seconds) / compared;
+  const double target = (n.target_seconds - b.target_seconds) / compared;
+  if (owner > 0 && target / owner > cfg.max_latency_ratio) {
     return "shadow latency ratio " + std::to_string(target / owner) + " > maxLatencyRatio " +
-           std::to_string(cfg.maxLatencyRatio);
+           std::to_string(cfg.max_latency_ratio);
   }
   return "";
 }
 
 // Records (or restarts) the router baseline; nullopt when it is current.
 std::optional<Step> Baseline(const ActionRecord& a, const StepWorld& w) {
-  if (!w.routerTelemetry || !w.routerNow) return std::nullopt;
-  if (a.routerBaseline && !CountersWentDown(*a.routerBaseline, *w.routerNow)) return std::nullopt;
+  if (!w.router_telemetry || !w.router_now) return std::nullopt;
+  if (a.router_baseline && !CountersWentDown(*a.router_baseline, *w.router_now))
+    return std::nullopt;
   ActionRecord n = a;
-  n.routerBaseline = *w.routerNow;
-  return Record(n, a.routerBaseline ? "router counters went down (restart); new baseline"
-                                    : "recorded the router baseline of " + RangeName(a));
+  n.router_baseline = *w.router_now;
+  return Record(n, a.router_baseline ? "router counters went down (restart); new baseline"
+                                     : "recorded the router baseline of " + RangeName(a));
 }
 
 Step ShadowStep(const ActionRecord& a, const StepWorld& w, const StepConfig& cfg) {
   if (w.range.state != "shadow" || !MarkedByUs(a, w.range)) {
     ActionRecord n = a;
     n.message =
-        "routing mirrors " + std::to_string(cfg.shadowFraction) + " of reads to " + a.target;
+        "routing mirrors " + std::to_string(cfg.shadow_fraction) + " of reads to " + a.target;
     return Go(Write::kMarkShadow, n);
   }
   if (auto b = Baseline(a, w)) return *b;
-  if (w.now - a.phaseStartedAt < cfg.shadowSeconds) {
-    return Wait(a, Remaining(a.phaseStartedAt, cfg.shadowSeconds, w.now));
+  if (w.now - a.phase_started_at < cfg.shadow_seconds) {
+    return Wait(a, Remaining(a.phase_started_at, cfg.shadow_seconds, w.now));
   }
-  if (w.routerTelemetry) {
+  if (w.router_telemetry) {
     std::string bad = JudgeShadow(a, w, cfg);
     if (!bad.empty()) return Abandon(a, w, "shadow verification failed: " + bad);
   }
   ActionRecord n = Enter(a, Phase::kCutover, w.now);
-  n.routerBaseline.reset();
+  n.router_baseline.reset();
   return Go(Write::kNone, n);
 }
 
 Step CutoverStep(const ActionRecord& a, const StepWorld& w, const StepConfig& cfg) {
   const std::string watching =
-      "watching " + a.target + " for " + std::to_string(cfg.verificationSeconds) + "s";
+      "watching " + a.target + " for " + std::to_string(cfg.verification_seconds) + "s";
   if (w.range.found && w.range.owner == a.target) {
     return Go(Write::kNone, Enter(a, Phase::kVerifying, w.now, watching));
   }
@@ -189,7 +191,7 @@ Step CutoverStep(const ActionRecord& a, const StepWorld& w, const StepConfig& cf
 Step StartRevert(const ActionRecord& a, const StepWorld& w, const std::string& why) {
   ActionRecord n = Enter(a, Phase::kReverting, w.now, "verification failed: " + why);
   n.hook = w.hooks ? HookRecord{HookStep::kPrepare, HookState::kIntent, true} : HookRecord{};
-  n.routerBaseline.reset();
+  n.router_baseline.reset();
   return Go(Write::kNone, n, "MoveVerificationFailed", a.id + ": " + why + "; reverting", true);
 }
 
@@ -197,21 +199,21 @@ Step StartRevert(const ActionRecord& a, const StepWorld& w, const std::string& w
 std::string JudgeVerifying(const ActionRecord& a, const StepWorld& w, const StepConfig& cfg,
                            bool* evidence) {
   if (!w.target.exists || !w.target.ready) return "target " + a.target + " is not ready";
-  if (w.targetUtilization) {
+  if (w.target_utilization) {
     *evidence = true;
-    if (*w.targetUtilization > cfg.maxUtilization) {
-      return "target utilization " + Pct(*w.targetUtilization) + " > maxUtilization " +
-             Pct(cfg.maxUtilization);
+    if (*w.target_utilization > cfg.max_utilization) {
+      return "target utilization " + Pct(*w.target_utilization) + " > maxUtilization " +
+             Pct(cfg.max_utilization);
     }
   }
-  if (a.routerBaseline && w.routerNow) {
-    const double req = w.routerNow->requests - a.routerBaseline->requests;
-    const double err = w.routerNow->errors - a.routerBaseline->errors;
+  if (a.router_baseline && w.router_now) {
+    const double req = w.router_now->requests - a.router_baseline->requests;
+    const double err = w.router_now->errors - a.router_baseline->errors;
     if (req > 0) {
       *evidence = true;
-      if (err / req > cfg.maxErrorRate) {
+      if (err / req > cfg.max_error_rate) {
         return "router error rate " + std::to_string(err / req) + " > maxErrorRate " +
-               std::to_string(cfg.maxErrorRate);
+               std::to_string(cfg.max_error_rate);
       }
     }
   }
@@ -226,10 +228,10 @@ std::string JudgeVerifying(const ActionRecord& a, const StepWorld& w, const Step
 // nothing was written), the verdict is taken on what there is.
 std::optional<Step> AwaitRouterStatsAfterWindow(const ActionRecord& a, const StepWorld& w,
                                                 const StepConfig& cfg) {
-  if (!w.routerTelemetry || !a.routerBaseline) return std::nullopt;
-  const int64_t window_end = a.phaseStartedAt + cfg.verificationSeconds;
-  if (w.routerNow && w.routerNow->observedAt >= window_end) return std::nullopt;
-  if (w.now - window_end >= std::max<int64_t>(30, cfg.verificationSeconds)) return std::nullopt;
+  if (!w.router_telemetry || !a.router_baseline) return std::nullopt;
+  const int64_t window_end = a.phase_started_at + cfg.verification_seconds;
+  if (w.router_now && w.router_now->observed_at >= window_end) return std::nullopt;
+  if (w.now - window_end >= std::max<int64_t>(30, cfg.verification_seconds)) return std::nullopt;
   return Wait(a, ms(1000),
               "waiting for router statistics of " + RangeName(a) +
                   " observed after the verification window");
@@ -251,8 +253,8 @@ Step VerifyingStep(const ActionRecord& a, const StepWorld& w, const StepConfig& 
   bool evidence = false;
   std::string bad = JudgeVerifying(a, w, cfg, &evidence);
   if (!bad.empty()) return StartRevert(a, w, bad);
-  if (w.now - a.phaseStartedAt < cfg.verificationSeconds) {
-    return Wait(a, Remaining(a.phaseStartedAt, cfg.verificationSeconds, w.now));
+  if (w.now - a.phase_started_at < cfg.verification_seconds) {
+    return Wait(a, Remaining(a.phase_started_at, cfg.verification_seconds, w.now));
   }
   if (auto s = AwaitRouterStatsAfterWindow(a, w, cfg)) return *s;
   if (!evidence) {
@@ -266,7 +268,7 @@ Step VerifyingStep(const ActionRecord& a, const StepWorld& w, const StepConfig& 
   }
   ActionRecord n = WithHook(Enter(a, Phase::kReleasing, w.now, done + "; releasing " + a.source),
                             HookStep::kRelease, HookState::kIntent);
-  n.routerBaseline.reset();
+  n.router_baseline.reset();
   return Go(Write::kNone, n);
 }
 

@@ -6,23 +6,23 @@
 
 namespace shardcast::migrationpolicy {
 
-PlanFindings FindingsOf(const std::string& shardSet, const planner::Plan& plan,
+PlanFindings FindingsOf(const std::string& shard_set, const planner::Plan& plan,
                         const planner::History& history) {
   PlanFindings f;
-  f.shardSet = shardSet;
-  f.shortfalls = plan.eventShortfalls;
-  f.flapPods = plan.flapPods;
-  for (const auto& pod : plan.flapPods) {
-    auto it = history.podLastAction.find(pod);
-    f.podLastAction[pod] = it != history.podLastAction.end() ? it->second : 0;
+  f.shard_set = shard_set;
+  f.shortfalls = plan.event_shortfalls;
+  f.flap_pods = plan.flap_pods;
+  for (const auto& pod : plan.flap_pods) {
+    auto it = history.pod_last_action.find(pod);
+    f.pod_last_action[pod] = it != history.pod_last_action.end() ? it->second : 0;
   }
   return f;
 }
 
-std::string ShortfallMessage(const std::string& shardSet, const planner::EventShortfall& s) {
+std::string ShortfallMessage(const std::string& shard_set, const planner::EventShortfall& s) {
   return "event " + s.event + " (starts " + util::FormatRfc3339(s.start) + ") needs " +
-         std::to_string(s.podsNeeded) + " active pods in ShardSet " + shardSet +
-         " at maxUtilization; maxReplicas is " + std::to_string(s.maxReplicas);
+         std::to_string(s.pods_needed) + " active pods in ShardSet " + shard_set +
+         " at maxUtilization; maxReplicas is " + std::to_string(s.max_replicas);
 }
 
 Condition CapacityShortCondition(const std::vector<PlanFindings>& findings, bool evaluated,
@@ -42,7 +42,7 @@ Condition CapacityShortCondition(const std::vector<PlanFindings>& findings, bool
   std::string msg;
   for (const auto& f : findings) {
     for (const auto& s : f.shortfalls)
-      msg += (msg.empty() ? "" : "; ") + ShortfallMessage(f.shardSet, s);
+      msg += (msg.empty() ? "" : "; ") + ShortfallMessage(f.shard_set, s);
   }
   if (msg.empty()) {
     return {"CapacityShort", "False", "CapacitySufficient",
@@ -60,39 +60,40 @@ int64_t FlapsRefusedOf(const Json& status) {
 
 NoticeLedger::Seen NoticeLedger::Observe(const std::string& policy,
                                          const std::vector<PlanFindings>& findings,
-                                         int64_t cooldownSeconds, int64_t now) {
+                                         int64_t cooldown_seconds, int64_t now) {
   Seen out;
   std::lock_guard<std::mutex> lock(mu_);
   std::set<std::string> current;
   for (const auto& f : findings) {
-    const std::string set_key = policy + "|" + f.shardSet;
+    const std::string set_key = policy + "|" + f.shard_set;
     for (const auto& s : f.shortfalls) {
       std::string key = set_key + "|" + s.event + "|" + std::to_string(s.start);
       current.insert(key);
       if (warned_.emplace(key, s.start).second)
-        out.events.push_back({true, "MaxReplicasTooLow", ShortfallMessage(f.shardSet, s)});
+        out.events.push_back({true, "MaxReplicasTooLow", ShortfallMessage(f.shard_set, s)});
     }
     int64_t fresh = 0;
     std::string pods;
-    for (const auto& pod : f.flapPods) {
-      auto at = f.podLastAction.count(pod) ? f.podLastAction.at(pod) : 0;
+    for (const auto& pod : f.flap_pods) {
+      auto at = f.pod_last_action.count(pod) ? f.pod_last_action.at(pod) : 0;
       if (!flaps_.emplace(set_key + "|" + pod + "|" + std::to_string(at), at).second) continue;
       ++fresh;
       pods += (pods.empty() ? "" : ", ") + pod;
     }
-    out.newFlaps += fresh;
+    out.new_flaps += fresh;
     auto last = last_flap_event_.find(set_key);
-    if (fresh > 0 && (last == last_flap_event_.end() || now - last->second >= cooldownSeconds)) {
+    if (fresh > 0 && (last == last_flap_event_.end() || now - last->second >= cooldown_seconds)) {
       last_flap_event_[set_key] = now;
       out.events.push_back({false, "FlapRefused",
-                            "ShardSet " + f.shardSet + ": refused to undo, within the cooldown " +
-                                std::to_string(cooldownSeconds) + "s, the last action on " + pods});
+                            "ShardSet " + f.shard_set + ": refused to undo, within the cooldown " +
+                                std::to_string(cooldown_seconds) + "s, the last action on " +
+                                pods});
     }
   }
   // A refusal can only recur within the cooldown of the action it protects;
   // a warned event occurrence is forgotten a day after it started, once gone.
   for (auto it = flaps_.begin(); it != flaps_.end();) {
-    it = now - it->second > cooldownSeconds + 3600 ? flaps_.erase(it) : std::next(it);
+    it = now - it->second > cooldown_seconds + 3600 ? flaps_.erase(it) : std::next(it);
   }
   for (auto it = warned_.begin(); it != warned_.end();) {
     bool ours = it->first.rfind(policy + "|", 0) == 0;

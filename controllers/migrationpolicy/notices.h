@@ -24,18 +24,18 @@ namespace shardcast::migrationpolicy {
 
 // One ShardSet's plan, as far as notices go.
 struct PlanFindings {
-  std::string shardSet;
+  std::string shard_set;
   std::vector<planner::EventShortfall> shortfalls;
-  std::vector<std::string> flapPods;
-  std::map<std::string, int64_t> podLastAction;  // of flapPods, from the plan's history
+  std::vector<std::string> flap_pods;
+  std::map<std::string, int64_t> pod_last_action;  // of flapPods, from the plan's history
 };
 
-PlanFindings FindingsOf(const std::string& shardSet, const planner::Plan& plan,
+PlanFindings FindingsOf(const std::string& shard_set, const planner::Plan& plan,
                         const planner::History& history);
 
 // "event sale (starts 2026-11-27T08:00:00Z) needs 8 active pods in ShardSet
 // kv at maxUtilization; maxReplicas is 6".
-std::string ShortfallMessage(const std::string& shardSet, const planner::EventShortfall& s);
+std::string ShortfallMessage(const std::string& shard_set, const planner::EventShortfall& s);
 
 // CapacityShort: True/MaxReplicasTooLow naming every shortfall, or
 // False/CapacitySufficient. When nothing was planned this round (`evaluated`
@@ -56,10 +56,10 @@ class NoticeLedger {
  public:
   struct Seen {
     std::vector<Notice> events;  // to emit now
-    int64_t newFlaps = 0;        // to add to status.flapsRefused
+    int64_t new_flaps = 0;        // to add to status.flapsRefused
   };
   Seen Observe(const std::string& policy, const std::vector<PlanFindings>& findings,
-               int64_t cooldownSeconds, int64_t now);
+               int64_t cooldown_seconds, int64_t now);
 
  private:
   std::mutex mu_;

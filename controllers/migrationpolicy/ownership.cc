@@ -29,7 +29,7 @@ std::vector<OwnershipRequest> ParseOwnershipRequests(const Json& shardset) {
 }
 
 std::vector<ActionRecord> ActionsForRequests(const std::vector<OwnershipRequest>& requests,
-                                             const std::string& shardSet, const Json& doc,
+                                             const std::string& shard_set, const Json& doc,
                                              const std::vector<PodInfo>& pods,
                                              const std::vector<ActionRecord>& unfinished,
                                              int64_t now) {
@@ -49,7 +49,7 @@ std::vector<ActionRecord> ActionsForRequests(const std::vector<OwnershipRequest>
   for (const auto& q : requests) {
     const bool covered = std::any_of(unfinished.begin(), unfinished.end(), [&](const auto& a) {
       // In flight, or finished within the last minute (no hot retry loop).
-      return (!a.terminal() || now - a.finishedAt < 60) && a.shardSet == shardSet &&
+      return (!a.terminal() || now - a.finished_at < 60) && a.shard_set == shard_set &&
              a.range == q.range;
     });
     if (covered || load.empty()) continue;
@@ -57,10 +57,10 @@ std::vector<ActionRecord> ActionsForRequests(const std::vector<OwnershipRequest>
       return x.second != y.second ? x.second < y.second : x.first < y.first;
     });
     ActionRecord a;
-    a.id = shardSet + "-" + q.reason + "-" + std::to_string(q.range) + "-" + std::to_string(now);
+    a.id = shard_set + "-" + q.reason + "-" + std::to_string(q.range) + "-" + std::to_string(now);
     std::transform(a.id.begin(), a.id.end(), a.id.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    a.shardSet = shardSet;
+    a.shard_set = shard_set;
     a.type = q.reason == "OwnerGone" ? ActionType::kReassign : ActionType::kMove;
     a.range = q.range;
     a.source = q.owner;
@@ -82,12 +82,12 @@ std::optional<Json> RefreshEndpoints(const Json& doc,
   }
   Json out = doc;
   bool changed = false;
-  auto fix = [&](Json& obj, const char* podKey, const char* epKey) {
-    if (!obj.is_object() || !obj.contains(podKey) || !obj[podKey].is_string()) return;
-    auto it = endpoints.find(obj[podKey].get<std::string>());
+  auto fix = [&](Json& obj, const char* pod_key, const char* ep_key) {
+    if (!obj.is_object() || !obj.contains(pod_key) || !obj[pod_key].is_string()) return;
+    auto it = endpoints.find(obj[pod_key].get<std::string>());
     if (it == endpoints.end() || it->second.empty()) return;
-    if (obj.value(epKey, Json()) == Json(it->second)) return;
-    obj[epKey] = it->second;
+    if (obj.value(ep_key, Json()) == Json(it->second)) return;
+    obj[ep_key] = it->second;
     changed = true;
   };
   for (auto& r : out["ranges"]) {
@@ -104,13 +104,13 @@ std::optional<Json> RefreshEndpoints(const Json& doc,
   return out;
 }
 
-void MergeRequestMoves(const std::map<std::string, std::vector<ActionRecord>>& requestMoves,
+void MergeRequestMoves(const std::map<std::string, std::vector<ActionRecord>>& request_moves,
                        std::vector<ProposalPlan>& plans) {
   // C1 Moves go first in the proposal of their ShardSet; the planner's
   // actions on the same ranges are dropped.
-  for (const auto& [name, moves] : requestMoves) {
+  for (const auto& [name, moves] : request_moves) {
     auto it = std::find_if(plans.begin(), plans.end(),
-                           [&](const ProposalPlan& pp) { return pp.shardSet == name; });
+                           [&](const ProposalPlan& pp) { return pp.shard_set == name; });
     if (it == plans.end()) {
       plans.push_back({name, planner::Plan{}, std::nullopt});
       it = plans.end() - 1;

@@ -13,25 +13,9 @@ namespace shardcast::migrationpolicy {
 Result<PolicySpec> ParsePolicy(const Json& obj) {
   auto parsed = api::ParseMigrationPolicy(obj);
   if (!parsed) return unexpected(parsed.error());
-  const api::MigrationPolicy& a = *parsed;
   PolicySpec p;
-  p.ns = a.ns;
-  p.name = a.name;
-  p.uid = a.uid;
-  p.generation = a.generation;
-  p.created = a.created;
-  p.mode = a.mode;
-  p.selector = a.selector;
-  p.planner = PlannerPolicy(a);
-  p.horizonSeconds = static_cast<double>(a.horizon_seconds);
-  p.shadowEnabled = a.shadow_enabled;
-  p.shadowFraction = a.shadow_fraction;
-  p.shadowSeconds = a.shadow_seconds;
-  p.verificationSeconds = a.verification_seconds;
-  p.maxErrorRate = a.max_error_rate;
-  p.maxLatencyRatio = a.max_latency_ratio;
-  p.proposalTtlSeconds = a.proposal_ttl_seconds;
-  p.approve = a.approve;
+  static_cast<api::MigrationPolicy&>(p) = *parsed;
+  p.planner = PlannerPolicy(*parsed);
   return p;
 }
 
@@ -56,7 +40,7 @@ Selection ResolveSelection(const std::string& self, const std::vector<PolicyRef>
     });
     if (claim.size() > 1) {
       Conflict c;
-      c.shardSet = set;
+      c.shard_set = set;
       for (const auto* p : claim) c.policies.push_back(p->name);
       c.chosen = claim.front()->name;
       out.conflicts.push_back(c);
@@ -136,8 +120,8 @@ Result<std::map<std::string, ForecastEntry>> ParseForecasts(const Json& shardset
     f.peak = *peak;
     f.p90 = std::max(*p90, *peak);
     f.p99 = std::max(*p99, f.p90);
-    f.probExceed = *pe;
-    f.horizonSeconds = *hz;
+    f.prob_exceed = *pe;
+    f.horizon_seconds = *hz;
     if (e.contains("trusted") && !e["trusted"].is_null()) {
       if (!e["trusted"].is_boolean())
         return unexpected(Error{fi + ".trusted: must be true or false"});
@@ -172,8 +156,8 @@ Result<RangeForecastEntry> ParseRangeForecast(const Json& e, const std::string& 
   if (*share && **share > 1) return unexpected(Error{fi + ".readShare: must be in 0..1"});
   r.p50 = p50->value_or(0);
   r.p90 = std::max(p90->value_or(r.p50), r.p50);
-  r.readShare = *share;
-  r.sizeBytes = *size;
+  r.read_share = *share;
+  r.size_bytes = *size;
   return r;
 }
 
@@ -193,13 +177,13 @@ Result<RangeStatus> ParseRangeStatus(const Json& shardset) {
       PodRangeStatus pod;
       auto ttc = NonNegative(e, "timeToCrossingSeconds", fi);
       if (!ttc) return unexpected(ttc.error());
-      pod.timeToCrossingSeconds = *ttc;
+      pod.time_to_crossing_seconds = *ttc;
       if (e.contains("rangesRest") && !e["rangesRest"].is_null()) {
         auto rest = ParseRest(e["rangesRest"], fi + ".rangesRest");
         if (!rest) return unexpected(rest.error());
-        pod.rangesRest = *rest;
+        pod.ranges_rest = *rest;
       }
-      out.published = out.published || pod.timeToCrossingSeconds || pod.rangesRest;
+      out.published = out.published || pod.time_to_crossing_seconds || pod.ranges_rest;
       out.pods[e["pod"].get<std::string>()] = pod;
     }
   }
@@ -258,7 +242,7 @@ std::map<std::string, double> ObservedInCapacityUnit(const api::ShardSet& set,
 void AddForecasts(const api::ShardSet& set, const LoadInput& load, const PolicySpec& policy,
                   planner::Forecasts* out) {
   const std::map<std::string, double> observed = ObservedInCapacityUnit(set, load);
-  out->horizonSeconds = policy.horizonSeconds;
+  out->horizon_seconds = policy.horizon_seconds;
   for (const auto& [pod, f] : load.forecasts) {
     planner::SeriesForecast s;
     auto o = observed.find(pod);
@@ -270,10 +254,10 @@ void AddForecasts(const api::ShardSet& set, const LoadInput& load, const PolicyS
     s.p50 = f.peak;
     s.p90 = std::max(f.p90, s.p50);
     s.p99 = std::max(f.p99, s.p90);
-    s.probExceed = f.probExceed;
+    s.prob_exceed = f.prob_exceed;
     s.trusted = f.trusted;
     out->pods[pod] = s;
-    if (f.horizonSeconds > 0) out->horizonSeconds = f.horizonSeconds;
+    if (f.horizon_seconds > 0) out->horizon_seconds = f.horizon_seconds;
   }
   for (const auto& [pod, v] : observed) {
     if (out->pods.count(pod)) continue;
@@ -293,10 +277,10 @@ void AddCrossings(const LoadInput& load, const RangeStatus& c3, planner::Forecas
     auto s = out->pods.find(pod);
     if (s == out->pods.end()) continue;
     auto p = c3.pods.find(pod);
-    if (p != c3.pods.end() && p->second.timeToCrossingSeconds) {
-      s->second.timeToCrossingSeconds = *p->second.timeToCrossingSeconds;
+    if (p != c3.pods.end() && p->second.time_to_crossing_seconds) {
+      s->second.time_to_crossing_seconds = *p->second.time_to_crossing_seconds;
     } else {
-      s->second.timeToCrossingSeconds = out->horizonSeconds;
+      s->second.time_to_crossing_seconds = out->horizon_seconds;
     }
   }
 }
@@ -317,15 +301,15 @@ std::map<uint32_t, RawRange> RawRangeForecasts(const RangeStatus& c3, planner::P
     if (it == index.end()) continue;  // a range the document no longer has
     raw[e.range] = {e.p50, e.p90, e.pod};
     planner::Range& r = in->state.ranges[it->second];
-    if (e.sizeBytes) r.sizeBytes = *e.sizeBytes;
-    if (e.readShare) r.readFraction = *e.readShare;
+    if (e.size_bytes) r.size_bytes = *e.size_bytes;
+    if (e.read_share) r.read_fraction = *e.read_share;
   }
   for (const auto& [pod, f] : c3.pods) {
-    if (!f.rangesRest || f.rangesRest->count <= 0) continue;
-    const double n = static_cast<double>(f.rangesRest->count);
+    if (!f.ranges_rest || f.ranges_rest->count <= 0) continue;
+    const double n = static_cast<double>(f.ranges_rest->count);
     for (const auto& r : in->state.ranges) {
       if (r.owner != pod || raw.count(r.id)) continue;
-      raw[r.id] = {f.rangesRest->p50 / n, f.rangesRest->p90 / n, pod};
+      raw[r.id] = {f.ranges_rest->p50 / n, f.ranges_rest->p90 / n, pod};
     }
   }
   return raw;
@@ -347,7 +331,7 @@ void AddRangeForecasts(const RangeStatus& c3, planner::PlanInput* in) {
     if (s == in->forecasts.pods.end()) continue;
     double p50 = r.p50, p90 = r.p90;
     const auto& [sum50, sum90] = sums[r.pod];
-    if (c != c3.pods.end() && c->second.rangesRest) {
+    if (c != c3.pods.end() && c->second.ranges_rest) {
       if (sum50 > 0) p50 *= s->second.p50 / sum50;
       if (sum90 > 0) p90 *= s->second.p90 / sum90;
     }
@@ -399,7 +383,7 @@ Result<BuiltInput> BuildPlanInput(const Json& shardset, const std::vector<PodInf
   AddRangeForecasts(*c3, &in);
   const bool observed = set->metric == api::CapacityMetric::kCpu && !load.observed.empty();
   out.reactive = load.forecasts.empty();
-  out.noData = load.forecasts.empty() && !observed;
+  out.no_data = load.forecasts.empty() && !observed;
   if (set->metric != api::CapacityMetric::kCpu && !load.observed.empty()) {
     if (!out.note.empty()) out.note += "; ";
     out.note +=

@@ -13,17 +13,17 @@ std::vector<planner::Schedule> Schedules(const std::vector<api::Schedule>& in) {
 planner::Policy PlannerPolicy(const api::MigrationPolicy& p) {
   planner::Policy pl;
   pl.confidence = p.confidence;
-  pl.targetUtilization = p.target_utilization;
-  pl.maxUtilization = p.max_utilization;
-  pl.scaleInUtilization = p.scale_in_utilization;
-  pl.maxConcurrentMigrations = p.max_concurrent_migrations;
-  pl.maxMovesPerHour = p.max_moves_per_hour;
-  pl.cooldownSeconds = p.cooldown_seconds;
-  pl.scaleInStabilizationSeconds = p.scale_in_stabilization_seconds;
+  pl.target_utilization = p.target_utilization;
+  pl.max_utilization = p.max_utilization;
+  pl.scale_in_utilization = p.scale_in_utilization;
+  pl.max_concurrent_migrations = p.max_concurrent_migrations;
+  pl.max_moves_per_hour = p.max_moves_per_hour;
+  pl.cooldown_seconds = p.cooldown_seconds;
+  pl.scale_in_stabilization_seconds = p.scale_in_stabilization_seconds;
   pl.windows = Schedules(p.windows);
   pl.blackouts = Schedules(p.blackouts);
-  pl.promotionLeadSeconds = static_cast<double>(p.promotion_lead_seconds);
-  pl.perRangeLeadSeconds = static_cast<double>(p.per_range_lead_seconds);
+  pl.promotion_lead_seconds = static_cast<double>(p.promotion_lead_seconds);
+  pl.per_range_lead_seconds = static_cast<double>(p.per_range_lead_seconds);
   // Every event: those naming ranges multiply only those ranges, in the
   // planner; those without ranges scale whole pod forecasts in the forecast
   // controller, and the planner uses them to act a lead time ahead, for pods
@@ -36,11 +36,11 @@ planner::Policy PlannerPolicy(const api::MigrationPolicy& p) {
 
 void FillShardSetState(const api::ShardSet& set, planner::ShardSetState* state) {
   state->name = set.name;
-  state->minReplicas = set.min_replicas;
-  state->maxReplicas = set.max_replicas;
-  state->warmPoolSize = set.warm_pool;
-  state->configuredRanges = set.ranges;
-  state->loadFactor = set.load_factor;
+  state->min_replicas = set.min_replicas;
+  state->max_replicas = set.max_replicas;
+  state->warm_pool_size = set.warm_pool;
+  state->configured_ranges = set.ranges;
+  state->load_factor = set.load_factor;
 }
 
 }  // namespace shardcast::migrationpolicy

@@ -62,15 +62,15 @@ planner::History MigrationPolicyReconciler::LowLoadHistory(Round& r, const std::
                                                            const SetState& s, const LoadInput& load,
                                                            const planner::History& hist) {
   // lowLoadSince (for scale-in) is kept in memory: a restart only delays scale-in.
-  std::string llKey = r.key + "|" + name;
+  std::string ll_key = r.key + "|" + name;
   planner::History h = hist;
-  const bool low = LowLoad(s, load.observed, r.spec.planner.scaleInUtilization);
+  const bool low = LowLoad(s, load.observed, r.spec.planner.scale_in_utilization);
   std::lock_guard<std::mutex> lock(mu_);
   if (low) {
-    low_load_since_.emplace(llKey, r.now);
-    h.lowLoadSince = low_load_since_[llKey];
+    low_load_since_.emplace(ll_key, r.now);
+    h.low_load_since = low_load_since_[ll_key];
   } else {
-    low_load_since_.erase(llKey);
+    low_load_since_.erase(ll_key);
   }
   return h;
 }
@@ -78,7 +78,7 @@ planner::History MigrationPolicyReconciler::LowLoadHistory(Round& r, const std::
 void MigrationPolicyReconciler::PlanShardSet(Round& r, const std::string& name,
                                              const planner::History& hist,
                                              std::vector<ProposalPlan>& plans) {
-  load_set(r, name);
+  LoadSet(r, name);
   SetState& s = r.sets[name];
   if (!s.exists) return;
   if (!s.problem.empty()) {
@@ -104,20 +104,20 @@ void MigrationPolicyReconciler::PlanShardSet(Round& r, const std::string& name,
   auto in = BuildPlanInput(s.obj, pods, s.doc, load, r.spec, h, r.now);
   if (!in) {
     r.notes.push_back(name + ": " + in.error().message);
-    r.plannedReason = "InvalidInput";
+    r.planned_reason = "InvalidInput";
     return;
   }
   if (!in->note.empty()) r.notes.push_back(name + ": " + in->note);
-  if (in->noData) {
+  if (in->no_data) {
     r.notes.push_back(name + ": no forecasts and no observed load; nothing planned");
-    if (r.plannedReason == "NothingToDo") r.plannedReason = "NoLoadData";
+    if (r.planned_reason == "NothingToDo") r.planned_reason = "NoLoadData";
     return;
   }
   if (in->reactive) r.notes.push_back(name + ": no forecasts; planning on observed load only");
   auto p = planner::MakePlan(in->input);
   if (!p) {
     r.notes.push_back(name + ": planner: " + p.error().message);
-    r.plannedReason = "PlanFailed";
+    r.planned_reason = "PlanFailed";
     return;
   }
   r.findings.push_back(FindingsOf(name, *p, in->input.history));
@@ -135,15 +135,15 @@ void MigrationPolicyReconciler::PublishPlans(Round& r, const std::vector<Proposa
     r.proposal = Json();
     if (plans.empty()) return;
     std::string id =
-        BuildProposal(plans, r.now, r.spec.proposalTtlSeconds, "")["id"].get<std::string>();
+        BuildProposal(plans, r.now, r.spec.proposal_ttl_seconds, "")["id"].get<std::string>();
     size_t n = 0;
     for (const auto& pp : plans) {
-      for (auto& a : ActionsFromPlan(id + "-" + pp.shardSet, pp.shardSet, pp.plan)) {
+      for (auto& a : ActionsFromPlan(id + "-" + pp.shard_set, pp.shard_set, pp.plan)) {
         r.actions.push_back(a);
         ++n;
       }
     }
-    r.plannedReason = "Executing";
+    r.planned_reason = "Executing";
     event(r.obj, false, "PlanExecuted",
           "plan " + id + ": executing " + std::to_string(n) + " action(s)");
     return;
@@ -154,8 +154,8 @@ void MigrationPolicyReconciler::PublishPlans(Round& r, const std::vector<Proposa
   }
   std::string note =
       r.spec.mode == Mode::kObserve ? "Observe mode: recorded only, never executed" : "";
-  r.proposal = BuildProposal(plans, r.now, r.spec.proposalTtlSeconds, note);
-  r.plannedReason = "ProposalPending";
+  r.proposal = BuildProposal(plans, r.now, r.spec.proposal_ttl_seconds, note);
+  r.planned_reason = "ProposalPending";
   if (proposals_ != nullptr) proposals_->with({{"policy", r.key}})->inc();
   std::string id = r.proposal["id"].get<std::string>();
   event(
@@ -170,7 +170,7 @@ void MigrationPolicyReconciler::plan(Round& r) {
   r.planned = true;
   planner::History hist = HistoryFrom(r.actions, r.history, r.now);
   for (const auto& name : r.sel.governed) PlanShardSet(r, name, hist, plans);
-  MergeRequestMoves(r.requestMoves, plans);
+  MergeRequestMoves(r.request_moves, plans);
   PublishPlans(r, plans);
 }
 

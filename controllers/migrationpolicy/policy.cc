@@ -51,9 +51,9 @@ Json CountersToJson(const RouterCounters& c) {
             {"errors", c.errors},
             {"shadowCompared", c.compared},
             {"shadowMismatches", c.mismatches},
-            {"shadowOwnerSecondsSum", c.ownerSeconds},
-            {"shadowTargetSecondsSum", c.targetSeconds}};
-  if (c.observedAt > 0) j["observedAt"] = TimeStr(c.observedAt);
+            {"shadowOwnerSecondsSum", c.owner_seconds},
+            {"shadowTargetSecondsSum", c.target_seconds}};
+  if (c.observed_at > 0) j["observedAt"] = TimeStr(c.observed_at);
   return j;
 }
 
@@ -70,8 +70,8 @@ std::optional<RouterCounters> CountersFromJson(const Json& j, const std::string&
                                                   {"errors", &c.errors},
                                                   {"shadowCompared", &c.compared},
                                                   {"shadowMismatches", &c.mismatches},
-                                                  {"shadowOwnerSecondsSum", &c.ownerSeconds},
-                                                  {"shadowTargetSecondsSum", &c.targetSeconds}};
+                                                  {"shadowOwnerSecondsSum", &c.owner_seconds},
+                                                  {"shadowTargetSecondsSum", &c.target_seconds}};
   for (const auto& [k, dst] : keys) {
     if (!j.contains(k) || j[k].is_null()) continue;
     if (!j[k].is_number() || j[k].get<double>() < 0 || !std::isfinite(j[k].get<double>())) {
@@ -80,7 +80,7 @@ std::optional<RouterCounters> CountersFromJson(const Json& j, const std::string&
     }
     *dst = j[k].get<double>();
   }
-  if (j.contains("observedAt")) c.observedAt = TimeOf(j["observedAt"]);
+  if (j.contains("observedAt")) c.observed_at = TimeOf(j["observedAt"]);
   return c;
 }
 
@@ -88,26 +88,26 @@ std::optional<RouterCounters> CountersFromJson(const Json& j, const std::string&
 
 Json ActionToJson(const ActionRecord& a) {
   Json j = {{"id", a.id},
-            {"shardSet", a.shardSet},
+            {"shardSet", a.shard_set},
             {"type", ActionTypeName(a.type)},
             {"phase", PhaseName(a.phase)},
             {"attempts", a.attempts}};
   if (a.range) j["range"] = *a.range;
   if (a.other) j["other"] = *a.other;
-  if (a.splitAt) j["splitAt"] = *a.splitAt;
+  if (a.split_at) j["splitAt"] = *a.split_at;
   if (!a.source.empty()) j["source"] = a.source;
   if (!a.target.empty()) j["target"] = a.target;
-  if (a.startedAt > 0) j["startedAt"] = TimeStr(a.startedAt);
-  if (a.phaseStartedAt > 0) j["phaseStartedAt"] = TimeStr(a.phaseStartedAt);
-  if (a.finishedAt > 0) j["finishedAt"] = TimeStr(a.finishedAt);
+  if (a.started_at > 0) j["startedAt"] = TimeStr(a.started_at);
+  if (a.phase_started_at > 0) j["phaseStartedAt"] = TimeStr(a.phase_started_at);
+  if (a.finished_at > 0) j["finishedAt"] = TimeStr(a.finished_at);
   if (!a.message.empty()) j["message"] = a.message;
-  if (a.routingEpoch > 0) j["routingEpoch"] = a.routingEpoch;
-  if (a.retryAt > 0) j["retryAt"] = TimeStr(a.retryAt);
+  if (a.routing_epoch > 0) j["routingEpoch"] = a.routing_epoch;
+  if (a.retry_at > 0) j["retryAt"] = TimeStr(a.retry_at);
   if (a.hook.step != HookStep::kNone) {
     j["hook"] = {{"step", HookStepName(a.hook.step)}, {"state", HookStateName(a.hook.state)}};
     if (a.hook.reverse) j["hook"]["reverse"] = true;
   }
-  if (a.routerBaseline) j["routerBaseline"] = CountersToJson(*a.routerBaseline);
+  if (a.router_baseline) j["routerBaseline"] = CountersToJson(*a.router_baseline);
   if (!a.request.empty()) j["ownershipRequest"] = a.request;
   return j;
 }
@@ -154,9 +154,9 @@ void ReadRangeIds(const Json& j, const std::string& field, ActionRecord& a) {
     if (!j[k].is_number_unsigned() || j[k].get<uint64_t>() > UINT32_MAX) {
       Fail(field + "." + k, "must be an integer in 0..4294967295");
     }
-    (std::string(k) == "other" ? a.other : a.splitAt) = j[k].get<uint32_t>();
+    (std::string(k) == "other" ? a.other : a.split_at) = j[k].get<uint32_t>();
   }
-  if (a.type == ActionType::kSplit && (!a.range || !a.other || !a.splitAt))
+  if (a.type == ActionType::kSplit && (!a.range || !a.other || !a.split_at))
     Fail(field, "Split needs range, other and splitAt");
   if (a.type == ActionType::kMerge && (!a.range || !a.other))
     Fail(field, "Merge needs range and other");
@@ -170,7 +170,7 @@ Result<ActionRecord> ActionFromJson(const Json& j, const std::string& field) {
     ActionRecord a;
     a.id = Str(j, "id", "", field);
     if (a.id.empty()) Fail(field + ".id", "required");
-    a.shardSet = Str(j, "shardSet", "", field);
+    a.shard_set = Str(j, "shardSet", "", field);
     const std::string type = Str(j, "type", "", field);
     auto t = ParseActionType(type);
     if (!t) Fail(field + ".type", "unknown action type \"" + type + "\"");
@@ -182,10 +182,10 @@ Result<ActionRecord> ActionFromJson(const Json& j, const std::string& field) {
     auto p = ParsePhase(phase);
     if (!p) Fail(field + ".phase", "unknown phase \"" + phase + "\"");
     a.phase = *p;
-    if (j.contains("startedAt")) a.startedAt = TimeOf(j["startedAt"]);
-    if (j.contains("phaseStartedAt")) a.phaseStartedAt = TimeOf(j["phaseStartedAt"]);
-    if (j.contains("finishedAt")) a.finishedAt = TimeOf(j["finishedAt"]);
-    if (j.contains("retryAt")) a.retryAt = TimeOf(j["retryAt"]);
+    if (j.contains("startedAt")) a.started_at = TimeOf(j["startedAt"]);
+    if (j.contains("phaseStartedAt")) a.phase_started_at = TimeOf(j["phaseStartedAt"]);
+    if (j.contains("finishedAt")) a.finished_at = TimeOf(j["finishedAt"]);
+    if (j.contains("retryAt")) a.retry_at = TimeOf(j["retryAt"]);
     if (j.contains("attempts") && j["attempts"].is_number_integer())
       a.attempts = j["attempts"].get<int>();
     a.message = Str(j, "message", "", field);
@@ -194,12 +194,12 @@ Result<ActionRecord> ActionFromJson(const Json& j, const std::string& field) {
       if (!j["routingEpoch"].is_number_integer() || j["routingEpoch"].get<int64_t>() < 0) {
         Fail(field + ".routingEpoch", "must be a non-negative integer");
       }
-      a.routingEpoch = j["routingEpoch"].get<int64_t>();
+      a.routing_epoch = j["routingEpoch"].get<int64_t>();
     }
     if (j.contains("hook") && !j["hook"].is_null())
       a.hook = HookFromJson(j["hook"], field + ".hook");
     if (j.contains("routerBaseline") && !j["routerBaseline"].is_null())
-      a.routerBaseline = CountersFromJson(j["routerBaseline"], field + ".routerBaseline", true);
+      a.router_baseline = CountersFromJson(j["routerBaseline"], field + ".routerBaseline", true);
     return a;
   } catch (const FieldError& e) {
     return unexpected(Error{e.message});
@@ -218,24 +218,24 @@ std::map<uint32_t, RouterCounters> ParseRouterStats(const Json& shardset) {
     if (!r.is_object() || !r.contains("range") || !r["range"].is_number_unsigned()) continue;
     auto c = CountersFromJson(r, "", false);
     if (!c) continue;
-    c->observedAt = at;
+    c->observed_at = at;
     out[r["range"].get<uint32_t>()] = *c;
   }
   return out;
 }
 
-std::vector<ActionRecord> ActionsFromPlan(const std::string& planId, const std::string& shardSet,
+std::vector<ActionRecord> ActionsFromPlan(const std::string& plan_id, const std::string& shard_set,
                                           const planner::Plan& plan) {
   std::vector<ActionRecord> out;
   for (size_t i = 0; i < plan.actions.size(); ++i) {
     const auto& pa = plan.actions[i];
     ActionRecord a;
-    a.id = planId + "-" + std::to_string(i);
-    a.shardSet = shardSet;
+    a.id = plan_id + "-" + std::to_string(i);
+    a.shard_set = shard_set;
     a.type = FromPlanner(pa.type);
     a.range = pa.range;
     a.other = pa.other;
-    a.splitAt = pa.splitAt;
+    a.split_at = pa.split_at;
     switch (pa.type) {
       case planner::ActionType::kMove:
         a.source = pa.from;
@@ -258,8 +258,8 @@ std::vector<ActionRecord> ActionsFromPlan(const std::string& planId, const std::
 
 // ---- proposals ----
 
-std::string ProposalId(const std::string& planId, int64_t createdAt) {
-  return planId + "-" + std::to_string(createdAt);
+std::string ProposalId(const std::string& plan_id, int64_t created_at) {
+  return plan_id + "-" + std::to_string(created_at);
 }
 
 namespace {
@@ -273,19 +273,19 @@ uint64_t Fnv(const std::string& s, uint64_t h = 14695981039346656037ULL) {
 std::string Pct(double u) { return std::to_string(static_cast<int>(std::lround(u * 100))) + "%"; }
 }  // namespace
 
-Json BuildProposal(const std::vector<ProposalPlan>& plans, int64_t now, int64_t ttlSeconds,
+Json BuildProposal(const std::vector<ProposalPlan>& plans, int64_t now, int64_t ttl_seconds,
                    const std::string& note) {
-  std::string planId;
+  std::string plan_id;
   if (plans.size() == 1) {
-    planId = plans[0].plan.id;
+    plan_id = plans[0].plan.id;
   } else {
     uint64_t h = Fnv("");
-    for (const auto& p : plans) h = Fnv(p.shardSet + "/" + p.plan.id, h);
+    for (const auto& p : plans) h = Fnv(p.shard_set + "/" + p.plan.id, h);
     char buf[32];
     snprintf(buf, sizeof(buf), "plan-%016llx", static_cast<unsigned long long>(h));
-    planId = buf;
+    plan_id = buf;
   }
-  std::string id = ProposalId(planId, now);
+  std::string id = ProposalId(plan_id, now);
   Json actions = Json::array();
   Json reasons = Json::array();
   if (!note.empty()) reasons.push_back(note);
@@ -294,52 +294,57 @@ Json BuildProposal(const std::vector<ProposalPlan>& plans, int64_t now, int64_t 
   int64_t moved_ranges = 0, lower_bound = 0;
   std::optional<double> bytes;
   for (const auto& pp : plans) {
-    for (const auto& a : ActionsFromPlan(id, pp.shardSet, pp.plan)) {
+    for (const auto& a : ActionsFromPlan(id, pp.shard_set, pp.plan)) {
       Json j = {{"id", a.id},
-                {"shardSet", a.shardSet},
+                {"shardSet", a.shard_set},
                 {"type", ActionTypeName(a.type)},
                 {"reason", a.message}};
       if (a.range) j["range"] = *a.range;
       if (a.other) j["other"] = *a.other;
-      if (a.splitAt) j["splitAt"] = *a.splitAt;
+      if (a.split_at) j["splitAt"] = *a.split_at;
       if (!a.source.empty()) j["source"] = a.source;
       if (!a.target.empty()) j["target"] = a.target;
       actions.push_back(j);
     }
     for (const auto& row : pp.plan.pods) {
       if (row.role == planner::PodRole::kActive) ++after;
-      if (row.rangesBefore > 0 || (row.role == planner::PodRole::kActive && row.rangesAfter == 0))
+      if (row.ranges_before > 0 || (row.role == planner::PodRole::kActive && row.ranges_after == 0))
         ++before;
-      pods.push_back({{"shardSet", pp.shardSet},
+      pods.push_back({{"shardSet", pp.shard_set},
                       {"pod", row.pod},
                       {"role", row.role == planner::PodRole::kActive ? "active" : "warm"},
                       {"utilizationBefore", Pct(row.before)},
                       {"utilizationAfter", Pct(row.after)},
                       {"observedUtilization", Pct(row.observed)},
-                      {"rangesBefore", row.rangesBefore},
-                      {"rangesAfter", row.rangesAfter}});
-      reasons.push_back(pp.shardSet + "/" + row.pod + ": utilization " + Pct(row.before) + " -> " +
+                      {"rangesBefore", row.ranges_before},
+                      {"rangesAfter", row.ranges_after}});
+      reasons.push_back(pp.shard_set + "/" + row.pod + ": utilization " + Pct(row.before) + " -> " +
                         Pct(row.after) + " (observed " + Pct(row.observed) + "), ranges " +
-                        std::to_string(row.rangesBefore) + " -> " +
-                        std::to_string(row.rangesAfter));
+                        std::to_string(row.ranges_before) + " -> " +
+                        std::to_string(row.ranges_after));
     }
-    std::string moved = pp.shardSet + ": " + std::to_string(pp.plan.moves) +
-                        " range(s) moved (lower bound " + std::to_string(pp.plan.movedLowerBound) +
-                        ")";
-    if (pp.bytesMoved)
-      moved += ", ~" + std::to_string(static_cast<long long>(*pp.bytesMoved)) + " bytes";
+    std::string moved = pp.shard_set + ": " + std::to_string(pp.plan.moves) +
+                        " range(s) moved (lower bound " +
+                        std::to_string(pp.plan.moved_lower_bound) + ")";
+    if (pp.bytes_moved)
+      moved += ", ~" + std::to_string(static_cast<long long>(*pp.bytes_moved)) + " bytes";
     moved_ranges += static_cast<int64_t>(pp.plan.moves);
-    lower_bound += static_cast<int64_t>(pp.plan.movedLowerBound);
-    if (pp.bytesMoved) bytes = bytes.value_or(0) + *pp.bytesMoved;
+    lower_bound += static_cast<int64_t>(pp.plan.moved_lower_bound);
+    if (pp.bytes_moved) bytes = bytes.value_or(0) + *pp.bytes_moved;
     reasons.push_back(moved);
     for (const auto& b : pp.plan.blocked)
-      reasons.push_back(pp.shardSet + ": blocked: " + b.subject + ": " + b.message);
+      reasons.push_back(pp.shard_set + ": blocked: " + b.subject + ": " + b.message);
   }
-  Json p = {
-      {"id", id},           {"createdAt", TimeStr(now)},   {"expiresAt", TimeStr(now + ttlSeconds)},
-      {"actions", actions}, {"podsBefore", before},        {"podsAfter", after},
-      {"pods", pods},       {"movedRanges", moved_ranges}, {"movedRangesLowerBound", lower_bound},
-      {"reasons", reasons}};
+  Json p = {{"id", id},
+            {"createdAt", TimeStr(now)},
+            {"expiresAt", TimeStr(now + ttl_seconds)},
+            {"actions", actions},
+            {"podsBefore", before},
+            {"podsAfter", after},
+            {"pods", pods},
+            {"movedRanges", moved_ranges},
+            {"movedRangesLowerBound", lower_bound},
+            {"reasons", reasons}};
   if (bytes) p["bytesMoved"] = static_cast<int64_t>(std::llround(*bytes));
   return p;
 }
@@ -385,15 +390,15 @@ bool CopiesData(const ActionRecord& a) {
 bool MayStartMigration(const std::vector<ActionRecord>& actions,
                        const std::vector<ActionRecord>& history, const planner::Policy& p,
                        int64_t now) {
-  int inflight = 0, lastHour = 0;
+  int inflight = 0, last_hour = 0;
   for (const auto* list : {&actions, &history}) {
     for (const auto& a : *list) {
-      if (!CopiesData(a) || a.startedAt == 0) continue;
+      if (!CopiesData(a) || a.started_at == 0) continue;
       if (!a.terminal()) ++inflight;
-      if (now - a.startedAt < 3600) ++lastHour;
+      if (now - a.started_at < 3600) ++last_hour;
     }
   }
-  return inflight < p.maxConcurrentMigrations && lastHour < p.maxMovesPerHour;
+  return inflight < p.max_concurrent_migrations && last_hour < p.max_moves_per_hour;
 }
 
 planner::History HistoryFrom(const std::vector<ActionRecord>& actions,
@@ -401,26 +406,26 @@ planner::History HistoryFrom(const std::vector<ActionRecord>& actions,
   planner::History h;
   for (const auto* list : {&actions, &history}) {
     for (const auto& a : *list) {
-      if (a.startedAt == 0) continue;
-      int64_t last = std::max(a.startedAt, a.finishedAt);
+      if (a.started_at == 0) continue;
+      int64_t last = std::max(a.started_at, a.finished_at);
       if (CopiesData(a)) {
-        if (now - a.startedAt < 3600) h.moveTimes.push_back(a.startedAt);
-        if (!a.terminal()) ++h.inFlightMigrations;
+        if (now - a.started_at < 3600) h.move_times.push_back(a.started_at);
+        if (!a.terminal()) ++h.in_flight_migrations;
       }
-      if (a.range) h.rangeLastAction[*a.range] = std::max(h.rangeLastAction[*a.range], last);
+      if (a.range) h.range_last_action[*a.range] = std::max(h.range_last_action[*a.range], last);
       // Both halves of a split cool down: otherwise the new upper half is
       // split again at once while a stale pod forecast still calls its owner
       // hot, and the key space is cut ever finer.
       if (a.other && (a.type == ActionType::kSplit || a.type == ActionType::kMerge)) {
-        h.rangeLastAction[*a.other] = std::max(h.rangeLastAction[*a.other], last);
+        h.range_last_action[*a.other] = std::max(h.range_last_action[*a.other], last);
       }
       for (const auto& pod : {a.source, a.target}) {
         if (!pod.empty() && a.type != ActionType::kMove)
-          h.podLastAction[pod] = std::max(h.podLastAction[pod], last);
+          h.pod_last_action[pod] = std::max(h.pod_last_action[pod], last);
       }
     }
   }
-  std::sort(h.moveTimes.begin(), h.moveTimes.end());
+  std::sort(h.move_times.begin(), h.move_times.end());
   return h;
 }
 

@@ -91,7 +91,7 @@ void MigrationPolicyReconciler::event(const Json& obj, bool warning, const std::
   }
 }
 
-ctrl::ReconcileResult MigrationPolicyReconciler::reconcile(const std::string& key) {
+ctrl::ReconcileResult MigrationPolicyReconciler::Reconcile(const std::string& key) {
   kube::ObjectPtr obj = deps_.policies != nullptr ? deps_.policies->get(key) : nullptr;
   if (!obj) return ctrl::Action::AwaitChange();
   if (Deleting(*obj)) return ctrl::Action::AwaitChange();
@@ -103,8 +103,8 @@ ctrl::ReconcileResult MigrationPolicyReconciler::reconcile(const std::string& ke
     spdlog::warn("migrationpolicy {}: fencing token {} may no longer write; skipping", key, r.base);
     return ctrl::Action::AwaitChange();
   }
-  auto token = term_token(r.base, kube::ObjectNamespace(*obj));
-  if (!token) return kube::api_error(ErrorKind::kUnavailable, token.error().message);
+  auto token = TermToken(r.base, kube::ObjectNamespace(*obj));
+  if (!token) return kube::MakeApiError(ErrorKind::kUnavailable, token.error().message);
   r.token = *token;
   r.now = deps_.now();
   auto spec = ParsePolicy(*obj);
@@ -121,7 +121,7 @@ ctrl::ReconcileResult MigrationPolicyReconciler::reconcile(const std::string& ke
                                            planner::FormatRfc3339(r.now));
     Json o = *obj;
     o["status"] = status;
-    auto w = deps_.client->update_status(api::kMigrationPolicies, kube::ObjectNamespace(*obj), o);
+    auto w = deps_.client->UpdateStatus(api::kMigrationPolicies, kube::ObjectNamespace(*obj), o);
     if (!w) return unexpected(w.error());
     return ctrl::Action::AwaitChange();
   }
@@ -129,7 +129,7 @@ ctrl::ReconcileResult MigrationPolicyReconciler::reconcile(const std::string& ke
   return run(r);
 }
 
-void MigrationPolicyReconciler::load_set(Round& r, const std::string& name) {
+void MigrationPolicyReconciler::LoadSet(Round& r, const std::string& name) {
   if (r.sets.count(name)) return;
   SetState& s = r.sets[name];
   s.name = name;
@@ -146,27 +146,27 @@ void MigrationPolicyReconciler::load_set(Round& r, const std::string& name) {
   }
   s.set = *set;
   s.replicas = set->replicas;
-  s.minReplicas = set->min_replicas;
-  s.maxReplicas = set->max_replicas;
+  s.min_replicas = set->min_replicas;
+  s.max_replicas = set->max_replicas;
   // Our own request, when we made one, is what the ShardSet controller
   // works towards (api/replica_request.h); spec.replicas otherwise.
   if (auto it = r.requests.find(name); it != r.requests.end()) {
     s.replicas =
-        std::clamp(it->second.replicas, s.minReplicas, std::max(s.minReplicas, s.maxReplicas));
+        std::clamp(it->second.replicas, s.min_replicas, std::max(s.min_replicas, s.max_replicas));
   }
-  s.cmName = set->config_map;
-  s.routerTelemetry = set->routers.enabled;  // spec.routers (C2)
-  s.routerStats = ParseRouterStats(*obj);
+  s.cm_name = set->config_map;
+  s.router_telemetry = set->routers.enabled;  // spec.routers (C2)
+  s.router_stats = ParseRouterStats(*obj);
   if (deps_.pods != nullptr) {
-    for (const auto& p : deps_.pods->list_labels(ns, {{api::kLabelShardSet, name}})) {
+    for (const auto& p : deps_.pods->ListLabels(ns, {{api::kLabelShardSet, name}})) {
       auto op = shardset::ObservePod(*p);
       if (!op.live()) continue;
-      s.podObjs[op.name] = *p;
+      s.pod_objs[op.name] = *p;
       s.pods.push_back(op);
     }
   }
-  kube::ObjectPtr cm = deps_.configmaps != nullptr && !s.cmName.empty()
-                           ? deps_.configmaps->get(ns + "/" + s.cmName)
+  kube::ObjectPtr cm = deps_.configmaps != nullptr && !s.cm_name.empty()
+                           ? deps_.configmaps->get(ns + "/" + s.cm_name)
                            : nullptr;
   if (cm) {
     s.cm = *cm;
@@ -176,7 +176,7 @@ void MigrationPolicyReconciler::load_set(Round& r, const std::string& name) {
       if (parsed) {
         s.doc = parsed->raw;
       } else {
-        s.problem = "ConfigMap " + s.cmName + ": " + parsed.error().message;
+        s.problem = "ConfigMap " + s.cm_name + ": " + parsed.error().message;
       }
     }
   }
@@ -260,7 +260,7 @@ void NoteIgnoredApproval(Round& r) {
 
 void MigrationPolicyReconciler::PlanWhenIdle(Round& r) {
   if (!r.actions.empty()) {
-    r.plannedReason = "Executing";
+    r.planned_reason = "Executing";
     return;
   }
   ProposalVerdict v =
@@ -274,14 +274,14 @@ void MigrationPolicyReconciler::PlanWhenIdle(Round& r) {
       std::string id = r.proposal["id"].get<std::string>();
       r.actions = *acts;
       r.proposal = Json();
-      r.plannedReason = "Executing";
+      r.planned_reason = "Executing";
       event(
           r.obj, false, "PlanApproved",
           "plan " + id + " approved; executing " + std::to_string(r.actions.size()) + " action(s)");
       r.requeue = ms(100);
     }
   } else if (r.spec.mode != Mode::kAuto && v == ProposalVerdict::kPending) {
-    r.plannedReason = "ProposalPending";
+    r.planned_reason = "ProposalPending";
     int64_t exp =
         planner::ParseRfc3339(r.proposal.value("expiresAt", std::string())).value_or(r.now + 15);
     ms until = ms(std::max<int64_t>(1, exp - r.now + 1) * 1000);
@@ -311,9 +311,9 @@ ctrl::ReconcileResult MigrationPolicyReconciler::run(Round& r) {
   const std::string& ns = r.spec.ns;
   // 1. Selection and conflicts over every policy of the namespace.
   std::vector<kube::ObjectPtr> sets = deps_.shardsets != nullptr
-                                          ? deps_.shardsets->list_namespace(ns)
+                                          ? deps_.shardsets->ListNamespace(ns)
                                           : std::vector<kube::ObjectPtr>{};
-  std::vector<kube::ObjectPtr> pols = deps_.policies != nullptr ? deps_.policies->list_namespace(ns)
+  std::vector<kube::ObjectPtr> pols = deps_.policies != nullptr ? deps_.policies->ListNamespace(ns)
                                                                 : std::vector<kube::ObjectPtr>{};
   r.sel = ResolveSelection(r.spec.name, PolicyRefs(pols, sets));
 
@@ -323,11 +323,11 @@ ctrl::ReconcileResult MigrationPolicyReconciler::run(Round& r) {
   // 3. Execution: one step.
   // C1 requests first (before the policy's own plans), then one external
   // write: an endpoint refresh, or one step of an action.
-  adopt_requests(r);
-  if (refresh_endpoints(r)) {
+  AdoptRequests(r);
+  if (RefreshDocumentEndpoints(r)) {
     r.requeue = ms(200);
   } else {
-    r.requeue = step_actions(r);
+    r.requeue = StepActions(r);
   }
 
   // 4. Planning, when nothing is in flight.
@@ -339,30 +339,31 @@ ctrl::ReconcileResult MigrationPolicyReconciler::run(Round& r) {
   WarnBlocked(r);
 
   // 6. Declared events maxReplicas cannot cover, refused flaps (notices.h).
-  auto seen = notices_.Observe(r.key, r.findings, r.spec.planner.cooldownSeconds, r.now);
+  auto seen = notices_.Observe(r.key, r.findings, r.spec.planner.cooldown_seconds, r.now);
   for (const auto& n : seen.events) event(r.obj, n.warning, n.reason, n.message);
-  r.newFlaps = seen.newFlaps;
+  r.new_flaps = seen.new_flaps;
 
-  auto st = write_status(r);
+  auto st = WriteStatus(r);
   if (!st) return unexpected(st.error());
   if (!r.actions.empty()) return ctrl::Action::RequeueAfter(r.requeue.value_or(ms(1000)));
   return ctrl::Action::RequeueAfter(r.requeue.value_or(deps_.idle_requeue));
 }
 
-kube::ApiStatus MigrationPolicyReconciler::write_status(Round& r) {
+kube::ApiStatus MigrationPolicyReconciler::WriteStatus(Round& r) {
   const Json prev = r.obj.value("status", Json::object());
   Json status = prev.is_object() ? prev : Json::object();
   status["observedGeneration"] = r.spec.generation;
   status["selectedShardSets"] = r.sel.governed;
   Json conflicts = Json::array();
-  std::string conflictMsg;
+  std::string conflict_msg;
   for (const auto& c : r.sel.conflicts) {
-    conflicts.push_back({{"shardSet", c.shardSet}, {"policies", c.policies}, {"chosen", c.chosen}});
+    conflicts.push_back(
+        {{"shardSet", c.shard_set}, {"policies", c.policies}, {"chosen", c.chosen}});
     std::string others;
     for (const auto& p : c.policies) others += (others.empty() ? "" : ", ") + p;
-    conflictMsg += (conflictMsg.empty() ? "" : "; ") + std::string("ShardSet ") + c.shardSet +
-                   " is selected by policies " + others + "; " + c.chosen +
-                   " governs it (oldest, then name)";
+    conflict_msg += (conflict_msg.empty() ? "" : "; ") + std::string("ShardSet ") + c.shard_set +
+                    " is selected by policies " + others + "; " + c.chosen +
+                    " governs it (oldest, then name)";
   }
   status["conflicts"] = conflicts;
   if (r.proposal.is_null()) {
@@ -384,7 +385,7 @@ kube::ApiStatus MigrationPolicyReconciler::write_status(Round& r) {
       continue;
     Json e = {{"shardSet", set}, {"replicas", q.replicas}};
     if (!q.action.empty()) e["action"] = q.action;
-    if (!q.requestedAt.empty()) e["requestedAt"] = q.requestedAt;
+    if (!q.requested_at.empty()) e["requestedAt"] = q.requested_at;
     requests.push_back(e);
   }
   if (requests.empty()) {
@@ -404,32 +405,32 @@ kube::ApiStatus MigrationPolicyReconciler::write_status(Round& r) {
                        (governs.empty() ? "no ShardSet" : governs)});
   conds.push_back({"Conflict", r.sel.conflicts.empty() ? "False" : "True",
                    r.sel.conflicts.empty() ? "NoConflict" : "ShardSetSelectedByMultiplePolicies",
-                   conflictMsg});
+                   conflict_msg});
   conds.push_back({"Blocked", blocked.empty() ? "False" : "True",
                    blocked.empty() ? "NotBlocked" : "ConstraintUnsatisfiable", blocked});
-  bool active = r.plannedReason == "Executing" || r.plannedReason == "ProposalPending";
-  conds.push_back({"Planned", active ? "True" : "False", r.plannedReason, notes});
-  const Json prevConds = prev.is_object() ? prev.value("conditions", Json::array()) : Json::array();
-  conds.push_back(CapacityShortCondition(r.findings, r.planned, prevConds));
+  bool active = r.planned_reason == "Executing" || r.planned_reason == "ProposalPending";
+  conds.push_back({"Planned", active ? "True" : "False", r.planned_reason, notes});
+  const Json prev_conds = prev.is_object() ? prev.value("conditions", Json::array()) : Json::array();
+  conds.push_back(CapacityShortCondition(r.findings, r.planned, prev_conds));
   AddKstatusConditions(conds, r.spec, r.sel);
   status["conditions"] =
-      BuildConditions(conds, prevConds, r.spec.generation, planner::FormatRfc3339(r.now));
-  if (r.newFlaps > 0 || status.contains("flapsRefused"))
-    status["flapsRefused"] = FlapsRefusedOf(prev) + r.newFlaps;
+      BuildConditions(conds, prev_conds, r.spec.generation, planner::FormatRfc3339(r.now));
+  if (r.new_flaps > 0 || status.contains("flapsRefused"))
+    status["flapsRefused"] = FlapsRefusedOf(prev) + r.new_flaps;
   status["fencingToken"] = r.token;
   if (status == prev) return {};
   // A status written under a larger token is a newer leader's: never overwrite it.
   if (api::StatusFencingTokenOf(r.obj) > r.token) {
-    return kube::api_error(ErrorKind::kForbidden,
-                           "status carries fencing token " +
-                               std::to_string(api::StatusFencingTokenOf(r.obj)) + " > ours " +
-                               std::to_string(r.token) + "; refusing to write");
+    return kube::MakeApiError(ErrorKind::kForbidden,
+                              "status carries fencing token " +
+                                  std::to_string(api::StatusFencingTokenOf(r.obj)) + " > ours " +
+                                  std::to_string(r.token) + "; refusing to write");
   }
   if (!deps_.may_write(r.base))
-    return kube::api_error(ErrorKind::kForbidden, "fencing token no longer valid");
+    return kube::MakeApiError(ErrorKind::kForbidden, "fencing token no longer valid");
   Json obj = r.obj;
   obj["status"] = status;
-  auto w = deps_.client->update_status(api::kMigrationPolicies, r.spec.ns, obj);
+  auto w = deps_.client->UpdateStatus(api::kMigrationPolicies, r.spec.ns, obj);
   if (!w) return unexpected(w.error());
   return {};
 }
@@ -439,20 +440,20 @@ void WireHandlers(kube::Informer& policies, kube::Informer& sets, kube::Informer
   auto own = [&c](const kube::ObjectPtr& o) {
     if (o) c.enqueue(kube::ObjectKey(*o));
   };
-  policies.add_handlers(
+  policies.AddHandlers(
       {own, [own](const kube::ObjectPtr&, const kube::ObjectPtr& n) { own(n); }, own});
   const kube::Store* store = &policies.store();
   auto all_in_ns = [&c, store](const kube::ObjectPtr& o) {
     if (!o) return;
-    for (const auto& p : store->list_namespace(kube::ObjectNamespace(*o)))
+    for (const auto& p : store->ListNamespace(kube::ObjectNamespace(*o)))
       c.enqueue(kube::ObjectKey(*p));
   };
   kube::EventHandlers h{
       all_in_ns, [all_in_ns](const kube::ObjectPtr&, const kube::ObjectPtr& n) { all_in_ns(n); },
       all_in_ns};
-  sets.add_handlers(h);
-  pods.add_handlers(h);
-  cms.add_handlers(h);
+  sets.AddHandlers(h);
+  pods.AddHandlers(h);
+  cms.AddHandlers(h);
 }
 
 }  // namespace shardcast::migrationpolicy

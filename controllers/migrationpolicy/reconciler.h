@@ -46,7 +46,7 @@ struct ReconcilerDeps {
   std::function<std::string(const std::string& pod, const std::string& ip, int port)> hook_endpoint;
   // Observed load of a ShardSet's pods in its capacity metric; default:
   // metrics.k8s.io PodMetrics (CPU millicores) through the client.
-  std::function<std::map<std::string, double>(const std::string& ns, const std::string& shardSet)>
+  std::function<std::map<std::string, double>(const std::string& ns, const std::string& shard_set)>
       observed_load;
   StepConfig step;  // timeouts/attempts (policy fields override the rest)
   std::chrono::milliseconds idle_requeue{15000};
@@ -60,7 +60,7 @@ struct ReconcilerDeps {
 class MigrationPolicyReconciler final : public ctrl::Reconciler {
  public:
   explicit MigrationPolicyReconciler(ReconcilerDeps deps);
-  [[nodiscard]] ctrl::ReconcileResult reconcile(const std::string& key) override;
+  [[nodiscard]] ctrl::ReconcileResult Reconcile(const std::string& key) override;
 
   // One round's view (reconciler_state.h).
   struct Round;
@@ -68,22 +68,22 @@ class MigrationPolicyReconciler final : public ctrl::Reconciler {
 
  private:
   ctrl::ReconcileResult run(Round& r);
-  void load_set(Round& r, const std::string& name);
+  void LoadSet(Round& r, const std::string& name);
   // The fencing token of this term in namespace `ns` (fencing.h); an error
   // when the recorded tokens cannot be read.
-  Result<uint64_t> term_token(uint64_t base, const std::string& ns);
+  Result<uint64_t> TermToken(uint64_t base, const std::string& ns);
   // executor.cc: advances the actions, one external write per round.
-  std::optional<std::chrono::milliseconds> step_actions(Round& r);
-  // step_actions()'s stages: after a failed Split or Merge, fails the Pending
+  std::optional<std::chrono::milliseconds> StepActions(Round& r);
+  // StepActions()'s stages: after a failed Split or Merge, fails the Pending
   // actions planned on its range; moves finished actions to history.
   void SkipDependents(Round& r, size_t i);
   void RetireFinished(Round& r);
   StepWorld world(Round& r, SetState& s, const ActionRecord& a);
-  bool may_start(Round& r, size_t i, std::string* why);
+  bool MayStart(Round& r, size_t i, std::string* why);
   struct Outcome;
   Outcome execute(Round& r, SetState& s, ActionRecord& a, Step& st, const StepWorld& w,
                   const StepConfig& cfg);
-  Outcome call_hook(Round& r, SetState& s, const ActionRecord& a, Write wr, const StepWorld& w);
+  Outcome CallHook(Round& r, SetState& s, const ActionRecord& a, Write wr, const StepWorld& w);
   void plan(Round& r);
   // plan()'s stages (planning.cc): one ShardSet's plan (appended to
   // `plans` when it fits in status), its lowLoadSince, and the plans'
@@ -100,14 +100,14 @@ class MigrationPolicyReconciler final : public ctrl::Reconciler {
   // C1: ShardSet ownership requests as actions (Auto: started here, and a
   // Reassign in every mode but Observe), proposal entries (Proposal, in
   // plan()) or notes (Observe). Moves for a proposal go to r.requestMoves.
-  void adopt_requests(Round& r);
+  void AdoptRequests(Round& r);
   // A routing write that only refreshes pod endpoints (C1); true when made.
-  bool refresh_endpoints(Round& r);
-  kube::ApiStatus write_document(Round& r, SetState& s, const Json& doc, const std::string& what);
-  kube::ApiStatus write_routing(Round& r, SetState& s, const RoutingEdit& edit);
+  bool RefreshDocumentEndpoints(Round& r);
+  kube::ApiStatus WriteDocument(Round& r, SetState& s, const Json& doc, const std::string& what);
+  kube::ApiStatus WriteRouting(Round& r, SetState& s, const RoutingEdit& edit);
   Result<HookResponse> hook(SetState& s, const std::string& pod, const std::string& path,
                             const std::string& method, const Json& body);
-  kube::ApiStatus write_status(Round& r);
+  kube::ApiStatus WriteStatus(Round& r);
   void event(const Json& obj, bool warning, const std::string& reason, const std::string& message);
 
   ReconcilerDeps deps_;

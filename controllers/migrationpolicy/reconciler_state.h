@@ -20,23 +20,23 @@ struct MigrationPolicyReconciler::SetState {
   bool exists = false;
   Json obj;
   api::ShardSet set;  // parsed spec (valid when exists and problem is empty)
-  int replicas = 0, minReplicas = 1, maxReplicas = 10;
-  std::string cmName;
+  int replicas = 0, min_replicas = 1, max_replicas = 10;
+  std::string cm_name;
   std::vector<shardset::ObservedPod> pods;  // live pods
-  std::map<std::string, Json> podObjs;
+  std::map<std::string, Json> pod_objs;
   Json cm;   // null when absent
   Json doc;  // parsed routing.json, null when absent/invalid
   std::string problem;
   std::optional<std::map<std::string, double>> load;  // observed, fetched lazily
-  bool routerTelemetry = false;                       // spec.routers is set (C2)
-  std::map<uint32_t, RouterCounters> routerStats;     // status.routerStats (C2)
+  bool router_telemetry = false;                      // spec.routers is set (C2)
+  std::map<uint32_t, RouterCounters> router_stats;    // status.routerStats (C2)
 };
 
 // A replica request of this policy (status.replicaRequests[]).
 struct StoredRequest {
   int replicas = 0;
   std::string action;
-  std::string requestedAt;
+  std::string requested_at;
 };
 
 struct MigrationPolicyReconciler::Round {
@@ -51,15 +51,15 @@ struct MigrationPolicyReconciler::Round {
   Json proposal;  // null = none
   std::map<std::string, SetState> sets;
   std::vector<std::string> notes;  // Planned condition message parts
-  std::string plannedReason = "NothingToDo";
+  std::string planned_reason = "NothingToDo";
   std::vector<std::string> blocked;  // impossible constraints
   std::optional<std::chrono::milliseconds> requeue;
   std::map<std::string, StoredRequest> requests;  // by ShardSet name
   // C1 Moves waiting for a proposal (Proposal mode), by ShardSet.
-  std::map<std::string, std::vector<ActionRecord>> requestMoves;
+  std::map<std::string, std::vector<ActionRecord>> request_moves;
   bool planned = false;                // plan() ran this round
   std::vector<PlanFindings> findings;  // event shortfalls, refused flaps (notices.h)
-  int64_t newFlaps = 0;                // refusals first seen this round
+  int64_t new_flaps = 0;                // refusals first seen this round
 };
 
 // The observed load (PodMetrics CPU millicores) is in the unit of the

@@ -33,17 +33,17 @@ void RegisterMigrationPolicyController(manager::Manager& mgr) {
   // timestamps); requeue delays stay real.
   deps.now = [&mgr] {
     return static_cast<int64_t>(std::floor(
-        std::chrono::duration<double>(mgr.clock().system_now().time_since_epoch()).count()));
+        std::chrono::duration<double>(mgr.clock().SystemNow().time_since_epoch()).count()));
   };
   if (mgr.options().domain_time) {
     // Timeouts that wait for real work (a pod becoming Ready, a copy making
     // progress) keep their real length: they are given in domain seconds.
     const double scale = mgr.time_scale();
-    deps.step.promotionTimeoutSeconds =
-        static_cast<int64_t>(deps.step.promotionTimeoutSeconds * scale);
-    deps.step.phaseTimeoutSeconds = static_cast<int64_t>(deps.step.phaseTimeoutSeconds * scale);
+    deps.step.promotion_timeout_seconds =
+        static_cast<int64_t>(deps.step.promotion_timeout_seconds * scale);
+    deps.step.phase_timeout_seconds = static_cast<int64_t>(deps.step.phase_timeout_seconds * scale);
   }
-  ctrl::Controller& c = mgr.add_controller(
+  ctrl::Controller& c = mgr.AddController(
       "migrationpolicy", std::make_unique<MigrationPolicyReconciler>(std::move(deps)));
   WireHandlers(policies, sets, pods, cms, c);
 }

@@ -77,8 +77,8 @@ Result<void> MarkMigration(Json& e, const std::string& owner, const RoutingEdit&
   e["state"] = shadow ? "shadow" : "migrating";
   e["source"] = edit.source;
   e["target"] = edit.target;
-  if (!edit.targetEndpoint.empty()) e["targetEndpoint"] = edit.targetEndpoint;
-  e["shadowFraction"] = shadow ? edit.shadowFraction : 0.0;
+  if (!edit.target_endpoint.empty()) e["targetEndpoint"] = edit.target_endpoint;
+  e["shadowFraction"] = shadow ? edit.shadow_fraction : 0.0;
   return {};
 }
 
@@ -88,7 +88,7 @@ Result<void> HandOver(Json& e, const std::string& owner, const RoutingEdit& edit
   if (owner != edit.source)
     return unexpected(Error{f + ".owner: is " + owner + ", not the source " + edit.source});
   e["owner"] = edit.target;
-  e["endpoint"] = edit.targetEndpoint;
+  e["endpoint"] = edit.target_endpoint;
   ClearMigration(e);
   if (e.contains("echoes") && e["echoes"].is_array()) {
     e["echoes"] = EchoesWithout(e["echoes"], edit.target);
@@ -103,7 +103,7 @@ Result<void> Revert(Json& e, const std::string& owner, const RoutingEdit& edit,
     return unexpected(Error{f + ".owner: is " + owner + ", neither source nor target"});
   }
   e["owner"] = edit.source;
-  e["endpoint"] = edit.sourceEndpoint;
+  e["endpoint"] = edit.source_endpoint;
   ClearMigration(e);
   return {};
 }
@@ -113,15 +113,15 @@ void EditEchoes(Json& e, const RoutingEdit& edit) {
   if (!e.contains("echoes") || !e["echoes"].is_array()) e["echoes"] = Json::array();
   Json kept = EchoesWithout(e["echoes"], edit.target);
   if (edit.write == Write::kAddEcho)
-    kept.push_back({{"pod", edit.target}, {"endpoint", edit.targetEndpoint}});
+    kept.push_back({{"pod", edit.target}, {"endpoint", edit.target_endpoint}});
   e["echoes"] = kept;
 }
 
 // Split: `e` keeps [start, splitAt - 1]; a new range `other` gets the rest.
 Result<void> SplitRange(Json& out, Json& e, const RoutingEdit& edit, const std::string& f) {
   const uint32_t start = e.value("start", 0u), end = e.value("end", 0u);
-  if (!(edit.splitAt > start && edit.splitAt <= end)) {
-    return unexpected(Error{f + ".splitAt: " + std::to_string(edit.splitAt) + " is outside [" +
+  if (!(edit.split_at > start && edit.split_at <= end)) {
+    return unexpected(Error{f + ".splitAt: " + std::to_string(edit.split_at) + " is outside [" +
                             std::to_string(start) + ", " + std::to_string(end) + "]"});
   }
   if (e.value("state", std::string("stable")) != "stable")
@@ -134,10 +134,10 @@ Result<void> SplitRange(Json& out, Json& e, const RoutingEdit& edit, const std::
   }
   Json upper = e;
   upper["id"] = edit.other;
-  upper["start"] = edit.splitAt;
+  upper["start"] = edit.split_at;
   upper["echoes"] =
       Json::array();  // echo replicas hold the whole range; they are re-planned per half
-  e["end"] = edit.splitAt - 1;
+  e["end"] = edit.split_at - 1;
   out["ranges"].push_back(upper);
   return {};
 }

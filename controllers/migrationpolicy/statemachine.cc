@@ -84,22 +84,22 @@ Step PromoteStep(const ActionRecord& a, const StepWorld& w, const StepConfig& cf
     return Go(Write::kNone, Enter(a, Phase::kCompleted, now, a.target + " is active"), "Promoted",
               a.id + ": " + a.target + " is active");
   }
-  if (now - a.phaseStartedAt > cfg.promotionTimeoutSeconds) {
+  if (now - a.phase_started_at > cfg.promotion_timeout_seconds) {
     return Go(Write::kNone, Enter(a, Phase::kFailed, now, a.target + " was not promoted in time"),
               "PromotionFailed",
               a.id + ": " + a.target + " was not promoted within " +
-                  std::to_string(cfg.promotionTimeoutSeconds) + "s",
+                  std::to_string(cfg.promotion_timeout_seconds) + "s",
               true);
   }
-  if (!w.target.active && w.replicasSpec <= w.activePods) {
-    if (w.activePods + 1 > w.maxReplicas) {
-      const std::string m = "maxReplicas=" + std::to_string(w.maxReplicas) + " reached";
+  if (!w.target.active && w.replicas_spec <= w.active_pods) {
+    if (w.active_pods + 1 > w.max_replicas) {
+      const std::string m = "maxReplicas=" + std::to_string(w.max_replicas) + " reached";
       return Go(Write::kNone, Enter(a, Phase::kFailed, now, m), "PromotionFailed", a.id + ": " + m,
                 true);
     }
     Step s = Go(Write::kScaleReplicas, a);
-    s.next.message = "asked the ShardSet for " + std::to_string(w.activePods + 1) + " replicas";
-    s.replicas = w.activePods + 1;
+    s.next.message = "asked the ShardSet for " + std::to_string(w.active_pods + 1) + " replicas";
+    s.replicas = w.active_pods + 1;
     return s;
   }
   return Wait(a, ms(1000), "waiting for the ShardSet controller to promote " + a.target);
@@ -108,27 +108,27 @@ Step PromoteStep(const ActionRecord& a, const StepWorld& w, const StepConfig& cf
 Step ScaleInStep(const ActionRecord& a, const StepWorld& w, const StepConfig& cfg) {
   const int64_t now = w.now;
   if (a.phase == Phase::kPending) {
-    if (w.replicasSpec < w.activePods) {  // the patch already happened
+    if (w.replicas_spec < w.active_pods) {  // the patch already happened
       return Go(Write::kNone, Enter(a, Phase::kVerifying, now, "draining"));
     }
-    if (w.replicasSpec - 1 < w.minReplicas) {
-      const std::string m = "minReplicas=" + std::to_string(w.minReplicas) + " reached";
+    if (w.replicas_spec - 1 < w.min_replicas) {
+      const std::string m = "minReplicas=" + std::to_string(w.min_replicas) + " reached";
       return Go(Write::kNone, Enter(a, Phase::kFailed, now, m), "ScaleInFailed",
                 a.id + ": minReplicas reached", true);
     }
     Step s =
         Go(Write::kScaleReplicas, Enter(a, Phase::kVerifying, now, "draining"), "ScaleInStarted",
-           a.id + ": " + ActionTypeName(a.type) + " to " + std::to_string(w.replicasSpec - 1) +
+           a.id + ": " + ActionTypeName(a.type) + " to " + std::to_string(w.replicas_spec - 1) +
                " active pods");
-    s.replicas = w.replicasSpec - 1;
+    s.replicas = w.replicas_spec - 1;
     return s;
   }
-  if (w.activePods <= w.replicasSpec) {
+  if (w.active_pods <= w.replicas_spec) {
     return Go(Write::kNone,
-              Enter(a, Phase::kCompleted, now, "active pods: " + std::to_string(w.activePods)),
-              "ScaledIn", a.id + ": " + std::to_string(w.activePods) + " active pods");
+              Enter(a, Phase::kCompleted, now, "active pods: " + std::to_string(w.active_pods)),
+              "ScaledIn", a.id + ": " + std::to_string(w.active_pods) + " active pods");
   }
-  if (now - a.phaseStartedAt > cfg.phaseTimeoutSeconds) {
+  if (now - a.phase_started_at > cfg.phase_timeout_seconds) {
     return Go(Write::kNone, Enter(a, Phase::kFailed, now, "scale-in did not finish in time"),
               "ScaleInFailed", a.id + ": scale-in did not finish", true);
   }
@@ -176,7 +176,7 @@ Step EchoStep(const ActionRecord& a, const StepWorld& w) {
     return Go(Write::kNone, Enter(a, Phase::kCompleted, now, "echo present"), "EchoAdded", what);
   }
   if (!w.target.exists || !w.target.ready || !w.target.active) {
-    if (now - (a.phaseStartedAt ? a.phaseStartedAt : now) > 600) {
+    if (now - (a.phase_started_at ? a.phase_started_at : now) > 600) {
       return Go(Write::kNone, Enter(a, Phase::kFailed, now,
                                     "echo pod " + a.target + " is not an active ready pod"));
     }
@@ -206,11 +206,11 @@ Step SplitMergeStep(const ActionRecord& a, const StepWorld& w) {
     return Go(Write::kNone, Enter(a, Phase::kFailed, now, m), "ActionFailed", a.id + ": " + short_m,
               true);
   };
-  if (!a.range || !a.other || (split && !a.splitAt)) {
+  if (!a.range || !a.other || (split && !a.split_at)) {
     return fail(type + " without its range ids", type + " without its range ids");
   }
   const std::string what =
-      RangeName(a) + (split ? " split at " + std::to_string(*a.splitAt)
+      RangeName(a) + (split ? " split at " + std::to_string(*a.split_at)
                             : " merged with range " + std::to_string(*a.other));
   const std::string event = split ? "RangeSplit" : "RangesMerged";
   if (!w.range.found) {
@@ -218,7 +218,7 @@ Step SplitMergeStep(const ActionRecord& a, const StepWorld& w) {
     return fail(m, m);
   }
   if (split && w.other.found) {
-    if (w.range.end + 1 == *a.splitAt && w.other.start == *a.splitAt) {
+    if (w.range.end + 1 == *a.split_at && w.other.start == *a.split_at) {
       return Go(Write::kNone, Enter(a, Phase::kCompleted, now, what), event, a.id + ": " + what);
     }
     const std::string m = "range id " + std::to_string(*a.other) + " is already in use";
@@ -230,14 +230,14 @@ Step SplitMergeStep(const ActionRecord& a, const StepWorld& w) {
   // Not while a move, shadow or echo is in flight on the ranges involved.
   const bool busy = w.range.state != "stable" || (!split && w.other.state != "stable");
   if (busy) {
-    if (a.phaseStartedAt > 0 && now - a.phaseStartedAt > 600) {
+    if (a.phase_started_at > 0 && now - a.phase_started_at > 600) {
       return fail("the ranges stayed busy (migrating or shadowed) for 10 minutes", "ranges busy");
     }
     ActionRecord n = a.phase == Phase::kPending ? Enter(a, Phase::kMigrating, now) : a;
     return Wait(n, ms(2000), "waiting for the ranges to be stable");
   }
-  if (split && !(*a.splitAt > w.range.start && *a.splitAt <= w.range.end)) {
-    return fail("splitAt " + std::to_string(*a.splitAt) + " is outside " + RangeName(a),
+  if (split && !(*a.split_at > w.range.start && *a.split_at <= w.range.end)) {
+    return fail("splitAt " + std::to_string(*a.split_at) + " is outside " + RangeName(a),
                 "splitAt outside the range");
   }
   if (!split && (w.range.end == UINT32_MAX || w.range.end + 1 != w.other.start ||
@@ -367,18 +367,18 @@ ActionRecord AfterFailure(const ActionRecord& a, const std::string& error, const
   n.message = "attempt " + std::to_string(n.attempts) + " failed: " + error;
   if (MustFinish(a)) {
     const auto wait = StuckBackoff(n.attempts, cfg);
-    n.retryAt = now + wait.count() / 1000;
-    if (n.attempts >= cfg.maxAttempts) {
+    n.retry_at = now + wait.count() / 1000;
+    if (n.attempts >= cfg.max_attempts) {
       n.message += std::string("; ") + (pod.empty() ? "" : "pod " + pod + " unreachable; ") +
                    PhaseName(a.phase) + " cannot be given up: retrying in " + Seconds(wait);
     }
     return n;
   }
-  if (n.attempts < cfg.maxAttempts) {
-    n.retryAt = now + RetryBackoff(n.attempts).count() / 1000;
+  if (n.attempts < cfg.max_attempts) {
+    n.retry_at = now + RetryBackoff(n.attempts).count() / 1000;
     return n;
   }
-  n.retryAt = 0;
+  n.retry_at = 0;
   const std::string why = "abandoned after " + std::to_string(n.attempts) + " attempts: " + error;
   if (a.type == ActionType::kMove) {
     switch (a.phase) {
@@ -388,7 +388,7 @@ ActionRecord AfterFailure(const ActionRecord& a, const std::string& error, const
       case Phase::kCutover: {  // before the cutover hook (MustFinish covers after)
         ActionRecord b = Enter(n, Phase::kAborting, now, why);
         b.hook = a.hook.step != HookStep::kNone ? HookRecord{HookStep::kAbort} : HookRecord{};
-        b.routerBaseline.reset();
+        b.router_baseline.reset();
         return b;
       }
       case Phase::kVerifying: {
@@ -420,8 +420,8 @@ std::chrono::milliseconds RetryBackoff(int attempts) {
 }
 
 std::chrono::milliseconds StuckBackoff(int attempts, const StepConfig& cfg) {
-  if (attempts < cfg.maxAttempts) return RetryBackoff(attempts);
-  const int64_t s = int64_t{30} << std::clamp(attempts - cfg.maxAttempts, 0, 10);
+  if (attempts < cfg.max_attempts) return RetryBackoff(attempts);
+  const int64_t s = int64_t{30} << std::clamp(attempts - cfg.max_attempts, 0, 10);
   return ms(std::min<int64_t>(s, kStuckBackoffMaxSeconds) * 1000);
 }
 
@@ -444,13 +444,13 @@ std::string HookPod(const ActionRecord& a, Write w) {
 }
 
 bool Stuck(const ActionRecord& a, const StepConfig& cfg) {
-  return !a.terminal() && MustFinish(a) && a.attempts >= cfg.maxAttempts;
+  return !a.terminal() && MustFinish(a) && a.attempts >= cfg.max_attempts;
 }
 
 std::optional<StuckNotice> NoticeAfterFailure(const ActionRecord& after, const std::string& pod,
                                               const std::string& error, const StepConfig& cfg) {
   if (!Stuck(after, cfg)) return std::nullopt;
-  if ((after.attempts - cfg.maxAttempts) % kStuckReminderEvery != 0) return std::nullopt;
+  if ((after.attempts - cfg.max_attempts) % kStuckReminderEvery != 0) return std::nullopt;
   StuckNotice n;
   n.reason = kStuckEventReason;
   n.message = after.id + ": " + PhaseName(after.phase) + " of " + RangeName(after) +

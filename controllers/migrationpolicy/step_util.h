@@ -12,11 +12,11 @@ namespace shardcast::migrationpolicy::step {
 inline ActionRecord Enter(ActionRecord a, Phase phase, int64_t now, std::string message = {}) {
   if (a.phase != phase) {
     a.phase = phase;
-    a.phaseStartedAt = now;
+    a.phase_started_at = now;
     a.attempts = 0;
   }
-  if (a.startedAt == 0) a.startedAt = now;
-  if (a.terminal()) a.finishedAt = now;
+  if (a.started_at == 0) a.started_at = now;
+  if (a.terminal()) a.finished_at = now;
   a.message = std::move(message);
   return a;
 }
@@ -35,13 +35,13 @@ inline Step Wait(const ActionRecord& a, std::chrono::milliseconds after, std::st
   return s;
 }
 
-inline Step Go(Write w, ActionRecord next, std::string event = {}, std::string eventMessage = {},
+inline Step Go(Write w, ActionRecord next, std::string event = {}, std::string event_message = {},
                bool warning = false) {
   Step s;
   s.write = w;
   s.next = std::move(next);
   s.event = std::move(event);
-  s.eventMessage = std::move(eventMessage);
+  s.event_message = std::move(event_message);
   s.warning = warning;
   s.requeue = std::chrono::milliseconds(200);
   return s;

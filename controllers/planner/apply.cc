@@ -23,17 +23,17 @@ Range* FindRange(ShardSetState& s, uint32_t id) {
 }
 
 Result<bool> ApplySplit(ShardSetState& s, Range* r, const Action& a, const std::string& f) {
-  if (!r || !a.splitAt || !a.other || *a.splitAt <= r->start || *a.splitAt > r->end) {
+  if (!r || !a.split_at || !a.other || *a.split_at <= r->start || *a.split_at > r->end) {
     return unexpected(Error{f + ".splitAt: outside the range"});
   }
   if (FindRange(s, *a.other)) return unexpected(Error{f + ".other: range id already used"});
   Range upper = *r;
   upper.id = *a.other;
-  upper.start = *a.splitAt;
-  r->end = *a.splitAt - 1;
-  if (r->sizeBytes) {
-    upper.sizeBytes = *r->sizeBytes / 2;
-    r->sizeBytes = *r->sizeBytes / 2;
+  upper.start = *a.split_at;
+  r->end = *a.split_at - 1;
+  if (r->size_bytes) {
+    upper.size_bytes = *r->size_bytes / 2;
+    r->size_bytes = *r->size_bytes / 2;
   }
   s.ranges.push_back(upper);
   return true;
@@ -45,7 +45,7 @@ Result<bool> ApplyMerge(ShardSetState& s, Range* r, const Action& a, const std::
     return unexpected(Error{f + ".other: not an adjacent range on the same owner"});
   }
   r->end = b->end;
-  if (r->sizeBytes && b->sizeBytes) r->sizeBytes = *r->sizeBytes + *b->sizeBytes;
+  if (r->size_bytes && b->size_bytes) r->size_bytes = *r->size_bytes + *b->size_bytes;
   uint32_t gone = b->id;
   s.ranges.erase(std::remove_if(s.ranges.begin(), s.ranges.end(),
                                 [&](const Range& x) { return x.id == gone; }),

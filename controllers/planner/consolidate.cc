@@ -19,8 +19,8 @@ void Planner::RemoveEchoes() {
     if (pods_[o].hot) continue;
     std::size_t e = rg.echoes.size();
     double gain = OwnerShare(r, e - 1) - OwnerShare(r, e);
-    if (ranges_[r].load > 0.5 * pol_.targetUtilization * Cap(o)) continue;
-    if ((pods_[o].load + gain) / Cap(o) > pol_.targetUtilization) continue;
+    if (ranges_[r].load > 0.5 * pol_.target_utilization * Cap(o)) continue;
+    if ((pods_[o].load + gain) / Cap(o) > pol_.target_utilization) continue;
     std::size_t ep = pod_idx_.at(rg.echoes.back());
     const double before_owner = pods_[o].load, before_echo = pods_[ep].load;
     pods_[o].load += gain;
@@ -42,7 +42,7 @@ void Planner::RemoveEchoes() {
 
 void Planner::Merges() {
   int configured =
-      st_.configuredRanges > 0 ? st_.configuredRanges : static_cast<int>(in_.state.ranges.size());
+      st_.configured_ranges > 0 ? st_.configured_ranges : static_cast<int>(in_.state.ranges.size());
   int allowed = static_cast<int>(st_.ranges.size()) - configured;
   if (allowed <= 0) return;
   double total = 0;
@@ -98,21 +98,22 @@ void Planner::ScaleIn() {
     cap += Cap(p);
     cands.push_back({st_.pods[p].name, pods_[p].observed, OwnedRanges(p).size()});
   }
-  if (active <= st_.minReplicas || cap <= 0) return;
+  if (active <= st_.min_replicas || cap <= 0) return;
   double mean_obs = obs / cap;
-  if (mean_obs >= pol_.scaleInUtilization) return;
-  if (!in_.history.lowLoadSince) {
+  if (mean_obs >= pol_.scale_in_utilization) return;
+  if (!in_.history.low_load_since) {
     plan_.notes.push_back(
         {"plan", "observed utilization " + Pct(mean_obs) +
                      " is below scaleInUtilization; history.lowLoadSince not set yet"});
     return;
   }
-  int64_t low_for = in_.now - *in_.history.lowLoadSince;
-  if (low_for < pol_.scaleInStabilizationSeconds) {
-    plan_.notes.push_back({"plan", "observed utilization " + Pct(mean_obs) + " low for " +
-                                       Secs(static_cast<double>(low_for)) + " of the " +
-                                       Secs(static_cast<double>(pol_.scaleInStabilizationSeconds)) +
-                                       " scaleInStabilization"});
+  int64_t low_for = in_.now - *in_.history.low_load_since;
+  if (low_for < pol_.scale_in_stabilization_seconds) {
+    plan_.notes.push_back(
+        {"plan", "observed utilization " + Pct(mean_obs) + " low for " +
+                     Secs(static_cast<double>(low_for)) + " of the " +
+                     Secs(static_cast<double>(pol_.scale_in_stabilization_seconds)) +
+                     " scaleInStabilization"});
     return;
   }
   auto victims = PickScaleInVictims(cands, 1);
@@ -122,16 +123,16 @@ void Planner::ScaleIn() {
     // The pod the scale-in would take was acted on (promoted) within the
     // cooldown: taking it, or another in its place, now would be a flap.
     if (flaps_.insert(victims[0]).second) {
-      ++plan_.flapsRefused;
-      plan_.flapPods.push_back(victims[0]);
+      ++plan_.flaps_refused;
+      plan_.flap_pods.push_back(victims[0]);
     }
     plan_.blocked.push_back({victims[0], "not scaled in: acted on less than cooldown " +
-                                             Secs(static_cast<double>(pol_.cooldownSeconds)) +
+                                             Secs(static_cast<double>(pol_.cooldown_seconds)) +
                                              " ago (flap refused)"});
     return;
   }
   if (cap - Cap(v) <= 0) return;  // never scale in to zero capacity
-  if (pred / (cap - Cap(v)) > pol_.targetUtilization) {
+  if (pred / (cap - Cap(v)) > pol_.target_utilization) {
     plan_.notes.push_back({"plan",
                            "observed load is low but the forecast for the remaining pods exceeds "
                            "targetUtilization; not scaling in"});
@@ -140,7 +141,7 @@ void Planner::ScaleIn() {
   for (std::size_t p = 0; p < st_.pods.size(); ++p) {
     auto f = in_.forecasts.pods.find(st_.pods[p].name);
     if (Active(p) && f != in_.forecasts.pods.end() && f->second.trusted &&
-        f->second.probExceed >= pol_.confidence) {
+        f->second.prob_exceed >= pol_.confidence) {
       return;
     }
   }
@@ -187,7 +188,7 @@ void Planner::DrainAndRemove(std::size_t v, double mean_obs, int64_t low_for, in
       continue;
     }
     std::string why = "drain " + victim + " for scale-in: observed utilization " + Pct(mean_obs) +
-                      " below " + Pct(pol_.scaleInUtilization) + " for " +
+                      " below " + Pct(pol_.scale_in_utilization) + " for " +
                       Secs(static_cast<double>(low_for));
     if (MoveRange(r, why, 0, false)) --left;
   }
@@ -197,11 +198,11 @@ void Planner::DrainAndRemove(std::size_t v, double mean_obs, int64_t low_for, in
     return;
   }
   Action a;
-  a.type = warm < st_.warmPoolSize ? ActionType::kDemote : ActionType::kScaleIn;
+  a.type = warm < st_.warm_pool_size ? ActionType::kDemote : ActionType::kScaleIn;
   a.pod = victim;
   a.reason = "observed utilization " + Pct(mean_obs) + " below scaleInUtilization " +
-             Pct(pol_.scaleInUtilization) + " for " + Secs(static_cast<double>(low_for)) +
-             " (>= " + Secs(static_cast<double>(pol_.scaleInStabilizationSeconds)) + ")" +
+             Pct(pol_.scale_in_utilization) + " for " + Secs(static_cast<double>(low_for)) +
+             " (>= " + Secs(static_cast<double>(pol_.scale_in_stabilization_seconds)) + ")" +
              (a.type == ActionType::kDemote ? "; back to the warm pool" : "; warm pool full");
   a.effect.push_back({victim, pods_[v].load_before / Cap(v), 0});
   if (a.type == ActionType::kDemote) st_.pods[v].role = PodRole::kWarm;

@@ -24,11 +24,11 @@ void Planner::CheckEventCapacity() {
   double cap = 0;
   for (const auto& p : in_.state.pods) cap += p.capacity;
   cap /= static_cast<double>(in_.state.pods.size());
-  const double per_pod = pol_.maxUtilization * cap;
+  const double per_pod = pol_.max_utilization * cap;
   if (!(per_pod > 0)) return;
-  const double end = static_cast<double>(in_.now) + in_.forecasts.horizonSeconds;
+  const double end = static_cast<double>(in_.now) + in_.forecasts.horizon_seconds;
   for (const auto& ev : pol_.events) {
-    if (ev.start + ev.durationSeconds <= in_.now) continue;  // over
+    if (ev.start + ev.duration_seconds <= in_.now) continue;  // over
     const bool in_horizon = static_cast<double>(ev.start) < end;
     double load = 0;
     for (std::size_t r = 0; r < ranges_.size(); ++r) {
@@ -40,13 +40,13 @@ void Planner::CheckEventCapacity() {
       load += ranges_[r].base * (scaled ? ev.multiplier : 1.0);
     }
     const int needed = static_cast<int>(std::ceil(load / per_pod - 1e-9));
-    if (needed <= st_.maxReplicas) continue;
-    plan_.eventShortfalls.push_back({ev.name, ev.start, load, needed, st_.maxReplicas});
+    if (needed <= st_.max_replicas) continue;
+    plan_.event_shortfalls.push_back({ev.name, ev.start, load, needed, st_.max_replicas});
     plan_.notes.push_back({"plan", "event " + ev.name + " at " + FormatRfc3339(ev.start) +
                                        " needs " + std::to_string(needed) +
                                        " active pods at maxUtilization " +
-                                       Pct(pol_.maxUtilization) + "; maxReplicas is " +
-                                       std::to_string(st_.maxReplicas)});
+                                       Pct(pol_.max_utilization) + "; maxReplicas is " +
+                                       std::to_string(st_.max_replicas)});
   }
 }
 

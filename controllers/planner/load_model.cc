@@ -44,18 +44,18 @@ std::string Num(double v, const char* fmt) {
 }
 
 bool Planner::RangeCooling(uint32_t id) const {
-  auto it = in_.history.rangeLastAction.find(id);
-  return it != in_.history.rangeLastAction.end() && in_.now - it->second < pol_.cooldownSeconds;
+  auto it = in_.history.range_last_action.find(id);
+  return it != in_.history.range_last_action.end() && in_.now - it->second < pol_.cooldown_seconds;
 }
 
 bool Planner::PodCooling(const std::string& name) const {
-  auto it = in_.history.podLastAction.find(name);
-  return it != in_.history.podLastAction.end() && in_.now - it->second < pol_.cooldownSeconds;
+  auto it = in_.history.pod_last_action.find(name);
+  return it != in_.history.pod_last_action.end() && in_.now - it->second < pol_.cooldown_seconds;
 }
 
 double Planner::ReadFraction(const Range& r) const {
-  if (r.readFraction) return *r.readFraction;
-  return r.echoes.empty() ? 0.0 : pol_.readHeavyFraction;
+  if (r.read_fraction) return *r.read_fraction;
+  return r.echoes.empty() ? 0.0 : pol_.read_heavy_fraction;
 }
 
 double Planner::OwnerShare(std::size_t ri, std::size_t echoes) const {
@@ -90,9 +90,9 @@ void Planner::LoadPodForecasts() {
     if (f != in_.forecasts.pods.end()) {
       pods_[p].forecast = &f->second;
       pods_[p].low_conf =
-          f->second.trusted && (f->second.p90 - f->second.p50) > pol_.lowConfidenceBand * Cap(p);
+          f->second.trusted && (f->second.p90 - f->second.p50) > pol_.low_confidence_band * Cap(p);
       pods_[p].trusted = f->second.trusted && !pods_[p].low_conf;
-      pods_[p].prob = pods_[p].trusted ? f->second.probExceed : 0;
+      pods_[p].prob = pods_[p].trusted ? f->second.prob_exceed : 0;
     }
   }
 }
@@ -146,10 +146,10 @@ bool Planner::EventScales(const RangeEvent& ev, std::size_t r) const {
 // Declared events multiply the loads of the ranges they scale while they
 // overlap the horizon; the owners remember the earliest such start.
 void Planner::ApplyRangeEvents() {
-  const double end = static_cast<double>(in_.now) + in_.forecasts.horizonSeconds;
+  const double end = static_cast<double>(in_.now) + in_.forecasts.horizon_seconds;
   for (std::size_t r = 0; r < ranges_.size(); ++r) ranges_[r].base = ranges_[r].load;
   for (const auto& ev : pol_.events) {
-    if (static_cast<double>(ev.start) >= end || ev.start + ev.durationSeconds <= in_.now) continue;
+    if (static_cast<double>(ev.start) >= end || ev.start + ev.duration_seconds <= in_.now) continue;
     const double ttc = static_cast<double>(std::max<int64_t>(0, ev.start - in_.now));
     std::vector<std::size_t> hit;
     if (ev.ranges.empty()) {
@@ -201,8 +201,8 @@ void Planner::ComputeLoads() {
   double total = 0;
   std::size_t n = 0;
   for (const auto& r : st_.ranges) {
-    if (r.sizeBytes) {
-      total += *r.sizeBytes;
+    if (r.size_bytes) {
+      total += *r.size_bytes;
       ++n;
     }
   }
@@ -214,27 +214,27 @@ void Planner::ComputeLoads() {
 }
 
 std::size_t Planner::RangeBound() const {
-  if (!(st_.loadFactor > 0)) return std::numeric_limits<std::size_t>::max();
+  if (!(st_.load_factor > 0)) return std::numeric_limits<std::size_t>::max();
   std::size_t n = 0;
   for (std::size_t p = 0; p < st_.pods.size(); ++p) n += Active(p) && st_.pods[p].ready ? 1 : 0;
   if (n == 0) return std::numeric_limits<std::size_t>::max();
   return static_cast<std::size_t>(std::ceil(
-      st_.loadFactor * static_cast<double>(st_.ranges.size()) / static_cast<double>(n) - 1e-9));
+      st_.load_factor * static_cast<double>(st_.ranges.size()) / static_cast<double>(n) - 1e-9));
 }
 
 void Planner::ComputeBudget() {
   int recent = 0;
-  for (int64_t t : in_.history.moveTimes) {
+  for (int64_t t : in_.history.move_times) {
     if (t <= in_.now && in_.now - t < 3600) ++recent;
   }
-  int conc = pol_.maxConcurrentMigrations - in_.history.inFlightMigrations;
-  int hourly = pol_.maxMovesPerHour - recent;
+  int conc = pol_.max_concurrent_migrations - in_.history.in_flight_migrations;
+  int hourly = pol_.max_moves_per_hour - recent;
   budget_ = std::max(0, std::min(conc, hourly));
   budget_reason_ =
       conc <= hourly
-          ? "limit maxConcurrentMigrations=" + std::to_string(pol_.maxConcurrentMigrations) + " (" +
-                std::to_string(in_.history.inFlightMigrations) + " in flight)"
-          : "limit maxMovesPerHour=" + std::to_string(pol_.maxMovesPerHour) + " (" +
+          ? "limit maxConcurrentMigrations=" + std::to_string(pol_.max_concurrent_migrations) +
+                " (" + std::to_string(in_.history.in_flight_migrations) + " in flight)"
+          : "limit maxMovesPerHour=" + std::to_string(pol_.max_moves_per_hour) + " (" +
                 std::to_string(recent) + " in the last hour)";
 }
 
@@ -247,7 +247,7 @@ std::vector<std::size_t> Planner::OwnedRanges(std::size_t p) const {
 }
 
 bool Planner::Giant(std::size_t r) const {
-  const double share = std::min(pol_.giantFraction, pol_.targetUtilization);
+  const double share = std::min(pol_.giant_fraction, pol_.target_utilization);
   return OwnerShare(r, st_.ranges[r].echoes.size()) > share * max_ready_capacity_;
 }
 

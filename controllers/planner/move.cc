@@ -27,8 +27,8 @@ long Planner::PickTarget(double load, std::size_t exclude, const Range* range) c
       continue;
     }
     double after = (pod.load + load) / Cap(p);
-    if (after > pol_.targetUtilization + 1e-12) continue;
-    double score = (pol_.targetUtilization - after) - 0.5 * pod.observed / Cap(p) -
+    if (after > pol_.target_utilization + 1e-12) continue;
+    double score = (pol_.target_utilization - after) - 0.5 * pod.observed / Cap(p) -
                    0.5 * pod.load_before / Cap(p) - 0.05 * static_cast<double>(pod.moves_in);
     if (score > best_score + 1e-12 ||
         (std::abs(score - best_score) <= 1e-12 && best >= 0 &&
@@ -41,8 +41,8 @@ long Planner::PickTarget(double load, std::size_t exclude, const Range* range) c
 }
 
 long Planner::TryPromote(std::string& why, const std::string& for_what) {
-  if (ActiveCount() >= st_.maxReplicas) {
-    why = "maxReplicas=" + std::to_string(st_.maxReplicas) + " reached";
+  if (ActiveCount() >= st_.max_replicas) {
+    why = "maxReplicas=" + std::to_string(st_.max_replicas) + " reached";
     return -1;
   }
   if (relieving_ != nullptr && !PromotionWorthIt(*relieving_, why)) return -1;
@@ -56,11 +56,11 @@ long Planner::TryPromote(std::string& why, const std::string& for_what) {
       // Acted on (demoted) within the cooldown: promoting it again is a flap.
       cooling = true;
       if (flaps_.insert(st_.pods[p].name).second) {
-        ++plan_.flapsRefused;
-        plan_.flapPods.push_back(st_.pods[p].name);
+        ++plan_.flaps_refused;
+        plan_.flap_pods.push_back(st_.pods[p].name);
         plan_.blocked.push_back(
             {st_.pods[p].name, "not promoted: acted on less than cooldown " +
-                                   Secs(static_cast<double>(pol_.cooldownSeconds)) +
+                                   Secs(static_cast<double>(pol_.cooldown_seconds)) +
                                    " ago (flap refused)"});
       }
       continue;
@@ -81,7 +81,7 @@ long Planner::TryPromote(std::string& why, const std::string& for_what) {
   Action a;
   a.type = ActionType::kPromote;
   a.pod = st_.pods[p].name;
-  a.reason = "no active pod has room under targetUtilization " + Pct(pol_.targetUtilization) +
+  a.reason = "no active pod has room under targetUtilization " + Pct(pol_.target_utilization) +
              " for " + for_what;
   if (relieving_ != nullptr) a.reason += "; " + promotion_weight_;
   a.effect.push_back({a.pod, pods_[p].load / Cap(p), pods_[p].load / Cap(p)});
@@ -93,8 +93,8 @@ long Planner::TryPromote(std::string& why, const std::string& for_what) {
 bool Planner::PromotionWorthIt(const HotPod& h, std::string& why) {
   const double ttc = std::max(0.0, h.ttc);
   const double prevented =
-      pods_[h.pod].prob * std::max(0.0, in_.forecasts.horizonSeconds - ttc) * pol_.overloadWeight;
-  const double cost = ttc + static_cast<double>(pol_.scaleInStabilizationSeconds);
+      pods_[h.pod].prob * std::max(0.0, in_.forecasts.horizon_seconds - ttc) * pol_.overload_weight;
+  const double cost = ttc + static_cast<double>(pol_.scale_in_stabilization_seconds);
   promotion_weight_ = "expected overload prevented " + Num(prevented / 60, "%.0f") +
                       " weighted pod-min >= cost " + Num(cost / 60, "%.0f") + " pod-min";
   if (prevented >= cost) return true;
@@ -132,7 +132,7 @@ bool Planner::MoveRange(std::size_t ri, const std::string& why, double score, bo
     plan_.blocked.push_back(
         {subject, "cannot move off " + rg.owner +
                       ": no ready active pod has room under targetUtilization " +
-                      Pct(pol_.targetUtilization)});
+                      Pct(pol_.target_utilization)});
     return false;
   }
   if (moves_emitted_ >= budget_) {

@@ -29,30 +29,30 @@ struct RingPoint {
 struct Slot {
   uint32_t id;
   uint32_t pos;
-  std::size_t ringIdx;  // first ring point clockwise
+  std::size_t ring_idx;  // first ring point clockwise
   long owner = -1;
 };
 
 Result<bool> ValidateAssign(const std::vector<uint32_t>& ranges,
-                            const std::vector<std::string>& activePods, int virtualNodes,
-                            double loadFactor,
-                            std::unordered_map<std::string, std::size_t>& podIndex) {
-  if (virtualNodes < 1 || virtualNodes > 1024) {
+                            const std::vector<std::string>& active_pods, int virtual_nodes,
+                            double load_factor,
+                            std::unordered_map<std::string, std::size_t>& pod_index) {
+  if (virtual_nodes < 1 || virtual_nodes > 1024) {
     return unexpected(
-        Error{"hashing.virtualNodes: must be in 1..1024, got " + std::to_string(virtualNodes)});
+        Error{"hashing.virtualNodes: must be in 1..1024, got " + std::to_string(virtual_nodes)});
   }
-  if (!(loadFactor >= 1.0 && loadFactor <= 4.0)) {
+  if (!(load_factor >= 1.0 && load_factor <= 4.0)) {
     return unexpected(
-        Error{"hashing.loadFactor: must be in 1.0..4.0, got " + std::to_string(loadFactor)});
+        Error{"hashing.loadFactor: must be in 1.0..4.0, got " + std::to_string(load_factor)});
   }
-  for (std::size_t i = 0; i < activePods.size(); ++i) {
-    if (activePods[i].empty()) return unexpected(Error{"activePods: empty pod name"});
-    if (!podIndex.emplace(activePods[i], i).second) {
-      return unexpected(Error{"activePods: duplicate pod " + activePods[i]});
+  for (std::size_t i = 0; i < active_pods.size(); ++i) {
+    if (active_pods[i].empty()) return unexpected(Error{"activePods: empty pod name"});
+    if (!pod_index.emplace(active_pods[i], i).second) {
+      return unexpected(Error{"activePods: duplicate pod " + active_pods[i]});
     }
   }
   if (ranges.empty()) return true;
-  if (activePods.empty()) return unexpected(Error{"activePods: no active pod to place ranges on"});
+  if (active_pods.empty()) return unexpected(Error{"activePods: no active pod to place ranges on"});
   std::set<uint32_t> seen;
   for (uint32_t r : ranges) {
     if (!seen.insert(r).second) {
@@ -62,16 +62,16 @@ Result<bool> ValidateAssign(const std::vector<uint32_t>& ranges,
   return true;
 }
 
-std::vector<RingPoint> BuildRing(const std::vector<std::string>& activePods, int virtualNodes) {
+std::vector<RingPoint> BuildRing(const std::vector<std::string>& active_pods, int virtual_nodes) {
   std::vector<RingPoint> ring;
-  ring.reserve(activePods.size() * static_cast<std::size_t>(virtualNodes));
-  for (std::size_t p = 0; p < activePods.size(); ++p) {
-    for (int v = 0; v < virtualNodes; ++v) {
-      ring.push_back({RingHash(activePods[p] + "#" + std::to_string(v)), p});
+  ring.reserve(active_pods.size() * static_cast<std::size_t>(virtual_nodes));
+  for (std::size_t p = 0; p < active_pods.size(); ++p) {
+    for (int v = 0; v < virtual_nodes; ++v) {
+      ring.push_back({RingHash(active_pods[p] + "#" + std::to_string(v)), p});
     }
   }
   std::sort(ring.begin(), ring.end(), [&](const RingPoint& a, const RingPoint& b) {
-    return a.pos != b.pos ? a.pos < b.pos : activePods[a.pod] < activePods[b.pod];
+    return a.pos != b.pos ? a.pos < b.pos : active_pods[a.pod] < active_pods[b.pod];
   });
   return ring;
 }
@@ -97,23 +97,23 @@ std::vector<Slot> PlaceOnRing(const std::vector<uint32_t>& ranges,
 // ranges; a joining pod (owned nothing before) takes its natural arc, up to
 // the fair share.
 void KeepAndJoin(std::vector<Slot>& slots, const std::vector<RingPoint>& ring,
-                 const std::unordered_map<std::string, std::size_t>& podIndex,
-                 const std::map<uint32_t, std::string>& previousAssignment,
+                 const std::unordered_map<std::string, std::size_t>& pod_index,
+                 const std::map<uint32_t, std::string>& previous_assignment,
                  std::vector<std::size_t>& count) {
   const std::size_t R = slots.size(), N = count.size();
   std::vector<bool> joiner(N, true);
   for (auto& s : slots) {
-    auto prev = previousAssignment.find(s.id);
-    if (prev == previousAssignment.end()) continue;
-    auto pi = podIndex.find(prev->second);
-    if (pi == podIndex.end()) continue;
+    auto prev = previous_assignment.find(s.id);
+    if (prev == previous_assignment.end()) continue;
+    auto pi = pod_index.find(prev->second);
+    if (pi == pod_index.end()) continue;
     s.owner = static_cast<long>(pi->second);
     ++count[pi->second];
     joiner[pi->second] = false;
   }
   const std::size_t fair = (R + N - 1) / N;
   for (auto& s : slots) {
-    std::size_t natural = ring[s.ringIdx].pod;
+    std::size_t natural = ring[s.ring_idx].pod;
     if (!joiner[natural] || s.owner == static_cast<long>(natural) || count[natural] >= fair) {
       continue;
     }
@@ -125,7 +125,7 @@ void KeepAndJoin(std::vector<Slot>& slots, const std::vector<RingPoint>& ring,
 
 // Rule (3): pods over the bound shed their last ranges in ring order to the
 // least-loaded pods (the bound tightens when a pod joins).
-void ShedOverBound(std::vector<Slot>& slots, const std::vector<std::string>& activePods,
+void ShedOverBound(std::vector<Slot>& slots, const std::vector<std::string>& active_pods,
                    std::size_t bound, std::vector<std::size_t>& count) {
   std::vector<Slot*> shed;
   for (auto it = slots.rbegin(); it != slots.rend(); ++it) {
@@ -140,7 +140,7 @@ void ShedOverBound(std::vector<Slot>& slots, const std::vector<std::string>& act
   for (Slot* s : shed) {
     std::size_t best = 0;
     for (std::size_t p = 1; p < count.size(); ++p) {
-      if (count[p] < count[best] || (count[p] == count[best] && activePods[p] < activePods[best]))
+      if (count[p] < count[best] || (count[p] == count[best] && active_pods[p] < active_pods[best]))
         best = p;
     }
     s->owner = static_cast<long>(best);
@@ -154,7 +154,7 @@ Result<bool> PlaceOrphans(std::vector<Slot>& slots, const std::vector<RingPoint>
   for (auto& s : slots) {
     if (s.owner >= 0) continue;
     for (std::size_t step = 0; step < ring.size(); ++step) {
-      std::size_t p = ring[(s.ringIdx + step) % ring.size()].pod;
+      std::size_t p = ring[(s.ring_idx + step) % ring.size()].pod;
       if (count[p] < bound) {
         s.owner = static_cast<long>(p);
         ++count[p];
@@ -169,30 +169,30 @@ Result<bool> PlaceOrphans(std::vector<Slot>& slots, const std::vector<RingPoint>
 }  // namespace
 
 Result<PlacementResult> Assign(const std::vector<uint32_t>& ranges,
-                               const std::vector<std::string>& activePods, int virtualNodes,
-                               double loadFactor,
-                               const std::map<uint32_t, std::string>& previousAssignment) {
-  std::unordered_map<std::string, std::size_t> podIndex;
-  auto ok = ValidateAssign(ranges, activePods, virtualNodes, loadFactor, podIndex);
+                               const std::vector<std::string>& active_pods, int virtual_nodes,
+                               double load_factor,
+                               const std::map<uint32_t, std::string>& previous_assignment) {
+  std::unordered_map<std::string, std::size_t> pod_index;
+  auto ok = ValidateAssign(ranges, active_pods, virtual_nodes, load_factor, pod_index);
   if (!ok) return unexpected(ok.error());
   PlacementResult out;
   if (ranges.empty()) return out;
   const std::size_t R = ranges.size();
-  const std::size_t N = activePods.size();
+  const std::size_t N = active_pods.size();
   const auto bound = static_cast<std::size_t>(
-      std::ceil(loadFactor * static_cast<double>(R) / static_cast<double>(N) - 1e-9));
+      std::ceil(load_factor * static_cast<double>(R) / static_cast<double>(N) - 1e-9));
   out.bound = bound;
-  std::vector<RingPoint> ring = BuildRing(activePods, virtualNodes);
+  std::vector<RingPoint> ring = BuildRing(active_pods, virtual_nodes);
   std::vector<Slot> slots = PlaceOnRing(ranges, ring);
   std::vector<std::size_t> count(N, 0);
-  KeepAndJoin(slots, ring, podIndex, previousAssignment, count);
-  ShedOverBound(slots, activePods, bound, count);
+  KeepAndJoin(slots, ring, pod_index, previous_assignment, count);
+  ShedOverBound(slots, active_pods, bound, count);
   ok = PlaceOrphans(slots, ring, bound, count);
   if (!ok) return unexpected(ok.error());
   for (const auto& s : slots) {
-    const std::string& pod = activePods[static_cast<std::size_t>(s.owner)];
-    auto prev = previousAssignment.find(s.id);
-    if (prev == previousAssignment.end() || prev->second != pod) ++out.moved;
+    const std::string& pod = active_pods[static_cast<std::size_t>(s.owner)];
+    auto prev = previous_assignment.find(s.id);
+    if (prev == previous_assignment.end() || prev->second != pod) ++out.moved;
     out.owners.emplace(s.id, pod);
   }
   return out;
@@ -223,17 +223,17 @@ std::vector<std::string> PickScaleInVictims(std::vector<PodLoad> pods, std::size
 }
 
 Result<PlacementResult> Drain(const std::vector<uint32_t>& ranges,
-                              const std::vector<std::string>& activePods,
-                              const std::vector<std::string>& victims, int virtualNodes,
-                              double loadFactor,
-                              const std::map<uint32_t, std::string>& previousAssignment) {
+                              const std::vector<std::string>& active_pods,
+                              const std::vector<std::string>& victims, int virtual_nodes,
+                              double load_factor,
+                              const std::map<uint32_t, std::string>& previous_assignment) {
   std::set<std::string> gone(victims.begin(), victims.end());
   std::vector<std::string> remaining;
-  for (const auto& p : activePods) {
+  for (const auto& p : active_pods) {
     if (!gone.count(p)) remaining.push_back(p);
   }
   if (remaining.empty()) return unexpected(Error{"victims: cannot drain every active pod"});
-  return Assign(ranges, remaining, virtualNodes, loadFactor, previousAssignment);
+  return Assign(ranges, remaining, virtual_nodes, load_factor, previous_assignment);
 }
 
 }  // namespace shardcast::planner

@@ -51,8 +51,9 @@ struct PlacementResult {
 // new pod), removing one moves only its ranges, and re-running with the same
 // membership moves nothing.
 [[nodiscard]] Result<PlacementResult> Assign(
-    const std::vector<uint32_t>& ranges, const std::vector<std::string>& activePods,
-    int virtualNodes, double loadFactor, const std::map<uint32_t, std::string>& previousAssignment);
+    const std::vector<uint32_t>& ranges, const std::vector<std::string>& active_pods,
+    int virtual_nodes, double load_factor,
+    const std::map<uint32_t, std::string>& previous_assignment);
 
 struct PodLoad {
   std::string name;
@@ -70,8 +71,8 @@ std::vector<std::string> PickScaleInVictims(std::vector<PodLoad> pods, std::size
 // Re-assigns the victims' ranges over the remaining pods; every other range
 // stays where it is (Assign with the victims removed).
 [[nodiscard]] Result<PlacementResult> Drain(
-    const std::vector<uint32_t>& ranges, const std::vector<std::string>& activePods,
-    const std::vector<std::string>& victims, int virtualNodes, double loadFactor,
-    const std::map<uint32_t, std::string>& previousAssignment);
+    const std::vector<uint32_t>& ranges, const std::vector<std::string>& active_pods,
+    const std::vector<std::string>& victims, int virtual_nodes, double load_factor,
+    const std::map<uint32_t, std::string>& previous_assignment);
 
 }  // namespace shardcast::planner

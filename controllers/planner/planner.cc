@@ -71,7 +71,7 @@ Result<Plan> MakePlan(const PlanInput& in) {
 Result<std::size_t> MovementLowerBound(const PlanInput& in) {
   auto plan = MakePlan(in);
   if (!plan) return unexpected(plan.error());
-  return plan->movedLowerBound;
+  return plan->moved_lower_bound;
 }
 
 }  // namespace shardcast::planner

@@ -34,23 +34,23 @@ struct Range {
   uint32_t start = 0;  // inclusive, in the 32-bit key space
   uint32_t end = 0;    // inclusive
   std::string owner;
-  std::optional<double> sizeBytes;
-  std::optional<double> readFraction;  // 0..1
-  std::vector<std::string> echoes;     // read-only replicas
+  std::optional<double> size_bytes;
+  std::optional<double> read_fraction;  // 0..1
+  std::vector<std::string> echoes;      // read-only replicas
   RangeState state = RangeState::kStable;
 };
 
 struct ShardSetState {
   std::string name;
-  int minReplicas = 1;
-  int maxReplicas = 10;
-  int warmPoolSize = 1;
-  int configuredRanges = 0;  // spec.keySpace.ranges; 0 = ranges.size()
+  int min_replicas = 1;
+  int max_replicas = 10;
+  int warm_pool_size = 1;
+  int configured_ranges = 0;  // spec.keySpace.ranges; 0 = ranges.size()
   // spec.keySpace.hashing.loadFactor: the ShardSet controller lets no pod
   // own more than ceil(loadFactor * ranges / ready active pods) and sheds the
   // excess at its next routing write, so a move beyond that bound would be
   // undone. Moves respect it. 0 = no bound.
-  double loadFactor = 0;
+  double load_factor = 0;
   std::vector<Pod> pods;
   std::vector<Range> ranges;
 };
@@ -60,20 +60,20 @@ struct ShardSetState {
 struct SeriesForecast {
   double observed = 0;
   double p50 = 0, p90 = 0, p99 = 0;
-  double probExceed = 0;  // P(pod exceeds maxUtilization within the horizon)
-  std::optional<double> timeToCrossingSeconds;
+  double prob_exceed = 0;  // P(pod exceeds maxUtilization within the horizon)
+  std::optional<double> time_to_crossing_seconds;
   bool trusted = false;  // untrusted: planner acts on `observed` only
 };
 
 struct Forecasts {
-  double horizonSeconds = 1800;
+  double horizon_seconds = 1800;
   std::map<std::string, SeriesForecast> pods;
   std::map<uint32_t, SeriesForecast> ranges;
 };
 
 struct Schedule {
   std::string cron;  // 5-field
-  int64_t durationSeconds = 0;
+  int64_t duration_seconds = 0;
 };
 
 // A declared load event (MigrationPolicy spec.events[]).
@@ -91,7 +91,7 @@ struct Schedule {
 struct RangeEvent {
   std::string name;
   int64_t start = 0;  // Unix seconds
-  int64_t durationSeconds = 0;
+  int64_t duration_seconds = 0;
   double multiplier = 1;
   std::vector<uint32_t> ranges;
 };
@@ -104,48 +104,48 @@ struct RangeEvent {
 inline constexpr std::size_t kMaxRanges = 2048;
 
 struct Policy {
-  double targetUtilization = 0.6;
-  double maxUtilization = 0.8;
-  double scaleInUtilization = 0.3;
+  double target_utilization = 0.6;
+  double max_utilization = 0.8;
+  double scale_in_utilization = 0.3;
   double confidence = 0.9;
-  int maxConcurrentMigrations = 2;
-  int maxMovesPerHour = 32;
-  int64_t cooldownSeconds = 300;
-  int64_t scaleInStabilizationSeconds = 1800;
+  int max_concurrent_migrations = 2;
+  int max_moves_per_hour = 32;
+  int64_t cooldown_seconds = 300;
+  int64_t scale_in_stabilization_seconds = 1800;
   std::vector<Schedule> windows;  // empty = always allowed
   std::vector<Schedule> blackouts;
-  std::optional<bool> inWindow;    // already evaluated; overrides `windows`
-  std::optional<bool> inBlackout;  // already evaluated; overrides `blackouts`
-  double promotionLeadSeconds = 30;
-  double perRangeLeadSeconds = 10;
+  std::optional<bool> in_window;    // already evaluated; overrides `windows`
+  std::optional<bool> in_blackout;  // already evaluated; overrides `blackouts`
+  double promotion_lead_seconds = 30;
+  double per_range_lead_seconds = 10;
   // Act when time-to-crossing <= needed lead + max(leadMarginSeconds, 0.25 * needed).
-  double leadMarginSeconds = 60;
-  double readHeavyFraction = 0.7;  // echo instead of split at/above this
+  double lead_margin_seconds = 60;
+  double read_heavy_fraction = 0.7;  // echo instead of split at/above this
   // A read-heavy range at or above this share of its owner's capacity is
   // echoed instead of moved when its owner is relieved.
-  double hotRangeFraction = 0.1;
+  double hot_range_fraction = 0.1;
   // A range whose predicted load exceeds this share of the largest ready
   // pod's capacity (never more than targetUtilization) is a giant: echoed
   // when read-heavy, else split.
-  double giantFraction = 0.6;
+  double giant_fraction = 0.6;
   // Confidence: a trusted pod forecast whose band (p90 - p50) exceeds this
   // share of capacity is low confidence; such a pod is planned like the
   // reactive arm (observed load) but hot from maxUtilization - margin.
-  double lowConfidenceBand = 0.3;
-  double lowConfidenceMargin = 0.1;
+  double low_confidence_band = 0.3;
+  double low_confidence_margin = 0.1;
   // A promotion is weighed: expected overload prevented, P(exceed) x (horizon
   // - time to crossing) x overloadWeight pod-seconds, must be at least what
   // it costs, (time to crossing + scaleInStabilization) pod-seconds.
-  double overloadWeight = 4;
+  double overload_weight = 4;
   std::vector<RangeEvent> events;
 };
 
 struct History {
-  std::vector<int64_t> moveTimes;                // starts of moves (last hour is used)
-  std::map<uint32_t, int64_t> rangeLastAction;   // per-range cooldown
-  std::map<std::string, int64_t> podLastAction;  // per-pod cooldown
-  int inFlightMigrations = 0;
-  std::optional<int64_t> lowLoadSince;  // observed mean utilization < scaleIn since
+  std::vector<int64_t> move_times;                 // starts of moves (last hour is used)
+  std::map<uint32_t, int64_t> range_last_action;   // per-range cooldown
+  std::map<std::string, int64_t> pod_last_action;  // per-pod cooldown
+  int in_flight_migrations = 0;
+  std::optional<int64_t> low_load_since;  // observed mean utilization < scaleIn since
 };
 
 struct PlanInput {
@@ -167,12 +167,12 @@ struct PodEffect {
 
 struct Action {
   ActionType type = ActionType::kMove;
-  std::optional<uint32_t> range;    // Move, AddEcho, RemoveEcho, Split, Merge (lower range)
-  std::optional<uint32_t> other;    // Merge: the upper range absorbed; Split: the new range id
-  std::string pod;                  // Promote, Demote, ScaleIn, AddEcho/RemoveEcho (echo pod)
-  std::string from, to;             // Move
-  std::optional<uint32_t> splitAt;  // Split: first key of the upper half
-  double score = 0;                 // Move: migration score
+  std::optional<uint32_t> range;     // Move, AddEcho, RemoveEcho, Split, Merge (lower range)
+  std::optional<uint32_t> other;     // Merge: the upper range absorbed; Split: the new range id
+  std::string pod;                   // Promote, Demote, ScaleIn, AddEcho/RemoveEcho (echo pod)
+  std::string from, to;              // Move
+  std::optional<uint32_t> split_at;  // Split: first key of the upper half
+  double score = 0;                  // Move: migration score
   std::string reason;
   std::vector<PodEffect> effect;
 };
@@ -186,7 +186,7 @@ struct PodRow {
   double before = 0;     // predicted utilization before the plan
   double after = 0;      // predicted utilization after the plan
   double imbalance = 0;  // before - mean(before) over active pods
-  std::size_t rangesBefore = 0, rangesAfter = 0;
+  std::size_t ranges_before = 0, ranges_after = 0;
 };
 
 struct Finding {
@@ -203,24 +203,24 @@ struct EventShortfall {
   std::string event;
   int64_t start = 0;  // Unix seconds
   double load = 0;    // predicted load during the event
-  int podsNeeded = 0;
-  int maxReplicas = 0;
+  int pods_needed = 0;
+  int max_replicas = 0;
 };
 
 struct Plan {
   std::string id;  // stable hash of the actions, for approval
   std::vector<Action> actions;
   std::vector<PodRow> pods;
-  std::vector<Finding> blocked;     // wanted but not done, and why
-  std::vector<Finding> notes;       // watching, waiting for lead time, etc.
-  std::size_t movedLowerBound = 0;  // see MovementLowerBound
+  std::vector<Finding> blocked;       // wanted but not done, and why
+  std::vector<Finding> notes;         // watching, waiting for lead time, etc.
+  std::size_t moved_lower_bound = 0;  // see MovementLowerBound
   std::size_t moves = 0;
   // Flaps refused: a scale-in of a pod acted on (promoted) within the
   // cooldown, or a promotion of a pod demoted within it (findings say which).
-  std::size_t flapsRefused = 0;
-  std::vector<std::string> flapPods;  // the pods of flapsRefused, in order
+  std::size_t flaps_refused = 0;
+  std::vector<std::string> flap_pods;  // the pods of flapsRefused, in order
   // Declared events not yet over that maxReplicas cannot cover (see above).
-  std::vector<EventShortfall> eventShortfalls;
+  std::vector<EventShortfall> event_shortfalls;
 };
 
 // The plan. Errors name the offending field.

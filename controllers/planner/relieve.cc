@@ -76,19 +76,19 @@ std::vector<HotPod> Planner::FindHotPods(bool* promotion_needed) {
     double obs_u = pod.observed / Cap(p);
     double pred_u = pod.load / Cap(p);
     const SeriesForecast* f = pod.forecast;
-    bool over_now = obs_u > pol_.maxUtilization;
-    bool forecast_hot = f != nullptr ? (pod.trusted && f->probExceed >= pol_.confidence)
-                                     : pred_u > pol_.maxUtilization;
-    bool margin_hot = pod.low_conf && obs_u > pol_.maxUtilization - pol_.lowConfidenceMargin;
-    bool event_hot = pod.event_ttc >= 0 && pred_u > pol_.maxUtilization;
+    bool over_now = obs_u > pol_.max_utilization;
+    bool forecast_hot = f != nullptr ? (pod.trusted && f->prob_exceed >= pol_.confidence)
+                                     : pred_u > pol_.max_utilization;
+    bool margin_hot = pod.low_conf && obs_u > pol_.max_utilization - pol_.low_confidence_margin;
+    bool event_hot = pod.event_ttc >= 0 && pred_u > pol_.max_utilization;
     if (!over_now && !forecast_hot && !margin_hot && !event_hot) continue;
     pod.hot = true;
     if (over_now || f == nullptr || margin_hot || event_hot) pod.prob = std::max(pod.prob, 1.0);
     double ttc = 0;
     bool by_event = false;
     if (!over_now && !margin_hot) {
-      double fc = forecast_hot && f != nullptr && f->timeToCrossingSeconds
-                      ? *f->timeToCrossingSeconds
+      double fc = forecast_hot && f != nullptr && f->time_to_crossing_seconds
+                      ? *f->time_to_crossing_seconds
                       : (forecast_hot ? 0.0 : -1.0);
       double ev = event_hot ? pod.event_ttc : -1.0;
       ttc = fc < 0 ? ev : ev < 0 ? fc : std::min(fc, ev);
@@ -98,9 +98,9 @@ std::vector<HotPod> Planner::FindHotPods(bool* promotion_needed) {
       plan_.notes.push_back(
           {Name(p), "forecast band p50..p90 " + Pct(f->p50 / Cap(p)) + ".." + Pct(f->p90 / Cap(p)) +
                         " is too wide to trust; acting on observed load " + Pct(obs_u) +
-                        " with margin " + Pct(pol_.lowConfidenceMargin)});
+                        " with margin " + Pct(pol_.low_confidence_margin)});
     }
-    double excess = pod.load - pol_.targetUtilization * Cap(p);
+    double excess = pod.load - pol_.target_utilization * Cap(p);
     std::vector<double> shares;
     for (std::size_t r : OwnedRanges(p)) {
       if (Movable(r) && !Giant(r)) shares.push_back(OwnerShare(r, st_.ranges[r].echoes.size()));
@@ -111,7 +111,7 @@ std::vector<HotPod> Planner::FindHotPods(bool* promotion_needed) {
   }
   for (std::size_t p = 0; p < st_.pods.size(); ++p) {
     if (Active(p) && st_.pods[p].ready && !pods_[p].hot) {
-      total_spare += std::max(0.0, pol_.targetUtilization * Cap(p) - pods_[p].load);
+      total_spare += std::max(0.0, pol_.target_utilization * Cap(p) - pods_[p].load);
     }
   }
   *promotion_needed = total_excess > total_spare;
@@ -129,9 +129,9 @@ std::vector<HotPod> Planner::FindHotPods(bool* promotion_needed) {
 void Planner::MarkDue(std::vector<HotPod>& hot, bool promotion_needed) {
   for (auto& h : hot) {
     const std::string& name = Name(h.pod);
-    double needed = pol_.perRangeLeadSeconds * static_cast<double>(h.kmin) +
-                    (promotion_needed ? pol_.promotionLeadSeconds : 0);
-    double margin = std::max(pol_.leadMarginSeconds, 0.25 * needed);
+    double needed = pol_.per_range_lead_seconds * static_cast<double>(h.kmin) +
+                    (promotion_needed ? pol_.promotion_lead_seconds : 0);
+    double margin = std::max(pol_.lead_margin_seconds, 0.25 * needed);
     // A declared event is met ahead: the capacity is in place a lead time
     // before it starts, so the work starts a lead time earlier still.
     double ahead = h.event ? needed : 0;
@@ -139,7 +139,7 @@ void Planner::MarkDue(std::vector<HotPod>& hot, bool promotion_needed) {
     if (!h.due) {
       plan_.notes.push_back(
           {name, std::string(h.event ? "a declared event raises it over" : "predicted to exceed") +
-                     " maxUtilization " + Pct(pol_.maxUtilization) +
+                     " maxUtilization " + Pct(pol_.max_utilization) +
                      " (P=" + Num(pods_[h.pod].prob) + ") in " + Secs(h.ttc) +
                      "; acting when within " + Secs(ahead + needed + margin) + " (lead for " +
                      std::to_string(h.kmin) + " moves" + (promotion_needed ? " + promotion" : "") +
@@ -182,7 +182,7 @@ bool Planner::AddEcho(const HotPod& h, std::size_t r, const std::string& why) {
   a.range = rg.id;
   a.pod = st_.pods[t].name;
   a.reason = "range load " + Pct(ranges_[r].load / Cap(h.pod)) + " of " + Name(h.pod) + " " + why +
-             " and is " + Pct(*rg.readFraction) + " reads";
+             " and is " + Pct(*rg.read_fraction) + " reads";
   a.effect = {EffectOf(h.pod, before_owner), EffectOf(t, before_to)};
   rg.echoes.push_back(st_.pods[t].name);
   echoed_.insert(rg.id);
@@ -198,8 +198,8 @@ void Planner::EchoHotReads(const HotPod& h) {
   for (std::size_t r : OwnedRanges(h.pod)) {
     const auto& rg = st_.ranges[r];
     if (!Movable(r) || Giant(r) || split_new_.count(rg.id) || !rg.echoes.empty() ||
-        !rg.readFraction || *rg.readFraction < pol_.readHeavyFraction ||
-        ranges_[r].load < pol_.hotRangeFraction * Cap(h.pod)) {
+        !rg.read_fraction || *rg.read_fraction < pol_.read_heavy_fraction ||
+        ranges_[r].load < pol_.hot_range_fraction * Cap(h.pod)) {
       continue;
     }
     cands.push_back(r);
@@ -209,8 +209,8 @@ void Planner::EchoHotReads(const HotPod& h) {
     return st_.ranges[a].id < st_.ranges[b].id;
   });
   for (std::size_t r : cands) {
-    if (pods_[h.pod].load <= pol_.targetUtilization * Cap(h.pod) + 1e-9) break;
-    AddEcho(h, r, "is hot (>= " + Pct(pol_.hotRangeFraction) + " of a pod)");
+    if (pods_[h.pod].load <= pol_.target_utilization * Cap(h.pod) + 1e-9) break;
+    AddEcho(h, r, "is hot (>= " + Pct(pol_.hot_range_fraction) + " of a pod)");
   }
 }
 
@@ -221,7 +221,7 @@ void Planner::SplitRange(const HotPod& h, std::size_t r) {
   a.type = ActionType::kSplit;
   a.range = rg.id;
   uint32_t mid = rg.start + (rg.end - rg.start) / 2;
-  a.splitAt = mid + 1;
+  a.split_at = mid + 1;
   // The smallest id not in use, so that ids stay below 2 x kMaxRanges however
   // many splits and merges a ShardSet goes through (clients refuse larger ids).
   std::vector<bool> used(st_.ranges.size() + 1, false);
@@ -232,14 +232,14 @@ void Planner::SplitRange(const HotPod& h, std::size_t r) {
   while (used[new_id]) ++new_id;
   a.other = new_id;
   a.reason = "range load " + Pct(L / Cap(h.pod)) + " alone exceeds one pod's target " +
-             Pct(pol_.targetUtilization) + "; halves can be moved next";
+             Pct(pol_.target_utilization) + "; halves can be moved next";
   a.effect.push_back({Name(h.pod), pods_[h.pod].load / Cap(h.pod), pods_[h.pod].load / Cap(h.pod)});
   Range upper = rg;
   upper.id = new_id;
   upper.start = mid + 1;
-  if (rg.sizeBytes) {
-    upper.sizeBytes = *rg.sizeBytes / 2;
-    rg.sizeBytes = *rg.sizeBytes / 2;
+  if (rg.size_bytes) {
+    upper.size_bytes = *rg.size_bytes / 2;
+    rg.size_bytes = *rg.size_bytes / 2;
   }
   rg.end = mid;
   ranges_[r].load = L / 2;
@@ -262,7 +262,7 @@ void Planner::RelieveGiant(const HotPod& h, std::size_t r) {
                       std::string(RangeCooling(rg.id) ? "in cooldown" : "not stable")});
     return;
   }
-  if (rg.readFraction && *rg.readFraction >= pol_.readHeavyFraction) {
+  if (rg.read_fraction && *rg.read_fraction >= pol_.read_heavy_fraction) {
     AddEcho(h, r, "exceeds one pod's target");
   } else if (rg.end > rg.start && st_.ranges.size() >= kMaxRanges) {
     plan_.blocked.push_back(
@@ -279,7 +279,7 @@ void Planner::RelieveGiant(const HotPod& h, std::size_t r) {
 // Moves for one due pod: the fewest ranges covering its excess, preferring
 // high migration score (P(hot) x benefit / cost) within that count.
 void Planner::MoveOff(const HotPod& h) {
-  double excess = pods_[h.pod].load - pol_.targetUtilization * Cap(h.pod);
+  double excess = pods_[h.pod].load - pol_.target_utilization * Cap(h.pod);
   if (excess <= 0) return;
   std::vector<Candidate> cands;
   for (std::size_t r : OwnedRanges(h.pod)) {
@@ -288,7 +288,7 @@ void Planner::MoveOff(const HotPod& h) {
       continue;
     double share = OwnerShare(r, st_.ranges[r].echoes.size());
     double cost =
-        st_.ranges[r].sizeBytes ? std::max(*st_.ranges[r].sizeBytes, 1.0) / mean_size_ : 1.0;
+        st_.ranges[r].size_bytes ? std::max(*st_.ranges[r].size_bytes, 1.0) / mean_size_ : 1.0;
     double benefit = std::min(share, excess) / Cap(h.pod);
     cands.push_back({r, share, pods_[h.pod].prob * benefit / cost});
   }
@@ -300,7 +300,7 @@ void Planner::MoveOff(const HotPod& h) {
     plan_.blocked.push_back(
         {Name(h.pod), "even moving every movable range leaves it above targetUtilization"});
   }
-  plan_.movedLowerBound += kmin;
+  plan_.moved_lower_bound += kmin;
   std::sort(cands.begin(), cands.end(), [&](const Candidate& a, const Candidate& b) {
     if (a.score != b.score) return a.score > b.score;
     return st_.ranges[a.r].id < st_.ranges[b.r].id;
@@ -316,10 +316,10 @@ void Planner::MoveOff(const HotPod& h) {
   bool failed = false;
   for (std::size_t i : chosen) {
     std::string why = Name(h.pod) + " predicted " + Pct(pods_[h.pod].load_before / Cap(h.pod)) +
-                      " (P(exceed " + Pct(pol_.maxUtilization) + ")=" + Num(pods_[h.pod].prob) +
+                      " (P(exceed " + Pct(pol_.max_utilization) + ")=" + Num(pods_[h.pod].prob) +
                       ", crossing in " + Secs(h.ttc) + "); moving " +
                       Pct(cands[i].share / Cap(h.pod)) + " toward target " +
-                      Pct(pol_.targetUtilization);
+                      Pct(pol_.target_utilization);
     if (!MoveRange(cands[i].r, why, cands[i].score, true)) failed = true;
   }
   relieving_ = nullptr;
@@ -332,7 +332,7 @@ void Planner::MoveOff(const HotPod& h) {
   }
   std::sort(rest.begin(), rest.end(), larger_first);
   for (std::size_t i : rest) {
-    if (pods_[h.pod].load <= pol_.targetUtilization * Cap(h.pod) + 1e-9 ||
+    if (pods_[h.pod].load <= pol_.target_utilization * Cap(h.pod) + 1e-9 ||
         moves_emitted_ >= budget_)
       break;
     const auto& rg = st_.ranges[cands[i].r];

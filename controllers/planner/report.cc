@@ -17,7 +17,7 @@ std::string PlanId(const std::string& shard_set, const std::vector<Action>& acti
     canon += "|" + std::string(ActionTypeName(a.type)) + ":" +
              (a.range ? std::to_string(*a.range) : "") + ":" +
              (a.other ? std::to_string(*a.other) : "") + ":" + a.pod + ":" + a.from + ":" + a.to +
-             ":" + (a.splitAt ? std::to_string(*a.splitAt) : "");
+             ":" + (a.split_at ? std::to_string(*a.split_at) : "");
   }
   char buf[32];
   std::snprintf(buf, sizeof buf, "plan-%016llx", static_cast<unsigned long long>(Fnv1a64(canon)));
@@ -28,21 +28,21 @@ std::string PlanId(const std::string& shard_set, const std::vector<Action>& acti
 
 bool Planner::Allowed(std::string& why) const {
   bool in_window = true;
-  if (pol_.inWindow) {
-    in_window = *pol_.inWindow;
+  if (pol_.in_window) {
+    in_window = *pol_.in_window;
   } else if (!pol_.windows.empty()) {
     in_window = false;
     for (const auto& w : pol_.windows) {
       auto c = Cron::Parse(w.cron);
-      if (c && c->ActiveAt(in_.now, w.durationSeconds)) in_window = true;
+      if (c && c->ActiveAt(in_.now, w.duration_seconds)) in_window = true;
     }
   }
   if (!in_window) {
     why = "outside every allowed window";
     return false;
   }
-  if (pol_.inBlackout) {
-    if (*pol_.inBlackout) {
+  if (pol_.in_blackout) {
+    if (*pol_.in_blackout) {
       why = "inside a blackout";
       return false;
     }
@@ -50,7 +50,7 @@ bool Planner::Allowed(std::string& why) const {
   }
   for (std::size_t i = 0; i < pol_.blackouts.size(); ++i) {
     auto c = Cron::Parse(pol_.blackouts[i].cron);
-    if (c && c->ActiveAt(in_.now, pol_.blackouts[i].durationSeconds)) {
+    if (c && c->ActiveAt(in_.now, pol_.blackouts[i].duration_seconds)) {
       why = "inside blackout " + std::to_string(i) + " (\"" + pol_.blackouts[i].cron + "\")";
       return false;
     }
@@ -95,8 +95,8 @@ void Planner::Report(bool allowed, const std::string& why) {
     row.before = pods_[p].load_before / Cap(p);
     row.after = std::max(0.0, pods_[p].load) / Cap(p);
     row.imbalance = pod.role == PodRole::kActive ? row.before - mean_before : 0;
-    row.rangesBefore = count_before[p];
-    row.rangesAfter = count_after[p];
+    row.ranges_before = count_before[p];
+    row.ranges_after = count_after[p];
     plan_.pods.push_back(row);
   }
   plan_.id = PlanId(in_.state.name, plan_.actions);

@@ -18,11 +18,11 @@ Result<bool> ValidateSeries(const SeriesForecast& f, const std::string& field) {
       return unexpected(Error{field + "." + n + ": must be a finite number >= 0"});
     }
   }
-  if (!Finite(f.probExceed) || f.probExceed < 0 || f.probExceed > 1) {
+  if (!Finite(f.prob_exceed) || f.prob_exceed < 0 || f.prob_exceed > 1) {
     return unexpected(Error{field + ".probExceed: must be in [0, 1]"});
   }
-  if (f.timeToCrossingSeconds &&
-      (!Finite(*f.timeToCrossingSeconds) || *f.timeToCrossingSeconds < 0)) {
+  if (f.time_to_crossing_seconds &&
+      (!Finite(*f.time_to_crossing_seconds) || *f.time_to_crossing_seconds < 0)) {
     return unexpected(Error{field + ".timeToCrossingSeconds: must be >= 0"});
   }
   return true;
@@ -30,11 +30,11 @@ Result<bool> ValidateSeries(const SeriesForecast& f, const std::string& field) {
 
 // Replica counts and pods; fills `names` with the pod names.
 Result<bool> ValidatePods(const ShardSetState& s, std::unordered_set<std::string>& names) {
-  if (s.minReplicas < 0) return unexpected(Error{"shardSet.spec.minReplicas: must be >= 0"});
-  if (s.maxReplicas < 1 || s.maxReplicas < s.minReplicas) {
+  if (s.min_replicas < 0) return unexpected(Error{"shardSet.spec.minReplicas: must be >= 0"});
+  if (s.max_replicas < 1 || s.max_replicas < s.min_replicas) {
     return unexpected(Error{"shardSet.spec.maxReplicas: must be >= 1 and >= minReplicas"});
   }
-  if (s.warmPoolSize < 0) return unexpected(Error{"shardSet.spec.warmPool.size: must be >= 0"});
+  if (s.warm_pool_size < 0) return unexpected(Error{"shardSet.spec.warmPool.size: must be >= 0"});
   for (std::size_t i = 0; i < s.pods.size(); ++i) {
     const auto& pod = s.pods[i];
     std::string f = "pods[" + std::to_string(i) + "]";
@@ -59,10 +59,11 @@ Result<bool> ValidateRange(const Range& r, const std::string& f,
     if (!names.count(e)) return unexpected(Error{f + ".echoes: unknown pod \"" + e + "\""});
     if (e == r.owner) return unexpected(Error{f + ".echoes: the owner cannot be its own echo"});
   }
-  if (r.readFraction && (!Finite(*r.readFraction) || *r.readFraction < 0 || *r.readFraction > 1)) {
+  if (r.read_fraction &&
+      (!Finite(*r.read_fraction) || *r.read_fraction < 0 || *r.read_fraction > 1)) {
     return unexpected(Error{f + ".readFraction: must be in [0, 1]"});
   }
-  if (r.sizeBytes && (!Finite(*r.sizeBytes) || *r.sizeBytes < 0)) {
+  if (r.size_bytes && (!Finite(*r.size_bytes) || *r.size_bytes < 0)) {
     return unexpected(Error{f + ".sizeBytes: must be >= 0"});
   }
   return true;
@@ -103,8 +104,8 @@ Result<bool> ValidateRanges(const ShardSetState& s, const std::unordered_set<std
 }
 
 Result<bool> ValidatePolicy(const Policy& p) {
-  if (!(p.scaleInUtilization >= 0 && p.scaleInUtilization < p.targetUtilization &&
-        p.targetUtilization < p.maxUtilization && p.maxUtilization <= 1)) {
+  if (!(p.scale_in_utilization >= 0 && p.scale_in_utilization < p.target_utilization &&
+        p.target_utilization < p.max_utilization && p.max_utilization <= 1)) {
     return unexpected(
         Error{"policy.thresholds: need 0 <= scaleInUtilization < targetUtilization < "
               "maxUtilization <= 1"});
@@ -113,36 +114,36 @@ Result<bool> ValidatePolicy(const Policy& p) {
     return unexpected(Error{"policy.forecast.confidence: must be in [0.5, 0.999]"});
   }
   // The CRD caps these (1..64, 1..10000); the planner only needs them >= 1.
-  if (p.maxConcurrentMigrations < 1) {
+  if (p.max_concurrent_migrations < 1) {
     return unexpected(Error{"policy.limits.maxConcurrentMigrations: must be >= 1"});
   }
-  if (p.maxMovesPerHour < 1) {
+  if (p.max_moves_per_hour < 1) {
     return unexpected(Error{"policy.limits.maxMovesPerHour: must be >= 1"});
   }
-  if (p.cooldownSeconds < 0) return unexpected(Error{"policy.limits.cooldown: must be >= 0"});
-  if (p.scaleInStabilizationSeconds < 0) {
+  if (p.cooldown_seconds < 0) return unexpected(Error{"policy.limits.cooldown: must be >= 0"});
+  if (p.scale_in_stabilization_seconds < 0) {
     return unexpected(Error{"policy.limits.scaleInStabilization: must be >= 0"});
   }
-  if (!(p.promotionLeadSeconds >= 0) || !(p.perRangeLeadSeconds >= 0) ||
-      !(p.leadMarginSeconds >= 0)) {
+  if (!(p.promotion_lead_seconds >= 0) || !(p.per_range_lead_seconds >= 0) ||
+      !(p.lead_margin_seconds >= 0)) {
     return unexpected(Error{"policy.migration.leadTime: must be >= 0"});
   }
-  if (!(p.readHeavyFraction >= 0 && p.readHeavyFraction <= 1)) {
+  if (!(p.read_heavy_fraction >= 0 && p.read_heavy_fraction <= 1)) {
     return unexpected(Error{"policy.readHeavyFraction: must be in [0, 1]"});
   }
-  if (!(p.hotRangeFraction >= 0 && p.hotRangeFraction <= 1)) {
+  if (!(p.hot_range_fraction >= 0 && p.hot_range_fraction <= 1)) {
     return unexpected(Error{"policy.hotRangeFraction: must be in [0, 1]"});
   }
-  if (!(p.giantFraction > 0 && p.giantFraction <= 1)) {
+  if (!(p.giant_fraction > 0 && p.giant_fraction <= 1)) {
     return unexpected(Error{"policy.giantFraction: must be in (0, 1]"});
   }
-  if (!(p.lowConfidenceBand >= 0 && Finite(p.lowConfidenceBand))) {
+  if (!(p.low_confidence_band >= 0 && Finite(p.low_confidence_band))) {
     return unexpected(Error{"policy.lowConfidenceBand: must be a finite number >= 0"});
   }
-  if (!(p.lowConfidenceMargin >= 0 && p.lowConfidenceMargin < 1)) {
+  if (!(p.low_confidence_margin >= 0 && p.low_confidence_margin < 1)) {
     return unexpected(Error{"policy.lowConfidenceMargin: must be in [0, 1)"});
   }
-  if (!(p.overloadWeight >= 0 && Finite(p.overloadWeight))) {
+  if (!(p.overload_weight >= 0 && Finite(p.overload_weight))) {
     return unexpected(Error{"policy.overloadWeight: must be a finite number >= 0"});
   }
   for (std::size_t i = 0; i < p.events.size(); ++i) {
@@ -150,7 +151,7 @@ Result<bool> ValidatePolicy(const Policy& p) {
     std::string f = "policy.events[" + std::to_string(i) + "]";
     if (!(e.multiplier >= 0 && Finite(e.multiplier)))
       return unexpected(Error{f + ".multiplier: must be a finite number >= 0"});
-    if (e.durationSeconds < 0) return unexpected(Error{f + ".duration: must be >= 0"});
+    if (e.duration_seconds < 0) return unexpected(Error{f + ".duration: must be >= 0"});
   }
   return true;
 }
@@ -162,7 +163,7 @@ Result<bool> Validate(const PlanInput& in) {
   if (auto ok = ValidatePods(in.state, names); !ok) return ok;
   if (auto ok = ValidateRanges(in.state, names); !ok) return ok;
   if (auto ok = ValidatePolicy(in.policy); !ok) return ok;
-  if (in.history.inFlightMigrations < 0) {
+  if (in.history.in_flight_migrations < 0) {
     return unexpected(Error{"history.inFlightMigrations: must be >= 0"});
   }
   for (const auto& [name, f] : in.forecasts.pods) {

@@ -146,7 +146,7 @@ Result<Json> BuildPvc(const ShardSetSpec& set, const Json& claim_template, long 
 
 // ---- routing ----
 
-std::set<std::string> RoutingDocument::referenced_pods() const {
+std::set<std::string> RoutingDocument::ReferencedPods() const {
   std::set<std::string> out;
   for (const auto& r : ranges) {
     if (!r.owner.empty()) out.insert(r.owner);

@@ -48,7 +48,7 @@ Members Classify(const ShardSetSpec& set, const Observation& obs) {
     live.insert(p.name);
   }
   if (!obs.routing) return m;
-  m.referenced = obs.routing->referenced_pods();
+  m.referenced = obs.routing->ReferencedPods();
   for (const auto& r : obs.routing->ranges) ++m.ranges_of[r.owner];
   for (const auto& [owner, n] : m.ranges_of) {
     if (live.count(owner)) continue;  // not Ready is not gone: its ranges stay

@@ -29,7 +29,7 @@ std::string GoverningPolicy(const kube::Store* policies, const std::string& ns,
                             const std::string& set) {
   if (policies == nullptr) return {};
   std::string best, best_key;
-  for (const auto& p : policies->list_namespace(ns)) {
+  for (const auto& p : policies->ListNamespace(ns)) {
     if (!p || !p->contains("status") || !(*p)["status"].is_object()) continue;
     const Json& st = (*p)["status"];
     if (!st.contains("selectedShardSets") || !st["selectedShardSets"].is_array()) continue;
@@ -99,10 +99,10 @@ void ShardSetReconciler::event(const Json& obj, kube::EventType type, const std:
   if (deps_.events != nullptr) deps_.events->record(obj, type, reason, message);
 }
 
-ctrl::ReconcileResult ShardSetReconciler::reconcile(const std::string& key) {
+ctrl::ReconcileResult ShardSetReconciler::Reconcile(const std::string& key) {
   kube::ObjectPtr obj = deps_.shardsets != nullptr ? deps_.shardsets->get(key) : nullptr;
   if (!obj) {
-    if (deps_.metrics != nullptr) deps_.metrics->remove_matching({{"shardset", key}});
+    if (deps_.metrics != nullptr) deps_.metrics->RemoveMatching({{"shardset", key}});
     return ctrl::Action::AwaitChange();
   }
   const Json md = obj->value("metadata", Json::object());
@@ -119,11 +119,11 @@ ctrl::ReconcileResult ShardSetReconciler::reconcile(const std::string& key) {
     return ctrl::Action::AwaitChange();
   }
   auto spec = ParseShardSet(*obj);
-  if (!spec) return reconcile_invalid_spec(round, spec.error().message);
+  if (!spec) return ReconcileInvalidSpec(round, spec.error().message);
   round.spec = std::move(spec.value());
   if (deps_.policies != nullptr) {
     auto req =
-        api::ReplicaRequestFor(deps_.policies->list_namespace(round.spec.ns), round.spec.name);
+        api::ReplicaRequestFor(deps_.policies->ListNamespace(round.spec.ns), round.spec.name);
     if (req) {
       round.spec.replicas =
           std::clamp(req->replicas, round.spec.min_replicas, round.spec.max_replicas);
@@ -134,8 +134,8 @@ ctrl::ReconcileResult ShardSetReconciler::reconcile(const std::string& key) {
   return execute(round);
 }
 
-ctrl::ReconcileResult ShardSetReconciler::reconcile_invalid_spec(Round& round,
-                                                                 const std::string& error) {
+ctrl::ReconcileResult ShardSetReconciler::ReconcileInvalidSpec(Round& round,
+                                                               const std::string& error) {
   // Keep what we can name for the status; no other writes.
   const Json& obj = round.set_obj;
   const Json md = obj.value("metadata", Json::object());
@@ -150,7 +150,7 @@ ctrl::ReconcileResult ShardSetReconciler::reconcile_invalid_spec(Round& round,
   // Observe pods anyway so that status counts stay honest.
   if (deps_.pods != nullptr) {
     for (const auto& p :
-         deps_.pods->list_labels(round.spec.ns, {{api::kLabelShardSet, round.spec.name}})) {
+         deps_.pods->ListLabels(round.spec.ns, {{api::kLabelShardSet, round.spec.name}})) {
       round.obs.pods.push_back(ObservePod(*p));
     }
   }
@@ -169,7 +169,7 @@ ctrl::ReconcileResult ShardSetReconciler::reconcile_invalid_spec(Round& round,
   bool was_degraded = prev != nullptr && prev->value("status", Json()) == "True" &&
                       prev->value("message", Json()) == round.problem;
   if (!was_degraded) event(obj, kube::EventType::kWarning, "InvalidSpec", round.problem);
-  auto st_write = write_status(round);
+  auto st_write = WriteStatus(round);
   if (!st_write) return unexpected(st_write.error());
   return ctrl::Action::AwaitChange();
 }
@@ -177,24 +177,24 @@ ctrl::ReconcileResult ShardSetReconciler::reconcile_invalid_spec(Round& round,
 kube::ApiStatus ShardSetReconciler::observe(Round& round) {
   const ShardSetSpec& s = round.spec;
   if (deps_.pods != nullptr) {
-    for (const auto& p : deps_.pods->list_labels(s.ns, {{api::kLabelShardSet, s.name}})) {
+    for (const auto& p : deps_.pods->ListLabels(s.ns, {{api::kLabelShardSet, s.name}})) {
       round.obs.occupied_names.insert(kube::ObjectName(*p));
       if (ControllerUid(*p) == s.uid) round.obs.pods.push_back(ObservePod(*p));
     }
   }
   if (deps_.policies != nullptr) {
-    for (const auto& p : deps_.policies->list_namespace(s.ns)) {
+    for (const auto& p : deps_.policies->ListNamespace(s.ns)) {
       if (p) AddHeldPods(*p, s.name, round.obs.held);
     }
   }
-  observe_routing(round);
-  return observe_claims(round);
+  ObserveRouting(round);
+  return ObserveClaims(round);
 }
 
 // The routing ConfigMap and the last good copy: a valid document is the
 // observation; an invalid one (or one missing after a document was
 // published) leaves the last good copy in its place and marks it invalid.
-void ShardSetReconciler::observe_routing(Round& round) {
+void ShardSetReconciler::ObserveRouting(Round& round) {
   const ShardSetSpec& s = round.spec;
   auto cached = [&](const std::string& name) {
     return deps_.configmaps != nullptr ? deps_.configmaps->get(s.ns + "/" + name) : nullptr;
@@ -247,7 +247,7 @@ void ShardSetReconciler::observe_routing(Round& round) {
 // The claims of every owner without a live pod (only then: a set at rest
 // makes no such reads). An owner whose claims all exist comes back; one
 // without them is gone.
-kube::ApiStatus ShardSetReconciler::observe_claims(Round& round) {
+kube::ApiStatus ShardSetReconciler::ObserveClaims(Round& round) {
   const ShardSetSpec& s = round.spec;
   if (!round.obs.routing || round.obs.routing_invalid || s.volume_claim_templates.empty()) {
     return {};
@@ -300,7 +300,7 @@ ctrl::ReconcileResult ShardSetReconciler::execute(Round& round) {
       step = promote(round);
       break;
     case StepKind::kCreateRouting:
-      step = create_routing(round);
+      step = CreateRouting(round);
       if (!step && step.error().kind != ErrorKind::kConflict) {
         failed_step = true;  // a conflict only means the cache is behind: retry at once
         event(round.set_obj, kube::EventType::kWarning, "RoutingWriteFailed",
@@ -308,14 +308,14 @@ ctrl::ReconcileResult ShardSetReconciler::execute(Round& round) {
       }
       break;
     case StepKind::kDeletePods:
-      step = delete_pods(round);
+      step = DeletePods(round);
       break;
     case StepKind::kCreatePods:
-      step = create_pods(round, failed_step);
+      step = CreatePods(round, failed_step);
       break;
   }
-  save_last_good(round);
-  report_requests(round);
+  SaveLastGood(round);
+  ReportRequests(round);
   set_metrics(round.key, round);
   if (!step && !failed_step) return unexpected(step.error());
   if (failed_step && round.problem.empty()) {
@@ -323,7 +323,7 @@ ctrl::ReconcileResult ShardSetReconciler::execute(Round& round) {
         "routing: writing ConfigMap " + s.config_map + " failed: " + step.error().to_string();
     round.problem_reason = "RoutingWriteFailed";
   }
-  auto st = write_status(round);
+  auto st = WriteStatus(round);
   if (!step) return unexpected(step.error());
   if (!st) return unexpected(st.error());
   if (d.kind != StepKind::kNone) return ctrl::Action::RequeueAfter(deps_.step_requeue);
@@ -333,7 +333,7 @@ ctrl::ReconcileResult ShardSetReconciler::execute(Round& round) {
 
 // Durable copy of a valid document with a higher epoch than the last good
 // one. A failed write is retried next round (the document is still newer).
-void ShardSetReconciler::save_last_good(Round& round) {
+void ShardSetReconciler::SaveLastGood(Round& round) {
   const ShardSetSpec& s = round.spec;
   if (!round.published || round.obs.routing_invalid) return;
   if (round.last_good && round.last_good->epoch >= round.published->epoch) return;
@@ -373,7 +373,7 @@ void ShardSetReconciler::save_last_good(Round& round) {
 
 // Ownership requests as published: `since` carried over, and a Warning
 // Event RangeDataLost when the set of lost ranges changes.
-void ShardSetReconciler::report_requests(Round& round) {
+void ShardSetReconciler::ReportRequests(Round& round) {
   round.requests = round.desired.requests;
   if (round.obs.routing_invalid) {
     round.requests.clear();  // nothing is requested while the document is invalid
@@ -457,7 +457,7 @@ std::vector<Condition> ShardSetReconciler::conditions(const Round& round) const 
   return out;
 }
 
-kube::ApiStatus ShardSetReconciler::write_status(Round& round) {
+kube::ApiStatus ShardSetReconciler::WriteStatus(Round& round) {
   const ShardSetSpec& s = round.spec;
   StatusInput in;
   in.observed_generation = s.generation;
@@ -477,7 +477,7 @@ kube::ApiStatus ShardSetReconciler::write_status(Round& round) {
   Json obj = round.set_obj;
   obj["status"] = status;
   ++writes_;
-  auto r = deps_.client->update_status(api::kShardSets, s.ns, obj);
+  auto r = deps_.client->UpdateStatus(api::kShardSets, s.ns, obj);
   if (!r) return unexpected(r.error());
   return {};
 }
@@ -521,8 +521,7 @@ void WireHandlers(kube::Informer& sets, kube::Informer& pods, kube::Informer& cm
   auto own = [&c](const kube::ObjectPtr& o) {
     if (o) c.enqueue(kube::ObjectKey(*o));
   };
-  sets.add_handlers(
-      {own, [own](const kube::ObjectPtr&, const kube::ObjectPtr& n) { own(n); }, own});
+  sets.AddHandlers({own, [own](const kube::ObjectPtr&, const kube::ObjectPtr& n) { own(n); }, own});
   auto owner = [&c](const kube::ObjectPtr& o) {
     if (!o) return;
     std::string key = OwningShardSetKey(*o);
@@ -535,8 +534,8 @@ void WireHandlers(kube::Informer& sets, kube::Informer& pods, kube::Informer& cm
         owner(new_obj);
       },
       owner};
-  pods.add_handlers(by_owner);
-  cms.add_handlers(by_owner);
+  pods.AddHandlers(by_owner);
+  cms.AddHandlers(by_owner);
   if (policies == nullptr) return;
   // A policy's status changes often (action progress); only a change of its
   // replica requests, of the sets it governs or of the pods its unfinished
@@ -584,7 +583,7 @@ void WireHandlers(kube::Informer& sets, kube::Informer& pods, kube::Informer& cm
     std::string ns = kube::ObjectNamespace(*o);
     for (const auto& n : named(o)) c.enqueue(ns + "/" + n);
   };
-  policies->add_handlers(
+  policies->AddHandlers(
       {enqueue,
        [enqueue, requests](const kube::ObjectPtr& old_obj, const kube::ObjectPtr& new_obj) {
          if (requests(old_obj) == requests(new_obj)) return;

@@ -45,7 +45,7 @@ struct ReconcilerDeps {
 class ShardSetReconciler final : public ctrl::Reconciler {
  public:
   explicit ShardSetReconciler(ReconcilerDeps deps);
-  [[nodiscard]] ctrl::ReconcileResult reconcile(const std::string& key) override;
+  [[nodiscard]] ctrl::ReconcileResult Reconcile(const std::string& key) override;
 
   // API writes made so far (creates, updates, patches, deletes): the
   // steady-state target is zero per minute.
@@ -53,20 +53,20 @@ class ShardSetReconciler final : public ctrl::Reconciler {
 
  private:
   struct Round;
-  ctrl::ReconcileResult reconcile_invalid_spec(Round& round, const std::string& error);
+  ctrl::ReconcileResult ReconcileInvalidSpec(Round& round, const std::string& error);
   ctrl::ReconcileResult execute(Round& round);
   kube::ApiStatus observe(Round& round);
-  void observe_routing(Round& round);
-  kube::ApiStatus observe_claims(Round& round);
-  void save_last_good(Round& round);
-  void report_requests(Round& round);
+  void ObserveRouting(Round& round);
+  kube::ApiStatus ObserveClaims(Round& round);
+  void SaveLastGood(Round& round);
+  void ReportRequests(Round& round);
   kube::ApiStatus promote(Round& round);
-  kube::ApiStatus create_routing(Round& round);
-  kube::ApiStatus delete_pods(Round& round);
-  kube::ApiResult<std::map<std::string, std::string>> live_held_pods(Round& round);
-  kube::ApiStatus delete_claims(Round& round, const std::string& pod);
-  kube::ApiStatus create_pods(Round& round, bool& failed_step);
-  kube::ApiStatus write_status(Round& round);
+  kube::ApiStatus CreateRouting(Round& round);
+  kube::ApiStatus DeletePods(Round& round);
+  kube::ApiResult<std::map<std::string, std::string>> LiveHeldPods(Round& round);
+  kube::ApiStatus DeleteClaims(Round& round, const std::string& pod);
+  kube::ApiStatus CreatePods(Round& round, bool& failed_step);
+  kube::ApiStatus WriteStatus(Round& round);
   std::vector<Condition> conditions(const Round& round) const;
   void event(const Json& obj, kube::EventType type, const std::string& reason,
              const std::string& message);

@@ -32,12 +32,12 @@ void RegisterShardSetController(manager::Manager& mgr) {
   // Status timestamps on the manager's clock (domain time under --time-scale),
   // as the other controllers.
   deps.now = [&mgr] {
-    return util::FormatRfc3339(std::chrono::duration_cast<std::chrono::seconds>(
-                                   mgr.clock().system_now().time_since_epoch())
-                                   .count());
+    return util::FormatRfc3339(
+        std::chrono::duration_cast<std::chrono::seconds>(mgr.clock().SystemNow().time_since_epoch())
+            .count());
   };
   ctrl::Controller& c =
-      mgr.add_controller("shardset", std::make_unique<ShardSetReconciler>(std::move(deps)));
+      mgr.AddController("shardset", std::make_unique<ShardSetReconciler>(std::move(deps)));
 
   WireHandlers(sets, pods, cms, c, &policies);
 }

@@ -83,7 +83,7 @@ struct RoutingDocument {
 
   // Pods named anywhere in the document: owners, migration sources and
   // targets, echoes. None of them may be deleted.
-  std::set<std::string> referenced_pods() const;
+  std::set<std::string> ReferencedPods() const;
   std::map<uint32_t, std::string> owners() const;
 };
 

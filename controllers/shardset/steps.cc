@@ -30,8 +30,7 @@ bool WithClaims(const std::vector<PodDelete>& remove) {
 // claims: the policy cache may lag behind the routing document, and a pod an
 // unfinished action names must stay (a move off it may still revert). No
 // MigrationPolicy CRD (404) holds nothing.
-kube::ApiResult<std::map<std::string, std::string>> ShardSetReconciler::live_held_pods(
-    Round& round) {
+kube::ApiResult<std::map<std::string, std::string>> ShardSetReconciler::LiveHeldPods(Round& round) {
   std::map<std::string, std::string> held;
   auto list = deps_.client->list(api::kMigrationPolicies, round.spec.ns);
   if (!list) {
@@ -74,16 +73,16 @@ kube::ApiStatus ShardSetReconciler::promote(Round& round) {
 // The first routing document, create-only: into a new ConfigMap, or into a
 // ConfigMap of ours that holds no document yet. Never an update of a
 // document.
-kube::ApiStatus ShardSetReconciler::create_routing(Round& round) {
+kube::ApiStatus ShardSetReconciler::CreateRouting(Round& round) {
   const ShardSetSpec& s = round.spec;
   if (!round.cm.is_null() && api::FencingTokenOf(round.cm) > round.token) {
-    return kube::api_error(ErrorKind::kForbidden,
-                           "ConfigMap " + s.config_map + " carries fencing token " +
-                               std::to_string(api::FencingTokenOf(round.cm)) + " > ours " +
-                               std::to_string(round.token) + "; refusing to write");
+    return kube::MakeApiError(ErrorKind::kForbidden,
+                              "ConfigMap " + s.config_map + " carries fencing token " +
+                                  std::to_string(api::FencingTokenOf(round.cm)) + " > ours " +
+                                  std::to_string(round.token) + "; refusing to write");
   }
   if (!deps_.may_write(round.token)) {
-    return kube::api_error(ErrorKind::kForbidden, "fencing token no longer valid");
+    return kube::MakeApiError(ErrorKind::kForbidden, "fencing token no longer valid");
   }
   std::map<std::string, std::string> ips;
   for (const auto& p : round.obs.pods) {
@@ -137,7 +136,7 @@ kube::ApiStatus ShardSetReconciler::create_routing(Round& round) {
   return {};
 }
 
-kube::ApiStatus ShardSetReconciler::delete_claims(Round& round, const std::string& pod) {
+kube::ApiStatus ShardSetReconciler::DeleteClaims(Round& round, const std::string& pod) {
   const ShardSetSpec& s = round.spec;
   for (const auto& claim : ClaimNames(s, pod)) {
     auto r = deps_.client->remove(kube::resources::kPersistentVolumeClaims, s.ns, claim);
@@ -148,7 +147,7 @@ kube::ApiStatus ShardSetReconciler::delete_claims(Round& round, const std::strin
   return {};
 }
 
-kube::ApiStatus ShardSetReconciler::delete_pods(Round& round) {
+kube::ApiStatus ShardSetReconciler::DeletePods(Round& round) {
   const ShardSetSpec& s = round.spec;
   if (round.obs.routing_invalid) return {};  // owners unknown: delete nothing
   // Quorum read of the routing document right before deleting: a pod it
@@ -162,12 +161,12 @@ kube::ApiStatus ShardSetReconciler::delete_pods(Round& round) {
     if (data.is_object() && data.contains(api::kRoutingKey) && data[api::kRoutingKey].is_string()) {
       auto doc = ParseRoutingDocument(data[api::kRoutingKey].get<std::string>());
       if (!doc) return {};
-      referenced = doc->referenced_pods();
+      referenced = doc->ReferencedPods();
     }
   }
   std::map<std::string, std::string> held;
   if (WithClaims(round.desired.remove)) {
-    auto h = live_held_pods(round);
+    auto h = LiveHeldPods(round);
     if (!h) return unexpected(h.error());
     held = std::move(*h);
   }
@@ -185,7 +184,7 @@ kube::ApiStatus ShardSetReconciler::delete_pods(Round& round) {
     if (rm.reason == kDeleteScaleIn || rm.reason == kDeleteExcessWarm) {
       // The ordinal is gone and the document names the pod nowhere: its
       // claims go too. A failed pod's replacement reuses them.
-      auto c = delete_claims(round, rm.name);
+      auto c = DeleteClaims(round, rm.name);
       if (!c) return c;
     }
     if (rm.reason == kDeleteFailed) {
@@ -209,7 +208,7 @@ kube::ApiStatus ShardSetReconciler::delete_pods(Round& round) {
   return {};
 }
 
-kube::ApiStatus ShardSetReconciler::create_pods(Round& round, bool& failed_step) {
+kube::ApiStatus ShardSetReconciler::CreatePods(Round& round, bool& failed_step) {
   const ShardSetSpec& s = round.spec;
   for (const auto& c : round.desired.create) {
     for (const auto& vct : s.volume_claim_templates) {

@@ -328,7 +328,7 @@ int Run(int argc, char** argv) {
   auto transport = shardcast::kube::MakeHttpTransport(*cfg);
   if (!transport) return Fail(transport.error().message);
   auto client = std::make_shared<shardcast::kube::Client>(*transport);
-  auto version = client->server_version();
+  auto version = client->ServerVersion();
   if (!version) return Fail(ExplainStartupError(*cfg, version.error()), 1);
   spdlog::info("connected to {} (Kubernetes {})", cfg->server,
                version->value("gitVersion", std::string("unknown")));

@@ -47,7 +47,7 @@ std::string Describe(const pl::Action& a) {
     case pl::ActionType::kRemoveEcho:
       return s + " range " + std::to_string(*a.range) + " echo on " + a.pod;
     case pl::ActionType::kSplit:
-      return s + " range " + std::to_string(*a.range) + " at key " + std::to_string(*a.splitAt) +
+      return s + " range " + std::to_string(*a.range) + " at key " + std::to_string(*a.split_at) +
              " (upper half -> range " + std::to_string(*a.other) + ")";
     case pl::ActionType::kMerge:
       return s + " range " + std::to_string(*a.other) + " into range " + std::to_string(*a.range);
@@ -61,14 +61,14 @@ json ToJson(const pl::Plan& p, const pl::PlanInput& in) {
   j["shardSet"] = in.state.name;
   j["now"] = pl::FormatRfc3339(in.now);
   j["moves"] = p.moves;
-  j["movedLowerBound"] = p.movedLowerBound;
+  j["movedLowerBound"] = p.moved_lower_bound;
   j["actions"] = json::array();
   for (const auto& a : p.actions) {
     json x;
     x["type"] = pl::ActionTypeName(a.type);
     if (a.range) x["range"] = *a.range;
     if (a.other) x[a.type == pl::ActionType::kSplit ? "newRange" : "absorbedRange"] = *a.other;
-    if (a.splitAt) x["splitAt"] = *a.splitAt;
+    if (a.split_at) x["splitAt"] = *a.split_at;
     if (!a.pod.empty()) x["pod"] = a.pod;
     if (!a.from.empty()) x["from"] = a.from;
     if (!a.to.empty()) x["to"] = a.to;
@@ -89,8 +89,8 @@ json ToJson(const pl::Plan& p, const pl::PlanInput& in) {
                          {"before", r.before},
                          {"after", r.after},
                          {"imbalance", r.imbalance},
-                         {"rangesBefore", r.rangesBefore},
-                         {"rangesAfter", r.rangesAfter}});
+                         {"rangesBefore", r.ranges_before},
+                         {"rangesAfter", r.ranges_after}});
   }
   for (const char* k : {"blocked", "notes"}) {
     const auto& list = std::string(k) == "blocked" ? p.blocked : p.notes;
@@ -103,7 +103,7 @@ json ToJson(const pl::Plan& p, const pl::PlanInput& in) {
 void PrintText(const pl::Plan& p, const pl::PlanInput& in, std::ostream& os) {
   os << "ShardSet " << in.state.name << " at " << pl::FormatRfc3339(in.now) << ": plan " << p.id
      << " (" << p.actions.size() << " actions, " << p.moves << " moves; lower bound "
-     << p.movedLowerBound << ")\n";
+     << p.moved_lower_bound << ")\n";
   os << "\nActions:\n";
   if (p.actions.empty()) os << "  (none)\n";
   for (std::size_t i = 0; i < p.actions.size(); ++i) {
@@ -132,8 +132,8 @@ void PrintText(const pl::Plan& p, const pl::PlanInput& in, std::ostream& os) {
     std::snprintf(line, sizeof line, "  %-20s %-6s %-5s %9.0f %8s %7s %7s %+8.0f%% %zu -> %zu\n",
                   r.pod.c_str(), r.role == pl::PodRole::kActive ? "active" : "warm",
                   r.ready ? "yes" : "no", r.capacity, Pct(r.observed).c_str(),
-                  Pct(r.before).c_str(), Pct(r.after).c_str(), r.imbalance * 100, r.rangesBefore,
-                  r.rangesAfter);
+                  Pct(r.before).c_str(), Pct(r.after).c_str(), r.imbalance * 100, r.ranges_before,
+                  r.ranges_after);
     os << line;
   }
 }

@@ -213,9 +213,9 @@ void ParseRangeStats(const json& stats, std::vector<pl::Range>* ranges) {
     if (it == ranges->end())
       Fail(f + ".id", "no range " + std::to_string(id) + " in routing.ranges");
     if (stats[i].contains("sizeBytes"))
-      it->sizeBytes = Num(stats[i]["sizeBytes"], f + ".sizeBytes");
+      it->size_bytes = Num(stats[i]["sizeBytes"], f + ".sizeBytes");
     if (stats[i].contains("readFraction"))
-      it->readFraction = Num(stats[i]["readFraction"], f + ".readFraction");
+      it->read_fraction = Num(stats[i]["readFraction"], f + ".readFraction");
   }
 }
 
@@ -225,7 +225,7 @@ void ParseHistory(const json& h, pl::History* out) {
   if (h.contains("moves")) {
     const json& m = Arr(h, "moves", "history");
     for (std::size_t i = 0; i < m.size(); ++i)
-      out->moveTimes.push_back(Time(m[i], "history.moves[" + std::to_string(i) + "]"));
+      out->move_times.push_back(Time(m[i], "history.moves[" + std::to_string(i) + "]"));
   }
   if (h.contains("rangeLastAction")) {
     for (const auto& [k, v] : Obj(h, "rangeLastAction", "history").items()) {
@@ -236,17 +236,17 @@ void ParseHistory(const json& h, pl::History* out) {
       } catch (const std::exception&) {
         Fail(f, "key must be a range id");
       }
-      out->rangeLastAction[id] = Time(v, f);
+      out->range_last_action[id] = Time(v, f);
     }
   }
   if (h.contains("podLastAction")) {
     for (const auto& [k, v] : Obj(h, "podLastAction", "history").items()) {
-      out->podLastAction[k] = Time(v, "history.podLastAction." + k);
+      out->pod_last_action[k] = Time(v, "history.podLastAction." + k);
     }
   }
-  out->inFlightMigrations = static_cast<int>(NumOr(h, "inFlightMigrations", 0, "history"));
+  out->in_flight_migrations = static_cast<int>(NumOr(h, "inFlightMigrations", 0, "history"));
   if (h.contains("lowLoadSince") && !h["lowLoadSince"].is_null()) {
-    out->lowLoadSince = Time(h["lowLoadSince"], "history.lowLoadSince");
+    out->low_load_since = Time(h["lowLoadSince"], "history.lowLoadSince");
   }
 }
 
@@ -357,9 +357,9 @@ pl::SeriesForecast ParseSeries(const json& s, const std::string& f) {
   out.p50 = NumOr(s, "p50", peak, f);
   out.p90 = NumOr(s, "p90", out.p50, f);
   out.p99 = NumOr(s, "p99", out.p90, f);
-  out.probExceed = NumOr(s, "probExceed", 0, f);
+  out.prob_exceed = NumOr(s, "probExceed", 0, f);
   if (s.contains("timeToCrossingSeconds") && !s["timeToCrossingSeconds"].is_null()) {
-    out.timeToCrossingSeconds = Num(s["timeToCrossingSeconds"], f + ".timeToCrossingSeconds");
+    out.time_to_crossing_seconds = Num(s["timeToCrossingSeconds"], f + ".timeToCrossingSeconds");
   }
   out.trusted = BoolOr(s, "trusted", true, f);
   return out;
@@ -372,7 +372,7 @@ Result<pl::Forecasts> ParseForecast(const std::string& path, std::optional<int64
     json j = ParseJson(text);
     if (!j.is_object()) Fail("(top level)", "must be an object");
     pl::Forecasts out;
-    out.horizonSeconds = NumOr(j, "horizonSeconds", 1800, "");
+    out.horizon_seconds = NumOr(j, "horizonSeconds", 1800, "");
     if (j.contains("generatedAt")) *generated_at = Time(j["generatedAt"], "generatedAt");
     ForEachEntry(j, "pods", "pod", [&](const json& e, const std::string& f) {
       out.pods[Str(e["pod"], f + ".pod")] = ParseSeries(e, f);
@@ -472,7 +472,7 @@ std::vector<double> Window(std::vector<std::pair<int64_t, double>>* samples, int
 pl::Forecasts ForecastsFromTrace(Trace trace, const pl::PlanInput& in, double horizon) {
   int64_t now = in.now != 0 ? in.now : trace.latest.value_or(0);
   pl::Forecasts out;
-  out.horizonSeconds = horizon;
+  out.horizon_seconds = horizon;
   for (auto& [key, samples] : trace.series) {
     double last = 0;
     std::vector<double> window = Window(&samples, now, horizon, &last);
@@ -500,10 +500,10 @@ pl::Forecasts ForecastsFromTrace(Trace trace, const pl::PlanInput& in, double ho
       auto pod = std::find_if(in.state.pods.begin(), in.state.pods.end(),
                               [&](const pl::Pod& p) { return p.name == key; });
       if (pod == in.state.pods.end()) Fail("pod \"" + key + "\"", "not in the state's pods");
-      double limit = in.policy.maxUtilization * pod->capacity;
+      double limit = in.policy.max_utilization * pod->capacity;
       std::size_t over = 0;
       for (double v : window) over += v > limit ? 1 : 0;
-      f.probExceed = static_cast<double>(over) / static_cast<double>(window.size());
+      f.prob_exceed = static_cast<double>(over) / static_cast<double>(window.size());
       out.pods[key] = f;
     }
   }

@@ -4,8 +4,8 @@
 
 namespace shardcast::ctrl {
 
-ErrorPolicy::Decision ErrorPolicy::on_error(const std::string&, const kube::ApiError& error,
-                                            int) const {
+ErrorPolicy::Decision ErrorPolicy::OnError(const std::string&, const kube::ApiError& error,
+                                           int) const {
   using K = kube::ErrorKind;
   switch (error.kind) {
     case K::kConflict:
@@ -64,13 +64,13 @@ Controller::~Controller() { stop(); }
 void Controller::start(int workers) {
   for (int i = 0; i < workers; ++i) {
     const int id =
-        heartbeats_.add_worker(name_ + "/" + std::to_string(static_cast<int>(workers_.size())));
+        heartbeats_.AddWorker(name_ + "/" + std::to_string(static_cast<int>(workers_.size())));
     workers_.emplace_back([this, id] { worker(id); });
   }
 }
 
 void Controller::stop() {
-  queue_.shut_down_with_drain();
+  queue_.ShutDownWithDrain();
   for (auto& t : workers_) {
     if (t.joinable()) t.join();
   }
@@ -87,7 +87,7 @@ void Controller::worker(int id) {
 void Controller::process(int id, const std::string& key) {
   auto start = clock_.now();
   heartbeats_.begin(id, key);
-  ReconcileResult result = reconciler_.reconcile(key);
+  ReconcileResult result = reconciler_.Reconcile(key);
   heartbeats_.end(id);
   ++reconciles_;
   double secs = std::chrono::duration<double>(clock_.now() - start).count();
@@ -100,22 +100,22 @@ void Controller::process(int id, const std::string& key) {
   if (result) {
     count("success");
     queue_.forget(key);
-    if (result->kind == Action::Kind::kRequeueAfter) queue_.add_after(key, result->after);
+    if (result->kind == Action::Kind::kRequeueAfter) queue_.AddAfter(key, result->after);
     return;
   }
   count("error");
   const kube::ApiError& err = result.error();
   int failures = queue_.num_requeues(key);
-  auto decision = policy_->on_error(key, err, failures);
+  auto decision = policy_->OnError(key, err, failures);
   auto level = failures < 3 ? spdlog::level::info : spdlog::level::warn;
   spdlog::log(level, "controller={} key={} reconcile failed (attempt {}): {}", name_, key,
               failures + 1, err.to_string());
   switch (decision.kind) {
     case ErrorPolicy::Decision::Kind::kRateLimited:
-      queue_.add_rate_limited(key);
+      queue_.AddRateLimited(key);
       break;
     case ErrorPolicy::Decision::Kind::kAfter:
-      queue_.add_after(key, decision.after);
+      queue_.AddAfter(key, decision.after);
       break;
     case ErrorPolicy::Decision::Kind::kDrop:
       queue_.forget(key);

@@ -1,5 +1,5 @@
 // The reconcile loop shared by every controller: keys come from a work queue
-// fed by informer handlers; reconcile() says what happens next (wait for a
+// fed by informer handlers; Reconcile() says what happens next (wait for a
 // change, or requeue after a delay), and a separate error policy decides
 // retries. One Reconciler per resource kind.
 #pragma once
@@ -35,7 +35,7 @@ class Reconciler {
   virtual ~Reconciler() = default;
   // Level-triggered: looks at the current state for `key` and moves it one
   // step toward the desired state. Must be idempotent.
-  [[nodiscard]] virtual ReconcileResult reconcile(const std::string& key) = 0;
+  [[nodiscard]] virtual ReconcileResult Reconcile(const std::string& key) = 0;
 };
 
 // What to do after a failed reconcile. The default: Conflict re-queues at
@@ -48,8 +48,8 @@ class ErrorPolicy {
     enum class Kind { kRateLimited, kAfter, kDrop } kind = Kind::kRateLimited;
     std::chrono::milliseconds after{0};
   };
-  virtual Decision on_error(const std::string& key, const kube::ApiError& error,
-                            int previous_failures) const;
+  virtual Decision OnError(const std::string& key, const kube::ApiError& error,
+                           int previous_failures) const;
 };
 
 struct ControllerMetrics {
@@ -76,7 +76,7 @@ class Controller {
   const std::string& name() const { return name_; }
   // Workers (named "<controller>/<n>") inside one reconcile for longer than
   // `limit`; the manager's /healthz fails while any is. Zero limit: none.
-  std::vector<runtime::StuckWorker> stuck_workers(runtime::Clock::duration limit) const {
+  std::vector<runtime::StuckWorker> StuckWorkers(runtime::Clock::duration limit) const {
     return heartbeats_.stuck(limit);
   }
 

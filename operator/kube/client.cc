@@ -37,8 +37,8 @@ ApiResult<Json> ParseBody(const std::string& body,
                           const Json::parser_callback_t& filter = nullptr) {
   Json j = Json::parse(body, filter, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
-    return api_error(ErrorKind::kDecode,
-                     "server answered with invalid JSON: " + body.substr(0, 200));
+    return MakeApiError(ErrorKind::kDecode,
+                        "server answered with invalid JSON: " + body.substr(0, 200));
   }
   return j;
 }
@@ -164,7 +164,7 @@ ApiResult<Json> Client::list(const Resource& r, const std::string& ns, const Lis
   return ParseBody(resp->body, ItemPruneFilter(opts.prune));
 }
 
-ApiResult<ListResult> Client::list_all(const Resource& r, const std::string& ns, ListOptions opts) {
+ApiResult<ListResult> Client::ListAll(const Resource& r, const std::string& ns, ListOptions opts) {
   ListResult out;
   for (;;) {
     auto page = list(r, ns, opts);
@@ -173,7 +173,7 @@ ApiResult<ListResult> Client::list_all(const Resource& r, const std::string& ns,
     Json j = std::move(*page);
     auto items = j.find("items");
     if (items == j.end() || !(items->is_array() || items->is_null())) {
-      return api_error(ErrorKind::kDecode, "list of " + r.plural + ": 'items' is not a list");
+      return MakeApiError(ErrorKind::kDecode, "list of " + r.plural + ": 'items' is not a list");
     }
     if (items->is_array()) {
       out.items.reserve(out.items.size() + items->size());
@@ -200,7 +200,7 @@ ApiResult<Json> Client::create(const Resource& r, const std::string& ns, const J
 ApiResult<Json> Client::update(const Resource& r, const std::string& ns, const Json& obj,
                                const std::string& subresource) {
   std::string name = NameOf(obj);
-  if (name.empty()) return api_error(ErrorKind::kInvalid, "update: object has no metadata.name");
+  if (name.empty()) return MakeApiError(ErrorKind::kInvalid, "update: object has no metadata.name");
   return call(HttpRequest{"PUT", Path(r, ns, name, subresource), obj.dump(), "application/json",
                           "application/json"});
 }
@@ -218,9 +218,9 @@ ApiResult<Json> Client::apply(const Resource& r, const std::string& ns, const Js
                               const std::string& field_manager, bool force,
                               const std::string& subresource) {
   std::string name = NameOf(obj);
-  if (name.empty()) return api_error(ErrorKind::kInvalid, "apply: object has no metadata.name");
+  if (name.empty()) return MakeApiError(ErrorKind::kInvalid, "apply: object has no metadata.name");
   if (field_manager.empty()) {
-    return api_error(ErrorKind::kInvalid, "apply: a field manager is required");
+    return MakeApiError(ErrorKind::kInvalid, "apply: a field manager is required");
   }
   return patch(r, ns, name, PatchType::kApply, obj,
                PatchOptions{field_manager, force, subresource});
@@ -245,12 +245,12 @@ ApiStatus Client::remove(const Resource& r, const std::string& ns, const std::st
   return {};
 }
 
-ApiResult<Json> Client::get_path(const std::string& path) {
+ApiResult<Json> Client::GetPath(const std::string& path) {
   return call(HttpRequest{"GET", path, "", "", "application/json"});
 }
 
 ApiResult<bool> Client::serves(const std::string& group, const std::string& version) {
-  auto j = get_path(group.empty() ? "/api" : "/apis/" + group);
+  auto j = GetPath(group.empty() ? "/api" : "/apis/" + group);
   if (!j) {
     if (j.error().kind == ErrorKind::kNotFound) return false;
     return Unexpected<ApiError>{j.error()};
@@ -290,16 +290,16 @@ ApiResult<std::unique_ptr<WatchStream>> Client::watch(const Resource& r, const s
 ApiResult<WatchEvent> ParseWatchEvent(const std::string& line) {
   Json j = Json::parse(line, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
-    return api_error(ErrorKind::kDecode,
-                     "watch event is not a JSON object: " + line.substr(0, 200));
+    return MakeApiError(ErrorKind::kDecode,
+                        "watch event is not a JSON object: " + line.substr(0, 200));
   }
   auto type = j.find("type");
   auto obj = j.find("object");
   if (type == j.end() || !type->is_string()) {
-    return api_error(ErrorKind::kDecode, "watch event has no string 'type'");
+    return MakeApiError(ErrorKind::kDecode, "watch event has no string 'type'");
   }
   if (obj == j.end() || !obj->is_object()) {
-    return api_error(ErrorKind::kDecode, "watch event has no 'object'");
+    return MakeApiError(ErrorKind::kDecode, "watch event has no 'object'");
   }
   const std::string t = *type;
   if (t == "ERROR") {
@@ -319,14 +319,14 @@ ApiResult<WatchEvent> ParseWatchEvent(const std::string& line) {
   } else if (t == "BOOKMARK") {
     et = WatchEventType::kBookmark;
   } else {
-    return api_error(ErrorKind::kDecode, "watch event has unknown type '" + t + "'");
+    return MakeApiError(ErrorKind::kDecode, "watch event has unknown type '" + t + "'");
   }
   return WatchEvent{et, std::move(*obj)};
 }
 
 ApiResult<std::optional<WatchEvent>> WatchStream::next() {
   for (;;) {
-    auto line = lines_->next_line();
+    auto line = lines_->NextLine();
     if (!line) return Unexpected<ApiError>{line.error()};
     if (!line->has_value()) return std::optional<WatchEvent>();
     if ((*line)->empty()) continue;

@@ -26,7 +26,7 @@ struct Resource {
   std::string kind;
   bool namespaced = true;
 
-  std::string api_version() const { return group.empty() ? version : group + "/" + version; }
+  std::string ApiVersion() const { return group.empty() ? version : group + "/" + version; }
 };
 
 namespace resources {
@@ -56,7 +56,7 @@ struct ListOptions {
   int64_t limit = 0;  // 0: no limit
   std::string continue_token;
   std::string resource_version;  // "" : most recent (quorum read)
-  ListItemPrune prune;           // applied by list() and list_all() while parsing
+  ListItemPrune prune;           // applied by list() and ListAll() while parsing
 };
 
 struct ListResult {
@@ -120,15 +120,15 @@ class Client {
   [[nodiscard]] ApiResult<Json> list(const Resource& r, const std::string& ns,
                                      const ListOptions& opts = {});
   // Follows `continue` until the list is complete.
-  [[nodiscard]] ApiResult<ListResult> list_all(const Resource& r, const std::string& ns,
-                                               ListOptions opts = {});
+  [[nodiscard]] ApiResult<ListResult> ListAll(const Resource& r, const std::string& ns,
+                                              ListOptions opts = {});
   [[nodiscard]] ApiResult<Json> create(const Resource& r, const std::string& ns, const Json& obj);
   // PUT; the object's metadata.resourceVersion is the precondition, so a
   // stale object fails with kConflict.
   [[nodiscard]] ApiResult<Json> update(const Resource& r, const std::string& ns, const Json& obj,
                                        const std::string& subresource = {});
-  [[nodiscard]] ApiResult<Json> update_status(const Resource& r, const std::string& ns,
-                                              const Json& obj) {
+  [[nodiscard]] ApiResult<Json> UpdateStatus(const Resource& r, const std::string& ns,
+                                             const Json& obj) {
     return update(r, ns, obj, "status");
   }
   [[nodiscard]] ApiResult<Json> patch(const Resource& r, const std::string& ns,
@@ -144,8 +144,8 @@ class Client {
                                                               const std::string& ns,
                                                               const WatchOptions& opts);
   // GET of an arbitrary API path returning JSON (e.g. "/version").
-  [[nodiscard]] ApiResult<Json> get_path(const std::string& path);
-  [[nodiscard]] ApiResult<Json> server_version() { return get_path("/version"); }
+  [[nodiscard]] ApiResult<Json> GetPath(const std::string& path);
+  [[nodiscard]] ApiResult<Json> ServerVersion() { return GetPath("/version"); }
   // Discovery: whether group/version is served (e.g. metrics.k8s.io/v1beta1).
   [[nodiscard]] ApiResult<bool> serves(const std::string& group, const std::string& version);
 

@@ -48,7 +48,7 @@ template <typename T>
 using ApiResult = Expected<T, ApiError>;
 using ApiStatus = Expected<void, ApiError>;
 
-inline Unexpected<ApiError> api_error(ErrorKind kind, std::string message, int http_status = 0) {
+inline Unexpected<ApiError> MakeApiError(ErrorKind kind, std::string message, int http_status = 0) {
   return Unexpected<ApiError>{ApiError{kind, http_status, {}, std::move(message), std::nullopt}};
 }
 

@@ -84,12 +84,12 @@ void PrunePodForCache(Json& pod) {
 
 // ---- Store ----
 
-void Store::index_locked(const std::string& key, const Json& obj) {
+void Store::IndexLocked(const std::string& key, const Json& obj) {
   by_namespace_[ObjectNamespace(obj)].insert(key);
   for (const auto& uid : OwnerUids(obj)) by_owner_[uid].insert(key);
 }
 
-void Store::unindex_locked(const std::string& key, const Json& obj) {
+void Store::UnindexLocked(const std::string& key, const Json& obj) {
   auto drop = [&](auto& index, const std::string& k) {
     auto it = index.find(k);
     if (it == index.end()) return;
@@ -100,19 +100,19 @@ void Store::unindex_locked(const std::string& key, const Json& obj) {
   for (const auto& uid : OwnerUids(obj)) drop(by_owner_, uid);
 }
 
-ObjectPtr Store::upsert(ObjectPtr obj) {
+ObjectPtr Store::Upsert(ObjectPtr obj) {
   std::string key = ObjectKey(*obj);
   std::lock_guard<std::mutex> lock(mu_);
   ObjectPtr old;
   auto it = objects_.find(key);
   if (it != objects_.end()) {
     old = it->second;
-    unindex_locked(key, *old);
+    UnindexLocked(key, *old);
     it->second = obj;
   } else {
     objects_.emplace(key, obj);
   }
-  index_locked(key, *obj);
+  IndexLocked(key, *obj);
   return old;
 }
 
@@ -121,7 +121,7 @@ ObjectPtr Store::erase(const std::string& key) {
   auto it = objects_.find(key);
   if (it == objects_.end()) return nullptr;
   ObjectPtr old = it->second;
-  unindex_locked(key, *old);
+  UnindexLocked(key, *old);
   objects_.erase(it);
   return old;
 }
@@ -140,12 +140,12 @@ std::vector<ObjectPtr> Store::list() const {
   return out;
 }
 
-std::vector<ObjectPtr> Store::list_namespace(const std::string& ns) const {
-  return list_labels(ns, {});
+std::vector<ObjectPtr> Store::ListNamespace(const std::string& ns) const {
+  return ListLabels(ns, {});
 }
 
-std::vector<ObjectPtr> Store::list_labels(const std::string& ns,
-                                          const std::map<std::string, std::string>& match) const {
+std::vector<ObjectPtr> Store::ListLabels(const std::string& ns,
+                                         const std::map<std::string, std::string>& match) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<ObjectPtr> out;
   auto consider = [&](const std::string& key) {
@@ -160,7 +160,7 @@ std::vector<ObjectPtr> Store::list_labels(const std::string& ns,
   return out;
 }
 
-std::vector<ObjectPtr> Store::list_owned_by(const std::string& owner_uid) const {
+std::vector<ObjectPtr> Store::ListOwnedBy(const std::string& owner_uid) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<ObjectPtr> out;
   auto it = by_owner_.find(owner_uid);
@@ -189,7 +189,7 @@ Informer::Informer(std::shared_ptr<Client> client, Resource resource, InformerOp
 
 Informer::~Informer() { stop(); }
 
-void Informer::add_handlers(EventHandlers handlers) { handlers_.push_back(std::move(handlers)); }
+void Informer::AddHandlers(EventHandlers handlers) { handlers_.push_back(std::move(handlers)); }
 
 void Informer::start() {
   if (thread_.joinable()) return;
@@ -207,7 +207,7 @@ void Informer::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool Informer::wait_for_sync(std::chrono::milliseconds timeout) {
+bool Informer::WaitForSync(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   return cv_.wait_for(lock, timeout, [this] { return synced_.load() || stopping_.load(); }) &&
          synced_.load();
@@ -227,7 +227,7 @@ void Informer::set_paused(bool paused) {
   cv_.notify_all();
 }
 
-bool Informer::wait_interruptible(std::chrono::milliseconds d) {
+bool Informer::WaitInterruptible(std::chrono::milliseconds d) {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait_for(lock, d, [this] { return stopping_.load(); });
   return !stopping_.load();
@@ -242,7 +242,7 @@ ObjectPtr Informer::prepare(Json obj) const {
   // List items carry no kind; fill it so handlers can build owner refs.
   if (obj.is_object() && !obj.contains("kind")) {
     obj["kind"] = resource_.kind;
-    obj["apiVersion"] = resource_.api_version();
+    obj["apiVersion"] = resource_.ApiVersion();
   }
   // A fresh copy of the pruned tree: its nodes are allocated together
   // instead of being scattered among the freed nodes of the full response,
@@ -260,7 +260,7 @@ void Informer::deliver(WatchEventType type, ObjectPtr obj) {
     }
     return;
   }
-  ObjectPtr old = store_.upsert(obj);
+  ObjectPtr old = store_.Upsert(obj);
   for (auto& h : handlers_) {
     if (old) {
       if (h.on_update) h.on_update(old, obj);
@@ -270,7 +270,7 @@ void Informer::deliver(WatchEventType type, ObjectPtr obj) {
   }
 }
 
-bool Informer::relist() {
+bool Informer::Relist() {
   std::chrono::milliseconds delay = options_.backoff_initial;
   for (;;) {
     if (stopping_) return false;
@@ -280,7 +280,7 @@ bool Informer::relist() {
     lo.prune = options_.list_prune;
     lo.prune.drop_managed_fields = lo.prune.drop_managed_fields || options_.strip_managed_fields;
     if (options_.initial_list_from_cache && !synced_.load()) lo.resource_version = "0";
-    auto result = client_->list_all(resource_, options_.namespace_, lo);
+    auto result = client_->ListAll(resource_, options_.namespace_, lo);
     ++stats_.lists;
     if (result) {
       // Replace the cache, emitting the difference so that no change that
@@ -309,12 +309,12 @@ bool Informer::relist() {
     }
     ++stats_.errors;
     spdlog::warn("informer {}: list failed: {}", resource_.plural, result.error().to_string());
-    if (!wait_interruptible(delay)) return false;
+    if (!WaitInterruptible(delay)) return false;
     delay = std::min(delay * 2, options_.backoff_max);
   }
 }
 
-bool Informer::watch_until_error(bool* need_relist) {
+bool Informer::WatchUntilError(bool* need_relist) {
   static thread_local std::mt19937 rng(std::random_device{}());
   std::chrono::milliseconds delay = options_.backoff_initial;
   for (;;) {
@@ -340,7 +340,7 @@ bool Informer::watch_until_error(bool* need_relist) {
       ++stats_.errors;
       spdlog::warn("informer {}: watch failed: {}; retrying in {} ms", resource_.plural,
                    stream.error().to_string(), delay.count());
-      if (!wait_interruptible(delay)) return false;
+      if (!WaitInterruptible(delay)) return false;
       delay = std::min(delay * 2, options_.backoff_max);
       continue;
     }
@@ -385,7 +385,7 @@ bool Informer::watch_until_error(bool* need_relist) {
     if (healthy) {
       delay = options_.backoff_initial;
     } else {
-      if (!wait_interruptible(delay)) return false;
+      if (!WaitInterruptible(delay)) return false;
       delay = std::min(delay * 2, options_.backoff_max);
     }
   }
@@ -393,9 +393,9 @@ bool Informer::watch_until_error(bool* need_relist) {
 
 void Informer::run() {
   while (!stopping_) {
-    if (!relist()) return;
+    if (!Relist()) return;
     bool need_relist = false;
-    if (!watch_until_error(&need_relist)) return;
+    if (!WatchUntilError(&need_relist)) return;
   }
 }
 

@@ -32,22 +32,22 @@ class Store {
  public:
   ObjectPtr get(const std::string& key) const;
   std::vector<ObjectPtr> list() const;
-  std::vector<ObjectPtr> list_namespace(const std::string& ns) const;
+  std::vector<ObjectPtr> ListNamespace(const std::string& ns) const;
   // Objects in `ns` ("" = all) carrying every label in `match`.
-  std::vector<ObjectPtr> list_labels(const std::string& ns,
-                                     const std::map<std::string, std::string>& match) const;
+  std::vector<ObjectPtr> ListLabels(const std::string& ns,
+                                    const std::map<std::string, std::string>& match) const;
   // Objects that name `owner_uid` in metadata.ownerReferences.
-  std::vector<ObjectPtr> list_owned_by(const std::string& owner_uid) const;
+  std::vector<ObjectPtr> ListOwnedBy(const std::string& owner_uid) const;
   size_t size() const;
 
   // Mutations, used by the informer; each returns the previous object.
-  ObjectPtr upsert(ObjectPtr obj);
+  ObjectPtr Upsert(ObjectPtr obj);
   ObjectPtr erase(const std::string& key);
   std::vector<std::string> keys() const;
 
  private:
-  void index_locked(const std::string& key, const Json& obj);
-  void unindex_locked(const std::string& key, const Json& obj);
+  void IndexLocked(const std::string& key, const Json& obj);
+  void UnindexLocked(const std::string& key, const Json& obj);
   mutable std::mutex mu_;
   std::unordered_map<std::string, ObjectPtr> objects_;
   std::unordered_map<std::string, std::set<std::string>> by_namespace_;
@@ -104,12 +104,12 @@ class Informer {
   Informer& operator=(const Informer&) = delete;
 
   // Register before start().
-  void add_handlers(EventHandlers handlers);
+  void AddHandlers(EventHandlers handlers);
   void start();
   void stop();
 
   bool has_synced() const { return synced_.load(); }
-  bool wait_for_sync(std::chrono::milliseconds timeout);
+  bool WaitForSync(std::chrono::milliseconds timeout);
   const Store& store() const { return store_; }
   const Resource& resource() const { return resource_; }
   const InformerStats& stats() const { return stats_; }
@@ -121,11 +121,11 @@ class Informer {
 
  private:
   void run();
-  bool relist();                              // false when stopping
-  bool watch_until_error(bool* need_relist);  // false when stopping
+  bool Relist();                            // false when stopping
+  bool WatchUntilError(bool* need_relist);  // false when stopping
   void deliver(WatchEventType type, ObjectPtr obj);
   ObjectPtr prepare(Json obj) const;
-  bool wait_interruptible(std::chrono::milliseconds d);
+  bool WaitInterruptible(std::chrono::milliseconds d);
 
   std::shared_ptr<Client> client_;
   Resource resource_;

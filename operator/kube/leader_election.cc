@@ -51,7 +51,7 @@ void LeaderElector::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool LeaderElector::still_leading(uint64_t token) const {
+bool LeaderElector::StillLeading(uint64_t token) const {
   if (!leader_.load() || token == 0 || token != token_.load()) return false;
   auto age = std::chrono::nanoseconds(SteadyNowNs() - last_renew_ns_.load());
   return age < config_.renew_deadline;
@@ -63,14 +63,14 @@ bool LeaderElector::wait(std::chrono::milliseconds d) {
   return !stopping_.load();
 }
 
-std::chrono::milliseconds LeaderElector::jittered() const {
+std::chrono::milliseconds LeaderElector::Jittered() const {
   static thread_local std::mt19937 rng(std::random_device{}());
   std::uniform_real_distribution<double> dist(0.0, config_.jitter_factor);
   return std::chrono::milliseconds(
       static_cast<int64_t>(config_.retry_period.count() * (1.0 + dist(rng))));
 }
 
-LeaderElector::Attempt LeaderElector::try_acquire_or_renew() {
+LeaderElector::Attempt LeaderElector::TryAcquireOrRenew() {
   const std::string now = NowMicroTime();
   const int64_t duration_s =
       std::chrono::duration_cast<std::chrono::seconds>(config_.lease_duration).count();
@@ -152,9 +152,9 @@ void LeaderElector::release() {
 void LeaderElector::run() {
   // Acquire.
   while (!stopping_) {
-    Attempt a = try_acquire_or_renew();
+    Attempt a = TryAcquireOrRenew();
     if (a == Attempt::kLeading) break;
-    if (!wait(jittered())) return;
+    if (!wait(Jittered())) return;
   }
   if (stopping_) return;
   last_renew_ns_ = SteadyNowNs();
@@ -167,7 +167,7 @@ void LeaderElector::run() {
   // the renew deadline.
   while (!stopping_) {
     if (!wait(config_.retry_period)) break;
-    Attempt a = try_acquire_or_renew();
+    Attempt a = TryAcquireOrRenew();
     if (a == Attempt::kLeading) {
       last_renew_ns_ = SteadyNowNs();
       continue;

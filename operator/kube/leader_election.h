@@ -1,7 +1,7 @@
 // Lease-based leader election (coordination.k8s.io/v1) with client-go's
 // timings, plus a fencing token. A Lease alone does not guarantee a single
 // actor (a paused leader may wake after losing it), so write paths check
-// `still_leading(token)` and stamp the token into what they write.
+// `StillLeading(token)` and stamp the token into what they write.
 #pragma once
 
 #include <atomic>
@@ -49,16 +49,16 @@ class LeaderElector {
   uint64_t fencing_token() const { return leader_.load() ? token_.load() : 0; }
   // True only while we lead with `token` and our last successful renewal is
   // younger than the renew deadline.
-  bool still_leading(uint64_t token) const;
+  bool StillLeading(uint64_t token) const;
   const std::string& identity() const { return config_.identity; }
 
  private:
   enum class Attempt { kLeading, kHeldByOther, kError };
   void run();
-  Attempt try_acquire_or_renew();
+  Attempt TryAcquireOrRenew();
   void release();
   bool wait(std::chrono::milliseconds d);
-  std::chrono::milliseconds jittered() const;
+  std::chrono::milliseconds Jittered() const;
 
   std::shared_ptr<Client> client_;
   LeaderElectionConfig config_;

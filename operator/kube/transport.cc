@@ -99,11 +99,11 @@ class CpprestLineStream final : public LineStream {
     }
   }
 
-  ApiResult<std::optional<std::string>> next_line() override {
+  ApiResult<std::optional<std::string>> NextLine() override {
     for (;;) {
       if (auto line = splitter_.pop()) return std::optional<std::string>(std::move(*line));
       if (eof_) return std::optional<std::string>();
-      if (cancelled_.load()) return api_error(ErrorKind::kCancelled, "watch cancelled");
+      if (cancelled_.load()) return MakeApiError(ErrorKind::kCancelled, "watch cancelled");
       size_t n = 0;
       try {
         // getn() waits for its whole count, which would hold events back
@@ -122,7 +122,7 @@ class CpprestLineStream final : public LineStream {
         return Unexpected<ApiError>{FromException(*st_, e, cancelled_.load())};
       }
       if (n == 0) {
-        if (cancelled_.load()) return api_error(ErrorKind::kCancelled, "watch cancelled");
+        if (cancelled_.load()) return MakeApiError(ErrorKind::kCancelled, "watch cancelled");
         eof_ = true;
         if (splitter_.has_partial()) splitter_.feed("\n", 1);
         continue;
@@ -162,12 +162,12 @@ class CpprestTransport final : public Transport {
   std::string server() const override { return st_->config.server; }
 
   ApiResult<HttpResponse> send(const HttpRequest& request) override {
-    auto result = send_once(request);
+    auto result = SendOnce(request);
     // A rotated service-account token shows up as 401: re-read and retry once.
     if (!result && result.error().kind == ErrorKind::kUnauthorized &&
         !st_->config.token_file.empty()) {
       st_->tokens.invalidate();
-      result = send_once(request);
+      result = SendOnce(request);
     }
     return result;
   }
@@ -195,7 +195,7 @@ class CpprestTransport final : public Transport {
   }
 
  private:
-  ApiResult<HttpResponse> send_once(const HttpRequest& request) {
+  ApiResult<HttpResponse> SendOnce(const HttpRequest& request) {
     try {
       http::http_response resp = client_->request(BuildRequest(*st_, request)).get();
       HttpResponse out;
@@ -220,14 +220,14 @@ class CpprestTransport final : public Transport {
 ApiResult<std::shared_ptr<Transport>> MakeHttpTransport(const RestConfig& config,
                                                         TransportOptions options) {
   if (auto tls = ValidateTlsMaterial(config); !tls) {
-    return api_error(ErrorKind::kConfig, tls.error().message);
+    return MakeApiError(ErrorKind::kConfig, tls.error().message);
   }
   try {
     auto st = std::make_shared<TransportState>(config, std::move(options));
     return std::shared_ptr<Transport>(std::make_shared<CpprestTransport>(std::move(st)));
   } catch (const std::exception& e) {
-    return api_error(ErrorKind::kConfig,
-                     "kubeconfig " + config.source + ": server " + config.server + ": " + e.what());
+    return MakeApiError(ErrorKind::kConfig, "kubeconfig " + config.source + ": server " +
+                                                config.server + ": " + e.what());
   }
 }
 

@@ -34,8 +34,8 @@ class LineStream {
   virtual ~LineStream() = default;
   // The next complete line without its '\n'; nullopt at a clean end of
   // stream; an error when the connection broke or was cancelled.
-  [[nodiscard]] virtual ApiResult<std::optional<std::string>> next_line() = 0;
-  // Unblocks next_line() from another thread; idempotent.
+  [[nodiscard]] virtual ApiResult<std::optional<std::string>> NextLine() = 0;
+  // Unblocks NextLine() from another thread; idempotent.
   virtual void cancel() = 0;
 };
 

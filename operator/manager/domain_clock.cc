@@ -2,8 +2,8 @@
 
 namespace shardcast::manager {
 
-std::chrono::system_clock::time_point DomainClock::system_now() const {
-  const double real = std::chrono::duration<double>(base_.system_now().time_since_epoch()).count();
+std::chrono::system_clock::time_point DomainClock::SystemNow() const {
+  const double real = std::chrono::duration<double>(base_.SystemNow().time_since_epoch()).count();
   const double domain = t_.origin + t_.scale * (real - t_.anchor);
   return std::chrono::system_clock::time_point(
       std::chrono::duration_cast<std::chrono::system_clock::duration>(

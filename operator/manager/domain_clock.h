@@ -1,5 +1,5 @@
 // The domain clock of `shardcast run --time-scale` (docs/demo.md): wall time
-// (system_now) moves `scale` domain seconds per real second, reading `origin`
+// (SystemNow) moves `scale` domain seconds per real second, reading `origin`
 // at real time `anchor`. Steady time (now) and waits stay on the base clock,
 // so timeouts, requeues and sample periods keep their real length.
 #pragma once
@@ -18,7 +18,7 @@ class DomainClock final : public runtime::Clock {
  public:
   DomainClock(runtime::Clock& base, DomainTime t) : base_(base), t_(t) {}
   time_point now() const override { return base_.now(); }
-  std::chrono::system_clock::time_point system_now() const override;
+  std::chrono::system_clock::time_point SystemNow() const override;
   bool wait_until(std::unique_lock<std::mutex>& lk, std::condition_variable& cv,
                   time_point deadline, const std::function<bool()>& pred) override {
     return base_.wait_until(lk, cv, deadline, pred);

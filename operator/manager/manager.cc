@@ -60,7 +60,7 @@ bool SameOptions(const kube::InformerOptions& a, const kube::InformerOptions& b)
 }  // namespace
 
 kube::Informer& Manager::informer(const kube::Resource& resource, kube::InformerOptions extra) {
-  std::string key = resource.api_version() + "/" + resource.plural;
+  std::string key = resource.ApiVersion() + "/" + resource.plural;
   extra.namespace_ = resource.namespaced ? options_.namespace_ : "";
   auto it = informers_.find(key);
   if (it != informers_.end()) {
@@ -80,9 +80,9 @@ kube::Informer& Manager::informer(const kube::Resource& resource, kube::Informer
   return ref;
 }
 
-ctrl::Controller& Manager::add_controller(const std::string& name,
-                                          std::unique_ptr<ctrl::Reconciler> reconciler,
-                                          int workers) {
+ctrl::Controller& Manager::AddController(const std::string& name,
+                                         std::unique_ptr<ctrl::Reconciler> reconciler,
+                                         int workers) {
   auto c = std::make_unique<ctrl::Controller>(name, *reconciler, clock_, controller_metrics_);
   workers_.push_back(std::max(1, workers));
   reconcilers_.push_back(std::move(reconciler));
@@ -97,7 +97,7 @@ uint64_t Manager::fencing_token() const {
 
 bool Manager::may_write(uint64_t token) const {
   if (!options_.leader_elect) return token == 1;
-  return elector_ && elector_->still_leading(token);
+  return elector_ && elector_->StillLeading(token);
 }
 
 bool Manager::is_leader() const {
@@ -119,7 +119,7 @@ Result<void> Manager::run(const std::atomic<bool>& stop) {
   auto liveness = [this]() -> runtime::ReadyStatus {
     std::vector<runtime::StuckWorker> stuck;
     for (const auto& c : controllers_) {
-      auto s = c->stuck_workers(options_.stuck_worker_timeout);
+      auto s = c->StuckWorkers(options_.stuck_worker_timeout);
       stuck.insert(stuck.end(), s.begin(), s.end());
     }
     if (stuck.empty()) return {true, ""};
@@ -150,7 +150,7 @@ Result<void> Manager::run(const std::atomic<bool>& stop) {
   auto deadline = std::chrono::steady_clock::now() + options_.sync_timeout;
   for (auto& [k, inf] : informers_) {
     // Wait in short slices so that SIGTERM during start-up is honoured.
-    while (!inf->wait_for_sync(std::chrono::milliseconds(200))) {
+    while (!inf->WaitForSync(std::chrono::milliseconds(200))) {
       if (stop.load() || stop_requested_.load()) {
         for (auto& [k2, i2] : informers_) i2->stop();
         return {};
@@ -190,8 +190,8 @@ Result<void> Manager::run(const std::atomic<bool>& stop) {
   lock.unlock();
   bool lost = lost_leadership_.load();
   spdlog::info("manager stopping{}", lost ? " (leadership lost)" : "");
-  if (metrics_server_) metrics_server_->begin_shutdown();
-  if (health_server_) health_server_->begin_shutdown();
+  if (metrics_server_) metrics_server_->BeginShutdown();
+  if (health_server_) health_server_->BeginShutdown();
   for (auto& c : controllers_) c->stop();
   if (elector_) elector_->stop();  // releases the Lease
   for (auto& [k, inf] : informers_) inf->stop();

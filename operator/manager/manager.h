@@ -54,7 +54,7 @@ class Manager {
   const std::vector<std::string>& informer_errors() const { return informer_errors_; }
   runtime::Registry& metrics() { return registry_; }
   // The one clock of every controller: steady time and waits are real; wall
-  // time (system_now) is domain time when options().domain_time is set.
+  // time (SystemNow) is domain time when options().domain_time is set.
   runtime::Clock& clock() {
     return domain_clock_ ? static_cast<runtime::Clock&>(*domain_clock_) : clock_;
   }
@@ -65,8 +65,8 @@ class Manager {
 
   // `workers` reconcile different keys in parallel (the work queue never
   // hands one key to two workers); the reconciler must then be thread-safe.
-  ctrl::Controller& add_controller(const std::string& name,
-                                   std::unique_ptr<ctrl::Reconciler> reconciler, int workers = 1);
+  ctrl::Controller& AddController(const std::string& name,
+                                  std::unique_ptr<ctrl::Reconciler> reconciler, int workers = 1);
 
   // Fencing: 1 when not using leader election; the Lease's token otherwise.
   uint64_t fencing_token() const;

@@ -15,7 +15,7 @@ bool RealClock::wait_until(std::unique_lock<std::mutex>& lk, std::condition_vari
   return cv.wait_until(lk, deadline, pred);
 }
 
-Clock& real_clock() {
+Clock& GetRealClock() {
   static RealClock clock;
   return clock;
 }
@@ -37,7 +37,7 @@ Clock::time_point FakeClock::now() const {
   return now_;
 }
 
-std::chrono::system_clock::time_point FakeClock::system_now() const {
+std::chrono::system_clock::time_point FakeClock::SystemNow() const {
   std::lock_guard<std::mutex> g(mu_);
   return system_start_ +
          std::chrono::duration_cast<std::chrono::system_clock::duration>(now_ - start_);
@@ -101,7 +101,7 @@ std::size_t FakeClock::num_waiters() const {
   return waiters_.size();
 }
 
-bool FakeClock::wait_for_waiters(std::size_t n, std::chrono::milliseconds real_timeout) const {
+bool FakeClock::WaitForWaiters(std::size_t n, std::chrono::milliseconds real_timeout) const {
   std::unique_lock<std::mutex> g(mu_);
   return changed_.wait_for(g, real_timeout, [&] { return waiters_.size() >= n; });
 }

@@ -27,7 +27,7 @@ class Clock {
   // Monotonic time (steady_clock-like).
   virtual time_point now() const = 0;
   // Wall-clock time (for timestamps in status, events and logs).
-  virtual std::chrono::system_clock::time_point system_now() const = 0;
+  virtual std::chrono::system_clock::time_point SystemNow() const = 0;
 
   // Blocks on `cv` until pred() holds or now() >= deadline. `lk` must hold
   // the mutex that guards the state pred() reads and that notifiers of `cv`
@@ -39,11 +39,11 @@ class Clock {
 
   bool wait_for(std::unique_lock<std::mutex>& lk, std::condition_variable& cv, duration d,
                 const std::function<bool()>& pred) {
-    return wait_until(lk, cv, deadline_after(d), pred);
+    return wait_until(lk, cv, DeadlineAfter(d), pred);
   }
 
   // now() + d, saturating at time_point::max().
-  time_point deadline_after(duration d) const {
+  time_point DeadlineAfter(duration d) const {
     const time_point t = now();
     if (d <= duration::zero()) return t;
     if (d >= time_point::max() - t) return time_point::max();
@@ -55,7 +55,7 @@ class Clock {
 class RealClock final : public Clock {
  public:
   time_point now() const override { return std::chrono::steady_clock::now(); }
-  std::chrono::system_clock::time_point system_now() const override {
+  std::chrono::system_clock::time_point SystemNow() const override {
     return std::chrono::system_clock::now();
   }
   bool wait_until(std::unique_lock<std::mutex>& lk, std::condition_variable& cv,
@@ -63,7 +63,7 @@ class RealClock final : public Clock {
 };
 
 // A process-wide RealClock for production wiring.
-Clock& real_clock();
+Clock& GetRealClock();
 
 // Manually driven clock for tests. Time moves only through advance()/set().
 class FakeClock final : public Clock {
@@ -74,7 +74,7 @@ class FakeClock final : public Clock {
   FakeClock(time_point start, std::chrono::system_clock::time_point system_start);
 
   time_point now() const override;
-  std::chrono::system_clock::time_point system_now() const override;
+  std::chrono::system_clock::time_point SystemNow() const override;
   bool wait_until(std::unique_lock<std::mutex>& lk, std::condition_variable& cv,
                   time_point deadline, const std::function<bool()>& pred) override;
 
@@ -86,7 +86,7 @@ class FakeClock final : public Clock {
   std::size_t num_waiters() const;
   // Real-time wait (for tests) until at least n threads are inside
   // wait_until(). Returns false on timeout.
-  bool wait_for_waiters(std::size_t n, std::chrono::milliseconds real_timeout) const;
+  bool WaitForWaiters(std::size_t n, std::chrono::milliseconds real_timeout) const;
 
  private:
   struct Waiter {
@@ -116,7 +116,7 @@ class StopSignal {
   // (before or during the sleep), false when the time simply passed.
   bool sleep_until(Clock& clock, Clock::time_point deadline);
   bool sleep_for(Clock& clock, Clock::duration d) {
-    return sleep_until(clock, clock.deadline_after(d));
+    return sleep_until(clock, clock.DeadlineAfter(d));
   }
 
  private:

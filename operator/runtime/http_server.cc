@@ -17,9 +17,9 @@ namespace shardcast::runtime {
 
 namespace {
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string ErrnoText(int err) { return std::strerror(err); }
 
-const char* reason_phrase(int status) {
+const char* ReasonPhrase(int status) {
   switch (status) {
     case 200:
       return "OK";
@@ -51,7 +51,7 @@ const char* reason_phrase(int status) {
 // `own_route`: the answer of the server's own GET/HEAD routes (a 405 names
 // the methods they take).
 std::string serialize(const HttpResponse& r, bool head_only, bool own_route = true) {
-  const char* reason = reason_phrase(r.status);
+  const char* reason = ReasonPhrase(r.status);
   if (std::string_view(reason) == "Unknown" && r.status >= 200 && r.status < 300) reason = "OK";
   std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason + "\r\n";
   out += "Content-Type: " + r.content_type + "\r\n";
@@ -62,7 +62,7 @@ std::string serialize(const HttpResponse& r, bool head_only, bool own_route = tr
   return out;
 }
 
-int remaining_ms(std::chrono::steady_clock::time_point deadline) {
+int RemainingMs(std::chrono::steady_clock::time_point deadline) {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
   return left.count() < 0 ? 0 : static_cast<int>(left.count());
@@ -70,10 +70,10 @@ int remaining_ms(std::chrono::steady_clock::time_point deadline) {
 
 // Waits for `events` on fd, or the wake pipe, or the deadline.
 // Returns 1 when fd is ready, 0 on timeout, -1 on wake-up or error.
-int wait_fd(int fd, short events, int wake_fd, std::chrono::steady_clock::time_point deadline) {
+int WaitFd(int fd, short events, int wake_fd, std::chrono::steady_clock::time_point deadline) {
   for (;;) {
     pollfd fds[2] = {{fd, events, 0}, {wake_fd, POLLIN, 0}};
-    const int n = ::poll(fds, 2, remaining_ms(deadline));
+    const int n = ::poll(fds, 2, RemainingMs(deadline));
     if (n < 0) {
       if (errno == EINTR) continue;
       return -1;
@@ -94,8 +94,8 @@ HttpResponse call(const HttpServer::RequestHandler& h, const HttpRequest& req) {
   }
 }
 
-bool send_all(int fd, const std::string& data, int wake_fd,
-              std::chrono::steady_clock::time_point deadline) {
+bool SendAll(int fd, const std::string& data, int wake_fd,
+             std::chrono::steady_clock::time_point deadline) {
   std::size_t off = 0;
   while (off < data.size()) {
     const ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
@@ -105,7 +105,7 @@ bool send_all(int fd, const std::string& data, int wake_fd,
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (wait_fd(fd, POLLOUT, wake_fd, deadline) != 1) return false;
+      if (WaitFd(fd, POLLOUT, wake_fd, deadline) != 1) return false;
       continue;
     }
     return false;
@@ -115,7 +115,7 @@ bool send_all(int fd, const std::string& data, int wake_fd,
 
 }  // namespace
 
-Result<ListenAddress> parse_listen_address(const std::string& address) {
+Result<ListenAddress> ParseListenAddress(const std::string& address) {
   ListenAddress out;
   std::string port_text;
   if (!address.empty() && address[0] == '[') {
@@ -158,12 +158,12 @@ void HttpServer::handle(const std::string& path, Handler handler) {
   if (!started_) handlers_[path] = std::move(handler);
 }
 
-void HttpServer::handle_requests(const std::string& path, RequestHandler handler) {
+void HttpServer::HandleRequests(const std::string& path, RequestHandler handler) {
   std::lock_guard<std::mutex> g(lifecycle_mu_);
   if (!started_) request_handlers_[path] = std::move(handler);
 }
 
-const HttpServer::RequestHandler* HttpServer::find_request_handler(const std::string& path) const {
+const HttpServer::RequestHandler* HttpServer::FindRequestHandler(const std::string& path) const {
   for (const auto& [prefix, h] : request_handlers_) {
     if (path == prefix || (!prefix.empty() && prefix.back() == '/' && path.rfind(prefix, 0) == 0))
       return &h;
@@ -200,7 +200,7 @@ Result<int> ListenOn(const ListenAddress& addr, const std::string& address) {
   for (addrinfo* ai : candidates) {
     fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
     if (fd < 0) {
-      last_error = "socket: " + errno_text(errno);
+      last_error = "socket: " + ErrnoText(errno);
       continue;
     }
     int one = 1;
@@ -210,13 +210,13 @@ Result<int> ListenOn(const ListenAddress& addr, const std::string& address) {
       ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
     }
     if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-      last_error = "bind: " + errno_text(errno);
+      last_error = "bind: " + ErrnoText(errno);
       ::close(fd);
       fd = -1;
       continue;
     }
     if (::listen(fd, 64) != 0) {
-      last_error = "listen: " + errno_text(errno);
+      last_error = "listen: " + ErrnoText(errno);
       ::close(fd);
       fd = -1;
       continue;
@@ -233,7 +233,7 @@ Result<std::uint16_t> BoundPort(int fd) {
   sockaddr_storage bound{};
   socklen_t len = sizeof(bound);
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len) != 0) {
-    return unexpected(Error{"http server: getsockname: " + errno_text(errno)});
+    return unexpected(Error{"http server: getsockname: " + ErrnoText(errno)});
   }
   if (bound.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
   return ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
@@ -248,7 +248,7 @@ Result<void> HttpServer::start() {
     return unexpected(Error{"http server: max_connections must be >= 1"});
   if (opts_.io_timeout.count() <= 0)
     return unexpected(Error{"http server: io_timeout must be > 0"});
-  auto addr = parse_listen_address(opts_.address);
+  auto addr = ParseListenAddress(opts_.address);
   if (!addr) return unexpected(addr.error());
 
   auto listening = ListenOn(*addr, opts_.address);
@@ -264,11 +264,11 @@ Result<void> HttpServer::start() {
   if (::pipe2(wake_fds_, O_CLOEXEC | O_NONBLOCK) != 0) {
     const int err = errno;
     ::close(fd);
-    return unexpected(Error{"http server: pipe: " + errno_text(err)});
+    return unexpected(Error{"http server: pipe: " + ErrnoText(err)});
   }
   listen_fd_ = fd;
   try {
-    accept_thread_ = std::thread([this] { accept_loop(); });
+    accept_thread_ = std::thread([this] { AcceptLoop(); });
   } catch (const std::exception& e) {
     ::close(listen_fd_);
     ::close(wake_fds_[0]);
@@ -293,14 +293,14 @@ void HttpServer::stop() {
   while (::write(wake_fds_[1], &b, 1) < 0 && errno == EINTR) {
   }
   if (accept_thread_.joinable()) accept_thread_.join();
-  reap_finished(true);
+  ReapFinished(true);
   ::close(listen_fd_);
   ::close(wake_fds_[0]);
   ::close(wake_fds_[1]);
   listen_fd_ = wake_fds_[0] = wake_fds_[1] = -1;
 }
 
-void HttpServer::reap_finished(bool all) {
+void HttpServer::ReapFinished(bool all) {
   for (auto it = conns_.begin(); it != conns_.end();) {
     if (all || it->finished->load()) {
       if (it->thread.joinable()) it->thread.join();
@@ -311,7 +311,7 @@ void HttpServer::reap_finished(bool all) {
   }
 }
 
-void HttpServer::accept_loop() {
+void HttpServer::AcceptLoop() {
   for (;;) {
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fds_[0], POLLIN, 0}};
     const int n = ::poll(fds, 2, -1);
@@ -332,17 +332,17 @@ void HttpServer::accept_loop() {
       continue;
     }
     try {
-      reap_finished(false);
+      ReapFinished(false);
       if (conns_.size() >= opts_.max_connections) {
         HttpResponse busy{503, "text/plain; charset=utf-8", "too many connections\n"};
-        send_all(fd, serialize(busy, false), wake_fds_[0],
-                 std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
+        SendAll(fd, serialize(busy, false), wake_fds_[0],
+                std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
         ::close(fd);
         continue;
       }
       auto finished = std::make_shared<std::atomic<bool>>(false);
       std::thread t([this, fd, finished] {
-        serve_connection(fd);
+        ServeConnection(fd);
         finished->store(true);
       });
       conns_.push_back(Conn{std::move(t), std::move(finished)});
@@ -353,7 +353,7 @@ void HttpServer::accept_loop() {
   }
 }
 
-Result<RequestLine> parse_request_line(std::string_view head) {
+Result<RequestLine> ParseRequestLine(std::string_view head) {
   const std::string_view line = head.substr(0, head.find("\r\n"));
   const auto sp1 = line.find(' ');
   const auto sp2 = sp1 == std::string_view::npos ? std::string_view::npos : line.find(' ', sp1 + 1);
@@ -372,7 +372,7 @@ Result<RequestLine> parse_request_line(std::string_view head) {
   return out;
 }
 
-Result<std::size_t> parse_content_length(std::string_view head) {
+Result<std::size_t> ParseContentLength(std::string_view head) {
   const auto end = head.find("\r\n\r\n");
   if (end != std::string_view::npos) head = head.substr(0, end);
   std::size_t pos = head.find("\r\n");
@@ -400,9 +400,9 @@ Result<std::size_t> parse_content_length(std::string_view head) {
   return std::size_t{0};
 }
 
-int HttpServer::read_body(int fd, std::string& req, std::size_t body_start,
-                          std::chrono::steady_clock::time_point deadline) {
-  auto length = parse_content_length(std::string_view(req).substr(0, body_start));
+int HttpServer::ReadBody(int fd, std::string& req, std::size_t body_start,
+                         std::chrono::steady_clock::time_point deadline) {
+  auto length = ParseContentLength(std::string_view(req).substr(0, body_start));
   if (!length) return 400;
   if (*length > opts_.max_body_bytes) return 413;
   char buf[8192];
@@ -415,7 +415,7 @@ int HttpServer::read_body(int fd, std::string& req, std::size_t body_start,
     if (n == 0) return 400;  // closed before the whole body
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) return 400;
-    const int w = wait_fd(fd, POLLIN, wake_fds_[0], deadline);
+    const int w = WaitFd(fd, POLLIN, wake_fds_[0], deadline);
     if (w == 0) return 408;
     if (w < 0) return 503;
   }
@@ -423,7 +423,7 @@ int HttpServer::read_body(int fd, std::string& req, std::size_t body_start,
   return 0;
 }
 
-void HttpServer::serve_connection(int fd) {
+void HttpServer::ServeConnection(int fd) {
   try {
     const auto deadline = std::chrono::steady_clock::now() + opts_.io_timeout;
     std::string req;
@@ -444,7 +444,7 @@ void HttpServer::serve_connection(int fd) {
       if (n == 0) break;  // peer closed before a full request
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        const int w = wait_fd(fd, POLLIN, wake_fds_[0], deadline);
+        const int w = WaitFd(fd, POLLIN, wake_fds_[0], deadline);
         if (w == 0) {
           error_status = 408;
           break;
@@ -459,21 +459,21 @@ void HttpServer::serve_connection(int fd) {
     bool own_route = true;
     if (error_status != 0) {
       resp = {error_status, "text/plain; charset=utf-8",
-              std::string(reason_phrase(error_status)) + "\n"};
+              std::string(ReasonPhrase(error_status)) + "\n"};
     } else if (head_end == std::string::npos) {
       ::close(fd);
       return;  // nothing to answer
     } else {
-      auto line = parse_request_line(req);
-      const RequestHandler* handler = line ? find_request_handler(line->path) : nullptr;
+      auto line = ParseRequestLine(req);
+      const RequestHandler* handler = line ? FindRequestHandler(line->path) : nullptr;
       if (!line) {
         resp = {400, "text/plain; charset=utf-8", "malformed request line\n"};
       } else if (handler != nullptr) {
         own_route = false;
         head_only = line->method == "HEAD";
-        const int status = read_body(fd, req, head_end + 4, deadline);
+        const int status = ReadBody(fd, req, head_end + 4, deadline);
         if (status != 0) {
-          resp = {status, "text/plain; charset=utf-8", std::string(reason_phrase(status)) + "\n"};
+          resp = {status, "text/plain; charset=utf-8", std::string(ReasonPhrase(status)) + "\n"};
         } else {
           resp = call(*handler,
                       HttpRequest{line->method, line->path, line->query, req.substr(head_end + 4)});
@@ -486,7 +486,7 @@ void HttpServer::serve_connection(int fd) {
     // A handler may take longer than the read deadline: the reply gets its own.
     const auto write_deadline =
         std::max(deadline, std::chrono::steady_clock::now() + opts_.io_timeout);
-    if (send_all(fd, serialize(resp, head_only, own_route), wake_fds_[0], write_deadline)) {
+    if (SendAll(fd, serialize(resp, head_only, own_route), wake_fds_[0], write_deadline)) {
       ::shutdown(fd, SHUT_WR);
       // Lingering close: read what the client still sends (a body we did not
       // want) until it closes, briefly, so close() does not reset the
@@ -502,7 +502,7 @@ void HttpServer::serve_connection(int fd) {
         }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-            wait_fd(fd, POLLIN, wake_fds_[0], linger) == 1)
+            WaitFd(fd, POLLIN, wake_fds_[0], linger) == 1)
           continue;
         break;
       }

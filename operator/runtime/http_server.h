@@ -3,7 +3,7 @@
 // A minimal HTTP/1.1 server on POSIX sockets (one short-lived thread per
 // connection, capped; every response closes the connection). Its own routes
 // are for Prometheus scrapes and kubelet probes (GET and HEAD only). Request
-// handlers (handle_requests) also get other methods, the query and a
+// handlers (HandleRequests) also get other methods, the query and a
 // Content-Length body: the shard agent serves its POST hooks with them. All
 // exceptions are caught in this transport layer.
 //
@@ -66,7 +66,7 @@ struct ListenAddress {
   std::uint16_t port = 0;
 };
 // Parses HttpServerOptions::address; the error names the field "address".
-[[nodiscard]] Result<ListenAddress> parse_listen_address(const std::string& address);
+[[nodiscard]] Result<ListenAddress> ParseListenAddress(const std::string& address);
 
 // The request line of a request head ("GET /metrics?x HTTP/1.1\r\n..."):
 // method and path without the query. Pure (fuzzed: tests/fuzz).
@@ -75,11 +75,11 @@ struct RequestLine {
   std::string path;
   std::string query;  // after '?', undecoded; empty when none
 };
-[[nodiscard]] Result<RequestLine> parse_request_line(std::string_view head);
+[[nodiscard]] Result<RequestLine> ParseRequestLine(std::string_view head);
 
 // The Content-Length of a request head (0 when absent); the error names
 // the header. Pure.
-[[nodiscard]] Result<std::size_t> parse_content_length(std::string_view head);
+[[nodiscard]] Result<std::size_t> ParseContentLength(std::string_view head);
 
 // A request as a request handler sees it.
 struct HttpRequest {
@@ -108,10 +108,10 @@ class HttpServer {
   // under it, with the query and the body; checked before the routes above.
   // The handler answers status, type and body (also 405 for a method it
   // does not take). Call before start().
-  void handle_requests(const std::string& path, RequestHandler handler);
+  void HandleRequests(const std::string& path, RequestHandler handler);
 
   // What /healthz asks (e.g. "no controller worker stuck"); call before
-  // start(). Unset: /healthz answers ok until begin_shutdown().
+  // start(). Unset: /healthz answers ok until BeginShutdown().
   void set_liveness(std::function<ReadyStatus()> liveness) { liveness_ = std::move(liveness); }
 
   // Binds and starts serving. Errors name the field (address) or the
@@ -122,7 +122,7 @@ class HttpServer {
 
   // Marks the process as shutting down: /healthz and /readyz answer 503
   // from now on while the server still serves /metrics.
-  void begin_shutdown() { shutting_down_.store(true); }
+  void BeginShutdown() { shutting_down_.store(true); }
   // Stops accepting, wakes and joins every connection thread. Idempotent.
   void stop();
 
@@ -135,14 +135,14 @@ class HttpServer {
     std::shared_ptr<std::atomic<bool>> finished;
   };
 
-  void accept_loop();
-  void serve_connection(int fd);
+  void AcceptLoop();
+  void ServeConnection(int fd);
   HttpResponse route(const std::string& method, const std::string& path);
-  const RequestHandler* find_request_handler(const std::string& path) const;
+  const RequestHandler* FindRequestHandler(const std::string& path) const;
   // Reads the rest of a request handler's body; an error status or 0.
-  int read_body(int fd, std::string& req, std::size_t body_start,
-                std::chrono::steady_clock::time_point deadline);
-  void reap_finished(bool all);
+  int ReadBody(int fd, std::string& req, std::size_t body_start,
+               std::chrono::steady_clock::time_point deadline);
+  void ReapFinished(bool all);
 
   HttpServerOptions opts_;
   const Registry* registry_;

@@ -5,7 +5,7 @@
 
 namespace shardcast::runtime {
 
-int WorkerHeartbeats::add_worker(std::string name) {
+int WorkerHeartbeats::AddWorker(std::string name) {
   std::lock_guard<std::mutex> lock(mu_);
   slots_.push_back(Slot{std::move(name), "", std::nullopt});
   return static_cast<int>(slots_.size()) - 1;

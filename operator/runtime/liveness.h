@@ -4,8 +4,8 @@
 // without a deadline). Idle workers are never stuck.
 //
 //   WorkerHeartbeats beats(clock);
-//   int w = beats.add_worker("shardset/0");
-//   beats.begin(w, key); reconcile(key); beats.end(w);
+//   int w = beats.AddWorker("shardset/0");
+//   beats.begin(w, key); Reconcile(key); beats.end(w);
 //   if (auto stuck = beats.stuck(std::chrono::minutes(5)); !stuck.empty()) ...
 #pragma once
 
@@ -29,7 +29,7 @@ class WorkerHeartbeats {
   explicit WorkerHeartbeats(const Clock& clock) : clock_(clock) {}
 
   // Registers a worker and returns its id (stable for the object's life).
-  int add_worker(std::string name);
+  int AddWorker(std::string name);
   // The worker started working on `key` now.
   void begin(int worker, std::string key);
   // The worker finished its unit of work and is idle.

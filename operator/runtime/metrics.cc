@@ -10,7 +10,7 @@ namespace shardcast::runtime {
 
 namespace {
 
-bool valid_metric_name(const std::string& n) {
+bool ValidMetricName(const std::string& n) {
   if (n.empty()) return false;
   for (std::size_t i = 0; i < n.size(); ++i) {
     const char c = n[i];
@@ -21,7 +21,7 @@ bool valid_metric_name(const std::string& n) {
   return true;
 }
 
-bool valid_label_name(const std::string& n) {
+bool ValidLabelName(const std::string& n) {
   if (n.empty()) return false;
   for (std::size_t i = 0; i < n.size(); ++i) {
     const char c = n[i];
@@ -32,7 +32,7 @@ bool valid_label_name(const std::string& n) {
   return n.rfind("__", 0) != 0;  // reserved for internal use
 }
 
-const char* type_name(MetricType t) {
+const char* TypeName(MetricType t) {
   switch (t) {
     case MetricType::kCounter:
       return "counter";
@@ -44,21 +44,21 @@ const char* type_name(MetricType t) {
   return "untyped";
 }
 
-void render_child(std::string& out, const std::string& name, const std::string& labels,
-                  const Counter& c) {
+void RenderChild(std::string& out, const std::string& name, const std::string& labels,
+                 const Counter& c) {
   out += name;
   out += labels;
   out += ' ';
-  out += format_value(c.value());
+  out += FormatValue(c.value());
   out += '\n';
 }
 
-void render_child(std::string& out, const std::string& name, const std::string& labels,
-                  const Gauge& g) {
+void RenderChild(std::string& out, const std::string& name, const std::string& labels,
+                 const Gauge& g) {
   out += name;
   out += labels;
   out += ' ';
-  out += format_value(g.value());
+  out += FormatValue(g.value());
   out += '\n';
 }
 
@@ -67,7 +67,7 @@ void render_child(std::string& out, const std::string& name, const std::string& 
 // ---------------------------------------------------------------------------
 // Formatting
 
-std::string format_value(double v) {
+std::string FormatValue(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   char buf[64];
@@ -75,7 +75,7 @@ std::string format_value(double v) {
   return std::string(buf, res.ptr);
 }
 
-std::string escape_label_value(const std::string& v) {
+std::string EscapeLabelValue(const std::string& v) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
@@ -96,7 +96,7 @@ std::string escape_label_value(const std::string& v) {
   return out;
 }
 
-std::string escape_help(const std::string& v) {
+std::string EscapeHelp(const std::string& v) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
@@ -148,9 +148,9 @@ Histogram::Snapshot Histogram::snapshot() const {
   return s;
 }
 
-std::vector<double> default_buckets() { return {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}; }
+std::vector<double> DefaultBuckets() { return {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}; }
 
-Result<std::vector<double>> exponential_buckets(double start, double factor, int count) {
+Result<std::vector<double>> ExponentialBuckets(double start, double factor, int count) {
   if (!(start > 0) || !std::isfinite(start))
     return unexpected(Error{"exponential_buckets: start must be a finite number > 0"});
   if (!(factor > 1) || !std::isfinite(factor))
@@ -177,7 +177,7 @@ FamilyBase::FamilyBase(std::string name, std::string help, std::vector<std::stri
       label_names_(std::move(label_names)),
       type_(type) {}
 
-Result<std::vector<std::string>> FamilyBase::label_values(const Labels& labels) const {
+Result<std::vector<std::string>> FamilyBase::LabelValues(const Labels& labels) const {
   std::vector<std::string> values(label_names_.size());
   std::vector<bool> seen(label_names_.size(), false);
   for (const auto& [k, v] : labels) {
@@ -196,9 +196,9 @@ Result<std::vector<std::string>> FamilyBase::label_values(const Labels& labels) 
   return values;
 }
 
-std::string FamilyBase::label_string(const std::vector<std::string>& values,
-                                     const std::string& extra_name,
-                                     const std::string& extra_value) const {
+std::string FamilyBase::LabelString(const std::vector<std::string>& values,
+                                    const std::string& extra_name,
+                                    const std::string& extra_value) const {
   if (values.empty() && extra_name.empty()) return {};
   std::string out = "{";
   bool first = true;
@@ -207,14 +207,14 @@ std::string FamilyBase::label_string(const std::vector<std::string>& values,
     first = false;
     out += label_names_[i];
     out += "=\"";
-    out += escape_label_value(values[i]);
+    out += EscapeLabelValue(values[i]);
     out += '"';
   }
   if (!extra_name.empty()) {
     if (!first) out += ',';
     out += extra_name;
     out += "=\"";
-    out += escape_label_value(extra_value);
+    out += EscapeLabelValue(extra_value);
     out += '"';
   }
   out += '}';
@@ -232,8 +232,8 @@ Family<M>::Family(std::string name, std::string help, std::vector<std::string> l
 }
 
 template <typename M>
-Result<std::shared_ptr<M>> Family<M>::try_with(const Labels& labels) {
-  auto values = label_values(labels);
+Result<std::shared_ptr<M>> Family<M>::TryWith(const Labels& labels) {
+  auto values = LabelValues(labels);
   if (!values) return unexpected(values.error());
   std::lock_guard<std::mutex> g(mu_);
   auto it = children_.find(*values);
@@ -245,7 +245,7 @@ Result<std::shared_ptr<M>> Family<M>::try_with(const Labels& labels) {
 
 template <typename M>
 std::shared_ptr<M> Family<M>::with(const Labels& labels) {
-  auto r = try_with(labels);
+  auto r = TryWith(labels);
   if (r) return std::move(r).value();
   if (label_errors_ != nullptr) label_errors_->fetch_add(1);
   return make_();  // detached: counts go nowhere, but the caller does not crash
@@ -253,7 +253,7 @@ std::shared_ptr<M> Family<M>::with(const Labels& labels) {
 
 template <typename M>
 bool Family<M>::remove(const Labels& labels) {
-  auto values = label_values(labels);
+  auto values = LabelValues(labels);
   if (!values) return false;
   std::lock_guard<std::mutex> g(mu_);
   if (label_names_.empty()) return false;  // the single unlabelled child stays
@@ -261,7 +261,7 @@ bool Family<M>::remove(const Labels& labels) {
 }
 
 template <typename M>
-std::size_t Family<M>::remove_matching(const Labels& subset) {
+std::size_t Family<M>::RemoveMatching(const Labels& subset) {
   if (label_names_.empty() || subset.empty()) return 0;
   std::vector<std::pair<std::size_t, std::string>> wanted;
   for (const auto& [k, v] : subset) {
@@ -303,22 +303,22 @@ void Family<M>::render(std::string& out) const {
     children.assign(children_.begin(), children_.end());
   }
   if (children.empty()) return;
-  out += "# HELP " + name_ + " " + escape_help(help_) + "\n";
-  out += "# TYPE " + name_ + " " + type_name(type_) + "\n";
+  out += "# HELP " + name_ + " " + EscapeHelp(help_) + "\n";
+  out += "# TYPE " + name_ + " " + TypeName(type_) + "\n";
   for (const auto& [values, child] : children) {
     if constexpr (std::is_same_v<M, Histogram>) {
       const auto s = child->snapshot();
       for (std::size_t i = 0; i < s.upper_bounds.size(); ++i) {
-        out += name_ + "_bucket" + label_string(values, "le", format_value(s.upper_bounds[i])) +
-               " " + std::to_string(s.cumulative[i]) + "\n";
+        out += name_ + "_bucket" + LabelString(values, "le", FormatValue(s.upper_bounds[i])) + " " +
+               std::to_string(s.cumulative[i]) + "\n";
       }
-      out += name_ + "_bucket" + label_string(values, "le", "+Inf") + " " +
+      out += name_ + "_bucket" + LabelString(values, "le", "+Inf") + " " +
              std::to_string(s.cumulative.back()) + "\n";
-      const std::string ls = label_string(values);
-      out += name_ + "_sum" + ls + " " + format_value(s.sum) + "\n";
+      const std::string ls = LabelString(values);
+      out += name_ + "_sum" + ls + " " + FormatValue(s.sum) + "\n";
       out += name_ + "_count" + ls + " " + std::to_string(s.count) + "\n";
     } else {
-      render_child(out, name_, label_string(values), *child);
+      RenderChild(out, name_, LabelString(values), *child);
     }
   }
 }
@@ -333,12 +333,12 @@ template class Family<Histogram>;
 Result<void> Registry::validate(const std::string& name,
                                 const std::vector<std::string>& label_names,
                                 MetricType type) const {
-  if (!valid_metric_name(name))
+  if (!ValidMetricName(name))
     return unexpected(
         Error{"metric name \"" + name + "\" is invalid: must match [a-zA-Z_:][a-zA-Z0-9_:]*"});
   std::set<std::string> seen;
   for (const auto& l : label_names) {
-    if (!valid_label_name(l))
+    if (!ValidLabelName(l))
       return unexpected(Error{"metric " + name + ": label name \"" + l +
                               "\" is invalid: must match [a-zA-Z_][a-zA-Z0-9_]* and not "
                               "start with __"});
@@ -401,7 +401,7 @@ Result<GaugeFamily*> Registry::gauge(const std::string& name, const std::string&
 Result<HistogramFamily*> Registry::histogram(const std::string& name, const std::string& help,
                                              const std::vector<std::string>& label_names,
                                              std::vector<double> buckets) {
-  if (buckets.empty()) buckets = default_buckets();
+  if (buckets.empty()) buckets = DefaultBuckets();
   if (std::isinf(buckets.back()) && buckets.back() > 0) buckets.pop_back();
   for (std::size_t i = 0; i < buckets.size(); ++i) {
     if (!std::isfinite(buckets[i]))
@@ -409,17 +409,17 @@ Result<HistogramFamily*> Registry::histogram(const std::string& name, const std:
                               "] must be finite (+Inf is implied)"});
     if (i > 0 && !(buckets[i] > buckets[i - 1]))
       return unexpected(Error{"metric " + name + ": buckets must be strictly increasing (buckets[" +
-                              std::to_string(i) + "] = " + format_value(buckets[i]) + ")"});
+                              std::to_string(i) + "] = " + FormatValue(buckets[i]) + ")"});
   }
   return add<Histogram>(
       name, help, label_names, MetricType::kHistogram,
       [buckets] { return std::make_shared<Histogram>(buckets); }, &buckets);
 }
 
-std::size_t Registry::remove_matching(const Labels& subset) {
+std::size_t Registry::RemoveMatching(const Labels& subset) {
   std::lock_guard<std::mutex> g(mu_);
   std::size_t n = 0;
-  for (auto& [name, fam] : families_) n += fam->remove_matching(subset);
+  for (auto& [name, fam] : families_) n += fam->RemoveMatching(subset);
   return n;
 }
 

@@ -5,7 +5,7 @@
 //   auto fam = reg.counter("shardcast_migrations_total", "Migrations started.",
 //                          {"shardset"}).value();
 //   fam->with({{"shardset", "ns/a"}})->inc();
-//   reg.remove_matching({{"shardset", "ns/a"}});   // when the ShardSet is deleted
+//   reg.RemoveMatching({{"shardset", "ns/a"}});   // when the ShardSet is deleted
 //   std::string body = reg.render();
 #pragma once
 
@@ -75,18 +75,18 @@ class Histogram {
 };
 
 // Prometheus' default buckets: .005 .01 .025 .05 .1 .25 .5 1 2.5 5 10.
-std::vector<double> default_buckets();
+std::vector<double> DefaultBuckets();
 // start, start*factor, ... (count values). start > 0, factor > 1, count >= 1.
-[[nodiscard]] Result<std::vector<double>> exponential_buckets(double start, double factor,
-                                                              int count);
+[[nodiscard]] Result<std::vector<double>> ExponentialBuckets(double start, double factor,
+                                                             int count);
 
 // Formats a sample value as Prometheus expects (shortest round-trip form,
 // "+Inf", "-Inf", "NaN").
-std::string format_value(double v);
+std::string FormatValue(double v);
 // Escapes a label value (backslash, double quote, newline).
-std::string escape_label_value(const std::string& v);
+std::string EscapeLabelValue(const std::string& v);
 // Escapes HELP text (backslash, newline).
-std::string escape_help(const std::string& v);
+std::string EscapeHelp(const std::string& v);
 
 enum class MetricType { kCounter, kGauge, kHistogram };
 
@@ -104,15 +104,15 @@ class FamilyBase {
   // children.
   virtual void render(std::string& out) const = 0;
   // Removes every child whose labels include all of `subset`.
-  virtual std::size_t remove_matching(const Labels& subset) = 0;
+  virtual std::size_t RemoveMatching(const Labels& subset) = 0;
   virtual std::size_t size() const = 0;
 
  protected:
   // Orders `labels` by the declared names; error names the offending label.
-  [[nodiscard]] Result<std::vector<std::string>> label_values(const Labels& labels) const;
-  std::string label_string(const std::vector<std::string>& values,
-                           const std::string& extra_name = {},
-                           const std::string& extra_value = {}) const;
+  [[nodiscard]] Result<std::vector<std::string>> LabelValues(const Labels& labels) const;
+  std::string LabelString(const std::vector<std::string>& values,
+                          const std::string& extra_name = {},
+                          const std::string& extra_value = {}) const;
 
   std::string name_;
   std::string help_;
@@ -133,10 +133,10 @@ class Family final : public FamilyBase {
   // detached child that is never exported is returned, so callers never crash.
   std::shared_ptr<M> with(const Labels& labels);
   // As with(), but reports a mismatch as an error naming the label.
-  [[nodiscard]] Result<std::shared_ptr<M>> try_with(const Labels& labels);
+  [[nodiscard]] Result<std::shared_ptr<M>> TryWith(const Labels& labels);
   // Removes exactly this label set. Returns whether it existed.
   bool remove(const Labels& labels);
-  std::size_t remove_matching(const Labels& subset) override;
+  std::size_t RemoveMatching(const Labels& subset) override;
   std::size_t size() const override;
   void render(std::string& out) const override;
 
@@ -164,7 +164,7 @@ class Registry {
                                                const std::vector<std::string>& label_names = {});
   [[nodiscard]] Result<GaugeFamily*> gauge(const std::string& name, const std::string& help,
                                            const std::vector<std::string>& label_names = {});
-  // Empty `buckets` means default_buckets(). A trailing +Inf is allowed and
+  // Empty `buckets` means DefaultBuckets(). A trailing +Inf is allowed and
   // dropped (it is always implied).
   [[nodiscard]] Result<HistogramFamily*> histogram(const std::string& name, const std::string& help,
                                                    const std::vector<std::string>& label_names,
@@ -172,7 +172,7 @@ class Registry {
 
   // Removes every child (in every family) whose labels include `subset`,
   // e.g. {{"shardset", "ns/a"}} when that ShardSet is deleted.
-  std::size_t remove_matching(const Labels& subset);
+  std::size_t RemoveMatching(const Labels& subset);
 
   // Text exposition format 0.0.4, families sorted by name.
   std::string render() const;

@@ -80,7 +80,7 @@ int MaxOfRateLimiter::num_requeues(const std::string& item) {
   return most;
 }
 
-std::unique_ptr<RateLimiter> default_controller_rate_limiter(Clock& clock) {
+std::unique_ptr<RateLimiter> DefaultControllerRateLimiter(Clock& clock) {
   std::vector<std::unique_ptr<RateLimiter>> ls;
   ls.push_back(std::make_unique<ItemExponentialFailureRateLimiter>(std::chrono::milliseconds(5),
                                                                    std::chrono::seconds(1000)));
@@ -88,8 +88,8 @@ std::unique_ptr<RateLimiter> default_controller_rate_limiter(Clock& clock) {
   return std::make_unique<MaxOfRateLimiter>(std::move(ls));
 }
 
-Result<WorkQueueMetrics> register_workqueue_metrics(Registry& registry,
-                                                    const std::string& queue_name) {
+Result<WorkQueueMetrics> RegisterWorkqueueMetrics(Registry& registry,
+                                                  const std::string& queue_name) {
   auto depth =
       registry.gauge("shardcast_workqueue_depth", "Keys ready in the work queue.", {"name"});
   if (!depth) return unexpected(depth.error());
@@ -107,17 +107,16 @@ Result<WorkQueueMetrics> register_workqueue_metrics(Registry& registry,
 // WorkQueue
 
 WorkQueue::WorkQueue(Clock& clock, std::unique_ptr<RateLimiter> limiter)
-    : clock_(clock),
-      limiter_(limiter ? std::move(limiter) : default_controller_rate_limiter(clock)) {}
+    : clock_(clock), limiter_(limiter ? std::move(limiter) : DefaultControllerRateLimiter(clock)) {}
 
-WorkQueue::~WorkQueue() { shut_down(); }
+WorkQueue::~WorkQueue() { ShutDown(); }
 
 void WorkQueue::add(const std::string& key) {
   std::lock_guard<std::mutex> g(mu_);
-  add_locked(key);
+  AddLocked(key);
 }
 
-void WorkQueue::add_locked(const std::string& key) {
+void WorkQueue::AddLocked(const std::string& key) {
   if (shutting_down_) return;
   if (dirty_.count(key) != 0) return;
   if (metrics_.adds) metrics_.adds->inc();
@@ -125,18 +124,18 @@ void WorkQueue::add_locked(const std::string& key) {
   if (processing_.count(key) != 0) return;  // re-queued by done()
   queue_.push_back(key);
   ++generation_;
-  update_depth_locked();
+  UpdateDepthLocked();
   cv_.notify_all();
 }
 
-void WorkQueue::add_after(const std::string& key, Clock::duration delay) {
+void WorkQueue::AddAfter(const std::string& key, Clock::duration delay) {
   std::lock_guard<std::mutex> g(mu_);
   if (shutting_down_) return;
   if (delay <= Clock::duration::zero()) {
-    add_locked(key);
+    AddLocked(key);
     return;
   }
-  const Clock::time_point ready = clock_.deadline_after(delay);
+  const Clock::time_point ready = clock_.DeadlineAfter(delay);
   auto it = waiting_.find(key);
   if (it != waiting_.end()) {
     if (ready >= it->second) return;  // keep the earlier ready time
@@ -151,45 +150,45 @@ void WorkQueue::add_after(const std::string& key, Clock::duration delay) {
   cv_.notify_all();
 }
 
-void WorkQueue::add_rate_limited(const std::string& key) {
+void WorkQueue::AddRateLimited(const std::string& key) {
   {
     std::lock_guard<std::mutex> g(mu_);
     if (shutting_down_) return;
     if (metrics_.retries) metrics_.retries->inc();
   }
-  add_after(key, limiter_->when(key));
+  AddAfter(key, limiter_->when(key));
 }
 
 void WorkQueue::forget(const std::string& key) { limiter_->forget(key); }
 
 int WorkQueue::num_requeues(const std::string& key) { return limiter_->num_requeues(key); }
 
-void WorkQueue::promote_due_locked() {
+void WorkQueue::PromoteDueLocked() {
   if (shutting_down_ || waiting_by_time_.empty()) return;
   const Clock::time_point now = clock_.now();
   while (!waiting_by_time_.empty() && waiting_by_time_.begin()->first <= now) {
     std::string key = waiting_by_time_.begin()->second;
     waiting_by_time_.erase(waiting_by_time_.begin());
     waiting_.erase(key);
-    add_locked(key);
+    AddLocked(key);
   }
 }
 
-std::optional<std::string> WorkQueue::pop_locked() {
+std::optional<std::string> WorkQueue::PopLocked() {
   if (queue_.empty()) return std::nullopt;
   std::string key = std::move(queue_.front());
   queue_.pop_front();
   processing_.insert(key);
   dirty_.erase(key);
-  update_depth_locked();
+  UpdateDepthLocked();
   return key;
 }
 
 std::optional<std::string> WorkQueue::get() {
   std::unique_lock<std::mutex> lk(mu_);
   for (;;) {
-    promote_due_locked();
-    if (auto key = pop_locked()) return key;
+    PromoteDueLocked();
+    if (auto key = PopLocked()) return key;
     if (shutting_down_) return std::nullopt;
     const Clock::time_point deadline =
         waiting_by_time_.empty() ? Clock::time_point::max() : waiting_by_time_.begin()->first;
@@ -199,10 +198,10 @@ std::optional<std::string> WorkQueue::get() {
   }
 }
 
-std::optional<std::string> WorkQueue::try_get() {
+std::optional<std::string> WorkQueue::TryGet() {
   std::lock_guard<std::mutex> g(mu_);
-  promote_due_locked();
-  return pop_locked();
+  PromoteDueLocked();
+  return PopLocked();
 }
 
 void WorkQueue::done(const std::string& key) {
@@ -211,7 +210,7 @@ void WorkQueue::done(const std::string& key) {
   if (dirty_.count(key) != 0) {
     queue_.push_back(key);
     ++generation_;
-    update_depth_locked();
+    UpdateDepthLocked();
     cv_.notify_all();
   }
   if (processing_.empty()) drained_.notify_all();
@@ -219,13 +218,13 @@ void WorkQueue::done(const std::string& key) {
 
 std::size_t WorkQueue::len() {
   std::lock_guard<std::mutex> g(mu_);
-  promote_due_locked();
+  PromoteDueLocked();
   return queue_.size();
 }
 
 std::size_t WorkQueue::num_waiting() {
   std::lock_guard<std::mutex> g(mu_);
-  promote_due_locked();
+  PromoteDueLocked();
   return waiting_.size();
 }
 
@@ -234,7 +233,7 @@ std::size_t WorkQueue::num_processing() {
   return processing_.size();
 }
 
-void WorkQueue::shut_down() {
+void WorkQueue::ShutDown() {
   std::lock_guard<std::mutex> g(mu_);
   shutting_down_ = true;
   waiting_.clear();
@@ -243,7 +242,7 @@ void WorkQueue::shut_down() {
   cv_.notify_all();
 }
 
-void WorkQueue::shut_down_with_drain() {
+void WorkQueue::ShutDownWithDrain() {
   std::unique_lock<std::mutex> lk(mu_);
   shutting_down_ = true;
   waiting_.clear();
@@ -261,10 +260,10 @@ bool WorkQueue::shutting_down() {
 void WorkQueue::set_metrics(WorkQueueMetrics m) {
   std::lock_guard<std::mutex> g(mu_);
   metrics_ = std::move(m);
-  update_depth_locked();
+  UpdateDepthLocked();
 }
 
-void WorkQueue::update_depth_locked() {
+void WorkQueue::UpdateDepthLocked() {
   if (metrics_.depth) metrics_.depth->set(static_cast<double>(queue_.size()));
 }
 

@@ -91,25 +91,25 @@ class MaxOfRateLimiter final : public RateLimiter {
 
 // client-go's DefaultControllerRateLimiter: max of per-item exponential
 // 5 ms * 2^n capped at 1000 s, and an overall bucket of 10 qps, burst 100.
-std::unique_ptr<RateLimiter> default_controller_rate_limiter(Clock& clock);
+std::unique_ptr<RateLimiter> DefaultControllerRateLimiter(Clock& clock);
 
 // Optional metrics a queue keeps up to date (all may be null).
 struct WorkQueueMetrics {
   std::shared_ptr<Gauge> depth;      // items ready to be handed out
   std::shared_ptr<Counter> adds;     // add() calls that queued or marked dirty
-  std::shared_ptr<Counter> retries;  // add_rate_limited() calls
+  std::shared_ptr<Counter> retries;  // AddRateLimited() calls
 };
 
 // Registers (idempotently) shardcast_workqueue_depth (gauge),
 // shardcast_workqueue_adds_total and shardcast_workqueue_retries_total
 // (counters), all labelled name=<queue_name>, and returns the queue's children.
-[[nodiscard]] Result<WorkQueueMetrics> register_workqueue_metrics(Registry& registry,
-                                                                  const std::string& queue_name);
+[[nodiscard]] Result<WorkQueueMetrics> RegisterWorkqueueMetrics(Registry& registry,
+                                                                const std::string& queue_name);
 
 // Destroy a queue only after its worker threads have returned from get().
 class WorkQueue {
  public:
-  // `limiter` defaults to default_controller_rate_limiter(clock).
+  // `limiter` defaults to DefaultControllerRateLimiter(clock).
   explicit WorkQueue(Clock& clock, std::unique_ptr<RateLimiter> limiter = nullptr);
   ~WorkQueue();
   WorkQueue(const WorkQueue&) = delete;
@@ -121,50 +121,50 @@ class WorkQueue {
   void add(const std::string& key);
   // add(key) once `delay` has passed on the clock; a key already waiting
   // keeps the earlier of its two ready times. delay <= 0 adds now.
-  void add_after(const std::string& key, Clock::duration delay);
-  // add_after(key, limiter.when(key)).
-  void add_rate_limited(const std::string& key);
+  void AddAfter(const std::string& key, Clock::duration delay);
+  // AddAfter(key, limiter.when(key)).
+  void AddRateLimited(const std::string& key);
   // Resets the key's failure history in the rate limiter.
   void forget(const std::string& key);
   int num_requeues(const std::string& key);
 
   // Blocks until a key is ready (and marks it processing) or the queue is
   // shut down and empty (returns nullopt). Keys still queued at shutdown are
-  // handed out first, as in client-go; keys still waiting in add_after are
+  // handed out first, as in client-go; keys still waiting in AddAfter are
   // dropped.
   std::optional<std::string> get();
   // Non-blocking get(): nullopt when nothing is ready right now.
-  std::optional<std::string> try_get();
+  std::optional<std::string> TryGet();
   // Marks the key finished; re-queues it if it was added while processing.
   void done(const std::string& key);
 
   // Keys ready to be handed out (queue depth).
   std::size_t len();
-  // Keys waiting for their add_after delay.
+  // Keys waiting for their AddAfter delay.
   std::size_t num_waiting();
   // Keys handed out by get() and not yet done().
   std::size_t num_processing();
 
   // Stops accepting adds and wakes every blocked get().
-  void shut_down();
-  // shut_down() and then blocks until every key handed out is done().
-  void shut_down_with_drain();
+  void ShutDown();
+  // ShutDown() and then blocks until every key handed out is done().
+  void ShutDownWithDrain();
   bool shutting_down();
 
   void set_metrics(WorkQueueMetrics m);
 
  private:
-  void add_locked(const std::string& key);
-  void promote_due_locked();
-  std::optional<std::string> pop_locked();
-  void update_depth_locked();
+  void AddLocked(const std::string& key);
+  void PromoteDueLocked();
+  std::optional<std::string> PopLocked();
+  void UpdateDepthLocked();
 
   Clock& clock_;
   std::unique_ptr<RateLimiter> limiter_;
 
   std::mutex mu_;
   std::condition_variable cv_;       // getters
-  std::condition_variable drained_;  // shut_down_with_drain()
+  std::condition_variable drained_;  // ShutDownWithDrain()
   std::deque<std::string> queue_;
   std::unordered_set<std::string> dirty_;
   std::unordered_set<std::string> processing_;

@@ -71,7 +71,7 @@ void Client::OnData(std::size_t n) {
     auto st = ParseRequest(std::string_view(rbuf_).substr(pos), limits, req);
     if (st == ParseStatus::kNeedMore) break;
     if (st == ParseStatus::kError) {
-      worker_.shared().metrics->rejected_requests("protocol").inc();
+      worker_.shared().metrics->RejectedRequests("protocol").inc();
       auto slot = std::make_shared<Slot>();
       slot->done = true;
       slot->reply = ErrorReply(req.error);
@@ -91,7 +91,7 @@ void Client::Dispatch(const std::vector<std::string_view>& args, std::size_t byt
   slots_.push_back(slot);
   Shared& shared = worker_.shared();
   if (waiting_ >= shared.options.max_pipeline) {
-    shared.metrics->rejected_requests("max_pipeline").inc();
+    shared.metrics->RejectedRequests("max_pipeline").inc();
     slot->done = true;
     slot->reply =
         ErrorReply("ERR shardcast: more than " + std::to_string(shared.options.max_pipeline) +
@@ -112,7 +112,7 @@ void Client::Dispatch(const std::vector<std::string_view>& args, std::size_t byt
   }
   switch (cmd->kind) {
     case CommandKind::kRefused:
-      shared.metrics->rejected_requests("unroutable").inc();
+      shared.metrics->RejectedRequests("unroutable").inc();
       slot->reply = ErrorReply("ERR shardcast: " + std::string(cmd->name) +
                                " is not supported: " + std::string(cmd->refusal));
       return;
@@ -131,7 +131,7 @@ void Client::Dispatch(const std::vector<std::string_view>& args, std::size_t byt
   std::size_t last = cmd->kind == CommandKind::kSingleKey ? 1 : args.size() - 1;
   for (std::size_t i = 1; i <= last; i += step) {
     if (args[i].substr(0, kReservedPrefix.size()) == kReservedPrefix) {
-      shared.metrics->rejected_requests("reserved_key").inc();
+      shared.metrics->RejectedRequests("reserved_key").inc();
       slot->reply = ErrorReply("ERR keys with prefix __shardcast: are reserved");
       return;
     }

@@ -184,16 +184,16 @@ UpdateReporter RoutingReporter(ProxyMetrics* pm) {
     switch (r.outcome) {
       case UpdateOutcome::kApplied:
         spdlog::info("routing: epoch {} from {}", r.epoch_in_use, origin);
-        pm->routing_update("applied").inc();
+        pm->RoutingUpdate("applied").inc();
         pm->epoch().set(static_cast<double>(r.epoch_in_use));
         break;
       case UpdateOutcome::kIgnoredNotNewer:
-        pm->routing_update("ignored").inc();
+        pm->RoutingUpdate("ignored").inc();
         break;
       case UpdateOutcome::kRejectedInvalid:
         spdlog::error("routing: {} rejected, keeping epoch {}: {}", origin, r.epoch_in_use,
                       r.error);
-        pm->routing_update("rejected").inc();
+        pm->RoutingUpdate("rejected").inc();
         break;
     }
   };
@@ -268,7 +268,7 @@ void ServeUntilSignal(std::vector<std::unique_ptr<Worker>>& workers, runtime::Ht
   int sig = 0;
   sigwait(&set, &sig);
   spdlog::info("signal {}: stopping", sig);
-  if (http) http->begin_shutdown();
+  if (http) http->BeginShutdown();
   for (auto& w : workers) w->Stop();
   for (auto& t : loops) t.join();
   source->Stop();
@@ -303,7 +303,7 @@ int Run(const Flags& f) {
     return 1;
   }
 
-  auto addr = runtime::parse_listen_address(f.listen);
+  auto addr = runtime::ParseListenAddress(f.listen);
   if (!addr) {
     spdlog::error("--listen: {}", addr.error().message);
     return 1;

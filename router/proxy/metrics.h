@@ -34,10 +34,10 @@ class ProxyMetrics {
   }
   runtime::Gauge& clients() { return *clients_; }
   runtime::Gauge& epoch() { return *epoch_; }
-  runtime::Counter& routing_update(const std::string& outcome) {
+  runtime::Counter& RoutingUpdate(const std::string& outcome) {
     return *updates_->with({{"outcome", outcome}});
   }
-  runtime::Counter& rejected_requests(const std::string& reason) {
+  runtime::Counter& RejectedRequests(const std::string& reason) {
     return *rejected_->with({{"reason", reason}});
   }
 

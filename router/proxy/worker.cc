@@ -65,7 +65,7 @@ void Worker::Accept() {
     if (ec == asio::error::operation_aborted) return;
     if (!ec) {
       if (shared_.clients.load() >= shared_.options.max_clients) {
-        shared_.metrics->rejected_requests("max_clients").inc();
+        shared_.metrics->RejectedRequests("max_clients").inc();
         std::string msg;
         AppendError(msg, "ERR max number of clients reached");
         boost::system::error_code ignored;

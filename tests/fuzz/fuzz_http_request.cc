@@ -8,7 +8,7 @@
 #include "operator/runtime/http_server.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto line = shardcast::runtime::parse_request_line(
+  auto line = shardcast::runtime::ParseRequestLine(
       std::string_view(reinterpret_cast<const char*>(data), size));
   if (line && line->path.find('?') != std::string::npos) __builtin_trap();
   return 0;

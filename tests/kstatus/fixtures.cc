@@ -19,7 +19,7 @@ Json Meta(const std::string& name, int64_t generation) {
           {"creationTimestamp", "2026-11-21T00:00:00Z"}};
 }
 
-// ---- ShardSet: the conditions write_status builds, then the kstatus ones ----
+// ---- ShardSet: the conditions WriteStatus builds, then the kstatus ones ----
 
 struct SetRound {
   std::string degraded_reason;  // "" = not degraded
@@ -53,7 +53,7 @@ Json ShardSet(const std::string& name, int64_t generation, int64_t observed, con
           {"status", shardset::BuildStatus(in, Json::object(), kNow)}};
 }
 
-// ---- MigrationPolicy: write_status's conditions, then the kstatus ones ----
+// ---- MigrationPolicy: WriteStatus's conditions, then the kstatus ones ----
 
 Json PolicyObject(const std::string& name, int64_t generation, const Json& spec) {
   return {{"apiVersion", "shardcast.dev/v1alpha1"},

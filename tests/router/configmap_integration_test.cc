@@ -63,7 +63,7 @@ class RouterConfigMapTest : public ::testing::Test {
  protected:
   void SetUp() override {
     cp_ = &ControlPlane::Shared();
-    ASSERT_TRUE(cp_->ready()) << cp_->startupError();
+    ASSERT_TRUE(cp_->ready()) << cp_->startup_error();
     std::mt19937 rng(std::random_device{}());
     ns_ = "router-cm-" + std::to_string(rng() % 1000000);
     Kubectl({"create", "namespace", ns_});
@@ -72,11 +72,11 @@ class RouterConfigMapTest : public ::testing::Test {
   void TearDown() override {
     router_.Kill();
     if (cp_ != nullptr && cp_->ready()) {
-      cp_->kubectl({"delete", "namespace", ns_, "--wait=false", "--ignore-not-found"});
+      cp_->Kubectl({"delete", "namespace", ns_, "--wait=false", "--ignore-not-found"});
     }
   }
   std::string Kubectl(const std::vector<std::string>& args, const std::string& in = "") {
-    auto r = cp_->kubectl(args, in);
+    auto r = cp_->Kubectl(args, in);
     EXPECT_TRUE(r.ok()) << r.describe();
     return r.out;
   }
@@ -118,7 +118,7 @@ TEST_F(RouterConfigMapTest, RoutesByTheConfigMapAndFollowsANewEpoch) {
   Kubectl({"apply", "-f", "-"}, ConfigMap(ns_, name, RoutingJson(1, "kv-0", a.endpoint())).dump());
   const std::string kubeconfig = RouterKubeconfig(name);
   // The token is narrow: it may not list ConfigMaps nor read another one.
-  auto can = cp_->kubectl({"auth", "can-i", "list", "configmaps", "-n", ns_,
+  auto can = cp_->Kubectl({"auth", "can-i", "list", "configmaps", "-n", ns_,
                            "--as=system:serviceaccount:" + ns_ + ":router"});
   EXPECT_NE(can.out.find("no"), std::string::npos) << can.describe();
 

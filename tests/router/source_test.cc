@@ -18,11 +18,11 @@ using kube::HttpRequest;
 using kube::HttpResponse;
 using nlohmann::json;
 
-// Lines pushed by the test; next_line() blocks until one arrives or cancel().
+// Lines pushed by the test; NextLine() blocks until one arrives or cancel().
 class QueueStream : public kube::LineStream {
  public:
   explicit QueueStream(std::shared_ptr<struct Lines> lines) : lines_(std::move(lines)) {}
-  ApiResult<std::optional<std::string>> next_line() override;
+  ApiResult<std::optional<std::string>> NextLine() override;
   void cancel() override;
 
  private:
@@ -42,10 +42,10 @@ struct Lines {
   }
 };
 
-ApiResult<std::optional<std::string>> QueueStream::next_line() {
+ApiResult<std::optional<std::string>> QueueStream::NextLine() {
   std::unique_lock lock(lines_->mu);
   lines_->cv.wait(lock, [&] { return lines_->cancelled || !lines_->q.empty(); });
-  if (lines_->cancelled) return kube::api_error(kube::ErrorKind::kUnavailable, "cancelled");
+  if (lines_->cancelled) return kube::MakeApiError(kube::ErrorKind::kUnavailable, "cancelled");
   std::string l = lines_->q.front();
   lines_->q.pop_front();
   return std::optional<std::string>(l);

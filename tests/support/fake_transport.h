@@ -38,7 +38,7 @@ class FakeTransport : public kube::Transport {
   }
   kube::ApiResult<std::unique_ptr<kube::LineStream>> stream(const kube::HttpRequest&,
                                                             std::chrono::seconds) override {
-    return kube::api_error(kube::ErrorKind::kUnavailable, "no streams in tests");
+    return kube::MakeApiError(kube::ErrorKind::kUnavailable, "no streams in tests");
   }
   std::string server() const override { return "https://fake"; }
 

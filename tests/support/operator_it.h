@@ -26,14 +26,14 @@ namespace shardcast::testing {
 inline void SetUpOperatorNamespace(const std::string& prefix, std::shared_ptr<kube::Client>* client,
                                    std::string* ns) {
   auto& cp = testenv::ControlPlane::Shared();
-  ASSERT_TRUE(cp.ready()) << cp.startupError();
+  ASSERT_TRUE(cp.ready()) << cp.startup_error();
   auto apply =
-      cp.kubectl({"apply", "--server-side", "-f", testenv::ControlPlane::sourceDir() + "/crds/"});
+      cp.Kubectl({"apply", "--server-side", "-f", testenv::ControlPlane::SourceDir() + "/crds/"});
   ASSERT_TRUE(apply.ok()) << apply.describe();
-  auto est = cp.kubectl({"wait", "--for=condition=Established", "--timeout=60s",
+  auto est = cp.Kubectl({"wait", "--for=condition=Established", "--timeout=60s",
                          "crd/shardsets.shardcast.dev", "crd/migrationpolicies.shardcast.dev"});
   ASSERT_TRUE(est.ok()) << est.describe();
-  auto cfg = kube::LoadKubeconfigFile(cp.kubeconfigPath());
+  auto cfg = kube::LoadKubeconfigFile(cp.kubeconfig_path());
   ASSERT_TRUE(cfg) << cfg.error().message;
   auto t = kube::MakeHttpTransport(*cfg);
   ASSERT_TRUE(t) << t.error().to_string();

@@ -50,7 +50,7 @@ void IgnoreSigpipeOnce() {
 
 std::string CommandResult::describe() const {
   std::ostringstream os;
-  os << (timedOut ? "timed out" : "exit " + std::to_string(exitCode));
+  os << (timed_out ? "timed out" : "exit " + std::to_string(exit_code));
   if (!err.empty()) os << ", stderr: " << Tail(Trim(err), 1500);
   if (!out.empty()) os << ", stdout: " << Tail(Trim(out), 500);
   return os.str();
@@ -72,20 +72,20 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const CommandOpti
     if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   for (const auto& [k, v] : options.env) env[k] = v;
-  std::vector<std::string> envStrings;
-  envStrings.reserve(env.size());
-  for (const auto& [k, v] : env) envStrings.push_back(k + "=" + v);
+  std::vector<std::string> env_strings;
+  env_strings.reserve(env.size());
+  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
   std::vector<char*> envp;
-  for (auto& s : envStrings) envp.push_back(s.data());
+  for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
   std::vector<std::string> args = argv;
   std::vector<char*> cargv;
   for (auto& a : args) cargv.push_back(a.data());
   cargv.push_back(nullptr);
 
-  int inPipe[2], outPipe[2], errPipe[2];
-  if (::pipe2(inPipe, O_CLOEXEC) != 0 || ::pipe2(outPipe, O_CLOEXEC) != 0 ||
-      ::pipe2(errPipe, O_CLOEXEC) != 0) {
+  int in_pipe[2], out_pipe[2], err_pipe[2];
+  if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 ||
+      ::pipe2(err_pipe, O_CLOEXEC) != 0) {
     result.err = std::string("RunCommand: pipe: ") + std::strerror(errno);
     return result;
   }
@@ -96,12 +96,12 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const CommandOpti
   }
   if (pid == 0) {
     ::setpgid(0, 0);  // own process group, so a timeout kills the whole tree
-    ::dup2(inPipe[0], 0);
+    ::dup2(in_pipe[0], 0);
     if (options.passthrough) {
       ::dup2(2, 1);
     } else {
-      ::dup2(outPipe[1], 1);
-      ::dup2(errPipe[1], 2);
+      ::dup2(out_pipe[1], 1);
+      ::dup2(err_pipe[1], 2);
     }
     ::execvpe(cargv[0], cargv.data(), envp.data());
     const char msg[] = "RunCommand: exec failed\n";
@@ -109,81 +109,81 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const CommandOpti
     (void)ignored;
     ::_exit(127);
   }
-  ::close(inPipe[0]);
-  ::close(outPipe[1]);
-  ::close(errPipe[1]);
+  ::close(in_pipe[0]);
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
 
-  int inFd = inPipe[1];
+  int in_fd = in_pipe[1];
   size_t written = 0;
-  if (options.stdinData.empty()) {
-    ::close(inFd);
-    inFd = -1;
+  if (options.stdin_data.empty()) {
+    ::close(in_fd);
+    in_fd = -1;
   } else {
-    ::fcntl(inFd, F_SETFL, O_NONBLOCK);
+    ::fcntl(in_fd, F_SETFL, O_NONBLOCK);
   }
-  int outFd = outPipe[0], errFd = errPipe[0];
+  int out_fd = out_pipe[0], err_fd = err_pipe[0];
   if (options.passthrough) {
     // Nothing is captured; the (unused) pipes still give EOF once the child
     // and everything it spawned with inherited descriptors are gone. Only
     // wait for the child itself.
-    ::close(outFd);
-    ::close(errFd);
-    outFd = errFd = -1;
+    ::close(out_fd);
+    ::close(err_fd);
+    out_fd = err_fd = -1;
   }
   const auto deadline = Clock::now() + options.timeout;
   char buf[65536];
-  while (outFd >= 0 || errFd >= 0 || inFd >= 0) {
+  while (out_fd >= 0 || err_fd >= 0 || in_fd >= 0) {
     auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) {
-      result.timedOut = true;
+      result.timed_out = true;
       ::kill(-pid, SIGKILL);
       ::kill(pid, SIGKILL);
       break;
     }
     std::vector<pollfd> fds;
-    if (inFd >= 0) fds.push_back({inFd, POLLOUT, 0});
-    if (outFd >= 0) fds.push_back({outFd, POLLIN, 0});
-    if (errFd >= 0) fds.push_back({errFd, POLLIN, 0});
+    if (in_fd >= 0) fds.push_back({in_fd, POLLOUT, 0});
+    if (out_fd >= 0) fds.push_back({out_fd, POLLIN, 0});
+    if (err_fd >= 0) fds.push_back({err_fd, POLLIN, 0});
     int n = ::poll(fds.data(), fds.size(), static_cast<int>(std::min<long long>(left, 1000)));
     if (n < 0 && errno != EINTR) break;
     for (const auto& p : fds) {
       if (p.revents == 0) continue;
-      if (p.fd == inFd) {
-        ssize_t w =
-            ::write(inFd, options.stdinData.data() + written, options.stdinData.size() - written);
+      if (p.fd == in_fd) {
+        ssize_t w = ::write(in_fd, options.stdin_data.data() + written,
+                            options.stdin_data.size() - written);
         if (w > 0) written += static_cast<size_t>(w);
-        if (w < 0 && errno != EAGAIN) written = options.stdinData.size();
-        if (written >= options.stdinData.size()) {
-          ::close(inFd);
-          inFd = -1;
+        if (w < 0 && errno != EAGAIN) written = options.stdin_data.size();
+        if (written >= options.stdin_data.size()) {
+          ::close(in_fd);
+          in_fd = -1;
         }
         continue;
       }
       ssize_t r = ::read(p.fd, buf, sizeof buf);
       if (r > 0) {
-        (p.fd == outFd ? result.out : result.err).append(buf, static_cast<size_t>(r));
+        (p.fd == out_fd ? result.out : result.err).append(buf, static_cast<size_t>(r));
       } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
         ::close(p.fd);
-        if (p.fd == outFd)
-          outFd = -1;
+        if (p.fd == out_fd)
+          out_fd = -1;
         else
-          errFd = -1;
+          err_fd = -1;
       }
     }
   }
-  for (int fd : {inFd, outFd, errFd}) {
+  for (int fd : {in_fd, out_fd, err_fd}) {
     if (fd >= 0) ::close(fd);
   }
   int status = 0;
-  if (options.passthrough && !result.timedOut) {
+  if (options.passthrough && !result.timed_out) {
     // Poll for the child's exit so the timeout still applies.
     while (true) {
       pid_t w = ::waitpid(pid, &status, WNOHANG);
       if (w == pid) break;
       if (w < 0 && errno != EINTR) break;
       if (Clock::now() >= deadline) {
-        result.timedOut = true;
+        result.timed_out = true;
         ::kill(-pid, SIGKILL);
         ::kill(pid, SIGKILL);
         break;
@@ -191,15 +191,15 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const CommandOpti
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
-  if (!options.passthrough || result.timedOut) {
+  if (!options.passthrough || result.timed_out) {
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
   }
   if (WIFEXITED(status))
-    result.exitCode = WEXITSTATUS(status);
+    result.exit_code = WEXITSTATUS(status);
   else if (WIFSIGNALED(status))
-    result.exitCode = 128 + WTERMSIG(status);
-  if (result.timedOut) {
+    result.exit_code = 128 + WTERMSIG(status);
+  if (result.timed_out) {
     result.err += "\n[RunCommand: killed after " + std::to_string(options.timeout.count()) +
                   "ms: " + argv[0] + "]";
   }
@@ -225,7 +225,7 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const CommandOpti
 
 // ---------------------------------------------------------------------------
 
-std::string ControlPlane::sourceDir() {
+std::string ControlPlane::SourceDir() {
 #ifdef SHARDCAST_SOURCE_DIR_DEFAULT
   return EnvOr("SHARDCAST_SOURCE_DIR", SHARDCAST_SOURCE_DIR_DEFAULT);
 #else
@@ -244,12 +244,12 @@ ControlPlane::~ControlPlane() { stop(); }
 
 CommandResult ControlPlane::script(const std::vector<std::string>& args,
                                    std::chrono::milliseconds timeout, bool passthrough) const {
-  std::vector<std::string> argv{"bash", sourceDir() + "/hack/controlplane.sh"};
+  std::vector<std::string> argv{"bash", SourceDir() + "/hack/controlplane.sh"};
   argv.insert(argv.end(), args.begin(), args.end());
   CommandOptions opts;
   opts.timeout = timeout;
   opts.passthrough = passthrough;
-  if (!stateDir_.empty()) opts.env["SHARDCAST_CP_DIR"] = stateDir_;
+  if (!state_dir_.empty()) opts.env["SHARDCAST_CP_DIR"] = state_dir_;
   return RunCommand(argv, opts);
 }
 
@@ -257,34 +257,34 @@ void ControlPlane::start() {
   const std::string reuse = EnvOr("SHARDCAST_TEST_KUBECONFIG", "");
   if (!reuse.empty()) {
     kubeconfig_ = reuse;
-    stateDir_ = EnvOr("SHARDCAST_CP_DIR", "");
-    if (stateDir_.empty()) {
+    state_dir_ = EnvOr("SHARDCAST_CP_DIR", "");
+    if (state_dir_.empty()) {
       auto dir = std::filesystem::path(reuse).parent_path();
-      if (std::filesystem::exists(dir / "ports.env")) stateDir_ = dir.string();
+      if (std::filesystem::exists(dir / "ports.env")) state_dir_ = dir.string();
     }
     if (!std::filesystem::exists(kubeconfig_)) {
-      startupError_ = "SHARDCAST_TEST_KUBECONFIG names a missing file: " + kubeconfig_;
+      startup_error_ = "SHARDCAST_TEST_KUBECONFIG names a missing file: " + kubeconfig_;
       return;
     }
-    auto v = serverVersion();
+    auto v = ServerVersion();
     if (!v)
-      startupError_ =
+      startup_error_ =
           "cluster from SHARDCAST_TEST_KUBECONFIG is not reachable: " + v.error().message;
     return;
   }
 
   std::string tmpl = "/tmp/shardcast-cp-" + std::to_string(::getpid()) + "-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) {
-    startupError_ = std::string("mkdtemp failed: ") + std::strerror(errno);
+    startup_error_ = std::string("mkdtemp failed: ") + std::strerror(errno);
     return;
   }
-  stateDir_ = tmpl;
-  kubeconfig_ = stateDir_ + "/kubeconfig";
+  state_dir_ = tmpl;
+  kubeconfig_ = state_dir_ + "/kubeconfig";
   owned_ = true;
 
   // Watchdog: stops the control plane if this process dies without running
   // its exit handlers (crash, SIGKILL from a test timeout).
-  const std::string scriptPath = sourceDir() + "/hack/controlplane.sh";
+  const std::string script_path = SourceDir() + "/hack/controlplane.sh";
   const std::string self = std::to_string(::getpid());
   pid_t w = ::fork();
   if (w == 0) {
@@ -299,22 +299,22 @@ void ControlPlane::start() {
              "while kill -0 \"$0\" 2>/dev/null; do sleep 2; done; "
              "if [ -d \"$1\" ] && [ ! -e \"$1/.testenv-stopped\" ]; then "
              "SHARDCAST_CP_DIR=\"$1\" bash \"$2\" stop; rm -rf \"$1\"; fi",
-             self.c_str(), stateDir_.c_str(), scriptPath.c_str(), static_cast<char*>(nullptr));
+             self.c_str(), state_dir_.c_str(), script_path.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
 
   std::cerr << "[testenv] building (cached after the first time) and starting the control plane in "
-            << stateDir_ << std::endl;
+            << state_dir_ << std::endl;
   const auto t0 = Clock::now();
   auto build = script({"build"}, std::chrono::minutes(60), /*passthrough=*/true);
   if (!build.ok()) {
-    startupError_ = "hack/controlplane.sh build failed (output above): " + build.describe();
+    startup_error_ = "hack/controlplane.sh build failed (output above): " + build.describe();
     return;
   }
   auto up = script({"start"}, std::chrono::minutes(10), /*passthrough=*/true);
   if (!up.ok()) {
-    startupError_ = "hack/controlplane.sh start failed (output above; logs in " + stateDir_ +
-                    "/logs): " + up.describe();
+    startup_error_ = "hack/controlplane.sh start failed (output above; logs in " + state_dir_ +
+                     "/logs): " + up.describe();
     return;
   }
   auto secs = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - t0).count();
@@ -323,39 +323,39 @@ void ControlPlane::start() {
 }
 
 void ControlPlane::stop() {
-  if (!owned_ || stateDir_.empty()) return;
+  if (!owned_ || state_dir_.empty()) return;
   auto r = script({"stop"}, std::chrono::minutes(2));
   {
-    std::ofstream marker(stateDir_ + "/.testenv-stopped");  // tells the watchdog we are done
+    std::ofstream marker(state_dir_ + "/.testenv-stopped");  // tells the watchdog we are done
   }
   if (!r.ok())
     std::cerr << "[testenv] hack/controlplane.sh stop failed: " << r.describe() << std::endl;
   bool keep = !EnvOr("SHARDCAST_TEST_KEEP_CP_DIR", "").empty();
   if (!keep && ::testing::UnitTest::GetInstance()->Failed()) keep = true;
   if (keep) {
-    std::cerr << "[testenv] kept control plane state (logs) in " << stateDir_ << std::endl;
+    std::cerr << "[testenv] kept control plane state (logs) in " << state_dir_ << std::endl;
   } else {
     std::error_code ec;
-    std::filesystem::remove_all(stateDir_, ec);
+    std::filesystem::remove_all(state_dir_, ec);
   }
   owned_ = false;
 }
 
-CommandResult ControlPlane::kubectl(const std::vector<std::string>& args,
-                                    const std::string& stdinData,
+CommandResult ControlPlane::Kubectl(const std::vector<std::string>& args,
+                                    const std::string& stdin_data,
                                     std::chrono::milliseconds timeout) const {
   std::vector<std::string> argv{EnvOr("KUBECTL", "/usr/bin/kubectl"),
                                 "--kubeconfig=" + kubeconfig_};
   argv.insert(argv.end(), args.begin(), args.end());
   CommandOptions opts;
-  opts.stdinData = stdinData;
+  opts.stdin_data = stdin_data;
   opts.timeout = timeout;
   return RunCommand(argv, opts);
 }
 
-Result<void> ControlPlane::restartApiserver() {
+Result<void> ControlPlane::RestartApiserver() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (stateDir_.empty()) {
+  if (state_dir_.empty()) {
     return unexpected(
         Error{"restartApiserver: no control plane state dir (set SHARDCAST_CP_DIR with "
               "SHARDCAST_TEST_KUBECONFIG)"});
@@ -365,9 +365,9 @@ Result<void> ControlPlane::restartApiserver() {
   return {};
 }
 
-Result<long long> ControlPlane::compactEtcd() {
+Result<long long> ControlPlane::CompactEtcd() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (stateDir_.empty()) {
+  if (state_dir_.empty()) {
     return unexpected(
         Error{"compactEtcd: no control plane state dir (set SHARDCAST_CP_DIR with "
               "SHARDCAST_TEST_KUBECONFIG)"});
@@ -387,15 +387,15 @@ Result<long long> ControlPlane::compactEtcd() {
   }
 }
 
-std::string ControlPlane::helmPath() const {
-  const std::string fromEnv = EnvOr("SHARDCAST_HELM", "");
-  if (!fromEnv.empty()) return fromEnv;
+std::string ControlPlane::HelmPath() const {
+  const std::string from_env = EnvOr("SHARDCAST_HELM", "");
+  if (!from_env.empty()) return from_env;
   auto r = script({"bin-path", "helm"}, std::chrono::minutes(1));
   return r.ok() ? Trim(r.out) : std::string();
 }
 
-Result<std::string> ControlPlane::serverVersion() const {
-  auto r = kubectl({"get", "--raw", "/version"}, "", std::chrono::seconds(30));
+Result<std::string> ControlPlane::ServerVersion() const {
+  auto r = Kubectl({"get", "--raw", "/version"}, "", std::chrono::seconds(30));
   if (!r.ok()) return unexpected(Error{"kubectl get --raw /version: " + r.describe()});
   try {
     auto j = nlohmann::json::parse(r.out);
@@ -411,14 +411,14 @@ Result<std::string> ControlPlane::serverVersion() const {
 void ControlPlaneEnvironment::SetUp() {
   auto& cp = ControlPlane::Shared();
   if (!cp.ready()) {
-    FAIL() << "[testenv] control plane unavailable: " << cp.startupError();
+    FAIL() << "[testenv] control plane unavailable: " << cp.startup_error();
   }
-  auto v = cp.serverVersion();
+  auto v = cp.ServerVersion();
   if (!v) {
     FAIL() << "[testenv] " << v.error().message;
   }
   std::cout << "[testenv] kube-apiserver gitVersion " << *v << " (kubeconfig "
-            << cp.kubeconfigPath() << (cp.owned() ? ", started by this test binary" : ", reused")
+            << cp.kubeconfig_path() << (cp.owned() ? ", started by this test binary" : ", reused")
             << ")" << std::endl;
 }
 

@@ -30,19 +30,19 @@ namespace shardcast::testenv {
 // Result of a finished child process. Named `out`/`err` rather than
 // stdout/stderr because those are macros in <cstdio>.
 struct CommandResult {
-  int exitCode = -1;  // exit status, or 128+signal when killed
-  std::string out;    // captured stdout
-  std::string err;    // captured stderr
-  bool timedOut = false;
+  int exit_code = -1;  // exit status, or 128+signal when killed
+  std::string out;     // captured stdout
+  std::string err;     // captured stderr
+  bool timed_out = false;
 
-  bool ok() const { return exitCode == 0 && !timedOut; }
+  bool ok() const { return exit_code == 0 && !timed_out; }
   // One-line description for assertion messages.
   std::string describe() const;
 };
 
 struct CommandOptions {
   std::map<std::string, std::string> env;  // added to / overriding the parent's environment
-  std::string stdinData;                   // written to the child's stdin
+  std::string stdin_data;                  // written to the child's stdin
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};
   // Send the child's stdout and stderr to this process's stderr (live
   // progress) instead of capturing them.
@@ -70,35 +70,35 @@ class ControlPlane {
   ControlPlane& operator=(const ControlPlane&) = delete;
   ~ControlPlane();
 
-  // False when starting (or finding) the control plane failed; startupError()
+  // False when starting (or finding) the control plane failed; startup_error()
   // then says why.
-  bool ready() const { return startupError_.empty(); }
-  const std::string& startupError() const { return startupError_; }
+  bool ready() const { return startup_error_.empty(); }
+  const std::string& startup_error() const { return startup_error_; }
 
   // Admin kubeconfig (client certificate auth, TLS verification on).
-  const std::string& kubeconfigPath() const { return kubeconfig_; }
+  const std::string& kubeconfig_path() const { return kubeconfig_; }
   // State dir of hack/controlplane.sh (logs, pids, certs); empty when reusing
   // a cluster from SHARDCAST_TEST_KUBECONFIG without a known state dir.
-  const std::string& stateDir() const { return stateDir_; }
+  const std::string& state_dir() const { return state_dir_; }
   // True when this process started the control plane (and will stop it).
   bool owned() const { return owned_; }
 
-  // Runs /usr/bin/kubectl (or $KUBECTL) with --kubeconfig=kubeconfigPath().
-  CommandResult kubectl(const std::vector<std::string>& args, const std::string& stdinData = "",
+  // Runs /usr/bin/kubectl (or $KUBECTL) with --kubeconfig=kubeconfig_path().
+  CommandResult Kubectl(const std::vector<std::string>& args, const std::string& stdin_data = "",
                         std::chrono::milliseconds timeout = std::chrono::minutes(2)) const;
 
   // Stops kube-apiserver and starts it again with the same flags and port;
   // returns once /readyz answers. Needs the state dir.
-  [[nodiscard]] Result<void> restartApiserver();
+  [[nodiscard]] Result<void> RestartApiserver();
   // Compacts etcd to its current revision; returns that revision.
-  [[nodiscard]] Result<long long> compactEtcd();
+  [[nodiscard]] Result<long long> CompactEtcd();
   // Path of the pinned helm binary (v3.17.4) from the build cache.
-  std::string helmPath() const;
+  std::string HelmPath() const;
   // gitVersion from the server's /version, e.g. "v1.33.13".
-  [[nodiscard]] Result<std::string> serverVersion() const;
+  [[nodiscard]] Result<std::string> ServerVersion() const;
 
   // The repository root (env SHARDCAST_SOURCE_DIR or the compile-time path).
-  static std::string sourceDir();
+  static std::string SourceDir();
 
  private:
   ControlPlane();
@@ -109,8 +109,8 @@ class ControlPlane {
                        bool passthrough = false) const;
 
   std::string kubeconfig_;
-  std::string stateDir_;
-  std::string startupError_;
+  std::string state_dir_;
+  std::string startup_error_;
   bool owned_ = false;
   mutable std::mutex mu_;  // serialises restart/compact
 };

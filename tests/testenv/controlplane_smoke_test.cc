@@ -19,28 +19,28 @@ using namespace std::chrono_literals;
 
 class ControlPlaneSmoke : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_TRUE(cp().ready()) << cp().startupError(); }
+  void SetUp() override { ASSERT_TRUE(cp().ready()) << cp().startup_error(); }
   static ControlPlane& cp() { return ControlPlane::Shared(); }
 };
 
 TEST_F(ControlPlaneSmoke, ServerVersionIs1_33_13) {
-  auto v = cp().serverVersion();
+  auto v = cp().ServerVersion();
   ASSERT_TRUE(v.ok()) << v.error().message;
   EXPECT_EQ(*v, "v1.33.13");
 }
 
 TEST_F(ControlPlaneSmoke, HelmIsThePinnedVersionAndReachesTheCluster) {
-  const std::string helm = cp().helmPath();
+  const std::string helm = cp().HelmPath();
   ASSERT_FALSE(helm.empty());
   auto v = RunCommand({helm, "version", "--short"});
   ASSERT_TRUE(v.ok()) << v.describe();
   EXPECT_EQ(v.out.rfind("v3.17.4", 0), 0u) << v.out;
-  auto ls = RunCommand({helm, "list", "--all-namespaces", "--kubeconfig", cp().kubeconfigPath()});
+  auto ls = RunCommand({helm, "list", "--all-namespaces", "--kubeconfig", cp().kubeconfig_path()});
   EXPECT_TRUE(ls.ok()) << ls.describe();
 }
 
 TEST_F(ControlPlaneSmoke, KwokNodesAreReadyWithLargeAllocatable) {
-  auto r = cp().kubectl({"get", "nodes", "-l", "type=kwok", "-o", "json"});
+  auto r = cp().Kubectl({"get", "nodes", "-l", "type=kwok", "-o", "json"});
   ASSERT_TRUE(r.ok()) << r.describe();
   auto nodes = nlohmann::json::parse(r.out)["items"];
   ASSERT_GE(nodes.size(), 1u);
@@ -58,7 +58,7 @@ TEST_F(ControlPlaneSmoke, KwokNodesAreReadyWithLargeAllocatable) {
 TEST_F(ControlPlaneSmoke, KwokPodReportsAnnotatedCpuThroughMetricsServer) {
   const std::string ns = "smoke-" + std::to_string(::getpid());
   const std::string pod = "usage-250m";
-  auto created = cp().kubectl({"create", "namespace", ns});
+  auto created = cp().Kubectl({"create", "namespace", ns});
   ASSERT_TRUE(created.ok()) << created.describe();
   const std::string manifest = R"({
     "apiVersion": "v1", "kind": "Pod",
@@ -69,13 +69,13 @@ TEST_F(ControlPlaneSmoke, KwokPodReportsAnnotatedCpuThroughMetricsServer) {
       "nodeSelector": {"type": "kwok"},
       "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}],
       "containers": [{"name": "app", "image": "fake-image"}]}})";
-  auto applied = cp().kubectl({"apply", "-f", "-"}, manifest);
+  auto applied = cp().Kubectl({"apply", "-f", "-"}, manifest);
   ASSERT_TRUE(applied.ok()) << applied.describe();
 
   std::string phase;
   EXPECT_TRUE(WaitFor(
       [&] {
-        auto r = cp().kubectl({"get", "pod", pod, "-n", ns, "-o", "jsonpath={.status.phase}"});
+        auto r = cp().Kubectl({"get", "pod", pod, "-n", ns, "-o", "jsonpath={.status.phase}"});
         phase = r.out;
         return r.ok() && r.out == "Running";
       },
@@ -86,7 +86,7 @@ TEST_F(ControlPlaneSmoke, KwokPodReportsAnnotatedCpuThroughMetricsServer) {
   double cpu = -1, mem = -1;
   EXPECT_TRUE(WaitFor(
       [&] {
-        auto r = cp().kubectl(
+        auto r = cp().Kubectl(
             {"get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/" + ns + "/pods/" + pod});
         last = r.ok() ? r.out : r.describe();
         if (!r.ok()) return false;
@@ -109,33 +109,33 @@ TEST_F(ControlPlaneSmoke, KwokPodReportsAnnotatedCpuThroughMetricsServer) {
   EXPECT_NEAR(cpu, 250, 25);
   EXPECT_NEAR(mem, 64.0 * 1024 * 1024, 1024 * 1024);
 
-  auto del = cp().kubectl({"delete", "namespace", ns, "--wait=false"});
+  auto del = cp().Kubectl({"delete", "namespace", ns, "--wait=false"});
   EXPECT_TRUE(del.ok()) << del.describe();
 }
 
 TEST_F(ControlPlaneSmoke, ApiserverAnswersAfterRestart) {
-  auto before = cp().kubectl({"create", "configmap", "restart-probe-" + std::to_string(::getpid()),
+  auto before = cp().Kubectl({"create", "configmap", "restart-probe-" + std::to_string(::getpid()),
                               "-n", "default", "--from-literal=k=v"});
   ASSERT_TRUE(before.ok()) << before.describe();
-  auto restarted = cp().restartApiserver();
+  auto restarted = cp().RestartApiserver();
   ASSERT_TRUE(restarted.ok()) << restarted.error().message;
   EXPECT_TRUE(
-      WaitFor([&] { return cp().serverVersion().ok(); }, 60s, "apiserver /version after restart"));
+      WaitFor([&] { return cp().ServerVersion().ok(); }, 60s, "apiserver /version after restart"));
   // Data written before the restart is still there (same etcd).
-  auto after = cp().kubectl({"get", "configmap", "restart-probe-" + std::to_string(::getpid()),
+  auto after = cp().Kubectl({"get", "configmap", "restart-probe-" + std::to_string(::getpid()),
                              "-n", "default", "-o", "jsonpath={.data.k}"});
   ASSERT_TRUE(after.ok()) << after.describe();
   EXPECT_EQ(after.out, "v");
 }
 
 TEST_F(ControlPlaneSmoke, CompactEtcdAdvancesWithWrites) {
-  auto first = cp().compactEtcd();
+  auto first = cp().CompactEtcd();
   ASSERT_TRUE(first.ok()) << first.error().message;
   EXPECT_GT(*first, 0);
-  auto w = cp().kubectl({"create", "configmap", "compact-probe-" + std::to_string(::getpid()), "-n",
+  auto w = cp().Kubectl({"create", "configmap", "compact-probe-" + std::to_string(::getpid()), "-n",
                          "default", "--from-literal=k=v"});
   ASSERT_TRUE(w.ok()) << w.describe();
-  auto second = cp().compactEtcd();
+  auto second = cp().CompactEtcd();
   ASSERT_TRUE(second.ok()) << second.error().message;
   EXPECT_GT(*second, *first);
 }

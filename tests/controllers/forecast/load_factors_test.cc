@@ -89,9 +89,9 @@ class LoadsReconcilerTest : public ::testing::Test {
     set = Json::parse(R"({"apiVersion":"shardcast.dev/v1alpha1","kind":"ShardSet",
       "metadata":{"name":"kv","namespace":"ns","uid":"set-uid","resourceVersion":"1"},
       "spec":{"capacity":{"metric":"CPU","cpuMillis":1000},"routing":{"configMapName":"kv-routing"}}})");
-    sets.upsert(std::make_shared<Json>(set));
-    pods.upsert(std::make_shared<Json>(Pod("kv-0")));
-    pods.upsert(std::make_shared<Json>(Pod("kv-1")));
+    sets.Upsert(std::make_shared<Json>(set));
+    pods.Upsert(std::make_shared<Json>(Pod("kv-0")));
+    pods.Upsert(std::make_shared<Json>(Pod("kv-1")));
     metrics_path = kube::Client::Path(kube::resources::kPodMetrics, "ns");
     transport->gets[metrics_path] = Metrics({{"kv-0", 300}, {"kv-1", 500}, {"kv-2", 100}});
     // Five hours of CPU history, so forecasts are fitted models.
@@ -107,7 +107,7 @@ class LoadsReconcilerTest : public ::testing::Test {
     rec = MakeReconciler();
   }
   int64_t Now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(clock.system_now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::seconds>(clock.SystemNow().time_since_epoch())
         .count();
   }
   std::unique_ptr<ForecastReconciler> MakeReconciler() {
@@ -125,10 +125,10 @@ class LoadsReconcilerTest : public ::testing::Test {
   }
   // One round; the written loads ConfigMap reaches the informer cache.
   void Round() {
-    auto r = rec->reconcile("ns/kv");
+    auto r = rec->Reconcile("ns/kv");
     ASSERT_TRUE(r) << r.error().to_string();
     auto w = Writes();
-    if (!w.empty()) configmaps.upsert(std::make_shared<Json>(Json::parse(w.back().body)));
+    if (!w.empty()) configmaps.Upsert(std::make_shared<Json>(Json::parse(w.back().body)));
   }
   std::vector<kube::HttpRequest> Writes() {
     return transport->by("PATCH", "/configmaps/kv-routing-loads");
@@ -174,11 +174,11 @@ TEST_F(LoadsReconcilerTest, WritesOnChangeAtMostOncePerIntervalAndSkipsIdentical
   EXPECT_EQ(Writes().size(), 1u);
   // A new pod: written, but not before the interval since the last write.
   clock.advance(20s);  // 120 s after the first write
-  pods.upsert(std::make_shared<Json>(Pod("kv-2")));
+  pods.Upsert(std::make_shared<Json>(Pod("kv-2")));
   Round();
   ASSERT_EQ(Writes().size(), 2u);
   EXPECT_EQ(LastDoc()["pods"]["kv-2"], 1.0);  // no history: untrusted
-  pods.upsert(std::make_shared<Json>(Pod("kv-3")));
+  pods.Upsert(std::make_shared<Json>(Pod("kv-3")));
   clock.advance(20s);
   Round();
   clock.advance(20s);
@@ -194,7 +194,7 @@ TEST_F(LoadsReconcilerTest, WritesOnChangeAtMostOncePerIntervalAndSkipsIdentical
 TEST_F(LoadsReconcilerTest, ARestartedOperatorSkipsAnIdenticalWrite) {
   transport->gets.erase(kube::Client::Path(kube::resources::kConfigMaps, "ns", "kv-history"));
   // No history: untrusted forecasts, every factor 1, as already published.
-  configmaps.upsert(std::make_shared<Json>(
+  configmaps.Upsert(std::make_shared<Json>(
       BuildLoadsConfigMap(set, "kv-routing", {{"kv-0", 1.0}, {"kv-1", 1.0}}, Now() - 3600)));
   Round();
   clock.advance(20s);
@@ -202,7 +202,7 @@ TEST_F(LoadsReconcilerTest, ARestartedOperatorSkipsAnIdenticalWrite) {
   EXPECT_TRUE(Writes().empty());
   // What it holds differs (kv-0 was busy before the restart): written.
   rec = MakeReconciler();
-  configmaps.upsert(std::make_shared<Json>(
+  configmaps.Upsert(std::make_shared<Json>(
       BuildLoadsConfigMap(set, "kv-routing", {{"kv-0", 3.0}, {"kv-1", 1.0}}, Now() - 3600)));
   Round();
   ASSERT_EQ(Writes().size(), 1u);
@@ -211,7 +211,7 @@ TEST_F(LoadsReconcilerTest, ARestartedOperatorSkipsAnIdenticalWrite) {
 
 TEST_F(LoadsReconcilerTest, NoRoutingConfigMapNoLoads) {
   set["spec"].erase("routing");
-  sets.upsert(std::make_shared<Json>(set));
+  sets.Upsert(std::make_shared<Json>(set));
   Round();
   EXPECT_TRUE(transport->by("PATCH", "/configmaps/").empty());
 }

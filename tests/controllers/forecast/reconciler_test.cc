@@ -54,10 +54,10 @@ class ForecastReconcilerTest : public ::testing::Test {
   void SetUp() override {
     transport = std::make_shared<FakeTransport>();
     client = std::make_shared<kube::Client>(transport);
-    sets.upsert(std::make_shared<Json>(SetObj()));
-    pods.upsert(std::make_shared<Json>(Pod("kv-0", "10.0.0.1")));
-    pods.upsert(std::make_shared<Json>(Pod("kv-1", "10.0.0.2")));
-    pods.upsert(std::make_shared<Json>(Pod("kv-2", "10.0.0.3", "warm")));
+    sets.Upsert(std::make_shared<Json>(SetObj()));
+    pods.Upsert(std::make_shared<Json>(Pod("kv-0", "10.0.0.1")));
+    pods.Upsert(std::make_shared<Json>(Pod("kv-1", "10.0.0.2")));
+    pods.Upsert(std::make_shared<Json>(Pod("kv-2", "10.0.0.3", "warm")));
     metrics_path = kube::Client::Path(kube::resources::kPodMetrics, "ns");
     transport->gets[metrics_path] = Metrics(300, 500);
     http.bodies["10.0.0.1"] = "shardcast_range_requests_total{range=\"0\"} 1000\n";
@@ -83,10 +83,10 @@ class ForecastReconcilerTest : public ::testing::Test {
     if (patches.empty()) return;
     Json obj = *sets.get("ns/kv");
     obj.merge_patch(Json::parse(patches.back().body));
-    sets.upsert(std::make_shared<Json>(obj));
+    sets.Upsert(std::make_shared<Json>(obj));
   }
   void Round() {
-    auto r = rec->reconcile("ns/kv");
+    auto r = rec->Reconcile("ns/kv");
     ASSERT_TRUE(r) << r.error().to_string();
     EXPECT_EQ(r->kind, ctrl::Action::Kind::kRequeueAfter);
     ApplyStatusPatches();
@@ -110,7 +110,7 @@ TEST_F(ForecastReconcilerTest, StatusIsPatchedOnlyOnMaterialChange) {
     std::mt19937 rng(7);
     std::normal_distribution<double> noise(0, 5);
     const int64_t now =
-        std::chrono::duration_cast<std::chrono::seconds>(clock.system_now().time_since_epoch())
+        std::chrono::duration_cast<std::chrono::seconds>(clock.SystemNow().time_since_epoch())
             .count();
     for (int i = 300; i > 0; --i) {
       seed.AddPodUsage({"kv-0", 300 + noise(rng), 0, true, false}, now - 60 * i);
@@ -197,7 +197,7 @@ TEST_F(ForecastReconcilerTest, MetricsAndRangeScrapes) {
 
   // The ShardSet is deleted: its metrics go away.
   sets.erase("ns/kv");
-  auto r = rec->reconcile("ns/kv");
+  auto r = rec->Reconcile("ns/kv");
   ASSERT_TRUE(r);
   EXPECT_EQ(registry.render().find("ns/kv"), std::string::npos);
 }
@@ -221,7 +221,7 @@ TEST_F(ForecastReconcilerTest, HistoryIsSavedWithPreconditionsAndReloaded) {
   d.clock = &clock;
   ForecastReconciler second(d, ControllerOptions{});
   transport->gets.erase(metrics_path);  // metrics API down: a gap
-  ASSERT_TRUE(second.reconcile("ns/kv"));
+  ASSERT_TRUE(second.Reconcile("ns/kv"));
   // cpu and mem of kv-0, kv-1 and the warm kv-2, rps of kv-0, range 0.
   EXPECT_EQ(second.stats().history_loads, 8u);
 }
@@ -233,9 +233,9 @@ TEST_F(ForecastReconcilerTest, HistoryIsSavedWithPreconditionsAndReloaded) {
 TEST_F(ForecastReconcilerTest, PodForecastsFollowTheRangesInTheRoutingConfigMap) {
   Json set = SetObj();
   set["spec"]["routing"] = {{"configMapName", "kv-routing"}};
-  sets.upsert(std::make_shared<Json>(set));
+  sets.Upsert(std::make_shared<Json>(set));
   const int64_t now =
-      std::chrono::duration_cast<std::chrono::seconds>(clock.system_now().time_since_epoch())
+      std::chrono::duration_cast<std::chrono::seconds>(clock.SystemNow().time_since_epoch())
           .count();
   {
     SetState seed;
@@ -252,7 +252,7 @@ TEST_F(ForecastReconcilerTest, PodForecastsFollowTheRangesInTheRoutingConfigMap)
   }
   // The routing ConfigMap as the informer cache holds it.
   auto routing = [&](const std::string& doc) {
-    configmaps.upsert(
+    configmaps.Upsert(
         std::make_shared<Json>(Json{{"metadata", {{"name", "kv-routing"}, {"namespace", "ns"}}},
                                     {"data", {{"routing.json", doc}}}}));
   };
@@ -302,7 +302,7 @@ TEST_F(ForecastReconcilerTest, PolicySetsThresholdAndHorizon) {
   // Thresholds as the CRD accepts them (scaleIn < target < max, after its
   // defaults): the one MigrationPolicy parser rejects anything else, in
   // every controller.
-  policies.upsert(std::make_shared<Json>(Json::parse(R"({"metadata":{"name":"p","namespace":"ns"},
+  policies.Upsert(std::make_shared<Json>(Json::parse(R"({"metadata":{"name":"p","namespace":"ns"},
     "spec":{"shardSetSelector":{},"forecast":{"horizon":"10m","step":"1m"},
             "thresholds":{"maxUtilization":0.25,"targetUtilization":0.2,"scaleInUtilization":0.1}}})")));
   Round();

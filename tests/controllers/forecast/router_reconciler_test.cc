@@ -94,10 +94,10 @@ class RouterReconcilerTest : public ::testing::Test {
     transport = std::make_shared<shardcast::testing::FakeTransport>();
     transport->stamp_writes = true;
     client = std::make_shared<kube::Client>(transport);
-    sets.upsert(std::make_shared<Json>(SetObj()));
-    pods.upsert(std::make_shared<Json>(Pod("kv-0", "10.0.0.1")));
-    pods.upsert(std::make_shared<Json>(Pod("kv-1", "10.0.0.2")));
-    configmaps.upsert(std::make_shared<Json>(RoutingCm(1, "kv-1")));
+    sets.Upsert(std::make_shared<Json>(SetObj()));
+    pods.Upsert(std::make_shared<Json>(Pod("kv-0", "10.0.0.1")));
+    pods.Upsert(std::make_shared<Json>(Pod("kv-1", "10.0.0.2")));
+    configmaps.Upsert(std::make_shared<Json>(RoutingCm(1, "kv-1")));
     transport->gets[kube::Client::Path(kube::resources::kPods, "ns")] =
         Json{{"kind", "PodList"},
              {"items", Json::array({Router("router-a", "10.1.0.1"), Router("router-b", "10.1.0.2"),
@@ -119,13 +119,13 @@ class RouterReconcilerTest : public ::testing::Test {
     rec = std::make_unique<ForecastReconciler>(d, o);
   }
   Json Round() {
-    auto r = rec->reconcile("ns/kv");
+    auto r = rec->Reconcile("ns/kv");
     EXPECT_TRUE(r) << r.error().to_string();
     auto patches = transport->by("PATCH", "/shardsets/kv/status");
     if (patches.empty()) return Json();
     Json obj = *sets.get("ns/kv");
     obj.merge_patch(Json::parse(patches.back().body));
-    sets.upsert(std::make_shared<Json>(obj));
+    sets.Upsert(std::make_shared<Json>(obj));
     return obj["status"];
   }
 
@@ -155,7 +155,7 @@ TEST_F(RouterReconcilerTest, RoutersAreSummedAndMovedRangesPublished) {
   EXPECT_TRUE(st["routerStats"]["ranges"].empty());  // nothing moving
 
   // A minute later range 1 moved to kv-0 and both routers served more.
-  configmaps.upsert(std::make_shared<Json>(RoutingCm(2, "kv-0")));
+  configmaps.Upsert(std::make_shared<Json>(RoutingCm(2, "kv-0")));
   http.bodies["10.1.0.1"] = Page(160, 0, 70);
   http.bodies["10.1.0.2"] = Page(80, 80, 70);
   clock.advance(60s);
@@ -193,7 +193,7 @@ TEST_F(RouterReconcilerTest, WithoutRoutersTheWorkloadCountersAreScraped) {
   Json obj = SetObj();
   obj["spec"].erase("routers");
   obj["spec"]["metrics"] = {{"port", 9090}};
-  sets.upsert(std::make_shared<Json>(obj));
+  sets.Upsert(std::make_shared<Json>(obj));
   Json st = Round();
   for (const auto& g : http.gets) EXPECT_EQ(g.find(":9121"), std::string::npos) << g;
   EXPECT_NE(std::find(http.gets.begin(), http.gets.end(), "10.0.0.1:9090/metrics"),

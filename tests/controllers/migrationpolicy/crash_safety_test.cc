@@ -42,7 +42,7 @@ TEST(HookIntent, CutoverIntentIsInStatusBeforeTheCallAndSurvivesAFailure) {
   // overwritten, the intent is not, and the next round calls it again.
   ActionRecord failed = RoundTrip(AfterFailure(a, "connection reset", cfg, 1011));
   EXPECT_TRUE(failed.hook.Is(HookStep::kCutover, HookState::kIntent));
-  failed.retryAt = 0;
+  failed.retry_at = 0;
   EXPECT_EQ(NextStep(failed, w, cfg).write, Write::kHookCutover);
   // Once done, the routing cutover follows whatever the message says.
   ActionRecord done = RoundTrip(s.next);
@@ -54,12 +54,12 @@ TEST(HookIntent, CutoverIntentIsInStatusBeforeTheCallAndSurvivesAFailure) {
 
 TEST(HookIntent, AfterTheCutoverIntentTheMoveNeverAborts) {
   StepConfig cfg;
-  cfg.maxAttempts = 2;
+  cfg.max_attempts = 2;
   ActionRecord a = MoveIn(Phase::kCutover, {HookStep::kCutover, HookState::kIntent});
   for (int i = 0; i < 5; ++i) a = AfterFailure(a, "target down", cfg, 1010 + i);
   EXPECT_EQ(a.phase, Phase::kCutover);  // keeps retrying: the data is on the target
   EXPECT_TRUE(a.hook.Is(HookStep::kCutover, HookState::kIntent));
-  EXPECT_GT(a.retryAt, 1010);
+  EXPECT_GT(a.retry_at, 1010);
   // Without the intent, the same failures abort.
   ActionRecord b = MoveIn(Phase::kCutover, {HookStep::kCopy, HookState::kDone});
   for (int i = 0; i < 2; ++i) b = AfterFailure(b, "x", cfg, 1010);
@@ -84,9 +84,9 @@ TEST(HookIntent, PrepareAndCopyRecordIntentFirst) {
 
 TEST(Releasing, VerifiedMoveRecordsReleaseIntentThenOnlyCompletes) {
   StepConfig cfg;
-  cfg.verificationSeconds = 120;
+  cfg.verification_seconds = 120;
   StepWorld w = HookWorld("kv-3");
-  w.targetUtilization = 0.5;
+  w.target_utilization = 0.5;
   w.now = 1120;
   Step s = NextStep(MoveIn(Phase::kVerifying, {HookStep::kCutover, HookState::kDone}), w, cfg);
   EXPECT_EQ(s.write, Write::kNone);
@@ -96,13 +96,13 @@ TEST(Releasing, VerifiedMoveRecordsReleaseIntentThenOnlyCompletes) {
   // A crash before the release answer was recorded: the next round sees
   // Releasing, not Verifying; bad metrics now change nothing.
   StepWorld bad = w;
-  bad.targetUtilization = 0.99;
+  bad.target_utilization = 0.99;
   bad.target.ready = false;
   s = NextStep(rel, bad, cfg);
   EXPECT_EQ(s.write, Write::kHookRelease);
   EXPECT_EQ(s.next.phase, Phase::kCompleted);
   // Failures never revert: after maxAttempts it completes, saying so.
-  cfg.maxAttempts = 2;
+  cfg.max_attempts = 2;
   ActionRecord f = AfterFailure(AfterFailure(rel, "x", cfg, 1121), "x", cfg, 1122);
   EXPECT_EQ(f.phase, Phase::kCompleted);
   EXPECT_NE(f.message.find("not confirmed"), std::string::npos) << f.message;
@@ -110,7 +110,7 @@ TEST(Releasing, VerifiedMoveRecordsReleaseIntentThenOnlyCompletes) {
 
 TEST(Abort, AbandonedCopyAbortsOnTheTargetBeforeClearingMarks) {
   StepConfig cfg;
-  cfg.phaseTimeoutSeconds = 5;
+  cfg.phase_timeout_seconds = 5;
   StepWorld w = HookWorld("kv-0", "migrating");
   Step s = NextStep(MoveIn(Phase::kCopying, {HookStep::kCopy, HookState::kIntent}), w, cfg);
   EXPECT_EQ(s.write, Write::kNone);
@@ -124,7 +124,7 @@ TEST(Abort, AbandonedCopyAbortsOnTheTargetBeforeClearingMarks) {
   EXPECT_EQ(s.write, Write::kRevert);  // clears the marks; owner stays the source
   EXPECT_EQ(s.next.phase, Phase::kReverted);
   // Aborting never gives up (the keys must come back first).
-  cfg.maxAttempts = 1;
+  cfg.max_attempts = 1;
   ActionRecord f = AfterFailure(a, "agent down", cfg, 1011);
   EXPECT_EQ(f.phase, Phase::kAborting);
   // Target gone before any hook: nothing to abort, marks cleared at once.
@@ -139,7 +139,7 @@ TEST(Abort, AbandonedCopyAbortsOnTheTargetBeforeClearingMarks) {
 TEST(Revert, FailedVerificationRunsTheReverseMoveThroughTheHooks) {
   StepConfig cfg;
   StepWorld w = HookWorld("kv-3");
-  w.targetUtilization = 0.95;
+  w.target_utilization = 0.95;
   Step s = NextStep(MoveIn(Phase::kVerifying, {HookStep::kCutover, HookState::kDone}), w, cfg);
   EXPECT_EQ(s.next.phase, Phase::kReverting);
   EXPECT_TRUE(s.next.hook.Is(HookStep::kPrepare, HookState::kIntent, true));
@@ -158,7 +158,7 @@ TEST(Revert, FailedVerificationRunsTheReverseMoveThroughTheHooks) {
   // Without hooks it is a routing flip, as before.
   StepWorld plain = HookWorld("kv-3");
   plain.hooks = false;
-  plain.targetUtilization = 0.95;
+  plain.target_utilization = 0.95;
   s = NextStep(MoveIn(Phase::kVerifying), plain, cfg);
   EXPECT_EQ(s.next.hook.step, HookStep::kNone);
   EXPECT_EQ(NextStep(s.next, plain, cfg).write, Write::kRevert);
@@ -166,7 +166,7 @@ TEST(Revert, FailedVerificationRunsTheReverseMoveThroughTheHooks) {
 
 TEST(Verification, FailsClosedWithoutAnySample) {
   StepConfig cfg;
-  cfg.verificationSeconds = 120;
+  cfg.verification_seconds = 120;
   StepWorld w = HookWorld("kv-3");
   w.hooks = false;
   w.now = 1120;  // the window is over; no utilization, no router stats
@@ -174,30 +174,30 @@ TEST(Verification, FailsClosedWithoutAnySample) {
   EXPECT_EQ(s.next.phase, Phase::kReverting);
   EXPECT_NE(s.next.message.find("fail closed"), std::string::npos) << s.next.message;
   // Router counters alone are evidence: baseline first, then the delta.
-  w.routerTelemetry = true;
-  w.routerNow = RouterCounters{0, 100, 0};
+  w.router_telemetry = true;
+  w.router_now = RouterCounters{0, 100, 0};
   s = NextStep(MoveIn(Phase::kVerifying), w, cfg);
-  ASSERT_TRUE(s.next.routerBaseline);
-  w.routerNow = RouterCounters{1120, 300, 1};  // observed at the window's end
+  ASSERT_TRUE(s.next.router_baseline);
+  w.router_now = RouterCounters{1120, 300, 1};  // observed at the window's end
   s = NextStep(s.next, w, cfg);
   EXPECT_EQ(s.next.phase, Phase::kCompleted) << s.next.message;
-  w.routerNow = RouterCounters{0, 300, 50};  // 25% errors
+  w.router_now = RouterCounters{0, 300, 50};  // 25% errors
   ActionRecord based = MoveIn(Phase::kVerifying);
-  based.routerBaseline = RouterCounters{0, 100, 0};
+  based.router_baseline = RouterCounters{0, 100, 0};
   EXPECT_EQ(NextStep(based, w, cfg).next.phase, Phase::kReverting);
 }
 
 TEST(Verification, WaitsForRouterStatsObservedAfterTheWindow) {
   StepConfig cfg;
-  cfg.verificationSeconds = 120;  // phaseStartedAt 1000: the window ends at 1120
+  cfg.verification_seconds = 120;  // phaseStartedAt 1000: the window ends at 1120
   StepWorld w = HookWorld("kv-3");
   w.hooks = false;
-  w.targetUtilization = 0.2;
-  w.routerTelemetry = true;
+  w.target_utilization = 0.2;
+  w.router_telemetry = true;
   ActionRecord based = MoveIn(Phase::kVerifying);
-  based.routerBaseline = RouterCounters{1001, 100, 0};
+  based.router_baseline = RouterCounters{1001, 100, 0};
   // Scraped before the target stopped answering: no errors yet.
-  w.routerNow = RouterCounters{1110, 200, 0};
+  w.router_now = RouterCounters{1110, 200, 0};
   w.now = 1121;
   Step s = NextStep(based, w, cfg);
   EXPECT_EQ(s.write, Write::kWait);
@@ -205,15 +205,15 @@ TEST(Verification, WaitsForRouterStatsObservedAfterTheWindow) {
   EXPECT_NE(s.next.message.find("observed after the verification window"), std::string::npos)
       << s.next.message;
   // The next scrape shows the errors of the window's end: revert.
-  w.routerNow = RouterCounters{1122, 210, 10};
+  w.router_now = RouterCounters{1122, 210, 10};
   w.now = 1123;
   EXPECT_EQ(NextStep(based, w, cfg).next.phase, Phase::kReverting);
   // A clean scrape after the window: verified.
-  w.routerNow = RouterCounters{1122, 300, 0};
+  w.router_now = RouterCounters{1122, 300, 0};
   EXPECT_EQ(NextStep(based, w, cfg).next.phase, Phase::kCompleted);
   // No scrape after the window for max(30 s, window) (no request to write
   // about): judged on what there is.
-  w.routerNow = RouterCounters{1110, 200, 0};
+  w.router_now = RouterCounters{1110, 200, 0};
   w.now = 1240;
   EXPECT_EQ(NextStep(based, w, cfg).next.phase, Phase::kCompleted);
 }
@@ -221,18 +221,18 @@ TEST(Verification, WaitsForRouterStatsObservedAfterTheWindow) {
 TEST(Verification, ShadowIsJudgedFromRouterStatsAndFailsClosed) {
   StepConfig cfg;
   cfg.shadow = true;
-  cfg.shadowSeconds = 60;
+  cfg.shadow_seconds = 60;
   StepWorld w = HookWorld("kv-0", "shadow");
-  w.routerTelemetry = true;
+  w.router_telemetry = true;
   RouterCounters base;
   base.compared = 10;
-  base.ownerSeconds = 1;
-  base.targetSeconds = 1;
-  w.routerNow = base;
+  base.owner_seconds = 1;
+  base.target_seconds = 1;
+  w.router_now = base;
   ActionRecord a = MoveIn(Phase::kShadow, {HookStep::kCopy, HookState::kDone});
   Step s = NextStep(a, w, cfg);
-  ASSERT_TRUE(s.next.routerBaseline);  // recorded in status
-  EXPECT_DOUBLE_EQ(RoundTrip(s.next).routerBaseline->compared, 10);
+  ASSERT_TRUE(s.next.router_baseline);  // recorded in status
+  EXPECT_DOUBLE_EQ(RoundTrip(s.next).router_baseline->compared, 10);
   a = RoundTrip(s.next);
   w.now = 1060;
   s = NextStep(a, w, cfg);  // nothing compared since the baseline
@@ -241,17 +241,17 @@ TEST(Verification, ShadowIsJudgedFromRouterStatsAndFailsClosed) {
   RouterCounters good = base;
   good.compared = 110;
   good.mismatches = 0;
-  good.ownerSeconds = 2;
-  good.targetSeconds = 2.2;
-  w.routerNow = good;
+  good.owner_seconds = 2;
+  good.target_seconds = 2.2;
+  w.router_now = good;
   EXPECT_EQ(NextStep(a, w, cfg).next.phase, Phase::kCutover);
   RouterCounters bad = good;
   bad.mismatches = 5;  // 5% > 1%
-  w.routerNow = bad;
+  w.router_now = bad;
   EXPECT_EQ(NextStep(a, w, cfg).next.phase, Phase::kAborting);
   RouterCounters slow = good;
-  slow.targetSeconds = 4;  // ratio 3 > 1.5
-  w.routerNow = slow;
+  slow.target_seconds = 4;  // ratio 3 > 1.5
+  w.router_now = slow;
   EXPECT_EQ(NextStep(a, w, cfg).next.phase, Phase::kAborting);
 }
 
@@ -299,7 +299,7 @@ TEST(Reassign, RoutingOnlyWithAWarningNamingRangeAndOwner) {
   EXPECT_EQ(s.write, Write::kReassign);
   EXPECT_EQ(s.event, "RangeDataLost");
   EXPECT_TRUE(s.warning);
-  EXPECT_NE(s.eventMessage.find("kv-0"), std::string::npos);
+  EXPECT_NE(s.event_message.find("kv-0"), std::string::npos);
 }
 
 TEST(StatusBoundary, UnknownNamesAreErrorsNamingTheField) {

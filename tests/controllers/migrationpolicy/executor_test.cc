@@ -34,17 +34,17 @@ TEST_F(ExecutorTest, FencingTokenIsAboveEveryRecordedTokenAndStaysForTheTerm) {
   SetPolicy(Json::parse(R"({"mode":"Auto"})"),
             {{"actions", Json::array({MoveAction("a-0", 0, "Migrating")})}});
   auto rec = Make();
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   auto w = transport_->writes("/configmaps/kv-routing");
   ASSERT_EQ(w.size(), 1u);
   EXPECT_EQ(Json::parse(w[0].body)["metadata"]["annotations"][api::kAnnotationFencing], "6");
   EXPECT_EQ(LastStatus()["fencingToken"], 6);
   // Same term: the recorded tokens are not read again.
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   EXPECT_EQ(transport_->by("GET", "/api/v1/namespaces/ns/configmaps").size(), 1u);
   // A new term re-reads them.
   manager_token_ = 2;
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   EXPECT_EQ(transport_->by("GET", "/api/v1/namespaces/ns/configmaps").size(), 2u);
 }
 
@@ -52,14 +52,14 @@ TEST_F(ExecutorTest, StatusWrittenUnderALargerTokenIsNeverOverwritten) {
   SetPolicy(Json::parse(R"({"mode":"Auto"})"),
             {{"fencingToken", 9}, {"actions", Json::array({MoveAction("a-0", 0, "Pending")})}});
   auto rec = Make();
-  EXPECT_FALSE(rec->reconcile("ns/p"));  // the list did not show it: our token is 1 < 9
+  EXPECT_FALSE(rec->Reconcile("ns/p"));  // the list did not show it: our token is 1 < 9
   EXPECT_TRUE(transport_->writes("/migrationpolicies/").empty());
   // Listed (a fresh term reads it), the token goes above it.
   Json p = *policies_.get("ns/p");
   transport_->gets["/apis/shardcast.dev/v1alpha1/namespaces/ns/migrationpolicies"] = {
       {"items", Json::array({p})}};
   manager_token_ = 2;
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   EXPECT_EQ(LastStatus()["fencingToken"], 10);
 }
 
@@ -70,12 +70,12 @@ TEST_F(ExecutorTest, CutoverHookIntentIsWrittenBeforeTheCallWhichCarriesTheToken
       Json::parse(R"({"mode":"Auto"})"),
       {{"actions", Json::array({WithHook(MoveAction("a-0", 0, "Cutover"), "Copy", "Done")})}});
   auto rec = Make();
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   EXPECT_TRUE(hooks_->Calls().empty());  // the intent first, in status
   Json st = LastStatus();
   EXPECT_EQ(st["actions"][0]["hook"], Json({{"step", "Cutover"}, {"state", "Intent"}}));
   SetPolicy(Json::parse(R"({"mode":"Auto"})"), st);
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   auto calls = Posts("/shardcast/cutover");
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_EQ(calls[0].endpoint, "10.0.0.3:8081");  // the target kv-2
@@ -85,7 +85,7 @@ TEST_F(ExecutorTest, CutoverHookIntentIsWrittenBeforeTheCallWhichCarriesTheToken
   st = LastStatus();
   EXPECT_EQ(st["actions"][0]["hook"]["state"], "Done");
   SetPolicy(Json::parse(R"({"mode":"Auto"})"), st);
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   EXPECT_EQ(transport_->writes("/configmaps/kv-routing").size(), 1u);
   EXPECT_EQ(Posts("/shardcast/cutover").size(), 1u);
 }
@@ -94,7 +94,7 @@ TEST_F(ExecutorTest, ReverseMoveCallsTheOldSourceWithSwappedRolesAndRevertId) {
   EnableHooks();
   Json a = WithHook(MoveAction("a-0", 0, "Reverting"), "Prepare", "Intent", true);
   SetPolicy(Json::parse(R"({"mode":"Auto"})"), {{"actions", Json::array({a})}});
-  ASSERT_TRUE(Make()->reconcile("ns/p"));
+  ASSERT_TRUE(Make()->Reconcile("ns/p"));
   auto calls = Posts("/shardcast/prepare");
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_EQ(calls[0].endpoint, "10.0.0.1:8081");  // the old source kv-0 receives the range
@@ -109,20 +109,13 @@ TEST_F(ExecutorTest, AbortWaitsForProgressDoneBeforeClearingTheMarks) {
   EnableHooks();
   SetRouting(1);
   // Range 0 carries our marks (migrating kv-0 -> kv-2).
-  Json cm = *cms_.get("ns/kv-routing");
-  Json doc = Json::parse(cm["data"]["routing.json"].get<std::string>());
-  doc["ranges"][0]["state"] = "migrating";
-  doc["ranges"][0]["source"] = "kv-0";
-  doc["ranges"][0]["target"] = "kv-2";
-  doc["ranges"][0]["targetEndpoint"] = "10.0.0.3:8080";
-  cm["data"]["routing.json"] = doc.dump();
-  cms_.upsert(std::make_shared<const Json>(cm));
+  MarkRange0Migrating();
   Json a = WithHook(MoveAction("a-0", 0, "Aborting"), "Abort", "Intent");
   SetPolicy(Json::parse(R"({"mode":"Auto"})"), {{"actions", Json::array({a})}});
   hooks_->answers["/shardcast/abort"] = {202, R"({"state":"copying"})"};
   hooks_->answers["/shardcast/progress"] = {200, R"({"state":"copying","progress":0.3})"};
   auto rec = Make();
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   Json st = LastStatus();
   EXPECT_EQ(st["actions"][0]["phase"], "Aborting");
   EXPECT_EQ(st["actions"][0]["hook"]["state"], "Intent");
@@ -130,12 +123,12 @@ TEST_F(ExecutorTest, AbortWaitsForProgressDoneBeforeClearingTheMarks) {
   EXPECT_TRUE(transport_->writes("/configmaps/").empty());
   hooks_->answers["/shardcast/progress"] = {200, R"({"state":"done","progress":1})"};
   SetPolicy(Json::parse(R"({"mode":"Auto"})"), st);
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   st = LastStatus();
   EXPECT_EQ(st["actions"][0]["hook"]["state"], "Done");
   EXPECT_TRUE(transport_->writes("/configmaps/").empty());
   SetPolicy(Json::parse(R"({"mode":"Auto"})"), st);
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   auto w = transport_->writes("/configmaps/kv-routing");
   ASSERT_EQ(w.size(), 1u);
   Json out = Json::parse(Json::parse(w[0].body)["data"]["routing.json"].get<std::string>());
@@ -151,13 +144,13 @@ TEST_F(ExecutorTest, ApprovedActionDoesNotStartInsideABlackout) {
       Json::parse(R"({"mode":"Proposal","blackouts":[{"schedule":"0 4 * * *","duration":"1h"}]})");
   SetPolicy(spec, {{"proposal", prop}}, "plan-x-1");
   auto rec = Make();
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   Json st = LastStatus();
   ASSERT_EQ(st["actions"].size(), 1u) << st.dump();  // approved: the action exists
   // Rounds later it still has not started, and says why.
   for (int i = 0; i < 3; ++i) {
     SetPolicy(spec, st);
-    ASSERT_TRUE(rec->reconcile("ns/p"));
+    ASSERT_TRUE(rec->Reconcile("ns/p"));
     st = LastStatus();
   }
   EXPECT_EQ(st["actions"][0]["phase"], "Pending");
@@ -167,7 +160,7 @@ TEST_F(ExecutorTest, ApprovedActionDoesNotStartInsideABlackout) {
   EXPECT_TRUE(transport_->writes("/configmaps/").empty());
   // Without the blackout the same action starts.
   SetPolicy(Json::parse(R"({"mode":"Proposal"})"), st);
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   EXPECT_EQ(LastStatus()["actions"][0]["phase"], "Promoting");
 }
 
@@ -175,18 +168,18 @@ TEST_F(ExecutorTest, EchoAddWaitsForTheFilledEchoBeforeRouting) {
   EnableHooks();
   ActionRecord e;
   e.id = "e-0";
-  e.shardSet = "kv";
+  e.shard_set = "kv";
   e.type = ActionType::kAddEcho;
   e.range = 0;
   e.target = "kv-2";
   e.phase = Phase::kCopying;
-  e.startedAt = e.phaseStartedAt = kNow - 5;
+  e.started_at = e.phase_started_at = kNow - 5;
   e.hook = {HookStep::kEchoAdd, HookState::kIntent};
   SetPolicy(Json::parse(R"({"mode":"Auto"})"), {{"actions", Json::array({ActionToJson(e)})}});
   hooks_->answers["/shardcast/echo-add"] = {202, R"({"state":"copying"})"};
   hooks_->answers["/shardcast/progress"] = {200, R"({"state":"copying","progress":0.5})"};
   auto rec = Make();
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   auto calls = Posts("/shardcast/echo-add");
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_EQ(calls[0].body["source"], "kv-0");  // the range's owner
@@ -194,9 +187,9 @@ TEST_F(ExecutorTest, EchoAddWaitsForTheFilledEchoBeforeRouting) {
   EXPECT_TRUE(transport_->writes("/configmaps/").empty());
   hooks_->answers["/shardcast/progress"] = {200, R"({"state":"done","progress":1})"};
   SetPolicy(Json::parse(R"({"mode":"Auto"})"), LastStatus());
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   SetPolicy(Json::parse(R"({"mode":"Auto"})"), LastStatus());
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   auto w = transport_->writes("/configmaps/kv-routing");
   ASSERT_EQ(w.size(), 1u);
   Json out = Json::parse(Json::parse(w[0].body)["data"]["routing.json"].get<std::string>());

@@ -63,13 +63,13 @@ class HookServer {
   int port() const { return port_; }
   void hold(bool h) { hold_ = h; }
   // The cutover hook answers 503 while set: the move stays in Cutover.
-  void fail_cutover(bool f) { fail_cutover_ = f; }
+  void set_fail_cutover(bool f) { fail_cutover_ = f; }
   std::vector<std::string> calls() {
     std::lock_guard<std::mutex> l(mu_);
     return calls_;
   }
   // The JSON body of the last POST to `path` (null when none).
-  Json body_of(const std::string& path) {
+  Json BodyOf(const std::string& path) {
     std::lock_guard<std::mutex> l(mu_);
     auto it = bodies_.find(path);
     return it == bodies_.end() ? Json() : Json::parse(it->second, nullptr, false);
@@ -155,10 +155,10 @@ class RunningManager {
   // in Promoting for as long as that manager runs.
   RunningManager(std::shared_ptr<kube::Client> /*fixture's*/, const std::string& ns,
                  int hook_port = 0, bool with_shardsets = true) {
-    auto cfg = kube::LoadKubeconfigFile(ControlPlane::Shared().kubeconfigPath());
+    auto cfg = kube::LoadKubeconfigFile(ControlPlane::Shared().kubeconfig_path());
     auto t = cfg ? kube::MakeHttpTransport(*cfg)
                  : kube::ApiResult<std::shared_ptr<kube::Transport>>(
-                       kube::api_error(kube::ErrorKind::kConfig, "kubeconfig"));
+                       kube::MakeApiError(kube::ErrorKind::kConfig, "kubeconfig"));
     EXPECT_TRUE(t);
     auto client = std::make_shared<kube::Client>(t ? *t : nullptr);
     manager::ManagerOptions mo;
@@ -188,7 +188,7 @@ class RunningManager {
         return "127.0.0.1:" + std::to_string(hook_port);
       };
       auto& c =
-          mgr_->add_controller("migrationpolicy", std::make_unique<MigrationPolicyReconciler>(d));
+          mgr_->AddController("migrationpolicy", std::make_unique<MigrationPolicyReconciler>(d));
       WireHandlers(policies, sets, pods, cms, c);
     }
     runner_.Start(mgr_.get());
@@ -198,7 +198,7 @@ class RunningManager {
   std::string metrics() { return mgr_->metrics().render(); }
   // Freezes (or thaws) the operator's view of routing ConfigMaps: events
   // are held back, so its cache goes stale.
-  void pause_configmaps(bool paused) {
+  void PauseConfigmaps(bool paused) {
     mgr_->informer(kube::resources::kConfigMaps, api::ConfigMapInformerOptions())
         .set_paused(paused);
   }
@@ -482,7 +482,7 @@ TEST_F(MigrationPolicyIT, ProposalWaitsForApprovalThenExecutesWithHooks) {
   for (const auto& r : doc["ranges"]) EXPECT_EQ(r["state"], "stable");
   EXPECT_TRUE(hooks.called("POST /shardcast/prepare"));
   // The body carries what a data-moving agent needs (docs/dataplane-protocol.md).
-  Json prepare = hooks.body_of("/shardcast/prepare");
+  Json prepare = hooks.BodyOf("/shardcast/prepare");
   ASSERT_TRUE(prepare.is_object()) << prepare.dump();
   EXPECT_NE(prepare.value("action", ""), "") << prepare.dump();
   EXPECT_EQ(prepare.value("range", -1), static_cast<int>(range)) << prepare.dump();
@@ -527,7 +527,7 @@ TEST_F(MigrationPolicyIT, MoveWhoseTargetTurnsHotIsReverted) {
   std::string target = action["target"];
   uint32_t range = action["range"];
   EXPECT_EQ(OwnerOf(range), target);
-  auto r = ControlPlane::Shared().kubectl(
+  auto r = ControlPlane::Shared().Kubectl(
       {"-n", ns_, "annotate", "pod", target, "--overwrite", "kwok.x-k8s.io/usage-cpu=950m"});
   ASSERT_TRUE(r.ok()) << r.describe();
   ASSERT_TRUE(WaitFor(
@@ -599,7 +599,7 @@ TEST_F(MigrationPolicyIT, ScaleInVictimIsKeptUntilAMoveOffItReverts) {
   auto pod = Get(kube::resources::kPods, victim);
   ASSERT_TRUE(pod) << victim << " was deleted while a move off it was verifying";
   uid = (*pod)["metadata"]["uid"];
-  auto r = ControlPlane::Shared().kubectl(
+  auto r = ControlPlane::Shared().Kubectl(
       {"-n", ns_, "annotate", "pod", target, "--overwrite", "kwok.x-k8s.io/usage-cpu=950m"});
   ASSERT_TRUE(r.ok()) << r.describe();
   ASSERT_TRUE(WaitFor(
@@ -667,8 +667,9 @@ TEST_F(MigrationPolicyIT, PromotionIsARequestTheShardSetControllerHonoursWithout
 // complete with a consistent routing table.
 void KillDuringPhaseAndResume(MigrationPolicyIT& t, const std::string& phase) {
   HookServer hooks;
-  if (phase == "Copying") hooks.hold(true);          // the copy stays in progress until released
-  if (phase == "Cutover") hooks.fail_cutover(true);  // the cutover hook answers 503 until released
+  if (phase == "Copying") hooks.hold(true);  // the copy stays in progress until released
+  if (phase == "Cutover")
+    hooks.set_fail_cutover(true);  // the cutover hook answers 503 until released
   auto m = std::make_unique<RunningManager>(t.client_, t.ns_, hooks.port());
   ASSERT_TRUE(t.client_->create(api::kShardSets, t.ns_, t.ShardSet(hooks.port())));
   t.ConvergeAndForecastHot();
@@ -706,7 +707,7 @@ void KillDuringPhaseAndResume(MigrationPolicyIT& t, const std::string& phase) {
   }
 
   hooks.hold(false);
-  hooks.fail_cutover(false);
+  hooks.set_fail_cutover(false);
   RunningManager again(t.client_, t.ns_, hooks.port());
   ASSERT_TRUE(WaitFor(
       [&] {
@@ -805,7 +806,7 @@ TEST_F(MigrationPolicyIT, StaleRoutingViewDoesNotOverwriteANewerDocument) {
   ASSERT_TRUE(client_->create(api::kShardSets, ns_, ShardSet(hooks.port())));
   ConvergeAndForecastHot();
   if (HasFatalFailure()) return;
-  m.pause_configmaps(true);
+  m.PauseConfigmaps(true);
   // Another writer (a person, a second operator with a newer lease) takes
   // range ownership decisions: it rewrites the document with a new epoch.
   auto cm = Get(kube::resources::kConfigMaps, "kv-routing");
@@ -837,7 +838,7 @@ TEST_F(MigrationPolicyIT, StaleRoutingViewDoesNotOverwriteANewerDocument) {
   // Whatever it tried, the newer document was not overwritten.
   Json now = Routing();
   EXPECT_GE(now["epoch"].get<int64_t>(), their_epoch) << now.dump();
-  m.pause_configmaps(false);
+  m.PauseConfigmaps(false);
   hooks.hold(false);
   // With the view thawed, the move proceeds on top of the newer document.
   ASSERT_TRUE(WaitFor(

@@ -14,7 +14,7 @@ namespace {
 
 PlanFindings Short(const std::string& set, const std::string& event, int64_t start) {
   PlanFindings f;
-  f.shardSet = set;
+  f.shard_set = set;
   f.shortfalls.push_back({event, start, 6000, 8, 6});
   return f;
 }
@@ -56,10 +56,10 @@ TEST(NoticeLedger, WarnsOncePerEventOccurrence) {
 
 PlanFindings Flaps(const std::vector<std::pair<std::string, int64_t>>& pods) {
   PlanFindings f;
-  f.shardSet = "kv";
+  f.shard_set = "kv";
   for (const auto& [pod, at] : pods) {
-    f.flapPods.push_back(pod);
-    f.podLastAction[pod] = at;
+    f.flap_pods.push_back(pod);
+    f.pod_last_action[pod] = at;
   }
   return f;
 }
@@ -67,22 +67,22 @@ PlanFindings Flaps(const std::vector<std::pair<std::string, int64_t>>& pods) {
 TEST(NoticeLedger, CountsEachRefusalOnceAndRateLimitsItsEvent) {
   NoticeLedger l;
   auto a = l.Observe("ns/p", {Flaps({{"kv-2", kNow - 60}})}, 300, kNow);
-  EXPECT_EQ(a.newFlaps, 1);
+  EXPECT_EQ(a.new_flaps, 1);
   ASSERT_EQ(a.events.size(), 1u);
   EXPECT_FALSE(a.events[0].warning);
   EXPECT_EQ(a.events[0].reason, "FlapRefused");
   EXPECT_NE(a.events[0].message.find("kv-2"), std::string::npos);
   // The same refusal in the next rounds: not counted again, no Event.
   auto b = l.Observe("ns/p", {Flaps({{"kv-2", kNow - 60}})}, 300, kNow + 5);
-  EXPECT_EQ(b.newFlaps, 0);
+  EXPECT_EQ(b.new_flaps, 0);
   EXPECT_TRUE(b.events.empty());
   // A new refusal within the cooldown of the last Event: counted, no Event.
   auto c = l.Observe("ns/p", {Flaps({{"kv-3", kNow - 10}})}, 300, kNow + 100);
-  EXPECT_EQ(c.newFlaps, 1);
+  EXPECT_EQ(c.new_flaps, 1);
   EXPECT_TRUE(c.events.empty());
   // After the cooldown: counted and reported.
   auto d = l.Observe("ns/p", {Flaps({{"kv-2", kNow + 200}})}, 300, kNow + 301);
-  EXPECT_EQ(d.newFlaps, 1);
+  EXPECT_EQ(d.new_flaps, 1);
   EXPECT_EQ(d.events.size(), 1u);
 }
 
@@ -95,22 +95,14 @@ TEST(FlapsRefused, ReadsStatus) {
 class NoticesReconcilerTest : public ReconcilerTest {
  protected:
   std::unique_ptr<MigrationPolicyReconciler> MakeWithSink() {
-    ReconcilerDeps d;
-    d.client = std::make_shared<kube::Client>(transport_);
-    d.policies = &policies_;
-    d.shardsets = &sets_;
-    d.pods = &pods_;
-    d.configmaps = &cms_;
-    d.now = [] { return kNow; };
-    d.observed_load = [this](const std::string&, const std::string&) { return observed_; };
-    d.hooks = hooks_;
+    ReconcilerDeps d = Deps();
     d.events = &sink_;
     return std::make_unique<MigrationPolicyReconciler>(d);
   }
   void SetMaxReplicas(int n) {
     Json set = *sets_.get("ns/kv");
     set["spec"]["maxReplicas"] = n;
-    sets_.upsert(std::make_shared<const Json>(set));
+    sets_.Upsert(std::make_shared<const Json>(set));
   }
   static Json EventSpec(double multiplier) {
     return {{"events", Json::array({{{"name", "sale"},
@@ -138,7 +130,7 @@ TEST_F(NoticesReconcilerTest, CapacityShortConditionAndOneWarning) {
   SetMaxReplicas(4);
   SetPolicy(EventSpec(3), Json::object());
   auto r = MakeWithSink();
-  ASSERT_TRUE(r->reconcile("ns/p"));
+  ASSERT_TRUE(r->Reconcile("ns/p"));
   Json c = Cond(LastStatus(), "CapacityShort");
   ASSERT_FALSE(c.is_null()) << LastStatus().dump();
   EXPECT_EQ(c["status"], "True");
@@ -148,13 +140,13 @@ TEST_F(NoticesReconcilerTest, CapacityShortConditionAndOneWarning) {
   EXPECT_EQ(Count("MaxReplicasTooLow"), 1);
   // The next round: still short, no second Warning.
   SetPolicy(EventSpec(3), LastStatus());
-  ASSERT_TRUE(r->reconcile("ns/p"));
+  ASSERT_TRUE(r->Reconcile("ns/p"));
   EXPECT_EQ(Count("MaxReplicasTooLow"), 1);
   EXPECT_EQ(Cond(LastStatus(), "CapacityShort")["status"], "True");
   // maxReplicas raised to 6: the condition clears.
   SetMaxReplicas(6);
   SetPolicy(EventSpec(3), LastStatus());
-  ASSERT_TRUE(r->reconcile("ns/p"));
+  ASSERT_TRUE(r->Reconcile("ns/p"));
   EXPECT_EQ(Cond(LastStatus(), "CapacityShort")["status"], "False");
   EXPECT_EQ(Count("MaxReplicasTooLow"), 1);
 }
@@ -168,23 +160,23 @@ TEST_F(NoticesReconcilerTest, FlapRefusedIsCountedOnceAndReported) {
   for (int i = 0; i < 3; ++i) {
     ActionRecord a;
     a.id = "old-" + std::to_string(i);
-    a.shardSet = "kv";
+    a.shard_set = "kv";
     a.type = ActionType::kPromote;
     a.target = "kv-" + std::to_string(i);
     a.phase = *ParsePhase("Completed");
-    a.startedAt = a.finishedAt = kNow - 60;
+    a.started_at = a.finished_at = kNow - 60;
     history.push_back(ActionToJson(a));
   }
   Json spec = {{"limits", {{"scaleInStabilization", "0s"}}}};
   SetPolicy(spec, {{"history", history}});
   auto r = MakeWithSink();
-  ASSERT_TRUE(r->reconcile("ns/p"));
+  ASSERT_TRUE(r->Reconcile("ns/p"));
   Json st = LastStatus();
   ASSERT_TRUE(st.contains("flapsRefused")) << st.dump();
   EXPECT_EQ(st["flapsRefused"], 1);
   EXPECT_EQ(Count("FlapRefused"), 1);
   SetPolicy(spec, st);
-  ASSERT_TRUE(r->reconcile("ns/p"));
+  ASSERT_TRUE(r->Reconcile("ns/p"));
   EXPECT_EQ(LastStatus()["flapsRefused"], 1);
   EXPECT_EQ(Count("FlapRefused"), 1);
 }

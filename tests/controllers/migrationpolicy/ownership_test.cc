@@ -38,7 +38,7 @@ TEST(OwnershipRequests, ScaleInBecomesAMoveAndOwnerGoneAReassign) {
   EXPECT_TRUE(ActionsForRequests(reqs, "kv", Doc(), pods, acts, 1000).empty());
   ActionRecord done = acts[0];
   done.phase = Phase::kFailed;
-  done.finishedAt = 1000;
+  done.finished_at = 1000;
   EXPECT_EQ(ActionsForRequests({reqs[0]}, "kv", Doc(), pods, {done}, 1030).size(), 0u);
   EXPECT_EQ(ActionsForRequests({reqs[0]}, "kv", Doc(), pods, {done}, 1100).size(), 1u);
 }
@@ -60,14 +60,14 @@ class OwnershipReconcilerTest : public ReconcilerTest {
     Json set = *sets_.get("ns/kv");
     set["status"]["ownershipRequests"] =
         Json::array({{{"range", range}, {"owner", owner}, {"reason", reason}}});
-    sets_.upsert(std::make_shared<const Json>(set));
+    sets_.Upsert(std::make_shared<const Json>(set));
   }
 };
 
 TEST_F(OwnershipReconcilerTest, AutoStartsAMoveForAScaleInRequest) {
   Request(2, "kv-1", "ScaleIn");
   SetPolicy(Json::parse(R"({"mode":"Auto"})"), Json::object());
-  ASSERT_TRUE(Make()->reconcile("ns/p"));
+  ASSERT_TRUE(Make()->Reconcile("ns/p"));
   Json st = LastStatus();
   ASSERT_GE(st["actions"].size(), 1u) << st.dump();
   EXPECT_EQ(st["actions"][0]["type"], "Move");
@@ -79,12 +79,12 @@ TEST_F(OwnershipReconcilerTest, AutoStartsAMoveForAScaleInRequest) {
 TEST_F(OwnershipReconcilerTest, ObserveOnlyReportsAndProposalProposes) {
   Request(2, "kv-1", "Shedding");
   SetPolicy(Json::parse(R"({"mode":"Observe"})"), Json::object());
-  ASSERT_TRUE(Make()->reconcile("ns/p"));
+  ASSERT_TRUE(Make()->Reconcile("ns/p"));
   Json st = LastStatus();
   EXPECT_TRUE(st["actions"].empty());
   EXPECT_NE(st.dump().find("Observe mode: not acted on"), std::string::npos) << st.dump();
   SetPolicy(Json::parse(R"({"mode":"Proposal"})"), Json::object());
-  ASSERT_TRUE(Make()->reconcile("ns/p"));
+  ASSERT_TRUE(Make()->Reconcile("ns/p"));
   st = LastStatus();
   EXPECT_TRUE(st["actions"].empty());
   ASSERT_TRUE(st.contains("proposal")) << st.dump();
@@ -98,10 +98,10 @@ TEST_F(OwnershipReconcilerTest, OwnerGoneIsReassignedWithAWarning) {
   Json doc = Json::parse(cm["data"]["routing.json"].get<std::string>());
   doc["ranges"][3]["owner"] = "kv-9";
   cm["data"]["routing.json"] = doc.dump();
-  cms_.upsert(std::make_shared<const Json>(cm));
+  cms_.Upsert(std::make_shared<const Json>(cm));
   SetPolicy(Json::parse(R"({"mode":"Auto"})"), Json::object());
   auto rec = Make();
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   Json st = LastStatus();
   ASSERT_FALSE(st["history"].empty()) << st.dump();
   EXPECT_EQ(st["history"][0]["type"], "Reassign");

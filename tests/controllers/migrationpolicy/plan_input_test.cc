@@ -26,11 +26,11 @@ struct World {
   Json set;
   Json routing;
   std::vector<PodInfo> pods;
-  std::string policySpec = "{}";
+  std::string policy_spec = "{}";
   LoadInput load;
   planner::History history;
 
-  World(int active, int warm, int configuredRanges = 0) {
+  World(int active, int warm, int configured_ranges = 0) {
     const int n = active * kPerPod;
     set = {{"metadata", {{"name", "kv"}}},
            {"spec",
@@ -38,7 +38,7 @@ struct World {
              {"maxReplicas", active + warm + 2},
              {"warmPool", {{"size", warm}}},
              {"capacity", {{"metric", "CPU"}, {"cpuMillis", 1000}}},
-             {"keySpace", {{"ranges", configuredRanges > 0 ? configuredRanges : n}}}}},
+             {"keySpace", {{"ranges", configured_ranges > 0 ? configured_ranges : n}}}}},
            {"status", {{"forecasts", Json::array()}, {"rangeForecasts", Json::array()}}}};
     routing = {{"schemaVersion", 1},
                {"shardSet", "kv"},
@@ -87,7 +87,7 @@ struct World {
 
   Result<BuiltInput> Build() {
     auto policy = ParsePolicy(Json{{"metadata", {{"name", "p"}, {"namespace", "ns"}}},
-                                   {"spec", Json::parse(policySpec)}});
+                                   {"spec", Json::parse(policy_spec)}});
     if (!policy) return unexpected(policy.error());
     auto f = ParseForecasts(set);
     if (!f) return unexpected(f.error());
@@ -152,12 +152,12 @@ TEST(PlanInputC3, RangeForecastsSizesAndReadSharesReachThePlanner) {
   ASSERT_TRUE(b) << b.error().message;
   EXPECT_TRUE(b->note.empty()) << b->note;
   const auto& in = b->input;
-  EXPECT_EQ(in.state.ranges[3].sizeBytes, 5e6);
-  EXPECT_EQ(in.state.ranges[3].readFraction, 0.25);
-  EXPECT_FALSE(in.state.ranges[0].sizeBytes);
-  EXPECT_EQ(in.forecasts.pods.at("kv-0").timeToCrossingSeconds, 60);
+  EXPECT_EQ(in.state.ranges[3].size_bytes, 5e6);
+  EXPECT_EQ(in.state.ranges[3].read_fraction, 0.25);
+  EXPECT_FALSE(in.state.ranges[0].size_bytes);
+  EXPECT_EQ(in.forecasts.pods.at("kv-0").time_to_crossing_seconds, 60);
   // C3 published, kv-1 has no crossing: the planner sees it at the horizon.
-  EXPECT_EQ(in.forecasts.pods.at("kv-1").timeToCrossingSeconds, 1800);
+  EXPECT_EQ(in.forecasts.pods.at("kv-1").time_to_crossing_seconds, 1800);
   // kv-0's eight ranges: 3 listed, 5 sharing rangesRest evenly; scaled so
   // they sum to the pod's p50 750 and p90 900.
   double sum50 = 0, sum90 = 0;
@@ -221,7 +221,7 @@ TEST(PlanInputC3, FewerBytesForTheSameRelief) {
 
 TEST(PlanInputC3, HotReadHeavyRangeGetsAnEchoInsteadOfAMove) {
   World w = HotPodWorld(60);
-  w.policySpec = R"({"limits":{"maxConcurrentMigrations":8}})";  // an echo + 2 moves
+  w.policy_spec = R"({"limits":{"maxConcurrentMigrations":8}})";  // an echo + 2 moves
   w.set["status"]["rangeForecasts"][0]["readShare"] = 0.95;
   planner::Plan p = w.Plan();
   auto echoes = Of(p, ActionType::kAddEcho);
@@ -285,7 +285,7 @@ TEST(PlanInputC3, LeadTimeActsJustInTimeAndNotEarlier) {
   World far = HotPodWorld(1500);
   EXPECT_TRUE(far.Plan().actions.empty());
   // A longer perRange lead acts earlier: 5 min per range.
-  far.policySpec = R"({"migration":{"leadTime":{"perRange":"25m"}}})";
+  far.policy_spec = R"({"migration":{"leadTime":{"perRange":"25m"}}})";
   EXPECT_EQ(Of(far.Plan(), ActionType::kMove).size(), 1u);
   // C3 published but no crossing within the horizon: nothing, although
   // probExceed is high (an old forecast controller's "unknown" acts now).
@@ -305,7 +305,7 @@ TEST(PlanInputC3, PromotionIsWeighedAgainstItsCost) {
             std::string::npos);
   // Holding the pod for 8h after promotion (scaleInStabilization) costs more
   // than the overload a 30-minute horizon can show: not promoted, and why.
-  w.policySpec = R"({"limits":{"scaleInStabilization":"8h"}})";
+  w.policy_spec = R"({"limits":{"scaleInStabilization":"8h"}})";
   p = w.Plan();
   EXPECT_TRUE(Of(p, ActionType::kPromote).empty());
   EXPECT_TRUE(Mentions(p.blocked, "not worth it"));
@@ -340,28 +340,28 @@ TEST(PlanInputC3, NoFlapping) {
   World w(3, 0);
   for (int i = 0; i < 3; ++i) w.ColdPod(i, 0.05 + 0.05 * i);
   w.set["spec"]["keySpace"]["hashing"] = {{"loadFactor", 2.0}};
-  w.policySpec = R"({"limits":{"maxConcurrentMigrations":16}})";
-  w.history.lowLoadSince = kNow - 7200;
+  w.policy_spec = R"({"limits":{"maxConcurrentMigrations":16}})";
+  w.history.low_load_since = kNow - 7200;
   planner::Plan p = w.Plan();
   EXPECT_EQ(Of(p, ActionType::kScaleIn).size() + Of(p, ActionType::kDemote).size(), 1u);
-  EXPECT_EQ(p.flapsRefused, 0u);
-  w.history.podLastAction["kv-0"] = kNow - 100;  // promoted 100s ago (cooldown 300s)
+  EXPECT_EQ(p.flaps_refused, 0u);
+  w.history.pod_last_action["kv-0"] = kNow - 100;  // promoted 100s ago (cooldown 300s)
   p = w.Plan();
   EXPECT_TRUE(Of(p, ActionType::kScaleIn).empty());
   EXPECT_TRUE(Of(p, ActionType::kDemote).empty());
   EXPECT_TRUE(Of(p, ActionType::kMove).empty());
-  EXPECT_EQ(p.flapsRefused, 1u);
+  EXPECT_EQ(p.flaps_refused, 1u);
   EXPECT_TRUE(Mentions(p.blocked, "flap refused"));
   // After the cooldown it may go.
-  w.history.podLastAction["kv-0"] = kNow - 400;
-  EXPECT_EQ(w.Plan().flapsRefused, 0u);
+  w.history.pod_last_action["kv-0"] = kNow - 400;
+  EXPECT_EQ(w.Plan().flaps_refused, 0u);
   // A warm pod demoted within the cooldown is not promoted again.
   World h = HotPodWorld(60, 1);
   FillOthers(h);
-  h.history.podLastAction["kv-4"] = kNow - 60;
+  h.history.pod_last_action["kv-4"] = kNow - 60;
   p = h.Plan();
   EXPECT_TRUE(Of(p, ActionType::kPromote).empty());
-  EXPECT_EQ(p.flapsRefused, 1u);
+  EXPECT_EQ(p.flaps_refused, 1u);
 }
 
 // spec.events[].ranges multiplies only the named ranges, and the plan acts
@@ -371,8 +371,8 @@ TEST(PlanInputC3, EventRangesMultiplyOnlyThoseRanges) {
     World w(4, 0);
     w.ColdPod(0, 0.4);
     for (int i = 1; i < 4; ++i) w.ColdPod(i, 0.2);
-    w.policySpec = R"({"events":[{"name":"launch","start":")" + start +
-                   R"(","duration":"1h","multiplier":6,"ranges":[3,4]}]})";
+    w.policy_spec = R"({"events":[{"name":"launch","start":")" + start +
+                    R"(","duration":"1h","multiplier":6,"ranges":[3,4]}]})";
     return w;
   };
   World soon = world("2026-11-27T08:01:00Z");
@@ -401,7 +401,7 @@ TEST(PlanInputC3, EventRangesMultiplyOnlyThoseRanges) {
   EXPECT_NEAR(p.pods[0].before, 0.4, 1e-9);
   // Bad range ids are named.
   World bad = world("2026-11-27T08:01:00Z");
-  bad.policySpec =
+  bad.policy_spec =
       R"({"events":[{"start":"2026-11-27T08:01:00Z","duration":"1h","ranges":["x"]}]})";
   auto e = bad.Build();
   ASSERT_FALSE(e);

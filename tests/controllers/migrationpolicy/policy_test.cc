@@ -8,12 +8,12 @@
 namespace shardcast::migrationpolicy {
 namespace {
 
-Json PolicyObj(const std::string& specJson = "{}") {
+Json PolicyObj(const std::string& spec_json = "{}") {
   Json j = {{"apiVersion", "shardcast.dev/v1alpha1"},
             {"kind", "MigrationPolicy"},
             {"metadata",
              {{"name", "p"}, {"namespace", "ns"}, {"creationTimestamp", "2026-11-27T08:00:00Z"}}},
-            {"spec", Json::parse(specJson)}};
+            {"spec", Json::parse(spec_json)}};
   return j;
 }
 
@@ -21,10 +21,10 @@ TEST(ParsePolicy, DefaultsFollowTheCrd) {
   auto p = ParsePolicy(PolicyObj());
   ASSERT_TRUE(p) << p.error().message;
   EXPECT_EQ(p->mode, Mode::kProposal);
-  EXPECT_EQ(p->planner.maxConcurrentMigrations, 2);
-  EXPECT_EQ(p->planner.cooldownSeconds, 300);
-  EXPECT_EQ(p->proposalTtlSeconds, 900);
-  EXPECT_EQ(p->verificationSeconds, 120);
+  EXPECT_EQ(p->planner.max_concurrent_migrations, 2);
+  EXPECT_EQ(p->planner.cooldown_seconds, 300);
+  EXPECT_EQ(p->proposal_ttl_seconds, 900);
+  EXPECT_EQ(p->verification_seconds, 120);
   EXPECT_EQ(p->created, *planner::ParseRfc3339("2026-11-27T08:00:00Z"));
 }
 
@@ -65,7 +65,7 @@ TEST(Conflicts, OldestThenNameWinsAndEveryoneSeesTheSameAnswer) {
   EXPECT_EQ(a.conflicts[0].chosen, "a");
   EXPECT_EQ(a.conflicts[0].policies, (std::vector<std::string>{"a", "b", "young"}));
   ASSERT_EQ(y.conflicts.size(), 2u);
-  EXPECT_EQ(y.conflicts[0].shardSet, "db");
+  EXPECT_EQ(y.conflicts[0].shard_set, "db");
   EXPECT_EQ(y.conflicts[0].chosen, "old");
   EXPECT_EQ(y.conflicts[1].chosen, "a");
   // Order of the input does not matter.
@@ -85,13 +85,13 @@ planner::Plan OneMove() {
   m.reason = "kv-0 forecast 95% > 80%";
   p.actions.push_back(m);
   p.moves = 1;
-  p.movedLowerBound = 1;
+  p.moved_lower_bound = 1;
   planner::PodRow r;
   r.pod = "kv-0";
   r.before = 0.95;
   r.after = 0.6;
-  r.rangesBefore = 4;
-  r.rangesAfter = 3;
+  r.ranges_before = 4;
+  r.ranges_after = 3;
   p.pods.push_back(r);
   return p;
 }
@@ -150,15 +150,15 @@ ActionRecord Started(const std::string& type, int64_t at, const std::string& pha
   a.id = type + std::to_string(at);
   a.type = *ParseActionType(type);
   a.range = static_cast<uint32_t>(at % 100);
-  a.startedAt = at;
+  a.started_at = at;
   a.phase = *ParsePhase(phase);
   return a;
 }
 
 TEST(Limits, ConcurrencyAndMovesPerHour) {
   planner::Policy p;
-  p.maxConcurrentMigrations = 2;
-  p.maxMovesPerHour = 3;
+  p.max_concurrent_migrations = 2;
+  p.max_moves_per_hour = 3;
   int64_t now = 10000;
   std::vector<ActionRecord> inflight = {Started("Move", now - 10)};
   EXPECT_TRUE(MayStartMigration(inflight, {}, p, now));
@@ -168,15 +168,15 @@ TEST(Limits, ConcurrencyAndMovesPerHour) {
   EXPECT_TRUE(MayStartMigration(inflight, {}, p, now));
   std::vector<ActionRecord> hist = {Started("Move", now - 100, "Completed")};
   EXPECT_FALSE(MayStartMigration(inflight, hist, p, now));  // 3 in the last hour
-  hist[0].startedAt = now - 4000;
+  hist[0].started_at = now - 4000;
   EXPECT_TRUE(MayStartMigration(inflight, hist, p, now));
   // Promotions do not count.
   EXPECT_TRUE(MayStartMigration({Started("Promote", now - 1)}, {}, p, now));
 
   planner::History h = HistoryFrom(inflight, hist, now);
-  EXPECT_EQ(h.inFlightMigrations, 1);
-  EXPECT_EQ(h.moveTimes.size(), 2u);
-  EXPECT_EQ(h.rangeLastAction.count(static_cast<uint32_t>((now - 10) % 100)), 1u);
+  EXPECT_EQ(h.in_flight_migrations, 1);
+  EXPECT_EQ(h.move_times.size(), 2u);
+  EXPECT_EQ(h.range_last_action.count(static_cast<uint32_t>((now - 10) % 100)), 1u);
 }
 
 // A split cools both halves, so a stale "hot" forecast cannot split the new
@@ -186,15 +186,15 @@ TEST(Limits, SplitCoolsBothHalvesAndMoveOnlyItsRange) {
   ActionRecord split = Started("Split", now - 20, "Completed");
   split.range = 3;
   split.other = 7;
-  split.splitAt = 1000;
+  split.split_at = 1000;
   ActionRecord move = Started("Move", now - 10, "Completed");
   move.range = 4;
   move.other = 9;  // ignored for a Move
   planner::History h = HistoryFrom({}, {split, move}, now);
-  EXPECT_EQ(h.rangeLastAction.count(3u), 1u);
-  EXPECT_EQ(h.rangeLastAction.count(7u), 1u);
-  EXPECT_EQ(h.rangeLastAction.count(4u), 1u);
-  EXPECT_EQ(h.rangeLastAction.count(9u), 0u);
+  EXPECT_EQ(h.range_last_action.count(3u), 1u);
+  EXPECT_EQ(h.range_last_action.count(7u), 1u);
+  EXPECT_EQ(h.range_last_action.count(4u), 1u);
+  EXPECT_EQ(h.range_last_action.count(9u), 0u);
 }
 
 TEST(PlanInput, ObservedOnlyIsReactiveAndNoDataIsSaid) {
@@ -211,11 +211,11 @@ TEST(PlanInput, ObservedOnlyIsReactiveAndNoDataIsSaid) {
   LoadInput load;
   auto b = BuildPlanInput(set, pods, routing, load, *policy, {}, 1000);
   ASSERT_TRUE(b) << b.error().message;
-  EXPECT_TRUE(b->noData);
+  EXPECT_TRUE(b->no_data);
   load.observed["kv-0"] = 900;
   b = BuildPlanInput(set, pods, routing, load, *policy, {}, 1000);
   ASSERT_TRUE(b);
-  EXPECT_FALSE(b->noData);
+  EXPECT_FALSE(b->no_data);
   EXPECT_TRUE(b->reactive);
   EXPECT_DOUBLE_EQ(b->input.forecasts.pods["kv-0"].observed, 900);
   EXPECT_FALSE(b->input.forecasts.pods["kv-0"].trusted);
@@ -234,7 +234,7 @@ TEST(PlanInput, ObservedOnlyIsReactiveAndNoDataIsSaid) {
   EXPECT_FALSE(b->reactive);
   EXPECT_TRUE(b->input.forecasts.pods["kv-0"].trusted);
   EXPECT_DOUBLE_EQ(b->input.forecasts.pods["kv-0"].p90, 950);
-  EXPECT_DOUBLE_EQ(b->input.forecasts.horizonSeconds, 600);
+  EXPECT_DOUBLE_EQ(b->input.forecasts.horizon_seconds, 600);
 
   set["status"]["forecasts"][0]["p90"] = "high";
   auto bad = ParseForecasts(set);
@@ -271,7 +271,7 @@ TEST(PlanInput, RequestsPerSecondCapacityNeverUsesMillicores) {
   load.observed["kv-0"] = 900;  // millicores from PodMetrics
   auto b = BuildPlanInput(set, pods, routing, load, *policy, {}, 1000);
   ASSERT_TRUE(b) << b.error().message;
-  EXPECT_TRUE(b->noData);
+  EXPECT_TRUE(b->no_data);
   EXPECT_NE(b->note.find("RequestsPerSecond"), std::string::npos) << b->note;
   EXPECT_EQ(b->input.forecasts.pods.count("kv-0"), 0u);
   EXPECT_DOUBLE_EQ(b->input.state.pods[0].capacity, 100);
@@ -279,7 +279,7 @@ TEST(PlanInput, RequestsPerSecondCapacityNeverUsesMillicores) {
   load.forecasts["kv-0"] = ForecastEntry{600, 40, 60, 70, 0.1, true};  // requests/s
   b = BuildPlanInput(set, pods, routing, load, *policy, {}, 1000);
   ASSERT_TRUE(b);
-  EXPECT_FALSE(b->noData);
+  EXPECT_FALSE(b->no_data);
   EXPECT_DOUBLE_EQ(b->input.forecasts.pods["kv-0"].observed,
                    40);  // the forecast, not 900 millicores
   EXPECT_DOUBLE_EQ(b->input.forecasts.pods["kv-0"].p90, 60);

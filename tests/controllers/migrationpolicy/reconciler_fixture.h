@@ -53,7 +53,7 @@ class ReconcilerTest : public ::testing::Test {
       "metadata":{"name":"kv","namespace":"ns","resourceVersion":"5","labels":{"tier":"kv"}},
       "spec":{"replicas":3,"keySpace":{"ranges":4},"capacity":{"metric":"CPU","cpuMillis":1000},
               "routing":{"configMapName":"kv-routing"}}})");
-    sets_.upsert(std::make_shared<const Json>(set));
+    sets_.Upsert(std::make_shared<const Json>(set));
     for (int i = 0; i < 3; ++i) {
       Json pod = {{"apiVersion", "v1"},
                   {"kind", "Pod"},
@@ -65,7 +65,7 @@ class ReconcilerTest : public ::testing::Test {
                    {{"phase", "Running"},
                     {"podIP", "10.0.0." + std::to_string(i + 1)},
                     {"conditions", Json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
-      pods_.upsert(std::make_shared<const Json>(pod));
+      pods_.Upsert(std::make_shared<const Json>(pod));
     }
     SetRouting(1);
   }
@@ -101,7 +101,7 @@ class ReconcilerTest : public ::testing::Test {
                  {"labels", {{api::kLabelShardSet, "kv"}}},
                  {"annotations", {{api::kAnnotationFencing, std::to_string(token)}}}}},
                {"data", {{"routing.json", doc.dump()}}}};
-    cms_.upsert(std::make_shared<const Json>(cm));
+    cms_.Upsert(std::make_shared<const Json>(cm));
   }
 
   void SetPolicy(const Json& spec, const Json& status, const std::string& approve = "") {
@@ -115,11 +115,11 @@ class ReconcilerTest : public ::testing::Test {
               {"spec", spec},
               {"status", status}};
     if (!approve.empty()) p["metadata"]["annotations"] = {{api::kAnnotationApprove, approve}};
-    policies_.upsert(std::make_shared<const Json>(p));
+    policies_.Upsert(std::make_shared<const Json>(p));
   }
 
-  std::unique_ptr<MigrationPolicyReconciler> Make(bool may_write = true,
-                                                  std::size_t max_status_actions = 1000) {
+  // The reconciler's dependencies over this fixture's caches and fakes.
+  ReconcilerDeps Deps(bool may_write = true, std::size_t max_status_actions = 1000) {
     ReconcilerDeps d;
     d.client = std::make_shared<kube::Client>(transport_);
     d.policies = &policies_;
@@ -132,7 +132,23 @@ class ReconcilerTest : public ::testing::Test {
     d.max_status_actions = max_status_actions;
     d.hooks = hooks_;
     d.fencing_token = [this] { return manager_token_; };
-    return std::make_unique<MigrationPolicyReconciler>(d);
+    return d;
+  }
+  std::unique_ptr<MigrationPolicyReconciler> Make(bool may_write = true,
+                                                  std::size_t max_status_actions = 1000) {
+    return std::make_unique<MigrationPolicyReconciler>(Deps(may_write, max_status_actions));
+  }
+  // Marks range 0 of the routing document as migrating kv-0 -> kv-2 (the
+  // marks an unfinished move leaves).
+  void MarkRange0Migrating() {
+    Json cm = *cms_.get("ns/kv-routing");
+    Json doc = Json::parse(cm["data"]["routing.json"].get<std::string>());
+    doc["ranges"][0]["state"] = "migrating";
+    doc["ranges"][0]["source"] = "kv-0";
+    doc["ranges"][0]["target"] = "kv-2";
+    doc["ranges"][0]["targetEndpoint"] = "10.0.0.3:8080";
+    cm["data"]["routing.json"] = doc.dump();
+    cms_.Upsert(std::make_shared<const Json>(cm));
   }
 
   Json LastStatus() {
@@ -144,13 +160,13 @@ class ReconcilerTest : public ::testing::Test {
   static Json MoveAction(const std::string& id, uint32_t range, const std::string& phase) {
     ActionRecord a;
     a.id = id;
-    a.shardSet = "kv";
+    a.shard_set = "kv";
     a.type = ActionType::kMove;
     a.range = range;
     a.source = "kv-0";
     a.target = "kv-2";
     a.phase = *ParsePhase(phase);
-    if (phase != "Pending") a.startedAt = a.phaseStartedAt = kNow - 5;
+    if (phase != "Pending") a.started_at = a.phase_started_at = kNow - 5;
     return ActionToJson(a);
   }
 
@@ -174,7 +190,7 @@ class ReconcilerTest : public ::testing::Test {
     Json set = *sets_.get("ns/kv");
     set["spec"]["hooks"] = {{"port", 8081}};
     if (routers) set["spec"]["routers"] = {{"selector", {{"matchLabels", {{"app", "r"}}}}}};
-    sets_.upsert(std::make_shared<const Json>(set));
+    sets_.Upsert(std::make_shared<const Json>(set));
   }
 
   std::shared_ptr<FakeTransport> transport_;

@@ -18,7 +18,7 @@ TEST_F(ReconcilerTest, APlanThatWouldOverfillStatusActionsWaits) {
   // kv-0 runs at 95% of its 1000m with two ranges; the others are cool.
   observed_ = {{"kv-0", 950}, {"kv-1", 100}, {"kv-2", 100}};
   SetPolicy(Json::parse(R"({"mode":"Observe"})"), Json::object());
-  ASSERT_TRUE(Make()->reconcile("ns/p"));
+  ASSERT_TRUE(Make()->Reconcile("ns/p"));
   Json st = LastStatus();
   ASSERT_TRUE(st.contains("proposal")) << st.dump();
   const std::size_t n = st["proposal"]["actions"].size();
@@ -26,7 +26,7 @@ TEST_F(ReconcilerTest, APlanThatWouldOverfillStatusActionsWaits) {
 
   // The same plan under a cap one below its size is left for later, and says why.
   SetPolicy(Json::parse(R"({"mode":"Observe"})"), Json::object());
-  ASSERT_TRUE(Make(true, n - 1)->reconcile("ns/p"));
+  ASSERT_TRUE(Make(true, n - 1)->Reconcile("ns/p"));
   st = LastStatus();
   EXPECT_FALSE(st.contains("proposal") && st["proposal"].is_object()) << st.dump();
   EXPECT_NE(st.dump().find("is left for a later round"), std::string::npos) << st.dump();
@@ -39,7 +39,7 @@ TEST_F(ReconcilerTest, ExecutorStartsNoMoreMovesThanAllowed) {
   SetPolicy(Json::parse(R"({"mode":"Auto","limits":{"maxConcurrentMigrations":1}})"),
             {{"actions", actions}});
   auto rec = Make();
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   Json st = LastStatus();
   ASSERT_EQ(st["actions"].size(), 2u) << st.dump();
   EXPECT_EQ(st["actions"][0]["phase"], "Verifying");
@@ -50,7 +50,7 @@ TEST_F(ReconcilerTest, ExecutorStartsNoMoreMovesThanAllowed) {
   // With two slots the same round starts it.
   SetPolicy(Json::parse(R"({"mode":"Auto","limits":{"maxConcurrentMigrations":2}})"),
             {{"actions", actions}});
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   st = LastStatus();
   EXPECT_EQ(st["actions"][1]["phase"], "Promoting");
   // maxMovesPerHour counts finished moves too.
@@ -58,7 +58,7 @@ TEST_F(ReconcilerTest, ExecutorStartsNoMoreMovesThanAllowed) {
   SetPolicy(
       Json::parse(R"({"mode":"Auto","limits":{"maxConcurrentMigrations":2,"maxMovesPerHour":2}})"),
       {{"actions", actions}, {"history", hist}});
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   st = LastStatus();
   EXPECT_EQ(st["actions"][1]["phase"], "Pending");
   EXPECT_TRUE(transport_->writes("/configmaps/").empty());
@@ -68,7 +68,7 @@ TEST_F(ReconcilerTest, RoutingWriteCarriesPreconditionAndToken) {
   SetPolicy(Json::parse(R"({"mode":"Auto"})"),
             {{"actions", Json::array({MoveAction("a-0", 0, "Migrating")})}});
   auto rec = Make();
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   auto w = transport_->writes("/configmaps/kv-routing");
   ASSERT_EQ(w.size(), 1u);
   EXPECT_EQ(w[0].method, "PUT");
@@ -86,7 +86,7 @@ TEST_F(ReconcilerTest, RoutingWriteEpochIsRecordedInTheAction) {
   SetPolicy(Json::parse(R"({"mode":"Auto"})"),
             {{"actions", Json::array({MoveAction("a-0", 0, "Migrating")})}});
   auto rec = Make();
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   Json st = LastStatus();
   EXPECT_EQ(st["actions"][0]["routingEpoch"], 4) << st.dump();
 }
@@ -99,7 +99,7 @@ TEST_F(ReconcilerTest, StaleRoutingCacheDoesNotRevertAFinishedCutover) {
   a["routingEpoch"] = 4;
   SetPolicy(Json::parse(R"({"mode":"Auto"})"), {{"actions", Json::array({a})}});
   auto rec = Make();
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   Json st = LastStatus();
   ASSERT_EQ(st["actions"].size(), 1u) << st.dump();
   EXPECT_EQ(st["actions"][0]["phase"], "Verifying");
@@ -109,7 +109,7 @@ TEST_F(ReconcilerTest, StaleRoutingCacheDoesNotRevertAFinishedCutover) {
   // Without the recorded epoch the same document reads as a revert.
   a.erase("routingEpoch");
   SetPolicy(Json::parse(R"({"mode":"Auto"})"), {{"actions", Json::array({a})}});
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   st = LastStatus();
   ASSERT_FALSE(st["history"].empty()) << st.dump();
   EXPECT_EQ(st["history"][0]["phase"], "Reverted");
@@ -126,17 +126,17 @@ TEST_F(ReconcilerTest, PromotionIsARequestInPolicyStatusNeverASpecWrite) {
                 {{"phase", "Running"},
                  {"podIP", "10.0.0.4"},
                  {"conditions", Json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
-  pods_.upsert(std::make_shared<const Json>(warm));
+  pods_.Upsert(std::make_shared<const Json>(warm));
   ActionRecord a;
   a.id = "p-0";
-  a.shardSet = "kv";
+  a.shard_set = "kv";
   a.type = ActionType::kPromote;
   a.target = "kv-3";
   a.phase = Phase::kPromoting;
-  a.startedAt = a.phaseStartedAt = kNow - 1;
+  a.started_at = a.phase_started_at = kNow - 1;
   SetPolicy(Json::parse(R"({"mode":"Auto"})"), {{"actions", Json::array({ActionToJson(a)})}});
   auto rec = Make();
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   for (const auto& w : transport_->writes("/shardsets/"))
     ADD_FAILURE() << "wrote " << w.path_and_query;
   Json st = LastStatus();
@@ -148,7 +148,7 @@ TEST_F(ReconcilerTest, PromotionIsARequestInPolicyStatusNeverASpecWrite) {
   EXPECT_EQ(st["actions"][0]["phase"], "Promoting");
   // The next round reads its own request back: no second request, it waits.
   SetPolicy(Json::parse(R"({"mode":"Auto"})"), st);
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   st = LastStatus();
   EXPECT_EQ(st["replicaRequests"][0]["replicas"], 4);
   EXPECT_NE(
@@ -158,9 +158,9 @@ TEST_F(ReconcilerTest, PromotionIsARequestInPolicyStatusNeverASpecWrite) {
   // A set the policy no longer governs loses the request.
   Json unlabeled = *sets_.get("ns/kv");
   unlabeled["metadata"]["labels"] = Json::object();
-  sets_.upsert(std::make_shared<const Json>(unlabeled));
+  sets_.Upsert(std::make_shared<const Json>(unlabeled));
   SetPolicy(Json::parse(R"({"mode":"Auto","shardSetSelector":{"matchLabels":{"tier":"kv"}}})"), st);
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   EXPECT_FALSE(LastStatus().contains("replicaRequests")) << LastStatus().dump();
 }
 
@@ -169,7 +169,7 @@ TEST_F(ReconcilerTest, LargerFencingTokenOnTheConfigMapIsRefused) {
   SetPolicy(Json::parse(R"({"mode":"Auto"})"),
             {{"actions", Json::array({MoveAction("a-0", 0, "Migrating")})}});
   auto rec = Make();
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   EXPECT_TRUE(transport_->writes("/configmaps/").empty());
   Json st = LastStatus();
   EXPECT_EQ(st["actions"][0]["attempts"], 1);
@@ -180,7 +180,7 @@ TEST_F(ReconcilerTest, LargerFencingTokenOnTheConfigMapIsRefused) {
   // Our own status write re-queues the policy at once; the backoff still
   // holds because it is in status: no second attempt before retryAt.
   SetPolicy(Json::parse(R"({"mode":"Auto"})"), st);
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   EXPECT_EQ(LastStatus()["actions"][0]["attempts"], 1) << LastStatus().dump();
 }
 
@@ -188,7 +188,7 @@ TEST_F(ReconcilerTest, NothingIsWrittenWhenTheTokenMayNotWrite) {
   SetPolicy(Json::parse(R"({"mode":"Auto"})"),
             {{"actions", Json::array({MoveAction("a-0", 0, "Migrating")})}});
   auto rec = Make(/*may_write=*/false);
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   for (const auto& r : transport_->requests) EXPECT_EQ(r.method, "GET") << r.path_and_query;
 }
 
@@ -196,12 +196,12 @@ TEST_F(ReconcilerTest, ApprovalOfTheCurrentProposalStartsIt) {
   Json prop = ProposalOfOneMove();
   SetPolicy(Json::parse(R"({"mode":"Proposal"})"), {{"proposal", prop}}, "plan-x-0");
   auto rec = Make();
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   Json st = LastStatus();
   EXPECT_EQ(st["proposal"]["id"], "plan-x-1");  // wrong id: still pending
   EXPECT_TRUE(st["actions"].empty());
   SetPolicy(Json::parse(R"({"mode":"Proposal"})"), st, "plan-x-1");
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   st = LastStatus();
   EXPECT_FALSE(st.contains("proposal"));
   ASSERT_EQ(st["actions"].size(), 1u);
@@ -209,7 +209,7 @@ TEST_F(ReconcilerTest, ApprovalOfTheCurrentProposalStartsIt) {
   EXPECT_EQ(st["actions"][0]["phase"], "Pending");
   // Observe mode never executes, whatever the annotation says.
   SetPolicy(Json::parse(R"({"mode":"Observe"})"), {{"proposal", prop}}, "plan-x-1");
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   st = LastStatus();
   EXPECT_TRUE(st["actions"].empty());
   EXPECT_EQ(st["proposal"]["id"], "plan-x-1");
@@ -218,7 +218,7 @@ TEST_F(ReconcilerTest, ApprovalOfTheCurrentProposalStartsIt) {
 TEST_F(ReconcilerTest, InvalidSpecIsAConditionNamingTheField) {
   SetPolicy(Json::parse(R"({"mode":"Auto","limits":{"cooldown":"soon"}})"), Json::object());
   auto rec = Make();
-  ASSERT_TRUE(rec->reconcile("ns/p"));
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
   Json st = LastStatus();
   ASSERT_TRUE(st.contains("conditions")) << st.dump();
   EXPECT_EQ(st["conditions"][0]["reason"], "InvalidSpec");

@@ -7,9 +7,9 @@
 namespace shardcast::migrationpolicy {
 namespace {
 
-ActionRecord Move(const std::string& phase, int64_t phaseStart = 1000) {
+ActionRecord Move(const std::string& phase, int64_t phase_start = 1000) {
   const bool pending = phase == "Pending";
-  return MoveRecord(*ParsePhase(phase), pending ? 0 : 900, pending ? 0 : phaseStart);
+  return MoveRecord(*ParsePhase(phase), pending ? 0 : 900, pending ? 0 : phase_start);
 }
 
 StepWorld World(const std::string& owner = "kv-0", const std::string& state = "stable") {
@@ -21,7 +21,7 @@ TEST(MoveStateMachine, PendingStartsAndPromotingWaitsForAnActiveReadyTarget) {
   auto s = NextStep(Move("Pending"), World(), cfg);
   EXPECT_EQ(s.write, Write::kNone);
   EXPECT_STREQ(PhaseName(s.next.phase), "Promoting");
-  EXPECT_EQ(s.next.startedAt, 1010);
+  EXPECT_EQ(s.next.started_at, 1010);
   EXPECT_EQ(s.event, "MoveStarted");
 
   StepWorld w = World();
@@ -33,17 +33,17 @@ TEST(MoveStateMachine, PendingStartsAndPromotingWaitsForAnActiveReadyTarget) {
   w.target = {true, true, true};
   s = NextStep(Move("Promoting"), w, cfg);
   EXPECT_STREQ(PhaseName(s.next.phase), "Migrating");
-  EXPECT_EQ(s.next.phaseStartedAt, 1010);
+  EXPECT_EQ(s.next.phase_started_at, 1010);
 }
 
 TEST(MoveStateMachine, PromotingTimesOutIntoFailed) {
   StepConfig cfg;
-  cfg.promotionTimeoutSeconds = 5;
+  cfg.promotion_timeout_seconds = 5;
   StepWorld w = World();
   w.target = {true, false, false};
   auto s = NextStep(Move("Promoting", 1000), w, cfg);
   EXPECT_STREQ(PhaseName(s.next.phase), "Failed");
-  EXPECT_EQ(s.next.finishedAt, 1010);
+  EXPECT_EQ(s.next.finished_at, 1010);
   EXPECT_TRUE(s.warning);
 }
 
@@ -77,7 +77,7 @@ TEST(MoveStateMachine, HooksGoThroughPrepareAndCopy) {
 TEST(MoveStateMachine, ShadowPhaseMarksThenWaitsItsDuration) {
   StepConfig cfg;
   cfg.shadow = true;
-  cfg.shadowSeconds = 60;
+  cfg.shadow_seconds = 60;
   auto s = NextStep(Move("Migrating"), World("kv-0", "migrating"), cfg);
   EXPECT_STREQ(PhaseName(s.next.phase), "Shadow");
   s = NextStep(Move("Shadow", 1000), World("kv-0", "migrating"), cfg);
@@ -115,9 +115,9 @@ TEST(MoveStateMachine, CutoverCallsTheHookBeforeRouting) {
 
 TEST(MoveStateMachine, VerifyingCompletesAfterTheWindowWhenHealthy) {
   StepConfig cfg;
-  cfg.verificationSeconds = 120;
+  cfg.verification_seconds = 120;
   StepWorld w = World("kv-3");
-  w.targetUtilization = 0.5;
+  w.target_utilization = 0.5;
   auto s = NextStep(Move("Verifying", 1000), w, cfg);
   EXPECT_EQ(s.write, Write::kWait);
   w.now = 1120;
@@ -134,20 +134,20 @@ TEST(MoveStateMachine, VerifyingCompletesAfterTheWindowWhenHealthy) {
 
 TEST(MoveStateMachine, BadTargetMetricsRevert) {
   StepConfig cfg;
-  cfg.maxUtilization = 0.8;
+  cfg.max_utilization = 0.8;
   StepWorld w = World("kv-3");
-  w.targetUtilization = 0.95;
+  w.target_utilization = 0.95;
   auto s = NextStep(Move("Verifying"), w, cfg);
   EXPECT_STREQ(PhaseName(s.next.phase), "Reverting");
   EXPECT_NE(s.next.message.find("utilization 95%"), std::string::npos) << s.next.message;
   EXPECT_TRUE(s.warning);
 
   // The target's error rate comes from the routers (C2), not pod annotations.
-  w.targetUtilization = 0.2;
-  w.routerTelemetry = true;
-  w.routerNow = RouterCounters{0, 200, 20};
+  w.target_utilization = 0.2;
+  w.router_telemetry = true;
+  w.router_now = RouterCounters{0, 200, 20};
   ActionRecord based = Move("Verifying");
-  based.routerBaseline = RouterCounters{0, 100, 0};
+  based.router_baseline = RouterCounters{0, 100, 0};
   s = NextStep(based, w, cfg);
   EXPECT_STREQ(PhaseName(s.next.phase), "Reverting");
   EXPECT_NE(s.next.message.find("router error rate"), std::string::npos) << s.next.message;
@@ -183,7 +183,7 @@ TEST(MoveStateMachine, OwnerChangedUnderTheMoveStopsIt) {
 
 TEST(MoveStateMachine, FailuresRetryThenAbandonWithAbort) {
   StepConfig cfg;
-  cfg.maxAttempts = 3;
+  cfg.max_attempts = 3;
   ActionRecord a = Move("Copying");
   a = AfterFailure(a, "copy hook: connection refused", cfg, 1010);
   EXPECT_STREQ(PhaseName(a.phase), "Copying");
@@ -210,15 +210,15 @@ TEST(PromoteStateMachine, AsksTheShardSetForOneMoreReplicaThenWaits) {
   a.type = ActionType::kPromote;
   a.target = "kv-3";
   StepWorld w = World();
-  w.activePods = 3;
-  w.replicasSpec = 3;
+  w.active_pods = 3;
+  w.replicas_spec = 3;
   w.target = {true, false, true};
   auto s = NextStep(a, w, cfg);
   EXPECT_STREQ(PhaseName(s.next.phase), "Promoting");
   s = NextStep(s.next, w, cfg);
   EXPECT_EQ(s.write, Write::kScaleReplicas);
   EXPECT_EQ(s.replicas, 4);
-  w.replicasSpec = 4;  // after the patch: wait for the ShardSet controller
+  w.replicas_spec = 4;  // after the patch: wait for the ShardSet controller
   s = NextStep(s.next, w, cfg);
   EXPECT_EQ(s.write, Write::kWait);
   w.target = {true, true, true};
@@ -227,9 +227,9 @@ TEST(PromoteStateMachine, AsksTheShardSetForOneMoreReplicaThenWaits) {
   // maxReplicas reached: fail with a warning, never silently.
   ActionRecord b = a;
   b.phase = Phase::kPromoting;
-  b.phaseStartedAt = 1000;
+  b.phase_started_at = 1000;
   StepWorld full = World();
-  full.activePods = full.replicasSpec = full.maxReplicas = 4;
+  full.active_pods = full.replicas_spec = full.max_replicas = 4;
   full.target = {true, false, true};
   s = NextStep(b, full, cfg);
   EXPECT_STREQ(PhaseName(s.next.phase), "Failed");
@@ -262,7 +262,7 @@ TEST(OtherActions, SplitAndMergeAreOneIdempotentRoutingWrite) {
   StepConfig cfg;
   ActionRecord a = Pending("s", "Split", 0);
   a.other = 9;
-  a.splitAt = 1000;
+  a.split_at = 1000;
   StepWorld w = World();
   w.range.start = 0;
   w.range.end = 1999;
@@ -291,7 +291,7 @@ TEST(OtherActions, SplitAndMergeAreOneIdempotentRoutingWrite) {
 
   ActionRecord m = a;
   m.type = ActionType::kMerge;
-  m.splitAt.reset();
+  m.split_at.reset();
   StepWorld mw = World();
   mw.range.start = 0;
   mw.range.end = 999;
@@ -323,7 +323,7 @@ TEST(RoutingEdits, SplitThenMergeRestoresTheDocumentWithNewEpochs) {
   sp.write = Write::kSplit;
   sp.range = 0;
   sp.other = 3;
-  sp.splitAt = 1073741824;
+  sp.split_at = 1073741824;
   auto d = ApplyRoutingEdit(Doc(), sp);
   ASSERT_TRUE(d) << d.error().message;
   ASSERT_EQ((*d)["ranges"].size(), 3u);
@@ -340,7 +340,7 @@ TEST(RoutingEdits, SplitThenMergeRestoresTheDocumentWithNewEpochs) {
   ASSERT_FALSE(again);
   EXPECT_NE(again.error().message.find("splitAt"), std::string::npos) << again.error().message;
   RoutingEdit taken = sp;
-  taken.splitAt = 10;
+  taken.split_at = 10;
   taken.other = 7;
   auto t = ApplyRoutingEdit(Doc(), taken);
   ASSERT_FALSE(t);
@@ -373,7 +373,7 @@ TEST(RoutingEdits, MarkCutoverRevertEachBumpTheEpoch) {
   EXPECT_EQ(v.target, "kv-3");
   EXPECT_EQ((*d)["ranges"][0]["extra"], "kept");
   e.write = Write::kMarkShadow;
-  e.shadowFraction = 0.25;
+  e.shadow_fraction = 0.25;
   d = ApplyRoutingEdit(*d, e);
   ASSERT_TRUE(d);
   EXPECT_EQ((*d)["ranges"][1]["shadowFraction"], 0.25);

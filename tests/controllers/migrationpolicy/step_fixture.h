@@ -15,14 +15,14 @@ inline ActionRecord MoveRecord(Phase phase, int64_t started_at = 900,
                                int64_t phase_started_at = 1000) {
   ActionRecord a;
   a.id = "plan-1-0";
-  a.shardSet = "kv";
+  a.shard_set = "kv";
   a.type = ActionType::kMove;
   a.range = 7;
   a.source = "kv-0";
   a.target = "kv-3";
   a.phase = phase;
-  a.startedAt = started_at;
-  a.phaseStartedAt = phase_started_at;
+  a.started_at = started_at;
+  a.phase_started_at = phase_started_at;
   return a;
 }
 
@@ -40,8 +40,8 @@ inline StepWorld MoveWorld(const std::string& owner, const std::string& state, b
   }
   w.source = {true, true, true};
   w.target = {true, true, true};
-  w.activePods = 4;
-  w.replicasSpec = 4;
+  w.active_pods = 4;
+  w.replicas_spec = 4;
   w.hooks = hooks;
   return w;
 }

@@ -6,21 +6,13 @@
 
 #include "controllers/migrationpolicy/migrationpolicy.h"
 #include "tests/controllers/migrationpolicy/reconciler_fixture.h"
+#include "tests/controllers/migrationpolicy/step_fixture.h"
 
 namespace shardcast::migrationpolicy {
 namespace {
 
 ActionRecord Aborting() {
-  ActionRecord a;
-  a.id = "plan-1-0";
-  a.shardSet = "kv";
-  a.type = ActionType::kMove;
-  a.range = 7;
-  a.source = "kv-0";
-  a.target = "kv-3";
-  a.phase = Phase::kAborting;
-  a.startedAt = 900;
-  a.phaseStartedAt = 1000;
+  ActionRecord a = MoveRecord(Phase::kAborting);
   a.hook = {HookStep::kAbort, HookState::kIntent};
   return a;
 }
@@ -51,8 +43,8 @@ TEST(StuckBackoff, AbortNeverGivesUpAndNamesTheUnreachablePodAfterMaxAttempts) {
     ASSERT_EQ(a.phase, Phase::kAborting) << "attempt " << i;
     ASSERT_FALSE(a.terminal());
     EXPECT_TRUE(a.hook.Is(HookStep::kAbort, HookState::kIntent)) << "the intent is kept";
-    EXPECT_EQ(a.retryAt, now + StuckBackoff(i, cfg).count() / 1000) << "attempt " << i;
-    if (i >= cfg.maxAttempts) {
+    EXPECT_EQ(a.retry_at, now + StuckBackoff(i, cfg).count() / 1000) << "attempt " << i;
+    if (i >= cfg.max_attempts) {
       EXPECT_NE(a.message.find("pod kv-3 unreachable"), std::string::npos) << a.message;
       EXPECT_NE(a.message.find("Aborting cannot be given up"), std::string::npos) << a.message;
       EXPECT_TRUE(Stuck(a, cfg));
@@ -65,13 +57,13 @@ TEST(StuckBackoff, AbortNeverGivesUpAndNamesTheUnreachablePodAfterMaxAttempts) {
       EXPECT_NE(n->message.find("plan-1-0"), std::string::npos) << n->message;
       EXPECT_NE(n->message.find("cannot reach pod kv-3"), std::string::npos) << n->message;
     }
-    now = a.retryAt;
+    now = a.retry_at;
   }
   EXPECT_EQ(notices, (std::vector<int>{5, 5 + kStuckReminderEvery, 5 + 2 * kStuckReminderEvery}));
   // Until retryAt nothing is called; then the same abort intent is retried,
   // and once it answers the move is Reverted (never Completed).
   StepWorld w;
-  w.now = a.retryAt;
+  w.now = a.retry_at;
   w.range.found = true;
   w.range.owner = "kv-0";
   w.range.state = "migrating";
@@ -88,7 +80,7 @@ TEST(StuckBackoff, AbortNeverGivesUpAndNamesTheUnreachablePodAfterMaxAttempts) {
 
 TEST(StuckBackoff, ReverseMoveNamesTheOldSourceItCannotReach) {
   StepConfig cfg;
-  cfg.maxAttempts = 2;
+  cfg.max_attempts = 2;
   ActionRecord a = Aborting();
   a.phase = Phase::kReverting;
   a.hook = {HookStep::kPrepare, HookState::kIntent, true};
@@ -112,16 +104,6 @@ TEST(StuckBackoff, ReverseMoveNamesTheOldSourceItCannotReach) {
 
 class StuckReconcilerTest : public ReconcilerTest {
  protected:
-  void MarkedRange0() {
-    Json cm = *cms_.get("ns/kv-routing");
-    Json doc = Json::parse(cm["data"]["routing.json"].get<std::string>());
-    doc["ranges"][0]["state"] = "migrating";
-    doc["ranges"][0]["source"] = "kv-0";
-    doc["ranges"][0]["target"] = "kv-2";
-    doc["ranges"][0]["targetEndpoint"] = "10.0.0.3:8080";
-    cm["data"]["routing.json"] = doc.dump();
-    cms_.upsert(std::make_shared<const Json>(cm));
-  }
   size_t AbortCalls() {
     size_t n = 0;
     for (const auto& c : hooks_->Calls()) n += c.method == "POST" && c.path == "/shardcast/abort";
@@ -137,14 +119,14 @@ class StuckReconcilerTest : public ReconcilerTest {
 
 TEST_F(StuckReconcilerTest, UnreachableAgentBacksOffInStatusAndResumesAfterARestart) {
   EnableHooks();
-  MarkedRange0();
+  MarkRange0Migrating();
   Json a = MoveAction("a-0", 0, "Aborting");
   a["hook"] = {{"step", "Abort"}, {"state", "Intent"}};
   a["attempts"] = 4;  // the 5th failure reaches maxAttempts
   const Json spec = Json::parse(R"({"mode":"Auto"})");
   SetPolicy(spec, {{"actions", Json::array({a})}});
   hooks_->answers["/shardcast/abort"] = {503, "agent unavailable"};
-  ASSERT_TRUE(Make()->reconcile("ns/p"));
+  ASSERT_TRUE(Make()->Reconcile("ns/p"));
   ASSERT_EQ(AbortCalls(), 1u);
   Json st = LastStatus();
   Json got = st["actions"][0];
@@ -159,14 +141,14 @@ TEST_F(StuckReconcilerTest, UnreachableAgentBacksOffInStatusAndResumesAfterARest
   // The operator restarts (a new reconciler on the status it left): the
   // backoff holds, no hook is called before retryAt.
   SetPolicy(spec, st);
-  ASSERT_TRUE(Make()->reconcile("ns/p"));
+  ASSERT_TRUE(Make()->Reconcile("ns/p"));
   EXPECT_EQ(AbortCalls(), 1u);
   // Past retryAt the agent is back: the same intent is retried and done.
   got["retryAt"] = planner::FormatRfc3339(kNow - 1);
   st["actions"][0] = got;
   SetPolicy(spec, st);
   hooks_->answers["/shardcast/abort"] = {200, R"({"state":"done"})"};
-  ASSERT_TRUE(Make()->reconcile("ns/p"));
+  ASSERT_TRUE(Make()->Reconcile("ns/p"));
   ASSERT_EQ(AbortCalls(), 2u);
   EXPECT_EQ(hooks_->Calls().back().body["action"], "a-0");
   st = LastStatus();

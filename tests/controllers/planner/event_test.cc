@@ -72,45 +72,45 @@ TEST(PlannerEvents, PodWideEventOnObservedLoadPromotesAhead) {
 
 TEST(PlannerEvents, ShortfallWhenMaxReplicasCannotCoverTheEvent) {
   Fixture fx(4, 4, 0.5);  // 4 x 500 = 2000 predicted; 800 per pod at maxUtilization
-  fx.in.state.maxReplicas = 6;
+  fx.in.state.max_replicas = 6;
   fx.in.policy.events.push_back(Event(fx, 3 * 3600, 2));  // 4000: 5 pods
   Plan ok = MustPlan(fx.in);
-  EXPECT_TRUE(ok.eventShortfalls.empty());
+  EXPECT_TRUE(ok.event_shortfalls.empty());
   fx.in.policy.events[0].multiplier = 3;  // 6000: 8 pods > 6
   Plan p = MustPlan(fx.in);
-  ASSERT_EQ(p.eventShortfalls.size(), 1u);
-  EXPECT_EQ(p.eventShortfalls[0].event, "sale");
-  EXPECT_EQ(p.eventShortfalls[0].podsNeeded, 8);
-  EXPECT_EQ(p.eventShortfalls[0].maxReplicas, 6);
-  EXPECT_EQ(p.eventShortfalls[0].start, fx.in.now + 3 * 3600);
+  ASSERT_EQ(p.event_shortfalls.size(), 1u);
+  EXPECT_EQ(p.event_shortfalls[0].event, "sale");
+  EXPECT_EQ(p.event_shortfalls[0].pods_needed, 8);
+  EXPECT_EQ(p.event_shortfalls[0].max_replicas, 6);
+  EXPECT_EQ(p.event_shortfalls[0].start, fx.in.now + 3 * 3600);
   EXPECT_TRUE(Mentions(p.notes, "needs 8 active pods"));
   // Named ranges only: kv-0's 4 ranges (4 x 125) x10 -> 2000 + 4500 = 6500: 9 pods.
   fx.in.policy.events[0] = Event(fx, 3 * 3600, 10, {0, 1, 2, 3});
   p = MustPlan(fx.in);
-  ASSERT_EQ(p.eventShortfalls.size(), 1u);
-  EXPECT_EQ(p.eventShortfalls[0].podsNeeded, 9);
+  ASSERT_EQ(p.event_shortfalls.size(), 1u);
+  EXPECT_EQ(p.event_shortfalls[0].pods_needed, 9);
   // Over: not reported.
   fx.in.policy.events[0].start = fx.in.now - 7200;
-  EXPECT_TRUE(MustPlan(fx.in).eventShortfalls.empty());
+  EXPECT_TRUE(MustPlan(fx.in).event_shortfalls.empty());
   // Enough replicas: not reported.
   fx.in.policy.events[0].start = fx.in.now + 3 * 3600;
-  fx.in.state.maxReplicas = 9;
-  EXPECT_TRUE(MustPlan(fx.in).eventShortfalls.empty());
+  fx.in.state.max_replicas = 9;
+  EXPECT_TRUE(MustPlan(fx.in).event_shortfalls.empty());
 }
 
 // The pods of refused flaps are listed (the controller counts and reports them).
 TEST(PlannerEvents, FlapPodsListed) {
   Fixture fx(3, 4, 0.05);
-  fx.in.history.lowLoadSince = fx.in.now - 7200;
+  fx.in.history.low_load_since = fx.in.now - 7200;
   Plan p = MustPlan(fx.in);
-  ASSERT_EQ(p.flapsRefused, 0u);
+  ASSERT_EQ(p.flaps_refused, 0u);
   ASSERT_EQ(Count(p, ActionType::kScaleIn) + Count(p, ActionType::kDemote), 1u);
   std::string victim = p.actions.back().pod;
-  fx.in.history.podLastAction[victim] = fx.in.now - 10;
+  fx.in.history.pod_last_action[victim] = fx.in.now - 10;
   p = MustPlan(fx.in);
-  EXPECT_EQ(p.flapsRefused, 1u);
-  ASSERT_EQ(p.flapPods.size(), 1u);
-  EXPECT_FALSE(p.flapPods[0].empty());
+  EXPECT_EQ(p.flaps_refused, 1u);
+  ASSERT_EQ(p.flap_pods.size(), 1u);
+  EXPECT_FALSE(p.flap_pods[0].empty());
 }
 
 }  // namespace

@@ -15,32 +15,32 @@ struct Fixture {
 
   // `active` active pods and `warm` warm pods of capacity `cap`, each active pod
   // owning `perPod` contiguous ranges; every range's load is `util` * cap / perPod.
-  Fixture(int active, int perPod, double util = 0.4, int warm = 0, double cap = 1000) {
+  Fixture(int active, int per_pod, double util = 0.4, int warm = 0, double cap = 1000) {
     in.now = 1795766400;  // 2026-11-27T08:00:00Z, a Friday
     in.state.name = "kv";
-    in.state.minReplicas = 1;
-    in.state.maxReplicas = active + warm + 2;
-    in.state.warmPoolSize = warm;
+    in.state.min_replicas = 1;
+    in.state.max_replicas = active + warm + 2;
+    in.state.warm_pool_size = warm;
     for (int i = 0; i < active + warm; ++i) {
       in.state.pods.push_back(
           {PodName(i), i < active ? PodRole::kActive : PodRole::kWarm, true, cap});
     }
     const uint64_t total = uint64_t{1} << 32;
-    const int n = active * perPod;
+    const int n = active * per_pod;
     for (int i = 0; i < n; ++i) {
       Range r;
       r.id = static_cast<uint32_t>(i);
       r.start = static_cast<uint32_t>(total * static_cast<uint64_t>(i) / static_cast<uint64_t>(n));
       r.end = static_cast<uint32_t>(
           total * static_cast<uint64_t>(i + 1) / static_cast<uint64_t>(n) - 1);
-      r.owner = PodName(i / perPod);
-      r.sizeBytes = 1e6;
+      r.owner = PodName(i / per_pod);
+      r.size_bytes = 1e6;
       in.state.ranges.push_back(r);
-      SetRange(r.id, util * cap / perPod);
+      SetRange(r.id, util * cap / per_pod);
     }
-    in.state.configuredRanges = n;
-    in.policy.maxConcurrentMigrations = 16;
-    in.policy.maxMovesPerHour = 1000;
+    in.state.configured_ranges = n;
+    in.policy.max_concurrent_migrations = 16;
+    in.policy.max_moves_per_hour = 1000;
   }
 
   void SetRange(uint32_t id, double load, bool trusted = true) {
@@ -58,12 +58,12 @@ struct Fixture {
   }
   // Sets every range of `pod` to a total of `util` (observed and predicted).
   void SetPodUtil(int pod, double util) { SetPodUtil(pod, util, util); }
-  void SetPodUtil(int pod, double obsUtil, double peakUtil) {
+  void SetPodUtil(int pod, double obs_util, double peak_util) {
     int owned = 0;
     for (const auto& r : in.state.ranges) owned += r.owner == PodName(pod) ? 1 : 0;
     const double cap = in.state.pods[static_cast<std::size_t>(pod)].capacity;
     for (const auto& r : in.state.ranges) {
-      if (r.owner == PodName(pod)) SetRange(r.id, obsUtil * cap / owned, peakUtil * cap / owned);
+      if (r.owner == PodName(pod)) SetRange(r.id, obs_util * cap / owned, peak_util * cap / owned);
     }
   }
   // A trusted pod forecast: P(exceed) and time to crossing; loads come from the ranges.
@@ -77,8 +77,8 @@ struct Fixture {
     SeriesForecast f;
     f.observed = obs;
     f.p50 = f.p90 = f.p99 = peak;
-    f.probExceed = prob;
-    f.timeToCrossingSeconds = ttc;
+    f.prob_exceed = prob;
+    f.time_to_crossing_seconds = ttc;
     f.trusted = trusted;
     in.forecasts.pods[PodName(pod)] = f;
   }

@@ -71,13 +71,13 @@ TEST(Placement, AddingOnePodMovesAboutItsShare) {
     double ideal = static_cast<double>(R) / (n + 1);
     EXPECT_GE(after->moved, static_cast<std::size_t>(0.6 * ideal)) << "n=" << n;
     EXPECT_LE(after->moved, static_cast<std::size_t>(1.35 * ideal)) << "n=" << n;
-    std::string newPod = "kv-" + std::to_string(n);
-    std::size_t toNew = 0;
+    std::string new_pod = "kv-" + std::to_string(n);
+    std::size_t to_new = 0;
     for (const auto& [id, p] : after->owners) {
-      if (before->owners.at(id) != p && p == newPod) ++toNew;
+      if (before->owners.at(id) != p && p == new_pod) ++to_new;
     }
     // Most movement goes to the new pod (a few ranges can be re-homed by the tighter bound).
-    EXPECT_GE(toNew * 10, after->moved * 8) << "n=" << n;
+    EXPECT_GE(to_new * 10, after->moved * 8) << "n=" << n;
     for (const auto& [pod, c] : Counts(*after)) EXPECT_LE(c, after->bound);
   }
 }
@@ -94,8 +94,8 @@ TEST(Placement, RemovingOnePodMovesOnlyItsRanges) {
       pods.erase(pods.begin() + gone);
       auto after = Assign(Ids(R), pods, 64, 1.25, before->owners);
       ASSERT_TRUE(after.ok());
-      std::size_t victimRanges = Counts(*before)[victim];
-      EXPECT_EQ(after->moved, victimRanges) << "n=" << n << " victim=" << victim;
+      std::size_t victim_ranges = Counts(*before)[victim];
+      EXPECT_EQ(after->moved, victim_ranges) << "n=" << n << " victim=" << victim;
       for (const auto& [id, p] : after->owners) {
         if (before->owners.at(id) != victim) {
           EXPECT_EQ(p, before->owners.at(id));

@@ -95,10 +95,10 @@ TEST(PlanCli, ReplayComputesForecastsFromATrace) {
                    "--replay", kData + "/trace.csv", "-o", "json"});
   ASSERT_EQ(r.rc, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
-  bool movedOffZero = false;
+  bool moved_off_zero = false;
   for (const auto& a : j["actions"])
-    movedOffZero = movedOffZero || (a["type"] == "Move" && a["from"] == "kv-0");
-  EXPECT_TRUE(movedOffZero) << r.out;
+    moved_off_zero = moved_off_zero || (a["type"] == "Move" && a["from"] == "kv-0");
+  EXPECT_TRUE(moved_off_zero) << r.out;
 }
 
 struct BadCase {

@@ -22,26 +22,26 @@ PlanInput RandomInput(std::mt19937& rng) {
   int active = pick(2, 12), warm = pick(0, 3);
   Fixture fx(active, pick(1, 12), 0.4, warm);
   PlanInput& in = fx.in;
-  in.state.maxReplicas = active + pick(0, warm);
-  in.state.minReplicas = pick(1, active);
-  in.state.warmPoolSize = pick(0, 3);
+  in.state.max_replicas = active + pick(0, warm);
+  in.state.min_replicas = pick(1, active);
+  in.state.warm_pool_size = pick(0, 3);
   for (auto& p : in.state.pods) {
     p.capacity = std::vector<double>{500, 1000, 2000}[static_cast<std::size_t>(pick(0, 2))];
     p.ready = pick(0, 9) != 0;
   }
   std::lognormal_distribution<double> heavy(0, 0.8);
-  double podScale = uni(0.05, 1.1);
+  double pod_scale = uni(0.05, 1.1);
   for (auto& r : in.state.ranges) {
-    double load = podScale * 60 * heavy(rng);
+    double load = pod_scale * 60 * heavy(rng);
     fx.SetRange(r.id, load * uni(0.6, 1.0), load);
     auto& f = in.forecasts.ranges[r.id];
     f.trusted = pick(0, 5) != 0;
     f.p99 = f.p90 * uni(1.0, 1.3);
     f.p50 = f.p90 * uni(0.7, 1.0);
-    if (pick(0, 3) == 0) r.readFraction = uni(0, 1);
-    if (pick(0, 3) == 0) r.sizeBytes = uni(1e3, 1e9);
+    if (pick(0, 3) == 0) r.read_fraction = uni(0, 1);
+    if (pick(0, 3) == 0) r.size_bytes = uni(1e3, 1e9);
     if (pick(0, 15) == 0) r.state = RangeState::kMigrating;
-    if (pick(0, 10) == 0) in.history.rangeLastAction[r.id] = in.now - pick(0, 900);
+    if (pick(0, 10) == 0) in.history.range_last_action[r.id] = in.now - pick(0, 900);
     if (pick(0, 12) == 0 && in.state.pods.size() > 1) {
       std::string e =
           in.state
@@ -58,12 +58,12 @@ PlanInput RandomInput(std::mt19937& rng) {
     fx.SetPodForecast(i, uni(0, 1), ttc, pick(0, 5) != 0);
   }
   in.policy.confidence = uni(0.5, 0.99);
-  in.policy.maxConcurrentMigrations = pick(1, 8);
-  in.policy.maxMovesPerHour = pick(1, 40);
-  in.history.inFlightMigrations = pick(0, 3);
-  for (int i = pick(0, 30); i > 0; --i) in.history.moveTimes.push_back(in.now - pick(0, 7200));
-  if (pick(0, 1)) in.history.lowLoadSince = in.now - pick(0, 7200);
-  if (pick(0, 6) == 0) in.policy.inWindow = false;
+  in.policy.max_concurrent_migrations = pick(1, 8);
+  in.policy.max_moves_per_hour = pick(1, 40);
+  in.history.in_flight_migrations = pick(0, 3);
+  for (int i = pick(0, 30); i > 0; --i) in.history.move_times.push_back(in.now - pick(0, 7200));
+  if (pick(0, 1)) in.history.low_load_since = in.now - pick(0, 7200);
+  if (pick(0, 6) == 0) in.policy.in_window = false;
   return in;
 }
 
@@ -100,13 +100,13 @@ void CheckCoverage(const ShardSetState& s, const std::string& ctx) {
 
 TEST(PlannerProperty, RandomStatesKeepInvariants) {
   std::mt19937 rng(20261127);
-  int withActions = 0;
+  int with_actions = 0;
   for (int iter = 0; iter < 3000; ++iter) {
     PlanInput in = RandomInput(rng);
     std::string ctx = "iter " + std::to_string(iter);
     auto plan = MakePlan(in);
     ASSERT_TRUE(plan.ok()) << ctx << ": " << plan.error().message;
-    withActions += plan->actions.empty() ? 0 : 1;
+    with_actions += plan->actions.empty() ? 0 : 1;
     // Same input, same plan.
     auto again = MakePlan(in);
     ASSERT_TRUE(again.ok());
@@ -114,10 +114,10 @@ TEST(PlannerProperty, RandomStatesKeepInvariants) {
 
     // Limits.
     int recent = 0;
-    for (auto t : in.history.moveTimes) recent += in.now - t < 3600 ? 1 : 0;
+    for (auto t : in.history.move_times) recent += in.now - t < 3600 ? 1 : 0;
     int budget =
-        std::max(0, std::min(in.policy.maxConcurrentMigrations - in.history.inFlightMigrations,
-                             in.policy.maxMovesPerHour - recent));
+        std::max(0, std::min(in.policy.max_concurrent_migrations - in.history.in_flight_migrations,
+                             in.policy.max_moves_per_hour - recent));
     int migrations = 0;
     std::map<std::string, const Pod*> pods;
     for (const auto& p : in.state.pods) pods[p.name] = &p;
@@ -138,16 +138,16 @@ TEST(PlannerProperty, RandomStatesKeepInvariants) {
             << ctx << " " << ActionTypeName(a.type) << " targets unready " << target;
       }
       ASSERT_FALSE(a.reason.empty()) << ctx;
-      if (a.range && in.history.rangeLastAction.count(*a.range) &&
+      if (a.range && in.history.range_last_action.count(*a.range) &&
           a.type != ActionType::kRemoveEcho) {
-        ASSERT_GE(in.now - in.history.rangeLastAction.at(*a.range), in.policy.cooldownSeconds)
+        ASSERT_GE(in.now - in.history.range_last_action.at(*a.range), in.policy.cooldown_seconds)
             << ctx << " range " << *a.range << " acted on during cooldown";
       }
     }
     ASSERT_LE(migrations, budget) << ctx;
-    ASSERT_LE(active, in.state.maxReplicas) << ctx;
-    ASSERT_GE(active, std::min(in.state.minReplicas, active)) << ctx;
-    if (in.policy.inWindow && !*in.policy.inWindow) {
+    ASSERT_LE(active, in.state.max_replicas) << ctx;
+    ASSERT_GE(active, std::min(in.state.min_replicas, active)) << ctx;
+    if (in.policy.in_window && !*in.policy.in_window) {
       ASSERT_TRUE(plan->actions.empty()) << ctx;
     }
 
@@ -164,7 +164,7 @@ TEST(PlannerProperty, RandomStatesKeepInvariants) {
                                         testing::Count(*plan, ActionType::kMerge))
         << ctx;
   }
-  EXPECT_GT(withActions, 300);  // the generator exercises the planner
+  EXPECT_GT(with_actions, 300);  // the generator exercises the planner
 }
 
 // Independent lower bound: for each pod that must be relieved, the fewest of
@@ -173,7 +173,7 @@ std::size_t IndependentLowerBound(const PlanInput& in) {
   std::size_t lb = 0;
   for (const auto& p : in.state.pods) {
     auto f = in.forecasts.pods.find(p.name);
-    if (f == in.forecasts.pods.end() || f->second.probExceed < in.policy.confidence) continue;
+    if (f == in.forecasts.pods.end() || f->second.prob_exceed < in.policy.confidence) continue;
     std::vector<double> loads;
     double total = 0;
     for (const auto& r : in.state.ranges) {
@@ -182,7 +182,7 @@ std::size_t IndependentLowerBound(const PlanInput& in) {
       loads.push_back(l);
       total += l;
     }
-    double excess = total - in.policy.targetUtilization * p.capacity;
+    double excess = total - in.policy.target_utilization * p.capacity;
     std::sort(loads.rbegin(), loads.rend());
     for (std::size_t k = 0; excess > 1e-9 && k < loads.size(); ++k) {
       excess -= loads[k];
@@ -202,8 +202,8 @@ TEST(PlannerProperty, MovesStayWithinTwelveTenthsOfTheLowerBound) {
     };
     int pods = pick(4, 30), per = pick(6, 24);
     Fixture fx(pods, per, 0.3);
-    fx.in.policy.maxConcurrentMigrations = 64;
-    fx.in.policy.maxMovesPerHour = 10000;
+    fx.in.policy.max_concurrent_migrations = 64;
+    fx.in.policy.max_moves_per_hour = 10000;
     int hot = std::max(1, pods / 4);
     for (int i = 0; i < pods; ++i) {
       if (i < hot) {
@@ -226,15 +226,15 @@ TEST(PlannerProperty, MovesStayWithinTwelveTenthsOfTheLowerBound) {
     auto plan = MakePlan(fx.in);
     ASSERT_TRUE(plan.ok()) << plan.error().message;
     std::size_t lb = IndependentLowerBound(fx.in);
-    ASSERT_EQ(plan->movedLowerBound, lb) << iter;
+    ASSERT_EQ(plan->moved_lower_bound, lb) << iter;
     ASSERT_LE(static_cast<double>(plan->moves), 1.2 * static_cast<double>(lb)) << iter;
     // And the plan actually relieves every hot pod to target.
     for (int i = 0; i < hot; ++i) {
-      ASSERT_LE(testing::Row(*plan, PodName(i)).after, fx.in.policy.targetUtilization + 1e-9)
+      ASSERT_LE(testing::Row(*plan, PodName(i)).after, fx.in.policy.target_utilization + 1e-9)
           << iter << " " << Describe(*plan);
     }
     for (const auto& row : plan->pods)
-      ASSERT_LE(row.after, fx.in.policy.maxUtilization + 1e-9) << iter;
+      ASSERT_LE(row.after, fx.in.policy.max_utilization + 1e-9) << iter;
     ++checked;
   }
   EXPECT_EQ(checked, 1000);
@@ -259,9 +259,9 @@ TEST(PlannerProperty, ActsExactlyWhenLeadTimeRunsOut) {
     };
     int pods = pick(6, 20), per = pick(6, 16);
     Fixture fx(pods, per, 0.15);
-    fx.in.policy.maxConcurrentMigrations = 64;
-    fx.in.policy.maxMovesPerHour = 10000;
-    fx.in.policy.perRangeLeadSeconds = pick(5, 60);
+    fx.in.policy.max_concurrent_migrations = 64;
+    fx.in.policy.max_moves_per_hour = 10000;
+    fx.in.policy.per_range_lead_seconds = pick(5, 60);
     std::vector<double> ttc;
     int hot = pick(1, 2);
     for (int i = 0; i < hot; ++i) {
@@ -284,20 +284,20 @@ TEST(PlannerProperty, ActsExactlyWhenLeadTimeRunsOut) {
       double excess = total - 600;
       std::size_t k = 0;
       while (excess > 1e-9 && k < loads.size()) excess -= loads[k++];
-      double needed = fx.in.policy.perRangeLeadSeconds * static_cast<double>(k);
-      bool shouldAct = ttc[static_cast<std::size_t>(i)] <= needed + std::max(60.0, 0.25 * needed);
-      std::size_t movedOff = 0;
+      double needed = fx.in.policy.per_range_lead_seconds * static_cast<double>(k);
+      bool should_act = ttc[static_cast<std::size_t>(i)] <= needed + std::max(60.0, 0.25 * needed);
+      std::size_t moved_off = 0;
       for (const auto& a : plan->actions)
-        movedOff += a.type == ActionType::kMove && a.from == PodName(i) ? 1 : 0;
-      if (shouldAct) {
+        moved_off += a.type == ActionType::kMove && a.from == PodName(i) ? 1 : 0;
+      if (should_act) {
         ++due;
-        EXPECT_EQ(movedOff, k) << iter << " pod " << i << " ttc "
-                               << ttc[static_cast<std::size_t>(i)];
+        EXPECT_EQ(moved_off, k) << iter << " pod " << i << " ttc "
+                                << ttc[static_cast<std::size_t>(i)];
         EXPECT_LE(testing::Row(*plan, PodName(i)).after, 0.6 + 1e-9) << iter;
       } else {
         ++early;
-        EXPECT_EQ(movedOff, 0u) << iter << " pod " << i << " ttc "
-                                << ttc[static_cast<std::size_t>(i)];
+        EXPECT_EQ(moved_off, 0u) << iter << " pod " << i << " ttc "
+                                 << ttc[static_cast<std::size_t>(i)];
         EXPECT_TRUE(testing::Mentions(plan->notes, "acting when within")) << iter;
       }
     }

@@ -32,7 +32,7 @@ TEST(Planner, BalancedShardSetNeedsNothing) {
   for (const auto& r : p.pods) {
     EXPECT_NEAR(r.before, 0.5, 1e-9);
     EXPECT_NEAR(r.after, 0.5, 1e-9);
-    EXPECT_EQ(r.rangesBefore, 8u);
+    EXPECT_EQ(r.ranges_before, 8u);
   }
   EXPECT_EQ(p.id, MustPlan(fx.in).id);
 }
@@ -69,20 +69,20 @@ const Case kCases[] = {
      [](Fixture& f) {
        for (int i = 1; i < 4; ++i) f.SetPodUtil(i, 0.2);
        f.SetRange(0, 700);
-       f.in.state.ranges[0].readFraction = 0.9;
+       f.in.state.ranges[0].read_fraction = 0.9;
        f.SetPodForecast(0, 0.99, 0);
      },
      ActionType::kAddEcho, 1},
     {"RemoveEcho: echoed range went cold",
      [](Fixture& f) {
        f.in.state.ranges[0].echoes = {PodName(2)};
-       f.in.state.ranges[0].readFraction = 0.9;
+       f.in.state.ranges[0].read_fraction = 0.9;
        f.SetRange(0, 20);
      },
      ActionType::kRemoveEcho, 1},
     {"Merge: adjacent cold halves of a split range",
      [](Fixture& f) {
-       f.in.state.configuredRanges = 31;  // one split happened earlier
+       f.in.state.configured_ranges = 31;  // one split happened earlier
        f.SetRange(0, 5);
        f.SetRange(1, 5);
      },
@@ -90,15 +90,15 @@ const Case kCases[] = {
     {"Demote: observed load low for the stabilization period",
      [](Fixture& f) {
        for (int i = 0; i < 4; ++i) f.SetPodUtil(i, 0.1);
-       f.in.history.lowLoadSince = f.in.now - 3600;
-       f.in.state.warmPoolSize = 1;
+       f.in.history.low_load_since = f.in.now - 3600;
+       f.in.state.warm_pool_size = 1;
      },
      ActionType::kDemote, 1},
     {"ScaleIn: warm pool already full",
      [](Fixture& f) {
        for (int i = 0; i < 4; ++i) f.SetPodUtil(i, 0.1);
-       f.in.history.lowLoadSince = f.in.now - 3600;
-       f.in.state.warmPoolSize = 0;
+       f.in.history.low_load_since = f.in.now - 3600;
+       f.in.state.warm_pool_size = 0;
      },
      ActionType::kScaleIn, 1},
 };
@@ -129,7 +129,7 @@ TEST(Planner, MoveDetailsAndPredictedEffect) {
   fx.SetPodForecast(0, 0.95, 0);
   Plan p = MustPlan(fx.in);
   ASSERT_EQ(p.moves, 3u);
-  EXPECT_EQ(p.movedLowerBound, 3u);
+  EXPECT_EQ(p.moved_lower_bound, 3u);
   for (const auto& a : p.actions) {
     ASSERT_EQ(a.type, ActionType::kMove);
     EXPECT_EQ(a.from, "kv-0");
@@ -145,9 +145,9 @@ TEST(Planner, MoveDetailsAndPredictedEffect) {
   for (int i = 1; i < 4; ++i) EXPECT_LE(Row(p, PodName(i)).after, 0.6 + 1e-9);
   auto after = ApplyPlan(fx.in.state, p);
   ASSERT_TRUE(after.ok());
-  std::size_t onZero = 0;
-  for (const auto& r : after->ranges) onZero += r.owner == "kv-0" ? 1 : 0;
-  EXPECT_EQ(onZero, 5u);
+  std::size_t on_zero = 0;
+  for (const auto& r : after->ranges) on_zero += r.owner == "kv-0" ? 1 : 0;
+  EXPECT_EQ(on_zero, 5u);
 }
 
 // The ShardSet controller sheds ranges above ceil(loadFactor * R / N) at its
@@ -157,7 +157,7 @@ TEST(Planner, MovesRespectTheShardSetsBoundedLoadLimit) {
   Fixture fx(4, 8, 0.4);
   fx.SetPodUtil(0, 0.5, 0.9);
   fx.SetPodForecast(0, 0.95, 0);
-  fx.in.state.loadFactor = 1.1;  // bound ceil(1.1 * 32 / 4) = 9: one more range per pod
+  fx.in.state.load_factor = 1.1;  // bound ceil(1.1 * 32 / 4) = 9: one more range per pod
   Plan p = MustPlan(fx.in);
   ASSERT_EQ(p.moves, 3u);
   std::map<std::string, int> in;
@@ -169,7 +169,7 @@ TEST(Planner, MovesRespectTheShardSetsBoundedLoadLimit) {
   for (const auto& r : after->ranges) ++owned[r.owner];
   for (const auto& [pod, n] : owned) EXPECT_LE(n, 9) << pod;
   // A bound of exactly the current share leaves no room at all: blocked, and said.
-  fx.in.state.loadFactor = 1.0;
+  fx.in.state.load_factor = 1.0;
   p = MustPlan(fx.in);
   EXPECT_EQ(p.moves, 0u);
   EXPECT_FALSE(p.blocked.empty());
@@ -179,11 +179,11 @@ TEST(Planner, PrefersCheapRangesAmongEquallyFewMoves) {
   Fixture fx(4, 8, 0.4);
   fx.SetPodUtil(0, 0.5, 0.9);
   fx.SetPodForecast(0, 0.95, 0);
-  fx.in.state.ranges[5].sizeBytes = 1e3;  // tiny: cheapest to move
+  fx.in.state.ranges[5].size_bytes = 1e3;  // tiny: cheapest to move
   Plan p = MustPlan(fx.in);
-  bool movedFive = false;
-  for (const auto& a : p.actions) movedFive = movedFive || (a.range && *a.range == 5);
-  EXPECT_TRUE(movedFive);
+  bool moved_five = false;
+  for (const auto& a : p.actions) moved_five = moved_five || (a.range && *a.range == 5);
+  EXPECT_TRUE(moved_five);
   EXPECT_EQ(p.moves, 3u);
 }
 
@@ -195,9 +195,10 @@ TEST(Planner, PromoteThenMoveOntoThePromotedPod) {
   ASSERT_FALSE(p.actions.empty());
   EXPECT_EQ(p.actions[0].type, ActionType::kPromote);
   EXPECT_EQ(p.actions[0].pod, "kv-4");
-  bool toNew = false;
-  for (const auto& a : p.actions) toNew = toNew || (a.type == ActionType::kMove && a.to == "kv-4");
-  EXPECT_TRUE(toNew);
+  bool to_new = false;
+  for (const auto& a : p.actions)
+    to_new = to_new || (a.type == ActionType::kMove && a.to == "kv-4");
+  EXPECT_TRUE(to_new);
   EXPECT_EQ(Row(p, "kv-4").role, PodRole::kActive);
 }
 
@@ -205,7 +206,7 @@ TEST(Planner, BlockedWhenMaxReplicasReachedOrWarmPoolEmpty) {
   Fixture fx(4, 8, 0.58, 1);
   fx.SetPodUtil(0, 0.5, 0.9);
   fx.SetPodForecast(0, 0.95, 0);
-  fx.in.state.maxReplicas = 4;
+  fx.in.state.max_replicas = 4;
   Plan p = MustPlan(fx.in);
   EXPECT_EQ(Count(p, ActionType::kPromote), 0u);
   EXPECT_TRUE(Mentions(p.blocked, "maxReplicas=4 reached"));
@@ -216,11 +217,11 @@ TEST(Planner, BlockedWhenMaxReplicasReachedOrWarmPoolEmpty) {
   Plan q = MustPlan(empty.in);
   EXPECT_TRUE(Mentions(q.blocked, "warm pool empty"));
 
-  Fixture notReady(4, 8, 0.58, 1);
-  notReady.in.state.pods[4].ready = false;
-  notReady.SetPodUtil(0, 0.5, 0.9);
-  notReady.SetPodForecast(0, 0.95, 0);
-  Plan r = MustPlan(notReady.in);
+  Fixture not_ready(4, 8, 0.58, 1);
+  not_ready.in.state.pods[4].ready = false;
+  not_ready.SetPodUtil(0, 0.5, 0.9);
+  not_ready.SetPodForecast(0, 0.95, 0);
+  Plan r = MustPlan(not_ready.in);
   EXPECT_TRUE(Mentions(r.blocked, "no ready pod"));
   for (const auto& a : r.actions) {
     EXPECT_NE(a.pod, "kv-4");
@@ -241,7 +242,7 @@ TEST(Planner, SplitHalvesTheKeyInterval) {
   const auto& r = fx.in.state.ranges[3];
   EXPECT_EQ(*split->range, 3u);
   EXPECT_EQ(*split->other, 32u);
-  EXPECT_EQ(*split->splitAt, r.start + (r.end - r.start) / 2 + 1);
+  EXPECT_EQ(*split->split_at, r.start + (r.end - r.start) / 2 + 1);
   auto after = ApplyPlan(fx.in.state, p);
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->ranges.size(), 33u);
@@ -283,7 +284,7 @@ TEST(Planner, EchoGoesToAPodWithRoomAndNotTheOwner) {
   for (int i = 1; i < 4; ++i) fx.SetPodUtil(i, 0.2);
   fx.SetPodUtil(3, 0.5);  // no room for the echo's share there
   fx.SetRange(0, 700);
-  fx.in.state.ranges[0].readFraction = 0.9;
+  fx.in.state.ranges[0].read_fraction = 0.9;
   fx.SetPodForecast(0, 0.99, 0);
   Plan p = MustPlan(fx.in);
   ASSERT_EQ(Count(p, ActionType::kAddEcho), 1u);
@@ -366,11 +367,11 @@ TEST(Planner, CooldownKeepsRecentlyMovedRangesInPlace) {
   Fixture fx(4, 8, 0.4);
   fx.SetPodUtil(0, 0.5, 0.9);
   fx.SetPodForecast(0, 0.95, 0);
-  for (uint32_t id = 0; id < 8; ++id) fx.in.history.rangeLastAction[id] = fx.in.now - 60;
+  for (uint32_t id = 0; id < 8; ++id) fx.in.history.range_last_action[id] = fx.in.now - 60;
   Plan p = MustPlan(fx.in);
   EXPECT_EQ(p.moves, 0u);
   EXPECT_TRUE(Mentions(p.blocked, "kv-0"));
-  for (uint32_t id = 0; id < 8; ++id) fx.in.history.rangeLastAction[id] = fx.in.now - 301;
+  for (uint32_t id = 0; id < 8; ++id) fx.in.history.range_last_action[id] = fx.in.now - 301;
   EXPECT_EQ(MustPlan(fx.in).moves, 3u);
 }
 
@@ -378,16 +379,16 @@ TEST(Planner, LimitsCapMovesAndReportTheRest) {
   Fixture fx(4, 8, 0.4);
   fx.SetPodUtil(0, 0.5, 0.9);
   fx.SetPodForecast(0, 0.95, 0);
-  fx.in.policy.maxConcurrentMigrations = 2;
-  fx.in.history.inFlightMigrations = 1;
+  fx.in.policy.max_concurrent_migrations = 2;
+  fx.in.history.in_flight_migrations = 1;
   Plan p = MustPlan(fx.in);
   EXPECT_EQ(p.moves, 1u);
   EXPECT_TRUE(Mentions(p.blocked, "maxConcurrentMigrations"));
 
-  fx.in.policy.maxConcurrentMigrations = 16;
-  fx.in.history.inFlightMigrations = 0;
-  fx.in.policy.maxMovesPerHour = 4;
-  fx.in.history.moveTimes = {fx.in.now - 100, fx.in.now - 200, fx.in.now - 4000};
+  fx.in.policy.max_concurrent_migrations = 16;
+  fx.in.history.in_flight_migrations = 0;
+  fx.in.policy.max_moves_per_hour = 4;
+  fx.in.history.move_times = {fx.in.now - 100, fx.in.now - 200, fx.in.now - 4000};
   Plan q = MustPlan(fx.in);
   EXPECT_EQ(q.moves, 2u);  // 2 of 4 used in the last hour
   EXPECT_TRUE(Mentions(q.blocked, "maxMovesPerHour"));
@@ -413,28 +414,28 @@ TEST(Planner, WindowsAndBlackouts) {
   EXPECT_TRUE(Mentions(black.blocked, "blackout"));
 
   // Pre-evaluated booleans override the schedules.
-  fx.in.policy.inBlackout = false;
-  fx.in.policy.inWindow = true;
+  fx.in.policy.in_blackout = false;
+  fx.in.policy.in_window = true;
   EXPECT_EQ(MustPlan(fx.in).moves, 3u);
-  fx.in.policy.inWindow = false;
+  fx.in.policy.in_window = false;
   EXPECT_EQ(MustPlan(fx.in).moves, 0u);
 }
 
 TEST(Planner, ScaleInNeedsObservedLowLoadForTheStabilizationPeriod) {
   Fixture fx(4, 8, 0.1);
-  fx.in.state.warmPoolSize = 1;
+  fx.in.state.warm_pool_size = 1;
   // Forecast-only low load (observed is high): never scale in.
   for (int i = 0; i < 4; ++i) fx.SetPodUtil(i, 0.5, 0.1);
-  fx.in.history.lowLoadSince = fx.in.now - 7200;
+  fx.in.history.low_load_since = fx.in.now - 7200;
   EXPECT_EQ(Count(MustPlan(fx.in), ActionType::kDemote), 0u);
   // Observed low, but not for long enough.
   for (int i = 0; i < 4; ++i) fx.SetPodUtil(i, 0.1);
-  fx.in.history.lowLoadSince = fx.in.now - 600;
+  fx.in.history.low_load_since = fx.in.now - 600;
   Plan early = MustPlan(fx.in);
   EXPECT_TRUE(early.actions.empty());
   EXPECT_TRUE(Mentions(early.notes, "scaleInStabilization"));
   // Long enough: drain the victim (highest ordinal on a tie), then demote it.
-  fx.in.history.lowLoadSince = fx.in.now - 1800;
+  fx.in.history.low_load_since = fx.in.now - 1800;
   Plan p = MustPlan(fx.in);
   ASSERT_EQ(Count(p, ActionType::kDemote), 1u);
   EXPECT_EQ(p.actions.back().type, ActionType::kDemote);
@@ -449,14 +450,14 @@ TEST(Planner, ScaleInNeedsObservedLowLoadForTheStabilizationPeriod) {
   ASSERT_TRUE(after.ok());
   for (const auto& r : after->ranges) EXPECT_NE(r.owner, "kv-3");
   // At minReplicas: nothing.
-  fx.in.state.minReplicas = 4;
+  fx.in.state.min_replicas = 4;
   EXPECT_EQ(Count(MustPlan(fx.in), ActionType::kDemote), 0u);
 }
 
 TEST(Planner, ScaleInWaitsForDrainUnderLimits) {
   Fixture fx(4, 8, 0.1);
-  fx.in.history.lowLoadSince = fx.in.now - 3600;
-  fx.in.policy.maxConcurrentMigrations = 2;
+  fx.in.history.low_load_since = fx.in.now - 3600;
+  fx.in.policy.max_concurrent_migrations = 2;
   Plan p = MustPlan(fx.in);
   EXPECT_EQ(p.moves, 2u);
   EXPECT_EQ(Count(p, ActionType::kDemote) + Count(p, ActionType::kScaleIn), 0u);
@@ -465,8 +466,8 @@ TEST(Planner, ScaleInWaitsForDrainUnderLimits) {
 
 TEST(Planner, ForecastCanVetoScaleIn) {
   Fixture fx(2, 8, 0.25);
-  fx.in.history.lowLoadSince = fx.in.now - 3600;
-  fx.in.policy.scaleInUtilization = 0.3;
+  fx.in.history.low_load_since = fx.in.now - 3600;
+  fx.in.policy.scale_in_utilization = 0.3;
   // Removing one of two pods at 25% leaves 50% <= 60%: allowed.
   EXPECT_EQ(Count(MustPlan(fx.in), ActionType::kScaleIn), 1u);
   // Predicted peak 35% each: 70% on the survivor > target: vetoed.
@@ -496,19 +497,19 @@ TEST(Planner, BadInputNamesTheField) {
       {[](PlanInput& in) { in.state.pods[1].capacity = 0; }, "pods[1].capacity"},
       {[](PlanInput& in) { in.state.pods[1].name = "kv-0"; }, "pods[1].name"},
       {[](PlanInput& in) { in.state.ranges[2].owner = "nope"; }, "ranges[2].owner"},
-      {[](PlanInput& in) { in.state.ranges[2].readFraction = 1.5; }, "ranges[2].readFraction"},
+      {[](PlanInput& in) { in.state.ranges[2].read_fraction = 1.5; }, "ranges[2].readFraction"},
       {[](PlanInput& in) { in.state.ranges[2].start = in.state.ranges[1].end; }, "overlaps"},
-      {[](PlanInput& in) { in.policy.targetUtilization = 0.9; }, "policy.thresholds"},
+      {[](PlanInput& in) { in.policy.target_utilization = 0.9; }, "policy.thresholds"},
       {[](PlanInput& in) { in.policy.confidence = 0.2; }, "policy.forecast.confidence"},
-      {[](PlanInput& in) { in.policy.maxConcurrentMigrations = 0; }, "maxConcurrentMigrations"},
+      {[](PlanInput& in) { in.policy.max_concurrent_migrations = 0; }, "maxConcurrentMigrations"},
       {[](PlanInput& in) {
          in.policy.windows = {{"0 8 * *", 60}};
        },
        "policy.windows[0].schedule"},
-      {[](PlanInput& in) { in.forecasts.ranges[3].probExceed = 2; },
+      {[](PlanInput& in) { in.forecasts.ranges[3].prob_exceed = 2; },
        "forecasts.ranges[3].probExceed"},
       {[](PlanInput& in) { in.forecasts.ranges[3].p90 = -1; }, "forecasts.ranges[3].p90"},
-      {[](PlanInput& in) { in.state.maxReplicas = 0; }, "maxReplicas"},
+      {[](PlanInput& in) { in.state.max_replicas = 0; }, "maxReplicas"},
   };
   for (const auto& c : cases) {
     Fixture fx(4, 8, 0.4);

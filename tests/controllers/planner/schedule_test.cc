@@ -62,12 +62,12 @@ TEST(Schedule, CronMatches) {
 TEST(Schedule, CronWindows) {
   auto c = Cron::Parse("0 8 * * 1-5");
   ASSERT_TRUE(c.ok());
-  const int64_t tenHours = 36000;
-  EXPECT_TRUE(c->ActiveAt(T("2026-11-27T08:00:00Z"), tenHours));
-  EXPECT_TRUE(c->ActiveAt(T("2026-11-27T17:59:59Z"), tenHours));
-  EXPECT_FALSE(c->ActiveAt(T("2026-11-27T18:00:00Z"), tenHours));
-  EXPECT_FALSE(c->ActiveAt(T("2026-11-27T07:59:00Z"), tenHours));
-  EXPECT_FALSE(c->ActiveAt(T("2026-11-28T09:00:00Z"), tenHours));  // Saturday
+  const int64_t ten_hours = 36000;
+  EXPECT_TRUE(c->ActiveAt(T("2026-11-27T08:00:00Z"), ten_hours));
+  EXPECT_TRUE(c->ActiveAt(T("2026-11-27T17:59:59Z"), ten_hours));
+  EXPECT_FALSE(c->ActiveAt(T("2026-11-27T18:00:00Z"), ten_hours));
+  EXPECT_FALSE(c->ActiveAt(T("2026-11-27T07:59:00Z"), ten_hours));
+  EXPECT_FALSE(c->ActiveAt(T("2026-11-28T09:00:00Z"), ten_hours));  // Saturday
   auto xmas = Cron::Parse("0 0 24 12 *");
   ASSERT_TRUE(xmas.ok());
   EXPECT_TRUE(xmas->ActiveAt(T("2026-12-25T23:00:00Z"), 48 * 3600));

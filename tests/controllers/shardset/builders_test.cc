@@ -296,7 +296,7 @@ TEST(BuildRoutingDocument, KeepsForeignFieldsSplitRangesAndValidMigrations) {
   EXPECT_EQ(doc["ranges"][1]["shadowFraction"], 0);
   // Range 2: echoes preserved.
   EXPECT_EQ(doc["ranges"][2]["echoes"][0]["pod"], "kv-2");
-  EXPECT_EQ(p->referenced_pods(), (std::set<std::string>{"kv-0", "kv-1", "kv-2"}));
+  EXPECT_EQ(p->ReferencedPods(), (std::set<std::string>{"kv-0", "kv-1", "kv-2"}));
 }
 
 TEST(ParseRoutingDocument, RejectsGapsOverlapsAndGarbageNamingTheField) {

@@ -517,7 +517,7 @@ TEST(Desired, RepeatedRoundsWithAnExecutorReachAFixedPointWithEveryRangeOwnedOnc
     for (int i = 0; i < max_steps; ++i) {
       Desired d = ComputeDesired(s, obs);
       for (const auto& r : d.remove) {
-        ASSERT_FALSE(obs.routing && obs.routing->referenced_pods().count(r.name))
+        ASSERT_FALSE(obs.routing && obs.routing->ReferencedPods().count(r.name))
             << "deleting owner " << r.name;
       }
       switch (d.kind) {

@@ -115,9 +115,9 @@ class HeldReconcilerTest : public testing::ReconcilerTest {
 
 TEST_F(HeldReconcilerTest, CachedUnfinishedActionKeepsTheVictim) {
   Drained();
-  policies.upsert(
+  policies.Upsert(
       std::make_shared<const Json>(PolicyWith(Json::array({MoveOff("a1", "kv-2", "Verifying")}))));
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   EXPECT_EQ(PodDeletes(), 0u);
   Json st = LastWrite("PUT", "/status");
   const Json* progressing = StatusCondition(st, "Progressing");
@@ -133,13 +133,13 @@ TEST_F(HeldReconcilerTest, LiveReadBeforeTheDeletionKeepsTheVictim) {
   Drained();
   transport->gets["/apis/shardcast.dev/v1alpha1/namespaces/ns/migrationpolicies"] =
       Json{{"items", Json::array({PolicyWith(Json::array({MoveOff("a1", "kv-2", "Reverting")}))})}};
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   EXPECT_EQ(PodDeletes(), 0u);
   EXPECT_TRUE(transport->by("DELETE", "persistentvolumeclaims").empty());
   // Once the action is terminal (gone from status.actions) the victim goes.
   transport->gets["/apis/shardcast.dev/v1alpha1/namespaces/ns/migrationpolicies"] =
       Json{{"items", Json::array({PolicyWith(Json::array())})}};
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   ASSERT_EQ(PodDeletes(), 1u);
   EXPECT_NE(transport->by("DELETE", "/pods/")[0].path_and_query.find("/pods/kv-2"),
             std::string::npos);

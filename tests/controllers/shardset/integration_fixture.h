@@ -33,7 +33,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kRanges = 64;  // examples/shardset.yaml
 
-inline std::string Src(const std::string& rel) { return ControlPlane::sourceDir() + "/" + rel; }
+inline std::string Src(const std::string& rel) { return ControlPlane::SourceDir() + "/" + rel; }
 
 // The operator binary as a child process.
 class Operator {
@@ -54,7 +54,7 @@ class Operator {
     }
   }
   ~Operator() { stop(SIGTERM); }
-  void kill_hard() { stop(SIGKILL); }
+  void KillHard() { stop(SIGKILL); }
   bool running() const { return pid_ > 0 && ::kill(pid_, 0) == 0; }
   const std::string& log() const { return log_; }
 
@@ -99,16 +99,16 @@ class ShardSetIT : public ::testing::Test {
   static void SetUpTestSuite() {
     auto& cp = ControlPlane::Shared();
     if (!cp.ready()) return;
-    auto r = cp.kubectl({"apply", "--server-side", "-f", Src("crds")});
+    auto r = cp.Kubectl({"apply", "--server-side", "-f", Src("crds")});
     ASSERT_TRUE(r.ok()) << r.describe();
-    r = cp.kubectl(
+    r = cp.Kubectl(
         {"wait", "--for=condition=Established", "--timeout=60s", "crd/shardsets.shardcast.dev"});
     ASSERT_TRUE(r.ok()) << r.describe();
   }
 
   void SetUp() override {
     auto& cp = ControlPlane::Shared();
-    if (!cp.ready()) GTEST_SKIP() << cp.startupError();
+    if (!cp.ready()) GTEST_SKIP() << cp.startup_error();
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     ns_ = "ss-";
     for (char c : std::string(info->name())) {
@@ -117,7 +117,7 @@ class ShardSetIT : public ::testing::Test {
     }
     static int run = 0;  // --gtest_repeat: the previous namespace may still be terminating
     ns_ += "-" + std::to_string(getpid() % 100000) + "-" + std::to_string(++run);
-    auto r = kubectl({"create", "namespace", ns_});
+    auto r = Kubectl({"create", "namespace", ns_});
     ASSERT_TRUE(r.ok()) << r.describe();
   }
 
@@ -127,27 +127,27 @@ class ShardSetIT : public ::testing::Test {
       auto r = RunCommand({"tail", "-n", "60", last_log_});
       std::cerr << "---- operator log " << last_log_ << "\n" << r.out << "----\n";
     }
-    if (!ns_.empty()) (void)kubectl({"delete", "namespace", ns_, "--wait=false"});
+    if (!ns_.empty()) (void)Kubectl({"delete", "namespace", ns_, "--wait=false"});
   }
 
-  CommandResult kubectl(const std::vector<std::string>& args, const std::string& in = "") {
-    return ControlPlane::Shared().kubectl(args, in);
+  CommandResult Kubectl(const std::vector<std::string>& args, const std::string& in = "") {
+    return ControlPlane::Shared().Kubectl(args, in);
   }
 
   void StartOperator() {
-    op_ = std::make_unique<Operator>(ControlPlane::Shared().kubeconfigPath(), ns_);
+    op_ = std::make_unique<Operator>(ControlPlane::Shared().kubeconfig_path(), ns_);
     last_log_ = op_->log();
   }
 
   void ApplyExample() {
-    auto r = kubectl({"apply", "-n", ns_, "-f", Src("examples/shardset.yaml")});
+    auto r = Kubectl({"apply", "-n", ns_, "-f", Src("examples/shardset.yaml")});
     ASSERT_TRUE(r.ok()) << r.describe();
   }
 
   std::optional<Json> GetJson(const std::vector<std::string>& args) {
     std::vector<std::string> a = args;
     a.insert(a.end(), {"-n", ns_, "-o", "json"});
-    auto r = kubectl(a);
+    auto r = Kubectl(a);
     if (!r.ok()) return std::nullopt;
     Json j = Json::parse(r.out, nullptr, false);
     if (j.is_discarded()) return std::nullopt;
@@ -295,7 +295,7 @@ class ShardSetIT : public ::testing::Test {
       r["endpoint"] = ips[it->second] + ":8080";
     }
     (*cm)["data"]["routing.json"] = doc.dump();
-    auto r = kubectl({"replace", "-n", ns_, "-f", "-"}, cm->dump());
+    auto r = Kubectl({"replace", "-n", ns_, "-f", "-"}, cm->dump());
     if (!r.ok()) return ::testing::AssertionFailure() << r.describe();
     return ::testing::AssertionSuccess();
   }

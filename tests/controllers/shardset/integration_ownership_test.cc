@@ -26,7 +26,7 @@ TEST_F(ShardSetIT, DeletedActivePodIsReportedAsOwnerGoneAndThePromotedPodOwnsNot
     if (o == victim) victim_ranges.insert(id);
   }
   auto t_delete = Clock::now();
-  auto r = kubectl({"delete", "pod", victim, "-n", ns_, "--wait=false"});
+  auto r = Kubectl({"delete", "pod", victim, "-n", ns_, "--wait=false"});
   ASSERT_TRUE(r.ok()) << r.describe();
   ASSERT_TRUE(WaitFor(
       [&] {
@@ -49,7 +49,7 @@ TEST_F(ShardSetIT, DeletedActivePodIsReportedAsOwnerGoneAndThePromotedPodOwnsNot
   EXPECT_NE(lost.value("message", "").find("(" + victim + ")"), std::string::npos) << lost.dump();
   ASSERT_TRUE(WaitFor(
       [&] {
-        auto ev = kubectl({"get", "events", "-n", ns_, "--field-selector",
+        auto ev = Kubectl({"get", "events", "-n", ns_, "--field-selector",
                            "reason=RangeDataLost,type=Warning", "-o", "name"});
         return ev.ok() && !ev.out.empty();
       },
@@ -96,7 +96,7 @@ TEST_F(ShardSetIT, ScaleUpThenDownPublishesRequestsAndNeverDeletesAnOwner) {
   StartOperator();
   ASSERT_TRUE(WaitConverged(3, 2));
   RoutingView at3 = Routing();
-  auto r = kubectl({"scale", "shardset", "kv", "-n", ns_, "--replicas=5"});
+  auto r = Kubectl({"scale", "shardset", "kv", "-n", ns_, "--replicas=5"});
   ASSERT_TRUE(r.ok()) << r.describe();
   ASSERT_TRUE(WaitConverged(5, 2));
   // Bounded load over 5 pods: ceil(1.25 * 64 / 5) = 16; the 3 old owners
@@ -124,7 +124,7 @@ TEST_F(ShardSetIT, ScaleUpThenDownPublishesRequestsAndNeverDeletesAnOwner) {
   ASSERT_TRUE(WaitFor([&] { return Requests().empty(); }, 30s, "Shedding requests done"));
   RoutingView at5 = Routing();
 
-  r = kubectl({"scale", "shardset", "kv", "-n", ns_, "--replicas=2"});
+  r = Kubectl({"scale", "shardset", "kv", "-n", ns_, "--replicas=2"});
   ASSERT_TRUE(r.ok()) << r.describe();
   // The ScaleIn requests name the 3 victims' ranges; nothing is deleted
   // while they are named.
@@ -168,7 +168,7 @@ TEST_F(ShardSetIT, OperatorKilledMidScaleUpConvergesAfterRestart) {
   ApplyExample();
   StartOperator();
   ASSERT_TRUE(WaitConverged(3, 2));
-  auto r = kubectl({"scale", "shardset", "kv", "-n", ns_, "--replicas=7"});
+  auto r = Kubectl({"scale", "shardset", "kv", "-n", ns_, "--replicas=7"});
   ASSERT_TRUE(r.ok()) << r.describe();
   // Kill the operator as soon as it logs its first step of the scale-up
   // (the first promotion): pods promoted, the pool not refilled.
@@ -179,7 +179,7 @@ TEST_F(ShardSetIT, OperatorKilledMidScaleUpConvergesAfterRestart) {
         return r.ok() && r.out != "0\n";
       },
       30s, "the scale-up starts", 5ms));
-  op_->kill_hard();
+  op_->KillHard();
   std::string why;
   bool early = Converged(7, 2, &why);
   std::cout << "[measure] state when killed: " << (early ? "already converged" : why) << std::endl;
@@ -212,7 +212,7 @@ TEST_F(ShardSetIT, CorruptDocumentIsKeptAndTheReportedCommandRestoresIt) {
   Json doc = Json::parse((*cm)["data"]["routing.json"].get<std::string>());
   doc["ranges"][5]["owner"] = "";
   (*cm)["data"]["routing.json"] = doc.dump();
-  auto r = kubectl({"replace", "-n", ns_, "-f", "-"}, cm->dump());
+  auto r = Kubectl({"replace", "-n", ns_, "-f", "-"}, cm->dump());
   ASSERT_TRUE(r.ok()) << r.describe();
   std::string message;
   ASSERT_TRUE(WaitFor(
@@ -224,7 +224,7 @@ TEST_F(ShardSetIT, CorruptDocumentIsKeptAndTheReportedCommandRestoresIt) {
       30s, "Degraded RoutingDocumentInvalid"));
   EXPECT_NE(message.find("ranges[5].owner"), std::string::npos) << message;
   // While invalid: scale in; no request, no deletion, no rewrite.
-  r = kubectl({"scale", "shardset", "kv", "-n", ns_, "--replicas=2"});
+  r = Kubectl({"scale", "shardset", "kv", "-n", ns_, "--replicas=2"});
   ASSERT_TRUE(r.ok()) << r.describe();
   ASSERT_TRUE(WaitFor([&] { return Status().value("desiredReplicas", 0) == 2; }, 30s,
                       "the scale is observed"));
@@ -249,7 +249,7 @@ TEST_F(ShardSetIT, CorruptDocumentIsKeptAndTheReportedCommandRestoresIt) {
   std::string dir = RunCommand({"mktemp", "-d", "/tmp/shardset-restore.XXXX"}).out;
   dir.erase(dir.find_last_not_of("\n") + 1);
   CommandOptions opts;
-  opts.env["KUBECONFIG"] = ControlPlane::Shared().kubeconfigPath();
+  opts.env["KUBECONFIG"] = ControlPlane::Shared().kubeconfig_path();
   auto restored = RunCommand({"sh", "-c", "cd " + dir + " && " + command}, opts);
   ASSERT_TRUE(restored.ok()) << command << "\n" << restored.describe();
   ASSERT_TRUE(WaitFor([&] { return Condition("Degraded").value("status", "") == "False"; }, 30s,

@@ -76,7 +76,7 @@ TEST_F(ShardSetIT, DeletedWarmPodIsReplaced) {
     if (p.role == "warm" && warm.empty()) warm = p.name;
   }
   ASSERT_FALSE(warm.empty());
-  auto r = kubectl({"delete", "pod", warm, "-n", ns_, "--wait=false"});
+  auto r = Kubectl({"delete", "pod", warm, "-n", ns_, "--wait=false"});
   ASSERT_TRUE(r.ok()) << r.describe();
   ASSERT_TRUE(WaitFor(
       [&] {

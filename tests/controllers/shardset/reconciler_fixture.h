@@ -60,10 +60,10 @@ class ReconcilerTest : public ::testing::Test {
   }
   void PutSet(Json obj) {
     obj["metadata"]["resourceVersion"] = "1";
-    sets.upsert(std::make_shared<const Json>(std::move(obj)));
+    sets.Upsert(std::make_shared<const Json>(std::move(obj)));
   }
   void PutPod(long ordinal, const std::string& role, bool ready = true) {
-    pods.upsert(std::make_shared<const Json>(PodObject(ordinal, role, ready)));
+    pods.Upsert(std::make_shared<const Json>(PodObject(ordinal, role, ready)));
   }
   // Publishes the document the reconciler wrote last into the ConfigMap cache.
   Json LastWrite(const std::string& method, const std::string& path_part) {
@@ -121,7 +121,7 @@ class ReconcilerTest : public ::testing::Test {
   }
   void PutConfigMap(const std::string& name, const std::string& routing,
                     const std::string& owner_uid = "set-uid") {
-    cms.upsert(std::make_shared<const Json>(ConfigMapObject(name, routing, owner_uid)));
+    cms.Upsert(std::make_shared<const Json>(ConfigMapObject(name, routing, owner_uid)));
   }
   const Json* StatusCondition(const Json& obj, const std::string& type) {
     for (const auto& c : obj["status"]["conditions"]) {

@@ -16,7 +16,7 @@ TEST_F(ReconcilerTest, CorruptDocumentIsKeptReportedAndFreezesOwnershipAndDeleti
   PutPod(0, "active");
   Json failed = PodObject(1, "warm", false);
   failed["status"]["phase"] = "Failed";
-  pods.upsert(std::make_shared<const Json>(failed));
+  pods.Upsert(std::make_shared<const Json>(failed));
   ShardSetSpec s = testing::Spec(1, 0, 4);
   Json good = BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-0"}, {2, "kv-0"}, {3, "kv-0"}},
                                    {{"kv-0", "10.0.0.1"}}, 5, nullptr);
@@ -25,7 +25,7 @@ TEST_F(ReconcilerTest, CorruptDocumentIsKeptReportedAndFreezesOwnershipAndDeleti
   PutConfigMap("kv-routing", bad.dump());
   PutConfigMap("kv-routing-last-good", good.dump());
   transport->gets["/api/v1/namespaces/ns/configmaps/kv-routing"] = Json::object();
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   EXPECT_EQ(ConfigMapWrites("kv-routing"), 0u) << "never rebuilt";
   EXPECT_EQ(ConfigMapWrites("kv-routing-last-good"), 0u) << "the last good copy stays";
   for (const auto& w : transport->writes()) EXPECT_NE(w.method, "DELETE") << w.path_and_query;
@@ -51,7 +51,7 @@ TEST_F(ReconcilerTest, CorruptDocumentIsKeptReportedAndFreezesOwnershipAndDeleti
   PutConfigMap("kv-routing", good.dump());
   transport->gets["/api/v1/namespaces/ns/configmaps/kv-routing"] = *cms.get("ns/kv-routing");
   transport->requests.clear();
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   EXPECT_EQ(transport->by("DELETE", "/pods/kv-1").size(), 1u);
   st = LastWrite("PUT", "/status");
   EXPECT_EQ((*StatusCondition(st, "Degraded"))["status"], "False");
@@ -66,7 +66,7 @@ TEST_F(ReconcilerTest, LastGoodCopyIsSavedOnAHigherEpochAndAMissingDocumentIsNot
   std::map<uint32_t, std::string> all0 = {{0, "kv-0"}, {1, "kv-0"}, {2, "kv-0"}, {3, "kv-0"}};
   Json e5 = BuildRoutingDocument(s, all0, {{"kv-0", "10.0.0.1"}}, 5, nullptr);
   PutConfigMap("kv-routing", e5.dump());
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   Json lg = LastConfigMapWrite("POST", "kv-routing-last-good");
   ASSERT_TRUE(lg.is_object());
   EXPECT_EQ(lg["data"][api::kRoutingKey], e5.dump());
@@ -75,14 +75,14 @@ TEST_F(ReconcilerTest, LastGoodCopyIsSavedOnAHigherEpochAndAMissingDocumentIsNot
   EXPECT_EQ(lg["metadata"]["ownerReferences"][0]["kind"], "ShardSet");
   // Same epoch again: no write.
   transport->requests.clear();
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   EXPECT_EQ(ConfigMapWrites("kv-routing-last-good"), 0u);
   // A higher epoch (the executor wrote): the copy is updated.
   lg["metadata"]["resourceVersion"] = "60";
-  cms.upsert(std::make_shared<const Json>(lg));
+  cms.Upsert(std::make_shared<const Json>(lg));
   Json e6 = BuildRoutingDocument(s, all0, {{"kv-0", "10.0.0.9"}}, 6, nullptr);
   PutConfigMap("kv-routing", e6.dump());
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   Json updated = LastConfigMapWrite("PUT", "kv-routing-last-good");
   ASSERT_TRUE(updated.is_object());
   EXPECT_EQ(updated["data"][api::kRoutingKey], e6.dump());
@@ -93,7 +93,7 @@ TEST_F(ReconcilerTest, LastGoodCopyIsSavedOnAHigherEpochAndAMissingDocumentIsNot
   cms.erase("ns/kv-routing");
   cms.erase("ns/kv-routing-last-good");
   transport->requests.clear();
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   EXPECT_EQ(ConfigMapWrites("kv-routing"), 0u);
   Json st = LastWrite("PUT", "/status");
   const Json* degraded = StatusCondition(st, "Degraded");
@@ -113,7 +113,7 @@ TEST_F(ReconcilerTest, GoneOwnerIsPublishedAsOwnerGoneWithDataLostAndAnEvent) {
   Json doc = BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-1"}, {2, "kv-0"}, {3, "kv-1"}},
                                   {{"kv-0", "10.0.0.1"}, {"kv-1", "10.0.0.2"}}, 3, nullptr);
   PutConfigMap("kv-routing", doc.dump());
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   Json st = LastWrite("PUT", "/status");
   Json want = Json::array({{{"range", 1},
                             {"owner", "kv-1"},
@@ -147,10 +147,10 @@ TEST_F(ReconcilerTest, GoneOwnerIsPublishedAsOwnerGoneWithDataLostAndAnEvent) {
   // A later round: same requests, `since` kept, no second Event. A pod
   // created meanwhile never takes the name kv-1.
   st["metadata"]["resourceVersion"] = "2";
-  sets.upsert(std::make_shared<const Json>(st));
+  sets.Upsert(std::make_shared<const Json>(st));
   now = "2026-01-01T00:05:00Z";
   transport->requests.clear();
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   EXPECT_EQ(EventCount("RangeDataLost"), 1u);
   for (const auto& w : transport->by("POST", "/pods")) {
     EXPECT_NE(Json::parse(w.body)["metadata"]["name"], "kv-1");
@@ -162,7 +162,7 @@ TEST_F(ReconcilerTest, GoneOwnerIsPublishedAsOwnerGoneWithDataLostAndAnEvent) {
   // The new pod is there: only the requests are left, waiting.
   PutPod(2, "active");
   transport->requests.clear();
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   again = LastWrite("PUT", "/status");
   ASSERT_TRUE(again.is_object());
   EXPECT_EQ(again["status"]["ownershipRequests"], want) << "since kept";
@@ -182,7 +182,7 @@ TEST_F(ReconcilerTest, DeletedOwnerWithItsClaimIsRecreatedUnderItsName) {
   PutConfigMap("kv-routing", doc.dump());
   transport->gets["/api/v1/namespaces/ns/persistentvolumeclaims/data-kv-1"] = {
       {"metadata", {{"name", "data-kv-1"}, {"namespace", "ns"}}}};
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   auto posts = transport->by("POST", "/api/v1/namespaces/ns/pods");
   ASSERT_EQ(posts.size(), 1u);
   Json pod = Json::parse(posts[0].body);
@@ -203,12 +203,12 @@ TEST_F(ReconcilerTest, UnderAGoverningPolicyTheRequestsAreForItsExecutor) {
   Json doc = BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-1"}, {2, "kv-0"}, {3, "kv-1"}},
                                   {{"kv-0", "10.0.0.1"}, {"kv-1", "10.0.0.2"}}, 3, nullptr);
   PutConfigMap("kv-routing", doc.dump());
-  policies.upsert(
+  policies.Upsert(
       std::make_shared<const Json>(Json{{"apiVersion", "shardcast.dev/v1alpha1"},
                                         {"kind", "MigrationPolicy"},
                                         {"metadata", {{"name", "p"}, {"namespace", "ns"}}},
                                         {"status", {{"selectedShardSets", Json::array({"kv"})}}}}));
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   for (const auto& w : transport->writes()) EXPECT_NE(w.method, "DELETE") << w.path_and_query;
   EXPECT_EQ(ConfigMapWrites("kv-routing"), 0u);
   Json st = LastWrite("PUT", "/status");

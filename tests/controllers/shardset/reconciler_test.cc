@@ -11,7 +11,7 @@ using testing::SetObject;
 
 TEST_F(ReconcilerTest, FreshSetCreatesPodsAndWritesStatus) {
   PutSet(SetObject(3, 1, 16));
-  auto r = rec->reconcile("ns/kv");
+  auto r = rec->Reconcile("ns/kv");
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_EQ(r->kind, ctrl::Action::Kind::kRequeueAfter);
   auto w = transport->writes();
@@ -34,7 +34,7 @@ TEST_F(ReconcilerTest, ConvergedSetMakesNoWrites) {
   PutPod(1, "active");
   PutPod(2, "warm");
   // Round 1 publishes the routing document (create) and status.
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   Json cm = LastConfigMapWrite("POST", "kv-routing");
   ASSERT_TRUE(cm.is_object());
   EXPECT_EQ(cm["metadata"]["labels"][api::kLabelShardSet], "kv");
@@ -50,20 +50,20 @@ TEST_F(ReconcilerTest, ConvergedSetMakesNoWrites) {
   EXPECT_EQ(lg["metadata"]["ownerReferences"][0]["uid"], "set-uid");
   EXPECT_EQ(lg["data"][api::kRoutingKey], cm["data"][api::kRoutingKey]);
   cm["metadata"]["resourceVersion"] = "50";
-  cms.upsert(std::make_shared<const Json>(cm));
+  cms.Upsert(std::make_shared<const Json>(cm));
   lg["metadata"]["resourceVersion"] = "51";
-  cms.upsert(std::make_shared<const Json>(lg));
+  cms.Upsert(std::make_shared<const Json>(lg));
   Json set = LastWrite("PUT", "/status");
   EXPECT_EQ(set["status"]["epoch"], 1);
   set["metadata"]["resourceVersion"] = "2";
-  sets.upsert(std::make_shared<const Json>(set));
+  sets.Upsert(std::make_shared<const Json>(set));
   // Round 2: the status may settle (Progressing -> False) once.
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   Json settled = LastWrite("PUT", "/status");
   settled["metadata"]["resourceVersion"] = "3";
-  sets.upsert(std::make_shared<const Json>(settled));
+  sets.Upsert(std::make_shared<const Json>(settled));
   size_t before = transport->writes().size();
-  auto r = rec->reconcile("ns/kv");
+  auto r = rec->Reconcile("ns/kv");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->kind, ctrl::Action::Kind::kAwaitChange);
   EXPECT_EQ(transport->writes().size(), before) << "no API writes at rest";
@@ -88,8 +88,8 @@ TEST_F(ReconcilerTest, RefusesRoutingWriteWhenConfigMapHasALargerFencingToken) {
                {"resourceVersion", "7"},
                {"annotations", {{api::kAnnotationFencing, "5"}}}}},
              {"data", Json::object()}};
-  cms.upsert(std::make_shared<const Json>(cm));
-  auto r = rec->reconcile("ns/kv");
+  cms.Upsert(std::make_shared<const Json>(cm));
+  auto r = rec->Reconcile("ns/kv");
   for (const auto& w : transport->writes()) {
     EXPECT_EQ(w.path_and_query.find("/configmaps"), std::string::npos) << w.path_and_query;
   }
@@ -106,7 +106,7 @@ TEST_F(ReconcilerTest, RefusesRoutingWriteWhenConfigMapHasALargerFencingToken) {
 TEST_F(ReconcilerTest, NoWritesAtAllWhenTheFencingTokenMayNotWrite) {
   PutSet(SetObject());
   may_write = false;
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   EXPECT_TRUE(transport->writes().empty());
 }
 
@@ -114,7 +114,7 @@ TEST_F(ReconcilerTest, MalformedSpecOnlyReportsDegradedNamingTheField) {
   Json obj = SetObject();
   obj["spec"]["warmPool"]["size"] = "lots";
   PutSet(obj);
-  auto r = rec->reconcile("ns/kv");
+  auto r = rec->Reconcile("ns/kv");
   ASSERT_TRUE(r.ok());
   auto w = transport->writes();
   ASSERT_EQ(w.size(), 1u);
@@ -134,7 +134,7 @@ TEST_F(ReconcilerTest, PromotionPatchesTheRoleWithAResourceVersionPrecondition) 
   PutSet(SetObject(2, 1, 8));
   PutPod(0, "active");
   PutPod(2, "warm");
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   auto w = transport->writes();
   ASSERT_GE(w.size(), 1u);
   EXPECT_EQ(w[0].method, "PATCH");
@@ -165,8 +165,8 @@ TEST_F(ReconcilerTest, GoverningPolicyReplicaRequestPromotesWithoutTouchingSpec)
                 Json::array({{{"shardSet", "kv"}, {"replicas", replicas}, {"action", "a-1"}}})}}}});
   };
   // A policy that does not (or no longer) govern kv is ignored.
-  policies.upsert(policy("stale", "2026-01-01T00:00:00Z", Json::array(), 5));
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  policies.Upsert(policy("stale", "2026-01-01T00:00:00Z", Json::array(), 5));
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   for (const auto& w : transport->writes()) {
     EXPECT_EQ(w.path_and_query.find("/pods/kv-1"), std::string::npos)
         << "no promotion without a request";
@@ -175,9 +175,9 @@ TEST_F(ReconcilerTest, GoverningPolicyReplicaRequestPromotesWithoutTouchingSpec)
   EXPECT_EQ(st["status"]["desiredReplicas"], 1);
   EXPECT_EQ(st["status"]["desiredReplicasFrom"], "spec");
 
-  policies.upsert(policy("p", "2026-01-02T00:00:00Z", Json::array({"kv"}), 2));
+  policies.Upsert(policy("p", "2026-01-02T00:00:00Z", Json::array({"kv"}), 2));
   transport->requests.clear();
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   auto w = transport->writes();
   ASSERT_GE(w.size(), 1u);
   EXPECT_EQ(w[0].method, "PATCH");
@@ -193,8 +193,8 @@ TEST_F(ReconcilerTest, GoverningPolicyReplicaRequestPromotesWithoutTouchingSpec)
   EXPECT_EQ(st["spec"]["replicas"], 1);
 
   // Clamped to maxReplicas.
-  policies.upsert(policy("p", "2026-01-02T00:00:00Z", Json::array({"kv"}), 500));
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  policies.Upsert(policy("p", "2026-01-02T00:00:00Z", Json::array({"kv"}), 500));
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   st = LastWrite("PUT", "/status");
   EXPECT_EQ(st["status"]["desiredReplicas"], SetObject(1, 1, 8)["spec"].value("maxReplicas", 10));
 }
@@ -207,21 +207,21 @@ TEST_F(ReconcilerTest, DeleteIsSkippedWhenTheLiveDocumentStillNamesThePod) {
   PutPod(0, "active");
   Json failed = PodObject(1, "warm", false);
   failed["status"]["phase"] = "Failed";
-  pods.upsert(std::make_shared<const Json>(failed));
+  pods.Upsert(std::make_shared<const Json>(failed));
   auto cached =
       BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-0"}}, {{"kv-0", "10.0.0.1"}}, 3, nullptr);
   auto live =
       BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-1"}}, {{"kv-0", "10.0.0.1"}}, 4, nullptr);
   Json cm = ConfigMapObject("kv-routing", cached.dump());
-  cms.upsert(std::make_shared<const Json>(cm));
+  cms.Upsert(std::make_shared<const Json>(cm));
   Json live_cm = cm;
   live_cm["data"][api::kRoutingKey] = live.dump();
   transport->gets["/api/v1/namespaces/ns/configmaps/kv-routing"] = live_cm;
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   for (const auto& w : transport->writes()) EXPECT_NE(w.method, "DELETE") << w.path_and_query;
   // With the live document agreeing, the failed pod goes (uid precondition).
   transport->gets["/api/v1/namespaces/ns/configmaps/kv-routing"] = cm;
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   bool deleted = false;
   for (const auto& w : transport->writes()) {
     if (w.method == "DELETE") {
@@ -245,9 +245,9 @@ TEST_F(ReconcilerTest, RemovedOrdinalTakesItsClaimsAlongButAReplacedPodKeepsThem
   auto doc = BuildRoutingDocument(s, {{0, "kv-0"}, {1, "kv-0"}, {2, "kv-0"}, {3, "kv-0"}},
                                   {{"kv-0", "10.0.0.1"}}, 2, nullptr);
   Json cm = ConfigMapObject("kv-routing", doc.dump());
-  cms.upsert(std::make_shared<const Json>(cm));
+  cms.Upsert(std::make_shared<const Json>(cm));
   transport->gets["/api/v1/namespaces/ns/configmaps/kv-routing"] = cm;
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   std::vector<std::string> deletes;
   for (const auto& w : transport->writes()) {
     if (w.method == "DELETE")
@@ -263,8 +263,8 @@ TEST_F(ReconcilerTest, RemovedOrdinalTakesItsClaimsAlongButAReplacedPodKeepsThem
   PutSet(set);
   Json failed = PodObject(1, "warm", false);
   failed["status"]["phase"] = "Failed";
-  pods.upsert(std::make_shared<const Json>(failed));
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  pods.Upsert(std::make_shared<const Json>(failed));
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   bool pod_deleted = false;
   for (const auto& w : transport->writes()) {
     if (w.method != "DELETE") continue;
@@ -292,8 +292,8 @@ TEST_F(ReconcilerTest, SplitRangesInThePublishedDocumentAreKept) {
   doc["ranges"].insert(doc["ranges"].begin() + 1, upper);
   Json cm = ConfigMapObject("kv-routing", doc.dump());
   cm["metadata"]["annotations"] = {{api::kAnnotationFencing, "1"}};
-  cms.upsert(std::make_shared<const Json>(cm));
-  ASSERT_TRUE(rec->reconcile("ns/kv").ok());
+  cms.Upsert(std::make_shared<const Json>(cm));
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
   EXPECT_EQ(ConfigMapWrites("kv-routing"), 0u) << "no rewrite of a valid split document";
   Json st = LastWrite("PUT", "/status");
   ASSERT_TRUE(st.is_object());

@@ -44,7 +44,7 @@ pl::Action ActionOf(const Json& j) {
   if (j.contains("range")) a.range = j["range"].get<uint32_t>();
   if (j.contains("newRange")) a.other = j["newRange"].get<uint32_t>();
   if (j.contains("absorbedRange")) a.other = j["absorbedRange"].get<uint32_t>();
-  if (j.contains("splitAt")) a.splitAt = j["splitAt"].get<uint32_t>();
+  if (j.contains("splitAt")) a.split_at = j["splitAt"].get<uint32_t>();
   a.pod = j.value("pod", "");
   a.from = j.value("from", "");
   a.to = j.value("to", "");
@@ -58,16 +58,16 @@ Json History(const Json& c) {
     plan.actions.push_back(ActionOf(r.at("action")));
     for (auto rec : mp::ActionsFromPlan("p", "kv", plan)) {
       rec.phase = mp::Phase::kCompleted;
-      rec.startedAt = rec.finishedAt = r.at("t").get<int64_t>();
+      rec.started_at = rec.finished_at = r.at("t").get<int64_t>();
       records.push_back(rec);
     }
   }
   pl::History h = mp::HistoryFrom({}, records, c.at("now").get<int64_t>());
-  Json out = {{"moves", h.moveTimes}, {"inFlightMigrations", h.inFlightMigrations}};
+  Json out = {{"moves", h.move_times}, {"inFlightMigrations", h.in_flight_migrations}};
   out["rangeLastAction"] = Json::object();
-  for (const auto& [id, t] : h.rangeLastAction) out["rangeLastAction"][std::to_string(id)] = t;
+  for (const auto& [id, t] : h.range_last_action) out["rangeLastAction"][std::to_string(id)] = t;
   out["podLastAction"] = Json::object();
-  for (const auto& [pod, t] : h.podLastAction) out["podLastAction"][pod] = t;
+  for (const auto& [pod, t] : h.pod_last_action) out["podLastAction"][pod] = t;
   return out;
 }
 

@@ -19,10 +19,10 @@ namespace fs = std::filesystem;
 class StartupErrorsIT : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(ControlPlane::Shared().ready()) << ControlPlane::Shared().startupError();
+    ASSERT_TRUE(ControlPlane::Shared().ready()) << ControlPlane::Shared().startup_error();
     dir_ = fs::temp_directory_path() / ("shardcast-startup-" + std::to_string(::getpid()));
     fs::create_directories(dir_);
-    auto cfg = shardcast::kube::LoadKubeconfigFile(ControlPlane::Shared().kubeconfigPath());
+    auto cfg = shardcast::kube::LoadKubeconfigFile(ControlPlane::Shared().kubeconfig_path());
     ASSERT_TRUE(cfg) << cfg.error().message;
     admin_ = *cfg;
     write("ca.crt", admin_.ca_pem);
@@ -46,7 +46,7 @@ class StartupErrorsIT : public ::testing::Test {
                      "users:\n- name: u\n  user:\n" +
                      user_block);
   }
-  std::string cert_user() const {
+  std::string CertUser() const {
     return "    client-certificate: " + (dir_ / "admin.crt").string() +
            "\n    client-key: " + (dir_ / "admin.key").string() + "\n";
   }
@@ -60,9 +60,9 @@ class StartupErrorsIT : public ::testing::Test {
   }
   static void ExpectOneLine(const shardcast::testenv::CommandResult& r,
                             const std::vector<std::string>& fragments) {
-    EXPECT_FALSE(r.timedOut);
-    EXPECT_NE(r.exitCode, 0) << r.describe();
-    EXPECT_LT(r.exitCode, 128) << "killed by a signal: " << r.describe();
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_NE(r.exit_code, 0) << r.describe();
+    EXPECT_LT(r.exit_code, 128) << "killed by a signal: " << r.describe();
     std::string err = r.err;
     while (!err.empty() && err.back() == '\n') err.pop_back();
     EXPECT_EQ(err.find('\n'), std::string::npos) << "one line only:\n" << r.err;
@@ -93,7 +93,7 @@ TEST_F(StartupErrorsIT, WrongCertificateAuthority) {
                          "-subj", "/CN=not-the-cluster-ca", "-keyout",
                          (dir_ / "other-ca.key").string(), "-out", other_ca});
   ASSERT_TRUE(gen.ok()) << gen.describe();
-  std::string p = kubeconfig("wrong-ca", admin_.server, other_ca, cert_user());
+  std::string p = kubeconfig("wrong-ca", admin_.server, other_ca, CertUser());
   ExpectOneLine(run(p), {p, other_ca, "TLS"});
 }
 
@@ -104,22 +104,21 @@ TEST_F(StartupErrorsIT, BadToken) {
 }
 
 TEST_F(StartupErrorsIT, ApiServerDownAtStart) {
-  std::string p =
-      kubeconfig("down", "https://127.0.0.1:1", (dir_ / "ca.crt").string(), cert_user());
+  std::string p = kubeconfig("down", "https://127.0.0.1:1", (dir_ / "ca.crt").string(), CertUser());
   ExpectOneLine(run(p), {p, "clusters[local].cluster.server", "https://127.0.0.1:1"});
 }
 
 TEST_F(StartupErrorsIT, GoodKubeconfigStartsAndStopsOnSigterm) {
-  std::string p = kubeconfig("good", admin_.server, (dir_ / "ca.crt").string(), cert_user());
+  std::string p = kubeconfig("good", admin_.server, (dir_ / "ca.crt").string(), CertUser());
   ASSERT_TRUE(ControlPlane::Shared()
-                  .kubectl({"apply", "--server-side", "-f", ControlPlane::sourceDir() + "/crds/"})
+                  .Kubectl({"apply", "--server-side", "-f", ControlPlane::SourceDir() + "/crds/"})
                   .ok());
   // The operator runs until SIGTERM; `timeout -s TERM` delivers it after a
   // few seconds, and a clean shutdown exits 0.
   auto r = RunCommand({"timeout", "--preserve-status", "-s", "TERM", "8", SHARDCAST_BINARY, "run",
                        "--kubeconfig", p, "--metrics-bind-address", "127.0.0.1:0",
                        "--health-probe-bind-address", ""});
-  EXPECT_EQ(r.exitCode, 0) << r.describe();
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_NE(r.err.find("shut down cleanly"), std::string::npos) << r.err;
 }
 

@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 // Returns scripted results and records the keys it saw.
 class ScriptedReconciler : public Reconciler {
  public:
-  ReconcileResult reconcile(const std::string& key) override {
+  ReconcileResult Reconcile(const std::string& key) override {
     std::lock_guard<std::mutex> lock(mu_);
     seen_.push_back(key);
     cv_.notify_all();
@@ -107,13 +107,13 @@ TEST(ControllerTest, TooManyRequestsHonoursRetryAfter) {
   ErrorPolicy policy;
   auto e = Err(kube::ErrorKind::kTooManyRequests);
   e.retry_after = std::chrono::seconds(7);
-  auto d = policy.on_error("k", e, 0);
+  auto d = policy.OnError("k", e, 0);
   EXPECT_EQ(d.kind, ErrorPolicy::Decision::Kind::kAfter);
   EXPECT_EQ(d.after, 7000ms);
-  auto c = policy.on_error("k", Err(kube::ErrorKind::kConflict), 0);
+  auto c = policy.OnError("k", Err(kube::ErrorKind::kConflict), 0);
   EXPECT_EQ(c.kind, ErrorPolicy::Decision::Kind::kAfter);
   EXPECT_LT(c.after, 1000ms);
-  auto other = policy.on_error("k", Err(kube::ErrorKind::kForbidden), 0);
+  auto other = policy.OnError("k", Err(kube::ErrorKind::kForbidden), 0);
   EXPECT_EQ(other.kind, ErrorPolicy::Decision::Kind::kRateLimited);
 }
 
@@ -132,7 +132,7 @@ TEST(ControllerTest, DuplicateKeysReconcileOnce) {
 // each key run at the same time.
 class GateReconciler : public Reconciler {
  public:
-  ReconcileResult reconcile(const std::string& key) override {
+  ReconcileResult Reconcile(const std::string& key) override {
     std::unique_lock<std::mutex> lock(mu_);
     int now = ++running_[key];
     max_same_key_ = std::max(max_same_key_, now);
@@ -146,11 +146,11 @@ class GateReconciler : public Reconciler {
     cv_.notify_all();
     return Action::AwaitChange();
   }
-  bool wait_inside(int n) {
+  bool WaitInside(int n) {
     std::unique_lock<std::mutex> lock(mu_);
     return cv_.wait_for(lock, 5s, [&] { return inside_ >= n; });
   }
-  bool wait_done(int n) {
+  bool WaitDone(int n) {
     std::unique_lock<std::mutex> lock(mu_);
     return cv_.wait_for(lock, 5s, [&] { return done_ >= n; });
   }
@@ -159,7 +159,7 @@ class GateReconciler : public Reconciler {
     open_ = true;
     cv_.notify_all();
   }
-  int max_same_key() {
+  int MaxSameKey() {
     std::lock_guard<std::mutex> lock(mu_);
     return max_same_key_;
   }
@@ -179,12 +179,12 @@ TEST(ControllerTest, WorkersReconcileDifferentKeysInParallelButNeverOneKeyTwice)
   c.enqueue("a");
   c.enqueue("b");
   c.start(2);
-  ASSERT_TRUE(rec.wait_inside(2)) << "two keys at once with two workers";
+  ASSERT_TRUE(rec.WaitInside(2)) << "two keys at once with two workers";
   c.enqueue("a");  // while "a" is being reconciled: queued again, not run twice at once
   rec.open();
-  ASSERT_TRUE(rec.wait_done(3));
+  ASSERT_TRUE(rec.WaitDone(3));
   c.stop();
-  EXPECT_EQ(rec.max_same_key(), 1);
+  EXPECT_EQ(rec.MaxSameKey(), 1);
 }
 
 TEST(ControllerTest, AWorkerInsideOneReconcilePastTheLimitIsStuck) {
@@ -194,28 +194,28 @@ TEST(ControllerTest, AWorkerInsideOneReconcilePastTheLimitIsStuck) {
   c.start(2);
   // Idle workers are never stuck, however much time passes.
   clock.advance(std::chrono::hours(1));
-  EXPECT_TRUE(c.stuck_workers(std::chrono::minutes(5)).empty());
+  EXPECT_TRUE(c.StuckWorkers(std::chrono::minutes(5)).empty());
   c.enqueue("ns/slow");
-  ASSERT_TRUE(rec.wait_inside(1));
+  ASSERT_TRUE(rec.WaitInside(1));
   clock.advance(std::chrono::minutes(5));
-  EXPECT_TRUE(c.stuck_workers(std::chrono::minutes(5)).empty()) << "exactly at the limit";
+  EXPECT_TRUE(c.StuckWorkers(std::chrono::minutes(5)).empty()) << "exactly at the limit";
   clock.advance(std::chrono::seconds(1));
-  auto stuck = c.stuck_workers(std::chrono::minutes(5));
+  auto stuck = c.StuckWorkers(std::chrono::minutes(5));
   ASSERT_EQ(stuck.size(), 1u);
   EXPECT_EQ(stuck[0].key, "ns/slow");
   EXPECT_TRUE(stuck[0].worker == "shardset/0" || stuck[0].worker == "shardset/1")
       << stuck[0].worker;
   EXPECT_EQ(stuck[0].busy_for, std::chrono::seconds(301));
-  EXPECT_TRUE(c.stuck_workers(std::chrono::seconds(0)).empty()) << "0 disables the check";
+  EXPECT_TRUE(c.StuckWorkers(std::chrono::seconds(0)).empty()) << "0 disables the check";
   rec.open();
-  ASSERT_TRUE(rec.wait_done(1));
+  ASSERT_TRUE(rec.WaitDone(1));
   // The worker marks itself idle right after the reconcile returns.
   auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (!c.stuck_workers(std::chrono::minutes(5)).empty() &&
+  while (!c.StuckWorkers(std::chrono::minutes(5)).empty() &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::yield();
   }
-  EXPECT_TRUE(c.stuck_workers(std::chrono::minutes(5)).empty());
+  EXPECT_TRUE(c.StuckWorkers(std::chrono::minutes(5)).empty());
   c.stop();
 }
 

@@ -22,7 +22,7 @@ using testenv::WaitFor;
 
 std::shared_ptr<Client> MakeClient() {
   auto& cp = ControlPlane::Shared();
-  auto cfg = LoadKubeconfigFile(cp.kubeconfigPath());
+  auto cfg = LoadKubeconfigFile(cp.kubeconfig_path());
   EXPECT_TRUE(cfg) << (cfg ? "" : cfg.error().message);
   EXPECT_FALSE(cfg->insecure_skip_tls_verify);  // the admin kubeconfig verifies TLS
   auto t = MakeHttpTransport(*cfg);
@@ -40,7 +40,7 @@ const Resource kPodTemplates{"", "v1", "podtemplates", "PodTemplate", true};
 class ClientIT : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(ControlPlane::Shared().ready()) << ControlPlane::Shared().startupError();
+    ASSERT_TRUE(ControlPlane::Shared().ready()) << ControlPlane::Shared().startup_error();
     client_ = MakeClient();
     ns_ = UniqueNamespace("client-it");
     auto r = client_->create(
@@ -70,7 +70,7 @@ class ClientIT : public ::testing::Test {
 };
 
 TEST_F(ClientIT, ServerVersionIsThePinnedRelease) {
-  auto v = client_->server_version();
+  auto v = client_->ServerVersion();
   ASSERT_TRUE(v) << v.error().to_string();
   std::cout << "kube-apiserver /version: " << v->dump() << "\n";
   EXPECT_EQ(v->value("gitVersion", ""), "v1.33.13");
@@ -205,7 +205,7 @@ TEST_F(ClientIT, PaginatesTwoThousandObjects) {
   ListOptions lo;
   lo.label_selector = "set=pagination";
   lo.limit = 300;
-  auto all = client_->list_all(resources::kConfigMaps, ns_, lo);
+  auto all = client_->ListAll(resources::kConfigMaps, ns_, lo);
   ASSERT_TRUE(all) << all.error().to_string();
   EXPECT_EQ(all->items.size(), static_cast<size_t>(kCount));
   EXPECT_EQ(all->pages, (kCount + 299) / 300);
@@ -242,7 +242,7 @@ TEST_F(ClientIT, InformerIndexesByNamespaceLabelsAndOwner) {
   io.namespace_ = ns_;
   Informer inf(client_, resources::kConfigMaps, io);
   inf.start();
-  ASSERT_TRUE(inf.wait_for_sync(30s));
+  ASSERT_TRUE(inf.WaitForSync(30s));
   Json owner = ConfigMap("owner", "o");
   auto o = client_->create(resources::kConfigMaps, ns_, owner);
   ASSERT_TRUE(o);
@@ -255,9 +255,9 @@ TEST_F(ClientIT, InformerIndexesByNamespaceLabelsAndOwner) {
   ASSERT_TRUE(client_->create(resources::kConfigMaps, ns_, child));
   ASSERT_TRUE(
       WaitFor([&] { return inf.store().get(ns_ + "/child") != nullptr; }, 10s, "child in cache"));
-  EXPECT_EQ(inf.store().list_labels(ns_, {{"tier", "x"}}).size(), 1u);
-  EXPECT_EQ(inf.store().list_labels(ns_, {{"tier", "y"}}).size(), 0u);
-  auto owned = inf.store().list_owned_by((*o)["metadata"]["uid"]);
+  EXPECT_EQ(inf.store().ListLabels(ns_, {{"tier", "x"}}).size(), 1u);
+  EXPECT_EQ(inf.store().ListLabels(ns_, {{"tier", "y"}}).size(), 0u);
+  auto owned = inf.store().ListOwnedBy((*o)["metadata"]["uid"]);
   ASSERT_EQ(owned.size(), 1u);
   EXPECT_EQ(ObjectName(*owned[0]), "child");
   EXPECT_FALSE(inf.store().get(ns_ + "/child")->at("metadata").contains("managedFields"));
@@ -266,18 +266,18 @@ TEST_F(ClientIT, InformerIndexesByNamespaceLabelsAndOwner) {
 
 TEST_F(ClientIT, InformerSurvivesApiServerRestart) {
   auto& cp = ControlPlane::Shared();
-  if (cp.stateDir().empty()) GTEST_SKIP() << "reused cluster without a state dir";
+  if (cp.state_dir().empty()) GTEST_SKIP() << "reused cluster without a state dir";
   InformerOptions io;
   io.namespace_ = ns_;
   io.backoff_max = 2000ms;
   Recorder rec;  // outlives the informer, whose thread calls it
   Informer inf(client_, resources::kConfigMaps, io);
-  inf.add_handlers(rec.handlers());
+  inf.AddHandlers(rec.handlers());
   inf.start();
-  ASSERT_TRUE(inf.wait_for_sync(30s));
+  ASSERT_TRUE(inf.WaitForSync(30s));
   ASSERT_TRUE(client_->create(resources::kConfigMaps, ns_, ConfigMap("before", "1")));
   ASSERT_TRUE(WaitFor([&] { return rec.contains("add before"); }, 10s, "add before"));
-  auto restarted = cp.restartApiserver();
+  auto restarted = cp.RestartApiserver();
   ASSERT_TRUE(restarted) << restarted.error().message;
   // The restarted server serves requests; the informer reconnects on its own.
   ASSERT_TRUE(WaitFor(
@@ -294,7 +294,7 @@ TEST_F(ClientIT, InformerSurvivesApiServerRestart) {
 
 TEST_F(ClientIT, CompactionForcesRelistWithoutLosingEvents) {
   auto& cp = ControlPlane::Shared();
-  if (cp.stateDir().empty()) GTEST_SKIP() << "reused cluster without a state dir";
+  if (cp.state_dir().empty()) GTEST_SKIP() << "reused cluster without a state dir";
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(client_->create(kPodTemplates, ns_, PodTemplate("keep-" + std::to_string(i), "1")));
   }
@@ -302,9 +302,9 @@ TEST_F(ClientIT, CompactionForcesRelistWithoutLosingEvents) {
   io.namespace_ = ns_;
   Recorder rec;  // outlives the informer, whose thread calls it
   Informer inf(client_, kPodTemplates, io);
-  inf.add_handlers(rec.handlers());
+  inf.AddHandlers(rec.handlers());
   inf.start();
-  ASSERT_TRUE(inf.wait_for_sync(30s));
+  ASSERT_TRUE(inf.WaitForSync(30s));
   ASSERT_TRUE(WaitFor([&] { return inf.store().size() >= 5; }, 10s, "initial objects"));
   // PodTemplates bypass the API server's watch cache (hack/controlplane.sh),
   // so their watch is served by etcd. Stop consuming the watch, change things, and compact etcd
@@ -322,7 +322,7 @@ TEST_F(ClientIT, CompactionForcesRelistWithoutLosingEvents) {
     ASSERT_TRUE(
         client_->create(kPodTemplates, ns_, PodTemplate("noise-" + std::to_string(i), "n")));
   }
-  auto rev = cp.compactEtcd();
+  auto rev = cp.CompactEtcd();
   ASSERT_TRUE(rev) << rev.error().message;
   inf.set_paused(false);
   ASSERT_TRUE(WaitFor([&] { return inf.stats().gone.load() >= 1; }, 60s, "410 Gone seen"));
@@ -332,7 +332,7 @@ TEST_F(ClientIT, CompactionForcesRelistWithoutLosingEvents) {
                rec.contains("update keep-1");
       },
       30s, "every change made while the watch was gone is delivered"));
-  auto server = client_->list_all(kPodTemplates, ns_);
+  auto server = client_->ListAll(kPodTemplates, ns_);
   ASSERT_TRUE(server);
   ASSERT_TRUE(WaitFor([&] { return inf.store().size() == server->items.size(); }, 10s,
                       "cache matches the server"));
@@ -363,11 +363,11 @@ TEST_F(ClientIT, LeaseHasExactlyOneLeaderAndFailsOver) {
                        8s, "b never leads while a renews") &&
                b->is_leader());
   EXPECT_TRUE(a->is_leader());
-  EXPECT_TRUE(a->still_leading(token_a));
+  EXPECT_TRUE(a->StillLeading(token_a));
   auto stopped_at = std::chrono::steady_clock::now();
   a->stop();
   EXPECT_FALSE(a->is_leader());
-  EXPECT_FALSE(a->still_leading(token_a));
+  EXPECT_FALSE(a->StillLeading(token_a));
   // lease duration (15 s) + retry period with jitter (2 s * 2.2) + slack.
   ASSERT_TRUE(WaitFor([&] { return b->is_leader(); }, 15s + 4400ms + 2s, "b takes over"));
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(

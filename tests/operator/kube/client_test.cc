@@ -16,7 +16,7 @@ class CannedList : public Transport {
   explicit CannedList(std::string body) : body_(std::move(body)) {}
   ApiResult<HttpResponse> send(const HttpRequest&) override { return HttpResponse{200, body_, ""}; }
   ApiResult<std::unique_ptr<LineStream>> stream(const HttpRequest&, std::chrono::seconds) override {
-    return api_error(ErrorKind::kUnavailable, "no streams");
+    return MakeApiError(ErrorKind::kUnavailable, "no streams");
   }
   std::string server() const override { return "https://canned"; }
 
@@ -38,7 +38,7 @@ TEST(ClientListTest, ItemsArePrunedWhileParsed) {
   o.prune.drop_managed_fields = true;
   o.prune.keep_spec = std::set<std::string>{"nodeName"};
   o.prune.keep_status = std::set<std::string>{"phase", "podIP", "conditions"};
-  auto l = c.list_all(resources::kPods, "ns", o);
+  auto l = c.ListAll(resources::kPods, "ns", o);
   ASSERT_TRUE(l) << l.error().to_string();
   ASSERT_EQ(l->items.size(), 2u);
   EXPECT_EQ(l->resource_version, "42");

@@ -105,12 +105,12 @@ TEST(RetryWithBackoffTest, RetriesOnTheClockUntilSuccess) {
   // sleep unregistered before it, so "n calls and one waiter" means the
   // n-th sleep is in place.
   ASSERT_TRUE(wait_calls(1));
-  ASSERT_TRUE(clock.wait_for_waiters(1, 5s));
+  ASSERT_TRUE(clock.WaitForWaiters(1, 5s));
   clock.advance(99ms);
   EXPECT_EQ(calls_now(), 1);  // still sleeping
   clock.advance(1ms);         // first delay 100 ms
   ASSERT_TRUE(wait_calls(2));
-  ASSERT_TRUE(clock.wait_for_waiters(1, 5s));
+  ASSERT_TRUE(clock.WaitForWaiters(1, 5s));
   clock.advance(199ms);
   EXPECT_EQ(calls_now(), 2);
   clock.advance(1ms);  // second delay 200 ms

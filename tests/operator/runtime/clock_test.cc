@@ -13,10 +13,10 @@ using namespace std::chrono_literals;
 TEST(FakeClockTest, AdvanceMovesSteadyAndWallTime) {
   FakeClock clock;
   const auto t0 = clock.now();
-  const auto w0 = clock.system_now();
+  const auto w0 = clock.SystemNow();
   clock.advance(1500ms);
   EXPECT_EQ(clock.now() - t0, 1500ms);
-  EXPECT_EQ(clock.system_now() - w0, 1500ms);
+  EXPECT_EQ(clock.SystemNow() - w0, 1500ms);
   clock.advance(-5s);  // ignored: time never goes back
   EXPECT_EQ(clock.now() - t0, 1500ms);
 }
@@ -30,7 +30,7 @@ TEST(FakeClockTest, WaitUntilTimesOutOnlyWhenAdvancedPastDeadline) {
     std::unique_lock<std::mutex> lk(mu);
     return clock.wait_until(lk, cv, deadline, [] { return false; });
   });
-  ASSERT_TRUE(clock.wait_for_waiters(1, 5s));
+  ASSERT_TRUE(clock.WaitForWaiters(1, 5s));
   clock.advance(9s);
   // Still blocked: the deadline is not reached. (Bounded check, not sync.)
   EXPECT_EQ(fut.wait_for(20ms), std::future_status::timeout);
@@ -49,7 +49,7 @@ TEST(FakeClockTest, WaitUntilReturnsWhenPredicateBecomesTrue) {
     std::unique_lock<std::mutex> lk(mu);
     return clock.wait_until(lk, cv, Clock::time_point::max(), [&] { return flag; });
   });
-  ASSERT_TRUE(clock.wait_for_waiters(1, 5s));
+  ASSERT_TRUE(clock.WaitForWaiters(1, 5s));
   {
     std::lock_guard<std::mutex> g(mu);
     flag = true;
@@ -94,8 +94,8 @@ TEST(RealClockTest, WaitUntilHonoursShortDeadline) {
 
 TEST(ClockTest, DeadlineAfterSaturates) {
   FakeClock clock;
-  EXPECT_EQ(clock.deadline_after(Clock::duration::max()), Clock::time_point::max());
-  EXPECT_EQ(clock.deadline_after(-1s), clock.now());
+  EXPECT_EQ(clock.DeadlineAfter(Clock::duration::max()), Clock::time_point::max());
+  EXPECT_EQ(clock.DeadlineAfter(-1s), clock.now());
 }
 
 }  // namespace
@@ -110,7 +110,7 @@ TEST(StopSignalTest, SleepReturnsFalseWhenTimePasses) {
   FakeClock clock;
   StopSignal stop;
   auto fut = std::async(std::launch::async, [&] { return stop.sleep_for(clock, 3s); });
-  ASSERT_TRUE(clock.wait_for_waiters(1, 5s));
+  ASSERT_TRUE(clock.WaitForWaiters(1, 5s));
   clock.advance(3s);
   ASSERT_EQ(fut.wait_for(5s), std::future_status::ready);
   EXPECT_FALSE(fut.get());
@@ -120,7 +120,7 @@ TEST(StopSignalTest, RequestStopInterruptsSleep) {
   FakeClock clock;
   StopSignal stop;
   auto fut = std::async(std::launch::async, [&] { return stop.sleep_for(clock, 1h); });
-  ASSERT_TRUE(clock.wait_for_waiters(1, 5s));
+  ASSERT_TRUE(clock.WaitForWaiters(1, 5s));
   stop.request_stop();
   ASSERT_EQ(fut.wait_for(5s), std::future_status::ready);
   EXPECT_TRUE(fut.get());

@@ -22,7 +22,7 @@ struct Reply {
   std::string body;
 };
 
-int connect_loopback(std::uint16_t port) {
+int ConnectLoopback(std::uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return -1;
   timeval tv{5, 0};  // a hung server fails the test instead of hanging it
@@ -40,9 +40,9 @@ int connect_loopback(std::uint16_t port) {
 }
 
 // Sends a raw request and reads the reply until the server closes.
-Reply raw_request(std::uint16_t port, const std::string& request) {
+Reply RawRequest(std::uint16_t port, const std::string& request) {
   Reply r;
-  const int fd = connect_loopback(port);
+  const int fd = ConnectLoopback(port);
   if (fd < 0) return r;
   ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
   std::string data;
@@ -62,7 +62,7 @@ Reply raw_request(std::uint16_t port, const std::string& request) {
 }
 
 Reply get(std::uint16_t port, const std::string& path, const std::string& method = "GET") {
-  return raw_request(port, method + " " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  return RawRequest(port, method + " " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
 }
 
 class HttpServerTest : public ::testing::Test {
@@ -106,7 +106,7 @@ TEST_F(HttpServerTest, HealthzIsOkUntilShutdown) {
   auto r = get(port_, "/healthz");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "ok\n");
-  server_->begin_shutdown();
+  server_->BeginShutdown();
   EXPECT_EQ(get(port_, "/healthz").status, 503);
   EXPECT_EQ(get(port_, "/readyz").status, 503);
   EXPECT_EQ(get(port_, "/metrics").status, 200);  // still scrapeable while stopping
@@ -133,19 +133,19 @@ TEST_F(HttpServerTest, UnknownPathMethodAndGarbage) {
   EXPECT_EQ(head.status, 200);
   EXPECT_EQ(head.body, "");
   EXPECT_NE(head.head.find("Content-Length: 3"), std::string::npos);
-  EXPECT_EQ(raw_request(port_, "garbage\r\n\r\n").status, 400);
-  EXPECT_EQ(raw_request(port_, "GET /" + std::string(20000, 'a') + " HTTP/1.1\r\n").status, 431);
+  EXPECT_EQ(RawRequest(port_, "garbage\r\n\r\n").status, 400);
+  EXPECT_EQ(RawRequest(port_, "GET /" + std::string(20000, 'a') + " HTTP/1.1\r\n").status, 431);
 }
 
 TEST_F(HttpServerTest, PostWithBodyGets405NotAReset) {
   const std::string body(200000, 'x');  // larger than socket buffers
-  auto r = raw_request(port_, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-                                  std::to_string(body.size()) + "\r\n\r\n" + body);
+  auto r = RawRequest(port_, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                                 std::to_string(body.size()) + "\r\n\r\n" + body);
   EXPECT_EQ(r.status, 405);
 }
 
 TEST_F(HttpServerTest, StalledClientGetsTimeoutAndDoesNotBlockOthers) {
-  const int stalled = connect_loopback(port_);
+  const int stalled = ConnectLoopback(port_);
   ASSERT_GE(stalled, 0);
   ::send(stalled, "GET /metr", 9, MSG_NOSIGNAL);  // never finishes the request
   EXPECT_EQ(get(port_, "/healthz").status, 200);  // served meanwhile
@@ -157,14 +157,14 @@ TEST_F(HttpServerTest, StalledClientGetsTimeoutAndDoesNotBlockOthers) {
 }
 
 TEST_F(HttpServerTest, StopIsPromptWithOpenConnectionsAndIdempotent) {
-  const int idle = connect_loopback(port_);
+  const int idle = ConnectLoopback(port_);
   ASSERT_GE(idle, 0);
   const auto start = std::chrono::steady_clock::now();
   server_->stop();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);  // not the 2 s io_timeout
   server_->stop();
   ::close(idle);
-  EXPECT_LT(connect_loopback(port_), 0);  // nothing listens any more
+  EXPECT_LT(ConnectLoopback(port_), 0);  // nothing listens any more
 }
 
 TEST(HttpServerConfigTest, BadAddressesNameTheField) {
@@ -175,11 +175,11 @@ TEST(HttpServerConfigTest, BadAddressesNameTheField) {
     ASSERT_FALSE(r.ok()) << addr;
     EXPECT_NE(r.error().message.find("address"), std::string::npos) << r.error().message;
   }
-  auto p = parse_listen_address(":8080");
+  auto p = ParseListenAddress(":8080");
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->host, "");
   EXPECT_EQ(p->port, 8080);
-  auto v6 = parse_listen_address("[::1]:0");
+  auto v6 = ParseListenAddress("[::1]:0");
   ASSERT_TRUE(v6.ok());
   EXPECT_EQ(v6->host, "::1");
 }
@@ -217,28 +217,28 @@ TEST(HttpServerConfigTest, RequestHandlersGetMethodQueryAndBody) {
                         r.method + " " + r.path + " ?" + r.query + " " +
                             std::to_string(r.body.size()) + ":" + r.body.substr(0, 5)};
   };
-  s.handle_requests("/hooks/", echo);
-  s.handle_requests("/healthz", echo);  // overrides the own route
+  s.HandleRequests("/hooks/", echo);
+  s.HandleRequests("/healthz", echo);  // overrides the own route
   ASSERT_TRUE(s.start().ok());
   const std::string body(250000, 'b');  // larger than socket buffers
-  auto r = raw_request(s.port(), "POST /hooks/copy?a=1 HTTP/1.1\r\ncontent-length: " +
-                                     std::to_string(body.size()) + "\r\n\r\n" + body);
+  auto r = RawRequest(s.port(), "POST /hooks/copy?a=1 HTTP/1.1\r\ncontent-length: " +
+                                    std::to_string(body.size()) + "\r\n\r\n" + body);
   EXPECT_EQ(r.status, 202);
   EXPECT_NE(r.head.find("202 Accepted"), std::string::npos) << r.head;
   EXPECT_EQ(r.body, "POST /hooks/copy ?a=1 250000:bbbbb");
-  r = raw_request(s.port(), "PUT /hooks/x HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi");
+  r = RawRequest(s.port(), "PUT /hooks/x HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi");
   EXPECT_EQ(r.status, 409);
   EXPECT_EQ(r.body, "PUT /hooks/x ? 2:hi");
   EXPECT_EQ(get(s.port(), "/healthz").body, "GET /healthz ? 0:");
   EXPECT_EQ(get(s.port(), "/hooks").status, 404);     // not under /hooks/
   EXPECT_EQ(get(s.port(), "/healthzz").status, 404);  // exact path only
   EXPECT_EQ(get(s.port(), "/metrics").status, 200);   // own routes still served
-  r = raw_request(s.port(), "POST /hooks/x HTTP/1.1\r\nContent-Length: 300001\r\n\r\n");
+  r = RawRequest(s.port(), "POST /hooks/x HTTP/1.1\r\nContent-Length: 300001\r\n\r\n");
   EXPECT_EQ(r.status, 413);
-  r = raw_request(s.port(), "POST /hooks/x HTTP/1.1\r\nContent-Length: ten\r\n\r\n");
+  r = RawRequest(s.port(), "POST /hooks/x HTTP/1.1\r\nContent-Length: ten\r\n\r\n");
   EXPECT_EQ(r.status, 400);
   // A body that never arrives times out.
-  const int stalled = connect_loopback(s.port());
+  const int stalled = ConnectLoopback(s.port());
   const std::string head = "POST /hooks/x HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc";
   ::send(stalled, head.data(), head.size(), MSG_NOSIGNAL);
   char buf[64];
@@ -249,11 +249,11 @@ TEST(HttpServerConfigTest, RequestHandlersGetMethodQueryAndBody) {
 }
 
 TEST(HttpServerConfigTest, ContentLengthParsing) {
-  EXPECT_EQ(*parse_content_length("POST / HTTP/1.1\r\nHost: x\r\n\r\n"), 0u);
-  EXPECT_EQ(*parse_content_length("POST / HTTP/1.1\r\nCONTENT-LENGTH:  12 \r\n\r\n"), 12u);
-  EXPECT_FALSE(parse_content_length("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"));
-  EXPECT_FALSE(parse_content_length("POST / HTTP/1.1\r\nContent-Length:\r\n\r\n"));
-  auto line = parse_request_line("GET /p?x=1&y HTTP/1.1\r\n");
+  EXPECT_EQ(*ParseContentLength("POST / HTTP/1.1\r\nHost: x\r\n\r\n"), 0u);
+  EXPECT_EQ(*ParseContentLength("POST / HTTP/1.1\r\nCONTENT-LENGTH:  12 \r\n\r\n"), 12u);
+  EXPECT_FALSE(ParseContentLength("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"));
+  EXPECT_FALSE(ParseContentLength("POST / HTTP/1.1\r\nContent-Length:\r\n\r\n"));
+  auto line = ParseRequestLine("GET /p?x=1&y HTTP/1.1\r\n");
   ASSERT_TRUE(line);
   EXPECT_EQ(line->path, "/p");
   EXPECT_EQ(line->query, "x=1&y");

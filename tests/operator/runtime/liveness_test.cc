@@ -10,9 +10,9 @@ using namespace std::chrono_literals;
 TEST(WorkerHeartbeatsTest, OnlyBusyWorkersPastTheLimitAreStuck) {
   FakeClock clock;
   WorkerHeartbeats beats(clock);
-  const int a = beats.add_worker("shardset/0");
-  const int b = beats.add_worker("shardset/1");
-  const int c = beats.add_worker("forecast/0");
+  const int a = beats.AddWorker("shardset/0");
+  const int b = beats.AddWorker("shardset/1");
+  const int c = beats.AddWorker("forecast/0");
   clock.advance(1h);
   EXPECT_TRUE(beats.stuck(5min).empty()) << "idle workers are never stuck";
   beats.begin(a, "ns/a");

@@ -95,7 +95,7 @@ TEST(MetricsTest, RemoveLabelSetAndRemoveMatching) {
 
   EXPECT_TRUE(c->remove({{"pod", "a-1"}, {"shardset", "ns/a"}}));
   EXPECT_FALSE(c->remove({{"pod", "a-1"}, {"shardset", "ns/a"}}));
-  EXPECT_EQ(reg.remove_matching({{"shardset", "ns/a"}}), 2u);
+  EXPECT_EQ(reg.RemoveMatching({{"shardset", "ns/a"}}), 2u);
   EXPECT_EQ(reg.render(),
             "# HELP moves_total Moves.\n"
             "# TYPE moves_total counter\n"
@@ -110,13 +110,13 @@ TEST(MetricsTest, RemoveLabelSetAndRemoveMatching) {
 TEST(MetricsTest, LabelMismatchIsAnErrorNotACrash) {
   Registry reg;
   auto c = reg.counter("x_total", "X.", {"shardset"}).value();
-  auto r = c->try_with({{"shardsett", "a"}});
+  auto r = c->TryWith({{"shardsett", "a"}});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("shardsett"), std::string::npos) << r.error().message;
-  auto missing = c->try_with({});
+  auto missing = c->TryWith({});
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().message.find("missing label \"shardset\""), std::string::npos);
-  auto twice = c->try_with({{"shardset", "a"}, {"shardset", "b"}});
+  auto twice = c->TryWith({{"shardset", "a"}, {"shardset", "b"}});
   ASSERT_FALSE(twice.ok());
 
   c->with({{"bogus", "a"}})->inc(5);  // detached child: counted as an error, not exported
@@ -162,23 +162,23 @@ TEST(MetricsTest, CounterIgnoresNegativeIncrements) {
 }
 
 TEST(MetricsTest, FormatValue) {
-  EXPECT_EQ(format_value(0), "0");
-  EXPECT_EQ(format_value(42), "42");
-  EXPECT_EQ(format_value(0.1), "0.1");
-  EXPECT_EQ(format_value(-2.5), "-2.5");
-  EXPECT_EQ(format_value(1e-9), "1e-09");
-  EXPECT_EQ(format_value(std::numeric_limits<double>::infinity()), "+Inf");
-  EXPECT_EQ(format_value(-std::numeric_limits<double>::infinity()), "-Inf");
-  EXPECT_EQ(format_value(std::nan("")), "NaN");
+  EXPECT_EQ(FormatValue(0), "0");
+  EXPECT_EQ(FormatValue(42), "42");
+  EXPECT_EQ(FormatValue(0.1), "0.1");
+  EXPECT_EQ(FormatValue(-2.5), "-2.5");
+  EXPECT_EQ(FormatValue(1e-9), "1e-09");
+  EXPECT_EQ(FormatValue(std::numeric_limits<double>::infinity()), "+Inf");
+  EXPECT_EQ(FormatValue(-std::numeric_limits<double>::infinity()), "-Inf");
+  EXPECT_EQ(FormatValue(std::nan("")), "NaN");
 }
 
 TEST(MetricsTest, ExponentialBuckets) {
-  auto b = exponential_buckets(0.001, 2, 4);
+  auto b = ExponentialBuckets(0.001, 2, 4);
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(*b, (std::vector<double>{0.001, 0.002, 0.004, 0.008}));
-  EXPECT_FALSE(exponential_buckets(0, 2, 4).ok());
-  EXPECT_FALSE(exponential_buckets(1, 1, 4).ok());
-  EXPECT_FALSE(exponential_buckets(1, 2, 0).ok());
+  EXPECT_FALSE(ExponentialBuckets(0, 2, 4).ok());
+  EXPECT_FALSE(ExponentialBuckets(1, 1, 4).ok());
+  EXPECT_FALSE(ExponentialBuckets(1, 2, 0).ok());
 }
 
 TEST(MetricsTest, ConcurrentUpdatesAreExact) {

@@ -22,25 +22,25 @@ TEST(WorkQueueTest, AddDeduplicates) {
   q.add("b");
   q.add("a");
   EXPECT_EQ(q.len(), 2u);
-  EXPECT_EQ(q.try_get(), "a");
-  EXPECT_EQ(q.try_get(), "b");
-  EXPECT_EQ(q.try_get(), std::nullopt);
+  EXPECT_EQ(q.TryGet(), "a");
+  EXPECT_EQ(q.TryGet(), "b");
+  EXPECT_EQ(q.TryGet(), std::nullopt);
 }
 
 TEST(WorkQueueTest, KeyAddedWhileProcessingIsRequeuedAfterDone) {
   FakeClock clock;
   WorkQueue q(clock);
   q.add("a");
-  ASSERT_EQ(q.try_get(), "a");
+  ASSERT_EQ(q.TryGet(), "a");
   EXPECT_EQ(q.num_processing(), 1u);
   q.add("a");
   q.add("a");
   // Not handed out again while it is being processed.
   EXPECT_EQ(q.len(), 0u);
-  EXPECT_EQ(q.try_get(), std::nullopt);
+  EXPECT_EQ(q.TryGet(), std::nullopt);
   q.done("a");
   EXPECT_EQ(q.len(), 1u);  // exactly one re-queue
-  ASSERT_EQ(q.try_get(), "a");
+  ASSERT_EQ(q.TryGet(), "a");
   q.done("a");
   EXPECT_EQ(q.len(), 0u);
   EXPECT_EQ(q.num_processing(), 0u);
@@ -50,7 +50,7 @@ TEST(WorkQueueTest, DoneWithoutDirtyDoesNotRequeue) {
   FakeClock clock;
   WorkQueue q(clock);
   q.add("a");
-  ASSERT_EQ(q.try_get(), "a");
+  ASSERT_EQ(q.TryGet(), "a");
   q.done("a");
   q.done("never-got");  // harmless
   EXPECT_EQ(q.len(), 0u);
@@ -59,43 +59,43 @@ TEST(WorkQueueTest, DoneWithoutDirtyDoesNotRequeue) {
 TEST(WorkQueueTest, AddAfterWaitsForTheFakeClock) {
   FakeClock clock;
   WorkQueue q(clock);
-  q.add_after("a", 1s);
+  q.AddAfter("a", 1s);
   EXPECT_EQ(q.len(), 0u);
   EXPECT_EQ(q.num_waiting(), 1u);
   clock.advance(999ms);
-  EXPECT_EQ(q.try_get(), std::nullopt);
+  EXPECT_EQ(q.TryGet(), std::nullopt);
   clock.advance(1ms);
   EXPECT_EQ(q.num_waiting(), 0u);
-  EXPECT_EQ(q.try_get(), "a");
+  EXPECT_EQ(q.TryGet(), "a");
 }
 
 TEST(WorkQueueTest, AddAfterKeepsEarliestReadyTime) {
   FakeClock clock;
   WorkQueue q(clock);
-  q.add_after("a", 5s);
-  q.add_after("a", 1s);
-  q.add_after("a", 3s);
+  q.AddAfter("a", 5s);
+  q.AddAfter("a", 1s);
+  q.AddAfter("a", 3s);
   EXPECT_EQ(q.num_waiting(), 1u);
   clock.advance(1s);
-  EXPECT_EQ(q.try_get(), "a");
+  EXPECT_EQ(q.TryGet(), "a");
   q.done("a");
   clock.advance(10s);
-  EXPECT_EQ(q.try_get(), std::nullopt);  // the later entries were merged away
+  EXPECT_EQ(q.TryGet(), std::nullopt);  // the later entries were merged away
 }
 
 TEST(WorkQueueTest, AddAfterZeroAddsNow) {
   FakeClock clock;
   WorkQueue q(clock);
-  q.add_after("a", 0s);
+  q.AddAfter("a", 0s);
   EXPECT_EQ(q.len(), 1u);
 }
 
 TEST(WorkQueueTest, BlockedGetWakesWhenDelayElapses) {
   FakeClock clock;
   WorkQueue q(clock);
-  q.add_after("a", 2s);
+  q.AddAfter("a", 2s);
   auto fut = std::async(std::launch::async, [&] { return q.get(); });
-  ASSERT_TRUE(clock.wait_for_waiters(1, 5s));
+  ASSERT_TRUE(clock.WaitForWaiters(1, 5s));
   clock.advance(1s);
   EXPECT_EQ(fut.wait_for(20ms), std::future_status::timeout);  // bounded check
   clock.advance(1s);
@@ -106,12 +106,12 @@ TEST(WorkQueueTest, BlockedGetWakesWhenDelayElapses) {
 TEST(WorkQueueTest, BlockedGetPicksUpEarlierDelayAddedWhileWaiting) {
   FakeClock clock;
   WorkQueue q(clock);
-  q.add_after("late", 10s);
+  q.AddAfter("late", 10s);
   auto fut = std::async(std::launch::async, [&] { return q.get(); });
-  ASSERT_TRUE(clock.wait_for_waiters(1, 5s));
-  q.add_after("early", 1s);
+  ASSERT_TRUE(clock.WaitForWaiters(1, 5s));
+  q.AddAfter("early", 1s);
   // The getter re-waits with the new, earlier deadline.
-  ASSERT_TRUE(clock.wait_for_waiters(1, 5s));
+  ASSERT_TRUE(clock.WaitForWaiters(1, 5s));
   clock.advance(1s);
   ASSERT_EQ(fut.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(fut.get(), "early");
@@ -150,7 +150,7 @@ TEST(RateLimiterTest, BucketTenQpsBurstHundred) {
 
 TEST(RateLimiterTest, MaxOfTakesLongestAndForgetsAll) {
   FakeClock clock;
-  auto rl = default_controller_rate_limiter(clock);
+  auto rl = DefaultControllerRateLimiter(clock);
   EXPECT_EQ(rl->when("a"), 5ms);  // per-item dominates while the bucket is full
   EXPECT_EQ(rl->when("a"), 10ms);
   EXPECT_EQ(rl->num_requeues("a"), 2);
@@ -162,38 +162,38 @@ TEST(RateLimiterTest, MaxOfTakesLongestAndForgetsAll) {
 TEST(WorkQueueTest, RateLimitedTokenBucketDelaysThe101stItemBy100ms) {
   FakeClock clock;
   WorkQueue q(clock);
-  for (int i = 0; i < 101; ++i) q.add_rate_limited("k" + std::to_string(i));
+  for (int i = 0; i < 101; ++i) q.AddRateLimited("k" + std::to_string(i));
   // Every first failure waits 5 ms (per-item backoff); the bucket only
   // delays the 101st further, to 100 ms.
   clock.advance(5ms);
   EXPECT_EQ(q.len(), 100u);
-  for (int i = 0; i < 100; ++i) ASSERT_TRUE(q.try_get().has_value());
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(q.TryGet().has_value());
   clock.advance(94ms);  // t = 99 ms
-  EXPECT_EQ(q.try_get(), std::nullopt);
+  EXPECT_EQ(q.TryGet(), std::nullopt);
   EXPECT_EQ(q.num_waiting(), 1u);
   clock.advance(1ms);  // t = 100 ms
-  EXPECT_EQ(q.try_get(), "k100");
+  EXPECT_EQ(q.TryGet(), "k100");
 }
 
 TEST(WorkQueueTest, RateLimitedBackoffGrowsAndForgetResets) {
   FakeClock clock;
   WorkQueue q(clock);
-  q.add_rate_limited("a");
-  q.add_rate_limited("a");
-  q.add_rate_limited("a");
+  q.AddRateLimited("a");
+  q.AddRateLimited("a");
+  q.AddRateLimited("a");
   EXPECT_EQ(q.num_requeues("a"), 3);
   q.forget("a");
   EXPECT_EQ(q.num_requeues("a"), 0);
   // Earliest pending ready time is still the first (5 ms).
   clock.advance(5ms);
-  ASSERT_EQ(q.try_get(), "a");
+  ASSERT_EQ(q.TryGet(), "a");
   q.done("a");
   // After forget, the next failure waits 5 ms again, not 40 ms.
-  q.add_rate_limited("a");
+  q.AddRateLimited("a");
   clock.advance(4ms);
-  EXPECT_EQ(q.try_get(), std::nullopt);
+  EXPECT_EQ(q.TryGet(), std::nullopt);
   clock.advance(1ms);
-  EXPECT_EQ(q.try_get(), "a");
+  EXPECT_EQ(q.TryGet(), "a");
 }
 
 TEST(WorkQueueTest, ShutDownWakesBlockedGetters) {
@@ -202,8 +202,8 @@ TEST(WorkQueueTest, ShutDownWakesBlockedGetters) {
   std::vector<std::future<std::optional<std::string>>> futs;
   for (int i = 0; i < 3; ++i)
     futs.push_back(std::async(std::launch::async, [&] { return q.get(); }));
-  ASSERT_TRUE(clock.wait_for_waiters(3, 5s));
-  q.shut_down();
+  ASSERT_TRUE(clock.WaitForWaiters(3, 5s));
+  q.ShutDown();
   for (auto& f : futs) {
     ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
     EXPECT_EQ(f.get(), std::nullopt);
@@ -215,10 +215,10 @@ TEST(WorkQueueTest, ShutDownHandsOutQueuedKeysThenStops) {
   FakeClock clock;
   WorkQueue q(clock);
   q.add("a");
-  q.add_after("later", 1s);
-  q.shut_down();
-  q.add("b");               // ignored
-  q.add_rate_limited("c");  // ignored
+  q.AddAfter("later", 1s);
+  q.ShutDown();
+  q.add("b");             // ignored
+  q.AddRateLimited("c");  // ignored
   EXPECT_EQ(q.get(), "a");
   clock.advance(2s);
   EXPECT_EQ(q.get(), std::nullopt);  // delayed keys are dropped
@@ -229,7 +229,7 @@ TEST(WorkQueueTest, ShutDownWithDrainWaitsForProcessingKeys) {
   WorkQueue q(clock);
   q.add("a");
   ASSERT_EQ(q.get(), "a");
-  auto drain = std::async(std::launch::async, [&] { q.shut_down_with_drain(); });
+  auto drain = std::async(std::launch::async, [&] { q.ShutDownWithDrain(); });
   EXPECT_EQ(drain.wait_for(20ms), std::future_status::timeout);  // bounded check
   q.done("a");
   ASSERT_EQ(drain.wait_for(5s), std::future_status::ready);
@@ -273,7 +273,7 @@ TEST(WorkQueueTest, ConcurrentProducersAndConsumers) {
     });
   }
   for (auto& t : producers) t.join();
-  q.shut_down_with_drain();
+  q.ShutDownWithDrain();
   for (auto& t : consumers) t.join();
 
   EXPECT_EQ(overlaps.load(), 0);
@@ -296,23 +296,23 @@ TEST(WorkQueueTest, MetricsTrackDepthAddsAndRetries) {
   q.add("b");
   EXPECT_EQ(depth->value(), 2);
   EXPECT_EQ(adds->value(), 2);
-  ASSERT_TRUE(q.try_get().has_value());
+  ASSERT_TRUE(q.TryGet().has_value());
   EXPECT_EQ(depth->value(), 1);
-  q.add_rate_limited("c");
+  q.AddRateLimited("c");
   EXPECT_EQ(retries->value(), 1);
 }
 
 TEST(WorkQueueTest, RegisteredMetricsAreExported) {
   FakeClock clock;
   Registry reg;
-  auto m = register_workqueue_metrics(reg, "shardset");
+  auto m = RegisterWorkqueueMetrics(reg, "shardset");
   ASSERT_TRUE(m.ok()) << m.error().message;
-  auto again = register_workqueue_metrics(reg, "migration");  // idempotent families
+  auto again = RegisterWorkqueueMetrics(reg, "migration");  // idempotent families
   ASSERT_TRUE(again.ok()) << again.error().message;
   WorkQueue q(clock);
   q.set_metrics(*m);
   q.add("ns/a");
-  q.add_rate_limited("ns/b");
+  q.AddRateLimited("ns/b");
   EXPECT_EQ(reg.render(),
             "# HELP shardcast_workqueue_adds_total Keys added to the work queue.\n"
             "# TYPE shardcast_workqueue_adds_total counter\n"
