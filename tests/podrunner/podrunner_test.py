@@ -10,7 +10,11 @@ IPs) and the pod runner, then checks:
      /healthz answers 200 on <pod IP>:8091;
   2. keys written to one pod survive a kill -9 of its redis-server (restarted
      by the runner with its appendonly data); a killed agent is restarted;
-  3. deleting a pod stops its redis-server and agent;
+  3. deleting a pod stops its redis-server and agent; the ShardSet has
+     volumeClaimTemplates (claims pre-bound to hostPath PersistentVolumes the
+     test creates), so the operator creates the pod again under its name and
+     the keys written before are read back from its data directory (the
+     runner's stand-in for the PVC);
   4. under redis-benchmark against one pod, metrics.k8s.io PodMetrics reports
      that pod's CPU at least 30m and over twice an idle pod's.
 Uses the control plane named by SHARDCAST_TEST_KUBECONFIG (hack/test.sh), or
@@ -118,6 +122,21 @@ def kubectl(kc, *args, stdin=None):
     return r.stdout
 
 
+def persistent_volumes(ns, work, count):
+    """hostPath PersistentVolumes pre-bound (claimRef) to the claims the
+    ShardSet's pods kv-0..kv-<count-1> will have, so the PV controller binds
+    them and the scheduler places the pods. Cluster-scoped: named after the
+    namespace and deleted by cleanup()."""
+    return [{
+        "apiVersion": "v1", "kind": "PersistentVolume",
+        "metadata": {"name": f"{ns}-data-kv-{i}"},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                 "storageClassName": "", "persistentVolumeReclaimPolicy": "Retain",
+                 "hostPath": {"path": os.path.join(work, "pv", f"kv-{i}")},
+                 "claimRef": {"namespace": ns, "name": f"data-kv-{i}"}},
+    } for i in range(count)]
+
+
 def shardset(ns):
     return {
         "apiVersion": "shardcast.dev/v1alpha1", "kind": "ShardSet",
@@ -128,6 +147,10 @@ def shardset(ns):
             "capacity": {"metric": "CPU", "cpuMillis": 1000},
             "routing": {"configMapName": "kv-routing", "port": REDIS_PORT},
             "hooks": {"port": HOOK_PORT},
+            "volumeClaimTemplates": [{
+                "metadata": {"name": "data"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "",
+                         "resources": {"requests": {"storage": "1Gi"}}}}],
             "template": {"spec": {
                 "nodeSelector": {"type": "kwok"},
                 "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Equal", "value": "fake",
@@ -184,6 +207,8 @@ class Test:
         kubectl(self.kc, "wait", "--for=condition=Established", "crd/shardsets.shardcast.dev",
                 "--timeout=60s")
         kubectl(self.kc, "create", "namespace", self.ns)
+        for pv in persistent_volumes(self.ns, self.work, 5):
+            kubectl(self.kc, "apply", "-f", "-", stdin=json.dumps(pv))
         kubectl(self.kc, "apply", "-f", "-", stdin=json.dumps(shardset(self.ns)))
         self.start("operator", [self.a.operator, "run", "--kubeconfig", self.kc, "--namespace", self.ns,
                                 "--metrics-bind-address", "", "--health-probe-bind-address", "",
@@ -238,16 +263,30 @@ class Test:
             redis_cmd(pods[b], REDIS_PORT, "SET", f"pvc:{i}", f"v{i}")
         st = self.state()[b]
         victims = [st["redis"]["pid"], st["agent"]["pid"]]
+        old_uid = self.client.get(f"/api/v1/namespaces/{self.ns}/pods/{b}")["metadata"]["uid"]
         kubectl(self.kc, "-n", self.ns, "delete", "pod", b, "--wait=false")
         wait_for(f"{b}: deleted; its redis-server and agent {victims} stopped",
                  lambda: not any(alive(p) for p in victims), 60)
 
-        # The ShardSet has no volumeClaimTemplates, so under the ownership
-        # rules (docs/routing.md) a deleted owner is gone for good: it is not
-        # created again under its name (the ShardSet reports DataLost). A
-        # re-created pod finding its data directory again is not checked
-        # here any more (issue 12: to restore with a PVC-backed ShardSet).
-        log(f"{b}: deleted; its processes stopped")
+        # With its claims kept, the operator creates the pod again under its
+        # name; the runner serves it from the same data directory.
+        def back_with_data():
+            ip_b = self.pods().get(b)
+            pod = self.client.get(f"/api/v1/namespaces/{self.ns}/pods/{b}")
+            if not ip_b or pod["metadata"]["uid"] == old_uid:
+                return None
+            if redis_pid(ip_b) in victims:
+                return None
+            got = [redis_cmd(ip_b, REDIS_PORT, "GET", f"pvc:{i}") for i in range(50)]
+            missing = [i for i, v in enumerate(got) if v != f"v{i}"]
+            if missing:
+                raise Failure(f"{b}: re-created, but {len(missing)} of 50 keys are missing, "
+                              f"e.g. pvc:{missing[0]}")
+            return ip_b
+
+        wait_for(f"{b}: created again under its name, serving, and all 50 keys written before "
+                 "the deletion read back", back_with_data, 120)
+        log(f"{b}: a new pod (uid {old_uid} before) with a new redis-server answers")
 
         # 4. Real CPU reaches metrics-server.
         bench = subprocess.Popen(["redis-benchmark", "-h", ip, "-p", str(REDIS_PORT), "-l", "-q",
@@ -282,6 +321,10 @@ class Test:
         self.stop("podrunner")
         left = [p for p in pids if p and alive(p)]
         subprocess.run(["kubectl", "--kubeconfig", self.kc, "delete", "namespace", self.ns, "--wait=false"],
+                       capture_output=True, timeout=60)
+        subprocess.run(["kubectl", "--kubeconfig", self.kc, "delete", "pv", "--wait=false",
+                        "--ignore-not-found", *[pv["metadata"]["name"]
+                                                for pv in persistent_volumes(self.ns, self.work, 5)]],
                        capture_output=True, timeout=60)
         if left:
             raise Failure(f"processes left running after the pod runner stopped: {left}")
