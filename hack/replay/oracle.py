@@ -88,6 +88,9 @@ REQUIRED = ("start", "end", "forecastStep", "horizon", "capacity", "maxUtilizati
 # what measures.arm_summary reads of each arm
 ARM_FIELDS = ("ticks", "observed", "forecasts", "actions", "routing", "routingErrors", "promotions", "demotions")
 ACTION_TYPES = ("Promote", "Move", "AddEcho", "RemoveEcho", "Split", "Merge", "Demote", "ScaleIn")
+# controllers/migrationpolicy/policy.cc CopiesData: the actions that copy data,
+# counted by maxConcurrentMigrations and maxMovesPerHour
+COPIES_DATA = ("Move", "AddEcho")
 
 
 class OracleError(Exception):
@@ -209,7 +212,7 @@ class Simulation:
         span = loads_mod.SPAN
         self.ranges = {i: {"id": i, "start": span * i // n, "end": span * (i + 1) // n - 1, "owner": owners[i],
                            "state": "stable", "echoes": []} for i in range(n)}
-        self.history = []        # newest last: {type, t, range, other, source, target}
+        self.history = []        # finished, newest last: {type, started, finished, range, other, source, target}
         self.low_since = None
         self.tmp = workdir
         self.own_tmp = workdir is None
@@ -255,20 +258,29 @@ class Simulation:
 
     # ---- planner input ----------------------------------------------------
     def history_input(self, now):
-        moves, rla, pla = [], {}, {}
-        for h in self.history[-HISTORY_LIMIT:]:
-            if h["type"] in ("Move", "AddEcho") and now - h["t"] < 3600:
-                moves.append(h["t"])
+        """The planner's history as HistoryFrom (controllers/migrationpolicy)
+        builds it from the newest HISTORY_LIMIT finished records and those in flight."""
+        moves, rla, pla, in_flight = [], {}, {}, 0
+        for h in self.history[-HISTORY_LIMIT:] + self.in_flight_records():
+            last = h["started"] if h["finished"] is None else max(h["started"], h["finished"])
+            if h["type"] in COPIES_DATA:
+                if now - h["started"] < 3600:
+                    moves.append(h["started"])
+                in_flight += h["finished"] is None
             if h["range"] is not None:
-                rla[str(h["range"])] = max(rla.get(str(h["range"]), 0), h["t"])
+                rla[str(h["range"])] = max(rla.get(str(h["range"]), 0), last)
             if h["other"] is not None and h["type"] in ("Split", "Merge"):
-                rla[str(h["other"])] = max(rla.get(str(h["other"]), 0), h["t"])
+                rla[str(h["other"])] = max(rla.get(str(h["other"]), 0), last)
             if h["type"] != "Move":
                 for pod in (h["source"], h["target"]):
                     if pod:
-                        pla[pod] = max(pla.get(pod, 0), h["t"])
-        return {"moves": sorted(moves), "rangeLastAction": rla, "podLastAction": pla, "inFlightMigrations": 0,
-                "lowLoadSince": self.low_since}
+                        pla[pod] = max(pla.get(pod, 0), last)
+        return {"moves": sorted(moves), "rangeLastAction": rla, "podLastAction": pla,
+                "inFlightMigrations": in_flight, "lowLoadSince": self.low_since}
+
+    def in_flight_records(self):
+        """History records of the started, unfinished actions (none yet)."""
+        return []
 
     def state_doc(self, now):
         pods = [{"name": p, "role": "active", "ready": True} for p in self.active]
@@ -331,89 +343,118 @@ class Simulation:
                     self.warm.remove(name)
 
     def apply(self, t, actions, tally):
-        when = traces.fmt_time(t)
+        """Applies a plan's actions at once, in order, then refills the warm pool."""
         for i, a in enumerate(actions):
-            typ = a.get("type") if isinstance(a, dict) else None
-            where = f"shardcast plan at {when}: actions[{i}] ({typ})"
-            if typ not in ACTION_TYPES:
-                raise OracleError(f"{where}: unknown action type")
-            rid = a.get("range")
-            r = self.ranges.get(rid) if rid is not None else None
-            if rid is not None and r is None:
-                raise OracleError(f"{where}: unknown range {rid}")
-            pod = a.get("pod", "")
-            rec = {"type": typ, "t": t, "range": rid, "other": a.get("newRange", a.get("absorbedRange")),
-                   "source": "", "target": ""}
-            if typ == "Promote":
-                if pod not in self.warm:
-                    raise OracleError(f"{where}: {pod} is not a warm pod")
-                self.warm.remove(pod)
-                self.active.append(pod)
-                rec["target"] = pod
-                if self.T0 <= t <= self.T1:
-                    tally["promotions"].append({"t": t, "pod": pod})
-            elif typ == "Demote":
-                if pod not in self.active:
-                    raise OracleError(f"{where}: {pod} is not an active pod")
-                self.active.remove(pod)
-                self.warm.append(pod)
-                rec["source"] = pod
-                tally["demotions"].append({"t": t, "pod": pod})
-            elif typ == "ScaleIn":
-                if pod not in self.active:
-                    raise OracleError(f"{where}: {pod} is not an active pod")
-                owned = [k for k, x in self.ranges.items() if x["owner"] == pod]
-                if owned:
-                    raise OracleError(f"{where}: {pod} still owns ranges {owned[:5]}")
-                self.active.remove(pod)
-                for x in self.ranges.values():
-                    x["echoes"] = [e for e in x["echoes"] if e != pod]
-                rec["source"] = pod
-                tally["demotions"].append({"t": t, "pod": pod})
-            elif typ == "Move":
-                src, dst = a.get("from"), a.get("to")
-                if r is None or r["owner"] != src:
-                    raise OracleError(f"{where}: range {rid} is not owned by {src}")
-                if dst not in self.active:
-                    raise OracleError(f"{where}: target {dst} is not an active pod")
-                r["owner"] = dst
-                rec["source"], rec["target"] = src, dst
-                if self.T0 <= t <= self.T1 and src != dst:
-                    tally["moved"] += 1
-            elif typ == "AddEcho":
-                if r is None or pod not in self.active:
-                    raise OracleError(f"{where}: range {rid} / pod {pod} unknown")
-                r["echoes"].append(pod)
-                rec["target"] = pod
-            elif typ == "RemoveEcho":
-                if r is None or pod not in r["echoes"]:
-                    raise OracleError(f"{where}: {pod} is not an echo of range {rid}")
-                r["echoes"].remove(pod)
-                rec["target"] = pod
-            elif typ == "Split":
-                new, at = a.get("newRange"), a.get("splitAt")
-                if r is None or new is None or at is None or not (r["start"] < at <= r["end"]):
-                    raise OracleError(f"{where}: split of range {rid} at {at} is outside it")
-                if new in self.ranges:
-                    raise OracleError(f"{where}: new range id {new} is taken")
-                upper = copy.deepcopy(r)
-                upper["id"], upper["start"] = new, at
-                r["end"] = at - 1
-                self.ranges[new] = upper
-                rec["source"] = pod
-            elif typ == "Merge":
-                other = a.get("absorbedRange")
-                b = self.ranges.get(other)
-                if r is None or b is None or r["end"] + 1 != b["start"] or r["owner"] != b["owner"]:
-                    raise OracleError(f"{where}: ranges {rid} and {other} are not adjacent on one owner")
-                r["end"] = b["end"]
-                del self.ranges[other]
-                rec["source"] = pod
-            self.history.append(rec)
-            tally["actions"][typ] = tally["actions"].get(typ, 0) + 1
+            self.apply_action(t, a, tally, self._where(t, i, a))
+        self._refill_warm()
+
+    @staticmethod
+    def _where(t, i, a):
+        typ = a.get("type") if isinstance(a, dict) else None
+        where = f"shardcast plan at {traces.fmt_time(t)}: actions[{i}] ({typ})"
+        if typ not in ACTION_TYPES:
+            raise OracleError(f"{where}: unknown action type")
+        return where
+
+    @staticmethod
+    def _record(a, started):
+        """The action's history record (status.actions / status.history):
+        started, and finished None until it is done."""
+        rec = {"type": a["type"], "started": started, "finished": None, "range": a.get("range"),
+               "other": a.get("newRange", a.get("absorbedRange")), "source": "", "target": ""}
+        pod = a.get("pod", "")
+        if a["type"] in ("Promote", "AddEcho", "RemoveEcho"):
+            rec["target"] = pod
+        elif a["type"] == "Move":
+            rec["source"], rec["target"] = a.get("from"), a.get("to")
+        else:  # Demote, ScaleIn, Split, Merge
+            rec["source"] = pod
+        return rec
+
+    def apply_action(self, t, a, tally, where, rec=None):
+        """One action's effect at trace time t; `where` names it in errors.
+        Its history record (`rec`, started at t when not given) is finished at t."""
+        rid = a.get("range")
+        r = self.ranges.get(rid) if rid is not None else None
+        if rid is not None and r is None:
+            raise OracleError(f"{where}: unknown range {rid}")
+        EFFECTS[a["type"]](self, t, a, r, where, tally)
+        rec = rec or self._record(a, t)
+        rec["finished"] = t
+        self.history.append(rec)
         if len(self.history) > HISTORY_LIMIT:
             del self.history[:-HISTORY_LIMIT]
-        self._refill_warm()
+        tally["actions"][a["type"]] = tally["actions"].get(a["type"], 0) + 1
+
+    def _promote(self, t, a, r, where, tally):
+        pod = a.get("pod", "")
+        if pod not in self.warm:
+            raise OracleError(f"{where}: {pod} is not a warm pod")
+        self.warm.remove(pod)
+        self.active.append(pod)
+        if self.T0 <= t <= self.T1:
+            tally["promotions"].append({"t": t, "pod": pod})
+
+    def _demote(self, t, a, r, where, tally):
+        pod = a.get("pod", "")
+        if pod not in self.active:
+            raise OracleError(f"{where}: {pod} is not an active pod")
+        self.active.remove(pod)
+        self.warm.append(pod)
+        tally["demotions"].append({"t": t, "pod": pod})
+
+    def _scale_in(self, t, a, r, where, tally):
+        pod = a.get("pod", "")
+        if pod not in self.active:
+            raise OracleError(f"{where}: {pod} is not an active pod")
+        owned = [k for k, x in self.ranges.items() if x["owner"] == pod]
+        if owned:
+            raise OracleError(f"{where}: {pod} still owns ranges {owned[:5]}")
+        self.active.remove(pod)
+        for x in self.ranges.values():
+            x["echoes"] = [e for e in x["echoes"] if e != pod]
+        tally["demotions"].append({"t": t, "pod": pod})
+
+    def _move(self, t, a, r, where, tally):
+        src, dst = a.get("from"), a.get("to")
+        if r is None or r["owner"] != src:
+            raise OracleError(f"{where}: range {a.get('range')} is not owned by {src}")
+        if dst not in self.active:
+            raise OracleError(f"{where}: target {dst} is not an active pod")
+        r["owner"] = dst
+        if self.T0 <= t <= self.T1 and src != dst:
+            tally["moved"] += 1
+
+    def _add_echo(self, t, a, r, where, tally):
+        pod = a.get("pod", "")
+        if r is None or pod not in self.active:
+            raise OracleError(f"{where}: range {a.get('range')} / pod {pod} unknown")
+        r["echoes"].append(pod)
+
+    def _remove_echo(self, t, a, r, where, tally):
+        pod = a.get("pod", "")
+        if r is None or pod not in r["echoes"]:
+            raise OracleError(f"{where}: {pod} is not an echo of range {a.get('range')}")
+        r["echoes"].remove(pod)
+
+    def _split(self, t, a, r, where, tally):
+        rid, new, at = a.get("range"), a.get("newRange"), a.get("splitAt")
+        if r is None or new is None or at is None or not (r["start"] < at <= r["end"]):
+            raise OracleError(f"{where}: split of range {rid} at {at} is outside it")
+        if new in self.ranges:
+            raise OracleError(f"{where}: new range id {new} is taken")
+        upper = copy.deepcopy(r)
+        upper["id"], upper["start"] = new, at
+        r["end"] = at - 1
+        self.ranges[new] = upper
+
+    def _merge(self, t, a, r, where, tally):
+        rid, other = a.get("range"), a.get("absorbedRange")
+        b = self.ranges.get(other)
+        if r is None or b is None or r["end"] + 1 != b["start"] or r["owner"] != b["owner"]:
+            raise OracleError(f"{where}: ranges {rid} and {other} are not adjacent on one owner")
+        r["end"] = b["end"]
+        del self.ranges[other]
 
     # ---- the run ---------------------------------------------------------------
     def run(self):
@@ -458,6 +499,12 @@ class Simulation:
                 "rangeForecasts": self.range_forecasts, "simulatedFrom": self.TW, "pods": pods_series,
                 "finalRanges": len(self.ranges)}
 
+
+
+# An action's effect on the simulated ShardSet, by type (Simulation.apply_action).
+EFFECTS = {"Promote": Simulation._promote, "Demote": Simulation._demote, "ScaleIn": Simulation._scale_in,
+           "Move": Simulation._move, "AddEcho": Simulation._add_echo, "RemoveEcho": Simulation._remove_echo,
+           "Split": Simulation._split, "Merge": Simulation._merge}
 
 def simulate(res, tr, binary, **kw):
     """The oracle's measures (see the module doc); raises OracleError."""
