@@ -55,7 +55,9 @@ is unfinished. An action takes effect a duration after its start:
                  as an active pod and a promotion) only then;
   Move, AddEcho  the move duration: the owner changes (the echo is added)
                  only then; until then the range stays where it was and the
-                 action is a migration in flight;
+                 action is a migration in flight (the live AddEcho copies
+                 data only with agent hooks; without, it is one routing
+                 write);
   the others     at once: Split (the upper half gets the new id), Merge (one
                  routing write each in the live executor, no data copied),
                  RemoveEcho, Demote (active -> warm), ScaleIn (pod removed).
