@@ -22,9 +22,12 @@ pods, and as moves, for each increase of k, the fewest hottest ranges that
 make up the new pod's fair share (a lower bound of what filling it takes).
 Oracle (planner, true future; computed by hack/replay/oracle.py when the
 shardcast binary is known, and passed to `summarize`): `shardcast plan` run
-offline every forecast step on a simulated ShardSet whose forecasts are the
-trace's true future load, its actions applied at once; measured on trace
-minutes like an arm (no metrics-server, so no overload samples).
+offline every forecast step (once unfinished actions are done) on a
+simulated ShardSet whose forecasts are the trace's true future load, its
+actions started as the live executor starts them and taking effect a pod
+start-up (Promote) or move duration (Move, AddEcho) later, or all at once
+with --instant; measured on trace minutes like an arm (no metrics-server, so
+no overload samples). `oracle_durations` says which durations it used.
 `table` and `oracle_line` print these measures (both CLIs use them).
 """
 import heapq
@@ -209,11 +212,22 @@ def table(summary):
     return "\n".join(lines)
 
 
+def oracle_durations(o):
+    """How long the oracle's actions took, and where the figures came from
+    (records without them are of the earlier oracle, which applied plans at once)."""
+    d = o.get("durations") or {"instant": True}
+    if d["instant"]:
+        return "actions applied at once"
+    return (f"pod start-up {d['podStartupSeconds']:g}s ({d['podStartupFrom']}), move {d['moveSeconds']:g}s "
+            f"({d['moveFrom']}); {o.get('plansDeferred', 0)} forecast steps' plans waited for unfinished actions")
+
+
 def oracle_line(o):
     if "error" in o:
         return f"oracle (planner, true future): not computed: {o['error']}"
     what = "pod and range forecasts" if o.get("rangeForecasts", True) else "pod forecasts only"
     return (f"oracle (planner, true future): {what}, from the {o['arm']} arm's initial routing at "
-            f"{fmt_t(o['simulatedFrom'])}; {o['planCalls']} plan calls ({o['planSeconds']:.1f}s), first promotion "
+            f"{fmt_t(o['simulatedFrom'])}; {oracle_durations(o)}; {o['planCalls']} plan calls "
+            f"({o['planSeconds']:.1f}s), first promotion "
             f"{fmt_t(min((p['t'] for p in o['promotions']), default=None))}, scale-ins {o['scaleIns']}, "
             f"{o['finalRanges']} ranges at the end, blocked findings {o['blocked']}; actions {o['actions']}")

@@ -26,22 +26,62 @@ end of the measured window, at the forecast step of the run:
             evenly over its ranges). Warm pods: observed only, untrusted.
             No time to crossing (unknown = act now; the live operator
             passes timeToCrossingSeconds);
+  pods      passed as ready, but for a new warm pod still starting up;
   history   built as controllers/migrationpolicy (HistoryFrom over the last
-            100 finished actions): move starts of the last hour (Move,
-            AddEcho), per-range and per-pod last action (cooldowns), no
-            migration in flight (actions complete at once), and lowLoadSince
-            kept like the reconciler (set when the mean utilization of the
-            active pods is first seen below scaleInUtilization, cleared when
-            it is not; checked every trace minute);
+            100 finished actions and the unfinished ones): move starts of
+            the last hour (Move, AddEcho), per-range and per-pod last action
+            (cooldowns), migrations in flight, and lowLoadSince kept like the
+            reconciler (set when the mean utilization of the active pods is
+            first seen below scaleInUtilization, cleared when it is not;
+            checked every trace minute);
   policy    examples/demo/migrationpolicy.yaml with the run's step and
             horizon (as run.py writes it); examples/demo/shardset.yaml.
-Every step, one `shardcast plan -o json`; its actions are applied at once, in
-order: Promote (warm -> active), Demote (active -> warm), ScaleIn (pod
-removed), Move (owner), AddEcho/RemoveEcho, Split (upper half gets the new
-id), Merge; then the warm pool is refilled like the ShardSet controller does
-(lowest free ordinal) or trimmed (highest ordinal first). The ShardSet
-controller's own placement (a joining pod taking ranges from the ring) is
-not simulated: the planner's moves are the only owner changes.
+
+Plans and their execution, after the live MigrationPolicy controller: at
+every forecast step one `shardcast plan -o json`, unless actions of an
+earlier plan are unfinished. The reconciler plans only when none is
+(PlanWhenIdle), so the plan then waits for the first trace minute when none
+is (plansDeferred counts the steps that waited); the planner therefore never
+sees a migration in flight. A plan's actions are queued in order, and each
+starts when the live executor would start it (executor.cc may_start): not
+while an earlier action of the queue is unfinished if either of the two is a
+Promote, Demote or ScaleIn; a Move or AddEcho only while fewer than the
+policy's limits.maxConcurrentMigrations are in flight and fewer than
+limits.maxMovesPerHour started in the last hour (MayStartMigration). One
+rule is the oracle's own: an action does not start while an earlier one on
+the same range ids (its range, a split's new range, a merge's absorbed range)
+is unfinished. An action takes effect a duration after its start:
+  Promote        the pod start-up: the warm pod becomes active (and counts
+                 as an active pod and a promotion) only then;
+  Move, AddEcho  the move duration: the owner changes (the echo is added)
+                 only then; until then the range stays where it was and the
+                 action is a migration in flight (the live AddEcho copies
+                 data only with agent hooks; without, it is one routing
+                 write);
+  the others     at once: Split (the upper half gets the new id), Merge (one
+                 routing write each in the live executor, no data copied),
+                 RemoveEcho, Demote (active -> warm), ScaleIn (pod removed).
+An effect is applied at the first trace minute at or after start + duration
+(the simulation's time step), in queue order. After each one the warm pool is
+refilled like the ShardSet controller does (lowest free ordinal) or trimmed
+(highest ordinal first); a new warm pod counts as a warm pod from then on and
+is ready (promotable) one pod start-up later. Actions unfinished at the end
+of the window stay so (unfinishedActions). The ShardSet controller's own
+placement (a joining pod taking ranges from the ring) is not simulated: the
+planner's moves are the only owner changes.
+
+Durations, in trace seconds: --pod-startup-seconds and --move-seconds; by
+default the median startedAt-to-finishedAt of the run's completed Promote
+(resp. Move) actions over all its arms (results.json arms.*.actions: the
+policy's status records; the live operator runs on the trace's clock), else
+the policy's spec.migration.leadTime.promotion (resp. perRange), the lead
+times the planner itself assumes (30s and 10s when the policy has none). A
+live Move's completion comes after its cutover and verification window, so
+the oracle keeps a range on its source until the whole move is over, where
+the live routing changes at the cutover. The durations used and where they
+came from are in the output ("durations") and its summary line.
+--instant is the earlier oracle: every plan applied at once, in order, at its
+step, and new warm pods ready at once.
 
 What is copied from the C++ controllers, and how it is kept equal: the
 planner's decisions all come from `shardcast plan`. It takes the history as
@@ -49,25 +89,33 @@ input and knows nothing of the warm pool, so two rules are copied here:
 the history (the status records of applied actions and HistoryFrom) and the
 warm-pool refill (ComputeDesired's rounds). tests/hack/replay/rules_test.py
 runs both copies against the C++ code (a probe linking the controllers) on
-generated cases. Not covered there: lowLoadSince, which the MigrationPolicy
-reconciler keeps inside its round (no pure function to call), and
-HISTORY_LIMIT (the reconciler's kHistoryLimit).
+generated cases, with every action completed at once. Not covered there:
+lowLoadSince, which the MigrationPolicy reconciler keeps inside its round
+(no pure function to call), HISTORY_LIMIT (the reconciler's kHistoryLimit),
+the records of unfinished actions, and the executor's start rules above
+(tests/hack/replay/oracle_test.py checks those on scripted plans).
 
 Measured on trace minutes of [start, end) exactly as measures.arm_summary
 does for a live arm's ticks: overTrueMinutes (active pod-minutes over
-maxUtilization), activePodMinutes, warmPodMinutes, rangesMoved (Move
-actions, i.e. owner changes), promotions with their lead time against the
-counterfactual episodes. There are no metrics-server samples, so no
-overload samples.
+maxUtilization), activePodMinutes, warmPodMinutes, rangesMoved (Moves that
+took effect, i.e. owner changes), promotions (when the pod became active)
+with their lead time against the counterfactual episodes. There are no
+metrics-server samples, so no overload samples. actionLog: each finished
+action's type, range, pod (a Move's target) and the trace times it was
+planned, started and took effect.
 
 CLI: python3 hack/replay/oracle.py --results DIR/results.json --binary PATH
-prints the table of the run's arms, the packing bound and the oracle.
+[--pod-startup-seconds S] [--move-seconds S] [--instant] prints the table of
+the run's arms, the packing bound and the oracle, then the oracle's summary
+line, which names the durations used and where they came from.
 """
 import argparse
 import copy
 import json
 import os
+import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -88,6 +136,15 @@ REQUIRED = ("start", "end", "forecastStep", "horizon", "capacity", "maxUtilizati
 # what measures.arm_summary reads of each arm
 ARM_FIELDS = ("ticks", "observed", "forecasts", "actions", "routing", "routingErrors", "promotions", "demotions")
 ACTION_TYPES = ("Promote", "Move", "AddEcho", "RemoveEcho", "Split", "Merge", "Demote", "ScaleIn")
+# controllers/migrationpolicy/policy.cc CopiesData: the actions that copy data,
+# counted by maxConcurrentMigrations and maxMovesPerHour
+COPIES_DATA = ("Move", "AddEcho")
+# controllers/migrationpolicy/executor.cc Structural: such an action waits for
+# every earlier action of its plan, and every later action waits for it
+STRUCTURAL = ("Promote", "Demote", "ScaleIn")
+# crds/: defaults of the MigrationPolicy fields read here when the policy omits them
+DEFAULT_LIMITS = {"maxConcurrentMigrations": 2, "maxMovesPerHour": 32}
+DEFAULT_LEAD_TIMES = {"promotion": "30s", "perRange": "10s"}
 
 
 class OracleError(Exception):
@@ -128,6 +185,11 @@ def _ordinal(name):
     return int(tail) if tail.isdigit() else None
 
 
+def _range_ids(a):
+    """The range ids an action touches (its range, a split's new one, a merge's absorbed one)."""
+    return {a.get(k) for k in ("range", "newRange", "absorbedRange")} - {None}
+
+
 def _load_yaml(path):
     try:
         with open(path) as f:
@@ -136,9 +198,69 @@ def _load_yaml(path):
         raise OracleError(f"{path}: {str(e).splitlines()[0]}") from None
 
 
+def parse_duration(text, field):
+    """Seconds of a MigrationPolicy duration such as 30s, 5m or 1h30m."""
+    m = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", str(text).strip())
+    if not m or not any(m.groups()):
+        raise OracleError(f"{field}: '{text}' is not a duration (such as 30s, 5m or 1h30m)")
+    h, mi, sec = (int(g or 0) for g in m.groups())
+    return h * 3600 + mi * 60 + sec
+
+
+def completed_seconds(action):
+    """finishedAt - startedAt of a Completed action of a live arm's record
+    (trace seconds: the live operator runs on the trace's clock), else None."""
+    if not isinstance(action, dict) or action.get("phase") != "Completed":
+        return None
+    try:
+        started = traces.parse_time(action["startedAt"], "startedAt")
+        finished = traces.parse_time(action["finishedAt"], "finishedAt")
+    except (KeyError, traces.TraceError):
+        return None
+    return finished - started if finished >= started else None
+
+
+def measured_seconds(res, typ):
+    """The median duration of the completed `typ` actions of all the run's
+    arms, and how many there were (None, 0 when none)."""
+    xs = [d for arm in res["arms"].values() for a in arm.get("actions") or []
+          if isinstance(a, dict) and a.get("type") == typ and (d := completed_seconds(a)) is not None]
+    return (statistics.median(xs), len(xs)) if xs else (None, 0)
+
+
+def _choose(given, flag, res, typ, lead_time, lead_field):
+    """(seconds, where they came from): the flag, else the run's median of
+    completed `typ` actions, else the policy's lead time."""
+    if given is not None:
+        if given < 0:
+            raise OracleError(f"{flag}: must be >= 0, got {given:g}")
+        return float(given), flag
+    median, n = measured_seconds(res, typ)
+    if median is not None:
+        return float(median), f"results.json: median of {n} completed {typ} action{'s' if n != 1 else ''}"
+    return float(lead_time), f"policy {lead_field}: results.json has no completed {typ}"
+
+
+def durations(res, policy, pod_startup=None, move_seconds=None, instant=False):
+    """How long the oracle's actions take (trace seconds) and where each
+    figure came from; see the module doc."""
+    if instant:
+        return {"instant": True, "podStartupSeconds": 0.0, "podStartupFrom": "--instant",
+                "moveSeconds": 0.0, "moveFrom": "--instant"}
+    lead = ((policy.get("spec") or {}).get("migration") or {}).get("leadTime") or {}
+    field = "spec.migration.leadTime."
+    promotion = parse_duration(lead.get("promotion", DEFAULT_LEAD_TIMES["promotion"]), field + "promotion")
+    per_range = parse_duration(lead.get("perRange", DEFAULT_LEAD_TIMES["perRange"]), field + "perRange")
+    startup, startup_from = _choose(pod_startup, "--pod-startup-seconds", res, "Promote", promotion,
+                                    field + "promotion")
+    move, move_from = _choose(move_seconds, "--move-seconds", res, "Move", per_range, field + "perRange")
+    return {"instant": False, "podStartupSeconds": startup, "podStartupFrom": startup_from,
+            "moveSeconds": move, "moveFrom": move_from}
+
+
 class Simulation:
     def __init__(self, res, tr, binary, arm=None, shardset=None, policy=None, range_forecasts=True,
-                 warmup=True, workdir=None):
+                 warmup=True, workdir=None, pod_startup=None, move_seconds=None, instant=False):
         check_results(res)
         if tr.weights is None:
             raise OracleError("trace: set_ranges() was not called (the trace has no range weights)")
@@ -175,8 +297,12 @@ class Simulation:
             pspec["thresholds"]["maxUtilization"] = float(res["maxUtilization"])
             pspec["events"] = list(tr.events)
             self.scale_in_util = float(pspec["thresholds"]["scaleInUtilization"])
+            limits = dict(DEFAULT_LIMITS, **(pspec.get("limits") or {}))
+            self.max_migrations = int(limits["maxConcurrentMigrations"])
+            self.max_moves_hour = int(limits["maxMovesPerHour"])
         except (KeyError, TypeError, ValueError) as e:
             raise OracleError(f"examples/demo: ShardSet or MigrationPolicy without the field {e}") from None
+        self.durations = durations(res, self.policy, pod_startup, move_seconds, instant)
         self.cap = float(res["capacity"])
         self.mx = float(res["maxUtilization"])
         self.step = int(res["forecastStep"]) * 60
@@ -209,7 +335,11 @@ class Simulation:
         span = loads_mod.SPAN
         self.ranges = {i: {"id": i, "start": span * i // n, "end": span * (i + 1) // n - 1, "owner": owners[i],
                            "state": "stable", "echoes": []} for i in range(n)}
-        self.history = []        # newest last: {type, t, range, other, source, target}
+        self.history = []        # finished, newest last: {type, started, finished, range, other, source, target}
+        self.queue = []          # the plan's unfinished actions, in order: {action, where, planned, record, due}
+        self.starting = {}       # warm pod -> trace time its start-up ends
+        self.action_log = []     # {type, range, pod, planned, started, finished} per finished action
+        self.plans_deferred = 0  # forecast steps whose plan waited for unfinished actions
         self.low_since = None
         self.tmp = workdir
         self.own_tmp = workdir is None
@@ -255,24 +385,37 @@ class Simulation:
 
     # ---- planner input ----------------------------------------------------
     def history_input(self, now):
-        moves, rla, pla = [], {}, {}
-        for h in self.history[-HISTORY_LIMIT:]:
-            if h["type"] in ("Move", "AddEcho") and now - h["t"] < 3600:
-                moves.append(h["t"])
+        """The planner's history as HistoryFrom (controllers/migrationpolicy)
+        builds it from the newest HISTORY_LIMIT finished records and those in flight."""
+        moves, rla, pla, in_flight = [], {}, {}, 0
+        for h in self.history[-HISTORY_LIMIT:] + self.in_flight_records():
+            last = h["started"] if h["finished"] is None else max(h["started"], h["finished"])
+            if h["type"] in COPIES_DATA:
+                if now - h["started"] < 3600:
+                    moves.append(h["started"])
+                in_flight += h["finished"] is None
             if h["range"] is not None:
-                rla[str(h["range"])] = max(rla.get(str(h["range"]), 0), h["t"])
+                rla[str(h["range"])] = max(rla.get(str(h["range"]), 0), last)
             if h["other"] is not None and h["type"] in ("Split", "Merge"):
-                rla[str(h["other"])] = max(rla.get(str(h["other"]), 0), h["t"])
+                rla[str(h["other"])] = max(rla.get(str(h["other"]), 0), last)
             if h["type"] != "Move":
                 for pod in (h["source"], h["target"]):
                     if pod:
-                        pla[pod] = max(pla.get(pod, 0), h["t"])
-        return {"moves": sorted(moves), "rangeLastAction": rla, "podLastAction": pla, "inFlightMigrations": 0,
-                "lowLoadSince": self.low_since}
+                        pla[pod] = max(pla.get(pod, 0), last)
+        return {"moves": sorted(moves), "rangeLastAction": rla, "podLastAction": pla,
+                "inFlightMigrations": in_flight, "lowLoadSince": self.low_since}
+
+    def in_flight_records(self):
+        """History records of the started, unfinished actions (status.actions)."""
+        return [e["record"] for e in self.queue if e["record"] is not None]
+
+    def ready(self, pod, now):
+        """Whether a pod has finished starting up (always, but for new warm pods)."""
+        return self.starting.get(pod, now) <= now
 
     def state_doc(self, now):
         pods = [{"name": p, "role": "active", "ready": True} for p in self.active]
-        pods += [{"name": p, "role": "warm", "ready": True} for p in self.warm]
+        pods += [{"name": p, "role": "warm", "ready": self.ready(p, now)} for p in self.warm]
         return {"shardSet": {"name": self.set_name, "spec": self.shardset["spec"]}, "pods": pods,
                 "routing": {"ranges": self.range_list()}, "history": self.history_input(now)}
 
@@ -331,89 +474,200 @@ class Simulation:
                     self.warm.remove(name)
 
     def apply(self, t, actions, tally):
-        when = traces.fmt_time(t)
+        """Applies a plan's actions at once, in order, then refills the warm pool."""
         for i, a in enumerate(actions):
-            typ = a.get("type") if isinstance(a, dict) else None
-            where = f"shardcast plan at {when}: actions[{i}] ({typ})"
-            if typ not in ACTION_TYPES:
-                raise OracleError(f"{where}: unknown action type")
-            rid = a.get("range")
-            r = self.ranges.get(rid) if rid is not None else None
-            if rid is not None and r is None:
-                raise OracleError(f"{where}: unknown range {rid}")
-            pod = a.get("pod", "")
-            rec = {"type": typ, "t": t, "range": rid, "other": a.get("newRange", a.get("absorbedRange")),
-                   "source": "", "target": ""}
-            if typ == "Promote":
-                if pod not in self.warm:
-                    raise OracleError(f"{where}: {pod} is not a warm pod")
-                self.warm.remove(pod)
-                self.active.append(pod)
-                rec["target"] = pod
-                if self.T0 <= t <= self.T1:
-                    tally["promotions"].append({"t": t, "pod": pod})
-            elif typ == "Demote":
-                if pod not in self.active:
-                    raise OracleError(f"{where}: {pod} is not an active pod")
-                self.active.remove(pod)
-                self.warm.append(pod)
-                rec["source"] = pod
-                tally["demotions"].append({"t": t, "pod": pod})
-            elif typ == "ScaleIn":
-                if pod not in self.active:
-                    raise OracleError(f"{where}: {pod} is not an active pod")
-                owned = [k for k, x in self.ranges.items() if x["owner"] == pod]
-                if owned:
-                    raise OracleError(f"{where}: {pod} still owns ranges {owned[:5]}")
-                self.active.remove(pod)
-                for x in self.ranges.values():
-                    x["echoes"] = [e for e in x["echoes"] if e != pod]
-                rec["source"] = pod
-                tally["demotions"].append({"t": t, "pod": pod})
-            elif typ == "Move":
-                src, dst = a.get("from"), a.get("to")
-                if r is None or r["owner"] != src:
-                    raise OracleError(f"{where}: range {rid} is not owned by {src}")
-                if dst not in self.active:
-                    raise OracleError(f"{where}: target {dst} is not an active pod")
-                r["owner"] = dst
-                rec["source"], rec["target"] = src, dst
-                if self.T0 <= t <= self.T1 and src != dst:
-                    tally["moved"] += 1
-            elif typ == "AddEcho":
-                if r is None or pod not in self.active:
-                    raise OracleError(f"{where}: range {rid} / pod {pod} unknown")
-                r["echoes"].append(pod)
-                rec["target"] = pod
-            elif typ == "RemoveEcho":
-                if r is None or pod not in r["echoes"]:
-                    raise OracleError(f"{where}: {pod} is not an echo of range {rid}")
-                r["echoes"].remove(pod)
-                rec["target"] = pod
-            elif typ == "Split":
-                new, at = a.get("newRange"), a.get("splitAt")
-                if r is None or new is None or at is None or not (r["start"] < at <= r["end"]):
-                    raise OracleError(f"{where}: split of range {rid} at {at} is outside it")
-                if new in self.ranges:
-                    raise OracleError(f"{where}: new range id {new} is taken")
-                upper = copy.deepcopy(r)
-                upper["id"], upper["start"] = new, at
-                r["end"] = at - 1
-                self.ranges[new] = upper
-                rec["source"] = pod
-            elif typ == "Merge":
-                other = a.get("absorbedRange")
-                b = self.ranges.get(other)
-                if r is None or b is None or r["end"] + 1 != b["start"] or r["owner"] != b["owner"]:
-                    raise OracleError(f"{where}: ranges {rid} and {other} are not adjacent on one owner")
-                r["end"] = b["end"]
-                del self.ranges[other]
-                rec["source"] = pod
-            self.history.append(rec)
-            tally["actions"][typ] = tally["actions"].get(typ, 0) + 1
+            self.apply_action(t, a, tally, self._where(t, i, a))
+        self._refill_warm()
+
+    @staticmethod
+    def _where(t, i, a):
+        typ = a.get("type") if isinstance(a, dict) else None
+        where = f"shardcast plan at {traces.fmt_time(t)}: actions[{i}] ({typ})"
+        if typ not in ACTION_TYPES:
+            raise OracleError(f"{where}: unknown action type")
+        return where
+
+    @staticmethod
+    def _record(a, started):
+        """The action's history record (status.actions / status.history):
+        started, and finished None until it is done."""
+        rec = {"type": a["type"], "started": started, "finished": None, "range": a.get("range"),
+               "other": a.get("newRange", a.get("absorbedRange")), "source": "", "target": ""}
+        pod = a.get("pod", "")
+        if a["type"] in ("Promote", "AddEcho", "RemoveEcho"):
+            rec["target"] = pod
+        elif a["type"] == "Move":
+            rec["source"], rec["target"] = a.get("from"), a.get("to")
+        else:  # Demote, ScaleIn, Split, Merge
+            rec["source"] = pod
+        return rec
+
+    def apply_action(self, t, a, tally, where, rec=None):
+        """One action's effect at trace time t; `where` names it in errors.
+        Its history record (`rec`, started at t when not given) is finished at t."""
+        rid = a.get("range")
+        r = self.ranges.get(rid) if rid is not None else None
+        if rid is not None and r is None:
+            raise OracleError(f"{where}: unknown range {rid}")
+        EFFECTS[a["type"]](self, t, a, r, where, tally)
+        rec = rec or self._record(a, t)
+        rec["finished"] = t
+        self.history.append(rec)
         if len(self.history) > HISTORY_LIMIT:
             del self.history[:-HISTORY_LIMIT]
+        tally["actions"][a["type"]] = tally["actions"].get(a["type"], 0) + 1
+
+    def _promote(self, t, a, r, where, tally):
+        pod = a.get("pod", "")
+        if pod not in self.warm:
+            raise OracleError(f"{where}: {pod} is not a warm pod")
+        self.warm.remove(pod)
+        self.active.append(pod)
+        if self.T0 <= t <= self.T1:
+            tally["promotions"].append({"t": t, "pod": pod})
+
+    def _demote(self, t, a, r, where, tally):
+        pod = a.get("pod", "")
+        if pod not in self.active:
+            raise OracleError(f"{where}: {pod} is not an active pod")
+        self.active.remove(pod)
+        self.warm.append(pod)
+        tally["demotions"].append({"t": t, "pod": pod})
+
+    def _scale_in(self, t, a, r, where, tally):
+        pod = a.get("pod", "")
+        if pod not in self.active:
+            raise OracleError(f"{where}: {pod} is not an active pod")
+        owned = [k for k, x in self.ranges.items() if x["owner"] == pod]
+        if owned:
+            raise OracleError(f"{where}: {pod} still owns ranges {owned[:5]}")
+        self.active.remove(pod)
+        for x in self.ranges.values():
+            x["echoes"] = [e for e in x["echoes"] if e != pod]
+        tally["demotions"].append({"t": t, "pod": pod})
+
+    def _move(self, t, a, r, where, tally):
+        src, dst = a.get("from"), a.get("to")
+        if r is None or r["owner"] != src:
+            raise OracleError(f"{where}: range {a.get('range')} is not owned by {src}")
+        if dst not in self.active:
+            raise OracleError(f"{where}: target {dst} is not an active pod")
+        r["owner"] = dst
+        if self.T0 <= t <= self.T1 and src != dst:
+            tally["moved"] += 1
+
+    def _add_echo(self, t, a, r, where, tally):
+        pod = a.get("pod", "")
+        if r is None or pod not in self.active:
+            raise OracleError(f"{where}: range {a.get('range')} / pod {pod} unknown")
+        r["echoes"].append(pod)
+
+    def _remove_echo(self, t, a, r, where, tally):
+        pod = a.get("pod", "")
+        if r is None or pod not in r["echoes"]:
+            raise OracleError(f"{where}: {pod} is not an echo of range {a.get('range')}")
+        r["echoes"].remove(pod)
+
+    def _split(self, t, a, r, where, tally):
+        rid, new, at = a.get("range"), a.get("newRange"), a.get("splitAt")
+        if r is None or new is None or at is None or not (r["start"] < at <= r["end"]):
+            raise OracleError(f"{where}: split of range {rid} at {at} is outside it")
+        if new in self.ranges:
+            raise OracleError(f"{where}: new range id {new} is taken")
+        upper = copy.deepcopy(r)
+        upper["id"], upper["start"] = new, at
+        r["end"] = at - 1
+        self.ranges[new] = upper
+
+    def _merge(self, t, a, r, where, tally):
+        rid, other = a.get("range"), a.get("absorbedRange")
+        b = self.ranges.get(other)
+        if r is None or b is None or r["end"] + 1 != b["start"] or r["owner"] != b["owner"]:
+            raise OracleError(f"{where}: ranges {rid} and {other} are not adjacent on one owner")
+        r["end"] = b["end"]
+        del self.ranges[other]
+
+    # ---- executing a plan over time ----------------------------------------------
+    def execute(self, t, actions, tally):
+        """Hands a plan over: applied at once (--instant), else queued and
+        started as the live executor allows (see advance)."""
+        if self.durations["instant"]:
+            self.apply(t, actions, tally)
+            for a in actions:
+                self._log(a, t, t, t)
+            return
+        for i, a in enumerate(actions):
+            self.queue.append({"action": a, "where": self._where(t, i, a), "planned": t, "record": None,
+                               "due": None})
+        self.advance(t, tally)
+
+    def advance(self, t, tally):
+        """At trace time t: new warm pods whose start-up is over become ready;
+        queued actions due by t take effect and those allowed to start do,
+        until neither happens."""
+        self.starting = {p: at for p, at in self.starting.items() if at > t}
+        while True:
+            done = [e for e in self.queue if e["due"] is not None and e["due"] <= t]
+            for e in done:
+                self._finish(e, t, tally)
+            if not self._start_allowed(t) and not done:
+                return
+
+    def duration(self, typ):
+        """Trace seconds from an action's start to its effect."""
+        if typ == "Promote":
+            return self.durations["podStartupSeconds"]
+        if typ in COPIES_DATA:
+            return self.durations["moveSeconds"]
+        return 0.0  # Split, Merge: one routing write; RemoveEcho, Demote, ScaleIn
+
+    def _start_allowed(self, t):
+        """Starts every queued action that may start at t; how many did."""
+        n = 0
+        for i, e in enumerate(self.queue):
+            if e["record"] is None and self.may_start(i, t):
+                e["record"] = self._record(e["action"], t)
+                e["due"] = t + self.duration(e["action"]["type"])
+                n += 1
+        return n
+
+    def may_start(self, i, t):
+        """The live executor's rule (executor.cc may_start): not while an
+        earlier action is unfinished when either is structural; a Move or
+        AddEcho within maxConcurrentMigrations and maxMovesPerHour
+        (MayStartMigration). And the oracle's: not while an earlier action
+        on one of the same ranges is unfinished."""
+        a = self.queue[i]["action"]
+        for e in self.queue[:i]:
+            b = e["action"]
+            if a["type"] in STRUCTURAL or b["type"] in STRUCTURAL or _range_ids(a) & _range_ids(b):
+                return False
+        return a["type"] not in COPIES_DATA or self.migration_allowed(t)
+
+    def migration_allowed(self, t):
+        """Whether a Move or AddEcho may start at t (MayStartMigration)."""
+        h = self.history_input(t)
+        return h["inFlightMigrations"] < self.max_migrations and len(h["moves"]) < self.max_moves_hour
+
+    def _finish(self, e, t, tally):
+        self.queue.remove(e)
+        self.apply_action(t, e["action"], tally, e["where"], e["record"])
+        self._log(e["action"], e["planned"], e["record"]["started"], t)
+        self._refill_and_start(t)
+
+    def _log(self, a, planned, started, finished):
+        self.action_log.append({"type": a["type"], "range": a.get("range"), "pod": a.get("pod") or a.get("to"),
+                                "planned": planned, "started": started, "finished": finished})
+
+    def _refill_and_start(self, t):
+        """The warm-pool refill; a new pod is ready a start-up time later."""
+        before = set(self.warm)
         self._refill_warm()
+        startup = self.durations["podStartupSeconds"]
+        for pod in self.warm:
+            if pod not in before and startup > 0:
+                self.starting[pod] = t + startup
+        self.starting = {p: at for p, at in self.starting.items() if p in self.warm}
 
     # ---- the run ---------------------------------------------------------------
     def run(self):
@@ -425,24 +679,43 @@ class Simulation:
             if self.own_tmp:
                 shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def _track_low_load(self, m, pl):
+        """lowLoadSince like the reconciler: set when the mean utilization of
+        the active pods is first seen below scaleInUtilization, cleared when it is not."""
+        util = [pl[p] / self.cap for p in self.active]
+        if util and sum(util) / len(util) < self.scale_in_util:
+            if self.low_since is None:
+                self.low_since = m
+        else:
+            self.low_since = None
+
+    def _minute(self, m, plan_due, tally):
+        """Trace minute m: the actions due take effect, then the plan, when
+        one is due and no action is unfinished (the reconciler plans only
+        then). Returns (a plan still due, the pod loads at m)."""
+        self.advance(m, tally)
+        _, pl = self.loads_at(m)
+        self._track_low_load(m, pl)
+        at_step = (m - self.TW) % self.step == 0
+        if at_step and self.queue:
+            self.plans_deferred += 1
+        due = plan_due or at_step
+        if not due or self.queue:
+            return due, pl
+        acts = self.plan(m)
+        if acts:
+            self.execute(m, acts, tally)
+            _, pl = self.loads_at(m)
+        return False, pl
+
     def _run(self):
         tally = {"promotions": [], "demotions": [], "moved": 0, "actions": {}}
         act_min = warm_min = over_min = 0
         pods_series = []
         limit = self.mx * self.cap
+        plan_due = False
         for m in range(self.TW, self.T1, 60):
-            _, pl = self.loads_at(m)
-            util = [pl[p] / self.cap for p in self.active]
-            if util and sum(util) / len(util) < self.scale_in_util:
-                if self.low_since is None:
-                    self.low_since = m
-            else:
-                self.low_since = None
-            if (m - self.TW) % self.step == 0:
-                acts = self.plan(m)
-                if acts:
-                    self.apply(m, acts, tally)
-                    _, pl = self.loads_at(m)
+            plan_due, pl = self._minute(m, plan_due, tally)
             if m >= self.T0:
                 act_min += len(self.active)
                 warm_min += len(self.warm)
@@ -456,8 +729,15 @@ class Simulation:
                 "actions": tally["actions"], "planCalls": self.plan_calls,
                 "planSeconds": round(self.plan_seconds, 1), "blocked": self.blocked, "arm": self.arm_name,
                 "rangeForecasts": self.range_forecasts, "simulatedFrom": self.TW, "pods": pods_series,
-                "finalRanges": len(self.ranges)}
+                "finalRanges": len(self.ranges), "durations": self.durations,
+                "plansDeferred": self.plans_deferred, "unfinishedActions": len(self.queue),
+                "actionLog": self.action_log}
 
+
+# An action's effect on the simulated ShardSet, by type (Simulation.apply_action).
+EFFECTS = {"Promote": Simulation._promote, "Demote": Simulation._demote, "ScaleIn": Simulation._scale_in,
+           "Move": Simulation._move, "AddEcho": Simulation._add_echo, "RemoveEcho": Simulation._remove_echo,
+           "Split": Simulation._split, "Merge": Simulation._merge}
 
 def simulate(res, tr, binary, **kw):
     """The oracle's measures (see the module doc); raises OracleError."""
@@ -512,9 +792,20 @@ def main(argv=None):
     ap.add_argument("--pod-forecasts-only", action="store_true",
                     help="give the planner pod forecasts only (ranges share them evenly)")
     ap.add_argument("--no-warmup", action="store_true", help="start at the measured window, not the warm-up")
+    ap.add_argument("--pod-startup-seconds", type=float,
+                    help="trace seconds from a Promote's start until its pod is active, and from a new warm "
+                         "pod's creation until it is ready (default: the median completed Promote of the run, "
+                         "else the policy's migration.leadTime.promotion)")
+    ap.add_argument("--move-seconds", type=float,
+                    help="trace seconds from a Move's or AddEcho's start until it takes effect (default: the "
+                         "median completed Move of the run, else the policy's migration.leadTime.perRange)")
+    ap.add_argument("--instant", action="store_true",
+                    help="apply each plan at once, with no durations (the oracle's earlier model)")
     ap.add_argument("--json", help="also write the oracle's measures to this file")
     args = ap.parse_args(argv)
     try:
+        if args.instant and (args.pod_startup_seconds is not None or args.move_seconds is not None):
+            raise OracleError("--instant takes no --pod-startup-seconds or --move-seconds")
         try:
             with open(args.results) as f:
                 res = json.load(f)
@@ -530,7 +821,9 @@ def main(argv=None):
         zipf = args.zipf if args.zipf is not None else res.get("zipf", 0.7)
         seed = args.seed if args.seed is not None else res.get("seed", 7)
         tr.set_ranges(int(res["ranges"]), zipf, seed)
-        sim_kw = {"range_forecasts": not args.pod_forecasts_only, "warmup": not args.no_warmup}
+        sim_kw = {"range_forecasts": not args.pod_forecasts_only, "warmup": not args.no_warmup,
+                  "pod_startup": args.pod_startup_seconds, "move_seconds": args.move_seconds,
+                  "instant": args.instant}
         if args.arm:
             sim_kw["arm"] = args.arm
         arm = args.arm or next((n for n in ("predictive", "reactive") if n in res["arms"]), next(iter(res["arms"])))

@@ -8,6 +8,7 @@ The tests that run `shardcast plan` need --binary (or SHARDCAST_BINARY);
 without an executable binary the script exits 77 (ctest: skipped) after the
 tests that need none.
 """
+import copy
 import io
 import json
 import os
@@ -19,6 +20,7 @@ from contextlib import redirect_stderr
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "hack", "replay"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
 import loads  # noqa: E402
+import measures  # noqa: E402
 import oracle  # noqa: E402
 import traces  # noqa: E402
 from testlib import take_arg  # noqa: E402
@@ -75,6 +77,94 @@ def balanced_owners(tr):
         owners[i] = p
         tot[p] += w[i]
     return owners
+
+
+def small_results(owners=None):
+    """One measured hour from 02:00, no warm-up: forecast steps at :00, :20, :40."""
+    owners = owners or ["kv-0"] * 16 + ["kv-1"] * 8 + ["kv-2"] * 8
+    return results(owners, T0 + 2 * 3600, T0 + 3 * 3600, T0 + 2 * 3600)
+
+
+def demo_policy(**limits):
+    """The demo MigrationPolicy with these spec.limits changed."""
+    pol = oracle._load_yaml(oracle.POLICY)
+    pol["spec"]["limits"].update(limits)
+    return pol
+
+
+def scripted(sim, plans):
+    """Makes `sim` take its plans from `plans` (trace time -> actions) instead
+    of `shardcast plan`; returns the list of the times it was asked."""
+    asked = []
+
+    def plan(t):
+        asked.append(t)
+        sim.plan_calls += 1
+        return copy.deepcopy(plans.get(t, []))
+    sim.plan = plan
+    return asked
+
+
+def new_tally():
+    return {"promotions": [], "demotions": [], "moved": 0, "actions": {}}
+
+
+def run_queue(sim, t, actions, until):
+    """Hands `actions` to the simulation at t, then advances minute by minute to `until`."""
+    tally = new_tally()
+    sim.execute(t, actions, tally)
+    for m in range(t + 60, until + 1, 60):
+        sim.advance(m, tally)
+    return tally
+
+
+def most_in_flight(log, types=oracle.COPIES_DATA):
+    """The most actions of `types` unfinished at one time, from an action log."""
+    edges = sorted([(e["started"], 1) for e in log if e["type"] in types]
+                   + [(e["finished"], -1) for e in log if e["type"] in types])
+    n = most = 0
+    for _, d in edges:  # a finish sorts before a start at the same time
+        n += d
+        most = max(most, n)
+    return most
+
+
+def earlier_model(sim):
+    """The oracle's loop before actions took time (its code then, on the same
+    Simulation): one plan per forecast step, its actions applied at once."""
+    tally = new_tally()
+    act_min = warm_min = over_min = 0
+    pods = []
+    limit = sim.mx * sim.cap
+    for m in range(sim.TW, sim.T1, 60):
+        _, pl = sim.loads_at(m)
+        util = [pl[p] / sim.cap for p in sim.active]
+        if util and sum(util) / len(util) < sim.scale_in_util:
+            if sim.low_since is None:
+                sim.low_since = m
+        else:
+            sim.low_since = None
+        if (m - sim.TW) % sim.step == 0:
+            acts = sim.plan(m)
+            if acts:
+                sim.apply(m, acts, tally)
+                _, pl = sim.loads_at(m)
+        if m >= sim.T0:
+            act_min += len(sim.active)
+            warm_min += len(sim.warm)
+            over_min += sum(1 for p in sim.active if pl[p] > limit)
+            if not pods or pods[-1][1] != len(sim.active):
+                pods.append((m, len(sim.active)))
+    pods.append((sim.T1, len(sim.active)))
+    return {"overTrueMinutes": over_min, "activePodMinutes": act_min, "warmPodMinutes": warm_min,
+            "rangesMoved": tally["moved"], "promotions": tally["promotions"],
+            "scaleIns": len([d for d in tally["demotions"] if sim.T0 <= d["t"] <= sim.T1]),
+            "actions": tally["actions"], "planCalls": sim.plan_calls, "pods": pods, "finalRanges": len(sim.ranges)}
+
+
+def same_measures(test, got, want):
+    for k, v in want.items():
+        test.assertEqual(got[k], v, k)
 
 
 class LoadsTest(unittest.TestCase):
@@ -171,12 +261,182 @@ class InputTest(unittest.TestCase):
             s.apply(t, [{"type": "Move", "range": 0, "from": "kv-1", "to": "kv-2"}], tally)
 
 
+class DurationsTest(unittest.TestCase):
+    def test_defaults_are_the_runs_medians_else_the_policys_lead_times(self):
+        tr = ramp_trace()
+        res = small_results()
+        s = oracle.Simulation(res, tr, "/nonexistent")
+        self.assertEqual((s.durations["podStartupSeconds"], s.durations["moveSeconds"]), (300, 60))  # 5m, 1m
+        self.assertIn("leadTime.promotion", s.durations["podStartupFrom"])
+        self.assertIn("leadTime.perRange", s.durations["moveFrom"])
+
+        def act(typ, start, end, phase="Completed"):
+            return {"type": typ, "phase": phase, "startedAt": traces.fmt_time(T0 + start),
+                    "finishedAt": traces.fmt_time(T0 + end)}
+        res["arms"]["predictive"]["actions"] = [act("Promote", 0, 240), act("Promote", 0, 600),
+                                                act("Move", 0, 150), act("Move", 100, 200),
+                                                act("Move", 0, 9000, phase="Failed"), {"type": "Move"}]
+        res["arms"]["reactive"] = dict(res["arms"]["predictive"], actions=[act("Promote", 0, 360)])
+        s = oracle.Simulation(res, tr, "/nonexistent")
+        self.assertEqual((s.durations["podStartupSeconds"], s.durations["moveSeconds"]), (360, 125))
+        self.assertEqual(s.durations["podStartupFrom"], "results.json: median of 3 completed Promote actions")
+        self.assertEqual(s.durations["moveFrom"], "results.json: median of 2 completed Move actions")
+        s = oracle.Simulation(res, tr, "/nonexistent", pod_startup=90, move_seconds=0)
+        self.assertEqual((s.durations["podStartupSeconds"], s.durations["podStartupFrom"]),
+                         (90, "--pod-startup-seconds"))
+        self.assertEqual((s.durations["moveSeconds"], s.durations["moveFrom"]), (0, "--move-seconds"))
+        s = oracle.Simulation(res, tr, "/nonexistent", instant=True)
+        self.assertTrue(s.durations["instant"])
+        with self.assertRaisesRegex(oracle.OracleError, "--move-seconds: must be >= 0"):
+            oracle.Simulation(res, tr, "/nonexistent", move_seconds=-1)
+
+    def test_policy_durations(self):
+        self.assertEqual([oracle.parse_duration(d, "f") for d in ("30s", "5m", "1h30m", "0s")], [30, 300, 5400, 0])
+        with self.assertRaisesRegex(oracle.OracleError, "^f: '5 min' is not a duration"):
+            oracle.parse_duration("5 min", "f")
+
+    def test_summary_line_names_the_durations_and_their_source(self):
+        o = {"arm": "predictive", "simulatedFrom": T0, "planCalls": 3, "planSeconds": 0.1, "promotions": [],
+             "scaleIns": 0, "finalRanges": 32, "blocked": 0, "actions": {}, "plansDeferred": 2,
+             "durations": {"instant": False, "podStartupSeconds": 240.0, "podStartupFrom": "results.json: x",
+                           "moveSeconds": 90.0, "moveFrom": "--move-seconds"}}
+        line = measures.oracle_line(o)
+        self.assertIn("pod start-up 240s (results.json: x), move 90s (--move-seconds); 2 forecast steps", line)
+        del o["durations"]  # a record of the earlier oracle
+        self.assertIn("actions applied at once", measures.oracle_line(o))
+
+    def test_cli_refuses_instant_with_durations(self):
+        err = io.StringIO()
+        with redirect_stderr(err):
+            rc = oracle.main(["--results", "/nonexistent", "--binary", "x", "--instant", "--move-seconds", "60"])
+        self.assertEqual(rc, 2)
+        self.assertIn("--instant takes no", err.getvalue())
+
+
+class TimedExecutionTest(unittest.TestCase):
+    """Scripted plans in place of `shardcast plan`: no binary needed."""
+
+    def sim(self, policy=None, **kw):
+        return oracle.Simulation(small_results(), ramp_trace(), "/nonexistent", policy=policy, **kw)
+
+    def test_promoted_pod_is_active_only_after_the_startup(self):
+        s = self.sim(pod_startup=600, move_seconds=180)
+        t = s.T0
+        scripted(s, {t: [{"type": "Promote", "pod": "kv-3"},
+                         {"type": "Move", "range": 0, "from": "kv-0", "to": "kv-3"}]})
+        out = s.run()
+        self.assertEqual(out["pods"], [(t, 3), (t + 600, 4), (s.T1, 4)])
+        self.assertEqual(out["promotions"], [{"t": t + 600, "pod": "kv-3"}])
+        self.assertEqual(out["activePodMinutes"], 3 * 10 + 4 * 50)
+        self.assertEqual(out["warmPodMinutes"], 10 + 60 + 50)  # kv-3 until active, kv-4, kv-5 from the refill
+        log = {e["type"]: (e["planned"], e["started"], e["finished"]) for e in out["actionLog"]}
+        self.assertEqual(log["Promote"], (t, t, t + 600))
+        self.assertEqual(log["Move"], (t, t + 600, t + 780))  # onto kv-3 once it is active
+        self.assertEqual(s.ranges[0]["owner"], "kv-3")
+
+    def test_new_warm_pod_is_ready_a_startup_after_the_refill(self):
+        s = self.sim(pod_startup=600)
+        t = s.T0
+        run_queue(s, t, [{"type": "Promote", "pod": "kv-3"}], t + 600)
+        self.assertEqual((s.active[-1], s.warm), ("kv-3", ["kv-4", "kv-5"]))
+        pods = {p["name"]: p for p in s.state_doc(t + 1140)["pods"]}
+        self.assertEqual((pods["kv-4"]["ready"], pods["kv-5"]["ready"]), (True, False))
+        self.assertTrue(s.ready("kv-5", t + 1200))
+
+    def test_move_changes_owner_only_after_the_move_duration(self):
+        s = self.sim(move_seconds=300)
+        t = s.T0
+        tally = run_queue(s, t, [{"type": "Move", "range": 0, "from": "kv-0", "to": "kv-1"}], t + 240)
+        self.assertEqual(s.ranges[0]["owner"], "kv-0")
+        self.assertEqual(tally["moved"], 0)
+        h = s.history_input(t + 240)
+        self.assertEqual((h["inFlightMigrations"], h["moves"], h["rangeLastAction"]), (1, [t], {"0": t}))
+        s.advance(t + 300, tally)
+        self.assertEqual(s.ranges[0]["owner"], "kv-1")
+        self.assertEqual(tally["moved"], 1)
+        h = s.history_input(t + 300)
+        self.assertEqual((h["inFlightMigrations"], h["moves"], h["rangeLastAction"]), (0, [t], {"0": t + 300}))
+
+    def test_effects_wait_for_the_next_trace_minute(self):
+        s = self.sim(move_seconds=90)
+        t = s.T0
+        run_queue(s, t, [{"type": "Move", "range": 0, "from": "kv-0", "to": "kv-1"}], t + 60)
+        self.assertEqual(s.ranges[0]["owner"], "kv-0")
+        s.advance(t + 120, new_tally())
+        self.assertEqual(s.ranges[0]["owner"], "kv-1")
+
+    def test_no_more_than_max_concurrent_migrations_in_flight(self):
+        s = self.sim(policy=demo_policy(maxConcurrentMigrations=2), move_seconds=300)
+        t = s.T0
+        moves = [{"type": "Move", "range": i, "from": "kv-0", "to": "kv-1"} for i in range(4)]
+        moves.append({"type": "AddEcho", "range": 20, "pod": "kv-2"})
+        run_queue(s, t, moves, t + 60)
+        self.assertEqual(s.history_input(t + 60)["inFlightMigrations"], 2)
+        run_queue(s, t + 60, [], t + 3600)
+        self.assertEqual([e["started"] - t for e in s.action_log], [0, 0, 300, 300, 600])
+        self.assertEqual(most_in_flight(s.action_log), 2)
+        self.assertEqual([s.ranges[i]["owner"] for i in range(4)], ["kv-1"] * 4)
+
+    def test_max_moves_per_hour_holds_the_next_move_back(self):
+        s = self.sim(policy=demo_policy(maxMovesPerHour=3), move_seconds=60)
+        t = s.T0
+        moves = [{"type": "Move", "range": i, "from": "kv-0", "to": "kv-1"} for i in range(4)]
+        run_queue(s, t, moves, t + 3660)
+        self.assertEqual([e["started"] - t for e in s.action_log], [0, 0, 0, 3600])
+
+    def test_structural_actions_and_shared_ranges_wait_for_earlier_actions(self):
+        s = self.sim(pod_startup=600, move_seconds=300)
+        t = s.T0
+        run_queue(s, t, [{"type": "Move", "range": 0, "from": "kv-0", "to": "kv-1"},
+                         {"type": "AddEcho", "range": 1, "pod": "kv-2"},
+                         {"type": "Split", "range": 1, "newRange": 32, "splitAt": s.ranges[1]["start"] + 5},
+                         {"type": "Promote", "pod": "kv-3"},
+                         {"type": "Move", "range": 2, "from": "kv-0", "to": "kv-3"}], t + 3600)
+        starts = [(e["type"], e["started"] - t, e["finished"] - t) for e in s.action_log]
+        self.assertEqual(starts, [("Move", 0, 300), ("AddEcho", 0, 300), ("Split", 300, 300),
+                                  ("Promote", 300, 900), ("Move", 900, 1200)])
+        self.assertEqual(s.ranges[32]["echoes"], ["kv-2"])  # the split's upper half keeps the echo
+
+    def test_plan_waits_until_no_action_is_unfinished(self):
+        s = self.sim(pod_startup=1800)
+        t = s.T0
+        asked = scripted(s, {t: [{"type": "Promote", "pod": "kv-3"}]})
+        out = s.run()
+        self.assertEqual(asked, [t, t + 1800, t + 2400])  # not at the :20 step: kv-3 was starting
+        self.assertEqual((out["plansDeferred"], out["planCalls"], out["unfinishedActions"]), (1, 3, 0))
+
+    def test_instant_equals_the_earlier_model(self):
+        # 3 moves within the hour, over maxMovesPerHour: the earlier model
+        # applied every plan at once, whatever the executor's limits.
+        policy = demo_policy(maxMovesPerHour=2)
+        plans = {}
+        t = T0 + 2 * 3600
+        s = self.sim(policy=policy, instant=True)
+        mid = s.ranges[1]["start"] + 100
+        plans[t] = [{"type": "Promote", "pod": "kv-3"}, {"type": "Move", "range": 0, "from": "kv-0", "to": "kv-3"},
+                    {"type": "Split", "range": 1, "newRange": 32, "splitAt": mid},
+                    {"type": "AddEcho", "range": 16, "pod": "kv-2"}]
+        plans[t + 1200] = [{"type": "Move", "range": 0, "from": "kv-3", "to": "kv-1"},
+                           {"type": "RemoveEcho", "range": 16, "pod": "kv-2"}]
+        plans[t + 2400] = [{"type": "ScaleIn", "pod": "kv-3"}, {"type": "Merge", "range": 1, "absorbedRange": 32}]
+        scripted(s, plans)
+        got = s.run()
+        ref = self.sim(policy=policy)
+        scripted(ref, plans)
+        want = earlier_model(ref)
+        same_measures(self, got, want)
+        self.assertEqual((s.active, s.warm, s.ranges), (ref.active, ref.warm, ref.ranges))
+        self.assertEqual(s.history_input(s.T1), ref.history_input(s.T1))
+        self.assertEqual(got["actionLog"][0], {"type": "Promote", "range": None, "pod": "kv-3", "planned": t,
+                                               "started": t, "finished": t})
+
+
 @unittest.skipUnless(BINARY and os.access(BINARY, os.X_OK), "needs --binary (the shardcast binary)")
 class PlannerOracleTest(unittest.TestCase):
     def test_true_future_promotes_before_the_surge_and_never_overloads(self):
         tr = ramp_trace()
         res = results(balanced_owners(tr), T0 + 2 * 3600, T0 + 14 * 3600, T0 + 3600)
-        out = oracle.simulate(res, tr, BINARY)
+        out = oracle.simulate(res, tr, BINARY, instant=True)
         self.assertEqual(out["overTrueMinutes"], 0)
         self.assertEqual(out["activePodMinutes"] // 60 >= 12 * 3, True)
         self.assertEqual(out["warmPodMinutes"], 12 * 60 * 2)
@@ -188,6 +448,36 @@ class PlannerOracleTest(unittest.TestCase):
         self.assertGreater(out["rangesMoved"], 0)
         self.assertGreaterEqual(out["scaleIns"], 1)  # the load falls back to 1500m
         self.assertEqual(out["planCalls"], (14 - 1) * 3)
+
+    def test_instant_equals_the_earlier_model_on_the_ramp(self):
+        tr = ramp_trace()
+        res = results(balanced_owners(tr), T0 + 2 * 3600, T0 + 14 * 3600, T0 + 3600)
+        with tempfile.TemporaryDirectory() as d:
+            want = earlier_model(oracle.Simulation(res, tr, BINARY, workdir=d))
+        got = oracle.simulate(res, tr, BINARY, instant=True)
+        same_measures(self, got, {k: v for k, v in want.items() if k != "promotions"})
+        self.assertEqual([(p["t"], p["pod"]) for p in got["promotions"]],
+                         [(p["t"], p["pod"]) for p in want["promotions"]])
+
+    def test_timed_promotions_wait_for_the_startup_and_moves_for_their_limit(self):
+        tr = ramp_trace()
+        res = results(balanced_owners(tr), T0 + 2 * 3600, T0 + 14 * 3600, T0 + 3600)
+        policy = demo_policy(maxConcurrentMigrations=2)
+        out = oracle.simulate(res, tr, BINARY, policy=policy, pod_startup=600, move_seconds=240)
+        self.assertEqual(out["durations"]["podStartupFrom"], "--pod-startup-seconds")
+        promotes = [e for e in out["actionLog"] if e["type"] == "Promote"]
+        self.assertGreaterEqual(len(promotes), 2)
+        for e in promotes:
+            self.assertEqual(e["finished"] - e["started"], 600)
+        # a promotion counts from the end of its pod's start-up, 10 minutes or more after its plan
+        self.assertEqual([p["t"] for p in out["promotions"]],
+                         [e["finished"] for e in promotes if res["start"] <= e["finished"] <= res["end"]])
+        self.assertTrue(all(e["finished"] - e["planned"] >= 600 for e in promotes))
+        moves = [e for e in out["actionLog"] if e["type"] == "Move"]
+        self.assertGreater(len(moves), 2)
+        self.assertTrue(all(e["finished"] - e["started"] == 240 for e in moves))
+        self.assertEqual(most_in_flight(out["actionLog"]), 2)
+        self.assertLessEqual(out["planCalls"], (14 - 1) * 3)
 
     def test_plan_failure_is_one_line(self):
         tr = ramp_trace()
