@@ -56,7 +56,7 @@ class NoticeLedger {
  public:
   struct Seen {
     std::vector<Notice> events;  // to emit now
-    int64_t new_flaps = 0;        // to add to status.flapsRefused
+    int64_t new_flaps = 0;       // to add to status.flapsRefused
   };
   Seen Observe(const std::string& policy, const std::vector<PlanFindings>& findings,
                int64_t cooldown_seconds, int64_t now);

@@ -410,7 +410,8 @@ kube::ApiStatus MigrationPolicyReconciler::WriteStatus(Round& r) {
                    blocked.empty() ? "NotBlocked" : "ConstraintUnsatisfiable", blocked});
   bool active = r.planned_reason == "Executing" || r.planned_reason == "ProposalPending";
   conds.push_back({"Planned", active ? "True" : "False", r.planned_reason, notes});
-  const Json prev_conds = prev.is_object() ? prev.value("conditions", Json::array()) : Json::array();
+  const Json prev_conds =
+      prev.is_object() ? prev.value("conditions", Json::array()) : Json::array();
   conds.push_back(CapacityShortCondition(r.findings, r.planned, prev_conds));
   AddKstatusConditions(conds, r.spec, r.sel);
   status["conditions"] =

@@ -59,7 +59,7 @@ struct MigrationPolicyReconciler::Round {
   std::map<std::string, std::vector<ActionRecord>> request_moves;
   bool planned = false;                // plan() ran this round
   std::vector<PlanFindings> findings;  // event shortfalls, refused flaps (notices.h)
-  int64_t new_flaps = 0;                // refusals first seen this round
+  int64_t new_flaps = 0;               // refusals first seen this round
 };
 
 // The observed load (PodMetrics CPU millicores) is in the unit of the
