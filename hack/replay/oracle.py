@@ -710,28 +710,48 @@ class Simulation:
 
     def _run(self):
         tally = {"promotions": [], "demotions": [], "moved": 0, "actions": {}}
-        act_min = warm_min = over_min = 0
-        pods_series = []
-        limit = self.mx * self.cap
+        measured = MinuteMeasures(self)
         plan_due = False
         for m in range(self.TW, self.T1, 60):
             plan_due, pl = self._minute(m, plan_due, tally)
-            if m >= self.T0:
-                act_min += len(self.active)
-                warm_min += len(self.warm)
-                over_min += sum(1 for p in self.active if pl[p] > limit)
-                if not pods_series or pods_series[-1][1] != len(self.active):
-                    pods_series.append((m, len(self.active)))
-        pods_series.append((self.T1, len(self.active)))
-        return {"overTrueMinutes": over_min, "activePodMinutes": act_min, "warmPodMinutes": warm_min,
+            measured.add(m, pl)
+        return {**measured.summary(),
                 "rangesMoved": tally["moved"], "promotions": tally["promotions"],
                 "scaleIns": len([d for d in tally["demotions"] if self.T0 <= d["t"] <= self.T1]),
                 "actions": tally["actions"], "planCalls": self.plan_calls,
                 "planSeconds": round(self.plan_seconds, 1), "blocked": self.blocked, "arm": self.arm_name,
-                "rangeForecasts": self.range_forecasts, "simulatedFrom": self.TW, "pods": pods_series,
+                "rangeForecasts": self.range_forecasts, "simulatedFrom": self.TW,
                 "finalRanges": len(self.ranges), "durations": self.durations,
                 "plansDeferred": self.plans_deferred, "unfinishedActions": len(self.queue),
                 "actionLog": self.action_log}
+
+
+class MinuteMeasures:
+    """The measures of the window [T0, T1) of a simulation, minute by
+    minute, as measures.arm_summary takes them for a live arm: active and
+    warm pod-minutes, active pod-minutes over maxUtilization, and the series
+    of active pod counts."""
+
+    def __init__(self, sim):
+        self.sim = sim
+        self.limit = sim.mx * sim.cap
+        self.act_min = self.warm_min = self.over_min = 0
+        self.pods = []
+
+    def add(self, m, pl):
+        sim = self.sim
+        if m < sim.T0:
+            return
+        self.act_min += len(sim.active)
+        self.warm_min += len(sim.warm)
+        self.over_min += sum(1 for p in sim.active if pl[p] > self.limit)
+        if not self.pods or self.pods[-1][1] != len(sim.active):
+            self.pods.append((m, len(sim.active)))
+
+    def summary(self):
+        return {"overTrueMinutes": self.over_min, "activePodMinutes": self.act_min,
+                "warmPodMinutes": self.warm_min,
+                "pods": self.pods + [(self.sim.T1, len(self.sim.active))]}
 
 
 # An action's effect on the simulated ShardSet, by type (Simulation.apply_action).

@@ -133,33 +133,19 @@ def earlier_model(sim):
     """The oracle's loop before actions took time (its code then, on the same
     Simulation): one plan per forecast step, its actions applied at once."""
     tally = new_tally()
-    act_min = warm_min = over_min = 0
-    pods = []
-    limit = sim.mx * sim.cap
+    measured = oracle.MinuteMeasures(sim)
     for m in range(sim.TW, sim.T1, 60):
         _, pl = sim.loads_at(m)
-        util = [pl[p] / sim.cap for p in sim.active]
-        if util and sum(util) / len(util) < sim.scale_in_util:
-            if sim.low_since is None:
-                sim.low_since = m
-        else:
-            sim.low_since = None
+        sim._track_low_load(m, pl)
         if (m - sim.TW) % sim.step == 0:
             acts = sim.plan(m)
             if acts:
                 sim.apply(m, acts, tally)
                 _, pl = sim.loads_at(m)
-        if m >= sim.T0:
-            act_min += len(sim.active)
-            warm_min += len(sim.warm)
-            over_min += sum(1 for p in sim.active if pl[p] > limit)
-            if not pods or pods[-1][1] != len(sim.active):
-                pods.append((m, len(sim.active)))
-    pods.append((sim.T1, len(sim.active)))
-    return {"overTrueMinutes": over_min, "activePodMinutes": act_min, "warmPodMinutes": warm_min,
-            "rangesMoved": tally["moved"], "promotions": tally["promotions"],
+        measured.add(m, pl)
+    return {**measured.summary(), "rangesMoved": tally["moved"], "promotions": tally["promotions"],
             "scaleIns": len([d for d in tally["demotions"] if sim.T0 <= d["t"] <= sim.T1]),
-            "actions": tally["actions"], "planCalls": sim.plan_calls, "pods": pods, "finalRanges": len(sim.ranges)}
+            "actions": tally["actions"], "planCalls": sim.plan_calls, "finalRanges": len(sim.ranges)}
 
 
 def same_measures(test, got, want):
