@@ -213,6 +213,64 @@ class Benchmark:
         self.procs.kill("redis-benchmark", signal.SIGTERM)
 
 
+def keys_in_range(prefix, start, end, n):
+    """The first `n` keys "<prefix>:<i>" whose hash falls in [start, end]."""
+    keys, i = [], 0
+    while len(keys) < n:
+        k = "%s:%d" % (prefix, i)
+        if start <= key_hash(k) <= end:
+            keys.append(k)
+        i += 1
+    return keys
+
+
+class RangeProber:
+    """While a move's target shard is stopped, readers on many connections
+    through every router ask for keys of the moving range: each request
+    waits for the router's backend timeout and comes back as an error, so
+    the range's error counters rise whatever the other clients happen to
+    send to it (redis-benchmark stops at its first error reply, and the
+    checker's few writers rarely hit one range). Started after the stop and
+    stopped before the shard continues, so it adds no successful requests."""
+
+    def __init__(self, hosts, port, start, end, per_router=16):
+        self.keys = keys_in_range("probe", start, end, 16)
+        self.targets = [(h, port) for h in hosts for _ in range(per_router)]
+        self.stop_event = threading.Event()
+        self.errors = self.replies = 0
+        self.lock = threading.Lock()
+        self.threads = []
+
+    def start(self):
+        for i, (host, port) in enumerate(self.targets):
+            th = threading.Thread(target=self.run, args=(host, port, i), daemon=True)
+            th.start()
+            self.threads.append(th)
+        return self
+
+    def run(self, host, port, i):
+        conn = redis.Redis(host=host, port=port, socket_timeout=5)
+        n = i
+        while not self.stop_event.is_set():
+            n += 1
+            try:
+                conn.get(self.keys[n % len(self.keys)])
+                with self.lock:
+                    self.replies += 1
+            except (redis.RedisError, OSError):
+                with self.lock:
+                    self.errors += 1
+                conn = redis.Redis(host=host, port=port, socket_timeout=5)
+
+    def stop(self):
+        self.stop_event.set()
+        deadline = time.monotonic() + 10
+        for th in self.threads:
+            th.join(timeout=max(0.1, deadline - time.monotonic()))
+        with self.lock:
+            return self.errors, self.replies
+
+
 class HotReader:
     """Writes `n` keys of one hash range once, then reads them in pipelines
     as fast as it can through a router, on a connection that never writes
@@ -220,13 +278,7 @@ class HotReader:
 
     def __init__(self, host, port, start, end, n=200):
         self.host, self.port = host, port
-        self.keys = []
-        i = 0
-        while len(self.keys) < n:
-            k = "hot:%d" % i
-            if start <= key_hash(k) <= end:
-                self.keys.append(k)
-            i += 1
+        self.keys = keys_in_range("hot", start, end, n)
         self.stop_event = threading.Event()
         self.rng = random.Random(len(self.keys))
         self.reads = self.errors = 0

@@ -29,8 +29,12 @@ Scenario (every wait is a condition with a deadline):
      (Shedding requests); the source shard of a move is killed right after
      its cutover (the pod runner restarts it on its own data), and the
      target shard of another move is stopped (SIGSTOP) while the move is
-     verified, so the routers see errors and the executor must revert it:
-     the reverse move carries the writes the target took back to the source.
+     verified, and readers on 16 connections per router ask for keys of that
+     range until it leaves Verifying (each waits for the router's backend
+     timeout and gets an error), so the routers' error counters for the
+     range rise however little other load hits it, and the executor must
+     revert the move: the reverse move carries the writes the target took
+     back to the source.
   5. a hot, read-heavy range and a declared event: a reader concentrates GETs
      on one range E of a pod P through the routers (so its read share goes
      over the planner's readHeavyFraction), and the MigrationPolicy declares
@@ -93,7 +97,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dataplane_e2e_lib import (  # noqa: E402
     CAPACITY_MILLIS, CM, RANGES, ROUTER_METRICS_PORT, ROUTER_PORT, SET, TERMINAL,
     VERIFICATION_SECONDS, Benchmark,
-    Cluster, Failure, HotReader, Procs, log, policy_manifest, rfc3339, router_pod_manifest,
+    Cluster, Failure, HotReader, Procs, RangeProber, log, policy_manifest, rfc3339, router_pod_manifest,
     shardset_manifest)
 
 
@@ -349,16 +353,21 @@ class Test:
             if a == "none":
                 return False
             self.claimed.add(a["id"])
+            rng = next((r for r in self.k.routing()["ranges"] if r["id"] == a.get("range")), None)
             pid = self.signal_pid(a["target"], "redis", signal.SIGSTOP)
             log("target shard %s of %s stopped during verification" % (a["target"], a["id"]))
+            probe = (RangeProber(self.router_ips, ROUTER_PORT, rng["start"], rng["end"]).start()
+                     if rng else None)
             try:
                 wait_for("%s to leave Verifying" % a["id"],
                          lambda: (self.action(a["id"]) or {}).get("phase") != "Verifying",
                          90, every=0.1)
             finally:
+                errors, replies = probe.stop() if probe else (0, 0)
                 os.kill(pid, signal.SIGCONT)
-            log("target shard %s continued; %s is %s" % (a["target"], a["id"],
-                                                         (self.action(a["id"]) or {}).get("phase")))
+            log("target shard %s continued; %s is %s (probe of range %s: %d errors, %d replies)"
+                % (a["target"], a["id"], (self.action(a["id"]) or {}).get("phase"), a.get("range"),
+                   errors, replies))
         r = wait_for("a move reverted", lambda: self.done("Move", "Reverted"), 120, every=0.5)[0]
         why = self.event_messages("MoveVerificationFailed")
         log("reverted: %s (range %s back on %s): %s" % (r["id"], r.get("range"), r["source"],
