@@ -13,7 +13,8 @@ address is local on Linux, so nothing has to be configured.
   data again; redis uses appendonly).
 - A process that exits is restarted (with a back-off when it keeps dying).
 - Both are stopped when the pod is deleted (deletionTimestamp set, or gone),
-  fails, or its IP or ports change.
+  fails, or its IP or ports change, or it is a new pod under the same name
+  (another metadata.uid: deleted and created again between two polls).
 - Every --usage-interval seconds the CPU the pod's processes really used
   (utime+stime+cutime+cstime of /proc/<pid>/stat, in millicores over the
   interval) and their resident memory are written to the pod's annotations
@@ -59,10 +60,11 @@ def log(msg):
 # ---- pure logic ------------------------------------------------------------
 
 def pods_to_run(doc):
-    """{name: ip} of the pods in a pod list that should have processes.
+    """{name: (ip, uid)} of the pods in a pod list that should have processes.
 
     A pod runs when it has an IP, is not being deleted and has not ended
-    (phase Failed or Succeeded)."""
+    (phase Failed or Succeeded). The uid tells a pod created again under the
+    same name from the one it replaces ("" when the list has none)."""
     pods = {}
     for p in doc.get("items", []):
         meta, status = p.get("metadata", {}), p.get("status", {})
@@ -71,7 +73,7 @@ def pods_to_run(doc):
             continue
         if status.get("phase") in ("Failed", "Succeeded"):
             continue
-        pods[meta["name"]] = ip
+        pods[meta["name"]] = (ip, meta.get("uid", ""))
     return pods
 
 
@@ -180,8 +182,8 @@ class Proc:
 class PodProcesses:
     """redis-server and shardcast-agent for one pod, and their CPU samples."""
 
-    def __init__(self, args, pod, ip, redis_port, hook_port):
-        self.key = (ip, redis_port, hook_port)
+    def __init__(self, args, pod, ip, uid, redis_port, hook_port):
+        self.key = (ip, uid, redis_port, hook_port)
         self.ip, self.redis_port, self.hook_port = ip, redis_port, hook_port
         self.data = os.path.join(args.data_dir, args.namespace, pod)
         os.makedirs(self.data, exist_ok=True)
@@ -283,7 +285,7 @@ class Runner:
         self.last_state = None
 
     def desired(self):
-        """{pod: (ip, redis port, hook port)} or None when the API did not answer."""
+        """{pod: (ip, uid, redis port, hook port)} or None when the API did not answer."""
         a = self.args
         try:
             ss = self.source.shardset()
@@ -300,7 +302,7 @@ class Runner:
             for name, n in container_counts(doc).items():
                 if name in self.running:
                     self.running[name].containers = n
-            return {n: (ip,) + ports for n, ip in pods_to_run(doc).items()}
+            return {n: ip_uid + ports for n, ip_uid in pods_to_run(doc).items()}
         except Exception as e:  # noqa: BLE001 - keep what runs; the API may be briefly away
             log(f"reading pods of ShardSet {a.namespace}/{a.shardset}: {e}")
             return None
@@ -313,11 +315,11 @@ class Runner:
                     why = "gone" if name not in want else f"now {want[name]}"
                     log(f"{name}: pod {why}; stopping its redis-server and agent")
                     self.running.pop(name).stop()
-            for name, (ip, redis_port, hook_port) in sorted(want.items()):
+            for name, (ip, uid, redis_port, hook_port) in sorted(want.items()):
                 if name not in self.running:
                     log(f"{name}: starting redis-server on {ip}:{redis_port}, "
                         f"agent hooks on {ip}:{hook_port}")
-                    self.running[name] = PodProcesses(self.args, name, ip, redis_port, hook_port)
+                    self.running[name] = PodProcesses(self.args, name, ip, uid, redis_port, hook_port)
         for pp in self.running.values():
             pp.ensure(now)
 

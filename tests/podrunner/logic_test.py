@@ -10,8 +10,8 @@ sys.path.insert(0, os.path.join(SRC, "hack", "podrunner"))
 import podrunner as pr  # noqa: E402
 
 
-def pod(name, ip=None, phase="Running", deleting=False):
-    meta = {"name": name}
+def pod(name, ip=None, phase="Running", deleting=False, uid=None):
+    meta = {"name": name, "uid": uid or "uid-" + name}
     if deleting:
         meta["deletionTimestamp"] = "2026-12-02T08:00:00Z"
     status = {"phase": phase}
@@ -26,7 +26,20 @@ class PodsToRun(unittest.TestCase):
                          pod("kv-3", "127.66.0.4", phase="Failed"),
                          pod("kv-4", "127.66.0.5", phase="Succeeded"),
                          pod("kv-5", "127.67.0.6", phase="Pending")]}
-        self.assertEqual(pr.pods_to_run(doc), {"kv-0": "127.64.0.2", "kv-5": "127.67.0.6"})
+        self.assertEqual(pr.pods_to_run(doc), {"kv-0": ("127.64.0.2", "uid-kv-0"),
+                                               "kv-5": ("127.67.0.6", "uid-kv-5")})
+
+    def test_a_pod_created_again_under_its_name_is_another_pod(self):
+        # Deleted and created again between two polls, on the same IP: the
+        # uid differs, so the runner's key for it changes and it restarts
+        # the processes, as a kubelet starts the new pod's containers.
+        before = pr.pods_to_run({"items": [pod("kv-1", "127.65.0.0", uid="a")]})
+        after = pr.pods_to_run({"items": [pod("kv-1", "127.65.0.0", uid="b")]})
+        self.assertNotEqual(before["kv-1"], after["kv-1"])
+
+    def test_a_list_without_uids_still_runs_its_pods(self):
+        doc = {"items": [{"metadata": {"name": "kv-0"}, "status": {"podIP": "127.64.0.2"}}]}
+        self.assertEqual(pr.pods_to_run(doc), {"kv-0": ("127.64.0.2", "")})
 
     def test_empty_list(self):
         self.assertEqual(pr.pods_to_run({}), {})
