@@ -170,6 +170,7 @@ class Test:
         self.ns = f"podrunner-{os.getpid()}"
         self.data = os.path.join(work, "data")
         self.procs = {}
+        self.pvs = persistent_volumes(self.ns, work, 5)
 
     def start(self, name, argv):
         logf = open(os.path.join(self.work, name + ".log"), "w")
@@ -207,7 +208,7 @@ class Test:
         kubectl(self.kc, "wait", "--for=condition=Established", "crd/shardsets.shardcast.dev",
                 "--timeout=60s")
         kubectl(self.kc, "create", "namespace", self.ns)
-        for pv in persistent_volumes(self.ns, self.work, 5):
+        for pv in self.pvs:
             kubectl(self.kc, "apply", "-f", "-", stdin=json.dumps(pv))
         kubectl(self.kc, "apply", "-f", "-", stdin=json.dumps(shardset(self.ns)))
         self.start("operator", [self.a.operator, "run", "--kubeconfig", self.kc, "--namespace", self.ns,
@@ -279,7 +280,7 @@ class Test:
                 return None
             got = [redis_cmd(ip_b, REDIS_PORT, "GET", f"pvc:{i}") for i in range(50)]
             missing = [i for i, v in enumerate(got) if v != f"v{i}"]
-            if missing:
+            if missing:  # wait_for retries; this is the error it reports if it lasts
                 raise Failure(f"{b}: re-created, but {len(missing)} of 50 keys are missing, "
                               f"e.g. pvc:{missing[0]}")
             return ip_b
@@ -323,8 +324,7 @@ class Test:
         subprocess.run(["kubectl", "--kubeconfig", self.kc, "delete", "namespace", self.ns, "--wait=false"],
                        capture_output=True, timeout=60)
         subprocess.run(["kubectl", "--kubeconfig", self.kc, "delete", "pv", "--wait=false",
-                        "--ignore-not-found", *[pv["metadata"]["name"]
-                                                for pv in persistent_volumes(self.ns, self.work, 5)]],
+                        "--ignore-not-found", *[pv["metadata"]["name"] for pv in self.pvs]],
                        capture_output=True, timeout=60)
         if left:
             raise Failure(f"processes left running after the pod runner stopped: {left}")

@@ -667,9 +667,10 @@ TEST_F(MigrationPolicyIT, PromotionIsARequestTheShardSetControllerHonoursWithout
 // complete with a consistent routing table.
 void KillDuringPhaseAndResume(MigrationPolicyIT& t, const std::string& phase) {
   HookServer hooks;
-  if (phase == "Copying") hooks.hold(true);  // the copy stays in progress until released
-  if (phase == "Cutover")
-    hooks.set_fail_cutover(true);  // the cutover hook answers 503 until released
+  // Copying: the copy stays in progress until released; Cutover: the cutover
+  // hook answers 503 until released.
+  if (phase == "Copying") hooks.hold(true);
+  if (phase == "Cutover") hooks.set_fail_cutover(true);
   auto m = std::make_unique<RunningManager>(t.client_, t.ns_, hooks.port());
   ASSERT_TRUE(t.client_->create(api::kShardSets, t.ns_, t.ShardSet(hooks.port())));
   t.ConvergeAndForecastHot();
