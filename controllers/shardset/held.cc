@@ -2,6 +2,9 @@
 // victim or an excess warm pod is deleted, with its claims, only once no
 // action in flight names it. The executor reverts a move whose verification
 // fails by moving the range back to its source, which must still exist.
+// A ScaleIn action is the exception: it names the pod it drains and waits for
+// exactly that deletion, so holding its own pod would stall it until its
+// phase timeout (seen in bench/e2e: every live scale-in stuck in Verifying).
 #include "controllers/shardset/shardset.h"
 
 namespace shardcast::shardset {
@@ -18,6 +21,7 @@ void AddHeldPods(const Json& policy, const std::string& set,
     if (!a.is_object() || a.value("shardSet", Json()) != set) continue;
     const Json phase = a.value("phase", Json());
     if (phase == "Completed" || phase == "Reverted" || phase == "Failed") continue;
+    if (a.value("type", Json()) == "ScaleIn") continue;
     std::string id = a.value("id", Json()).is_string() ? a["id"].get<std::string>() : "?";
     if (!name.empty()) id += " (MigrationPolicy " + name + ")";
     for (const char* role : {"source", "target"}) {

@@ -60,6 +60,21 @@ TEST(HeldPods, UnfinishedActionsOfTheSetHoldTheirSourceAndTarget) {
   EXPECT_TRUE(held.empty());
 }
 
+TEST(HeldPods, AScaleInActionDoesNotHoldThePodItDrains) {
+  // The ScaleIn waits in Verifying for its victim's deletion; a Move off the
+  // same pod still holds it.
+  Json scale_in = {{"id", "s1"},
+                   {"shardSet", "kv"},
+                   {"type", "ScaleIn"},
+                   {"source", "kv-2"},
+                   {"phase", "Verifying"}};
+  std::map<std::string, std::string> held;
+  AddHeldPods(PolicyWith(Json::array({scale_in})), "kv", held);
+  EXPECT_TRUE(held.empty());
+  AddHeldPods(PolicyWith(Json::array({scale_in, MoveOff("m1", "kv-2", "Verifying")})), "kv", held);
+  EXPECT_EQ(held["kv-2"], "m1 (MigrationPolicy p)");
+}
+
 TEST(HeldPods, DrainedVictimStaysWhileAMoveOffItIsUnfinished) {
   ShardSetSpec s = Spec(2, 0, 4);
   Observation obs = VictimDrained(s);
