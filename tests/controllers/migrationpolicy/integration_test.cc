@@ -621,6 +621,43 @@ TEST_F(MigrationPolicyIT, ScaleInVictimIsKeptUntilAMoveOffItReverts) {
   EXPECT_TRUE(Consistent(Routing()));
 }
 
+// A planner scale-in (both pods at 5% of capacity, stabilization 1s) runs to
+// Completed and the ShardSet controller deletes its victim: the ScaleIn
+// action does not hold the pod it drains (it did, and waited in Verifying
+// until its phase timeout).
+TEST_F(MigrationPolicyIT, PlannerScaleInCompletesAndItsVictimIsDeleted) {
+  RunningManager m(client_, ns_);
+  ASSERT_TRUE(client_->create(api::kShardSets, ns_, ShardSet()));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto l = client_->list(kube::resources::kPodMetrics, ns_);
+        return l && (*l)["items"].size() >= 2;
+      },
+      90s, "PodMetrics for both pods"));
+  Json policy = Policy("p", "Auto");
+  policy["spec"]["limits"]["scaleInStabilization"] = "1s";
+  ASSERT_TRUE(client_->create(api::kMigrationPolicies, ns_, policy));
+  std::string victim;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& h : Status("p").value("history", Json::array())) {
+          if (h.value("type", "") != "ScaleIn") continue;
+          victim = h.value("source", "");
+          return h.value("phase", "") == "Completed";
+        }
+        return false;
+      },
+      150s, "a ScaleIn action completed"))
+      << Status("p").dump();
+  EXPECT_FALSE(victim.empty());
+  EXPECT_TRUE(
+      WaitFor([&] { return !Get(kube::resources::kPods, victim); }, 60s, "the victim deleted"));
+  auto s = Get(api::kShardSets, "kv");
+  ASSERT_TRUE(s);
+  EXPECT_EQ((*s)["status"].value("activeReplicas", 0), 1);
+  EXPECT_TRUE(Consistent(Routing()));
+}
+
 // Both active pods forecast hot and a warm pod ready: the policy promotes it
 // by a replica request in its own status; the ShardSet controller honours
 // the request, and nobody writes the ShardSet's spec.
