@@ -621,7 +621,23 @@ class Runner:
             }
         return res
 
+    def dump_shardsets(self):
+        """OUT/shardset-<arm>.yaml: `kubectl get shardset -o yaml` at the end
+        (status.forecasts with time to crossing, status.rangeForecasts)."""
+        for arm in self.arms:
+            r = subprocess.run(["kubectl", "--kubeconfig", self.kc, "-n", arm.ns, "get", "shardset",
+                                self.set_name(), "-o", "yaml"], capture_output=True, text=True, timeout=60)
+            if r.returncode != 0:
+                log(f"{arm.name}: kubectl get shardset: {r.stderr.strip()}")
+                continue
+            with open(os.path.join(self.workdir, f"shardset-{arm.name}.yaml"), "w") as f:
+                f.write(r.stdout)
+
     def cleanup(self):
+        try:
+            self.dump_shardsets()
+        except (OSError, subprocess.SubprocessError) as e:
+            log(f"writing shardset-<arm>.yaml: {e}")
         for arm in self.arms:
             try:
                 self.stop_operator(arm)

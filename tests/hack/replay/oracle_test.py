@@ -196,6 +196,34 @@ class LoadsTest(unittest.TestCase):
         self.assertAlmostEqual(got["c"], max(loads.IDLE_LOAD, 4.0))
 
 
+class NabTraceTest(unittest.TestCase):
+    """The NAB loader's default live window (traces.nab)."""
+
+    def write(self, days, step=300):
+        d = tempfile.mkdtemp()
+        path = os.path.join(d, "s.csv")
+        with open(path, "w") as f:
+            f.write("timestamp,value\n")
+            for i in range(int(days * 86400 // step)):
+                f.write(f"{traces.fmt_time(T0 + i * step).replace('T', ' ').rstrip('Z')},{10 + i % 7}\n")
+        return path
+
+    def test_short_series_gets_its_last_whole_day(self):
+        tr = traces.load("nab:" + self.write(16))
+        self.assertEqual(tr.live_start % 86400, 5 * 3600)
+        self.assertLessEqual(tr.live_start + 86400, T0 + 16 * 86400)
+        self.assertGreaterEqual(tr.live_start - T0, 13 * 86400)
+
+    def test_too_short_series_names_what_it_needs(self):
+        with self.assertRaisesRegex(traces.TraceError, r"spans 2\.0 days; it needs 3"):
+            traces.load("nab:" + self.write(2))
+
+    def test_long_series_keeps_the_weekday_five_weeks_in(self):
+        tr = traces.load("nab:" + self.write(60, step=1800))
+        self.assertGreaterEqual(tr.live_start - T0, 35 * 86400)
+        self.assertIn((tr.live_start // 86400 + 3) % 7, (2, 3, 4))
+
+
 class InputTest(unittest.TestCase):
     def test_missing_fields_are_one_line_errors(self):
         tr = ramp_trace()

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Sums bench/e2e rounds per trace and checks issue 13's targets.
+
+Usage: bench/e2e/table.py RESULT_DIR...   (each holds a results.json from
+hack/replay/run.py; bench/e2e/run.sh passes every round's directories)
+
+For each trace: the predictive arm, the reactive arm and the planner oracle,
+summed over the rounds, with the per-round spread (min..max) beside every
+sum, then the targets on the sums:
+  overload samples          <= 10% of the reactive arm's
+  over-max pod-min excess   <= 10% of the reactive arm's excess (both beyond
+                               the oracle's, the overload no plan avoids)
+  active pod-min            <= 1.15x the oracle's
+  ranges moved              <= 1.2x the oracle's
+  promotions + scale-ins    <= 1.5x the oracle's
+Bytes moved: the replay's ranges carry no data, so there are none to report
+here; on the real data plane the agents count them
+(shardcast_agent_bytes_copied_total).
+Exits 1 when a results.json is missing or unreadable (names the file).
+"""
+import json
+import os
+import sys
+
+ARMS = ("predictive", "reactive", "oracle")
+
+
+def measures(summary):
+    """Per arm: the measures this table sums (None when the arm is absent)."""
+    out = {}
+    for arm in ("predictive", "reactive"):
+        a = summary.get("arms", {}).get(arm)
+        if a is None:
+            out[arm] = None
+            continue
+        out[arm] = {
+            "overload": a["overloadSamples"],
+            "samples": a["observedSamples"],
+            "overMax": a["overTrueMinutes"],
+            "podMin": a["activePodMinutes"],
+            "moved": a["rangesMoved"],
+            "churn": len(a["promotions"]) + a["scaleIns"],
+            "flaps": a.get("flaps", 0),
+        }
+    o = summary.get("oraclePlanner")
+    out["oracle"] = None if not o else {
+        "overload": None, "samples": None, "overMax": o["overTrueMinutes"],
+        "podMin": o["activePodMinutes"], "moved": o["rangesMoved"],
+        "churn": len(o["promotions"]) + o["scaleIns"], "flaps": None}
+    return out
+
+
+def load(dirs):
+    by_trace = {}
+    for d in dirs:
+        path = os.path.join(d, "results.json")
+        try:
+            with open(path) as f:
+                r = json.load(f)
+            m = measures(r["summary"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise SystemExit(f"bench/e2e/table.py: {path}: {e.__class__.__name__}: {e}")
+        by_trace.setdefault(r.get("traceSpec", r.get("trace", d)), []).append((d, m))
+    return by_trace
+
+
+def agg(rounds, arm, key):
+    vals = [m[arm][key] for _, m in rounds if m[arm] is not None and m[arm][key] is not None]
+    if not vals:
+        return None, ""
+    return sum(vals), (f"{min(vals):g}..{max(vals):g}" if len(vals) > 1 else "")
+
+
+def cell(rounds, arm, key):
+    s, spread = agg(rounds, arm, key)
+    if s is None:
+        return "-"
+    return f"{s:g}" + (f" ({spread})" if spread else "")
+
+
+def ratio_line(name, num, den, limit, unit="x"):
+    if num is None or den is None:
+        return f"| {name} | - | {limit} | not measured |"
+    if den <= 0:
+        ok = num <= 0
+        return f"| {name} | {num:g} vs {den:g} | {limit} | {'met' if ok else 'missed'} (baseline 0) |"
+    r = num / den
+    lim = float(limit.split()[1].rstrip("x%")) / (100 if limit.endswith("%") else 1)
+    shown = f"{r:.0%}" if limit.endswith("%") else f"{r:.2f}x"
+    return f"| {name} | {shown} ({num:g} / {den:g}) | {limit} | {'met' if r <= lim else 'missed'} |"
+
+
+def main(argv):
+    if len(argv) < 2:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    by_trace = load(argv[1:])
+    for trace, rounds in by_trace.items():
+        print(f"### {trace}: {len(rounds)} round(s), sums (per-round min..max)\n")
+        print("| arm | overload samples | of samples | over-max pod-min | active pod-min | ranges moved "
+              "| promotions + scale-ins | flaps |")
+        print("|---|---|---|---|---|---|---|---|")
+        for arm in ARMS:
+            print(f"| {arm} | " + " | ".join(cell(rounds, arm, k) for k in
+                                            ("overload", "samples", "overMax", "podMin", "moved", "churn",
+                                             "flaps")) + " |")
+        s = {arm: {k: agg(rounds, arm, k)[0] for k in ("overload", "overMax", "podMin", "moved", "churn")}
+             for arm in ARMS}
+        o_over = s["oracle"]["overMax"] or 0
+        pe = None if s["predictive"]["overMax"] is None else max(s["predictive"]["overMax"] - o_over, 0)
+        re_ = None if s["reactive"]["overMax"] is None else max(s["reactive"]["overMax"] - o_over, 0)
+        print("\n| target | predictive | limit | |\n|---|---|---|---|")
+        print(ratio_line("overload samples vs reactive", s["predictive"]["overload"], s["reactive"]["overload"],
+                         "<= 10%"))
+        print(ratio_line("over-max excess vs reactive's", pe, re_, "<= 10%"))
+        print(ratio_line("active pod-min vs oracle", s["predictive"]["podMin"], s["oracle"]["podMin"], "<= 1.15x"))
+        print(ratio_line("ranges moved vs oracle", s["predictive"]["moved"], s["oracle"]["moved"], "<= 1.2x"))
+        print(ratio_line("promotions + scale-ins vs oracle", s["predictive"]["churn"], s["oracle"]["churn"],
+                         "<= 1.5x"))
+        print("| bytes moved | - | reported | the replay's ranges carry no data |\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
