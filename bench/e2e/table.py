@@ -13,13 +13,22 @@ sum, then the targets on the sums:
   active pod-min            <= 1.15x the oracle's
   ranges moved              <= 1.2x the oracle's
   promotions + scale-ins    <= 1.5x the oracle's
+Decision latency, per arm over the rounds (median and 90th percentile):
+for each plan that started actions (its time is in the action id,
+plan-<hash>-<unix>-...), the plan time minus the newest metrics sample at or
+before the newest forecast publication the driver saw before the plan; in
+trace minutes and real seconds. It includes metrics-server's resolution and
+the forecast step, which a sample waits for before it reaches a plan.
 Bytes moved: the replay's ranges carry no data, so there are none to report
 here; on the real data plane the agents count them
 (shardcast_agent_bytes_copied_total).
 Exits 1 when a results.json is missing or unreadable (names the file).
 """
+import bisect
 import json
 import os
+import re
+import statistics
 import sys
 
 ARMS = ("predictive", "reactive", "oracle")
@@ -50,6 +59,48 @@ def measures(summary):
     return out
 
 
+PLAN_ID = re.compile(r"^plan-[0-9a-f]+-([0-9]+)-")
+
+
+def decision_latencies(res, arm):
+    """Trace seconds from sample to plan, one per plan of `arm` in the window."""
+    a = res["arms"].get(arm)
+    if not a:
+        return []
+    samples = sorted(o["t"] for o in a.get("observed", []))
+    pubs = sorted(f["t"] for f in a.get("forecasts", []))
+    plans = set()
+    for act in a.get("actions", []):
+        m = PLAN_ID.match(str(act.get("id", "")))
+        if m:
+            plans.add(int(m.group(1)))
+    out = []
+    for t in sorted(plans):
+        if not res["start"] <= t <= res["end"]:
+            continue
+        i = bisect.bisect_right(pubs, t)
+        pub = pubs[i - 1] if i else t
+        j = bisect.bisect_right(samples, pub)
+        if j:
+            out.append(t - samples[j - 1])
+    return out
+
+
+def latency_line(rounds):
+    parts = []
+    for arm in ("predictive", "reactive"):
+        vals = sorted(v for _, _, r in rounds for v in decision_latencies(r, arm))
+        if not vals:
+            parts.append(f"{arm}: no plans")
+            continue
+        scale = rounds[0][2].get("timeScale", 1) or 1
+        med = statistics.median(vals)
+        p90 = vals[min(len(vals) - 1, int(0.9 * len(vals)))]
+        parts.append(f"{arm}: median {med / 60:.1f} trace min ({med / scale:.1f} s real), "
+                     f"p90 {p90 / 60:.1f} trace min ({p90 / scale:.1f} s real), {len(vals)} plans")
+    return "decision latency (sample -> plan): " + "; ".join(parts)
+
+
 def load(dirs):
     by_trace = {}
     for d in dirs:
@@ -60,12 +111,12 @@ def load(dirs):
             m = measures(r["summary"])
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise SystemExit(f"bench/e2e/table.py: {path}: {e.__class__.__name__}: {e}")
-        by_trace.setdefault(r.get("traceSpec", r.get("trace", d)), []).append((d, m))
+        by_trace.setdefault(r.get("traceSpec", r.get("trace", d)), []).append((d, m, r))
     return by_trace
 
 
 def agg(rounds, arm, key):
-    vals = [m[arm][key] for _, m in rounds if m[arm] is not None and m[arm][key] is not None]
+    vals = [m[arm][key] for _, m, _ in rounds if m[arm] is not None and m[arm][key] is not None]
     if not vals:
         return None, ""
     return sum(vals), (f"{min(vals):g}..{max(vals):g}" if len(vals) > 1 else "")
@@ -118,6 +169,7 @@ def main(argv):
         print(ratio_line("promotions + scale-ins vs oracle", s["predictive"]["churn"], s["oracle"]["churn"],
                          "<= 1.5x"))
         print("| bytes moved | - | reported | the replay's ranges carry no data |\n")
+        print(latency_line(rounds) + "\n")
     return 0
 
 
