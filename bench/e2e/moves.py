@@ -9,8 +9,12 @@ pods of the arm against the oracle's at that minute, what the plan started
 (Promote, Move range from->to with its outcome, ScaleIn, ...), and for each
 pod the plan moved ranges off (or promoted for): the forecast the operator
 had published last before the plan (peak, p90, probability of exceeding,
-time to crossing) beside the true load the driver later set on that pod (its
-maximum over the forecast horizon), both as % of capacity. With --oracle,
+time to crossing) beside the true load of the ranges it owned at the plan,
+had they stayed there (the trace's load, maximum over the forecast horizon;
+"-" once a split or merge changed its ranges), both as % of capacity; then
+the planner's reason for each action, from the operator's log beside
+results.json ("action <id> (<type>): <reason>" lines, logged since
+2026-12-02; absent in older runs). With --oracle,
 the oracle's actions follow, one line per planned minute.
 """
 import argparse
@@ -20,6 +24,9 @@ import os
 import re
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "hack", "replay"))
+import traces  # noqa: E402
 
 PLAN_ID = re.compile(r"^plan-[0-9a-f]+-([0-9]+)-")
 
@@ -42,13 +49,46 @@ def count_at(steps, t):
     return n
 
 
-def true_peak(ticks, pod, t, horizon):
-    vals = [tk["loads"].get(pod, 0.0) for tk in ticks if t <= tk["t"] <= t + horizon]
-    return max(vals) if vals else None
+def owners_at(routing, t):
+    owners = {}
+    for r in routing:
+        if r["t"] > t:
+            break
+        owners = r["owners"]
+    return owners
 
 
-def account(res, arm, with_oracle):
+def true_peak(tr, n, owners, pod, t, horizon):
+    """Max over [t, t + horizon] of the trace load of the ranges `pod` owns
+    at t (None when a range is not one of the n original ones)."""
+    ids = [int(i) for i, o in owners.items() if o == pod]
+    if not ids or any(i >= n for i in ids):
+        return None
+    return max(sum(tr.range_loads(u)[i] for i in ids) for u in range(int(t) - int(t) % 60, int(t + horizon), 60))
+
+
+ACTION_LOG = re.compile(r"migrationpolicy \S+: action (\S+) \((\w+)\): (.*)$")
+
+
+def reasons_from_log(path):
+    out = {}
+    try:
+        with open(path, errors="replace") as f:
+            for line in f:
+                m = ACTION_LOG.search(line.rstrip("\n"))
+                if m:
+                    out[m.group(1)] = m.group(3)
+    except OSError:
+        pass
+    return out
+
+
+def account(res, arm, with_oracle, reasons=None):
+    reasons = reasons or {}
     a = res["arms"][arm]
+    tr = traces.load(res["traceSpec"])
+    n = int(res["ranges"])
+    tr.set_ranges(n, res["zipf"], res["seed"])
     cap = res["capacity"]
     horizon = res.get("horizon", 60) * 60
     ticks = a["ticks"]
@@ -91,7 +131,13 @@ def account(res, arm, with_oracle):
             lines.append(f"    {pod}: forecast peak {pct(f.get('peak'), cap)} p90 {pct(f.get('p90'), cap)} "
                          f"P(exceed) {f.get('probExceed', '-')} crossing in "
                          f"{'-' if ttc is None else f'{ttc / 60:.0f}m'}; true peak next "
-                         f"{horizon // 60}m {pct(true_peak(ticks, pod, t, horizon), cap)}")
+                         f"{horizon // 60}m {pct(true_peak(tr, n, owners_at(a['routing'], t), pod, t, horizon), cap)}")
+        seen = set()
+        for x in acts:
+            why = reasons.get(x.get("id"))
+            if why and why not in seen:
+                seen.add(why)
+                lines.append(f"    why ({x.get('type')}): {why[:300]}")
     if with_oracle and oracle.get("actionLog"):
         lines.append(f"## oracle: {len(oracle['actionLog'])} actions")
         by_min = {}
@@ -121,7 +167,8 @@ def main(argv=None):
         print(f"bench/e2e/moves.py: {path}: no arm '{args.arm}' (has {', '.join(res.get('arms', {}))})",
               file=sys.stderr)
         return 1
-    print(account(res, args.arm, args.oracle))
+    reasons = reasons_from_log(os.path.join(args.result_dir, f"operator-{args.arm}.log"))
+    print(account(res, args.arm, args.oracle, reasons))
     return 0
 
 
