@@ -16,7 +16,8 @@ sum, then the targets on the sums:
 Decision latency, per arm over the rounds (median and 90th percentile):
 for each plan that started actions (its time is in the action id,
 plan-<hash>-<unix>-...), the plan time minus the newest metrics sample at or
-before the newest forecast publication the driver saw before the plan; in
+before the newest forecast publication the driver saw before the plan (the
+newest sample when no forecast was published in two forecast steps); in
 trace minutes and real seconds. It includes metrics-server's resolution and
 the forecast step, which a sample waits for before it reaches a plan.
 Bytes moved: the replay's ranges carry no data, so there are none to report
@@ -69,6 +70,7 @@ def decision_latencies(res, arm):
         return []
     samples = sorted(o["t"] for o in a.get("observed", []))
     pubs = sorted(f["t"] for f in a.get("forecasts", []))
+    stale = 2 * 60 * res.get("forecastStep", 20)
     plans = set()
     for act in a.get("actions", []):
         m = PLAN_ID.match(str(act.get("id", "")))
@@ -80,6 +82,8 @@ def decision_latencies(res, arm):
             continue
         i = bisect.bisect_right(pubs, t)
         pub = pubs[i - 1] if i else t
+        if t - pub > stale:  # no forecast for a while (the reactive arm): the newest sample
+            pub = t
         j = bisect.bisect_right(samples, pub)
         if j:
             out.append(t - samples[j - 1])

@@ -176,6 +176,7 @@ class Arm:
         self.initial_owners = None
         self.counters = {}     # pod -> {range id: requests served}
         self.counter_t = None  # trace time of the last counter update
+        self.crossing_dumped = False  # shardset-<arm>-crossing.yaml written
 
 
 class Runner:
@@ -468,6 +469,12 @@ class Runner:
             if key != arm.last_fc:
                 arm.last_fc = key
                 arm.forecasts.append({"t": t, "pods": {f["pod"]: f for f in fc}})
+                if not arm.crossing_dumped and any("timeToCrossingSeconds" in f for f in fc):
+                    arm.crossing_dumped = True
+                    try:
+                        self.dump_shardset(arm, f"shardset-{arm.name}-crossing.yaml")
+                    except (OSError, subprocess.SubprocessError) as e:
+                        log(f"{arm.name}: writing shardset-{arm.name}-crossing.yaml: {e}")
         except kube.ApiError:
             pass
         # MigrationPolicy actions (status.actions and status.history)
@@ -621,17 +628,22 @@ class Runner:
             }
         return res
 
+    def dump_shardset(self, arm, name):
+        """OUT/<name>: `kubectl get shardset -o yaml` of the arm now."""
+        r = subprocess.run(["kubectl", "--kubeconfig", self.kc, "-n", arm.ns, "get", "shardset",
+                            self.set_name(), "-o", "yaml"], capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            log(f"{arm.name}: kubectl get shardset: {r.stderr.strip()}")
+            return
+        with open(os.path.join(self.workdir, name), "w") as f:
+            f.write(r.stdout)
+
     def dump_shardsets(self):
-        """OUT/shardset-<arm>.yaml: `kubectl get shardset -o yaml` at the end
-        (status.forecasts with time to crossing, status.rangeForecasts)."""
+        """OUT/shardset-<arm>.yaml at the end (status.forecasts,
+        status.rangeForecasts; shardset-<arm>-crossing.yaml is the first one
+        whose forecasts had a time to crossing)."""
         for arm in self.arms:
-            r = subprocess.run(["kubectl", "--kubeconfig", self.kc, "-n", arm.ns, "get", "shardset",
-                                self.set_name(), "-o", "yaml"], capture_output=True, text=True, timeout=60)
-            if r.returncode != 0:
-                log(f"{arm.name}: kubectl get shardset: {r.stderr.strip()}")
-                continue
-            with open(os.path.join(self.workdir, f"shardset-{arm.name}.yaml"), "w") as f:
-                f.write(r.stdout)
+            self.dump_shardset(arm, f"shardset-{arm.name}.yaml")
 
     def cleanup(self):
         try:
