@@ -1,5 +1,7 @@
 // The policy reconciler's planning stage: one plan per governed ShardSet
 // (load, forecasts, planner), published as actions (Auto) or a proposal.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <mutex>
 
@@ -139,6 +141,10 @@ void MigrationPolicyReconciler::PublishPlans(Round& r, const std::vector<Proposa
     size_t n = 0;
     for (const auto& pp : plans) {
       for (auto& a : ActionsFromPlan(id + "-" + pp.shard_set, pp.shard_set, pp.plan)) {
+        // The planner's reason lives only here: the record's message moves
+        // on with its phases.
+        spdlog::info("migrationpolicy {}: action {} ({}): {}", r.key, a.id, ActionTypeName(a.type),
+                     a.message);
         r.actions.push_back(a);
         ++n;
       }
