@@ -117,6 +117,9 @@ StepWorld MigrationPolicyReconciler::world(Round& r, SetState& s, const ActionRe
     auto it = s.load->find(a.target);
     if (it != s.load->end() && ObservedIsCapacityUnit(s.set))
       w.target_utilization = it->second / s.set.capacity;
+    it = s.load->find(a.source);
+    if (it != s.load->end() && ObservedIsCapacityUnit(s.set))
+      w.source_utilization = it->second / s.set.capacity;
   }
   return w;
 }

@@ -348,6 +348,7 @@ struct StepWorld {
   int min_replicas = 1;
   bool hooks = false;                        // the ShardSet declares spec.hooks
   std::optional<double> target_utilization;  // observed, 0..
+  std::optional<double> source_utilization;  // observed, 0..
   // The ShardSet declares spec.routers (C2): shadow is judged from router
   // statistics, and verification may use them.
   bool router_telemetry = false;
@@ -366,6 +367,11 @@ struct StepConfig {
   int max_attempts = 5;  // hook/write failures before abandoning
   int64_t promotion_timeout_seconds = 600;
   int64_t phase_timeout_seconds = 1800;  // Migrating/Copying without progress
+  // After the verification window, how long a move without any utilization
+  // sample or router statistics of its target waits for the first one before
+  // it fails closed: a newly promoted or created pod has no PodMetrics until
+  // metrics-server's next scrape (its resolution is real time, 15 s to 60 s).
+  int64_t evidence_timeout_seconds = 120;
 };
 
 enum class Write {

@@ -196,14 +196,19 @@ Step StartRevert(const ActionRecord& a, const StepWorld& w, const std::string& w
 }
 
 // "" when healthy so far; `evidence` tells whether any sample judged it.
+// A target over maxUtilization fails the move only when it does worse than
+// the source: a source at least as hot (a load rising everywhere) would take
+// the range back hotter still, so the revert would only move the overload
+// and the planner's next step (a promotion) is the remedy.
 std::string JudgeVerifying(const ActionRecord& a, const StepWorld& w, const StepConfig& cfg,
                            bool* evidence) {
   if (!w.target.exists || !w.target.ready) return "target " + a.target + " is not ready";
   if (w.target_utilization) {
     *evidence = true;
-    if (*w.target_utilization > cfg.max_utilization) {
-      return "target utilization " + Pct(*w.target_utilization) + " > maxUtilization " +
-             Pct(cfg.max_utilization);
+    const double t = *w.target_utilization;
+    if (t > cfg.max_utilization && !(w.source_utilization && *w.source_utilization >= t)) {
+      return "target utilization " + Pct(t) + " > maxUtilization " + Pct(cfg.max_utilization) +
+             (w.source_utilization ? " and the source's " + Pct(*w.source_utilization) : "");
     }
   }
   if (a.router_baseline && w.router_now) {
@@ -258,8 +263,17 @@ Step VerifyingStep(const ActionRecord& a, const StepWorld& w, const StepConfig& 
   }
   if (auto s = AwaitRouterStatsAfterWindow(a, w, cfg)) return *s;
   if (!evidence) {
-    return StartRevert(
-        a, w, "no utilization sample and no router statistics for " + a.target + " (fail closed)");
+    // A new target has no sample until metrics-server's next scrape: wait
+    // for one (bounded), then fail closed.
+    if (w.now - a.phase_started_at < cfg.verification_seconds + cfg.evidence_timeout_seconds) {
+      return Wait(a, ms(1000),
+                  "waiting for a first utilization sample or router statistics of " + a.target);
+    }
+    return StartRevert(a, w,
+                       "no utilization sample and no router statistics for " + a.target +
+                           " within " +
+                           std::to_string(cfg.verification_seconds + cfg.evidence_timeout_seconds) +
+                           "s (fail closed)");
   }
   const std::string done = RangeName(a) + " moved to " + a.target + " and verified";
   if (!w.hooks) {

@@ -37,11 +37,14 @@ void RegisterMigrationPolicyController(manager::Manager& mgr) {
   };
   if (mgr.options().domain_time) {
     // Timeouts that wait for real work (a pod becoming Ready, a copy making
-    // progress) keep their real length: they are given in domain seconds.
+    // progress, metrics-server's first sample of a new pod) keep their real
+    // length: they are given in domain seconds.
     const double scale = mgr.time_scale();
     deps.step.promotion_timeout_seconds =
         static_cast<int64_t>(deps.step.promotion_timeout_seconds * scale);
     deps.step.phase_timeout_seconds = static_cast<int64_t>(deps.step.phase_timeout_seconds * scale);
+    deps.step.evidence_timeout_seconds =
+        static_cast<int64_t>(deps.step.evidence_timeout_seconds * scale);
   }
   ctrl::Controller& c = mgr.AddController(
       "migrationpolicy", std::make_unique<MigrationPolicyReconciler>(std::move(deps)));

@@ -169,10 +169,22 @@ TEST(Verification, FailsClosedWithoutAnySample) {
   cfg.verification_seconds = 120;
   StepWorld w = HookWorld("kv-3");
   w.hooks = false;
+  cfg.evidence_timeout_seconds = 60;
   w.now = 1120;  // the window is over; no utilization, no router stats
   Step s = NextStep(MoveIn(Phase::kVerifying), w, cfg);
+  // A new target's first sample may still come (metrics-server's next scrape).
+  EXPECT_EQ(s.write, Write::kWait);
+  EXPECT_EQ(s.next.phase, Phase::kVerifying);
+  EXPECT_NE(s.next.message.find("waiting for a first utilization sample"), std::string::npos)
+      << s.next.message;
+  w.target_utilization = 0.3;  // it came: verified
+  EXPECT_EQ(NextStep(MoveIn(Phase::kVerifying), w, cfg).next.phase, Phase::kCompleted);
+  w.target_utilization.reset();
+  w.now = 1180;  // none within window + evidence timeout: fail closed
+  s = NextStep(MoveIn(Phase::kVerifying), w, cfg);
   EXPECT_EQ(s.next.phase, Phase::kReverting);
-  EXPECT_NE(s.next.message.find("fail closed"), std::string::npos) << s.next.message;
+  EXPECT_NE(s.next.message.find("within 180s (fail closed)"), std::string::npos) << s.next.message;
+  w.now = 1120;
   // Router counters alone are evidence: baseline first, then the delta.
   w.router_telemetry = true;
   w.router_now = RouterCounters{0, 100, 0};

@@ -132,6 +132,31 @@ TEST(MoveStateMachine, VerifyingCompletesAfterTheWindowWhenHealthy) {
   EXPECT_STREQ(PhaseName(s.next.phase), "Completed");
 }
 
+TEST(MoveStateMachine, HotTargetRevertsOnlyWhenItDoesWorseThanTheSource) {
+  StepConfig cfg;
+  cfg.max_utilization = 0.8;
+  cfg.verification_seconds = 120;
+  StepWorld w = World("kv-3");
+  w.target_utilization = 0.9;
+  w.source_utilization = 0.7;  // the target does worse: revert
+  auto s = NextStep(Move("Verifying", 1000), w, cfg);
+  EXPECT_STREQ(PhaseName(s.next.phase), "Reverting");
+  EXPECT_NE(s.next.message.find("90% > maxUtilization 80% and the source's 70%"), std::string::npos)
+      << s.next.message;
+  // The source is as hot or hotter (load rising on both): the revert would
+  // move the overload back, so the move stands and completes after its window.
+  w.source_utilization = 0.95;
+  w.now = 1000;
+  s = NextStep(Move("Verifying", 1000), w, cfg);
+  EXPECT_EQ(s.write, Write::kWait);
+  w.now = 1120;
+  s = NextStep(Move("Verifying", 1000), w, cfg);
+  EXPECT_STREQ(PhaseName(s.next.phase), "Completed");
+  w.source_utilization = 0.9;
+  s = NextStep(Move("Verifying", 1000), w, cfg);
+  EXPECT_STREQ(PhaseName(s.next.phase), "Completed");
+}
+
 TEST(MoveStateMachine, BadTargetMetricsRevert) {
   StepConfig cfg;
   cfg.max_utilization = 0.8;
