@@ -168,9 +168,13 @@ void Planner::ApplyRangeEvents() {
   }
 }
 
-// Pod loads: the owner's and the echoes' shares of every range; a pod
-// forecast's observed value wins over the sum of its ranges.
-void Planner::SumPodLoads() {
+// Pod loads: the owner's and the echoes' shares of every range. The observed
+// load is the sum of the ranges' observed shares under the current routing
+// when the pod owns a range with a range forecast (range observed values
+// follow their ranges; the pod's sample still counts the ranges moved off
+// since it was taken, which made consecutive plans move ranges off a pod
+// already relieved), else the pod forecast's observed value.
+void Planner::SumPodLoads(const std::vector<bool>& known) {
   for (std::size_t r = 0; r < st_.ranges.size(); ++r) {
     const auto& rg = st_.ranges[r];
     std::size_t e = rg.echoes.size();
@@ -187,7 +191,10 @@ void Planner::SumPodLoads() {
   }
   for (std::size_t p = 0; p < st_.pods.size(); ++p) {
     auto f = in_.forecasts.pods.find(st_.pods[p].name);
-    if (f != in_.forecasts.pods.end()) pods_[p].observed = f->second.observed;
+    if (f == in_.forecasts.pods.end()) continue;
+    const auto& owned = pods_[p].owned;
+    if (std::none_of(owned.begin(), owned.end(), [&](std::size_t r) { return known[r]; }))
+      pods_[p].observed = f->second.observed;
   }
 }
 
@@ -197,7 +204,7 @@ void Planner::ComputeLoads() {
   LoadRangeForecasts(known);
   ShareUnforecastLoad(known);
   ApplyRangeEvents();
-  SumPodLoads();
+  SumPodLoads(known);
   double total = 0;
   std::size_t n = 0;
   for (const auto& r : st_.ranges) {

@@ -88,7 +88,7 @@ class Planner {
   // ---- event_capacity.cc ----
   // Declared events not yet over whose load needs more than maxReplicas pods.
   void CheckEventCapacity();
-  void SumPodLoads();
+  void SumPodLoads(const std::vector<bool>& known);
   void ComputeBudget();
 
   double Cap(std::size_t p) const { return st_.pods[p].capacity; }
