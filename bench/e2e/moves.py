@@ -27,8 +27,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "hack", "replay"))
 import traces  # noqa: E402
-
-PLAN_ID = re.compile(r"^plan-[0-9a-f]+-([0-9]+)-")
+from table import plans_of  # noqa: E402
 
 
 def hm(t):
@@ -95,11 +94,7 @@ def account(res, arm, with_oracle, reasons=None):
     pubs = a.get("forecasts", [])
     pub_t = [f["t"] for f in pubs]
     oracle = res.get("summary", {}).get("oraclePlanner") or {}
-    plans = {}
-    for act in a["actions"]:
-        m = PLAN_ID.match(str(act.get("id", "")))
-        if m:
-            plans.setdefault(int(m.group(1)), []).append(act)
+    plans = plans_of(a)
     lines = [f"## {res['trace']}: {arm} arm, {len(plans)} plans "
              f"(window {hm(res['start'])} .. {hm(res['end'])})"]
     tick_t = [tk["t"] for tk in ticks]

@@ -63,6 +63,17 @@ def measures(summary):
 PLAN_ID = re.compile(r"^plan-[0-9a-f]+-([0-9]+)-")
 
 
+def plans_of(arm):
+    """{plan time: [its actions]} of a recorded arm; the plan time (unix
+    seconds) is in the action id, plan-<hash>-<unix>-..."""
+    plans = {}
+    for act in arm.get("actions", []):
+        m = PLAN_ID.match(str(act.get("id", "")))
+        if m:
+            plans.setdefault(int(m.group(1)), []).append(act)
+    return plans
+
+
 def decision_latencies(res, arm):
     """Trace seconds from sample to plan, one per plan of `arm` in the window."""
     a = res["arms"].get(arm)
@@ -71,13 +82,8 @@ def decision_latencies(res, arm):
     samples = sorted(o["t"] for o in a.get("observed", []))
     pubs = sorted(f["t"] for f in a.get("forecasts", []))
     stale = 2 * 60 * res.get("forecastStep", 20)
-    plans = set()
-    for act in a.get("actions", []):
-        m = PLAN_ID.match(str(act.get("id", "")))
-        if m:
-            plans.add(int(m.group(1)))
     out = []
-    for t in sorted(plans):
+    for t in sorted(plans_of(a)):
         if not res["start"] <= t <= res["end"]:
             continue
         i = bisect.bisect_right(pubs, t)

@@ -114,12 +114,13 @@ StepWorld MigrationPolicyReconciler::world(Round& r, SetState& s, const ActionRe
   }
   if (a.phase == Phase::kVerifying && !a.target.empty()) {
     if (!s.load) s.load = deps_.observed_load(r.spec.ns, s.name);
-    auto it = s.load->find(a.target);
-    if (it != s.load->end() && ObservedIsCapacityUnit(s.set))
-      w.target_utilization = it->second / s.set.capacity;
-    it = s.load->find(a.source);
-    if (it != s.load->end() && ObservedIsCapacityUnit(s.set))
-      w.source_utilization = it->second / s.set.capacity;
+    auto utilization = [&](const std::string& pod) -> std::optional<double> {
+      auto it = s.load->find(pod);
+      if (it == s.load->end() || !ObservedIsCapacityUnit(s.set)) return std::nullopt;
+      return it->second / s.set.capacity;
+    };
+    w.target_utilization = utilization(a.target);
+    w.source_utilization = utilization(a.source);
   }
   return w;
 }

@@ -471,10 +471,7 @@ class Runner:
                 arm.forecasts.append({"t": t, "pods": {f["pod"]: f for f in fc}})
                 if not arm.crossing_dumped and any("timeToCrossingSeconds" in f for f in fc):
                     arm.crossing_dumped = True
-                    try:
-                        self.dump_shardset(arm, f"shardset-{arm.name}-crossing.yaml")
-                    except (OSError, subprocess.SubprocessError) as e:
-                        log(f"{arm.name}: writing shardset-{arm.name}-crossing.yaml: {e}")
+                    self.dump_shardset(arm, f"shardset-{arm.name}-crossing.yaml")
         except kube.ApiError:
             pass
         # MigrationPolicy actions (status.actions and status.history)
@@ -629,14 +626,14 @@ class Runner:
         return res
 
     def dump_shardset(self, arm, name):
-        """OUT/<name>: `kubectl get shardset -o yaml` of the arm now."""
-        r = subprocess.run(["kubectl", "--kubeconfig", self.kc, "-n", arm.ns, "get", "shardset",
-                            self.set_name(), "-o", "yaml"], capture_output=True, text=True, timeout=60)
-        if r.returncode != 0:
-            log(f"{arm.name}: kubectl get shardset: {r.stderr.strip()}")
-            return
-        with open(os.path.join(self.workdir, name), "w") as f:
-            f.write(r.stdout)
+        """OUT/<name>: `kubectl get shardset -o yaml` of the arm now (a
+        failure is logged, not raised)."""
+        try:
+            out = kubectl(self.kc, "-n", arm.ns, "get", "shardset", self.set_name(), "-o", "yaml", timeout=60)
+            with open(os.path.join(self.workdir, name), "w") as f:
+                f.write(out)
+        except (OSError, subprocess.SubprocessError, RuntimeError) as e:
+            log(f"{arm.name}: writing {name}: {e}")
 
     def dump_shardsets(self):
         """OUT/shardset-<arm>.yaml at the end (status.forecasts,
@@ -646,10 +643,7 @@ class Runner:
             self.dump_shardset(arm, f"shardset-{arm.name}.yaml")
 
     def cleanup(self):
-        try:
-            self.dump_shardsets()
-        except (OSError, subprocess.SubprocessError) as e:
-            log(f"writing shardset-<arm>.yaml: {e}")
+        self.dump_shardsets()
         for arm in self.arms:
             try:
                 self.stop_operator(arm)

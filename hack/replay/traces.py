@@ -205,13 +205,13 @@ def nab(path, opts):
         # Default: the first Wednesday to Friday 05:00 at least 5 weeks in
         # (enough history for a daily season; the warm-up before it is a
         # weekday evening and night).
-        # A shorter series: its last whole day at 05:00 after two days of
-        # history (--start, or live=, picks another window).
         live_start = t0 + 35 * 86400
         live_start -= live_start % 86400
         while (live_start // 86400 + 3) % 7 not in (2, 3, 4):
             live_start += 86400
         live_start += 5 * 3600
+        # A shorter series: its last whole day at 05:00 after two days of
+        # history (--start, or live=, picks another window).
         if live_start + 86400 > ts[-1]:
             live_start = ts[-1] - 86400
             live_start -= live_start % 86400
