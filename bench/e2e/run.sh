@@ -8,7 +8,7 @@
 #
 # Usage: bench/e2e/run.sh            # the three full-length traces, ~18 minutes
 #        bench/e2e/run.sh generated  # some of: generated nab traffic
-#        RUNS=3 bench/e2e/run.sh     # three rounds one after another, ~55 minutes
+#        RUNS=3 bench/e2e/run.sh     # three rounds one after another, ~45 minutes
 # Traces: generated (hack/replay/traces.py), nab (NAB realKnownCause/nyc_taxi),
 #         traffic (NAB realTraffic/occupancy_6005, which no code or setting
 #         here was tuned on; its window is Monday 2015-09-14, the first

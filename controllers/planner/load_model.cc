@@ -172,8 +172,8 @@ void Planner::ApplyRangeEvents() {
 // load is the sum of the ranges' observed shares under the current routing
 // when the pod owns a range with a range forecast (range observed values
 // follow their ranges; the pod's sample still counts the ranges moved off
-// since it was taken, which made consecutive plans move ranges off a pod
-// already relieved), else the pod forecast's observed value.
+// since it was taken, which kept it "over maxUtilization now"), else the pod
+// forecast's observed value.
 void Planner::SumPodLoads(const std::vector<bool>& known) {
   for (std::size_t r = 0; r < st_.ranges.size(); ++r) {
     const auto& rg = st_.ranges[r];

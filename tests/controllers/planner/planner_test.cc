@@ -298,9 +298,8 @@ TEST(Planner, EchoGoesToAPodWithRoomAndNotTheOwner) {
 }
 
 // The pod's sample was taken while it owned ranges 0..3 at 90%; two of them
-// have moved since. Its observed load is what its ranges now carry (45%), so
-// the next plan does not move more off a pod already relieved (bench/e2e:
-// five plans in a row moved ranges off one pod on its stale 82%).
+// have moved since. Its observed load is what its ranges now carry (45%),
+// not the 90% of its sample, so it is not hot "over maxUtilization now".
 TEST(Planner, ObservedLoadFollowsRangesMovedSinceThePodsSample) {
   Fixture fx(3, 4, 0.2);
   fx.SetPodUtil(0, 0.9);
