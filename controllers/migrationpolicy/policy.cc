@@ -426,6 +426,18 @@ planner::History HistoryFrom(const std::vector<ActionRecord>& actions,
     }
   }
   std::sort(h.move_times.begin(), h.move_times.end());
+  std::vector<double> promotions;
+  for (const auto& a : history) {
+    if (a.type == ActionType::kPromote && a.phase == Phase::kCompleted && a.started_at > 0 &&
+        a.finished_at >= a.started_at) {
+      promotions.push_back(static_cast<double>(a.finished_at - a.started_at));
+    }
+  }
+  if (!promotions.empty()) {
+    auto mid = promotions.begin() + static_cast<std::ptrdiff_t>(promotions.size() / 2);
+    std::nth_element(promotions.begin(), mid, promotions.end());
+    h.promotion_seconds = *mid;
+  }
   return h;
 }
 

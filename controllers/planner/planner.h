@@ -118,8 +118,13 @@ struct Policy {
   std::optional<bool> in_blackout;  // already evaluated; overrides `blackouts`
   double promotion_lead_seconds = 30;
   double per_range_lead_seconds = 10;
-  // Act when time-to-crossing <= needed lead + max(leadMarginSeconds, 0.25 * needed).
+  // Act when time-to-crossing <= needed lead + max(leadMarginSeconds, 0.25 * needed)
+  // + decisionIntervalSeconds.
   double lead_margin_seconds = 60;
+  // How long until the planner next sees a fresher time to crossing: the
+  // forecast step (a forecast, and its crossing, is refreshed once per step).
+  // A crossing that would be too close at the next refresh is acted on now.
+  double decision_interval_seconds = 0;
   double read_heavy_fraction = 0.7;  // echo instead of split at/above this
   // A read-heavy range at or above this share of its owner's capacity is
   // echoed instead of moved when its owner is relieved.
@@ -146,6 +151,9 @@ struct History {
   std::map<std::string, int64_t> pod_last_action;  // per-pod cooldown
   int in_flight_migrations = 0;
   std::optional<int64_t> low_load_since;  // observed mean utilization < scaleIn since
+  // Median duration of the promotions completed in the history: when it is
+  // longer than leadTime.promotion, the planner plans ahead with it.
+  std::optional<double> promotion_seconds;
 };
 
 struct PlanInput {

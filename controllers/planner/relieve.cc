@@ -129,20 +129,30 @@ std::vector<HotPod> Planner::FindHotPods(bool* promotion_needed) {
 void Planner::MarkDue(std::vector<HotPod>& hot, bool promotion_needed) {
   for (auto& h : hot) {
     const std::string& name = Name(h.pod);
+    // A promotion takes the longer of leadTime.promotion and the measured
+    // median of the promotions completed lately.
+    const double promotion =
+        std::max(pol_.promotion_lead_seconds, in_.history.promotion_seconds.value_or(0.0));
     double needed = pol_.per_range_lead_seconds * static_cast<double>(h.kmin) +
-                    (promotion_needed ? pol_.promotion_lead_seconds : 0);
+                    (promotion_needed ? promotion : 0);
     double margin = std::max(pol_.lead_margin_seconds, 0.25 * needed);
     // A declared event is met ahead: the capacity is in place a lead time
     // before it starts, so the work starts a lead time earlier still.
     double ahead = h.event ? needed : 0;
-    h.due = h.ttc <= ahead + needed + margin;
+    // The crossing is seen again only at the next forecast: act now when
+    // waiting that long would leave too little lead.
+    double within = ahead + needed + margin + pol_.decision_interval_seconds;
+    h.due = h.ttc <= within;
     if (!h.due) {
       plan_.notes.push_back(
           {name, std::string(h.event ? "a declared event raises it over" : "predicted to exceed") +
-                     " maxUtilization " + Pct(pol_.max_utilization) +
-                     " (P=" + Num(pods_[h.pod].prob) + ") in " + Secs(h.ttc) +
-                     "; acting when within " + Secs(ahead + needed + margin) + " (lead for " +
-                     std::to_string(h.kmin) + " moves" + (promotion_needed ? " + promotion" : "") +
+                     " maxUtilization " + Pct(pol_.max_utilization) + " (P=" +
+                     Num(pods_[h.pod].prob) + ") in " + Secs(h.ttc) + "; acting when within " +
+                     Secs(within) + " (lead for " + std::to_string(h.kmin) + " moves" +
+                     (promotion_needed ? " + promotion " + Secs(promotion) : "") +
+                     (pol_.decision_interval_seconds > 0
+                          ? ", one forecast step " + Secs(pol_.decision_interval_seconds)
+                          : "") +
                      (h.event ? ", done a lead time before it starts" : "") + ")"});
       continue;
     }

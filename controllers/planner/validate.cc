@@ -128,6 +128,9 @@ Result<bool> ValidatePolicy(const Policy& p) {
       !(p.lead_margin_seconds >= 0)) {
     return unexpected(Error{"policy.migration.leadTime: must be >= 0"});
   }
+  if (!(p.decision_interval_seconds >= 0 && p.decision_interval_seconds < 1e9)) {
+    return unexpected(Error{"policy.forecast.step (decision interval): must be >= 0"});
+  }
   if (!(p.read_heavy_fraction >= 0 && p.read_heavy_fraction <= 1)) {
     return unexpected(Error{"policy.readHeavyFraction: must be in [0, 1]"});
   }
@@ -165,6 +168,10 @@ Result<bool> Validate(const PlanInput& in) {
   if (auto ok = ValidatePolicy(in.policy); !ok) return ok;
   if (in.history.in_flight_migrations < 0) {
     return unexpected(Error{"history.inFlightMigrations: must be >= 0"});
+  }
+  if (in.history.promotion_seconds &&
+      !(*in.history.promotion_seconds >= 0 && Finite(*in.history.promotion_seconds))) {
+    return unexpected(Error{"history.promotionSeconds: must be a finite number >= 0"});
   }
   for (const auto& [name, f] : in.forecasts.pods) {
     auto ok = ValidateSeries(f, "forecasts.pods[" + name + "]");

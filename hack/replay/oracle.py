@@ -386,7 +386,8 @@ class Simulation:
     # ---- planner input ----------------------------------------------------
     def history_input(self, now):
         """The planner's history as HistoryFrom (controllers/migrationpolicy)
-        builds it from the newest HISTORY_LIMIT finished records and those in flight."""
+        builds it from the newest HISTORY_LIMIT finished records and those in
+        flight, with the median duration of the completed promotions."""
         moves, rla, pla, in_flight = [], {}, {}, 0
         for h in self.history[-HISTORY_LIMIT:] + self.in_flight_records():
             last = h["started"] if h["finished"] is None else max(h["started"], h["finished"])
@@ -402,8 +403,12 @@ class Simulation:
                 for pod in (h["source"], h["target"]):
                     if pod:
                         pla[pod] = max(pla.get(pod, 0), last)
+        # The median duration of completed promotions (the upper one of an even count).
+        took = sorted(h["finished"] - h["started"] for h in self.history[-HISTORY_LIMIT:]
+                      if h["type"] == "Promote" and h["finished"] is not None)
         return {"moves": sorted(moves), "rangeLastAction": rla, "podLastAction": pla,
-                "inFlightMigrations": in_flight, "lowLoadSince": self.low_since}
+                "inFlightMigrations": in_flight, "lowLoadSince": self.low_since,
+                "promotionSeconds": float(took[len(took) // 2]) if took else None}
 
     def in_flight_records(self):
         """History records of the started, unfinished actions (status.actions)."""

@@ -220,7 +220,8 @@ void ParseRangeStats(const json& stats, std::vector<pl::Range>* ranges) {
 }
 
 // `history`: past moves, last action per range and pod, in-flight
-// migrations, and since when the load has been low.
+// migrations, since when the load has been low, and the median duration of
+// completed promotions.
 void ParseHistory(const json& h, pl::History* out) {
   if (h.contains("moves")) {
     const json& m = Arr(h, "moves", "history");
@@ -247,6 +248,9 @@ void ParseHistory(const json& h, pl::History* out) {
   out->in_flight_migrations = static_cast<int>(NumOr(h, "inFlightMigrations", 0, "history"));
   if (h.contains("lowLoadSince") && !h["lowLoadSince"].is_null()) {
     out->low_load_since = Time(h["lowLoadSince"], "history.lowLoadSince");
+  }
+  if (h.contains("promotionSeconds") && !h["promotionSeconds"].is_null()) {
+    out->promotion_seconds = Num(h["promotionSeconds"], "history.promotionSeconds");
   }
 }
 

@@ -273,14 +273,22 @@ TEST(PlanInputC3, ColdNeighboursOnOneOwnerAreMerged) {
 }
 
 // Lead time: with perRange 10s and promotion 30s, one move needs 10s, the
-// margin is max(60s, 25%): act within 70s of the crossing, not before.
+// margin is max(60s, 25%), and the next forecast comes one step (1m) later:
+// act within 130s of the crossing, not before.
 TEST(PlanInputC3, LeadTimeActsJustInTimeAndNotEarlier) {
-  World late = HotPodWorld(70);
+  World late = HotPodWorld(130);
   EXPECT_EQ(Of(late.Plan(), ActionType::kMove).size(), 1u);
-  World early = HotPodWorld(71);
+  World early = HotPodWorld(131);
   planner::Plan p = early.Plan();
   EXPECT_TRUE(p.actions.empty());
-  EXPECT_TRUE(Mentions(p.notes, "acting when within 70s")) << p.notes.size();
+  EXPECT_TRUE(Mentions(p.notes, "acting when within 130s")) << p.notes.size();
+  EXPECT_TRUE(Mentions(p.notes, "one forecast step 60s"));
+  // A coarser forecast step acts that much earlier: at a 10m step, within 670s.
+  early.policy_spec = R"({"forecast":{"step":"10m"}})";
+  EXPECT_EQ(Of(early.Plan(), ActionType::kMove).size(), 1u);
+  World step = HotPodWorld(671);
+  step.policy_spec = early.policy_spec;
+  EXPECT_TRUE(step.Plan().actions.empty());
   // Far away: nothing either.
   World far = HotPodWorld(1500);
   EXPECT_TRUE(far.Plan().actions.empty());

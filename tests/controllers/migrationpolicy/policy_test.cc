@@ -179,6 +179,26 @@ TEST(Limits, ConcurrencyAndMovesPerHour) {
   EXPECT_EQ(h.range_last_action.count(static_cast<uint32_t>((now - 10) % 100)), 1u);
 }
 
+// The planner plans promotions with their measured median duration: the
+// completed ones in the history only.
+TEST(Limits, HistoryMeasuresTheMedianPromotion) {
+  const int64_t now = 10000;
+  EXPECT_FALSE(HistoryFrom({}, {}, now).promotion_seconds.has_value());
+  std::vector<ActionRecord> hist;
+  for (int64_t took : {40, 300, 90}) {
+    hist.push_back(Started("Promote", now - 1000, "Completed"));
+    hist.back().finished_at = now - 1000 + took;
+  }
+  hist.push_back(Started("Promote", now - 900, "Failed"));
+  hist.back().finished_at = now;  // failed: not a measure of a promotion
+  hist.push_back(Started("Move", now - 900, "Completed"));
+  hist.back().finished_at = now;
+  std::vector<ActionRecord> inflight = {Started("Promote", now - 5000, "Promoting")};
+  planner::History h = HistoryFrom(inflight, hist, now);
+  ASSERT_TRUE(h.promotion_seconds.has_value());
+  EXPECT_DOUBLE_EQ(*h.promotion_seconds, 90);
+}
+
 // A split cools both halves, so a stale "hot" forecast cannot split the new
 // upper half again in the next plan; a move cools only its range.
 TEST(Limits, SplitCoolsBothHalvesAndMoveOnlyItsRange) {

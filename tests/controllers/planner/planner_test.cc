@@ -350,6 +350,35 @@ TEST(Planner, PromotionLengthensTheLeadTime) {
   EXPECT_EQ(Count(p, ActionType::kPromote), 1u);
   fx.SetPodForecast(0, 0.95, 130.0);
   EXPECT_EQ(MustPlan(fx.in).actions.size(), 0u);
+  // Promotions measured at 90s (longer than leadTime.promotion): 3 moves +
+  // 90s = 120s, margin 60s: act at <= 180s.
+  fx.in.history.promotion_seconds = 90;
+  EXPECT_EQ(Count(MustPlan(fx.in), ActionType::kPromote), 1u);
+  fx.SetPodForecast(0, 0.95, 190.0);
+  EXPECT_TRUE(Mentions(MustPlan(fx.in).notes, "acting when within 180s"));
+  // Measured faster than leadTime.promotion: the policy's lead stands.
+  fx.in.history.promotion_seconds = 5;
+  fx.SetPodForecast(0, 0.95, 130.0);
+  EXPECT_EQ(MustPlan(fx.in).actions.size(), 0u);
+}
+
+// Forecasts, and their times to crossing, come once per forecast step: a
+// crossing that would be too close by the next one is acted on now.
+TEST(Planner, ActsOneForecastStepBeforeTheLeadRunsOut) {
+  Fixture fx(4, 8, 0.4);
+  fx.SetPodUtil(0, 0.5, 0.9);
+  fx.in.policy.decision_interval_seconds = 600;
+  fx.SetPodForecast(0, 0.95, 680.0);  // 90s + 600s
+  EXPECT_EQ(MustPlan(fx.in).moves, 3u);
+  fx.SetPodForecast(0, 0.95, 700.0);
+  Plan p = MustPlan(fx.in);
+  EXPECT_EQ(p.moves, 0u);
+  EXPECT_TRUE(Mentions(p.notes, "acting when within 690s"));
+  EXPECT_TRUE(Mentions(p.notes, "one forecast step 600s"));
+  fx.in.policy.decision_interval_seconds = -1;
+  auto bad = MakePlan(fx.in);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("policy.forecast.step"), std::string::npos);
 }
 
 TEST(Planner, UntrustedForecastFallsBackToObservedLoad) {

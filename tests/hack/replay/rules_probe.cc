@@ -68,6 +68,7 @@ Json History(const Json& c) {
   for (const auto& [id, t] : h.range_last_action) out["rangeLastAction"][std::to_string(id)] = t;
   out["podLastAction"] = Json::object();
   for (const auto& [pod, t] : h.pod_last_action) out["podLastAction"][pod] = t;
+  out["promotionSeconds"] = h.promotion_seconds ? Json(*h.promotion_seconds) : Json();
   return out;
 }
 
