@@ -145,12 +145,39 @@ void Planner::ScaleIn() {
       return;
     }
   }
-  DrainAndRemove(v, mean_obs, low_for, warm);
+  DrainAndRemove(v, NextVictims(cands, v, obs, pred, cap, active), mean_obs, low_for, warm);
+}
+
+// The pods the following scale-ins would take at today's load: in victim
+// order, while the pods left would still be observed below
+// scaleInUtilization, predicted within targetUtilization and above
+// minReplicas. The drain gives them nothing while others have room, so that
+// a run of scale-ins moves each range once rather than onto the next victim.
+std::vector<std::size_t> Planner::NextVictims(const std::vector<PodLoad>& cands, std::size_t v,
+                                              double obs, double pred, double cap,
+                                              int active) const {
+  std::vector<std::size_t> next;
+  double left = cap - Cap(v);
+  int remaining = active - 1;
+  for (const auto& name : PickScaleInVictims(cands, cands.size())) {
+    const std::size_t p = pod_idx_.at(name);
+    if (p == v) continue;
+    const double after = left - Cap(p);
+    if (remaining <= st_.min_replicas || after <= 0 || obs / after >= pol_.scale_in_utilization ||
+        pred / after > pol_.target_utilization) {
+      break;
+    }
+    next.push_back(p);
+    left = after;
+    --remaining;
+  }
+  return next;
 }
 
 // Echoes hosted on victim v go first, then its ranges move (largest first);
 // once it owns nothing it is demoted (warm pool not full) or scaled in.
-void Planner::DrainAndRemove(std::size_t v, double mean_obs, int64_t low_for, int warm) {
+void Planner::DrainAndRemove(std::size_t v, const std::vector<std::size_t>& next, double mean_obs,
+                             int64_t low_for, int warm) {
   const std::string victim = st_.pods[v].name;
   for (auto& rg : st_.ranges) {
     auto it = std::find(rg.echoes.begin(), rg.echoes.end(), victim);
@@ -180,16 +207,33 @@ void Planner::DrainAndRemove(std::size_t v, double mean_obs, int64_t low_for, in
     return sa != sb ? sa > sb : st_.ranges[a].id < st_.ranges[b].id;
   });
   pods_[v].hot = true;  // never a receiver while draining
+  // The next victims receive nothing in a first pass; what found no other
+  // room may go to them in a second.
+  std::vector<bool> was_hot;
+  for (std::size_t p : next) {
+    was_hot.push_back(pods_[p].hot);
+    pods_[p].hot = true;
+  }
   std::size_t left = owned.size();
+  std::vector<std::size_t> unplaced;
+  const std::string why = "drain " + victim + " for scale-in: observed utilization " +
+                          Pct(mean_obs) + " below " + Pct(pol_.scale_in_utilization) + " for " +
+                          Secs(static_cast<double>(low_for));
   for (std::size_t r : owned) {
     if (!Movable(r)) {
       plan_.blocked.push_back({"range/" + std::to_string(st_.ranges[r].id),
                                "drain of " + victim + " waits: range in cooldown or migrating"});
       continue;
     }
-    std::string why = "drain " + victim + " for scale-in: observed utilization " + Pct(mean_obs) +
-                      " below " + Pct(pol_.scale_in_utilization) + " for " +
-                      Secs(static_cast<double>(low_for));
+    if (!next.empty() &&
+        PickTarget(OwnerShare(r, st_.ranges[r].echoes.size()), v, &st_.ranges[r]) < 0) {
+      unplaced.push_back(r);
+    } else if (MoveRange(r, why, 0, false)) {
+      --left;
+    }
+  }
+  for (std::size_t i = 0; i < next.size(); ++i) pods_[next[i]].hot = was_hot[i];
+  for (std::size_t r : unplaced) {
     if (MoveRange(r, why, 0, false)) --left;
   }
   if (left > 0) {

@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "controllers/planner/placement.h"
 #include "controllers/planner/planner.h"
 
 namespace shardcast::planner::internal {
@@ -138,7 +139,10 @@ class Planner {
   void RemoveEchoes();
   void Merges();
   void ScaleIn();
-  void DrainAndRemove(std::size_t v, double mean_obs, int64_t low_for, int warm);
+  std::vector<std::size_t> NextVictims(const std::vector<PodLoad>& cands, std::size_t v, double obs,
+                                       double pred, double cap, int active) const;
+  void DrainAndRemove(std::size_t v, const std::vector<std::size_t>& next, double mean_obs,
+                      int64_t low_for, int warm);
 
   // ---- report.cc ----
   bool Allowed(std::string& why) const;

@@ -507,6 +507,33 @@ TEST(Planner, ScaleInNeedsObservedLowLoadForTheStabilizationPeriod) {
   EXPECT_EQ(Count(MustPlan(fx.in), ActionType::kDemote), 0u);
 }
 
+// Low load for four pods at 10%: kv-3 is the victim and kv-2 the next one
+// (three pods at 13%, two at 20% are still below scaleInUtilization 30%).
+// kv-3's ranges go to the pods that stay, so the next scale-in does not move
+// them again; when those have no room left, the next victim takes the rest.
+TEST(Planner, ScaleInDrainsOntoThePodsThatStay) {
+  Fixture fx(4, 8, 0.1);
+  fx.in.history.low_load_since = fx.in.now - 3600;
+  Plan p = MustPlan(fx.in);
+  ASSERT_EQ(Count(p, ActionType::kDemote) + Count(p, ActionType::kScaleIn), 1u);
+  EXPECT_EQ(p.actions.back().pod, "kv-3");
+  EXPECT_EQ(p.moves, 8u);
+  for (const auto& a : p.actions) {
+    if (a.type == ActionType::kMove) {
+      EXPECT_TRUE(a.to == "kv-0" || a.to == "kv-1") << a.to;
+    }
+  }
+  // At most 10 ranges a pod (loadFactor 1.25 x 32 / 4): kv-0 and kv-1 take
+  // two each, kv-2 two more, and two wait.
+  fx.in.state.load_factor = 1.25;
+  p = MustPlan(fx.in);
+  std::size_t to_next = 0;
+  for (const auto& a : p.actions) to_next += a.type == ActionType::kMove && a.to == "kv-2";
+  EXPECT_EQ(p.moves, 6u);
+  EXPECT_EQ(to_next, 2u);
+  EXPECT_TRUE(Mentions(p.blocked, "waits for drain"));
+}
+
 TEST(Planner, ScaleInWaitsForDrainUnderLimits) {
   Fixture fx(4, 8, 0.1);
   fx.in.history.low_load_since = fx.in.now - 3600;
