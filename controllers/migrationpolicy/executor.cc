@@ -115,8 +115,8 @@ StepWorld MigrationPolicyReconciler::world(Round& r, SetState& s, const ActionRe
   if (a.phase == Phase::kVerifying && !a.target.empty()) {
     if (!s.load) s.load = deps_.observed_load(r.spec.ns, s.name);
     auto utilization = [&](const std::string& pod) -> std::optional<double> {
-      auto it = s.load->find(pod);
-      if (it == s.load->end() || !ObservedIsCapacityUnit(s.set)) return std::nullopt;
+      auto it = s.load->value.find(pod);
+      if (it == s.load->value.end() || !ObservedIsCapacityUnit(s.set)) return std::nullopt;
       return it->second / s.set.capacity;
     };
     w.target_utilization = utilization(a.target);

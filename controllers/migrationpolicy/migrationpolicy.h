@@ -103,9 +103,30 @@ struct RangeStatus {
   std::vector<RangeForecastEntry> ranges;
 };
 
+// Observed load of a ShardSet's pods (capacity metric) with the time of each
+// pod's sample (Unix seconds; absent = unknown, taken as fresh).
+struct ObservedLoad {
+  ObservedLoad() = default;
+  ObservedLoad(std::map<std::string, double> v) : value(std::move(v)) {}  // NOLINT: implicit
+  std::map<std::string, double> value;
+  std::map<std::string, int64_t> at;
+};
+
+// A range that changed owner (a Move's cutover) at `at` (Unix seconds).
+struct Handover {
+  uint32_t range = 0;
+  std::string from, to;
+  int64_t at = 0;
+};
+
 struct LoadInput {
   std::map<std::string, double> observed;          // pod -> load (capacity metric)
   std::map<std::string, ForecastEntry> forecasts;  // pod -> ShardSet status.forecasts
+  // When each pod's observed sample was taken (absent = unknown) and the
+  // handovers of ranges since: a sample taken before a handover of the pod
+  // describes the ranges it owned then, and BuildPlanInput corrects it.
+  std::map<std::string, int64_t> observed_at;
+  std::vector<Handover> handovers;
 };
 
 // status.forecasts of a ShardSet; entries with a wrong shape are errors
@@ -119,6 +140,9 @@ struct LoadInput {
 // CPU usage in millicores from a PodMetrics object (api::ParsePodMetrics,
 // summed over containers); nullopt when it carries none.
 std::optional<double> PodMetricsMillicores(const Json& pod_metrics);
+// The time of a PodMetrics sample (its `timestamp`); nullopt when absent or
+// not RFC 3339.
+std::optional<int64_t> PodMetricsTime(const Json& pod_metrics);
 
 // Builds the planner input. Range forecasts come from the ShardSet's
 // status.rangeForecasts (C3) and go to the planner as range forecasts (p50,
@@ -499,6 +523,14 @@ bool ExecutionAllowed(const planner::Policy& p, int64_t now, std::string* why);
 // Planner history from status.actions + status.history.
 planner::History HistoryFrom(const std::vector<ActionRecord>& actions,
                              const std::vector<ActionRecord>& history, int64_t now);
+// The owner changes of ShardSet `shard_set`'s ranges in status.actions +
+// status.history: every Move past its cutover (Verifying, Releasing,
+// Completed), at the cutover (the router baseline taken then, else the
+// phase start, else the finish). Reverted and failed moves left their range
+// where it was and are not listed.
+std::vector<Handover> Handovers(const std::vector<ActionRecord>& actions,
+                                const std::vector<ActionRecord>& history,
+                                const std::string& shard_set);
 
 // C1 Moves (by ShardSet) go first in their ShardSet's plan of a proposal
 // (a plan "plan-requests-<set>" when the planner had none); the planner's

@@ -2,11 +2,13 @@
 // and the planner input of one ShardSet.
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "controllers/api/pod_metrics.h"
 #include "controllers/migrationpolicy/migrationpolicy.h"
 #include "controllers/migrationpolicy/planner_policy.h"
 #include "controllers/shardset/shardset.h"
+#include "util/time.h"
 
 namespace shardcast::migrationpolicy {
 
@@ -205,6 +207,15 @@ std::optional<double> PodMetricsMillicores(const Json& pm) {
   return u.cpu_millis;
 }
 
+std::optional<int64_t> PodMetricsTime(const Json& pm) {
+  if (!pm.is_object() || !pm.contains("timestamp") || !pm["timestamp"].is_string()) {
+    return std::nullopt;
+  }
+  auto t = util::ParseRfc3339(pm["timestamp"].get<std::string>());
+  if (!t) return std::nullopt;
+  return *t;
+}
+
 namespace {
 
 planner::Range RangeOf(const shardset::RoutingRange& r) {
@@ -345,10 +356,128 @@ void AddRangeForecasts(const RangeStatus& c3, planner::PlanInput* in) {
   }
 }
 
+// Relative weights of the ranges (their p50 in status.rangeForecasts; a
+// range not listed gets the mean of the pods' rangesRest, else 1).
+std::map<uint32_t, double> RangeWeights(const RangeStatus& c3,
+                                        const std::vector<planner::Range>& ranges) {
+  double rest = 0, count = 0;
+  for (const auto& [pod, f] : c3.pods) {
+    if (f.ranges_rest && f.ranges_rest->count > 0) {
+      rest += f.ranges_rest->p50;
+      count += f.ranges_rest->count;
+    }
+  }
+  const double unlisted = count > 0 && rest > 0 ? rest / count : 1.0;
+  std::map<uint32_t, double> w;
+  for (const auto& r : ranges) w[r.id] = unlisted;
+  for (const auto& e : c3.ranges) {
+    if (w.count(e.range) && e.p50 > 0) w[e.range] = e.p50;
+  }
+  return w;
+}
+
+// The ranges of each pod when its sample was taken: the current owners with
+// the handovers after that time undone, newest first.
+struct SampleView {
+  std::map<uint32_t, std::string> owner;  // at the sample
+  double weight = 0;                      // of the pod's ranges then
+};
+
+SampleView ViewAt(const std::string& pod, int64_t at, const std::vector<planner::Range>& ranges,
+                  std::vector<Handover> later, const std::map<uint32_t, double>& w) {
+  SampleView v;
+  for (const auto& r : ranges) v.owner[r.id] = r.owner;
+  later.erase(
+      std::remove_if(later.begin(), later.end(), [at](const Handover& h) { return h.at <= at; }),
+      later.end());
+  std::sort(later.begin(), later.end(),
+            [](const Handover& a, const Handover& b) { return a.at > b.at; });
+  for (const auto& h : later) {
+    if (v.owner.count(h.range)) v.owner[h.range] = h.from;
+  }
+  for (const auto& [id, o] : v.owner) {
+    if (o == pod) v.weight += w.at(id);
+  }
+  return v;
+}
+
+// A pod's sample taken before ranges moved off or onto it describes the
+// ranges it owned then (metrics-server samples every 10-60 s; the planner
+// runs more often). Without this, a pod that had given ranges away still
+// read "over maxUtilization now" until its next sample, and each plan moved
+// more ranges off it. The sample is rescaled to the ranges it owns now: kept
+// ranges at its own rate, ranges received at the rate of the pod that had
+// them at its sample (by range weight). Returns the pods whose sample time
+// is known (their observed load is for the current routing).
+std::set<std::string> CorrectSamples(const std::vector<planner::Range>& ranges,
+                                     const std::map<uint32_t, double>& w, LoadInput* load) {
+  std::set<std::string> current;
+  std::map<std::string, SampleView> views;
+  for (const auto& [pod, v] : load->observed) {
+    auto at = load->observed_at.find(pod);
+    if (at == load->observed_at.end()) continue;
+    views[pod] = ViewAt(pod, at->second, ranges, load->handovers, w);
+    current.insert(pod);
+  }
+  std::map<std::string, double> corrected;
+  for (const auto& [pod, view] : views) {
+    const double v = load->observed.at(pod);
+    if (!(view.weight > 0)) continue;
+    const double rate = v / view.weight;
+    double now = 0;
+    bool changed = false;
+    for (const auto& r : ranges) {
+      const std::string& then = view.owner.at(r.id);
+      if (r.owner == pod && then == pod) {
+        now += w.at(r.id) * rate;
+      } else if (r.owner == pod) {
+        changed = true;
+        auto src = views.find(then);
+        const bool known =
+            src != views.end() && src->second.weight > 0 && src->second.owner.at(r.id) == then;
+        now += w.at(r.id) * (known ? load->observed.at(then) / src->second.weight : rate);
+      } else if (then == pod) {
+        changed = true;
+      }
+    }
+    if (changed) corrected[pod] = now;
+  }
+  for (const auto& [pod, v] : corrected) load->observed[pod] = v;
+  return current;
+}
+
+// Range observed loads of the pods whose sample is for the current routing:
+// the pod's observed load split over the ranges it owns now by their p50
+// (when every one of them has a range forecast).
+void SplitCurrentObserved(const std::set<std::string>& current, planner::PlanInput* in) {
+  std::map<std::string, std::vector<uint32_t>> owned;
+  for (const auto& r : in->state.ranges) owned[r.owner].push_back(r.id);
+  for (const auto& pod : current) {
+    auto f = in->forecasts.pods.find(pod);
+    auto o = owned.find(pod);
+    if (f == in->forecasts.pods.end() || o == owned.end()) continue;
+    double sum = 0;
+    bool all = true;
+    for (uint32_t id : o->second) {
+      auto rf = in->forecasts.ranges.find(id);
+      if (rf == in->forecasts.ranges.end()) {
+        all = false;
+        break;
+      }
+      sum += rf->second.p50;
+    }
+    if (!all || !(sum > 0)) continue;
+    for (uint32_t id : o->second) {
+      auto& rf = in->forecasts.ranges[id];
+      rf.observed = f->second.observed * rf.p50 / sum;
+    }
+  }
+}
+
 }  // namespace
 
 Result<BuiltInput> BuildPlanInput(const Json& shardset, const std::vector<PodInfo>& pods,
-                                  const Json& routing, const LoadInput& load,
+                                  const Json& routing, const LoadInput& sampled,
                                   const PolicySpec& policy, const planner::History& history,
                                   int64_t now) {
   auto set = api::ParseShardSet(shardset, api::ShardSetUse::kLoad);
@@ -373,14 +502,18 @@ Result<BuiltInput> BuildPlanInput(const Json& shardset, const std::vector<PodInf
     in.state.pods.push_back(pod);
   }
   for (const auto& r : doc->ranges) in.state.ranges.push_back(RangeOf(r));
-  AddForecasts(*set, load, policy, &in.forecasts);
   auto c3 = ParseRangeStatus(shardset);
   if (!c3) {
     out.note = c3.error().message + "; range forecasts and times to crossing not used";
     c3 = RangeStatus{};
   }
+  LoadInput load = sampled;
+  const std::set<std::string> current =
+      CorrectSamples(in.state.ranges, RangeWeights(*c3, in.state.ranges), &load);
+  AddForecasts(*set, load, policy, &in.forecasts);
   AddCrossings(load, *c3, &in.forecasts);
   AddRangeForecasts(*c3, &in);
+  SplitCurrentObserved(current, &in);
   const bool observed = set->metric == api::CapacityMetric::kCpu && !load.observed.empty();
   out.reactive = load.forecasts.empty();
   out.no_data = load.forecasts.empty() && !observed;

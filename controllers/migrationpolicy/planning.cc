@@ -93,7 +93,9 @@ void MigrationPolicyReconciler::PlanShardSet(Round& r, const std::string& name,
   }
   LoadInput load;
   if (!s.load) s.load = deps_.observed_load(r.spec.ns, name);
-  load.observed = *s.load;
+  load.observed = s.load->value;
+  load.observed_at = s.load->at;
+  load.handovers = Handovers(r.actions, r.history, name);
   auto fc = ParseForecasts(s.obj);
   if (!fc) {
     r.notes.push_back(name + ": " + fc.error().message + "; using observed load only");

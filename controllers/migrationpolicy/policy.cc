@@ -441,6 +441,30 @@ planner::History HistoryFrom(const std::vector<ActionRecord>& actions,
   return h;
 }
 
+std::vector<Handover> Handovers(const std::vector<ActionRecord>& actions,
+                                const std::vector<ActionRecord>& history,
+                                const std::string& shard_set) {
+  std::vector<Handover> out;
+  for (const auto* list : {&actions, &history}) {
+    for (const auto& a : *list) {
+      if (a.type != ActionType::kMove || !a.range || a.shard_set != shard_set || a.source.empty() ||
+          a.target.empty()) {
+        continue;
+      }
+      const bool switched = a.phase == Phase::kVerifying || a.phase == Phase::kReleasing ||
+                            a.phase == Phase::kCompleted;
+      if (!switched) continue;
+      int64_t at = a.router_baseline && a.router_baseline->observed_at > 0
+                       ? a.router_baseline->observed_at
+                   : a.phase == Phase::kVerifying ? a.phase_started_at
+                                                  : a.finished_at;
+      if (at <= 0) at = std::max(a.phase_started_at, a.started_at);
+      out.push_back({*a.range, a.source, a.target, at});
+    }
+  }
+  return out;
+}
+
 // ---- conditions ----
 
 Json BuildConditions(const std::vector<Condition>& conds, const Json& previous, int64_t generation,

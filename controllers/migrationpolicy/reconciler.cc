@@ -50,10 +50,12 @@ MigrationPolicyReconciler::MigrationPolicyReconciler(ReconcilerDeps deps) : deps
       return shardset::Endpoint(ip, port);
     };
   }
+  if (!deps_.sample_time) deps_.sample_time = [](int64_t t) { return t; };
   if (!deps_.observed_load) {
     auto client = deps_.client;
-    deps_.observed_load = [client](const std::string& ns, const std::string& set) {
-      std::map<std::string, double> out;
+    auto sample_time = deps_.sample_time;
+    deps_.observed_load = [client, sample_time](const std::string& ns, const std::string& set) {
+      ObservedLoad out;
       if (!client) return out;
       kube::ListOptions o;
       o.label_selector = std::string(api::kLabelShardSet) + "=" + set;
@@ -65,7 +67,11 @@ MigrationPolicyReconciler::MigrationPolicyReconciler(ReconcilerDeps deps) : deps
       if (!l->contains("items") || !(*l)["items"].is_array()) return out;
       for (const auto& pm : (*l)["items"]) {
         auto v = PodMetricsMillicores(pm);
-        if (v) out[kube::ObjectName(pm)] = *v;
+        if (!v) continue;
+        const std::string pod = kube::ObjectName(pm);
+        out.value[pod] = *v;
+        auto at = PodMetricsTime(pm);
+        if (at) out.at[pod] = sample_time(*at);
       }
       return out;
     };

@@ -46,8 +46,10 @@ struct ReconcilerDeps {
   std::function<std::string(const std::string& pod, const std::string& ip, int port)> hook_endpoint;
   // Observed load of a ShardSet's pods in its capacity metric; default:
   // metrics.k8s.io PodMetrics (CPU millicores) through the client.
-  std::function<std::map<std::string, double>(const std::string& ns, const std::string& shard_set)>
-      observed_load;
+  std::function<ObservedLoad(const std::string& ns, const std::string& shard_set)> observed_load;
+  // A metrics sample's wall-clock time (Unix seconds) on the `now` clock;
+  // default: the same. Under `--time-scale` the domain time it corresponds to.
+  std::function<int64_t(int64_t)> sample_time;
   StepConfig step;  // timeouts/attempts (policy fields override the rest)
   std::chrono::milliseconds idle_requeue{15000};
   // The most actions status.actions and status.proposal.actions may hold:

@@ -27,9 +27,9 @@ struct MigrationPolicyReconciler::SetState {
   Json cm;   // null when absent
   Json doc;  // parsed routing.json, null when absent/invalid
   std::string problem;
-  std::optional<std::map<std::string, double>> load;  // observed, fetched lazily
-  bool router_telemetry = false;                      // spec.routers is set (C2)
-  std::map<uint32_t, RouterCounters> router_stats;    // status.routerStats (C2)
+  std::optional<ObservedLoad> load;                 // observed, fetched lazily
+  bool router_telemetry = false;                    // spec.routers is set (C2)
+  std::map<uint32_t, RouterCounters> router_stats;  // status.routerStats (C2)
 };
 
 // A replica request of this policy (status.replicaRequests[]).

@@ -45,6 +45,16 @@ void RegisterMigrationPolicyController(manager::Manager& mgr) {
     deps.step.phase_timeout_seconds = static_cast<int64_t>(deps.step.phase_timeout_seconds * scale);
     deps.step.evidence_timeout_seconds =
         static_cast<int64_t>(deps.step.evidence_timeout_seconds * scale);
+    // A PodMetrics timestamp is wall-clock time: so far before the domain
+    // now, scaled.
+    deps.sample_time = [&mgr, scale](int64_t real) {
+      const double wall =
+          std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+              .count();
+      const double domain =
+          std::chrono::duration<double>(mgr.clock().SystemNow().time_since_epoch()).count();
+      return static_cast<int64_t>(std::floor(domain - (wall - static_cast<double>(real)) * scale));
+    };
   }
   ctrl::Controller& c = mgr.AddController(
       "migrationpolicy", std::make_unique<MigrationPolicyReconciler>(std::move(deps)));

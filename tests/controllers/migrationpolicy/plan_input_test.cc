@@ -416,5 +416,57 @@ TEST(PlanInputC3, EventRangesMultiplyOnlyThoseRanges) {
   EXPECT_NE(e.error().message.find("spec.events[0].ranges[0]"), std::string::npos);
 }
 
+// kv-0's sample (900 of 1000, over maxUtilization 800) was taken before three
+// of its eight ranges moved to kv-1, and the forecasts were published after
+// (kv-0 at 550 with five ranges left). The sample describes the eight ranges
+// it had: rescaled to the five it keeps, kv-0 is no longer over now, and no
+// further range leaves it. kv-1's sample (200 for eight ranges) gains the
+// three ranges at kv-0's rate. Before, each plan until kv-0's next sample
+// moved more ranges off it (bench/e2e traffic: 13 moves off one pod).
+TEST(PlanInputC3, SampleTakenBeforeAHandoverIsRescaledToTheCurrentRanges) {
+  auto world = [](bool known_time, int64_t moved_at) {
+    World w(4, 0);
+    Json& f0 = w.SetPod(0, 900, 550, 600, 0.1);
+    f0["rangesRest"] = {{"count", 5}, {"p50", 550}, {"p90", 600}};
+    Json& f1 = w.SetPod(1, 200, 550, 600, 0.1);
+    f1["rangesRest"] = {{"count", 11}, {"p50", 550}, {"p90", 600}};
+    for (int i = 2; i < 4; ++i) w.ColdPod(i, 0.2);
+    for (int r = 0; r < 3; ++r) {
+      w.routing["ranges"][r]["owner"] = Pod(1);
+      w.load.handovers.push_back({static_cast<uint32_t>(r), Pod(0), Pod(1), moved_at});
+    }
+    if (known_time) {
+      for (int i = 0; i < 4; ++i) w.load.observed_at[Pod(i)] = kNow - 60;
+    }
+    return w;
+  };
+  auto moves_off_kv0 = [](const planner::Plan& p) {
+    std::size_t n = 0;
+    for (const auto& a : p.actions) n += a.type == ActionType::kMove && a.from == Pod(0);
+    return n;
+  };
+  World w = world(true, kNow - 30);
+  auto b = w.Build();
+  ASSERT_TRUE(b) << b.error().message;
+  EXPECT_NEAR(b->input.forecasts.pods.at(Pod(0)).observed, 900.0 * 5 / 8, 1e-6);
+  EXPECT_NEAR(b->input.forecasts.pods.at(Pod(1)).observed, 200 + 900.0 * 3 / 8, 1e-6);
+  double kv0 = 0;
+  for (int r = 3; r < 8; ++r)
+    kv0 += b->input.forecasts.ranges.at(static_cast<uint32_t>(r)).observed;
+  EXPECT_NEAR(kv0, 900.0 * 5 / 8, 1e-6);
+  EXPECT_EQ(moves_off_kv0(w.Plan()), 0u);
+  // The moves before the sample: it already describes the current ranges.
+  World before = world(true, kNow - 90);
+  auto bb = before.Build();
+  ASSERT_TRUE(bb);
+  EXPECT_DOUBLE_EQ(bb->input.forecasts.pods.at(Pod(0)).observed, 900);
+  EXPECT_GT(moves_off_kv0(before.Plan()), 0u);
+  // Sample times unknown: taken as fresh, not rescaled.
+  World unknown = world(false, kNow - 30);
+  auto bu = unknown.Build();
+  ASSERT_TRUE(bu);
+  EXPECT_DOUBLE_EQ(bu->input.forecasts.pods.at(Pod(0)).observed, 900);
+}
+
 }  // namespace
 }  // namespace shardcast::migrationpolicy

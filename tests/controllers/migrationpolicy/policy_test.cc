@@ -199,6 +199,46 @@ TEST(Limits, HistoryMeasuresTheMedianPromotion) {
   EXPECT_DOUBLE_EQ(*h.promotion_seconds, 90);
 }
 
+// Owner changes: Moves past their cutover, at the cutover (router baseline,
+// else the Verifying phase start, else the finish); not reverted, failed or
+// not yet switched ones, nor other ShardSets'.
+TEST(Limits, HandoversAreMovesPastTheirCutover) {
+  auto move = [](const std::string& phase, uint32_t range) {
+    ActionRecord a = Started("Move", 100, phase);
+    a.range = range;
+    a.shard_set = "kv";
+    a.source = "kv-0";
+    a.target = "kv-1";
+    a.phase_started_at = 150;
+    a.finished_at = phase == "Completed" || phase == "Reverted" ? 200 : 0;
+    return a;
+  };
+  ActionRecord with_baseline = move("Completed", 1);
+  with_baseline.router_baseline = RouterCounters{};
+  with_baseline.router_baseline->observed_at = 170;
+  ActionRecord other_set = move("Completed", 6);
+  other_set.shard_set = "other";
+  std::vector<ActionRecord> hist = {with_baseline, move("Completed", 2), move("Reverted", 3),
+                                    move("Failed", 4), other_set};
+  std::vector<ActionRecord> inflight = {move("Verifying", 5), move("Copying", 7)};
+  auto h = Handovers(inflight, hist, "kv");
+  std::map<uint32_t, int64_t> at;
+  for (const auto& x : h) {
+    EXPECT_EQ(x.from, "kv-0");
+    EXPECT_EQ(x.to, "kv-1");
+    at[x.range] = x.at;
+  }
+  EXPECT_EQ(at, (std::map<uint32_t, int64_t>{{1, 170}, {2, 200}, {5, 150}}));
+}
+
+TEST(PlanInput, PodMetricsSampleTime) {
+  Json pm = {{"timestamp", "2026-11-27T08:00:05Z"}};
+  ASSERT_TRUE(PodMetricsTime(pm).has_value());
+  EXPECT_EQ(*PodMetricsTime(pm), 1795766405);
+  EXPECT_FALSE(PodMetricsTime(Json{{"timestamp", "yesterday"}}).has_value());
+  EXPECT_FALSE(PodMetricsTime(Json::object()).has_value());
+}
+
 // A split cools both halves, so a stale "hot" forecast cannot split the new
 // upper half again in the next plan; a move cools only its range.
 TEST(Limits, SplitCoolsBothHalvesAndMoveOnlyItsRange) {
