@@ -413,6 +413,9 @@ planner::History HistoryFrom(const std::vector<ActionRecord>& actions,
         if (!a.terminal()) ++h.in_flight_migrations;
       }
       if (a.range) h.range_last_action[*a.range] = std::max(h.range_last_action[*a.range], last);
+      if (a.type == ActionType::kPromote) {
+        h.last_promotion = std::max(h.last_promotion.value_or(a.started_at), a.started_at);
+      }
       // Both halves of a split cool down: otherwise the new upper half is
       // split again at once while a stale pod forecast still calls its owner
       // hot, and the key space is cut ever finer.

@@ -116,6 +116,16 @@ void Planner::ScaleIn() {
                      " scaleInStabilization"});
     return;
   }
+  if (in_.history.last_promotion &&
+      in_.now - *in_.history.last_promotion < pol_.scale_in_stabilization_seconds) {
+    plan_.notes.push_back(
+        {"plan", "observed utilization " + Pct(mean_obs) + " is low, but a pod was promoted " +
+                     Secs(static_cast<double>(in_.now - *in_.history.last_promotion)) +
+                     " ago: no scale-in within scaleInStabilization " +
+                     Secs(static_cast<double>(pol_.scale_in_stabilization_seconds)) +
+                     " of a promotion"});
+    return;
+  }
   auto victims = PickScaleInVictims(cands, 1);
   if (victims.empty()) return;
   std::size_t v = pod_idx_.at(victims[0]);

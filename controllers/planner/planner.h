@@ -154,6 +154,9 @@ struct History {
   // Median duration of the promotions completed in the history: when it is
   // longer than leadTime.promotion, the planner plans ahead with it.
   std::optional<double> promotion_seconds;
+  // Start of the newest promotion: no scale-in within scaleInStabilization of
+  // it (capacity was needed, or forecast to be, that recently).
+  std::optional<int64_t> last_promotion;
 };
 
 struct PlanInput {

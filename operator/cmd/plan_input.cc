@@ -221,7 +221,7 @@ void ParseRangeStats(const json& stats, std::vector<pl::Range>* ranges) {
 
 // `history`: past moves, last action per range and pod, in-flight
 // migrations, since when the load has been low, and the median duration of
-// completed promotions.
+// completed promotions, and when the newest promotion started.
 void ParseHistory(const json& h, pl::History* out) {
   if (h.contains("moves")) {
     const json& m = Arr(h, "moves", "history");
@@ -251,6 +251,9 @@ void ParseHistory(const json& h, pl::History* out) {
   }
   if (h.contains("promotionSeconds") && !h["promotionSeconds"].is_null()) {
     out->promotion_seconds = Num(h["promotionSeconds"], "history.promotionSeconds");
+  }
+  if (h.contains("lastPromotion") && !h["lastPromotion"].is_null()) {
+    out->last_promotion = Time(h["lastPromotion"], "history.lastPromotion");
   }
 }
 

@@ -197,6 +197,10 @@ TEST(Limits, HistoryMeasuresTheMedianPromotion) {
   planner::History h = HistoryFrom(inflight, hist, now);
   ASSERT_TRUE(h.promotion_seconds.has_value());
   EXPECT_DOUBLE_EQ(*h.promotion_seconds, 90);
+  // The newest promotion started, whatever its phase.
+  ASSERT_TRUE(h.last_promotion.has_value());
+  EXPECT_EQ(*h.last_promotion, now - 900);
+  EXPECT_FALSE(HistoryFrom({}, {}, now).last_promotion.has_value());
 }
 
 // Owner changes: Moves past their cutover, at the cutover (router baseline,

@@ -534,6 +534,23 @@ TEST(Planner, ScaleInDrainsOntoThePodsThatStay) {
   EXPECT_TRUE(Mentions(p.blocked, "waits for drain"));
 }
 
+// A promotion less than scaleInStabilization ago: capacity was needed (or
+// forecast to be) that recently, so no pod is taken away yet. bench/e2e NAB
+// (run E): kv-3 promoted at 05:44 and kv-0 scaled in at 06:08, then both
+// promoted again at 07:12-07:16.
+TEST(Planner, NoScaleInWithinStabilizationOfAPromotion) {
+  Fixture fx(4, 8, 0.1);
+  fx.in.history.low_load_since = fx.in.now - 3600;
+  fx.in.policy.scale_in_stabilization_seconds = 1800;
+  fx.in.history.last_promotion = fx.in.now - 600;
+  Plan p = MustPlan(fx.in);
+  EXPECT_EQ(p.moves, 0u);
+  EXPECT_EQ(Count(p, ActionType::kDemote) + Count(p, ActionType::kScaleIn), 0u);
+  EXPECT_TRUE(Mentions(p.notes, "promoted 600s ago"));
+  fx.in.history.last_promotion = fx.in.now - 1800;
+  EXPECT_EQ(Count(MustPlan(fx.in), ActionType::kScaleIn), 1u);
+}
+
 TEST(Planner, ScaleInWaitsForDrainUnderLimits) {
   Fixture fx(4, 8, 0.1);
   fx.in.history.low_load_since = fx.in.now - 3600;
