@@ -377,22 +377,19 @@ std::map<uint32_t, double> RangeWeights(const RangeStatus& c3,
 }
 
 // The ranges of each pod when its sample was taken: the current owners with
-// the handovers after that time undone, newest first.
+// the handovers after that time undone (`newest_first`: sorted by time,
+// newest first).
 struct SampleView {
   std::map<uint32_t, std::string> owner;  // at the sample
   double weight = 0;                      // of the pod's ranges then
 };
 
 SampleView ViewAt(const std::string& pod, int64_t at, const std::vector<planner::Range>& ranges,
-                  std::vector<Handover> later, const std::map<uint32_t, double>& w) {
+                  const std::vector<Handover>& newest_first, const std::map<uint32_t, double>& w) {
   SampleView v;
   for (const auto& r : ranges) v.owner[r.id] = r.owner;
-  later.erase(
-      std::remove_if(later.begin(), later.end(), [at](const Handover& h) { return h.at <= at; }),
-      later.end());
-  std::sort(later.begin(), later.end(),
-            [](const Handover& a, const Handover& b) { return a.at > b.at; });
-  for (const auto& h : later) {
+  for (const auto& h : newest_first) {
+    if (h.at <= at) break;
     if (v.owner.count(h.range)) v.owner[h.range] = h.from;
   }
   for (const auto& [id, o] : v.owner) {
@@ -413,10 +410,13 @@ std::set<std::string> CorrectSamples(const std::vector<planner::Range>& ranges,
                                      const std::map<uint32_t, double>& w, LoadInput* load) {
   std::set<std::string> current;
   std::map<std::string, SampleView> views;
+  std::vector<Handover> newest_first = load->handovers;
+  std::sort(newest_first.begin(), newest_first.end(),
+            [](const Handover& a, const Handover& b) { return a.at > b.at; });
   for (const auto& [pod, v] : load->observed) {
     auto at = load->observed_at.find(pod);
     if (at == load->observed_at.end()) continue;
-    views[pod] = ViewAt(pod, at->second, ranges, load->handovers, w);
+    views[pod] = ViewAt(pod, at->second, ranges, newest_first, w);
     current.insert(pod);
   }
   std::map<std::string, double> corrected;

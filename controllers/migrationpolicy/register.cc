@@ -45,15 +45,10 @@ void RegisterMigrationPolicyController(manager::Manager& mgr) {
     deps.step.phase_timeout_seconds = static_cast<int64_t>(deps.step.phase_timeout_seconds * scale);
     deps.step.evidence_timeout_seconds =
         static_cast<int64_t>(deps.step.evidence_timeout_seconds * scale);
-    // A PodMetrics timestamp is wall-clock time: so far before the domain
-    // now, scaled.
-    deps.sample_time = [&mgr, scale](int64_t real) {
-      const double wall =
-          std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-              .count();
-      const double domain =
-          std::chrono::duration<double>(mgr.clock().SystemNow().time_since_epoch()).count();
-      return static_cast<int64_t>(std::floor(domain - (wall - static_cast<double>(real)) * scale));
+    // A PodMetrics timestamp is real wall-clock time: mapped as the domain
+    // clock maps it.
+    deps.sample_time = [t = *mgr.options().domain_time](int64_t real) {
+      return static_cast<int64_t>(std::floor(t.ToDomain(static_cast<double>(real))));
     };
   }
   ctrl::Controller& c = mgr.AddController(

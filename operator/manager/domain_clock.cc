@@ -4,7 +4,7 @@ namespace shardcast::manager {
 
 std::chrono::system_clock::time_point DomainClock::SystemNow() const {
   const double real = std::chrono::duration<double>(base_.SystemNow().time_since_epoch()).count();
-  const double domain = t_.origin + t_.scale * (real - t_.anchor);
+  const double domain = t_.ToDomain(real);
   return std::chrono::system_clock::time_point(
       std::chrono::duration_cast<std::chrono::system_clock::duration>(
           std::chrono::duration<double>(domain)));

@@ -12,6 +12,8 @@ struct DomainTime {
   double scale = 1;   // domain seconds per real second, > 0
   double origin = 0;  // domain time (Unix seconds) at `anchor`
   double anchor = 0;  // real time (Unix seconds)
+  // The domain time of real time `real` (Unix seconds).
+  double ToDomain(double real) const { return origin + scale * (real - anchor); }
 };
 
 class DomainClock final : public runtime::Clock {

@@ -70,5 +70,15 @@ TEST(ManagerClock, DomainTimeIsTheWallTimeOfTheOneClock) {
             real - 1);
 }
 
+// A real timestamp (a PodMetrics sample's) maps onto the domain clock as its
+// wall time does: 10 real seconds before the anchor are 10 domain minutes
+// before the origin at 60x.
+TEST(ManagerClock, RealTimesMapOntoTheDomainClock) {
+  const DomainTime t{60, 1e9, 2e9};
+  EXPECT_DOUBLE_EQ(t.ToDomain(2e9), 1e9);
+  EXPECT_DOUBLE_EQ(t.ToDomain(2e9 - 10), 1e9 - 600);
+  EXPECT_DOUBLE_EQ(t.ToDomain(2e9 + 1), 1e9 + 60);
+}
+
 }  // namespace
 }  // namespace shardcast::manager
