@@ -401,6 +401,29 @@ bool MayStartMigration(const std::vector<ActionRecord>& actions,
   return inflight < p.max_concurrent_migrations && last_hour < p.max_moves_per_hour;
 }
 
+namespace {
+
+// When a switched Move handed its range over: the router baseline taken at
+// the cutover, else the Verifying phase start, else the finish.
+int64_t HandoverTime(const ActionRecord& a) {
+  int64_t at = a.router_baseline && a.router_baseline->observed_at > 0
+                   ? a.router_baseline->observed_at
+               : a.phase == Phase::kVerifying ? a.phase_started_at
+                                              : a.finished_at;
+  if (at <= 0) at = std::max(a.phase_started_at, a.started_at);
+  return at;
+}
+
+// The upper median (of an even count, the upper middle), if any.
+std::optional<double> UpperMedian(std::vector<double> xs) {
+  if (xs.empty()) return std::nullopt;
+  auto mid = xs.begin() + static_cast<std::ptrdiff_t>(xs.size() / 2);
+  std::nth_element(xs.begin(), mid, xs.end());
+  return *mid;
+}
+
+}  // namespace
+
 planner::History HistoryFrom(const std::vector<ActionRecord>& actions,
                              const std::vector<ActionRecord>& history, int64_t now) {
   planner::History h;
@@ -429,18 +452,19 @@ planner::History HistoryFrom(const std::vector<ActionRecord>& actions,
     }
   }
   std::sort(h.move_times.begin(), h.move_times.end());
-  std::vector<double> promotions;
+  std::vector<double> promotions, moves;
   for (const auto& a : history) {
-    if (a.type == ActionType::kPromote && a.phase == Phase::kCompleted && a.started_at > 0 &&
-        a.finished_at >= a.started_at) {
+    if (a.phase != Phase::kCompleted || a.started_at <= 0) continue;
+    if (a.type == ActionType::kPromote && a.finished_at >= a.started_at) {
       promotions.push_back(static_cast<double>(a.finished_at - a.started_at));
     }
+    if (a.type == ActionType::kMove) {
+      const int64_t at = HandoverTime(a);
+      if (at >= a.started_at) moves.push_back(static_cast<double>(at - a.started_at));
+    }
   }
-  if (!promotions.empty()) {
-    auto mid = promotions.begin() + static_cast<std::ptrdiff_t>(promotions.size() / 2);
-    std::nth_element(promotions.begin(), mid, promotions.end());
-    h.promotion_seconds = *mid;
-  }
+  h.promotion_seconds = UpperMedian(std::move(promotions));
+  h.move_seconds = UpperMedian(std::move(moves));
   return h;
 }
 
@@ -457,12 +481,7 @@ std::vector<Handover> Handovers(const std::vector<ActionRecord>& actions,
       const bool switched = a.phase == Phase::kVerifying || a.phase == Phase::kReleasing ||
                             a.phase == Phase::kCompleted;
       if (!switched) continue;
-      int64_t at = a.router_baseline && a.router_baseline->observed_at > 0
-                       ? a.router_baseline->observed_at
-                   : a.phase == Phase::kVerifying ? a.phase_started_at
-                                                  : a.finished_at;
-      if (at <= 0) at = std::max(a.phase_started_at, a.started_at);
-      out.push_back({*a.range, a.source, a.target, at});
+      out.push_back({*a.range, a.source, a.target, HandoverTime(a)});
     }
   }
   return out;

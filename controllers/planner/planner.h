@@ -154,6 +154,10 @@ struct History {
   // Median duration of the promotions completed in the history: when it is
   // longer than leadTime.promotion, the planner plans ahead with it.
   std::optional<double> promotion_seconds;
+  // Median time from a Move's start to its handover (the routing switch),
+  // over the Moves completed in the history: when it is longer than
+  // leadTime.perRange, the planner plans ahead with it.
+  std::optional<double> move_seconds;
   // Start of the newest promotion: no scale-in within scaleInStabilization of
   // it (capacity was needed, or forecast to be, that recently).
   std::optional<int64_t> last_promotion;

@@ -30,6 +30,13 @@ std::string Pct(double u);   // 0.834 -> "83%"
 std::string Secs(double s);  // 12.4 -> "12s"
 std::string Num(double v, const char* fmt = "%.2f");
 
+// How many rounds `moves` moves take when `concurrent` run at a time (at
+// least one a round).
+inline std::size_t MoveWaves(std::size_t moves, int concurrent) {
+  const std::size_t c = concurrent > 1 ? static_cast<std::size_t>(concurrent) : 1;
+  return (moves + c - 1) / c;
+}
+
 // Every field of the input, in the order the errors are reported.
 [[nodiscard]] Result<bool> Validate(const PlanInput& in);
 

@@ -133,8 +133,12 @@ void Planner::MarkDue(std::vector<HotPod>& hot, bool promotion_needed) {
     // median of the promotions completed lately.
     const double promotion =
         std::max(pol_.promotion_lead_seconds, in_.history.promotion_seconds.value_or(0.0));
-    double needed = pol_.per_range_lead_seconds * static_cast<double>(h.kmin) +
-                    (promotion_needed ? promotion : 0);
+    // Moves run maxConcurrentMigrations at a time, each taking the longer of
+    // leadTime.perRange and the measured median move.
+    const double per_move =
+        std::max(pol_.per_range_lead_seconds, in_.history.move_seconds.value_or(0.0));
+    const std::size_t waves = MoveWaves(h.kmin, pol_.max_concurrent_migrations);
+    double needed = per_move * static_cast<double>(waves) + (promotion_needed ? promotion : 0);
     double margin = std::max(pol_.lead_margin_seconds, 0.25 * needed);
     // A declared event is met ahead: the capacity is in place a lead time
     // before it starts, so the work starts a lead time earlier still.
@@ -148,8 +152,9 @@ void Planner::MarkDue(std::vector<HotPod>& hot, bool promotion_needed) {
           {name, std::string(h.event ? "a declared event raises it over" : "predicted to exceed") +
                      " maxUtilization " + Pct(pol_.max_utilization) + " (P=" +
                      Num(pods_[h.pod].prob) + ") in " + Secs(h.ttc) + "; acting when within " +
-                     Secs(within) + " (lead for " + std::to_string(h.kmin) + " moves" +
-                     (promotion_needed ? " + promotion " + Secs(promotion) : "") +
+                     Secs(within) + " (lead for " + std::to_string(h.kmin) + " moves in " +
+                     std::to_string(waves) + (waves == 1 ? " wave of " : " waves of ") +
+                     Secs(per_move) + (promotion_needed ? " + promotion " + Secs(promotion) : "") +
                      (pol_.decision_interval_seconds > 0
                           ? ", one forecast step " + Secs(pol_.decision_interval_seconds)
                           : "") +

@@ -173,6 +173,10 @@ Result<bool> Validate(const PlanInput& in) {
       !(*in.history.promotion_seconds >= 0 && Finite(*in.history.promotion_seconds))) {
     return unexpected(Error{"history.promotionSeconds: must be a finite number >= 0"});
   }
+  if (in.history.move_seconds &&
+      !(*in.history.move_seconds >= 0 && Finite(*in.history.move_seconds))) {
+    return unexpected(Error{"history.moveSeconds: must be a finite number >= 0"});
+  }
   for (const auto& [name, f] : in.forecasts.pods) {
     auto ok = ValidateSeries(f, "forecasts.pods[" + name + "]");
     if (!ok) return unexpected(ok.error());

@@ -387,8 +387,8 @@ class Simulation:
     def history_input(self, now):
         """The planner's history as HistoryFrom (controllers/migrationpolicy)
         builds it from the newest HISTORY_LIMIT finished records and those in
-        flight, with the median duration of the completed promotions and the
-        start of the newest promotion."""
+        flight, with the median duration of the completed promotions and
+        moves and the start of the newest promotion."""
         moves, rla, pla, in_flight = [], {}, {}, 0
         for h in self.history[-HISTORY_LIMIT:] + self.in_flight_records():
             last = h["started"] if h["finished"] is None else max(h["started"], h["finished"])
@@ -409,10 +409,14 @@ class Simulation:
                       if h["type"] == "Promote" and h["finished"] is not None)
         promoted = [h["started"] for h in self.history[-HISTORY_LIMIT:] + self.in_flight_records()
                     if h["type"] == "Promote"]
+        # Its Moves hand over when they finish (see the module doc).
+        moved = sorted(h["finished"] - h["started"] for h in self.history[-HISTORY_LIMIT:]
+                       if h["type"] == "Move" and h["finished"] is not None)
         return {"moves": sorted(moves), "rangeLastAction": rla, "podLastAction": pla,
                 "inFlightMigrations": in_flight, "lowLoadSince": self.low_since,
                 "promotionSeconds": float(took[len(took) // 2]) if took else None,
-                "lastPromotion": max(promoted) if promoted else None}
+                "lastPromotion": max(promoted) if promoted else None,
+                "moveSeconds": float(moved[len(moved) // 2]) if moved else None}
 
     def in_flight_records(self):
         """History records of the started, unfinished actions (status.actions)."""

@@ -252,6 +252,9 @@ void ParseHistory(const json& h, pl::History* out) {
   if (h.contains("promotionSeconds") && !h["promotionSeconds"].is_null()) {
     out->promotion_seconds = Num(h["promotionSeconds"], "history.promotionSeconds");
   }
+  if (h.contains("moveSeconds") && !h["moveSeconds"].is_null()) {
+    out->move_seconds = Num(h["moveSeconds"], "history.moveSeconds");
+  }
   if (h.contains("lastPromotion") && !h["lastPromotion"].is_null()) {
     out->last_promotion = Time(h["lastPromotion"], "history.lastPromotion");
   }

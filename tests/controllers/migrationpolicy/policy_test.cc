@@ -203,6 +203,28 @@ TEST(Limits, HistoryMeasuresTheMedianPromotion) {
   EXPECT_FALSE(HistoryFrom({}, {}, now).last_promotion.has_value());
 }
 
+// Moves are planned with their measured median time to handover (the router
+// baseline at the cutover, else the finish): completed ones only.
+TEST(Limits, HistoryMeasuresTheMedianMoveToItsHandover) {
+  const int64_t now = 10000;
+  EXPECT_FALSE(HistoryFrom({}, {}, now).move_seconds.has_value());
+  std::vector<ActionRecord> hist;
+  for (int64_t handover : {30, 70, 200}) {
+    hist.push_back(Started("Move", now - 1000, "Completed"));
+    hist.back().router_baseline = RouterCounters{};
+    hist.back().router_baseline->observed_at = now - 1000 + handover;
+    hist.back().finished_at = now - 1000 + handover + 500;  // the verification window
+  }
+  hist.push_back(Started("Move", now - 1000, "Completed"));
+  hist.back().finished_at = now - 1000 + 60;  // no baseline: handed over at the finish
+  hist.push_back(Started("Move", now - 900, "Reverted"));
+  hist.back().finished_at = now;
+  std::vector<ActionRecord> inflight = {Started("Move", now - 5000, "Copying")};
+  planner::History h = HistoryFrom(inflight, hist, now);
+  ASSERT_TRUE(h.move_seconds.has_value());
+  EXPECT_DOUBLE_EQ(*h.move_seconds, 70);  // of 30, 60, 70, 200: the upper middle
+}
+
 // Owner changes: Moves past their cutover, at the cutover (router baseline,
 // else the Verifying phase start, else the finish); not reverted, failed or
 // not yet switched ones, nor other ShardSets'.

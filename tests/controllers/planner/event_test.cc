@@ -23,9 +23,10 @@ RangeEvent Event(const Fixture& fx, int64_t in_seconds, double mult,
   return {"sale", fx.in.now + in_seconds, 3600, mult, std::move(ranges)};
 }
 
-// kv-0's 8 ranges x3 (0.3 -> 0.9): 3 moves of 10s each, margin 60s. A
-// crossing from the forecast is due within 90s; a declared event must have
-// the moves done 30s (their lead) before it starts, so it is due within 120s.
+// kv-0's 8 ranges x3 (0.3 -> 0.9): 3 moves of 10s, all at once (one wave of
+// 10s), margin 60s. A crossing from the forecast is due within 70s; a
+// declared event must have the moves done 10s (their lead) before it starts,
+// so it is due within 80s.
 TEST(PlannerEvents, DeclaredEventIsMetALeadTimeAhead) {
   auto plan_at = [](int64_t ttc) {
     Fixture fx(4, 8, 0.3);
@@ -34,12 +35,12 @@ TEST(PlannerEvents, DeclaredEventIsMetALeadTimeAhead) {
     fx.in.policy.events.push_back(Event(fx, ttc, 3, {0, 1, 2, 3, 4, 5, 6, 7}));
     return MustPlan(fx.in);
   };
-  Plan due = plan_at(100);
+  Plan due = plan_at(78);
   EXPECT_EQ(Count(due, ActionType::kMove), 3u);
   for (const auto& a : due.actions) EXPECT_EQ(a.from, "kv-0");
-  Plan early = plan_at(130);
+  Plan early = plan_at(85);
   EXPECT_TRUE(early.actions.empty());
-  EXPECT_TRUE(Mentions(early.notes, "acting when within 120s"));
+  EXPECT_TRUE(Mentions(early.notes, "acting when within 80s"));
   EXPECT_TRUE(Mentions(early.notes, "done a lead time before it starts"));
 }
 

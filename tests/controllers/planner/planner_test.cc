@@ -322,16 +322,17 @@ TEST(Planner, ObservedLoadFollowsRangesMovedSinceThePodsSample) {
 }
 
 TEST(Planner, ActsOnlyWhenLeadTimeIsAboutToRunOut) {
-  // 3 moves x 10s = 30s needed, margin max(60s, 7.5s) = 60s: act at ttc <= 90s.
+  // 3 moves of 10s, all at once (maxConcurrentMigrations 16): 10s needed;
+  // margin max(60s, 2.5s) = 60s: act at ttc <= 70s.
   Fixture fx(4, 8, 0.4);
   fx.SetPodUtil(0, 0.5, 0.9);
   fx.SetPodForecast(0, 0.95, 600.0);
   Plan early = MustPlan(fx.in);
   EXPECT_EQ(early.moves, 0u);
-  EXPECT_TRUE(Mentions(early.notes, "acting when within 90s"));
-  fx.SetPodForecast(0, 0.95, 95.0);
+  EXPECT_TRUE(Mentions(early.notes, "acting when within 70s (lead for 3 moves in 1 wave of 10s"));
+  fx.SetPodForecast(0, 0.95, 75.0);
   EXPECT_EQ(MustPlan(fx.in).moves, 0u);
-  fx.SetPodForecast(0, 0.95, 85.0);
+  fx.SetPodForecast(0, 0.95, 65.0);
   EXPECT_EQ(MustPlan(fx.in).moves, 3u);
   // Unknown time to crossing: act now (never late).
   fx.SetPodForecast(0, 0.95, std::nullopt);
@@ -344,22 +345,52 @@ TEST(Planner, ActsOnlyWhenLeadTimeIsAboutToRunOut) {
 TEST(Planner, PromotionLengthensTheLeadTime) {
   Fixture fx(4, 8, 0.58, 1);
   fx.SetPodUtil(0, 0.5, 0.9);
-  // 3 moves (30s) + promotion (30s) = 60s, margin 60s: act at <= 120s.
-  fx.SetPodForecast(0, 0.95, 110.0);
+  // 3 moves in one wave (10s) + promotion (30s) = 40s, margin 60s: act at
+  // <= 100s.
+  fx.SetPodForecast(0, 0.95, 95.0);
   Plan p = MustPlan(fx.in);
   EXPECT_EQ(Count(p, ActionType::kPromote), 1u);
   fx.SetPodForecast(0, 0.95, 130.0);
   EXPECT_EQ(MustPlan(fx.in).actions.size(), 0u);
-  // Promotions measured at 90s (longer than leadTime.promotion): 3 moves +
-  // 90s = 120s, margin 60s: act at <= 180s.
+  // Promotions measured at 90s (longer than leadTime.promotion): 10s + 90s =
+  // 100s, margin 60s: act at <= 160s.
   fx.in.history.promotion_seconds = 90;
   EXPECT_EQ(Count(MustPlan(fx.in), ActionType::kPromote), 1u);
   fx.SetPodForecast(0, 0.95, 190.0);
-  EXPECT_TRUE(Mentions(MustPlan(fx.in).notes, "acting when within 180s"));
+  EXPECT_TRUE(Mentions(MustPlan(fx.in).notes, "acting when within 160s"));
   // Measured faster than leadTime.promotion: the policy's lead stands.
   fx.in.history.promotion_seconds = 5;
   fx.SetPodForecast(0, 0.95, 130.0);
   EXPECT_EQ(MustPlan(fx.in).actions.size(), 0u);
+}
+
+// The moves run maxConcurrentMigrations at a time, each as long as the longer
+// of leadTime.perRange and the measured median move (start to handover).
+TEST(Planner, MovesInWavesOfTheMeasuredMoveSetTheLead) {
+  Fixture fx(4, 8, 0.4);
+  fx.SetPodUtil(0, 0.5, 0.9);
+  fx.SetPodForecast(0, 0.95, 600.0);
+  // One at a time: 3 waves of 10s = 30s, margin 60s.
+  fx.in.policy.max_concurrent_migrations = 1;
+  EXPECT_TRUE(
+      Mentions(MustPlan(fx.in).notes, "acting when within 90s (lead for 3 moves in 3 waves"));
+  // Two at a time: 2 waves.
+  fx.in.policy.max_concurrent_migrations = 2;
+  EXPECT_TRUE(
+      Mentions(MustPlan(fx.in).notes, "acting when within 80s (lead for 3 moves in 2 waves"));
+  // Moves measured at 100s: 2 waves of 100s = 200s, margin max(60s, 50s).
+  fx.in.history.move_seconds = 100;
+  EXPECT_TRUE(Mentions(MustPlan(fx.in).notes,
+                       "acting when within 260s (lead for 3 moves in 2 waves of 100s"));
+  fx.SetPodForecast(0, 0.95, 240.0);
+  EXPECT_EQ(MustPlan(fx.in).moves, 2u);  // the first wave: the budget is two moves
+  // Measured faster than leadTime.perRange: the policy's lead stands.
+  fx.in.history.move_seconds = 1;
+  EXPECT_EQ(MustPlan(fx.in).moves, 0u);
+  fx.in.history.move_seconds = -1;
+  auto bad = MakePlan(fx.in);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("history.moveSeconds"), std::string::npos);
 }
 
 // Forecasts, and their times to crossing, come once per forecast step: a
@@ -368,12 +399,12 @@ TEST(Planner, ActsOneForecastStepBeforeTheLeadRunsOut) {
   Fixture fx(4, 8, 0.4);
   fx.SetPodUtil(0, 0.5, 0.9);
   fx.in.policy.decision_interval_seconds = 600;
-  fx.SetPodForecast(0, 0.95, 680.0);  // 90s + 600s
+  fx.SetPodForecast(0, 0.95, 670.0);  // 70s + 600s
   EXPECT_EQ(MustPlan(fx.in).moves, 3u);
   fx.SetPodForecast(0, 0.95, 700.0);
   Plan p = MustPlan(fx.in);
   EXPECT_EQ(p.moves, 0u);
-  EXPECT_TRUE(Mentions(p.notes, "acting when within 690s"));
+  EXPECT_TRUE(Mentions(p.notes, "acting when within 670s"));
   EXPECT_TRUE(Mentions(p.notes, "one forecast step 600s"));
   fx.in.policy.decision_interval_seconds = -1;
   auto bad = MakePlan(fx.in);

@@ -69,6 +69,7 @@ Json History(const Json& c) {
   out["podLastAction"] = Json::object();
   for (const auto& [pod, t] : h.pod_last_action) out["podLastAction"][pod] = t;
   out["promotionSeconds"] = h.promotion_seconds ? Json(*h.promotion_seconds) : Json();
+  out["moveSeconds"] = h.move_seconds ? Json(*h.move_seconds) : Json();
   out["lastPromotion"] = h.last_promotion ? Json(*h.last_promotion) : Json();
   return out;
 }
