@@ -86,6 +86,10 @@ def account(res, arm, with_oracle, reasons=None):
     reasons = reasons or {}
     a = res["arms"][arm]
     tr = traces.load(res["traceSpec"])
+    # The real data plane replays the trace scaled to its pods' capacity.
+    scale = float((res.get("dataPlane") or {}).get("traceScale") or 1.0)
+    if scale != 1.0:
+        tr.values = [v * scale for v in tr.values]
     n = int(res["ranges"])
     tr.set_ranges(n, res["zipf"], res["seed"])
     cap = res["capacity"]

@@ -2,7 +2,9 @@
 """Sums bench/e2e rounds per trace and checks issue 13's targets.
 
 Usage: bench/e2e/table.py RESULT_DIR...   (each holds a results.json from
-hack/replay/run.py; bench/e2e/run.sh passes every round's directories)
+hack/replay/run.py; bench/e2e/run.sh passes every round's directories; or,
+from the real data plane's one-arm runs (bench/e2e/dataplane.sh),
+predictive/results.json and reactive/results.json, which are merged)
 
 For each trace: the predictive arm, the reactive arm and the planner oracle,
 summed over the rounds, with the per-round spread (min..max) beside every
@@ -21,8 +23,9 @@ newest sample when no forecast was published in two forecast steps); in
 trace minutes and real seconds. It includes metrics-server's resolution and
 the forecast step, which a sample waits for before it reaches a plan.
 Bytes moved: the replay's ranges carry no data, so there are none to report
-here; on the real data plane the agents count them
-(shardcast_agent_bytes_copied_total).
+for it; on the real data plane the agents count them
+(shardcast_agent_bytes_copied_total, summed over the pods by the demo
+driver) and the table prints them per arm and kind.
 Exits 1 when a results.json is missing or unreadable (names the file).
 """
 import bisect
@@ -111,15 +114,66 @@ def latency_line(rounds):
     return "decision latency (sample -> plan): " + "; ".join(parts)
 
 
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"bench/e2e/table.py: {path}: {e.__class__.__name__}: {e}")
+
+
+def merged(d):
+    """One results.json from the real data plane's one-arm runs
+    (d/predictive/results.json, d/reactive/results.json; bench/e2e/dataplane.sh):
+    both arms, the oracle of whichever has it, and each arm's data-plane record."""
+    out = None
+    for arm in ("predictive", "reactive"):
+        path = os.path.join(d, arm, "results.json")
+        if not os.path.exists(path):
+            continue
+        r = read_json(path)
+        try:
+            if out is None:
+                out = {k: v for k, v in r.items() if k not in ("arms", "summary", "dataPlane")}
+                out.update({"arms": {}, "summary": {"arms": {}}, "dataPlane": {}})
+            out["arms"][arm] = r["arms"][arm]
+            out["summary"]["arms"][arm] = r["summary"]["arms"][arm]
+            if r["summary"].get("oraclePlanner") and not out["summary"].get("oraclePlanner"):
+                out["summary"]["oraclePlanner"] = r["summary"]["oraclePlanner"]
+            out["dataPlane"][arm] = r.get("dataPlane") or {}
+        except (KeyError, TypeError) as e:
+            raise SystemExit(f"bench/e2e/table.py: {path}: {e.__class__.__name__}: {e}")
+    return out
+
+
+def bytes_line(rounds):
+    """Bytes the agents moved (kind move) per arm, summed over the rounds,
+    when the rounds ran on the real data plane."""
+    got = {}
+    for _, _, r in rounds:
+        for arm, dp in (r.get("dataPlane") or {}).items():
+            copied = (dp or {}).get("copied") or {}
+            for kind, v in (copied.get("bytes") or {}).items():
+                got.setdefault(arm, {}).setdefault(kind, 0.0)
+                got[arm][kind] += v
+    if not got:
+        return "| bytes moved | - | reported | the replay's ranges carry no data |"
+    parts = [f"{arm} " + ", ".join(f"{kind} {v / 1048576:.2f} MiB" for kind, v in sorted(kinds.items()))
+             for arm, kinds in sorted(got.items())]
+    return f"| bytes moved (agents) | {'; '.join(parts)} | reported | real data plane |"
+
+
 def load(dirs):
     by_trace = {}
     for d in dirs:
         path = os.path.join(d, "results.json")
+        r = read_json(path) if os.path.exists(path) else merged(d)
+        if r is None:
+            raise SystemExit(f"bench/e2e/table.py: {path}: no such file (nor {d}/predictive/results.json "
+                             f"or {d}/reactive/results.json)")
         try:
-            with open(path) as f:
-                r = json.load(f)
             m = measures(r["summary"])
-        except (OSError, ValueError, KeyError, TypeError) as e:
+        except (KeyError, TypeError) as e:
             raise SystemExit(f"bench/e2e/table.py: {path}: {e.__class__.__name__}: {e}")
         by_trace.setdefault(r.get("traceSpec", r.get("trace", d)), []).append((d, m, r))
     return by_trace
@@ -178,7 +232,7 @@ def main(argv):
         print(ratio_line("ranges moved vs oracle", s["predictive"]["moved"], s["oracle"]["moved"], "<= 1.2x"))
         print(ratio_line("promotions + scale-ins vs oracle", s["predictive"]["churn"], s["oracle"]["churn"],
                          "<= 1.5x"))
-        print("| bytes moved | - | reported | the replay's ranges carry no data |\n")
+        print(bytes_line(rounds) + "\n")
         print(latency_line(rounds) + "\n")
     return 0
 

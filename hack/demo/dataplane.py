@@ -9,7 +9,9 @@ starts beside the operator, and what it reads from them.
 - the load generator (hack/loadgen/loadgen.py) through both routers, steered
   by a control file;
 - redis-benchmark through the first router, in short rounds (Bench), as an
-  independent client: each round's throughput, p99 and error.
+  independent client: each round's throughput, p99 and error;
+- the agents' copy counters (/metrics on each pod IP): bytes and keys moved
+  and copied, summed over the run by CopiedTally.
 
 Every process is started in its own session and stopped (SIGTERM, then
 SIGKILL) by stop_all(); a router or the load generator that exits is started
@@ -159,6 +161,61 @@ class Bench(threading.Thread):
             except OSError:
                 pass
         self.join(timeout=10)
+
+
+COPIED_METRICS = {"shardcast_agent_bytes_copied_total": "bytes", "shardcast_agent_keys_copied_total": "keys"}
+COPIED_LINE = re.compile(r'^(shardcast_agent_(?:bytes|keys)_copied_total)\{kind="([^"]*)"\}\s+(\S+)\s*$')
+
+
+def parse_copied(text):
+    """{("bytes"|"keys", kind): value} from an agent's /metrics text: what
+    its copy jobs moved (kind move, abort) or copied (echo-fill)."""
+    out = {}
+    for line in text.splitlines():
+        m = COPIED_LINE.match(line.strip())
+        if not m:
+            continue
+        try:
+            v = float(m.group(3))
+        except ValueError:
+            continue
+        out[(COPIED_METRICS[m.group(1)], m.group(2))] = v
+    return out
+
+
+class CopiedTally:
+    """Sums the agents' copy counters over the run. Each pod's agent counts
+    from its own start; a pod deleted after a scale-in keeps its last seen
+    value, and a counter that goes down (the agent restarted) adds what it
+    had counted before."""
+
+    def __init__(self):
+        self.done = {}  # (measure, kind) -> counted by agents since restarted
+        self.last = {}  # pod -> {(measure, kind): value}
+
+    def update(self, pod, values):
+        prev = self.last.get(pod, {})
+        if any(values.get(k, 0.0) < v for k, v in prev.items()):  # restarted: bank the old counts
+            for k, v in prev.items():
+                self.done[k] = self.done.get(k, 0.0) + v
+        self.last[pod] = dict(values)
+
+    def totals(self):
+        """{"bytes": {kind: n}, "keys": {kind: n}}"""
+        out = {"bytes": {}, "keys": {}}
+        for src in [self.done] + list(self.last.values()):
+            for (measure, kind), v in src.items():
+                out[measure][kind] = out[measure].get(kind, 0.0) + v
+        return out
+
+
+def scrape_copied(ip, port, timeout=0.5):
+    """parse_copied of the agent's /metrics on ip:port, None when it does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://{ip}:{port}/metrics", timeout=timeout) as r:
+            return parse_copied(r.read().decode("utf-8", "replace"))
+    except (OSError, ValueError):
+        return None
 
 
 class DataPlane:

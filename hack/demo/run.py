@@ -21,7 +21,8 @@ backfill, Auto-mode operator, records, summary and plot, but
     capacity and the operator's actions;
   - at the end: the replay's summary and plot plus the data plane's summary
     (redis-benchmark throughput/p99 before and during moves, its errors, the
-    load generator's, the actions and how they ended), printed and written to
+    load generator's, the actions and how they ended, the bytes and keys the
+    agents moved and copied), printed and written to
     --out/dataplane-summary.txt.
 
 An action that fails is reported, never fatal. Ctrl-C stops everything.
@@ -33,6 +34,7 @@ import os
 import shutil
 import statistics
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -55,6 +57,8 @@ MOVE_TYPES = ("Move", "Split", "Merge", "AddEcho", "RemoveEcho", "ScaleIn")
 DONE_PHASES = ("Completed", "Reverted", "Failed")
 CALIBRATION_RATE = 4000.0  # operations/s sent while calibrating
 FALLBACK_OPS_PER_MILLI = 50.0
+AGENT_METRICS_PORT = 9091  # the pod runner's --metrics-port default: each agent's /metrics
+AGENT_SCRAPE_SECONDS = 2.0
 
 
 class DemoRunner(replay.Runner):
@@ -80,6 +84,10 @@ class DemoRunner(replay.Runner):
         self.range_rate = None   # ops/s per initial range over the last tick
         self.busy = []           # [start, end] real-time intervals with a move-type action in flight
         self.samples = []        # per tick: t, real, target, rate, errors, busy
+        self.copied = dataplane.CopiedTally()  # the agents' bytes and keys moved/copied
+        self.pod_ips = {}        # pod -> IP, from the newest tick
+        self.copied_lock = threading.Lock()
+        self.scraper_stop = threading.Event()
         self.write_fraction = 1.0 - loads_mod.READ_FRACTION
 
     # ---- the data plane ----------------------------------------------------
@@ -99,8 +107,23 @@ class DemoRunner(replay.Runner):
         dataplane.log(f"data plane up in {time.time() - t:.1f}s: {len(pods)} pods served by the pod runner, routers "
                       + ", ".join(f"127.0.0.1:{p}" for _, p, _ in self.dp.routers)
                       + "; redis-benchmark through the first")
+        threading.Thread(target=self.scrape_agents, name="agent-metrics", daemon=True).start()
         self.calibrate()
         self.started = True
+
+    def scrape_agents(self):
+        """Every AGENT_SCRAPE_SECONDS: each pod's agent copy counters into the tally."""
+        while not self.scraper_stop.wait(AGENT_SCRAPE_SECONDS):
+            self.scrape_once()
+
+    def scrape_once(self):
+        with self.copied_lock:
+            ips = dict(self.pod_ips)
+        for pod, ip in ips.items():
+            got = dataplane.scrape_copied(ip, AGENT_METRICS_PORT)
+            if got is not None:
+                with self.copied_lock:
+                    self.copied.update(pod, got)
 
     def mean_cpu(self, seconds):
         """Mean over `seconds` of the pods' summed real CPU (pod runner samples)."""
@@ -153,6 +176,9 @@ class DemoRunner(replay.Runner):
         if not self.started:
             self.start_dataplane(pods)
         self.dp.supervise()
+        with self.copied_lock:
+            self.pod_ips = {p["metadata"]["name"]: p["status"]["podIP"] for p in pods
+                            if p.get("status", {}).get("podIP")}
         self.target_rate = self.rate_for(self.tr.total(t))
         self.dp.set_rate(self.target_rate, list(self.tr.weights), self.write_fraction)
         now = time.time()
@@ -232,7 +258,12 @@ class DemoRunner(replay.Runner):
     # ---- results -----------------------------------------------------------
     def results(self):
         res = super().results()
+        self.scraper_stop.set()
+        self.scrape_once()  # the pods still running: their final counts
+        with self.copied_lock:
+            copied = self.copied.totals()
         res["dataPlane"] = {
+            "copied": copied,
             "capacity": self.capacity, "traceScale": self.scale, "calibration": self.calibration,
             "samples": self.samples, "busy": self.busy,
             "bench": self.dp.bench.rounds if self.dp.bench else [],
@@ -315,6 +346,11 @@ def dataplane_summary(res):
             rng = f" range {a['range']}" if a.get("range") is not None else ""
             lines.append(f"  {a.get('phase')}: {a.get('type')}{rng} {a.get('source') or ''}->{a.get('target') or ''}: "
                          f"{(a.get('message') or '')[:150]}")
+    cp = dp.get("copied") or {"bytes": {}, "keys": {}}
+    lines.append("agents copied (shardcast_agent_{bytes,keys}_copied_total, summed over the pods): "
+                 + (", ".join(f"{kind} {cp['bytes'].get(kind, 0) / 1048576:.2f} MiB in "
+                              f"{cp['keys'].get(kind, 0):.0f} keys" for kind in sorted(set(cp["bytes"]) | set(cp["keys"])))
+                    or "nothing"))
     lines.append(f"promotions {len(arm['promotions'])}, ranges moved {measures.moves(arm['routing'])}, routing "
                  f"errors {len(arm['routingErrors'])}; move-busy time {sum(e - s for s, e in dp['busy']):.0f}s real"
                  + (f"; restarted: {dp['restarts']}" if dp["restarts"] else ""))

@@ -97,5 +97,33 @@ class ClassifyTest(unittest.TestCase):
         self.assertEqual(run.classify(rounds, [])["before moves"], rounds)
 
 
+class CopiedTest(unittest.TestCase):
+    METRICS = """# HELP shardcast_agent_bytes_copied_total MEMORY USAGE of the keys moved or copied, by kind.
+# TYPE shardcast_agent_bytes_copied_total counter
+shardcast_agent_bytes_copied_total{kind="move"} 2048
+shardcast_agent_bytes_copied_total{kind="echo-fill"} 1.5e3
+shardcast_agent_keys_copied_total{kind="move"} 20
+shardcast_agent_copy_batches_total{kind="move"} 3
+shardcast_agent_keys_copied_total{kind="abort"} nonsense
+"""
+
+    def test_parse_reads_the_copy_counters_only(self):
+        got = dataplane.parse_copied(self.METRICS)
+        self.assertEqual(got, {("bytes", "move"): 2048.0, ("bytes", "echo-fill"): 1500.0,
+                               ("keys", "move"): 20.0})
+        self.assertEqual(dataplane.parse_copied(""), {})
+
+    def test_tally_keeps_gone_pods_and_banks_restarts(self):
+        t = dataplane.CopiedTally()
+        t.update("kv-0", {("bytes", "move"): 100.0, ("keys", "move"): 1.0})
+        t.update("kv-1", {("bytes", "move"): 50.0})
+        t.update("kv-0", {("bytes", "move"): 300.0, ("keys", "move"): 3.0})  # counts on
+        # kv-1 is deleted (scale-in): it is not scraped again and keeps its 50.
+        self.assertEqual(t.totals(), {"bytes": {"move": 350.0}, "keys": {"move": 3.0}})
+        # kv-0's agent restarted: its counters start again from 0.
+        t.update("kv-0", {("bytes", "move"): 10.0, ("bytes", "echo-fill"): 7.0})
+        self.assertEqual(t.totals(), {"bytes": {"move": 360.0, "echo-fill": 7.0}, "keys": {"move": 3.0}})
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=1)

@@ -83,8 +83,34 @@ class TableTest(unittest.TestCase):
 
     def test_missing_results_names_the_file(self):
         d = tempfile.mkdtemp()
-        with self.assertRaisesRegex(SystemExit, r"results\.json: FileNotFoundError"):
+        with self.assertRaisesRegex(SystemExit, r"results\.json: no such file"):
             table.load([d])
+        os.makedirs(os.path.join(d, "predictive"))
+        with open(os.path.join(d, "predictive", "results.json"), "w") as f:
+            f.write("{")
+        with self.assertRaisesRegex(SystemExit, r"predictive/results\.json: JSONDecodeError"):
+            table.load([d])
+
+    def test_one_arm_runs_of_the_data_plane_are_merged_with_their_bytes(self):
+        both = results(arm(0, 0, 1100, 12, 2, 0), arm(4, 40, 1000, 20, 2, 0))
+        d = tempfile.mkdtemp()
+        for name, copied in (("predictive", 3 * 1048576), ("reactive", 1048576)):
+            one = json.loads(json.dumps(both))
+            other = "reactive" if name == "predictive" else "predictive"
+            del one["arms"][other], one["summary"]["arms"][other]
+            if name == "reactive":
+                del one["summary"]["oraclePlanner"]
+            one["dataPlane"] = {"copied": {"bytes": {"move": copied}, "keys": {"move": 10}}}
+            os.makedirs(os.path.join(d, name))
+            with open(os.path.join(d, name, "results.json"), "w") as f:
+                json.dump(one, f)
+        out = io.StringIO()
+        with redirect_stdout(out):
+            self.assertEqual(table.main(["table.py", d]), 0)
+        out = out.getvalue()
+        self.assertIn("| overload samples vs reactive | 0% (0 / 4) | <= 10% | met |", out)
+        self.assertIn("| ranges moved vs oracle | 1.20x (12 / 10) | <= 1.2x | met |", out)
+        self.assertIn("| bytes moved (agents) | predictive move 3.00 MiB; reactive move 1.00 MiB |", out)
 
 
 class MovesTest(unittest.TestCase):
