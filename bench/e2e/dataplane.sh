@@ -32,14 +32,9 @@ for a in "${arms[@]}"; do
 done
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD_DIR" -j 2 --target shardcast shardcast-router shardcast-agent
-if [ -n "${E2E_KUBECONFIG:-}" ]; then
-  KC=$E2E_KUBECONFIG
-else
-  # shellcheck source=bench/lib.sh
-  . bench/lib.sh
-  bench_controlplane e2e
-  KC=$SHARDCAST_CP_DIR/kubeconfig
-fi
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_e2e_kubeconfig
 base="$ROOT/bench/e2e/results/dataplane"
 rc=0
 for a in "${arms[@]}"; do

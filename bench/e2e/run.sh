@@ -28,14 +28,9 @@ ROOT=$(pwd)
 BUILD_DIR=${BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD_DIR" -j 2 --target shardcast
-if [ -n "${E2E_KUBECONFIG:-}" ]; then
-  KC=$E2E_KUBECONFIG
-else
-  # shellcheck source=bench/lib.sh
-  . bench/lib.sh
-  bench_controlplane e2e
-  KC=$SHARDCAST_CP_DIR/kubeconfig
-fi
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_e2e_kubeconfig
 # name | trace | measured window (trace time) -- 24 trace hours each at x120
 # (12 real minutes) after the warm-up (32 forecast steps, ~5.5 real minutes).
 declare -A TRACE=([generated]=generated [nab]=nab:realKnownCause/nyc_taxi.csv
