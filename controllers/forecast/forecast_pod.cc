@@ -318,7 +318,7 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
     // converted (so a changing CPU per request never rescales the fit, its
     // accuracy records or its calibration).
     std::optional<double> scale =
-        set.metric == CapacityMetric::kCpu ? CpuPerRequest() : std::optional<double>(1.0);
+        set.metric == CapacityMetric::kCpu ? CpuPerRequest(now) : std::optional<double>(1.0);
     std::string why;
     auto c = ComposeOwnedRanges(ranges_, ids, scale.has_value(), policy, now, max_points,
                                 opts_.accuracy.min_samples, &why);

@@ -170,7 +170,27 @@ std::map<int, double> SetState::RecentRangeRates(int64_t now, int64_t window) co
   return out;
 }
 
-std::optional<double> SetState::CpuPerRequest() const {
+std::optional<double> SetState::CpuPerRequest(int64_t now, int64_t window) const {
+  double matched_cpu = 0, matched_rps = 0;
+  for (const auto& [pod, ps] : pods_) {
+    if (ps.cpu.last_t == 0 || ps.rps.last_t == 0) continue;
+    const predictor::RegularSeries cs = ps.cpu.hist.Series(0);
+    const predictor::RegularSeries rs = ps.rps.hist.Series(0);
+    if (cs.step <= 0 || cs.step != rs.step) continue;
+    for (size_t i = cs.values.size(); i-- > 0;) {
+      const int64_t start = cs.start + static_cast<int64_t>(i) * cs.step;
+      if (start + cs.step <= now - window) break;
+      if (start > now || !std::isfinite(cs.values[i]) || start < rs.start ||
+          (start - rs.start) % rs.step != 0) {
+        continue;
+      }
+      const size_t j = static_cast<size_t>((start - rs.start) / rs.step);
+      if (j >= rs.values.size() || !std::isfinite(rs.values[j]) || !(rs.values[j] > 0)) continue;
+      matched_cpu += cs.values[i];
+      matched_rps += rs.values[j];
+    }
+  }
+  if (matched_rps > 0 && matched_cpu > 0) return matched_cpu / matched_rps;
   double cpu = 0, rps = 0;
   for (const auto& [pod, ps] : pods_) {
     if (ps.cpu.last_t == 0 || ps.rps.last_t == 0 || !(ps.rps.last > 0) ||

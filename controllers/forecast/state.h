@@ -167,10 +167,14 @@ class SetState {
   // history level; its last sample when that window holds none).
   std::map<int, double> RecentRangeRates(int64_t now, int64_t window) const;
 
-  // Millicores per request per second over the pods sampled for both (sum of
-  // their last CPU over sum of their last request rate); nullopt without
-  // request rates.
-  std::optional<double> CpuPerRequest() const;
+  // Millicores per request per second: over the pods' finest history in
+  // [now - window, now], the buckets where both a CPU sample and a request
+  // rate landed, summed CPU over summed rates (a CPU sample is paired with
+  // the rates of its own moment: the newest CPU sample against the newest
+  // rates, which come far more often, rescaled every composed forecast at
+  // once). Without such a bucket, the sum of the pods' last CPU over the sum
+  // of their last rates; nullopt without request rates.
+  std::optional<double> CpuPerRequest(int64_t now, int64_t window = 3600) const;
 
   // Access for persistence and tests.
   std::map<std::string, PodSeries>& pods() { return pods_; }

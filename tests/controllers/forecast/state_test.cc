@@ -345,13 +345,41 @@ TEST(ForecastPod, StaleOrForgottenRangesFallBackToThePodSeries) {
   EXPECT_EQ(g->fallback, "range 0 has no series");
 }
 
+// CPU per request pairs each CPU sample with the request rates of its own
+// minute. The newest rates come every few seconds, a CPU sample once per
+// metrics resolution: dividing the newest of each rescaled every composed
+// forecast whenever the rates had moved since the CPU sample (the jumps of
+// docs/benchmarks.md, run H).
+TEST(SetState, CpuPerRequestPairsSamplesOfTheSameMoment) {
+  SetState st;
+  int64_t t = kT0;
+  // 0.5 millicores per request/s, a CPU sample every 20 minutes and rates
+  // every minute; the load rises 100 -> 280 req/s.
+  for (int i = 0; i <= 60; ++i, t += 60) {
+    const double rate = 100 + 3.0 * i;
+    st.AddRates({{0, rate}}, {{"kv-0", rate}}, t);
+    if (i % 20 == 0) st.AddPodUsage(PodUsage{"kv-0", 0.5 * rate, 0, true, false}, t);
+  }
+  const int64_t now = t - 60;
+  ASSERT_TRUE(st.CpuPerRequest(now).has_value());
+  EXPECT_NEAR(*st.CpuPerRequest(now), 0.5, 1e-6);
+  // The rates drop for a moment (a quiet minute at the routers) after the
+  // newest CPU sample: the newest of each would read 0.5 x 280 / 140 = 1.0.
+  st.AddRates({{0, 140}}, {{"kv-0", 140}}, t);
+  EXPECT_NEAR(*st.CpuPerRequest(t), 0.5, 1e-6);
+  // Outside the window no pair is left: the newest samples are used.
+  const int64_t much_later = t + 3 * 3600;
+  st.AddRates({{0, 200}}, {{"kv-0", 200}}, much_later);
+  EXPECT_NEAR(*st.CpuPerRequest(much_later), 0.5 * 280 / 200, 1e-6);
+}
+
 TEST(ForecastPod, ComposedNeedsRequestRatesToConvertToCpu) {
   SetState st;
   int64_t t = kT0;
   for (int i = 0; i < 600; ++i, t += 300)
     st.AddRates({{0, 100}}, {}, t);  // no pod rates: no CPU per request
   st.AddPodUsage(PodUsage{"kv-0", 40, 0, true, false}, t);
-  EXPECT_FALSE(st.CpuPerRequest());
+  EXPECT_FALSE(st.CpuPerRequest(t));
   PolicySettings pol;
   pol.step_seconds = 300;
   std::string err;
