@@ -301,7 +301,8 @@ std::optional<int64_t> TimeToCrossing(const predictor::ForecastResult& g, double
 std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const SetSettings& set,
                                                  const PolicySettings& policy, int64_t now,
                                                  bool force_refit, std::string* error,
-                                                 const std::vector<int>* ranges) {
+                                                 const std::vector<int>* ranges,
+                                                 const std::optional<double>* cpu_per_request) {
   auto pit = pods_.find(pod);
   if (pit == pods_.end()) return std::nullopt;
   PodSeries& ps = pit->second;
@@ -317,8 +318,9 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
     // The composed series stays in requests/s; only what is published is
     // converted (so a changing CPU per request never rescales the fit, its
     // accuracy records or its calibration).
-    std::optional<double> scale =
-        set.metric == CapacityMetric::kCpu ? CpuPerRequest(now) : std::optional<double>(1.0);
+    std::optional<double> scale = set.metric != CapacityMetric::kCpu ? std::optional<double>(1.0)
+                                  : cpu_per_request != nullptr       ? *cpu_per_request
+                                                                     : CpuPerRequest(now);
     std::string why;
     auto c = ComposeOwnedRanges(ranges_, ids, scale.has_value(), policy, now, max_points,
                                 opts_.accuracy.min_samples, &why);

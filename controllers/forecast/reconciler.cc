@@ -260,6 +260,10 @@ void ForecastReconciler::Forecast(Entry& e, const std::string& key, const Json& 
       it = ids.count(it->first) ? std::next(it) : e.sizes.erase(it);
   }
   static const std::vector<int> kNoRanges;
+  // The set's CPU per request, once for the round (it scans every pod's
+  // history); only composed forecasts of a CPU capacity use it.
+  const std::optional<double> cpu_per_request =
+      owned && set.metric == CapacityMetric::kCpu ? e.state->CpuPerRequest(t) : std::nullopt;
   std::vector<PodForecast> out;
   std::set<std::string> reported;
   std::vector<std::string> active;
@@ -273,7 +277,7 @@ void ForecastReconciler::Forecast(Entry& e, const std::string& key, const Json& 
       auto it = owned->find(pod);
       ids = it == owned->end() ? &kNoRanges : &it->second;
     }
-    auto f = e.state->ForecastPod(pod, set, policy, t, false, &err, ids);
+    auto f = e.state->ForecastPod(pod, set, policy, t, false, &err, ids, &cpu_per_request);
     if (!err.empty()) spdlog::warn("forecast {} pod {}: {}", key, pod, err);
     if (!f) continue;
     if (f->refitted) ++stats_.refits;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <utility>
 
 #include "controllers/forecast/quantity.h"
 #include "controllers/forecast/series_prep.h"
@@ -151,6 +152,22 @@ void SetState::RetainRanges(const std::set<int>& keep) {
   }
 }
 
+namespace {
+
+// The buckets [lo, hi) of `s` that overlap (now - window, now]: those that
+// end after now - window and start at or before now.
+std::pair<size_t, size_t> BucketsIn(const predictor::RegularSeries& s, int64_t now,
+                                    int64_t window) {
+  auto start = [&](size_t i) { return s.start + static_cast<int64_t>(i) * s.step; };
+  size_t hi = s.values.size();
+  while (hi > 0 && start(hi - 1) > now) --hi;
+  size_t lo = hi;
+  while (lo > 0 && start(lo - 1) + s.step > now - window) --lo;
+  return {lo, hi};
+}
+
+}  // namespace
+
 std::map<int, double> SetState::RecentRangeRates(int64_t now, int64_t window) const {
   std::map<int, double> out;
   for (const auto& [id, s] : ranges_) {
@@ -158,10 +175,9 @@ std::map<int, double> SetState::RecentRangeRates(int64_t now, int64_t window) co
     const predictor::RegularSeries rs = s.hist.Series(0);
     double sum = 0;
     int n = 0;
-    for (size_t i = rs.values.size(); i-- > 0;) {
-      const int64_t start = rs.start + static_cast<int64_t>(i) * rs.step;
-      if (start + rs.step <= now - window) break;
-      if (start > now || !std::isfinite(rs.values[i])) continue;
+    const auto [lo, hi] = BucketsIn(rs, now, window);
+    for (size_t i = lo; i < hi; ++i) {
+      if (!std::isfinite(rs.values[i])) continue;
       sum += rs.values[i];
       ++n;
     }
@@ -176,18 +192,19 @@ std::optional<double> SetState::CpuPerRequest(int64_t now, int64_t window) const
     if (ps.cpu.last_t == 0 || ps.rps.last_t == 0) continue;
     const predictor::RegularSeries cs = ps.cpu.hist.Series(0);
     const predictor::RegularSeries rs = ps.rps.hist.Series(0);
+    // Both start at a multiple of their step (History::Series): with equal
+    // steps, bucket i of cs is bucket i + offset of rs.
     if (cs.step <= 0 || cs.step != rs.step) continue;
-    for (size_t i = cs.values.size(); i-- > 0;) {
-      const int64_t start = cs.start + static_cast<int64_t>(i) * cs.step;
-      if (start + cs.step <= now - window) break;
-      if (start > now || !std::isfinite(cs.values[i]) || start < rs.start ||
-          (start - rs.start) % rs.step != 0) {
+    const int64_t offset = (cs.start - rs.start) / cs.step;
+    const auto [lo, hi] = BucketsIn(cs, now, window);
+    for (size_t i = lo; i < hi; ++i) {
+      const int64_t j = static_cast<int64_t>(i) + offset;
+      if (!std::isfinite(cs.values[i]) || j < 0 || j >= static_cast<int64_t>(rs.values.size()))
         continue;
-      }
-      const size_t j = static_cast<size_t>((start - rs.start) / rs.step);
-      if (j >= rs.values.size() || !std::isfinite(rs.values[j]) || !(rs.values[j] > 0)) continue;
+      const double r = rs.values[static_cast<size_t>(j)];
+      if (!std::isfinite(r) || !(r > 0)) continue;
       matched_cpu += cs.values[i];
-      matched_rps += rs.values[j];
+      matched_rps += r;
     }
   }
   if (matched_rps > 0 && matched_cpu > 0) return matched_cpu / matched_rps;

@@ -157,11 +157,14 @@ class SetState {
   // every one of them was sampled lately and has enough history: a pod's own
   // history still holds the load of ranges it gave away and none of those it
   // received, while the ranges' series follow the load wherever it is
-  // routed. Otherwise the pod's own series is used.
+  // routed. Otherwise the pod's own series is used. `cpu_per_request` is
+  // CpuPerRequest(now) when the caller computed it once for all the pods of
+  // a round (it is the set's, not the pod's); null: computed here.
   std::optional<PodForecast> ForecastPod(const std::string& pod, const SetSettings& set,
                                          const PolicySettings& policy, int64_t now,
                                          bool force_refit, std::string* error,
-                                         const std::vector<int>* ranges = nullptr);
+                                         const std::vector<int>* ranges = nullptr,
+                                         const std::optional<double>* cpu_per_request = nullptr);
 
   // Each range's mean request rate over [now - window, now] (its finest
   // history level; its last sample when that window holds none).
