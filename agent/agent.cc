@@ -180,6 +180,16 @@ HttpAnswer Agent::Progress(const HttpRequest& req) {
   auto it = jobs_.find(action->second);
   if (it == jobs_.end()) return {200, ProgressJson(JobState::kIdle, 0.0, "")};
   const Job& job = it->second;
+  if (job.catch_up && job.finished == JobState::kCopying) {
+    auto f = echoes_.find(job.range);
+    if (f == echoes_.end()) return {200, ProgressJson(JobState::kDone, 1.0, "handed over")};
+    if (f->second->filled() && f->second->in_sync()) {
+      return {200, ProgressJson(JobState::kDone, 1.0, "pre-warmed copy caught up")};
+    }
+    return {200, ProgressJson(JobState::kCopying, 0.5,
+                              "catching up: echo lag " + std::to_string(f->second->lag_seconds()) +
+                                  "s " + f->second->last_error())};
+  }
   if (!job.copier) {
     return {200,
             ProgressJson(job.finished, job.finished == JobState::kDone ? 1.0 : 0.0, job.message)};
@@ -215,6 +225,10 @@ Result<void> Agent::Restore() {
     const std::string state = j.value("state", "");
     if (*hook == Hook::kEchoAdd) {
       if (state == "following") StartEcho(*r);
+      continue;
+    }
+    if (state == "catching-up") {
+      jobs_[action] = Job{*hook, r->range, nullptr, JobState::kCopying, "", /*catch_up=*/true};
       continue;
     }
     if (state == "copying") {

@@ -61,6 +61,18 @@ class Agent {
   HttpAnswer Cutover(const HookRequest& r, RedisConn& self);
   HttpAnswer Release(const HookRequest& r, RedisConn& self);
   HttpAnswer Abort(const HookRequest& r, RedisConn& self);
+  // A pre-warmed move (agent/prewarm.cc): the target already echoes the
+  // range from the source, so it keeps its copy and only catches up.
+  bool PrewarmedMove(const HookRequest& r, const MoveView& v) const;
+  HttpAnswer PrepareFromEcho(const HookRequest& r, RedisConn& self);
+  HttpAnswer CatchUp(const HookRequest& r);
+  HttpAnswer CutoverFromEcho(const HookRequest& r, RedisConn& self, MoveView& v);
+  HttpAnswer AbortFromEcho(const HookRequest& r, RedisConn& self, MoveView& v);
+  // Quiesces this range's follower (moved to `*retired`, joined when the
+  // caller drops it) and unregisters it on the owner; an error answer when
+  // the owner cannot be reached.
+  std::optional<HttpAnswer> DropFollower(const HookRequest& r, RedisConn& self, RedisConn& owner,
+                                         std::unique_ptr<EchoFollower>* retired);
   HttpAnswer EchoAdd(const HookRequest& r, RedisConn& self);
   HttpAnswer EchoRemove(const HookRequest& r, RedisConn& self);
   HttpAnswer Progress(const HttpRequest& req);
@@ -93,6 +105,7 @@ class Agent {
     std::unique_ptr<Copier> copier;
     JobState finished = JobState::kIdle;  // for jobs restored as done/failed
     std::string message;
+    bool catch_up = false;  // a pre-warmed copy: done when the echo is caught up
   };
   std::map<std::string, Job> jobs_;                                // by action
   std::map<std::uint32_t, std::unique_ptr<EchoFollower>> echoes_;  // by range

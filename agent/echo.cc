@@ -41,24 +41,57 @@ void EchoFollower::Start() {
   thread_ = std::thread([this] { Run(); });
 }
 
-void EchoFollower::Stop() {
+void EchoFollower::Quiesce() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
   cv_.notify_all();
+  std::lock_guard<std::mutex> wait_for_writes(write_mu_);
+}
+
+void EchoFollower::Stop() {
+  Quiesce();
   if (thread_.joinable()) thread_.join();
 }
 
+// KEYS: the marker; ARGV: value, PX lease ("" for none).
+constexpr const char* kEchoMarkerScript = R"lua(
+local m = redis.call('GET', KEYS[1])
+if m and string.sub(m, 1, 5) ~= 'echo ' and string.sub(m, 1, 11) ~= 'echo-stale ' then
+  return 0
+end
+if ARGV[2] == '' then
+  redis.call('SET', KEYS[1], ARGV[1])
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+return 1
+)lua";
+
 void EchoFollower::SetMarker(RedisConn& self, bool fresh) {
+  std::lock_guard<std::mutex> w(write_mu_);
+  if (stop_) return;
   Marker m{fresh ? MarkerKind::kEcho : MarkerKind::kEchoStale, spec_.epoch, spec_.owner.text};
-  Argv argv = {"SET", MarkerKey(spec_.range), FormatMarker(m)};
-  if (fresh) {
-    argv.push_back("PX");
-    argv.push_back(std::to_string(spec_.bound.count()));
-  }
-  (void)self.Command(argv);
+  (void)self.Command({"EVAL", kEchoMarkerScript, "1", MarkerKey(spec_.range), FormatMarker(m),
+                      fresh ? std::to_string(spec_.bound.count()) : std::string()});
   in_sync_ = fresh;
+}
+
+void EchoFollower::SetApplied(const std::string& id) {
+  last_id_ = id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    applied_ = id;
+  }
+  cv_.notify_all();
+}
+
+bool EchoFollower::WaitApplied(const std::string& id, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] {
+    return filled_.load() && !applied_.empty() && !StreamIdLess(applied_, id);
+  });
 }
 
 bool EchoFollower::Apply(RedisConn& owner, RedisConn& self, const std::vector<std::string>& keys) {
@@ -82,8 +115,12 @@ bool EchoFollower::Apply(RedisConn& owner, RedisConn& self, const std::vector<st
         pttl.type == Reply::Type::kInteger && pttl.integer > 0 ? pttl.integer : 0;
     writes.push_back({"RESTORE", keys[i], std::to_string(ttl), dump.str, "REPLACE"});
   }
-  auto put = self.Pipeline(writes);
-  if (!put) return false;
+  {
+    std::lock_guard<std::mutex> w(write_mu_);
+    if (stop_) return false;
+    auto put = self.Pipeline(writes);
+    if (!put) return false;
+  }
   if (metrics_ != nullptr) {
     metrics_->echo_refreshed->with({{"range", std::to_string(spec_.range)}})
         ->inc(static_cast<double>(keys.size()));
@@ -98,6 +135,12 @@ std::string EchoFollower::last_error() const {
 
 Result<void> EchoFollower::Refill(RedisConn& owner, RedisConn& self) {
   SetMarker(self, false);
+  {
+    // Until the refill completes, nothing here is caught up to anything.
+    std::lock_guard<std::mutex> lock(mu_);
+    filled_ = false;
+    applied_.clear();
+  }
   auto tail = owner.Command({"XREVRANGE", WriteLogKey(spec_.range), "+", "-", "COUNT", "1"});
   if (!tail) return unexpected(tail.error());
   if (tail->type != Reply::Type::kArray || tail->elements.empty()) {
@@ -105,8 +148,12 @@ Result<void> EchoFollower::Refill(RedisConn& owner, RedisConn& self) {
                             spec_.owner.text});
   }
   const std::string from = tail->elements[0].elements[0].str;
-  auto deleted = DeleteRangeKeys(self, spec_.start, spec_.end);
-  if (!deleted) return unexpected(deleted.error());
+  {
+    std::lock_guard<std::mutex> w(write_mu_);
+    if (stop_) return {};
+    auto deleted = DeleteRangeKeys(self, spec_.start, spec_.end);
+    if (!deleted) return unexpected(deleted.error());
+  }
   std::string cursor = "0";
   do {
     if (stop_) return {};
@@ -115,6 +162,8 @@ Result<void> EchoFollower::Refill(RedisConn& owner, RedisConn& self) {
     for (std::size_t i = 0; i < page->keys.size(); i += 100) {
       const auto last = std::min(page->keys.size(), i + 100);
       std::vector<std::string> batch(page->keys.begin() + i, page->keys.begin() + last);
+      std::lock_guard<std::mutex> w(write_mu_);
+      if (stop_) return {};
       auto m = Migrate(owner, spec_.self, batch, /*copy=*/true, 5000);
       if (!m) return unexpected(m.error());
       if (metrics_ != nullptr) {
@@ -125,7 +174,7 @@ Result<void> EchoFollower::Refill(RedisConn& owner, RedisConn& self) {
     }
     cursor = page->cursor;
   } while (cursor != "0");
-  last_id_ = from;
+  SetApplied(from);
   return {};
 }
 
@@ -154,6 +203,7 @@ EchoFollower::RoundResult EchoFollower::Round(RedisConn& owner, RedisConn& self)
     if (metrics_) metrics_->echo_lag->with({{"range", std::to_string(spec_.range)}})->set(0);
     SetMarker(self, true);
     filled_ = true;
+    cv_.notify_all();
     return RoundResult::kOk;
   }
   const auto& entries = read.elements[0].elements[1].elements;
@@ -174,12 +224,12 @@ EchoFollower::RoundResult EchoFollower::Round(RedisConn& owner, RedisConn& self)
     }
   }
   if (!keys.empty() && !Apply(owner, self, keys)) return RoundResult::kError;
-  last_id_ = entries.back().elements[0].str;
   if (entries.size() < static_cast<std::size_t>(kCount)) {
     lag_ms_ = 0;
     SetMarker(self, true);
     filled_ = true;
   }
+  SetApplied(entries.back().elements[0].str);
   return RoundResult::kOk;
 }
 

@@ -45,12 +45,20 @@ class EchoFollower {
   // before the fill), then follows. The same refill runs when the log was
   // trimmed past the last applied entry.
   void Start();
-  void Stop();  // joins; leaves the marker as it is
+  void Stop();  // Quiesce, then joins; leaves the marker as it is
+  // Stops the follower's writes to this shard: when it returns, no further
+  // write of the follower (keys, marker) reaches it, though the thread may
+  // still be blocked reading the owner's log until Stop() joins it.
+  void Quiesce();
   bool in_sync() const { return in_sync_.load(); }
-  // Whether the fill completed and the echo was caught up at least once.
+  // Whether the fill completed and the echo was caught up at least once
+  // since (false again while a refill runs).
   bool filled() const { return filled_.load(); }
   std::string last_error() const;
   double lag_seconds() const { return lag_ms_.load() / 1000.0; }
+  // Waits until every owner log entry up to `id` is applied here (the fill
+  // counts for the entries before it); false on timeout.
+  bool WaitApplied(const std::string& id, std::chrono::milliseconds timeout);
   const EchoSpec& spec() const { return spec_; }
 
  private:
@@ -59,7 +67,12 @@ class EchoFollower {
   RoundResult Round(RedisConn& owner, RedisConn& self);
   Result<void> Refill(RedisConn& owner, RedisConn& self);
   bool Apply(RedisConn& owner, RedisConn& self, const std::vector<std::string>& keys);
+  // Writes `echo`/`echo-stale` only while the marker is absent or an echo
+  // marker: once a move of the range to this pod has marked it `importing`
+  // (a pre-warmed move), the follower keeps applying the log but leaves the
+  // marker alone.
   void SetMarker(RedisConn& self, bool fresh);
+  void SetApplied(const std::string& id);
 
   EchoSpec spec_;
   ConnFactory factory_;
@@ -72,7 +85,9 @@ class EchoFollower {
   std::string error_;
   std::atomic<std::int64_t> lag_ms_{0};
   std::string last_id_;
+  std::string applied_;  // last_id_ as other threads see it (under mu_)
   mutable std::mutex mu_;
+  std::mutex write_mu_;  // held by every write to this shard; Quiesce takes it
   std::condition_variable cv_;
 };
 

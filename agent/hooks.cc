@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/agent.h"
+#include "agent/hook_steps.h"
 #include "agent/shard.h"
 
 namespace shardcast::agent {
@@ -14,11 +15,14 @@ using Json = nlohmann::json;
 
 HttpAnswer Ok(Json j) { return {200, j.dump()}; }
 
+}  // namespace
+
+namespace steps {
+
 std::string Describe(const std::optional<Marker>& m) {
   return m ? "\"" + FormatMarker(*m) + "\"" : "absent";
 }
 
-// Writes a marker on `conn` under the fence; maps errors to answers.
 std::optional<HttpAnswer> Mark(RedisConn& conn, const HookRequest& r, const std::string& value,
                                const std::string& where) {
   auto f = FencedMarkerWrite(conn, r.fencing_token, r.range, value);
@@ -34,6 +38,7 @@ std::string Value(MarkerKind k, std::int64_t epoch, const std::string& ep) {
   return FormatMarker({k, epoch, ep});
 }
 
+namespace {
 // Owner-side echo registration: fence, SADD/SREM the echo, create or delete
 // the write log. KEYS: fence, echo set, log; ARGV: token, op, member.
 constexpr const char* kEchoRegisterScript = R"lua(
@@ -55,8 +60,36 @@ if left == 0 then
 end
 return left
 )lua";
-
 }  // namespace
+
+Expected<std::int64_t, HttpAnswer> RegisterEcho(RedisConn& owner, const HookRequest& r, bool add) {
+  auto reg = owner.Command({"EVAL", kEchoRegisterScript, "3", kFenceKey, EchoSetKey(r.range),
+                            WriteLogKey(r.range), std::to_string(r.fencing_token),
+                            add ? "add" : "remove", r.target_endpoint.text});
+  if (!reg) return unexpected(ErrorAnswer(503, "owner: " + reg.error().message));
+  if (reg->is_error()) {
+    return unexpected(ErrorAnswer(409, "owner " + r.source_endpoint.text + ": " + reg->str));
+  }
+  return reg->integer;
+}
+
+void ForgetEchoJobs(RedisConn& self, std::uint32_t range) {
+  auto all = self.Command({"HGETALL", kJobsKey});
+  if (!all || all->type != Reply::Type::kArray) return;
+  for (std::size_t i = 0; i + 1 < all->elements.size(); i += 2) {
+    const Json j = Json::parse(all->elements[i + 1].str, nullptr, false);
+    if (!j.is_discarded() && j.value("hook", "") == "echo-add" && j.contains("request") &&
+        j["request"].value("range", -1) == static_cast<std::int64_t>(range)) {
+      (void)self.Command({"HDEL", kJobsKey, all->elements[i].str});
+    }
+  }
+}
+
+}  // namespace steps
+
+using steps::Describe;
+using steps::Mark;
+using steps::Value;
 
 std::optional<HttpAnswer> Agent::ReadMove(const HookRequest& r, RedisConn& self, MoveView* out) {
   auto source = Connect(r.source_endpoint);
@@ -74,6 +107,7 @@ std::optional<HttpAnswer> Agent::ReadMove(const HookRequest& r, RedisConn& self,
 HttpAnswer Agent::Prepare(const HookRequest& r, RedisConn& self) {
   MoveView v;
   if (auto e = ReadMove(r, self, &v)) return *e;
+  if (PrewarmedMove(r, v)) return PrepareFromEcho(r, self);
   const auto& sm = v.source_marker;
   const bool fresh = !sm;
   const bool same_move =
@@ -160,13 +194,21 @@ void Agent::StartMoveJob(Hook hook, const HookRequest& r) {
 }
 
 HttpAnswer Agent::Copy(const HookRequest& r, RedisConn& self) {
-  auto tm = ReadMarker(self, r.range);
-  if (!tm) return ErrorAnswer(503, "target marker: " + tm.error().message);
-  if (!*tm || (*tm)->kind != MarkerKind::kImporting || (*tm)->endpoint != r.source_endpoint.text) {
+  MoveView v;
+  if (auto e = ReadMove(r, self, &v)) return *e;
+  const auto& tm = v.target_marker;
+  if (!tm || tm->kind != MarkerKind::kImporting || tm->endpoint != r.source_endpoint.text) {
     return ErrorAnswer(409, "range: " + std::to_string(r.range) +
                                 " is not prepared on the target"
                                 " (marker " +
-                                Describe(*tm) + "); call prepare first");
+                                Describe(tm) + "); call prepare first");
+  }
+  if (PrewarmedMove(r, v)) return CatchUp(r);
+  // Keys may leave the source only while it answers ASK for the ones gone.
+  const auto& sm = v.source_marker;
+  if (!sm || sm->kind != MarkerKind::kMigrating || sm->endpoint != r.target_endpoint.text) {
+    return ErrorAnswer(409, "range: the source is not migrating to the target (marker " +
+                                Describe(sm) + "); call prepare first");
   }
   StartMoveJob(Hook::kCopy, r);
   return {202, Json{{"step", "copy"}, {"state", "copying"}, {"range", r.range}}.dump()};
@@ -180,6 +222,7 @@ HttpAnswer Agent::Cutover(const HookRequest& r, RedisConn& self) {
   const bool done_before =
       !tm && sm && sm->kind == MarkerKind::kGone && sm->endpoint == r.target_endpoint.text;
   if (done_before) return Ok({{"step", "cutover"}, {"range", r.range}, {"epoch", r.epoch}});
+  if (PrewarmedMove(r, v)) return CutoverFromEcho(r, self, v);
   if (!tm || tm->kind != MarkerKind::kImporting) {
     return ErrorAnswer(409, "range: not importing on the target (marker " + Describe(tm) + ")");
   }
@@ -226,6 +269,9 @@ HttpAnswer Agent::Abort(const HookRequest& r, RedisConn& self) {
     return ErrorAnswer(409,
                        "range: cutover is done; a revert is a new move in the other direction");
   }
+  if (PrewarmedMove(r, v) && v.target_marker && v.target_marker->kind == MarkerKind::kImporting) {
+    return AbortFromEcho(r, self, v);
+  }
   if (!v.target_marker && !v.source_marker)
     return Ok({{"step", "abort"}, {"state", "done"}, {"range", r.range}});
   // Stop the forward copy before the direction flips.
@@ -267,11 +313,8 @@ HttpAnswer Agent::EchoAdd(const HookRequest& r, RedisConn& self) {
   }
   auto owner = Connect(r.source_endpoint);
   if (!owner) return ErrorAnswer(503, "sourceEndpoint: " + owner.error().message);
-  auto reg = (*owner)->Command({"EVAL", kEchoRegisterScript, "3", kFenceKey, EchoSetKey(r.range),
-                                WriteLogKey(r.range), std::to_string(r.fencing_token), "add",
-                                r.target_endpoint.text});
-  if (!reg) return ErrorAnswer(503, "owner: " + reg.error().message);
-  if (reg->is_error()) return ErrorAnswer(409, "owner " + r.source_endpoint.text + ": " + reg->str);
+  auto reg = steps::RegisterEcho(**owner, r, /*add=*/true);
+  if (!reg) return reg.error();
   if (auto e = Mark(self, r, Value(MarkerKind::kEchoStale, r.epoch, r.source_endpoint.text),
                     "echo " + r.target_endpoint.text)) {
     return *e;
@@ -282,36 +325,39 @@ HttpAnswer Agent::EchoAdd(const HookRequest& r, RedisConn& self) {
 }
 
 HttpAnswer Agent::EchoRemove(const HookRequest& r, RedisConn& self) {
+  auto m = ReadMarker(self, r.range);
+  if (!m) return ErrorAnswer(503, "echo marker: " + m.error().message);
+  const bool echo_marker =
+      *m && ((*m)->kind == MarkerKind::kEcho || (*m)->kind == MarkerKind::kEchoStale);
+  if (*m && !echo_marker) {
+    // A pre-warmed move of the range to this pod has begun (importing), or
+    // it owns the range since: its keys are no echo's to drop.
+    return ErrorAnswer(
+        409, "range: this shard is no longer an echo of the range (marker " + Describe(*m) + ")");
+  }
+  // Without a marker (the lease lapsed) the keys are the echo's only while it
+  // is still followed here; a pod that took the range over by a pre-warmed
+  // move has neither, and keeps them.
+  const bool followed = echoes_.contains(r.range);
   if (auto it = echoes_.find(r.range); it != echoes_.end()) {
     it->second->Stop();
     echoes_.erase(it);
   }
-  if (auto e = Mark(self, r, "", "echo " + r.target_endpoint.text)) return *e;
-  auto deleted = DeleteRangeKeys(self, r.start, r.end);
-  if (!deleted) return ErrorAnswer(503, "delete: " + deleted.error().message);
+  std::uint64_t deleted = 0;
+  if (echo_marker || followed) {
+    if (auto e = Mark(self, r, "", "echo " + r.target_endpoint.text)) return *e;
+    auto d = DeleteRangeKeys(self, r.start, r.end);
+    if (!d) return ErrorAnswer(503, "delete: " + d.error().message);
+    deleted = *d;
+  }
   auto owner = Connect(r.source_endpoint);
   if (!owner) return ErrorAnswer(503, "sourceEndpoint: " + owner.error().message);
-  auto left = (*owner)->Command({"EVAL", kEchoRegisterScript, "3", kFenceKey, EchoSetKey(r.range),
-                                 WriteLogKey(r.range), std::to_string(r.fencing_token), "remove",
-                                 r.target_endpoint.text});
-  if (!left) return ErrorAnswer(503, "owner: " + left.error().message);
-  if (left->is_error())
-    return ErrorAnswer(409, "owner " + r.source_endpoint.text + ": " + left->str);
+  auto left = steps::RegisterEcho(**owner, r, /*add=*/false);
+  if (!left) return left.error();
   // Forget the echo-add jobs of this range so a restart does not resume it.
-  auto all = self.Command({"HGETALL", kJobsKey});
-  if (all && all->type == Reply::Type::kArray) {
-    for (std::size_t i = 0; i + 1 < all->elements.size(); i += 2) {
-      const Json j = Json::parse(all->elements[i + 1].str, nullptr, false);
-      if (!j.is_discarded() && j.value("hook", "") == "echo-add" && j.contains("request") &&
-          j["request"].value("range", -1) == static_cast<std::int64_t>(r.range)) {
-        (void)self.Command({"HDEL", kJobsKey, all->elements[i].str});
-      }
-    }
-  }
-  return Ok({{"step", "echo-remove"},
-             {"range", r.range},
-             {"deleted", *deleted},
-             {"echoesLeft", left->integer}});
+  steps::ForgetEchoJobs(self, r.range);
+  return Ok(
+      {{"step", "echo-remove"}, {"range", r.range}, {"deleted", deleted}, {"echoesLeft", *left}});
 }
 
 }  // namespace shardcast::agent

@@ -15,6 +15,7 @@ constexpr std::pair<MarkerKind, const char*> kKinds[] = {
     {MarkerKind::kGone, "gone"},
     {MarkerKind::kEcho, "echo"},
     {MarkerKind::kEchoStale, "echo-stale"},
+    {MarkerKind::kFrozen, "frozen"},
 };
 }  // namespace
 

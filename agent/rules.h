@@ -16,7 +16,9 @@ namespace shardcast::agent {
 
 // ---- Range markers (docs/dataplane-protocol.md, "The range marker") ----
 
-enum class MarkerKind { kMigrating, kImporting, kGone, kEcho, kEchoStale };
+// kFrozen: the owner of a range being handed to its echo (a pre-warmed
+// move): reads are served, writes refused TRYAGAIN until the handover ends.
+enum class MarkerKind { kMigrating, kImporting, kGone, kEcho, kEchoStale, kFrozen };
 
 struct Marker {
   MarkerKind kind = MarkerKind::kMigrating;

@@ -85,6 +85,8 @@ while true do
         res = redis.error_reply('SHARDCAST MOVED ' .. epoch .. ' ' .. ep)
       elseif kind == 'echo' or kind == 'echo-stale' then
         if write then res = redis.error_reply('SHARDCAST READONLY') end
+      elseif kind == 'frozen' then
+        if write then res = redis.error_reply('SHARDCAST TRYAGAIN') end
       elseif kind == 'migrating' or kind == 'importing' then
         if redis.call('EXISTS', key) == 0 and (kind == 'migrating' or not asking) then
           res = redis.error_reply('SHARDCAST ASK ' .. ep)
