@@ -28,5 +28,11 @@ Expected<std::int64_t, HttpAnswer> RegisterEcho(RedisConn& owner, const HookRequ
 // Deletes the persisted echo-add jobs of `range`, so a restart does not
 // resume its follower.
 void ForgetEchoJobs(RedisConn& self, std::uint32_t range);
+// Deletes the range's write log and echo set on the source of a move. From
+// the move on, writes reach the target too, so the log no longer carries
+// every write: the range's echoes find it gone and mark themselves
+// `echo-stale` (echo reads refused NOTECHO) rather than serve data that no
+// longer follows the owner. An error answer when the source cannot be told.
+std::optional<HttpAnswer> DropWriteLog(RedisConn& source, const HookRequest& r);
 
 }  // namespace shardcast::agent::steps

@@ -85,9 +85,17 @@ void ForgetEchoJobs(RedisConn& self, std::uint32_t range) {
   }
 }
 
+std::optional<HttpAnswer> DropWriteLog(RedisConn& source, const HookRequest& r) {
+  auto d = source.Command({"DEL", WriteLogKey(r.range), EchoSetKey(r.range)});
+  if (!d) return ErrorAnswer(503, "source write log: " + d.error().message);
+  if (d->is_error()) return ErrorAnswer(503, "source write log: " + d->str);
+  return std::nullopt;
+}
+
 }  // namespace steps
 
 using steps::Describe;
+using steps::DropWriteLog;
 using steps::Mark;
 using steps::Value;
 
@@ -138,6 +146,7 @@ HttpAnswer Agent::Prepare(const HookRequest& r, RedisConn& self) {
                     "source " + r.source_endpoint.text)) {
     return *e;
   }
+  if (auto e = DropWriteLog(*v.source, r)) return *e;
   Json ans = {{"step", "prepare"}, {"range", r.range}, {"epoch", r.epoch}};
   if (was_gone) ans["staleDeleted"] = stale;
   return Ok(ans);

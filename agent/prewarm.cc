@@ -139,6 +139,8 @@ HttpAnswer Agent::CutoverFromEcho(const HookRequest& r, RedisConn& self, MoveVie
     }
     if (auto e = DropFollower(r, self, *v.source, &retired)) return *e;
   }
+  // Other echoes of the range followed the source; they go stale.
+  if (auto e = steps::DropWriteLog(*v.source, r)) return *e;
   if (auto e = Mark(self, r, "", target)) return *e;
   if (auto e =
           Mark(*v.source, r, Value(MarkerKind::kGone, r.epoch, r.target_endpoint.text), source)) {

@@ -133,5 +133,35 @@ TEST(AgentEchoTest, TheOwnersLogStaysWhileAnotherEchoRemains) {
   std::filesystem::remove_all(root);
 }
 
+// A move of the range takes writes past the owner's log (ASK writes land on
+// the target): its echoes must stop answering echo reads, not serve data
+// that no longer follows the owner.
+TEST(AgentEchoTest, AMoveOfTheRangeTurnsItsEchoesStale) {
+  const auto root = MakeTempDir("agent-echo3");
+  {
+    RedisServer owner(root), echo(root), target(root);
+    AgentProcess ea(root, echo.port()), ta(root, target.port());
+    RedisClient o(owner.port()), e(echo.port());
+    for (const auto& k : RangeKeys(50)) o.Cmd({"SET", k, "v"});
+    ASSERT_EQ(ea.Post("echo-add", Body("x1", owner, echo, 1)).status, 202);
+    ASSERT_TRUE(WaitUntil([&] {
+      return e.Cmd({"GET", "__shardcast:range:2"}).str == "echo 9 " + owner.endpoint();
+    }));
+    Json move = Json::parse(Body("m1", owner, target, 2));
+    move["target"] = "kv-5";
+    move["targetEndpoint"] = target.endpoint();
+    auto prep = ta.Post("prepare", move.dump());
+    ASSERT_EQ(prep.status, 200) << prep.body;
+    EXPECT_EQ(o.Cmd({"EXISTS", "__shardcast:wlog:2"}).integer, 0);
+    EXPECT_EQ(o.Cmd({"EXISTS", "__shardcast:echoes:2"}).integer, 0);
+    EXPECT_TRUE(WaitUntil([&] {
+      return e.Cmd({"GET", "__shardcast:range:2"}).str.rfind("echo-stale ", 0) == 0;
+    }));
+    DataplaneClient client(2, owner.port());
+    EXPECT_EQ(client.Run("e", {"GET", RangeKeys(1)[0]}, echo.port()).str, "SHARDCAST NOTECHO");
+  }
+  std::filesystem::remove_all(root);
+}
+
 }  // namespace
 }  // namespace shardcast::testsupport
