@@ -3,6 +3,8 @@
 // writer that checks every acknowledged write through the protocol's script.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -156,6 +158,18 @@ inline std::vector<std::string> RangeKeys(const std::string& prefix, int n) {
     if (InRange(k)) out.push_back(k);
   }
   return out;
+}
+
+// The writer saw no error and no stale read, and every write it had
+// acknowledged is on `owner`.
+inline void ExpectEveryAckedWriteOn(const SeqWriter& writer, RedisClient& owner) {
+  EXPECT_EQ(writer.errors(), 0) << writer.last_error();
+  EXPECT_EQ(writer.bad_reads(), 0) << writer.last_error();
+  for (std::size_t i = 0; i < writer.keys().size(); ++i) {
+    if (writer.acked()[i] == 0) continue;
+    EXPECT_EQ(owner.Cmd({"GET", writer.keys()[i]}).str, std::to_string(writer.acked()[i]))
+        << writer.keys()[i];
+  }
 }
 
 }  // namespace shardcast::testsupport::agentfix
