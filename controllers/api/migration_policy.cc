@@ -160,6 +160,10 @@ void ParseMigration(const Json& spec, MigrationPolicy& p) {
   const Json& lt = MapAt(mig, "leadTime", "spec.migration");
   p.promotion_lead_seconds = Dur(lt, "promotion", 30, "spec.migration.leadTime");
   p.per_range_lead_seconds = Dur(lt, "perRange", 10, "spec.migration.leadTime");
+  if (const Json* w = Child(mig, "prewarm")) {
+    if (!w->is_boolean()) Fail("spec.migration.prewarm", "must be true or false");
+    p.prewarm = w->get<bool>();
+  }
   const Json& sh = MapAt(mig, "shadow", "spec.migration");
   if (const Json* e = Child(sh, "enabled")) {
     if (!e->is_boolean()) Fail("spec.migration.shadow.enabled", "must be true or false");

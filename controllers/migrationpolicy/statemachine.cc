@@ -175,10 +175,12 @@ Step EchoStep(const ActionRecord& a, const StepWorld& w) {
   if (present) {
     return Go(Write::kNone, Enter(a, Phase::kCompleted, now, "echo present"), "EchoAdded", what);
   }
-  if (!w.target.exists || !w.target.ready || !w.target.active) {
+  // A warm pod may hold an echo too: the planner pre-warms the pod it will
+  // promote with the ranges it will receive.
+  if (!w.target.exists || !w.target.ready) {
     if (now - (a.phase_started_at ? a.phase_started_at : now) > 600) {
-      return Go(Write::kNone, Enter(a, Phase::kFailed, now,
-                                    "echo pod " + a.target + " is not an active ready pod"));
+      return Go(Write::kNone,
+                Enter(a, Phase::kFailed, now, "echo pod " + a.target + " is not a ready pod"));
     }
     return Wait(Enter(a, Phase::kMigrating, now), ms(1000), "waiting for " + a.target);
   }

@@ -78,6 +78,8 @@ Result<bool> ApplyAction(ShardSetState& s, const Action& a, const std::string& f
         return unexpected(Error{f + ".from: range not owned by " + a.from});
       if (!FindPod(s, a.to)) return unexpected(Error{f + ".to: unknown pod " + a.to});
       r->owner = a.to;
+      // A move to an echo of the range (pre-warmed): it is no longer an echo.
+      r->echoes.erase(std::remove(r->echoes.begin(), r->echoes.end(), a.to), r->echoes.end());
       return true;
     case ActionType::kAddEcho:
       if (!r || !FindPod(s, a.pod)) return unexpected(Error{f + ".pod: unknown pod " + a.pod});

@@ -19,23 +19,39 @@ void Planner::RemoveEchoes() {
     if (pods_[o].hot) continue;
     std::size_t e = rg.echoes.size();
     double gain = OwnerShare(r, e - 1) - OwnerShare(r, e);
-    if (ranges_[r].load > 0.5 * pol_.target_utilization * Cap(o)) continue;
+    // An echo on a warm pod was a pre-warm for a promotion (prewarm.cc):
+    // with the owner no longer hot it goes first, whatever the range's load.
+    auto it = std::find_if(rg.echoes.begin(), rg.echoes.end(), [&](const std::string& ep) {
+      auto p = pod_idx_.find(ep);
+      return p != pod_idx_.end() && !Active(p->second);
+    });
+    const bool prewarm = it != rg.echoes.end();
+    if (!prewarm) {
+      it = rg.echoes.end() - 1;
+      if (ranges_[r].load > 0.5 * pol_.target_utilization * Cap(o)) continue;
+    }
     if ((pods_[o].load + gain) / Cap(o) > pol_.target_utilization) continue;
-    std::size_t ep = pod_idx_.at(rg.echoes.back());
+    const std::string echo_pod = *it;
+    std::size_t ep = pod_idx_.at(echo_pod);
     const double before_owner = pods_[o].load, before_echo = pods_[ep].load;
     pods_[o].load += gain;
     pods_[ep].load -= EchoShare(r, e);
-    for (std::size_t i = 0; i + 1 < e; ++i) {
-      pods_[pod_idx_.at(rg.echoes[i])].load += EchoShare(r, e - 1) - EchoShare(r, e);
+    for (const auto& other : rg.echoes) {
+      if (other != echo_pod) {
+        pods_[pod_idx_.at(other)].load += EchoShare(r, e - 1) - EchoShare(r, e);
+      }
     }
     Action a;
     a.type = ActionType::kRemoveEcho;
     a.range = rg.id;
-    a.pod = rg.echoes.back();
-    a.reason = "range load " + Pct(ranges_[r].load / Cap(o)) +
-               " is below half of targetUtilization; owner " + rg.owner + " can serve its reads";
+    a.pod = echo_pod;
+    a.reason = prewarm ? "echo on warm pod " + echo_pod + " (a pre-warm) no longer needed: owner " +
+                             rg.owner + " is not hot and stays under targetUtilization"
+                       : "range load " + Pct(ranges_[r].load / Cap(o)) +
+                             " is below half of targetUtilization; owner " + rg.owner +
+                             " can serve its reads";
     a.effect = {EffectOf(o, before_owner), EffectOf(ep, before_echo)};
-    rg.echoes.pop_back();
+    rg.echoes.erase(it);
     Commit(std::move(a));
   }
 }

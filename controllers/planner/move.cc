@@ -46,7 +46,6 @@ long Planner::TryPromote(std::string& why, const std::string& for_what) {
     return -1;
   }
   if (relieving_ != nullptr && !PromotionWorthIt(*relieving_, why)) return -1;
-  long best = -1;
   bool any_warm = false, cooling = false;
   for (std::size_t p = 0; p < st_.pods.size(); ++p) {
     if (Active(p)) continue;
@@ -65,11 +64,8 @@ long Planner::TryPromote(std::string& why, const std::string& for_what) {
       }
       continue;
     }
-    if (best < 0 ||
-        PodOrdinal(st_.pods[p].name) < PodOrdinal(st_.pods[static_cast<std::size_t>(best)].name)) {
-      best = static_cast<long>(p);
-    }
   }
+  const long best = NextWarmPod();
   if (best < 0) {
     why = !any_warm ? "warm pool empty"
           : cooling ? "warm pool has no ready pod out of cooldown"
@@ -109,7 +105,9 @@ bool Planner::MoveRange(std::size_t ri, const std::string& why, double score, bo
   std::size_t from = pod_idx_.at(rg.owner);
   double share = OwnerShare(ri, rg.echoes.size());
   std::string subject = "range/" + std::to_string(rg.id);
-  long to = PickTarget(share, from, &rg);
+  // A pod that echoes the range takes it over by catching up (pre-warmed).
+  long to = EchoReceiver(ri, from);
+  if (to < 0) to = PickTarget(share, from, &rg);
   if (to < 0 && allow_promote) {
     std::string why_not;
     to =
@@ -120,7 +118,8 @@ bool Planner::MoveRange(std::size_t ri, const std::string& why, double score, bo
                                             why_not});
       return false;
     }
-    to = PickTarget(share, from, &rg);
+    to = EchoReceiver(ri, from);
+    if (to < 0) to = PickTarget(share, from, &rg);
     if (to < 0) {
       plan_.blocked.push_back(
           {subject, "cannot move off " + rg.owner +
@@ -142,7 +141,22 @@ bool Planner::MoveRange(std::size_t ri, const std::string& why, double score, bo
   auto t = static_cast<std::size_t>(to);
   const double before_from = pods_[from].load, before_to = pods_[t].load;
   pods_[from].load -= share;
-  pods_[t].load += share;
+  auto echo = std::find(rg.echoes.begin(), rg.echoes.end(), st_.pods[t].name);
+  const bool prewarmed = echo != rg.echoes.end();
+  if (prewarmed) {
+    // The echo becomes the owner: its echo share turns into the owner's,
+    // and the other echoes split the reads one way fewer.
+    const std::size_t e = rg.echoes.size();
+    pods_[t].load += OwnerShare(ri, e - 1) - EchoShare(ri, e);
+    for (const auto& ep : rg.echoes) {
+      if (ep != st_.pods[t].name) {
+        pods_[pod_idx_.at(ep)].load += EchoShare(ri, e - 1) - EchoShare(ri, e);
+      }
+    }
+    rg.echoes.erase(echo);
+  } else {
+    pods_[t].load += share;
+  }
   ++pods_[t].moves_in;
   if (pods_[from].ranges > 0) --pods_[from].ranges;
   ++pods_[t].ranges;
@@ -153,7 +167,8 @@ bool Planner::MoveRange(std::size_t ri, const std::string& why, double score, bo
   a.from = rg.owner;
   a.to = st_.pods[t].name;
   a.score = score;
-  a.reason = why;
+  a.reason = why + (prewarmed ? "; " + st_.pods[t].name + " echoes it: the move only catches up"
+                              : std::string());
   a.effect = {EffectOf(from, before_from), EffectOf(t, before_to)};
   rg.owner = st_.pods[t].name;
   Commit(std::move(a));

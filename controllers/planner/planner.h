@@ -142,6 +142,10 @@ struct Policy {
   // - time to crossing) x overloadWeight pod-seconds, must be at least what
   // it costs, (time to crossing + scaleInStabilization) pod-seconds.
   double overload_weight = 4;
+  // Pre-warming: one lead time before a promotion falls due, the ranges it
+  // would receive are echoed onto the warm pod it would promote; the moves
+  // after the promotion go to that echo and only catch up.
+  bool prewarm = true;
   std::vector<RangeEvent> events;
 };
 

@@ -5,6 +5,7 @@
 //   load_model.cc   Index, ComputeLoads, ComputeBudget: predicted load per
 //                   range and pod, and the shares owner and echoes carry
 //   relieve.cc      Relieve: hot pods, giant ranges (AddEcho / Split), moves
+//   prewarm.cc      Prewarm: echoes onto the warm pod a due promotion takes
 //   move.cc         PickTarget, TryPromote, MoveRange: one move or promotion
 //   consolidate.cc  RemoveEchoes, Merges, ScaleIn
 //   event_capacity.cc  CheckEventCapacity: declared events against maxReplicas
@@ -66,6 +67,19 @@ struct RangeModel {
   double base = 0;                // predicted total load before declared events
 };
 
+// A range a hot pod may move: its index, the share it takes off the pod,
+// and its migration score.
+struct MoveCandidate {
+  std::size_t r;
+  double share, score;
+};
+
+// Indices into `cands` of the fewest ranges (at most `budget_k`, the fewest
+// that can cover) covering `excess`, preferring the order of `cands`
+// (highest score first); marks them in `used`.
+std::vector<std::size_t> ChooseFewest(const std::vector<MoveCandidate>& cands, double excess,
+                                      std::size_t budget_k, std::vector<bool>& used);
+
 // A pod the planner must relieve.
 struct HotPod {
   std::size_t pod;
@@ -74,6 +88,8 @@ struct HotPod {
   std::size_t kmin;
   bool due = false;
   bool event = false;  // ttc is a declared event's start: due a lead time earlier
+  double within = 0;   // due when ttc <= within (MarkDue)
+  double needed = 0;   // the lead its moves (and a promotion) take (MarkDue)
 };
 
 class Planner {
@@ -125,6 +141,16 @@ class Planner {
   // Promotes the lowest-ordinal ready warm pod, if allowed. Its index or -1.
   // Weighed when relieving a hot pod (PromotionWorthIt).
   long TryPromote(std::string& why, const std::string& for_what);
+  // The warm pod a promotion would take: ready, out of cooldown, lowest
+  // ordinal (as the ShardSet controller promotes); -1 if none.
+  long NextWarmPod() const;
+  // An echo of range ri on a ready active pod that can take the range over
+  // under targetUtilization (a pre-warmed receiver: the move only catches
+  // up); -1 if none.
+  long EchoReceiver(std::size_t ri, std::size_t from) const;
+  // Whether some echo of range ri is on a pod other than `owner` that may
+  // receive it (not hot): moving it there is a catch-up.
+  bool Prewarmed(std::size_t ri) const;
   bool PromotionWorthIt(const HotPod& h, std::string& why);
   // A Move of range ri to a chosen target; false if blocked (finding recorded).
   bool MoveRange(std::size_t ri, const std::string& why, double score, bool allow_promote);
@@ -137,6 +163,15 @@ class Planner {
   void MarkDue(std::vector<HotPod>& hot, bool promotion_needed);
   void RelieveGiant(const HotPod& h, std::size_t r);
   bool AddEcho(const HotPod& h, std::size_t r, const std::string& why);
+  // Commits an AddEcho of range r (owned by h) onto pod t.
+  void CommitEcho(const HotPod& h, std::size_t r, std::size_t t, const std::string& reason);
+  // prewarm.cc: echoes onto the next warm pod the ranges a hot pod, not yet
+  // due but due within one more lead time, would move to it once promoted.
+  void Prewarm(const HotPod& h, bool promotion_needed);
+  // The ranges of h that may move, with their shares and migration scores
+  // (P(hot) x benefit / cost; a pre-warmed range costs a tenth), highest
+  // score first.
+  std::vector<MoveCandidate> MoveCandidates(const HotPod& h, double excess) const;
   // Hot read-heavy ranges of a due pod get an echo instead of a move.
   void EchoHotReads(const HotPod& h);
   void SplitRange(const HotPod& h, std::size_t r);

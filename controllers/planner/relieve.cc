@@ -8,17 +8,8 @@
 #include "controllers/planner/planner_internal.h"
 
 namespace shardcast::planner::internal {
-namespace {
 
-struct Candidate {
-  std::size_t r;
-  double share, score;
-};
-
-// Indices into `cands` of the fewest ranges (at most `budget_k`, the fewest
-// that can cover) covering `excess`, preferring the order of `cands`
-// (highest score first); marks them in `used`.
-std::vector<std::size_t> ChooseFewest(const std::vector<Candidate>& cands, double excess,
+std::vector<std::size_t> ChooseFewest(const std::vector<MoveCandidate>& cands, double excess,
                                       std::size_t budget_k, std::vector<bool>& used) {
   std::vector<std::size_t> chosen;
   double left = excess;
@@ -60,8 +51,6 @@ std::vector<std::size_t> ChooseFewest(const std::vector<Candidate>& cands, doubl
   }
   return chosen;
 }
-
-}  // namespace
 
 // Active pods over maxUtilization now, forecast to cross it (trusted and
 // confident), planned reactively with a margin (low confidence), or raised
@@ -147,6 +136,8 @@ void Planner::MarkDue(std::vector<HotPod>& hot, bool promotion_needed) {
     // waiting that long would leave too little lead.
     double within = ahead + needed + margin + pol_.decision_interval_seconds;
     h.due = h.ttc <= within;
+    h.within = within;
+    h.needed = needed;
     if (!h.due) {
       plan_.notes.push_back(
           {name, std::string(h.event ? "a declared event raises it over" : "predicted to exceed") +
@@ -173,10 +164,8 @@ void Planner::MarkDue(std::vector<HotPod>& hot, bool promotion_needed) {
 bool Planner::AddEcho(const HotPod& h, std::size_t r, const std::string& why) {
   auto& rg = st_.ranges[r];
   std::string subject = "range/" + std::to_string(rg.id);
-  std::size_t e = rg.echoes.size();
-  double new_owner = OwnerShare(r, e + 1), old_owner = OwnerShare(r, e);
-  double echo_share = EchoShare(r, e + 1);
   // Existing echoes also shed load to the new one.
+  double echo_share = EchoShare(r, rg.echoes.size() + 1);
   long to = PickTarget(echo_share, h.pod, &rg);
   if (to < 0) {
     plan_.blocked.push_back({subject, "read-heavy and hot, but no ready pod has room for an echo"});
@@ -186,23 +175,31 @@ bool Planner::AddEcho(const HotPod& h, std::size_t r, const std::string& why) {
     plan_.blocked.push_back({subject, "AddEcho deferred: " + budget_reason_});
     return false;
   }
-  auto t = static_cast<std::size_t>(to);
+  CommitEcho(h, r, static_cast<std::size_t>(to),
+             "range load " + Pct(ranges_[r].load / Cap(h.pod)) + " of " + Name(h.pod) + " " + why +
+                 " and is " + Pct(*rg.read_fraction) + " reads");
+  return true;
+}
+
+void Planner::CommitEcho(const HotPod& h, std::size_t r, std::size_t t, const std::string& reason) {
+  auto& rg = st_.ranges[r];
+  std::size_t e = rg.echoes.size();
   const double before_owner = pods_[h.pod].load, before_to = pods_[t].load;
-  pods_[h.pod].load += new_owner - old_owner;
-  for (const auto& ep : rg.echoes) pods_[pod_idx_.at(ep)].load += echo_share - EchoShare(r, e);
-  pods_[t].load += echo_share;
+  pods_[h.pod].load += OwnerShare(r, e + 1) - OwnerShare(r, e);
+  for (const auto& ep : rg.echoes) {
+    pods_[pod_idx_.at(ep)].load += EchoShare(r, e + 1) - EchoShare(r, e);
+  }
+  pods_[t].load += EchoShare(r, e + 1);
   ++moves_emitted_;
   Action a;
   a.type = ActionType::kAddEcho;
   a.range = rg.id;
   a.pod = st_.pods[t].name;
-  a.reason = "range load " + Pct(ranges_[r].load / Cap(h.pod)) + " of " + Name(h.pod) + " " + why +
-             " and is " + Pct(*rg.read_fraction) + " reads";
+  a.reason = reason;
   a.effect = {EffectOf(h.pod, before_owner), EffectOf(t, before_to)};
   rg.echoes.push_back(st_.pods[t].name);
   echoed_.insert(rg.id);
   Commit(std::move(a));
-  return true;
 }
 
 // A due pod's hot read-heavy ranges (readFraction >= readHeavyFraction, load
@@ -291,12 +288,8 @@ void Planner::RelieveGiant(const HotPod& h, std::size_t r) {
   }
 }
 
-// Moves for one due pod: the fewest ranges covering its excess, preferring
-// high migration score (P(hot) x benefit / cost) within that count.
-void Planner::MoveOff(const HotPod& h) {
-  double excess = pods_[h.pod].load - pol_.target_utilization * Cap(h.pod);
-  if (excess <= 0) return;
-  std::vector<Candidate> cands;
+std::vector<MoveCandidate> Planner::MoveCandidates(const HotPod& h, double excess) const {
+  std::vector<MoveCandidate> cands;
   for (std::size_t r : OwnedRanges(h.pod)) {
     if (!Movable(r) || Giant(r) || split_new_.count(st_.ranges[r].id) ||
         echoed_.count(st_.ranges[r].id))
@@ -304,9 +297,25 @@ void Planner::MoveOff(const HotPod& h) {
     double share = OwnerShare(r, st_.ranges[r].echoes.size());
     double cost =
         st_.ranges[r].size_bytes ? std::max(*st_.ranges[r].size_bytes, 1.0) / mean_size_ : 1.0;
+    // A move to a pod that already echoes the range carries only the writes
+    // since (docs/agent.md, pre-warmed moves).
+    if (Prewarmed(r)) cost *= 0.1;
     double benefit = std::min(share, excess) / Cap(h.pod);
     cands.push_back({r, share, pods_[h.pod].prob * benefit / cost});
   }
+  std::sort(cands.begin(), cands.end(), [&](const MoveCandidate& a, const MoveCandidate& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return st_.ranges[a.r].id < st_.ranges[b.r].id;
+  });
+  return cands;
+}
+
+// Moves for one due pod: the fewest ranges covering its excess, preferring
+// high migration score (P(hot) x benefit / cost) within that count.
+void Planner::MoveOff(const HotPod& h) {
+  double excess = pods_[h.pod].load - pol_.target_utilization * Cap(h.pod);
+  if (excess <= 0) return;
+  std::vector<MoveCandidate> cands = MoveCandidates(h, excess);
   std::vector<double> shares;
   for (const auto& c : cands) shares.push_back(c.share);
   std::size_t kmin = MinCount(shares, excess);
@@ -316,10 +325,6 @@ void Planner::MoveOff(const HotPod& h) {
         {Name(h.pod), "even moving every movable range leaves it above targetUtilization"});
   }
   plan_.moved_lower_bound += kmin;
-  std::sort(cands.begin(), cands.end(), [&](const Candidate& a, const Candidate& b) {
-    if (a.score != b.score) return a.score > b.score;
-    return st_.ranges[a.r].id < st_.ranges[b.r].id;
-  });
   std::vector<bool> used(cands.size(), false);
   std::vector<std::size_t> chosen = ChooseFewest(cands, excess, kmin, used);
   auto larger_first = [&](std::size_t a, std::size_t b) {
@@ -373,6 +378,9 @@ void Planner::Relieve() {
     if (!h.due) continue;
     EchoHotReads(h);
     MoveOff(h);
+  }
+  for (const auto& h : hot) {
+    if (!h.due) Prewarm(h, promotion_needed);
   }
   any_watching_ = !hot.empty();
 }

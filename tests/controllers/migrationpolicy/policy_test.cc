@@ -25,6 +25,10 @@ TEST(ParsePolicy, DefaultsFollowTheCrd) {
   EXPECT_EQ(p->planner.cooldown_seconds, 300);
   EXPECT_EQ(p->proposal_ttl_seconds, 900);
   EXPECT_EQ(p->verification_seconds, 120);
+  EXPECT_TRUE(p->planner.prewarm);
+  auto off = ParsePolicy(PolicyObj(R"({"migration":{"prewarm":false}})"));
+  ASSERT_TRUE(off) << off.error().message;
+  EXPECT_FALSE(off->planner.prewarm);
   EXPECT_EQ(p->created, *planner::ParseRfc3339("2026-11-27T08:00:00Z"));
 }
 
@@ -38,6 +42,7 @@ TEST(ParsePolicy, BadFieldsAreNamed) {
       {R"({"thresholds":{"targetUtilization":0.9}})", "spec.thresholds.targetUtilization"},
       {R"({"windows":[{"schedule":"0 99 * * *","duration":"1h"}]})", "spec.windows[0].schedule"},
       {R"({"migration":{"shadow":{"enabled":"yes"}}})", "spec.migration.shadow.enabled"},
+      {R"({"migration":{"prewarm":"always"}})", "spec.migration.prewarm"},
       {R"({"shardSetSelector":{"matchExpressions":[{"key":"a","operator":"Near"}]}})",
        "spec.shardSetSelector.matchExpressions[0].operator"},
   };

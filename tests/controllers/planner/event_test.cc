@@ -11,12 +11,7 @@ namespace {
 using testing::Count;
 using testing::Fixture;
 using testing::Mentions;
-
-Plan MustPlan(const PlanInput& in) {
-  auto p = MakePlan(in);
-  EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message);
-  return p.ok() ? std::move(p).value() : Plan{};
-}
+using testing::MustPlan;
 
 RangeEvent Event(const Fixture& fx, int64_t in_seconds, double mult,
                  std::vector<uint32_t> ranges = {}) {

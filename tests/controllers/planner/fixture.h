@@ -1,6 +1,8 @@
 // Test helpers: a ShardSet of N pods with contiguous equal ranges.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <string>
 
@@ -83,6 +85,13 @@ struct Fixture {
     in.forecasts.pods[PodName(pod)] = f;
   }
 };
+
+// The plan for `in`; a test failure (and an empty plan) when it is refused.
+inline Plan MustPlan(const PlanInput& in) {
+  auto p = MakePlan(in);
+  EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message);
+  return p.ok() ? std::move(p).value() : Plan{};
+}
 
 inline std::size_t Count(const Plan& p, ActionType t) {
   std::size_t n = 0;

@@ -1,0 +1,105 @@
+// Pre-warming (prewarm.cc): one lead time before a promotion falls due, the
+// ranges the promoted pod would receive are echoed onto the warm pod; once
+// due, the promotion takes that pod and the ranges move to their echo.
+#include <gtest/gtest.h>
+
+#include "controllers/planner/planner.h"
+#include "tests/controllers/planner/fixture.h"
+
+namespace shardcast::planner {
+namespace {
+
+using testing::Count;
+using testing::Fixture;
+using testing::Mentions;
+using testing::MustPlan;
+
+// 4 active pods at 58% and one warm pod kv-4; kv-0 heads for 90% (8 ranges
+// of 11.25%, write-only, so an echo takes none of their load): 3 moves of
+// 10s in one wave + a 30s promotion = 40s, margin 60s: due within 100s;
+// pre-warmed within one more lead time, 140s.
+Fixture HotFixture() {
+  Fixture fx(4, 8, 0.58, 1);
+  for (auto& r : fx.in.state.ranges) r.read_fraction = 0.0;
+  fx.SetPodUtil(0, 0.5, 0.9);
+  return fx;
+}
+
+TEST(PlannerPrewarm, EchoesTheRangesAPromotionWillReceiveOntoTheWarmPodFirst) {
+  Fixture fx = HotFixture();
+  fx.SetPodForecast(0, 0.95, 200.0);  // beyond 140s: only watched
+  Plan far = MustPlan(fx.in);
+  EXPECT_TRUE(far.actions.empty());
+
+  fx.SetPodForecast(0, 0.95, 130.0);
+  Plan p = MustPlan(fx.in);
+  EXPECT_EQ(Count(p, ActionType::kAddEcho), 3u);
+  EXPECT_EQ(Count(p, ActionType::kPromote), 0u);
+  EXPECT_EQ(Count(p, ActionType::kMove), 0u);
+  for (const auto& a : p.actions) {
+    EXPECT_EQ(a.pod, "kv-4");
+    EXPECT_EQ(fx.in.state.ranges[*a.range].owner, "kv-0");
+    EXPECT_NE(a.reason.find("pre-warming warm pod kv-4"), std::string::npos) << a.reason;
+  }
+  EXPECT_TRUE(Mentions(p.notes, "pre-warming kv-4 with 3 of the 3 ranges"));
+
+  // Switched off: nothing until the promotion is due.
+  fx.in.policy.prewarm = false;
+  EXPECT_TRUE(MustPlan(fx.in).actions.empty());
+}
+
+TEST(PlannerPrewarm, ThePromotionTakesThePrewarmedPodAndTheRangesMoveToTheirEcho) {
+  Fixture fx = HotFixture();
+  fx.SetPodForecast(0, 0.95, 130.0);
+  Plan warm = MustPlan(fx.in);
+  auto state = ApplyPlan(fx.in.state, warm);
+  ASSERT_TRUE(state.ok()) << state.error().message;
+  fx.in.state = *state;
+  std::set<uint32_t> echoed;
+  for (const auto& a : warm.actions) echoed.insert(*a.range);
+
+  // Planned again before due: nothing more to pre-warm.
+  Plan again = MustPlan(fx.in);
+  EXPECT_EQ(Count(again, ActionType::kAddEcho), 0u);
+  EXPECT_EQ(Count(again, ActionType::kRemoveEcho), 0u);
+  EXPECT_TRUE(Mentions(again.notes, "(3 already echoed there)"));
+
+  fx.SetPodForecast(0, 0.95, 90.0);
+  Plan due = MustPlan(fx.in);
+  ASSERT_EQ(Count(due, ActionType::kPromote), 1u);
+  EXPECT_EQ(due.actions[0].pod, "kv-4");
+  ASSERT_EQ(Count(due, ActionType::kMove), 3u);
+  for (const auto& a : due.actions) {
+    if (a.type != ActionType::kMove) continue;
+    EXPECT_TRUE(echoed.count(*a.range)) << "range " << *a.range << " was not pre-warmed";
+    EXPECT_EQ(a.to, "kv-4");
+    EXPECT_NE(a.reason.find("kv-4 echoes it: the move only catches up"), std::string::npos)
+        << a.reason;
+  }
+  auto after = ApplyPlan(fx.in.state, due);
+  ASSERT_TRUE(after.ok());
+  for (const auto& r : after->ranges) {
+    EXPECT_TRUE(r.echoes.empty()) << "range " << r.id << " still lists an echo";
+  }
+}
+
+TEST(PlannerPrewarm, APrewarmIsRemovedWhenTheOwnerIsNoLongerHot) {
+  Fixture fx = HotFixture();
+  fx.SetPodForecast(0, 0.95, 130.0);
+  auto state = ApplyPlan(fx.in.state, MustPlan(fx.in));
+  ASSERT_TRUE(state.ok());
+  fx.in.state = *state;
+  // The forecast recedes: kv-0 stays at 50%.
+  fx.SetPodUtil(0, 0.5, 0.5);
+  fx.SetPodForecast(0, 0.05, std::nullopt);
+  Plan p = MustPlan(fx.in);
+  EXPECT_EQ(Count(p, ActionType::kRemoveEcho), 3u);
+  for (const auto& a : p.actions) {
+    EXPECT_EQ(a.pod, "kv-4");
+    EXPECT_NE(a.reason.find("echo on warm pod kv-4 (a pre-warm) no longer needed"), std::string::npos)
+        << a.reason;
+  }
+}
+
+}  // namespace
+}  // namespace shardcast::planner
