@@ -103,6 +103,7 @@ bool EchoFollower::Apply(RedisConn& owner, RedisConn& self, const std::vector<st
   auto got = owner.Pipeline(reads);
   if (!got) return false;
   std::vector<Argv> writes;
+  std::size_t restored = 0, bytes = 0;
   for (std::size_t i = 0; i < keys.size(); ++i) {
     const Reply& dump = (*got)[2 * i];
     const Reply& pttl = (*got)[2 * i + 1];
@@ -113,6 +114,8 @@ bool EchoFollower::Apply(RedisConn& owner, RedisConn& self, const std::vector<st
     }
     const std::int64_t ttl =
         pttl.type == Reply::Type::kInteger && pttl.integer > 0 ? pttl.integer : 0;
+    ++restored;
+    bytes += dump.str.size();
     writes.push_back({"RESTORE", keys[i], std::to_string(ttl), dump.str, "REPLACE"});
   }
   {
@@ -124,6 +127,11 @@ bool EchoFollower::Apply(RedisConn& owner, RedisConn& self, const std::vector<st
   if (metrics_ != nullptr) {
     metrics_->echo_refreshed->with({{"range", std::to_string(spec_.range)}})
         ->inc(static_cast<double>(keys.size()));
+    // What the log carried (serialized values, DUMP's size): the catch-up
+    // a pre-warmed move relies on.
+    const runtime::Labels kind{{"kind", "echo-refresh"}};
+    metrics_->keys_copied->with(kind)->inc(static_cast<double>(restored));
+    metrics_->bytes_copied->with(kind)->inc(static_cast<double>(bytes));
   }
   return true;
 }
@@ -162,14 +170,27 @@ Result<void> EchoFollower::Refill(RedisConn& owner, RedisConn& self) {
     for (std::size_t i = 0; i < page->keys.size(); i += 100) {
       const auto last = std::min(page->keys.size(), i + 100);
       std::vector<std::string> batch(page->keys.begin() + i, page->keys.begin() + last);
+      // Sized as a move's copy is (MEMORY USAGE), so bytes moved compare.
+      auto sizes = MemoryUsage(owner, batch);
+      if (!sizes) return unexpected(sizes.error());
+      std::vector<std::string> present;
+      std::int64_t bytes = 0;
+      for (std::size_t k = 0; k < batch.size(); ++k) {
+        if ((*sizes)[k] > 0) {
+          present.push_back(std::move(batch[k]));
+          bytes += (*sizes)[k];
+        }
+      }
+      if (present.empty()) continue;
       std::lock_guard<std::mutex> w(write_mu_);
       if (stop_) return {};
-      auto m = Migrate(owner, spec_.self, batch, /*copy=*/true, 5000);
+      auto m = Migrate(owner, spec_.self, present, /*copy=*/true, 5000);
       if (!m) return unexpected(m.error());
       if (metrics_ != nullptr) {
-        metrics_->keys_copied->with({{"kind", "echo-fill"}})
-            ->inc(static_cast<double>(batch.size()));
-        metrics_->copy_batches->with({{"kind", "echo-fill"}})->inc();
+        const runtime::Labels kind{{"kind", "echo-fill"}};
+        metrics_->keys_copied->with(kind)->inc(static_cast<double>(present.size()));
+        metrics_->bytes_copied->with(kind)->inc(static_cast<double>(bytes));
+        metrics_->copy_batches->with(kind)->inc();
       }
     }
     cursor = page->cursor;

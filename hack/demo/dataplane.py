@@ -169,7 +169,8 @@ COPIED_LINE = re.compile(r'^(shardcast_agent_(?:bytes|keys)_copied_total)\{kind=
 
 def parse_copied(text):
     """{("bytes"|"keys", kind): value} from an agent's /metrics text: what
-    its copy jobs moved (kind move, abort) or copied (echo-fill)."""
+    its copy jobs moved (kind move, abort) or copied (echo-fill, and
+    echo-refresh: what an echo's follower restored from the write log)."""
     out = {}
     for line in text.splitlines():
         m = COPIED_LINE.match(line.strip())

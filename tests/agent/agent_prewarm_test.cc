@@ -100,6 +100,9 @@ TEST_F(AgentPrewarmTest, AMoveToTheEchoCopiesNoKeyAndLosesNoAcknowledgedWrite) {
   // The move itself carried no key: what the echo lacked came through its log.
   EXPECT_EQ(Counter(target, "shardcast_agent_keys_copied_total{kind=\"move\"}"), 0);
   EXPECT_EQ(Counter(target, "shardcast_agent_keys_copied_total{kind=\"echo-fill\"}"), filled);
+  EXPECT_GE(Counter(target, "shardcast_agent_keys_copied_total{kind=\"echo-refresh\"}"),
+            static_cast<double>(burst.size()));
+  EXPECT_GT(Counter(target, "shardcast_agent_bytes_copied_total{kind=\"echo-fill\"}"), 0);
 
   // An echo-remove that arrives late (the pod owns the range now) keeps the keys.
   auto rm = target.Post("echo-remove", Body("echo-1-rm", src, dst, 12));
