@@ -130,17 +130,42 @@ HttpAnswer Agent::Prepare(const HookRequest& r, RedisConn& self) {
   // (CONTRACTS C5). They go before it imports, or a key deleted on the
   // source since would come back. While the marker is `gone` no client
   // command reaches them, so deleting them is invisible.
-  const bool was_gone = v.target_marker && v.target_marker->kind == MarkerKind::kGone;
+  const auto& tm = v.target_marker;
+  const bool was_gone = tm && tm->kind == MarkerKind::kGone;
   std::uint64_t stale = 0;
   if (was_gone) {
     auto deleted = DeleteRangeKeys(self, r.start, r.end);
     if (!deleted) return ErrorAnswer(503, "delete stale keys: " + deleted.error().message);
     stale = *deleted;
   }
+  // An echo here that follows another shard than this move's source (the
+  // owner's endpoint changed): not a pre-warmed move. Its follower stops
+  // for good before this shard imports, and its copies go; so do the keys
+  // of a prepare that stopped after marking this shard (nothing could have
+  // written them before the source was marked).
+  bool drop_copies =
+      fresh && tm &&
+      (tm->kind == MarkerKind::kEcho || tm->kind == MarkerKind::kEchoStale ||
+       (tm->kind == MarkerKind::kImporting && tm->endpoint == r.source_endpoint.text));
+  if (auto it = echoes_.find(r.range); it != echoes_.end()) {
+    it->second->Stop();
+    if (auto old = Connect(it->second->spec().owner)) {
+      (void)steps::RegisterEcho(**old, r, /*add=*/false);  // best effort: the old log
+    }
+    echoes_.erase(it);
+    steps::ForgetEchoJobs(self, r.range);
+    drop_copies = fresh;
+  }
   // Target first: while only the target is marked, the source serves all.
   if (auto e = Mark(self, r, Value(MarkerKind::kImporting, r.epoch, r.source_endpoint.text),
                     "target " + r.target_endpoint.text)) {
     return *e;
+  }
+  if (drop_copies) {
+    // Marked first: echo reads are refused while the copies go.
+    auto deleted = DeleteRangeKeys(self, r.start, r.end);
+    if (!deleted) return ErrorAnswer(503, "delete stale keys: " + deleted.error().message);
+    stale = *deleted;
   }
   if (auto e = Mark(*v.source, r, Value(MarkerKind::kMigrating, r.epoch, r.target_endpoint.text),
                     "source " + r.source_endpoint.text)) {
@@ -148,7 +173,7 @@ HttpAnswer Agent::Prepare(const HookRequest& r, RedisConn& self) {
   }
   if (auto e = DropWriteLog(*v.source, r)) return *e;
   Json ans = {{"step", "prepare"}, {"range", r.range}, {"epoch", r.epoch}};
-  if (was_gone) ans["staleDeleted"] = stale;
+  if (was_gone || drop_copies) ans["staleDeleted"] = stale;
   return Ok(ans);
 }
 

@@ -163,5 +163,41 @@ TEST(AgentEchoTest, AMoveOfTheRangeTurnsItsEchoesStale) {
   std::filesystem::remove_all(root);
 }
 
+// A move to an echo from another source than the one it follows (the
+// owner's endpoint changed) is no pre-warmed move: the follower stops for
+// good, its copies go before the shard imports, and the old owner forgets it.
+TEST(AgentEchoTest, AMoveFromAnotherSourceDropsTheEchosCopiesFirst) {
+  const auto root = MakeTempDir("agent-echo4");
+  {
+    RedisServer old_owner(root), owner(root), echo(root);
+    AgentProcess ea(root, echo.port());
+    RedisClient o(old_owner.port()), n(owner.port()), e(echo.port());
+    const auto keys = RangeKeys(40);
+    for (const auto& k : keys) o.Cmd({"SET", k, "old"});
+    for (const auto& k : keys) n.Cmd({"SET", k, "new"});
+    ASSERT_EQ(ea.Post("echo-add", Body("x1", old_owner, echo, 1)).status, 202);
+    ASSERT_TRUE(WaitUntil([&] {
+      return e.Cmd({"GET", "__shardcast:range:2"}).str == "echo 9 " + old_owner.endpoint();
+    }));
+    auto prep = ea.Post("prepare", Body("m1", owner, echo, 2));
+    ASSERT_EQ(prep.status, 200) << prep.body;
+    const Json ans = Json::parse(prep.body);
+    EXPECT_FALSE(ans.value("prewarmed", false)) << prep.body;
+    EXPECT_EQ(ans.value("staleDeleted", -1), static_cast<int>(keys.size())) << prep.body;
+    EXPECT_EQ(e.Cmd({"GET", "__shardcast:range:2"}).str, "importing 9 " + owner.endpoint());
+    for (const auto& k : keys) EXPECT_TRUE(e.Cmd({"GET", k}).nil()) << k;
+    EXPECT_EQ(o.Cmd({"EXISTS", "__shardcast:echoes:2"}).integer, 0);
+    EXPECT_EQ(o.Cmd({"EXISTS", "__shardcast:wlog:2"}).integer, 0);
+    // The move itself copies the new owner's keys.
+    ASSERT_EQ(ea.Post("copy", Body("m1", owner, echo, 2)).status, 202);
+    ASSERT_TRUE(WaitUntil([&] {
+      auto p = Json::parse(ea.Get("/shardcast/progress?action=m1&range=2").body);
+      return p.value("state", "") == "done";
+    }));
+    for (const auto& k : keys) EXPECT_EQ(e.Cmd({"GET", k}).str, "new") << k;
+  }
+  std::filesystem::remove_all(root);
+}
+
 }  // namespace
 }  // namespace shardcast::testsupport
