@@ -144,8 +144,9 @@ struct Policy {
   double overload_weight = 4;
   // Pre-warming: one lead time before a promotion falls due, the ranges it
   // would receive are echoed onto the warm pod it would promote; the moves
-  // after the promotion go to that echo and only catch up.
-  bool prewarm = true;
+  // after the promotion go to that echo and only catch up. Off by default
+  // (spec.migration.prewarm): echo sync work is not in the load model.
+  bool prewarm = false;
   std::vector<RangeEvent> events;
 };
 

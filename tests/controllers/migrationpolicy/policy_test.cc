@@ -25,10 +25,10 @@ TEST(ParsePolicy, DefaultsFollowTheCrd) {
   EXPECT_EQ(p->planner.cooldown_seconds, 300);
   EXPECT_EQ(p->proposal_ttl_seconds, 900);
   EXPECT_EQ(p->verification_seconds, 120);
-  EXPECT_TRUE(p->planner.prewarm);
-  auto off = ParsePolicy(PolicyObj(R"({"migration":{"prewarm":false}})"));
-  ASSERT_TRUE(off) << off.error().message;
-  EXPECT_FALSE(off->planner.prewarm);
+  EXPECT_FALSE(p->planner.prewarm);
+  auto on = ParsePolicy(PolicyObj(R"({"migration":{"prewarm":true}})"));
+  ASSERT_TRUE(on) << on.error().message;
+  EXPECT_TRUE(on->planner.prewarm);
   EXPECT_EQ(p->created, *planner::ParseRfc3339("2026-11-27T08:00:00Z"));
 }
 

@@ -346,8 +346,8 @@ TEST(Planner, PromotionLengthensTheLeadTime) {
   Plan p = MustPlan(fx.in);
   EXPECT_EQ(Count(p, ActionType::kPromote), 1u);
   fx.SetPodForecast(0, 0.95, 130.0);
-  // Not due: no promotion, no move (the warm pod is pre-warmed meanwhile:
-  // prewarm_test.cc).
+  // Not due: no promotion, no move (with spec.migration.prewarm the warm
+  // pod would be pre-warmed meanwhile: prewarm_test.cc).
   EXPECT_EQ(Count(MustPlan(fx.in), ActionType::kPromote), 0u);
   EXPECT_EQ(Count(MustPlan(fx.in), ActionType::kMove), 0u);
   // Promotions measured at 90s (longer than leadTime.promotion): 10s + 90s =

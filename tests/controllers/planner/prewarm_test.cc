@@ -22,6 +22,7 @@ Fixture HotFixture() {
   Fixture fx(4, 8, 0.58, 1);
   for (auto& r : fx.in.state.ranges) r.read_fraction = 0.0;
   fx.SetPodUtil(0, 0.5, 0.9);
+  fx.in.policy.prewarm = true;  // off by default
   return fx;
 }
 
@@ -96,7 +97,8 @@ TEST(PlannerPrewarm, APrewarmIsRemovedWhenTheOwnerIsNoLongerHot) {
   EXPECT_EQ(Count(p, ActionType::kRemoveEcho), 3u);
   for (const auto& a : p.actions) {
     EXPECT_EQ(a.pod, "kv-4");
-    EXPECT_NE(a.reason.find("echo on warm pod kv-4 (a pre-warm) no longer needed"), std::string::npos)
+    EXPECT_NE(a.reason.find("echo on warm pod kv-4 (a pre-warm) no longer needed"),
+              std::string::npos)
         << a.reason;
   }
 }
