@@ -66,16 +66,10 @@ Result<std::uint64_t> Copier::Pass(RedisConn& conn, TokenBucket& bucket) {
       std::vector<std::string> batch(page->keys.begin() + i, page->keys.begin() + last);
       auto wait = bucket.Take(static_cast<double>(batch.size()), TokenBucket::Clock::now());
       if (wait.count() > 0 && !WaitFor(wait)) return moved;
-      auto sizes = MemoryUsage(conn, batch);
-      if (!sizes) return unexpected(sizes.error());
-      std::vector<std::string> present;
-      std::int64_t bytes = 0;
-      for (std::size_t k = 0; k < batch.size(); ++k) {
-        if ((*sizes)[k] > 0) {
-          present.push_back(std::move(batch[k]));
-          bytes += (*sizes)[k];
-        }
-      }
+      auto sized = PresentKeys(conn, std::move(batch));
+      if (!sized) return unexpected(sized.error());
+      const std::vector<std::string>& present = sized->keys;
+      const std::int64_t bytes = sized->bytes;
       if (present.empty()) continue;
       auto m = Migrate(conn, spec_.to, present, spec_.copy, spec_.migrate_timeout_ms);
       if (!m) return unexpected(m.error());

@@ -171,16 +171,10 @@ Result<void> EchoFollower::Refill(RedisConn& owner, RedisConn& self) {
       const auto last = std::min(page->keys.size(), i + 100);
       std::vector<std::string> batch(page->keys.begin() + i, page->keys.begin() + last);
       // Sized as a move's copy is (MEMORY USAGE), so bytes moved compare.
-      auto sizes = MemoryUsage(owner, batch);
-      if (!sizes) return unexpected(sizes.error());
-      std::vector<std::string> present;
-      std::int64_t bytes = 0;
-      for (std::size_t k = 0; k < batch.size(); ++k) {
-        if ((*sizes)[k] > 0) {
-          present.push_back(std::move(batch[k]));
-          bytes += (*sizes)[k];
-        }
-      }
+      auto sized = PresentKeys(owner, std::move(batch));
+      if (!sized) return unexpected(sized.error());
+      const std::vector<std::string>& present = sized->keys;
+      const std::int64_t bytes = sized->bytes;
       if (present.empty()) continue;
       std::lock_guard<std::mutex> w(write_mu_);
       if (stop_) return {};

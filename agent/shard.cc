@@ -86,6 +86,19 @@ Result<std::vector<std::int64_t>> MemoryUsage(RedisConn& conn,
   return out;
 }
 
+Result<SizedKeys> PresentKeys(RedisConn& conn, std::vector<std::string> batch) {
+  auto sizes = MemoryUsage(conn, batch);
+  if (!sizes) return unexpected(sizes.error());
+  SizedKeys out;
+  for (std::size_t k = 0; k < batch.size(); ++k) {
+    if ((*sizes)[k] > 0) {
+      out.keys.push_back(std::move(batch[k]));
+      out.bytes += (*sizes)[k];
+    }
+  }
+  return out;
+}
+
 Result<void> Migrate(RedisConn& conn, const Endpoint& to, const std::vector<std::string>& keys,
                      bool copy, int timeout_ms) {
   if (keys.empty()) return {};

@@ -43,6 +43,14 @@ struct ScanPage {
 [[nodiscard]] Result<std::vector<std::int64_t>> MemoryUsage(RedisConn& conn,
                                                             const std::vector<std::string>& keys);
 
+// The keys of `batch` still present (MEMORY USAGE > 0), and their bytes:
+// what a copy of them moves. One round trip.
+struct SizedKeys {
+  std::vector<std::string> keys;
+  std::int64_t bytes = 0;
+};
+[[nodiscard]] Result<SizedKeys> PresentKeys(RedisConn& conn, std::vector<std::string> batch);
+
 // MIGRATE host port "" 0 timeout [COPY] REPLACE KEYS ... ("NOKEY" is fine).
 [[nodiscard]] Result<void> Migrate(RedisConn& conn, const Endpoint& to,
                                    const std::vector<std::string>& keys, bool copy, int timeout_ms);
