@@ -68,9 +68,13 @@ class Agent {
   HttpAnswer CatchUp(const HookRequest& r);
   HttpAnswer CutoverFromEcho(const HookRequest& r, RedisConn& self, MoveView& v);
   HttpAnswer AbortFromEcho(const HookRequest& r, RedisConn& self, MoveView& v);
-  // Quiesces this range's follower (moved to `*retired`, joined when the
-  // caller drops it) and unregisters it on the owner; an error answer when
-  // the owner cannot be reached.
+  // This range's follower, quiesced (none of its writes lands after) and
+  // out of `echoes_`, its persisted echo-add jobs forgotten (a restart does
+  // not resume it); joined when the caller drops it. Null when none runs.
+  std::unique_ptr<EchoFollower> TakeFollower(std::uint32_t range, RedisConn& self);
+  // TakeFollower into `*retired`, the range's echo-add actions forgotten,
+  // and the echo unregistered on the owner; an error answer when the owner
+  // cannot be reached.
   std::optional<HttpAnswer> DropFollower(const HookRequest& r, RedisConn& self, RedisConn& owner,
                                          std::unique_ptr<EchoFollower>* retired);
   HttpAnswer EchoAdd(const HookRequest& r, RedisConn& self);

@@ -143,17 +143,13 @@ HttpAnswer Agent::Prepare(const HookRequest& r, RedisConn& self) {
   // for good before this shard imports, and its copies go; so do the keys
   // of a prepare that stopped after marking this shard (nothing could have
   // written them before the source was marked).
-  bool drop_copies =
-      fresh && tm &&
-      (tm->kind == MarkerKind::kEcho || tm->kind == MarkerKind::kEchoStale ||
-       (tm->kind == MarkerKind::kImporting && tm->endpoint == r.source_endpoint.text));
-  if (auto it = echoes_.find(r.range); it != echoes_.end()) {
-    it->second->Stop();
-    if (auto old = Connect(it->second->spec().owner)) {
+  bool drop_copies = fresh && tm &&
+                     (IsEchoMarker(tm) || (tm->kind == MarkerKind::kImporting &&
+                                           tm->endpoint == r.source_endpoint.text));
+  if (auto old_echo = TakeFollower(r.range, self)) {
+    if (auto old = Connect(old_echo->spec().owner)) {
       (void)steps::RegisterEcho(**old, r, /*add=*/false);  // best effort: the old log
     }
-    echoes_.erase(it);
-    steps::ForgetEchoJobs(self, r.range);
     drop_copies = fresh;
   }
   // Target first: while only the target is marked, the source serves all.
@@ -328,6 +324,16 @@ HttpAnswer Agent::Abort(const HookRequest& r, RedisConn& self) {
   return {202, Json{{"step", "abort"}, {"state", "copying"}, {"range", r.range}}.dump()};
 }
 
+std::unique_ptr<EchoFollower> Agent::TakeFollower(std::uint32_t range, RedisConn& self) {
+  auto it = echoes_.find(range);
+  if (it == echoes_.end()) return nullptr;
+  std::unique_ptr<EchoFollower> f = std::move(it->second);
+  echoes_.erase(it);
+  f->Quiesce();
+  steps::ForgetEchoJobs(self, range);
+  return f;
+}
+
 void Agent::StartEcho(const HookRequest& r) {
   if (auto it = echoes_.find(r.range); it != echoes_.end()) it->second->Stop();
   EchoSpec spec{r.range,           r.start,           r.end,           r.epoch,
@@ -341,7 +347,7 @@ void Agent::StartEcho(const HookRequest& r) {
 HttpAnswer Agent::EchoAdd(const HookRequest& r, RedisConn& self) {
   auto m = ReadMarker(self, r.range);
   if (!m) return ErrorAnswer(503, "echo marker: " + m.error().message);
-  if (*m && (*m)->kind != MarkerKind::kEcho && (*m)->kind != MarkerKind::kEchoStale) {
+  if (*m && !IsEchoMarker(*m)) {
     return ErrorAnswer(
         409, "range: this shard is part of a move of the range (marker " + Describe(*m) + ")");
   }
@@ -361,8 +367,7 @@ HttpAnswer Agent::EchoAdd(const HookRequest& r, RedisConn& self) {
 HttpAnswer Agent::EchoRemove(const HookRequest& r, RedisConn& self) {
   auto m = ReadMarker(self, r.range);
   if (!m) return ErrorAnswer(503, "echo marker: " + m.error().message);
-  const bool echo_marker =
-      *m && ((*m)->kind == MarkerKind::kEcho || (*m)->kind == MarkerKind::kEchoStale);
+  const bool echo_marker = IsEchoMarker(*m);
   if (*m && !echo_marker) {
     // A pre-warmed move of the range to this pod has begun (importing), or
     // it owns the range since: its keys are no echo's to drop.
@@ -372,11 +377,8 @@ HttpAnswer Agent::EchoRemove(const HookRequest& r, RedisConn& self) {
   // Without a marker (the lease lapsed) the keys are the echo's only while it
   // is still followed here; a pod that took the range over by a pre-warmed
   // move has neither, and keeps them.
-  const bool followed = echoes_.contains(r.range);
-  if (auto it = echoes_.find(r.range); it != echoes_.end()) {
-    it->second->Stop();
-    echoes_.erase(it);
-  }
+  // (Joined when this returns; quiesced already.)
+  const std::unique_ptr<EchoFollower> followed = TakeFollower(r.range, self);
   std::uint64_t deleted = 0;
   if (echo_marker || followed) {
     if (auto e = Mark(self, r, "", "echo " + r.target_endpoint.text)) return *e;
@@ -388,8 +390,6 @@ HttpAnswer Agent::EchoRemove(const HookRequest& r, RedisConn& self) {
   if (!owner) return ErrorAnswer(503, "sourceEndpoint: " + owner.error().message);
   auto left = steps::RegisterEcho(**owner, r, /*add=*/false);
   if (!left) return left.error();
-  // Forget the echo-add jobs of this range so a restart does not resume it.
-  steps::ForgetEchoJobs(self, r.range);
   return Ok(
       {{"step", "echo-remove"}, {"range", r.range}, {"deleted", deleted}, {"echoesLeft", *left}});
 }

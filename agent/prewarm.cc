@@ -32,10 +32,6 @@ using steps::Describe;
 using steps::Mark;
 using steps::Value;
 
-bool IsEchoMarker(const std::optional<Marker>& m) {
-  return m && (m->kind == MarkerKind::kEcho || m->kind == MarkerKind::kEchoStale);
-}
-
 }  // namespace
 
 bool Agent::PrewarmedMove(const HookRequest& r, const MoveView& v) const {
@@ -82,19 +78,14 @@ HttpAnswer Agent::CatchUp(const HookRequest& r) {
 std::optional<HttpAnswer> Agent::DropFollower(const HookRequest& r, RedisConn& self,
                                               RedisConn& owner,
                                               std::unique_ptr<EchoFollower>* retired) {
-  if (auto it = echoes_.find(r.range); it != echoes_.end()) {
-    // Joining could wait out the follower's blocking read of the log (up to
-    // 100 ms) while the source is frozen; quiescing is enough to go on.
-    it->second->Quiesce();
-    *retired = std::move(it->second);
-    echoes_.erase(it);
-  }
+  // Joining could wait out the follower's blocking read of the log (up to
+  // 100 ms) while the source is frozen; quiescing is enough to go on. First
+  // the persisted job (a restart must not refill over the new owner's keys),
+  // then the owner's registration (its write log goes with the last).
+  *retired = TakeFollower(r.range, self);
   for (auto it = echo_actions_.begin(); it != echo_actions_.end();) {
     it = it->second == r.range ? echo_actions_.erase(it) : std::next(it);
   }
-  // First the persisted job (a restart must not refill over the new owner's
-  // keys), then the owner's registration (its write log goes with the last).
-  steps::ForgetEchoJobs(self, r.range);
   auto left = steps::RegisterEcho(owner, r, /*add=*/false);
   if (!left) return left.error();
   return std::nullopt;

@@ -35,6 +35,10 @@ inline constexpr const char* kActionOrderKey = "__shardcast:actions:order";
 inline constexpr const char* kJobsKey = "__shardcast:jobs";
 
 std::string FormatMarker(const Marker& m);  // "migrating 7 10.0.0.1:6379"
+// Whether `m` is an echo's marker (`echo` or `echo-stale`).
+inline bool IsEchoMarker(const std::optional<Marker>& m) {
+  return m && (m->kind == MarkerKind::kEcho || m->kind == MarkerKind::kEchoStale);
+}
 [[nodiscard]] Result<Marker> ParseMarker(const std::string& value);
 
 // ---- Idempotency: the recorded answer of one action step ----

@@ -36,11 +36,7 @@ void Planner::RemoveEchoes() {
     const double before_owner = pods_[o].load, before_echo = pods_[ep].load;
     pods_[o].load += gain;
     pods_[ep].load -= EchoShare(r, e);
-    for (const auto& other : rg.echoes) {
-      if (other != echo_pod) {
-        pods_[pod_idx_.at(other)].load += EchoShare(r, e - 1) - EchoShare(r, e);
-      }
-    }
+    DropEcho(r, echo_pod);
     Action a;
     a.type = ActionType::kRemoveEcho;
     a.range = rg.id;
@@ -51,7 +47,6 @@ void Planner::RemoveEchoes() {
                              " is below half of targetUtilization; owner " + rg.owner +
                              " can serve its reads";
     a.effect = {EffectOf(o, before_owner), EffectOf(ep, before_echo)};
-    rg.echoes.erase(it);
     Commit(std::move(a));
   }
 }
@@ -214,16 +209,13 @@ void Planner::DrainAndRemove(std::size_t v, const std::vector<std::size_t>& next
     const double before_owner = pods_[o].load, before_victim = pods_[v].load;
     pods_[v].load -= EchoShare(r, e);
     pods_[o].load += OwnerShare(r, e - 1) - OwnerShare(r, e);
-    for (const auto& other : rg.echoes) {
-      if (other != victim) pods_[pod_idx_.at(other)].load += EchoShare(r, e - 1) - EchoShare(r, e);
-    }
+    DropEcho(r, victim);
     Action a;
     a.type = ActionType::kRemoveEcho;
     a.range = rg.id;
     a.pod = victim;
     a.reason = "drain " + victim + " for scale-in";
     a.effect = {EffectOf(o, before_owner), EffectOf(v, before_victim)};
-    rg.echoes.erase(it);
     Commit(std::move(a));
   }
   std::vector<std::size_t> owned = OwnedRanges(v);

@@ -68,6 +68,16 @@ double Planner::EchoShare(std::size_t ri, std::size_t echoes) const {
   return ranges_[ri].load * ReadFraction(st_.ranges[ri]) / static_cast<double>(1 + echoes);
 }
 
+void Planner::DropEcho(std::size_t ri, const std::string& pod) {
+  auto& echoes = st_.ranges[ri].echoes;
+  const std::size_t e = echoes.size();
+  const double gain = EchoShare(ri, e - 1) - EchoShare(ri, e);
+  for (const auto& other : echoes) {
+    if (other != pod) pods_[pod_idx_.at(other)].load += gain;
+  }
+  echoes.erase(std::remove(echoes.begin(), echoes.end(), pod), echoes.end());
+}
+
 void Planner::Index() {
   pods_.assign(st_.pods.size(), PodModel{});
   for (std::size_t i = 0; i < st_.pods.size(); ++i) {

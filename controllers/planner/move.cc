@@ -148,12 +148,7 @@ bool Planner::MoveRange(std::size_t ri, const std::string& why, double score, bo
     // and the other echoes split the reads one way fewer.
     const std::size_t e = rg.echoes.size();
     pods_[t].load += OwnerShare(ri, e - 1) - EchoShare(ri, e);
-    for (const auto& ep : rg.echoes) {
-      if (ep != st_.pods[t].name) {
-        pods_[pod_idx_.at(ep)].load += EchoShare(ri, e - 1) - EchoShare(ri, e);
-      }
-    }
-    rg.echoes.erase(echo);
+    DropEcho(ri, st_.pods[t].name);
   } else {
     pods_[t].load += share;
   }

@@ -125,6 +125,11 @@ class Planner {
   // Load the owner of range index ri carries with `echoes` replicas.
   double OwnerShare(std::size_t ri, std::size_t echoes) const;
   double EchoShare(std::size_t ri, std::size_t echoes) const;
+  // Echo `pod` of range ri leaves it (removed, or the range's new owner):
+  // the other echoes split the reads one way fewer. The owner's and `pod`'s
+  // own loads are the caller's, computed before (the shares depend on the
+  // echo count).
+  void DropEcho(std::size_t ri, const std::string& pod);
   // The ShardSet controller's bounded-load limit on ranges per pod.
   std::size_t RangeBound() const;
   // Ranges currently owned by pod p.
