@@ -27,8 +27,9 @@ struct AgentOptions {
   int copy_batch = 100;
   double copy_rate = 0;  // keys/s, <= 0 unlimited
   std::chrono::milliseconds echo_bound{1000};
-  std::size_t max_records = 1000;          // recorded action steps kept
-  std::uint64_t max_size_samples = 10000;  // MEMORY USAGE calls per range report
+  std::chrono::milliseconds echo_pace{50};  // EchoSpec::pace
+  std::size_t max_records = 1000;           // recorded action steps kept
+  std::uint64_t max_size_samples = 10000;   // MEMORY USAGE calls per range report
 };
 
 class Agent {

@@ -72,10 +72,22 @@ return 1
 void EchoFollower::SetMarker(RedisConn& self, bool fresh) {
   std::lock_guard<std::mutex> w(write_mu_);
   if (stop_) return;
+  // A fresh lease renewed within a quarter of the bound still has most of it.
+  const auto now = std::chrono::steady_clock::now();
+  if (fresh && in_sync_ && now - renewed_ < spec_.bound / 4) return;
   Marker m{fresh ? MarkerKind::kEcho : MarkerKind::kEchoStale, spec_.epoch, spec_.owner.text};
   (void)self.Command({"EVAL", kEchoMarkerScript, "1", MarkerKey(spec_.range), FormatMarker(m),
                       fresh ? std::to_string(spec_.bound.count()) : std::string()});
   in_sync_ = fresh;
+  if (fresh) renewed_ = now;
+}
+
+void EchoFollower::Pace(std::chrono::steady_clock::time_point round_start) {
+  // Idle: XREAD already blocked for the next write.
+  if (last_read_ == 0 || spec_.pace.count() <= 0) return;
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_until(lock, round_start + spec_.pace,
+                 [this] { return stop_.load() || hurry_.load() > 0; });
 }
 
 void EchoFollower::SetApplied(const std::string& id) {
@@ -89,9 +101,13 @@ void EchoFollower::SetApplied(const std::string& id) {
 
 bool EchoFollower::WaitApplied(const std::string& id, std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_for(lock, timeout, [&] {
+  ++hurry_;
+  cv_.notify_all();  // out of Pace
+  const bool ok = cv_.wait_for(lock, timeout, [&] {
     return filled_.load() && !applied_.empty() && !StreamIdLess(applied_, id);
   });
+  --hurry_;
+  return ok;
 }
 
 bool EchoFollower::Apply(RedisConn& owner, RedisConn& self, const std::vector<std::string>& keys) {
@@ -196,6 +212,7 @@ Result<void> EchoFollower::Refill(RedisConn& owner, RedisConn& self) {
 EchoFollower::RoundResult EchoFollower::Round(RedisConn& owner, RedisConn& self) {
   constexpr int kCount = 512;
   const std::string log = WriteLogKey(spec_.range);
+  last_read_ = 0;
   auto r = owner.Pipeline(
       {{"XRANGE", log, "-", "+", "COUNT", "1"},
        {"XREAD", "COUNT", std::to_string(kCount), "BLOCK", "100", "STREAMS", log, last_id_}});
@@ -222,6 +239,7 @@ EchoFollower::RoundResult EchoFollower::Round(RedisConn& owner, RedisConn& self)
     return RoundResult::kOk;
   }
   const auto& entries = read.elements[0].elements[1].elements;
+  last_read_ = entries.size();
   if (entries.empty()) return RoundResult::kOk;
   const std::int64_t lag = NowMillis() - StreamIdMillis(entries.front().elements[0].str);
   lag_ms_ = std::max<std::int64_t>(0, lag);
@@ -261,7 +279,12 @@ void EchoFollower::Run() {
       } else if (!stop_) {
         need_refill_ = false;
         RoundResult rr = RoundResult::kOk;
-        while (!stop_ && (rr = Round(**owner, **self)) == RoundResult::kOk) failures = 0;
+        while (!stop_) {
+          const auto round_start = std::chrono::steady_clock::now();
+          if ((rr = Round(**owner, **self)) != RoundResult::kOk) break;
+          failures = 0;
+          Pace(round_start);
+        }
         if (rr == RoundResult::kGap) need_refill_ = true;
       }
     }

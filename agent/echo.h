@@ -31,6 +31,8 @@ struct EchoSpec {
   Endpoint owner;
   Endpoint self;
   std::chrono::milliseconds bound{1000};
+  // Logged writes are applied at most this often (0: as soon as read).
+  std::chrono::milliseconds pace{50};
 };
 
 class EchoFollower {
@@ -73,6 +75,12 @@ class EchoFollower {
   // marker alone.
   void SetMarker(RedisConn& self, bool fresh);
   void SetApplied(const std::string& id);
+  // After a round that applied entries, waits out the rest of the pace
+  // (spec.pace from the round's start) so that a
+  // trickle of writes is applied in batches (one log read, DUMP and RESTORE
+  // pipeline, and marker renewal per batch rather than per write, and a key
+  // written twice is refreshed once). WaitApplied cuts the wait short.
+  void Pace(std::chrono::steady_clock::time_point round_start);
 
   EchoSpec spec_;
   ConnFactory factory_;
@@ -85,7 +93,10 @@ class EchoFollower {
   std::string error_;
   std::atomic<std::int64_t> lag_ms_{0};
   std::string last_id_;
-  std::string applied_;  // last_id_ as other threads see it (under mu_)
+  std::size_t last_read_ = 0;                        // log entries the last round read
+  std::chrono::steady_clock::time_point renewed_{};  // last `echo` lease renewal
+  std::atomic<int> hurry_{0};                        // WaitApplied callers waiting
+  std::string applied_;                              // last_id_ as other threads see it (under mu_)
   mutable std::mutex mu_;
   std::mutex write_mu_;  // held by every write to this shard; Quiesce takes it
   std::condition_variable cv_;

@@ -13,6 +13,8 @@ std::string Usage() {
   --copy-batch N                 keys per MIGRATE (default 100, 1..10000)
   --copy-rate N                  keys per second a copy may move (default 0 = unlimited)
   --echo-bound DURATION          max echo lag before echo-stale, >= 200ms (default 1s)
+  --echo-pace DURATION           an echo applies logged writes at most this often,
+                                 0 = as soon as read (default 50ms, at most bound/4)
   --help
 )";
 }
@@ -86,9 +88,22 @@ Result<Flags> ParseFlags(const std::vector<std::string>& args) {
       if (!d) return unexpected(d.error());
       if (d->count() < 200) return unexpected(Error{"--echo-bound: must be at least 200ms"});
       f.agent.echo_bound = *d;
+    } else if (name == "--echo-pace") {
+      if (value == "0" || value == "0ms" || value == "0s") {
+        f.agent.echo_pace = std::chrono::milliseconds(0);
+        continue;
+      }
+      auto d = ParseMillis(value, "--echo-pace");
+      if (!d) return unexpected(d.error());
+      f.agent.echo_pace = *d;
     } else {
       return unexpected(Error{name + ": unknown flag (see --help)"});
     }
+  }
+  if (f.agent.echo_pace > f.agent.echo_bound / 4) {
+    return unexpected(Error{"--echo-pace: must be at most a quarter of --echo-bound (" +
+                            std::to_string(f.agent.echo_bound.count() / 4) + "ms), got " +
+                            std::to_string(f.agent.echo_pace.count()) + "ms"});
   }
   return f;
 }

@@ -336,8 +336,8 @@ std::unique_ptr<EchoFollower> Agent::TakeFollower(std::uint32_t range, RedisConn
 
 void Agent::StartEcho(const HookRequest& r) {
   if (auto it = echoes_.find(r.range); it != echoes_.end()) it->second->Stop();
-  EchoSpec spec{r.range,           r.start,           r.end,           r.epoch,
-                r.source_endpoint, r.target_endpoint, opts_.echo_bound};
+  EchoSpec spec{r.range,           r.start,          r.end,          r.epoch, r.source_endpoint,
+                r.target_endpoint, opts_.echo_bound, opts_.echo_pace};
   auto f = std::make_unique<EchoFollower>(spec, factory_, metrics_);
   f->Start();
   echoes_[r.range] = std::move(f);

@@ -184,5 +184,17 @@ TEST(AgentFlags, ParsesAndNamesBadFlags) {
   EXPECT_FALSE(ParseFlags({"--what", "1"}));
 }
 
+TEST(AgentFlags, EchoPaceIsAtMostAQuarterOfTheBound) {
+  EXPECT_EQ(ParseFlags({})->agent.echo_pace.count(), 50);
+  EXPECT_EQ(ParseFlags({"--echo-pace", "0"})->agent.echo_pace.count(), 0);
+  EXPECT_EQ(ParseFlags({"--echo-pace", "20ms"})->agent.echo_pace.count(), 20);
+  EXPECT_EQ(ParseFlags({"--echo-bound", "200ms"})->agent.echo_pace.count(), 50);
+  auto too_slow = ParseFlags({"--echo-pace", "300ms"});
+  ASSERT_FALSE(too_slow);
+  EXPECT_EQ(too_slow.error().message,
+            "--echo-pace: must be at most a quarter of --echo-bound (250ms), got 300ms");
+  EXPECT_EQ(ParseFlags({"--echo-pace", "fast"}).error().message.rfind("--echo-pace", 0), 0u);
+}
+
 }  // namespace
 }  // namespace shardcast::agent

@@ -161,6 +161,7 @@ class RedisServer {
     WaitUntil([this] { return RedisClient(port_).Cmd({"PING"}).str == "PONG"; });
   }
   int port() const { return port_; }
+  pid_t pid() const { return proc_.pid(); }
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
 
  private:
