@@ -164,6 +164,7 @@ void ParseMigration(const Json& spec, MigrationPolicy& p) {
     if (!w->is_boolean()) Fail("spec.migration.prewarm", "must be true or false");
     p.prewarm = w->get<bool>();
   }
+  p.echo_sync_cost = Num(mig, "echoSyncCost", 1.5, "spec.migration", 0, 100);
   const Json& sh = MapAt(mig, "shadow", "spec.migration");
   if (const Json* e = Child(sh, "enabled")) {
     if (!e->is_boolean()) Fail("spec.migration.shadow.enabled", "must be true or false");

@@ -62,7 +62,8 @@ struct MigrationPolicy {
   std::vector<Schedule> blackouts;
   int64_t promotion_lead_seconds = 30;
   int64_t per_range_lead_seconds = 10;
-  bool prewarm = false;  // spec.migration.prewarm
+  bool prewarm = false;         // spec.migration.prewarm
+  double echo_sync_cost = 1.5;  // spec.migration.echoSyncCost
   bool shadow_enabled = false;
   double shadow_fraction = 0.1;
   int64_t shadow_seconds = 60;

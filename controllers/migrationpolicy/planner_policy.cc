@@ -25,6 +25,7 @@ planner::Policy PlannerPolicy(const api::MigrationPolicy& p) {
   pl.promotion_lead_seconds = static_cast<double>(p.promotion_lead_seconds);
   pl.per_range_lead_seconds = static_cast<double>(p.per_range_lead_seconds);
   pl.prewarm = p.prewarm;
+  pl.echo_sync_cost = p.echo_sync_cost;
   pl.decision_interval_seconds = static_cast<double>(p.step_seconds);
   // Every event: those naming ranges multiply only those ranges, in the
   // planner; those without ranges scale whole pod forecasts in the forecast

@@ -11,12 +11,30 @@
 
 namespace shardcast::planner::internal {
 
+void Planner::CommitRemoveEcho(std::size_t ri, const std::string& pod, const std::string& reason) {
+  const auto& rg = st_.ranges[ri];
+  const std::size_t o = pod_idx_.at(rg.owner), ep = pod_idx_.at(pod);
+  const std::size_t e = rg.echoes.size();
+  const double before_owner = pods_[o].load, before_echo = pods_[ep].load;
+  pods_[o].load += OwnerShare(ri, e - 1) - OwnerShare(ri, e);
+  pods_[ep].load -= EchoShare(ri, e);
+  DropEcho(ri, pod);
+  Action a;
+  a.type = ActionType::kRemoveEcho;
+  a.range = rg.id;
+  a.pod = pod;
+  a.reason = reason;
+  a.effect = {EffectOf(o, before_owner), EffectOf(ep, before_echo)};
+  Commit(std::move(a));
+}
+
 void Planner::RemoveEchoes() {
   for (std::size_t r = 0; r < st_.ranges.size(); ++r) {
     auto& rg = st_.ranges[r];
-    if (rg.echoes.empty() || RangeCooling(rg.id) || rg.state != RangeState::kStable) continue;
+    if (rg.echoes.empty() || RangeCooling(rg.id) || rg.state != RangeState::kStable ||
+        echoed_.count(rg.id))
+      continue;
     std::size_t o = pod_idx_.at(rg.owner);
-    if (pods_[o].hot) continue;
     std::size_t e = rg.echoes.size();
     double gain = OwnerShare(r, e - 1) - OwnerShare(r, e);
     // An echo on a warm pod was a pre-warm for a promotion (prewarm.cc):
@@ -26,28 +44,28 @@ void Planner::RemoveEchoes() {
       return p != pod_idx_.end() && !Active(p->second);
     });
     const bool prewarm = it != rg.echoes.end();
+    // An echo of a range that is not read-heavy sheds fewer reads than its
+    // sync costs: on an active pod it is a pre-warm whose promotion came and
+    // whose move did not, and goes even while the owner is hot.
+    const bool reads = ReadFraction(rg) >= pol_.read_heavy_fraction;
+    if (pods_[o].hot && (prewarm || reads)) continue;
     if (!prewarm) {
       it = rg.echoes.end() - 1;
-      if (ranges_[r].load > 0.5 * pol_.target_utilization * Cap(o)) continue;
+      if (reads && ranges_[r].load > 0.5 * pol_.target_utilization * Cap(o)) continue;
     }
     if ((pods_[o].load + gain) / Cap(o) > pol_.target_utilization) continue;
     const std::string echo_pod = *it;
-    std::size_t ep = pod_idx_.at(echo_pod);
-    const double before_owner = pods_[o].load, before_echo = pods_[ep].load;
-    pods_[o].load += gain;
-    pods_[ep].load -= EchoShare(r, e);
-    DropEcho(r, echo_pod);
-    Action a;
-    a.type = ActionType::kRemoveEcho;
-    a.range = rg.id;
-    a.pod = echo_pod;
-    a.reason = prewarm ? "echo on warm pod " + echo_pod + " (a pre-warm) no longer needed: owner " +
-                             rg.owner + " is not hot and stays under targetUtilization"
-                       : "range load " + Pct(ranges_[r].load / Cap(o)) +
-                             " is below half of targetUtilization; owner " + rg.owner +
-                             " can serve its reads";
-    a.effect = {EffectOf(o, before_owner), EffectOf(ep, before_echo)};
-    Commit(std::move(a));
+    CommitRemoveEcho(
+        r, echo_pod,
+        prewarm ? "echo on warm pod " + echo_pod + " (a pre-warm) no longer needed: owner " +
+                      rg.owner + " is not hot and stays under targetUtilization"
+        : reads
+            ? "range load " + Pct(ranges_[r].load / Cap(o)) +
+                  " is below half of targetUtilization; owner " + rg.owner + " can serve its reads"
+            : "range is " + Pct(ReadFraction(rg)) + " reads, under readHeavyFraction " +
+                  Pct(pol_.read_heavy_fraction) + ": its echo on " + echo_pod +
+                  " costs more in sync than it sheds; owner " + rg.owner +
+                  " stays under targetUtilization without it");
   }
 }
 
@@ -200,23 +218,10 @@ std::vector<std::size_t> Planner::NextVictims(const std::vector<PodLoad>& cands,
 void Planner::DrainAndRemove(std::size_t v, const std::vector<std::size_t>& next, double mean_obs,
                              int64_t low_for, int warm) {
   const std::string victim = st_.pods[v].name;
-  for (auto& rg : st_.ranges) {
-    auto it = std::find(rg.echoes.begin(), rg.echoes.end(), victim);
-    if (it == rg.echoes.end()) continue;
-    std::size_t r = range_idx_.at(rg.id);
-    std::size_t e = rg.echoes.size();
-    std::size_t o = pod_idx_.at(rg.owner);
-    const double before_owner = pods_[o].load, before_victim = pods_[v].load;
-    pods_[v].load -= EchoShare(r, e);
-    pods_[o].load += OwnerShare(r, e - 1) - OwnerShare(r, e);
-    DropEcho(r, victim);
-    Action a;
-    a.type = ActionType::kRemoveEcho;
-    a.range = rg.id;
-    a.pod = victim;
-    a.reason = "drain " + victim + " for scale-in";
-    a.effect = {EffectOf(o, before_owner), EffectOf(v, before_victim)};
-    Commit(std::move(a));
+  for (std::size_t r = 0; r < st_.ranges.size(); ++r) {
+    const auto& echoes = st_.ranges[r].echoes;
+    if (std::find(echoes.begin(), echoes.end(), victim) == echoes.end()) continue;
+    CommitRemoveEcho(r, victim, "drain " + victim + " for scale-in");
   }
   std::vector<std::size_t> owned = OwnedRanges(v);
   std::sort(owned.begin(), owned.end(), [&](std::size_t a, std::size_t b) {

@@ -58,14 +58,27 @@ double Planner::ReadFraction(const Range& r) const {
   return r.echoes.empty() ? 0.0 : pol_.read_heavy_fraction;
 }
 
+// A range's load L with read fraction f and `echoes` echoes: the owner serves
+// the writes and its share of the reads, and per echo the log appends and
+// the DUMPs the echo's follower reads (half of echoSyncCost per unit of write
+// load); each echo serves its share of the reads and applies every logged
+// write (echoSyncCost per unit of write load; bench/agent/run-echo.sh).
+double Planner::OwnerPart(double L, double f, std::size_t echoes) const {
+  const double e = static_cast<double>(echoes);
+  return L * (1 - f) * (1 + 0.5 * pol_.echo_sync_cost * e) + L * f / (1 + e);
+}
+
+double Planner::EchoPart(double L, double f, std::size_t echoes) const {
+  if (echoes == 0) return 0;
+  return L * f / static_cast<double>(1 + echoes) + L * (1 - f) * pol_.echo_sync_cost;
+}
+
 double Planner::OwnerShare(std::size_t ri, std::size_t echoes) const {
-  double L = ranges_[ri].load, f = ReadFraction(st_.ranges[ri]);
-  return L * (1 - f) + L * f / static_cast<double>(1 + echoes);
+  return OwnerPart(ranges_[ri].load, ReadFraction(st_.ranges[ri]), echoes);
 }
 
 double Planner::EchoShare(std::size_t ri, std::size_t echoes) const {
-  if (echoes == 0) return 0;
-  return ranges_[ri].load * ReadFraction(st_.ranges[ri]) / static_cast<double>(1 + echoes);
+  return EchoPart(ranges_[ri].load, ReadFraction(st_.ranges[ri]), echoes);
 }
 
 void Planner::DropEcho(std::size_t ri, const std::string& pod) {
@@ -191,12 +204,12 @@ void Planner::SumPodLoads(const std::vector<bool>& known) {
     PodModel& o = pods_[ranges_[r].initial_owner];
     const double obs = ranges_[r].observed;
     o.load += OwnerShare(r, e);
-    double obs_f = e ? ReadFraction(rg) : 0;
-    o.observed += obs * (1 - obs_f) + obs * obs_f / static_cast<double>(1 + e);
+    const double obs_f = e ? ReadFraction(rg) : 0;
+    o.observed += OwnerPart(obs, obs_f, e);
     for (const auto& ep : rg.echoes) {
       PodModel& echo = pods_[pod_idx_.at(ep)];
       echo.load += EchoShare(r, e);
-      echo.observed += obs * obs_f / static_cast<double>(1 + e);
+      echo.observed += EchoPart(obs, obs_f, e);
     }
   }
   for (std::size_t p = 0; p < st_.pods.size(); ++p) {

@@ -145,8 +145,11 @@ struct Policy {
   // Pre-warming: one lead time before a promotion falls due, the ranges it
   // would receive are echoed onto the warm pod it would promote; the moves
   // after the promotion go to that echo and only catch up. Off by default
-  // (spec.migration.prewarm): echo sync work is not in the load model.
+  // (spec.migration.prewarm, docs/planner.md).
   bool prewarm = false;
+  // What keeping an echo in sync costs the echo pod per unit of its range's
+  // write load (the owner pays half of it per echo): spec.migration.echoSyncCost.
+  double echo_sync_cost = 1.5;
   std::vector<RangeEvent> events;
 };
 

@@ -122,9 +122,12 @@ class Planner {
   bool RangeCooling(uint32_t id) const;
   bool PodCooling(const std::string& name) const;
   double ReadFraction(const Range& r) const;
-  // Load the owner of range index ri carries with `echoes` replicas.
+  // Load the owner of range index ri carries with `echoes` echoes, and each
+  // echo (its reads and keeping in sync: OwnerPart, EchoPart).
   double OwnerShare(std::size_t ri, std::size_t echoes) const;
   double EchoShare(std::size_t ri, std::size_t echoes) const;
+  double OwnerPart(double load, double read_fraction, std::size_t echoes) const;
+  double EchoPart(double load, double read_fraction, std::size_t echoes) const;
   // Echo `pod` of range ri leaves it (removed, or the range's new owner):
   // the other echoes split the reads one way fewer. The owner's and `pod`'s
   // own loads are the caller's, computed before (the shares depend on the
@@ -167,6 +170,9 @@ class Planner {
   std::vector<HotPod> FindHotPods(bool* promotion_needed);
   void MarkDue(std::vector<HotPod>& hot, bool promotion_needed);
   void RelieveGiant(const HotPod& h, std::size_t r);
+  // Whether one more echo of range r lowers its owner's load (the reads it
+  // sheds outweigh the sync it costs the owner).
+  bool EchoSheds(std::size_t r) const;
   bool AddEcho(const HotPod& h, std::size_t r, const std::string& why);
   // Commits an AddEcho of range r (owned by h) onto pod t.
   void CommitEcho(const HotPod& h, std::size_t r, std::size_t t, const std::string& reason);
@@ -179,11 +185,17 @@ class Planner {
   std::vector<MoveCandidate> MoveCandidates(const HotPod& h, double excess) const;
   // Hot read-heavy ranges of a due pod get an echo instead of a move.
   void EchoHotReads(const HotPod& h);
+  // A due pod's echoes of other pods' ranges are removed first, largest
+  // share first, while it is above target and each owner stays under it.
+  void ShedEchoes(const HotPod& h);
   void SplitRange(const HotPod& h, std::size_t r);
   void MoveOff(const HotPod& h);
 
   // ---- consolidate.cc ----
   void RemoveEchoes();
+  // Commits a RemoveEcho of range ri's echo on `pod`: the owner takes its
+  // reads back, the others split them one way fewer.
+  void CommitRemoveEcho(std::size_t ri, const std::string& pod, const std::string& reason);
   void Merges();
   void ScaleIn();
   std::vector<std::size_t> NextVictims(const std::vector<PodLoad>& cands, std::size_t v, double obs,

@@ -161,9 +161,20 @@ void Planner::MarkDue(std::vector<HotPod>& hot, bool promotion_needed) {
   }
 }
 
+bool Planner::EchoSheds(std::size_t r) const {
+  const std::size_t e = st_.ranges[r].echoes.size();
+  return OwnerShare(r, e + 1) < OwnerShare(r, e) - 1e-12;
+}
+
 bool Planner::AddEcho(const HotPod& h, std::size_t r, const std::string& why) {
   auto& rg = st_.ranges[r];
   std::string subject = "range/" + std::to_string(rg.id);
+  if (!EchoSheds(r)) {
+    plan_.blocked.push_back({subject, "hot, but another echo would cost its owner " + Name(h.pod) +
+                                          " more in sync (echoSyncCost " +
+                                          Num(pol_.echo_sync_cost) + ") than it sheds in reads"});
+    return false;
+  }
   // Existing echoes also shed load to the new one.
   double echo_share = EchoShare(r, rg.echoes.size() + 1);
   long to = PickTarget(echo_share, h.pod, &rg);
@@ -226,6 +237,41 @@ void Planner::EchoHotReads(const HotPod& h) {
   }
 }
 
+void Planner::ShedEchoes(const HotPod& h) {
+  const std::string& name = Name(h.pod);
+  std::vector<std::size_t> held;
+  for (std::size_t r = 0; r < st_.ranges.size(); ++r) {
+    const auto& rg = st_.ranges[r];
+    if (rg.owner == name || rg.state != RangeState::kStable || RangeCooling(rg.id) ||
+        std::find(rg.echoes.begin(), rg.echoes.end(), name) == rg.echoes.end()) {
+      continue;
+    }
+    held.push_back(r);
+  }
+  auto share = [&](std::size_t r) { return EchoShare(r, st_.ranges[r].echoes.size()); };
+  std::sort(held.begin(), held.end(), [&](std::size_t a, std::size_t b) {
+    if (share(a) != share(b)) return share(a) > share(b);
+    return st_.ranges[a].id < st_.ranges[b].id;
+  });
+  for (std::size_t r : held) {
+    if (pods_[h.pod].load <= pol_.target_utilization * Cap(h.pod) + 1e-9) break;
+    const auto& rg = st_.ranges[r];
+    const std::size_t o = pod_idx_.at(rg.owner), e = rg.echoes.size();
+    const double owner_after = pods_[o].load + OwnerShare(r, e - 1) - OwnerShare(r, e);
+    if (owner_after > pol_.target_utilization * Cap(o) + 1e-9) {
+      plan_.blocked.push_back({"range/" + std::to_string(rg.id),
+                               "its echo on hot " + name + " stays: owner " + rg.owner +
+                                   " would reach " + Pct(owner_after / Cap(o)) + " without it"});
+      continue;
+    }
+    CommitRemoveEcho(r, name,
+                     name + " predicted " + Pct(pods_[h.pod].load_before / Cap(h.pod)) +
+                         " is relieved of its echo of range " + std::to_string(rg.id) + " (" +
+                         Pct(share(r) / Cap(h.pod)) + " with sync) first; owner " + rg.owner +
+                         " takes the reads back at " + Pct(owner_after / Cap(o)));
+  }
+}
+
 void Planner::SplitRange(const HotPod& h, std::size_t r) {
   auto& rg = st_.ranges[r];
   const double L = ranges_[r].load;
@@ -264,7 +310,8 @@ void Planner::SplitRange(const HotPod& h, std::size_t r) {
   Commit(std::move(a));
 }
 
-// A range too hot for any one pod: echo it if read-heavy, else split it.
+// A range too hot for any one pod: echo it if read-heavy (and an echo sheds
+// more reads than its sync costs the owner), else split it.
 void Planner::RelieveGiant(const HotPod& h, std::size_t r) {
   const auto& rg = st_.ranges[r];
   std::string subject = "range/" + std::to_string(rg.id);
@@ -274,7 +321,7 @@ void Planner::RelieveGiant(const HotPod& h, std::size_t r) {
                       std::string(RangeCooling(rg.id) ? "in cooldown" : "not stable")});
     return;
   }
-  if (rg.read_fraction && *rg.read_fraction >= pol_.read_heavy_fraction) {
+  if (rg.read_fraction && *rg.read_fraction >= pol_.read_heavy_fraction && EchoSheds(r)) {
     AddEcho(h, r, "exceeds one pod's target");
   } else if (rg.end > rg.start && st_.ranges.size() >= kMaxRanges) {
     plan_.blocked.push_back(
@@ -376,6 +423,7 @@ void Planner::Relieve() {
   }
   for (const auto& h : hot) {
     if (!h.due) continue;
+    ShedEchoes(h);
     EchoHotReads(h);
     MoveOff(h);
   }

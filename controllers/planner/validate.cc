@@ -131,6 +131,9 @@ Result<bool> ValidatePolicy(const Policy& p) {
   if (!(p.decision_interval_seconds >= 0 && p.decision_interval_seconds < 1e9)) {
     return unexpected(Error{"policy.forecast.step (decision interval): must be >= 0"});
   }
+  if (!(p.echo_sync_cost >= 0 && p.echo_sync_cost <= 100)) {
+    return unexpected(Error{"policy.migration.echoSyncCost: must be in [0, 100]"});
+  }
   if (!(p.read_heavy_fraction >= 0 && p.read_heavy_fraction <= 1)) {
     return unexpected(Error{"policy.readHeavyFraction: must be in [0, 1]"});
   }

@@ -244,7 +244,8 @@ TEST(PlanInputC3, GiantRangeIsSplit) {
   f["timeToCrossingSeconds"] = 0;
   f["rangesRest"] = {{"count", 7}, {"p50", 100}, {"p90", 100}};
   w.SetRange(2, 0, 700, 850)["readShare"] = 0.1;
-  for (int i = 1; i < 4; ++i) w.ColdPod(i, 0.2);
+  // Room for an echo's 850 x (0.45 reads + 0.1 x 1.5 sync).
+  for (int i = 1; i < 4; ++i) w.ColdPod(i, 0.05);
   planner::Plan p = w.Plan();
   auto splits = Of(p, ActionType::kSplit);
   ASSERT_EQ(splits.size(), 1u);

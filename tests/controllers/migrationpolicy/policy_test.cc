@@ -29,6 +29,10 @@ TEST(ParsePolicy, DefaultsFollowTheCrd) {
   auto on = ParsePolicy(PolicyObj(R"({"migration":{"prewarm":true}})"));
   ASSERT_TRUE(on) << on.error().message;
   EXPECT_TRUE(on->planner.prewarm);
+  EXPECT_EQ(p->planner.echo_sync_cost, 1.5);
+  auto cheap = ParsePolicy(PolicyObj(R"({"migration":{"echoSyncCost":0.5}})"));
+  ASSERT_TRUE(cheap) << cheap.error().message;
+  EXPECT_EQ(cheap->planner.echo_sync_cost, 0.5);
   EXPECT_EQ(p->created, *planner::ParseRfc3339("2026-11-27T08:00:00Z"));
 }
 
@@ -43,6 +47,8 @@ TEST(ParsePolicy, BadFieldsAreNamed) {
       {R"({"windows":[{"schedule":"0 99 * * *","duration":"1h"}]})", "spec.windows[0].schedule"},
       {R"({"migration":{"shadow":{"enabled":"yes"}}})", "spec.migration.shadow.enabled"},
       {R"({"migration":{"prewarm":"always"}})", "spec.migration.prewarm"},
+      {R"({"migration":{"echoSyncCost":-1}})", "spec.migration.echoSyncCost"},
+      {R"({"migration":{"echoSyncCost":"high"}})", "spec.migration.echoSyncCost"},
       {R"({"shardSetSelector":{"matchExpressions":[{"key":"a","operator":"Near"}]}})",
        "spec.shardSetSelector.matchExpressions[0].operator"},
   };

@@ -62,7 +62,7 @@ const Case kCases[] = {
      ActionType::kSplit, 1},
     {"AddEcho: hot read-heavy range",
      [](Fixture& f) {
-       for (int i = 1; i < 4; ++i) f.SetPodUtil(i, 0.2);
+       for (int i = 1; i < 4; ++i) f.SetPodUtil(i, 0.15);  // room for 700 x (0.45 + 0.15)
        f.SetRange(0, 700);
        f.in.state.ranges[0].read_fraction = 0.9;
        f.SetPodForecast(0, 0.99, 0);
@@ -276,7 +276,7 @@ TEST(Planner, NoSplitPastTheRangeCap) {
 
 TEST(Planner, EchoGoesToAPodWithRoomAndNotTheOwner) {
   Fixture fx(4, 8, 0.4);
-  for (int i = 1; i < 4; ++i) fx.SetPodUtil(i, 0.2);
+  for (int i = 1; i < 4; ++i) fx.SetPodUtil(i, 0.15);
   fx.SetPodUtil(3, 0.5);  // no room for the echo's share there
   fx.SetRange(0, 700);
   fx.in.state.ranges[0].read_fraction = 0.9;
