@@ -445,8 +445,13 @@ planner::History HistoryFrom(const std::vector<ActionRecord>& actions,
       if (a.other && (a.type == ActionType::kSplit || a.type == ActionType::kMerge)) {
         h.range_last_action[*a.other] = std::max(h.range_last_action[*a.other], last);
       }
+      // A pod's cooldown keeps it from flapping between roles: moves and
+      // echoes cool their ranges, not the pods (an echo on a warm pod is a
+      // pre-warm for its promotion, which must not then be refused).
+      const bool pod_action = a.type != ActionType::kMove && a.type != ActionType::kAddEcho &&
+                              a.type != ActionType::kRemoveEcho;
       for (const auto& pod : {a.source, a.target}) {
-        if (!pod.empty() && a.type != ActionType::kMove)
+        if (!pod.empty() && pod_action)
           h.pod_last_action[pod] = std::max(h.pod_last_action[pod], last);
       }
     }

@@ -152,6 +152,12 @@ class Planner {
   // The warm pod a promotion would take: ready, out of cooldown, lowest
   // ordinal (as the ShardSet controller promotes); -1 if none.
   long NextWarmPod() const;
+  // The warm pod that pre-warms hot pod `hot`: the one already holding
+  // echoes of its ranges, else the lowest-ordinal ready warm pod out of
+  // cooldown holding none of another pod's; -1 when none.
+  long WarmPodFor(std::size_t hot) const;
+  // Pod t's load once it owns every range it echoes.
+  double LoadAsOwner(std::size_t t) const;
   // An echo of range ri on a ready active pod that can take the range over
   // under targetUtilization (a pre-warmed receiver: the move only catches
   // up); -1 if none.

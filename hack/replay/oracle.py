@@ -400,7 +400,8 @@ class Simulation:
                 rla[str(h["range"])] = max(rla.get(str(h["range"]), 0), last)
             if h["other"] is not None and h["type"] in ("Split", "Merge"):
                 rla[str(h["other"])] = max(rla.get(str(h["other"]), 0), last)
-            if h["type"] != "Move":
+            # Moves and echoes cool their ranges, not the pods.
+            if h["type"] not in ("Move", "AddEcho", "RemoveEcho"):
                 for pod in (h["source"], h["target"]):
                     if pod:
                         pla[pod] = max(pla.get(pod, 0), last)

@@ -190,6 +190,27 @@ TEST(Limits, ConcurrencyAndMovesPerHour) {
   EXPECT_EQ(h.range_last_action.count(static_cast<uint32_t>((now - 10) % 100)), 1u);
 }
 
+// Pods cool down after a change of role; moves and echoes cool their ranges
+// only, so a warm pod given a pre-warm echo can still be promoted.
+TEST(Limits, EchoesAndMovesCoolTheirRangesNotThePods) {
+  const int64_t now = 10000;
+  std::vector<ActionRecord> done = {
+      Started("AddEcho", now - 30, "Completed"), Started("RemoveEcho", now - 20, "Completed"),
+      Started("Move", now - 10, "Completed"), Started("Promote", now - 40, "Completed")};
+  done[0].target = "kv-5";
+  done[1].target = "kv-6";
+  done[2].source = "kv-0";
+  done[2].target = "kv-7";
+  done[3].target = "kv-4";
+  planner::History h = HistoryFrom({}, done, now);
+  EXPECT_EQ(h.pod_last_action.count("kv-5"), 0u);
+  EXPECT_EQ(h.pod_last_action.count("kv-6"), 0u);
+  EXPECT_EQ(h.pod_last_action.count("kv-7"), 0u);
+  EXPECT_EQ(h.pod_last_action.count("kv-0"), 0u);
+  EXPECT_EQ(h.pod_last_action.at("kv-4"), now - 40);
+  EXPECT_EQ(h.range_last_action.at(static_cast<uint32_t>((now - 30) % 100)), now - 30);
+}
+
 // The planner plans promotions with their measured median duration: the
 // completed ones in the history only.
 TEST(Limits, HistoryMeasuresTheMedianPromotion) {

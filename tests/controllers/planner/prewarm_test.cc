@@ -103,5 +103,57 @@ TEST(PlannerPrewarm, APrewarmIsRemovedWhenTheOwnerIsNoLongerHot) {
   }
 }
 
+// Re-planned while the pre-warmed ranges cool down (they are not movable
+// then): what they cover counts, and no other range is echoed anywhere.
+TEST(PlannerPrewarm, ARePlanInCooldownKeepsThePrewarmAndAddsNothing) {
+  Fixture fx = HotFixture();
+  fx.SetPodForecast(0, 0.95, 130.0);
+  Plan warm = MustPlan(fx.in);
+  auto state = ApplyPlan(fx.in.state, warm);
+  ASSERT_TRUE(state.ok());
+  fx.in.state = *state;
+  for (const auto& a : warm.actions) fx.in.history.range_last_action[*a.range] = fx.in.now;
+  fx.in.now += 60;
+  fx.SetPodForecast(0, 0.95, 120.0);
+  Plan again = MustPlan(fx.in);
+  EXPECT_EQ(Count(again, ActionType::kAddEcho), 0u);
+  EXPECT_TRUE(Mentions(again.notes, "pre-warming kv-4 with 3 of the 3 ranges"));
+}
+
+// Two hot pods due for promotions pre-warm two warm pods, one each, in
+// ordinal order: the promotions take them in that order.
+TEST(PlannerPrewarm, EachHotPodPrewarmsAWarmPodOfItsOwn) {
+  Fixture fx(4, 8, 0.58, 2);
+  for (auto& r : fx.in.state.ranges) r.read_fraction = 0.0;
+  fx.in.policy.prewarm = true;
+  fx.SetPodUtil(0, 0.5, 0.9);
+  fx.SetPodUtil(1, 0.5, 0.9);
+  fx.SetPodForecast(0, 0.95, 125.0);
+  fx.SetPodForecast(1, 0.95, 130.0);
+  Plan p = MustPlan(fx.in);
+  EXPECT_EQ(Count(p, ActionType::kAddEcho), 6u);
+  for (const auto& a : p.actions) {
+    const std::string& owner = fx.in.state.ranges[*a.range].owner;
+    EXPECT_EQ(a.pod, owner == "kv-0" ? "kv-4" : "kv-5") << "range " << *a.range;
+  }
+}
+
+// A warm pod is pre-warmed only with what it can carry under target, while
+// it echoes the ranges and once it owns them.
+TEST(PlannerPrewarm, AWarmPodIsPrewarmedOnlyWithWhatItCanCarry) {
+  Fixture fx = HotFixture();
+  fx.SetPodUtil(0, 0.5, 1.6);  // 8 write-only ranges of 20%: 5 to move
+  fx.SetPodForecast(0, 0.95, 130.0);
+  // Echoing a written range costs 1.5x its load (30% each): 2 fit.
+  Plan p = MustPlan(fx.in);
+  EXPECT_EQ(Count(p, ActionType::kAddEcho), 2u);
+  EXPECT_TRUE(Mentions(p.blocked, "not pre-warmed: kv-4 would carry 90% echoing it"));
+  // Sync for free: owning them binds, 3 fit (60%).
+  fx.in.policy.echo_sync_cost = 0;
+  p = MustPlan(fx.in);
+  EXPECT_EQ(Count(p, ActionType::kAddEcho), 3u);
+  EXPECT_TRUE(Mentions(p.blocked, "not pre-warmed: kv-4 would carry 80% once promoted"));
+}
+
 }  // namespace
 }  // namespace shardcast::planner

@@ -270,7 +270,7 @@ class InputTest(unittest.TestCase):
         h = s.history_input(t + 60)
         self.assertEqual(h["moves"], [t, t])  # the Move and the AddEcho copy data
         self.assertEqual(set(h["rangeLastAction"]), {"0", "1", "2", "32"})
-        self.assertEqual(set(h["podLastAction"]), {"kv-3", "kv-2"})  # not Move's pods
+        self.assertEqual(set(h["podLastAction"]), {"kv-3"})  # not Move's or AddEcho's pods
         with self.assertRaisesRegex(oracle.OracleError, "not owned by kv-1"):
             s.apply(t, [{"type": "Move", "range": 0, "from": "kv-1", "to": "kv-2"}], tally)
 
