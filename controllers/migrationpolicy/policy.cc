@@ -435,7 +435,11 @@ planner::History HistoryFrom(const std::vector<ActionRecord>& actions,
         if (now - a.started_at < 3600) h.move_times.push_back(a.started_at);
         if (!a.terminal()) ++h.in_flight_migrations;
       }
-      if (a.range) h.range_last_action[*a.range] = std::max(h.range_last_action[*a.range], last);
+      const bool echo = a.type == ActionType::kAddEcho || a.type == ActionType::kRemoveEcho;
+      if (a.range) {
+        auto& at = (echo ? h.range_last_echo : h.range_last_action)[*a.range];
+        at = std::max(at, last);
+      }
       if (a.type == ActionType::kPromote) {
         h.last_promotion = std::max(h.last_promotion.value_or(a.started_at), a.started_at);
       }
@@ -448,8 +452,7 @@ planner::History HistoryFrom(const std::vector<ActionRecord>& actions,
       // A pod's cooldown keeps it from flapping between roles: moves and
       // echoes cool their ranges, not the pods (an echo on a warm pod is a
       // pre-warm for its promotion, which must not then be refused).
-      const bool pod_action = a.type != ActionType::kMove && a.type != ActionType::kAddEcho &&
-                              a.type != ActionType::kRemoveEcho;
+      const bool pod_action = a.type != ActionType::kMove && !echo;
       for (const auto& pod : {a.source, a.target}) {
         if (!pod.empty() && pod_action)
           h.pod_last_action[pod] = std::max(h.pod_last_action[pod], last);

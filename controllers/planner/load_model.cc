@@ -43,9 +43,13 @@ std::string Num(double v, const char* fmt) {
   return buf;
 }
 
+bool Planner::Cooling(const std::map<uint32_t, int64_t>& last, uint32_t id) const {
+  auto it = last.find(id);
+  return it != last.end() && in_.now - it->second < pol_.cooldown_seconds;
+}
+
 bool Planner::RangeCooling(uint32_t id) const {
-  auto it = in_.history.range_last_action.find(id);
-  return it != in_.history.range_last_action.end() && in_.now - it->second < pol_.cooldown_seconds;
+  return Cooling(in_.history.range_last_action, id) || Cooling(in_.history.range_last_echo, id);
 }
 
 bool Planner::PodCooling(const std::string& name) const {
@@ -283,7 +287,10 @@ bool Planner::Giant(std::size_t r) const {
 
 bool Planner::Movable(std::size_t r) const {
   const auto& rg = st_.ranges[r];
-  return rg.state == RangeState::kStable && !RangeCooling(rg.id);
+  if (rg.state != RangeState::kStable || Cooling(in_.history.range_last_action, rg.id))
+    return false;
+  // An echo change cools the range, except for a move to its echo.
+  return !Cooling(in_.history.range_last_echo, rg.id) || Prewarmed(r);
 }
 
 int Planner::ActiveCount() const {

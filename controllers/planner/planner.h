@@ -154,8 +154,12 @@ struct Policy {
 };
 
 struct History {
-  std::vector<int64_t> move_times;                 // starts of moves (last hour is used)
-  std::map<uint32_t, int64_t> range_last_action;   // per-range cooldown
+  std::vector<int64_t> move_times;                // starts of moves (last hour is used)
+  std::map<uint32_t, int64_t> range_last_action;  // per-range cooldown
+  // Per-range cooldown of echo changes (AddEcho, RemoveEcho): they cool the
+  // range's echoes, merges and splits, but a move to the range's echo (a
+  // pre-warmed move, which only catches up) may follow at once.
+  std::map<uint32_t, int64_t> range_last_echo;
   std::map<std::string, int64_t> pod_last_action;  // per-pod cooldown
   int in_flight_migrations = 0;
   std::optional<int64_t> low_load_since;  // observed mean utilization < scaleIn since

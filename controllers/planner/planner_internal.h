@@ -119,7 +119,10 @@ class Planner {
   double Util(std::size_t p) const { return pods_[p].load / Cap(p); }
   bool Active(std::size_t p) const { return st_.pods[p].role == PodRole::kActive; }
   const std::string& Name(std::size_t p) const { return st_.pods[p].name; }
+  // Whether range `id` was acted on (any action, echoes included) within the
+  // cooldown.
   bool RangeCooling(uint32_t id) const;
+  bool Cooling(const std::map<uint32_t, int64_t>& last, uint32_t id) const;
   bool PodCooling(const std::string& name) const;
   double ReadFraction(const Range& r) const;
   // Load the owner of range index ri carries with `echoes` echoes, and each

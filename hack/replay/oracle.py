@@ -389,19 +389,21 @@ class Simulation:
         builds it from the newest HISTORY_LIMIT finished records and those in
         flight, with the median duration of the completed promotions and
         moves and the start of the newest promotion."""
-        moves, rla, pla, in_flight = [], {}, {}, 0
+        moves, rla, rle, pla, in_flight = [], {}, {}, {}, 0
         for h in self.history[-HISTORY_LIMIT:] + self.in_flight_records():
             last = h["started"] if h["finished"] is None else max(h["started"], h["finished"])
             if h["type"] in COPIES_DATA:
                 if now - h["started"] < 3600:
                     moves.append(h["started"])
                 in_flight += h["finished"] is None
+            echo = h["type"] in ("AddEcho", "RemoveEcho")
             if h["range"] is not None:
-                rla[str(h["range"])] = max(rla.get(str(h["range"]), 0), last)
+                last_of = rle if echo else rla  # echo changes cool apart (planner.h)
+                last_of[str(h["range"])] = max(last_of.get(str(h["range"]), 0), last)
             if h["other"] is not None and h["type"] in ("Split", "Merge"):
                 rla[str(h["other"])] = max(rla.get(str(h["other"]), 0), last)
             # Moves and echoes cool their ranges, not the pods.
-            if h["type"] not in ("Move", "AddEcho", "RemoveEcho"):
+            if h["type"] != "Move" and not echo:
                 for pod in (h["source"], h["target"]):
                     if pod:
                         pla[pod] = max(pla.get(pod, 0), last)
@@ -413,7 +415,7 @@ class Simulation:
         # Its Moves hand over when they finish (see the module doc).
         moved = sorted(h["finished"] - h["started"] for h in self.history[-HISTORY_LIMIT:]
                        if h["type"] == "Move" and h["finished"] is not None)
-        return {"moves": sorted(moves), "rangeLastAction": rla, "podLastAction": pla,
+        return {"moves": sorted(moves), "rangeLastAction": rla, "rangeLastEcho": rle, "podLastAction": pla,
                 "inFlightMigrations": in_flight, "lowLoadSince": self.low_since,
                 "promotionSeconds": float(took[len(took) // 2]) if took else None,
                 "lastPromotion": max(promoted) if promoted else None,

@@ -228,16 +228,18 @@ void ParseHistory(const json& h, pl::History* out) {
     for (std::size_t i = 0; i < m.size(); ++i)
       out->move_times.push_back(Time(m[i], "history.moves[" + std::to_string(i) + "]"));
   }
-  if (h.contains("rangeLastAction")) {
-    for (const auto& [k, v] : Obj(h, "rangeLastAction", "history").items()) {
-      std::string f = "history.rangeLastAction." + k;
+  for (const auto& [field, map] : {std::pair{"rangeLastAction", &out->range_last_action},
+                                   std::pair{"rangeLastEcho", &out->range_last_echo}}) {
+    if (!h.contains(field)) continue;
+    for (const auto& [k, v] : Obj(h, field, "history").items()) {
+      std::string f = std::string("history.") + field + "." + k;
       uint32_t id = 0;
       try {
         id = static_cast<uint32_t>(std::stoul(k));
       } catch (const std::exception&) {
         Fail(f, "key must be a range id");
       }
-      out->range_last_action[id] = Time(v, f);
+      (*map)[id] = Time(v, f);
     }
   }
   if (h.contains("podLastAction")) {

@@ -208,7 +208,11 @@ TEST(Limits, EchoesAndMovesCoolTheirRangesNotThePods) {
   EXPECT_EQ(h.pod_last_action.count("kv-7"), 0u);
   EXPECT_EQ(h.pod_last_action.count("kv-0"), 0u);
   EXPECT_EQ(h.pod_last_action.at("kv-4"), now - 40);
-  EXPECT_EQ(h.range_last_action.at(static_cast<uint32_t>((now - 30) % 100)), now - 30);
+  // Echo changes cool apart from the other actions on a range.
+  EXPECT_EQ(h.range_last_echo.at(static_cast<uint32_t>((now - 30) % 100)), now - 30);
+  EXPECT_EQ(h.range_last_echo.at(static_cast<uint32_t>((now - 20) % 100)), now - 20);
+  EXPECT_EQ(h.range_last_action.count(static_cast<uint32_t>((now - 30) % 100)), 0u);
+  EXPECT_EQ(h.range_last_action.at(static_cast<uint32_t>((now - 10) % 100)), now - 10);
 }
 
 // The planner plans promotions with their measured median duration: the

@@ -66,6 +66,8 @@ Json History(const Json& c) {
   Json out = {{"moves", h.move_times}, {"inFlightMigrations", h.in_flight_migrations}};
   out["rangeLastAction"] = Json::object();
   for (const auto& [id, t] : h.range_last_action) out["rangeLastAction"][std::to_string(id)] = t;
+  out["rangeLastEcho"] = Json::object();
+  for (const auto& [id, t] : h.range_last_echo) out["rangeLastEcho"][std::to_string(id)] = t;
   out["podLastAction"] = Json::object();
   for (const auto& [pod, t] : h.pod_last_action) out["podLastAction"][pod] = t;
   out["promotionSeconds"] = h.promotion_seconds ? Json(*h.promotion_seconds) : Json();
