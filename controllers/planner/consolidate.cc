@@ -14,10 +14,9 @@ namespace shardcast::planner::internal {
 void Planner::CommitRemoveEcho(std::size_t ri, const std::string& pod, const std::string& reason) {
   const auto& rg = st_.ranges[ri];
   const std::size_t o = pod_idx_.at(rg.owner), ep = pod_idx_.at(pod);
-  const std::size_t e = rg.echoes.size();
   const double before_owner = pods_[o].load, before_echo = pods_[ep].load;
-  pods_[o].load += OwnerShare(ri, e - 1) - OwnerShare(ri, e);
-  pods_[ep].load -= EchoShare(ri, e);
+  pods_[o].load += OwnerGainWithoutAnEcho(ri);
+  pods_[ep].load -= EchoShare(ri, rg.echoes.size());
   DropEcho(ri, pod);
   Action a;
   a.type = ActionType::kRemoveEcho;
@@ -35,8 +34,7 @@ void Planner::RemoveEchoes() {
         echoed_.count(rg.id))
       continue;
     std::size_t o = pod_idx_.at(rg.owner);
-    std::size_t e = rg.echoes.size();
-    double gain = OwnerShare(r, e - 1) - OwnerShare(r, e);
+    const double gain = OwnerGainWithoutAnEcho(r);
     // An echo on a warm pod was a pre-warm for a promotion (prewarm.cc):
     // with the owner no longer hot it goes first, whatever the range's load.
     auto it = std::find_if(rg.echoes.begin(), rg.echoes.end(), [&](const std::string& ep) {
@@ -219,8 +217,7 @@ void Planner::DrainAndRemove(std::size_t v, const std::vector<std::size_t>& next
                              int64_t low_for, int warm) {
   const std::string victim = st_.pods[v].name;
   for (std::size_t r = 0; r < st_.ranges.size(); ++r) {
-    const auto& echoes = st_.ranges[r].echoes;
-    if (std::find(echoes.begin(), echoes.end(), victim) == echoes.end()) continue;
+    if (!EchoesOn(st_.ranges[r], victim)) continue;
     CommitRemoveEcho(r, victim, "drain " + victim + " for scale-in");
   }
   std::vector<std::size_t> owned = OwnedRanges(v);

@@ -43,18 +43,12 @@ std::string Num(double v, const char* fmt) {
   return buf;
 }
 
-bool Planner::Cooling(const std::map<uint32_t, int64_t>& last, uint32_t id) const {
-  auto it = last.find(id);
-  return it != last.end() && in_.now - it->second < pol_.cooldown_seconds;
-}
-
 bool Planner::RangeCooling(uint32_t id) const {
   return Cooling(in_.history.range_last_action, id) || Cooling(in_.history.range_last_echo, id);
 }
 
 bool Planner::PodCooling(const std::string& name) const {
-  auto it = in_.history.pod_last_action.find(name);
-  return it != in_.history.pod_last_action.end() && in_.now - it->second < pol_.cooldown_seconds;
+  return Cooling(in_.history.pod_last_action, name);
 }
 
 double Planner::ReadFraction(const Range& r) const {
@@ -83,6 +77,11 @@ double Planner::OwnerShare(std::size_t ri, std::size_t echoes) const {
 
 double Planner::EchoShare(std::size_t ri, std::size_t echoes) const {
   return EchoPart(ranges_[ri].load, ReadFraction(st_.ranges[ri]), echoes);
+}
+
+double Planner::OwnerGainWithoutAnEcho(std::size_t ri) const {
+  const std::size_t e = st_.ranges[ri].echoes.size();
+  return OwnerShare(ri, e - 1) - OwnerShare(ri, e);
 }
 
 void Planner::DropEcho(std::size_t ri, const std::string& pod) {

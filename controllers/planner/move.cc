@@ -22,10 +22,7 @@ long Planner::PickTarget(double load, std::size_t exclude, const Range* range) c
     const PodModel& pod = pods_[p];
     if (p == exclude || !Active(p) || !st_.pods[p].ready || pod.hot) continue;
     if (pod.ranges + 1 > bound) continue;
-    if (range && std::find(range->echoes.begin(), range->echoes.end(), st_.pods[p].name) !=
-                     range->echoes.end()) {
-      continue;
-    }
+    if (range && EchoesOn(*range, st_.pods[p].name)) continue;
     double after = (pod.load + load) / Cap(p);
     if (after > pol_.target_utilization + 1e-12) continue;
     double score = (pol_.target_utilization - after) - 0.5 * pod.observed / Cap(p) -
@@ -141,8 +138,7 @@ bool Planner::MoveRange(std::size_t ri, const std::string& why, double score, bo
   auto t = static_cast<std::size_t>(to);
   const double before_from = pods_[from].load, before_to = pods_[t].load;
   pods_[from].load -= share;
-  auto echo = std::find(rg.echoes.begin(), rg.echoes.end(), st_.pods[t].name);
-  const bool prewarmed = echo != rg.echoes.end();
+  const bool prewarmed = EchoesOn(rg, st_.pods[t].name);
   if (prewarmed) {
     // The echo becomes the owner: its echo share turns into the owner's,
     // and the other echoes split the reads one way fewer.

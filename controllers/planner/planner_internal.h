@@ -14,6 +14,7 @@
 //   planner.cc      MakePlan, MovementLowerBound, Planner::Run
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -36,6 +37,11 @@ std::string Num(double v, const char* fmt = "%.2f");
 inline std::size_t MoveWaves(std::size_t moves, int concurrent) {
   const std::size_t c = concurrent > 1 ? static_cast<std::size_t>(concurrent) : 1;
   return (moves + c - 1) / c;
+}
+
+// Whether `pod` holds an echo of range `r`.
+inline bool EchoesOn(const Range& r, const std::string& pod) {
+  return std::find(r.echoes.begin(), r.echoes.end(), pod) != r.echoes.end();
 }
 
 // Every field of the input, in the order the errors are reported.
@@ -122,7 +128,12 @@ class Planner {
   // Whether range `id` was acted on (any action, echoes included) within the
   // cooldown.
   bool RangeCooling(uint32_t id) const;
-  bool Cooling(const std::map<uint32_t, int64_t>& last, uint32_t id) const;
+  // Whether `key`'s last action in `last` is within the cooldown.
+  template <class K>
+  bool Cooling(const std::map<K, int64_t>& last, const K& key) const {
+    auto it = last.find(key);
+    return it != last.end() && in_.now - it->second < pol_.cooldown_seconds;
+  }
   bool PodCooling(const std::string& name) const;
   double ReadFraction(const Range& r) const;
   // Load the owner of range index ri carries with `echoes` echoes, and each
@@ -136,6 +147,9 @@ class Planner {
   // own loads are the caller's, computed before (the shares depend on the
   // echo count).
   void DropEcho(std::size_t ri, const std::string& pod);
+  // What range ri's owner carries more when one of its echoes goes (less,
+  // when the echo's sync cost it more than the reads it shed).
+  double OwnerGainWithoutAnEcho(std::size_t ri) const;
   // The ShardSet controller's bounded-load limit on ranges per pod.
   std::size_t RangeBound() const;
   // Ranges currently owned by pod p.
@@ -153,8 +167,8 @@ class Planner {
   // Weighed when relieving a hot pod (PromotionWorthIt).
   long TryPromote(std::string& why, const std::string& for_what);
   // The warm pod a promotion would take: ready, out of cooldown, lowest
-  // ordinal (as the ShardSet controller promotes); -1 if none.
-  long NextWarmPod() const;
+  // ordinal (as the ShardSet controller promotes), not in `skip`; -1 if none.
+  long NextWarmPod(const std::set<std::size_t>& skip = {}) const;
   // The warm pod that pre-warms hot pod `hot`: the one already holding
   // echoes of its ranges, else the lowest-ordinal ready warm pod out of
   // cooldown holding none of another pod's; -1 when none.

@@ -10,10 +10,10 @@
 
 namespace shardcast::planner::internal {
 
-long Planner::NextWarmPod() const {
+long Planner::NextWarmPod(const std::set<std::size_t>& skip) const {
   long best = -1;
   for (std::size_t p = 0; p < st_.pods.size(); ++p) {
-    if (Active(p) || !st_.pods[p].ready || PodCooling(st_.pods[p].name)) continue;
+    if (Active(p) || !st_.pods[p].ready || PodCooling(st_.pods[p].name) || skip.count(p)) continue;
     if (best < 0 ||
         PodOrdinal(st_.pods[p].name) < PodOrdinal(st_.pods[static_cast<std::size_t>(best)].name)) {
       best = static_cast<long>(p);
@@ -67,24 +67,13 @@ long Planner::WarmPodFor(std::size_t hot) const {
       }
     }
   }
-  if (mine >= 0) return mine;
-  long best = -1;
-  for (std::size_t p = 0; p < st_.pods.size(); ++p) {
-    if (Active(p) || !st_.pods[p].ready || PodCooling(Name(p)) || taken.count(p)) continue;
-    if (best < 0 || PodOrdinal(Name(p)) < PodOrdinal(Name(static_cast<std::size_t>(best)))) {
-      best = static_cast<long>(p);
-    }
-  }
-  return best;
+  return mine >= 0 ? mine : NextWarmPod(taken);
 }
 
 double Planner::LoadAsOwner(std::size_t t) const {
   double load = 0;
   for (std::size_t r = 0; r < st_.ranges.size(); ++r) {
-    const auto& echoes = st_.ranges[r].echoes;
-    if (std::find(echoes.begin(), echoes.end(), Name(t)) != echoes.end()) {
-      load += OwnerShare(r, echoes.size() - 1);
-    }
+    if (EchoesOn(st_.ranges[r], Name(t))) load += OwnerShare(r, st_.ranges[r].echoes.size() - 1);
   }
   return load;
 }
@@ -105,15 +94,13 @@ void Planner::Prewarm(const HotPod& h, bool promotion_needed) {
   double covered = 0;
   std::size_t held = 0;
   for (std::size_t r : OwnedRanges(h.pod)) {
-    const auto& echoes = st_.ranges[r].echoes;
-    if (std::find(echoes.begin(), echoes.end(), Name(t)) == echoes.end()) continue;
-    covered += OwnerShare(r, echoes.size());
+    if (!EchoesOn(st_.ranges[r], Name(t))) continue;
+    covered += OwnerShare(r, st_.ranges[r].echoes.size());
     ++held;
   }
   std::vector<MoveCandidate> cands;
   for (const auto& c : MoveCandidates(h, excess - covered)) {
-    const auto& echoes = st_.ranges[c.r].echoes;
-    if (std::find(echoes.begin(), echoes.end(), Name(t)) == echoes.end()) cands.push_back(c);
+    if (!EchoesOn(st_.ranges[c.r], Name(t))) cands.push_back(c);
   }
   std::vector<double> shares;
   for (const auto& c : cands) shares.push_back(c.share);

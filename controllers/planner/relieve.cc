@@ -243,7 +243,7 @@ void Planner::ShedEchoes(const HotPod& h) {
   for (std::size_t r = 0; r < st_.ranges.size(); ++r) {
     const auto& rg = st_.ranges[r];
     if (rg.owner == name || rg.state != RangeState::kStable || RangeCooling(rg.id) ||
-        std::find(rg.echoes.begin(), rg.echoes.end(), name) == rg.echoes.end()) {
+        !EchoesOn(rg, name)) {
       continue;
     }
     held.push_back(r);
@@ -256,8 +256,8 @@ void Planner::ShedEchoes(const HotPod& h) {
   for (std::size_t r : held) {
     if (pods_[h.pod].load <= pol_.target_utilization * Cap(h.pod) + 1e-9) break;
     const auto& rg = st_.ranges[r];
-    const std::size_t o = pod_idx_.at(rg.owner), e = rg.echoes.size();
-    const double owner_after = pods_[o].load + OwnerShare(r, e - 1) - OwnerShare(r, e);
+    const std::size_t o = pod_idx_.at(rg.owner);
+    const double owner_after = pods_[o].load + OwnerGainWithoutAnEcho(r);
     if (owner_after > pol_.target_utilization * Cap(o) + 1e-9) {
       plan_.blocked.push_back({"range/" + std::to_string(rg.id),
                                "its echo on hot " + name + " stays: owner " + rg.owner +
