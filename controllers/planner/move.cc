@@ -62,7 +62,11 @@ long Planner::TryPromote(std::string& why, const std::string& for_what) {
       continue;
     }
   }
-  const long best = NextWarmPod();
+  // The pod pre-warmed for the hot pod being relieved, else the next warm
+  // pod that holds no other pod's pre-warms, else the next warm pod. The
+  // ShardSet controller promotes the pod the action names.
+  long best = relieving_ != nullptr ? WarmPodFor(relieving_->pod) : -1;
+  if (best < 0) best = NextWarmPod();
   if (best < 0) {
     why = !any_warm ? "warm pool empty"
           : cooling ? "warm pool has no ready pod out of cooldown"

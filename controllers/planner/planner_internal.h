@@ -163,15 +163,17 @@ class Planner {
   // ---- move.cc ----
   // Best receiver for `load` under targetUtilization (weighted score), or -1.
   long PickTarget(double load, std::size_t exclude, const Range* range) const;
-  // Promotes the lowest-ordinal ready warm pod, if allowed. Its index or -1.
+  // Promotes a ready warm pod (WarmPodFor the pod being relieved, else
+  // NextWarmPod), if allowed. Its index or -1.
   // Weighed when relieving a hot pod (PromotionWorthIt).
   long TryPromote(std::string& why, const std::string& for_what);
-  // The warm pod a promotion would take: ready, out of cooldown, lowest
-  // ordinal (as the ShardSet controller promotes), not in `skip`; -1 if none.
+  // The next warm pod: ready, out of cooldown, lowest ordinal, not in
+  // `skip`; -1 if none. A Promote names its pod and the ShardSet controller
+  // promotes that one.
   long NextWarmPod(const std::set<std::size_t>& skip = {}) const;
-  // The warm pod that pre-warms hot pod `hot`: the one already holding
-  // echoes of its ranges, else the lowest-ordinal ready warm pod out of
-  // cooldown holding none of another pod's; -1 when none.
+  // The warm pod that pre-warms (and is promoted for) hot pod `hot`: the
+  // ready one out of cooldown already holding echoes of its ranges, else
+  // the next warm pod holding none of another pod's; -1 when none.
   long WarmPodFor(std::size_t hot) const;
   // Pod t's load once it owns every range it echoes.
   double LoadAsOwner(std::size_t t) const;

@@ -60,6 +60,7 @@ long Planner::WarmPodFor(std::size_t hot) const {
     for (const auto& ep : rg.echoes) {
       auto it = pod_idx_.find(ep);
       if (it == pod_idx_.end() || Active(it->second)) continue;
+      if (!st_.pods[it->second].ready || PodCooling(ep)) continue;
       if (rg.owner == Name(hot)) {
         if (mine < 0) mine = static_cast<long>(it->second);
       } else {

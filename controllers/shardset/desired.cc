@@ -124,16 +124,24 @@ std::vector<OwnershipRequest> PlanRequests(const ShardSetSpec& set, const Observ
 }
 
 // 1. A missing active pod is replaced by a Ready warm one (an owner coming
-// back from its claims is not missing). The promoted pod owns nothing until
-// the executor moves ranges to it.
-bool PlanPromotion(const ShardSetSpec& set, const Members& m, Desired& d) {
+// back from its claims is not missing): first the pods the governing
+// policy's Promote actions name (the planner's choice, e.g. the pod it
+// pre-warmed), then by ordinal. The promoted pod owns nothing until the
+// executor moves ranges to it.
+bool PlanPromotion(const ShardSetSpec& set, const Observation& obs, const Members& m, Desired& d) {
   const size_t replicas = static_cast<size_t>(std::max(set.replicas, 0));
   if (m.members() >= replicas) return false;
-  size_t deficit = replicas - m.members();
-  for (const auto& w : m.warm) {
-    if (d.promote.size() == deficit) break;
-    if (w.ready) d.promote.push_back(w.name);
+  const size_t deficit = replicas - m.members();
+  auto take = [&](const ObservedPod& w) {
+    if (d.promote.size() < deficit && w.ready && !Contains(d.promote, w.name))
+      d.promote.push_back(w.name);
+  };
+  for (const auto& name : obs.promote_first) {
+    for (const auto& w : m.warm) {
+      if (w.name == name) take(w);
+    }
   }
+  for (const auto& w : m.warm) take(w);
   if (d.promote.empty()) return false;
   d.kind = StepKind::kPromote;
   d.summary = "promoting " + std::to_string(d.promote.size()) + " warm pod(s)";
@@ -279,7 +287,7 @@ Desired ComputeDesired(const ShardSetSpec& set, const Observation& obs) {
   d.returning.assign(m.returning.begin(), m.returning.end());
   d.victims = PickVictims(set, m);
   d.requests = PlanRequests(set, obs, m, d.victims);
-  if (PlanPromotion(set, m, d) || PlanFirstDocument(set, obs, m, d) ||
+  if (PlanPromotion(set, obs, m, d) || PlanFirstDocument(set, obs, m, d) ||
       PlanDeletions(set, obs, m, d) || PlanCreations(set, obs, m, d)) {
     return d;
   }

@@ -5,6 +5,8 @@
 // A ScaleIn action is the exception: it names the pod it drains and waits for
 // exactly that deletion, so holding its own pod would stall it until its
 // phase timeout (seen in bench/e2e: every live scale-in stuck in Verifying).
+#include <algorithm>
+
 #include "controllers/shardset/shardset.h"
 
 namespace shardcast::shardset {
@@ -28,6 +30,21 @@ void AddHeldPods(const Json& policy, const std::string& set,
       if (!a.contains(role) || !a[role].is_string() || a[role].get<std::string>().empty()) continue;
       held.emplace(a[role].get<std::string>(), id);
     }
+  }
+}
+
+void AddPromotions(const Json& policy, const std::string& set, std::vector<std::string>& pods) {
+  if (!policy.is_object() || !policy.contains("status") || !policy["status"].is_object()) return;
+  const Json& st = policy["status"];
+  if (!st.contains("actions") || !st["actions"].is_array()) return;
+  for (const auto& a : st["actions"]) {
+    if (!a.is_object() || a.value("shardSet", Json()) != set) continue;
+    if (a.value("type", Json()) != "Promote") continue;
+    const Json phase = a.value("phase", Json());
+    if (phase == "Completed" || phase == "Reverted" || phase == "Failed") continue;
+    if (!a.contains("target") || !a["target"].is_string()) continue;
+    const std::string& pod = a["target"].get_ref<const std::string&>();
+    if (!pod.empty() && std::find(pods.begin(), pods.end(), pod) == pods.end()) pods.push_back(pod);
   }
 }
 

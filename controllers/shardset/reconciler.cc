@@ -184,7 +184,9 @@ kube::ApiStatus ShardSetReconciler::observe(Round& round) {
   }
   if (deps_.policies != nullptr) {
     for (const auto& p : deps_.policies->ListNamespace(s.ns)) {
-      if (p) AddHeldPods(*p, s.name, round.obs.held);
+      if (!p) continue;
+      AddHeldPods(*p, s.name, round.obs.held);
+      if (kube::ObjectName(*p) == round.policy) AddPromotions(*p, s.name, round.obs.promote_first);
     }
   }
   ObserveRouting(round);

@@ -158,6 +158,13 @@ std::string RequestsMessage(const std::vector<OwnershipRequest>& requests,
 void AddHeldPods(const Json& policy, const std::string& set,
                  std::map<std::string, std::string>& held);
 
+// Appends the pods (targets) of the unfinished Promote actions of set `set`
+// in the MigrationPolicy `policy`'s status.actions, in their order, once
+// each. The planner chose them (a pod pre-warmed with the ranges it will
+// receive, or one out of cooldown); the ShardSet controller promotes them
+// before any other warm pod. Tolerant like AddHeldPods.
+void AddPromotions(const Json& policy, const std::string& set, std::vector<std::string>& pods);
+
 // ---- status ----
 
 struct Condition {
@@ -250,6 +257,9 @@ struct Observation {
   // MigrationPolicy's status.actions for this set -> that action's id. A
   // scale-in victim or excess warm pod among them is not deleted yet.
   std::map<std::string, std::string> held;
+  // Warm pods that the governing MigrationPolicy's unfinished Promote
+  // actions name, in order (AddPromotions): promoted before the others.
+  std::vector<std::string> promote_first;
 };
 
 // Decides this round. Ownership requests (always, from a valid document):
@@ -258,7 +268,8 @@ struct Observation {
 // of scale-in victims, Shedding for a staying owner's ranges beyond
 // ceil(loadFactor * ranges / staying pods). Then one kind of step, in
 // priority order: promote a Ready warm pod for a missing active one (an
-// owner coming back counts as present); publish the first routing document
+// owner coming back counts as present; the pods obs.promote_first names
+// first, then by ordinal); publish the first routing document
 // (only when none was ever published); delete pods the document does not
 // name (failed, drained victims, excess warm) and failed owners that come
 // back from their claims; create missing pods (owners coming back under

@@ -142,6 +142,39 @@ TEST(PlannerPrewarm, EachHotPodPrewarmsAWarmPodOfItsOwn) {
   }
 }
 
+// The promotion takes the pod pre-warmed for the pod it relieves, whatever
+// its ordinal: kv-1 falls due before kv-0 and gets kv-5, not kv-4.
+TEST(PlannerPrewarm, APromotionTakesThePodPrewarmedForThePodItRelieves) {
+  Fixture fx(4, 8, 0.58, 2);
+  for (auto& r : fx.in.state.ranges) r.read_fraction = 0.0;
+  fx.in.policy.prewarm = true;
+  fx.SetPodUtil(0, 0.5, 0.9);
+  fx.SetPodUtil(1, 0.5, 0.9);
+  fx.SetPodForecast(0, 0.95, 125.0);
+  fx.SetPodForecast(1, 0.95, 130.0);
+  Plan warm = MustPlan(fx.in);
+  ASSERT_EQ(Count(warm, ActionType::kAddEcho), 6u);
+  auto state = ApplyPlan(fx.in.state, warm);
+  ASSERT_TRUE(state.ok()) << state.error().message;
+  fx.in.state = *state;
+  for (const auto& a : warm.actions) fx.in.history.range_last_echo[*a.range] = fx.in.now;
+  fx.in.now += 60;
+  fx.SetPodForecast(0, 0.95, 135.0);  // receded: still pre-warmed, not due
+  fx.SetPodForecast(1, 0.95, 90.0);   // due
+  Plan due = MustPlan(fx.in);
+  ASSERT_EQ(Count(due, ActionType::kPromote), 1u);
+  for (const auto& a : due.actions) {
+    if (a.type == ActionType::kPromote) {
+      EXPECT_EQ(a.pod, "kv-5");
+    }
+    if (a.type == ActionType::kMove) {
+      EXPECT_EQ(a.from, "kv-1");
+      EXPECT_EQ(a.to, "kv-5") << "range " << *a.range;
+    }
+  }
+  EXPECT_EQ(Count(due, ActionType::kMove), 3u);
+}
+
 // A warm pod is pre-warmed only with what it can carry under target, while
 // it echoes the ranges and once it owns them.
 TEST(PlannerPrewarm, AWarmPodIsPrewarmedOnlyWithWhatItCanCarry) {

@@ -298,6 +298,25 @@ TEST(Desired, MissingActivePodPromotesReadyWarmPodInsteadOfCreating) {
   EXPECT_EQ(d.create[0].role, "warm");
 }
 
+// The governing policy's Promote actions name the pods the planner chose
+// (one pre-warmed with the ranges it will receive): those go first, a
+// named pod that is not Ready or not warm is passed over.
+TEST(Desired, PodsThePolicysPromoteActionsNameArePromotedFirst) {
+  ShardSetSpec s = Spec(3, 3);
+  Observation obs;
+  obs.pods = {Pod(0, "active"), Pod(1, "active"), Pod(3, "warm"), Pod(4, "warm"),
+              Pod(5, "warm", false)};
+  obs.routing = Published(s, obs.pods, {"kv-0", "kv-1"}, 4);
+  obs.promote_first = {"kv-5", "kv-0", "kv-4"};
+  Desired d = ComputeDesired(s, obs);
+  ASSERT_EQ(d.kind, StepKind::kPromote);
+  EXPECT_EQ(d.promote, std::vector<std::string>{"kv-4"});
+  // Two missing: the named one, then by ordinal.
+  s.replicas = 4;
+  d = ComputeDesired(s, obs);
+  EXPECT_EQ(d.promote, (std::vector<std::string>{"kv-4", "kv-3"}));
+}
+
 TEST(Desired, NotReadyWarmPodIsNotPromotedColdStartInstead) {
   ShardSetSpec s = Spec(2, 1);
   Observation obs;

@@ -75,6 +75,27 @@ TEST(HeldPods, AScaleInActionDoesNotHoldThePodItDrains) {
   EXPECT_EQ(held["kv-2"], "m1 (MigrationPolicy p)");
 }
 
+TEST(HeldPods, PromotionsAreTheTargetsOfUnfinishedPromoteActionsInOrder) {
+  auto promote = [](const std::string& id, const Json& target, const std::string& phase,
+                    const std::string& set = "kv") {
+    return Json{
+        {"id", id}, {"shardSet", set}, {"type", "Promote"}, {"target", target}, {"phase", phase}};
+  };
+  std::vector<std::string> pods;
+  AddPromotions(PolicyWith(Json::array(
+                    {promote("a1", "kv-5", "Promoting"), promote("a2", "kv-3", "Completed"),
+                     promote("a3", "kv-6", "Pending", "other"), MoveOff("a4", "kv-2", "Verifying"),
+                     promote("a5", 7, "Pending"), Json("x"), promote("a6", "kv-4", "Pending"),
+                     promote("a7", "kv-5", "Pending")})),
+                "kv", pods);
+  EXPECT_EQ(pods, (std::vector<std::string>{"kv-5", "kv-4"}));
+  pods.clear();
+  AddPromotions(Json::object(), "kv", pods);
+  AddPromotions(Json{{"status", {{"actions", "x"}}}}, "kv", pods);
+  AddPromotions(Json("x"), "kv", pods);
+  EXPECT_TRUE(pods.empty());
+}
+
 TEST(HeldPods, DrainedVictimStaysWhileAMoveOffItIsUnfinished) {
   ShardSetSpec s = Spec(2, 0, 4);
   Observation obs = VictimDrained(s);

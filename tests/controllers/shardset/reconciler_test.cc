@@ -199,6 +199,44 @@ TEST_F(ReconcilerTest, GoverningPolicyReplicaRequestPromotesWithoutTouchingSpec)
   EXPECT_EQ(st["status"]["desiredReplicas"], SetObject(1, 1, 8)["spec"].value("maxReplicas", 10));
 }
 
+// The governing policy's unfinished Promote action names the warm pod the
+// planner chose (kv-2, pre-warmed): that one is promoted, not kv-1. A
+// Promote in a policy that does not govern the set changes nothing.
+TEST_F(ReconcilerTest, ThePodTheGoverningPolicysPromoteNamesIsPromoted) {
+  PutSet(SetObject(1, 2, 8));
+  PutPod(0, "active");
+  PutPod(1, "warm");
+  PutPod(2, "warm");
+  auto policy = [](const std::string& name, const std::string& created, const Json& selected,
+                   const std::string& target) {
+    Json promote = {{"id", name + "-1"},
+                    {"shardSet", "kv"},
+                    {"type", "Promote"},
+                    {"target", target},
+                    {"phase", "Promoting"}};
+    return std::make_shared<const Json>(
+        Json{{"apiVersion", "shardcast.dev/v1alpha1"},
+             {"kind", "MigrationPolicy"},
+             {"metadata", {{"name", name}, {"namespace", "ns"}, {"creationTimestamp", created}}},
+             {"status",
+              {{"selectedShardSets", selected},
+               {"actions", Json::array({promote})},
+               {"replicaRequests",
+                Json::array({{{"shardSet", "kv"}, {"replicas", 2}, {"action", name + "-1"}}})}}}});
+  };
+  policies.Upsert(policy("p", "2026-01-02T00:00:00Z", Json::array({"kv"}), "kv-2"));
+  policies.Upsert(policy("q", "2026-01-03T00:00:00Z", Json::array(), "kv-1"));
+  ASSERT_TRUE(rec->Reconcile("ns/kv").ok());
+  auto w = transport->writes();
+  ASSERT_GE(w.size(), 1u);
+  EXPECT_EQ(w[0].method, "PATCH");
+  EXPECT_EQ(w[0].path_and_query.rfind("/api/v1/namespaces/ns/pods/kv-2", 0), 0u)
+      << w[0].path_and_query;
+  for (const auto& x : w) {
+    EXPECT_EQ(x.path_and_query.find("/pods/kv-1"), std::string::npos) << x.path_and_query;
+  }
+}
+
 TEST_F(ReconcilerTest, DeleteIsSkippedWhenTheLiveDocumentStillNamesThePod) {
   // The cache says kv-1 (failed) owns nothing, the API server's current
   // document says it owns a range: it must not be deleted.
