@@ -61,17 +61,30 @@ bool Contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
-// Scale-in victims among the live active pods: not Ready first, then fewest
-// ranges, then highest ordinal (planner::PickScaleInVictims).
-std::vector<std::string> PickVictims(const ShardSetSpec& set, const Members& m) {
+// Scale-in victims among the live active pods: those the governing
+// policy's ScaleIn and Demote actions name first (the planner drained
+// them), then not Ready first, then fewest ranges, then highest ordinal
+// (planner::PickScaleInVictims).
+std::vector<std::string> PickVictims(const ShardSetSpec& set, const Observation& obs,
+                                     const Members& m) {
   const size_t replicas = static_cast<size_t>(std::max(set.replicas, 0));
   if (replicas == 0 || m.members() <= replicas) return {};
+  const size_t count = std::min(m.members() - replicas, m.active.size());
+  std::vector<std::string> out;
+  for (const auto& name : obs.scale_in_first) {
+    if (out.size() == count) break;
+    for (const auto& p : m.active) {
+      if (p.name == name && !Contains(out, name)) out.push_back(name);
+    }
+  }
   std::vector<planner::PodLoad> loads;
   for (const auto& p : m.active) {
+    if (Contains(out, p.name)) continue;
     auto it = m.ranges_of.find(p.name);
     loads.push_back({p.name, p.ready ? 0.0 : -1.0, it == m.ranges_of.end() ? 0 : it->second});
   }
-  return planner::PickScaleInVictims(loads, std::min(m.members() - replicas, m.active.size()));
+  for (auto& v : planner::PickScaleInVictims(loads, count - out.size())) out.push_back(v);
+  return out;
 }
 
 // Shedding: a staying owner beyond ceil(loadFactor * ranges / staying pods)
@@ -285,7 +298,7 @@ Desired ComputeDesired(const ShardSetSpec& set, const Observation& obs) {
         "are kept";
   }
   d.returning.assign(m.returning.begin(), m.returning.end());
-  d.victims = PickVictims(set, m);
+  d.victims = PickVictims(set, obs, m);
   d.requests = PlanRequests(set, obs, m, d.victims);
   if (PlanPromotion(set, obs, m, d) || PlanFirstDocument(set, obs, m, d) ||
       PlanDeletions(set, obs, m, d) || PlanCreations(set, obs, m, d)) {

@@ -6,6 +6,7 @@
 // exactly that deletion, so holding its own pod would stall it until its
 // phase timeout (seen in bench/e2e: every live scale-in stuck in Verifying).
 #include <algorithm>
+#include <initializer_list>
 
 #include "controllers/shardset/shardset.h"
 
@@ -33,19 +34,36 @@ void AddHeldPods(const Json& policy, const std::string& set,
   }
 }
 
-void AddPromotions(const Json& policy, const std::string& set, std::vector<std::string>& pods) {
+namespace {
+
+// The `field` pods of the unfinished actions of set `set` whose type is one
+// of `types`, in order, once each.
+void AddNamed(const Json& policy, const std::string& set, std::initializer_list<const char*> types,
+              const char* field, std::vector<std::string>& pods) {
   if (!policy.is_object() || !policy.contains("status") || !policy["status"].is_object()) return;
   const Json& st = policy["status"];
   if (!st.contains("actions") || !st["actions"].is_array()) return;
   for (const auto& a : st["actions"]) {
     if (!a.is_object() || a.value("shardSet", Json()) != set) continue;
-    if (a.value("type", Json()) != "Promote") continue;
+    const Json type = a.value("type", Json());
+    if (std::none_of(types.begin(), types.end(), [&](const char* t) { return type == t; }))
+      continue;
     const Json phase = a.value("phase", Json());
     if (phase == "Completed" || phase == "Reverted" || phase == "Failed") continue;
-    if (!a.contains("target") || !a["target"].is_string()) continue;
-    const std::string& pod = a["target"].get_ref<const std::string&>();
+    if (!a.contains(field) || !a[field].is_string()) continue;
+    const std::string& pod = a[field].get_ref<const std::string&>();
     if (!pod.empty() && std::find(pods.begin(), pods.end(), pod) == pods.end()) pods.push_back(pod);
   }
+}
+
+}  // namespace
+
+void AddPromotions(const Json& policy, const std::string& set, std::vector<std::string>& pods) {
+  AddNamed(policy, set, {"Promote"}, "target", pods);
+}
+
+void AddScaleIns(const Json& policy, const std::string& set, std::vector<std::string>& pods) {
+  AddNamed(policy, set, {"ScaleIn", "Demote"}, "source", pods);
 }
 
 }  // namespace shardcast::shardset

@@ -186,7 +186,9 @@ kube::ApiStatus ShardSetReconciler::observe(Round& round) {
     for (const auto& p : deps_.policies->ListNamespace(s.ns)) {
       if (!p) continue;
       AddHeldPods(*p, s.name, round.obs.held);
-      if (kube::ObjectName(*p) == round.policy) AddPromotions(*p, s.name, round.obs.promote_first);
+      if (kube::ObjectName(*p) != round.policy) continue;
+      AddPromotions(*p, s.name, round.obs.promote_first);
+      AddScaleIns(*p, s.name, round.obs.scale_in_first);
     }
   }
   ObserveRouting(round);

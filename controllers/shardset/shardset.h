@@ -164,6 +164,9 @@ void AddHeldPods(const Json& policy, const std::string& set,
 // receive, or one out of cooldown); the ShardSet controller promotes them
 // before any other warm pod. Tolerant like AddHeldPods.
 void AddPromotions(const Json& policy, const std::string& set, std::vector<std::string>& pods);
+// Likewise the pods (sources) of the unfinished ScaleIn and Demote actions:
+// the planner drained them, and they are the scale-in victims first.
+void AddScaleIns(const Json& policy, const std::string& set, std::vector<std::string>& pods);
 
 // ---- status ----
 
@@ -260,6 +263,9 @@ struct Observation {
   // Warm pods that the governing MigrationPolicy's unfinished Promote
   // actions name, in order (AddPromotions): promoted before the others.
   std::vector<std::string> promote_first;
+  // Active pods that its unfinished ScaleIn and Demote actions name
+  // (AddScaleIns): the scale-in victims before the others.
+  std::vector<std::string> scale_in_first;
 };
 
 // Decides this round. Ownership requests (always, from a valid document):

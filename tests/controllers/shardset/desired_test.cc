@@ -430,6 +430,26 @@ TEST(Desired, AnEmptyActivePodIsTheFirstScaleInVictimAndGoesAtOnce) {
   EXPECT_EQ(Names(d.remove), std::vector<std::string>{"kv-3"});
 }
 
+// The pod the governing policy's ScaleIn names (the one the planner
+// drained) is the victim, even while an empty, just promoted pod would go
+// first by ranges; a named pod that is not active is passed over.
+TEST(Desired, ThePodThePolicysScaleInNamesIsTheVictim) {
+  ShardSetSpec s = Spec(3, 0, 16);
+  Observation obs;
+  obs.pods = {Pod(0, "active"), Pod(1, "active"), Pod(2, "active"), Pod(3, "active"),
+              Pod(4, "warm")};
+  obs.routing = Published(s, obs.pods, {"kv-0", "kv-1", "kv-2"}, 3);
+  obs.scale_in_first = {"kv-4", "kv-1"};
+  Desired d = ComputeDesired(s, obs);
+  EXPECT_EQ(d.victims, std::vector<std::string>{"kv-1"});
+  EXPECT_EQ(Requested(d, kReasonScaleIn, "kv-1"), RangesOf(*obs.routing, "kv-1"));
+  for (const auto& r : d.remove) EXPECT_NE(r.name, "kv-3") << "kv-3 stays";
+  // Two to go: the named one, then the empty one.
+  s.replicas = 2;
+  d = ComputeDesired(s, obs);
+  EXPECT_EQ(d.victims, (std::vector<std::string>{"kv-1", "kv-3"}));
+}
+
 TEST(Desired, InvalidDocumentMeansNoRequestNoDeletionNoRoutingWrite) {
   ShardSetSpec s = Spec(2, 1);
   Observation obs;

@@ -96,6 +96,21 @@ TEST(HeldPods, PromotionsAreTheTargetsOfUnfinishedPromoteActionsInOrder) {
   EXPECT_TRUE(pods.empty());
 }
 
+TEST(HeldPods, ScaleInsAreTheSourcesOfUnfinishedScaleInAndDemoteActions) {
+  auto act = [](const std::string& id, const std::string& type, const std::string& source,
+                const std::string& phase) {
+    return Json{
+        {"id", id}, {"shardSet", "kv"}, {"type", type}, {"source", source}, {"phase", phase}};
+  };
+  std::vector<std::string> pods;
+  AddScaleIns(
+      PolicyWith(Json::array(
+          {act("a1", "ScaleIn", "kv-3", "Verifying"), act("a2", "Demote", "kv-2", "Pending"),
+           act("a3", "ScaleIn", "kv-1", "Completed"), MoveOff("a4", "kv-0", "Verifying")})),
+      "kv", pods);
+  EXPECT_EQ(pods, (std::vector<std::string>{"kv-3", "kv-2"}));
+}
+
 TEST(HeldPods, DrainedVictimStaysWhileAMoveOffItIsUnfinished) {
   ShardSetSpec s = Spec(2, 0, 4);
   Observation obs = VictimDrained(s);
