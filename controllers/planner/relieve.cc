@@ -116,6 +116,9 @@ std::vector<HotPod> Planner::FindHotPods(bool* promotion_needed) {
 // A hot pod is due when its crossing is within the lead its moves (and a
 // promotion, if needed) take plus a margin; the others are noted.
 void Planner::MarkDue(std::vector<HotPod>& hot, bool promotion_needed) {
+  // The pods crossing sooner (hot is most urgent first) move first and
+  // share maxConcurrentMigrations: a pod's moves queue behind theirs.
+  std::size_t sooner = 0;
   for (auto& h : hot) {
     const std::string& name = Name(h.pod);
     // A promotion takes the longer of leadTime.promotion and the measured
@@ -126,7 +129,9 @@ void Planner::MarkDue(std::vector<HotPod>& hot, bool promotion_needed) {
     // leadTime.perRange and the measured median move.
     const double per_move =
         std::max(pol_.per_range_lead_seconds, in_.history.move_seconds.value_or(0.0));
-    const std::size_t waves = MoveWaves(h.kmin, pol_.max_concurrent_migrations);
+    const std::size_t waves = MoveWaves(sooner + h.kmin, pol_.max_concurrent_migrations);
+    const std::size_t queued = sooner;
+    sooner += h.kmin;
     double needed = per_move * static_cast<double>(waves) + (promotion_needed ? promotion : 0);
     double margin = std::max(pol_.lead_margin_seconds, 0.25 * needed);
     // A declared event is met ahead: the capacity is in place a lead time
@@ -140,16 +145,18 @@ void Planner::MarkDue(std::vector<HotPod>& hot, bool promotion_needed) {
     h.needed = needed;
     if (!h.due) {
       plan_.notes.push_back(
-          {name, std::string(h.event ? "a declared event raises it over" : "predicted to exceed") +
-                     " maxUtilization " + Pct(pol_.max_utilization) + " (P=" +
-                     Num(pods_[h.pod].prob) + ") in " + Secs(h.ttc) + "; acting when within " +
-                     Secs(within) + " (lead for " + std::to_string(h.kmin) + " moves in " +
-                     std::to_string(waves) + (waves == 1 ? " wave of " : " waves of ") +
-                     Secs(per_move) + (promotion_needed ? " + promotion " + Secs(promotion) : "") +
-                     (pol_.decision_interval_seconds > 0
-                          ? ", one forecast step " + Secs(pol_.decision_interval_seconds)
-                          : "") +
-                     (h.event ? ", done a lead time before it starts" : "") + ")"});
+          {name,
+           std::string(h.event ? "a declared event raises it over" : "predicted to exceed") +
+               " maxUtilization " + Pct(pol_.max_utilization) + " (P=" + Num(pods_[h.pod].prob) +
+               ") in " + Secs(h.ttc) + "; acting when within " + Secs(within) + " (lead for " +
+               std::to_string(h.kmin) + " moves" +
+               (queued > 0 ? " after " + std::to_string(queued) + " of pods crossing sooner" : "") +
+               " in " + std::to_string(waves) + (waves == 1 ? " wave of " : " waves of ") +
+               Secs(per_move) + (promotion_needed ? " + promotion " + Secs(promotion) : "") +
+               (pol_.decision_interval_seconds > 0
+                    ? ", one forecast step " + Secs(pol_.decision_interval_seconds)
+                    : "") +
+               (h.event ? ", done a lead time before it starts" : "") + ")"});
       continue;
     }
     if (h.excess <= 0) {

@@ -247,9 +247,10 @@ namespace shardcast::planner {
 namespace {
 
 // Timing on random cases: a hot pod is relieved exactly when its time to
-// crossing is within the lead time it needs (k moves, maxConcurrentMigrations
-// at a time, each the longer of perRange and the measured move) plus the
-// margin max(60s, 25%): never late, not needlessly early.
+// crossing is within the lead time it needs (k moves after those of the pod
+// crossing sooner, maxConcurrentMigrations at a time, each the longer of
+// perRange and the measured move) plus the margin max(60s, 25%): never late,
+// not needlessly early.
 TEST(PlannerProperty, ActsExactlyWhenLeadTimeRunsOut) {
   std::mt19937 rng(99);
   int early = 0, due = 0;
@@ -279,8 +280,9 @@ TEST(PlannerProperty, ActsExactlyWhenLeadTimeRunsOut) {
     auto plan = MakePlan(fx.in);
     ASSERT_TRUE(plan.ok()) << plan.error().message;
     std::size_t due_k = 0, due_moved = 0;
+    // k per pod from an independent largest-first count.
+    std::vector<std::size_t> ks;
     for (int i = 0; i < hot; ++i) {
-      // k from an independent largest-first count.
       std::vector<double> loads;
       double total = 0;
       for (const auto& r : fx.in.state.ranges) {
@@ -292,8 +294,18 @@ TEST(PlannerProperty, ActsExactlyWhenLeadTimeRunsOut) {
       double excess = total - 600;
       std::size_t k = 0;
       while (excess > 1e-9 && k < loads.size()) excess -= loads[k++];
+      ks.push_back(k);
+    }
+    for (int i = 0; i < hot; ++i) {
+      const std::size_t k = ks[static_cast<std::size_t>(i)];
+      // Its moves queue behind those of the pod crossing sooner.
+      std::size_t queued = 0;
+      for (int j = 0; j < hot; ++j) {
+        if (ttc[static_cast<std::size_t>(j)] < ttc[static_cast<std::size_t>(i)])
+          queued += ks[static_cast<std::size_t>(j)];
+      }
       const std::size_t c = static_cast<std::size_t>(concurrent);
-      double needed = per_move * static_cast<double>((k + c - 1) / c);
+      double needed = per_move * static_cast<double>((queued + k + c - 1) / c);
       bool should_act = ttc[static_cast<std::size_t>(i)] <= needed + std::max(60.0, 0.25 * needed);
       std::size_t moved_off = 0;
       for (const auto& a : plan->actions)

@@ -363,6 +363,30 @@ TEST(Planner, PromotionLengthensTheLeadTime) {
   EXPECT_EQ(Count(MustPlan(fx.in), ActionType::kMove), 0u);
 }
 
+// Pods due together share maxConcurrentMigrations: the moves of a pod that
+// crosses later queue behind those of the pod crossing sooner.
+TEST(Planner, APodsMovesQueueBehindThoseOfPodsCrossingSooner) {
+  Fixture fx(6, 8, 0.3);
+  fx.in.policy.max_concurrent_migrations = 2;
+  fx.SetPodUtil(0, 0.5, 0.9);
+  fx.SetPodForecast(0, 0.95, 600.0);
+  // Alone: 3 moves in 2 waves of 10s = 20s, margin 60s.
+  EXPECT_TRUE(
+      Mentions(MustPlan(fx.in).notes, "acting when within 80s (lead for 3 moves in 2 waves"));
+  fx.SetPodUtil(1, 0.5, 0.9);
+  fx.SetPodForecast(1, 0.95, 500.0);
+  // kv-1 crosses sooner; kv-0's 3 moves follow its 3: 3 waves = 30s.
+  Plan p = MustPlan(fx.in);
+  EXPECT_TRUE(Mentions(p.notes, "acting when within 80s (lead for 3 moves in 2 waves"));
+  EXPECT_TRUE(Mentions(
+      p.notes, "acting when within 90s (lead for 3 moves after 3 of pods crossing sooner in 3"));
+  fx.SetPodForecast(1, 0.95, 75.0);
+  fx.SetPodForecast(0, 0.95, 85.0);
+  p = MustPlan(fx.in);
+  EXPECT_EQ(p.moves, 2u);  // both due; the first wave is the budget
+  EXPECT_TRUE(Mentions(p.blocked, "kv-0")) << "kv-0 is due and waits for the budget";
+}
+
 // The moves run maxConcurrentMigrations at a time, each as long as the longer
 // of leadTime.perRange and the measured median move (start to handover).
 TEST(Planner, MovesInWavesOfTheMeasuredMoveSetTheLead) {
