@@ -124,9 +124,9 @@ TEST(PlannerPrewarm, ARePlanInCooldownKeepsThePrewarmAndAddsNothing) {
   EXPECT_TRUE(Mentions(again.notes, "pre-warming kv-4 with 3 of the 3 ranges"));
 }
 
-// Two hot pods due for promotions pre-warm two warm pods, one each, in
-// ordinal order: the promotions take them in that order.
-TEST(PlannerPrewarm, EachHotPodPrewarmsAWarmPodOfItsOwn) {
+// As HotFixture, with two warm pods and kv-1 heading for 90% too, crossing
+// 5s after kv-0.
+Fixture TwoHotFixture() {
   Fixture fx(4, 8, 0.58, 2);
   for (auto& r : fx.in.state.ranges) r.read_fraction = 0.0;
   fx.in.policy.prewarm = true;
@@ -134,6 +134,13 @@ TEST(PlannerPrewarm, EachHotPodPrewarmsAWarmPodOfItsOwn) {
   fx.SetPodUtil(1, 0.5, 0.9);
   fx.SetPodForecast(0, 0.95, 125.0);
   fx.SetPodForecast(1, 0.95, 130.0);
+  return fx;
+}
+
+// Two hot pods due for promotions pre-warm two warm pods, one each, in
+// ordinal order: the promotions take them in that order.
+TEST(PlannerPrewarm, EachHotPodPrewarmsAWarmPodOfItsOwn) {
+  Fixture fx = TwoHotFixture();
   Plan p = MustPlan(fx.in);
   EXPECT_EQ(Count(p, ActionType::kAddEcho), 6u);
   for (const auto& a : p.actions) {
@@ -145,13 +152,7 @@ TEST(PlannerPrewarm, EachHotPodPrewarmsAWarmPodOfItsOwn) {
 // The promotion takes the pod pre-warmed for the pod it relieves, whatever
 // its ordinal: kv-1 falls due before kv-0 and gets kv-5, not kv-4.
 TEST(PlannerPrewarm, APromotionTakesThePodPrewarmedForThePodItRelieves) {
-  Fixture fx(4, 8, 0.58, 2);
-  for (auto& r : fx.in.state.ranges) r.read_fraction = 0.0;
-  fx.in.policy.prewarm = true;
-  fx.SetPodUtil(0, 0.5, 0.9);
-  fx.SetPodUtil(1, 0.5, 0.9);
-  fx.SetPodForecast(0, 0.95, 125.0);
-  fx.SetPodForecast(1, 0.95, 130.0);
+  Fixture fx = TwoHotFixture();
   Plan warm = MustPlan(fx.in);
   ASSERT_EQ(Count(warm, ActionType::kAddEcho), 6u);
   auto state = ApplyPlan(fx.in.state, warm);

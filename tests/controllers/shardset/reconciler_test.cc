@@ -147,6 +147,16 @@ TEST_F(ReconcilerTest, PromotionPatchesTheRoleWithAResourceVersionPrecondition) 
             std::string::npos);
 }
 
+// A MigrationPolicy in namespace ns with this status.
+std::shared_ptr<const Json> PolicyObject(const std::string& name, const std::string& created,
+                                         const Json& status) {
+  return std::make_shared<const Json>(
+      Json{{"apiVersion", "shardcast.dev/v1alpha1"},
+           {"kind", "MigrationPolicy"},
+           {"metadata", {{"name", name}, {"namespace", "ns"}, {"creationTimestamp", created}}},
+           {"status", status}});
+}
+
 // A governing MigrationPolicy's status.replicaRequests decides the active
 // count (clamped to [min, max]) without any write to the ShardSet's spec.
 TEST_F(ReconcilerTest, GoverningPolicyReplicaRequestPromotesWithoutTouchingSpec) {
@@ -155,14 +165,11 @@ TEST_F(ReconcilerTest, GoverningPolicyReplicaRequestPromotesWithoutTouchingSpec)
   PutPod(1, "warm");
   auto policy = [](const std::string& name, const std::string& created, const Json& selected,
                    int replicas) {
-    return std::make_shared<const Json>(
-        Json{{"apiVersion", "shardcast.dev/v1alpha1"},
-             {"kind", "MigrationPolicy"},
-             {"metadata", {{"name", name}, {"namespace", "ns"}, {"creationTimestamp", created}}},
-             {"status",
-              {{"selectedShardSets", selected},
-               {"replicaRequests",
-                Json::array({{{"shardSet", "kv"}, {"replicas", replicas}, {"action", "a-1"}}})}}}});
+    return PolicyObject(
+        name, created,
+        {{"selectedShardSets", selected},
+         {"replicaRequests",
+          Json::array({{{"shardSet", "kv"}, {"replicas", replicas}, {"action", "a-1"}}})}});
   };
   // A policy that does not (or no longer) govern kv is ignored.
   policies.Upsert(policy("stale", "2026-01-01T00:00:00Z", Json::array(), 5));
@@ -214,15 +221,12 @@ TEST_F(ReconcilerTest, ThePodTheGoverningPolicysPromoteNamesIsPromoted) {
                     {"type", "Promote"},
                     {"target", target},
                     {"phase", "Promoting"}};
-    return std::make_shared<const Json>(
-        Json{{"apiVersion", "shardcast.dev/v1alpha1"},
-             {"kind", "MigrationPolicy"},
-             {"metadata", {{"name", name}, {"namespace", "ns"}, {"creationTimestamp", created}}},
-             {"status",
-              {{"selectedShardSets", selected},
-               {"actions", Json::array({promote})},
-               {"replicaRequests",
-                Json::array({{{"shardSet", "kv"}, {"replicas", 2}, {"action", name + "-1"}}})}}}});
+    return PolicyObject(
+        name, created,
+        {{"selectedShardSets", selected},
+         {"actions", Json::array({promote})},
+         {"replicaRequests",
+          Json::array({{{"shardSet", "kv"}, {"replicas", 2}, {"action", name + "-1"}}})}});
   };
   policies.Upsert(policy("p", "2026-01-02T00:00:00Z", Json::array({"kv"}), "kv-2"));
   policies.Upsert(policy("q", "2026-01-03T00:00:00Z", Json::array(), "kv-1"));
