@@ -68,7 +68,8 @@ std::string MatchLabelsQuery(const Json& selector) {
 RouterRound ScrapeRouters(HttpGetter& http, RouterTotals& totals,
                           const std::vector<RouterPod>& routers, int port,
                           std::chrono::milliseconds timeout, std::chrono::milliseconds budget,
-                          const std::function<std::chrono::milliseconds()>& elapsed, int64_t t) {
+                          const std::function<std::chrono::milliseconds()>& elapsed,
+                          const std::function<int64_t()>& now) {
   RouterRound round;
   std::set<std::string> names;
   for (const auto& r : routers) {
@@ -79,6 +80,7 @@ RouterRound ScrapeRouters(HttpGetter& http, RouterTotals& totals,
       continue;
     }
     auto body = http.get(r.ip, port, "/metrics", std::min(timeout, left));
+    const int64_t at = now();
     if (!body) {
       round.failures.push_back(r.name + ": " + body.error().message);
       continue;
@@ -90,7 +92,7 @@ RouterRound ScrapeRouters(HttpGetter& http, RouterTotals& totals,
                                " bad line(s), first: " + errors.front());
     }
     ++round.scraped;
-    for (const auto& [id, rate] : totals.Add(r.name, scrape, t)) round.range_rates[id] += rate;
+    for (const auto& [id, rate] : totals.Add(r.name, scrape, at)) round.range_rates[id] += rate;
   }
   totals.Retain(names);
   return round;

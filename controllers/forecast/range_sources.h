@@ -48,12 +48,18 @@ struct RouterRound {
 // Scrapes GET http://<ip>:<port>/metrics of each router in turn, each call
 // bounded by `timeout` and the whole round by `budget` (routers left when
 // it runs out are failures of this round, caught up in the next one);
-// `elapsed` reads the time spent so far. Adds each scrape to `totals` and
-// sums the routers' per-range request rates.
+// `elapsed` reads the time spent so far. Adds each scrape to `totals`,
+// stamped with `now()` (Unix seconds, domain time) read as its answer
+// arrives, and sums the routers' per-range request rates. A rate is over
+// the time between two answers, not between two rounds: a round whose
+// scrapes come late (a slow list before them) would otherwise count the
+// requests of that delay in one interval (at the demo's x120, a second's
+// delay is two trace minutes: twice the rate in one sample).
 RouterRound ScrapeRouters(HttpGetter& http, RouterTotals& totals,
                           const std::vector<RouterPod>& routers, int port,
                           std::chrono::milliseconds timeout, std::chrono::milliseconds budget,
-                          const std::function<std::chrono::milliseconds()>& elapsed, int64_t t);
+                          const std::function<std::chrono::milliseconds()>& elapsed,
+                          const std::function<int64_t()>& now);
 
 // Contract C4: the body of POST /shardcast/ranges for `ids` (at most 4,096
 // ids below 4,096; others are left out) and its answer.

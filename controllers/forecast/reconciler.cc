@@ -147,6 +147,7 @@ void ForecastReconciler::Sample(Entry& e, const SetSettings& set,
       if (ip.empty() || st.value("phase", std::string()) != "Running") continue;
       std::string pod = kube::ObjectName(*p);
       auto body = deps_.http->get(ip, set.metrics_port, set.metrics_path, opts_.scrape_timeout);
+      const int64_t at = UnixSeconds();  // the rate is over the time between answers
       if (!body) {
         spdlog::debug("forecast {}/{}: scrape of {} failed (a gap): {}", set.ns, set.name, pod,
                       body.error().message);
@@ -158,7 +159,7 @@ void ForecastReconciler::Sample(Entry& e, const SetSettings& set,
         spdlog::warn("forecast {}/{}: {} bad metric line(s) from {}, first: {}", set.ns, set.name,
                      errors.size(), pod, errors.front());
       }
-      auto rates = e.state->CounterRates(pod, counters, t);
+      auto rates = e.state->CounterRates(pod, counters, at);
       if (counters.empty()) continue;
       double total = 0;
       for (const auto& [id, r] : rates) {
@@ -412,9 +413,7 @@ ctrl::ReconcileResult ForecastReconciler::Reconcile(const std::string& key) {
     e.next_sample = now;
     e.next_persist = now + opts_.persist_interval;
   }
-  const int64_t t =
-      std::chrono::duration_cast<std::chrono::seconds>(deps_.clock->SystemNow().time_since_epoch())
-          .count();
+  const int64_t t = UnixSeconds();
   if (now >= e.next_sample) {
     std::vector<kube::ObjectPtr> pods =
         deps_.pods ? deps_.pods->ListLabels(set->ns, {{api::kLabelShardSet, set->name}})

@@ -91,6 +91,12 @@ class ForecastReconciler final : public ctrl::Reconciler {
   ReconcilerStats stats() const;
 
  private:
+  // The clock's wall time (domain time under --time-scale), Unix seconds.
+  int64_t UnixSeconds() const {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               deps_.clock->SystemNow().time_since_epoch())
+        .count();
+  }
   struct Entry {
     std::unique_ptr<SetState> state;
     bool loaded = false;

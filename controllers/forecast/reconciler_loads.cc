@@ -27,10 +27,7 @@ void ForecastReconciler::PublishLoads(Entry& e, const std::string& key, const Js
   if (e.loads_written && !LoadFactorsDiffer(*e.loads_written, next)) return;
   if (now < e.loads_next_write) return;
   if (deps_.may_write && !deps_.may_write()) return;
-  const int64_t t =
-      std::chrono::duration_cast<std::chrono::seconds>(deps_.clock->SystemNow().time_since_epoch())
-          .count();
-  Json cm = BuildLoadsConfigMap(set_obj, set.routing_configmap, next, t);
+  Json cm = BuildLoadsConfigMap(set_obj, set.routing_configmap, next, UnixSeconds());
   auto r = deps_.client->apply(kube::resources::kConfigMaps, set.ns, cm,
                                std::string(api::kFieldManager) + "-forecast", /*force=*/true);
   if (!r) {

@@ -41,7 +41,8 @@ void ForecastReconciler::SampleRouters(Entry& e, const SetSettings& set, const R
     return std::chrono::duration_cast<std::chrono::milliseconds>(deps_.clock->now() - round_start);
   };
   RouterRound round = ScrapeRouters(*deps_.http, e.router_totals, routers, set.routers.metrics_port,
-                                    opts_.scrape_timeout, opts_.round_budget, elapsed, t);
+                                    opts_.scrape_timeout, opts_.round_budget, elapsed,
+                                    [this] { return UnixSeconds(); });
   e.routers_scraped = round.scraped;
   for (const auto& f : round.failures)
     spdlog::debug("forecast {}/{}: router {} (a gap)", set.ns, set.name, f);

@@ -9,6 +9,7 @@
 #include "controllers/forecast/range_forecast.h"
 #include "controllers/forecast/range_sources.h"
 #include "controllers/forecast/router_stats.h"
+#include "tests/support/fake_http_getter.h"
 
 namespace shardcast::forecast {
 namespace {
@@ -137,6 +138,33 @@ TEST(RouterTotals, AMissedScrapeIsCaughtUpNextTime) {
   auto r = t.Add("r1", One(3, 220), 1120);
   EXPECT_DOUBLE_EQ(r.at(3), 1.0);  // 120 over 120 s
   EXPECT_EQ(t.totals().at(3).requests(), 380);
+}
+
+// A rate is over the time between two answers of a router, not between two
+// rounds: the second round started at 1120 but its scrape answered at 1180
+// (a slow list before it), with 180 requests more than at 1060.
+TEST(ScrapeRouters, ARateIsOverTheTimeBetweenTwoAnswers) {
+  testing::FakeHttpGetter http;
+  RouterTotals totals;
+  const std::vector<RouterPod> routers = {{"r0", "10.0.0.1"}};
+  auto body = [](int requests) {
+    return "shardcast_router_range_requests_total{range=\"3\",kind=\"read\"} " +
+           std::to_string(requests) + "\n";
+  };
+  auto none = [] { return std::chrono::milliseconds(0); };
+  int64_t clock = 1060;
+  auto now = [&clock] { return clock; };
+  http.bodies["10.0.0.1"] = body(100);
+  RouterRound first = ScrapeRouters(http, totals, routers, 9090, std::chrono::seconds(1),
+                                    std::chrono::seconds(5), none, now);
+  EXPECT_EQ(first.scraped, 1);
+  EXPECT_TRUE(first.range_rates.empty());  // a baseline
+  http.bodies["10.0.0.1"] = body(280);
+  clock = 1180;
+  RouterRound second = ScrapeRouters(http, totals, routers, 9090, std::chrono::seconds(1),
+                                     std::chrono::seconds(5), none, now);
+  ASSERT_EQ(second.range_rates.count(3), 1u);
+  EXPECT_DOUBLE_EQ(second.range_rates.at(3), 1.5);  // 180 over 120 s, not over 60 s
 }
 
 TEST(RouterStats, ListsMovingAndRecentlyMovedRangesBoundedAndSorted) {
