@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <iterator>
 #include <mutex>
+#include <set>
 
 #include "controllers/api/names.h"
 #include "controllers/migrationpolicy/reconciler.h"
@@ -77,6 +79,35 @@ planner::History MigrationPolicyReconciler::LowLoadHistory(Round& r, const std::
   return h;
 }
 
+planner::History MigrationPolicyReconciler::OverloadHistory(Round& r, const std::string& name,
+                                                            const SetState& s,
+                                                            const LoadInput& load,
+                                                            const planner::History& hist) {
+  // The first sample of each pod's current run over maxUtilization is kept
+  // in memory: a restart only waits for one more sample.
+  planner::History h = hist;
+  const std::string prefix = r.key + "|" + name + "|";
+  std::lock_guard<std::mutex> lock(mu_);
+  std::set<std::string> over;
+  for (const auto& p : s.pods) {
+    auto v = load.observed.find(p.name);
+    auto at = load.observed_at.find(p.name);
+    if (p.role != api::kRoleActive || v == load.observed.end() || at == load.observed_at.end() ||
+        !ObservedIsCapacityUnit(s.set) ||
+        !(v->second > r.spec.planner.max_utilization * s.set.capacity)) {
+      continue;
+    }
+    over.insert(p.name);
+    auto first = over_since_.emplace(prefix + p.name, at->second).first;
+    if (first->second == at->second) h.unconfirmed_over.insert(p.name);
+  }
+  for (auto it = over_since_.lower_bound(prefix);
+       it != over_since_.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
+    it = over.count(it->first.substr(prefix.size())) ? std::next(it) : over_since_.erase(it);
+  }
+  return h;
+}
+
 void MigrationPolicyReconciler::PlanShardSet(Round& r, const std::string& name,
                                              const planner::History& hist,
                                              std::vector<ProposalPlan>& plans) {
@@ -104,7 +135,7 @@ void MigrationPolicyReconciler::PlanShardSet(Round& r, const std::string& name,
   }
   std::vector<PodInfo> pods;
   for (const auto& p : s.pods) pods.push_back({p.name, p.role, p.ready, p.ip});
-  planner::History h = LowLoadHistory(r, name, s, load, hist);
+  planner::History h = OverloadHistory(r, name, s, load, LowLoadHistory(r, name, s, load, hist));
   auto in = BuildPlanInput(s.obj, pods, s.doc, load, r.spec, h, r.now);
   if (!in) {
     r.notes.push_back(name + ": " + in.error().message);

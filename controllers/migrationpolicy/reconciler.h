@@ -88,12 +88,14 @@ class MigrationPolicyReconciler final : public ctrl::Reconciler {
   Outcome CallHook(Round& r, SetState& s, const ActionRecord& a, Write wr, const StepWorld& w);
   void plan(Round& r);
   // plan()'s stages (planning.cc): one ShardSet's plan (appended to
-  // `plans` when it fits in status), its lowLoadSince, and the plans'
-  // publication as actions (Auto) or a proposal.
+  // `plans` when it fits in status), its lowLoadSince and unconfirmed
+  // overloads, and the plans' publication as actions (Auto) or a proposal.
   void PlanShardSet(Round& r, const std::string& name, const planner::History& hist,
                     std::vector<ProposalPlan>& plans);
   planner::History LowLoadHistory(Round& r, const std::string& name, const SetState& s,
                                   const LoadInput& load, const planner::History& hist);
+  planner::History OverloadHistory(Round& r, const std::string& name, const SetState& s,
+                                   const LoadInput& load, const planner::History& hist);
   void PublishPlans(Round& r, const std::vector<ProposalPlan>& plans);
   // run()'s stages: approve, wait for or make a plan when no action is in
   // flight; warn once per message about impossible constraints.
@@ -119,9 +121,12 @@ class MigrationPolicyReconciler final : public ctrl::Reconciler {
   std::map<std::string, std::string>
       last_warning_;  // policy key -> last Blocked message (event dedup)
   std::map<std::string, int64_t> low_load_since_;  // "policy|set" -> since (kept in memory)
-  NoticeLedger notices_;                           // event shortfalls and flaps already reported
-  uint64_t term_base_ = 0;                         // the manager token of the current term
-  std::map<std::string, uint64_t> term_tokens_;    // namespace -> our token in that term
+  // "policy|set|pod" -> time of the first sample of the pod's current run
+  // over maxUtilization (kept in memory).
+  std::map<std::string, int64_t> over_since_;
+  NoticeLedger notices_;                         // event shortfalls and flaps already reported
+  uint64_t term_base_ = 0;                       // the manager token of the current term
+  std::map<std::string, uint64_t> term_tokens_;  // namespace -> our token in that term
 };
 
 // Enqueues policies: their own changes, and every policy of the namespace on

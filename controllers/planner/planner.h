@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -173,6 +174,13 @@ struct History {
   // Start of the newest promotion: no scale-in within scaleInStabilization of
   // it (capacity was needed, or forecast to be, that recently).
   std::optional<int64_t> last_promotion;
+  // Pods whose observed load is over maxUtilization in their newest sample
+  // but not in the one before it (or the one before was not seen): an
+  // unconfirmed overload. A pod with a trusted, confident forecast that does
+  // not expect the crossing (P(exceed) < confidence) is not relieved for it
+  // unless it is over by more than lowConfidence.margin; the next sample
+  // over confirms it. Pods not listed are confirmed or not tracked.
+  std::set<std::string> unconfirmed_over;
 };
 
 struct PlanInput {

@@ -192,6 +192,7 @@ class Planner {
 
   // ---- relieve.cc ----
   void Relieve();
+  bool ConfirmedOver(std::size_t p, double obs_u);
   std::vector<HotPod> FindHotPods(bool* promotion_needed);
   void MarkDue(std::vector<HotPod>& hot, bool promotion_needed);
   void RelieveGiant(const HotPod& h, std::size_t r);

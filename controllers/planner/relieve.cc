@@ -52,7 +52,29 @@ std::vector<std::size_t> ChooseFewest(const std::vector<MoveCandidate>& cands, d
   return chosen;
 }
 
-// Active pods over maxUtilization now, forecast to cross it (trusted and
+// An observed overload is acted on when it is confirmed: seen in two samples
+// in a row, or over by more than lowConfidence.margin, or expected by the
+// pod's forecast, or the pod has no trusted, confident forecast to weigh it
+// against (it is then planned like the reactive arm). A one-sample spike on a
+// pod whose forecast sees no crossing is noted and waits for the next sample.
+bool Planner::ConfirmedOver(std::size_t p, double obs_u) {
+  const PodModel& pod = pods_[p];
+  if (!in_.history.unconfirmed_over.count(Name(p)) || !pod.trusted || pod.forecast == nullptr ||
+      pod.forecast->prob_exceed >= pol_.confidence ||
+      obs_u > pol_.max_utilization + pol_.low_confidence_margin) {
+    return true;
+  }
+  plan_.notes.push_back(
+      {Name(p), "observed load " + Pct(obs_u) + " is over maxUtilization " +
+                    Pct(pol_.max_utilization) +
+                    " in one sample only and its forecast (P=" + Num(pod.forecast->prob_exceed) +
+                    ") does not expect a crossing; acting when the next sample is over too or "
+                    "it exceeds " +
+                    Pct(pol_.max_utilization + pol_.low_confidence_margin)});
+  return false;
+}
+
+// Active pods over maxUtilization now (confirmed), forecast to cross it (trusted and
 // confident), planned reactively with a margin (low confidence), or raised
 // over it by a declared range event; most urgent first. `promotion_needed`
 // when their excess exceeds the others' spare room.
@@ -65,7 +87,7 @@ std::vector<HotPod> Planner::FindHotPods(bool* promotion_needed) {
     double obs_u = pod.observed / Cap(p);
     double pred_u = pod.load / Cap(p);
     const SeriesForecast* f = pod.forecast;
-    bool over_now = obs_u > pol_.max_utilization;
+    bool over_now = obs_u > pol_.max_utilization && ConfirmedOver(p, obs_u);
     bool forecast_hot = f != nullptr ? (pod.trusted && f->prob_exceed >= pol_.confidence)
                                      : pred_u > pol_.max_utilization;
     bool margin_hot = pod.low_conf && obs_u > pol_.max_utilization - pol_.low_confidence_margin;

@@ -128,7 +128,11 @@ class ReconcilerTest : public ::testing::Test {
     d.configmaps = &cms_;
     d.now = [] { return kNow; };
     d.may_write = [may_write](uint64_t) { return may_write; };
-    d.observed_load = [this](const std::string&, const std::string&) { return observed_; };
+    d.observed_load = [this](const std::string&, const std::string&) {
+      ObservedLoad l(observed_);
+      l.at = observed_at_;
+      return l;
+    };
     d.max_status_actions = max_status_actions;
     d.hooks = hooks_;
     d.fencing_token = [this] { return manager_token_; };
@@ -197,7 +201,8 @@ class ReconcilerTest : public ::testing::Test {
   std::shared_ptr<FakeHooks> hooks_ = std::make_shared<FakeHooks>();
   uint64_t manager_token_ = 1;
   kube::Store policies_, sets_, pods_, cms_;
-  std::map<std::string, double> observed_;  // PodMetrics millicores by pod
+  std::map<std::string, double> observed_;      // PodMetrics millicores by pod
+  std::map<std::string, int64_t> observed_at_;  // their sample times (absent = unknown)
 };
 
 }  // namespace shardcast::migrationpolicy

@@ -164,6 +164,41 @@ TEST_F(ReconcilerTest, PromotionIsARequestInPolicyStatusNeverASpecWrite) {
   EXPECT_FALSE(LastStatus().contains("replicaRequests")) << LastStatus().dump();
 }
 
+// kv-0 is observed at 88% of capacity (maxUtilization 80%) while its trusted,
+// narrow forecast expects no crossing: the one sample is not acted on, nor is
+// the same sample read again; the next sample over confirms it.
+TEST_F(ReconcilerTest, AnOverloadTheForecastDoesNotExpectIsActedOnAtItsSecondSample) {
+  Json set = *sets_.get("ns/kv");
+  set["status"]["forecasts"] = Json::array();
+  for (int i = 0; i < 3; ++i) {
+    const double peak = i == 0 ? 500 : 100;
+    set["status"]["forecasts"].push_back({{"pod", "kv-" + std::to_string(i)},
+                                          {"horizonSeconds", 1800},
+                                          {"peak", peak},
+                                          {"p90", peak + 20},
+                                          {"p99", peak + 40},
+                                          {"probExceed", 0.05},
+                                          {"trusted", true}});
+  }
+  sets_.Upsert(std::make_shared<const Json>(set));
+  observed_ = {{"kv-0", 880}, {"kv-1", 100}, {"kv-2", 100}};
+  for (const auto& [pod, v] : observed_) observed_at_[pod] = kNow - 30;
+  const Json spec = Json::parse(R"({"mode":"Auto"})");
+  SetPolicy(spec, Json::object());
+  auto rec = Make();
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
+  EXPECT_TRUE(LastStatus().value("actions", Json::array()).empty()) << LastStatus().dump();
+  SetPolicy(spec, LastStatus());
+  ASSERT_TRUE(rec->Reconcile("ns/p"));  // the same sample again
+  EXPECT_TRUE(LastStatus().value("actions", Json::array()).empty()) << LastStatus().dump();
+  observed_at_["kv-0"] = kNow - 10;  // a newer sample, still over
+  SetPolicy(spec, LastStatus());
+  ASSERT_TRUE(rec->Reconcile("ns/p"));
+  Json acts = LastStatus().value("actions", Json::array());
+  ASSERT_FALSE(acts.empty()) << LastStatus().dump();
+  EXPECT_EQ(acts[0]["source"], "kv-0");
+}
+
 TEST_F(ReconcilerTest, LargerFencingTokenOnTheConfigMapIsRefused) {
   SetRouting(5);
   SetPolicy(Json::parse(R"({"mode":"Auto"})"),

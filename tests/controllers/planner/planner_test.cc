@@ -448,6 +448,33 @@ TEST(Planner, UntrustedForecastFallsBackToObservedLoad) {
   EXPECT_EQ(MustPlan(fx.in).moves, 3u);  // reactive: observed over maxUtilization
 }
 
+TEST(Planner, AOneSampleOverloadTheForecastDoesNotExpectWaitsForTheNextSample) {
+  Fixture fx(4, 8, 0.4);
+  fx.SetPodUtil(0, 0.88, 0.5);
+  fx.SetPodForecast(0, 0.1, std::nullopt);  // trusted, narrow band, P(exceed) 0.1
+  EXPECT_EQ(MustPlan(fx.in).moves, 3u);     // not tracked: acted on at once
+
+  fx.in.history.unconfirmed_over = {"kv-0"};
+  Plan p = MustPlan(fx.in);
+  EXPECT_TRUE(p.actions.empty());
+  EXPECT_TRUE(Mentions(p.notes, "in one sample only"));
+  EXPECT_TRUE(Mentions(p.notes, "exceeds 90%"));
+
+  // Over by more than lowConfidence.margin (80% + 10%): acted on at once.
+  fx.SetPodUtil(0, 0.95, 0.5);
+  fx.SetPodForecast(0, 0.1, std::nullopt);
+  EXPECT_GT(MustPlan(fx.in).moves, 0u);
+
+  // The forecast expects the crossing: acted on at once.
+  fx.SetPodUtil(0, 0.88, 0.5);
+  fx.SetPodForecast(0, 0.95, 0);
+  EXPECT_EQ(MustPlan(fx.in).moves, 3u);
+
+  // No trusted forecast to weigh it against: reactive, acted on at once.
+  fx.SetPodForecast(0, 0.1, std::nullopt, /*trusted=*/false);
+  EXPECT_EQ(MustPlan(fx.in).moves, 3u);
+}
+
 TEST(Planner, HysteresisBetweenTargetAndMax) {
   // A pod at 70% (above target, below max) is neither relieved nor a receiver.
   Fixture fx(6, 8, 0.4);
