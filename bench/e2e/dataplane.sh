@@ -6,15 +6,18 @@
 # the routing ConfigMap and the load generator sends the trace's load as
 # real requests. The data plane runs one arm at a time, so the predictive arm
 # (with the planner oracle) runs first and the reactive arm after it, on the
-# same trace window, one after the other (~20 minutes each). Then
-# bench/e2e/table.py merges the two and prints the targets, with the bytes
-# the agents moved.
+# same trace window, one after the other (~20 minutes each). The first arm
+# measures the calibration (operations/s per millicore, over 15 s) and the
+# second reuses it, so both send the same requests. Then bench/e2e/table.py
+# merges the two and prints the targets, with the bytes the agents moved.
 #
 # Usage: bench/e2e/dataplane.sh            # both arms
 #        bench/e2e/dataplane.sh predictive # one of: predictive reactive
 # Env:   E2E_KUBECONFIG=path  use a running control plane instead of a
 #                             private one; BUILD_DIR (default build);
-#        CAPACITY (millicores per pod, default 100, as make demo).
+#        CAPACITY (millicores per pod, default 100, as make demo);
+#        CALIBRATION=path/results.json  reuse that run's calibration for
+#                             every arm (default: the first arm measures it).
 # Output: bench/e2e/results/dataplane/<arm>/ (ignored by git: results.json,
 #         summary.txt with the data plane's summary, timeline.svg, logs).
 set -euo pipefail
@@ -37,12 +40,15 @@ cmake --build "$BUILD_DIR" -j 2 --target shardcast shardcast-router shardcast-ag
 bench_e2e_kubeconfig
 base="$ROOT/bench/e2e/results/dataplane"
 rc=0
+calibration=${CALIBRATION:-}
 for a in "${arms[@]}"; do
   out="$base/$a"
   rm -rf "$out"
   mkdir -p "$out"
   oracle=()
   [ "$a" = predictive ] && oracle=(--oracle)
+  cal=(--calibration-seconds 15)
+  [ -n "$calibration" ] && cal=(--reuse-calibration "$calibration")
   echo "==> $a arm on the real data plane: generated --start 2026-11-13T00:00:00Z --hours 24 -> $out" \
        "(log: $out/run.log)"
   # /usr/bin/python3: the Debian interpreter with python3-yaml (install-deps.sh).
@@ -50,7 +56,12 @@ for a in "${arms[@]}"; do
     --router "$BUILD_DIR/router/shardcast-router" --agent "$BUILD_DIR/agent/shardcast-agent" \
     --trace generated --start 2026-11-13T00:00:00Z --hours 24 --time-scale 120 \
     --capacity "$CAPACITY" --arms "$a" --namespace-prefix "bench-dp-$a" \
-    ${oracle[@]+"${oracle[@]}"} --out "$out" >"$out/run.log" 2>&1 || rc=1
+    ${oracle[@]+"${oracle[@]}"} "${cal[@]}" --out "$out" >"$out/run.log" 2>&1 || rc=1
+  # The next arm sends the same requests: it reuses this arm's calibration.
+  if [ -z "$calibration" ] && [ -f "$out/results.json" ]; then
+    cp "$out/results.json" "$base/calibration-results.json"
+    calibration="$base/calibration-results.json"
+  fi
   echo "==> $a done ($(date -u +%H:%M:%S))"
   if [ -f "$out/summary.txt" ]; then cat "$out/summary.txt"; else tail -5 "$out/run.log"; fi
 done

@@ -61,6 +61,22 @@ AGENT_METRICS_PORT = 9091  # the pod runner's --metrics-port default: each agent
 AGENT_SCRAPE_SECONDS = 2.0
 
 
+def read_calibration(path):
+    """dataPlane.calibration of an earlier run's results.json, with reusedFrom;
+    SystemExit naming the file and the field when it has none."""
+    try:
+        with open(path) as f:
+            cal = json.load(f)["dataPlane"]["calibration"]
+        base, opm = float(cal["idleMillis"]), float(cal["opsPerMilli"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise SystemExit(f"--reuse-calibration: {path}: no dataPlane.calibration with idleMillis and "
+                         f"opsPerMilli ({type(e).__name__}: {e})") from None
+    if not (opm > 0 and base >= 0):
+        raise SystemExit(f"--reuse-calibration: {path}: dataPlane.calibration.opsPerMilli must be > 0 and "
+                         f"idleMillis >= 0")
+    return dict(cal, idleMillis=base, opsPerMilli=opm, reusedFrom=path)
+
+
 class DemoRunner(replay.Runner):
     def __init__(self, args):
         super().__init__(args)
@@ -140,6 +156,9 @@ class DemoRunner(replay.Runner):
         return statistics.mean(vals) if vals else None
 
     def calibrate(self):
+        if self.a.reuse_calibration:
+            self.reuse_calibration(self.a.reuse_calibration)
+            return
         s = self.a.calibration_seconds
         self.mean_cpu(3)  # let the first samples after start-up pass
         base = self.mean_cpu(s)
@@ -162,6 +181,15 @@ class DemoRunner(replay.Runner):
                       f"{rate:.0f} ops/s more: {self.ops_per_milli:.1f} ops/s per millicore; trace x{self.scale:g} "
                       f"(capacity {self.capacity:.0f}m); peak of the window "
                       f"{self.peak_total():.0f}m = {self.rate_for(self.peak_total()):.0f} ops/s")
+
+    def reuse_calibration(self, path):
+        """The calibration of an earlier run, so that two arms run one after
+        the other send the same requests."""
+        self.calibration = read_calibration(path)
+        base, opm = self.calibration["idleMillis"], self.calibration["opsPerMilli"]
+        self.baseline, self.ops_per_milli = base, opm
+        dataplane.log(f"calibration: reused from {path}: pods {base:.0f}m with redis-benchmark only, "
+                      f"{opm:.1f} ops/s per millicore; trace x{self.scale:g} (capacity {self.capacity:.0f}m)")
 
     def peak_total(self):
         return max(self.tr.total(t) for t in range(int(self.TW), int(self.T1) + 1, 60))
@@ -310,7 +338,8 @@ def dataplane_summary(res):
     cal = dp["calibration"]
     lines.append(f"capacity {dp['capacity']:.0f}m per pod (trace x{dp['traceScale']:g}); calibration: "
                  f"{cal.get('opsPerMilli', 0):.1f} ops/s per millicore (pods {cal.get('idleMillis') or 0:.0f}m "
-                 f"idle with redis-benchmark, {cal.get('loadedMillis') or 0:.0f}m at {cal.get('rate', 0):.0f} ops/s)")
+                 f"idle with redis-benchmark, {cal.get('loadedMillis') or 0:.0f}m at {cal.get('rate', 0):.0f} ops/s)"
+                 + (f", reused from {cal['reusedFrom']}" if cal.get("reusedFrom") else ""))
     rounds = dp["bench"]
     lines.append(f"redis-benchmark (SET+GET rounds through router :{dp['routers'][0] if dp['routers'] else '?'}): "
                  f"{len(rounds)} rounds, {sum(1 for r in rounds if r['error'])} ended by an error")
@@ -370,6 +399,9 @@ def parse_args(argv=None):
     ap.add_argument("--bench-clients", type=int, default=2, help="redis-benchmark -c")
     ap.add_argument("--bench-pause", type=float, default=1.0, help="seconds between redis-benchmark rounds")
     ap.add_argument("--calibration-seconds", type=float, default=6.0)
+    ap.add_argument("--reuse-calibration", metavar="RESULTS_JSON",
+                    help="take the calibration (idle millicores, ops/s per millicore) from an earlier run's "
+                         "results.json instead of measuring it, so both arms send the same requests")
     ap.add_argument("--oracle", action="store_true", help="also compute the planner oracle (slow)")
     ap.add_argument("--no-clear", dest="clear", action="store_false", help="live view without clearing the screen")
     # The replay driver's flags.
@@ -419,8 +451,18 @@ def main():
     res["wallSeconds"] = wall
     planner_oracle = None
     if args.oracle:
+        import cpu_model
         import oracle
-        planner_oracle = oracle.simulate_or_error(res, r.tr, args.binary)
+        # The oracle's pods cost what the data plane's do: the CPU model
+        # fitted on this arm's ticks (hack/replay/cpu_model.py).
+        arm = next(iter(res["arms"]))
+        try:
+            fitted = cpu_model.fit(res, r.tr).get(arm)
+        except ValueError as e:
+            dataplane.log(f"oracle: no pod CPU model ({e}); the oracle uses the trace's load")
+            fitted = None
+        cm = {k: fitted[k] for k in ("a", "b", "c")} if fitted else None
+        planner_oracle = oracle.simulate_or_error(res, r.tr, args.binary, cpu_model=cm)
     dp_text = dataplane_summary(res)
     with open(os.path.join(args.out, "dataplane-summary.txt"), "w") as f:
         f.write(dp_text)

@@ -230,4 +230,13 @@ def oracle_line(o):
             f"{fmt_t(o['simulatedFrom'])}; {oracle_durations(o)}; {o['planCalls']} plan calls "
             f"({o['planSeconds']:.1f}s), first promotion "
             f"{fmt_t(min((p['t'] for p in o['promotions']), default=None))}, scale-ins {o['scaleIns']}, "
-            f"{o['finalRanges']} ranges at the end, blocked findings {o['blocked']}; actions {o['actions']}")
+            f"{o['finalRanges']} ranges at the end, blocked findings {o['blocked']}; actions {o['actions']}"
+            + cpu_model_text(o.get("cpuModel")))
+
+
+def cpu_model_text(cm):
+    """The oracle's pod CPU model, when it has one (hack/replay/cpu_model.py)."""
+    if not cm:
+        return ""
+    return (f"; pod CPU {cm['a']:.2f} x trace + {cm['b']:.1f}m per active pod + {max(0.0, cm['c']):.0f}m "
+            f"(the data plane's, fitted on the arm's ticks)")

@@ -122,6 +122,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cpu_model  # noqa: E402
 import loads as loads_mod  # noqa: E402
 import measures  # noqa: E402
 import traces  # noqa: E402
@@ -260,7 +261,8 @@ def durations(res, policy, pod_startup=None, move_seconds=None, instant=False):
 
 class Simulation:
     def __init__(self, res, tr, binary, arm=None, shardset=None, policy=None, range_forecasts=True,
-                 warmup=True, workdir=None, pod_startup=None, move_seconds=None, instant=False):
+                 warmup=True, workdir=None, pod_startup=None, move_seconds=None, instant=False,
+                 cpu_model=None):
         check_results(res)
         if tr.weights is None:
             raise OracleError("trace: set_ranges() was not called (the trace has no range weights)")
@@ -268,6 +270,9 @@ class Simulation:
             raise OracleError(f"trace: {len(tr.weights)} ranges, results.json says {res['ranges']}")
         self.res, self.tr, self.binary = res, tr, binary
         self.range_forecasts = range_forecasts
+        # Pod CPU = a x the trace's load + b per active pod + c spread over
+        # the active pods (hack/replay/cpu_model.py); None: the trace's load.
+        self.cpu_model = _check_cpu_model(cpu_model)
         if arm is None:
             arm = next((n for n in ("predictive", "reactive") if n in res["arms"]), next(iter(res["arms"])))
         if arm not in res["arms"]:
@@ -354,8 +359,16 @@ class Simulation:
     def loads_at(self, t, ranges=None):
         ranges = self.range_list() if ranges is None else ranges
         rl = self.tr.range_loads(t)
+        cm = self.cpu_model
+        if cm:
+            rl = [v * cm["a"] for v in rl]
         rloads = loads_mod.doc_range_loads(rl, ranges)
-        return rloads, loads_mod.pod_loads(rl, ranges, self.active + self.warm, rloads)
+        pl = loads_mod.pod_loads(rl, ranges, self.active + self.warm, rloads)
+        if cm and self.active:
+            extra = cm["b"] + max(0.0, cm["c"]) / len(self.active)
+            for p in self.active:
+                pl[p] += extra
+        return rloads, pl
 
     def forecasts(self, t):
         ranges = self.range_list()
@@ -739,7 +752,7 @@ class Simulation:
                 "rangeForecasts": self.range_forecasts, "simulatedFrom": self.TW,
                 "finalRanges": len(self.ranges), "durations": self.durations,
                 "plansDeferred": self.plans_deferred, "unfinishedActions": len(self.queue),
-                "actionLog": self.action_log}
+                "cpuModel": self.cpu_model, "actionLog": self.action_log}
 
 
 class MinuteMeasures:
@@ -774,6 +787,40 @@ class MinuteMeasures:
 EFFECTS = {"Promote": Simulation._promote, "Demote": Simulation._demote, "ScaleIn": Simulation._scale_in,
            "Move": Simulation._move, "AddEcho": Simulation._add_echo, "RemoveEcho": Simulation._remove_echo,
            "Split": Simulation._split, "Merge": Simulation._merge}
+
+def _check_cpu_model(cm):
+    """A pod CPU model {a, b, c} (a > 0, b >= 0), or None."""
+    if cm is None:
+        return None
+    try:
+        out = {k: float(cm[k]) for k in ("a", "b", "c")}
+    except (KeyError, TypeError, ValueError):
+        raise OracleError(f"cpu model: {cm!r} is not {{a, b, c}} numbers") from None
+    if not out["a"] > 0 or out["b"] < 0:
+        raise OracleError(f"cpu model: a must be > 0 and b >= 0, not a={out['a']:g} b={out['b']:g}")
+    return out
+
+
+def parse_cpu_model(text, res, tr, arm):
+    """--cpu-model: "fit" (fitted on the arm's ticks of a data plane run) or "A,B,C"."""
+    if text == "fit":
+        if "dataPlane" not in res:
+            raise OracleError("--cpu-model fit: the results are not of the real data plane (no dataPlane)")
+        try:
+            m = cpu_model.fit(res, tr).get(arm)
+        except ValueError as e:
+            raise OracleError(f"--cpu-model fit: {e}") from None
+        if not m:
+            raise OracleError(f"--cpu-model fit: arm '{arm}' has too few ticks")
+        return {k: m[k] for k in ("a", "b", "c")}
+    parts = text.split(",")
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        return _check_cpu_model(dict(zip("abc", (float(x) for x in parts))))
+    except ValueError:
+        raise OracleError(f"--cpu-model: '{text}' is not 'fit' or three numbers A,B,C") from None
+
 
 def simulate(res, tr, binary, **kw):
     """The oracle's measures (see the module doc); raises OracleError."""
@@ -837,6 +884,10 @@ def main(argv=None):
                          "median completed Move of the run, else the policy's migration.leadTime.perRange)")
     ap.add_argument("--instant", action="store_true",
                     help="apply each plan at once, with no durations (the oracle's earlier model)")
+    ap.add_argument("--cpu-model", metavar="fit|A,B,C",
+                    help="pod CPU = A x the trace's load + B per active pod + C over the active pods; 'fit': "
+                         "fitted on the arm's ticks of a real data plane run (hack/replay/cpu_model.py). "
+                         "Default: the trace's load")
     ap.add_argument("--json", help="also write the oracle's measures to this file")
     args = ap.parse_args(argv)
     try:
@@ -865,7 +916,13 @@ def main(argv=None):
         arm = args.arm or next((n for n in ("predictive", "reactive") if n in res["arms"]), next(iter(res["arms"])))
         if arm not in res["arms"]:
             raise OracleError(f"{args.results}: no arm '{arm}' (arms: {', '.join(res['arms'])})")
-        check_trace(res, tr, arm)
+        if "dataPlane" in res:
+            scale = float(res["dataPlane"]["traceScale"])
+            tr.values = [v * scale for v in tr.values]  # as hack/demo/run.py; its ticks are real CPU
+        else:
+            check_trace(res, tr, arm)
+        if args.cpu_model:
+            sim_kw["cpu_model"] = parse_cpu_model(args.cpu_model, res, tr, arm)
         summary = measures.summarize(res, tr, oracle_planner=simulate(res, tr, args.binary, **sim_kw))
     except (OracleError, traces.TraceError) as e:
         print(f"oracle: {e}", file=sys.stderr)

@@ -97,6 +97,31 @@ class ClassifyTest(unittest.TestCase):
         self.assertEqual(run.classify(rounds, [])["before moves"], rounds)
 
 
+class CalibrationTest(unittest.TestCase):
+    def test_reused_calibration_and_its_errors(self):
+        import json
+        import tempfile
+
+        import run
+        with tempfile.TemporaryDirectory() as d:
+            good = os.path.join(d, "good.json")
+            with open(good, "w") as f:
+                json.dump({"dataPlane": {"calibration": {"idleMillis": 62.5, "opsPerMilli": 29.3,
+                                                         "rate": 3999}}}, f)
+            cal = run.read_calibration(good)
+            self.assertEqual((cal["idleMillis"], cal["opsPerMilli"], cal["reusedFrom"]), (62.5, 29.3, good))
+            for name, body in [("none.json", {"arms": {}}),
+                               ("zero.json", {"dataPlane": {"calibration": {"idleMillis": 1, "opsPerMilli": 0}}}),
+                               ("text.json", "not json")]:
+                p = os.path.join(d, name)
+                with open(p, "w") as f:
+                    f.write(body if isinstance(body, str) else json.dumps(body))
+                with self.assertRaises(SystemExit) as e:
+                    run.read_calibration(p)
+                self.assertIn(p, str(e.exception))
+                self.assertIn("opsPerMilli", str(e.exception))
+
+
 class CopiedTest(unittest.TestCase):
     METRICS = """# HELP shardcast_agent_bytes_copied_total MEMORY USAGE of the keys moved or copied, by kind.
 # TYPE shardcast_agent_bytes_copied_total counter

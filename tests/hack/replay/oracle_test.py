@@ -19,6 +19,7 @@ from contextlib import redirect_stderr
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "hack", "replay"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
+import cpu_model  # noqa: E402
 import loads  # noqa: E402
 import measures  # noqa: E402
 import oracle  # noqa: E402
@@ -222,6 +223,63 @@ class NabTraceTest(unittest.TestCase):
         tr = traces.load("nab:" + self.write(60, step=1800))
         self.assertGreaterEqual(tr.live_start - T0, 35 * 86400)
         self.assertIn((tr.live_start // 86400 + 3) % 7, (2, 3, 4))
+
+
+class CpuModelTest(unittest.TestCase):
+    """The data plane's pod CPU model: fitted on an arm's ticks, used by the oracle."""
+
+    def data_plane_results(self, tr, a, b, c):
+        """Ticks of 3..6 active pods whose summed CPU is a x trace + b x active + c."""
+        res = small_results()
+        res["dataPlane"] = {"traceScale": 1.0}
+        ticks = []
+        for i, t in enumerate(range(T0, T0 + 10 * 3600, 600)):
+            n = 3 + i % 4
+            active = [f"kv-{k}" for k in range(n)]
+            total = a * tr.total(t) + b * n + c
+            ticks.append({"t": t, "active": active, "warm": ["kv-9"],
+                          "loads": {**{p: total / n for p in active}, "kv-9": 0.0}})
+        res["arms"]["predictive"]["ticks"] = ticks
+        return res
+
+    def test_fit_recovers_the_model(self):
+        tr = ramp_trace()
+        got = cpu_model.fit(self.data_plane_results(tr, 0.8, 20.0, 30.0), tr)["predictive"]
+        self.assertAlmostEqual(got["a"], 0.8, places=6)
+        self.assertAlmostEqual(got["b"], 20.0, places=4)
+        self.assertAlmostEqual(got["c"], 30.0, places=3)
+        self.assertAlmostEqual(got["r2"], 1.0, places=6)
+
+    def test_oracle_pods_cost_what_the_model_says(self):
+        tr = ramp_trace()
+        res = small_results()
+        plain = oracle.Simulation(res, tr, "/nonexistent")
+        modeled = oracle.Simulation(res, tr, "/nonexistent", cpu_model={"a": 0.5, "b": 20, "c": 30})
+        t = T0 + 2 * 3600
+        r0, p0 = plain.loads_at(t)
+        r1, p1 = modeled.loads_at(t)
+        for k in r0:
+            self.assertAlmostEqual(r1[k], 0.5 * r0[k])
+        for p in plain.active:
+            self.assertAlmostEqual(p1[p], max(0.5 * (p0[p]), loads.IDLE_LOAD) + 20 + 30 / 3)
+        for p in plain.warm:
+            self.assertEqual(p1[p], loads.IDLE_LOAD)  # warm pods serve nothing
+
+    def test_bad_models_are_one_line_errors(self):
+        tr = ramp_trace()
+        with self.assertRaisesRegex(oracle.OracleError, "a must be > 0"):
+            oracle.Simulation(small_results(), tr, "/nonexistent", cpu_model={"a": 0, "b": 1, "c": 0})
+        with self.assertRaisesRegex(oracle.OracleError, "is not 'fit' or three numbers"):
+            oracle.parse_cpu_model("1,2", small_results(), tr, "predictive")
+        with self.assertRaisesRegex(oracle.OracleError, "not of the real data plane"):
+            oracle.parse_cpu_model("fit", small_results(), tr, "predictive")
+        self.assertEqual(oracle.parse_cpu_model("1,2.5,0", small_results(), tr, "predictive"),
+                         {"a": 1.0, "b": 2.5, "c": 0.0})
+        res = self.data_plane_results(tr, 1.0, 10.0, 0.0)
+        for tk in res["arms"]["predictive"]["ticks"]:
+            tk["active"] = ["kv-0", "kv-1", "kv-2"]  # never changes: b and c cannot be told apart
+        with self.assertRaisesRegex(oracle.OracleError, "singular"):
+            oracle.parse_cpu_model("fit", res, tr, "predictive")
 
 
 class InputTest(unittest.TestCase):
