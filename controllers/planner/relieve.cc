@@ -53,10 +53,12 @@ std::vector<std::size_t> ChooseFewest(const std::vector<MoveCandidate>& cands, d
 }
 
 // An observed overload is acted on when it is confirmed: seen in two samples
-// in a row, or over by more than lowConfidence.margin, or expected by the
-// pod's forecast, or the pod has no trusted, confident forecast to weigh it
-// against (it is then planned like the reactive arm). A one-sample spike on a
-// pod whose forecast sees no crossing is noted and waits for the next sample.
+// in a row, or over by more than lowConfidence.margin, or within the pod's
+// forecast (P(exceed) >= confidence, or its quantile at the policy's
+// confidence reaches maxUtilization), or the pod has no trusted, confident
+// forecast to weigh it against (it is then planned like the reactive arm).
+// A one-sample spike on a pod whose forecast band stays below the threshold
+// is noted and waits for the next sample.
 bool Planner::ConfirmedOver(std::size_t p, double obs_u) {
   const PodModel& pod = pods_[p];
   if (!in_.history.unconfirmed_over.count(Name(p)) || !pod.trusted || pod.forecast == nullptr ||
@@ -64,12 +66,16 @@ bool Planner::ConfirmedOver(std::size_t p, double obs_u) {
       obs_u > pol_.max_utilization + pol_.low_confidence_margin) {
     return true;
   }
+  SeriesForecast band = *pod.forecast;
+  band.observed = 0;  // the band alone, without the sample it is weighed against
+  const double q = QuantileAt(band, pol_.confidence) / Cap(p);
+  if (q >= pol_.max_utilization) return true;
   plan_.notes.push_back(
       {Name(p), "observed load " + Pct(obs_u) + " is over maxUtilization " +
-                    Pct(pol_.max_utilization) +
-                    " in one sample only and its forecast (P=" + Num(pod.forecast->prob_exceed) +
-                    ") does not expect a crossing; acting when the next sample is over too or "
-                    "it exceeds " +
+                    Pct(pol_.max_utilization) + " in one sample only and its forecast (P=" +
+                    Num(pod.forecast->prob_exceed) + ", " + Pct(q) +
+                    " at the policy's confidence) does not expect a crossing; acting when the "
+                    "next sample is over too or it exceeds " +
                     Pct(pol_.max_utilization + pol_.low_confidence_margin)});
   return false;
 }

@@ -473,6 +473,16 @@ TEST(Planner, AOneSampleOverloadTheForecastDoesNotExpectWaitsForTheNextSample) {
   // No trusted forecast to weigh it against: reactive, acted on at once.
   fx.SetPodForecast(0, 0.1, std::nullopt, /*trusted=*/false);
   EXPECT_EQ(MustPlan(fx.in).moves, 3u);
+
+  // P(exceed) 0.3, but the band at the policy's confidence reaches 82%: the
+  // forecast expects the crossing as possible, so the sample is acted on.
+  fx.SetPodForecast(0, 0.3, std::nullopt);
+  auto& f = fx.in.forecasts.pods["kv-0"];
+  f.p50 = 0.75 * 1000;
+  f.p90 = f.p99 = 0.82 * 1000;
+  EXPECT_EQ(MustPlan(fx.in).moves, 3u);
+  f.p90 = f.p99 = 0.78 * 1000;  // below maxUtilization: it waits
+  EXPECT_TRUE(MustPlan(fx.in).actions.empty());
 }
 
 TEST(Planner, HysteresisBetweenTargetAndMax) {
