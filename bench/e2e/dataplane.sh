@@ -58,10 +58,7 @@ for a in "${arms[@]}"; do
     --capacity "$CAPACITY" --arms "$a" --namespace-prefix "bench-dp-$a" \
     ${oracle[@]+"${oracle[@]}"} "${cal[@]}" --out "$out" >"$out/run.log" 2>&1 || rc=1
   # The next arm sends the same requests: it reuses this arm's calibration.
-  if [ -z "$calibration" ] && [ -f "$out/results.json" ]; then
-    cp "$out/results.json" "$base/calibration-results.json"
-    calibration="$base/calibration-results.json"
-  fi
+  if [ -z "$calibration" ] && [ -f "$out/results.json" ]; then calibration="$out/results.json"; fi
   echo "==> $a done ($(date -u +%H:%M:%S))"
   if [ -f "$out/summary.txt" ]; then cat "$out/summary.txt"; else tail -5 "$out/run.log"; fi
 done

@@ -177,9 +177,10 @@ struct History {
   // Pods whose observed load is over maxUtilization in their newest sample
   // but not in the one before it (or the one before was not seen): an
   // unconfirmed overload. A pod with a trusted, confident forecast that does
-  // not expect the crossing (P(exceed) < confidence) is not relieved for it
-  // unless it is over by more than lowConfidence.margin; the next sample
-  // over confirms it. Pods not listed are confirmed or not tracked.
+  // not expect the crossing (P(exceed) < confidence and its quantile at the
+  // policy's confidence below maxUtilization) is not relieved for it unless
+  // it is over by more than lowConfidence.margin; the next sample over
+  // confirms it. Pods not listed are confirmed or not tracked.
   std::set<std::string> unconfirmed_over;
 };
 

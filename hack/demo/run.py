@@ -455,13 +455,11 @@ def main():
         import oracle
         # The oracle's pods cost what the data plane's do: the CPU model
         # fitted on this arm's ticks (hack/replay/cpu_model.py).
-        arm = next(iter(res["arms"]))
         try:
-            fitted = cpu_model.fit(res, r.tr).get(arm)
+            cm = cpu_model.model(res, r.tr, next(iter(res["arms"])))
         except ValueError as e:
             dataplane.log(f"oracle: no pod CPU model ({e}); the oracle uses the trace's load")
-            fitted = None
-        cm = {k: fitted[k] for k in ("a", "b", "c")} if fitted else None
+            cm = None
         planner_oracle = oracle.simulate_or_error(res, r.tr, args.binary, cpu_model=cm)
     dp_text = dataplane_summary(res)
     with open(os.path.join(args.out, "dataplane-summary.txt"), "w") as f:

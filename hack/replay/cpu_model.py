@@ -72,6 +72,15 @@ def fit(results, tr=None):
     return out
 
 
+def model(results, tr, arm):
+    """The fitted {a, b, c} of one arm, as the oracle takes it; ValueError
+    when the arm has too few ticks or the fit is singular."""
+    m = fit(results, tr).get(arm)
+    if not m:
+        raise ValueError(f"arm '{arm}' has too few ticks")
+    return {k: m[k] for k in ("a", "b", "c")}
+
+
 def main(argv):
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__.strip())

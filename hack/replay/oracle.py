@@ -807,12 +807,9 @@ def parse_cpu_model(text, res, tr, arm):
         if "dataPlane" not in res:
             raise OracleError("--cpu-model fit: the results are not of the real data plane (no dataPlane)")
         try:
-            m = cpu_model.fit(res, tr).get(arm)
+            return cpu_model.model(res, tr, arm)
         except ValueError as e:
             raise OracleError(f"--cpu-model fit: {e}") from None
-        if not m:
-            raise OracleError(f"--cpu-model fit: arm '{arm}' has too few ticks")
-        return {k: m[k] for k in ("a", "b", "c")}
     parts = text.split(",")
     try:
         if len(parts) != 3:
