@@ -96,7 +96,7 @@ class _CounterHandler(http.server.BaseHTTPRequestHandler):
         if self.path.split("?")[0] != self.server.path:
             self.send_error(404)
             return
-        counters = self.server.counters.get(self.server.server_address[0], {})
+        counters = self.server.endpoints.read(self.server.server_address[0])
         lines = ["# HELP shardcast_range_requests_total Requests served per key range.",
                  "# TYPE shardcast_range_requests_total counter"]
         lines += [f'shardcast_range_requests_total{{range="{rid}"}} {v:.3f}' for rid, v in sorted(counters.items())]
@@ -113,13 +113,24 @@ class _CounterHandler(http.server.BaseHTTPRequestHandler):
 
 class CounterServers:
     """One metrics endpoint per pod IP (loopback addresses on KWOK nodes):
-    each serves the range counters of the pod that has that IP now."""
+    each serves the range counters of the pod that has that IP now.
 
-    def __init__(self, port, path):
+    The counters grow continuously, as a real router's do: a read at trace
+    time `now` returns the counters of the pod's last tick plus its rates
+    times the trace time since then. Counters that stepped once a tick
+    aliased with the operator's scrapes (one tick and one scrape a real
+    second each): a scrape saw zero, one or two ticks' growth, so a range's
+    rate read 0x, 1x or 2x its load, and a forecast step that had seen only
+    a few scrapes jumped for every pod at once. A counter never reads less
+    than it was read before, whatever the clock does."""
+
+    def __init__(self, port, path, clock):
         self.port = port
         self.path = path
+        self.clock = clock   # () -> trace time now
         self.servers = {}    # ip -> server
-        self.counters = {}   # ip -> {range id: requests}; replaced whole, never changed in place
+        self.lock = threading.Lock()
+        self.pages = {}      # ip -> {"pod", "t", "base", "rates", "read"}
         self.failed = set()
 
     def ensure(self, ip):
@@ -137,13 +148,38 @@ class CounterServers:
             log(f"metrics endpoint {ip}:{self.port}: {e}: no range counters for it")
             return
         srv.daemon_threads = True
-        srv.counters = self.counters
+        srv.endpoints = self
         srv.path = self.path
         threading.Thread(target=srv.serve_forever, name=f"counters-{ip}", daemon=True).start()
         self.servers[ip] = srv
 
-    def publish(self, ip, counters):
-        self.counters[ip] = dict(counters)
+    def publish(self, ip, pod, t, counters, rates):
+        """Serves on `ip` pod `pod`'s `counters` at trace time `t`, growing
+        at `rates` (requests/s per range) from then on. Raises `counters`
+        (in place) to what the endpoint has already shown for this pod."""
+        with self.lock:
+            old = self.pages.get(ip)
+            read = old["read"] if old is not None and old["pod"] == pod else {}
+            for rid, v in read.items():
+                if v > counters.get(rid, 0.0):
+                    counters[rid] = v
+            self.pages[ip] = {"pod": pod, "t": t, "base": dict(counters), "rates": dict(rates), "read": read}
+
+    def read(self, ip):
+        """The counters of the pod on `ip` now (empty when none)."""
+        with self.lock:
+            page = self.pages.get(ip)
+            if page is None:
+                return {}
+            extra = max(0.0, self.clock() - page["t"])
+            out = dict(page["base"])
+            for rid, rate in page["rates"].items():
+                out[rid] = out.get(rid, 0.0) + rate * extra
+            for rid, v in out.items():
+                if v < page["read"].get(rid, 0.0):
+                    out[rid] = page["read"][rid]
+            page["read"] = dict(out)
+            return out
 
     def close(self):
         for srv in self.servers.values():
@@ -175,6 +211,7 @@ class Arm:
         self.last_doc = None
         self.initial_owners = None
         self.counters = {}     # pod -> {range id: requests served}
+        self.rates = {}        # pod -> {range id: requests/s} since the last counter update
         self.counter_t = None  # trace time of the last counter update
         self.crossing_dumped = False  # shardset-<arm>-crossing.yaml written
 
@@ -228,7 +265,7 @@ class Runner:
         os.makedirs(self.workdir, exist_ok=True)
         self.view_last = 0.0
         m = self.shardset["spec"].get("metrics") or {}
-        self.counter_servers = CounterServers(int(m.get("port", 9090)), m.get("path", "/metrics"))
+        self.counter_servers = CounterServers(int(m.get("port", 9090)), m.get("path", "/metrics"), self.domain_now)
 
     # ---- domain clock -------------------------------------------------
     def domain_now(self):
@@ -386,23 +423,29 @@ class Runner:
         return loads
 
     def count_requests(self, arm, t, served, pods):
-        """Advances each pod's range counters by what it served since the
-        previous tick and publishes them on its pod IP."""
+        """Advances each pod's range counters to `t` at the rates of the
+        previous tick, takes this tick's rates from `served` (millicores
+        per range) and publishes both on the pod's IP, where the counters
+        keep growing until the next tick."""
         dt = 0.0 if arm.counter_t is None else max(0.0, t - arm.counter_t)
         arm.counter_t = t
         for p in pods:
             n = p["metadata"]["name"]
             c = arm.counters.setdefault(n, {})
-            for rid, load in served.get(n, {}).items():
-                c[rid] = c.get(rid, 0.0) + load * RPS_PER_MILLI * dt
+            for rid, rate in arm.rates.get(n, {}).items():
+                c[rid] = c.get(rid, 0.0) + rate * dt
+            arm.rates[n] = {rid: load * RPS_PER_MILLI for rid, load in served.get(n, {}).items()}
+            for rid in arm.rates[n]:
+                c.setdefault(rid, 0.0)
             st = p.get("status", {})
             if st.get("podIP") and st.get("phase") == "Running":
                 self.counter_servers.ensure(st["podIP"])
-                self.counter_servers.publish(st["podIP"], c)
+                self.counter_servers.publish(st["podIP"], n, t, c, arm.rates[n])
         live = {p["metadata"]["name"] for p in pods}
         for n in list(arm.counters):
             if n not in live:
                 del arm.counters[n]
+                arm.rates.pop(n, None)
 
     # ---- observation ---------------------------------------------------
     def check_routing(self, arm, t, doc):
