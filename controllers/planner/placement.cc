@@ -210,7 +210,16 @@ long PodOrdinal(std::string_view name) {
 }
 
 std::vector<std::string> PickScaleInVictims(std::vector<PodLoad> pods, std::size_t count) {
-  std::sort(pods.begin(), pods.end(), [](const PodLoad& a, const PodLoad& b) {
+  double mean = 0;
+  for (const auto& p : pods) mean += p.load;
+  if (!pods.empty()) mean /= static_cast<double>(pods.size());
+  auto light = [mean](const PodLoad& p) { return p.load <= mean + 1e-9 * std::abs(mean); };
+  std::sort(pods.begin(), pods.end(), [&](const PodLoad& a, const PodLoad& b) {
+    const bool la = light(a), lb = light(b);
+    if (la != lb) return la;
+    // Among the pods at or below the mean load, the cheapest drain; above
+    // it, the least loaded.
+    if (la && a.ranges != b.ranges) return a.ranges < b.ranges;
     if (a.load != b.load) return a.load < b.load;
     if (a.ranges != b.ranges) return a.ranges < b.ranges;
     long oa = PodOrdinal(a.name), ob = PodOrdinal(b.name);

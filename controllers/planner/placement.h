@@ -64,8 +64,12 @@ struct PodLoad {
 // Ordinal of a pod named "<shardset>-<n>"; -1 when the name has no ordinal.
 long PodOrdinal(std::string_view name);
 
-// Picks `count` scale-in victims: least loaded first, then fewest ranges,
-// then the highest ordinal (names stay compact: lowest free ordinal first).
+// Picks `count` scale-in victims. The pods at or below the mean load come
+// first, fewest ranges first (a drain moves every range the victim owns, so
+// the cheapest drain goes first; their load fits where the average pod's
+// does), then by load; then the pods above the mean, least loaded first.
+// Ties go to the highest ordinal (names stay compact: lowest free ordinal
+// first).
 std::vector<std::string> PickScaleInVictims(std::vector<PodLoad> pods, std::size_t count);
 
 // Re-assigns the victims' ranges over the remaining pods; every other range

@@ -157,6 +157,14 @@ TEST(Placement, ScaleInVictimsAndDrain) {
   // Equal load and ranges: highest ordinal first.
   EXPECT_EQ(PickScaleInVictims(loads, 1), std::vector<std::string>{"kv-2"});
   EXPECT_EQ(PickScaleInVictims(loads, 2), (std::vector<std::string>{"kv-2", "kv-1"}));
+  // At or below the mean load (19.25): fewest ranges first, whatever their
+  // load; the pod above it comes last, however few ranges it owns.
+  std::vector<PodLoad> mixed = {{"kv-0", 10, 2}, {"kv-1", 5, 5}, {"kv-2", 12, 3}, {"kv-3", 50, 1}};
+  EXPECT_EQ(PickScaleInVictims(mixed, 4),
+            (std::vector<std::string>{"kv-0", "kv-2", "kv-1", "kv-3"}));
+  // Not Ready pods (load -1, as the ShardSet controller passes them) stay first.
+  std::vector<PodLoad> unready = {{"kv-0", 0, 1}, {"kv-1", -1, 9}, {"kv-2", 0, 4}};
+  EXPECT_EQ(PickScaleInVictims(unready, 3), (std::vector<std::string>{"kv-1", "kv-0", "kv-2"}));
   EXPECT_EQ(PodOrdinal("kv-12"), 12);
   EXPECT_EQ(PodOrdinal("kv"), -1);
 
