@@ -1,3 +1,5 @@
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cmath>
 #include <utility>
@@ -332,6 +334,7 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
         // on the composed history.
         ps.composed = NewSeries(internal::kComposedHistory);
         ps.composition = ids;
+        ps.last_p90 = 0;
       }
       sp = &ps.composed;
       composed_ids = ids;
@@ -383,6 +386,19 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
   out.model = g.model;
   out.refitted = refit;
   SummarizeLoads(g, unit, set.capacity * policy.max_utilization, prep->origin, step, now, out);
+  if (ps.last_p90 > 0 && (out.p90 > 1.2 * ps.last_p90 || 1.2 * out.p90 < ps.last_p90) &&
+      spdlog::should_log(spdlog::level::debug)) {
+    std::string tail;
+    for (size_t i = n >= 3 ? n - 3 : 0; i < n; ++i)
+      tail += (tail.empty() ? "" : ",") + std::to_string(prep->y[i]);
+    spdlog::debug(
+        "forecast pod {}: p90 {:.0f} -> {:.0f} in one publication (source {}, refit {}, model {}, "
+        "bucket {} of the fit, unit {:.4g}, newest buckets [{}] ending {}s after now, fit p50 "
+        "there {:.4g})",
+        pod, ps.last_p90, out.p90, source, refit, g.model, k0, unit, tail, prep->origin - now,
+        s.fit->Quantile(0.5, static_cast<size_t>(std::max<int64_t>(k0 - 1, 0))));
+  }
+  ps.last_p90 = out.p90;
   SetTrust(s, source, fallback, ps, out);
   RememberOneStep(s, g, prep->origin);
   return out;

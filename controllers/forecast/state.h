@@ -76,6 +76,7 @@ struct PodSeries {
   // PodForecast::trust_changed.
   std::string last_source;  // PodForecast::source
   std::optional<bool> last_trusted = std::nullopt;
+  double last_p90 = 0;  // the previous forecast's published p90 (for a debug log)
 };
 
 struct PodForecast {
