@@ -354,13 +354,25 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
   ScoreMaturedForecasts(s, *prep);
   SeedAccuracy(s, *prep, policy, opts_);
 
-  const std::vector<int> seasons = SeasonPeriods(policy.seasons_seconds, step, n);
+  // A refit leaves out the newest bucket while it is still filling (now is
+  // before its end): its mean is of the samples so far, noisier than the
+  // others and, on a ramp, behind the bucket's. Its error against the fit
+  // then moves the level (CorrectLevel) as it does between refits, so a
+  // refit's forecast starts from the same level as the ones after it.
+  const bool partial = now < prep->origin && n >= 2;
+  const size_t fit_n = partial ? n - 1 : n;
+  const std::vector<int> seasons = SeasonPeriods(policy.seasons_seconds, step, fit_n);
   const std::string key = FitKey(step, H, seasons);
   int64_t k0 = s.fit ? (prep->origin - s.fit_origin) / step : -1;
   bool refit = force_refit || RefitDue(s, key, step, now, k0, H, opts_.refit_interval_seconds);
   if (refit) {
+    Prepared complete = *prep;
+    if (partial) {
+      complete.y.pop_back();
+      complete.origin -= step;
+    }
     auto f =
-        Fit(*prep, H, seasons,
+        Fit(complete, H, seasons,
             LongSeasonProfile(s.hist, ranges_, composed_ids, policy.seasons_seconds, seasons, step),
             opts_.refit_interval_seconds);
     if (!f) {
@@ -368,11 +380,11 @@ std::optional<PodForecast> SetState::ForecastPod(const std::string& pod, const S
       return std::nullopt;
     }
     s.fit = std::move(*f);
-    s.fit_origin = prep->origin;
+    s.fit_origin = complete.origin;
     s.fit_step = step;
     s.fit_time = now;
     s.fit_key = key;
-    k0 = 0;
+    k0 = partial ? 1 : 0;
   }
   predictor::ForecastResult g = Slice(*s.fit, static_cast<size_t>(k0), H);
   for (auto& v : g.scale) v *= s.band_scale;  // quantiles and ProbExceed follow the scale

@@ -424,6 +424,39 @@ TEST(ForecastPod, RefitsOnScheduleAndReanchorsInBetween) {
   EXPECT_TRUE(f3->refitted);
 }
 
+// A refit leaves out the bucket still filling and takes its level through
+// the level correction, as the forecasts between refits do: a refit in the
+// first minutes of a bucket after a step up forecasts the new level, not a
+// fit that saw one point of it.
+TEST(ForecastPod, ARefitStartsFromTheLevelOfTheBucketStillFilling) {
+  StateOptions o;
+  o.refit_interval_seconds = 600;
+  SetState st(o);
+  std::mt19937 rng(5);
+  std::normal_distribution<double> d(0, 10);
+  PolicySettings pol;
+  pol.step_seconds = 1200;
+  pol.horizon_seconds = 3600;
+  const int64_t bucket = kT0 + 1200 * 200;  // a bucket start
+  for (int64_t t = kT0; t < bucket; t += 120)
+    st.AddPodUsage({"kv-0", 300 + d(rng), 0, true, false}, t);
+  // Two samples of the new level, 3 minutes into the bucket.
+  st.AddPodUsage({"kv-0", 600, 0, true, false}, bucket + 60);
+  st.AddPodUsage({"kv-0", 600, 0, true, false}, bucket + 180);
+  std::string err;
+  auto f = st.ForecastPod("kv-0", Set(1000), pol, bucket + 200, true, &err);
+  ASSERT_TRUE(f) << err;
+  EXPECT_TRUE(f->refitted);
+  EXPECT_NEAR(f->peak, 600, 40);
+  // The next bucket: the complete one is fitted, the one filling corrects.
+  for (int64_t t = bucket + 300; t < bucket + 1200; t += 120)
+    st.AddPodUsage({"kv-0", 600, 0, true, false}, t);
+  st.AddPodUsage({"kv-0", 600, 0, true, false}, bucket + 1260);
+  auto g = st.ForecastPod("kv-0", Set(1000), pol, bucket + 1300, true, &err);
+  ASSERT_TRUE(g) << err;
+  EXPECT_NEAR(g->peak, 600, 40);
+}
+
 TEST(ForecastPod, EventsMultiplyThePeak) {
   SetState st = Noisy(300, 5, 200);
   int64_t now = kT0 + 200 * 60;
