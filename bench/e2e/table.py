@@ -22,6 +22,10 @@ before the newest forecast publication the driver saw before the plan (the
 newest sample when no forecast was published in two forecast steps); in
 trace minutes and real seconds. It includes metrics-server's resolution and
 the forecast step, which a sample waits for before it reaches a plan.
+Forecast spikes: publications of the predictive arm (the driver's record,
+warm-up included) in which a pod's p90 rose by 25% or more over the
+publication before and the next was lower by a factor of 1.2 or more, summed over the
+rounds; the pod's ranges can change in between, so a move can cause one.
 Bytes moved: the replay's ranges carry no data, so there are none to report
 for it; on the real data plane the agents count them
 (shardcast_agent_bytes_copied_total, summed over the pods by the demo
@@ -97,6 +101,25 @@ def decision_latencies(res, arm):
         if j:
             out.append(t - samples[j - 1])
     return out
+
+
+def forecast_spikes(res, arm):
+    """(time, pod, p90 before, p90, p90 after) of each one-publication spike."""
+    pubs = sorted((res["arms"].get(arm) or {}).get("forecasts", []), key=lambda f: f["t"])
+    out = []
+    for prev, cur, nxt in zip(pubs, pubs[1:], pubs[2:]):
+        for pod, f in cur.get("pods", {}).items():
+            a, b = prev.get("pods", {}).get(pod), nxt.get("pods", {}).get(pod)
+            p, q, r = (a or {}).get("p90"), f.get("p90"), (b or {}).get("p90")
+            if p and q and r and q >= 1.25 * p and r * 1.2 <= q:
+                out.append((cur["t"], pod, p, q, r))
+    return out
+
+
+def spikes_line(rounds):
+    counts = [len(forecast_spikes(r, "predictive")) for _, _, r in rounds]
+    return (f"forecast spikes (predictive, p90 up >= 25% for one publication): {sum(counts)} "
+            f"({min(counts)}..{max(counts)})")
 
 
 def latency_line(rounds):
@@ -234,6 +257,7 @@ def main(argv):
                          "<= 1.5x"))
         print(bytes_line(rounds) + "\n")
         print(latency_line(rounds) + "\n")
+        print(spikes_line(rounds) + "\n")
     return 0
 
 

@@ -81,6 +81,21 @@ class TableTest(unittest.TestCase):
         self.assertEqual(table.decision_latencies(r, "reactive"), [])
         self.assertIn("predictive: median 1.0 trace min (0.5 s real)", self.run_table(r))
 
+    def test_forecast_spikes_rise_for_one_publication_and_fall_back(self):
+        def pub(t, **p90):
+            return {"t": T0 + t, "pods": {pod: {"p90": v} for pod, v in p90.items()}}
+
+        pred = arm(0, 0, 1000, 10, 2, 0)
+        pred["raw"]["forecasts"] = [pub(0, **{"kv-0": 100, "kv-1": 100}), pub(1, **{"kv-0": 130, "kv-1": 130}),
+                                    pub(2, **{"kv-0": 100, "kv-1": 120}), pub(3, **{"kv-0": 124}),
+                                    pub(4, **{"kv-0": 100})]
+        r = results(pred, arm(1, 1, 1000, 10, 2, 0))
+        # kv-0 at 1 (130, back to 100); not kv-1 (120 is within 20% of 130),
+        # not kv-0 at 3 (124 < 125).
+        self.assertEqual(table.forecast_spikes(r, "predictive"), [(T0 + 1, "kv-0", 100, 130, 100)])
+        self.assertIn("forecast spikes (predictive, p90 up >= 25% for one publication): 1 (1..1)",
+                      self.run_table(r))
+
     def test_missing_results_names_the_file(self):
         d = tempfile.mkdtemp()
         with self.assertRaisesRegex(SystemExit, r"results\.json: no such file"):
